@@ -1,0 +1,156 @@
+//! `gridsweep cv`: K-fold cross-validation of one configuration.
+
+use super::{available_cores, DatasetArgs, Outcome};
+use crate::cv::{self, CvData, CvSummary};
+use crate::params::HyperParams;
+use crate::train::FoldResult;
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct CvArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// JSON object of hyperparameters (over the defaults: the study's final model).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Set one hyperparameter, e.g. --set optimizer=adam --set dropout=0.3 (repeatable;
+    /// applied after --config).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    #[arg(long, default_value_t = 3)]
+    pub folds: usize,
+    /// Seed of the weights, shuffles and dropout masks.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Folds trained at once (default: as many as cores, at most the folds).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// LibTorch threads per fold.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, default_value_t = cv::W1)]
+    pub w1: f64,
+    #[arg(long, default_value_t = cv::W2)]
+    pub w2: f64,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperParams> {
+    let mut p = HyperParams::default();
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let v: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let obj = v
+            .as_object()
+            .with_context(|| format!("{}: expected a JSON object of hyperparameters", path.display()))?;
+        p.apply_object(obj).with_context(|| format!("{}", path.display()))?;
+    }
+    for s in sets {
+        p.set_assignment(s).with_context(|| format!("--set {s}"))?;
+    }
+    Ok(p)
+}
+
+pub fn run(a: CvArgs) -> Result<Outcome> {
+    let params = load_params(a.config.as_ref(), &a.set)?;
+    let device = crate::device::parse(&a.device)?;
+    let spec = a.dataset.spec();
+    let data = CvData::load(&spec, a.folds)?;
+    let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
+    let threads = a.threads.max(1);
+    let ds = &data.prepared.dataset;
+    if !a.json {
+        println!(
+            "data: {} — {} rows, {} features, {} classes; training part {} rows, {} folds",
+            ds.file.display(),
+            ds.y.len(),
+            ds.x.cols,
+            ds.n_classes(),
+            data.prepared.train.len(),
+            a.folds
+        );
+        println!("configuration: {params}");
+        println!(
+            "running {} folds on {} ({} at a time, {} LibTorch thread(s) each)…",
+            a.folds,
+            crate::device::name(device),
+            jobs.min(a.folds),
+            threads
+        );
+    }
+    let started = std::time::Instant::now();
+    let results = cv::run_folds(&data, &params, a.seed, device, jobs, threads);
+    let wall = started.elapsed().as_secs_f64();
+    let ok: Vec<FoldResult> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let failed: Vec<(usize, String)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| r.as_ref().err().map(|e| (k, e.to_string())))
+        .collect();
+    let summary = (failed.is_empty()).then(|| cv::summarize(&ok, a.w1, a.w2));
+
+    if a.json {
+        let doc = json!({
+            "data": { "file": ds.file, "rows": ds.y.len(), "features": ds.feature_names,
+                      "classes": ds.class_names, "train_rows": data.prepared.train.len() },
+            "params": params.canonical(),
+            "folds": results.iter().map(|r| match r {
+                Ok(f) => serde_json::to_value(f).unwrap_or(Value::Null),
+                Err(e) => json!({ "error": e.to_string() }),
+            }).collect::<Vec<_>>(),
+            "summary": summary,
+            "weights": { "w1": a.w1, "w2": a.w2 },
+            "seed": a.seed,
+            "wall_seconds": wall,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print_table(&results, summary.as_ref(), a.w1, a.w2, wall);
+    }
+    Ok(if failed.is_empty() { Outcome::Ok } else { Outcome::SomeFailed })
+}
+
+fn print_table(
+    results: &[Result<FoldResult, crate::train::FoldError>],
+    summary: Option<&CvSummary>,
+    w1: f64,
+    w2: f64,
+    wall: f64,
+) {
+    println!(
+        "{:>4}  {:>9}  {:>9}  {:>10}  {:>9}  {:>6}  {:>9}  {:>7}",
+        "fold", "train_acc", "val_acc", "train_loss", "val_loss", "epochs", "final_lr", "fit_s"
+    );
+    for (k, r) in results.iter().enumerate() {
+        match r {
+            Ok(f) => println!(
+                "{:>4}  {:>9.4}  {:>9.4}  {:>10.4}  {:>9.4}  {:>6}  {:>9.1e}  {:>7.1}",
+                k, f.train_accuracy, f.val_accuracy, f.train_loss, f.val_loss, f.epochs_run,
+                f.final_learning_rate, f.fit_seconds
+            ),
+            Err(e) => println!("{k:>4}  failed: {e}"),
+        }
+    }
+    match summary {
+        Some(s) => {
+            println!(
+                "mean  train {:.4} ± {:.4}   val {:.4} ± {:.4}",
+                s.mean_train_accuracy, s.std_train_accuracy, s.mean_val_accuracy, s.std_val_accuracy
+            );
+            println!(
+                "Δacc {:.4}   score {:.4} (w1 = {w1}, w2 = {w2})   wall {:.1} s",
+                s.delta_accuracy, s.score, wall
+            );
+        }
+        None => println!("some folds failed: no summary"),
+    }
+}

@@ -1,0 +1,118 @@
+//! Command-line interface: argument definitions and one function per command.
+//!
+//! Errors inside the library are typed; here they become `anyhow` errors with the
+//! context a user needs, and `main` turns them into exit code 2.
+
+mod cv_cmd;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::data::DatasetSpec;
+
+#[derive(Parser, Debug)]
+#[command(name = "gridsweep", version, about = "Hyperparameter grid searches for dense networks on tabular data (LibTorch)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write the built-in synthetic data set (the study's shape: 6 imbalanced genres, 19 features).
+    DemoData(DemoDataArgs),
+    /// Cross-validate one configuration (K-fold on the training part) and print its scores.
+    Cv(cv_cmd::CvArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoDataArgs {
+    /// Where to write the CSV.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of rows (the study kept 6,446).
+    #[arg(long, default_value_t = 6446)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// How the data file is read and split (the spec's `dataset` section).
+#[derive(Args, Debug, Clone)]
+pub struct DatasetArgs {
+    /// CSV file with a header row.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Label column.
+    #[arg(long, default_value = "Genre")]
+    pub label: String,
+    /// Column to ignore (repeatable). Default: the unnamed index column `Unnamed: 0`.
+    #[arg(long = "drop", value_name = "COLUMN")]
+    pub drop: Vec<String>,
+    /// Comma-separated labels to keep (others are dropped), e.g. the study's
+    /// "classic,metal,rock,hip hop,electronic,pop". Default: all.
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub keep_labels: Option<Vec<String>>,
+    /// Test part, as a fraction of all rows.
+    #[arg(long, default_value_t = 0.3)]
+    pub test_fraction: f64,
+    /// Validation part, as a fraction of what the test split leaves.
+    #[arg(long, default_value_t = 0.3)]
+    pub validation_fraction: f64,
+    /// Seed of the train/validation/test split.
+    #[arg(long, default_value_t = 42)]
+    pub split_seed: u64,
+}
+
+impl DatasetArgs {
+    pub fn spec(&self) -> DatasetSpec {
+        let mut s = DatasetSpec::new(&self.data);
+        s.label = self.label.clone();
+        if !self.drop.is_empty() {
+            s.drop = self.drop.clone();
+        }
+        s.keep_labels = self
+            .keep_labels
+            .as_ref()
+            .map(|ls| ls.iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect());
+        s.test_fraction = self.test_fraction;
+        s.validation_fraction = self.validation_fraction;
+        s.seed = self.split_seed;
+        s
+    }
+}
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    SomeFailed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Ok => ExitCode::SUCCESS,
+            Outcome::SomeFailed => ExitCode::from(1),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::DemoData(a) => {
+            crate::data::demo::write_csv(&a.out, a.rows, a.seed)
+                .with_context(|| format!("writing {}", a.out.display()))?;
+            eprintln!("gridsweep: wrote {} rows of demo data to {}", a.rows, a.out.display());
+            Ok(Outcome::Ok)
+        }
+        Command::Cv(a) => cv_cmd::run(a),
+    }
+}
+
+/// Default number of parallel jobs: every core busy.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}

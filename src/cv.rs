@@ -1,0 +1,202 @@
+//! K-fold cross-validation of one configuration, and the study's weighted score.
+//!
+//! [`CvData`] does the once-per-dataset work (read, split, fit the preprocessing on
+//! the training part, assign stratified folds); [`CvData::fold`] hands out one fold's
+//! rows, which `train::train_fold` turns into tensors. The scheduler runs folds as
+//! independent jobs; [`run_folds`] is the simple in-process runner `gridsweep cv` uses.
+
+use crate::data::preprocess::Preprocessor;
+use crate::data::split::stratified_kfold;
+use crate::data::{self, DataError, DatasetSpec, Prepared};
+use crate::params::HyperParams;
+use crate::train::{self, FoldData, FoldError, FoldResult, Silent};
+use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tch::Device;
+
+/// Default weights of the study's score.
+pub const W1: f64 = 0.5;
+pub const W2: f64 = 1.0;
+
+/// score = ½·(w1·(1 − Δacc) + w2·acc_val), Δacc = mean_train − mean_val.
+pub fn weighted_score(mean_train: f64, mean_val: f64, w1: f64, w2: f64) -> f64 {
+    0.5 * (w1 * (1.0 - (mean_train - mean_val)) + w2 * mean_val)
+}
+
+/// The dataset, split and preprocessed, with the training part cut into folds.
+pub struct CvData {
+    pub prepared: Prepared,
+    pub preprocessor: Preprocessor,
+    pub folds: usize,
+    /// Preprocessed training part, row-major.
+    pub train_x: Vec<f32>,
+    pub train_y: Vec<i64>,
+    /// Validation fold (0..folds) of each training row.
+    pub fold_of: Vec<usize>,
+}
+
+impl CvData {
+    pub fn load(spec: &DatasetSpec, folds: usize) -> Result<Self, DataError> {
+        if folds < 2 {
+            return Err(DataError::BadOption {
+                key: "folds",
+                value: folds.to_string(),
+                expected: "at least 2",
+            });
+        }
+        let prepared = data::prepare(spec, folds)?;
+        let raw_train = prepared.dataset.x.select(&prepared.train);
+        let preprocessor = Preprocessor::fit(&raw_train).map_err(|c| DataError::EmptyFeature {
+            file: prepared.dataset.file.clone(),
+            column: prepared.dataset.feature_names[c].clone(),
+        })?;
+        let train_x = preprocessor.transform(&raw_train);
+        let labels = prepared.train_y();
+        let fold_of = stratified_kfold(&labels, folds);
+        Ok(CvData {
+            train_y: labels.iter().map(|&y| y as i64).collect(),
+            prepared,
+            preprocessor,
+            folds,
+            train_x,
+            fold_of,
+        })
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.prepared.dataset.x.cols
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.prepared.dataset.n_classes()
+    }
+
+    /// Fold `k`: its rows are the validation part, all other training rows train.
+    pub fn fold(&self, k: usize) -> FoldData {
+        let nf = self.n_features();
+        let mut f = FoldData {
+            n_features: nf,
+            n_classes: self.n_classes(),
+            train_x: Vec::new(),
+            train_y: Vec::new(),
+            val_x: Vec::new(),
+            val_y: Vec::new(),
+        };
+        for (r, &fold) in self.fold_of.iter().enumerate() {
+            let row = &self.train_x[r * nf..(r + 1) * nf];
+            if fold == k {
+                f.val_x.extend_from_slice(row);
+                f.val_y.push(self.train_y[r]);
+            } else {
+                f.train_x.extend_from_slice(row);
+                f.train_y.push(self.train_y[r]);
+            }
+        }
+        f
+    }
+}
+
+/// Mean and population standard deviation (numpy's default, as GridSearchCV reports).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// A configuration's summary over its folds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CvSummary {
+    pub mean_train_accuracy: f64,
+    pub std_train_accuracy: f64,
+    pub mean_val_accuracy: f64,
+    pub std_val_accuracy: f64,
+    pub mean_train_loss: f64,
+    pub std_train_loss: f64,
+    pub mean_val_loss: f64,
+    pub std_val_loss: f64,
+    /// Δacc = mean_train − mean_val.
+    pub delta_accuracy: f64,
+    pub score: f64,
+    pub total_fit_seconds: f64,
+}
+
+pub fn summarize(folds: &[FoldResult], w1: f64, w2: f64) -> CvSummary {
+    let col = |f: fn(&FoldResult) -> f64| mean_std(&folds.iter().map(f).collect::<Vec<_>>());
+    let (mean_train_accuracy, std_train_accuracy) = col(|f| f.train_accuracy);
+    let (mean_val_accuracy, std_val_accuracy) = col(|f| f.val_accuracy);
+    let (mean_train_loss, std_train_loss) = col(|f| f.train_loss);
+    let (mean_val_loss, std_val_loss) = col(|f| f.val_loss);
+    CvSummary {
+        mean_train_accuracy,
+        std_train_accuracy,
+        mean_val_accuracy,
+        std_val_accuracy,
+        mean_train_loss,
+        std_train_loss,
+        mean_val_loss,
+        std_val_loss,
+        delta_accuracy: mean_train_accuracy - mean_val_accuracy,
+        score: weighted_score(mean_train_accuracy, mean_val_accuracy, w1, w2),
+        total_fit_seconds: folds.iter().map(|f| f.fit_seconds).sum(),
+    }
+}
+
+/// Runs every fold of one configuration on `jobs` threads with `threads_per_job`
+/// LibTorch threads each. Results come back in fold order.
+pub fn run_folds(
+    data: &CvData,
+    params: &HyperParams,
+    seed: u64,
+    device: Device,
+    jobs: usize,
+    threads_per_job: usize,
+) -> Vec<Result<FoldResult, FoldError>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<FoldResult, FoldError>>>> =
+        Mutex::new((0..data.folds).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, data.folds) {
+            s.spawn(|| {
+                // Per thread: OpenMP's thread count is a per-thread setting.
+                tch::set_num_threads(threads_per_job as i32);
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    if k >= data.folds {
+                        break;
+                    }
+                    let r = train::train_fold(&data.fold(k), params, seed, k as u64, device, &mut Silent);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(FoldError::Cancelled)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_score_formula() {
+        // Δacc = 0.2 → ½·(0.5·0.8 + 1.0·0.6) = 0.5
+        let s = weighted_score(0.8, 0.6, 0.5, 1.0);
+        assert!((s - 0.5).abs() < 1e-12);
+        // w2 alone ranks by validation accuracy.
+        assert!((weighted_score(0.9, 0.7, 0.0, 2.0) - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn population_std() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert_eq!(m, 2.0);
+        assert!((s - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,411 @@
+//! Tabular data in: CSV reading, label selection, splits and preprocessing.
+//!
+//! The study's pipeline, step for step: read the CSV, keep the chosen genres, split
+//! stratified into train (49 %), validation (21 %) and test (30 %), and fit every
+//! transform (KNN imputation, quantile-to-normal, min-max to [-1, 1]) on the training
+//! part only. Cross-validation then runs on the training part. Anything fitted on more
+//! than the part it is meant for would leak, so [`Prepared`] keeps the raw parts and
+//! each fold fits its own [`preprocess::Preprocessor`].
+
+pub mod demo;
+pub mod preprocess;
+pub mod split;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the data comes from and how it is cut. Field names are the spec's `dataset` keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    pub path: PathBuf,
+    #[serde(default = "default_label")]
+    pub label: String,
+    /// Columns that are neither features nor the label. A column named here that is
+    /// absent is an error, except the default unnamed index column.
+    #[serde(default = "default_drop")]
+    pub drop: Vec<String>,
+    /// Labels to keep; `None` keeps every row.
+    #[serde(default)]
+    pub keep_labels: Option<Vec<String>>,
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Fraction of what remains after the test split.
+    #[serde(default = "default_validation_fraction")]
+    pub validation_fraction: f64,
+    #[serde(default = "default_split_seed")]
+    pub seed: u64,
+}
+
+pub const INDEX_COLUMN: &str = "Unnamed: 0";
+
+fn default_label() -> String {
+    "Genre".into()
+}
+fn default_drop() -> Vec<String> {
+    vec![INDEX_COLUMN.into()]
+}
+fn default_test_fraction() -> f64 {
+    0.3
+}
+fn default_validation_fraction() -> f64 {
+    0.3
+}
+fn default_split_seed() -> u64 {
+    42
+}
+
+impl DatasetSpec {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        DatasetSpec {
+            path: path.into(),
+            label: default_label(),
+            drop: default_drop(),
+            keep_labels: None,
+            test_fraction: default_test_fraction(),
+            validation_fraction: default_validation_fraction(),
+            seed: default_split_seed(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: line {line}: {message}")]
+    Csv {
+        file: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{file}: no column `{column}` ({what}); columns are: {columns}")]
+    MissingColumn {
+        file: PathBuf,
+        column: String,
+        what: &'static str,
+        columns: String,
+    },
+    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number (expected a numeric feature; empty, NaN or NA mean missing)")]
+    NotNumeric {
+        file: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    #[error("{file}: {message}")]
+    Selection { file: PathBuf, message: String },
+    #[error("{file}: {message}")]
+    TooFewRows { file: PathBuf, message: String },
+    #[error("{file}: feature column `{column}` has no values in the training part; drop it")]
+    EmptyFeature { file: PathBuf, column: String },
+    #[error("dataset option `{key}` = {value}: expected {expected}")]
+    BadOption {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// A dense row-major matrix of features; missing cells are NaN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl Matrix {
+    pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix shape");
+        Matrix { rows, cols, data }
+    }
+
+    pub fn row(&self, r: usize) -> &[f64] {
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Matrix {
+        let mut data = Vec::with_capacity(idx.len() * self.cols);
+        for &r in idx {
+            data.extend_from_slice(self.row(r));
+        }
+        Matrix::new(idx.len(), self.cols, data)
+    }
+
+    pub fn column(&self, c: usize) -> impl Iterator<Item = f64> + '_ {
+        self.data.iter().skip(c).step_by(self.cols.max(1)).copied()
+    }
+}
+
+/// The labelled table after reading and label selection.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub file: PathBuf,
+    pub feature_names: Vec<String>,
+    /// Sorted, as scikit-learn's `LabelEncoder` orders them.
+    pub class_names: Vec<String>,
+    pub x: Matrix,
+    /// Class index per row.
+    pub y: Vec<usize>,
+}
+
+impl Dataset {
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    pub fn class_counts(&self) -> Vec<usize> {
+        counts(&self.y, self.n_classes())
+    }
+}
+
+pub fn counts(y: &[usize], n_classes: usize) -> Vec<usize> {
+    let mut c = vec![0; n_classes];
+    for &k in y {
+        c[k] += 1;
+    }
+    c
+}
+
+fn is_missing(cell: &str) -> bool {
+    matches!(
+        cell.trim(),
+        "" | "nan" | "NaN" | "NAN" | "NA" | "N/A" | "null" | "NULL" | "None"
+    )
+}
+
+/// Reads `spec.path` and keeps the selected labels.
+pub fn load(spec: &DatasetSpec) -> Result<Dataset, DataError> {
+    let file = spec.path.clone();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(&file)
+        .map_err(|e| csv_error(&file, e))?;
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_error(&file, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let columns = || headers.join(", ");
+    let label_col = headers.iter().position(|h| *h == spec.label).ok_or_else(|| {
+        DataError::MissingColumn {
+            file: file.clone(),
+            column: spec.label.clone(),
+            what: "the label column",
+            columns: columns(),
+        }
+    })?;
+    let mut dropped = vec![false; headers.len()];
+    for d in &spec.drop {
+        match headers.iter().position(|h| h == d) {
+            Some(i) => dropped[i] = true,
+            None if d == INDEX_COLUMN => {}
+            None => {
+                return Err(DataError::MissingColumn {
+                    file: file.clone(),
+                    column: d.clone(),
+                    what: "listed in `drop`",
+                    columns: columns(),
+                })
+            }
+        }
+    }
+    // pandas writes its index under an empty header when it has no name.
+    for (i, h) in headers.iter().enumerate() {
+        if h.is_empty() {
+            dropped[i] = true;
+        }
+    }
+    let feature_cols: Vec<usize> =
+        (0..headers.len()).filter(|&i| i != label_col && !dropped[i]).collect();
+    if feature_cols.is_empty() {
+        return Err(DataError::Selection {
+            file,
+            message: "no feature columns left after removing the label and dropped columns".into(),
+        });
+    }
+    let keep: Option<BTreeMap<&str, usize>> = spec
+        .keep_labels
+        .as_ref()
+        .map(|ls| ls.iter().map(|l| (l.as_str(), 0usize)).collect());
+    let mut keep = keep;
+
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(&file, e)),
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let label = record.get(label_col).unwrap_or("").trim();
+        if let Some(k) = keep.as_mut() {
+            match k.get_mut(label) {
+                Some(n) => *n += 1,
+                None => continue,
+            }
+        }
+        if label.is_empty() {
+            return Err(DataError::Csv {
+                file,
+                line,
+                message: format!("empty label in column `{}`", spec.label),
+            });
+        }
+        for &c in &feature_cols {
+            let cell = record.get(c).unwrap_or("");
+            let v = if is_missing(cell) {
+                f64::NAN
+            } else {
+                cell.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                    DataError::NotNumeric {
+                        file: file.clone(),
+                        line,
+                        column: headers[c].clone(),
+                        value: cell.to_string(),
+                    }
+                })?
+            };
+            data.push(v);
+        }
+        labels.push(label.to_string());
+    }
+    if let Some(k) = &keep {
+        let absent: Vec<&str> = k.iter().filter(|(_, n)| **n == 0).map(|(l, _)| *l).collect();
+        if !absent.is_empty() {
+            return Err(DataError::Selection {
+                file,
+                message: format!(
+                    "keep_labels {:?} match no row in column `{}`",
+                    absent, spec.label
+                ),
+            });
+        }
+    }
+    if labels.is_empty() {
+        return Err(DataError::Selection {
+            file,
+            message: "the selection is empty: no data rows".into(),
+        });
+    }
+    let mut class_names: Vec<String> = labels.clone();
+    class_names.sort();
+    class_names.dedup();
+    if class_names.len() < 2 {
+        return Err(DataError::Selection {
+            file,
+            message: format!("only one class ({}) in the selection; need at least two", class_names[0]),
+        });
+    }
+    let y = labels
+        .iter()
+        .map(|l| class_names.binary_search(l).unwrap_or(0))
+        .collect();
+    let rows = labels.len();
+    Ok(Dataset {
+        file,
+        feature_names: feature_cols.iter().map(|&c| headers[c].clone()).collect(),
+        class_names,
+        x: Matrix::new(rows, feature_cols.len(), data),
+        y,
+    })
+}
+
+fn csv_error(file: &Path, e: csv::Error) -> DataError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => DataError::Io {
+            file: file.to_path_buf(),
+            source,
+        },
+        kind => DataError::Csv {
+            file: file.to_path_buf(),
+            line,
+            message: match kind {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("{len} fields, expected {expected_len} as in the header"),
+                csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8: {err}"),
+                other => format!("{other:?}"),
+            },
+        },
+    }
+}
+
+/// The dataset cut into its three parts (row indices into `dataset`).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub dataset: Dataset,
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+impl Prepared {
+    pub fn train_y(&self) -> Vec<usize> {
+        self.train.iter().map(|&i| self.dataset.y[i]).collect()
+    }
+}
+
+/// Loads and splits: test = `test_fraction` of all rows, validation =
+/// `validation_fraction` of the rest, both stratified and seeded. `folds` is checked
+/// against the smallest class of the training part.
+pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> {
+    for (key, v) in [
+        ("test_fraction", spec.test_fraction),
+        ("validation_fraction", spec.validation_fraction),
+    ] {
+        if !(v > 0.0 && v < 1.0) {
+            return Err(DataError::BadOption {
+                key,
+                value: v.to_string(),
+                expected: "a fraction in (0, 1)",
+            });
+        }
+    }
+    let dataset = load(spec)?;
+    let file = dataset.file.clone();
+    let too_few = |message: String| DataError::TooFewRows {
+        file: file.clone(),
+        message,
+    };
+    let all: Vec<usize> = (0..dataset.y.len()).collect();
+    let mut rng = crate::rng::stream(spec.seed, 0, crate::rng::Stream::DataSplit);
+    let (rest, test) =
+        split::stratified_split(&all, &dataset.y, dataset.n_classes(), spec.test_fraction, &mut rng)
+            .map_err(|e| too_few(format!("test split: {}", e.describe(&dataset.class_names))))?;
+    let (train, validation) = split::stratified_split(
+        &rest,
+        &dataset.y,
+        dataset.n_classes(),
+        spec.validation_fraction,
+        &mut rng,
+    )
+    .map_err(|e| too_few(format!("validation split: {}", e.describe(&dataset.class_names))))?;
+    let prepared = Prepared {
+        dataset,
+        train,
+        validation,
+        test,
+    };
+    let train_counts = counts(&prepared.train_y(), prepared.dataset.n_classes());
+    for (k, &n) in train_counts.iter().enumerate() {
+        if n < folds {
+            return Err(too_few(format!(
+                "label `{}` has {} row(s) in the training part, fewer than the {} folds",
+                prepared.dataset.class_names[k], n, folds
+            )));
+        }
+    }
+    Ok(prepared)
+}

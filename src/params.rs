@@ -1,0 +1,542 @@
+//! Hyperparameters of one dense-net configuration.
+//!
+//! The names are the study's (the columns of its `HPO_combined.csv`), so that a spec, a
+//! `--set` flag, the database and the exports all speak the same language. Values come
+//! in as JSON (from a config file, a spec or `--set key=value`) and are validated here,
+//! once, with messages that say what is accepted; everything downstream can trust them.
+//!
+//! [`HyperParams::canonical`] is the configuration's identity: every key with defaults
+//! filled in, names case-normalised and numbers in one form, so that `"Adam"` and
+//! `"adam"`, or `0.10` and `0.1`, are the same configuration.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Activation after every hidden Dense layer (Keras names and defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Activation {
+    Relu,
+    /// Keras' `LeakyReLU` layer: negative slope 0.3 (its default, not PyTorch's 0.01).
+    LeakyRelu,
+    Elu,
+    Selu,
+    Tanh,
+    Sigmoid,
+    /// Exact (erf) GELU, Keras' default `approximate=False`.
+    Gelu,
+    Swish,
+}
+
+impl Activation {
+    /// All activations in the order of their `activation_numerical` code in exports
+    /// (relu 0 and LeakyReLU 1 as in the study's file, the others numbered on).
+    pub const ALL: [Activation; 8] = [
+        Activation::Relu,
+        Activation::LeakyRelu,
+        Activation::Elu,
+        Activation::Selu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Swish,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu => "LeakyReLU",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Gelu => "gelu",
+            Activation::Swish => "swish",
+        }
+    }
+
+    pub fn code(self) -> usize {
+        Self::ALL.iter().position(|a| *a == self).unwrap_or(0)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let k = s.trim().to_ascii_lowercase().replace(['_', '-'], "");
+        Some(match k.as_str() {
+            "relu" => Activation::Relu,
+            "leakyrelu" => Activation::LeakyRelu,
+            "elu" => Activation::Elu,
+            "selu" => Activation::Selu,
+            "tanh" => Activation::Tanh,
+            "sigmoid" => Activation::Sigmoid,
+            "gelu" => Activation::Gelu,
+            "swish" | "silu" => Activation::Swish,
+            _ => return None,
+        })
+    }
+}
+
+/// Optimizer, computed as Keras (≥ 2.11) computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptimizerKind {
+    Adam,
+    Nadam,
+    /// Plain SGD with momentum 0.9.
+    Sgd,
+    Rmsprop,
+    /// Adam with decoupled weight decay 0.004 (Keras' default).
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// Export order: `optimizer_numerical` is the index (adam 0.0, nadam 1.0, ...).
+    pub const ALL: [OptimizerKind; 5] = [
+        OptimizerKind::Adam,
+        OptimizerKind::Nadam,
+        OptimizerKind::Sgd,
+        OptimizerKind::Rmsprop,
+        OptimizerKind::AdamW,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Nadam => "nadam",
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Rmsprop => "rmsprop",
+            OptimizerKind::AdamW => "adamw",
+        }
+    }
+
+    pub fn code(self) -> usize {
+        Self::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// What the early-stopping and learning-rate callbacks watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Monitor {
+    /// The epoch's mean training loss (the study's GridSearchCV runs).
+    Loss,
+    /// The epoch's training accuracy.
+    Accuracy,
+    /// Loss on an inner hold-out carved from the training fold (never the CV fold).
+    ValLoss,
+    /// Accuracy on that inner hold-out.
+    ValAccuracy,
+}
+
+impl Monitor {
+    pub const ALL: [Monitor; 4] = [
+        Monitor::Loss,
+        Monitor::Accuracy,
+        Monitor::ValLoss,
+        Monitor::ValAccuracy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::Loss => "loss",
+            Monitor::Accuracy => "accuracy",
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Needs the inner hold-out.
+    pub fn is_validation(self) -> bool {
+        matches!(self, Monitor::ValLoss | Monitor::ValAccuracy)
+    }
+
+    /// Keras' `mode="auto"`: accuracies are maximised, losses minimised.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Monitor::Accuracy | Monitor::ValAccuracy)
+    }
+}
+
+/// One configuration. Defaults are the study's final model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HyperParams {
+    pub num_hidden_layers: u32,
+    /// `neurons_1..neurons_4`.
+    pub neurons: [u32; 4],
+    pub activation: Activation,
+    pub dropout: f64,
+    /// Keras MaxNorm on the first layer's kernel; `None` (or 0 in input) = no constraint.
+    pub weight_constraint: Option<f64>,
+    pub optimizer: OptimizerKind,
+    pub learning_rate: f64,
+    pub batch_size: u32,
+    pub epochs: u32,
+    pub early_stopping_patience: u32,
+    pub reduce_lr_factor: f64,
+    pub reduce_lr_patience: u32,
+    pub reduce_lr_min_lr: f64,
+    pub monitor: Monitor,
+    /// Fraction of the training fold held out when `monitor` is `val_*`.
+    pub inner_validation: f64,
+}
+
+impl Default for HyperParams {
+    fn default() -> Self {
+        HyperParams {
+            num_hidden_layers: 2,
+            neurons: [256, 512, 512, 1024],
+            activation: Activation::LeakyRelu,
+            dropout: 0.4,
+            weight_constraint: Some(10.0),
+            optimizer: OptimizerKind::Nadam,
+            learning_rate: 0.001,
+            batch_size: 512,
+            epochs: 60,
+            early_stopping_patience: 20,
+            reduce_lr_factor: 0.1,
+            reduce_lr_patience: 5,
+            reduce_lr_min_lr: 1e-7,
+            monitor: Monitor::Loss,
+            inner_validation: 0.1,
+        }
+    }
+}
+
+/// Every key a configuration accepts, in canonical (alphabetical) order.
+pub const KEYS: [&str; 18] = [
+    "activation",
+    "batch_size",
+    "dropout",
+    "early_stopping_patience",
+    "epochs",
+    "inner_validation",
+    "learning_rate",
+    "monitor",
+    "neurons_1",
+    "neurons_2",
+    "neurons_3",
+    "neurons_4",
+    "num_hidden_layers",
+    "optimizer",
+    "reduce_lr_factor",
+    "reduce_lr_min_lr",
+    "reduce_lr_patience",
+    "weight_constraint",
+];
+
+/// A rejected key or value. `key` is the hyperparameter; the message says what is accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("unknown hyperparameter `{key}`{}; accepted: {}", suggestion(.key), KEYS.join(", "))]
+    UnknownKey { key: String },
+    #[error("`{key}` = {value}: expected {expected}")]
+    BadValue {
+        key: String,
+        value: String,
+        expected: String,
+    },
+}
+
+fn suggestion(key: &str) -> String {
+    match nearest_key(key) {
+        Some(k) => format!(" (did you mean `{k}`?)"),
+        None => String::new(),
+    }
+}
+
+/// The accepted key closest to `key`, if it is close enough to be a plausible typo.
+pub fn nearest_key(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    KEYS.iter()
+        .map(|k| (strsim::levenshtein(&lower, k), *k))
+        .min()
+        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
+        .map(|(_, k)| k)
+}
+
+fn bad(key: &str, value: &Value, expected: impl Into<String>) -> ParamError {
+    ParamError::BadValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+fn as_f64(key: &str, v: &Value, expected: &str) -> Result<f64, ParamError> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| bad(key, v, expected)),
+        // `--set dropout=0.3` arrives as a number already; strings like "1e-7" in
+        // hand-written JSON are accepted too.
+        Value::String(s) => s.trim().parse::<f64>().map_err(|_| bad(key, v, expected)),
+        _ => Err(bad(key, v, expected)),
+    }
+    .and_then(|x| if x.is_finite() { Ok(x) } else { Err(bad(key, v, expected)) })
+}
+
+fn as_u32(key: &str, v: &Value, min: u32, max: u32) -> Result<u32, ParamError> {
+    let expected = format!("an integer in [{min}, {max}]");
+    let x = as_f64(key, v, &expected)?;
+    if x.fract() != 0.0 || x < min as f64 || x > max as f64 {
+        return Err(bad(key, v, expected));
+    }
+    Ok(x as u32)
+}
+
+fn as_str<'a>(key: &str, v: &'a Value, expected: &str) -> Result<&'a str, ParamError> {
+    v.as_str().ok_or_else(|| bad(key, v, expected))
+}
+
+fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> String {
+    all.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", ")
+}
+
+impl HyperParams {
+    /// Sets one hyperparameter from a JSON value, validating it.
+    pub fn set(&mut self, key: &str, v: &Value) -> Result<(), ParamError> {
+        let k = key.trim();
+        match k {
+            "num_hidden_layers" => self.num_hidden_layers = as_u32(k, v, 0, 64)?,
+            "neurons_1" | "neurons_2" | "neurons_3" | "neurons_4" => {
+                let i = (k.as_bytes()[8] - b'1') as usize;
+                self.neurons[i] = as_u32(k, v, 1, 1 << 20)?;
+            }
+            "activation" => {
+                let s = as_str(k, v, "an activation name")?;
+                self.activation = Activation::parse(s).ok_or_else(|| {
+                    bad(k, v, format!("one of {}", names(&Activation::ALL, Activation::name)))
+                })?;
+            }
+            "dropout" => {
+                let x = as_f64(k, v, "a number in [0, 1)")?;
+                if !(0.0..1.0).contains(&x) {
+                    return Err(bad(k, v, "a number in [0, 1)"));
+                }
+                self.dropout = x;
+            }
+            "weight_constraint" => {
+                let expected = "a number ≥ 0 (0 or null: no constraint)";
+                self.weight_constraint = match v {
+                    Value::Null => None,
+                    _ => {
+                        let x = as_f64(k, v, expected)?;
+                        if x < 0.0 {
+                            return Err(bad(k, v, expected));
+                        }
+                        (x > 0.0).then_some(x)
+                    }
+                };
+            }
+            "optimizer" => {
+                let s = as_str(k, v, "an optimizer name")?;
+                self.optimizer = OptimizerKind::parse(s).ok_or_else(|| {
+                    bad(k, v, format!("one of {}", names(&OptimizerKind::ALL, OptimizerKind::name)))
+                })?;
+            }
+            "learning_rate" => self.learning_rate = positive(k, v)?,
+            "batch_size" => self.batch_size = as_u32(k, v, 1, 1 << 24)?,
+            "epochs" => self.epochs = as_u32(k, v, 1, 1_000_000)?,
+            "early_stopping_patience" => self.early_stopping_patience = as_u32(k, v, 0, 1_000_000)?,
+            "reduce_lr_factor" => {
+                let x = as_f64(k, v, "a number in (0, 1)")?;
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(bad(k, v, "a number in (0, 1)"));
+                }
+                self.reduce_lr_factor = x;
+            }
+            "reduce_lr_patience" => self.reduce_lr_patience = as_u32(k, v, 0, 1_000_000)?,
+            "reduce_lr_min_lr" => {
+                let x = as_f64(k, v, "a number ≥ 0")?;
+                if x < 0.0 {
+                    return Err(bad(k, v, "a number ≥ 0"));
+                }
+                self.reduce_lr_min_lr = x;
+            }
+            "monitor" => {
+                let s = as_str(k, v, "a metric name")?;
+                self.monitor = Monitor::parse(s).ok_or_else(|| {
+                    bad(k, v, format!("one of {}", names(&Monitor::ALL, Monitor::name)))
+                })?;
+            }
+            "inner_validation" => {
+                let x = as_f64(k, v, "a number in (0, 0.9]")?;
+                if !(x > 0.0 && x <= 0.9) {
+                    return Err(bad(k, v, "a number in (0, 0.9]"));
+                }
+                self.inner_validation = x;
+            }
+            _ => return Err(ParamError::UnknownKey { key: k.to_string() }),
+        }
+        Ok(())
+    }
+
+    /// Applies every entry of a JSON object.
+    pub fn apply_object(&mut self, obj: &Map<String, Value>) -> Result<(), ParamError> {
+        for (k, v) in obj {
+            self.set(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `key=value`; the value is read as JSON when it parses, else as a string
+    /// (so `activation=relu` and `dropout=0.3` both work).
+    pub fn set_assignment(&mut self, assignment: &str) -> Result<(), ParamError> {
+        let (k, raw) = assignment.split_once('=').ok_or_else(|| ParamError::BadValue {
+            key: assignment.to_string(),
+            value: String::new(),
+            expected: "key=value".to_string(),
+        })?;
+        let raw = raw.trim();
+        let v = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+        self.set(k, &v)
+    }
+
+    /// Hidden layer widths in order: neurons_1, then one per extra hidden layer up to
+    /// neurons_4. (As the study's `create_model`: `num_hidden_layers` = 3 and 4 build
+    /// the same network.)
+    pub fn hidden_widths(&self) -> Vec<i64> {
+        let extra = (self.num_hidden_layers as usize).min(3);
+        self.neurons[..=extra].iter().map(|&n| n as i64).collect()
+    }
+
+    /// Trainable parameters for `n_features` inputs and `n_classes` outputs.
+    pub fn parameter_count(&self, n_features: usize, n_classes: usize) -> usize {
+        let mut prev = n_features;
+        let mut total = 0;
+        for w in self.hidden_widths() {
+            total += prev * w as usize + w as usize;
+            prev = w as usize;
+        }
+        total + prev * n_classes + n_classes
+    }
+
+    /// The canonical form: every key, defaults filled in, names normalised.
+    pub fn canonical(&self) -> BTreeMap<&'static str, Value> {
+        let mut m = BTreeMap::new();
+        m.insert("activation", Value::from(self.activation.name()));
+        m.insert("batch_size", Value::from(self.batch_size));
+        m.insert("dropout", num(self.dropout));
+        m.insert("early_stopping_patience", Value::from(self.early_stopping_patience));
+        m.insert("epochs", Value::from(self.epochs));
+        // Only meaningful with a val_* monitor; normalised away otherwise so that it
+        // never splits otherwise identical configurations.
+        let inner = if self.monitor.is_validation() { self.inner_validation } else { 0.1 };
+        m.insert("inner_validation", num(inner));
+        m.insert("learning_rate", num(self.learning_rate));
+        m.insert("monitor", Value::from(self.monitor.name()));
+        for (i, n) in self.neurons.iter().enumerate() {
+            m.insert(["neurons_1", "neurons_2", "neurons_3", "neurons_4"][i], Value::from(*n));
+        }
+        m.insert("num_hidden_layers", Value::from(self.num_hidden_layers));
+        m.insert("optimizer", Value::from(self.optimizer.name()));
+        m.insert("reduce_lr_factor", num(self.reduce_lr_factor));
+        m.insert("reduce_lr_min_lr", num(self.reduce_lr_min_lr));
+        m.insert("reduce_lr_patience", Value::from(self.reduce_lr_patience));
+        m.insert("weight_constraint", num(self.weight_constraint.unwrap_or(0.0)));
+        m
+    }
+
+    /// The canonical form as a compact JSON string (keys sorted).
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(&self.canonical()).unwrap_or_default()
+    }
+
+    /// Builds a configuration from a JSON object over the defaults.
+    pub fn from_object(obj: &Map<String, Value>) -> Result<Self, ParamError> {
+        let mut p = HyperParams::default();
+        p.apply_object(obj)?;
+        Ok(p)
+    }
+}
+
+/// Numbers in one form: integral floats as integers-with-fraction-dropped are *not*
+/// merged with integers on purpose; every float goes through f64 so `0.10` == `0.1`.
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
+}
+
+fn positive(k: &str, v: &Value) -> Result<f64, ParamError> {
+    let x = as_f64(k, v, "a number > 0")?;
+    if x <= 0.0 {
+        return Err(bad(k, v, "a number > 0"));
+    }
+    Ok(x)
+}
+
+impl fmt::Display for HyperParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let widths: Vec<String> = self.hidden_widths().iter().map(|w| w.to_string()).collect();
+        write!(
+            f,
+            "{} {} {}, dropout {}, batch {}, lr {}, epochs {}",
+            widths.join("→"),
+            self.activation.name(),
+            self.optimizer.name(),
+            self.dropout,
+            self.batch_size,
+            self.learning_rate,
+            self.epochs
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_the_study_final_model() {
+        let p = HyperParams::default();
+        assert_eq!(p.hidden_widths(), vec![256, 512, 512]);
+        assert_eq!(p.parameter_count(19, 6), 402_438);
+    }
+
+    #[test]
+    fn four_hidden_layers_build_the_same_net_as_three() {
+        let mut p = HyperParams::default();
+        p.set("num_hidden_layers", &json!(3)).unwrap();
+        let three = p.hidden_widths();
+        p.set("num_hidden_layers", &json!(4)).unwrap();
+        assert_eq!(three, p.hidden_widths());
+        assert_eq!(three, vec![256, 512, 512, 1024]);
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_canonicalised() {
+        let mut a = HyperParams::default();
+        a.set("optimizer", &json!("Adam")).unwrap();
+        a.set("activation", &json!("leakyrelu")).unwrap();
+        let mut b = HyperParams::default();
+        b.set_assignment("optimizer=adam").unwrap();
+        b.set_assignment("activation=LeakyReLU").unwrap();
+        b.set_assignment("dropout=0.40").unwrap();
+        assert_eq!(a.canonical_json(), b.canonical_json());
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        let e = HyperParams::default().set("dropuot", &json!(0.2)).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("did you mean `dropout`"), "{msg}");
+        assert!(msg.contains("accepted:"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_say_what_is_accepted() {
+        let mut p = HyperParams::default();
+        let msg = p.set("dropout", &json!(1.0)).unwrap_err().to_string();
+        assert!(msg.contains("[0, 1)"), "{msg}");
+        let msg = p.set("optimizer", &json!("adagrad")).unwrap_err().to_string();
+        assert!(msg.contains("adam, nadam, sgd, rmsprop, adamw"), "{msg}");
+        let msg = p.set("batch_size", &json!(0)).unwrap_err().to_string();
+        assert!(msg.contains("integer"), "{msg}");
+        assert!(p.set("epochs", &json!(2.5)).is_err());
+        assert!(p.set_assignment("epochs").is_err());
+        p.set("weight_constraint", &json!(0)).unwrap();
+        assert_eq!(p.weight_constraint, None);
+    }
+}

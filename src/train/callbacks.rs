@@ -1,0 +1,229 @@
+//! Keras' `EarlyStopping` and `ReduceLROnPlateau`, as small state machines.
+//!
+//! They are ports of Keras 3's `on_epoch_end` logic line for line, because the epoch
+//! at which training stops and the epochs at which the learning rate drops decide the
+//! study's numbers. Each takes the monitored value of one epoch and says what to do;
+//! the epoch loop acts on it. Tested with synthetic metric sequences.
+
+/// Direction of improvement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Min,
+    Max,
+}
+
+/// `EarlyStopping(monitor, patience, min_delta=0, restore_best_weights)`.
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    mode: Mode,
+    patience: u32,
+    min_delta: f64,
+    wait: u32,
+    best: f64,
+    /// Epoch (0-based) of the best value so far.
+    pub best_epoch: Option<u32>,
+}
+
+/// What `EarlyStopping` decided at the end of an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopDecision {
+    /// This epoch is the best so far (snapshot the weights if restoring).
+    pub improved: bool,
+    /// Stop training after this epoch.
+    pub stop: bool,
+}
+
+impl EarlyStopping {
+    pub fn new(mode: Mode, patience: u32) -> Self {
+        EarlyStopping {
+            mode,
+            patience,
+            min_delta: 0.0,
+            wait: 0,
+            best: match mode {
+                Mode::Min => f64::INFINITY,
+                Mode::Max => f64::NEG_INFINITY,
+            },
+            best_epoch: None,
+        }
+    }
+
+    fn is_improvement(&self, current: f64) -> bool {
+        match self.mode {
+            Mode::Min => current - self.min_delta < self.best,
+            Mode::Max => current + self.min_delta > self.best,
+        }
+    }
+
+    pub fn on_epoch_end(&mut self, epoch: u32, current: f64) -> StopDecision {
+        // Keras counts first, then resets on improvement.
+        self.wait += 1;
+        if self.is_improvement(current) {
+            self.best = current;
+            self.best_epoch = Some(epoch);
+            self.wait = 0;
+            return StopDecision { improved: true, stop: false };
+        }
+        // Keras only records a first snapshot when nothing improved yet (a NaN first
+        // epoch); that case ends the fold as diverged before we get here.
+        StopDecision {
+            improved: false,
+            stop: self.wait >= self.patience && epoch > 0,
+        }
+    }
+}
+
+/// `ReduceLROnPlateau(monitor, factor, patience, min_lr, min_delta=1e-4, cooldown=0)`.
+#[derive(Debug, Clone)]
+pub struct ReduceLrOnPlateau {
+    mode: Mode,
+    factor: f64,
+    patience: u32,
+    min_lr: f64,
+    min_delta: f64,
+    cooldown: u32,
+    cooldown_counter: u32,
+    wait: u32,
+    best: f64,
+}
+
+impl ReduceLrOnPlateau {
+    pub fn new(mode: Mode, factor: f64, patience: u32, min_lr: f64) -> Self {
+        ReduceLrOnPlateau {
+            mode,
+            factor,
+            patience,
+            min_lr,
+            min_delta: 1e-4,
+            cooldown: 0,
+            cooldown_counter: 0,
+            wait: 0,
+            best: match mode {
+                Mode::Min => f64::INFINITY,
+                Mode::Max => f64::NEG_INFINITY,
+            },
+        }
+    }
+
+    fn improves(&self, current: f64) -> bool {
+        match self.mode {
+            Mode::Min => current < self.best - self.min_delta,
+            Mode::Max => current > self.best + self.min_delta,
+        }
+    }
+
+    /// Returns the new learning rate when it is reduced this epoch.
+    ///
+    /// Keras keeps the learning rate in a float32 variable: `lr` is that value, the
+    /// comparison with `min_lr` is made in float32, and the new value is rounded to
+    /// float32 when assigned.
+    pub fn on_epoch_end(&mut self, current: f64, lr: f32) -> Option<f32> {
+        if self.cooldown_counter > 0 {
+            self.cooldown_counter -= 1;
+            self.wait = 0;
+        }
+        if self.improves(current) {
+            self.best = current;
+            self.wait = 0;
+            return None;
+        }
+        if self.cooldown_counter > 0 {
+            return None;
+        }
+        self.wait += 1;
+        if self.wait >= self.patience && lr > self.min_lr as f32 {
+            let new_lr = (lr as f64 * self.factor).max(self.min_lr);
+            self.cooldown_counter = self.cooldown;
+            self.wait = 0;
+            return Some(new_lr as f32);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a loss sequence through EarlyStopping; returns the epoch it stops at.
+    fn stop_epoch(patience: u32, losses: &[f64]) -> Option<u32> {
+        let mut es = EarlyStopping::new(Mode::Min, patience);
+        losses.iter().enumerate().find_map(|(e, &l)| es.on_epoch_end(e as u32, l).stop.then_some(e as u32))
+    }
+
+    #[test]
+    fn early_stopping_waits_patience_epochs_without_improvement() {
+        // Best at epoch 1; epochs 2, 3, 4 do not improve; patience 3 stops at epoch 4.
+        assert_eq!(stop_epoch(3, &[1.0, 0.5, 0.6, 0.5, 0.7, 0.1]), Some(4));
+        // An equal value is no improvement (min_delta 0, strict less).
+        assert_eq!(stop_epoch(1, &[1.0, 1.0]), Some(1));
+        // Improvement resets the count.
+        assert_eq!(stop_epoch(2, &[1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.86]), Some(6));
+        assert_eq!(stop_epoch(2, &[3.0, 2.0, 1.0, 0.5]), None);
+    }
+
+    #[test]
+    fn early_stopping_patience_zero_never_stops_at_epoch_zero() {
+        // Keras: `wait >= patience and epoch > 0`.
+        let mut es = EarlyStopping::new(Mode::Min, 0);
+        assert!(!es.on_epoch_end(0, 1.0).stop);
+        assert!(es.on_epoch_end(1, 2.0).stop);
+    }
+
+    #[test]
+    fn early_stopping_max_mode_tracks_best_epoch() {
+        let mut es = EarlyStopping::new(Mode::Max, 2);
+        let seq = [0.5, 0.6, 0.55, 0.7, 0.69, 0.7];
+        let decisions: Vec<StopDecision> =
+            seq.iter().enumerate().map(|(e, &v)| es.on_epoch_end(e as u32, v)).collect();
+        assert_eq!(decisions.iter().filter(|d| d.improved).count(), 3);
+        assert!(decisions[5].stop);
+        assert_eq!(es.best_epoch, Some(3));
+    }
+
+    fn lr_trace(factor: f64, patience: u32, min_lr: f64, losses: &[f64]) -> Vec<f32> {
+        let mut cb = ReduceLrOnPlateau::new(Mode::Min, factor, patience, min_lr);
+        let mut lr = 0.001f32;
+        losses
+            .iter()
+            .map(|&l| {
+                if let Some(n) = cb.on_epoch_end(l, lr) {
+                    lr = n;
+                }
+                lr
+            })
+            .collect()
+    }
+
+    fn assert_trace(got: &[f32], want: &[f64]) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(((*g as f64) - w).abs() <= 1e-6 * w, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn reduce_lr_drops_after_patience_flat_epochs() {
+        // Improvements smaller than min_delta (1e-4) do not count.
+        let losses = [1.0, 0.99995, 0.99991, 0.5, 0.5, 0.5];
+        let t = lr_trace(0.1, 2, 0.0, &losses);
+        assert_trace(&t, &[1e-3, 1e-3, 1e-4, 1e-4, 1e-4, 1e-5]);
+    }
+
+    #[test]
+    fn reduce_lr_stops_at_min_lr() {
+        // 1e-3 → 1e-4 → … → 1e-7, then stays.
+        let t = lr_trace(0.1, 1, 1e-7, &[1.0; 10]);
+        assert_trace(&t, &[1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7]);
+        assert!(t.iter().all(|&l| l >= 1e-7f32));
+    }
+
+    #[test]
+    fn reduce_lr_clamps_to_min_lr_and_honours_improvement() {
+        let t = lr_trace(0.5, 1, 4e-4, &[1.0, 1.0, 1.0, 1.0]);
+        assert_trace(&t, &[1e-3, 5e-4, 4e-4, 4e-4]);
+        // Steady improvement never reduces.
+        let t = lr_trace(0.1, 1, 0.0, &[1.0, 0.9, 0.8, 0.7]);
+        assert_trace(&t, &[1e-3; 4]);
+    }
+}

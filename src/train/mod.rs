@@ -1,0 +1,305 @@
+//! Training one fold: the epoch loop, as Keras' `model.fit` runs it.
+//!
+//! Per epoch: shuffle the training rows, take batches of `batch_size` (the last one
+//! partial), forward with dropout, cross-entropy, backward, optimizer step, MaxNorm.
+//! The epoch's loss and accuracy are the sample-weighted means over its batches (as
+//! Keras' logs), accumulated on the device and read once per epoch, not per batch.
+//! Then the callbacks (EarlyStopping, ReduceLROnPlateau) see the monitored value. After
+//! training, both the training fold and the validation fold are scored in evaluation
+//! mode, as GridSearchCV scores them.
+
+pub mod callbacks;
+pub mod model;
+pub mod optim;
+
+use crate::data::split::stratified_split;
+use crate::params::{HyperParams, Monitor};
+use crate::rng::{stream, Stream};
+use callbacks::{EarlyStopping, Mode, ReduceLrOnPlateau};
+use model::{DenseNet, DropoutSampler};
+use optim::Optimizer;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+/// The rows of one fold, already preprocessed.
+#[derive(Debug, Clone)]
+pub struct FoldData {
+    pub n_features: usize,
+    pub n_classes: usize,
+    /// Row-major, `n_features` per row.
+    pub train_x: Vec<f32>,
+    pub train_y: Vec<i64>,
+    pub val_x: Vec<f32>,
+    pub val_y: Vec<i64>,
+}
+
+/// One epoch of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: u32,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// The learning rate used during this epoch.
+    pub learning_rate: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_accuracy: Option<f64>,
+}
+
+/// What one fold produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    pub train_accuracy: f64,
+    pub train_loss: f64,
+    pub val_accuracy: f64,
+    pub val_loss: f64,
+    pub epochs_run: u32,
+    pub final_learning_rate: f64,
+    pub fit_seconds: f64,
+    pub score_seconds: f64,
+    pub history: Vec<EpochRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FoldError {
+    #[error("diverged at epoch {epoch}: the training loss is {value}")]
+    Diverged { epoch: u32, value: f64 },
+    #[error("LibTorch error: {0}")]
+    Torch(String),
+    #[error("abandoned (cancelled while running)")]
+    Cancelled,
+}
+
+impl From<tch::TchError> for FoldError {
+    fn from(e: tch::TchError) -> Self {
+        FoldError::Torch(e.to_string())
+    }
+}
+
+/// Progress of a running fold, for whoever displays it.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochProgress {
+    pub epoch: u32,
+    pub epochs: u32,
+    pub loss: f64,
+}
+
+/// Hooks into a running fold: progress out, cancellation in.
+pub trait FoldObserver {
+    fn on_epoch(&mut self, _progress: EpochProgress) {}
+    /// Checked once per epoch; true abandons the fold.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl FoldObserver for Silent {}
+
+/// Trains one fold. `seed` and `fold` decide every random draw (initial weights,
+/// shuffles, dropout masks, the inner hold-out), so the result does not depend on
+/// what else runs in the process. LibTorch errors (out of memory, a bad device) are
+/// returned, not raised.
+pub fn train_fold(
+    data: &FoldData,
+    p: &HyperParams,
+    seed: u64,
+    fold: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+) -> Result<FoldResult, FoldError> {
+    // tch panics on LibTorch errors in its non-`f_` API; a fold must fail, not the run.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_fold_inner(data, p, seed, fold, device, observer)
+    })) {
+        Ok(r) => r,
+        Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
+    }
+}
+
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let msg = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    // LibTorch messages carry a C++ backtrace after the first lines.
+    msg.lines().take(3).collect::<Vec<_>>().join(" ")
+}
+
+struct Part {
+    x: Tensor,
+    y: Tensor,
+}
+
+fn to_tensors(x: &[f32], y: &[i64], n_features: usize, device: Device) -> Part {
+    let rows = y.len() as i64;
+    Part {
+        x: Tensor::from_slice(x).view([rows, n_features as i64]).to_device(device),
+        y: Tensor::from_slice(y).to_device(device),
+    }
+}
+
+/// Mean loss and accuracy in evaluation mode, in chunks to bound memory.
+fn evaluate(net: &DenseNet, part: &Part) -> (f64, f64) {
+    tch::no_grad(|| {
+        let n = part.y.size()[0];
+        if n == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let chunk = 16_384;
+        let mut loss_sum = Tensor::zeros([], (Kind::Double, part.x.device()));
+        let mut correct = Tensor::zeros([], (Kind::Int64, part.x.device()));
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let xb = part.x.narrow(0, start, len);
+            let yb = part.y.narrow(0, start, len);
+            let logits = net.forward(&xb, None);
+            let l = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
+            loss_sum += l.to_kind(Kind::Double) * len as f64;
+            correct += logits.argmax(-1, false).eq_tensor(&yb).sum(Kind::Int64);
+            start += len;
+        }
+        (loss_sum.double_value(&[]) / n as f64, correct.int64_value(&[]) as f64 / n as f64)
+    })
+}
+
+fn train_fold_inner(
+    data: &FoldData,
+    p: &HyperParams,
+    seed: u64,
+    fold: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+) -> Result<FoldResult, FoldError> {
+    let started = Instant::now();
+    let nf = data.n_features;
+    let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
+    let val = to_tensors(&data.val_x, &data.val_y, nf, device);
+
+    // With a val_* monitor, an inner hold-out carved from the training fold (never
+    // the CV validation fold) is what the callbacks watch.
+    let (fit, inner) = if p.monitor.is_validation() {
+        let labels: Vec<usize> = data.train_y.iter().map(|&y| y as usize).collect();
+        let rows: Vec<usize> = (0..labels.len()).collect();
+        let mut rng = stream(seed, fold, Stream::InnerSplit);
+        let (fit_rows, inner_rows) =
+            stratified_split(&rows, &labels, data.n_classes, p.inner_validation, &mut rng)
+                .map_err(|e| FoldError::Torch(format!("inner validation split: {e:?}")))?;
+        let idx = |r: &[usize]| Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
+        let (fi, ii) = (idx(&fit_rows), idx(&inner_rows));
+        (
+            Part { x: whole_train.x.index_select(0, &fi), y: whole_train.y.index_select(0, &fi) },
+            Some(Part { x: whole_train.x.index_select(0, &ii), y: whole_train.y.index_select(0, &ii) }),
+        )
+    } else {
+        (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
+    };
+
+    let vs = nn::VarStore::new(device);
+    let mut init_rng = stream(seed, fold, Stream::InitialWeights);
+    let mut net = DenseNet::new(&vs.root(), nf as i64, data.n_classes as i64, p, &mut init_rng);
+    let mut opt = Optimizer::new(p.optimizer, vs.trainable_variables(), p.learning_rate as f32);
+    let mut dropout = DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout);
+    let mut shuffle_rng = stream(seed, fold, Stream::Shuffle);
+
+    let mode = if p.monitor.higher_is_better() { Mode::Max } else { Mode::Min };
+    let mut early = EarlyStopping::new(mode, p.early_stopping_patience);
+    let mut plateau =
+        ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr);
+    let restore_best = inner.is_some();
+    let mut best_weights: Option<Vec<Tensor>> = None;
+
+    let n = fit.y.size()[0];
+    let batch = p.batch_size as i64;
+    let mut order: Vec<i64> = (0..n).collect();
+    let mut history = Vec::with_capacity(p.epochs as usize);
+
+    for epoch in 0..p.epochs {
+        if observer.cancelled() {
+            return Err(FoldError::Cancelled);
+        }
+        let lr_used = opt.learning_rate as f64;
+        order.shuffle(&mut shuffle_rng);
+        let perm = Tensor::from_slice(&order).to_device(device);
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        let mut start = 0;
+        while start < n {
+            let len = batch.min(n - start);
+            let idx = perm.narrow(0, start, len);
+            let xb = fit.x.index_select(0, &idx);
+            let yb = fit.y.index_select(0, &idx);
+            let logits = net.forward(&xb, Some(&mut dropout));
+            let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
+            loss.backward();
+            opt.step();
+            net.apply_constraints();
+            tch::no_grad(|| {
+                loss_sum += loss.detach() * len as f64;
+                correct += logits.argmax(-1, false).eq_tensor(&yb).sum(Kind::Int64);
+            });
+            start += len;
+        }
+        let loss = loss_sum.double_value(&[]) / n as f64;
+        let accuracy = correct.int64_value(&[]) as f64 / n as f64;
+        if !loss.is_finite() {
+            return Err(FoldError::Diverged { epoch: epoch + 1, value: loss });
+        }
+        let (val_loss, val_accuracy) = match &inner {
+            Some(part) => {
+                let (l, a) = evaluate(&net, part);
+                (Some(l), Some(a))
+            }
+            None => (None, None),
+        };
+        history.push(EpochRecord { epoch: epoch + 1, loss, accuracy, learning_rate: lr_used, val_loss, val_accuracy });
+        observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
+
+        let monitored = match p.monitor {
+            Monitor::Loss => loss,
+            Monitor::Accuracy => accuracy,
+            Monitor::ValLoss => val_loss.unwrap_or(f64::NAN),
+            Monitor::ValAccuracy => val_accuracy.unwrap_or(f64::NAN),
+        };
+        let decision = early.on_epoch_end(epoch, monitored);
+        if restore_best && decision.improved {
+            best_weights = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
+        }
+        if let Some(new_lr) = plateau.on_epoch_end(monitored, opt.learning_rate) {
+            opt.learning_rate = new_lr;
+        }
+        if decision.stop {
+            break;
+        }
+    }
+    if let Some(best) = best_weights {
+        tch::no_grad(|| {
+            for (mut var, b) in vs.trainable_variables().into_iter().zip(best) {
+                var.copy_(&b);
+            }
+        });
+    }
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    let scoring = Instant::now();
+    let (val_loss, val_accuracy) = evaluate(&net, &val);
+    let score_seconds = scoring.elapsed().as_secs_f64();
+    let (train_loss, train_accuracy) = evaluate(&net, &whole_train);
+    Ok(FoldResult {
+        train_accuracy,
+        train_loss,
+        val_accuracy,
+        val_loss,
+        epochs_run: history.len() as u32,
+        final_learning_rate: opt.learning_rate as f64,
+        fit_seconds,
+        score_seconds,
+        history,
+    })
+}

@@ -1,0 +1,177 @@
+//! `gridsweep demo-data` and `gridsweep cv` through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gridsweep-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn demo(rows: usize) -> PathBuf {
+    let path = tmp(&format!("demo-{rows}.csv"));
+    let (code, _, err) = run(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&path));
+    assert_eq!(code, 0, "{err}");
+    path
+}
+
+fn cv(data: &Path, extra: &[&str]) -> (i32, String, String) {
+    run(bin().arg("cv").arg("--data").arg(data).args(extra))
+}
+
+#[test]
+fn demo_data_has_the_study_shape() {
+    let path = demo(6446);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 21);
+    assert_eq!(header[0], "Unnamed: 0");
+    assert!(header.contains(&"Genre"));
+    let genre = header.iter().position(|h| *h == "Genre").unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut rows = 0;
+    for l in lines {
+        *counts.entry(l.split(',').nth(genre).unwrap().to_string()).or_insert(0usize) += 1;
+        rows += 1;
+    }
+    assert_eq!(rows, 6446);
+    let share = |g: &str| counts[g] as f64 / rows as f64;
+    assert!((share("hip hop") - 0.37).abs() < 0.03, "{counts:?}");
+    assert!((share("classic") - 0.03).abs() < 0.015, "{counts:?}");
+    assert_eq!(counts.len(), 6);
+    // Same seed, same file.
+    let again = tmp("demo-again.csv");
+    run(bin().args(["demo-data", "--out"]).arg(&again));
+    assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
+}
+
+#[test]
+fn cv_prints_folds_means_and_score() {
+    let data = demo(900);
+    let (code, out, err) = cv(&data, &["--set", "epochs=3", "--set", "batch_size=128", "--set", "neurons_2=64", "--set", "neurons_3=64"]);
+    assert_eq!(code, 0, "{err}");
+    for needle in ["fold", "train_acc", "val_acc", "mean  train", "Δacc", "score"] {
+        assert!(out.contains(needle), "missing {needle} in:\n{out}");
+    }
+    assert_eq!(out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count(), 3, "{out}");
+}
+
+#[test]
+fn cv_json_is_consistent() {
+    let data = demo(900);
+    let cfg = tmp("cfg.json");
+    std::fs::write(&cfg, r#"{"epochs": 3, "optimizer": "Adam", "neurons_1": 64, "neurons_2": 64, "neurons_3": 64}"#).unwrap();
+    let (code, out, err) = cv(&data, &["--config", cfg.to_str().unwrap(), "--json", "--folds", "4", "--w1", "0.3"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["params"]["optimizer"], "adam");
+    let folds = v["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 4);
+    let val: Vec<f64> = folds.iter().map(|f| f["val_accuracy"].as_f64().unwrap()).collect();
+    let train: Vec<f64> = folds.iter().map(|f| f["train_accuracy"].as_f64().unwrap()).collect();
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+    let s = &v["summary"];
+    assert!((s["mean_val_accuracy"].as_f64().unwrap() - mean(&val)).abs() < 1e-12);
+    let delta = mean(&train) - mean(&val);
+    assert!((s["delta_accuracy"].as_f64().unwrap() - delta).abs() < 1e-12);
+    let score = 0.5 * (0.3 * (1.0 - delta) + 1.0 * mean(&val));
+    assert!((s["score"].as_f64().unwrap() - score).abs() < 1e-12);
+    assert_eq!(folds[0]["history"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn bad_hyperparameters_are_rejected_with_what_is_accepted() {
+    let data = demo(300);
+    let (code, _, err) = cv(&data, &["--set", "dropuot=0.2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown hyperparameter `dropuot`") && err.contains("did you mean `dropout`"), "{err}");
+    let (code, _, err) = cv(&data, &["--set", "activation=softplus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("relu, LeakyReLU"), "{err}");
+    let (code, _, err) = cv(&data, &["--device", "tpu"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("expected cpu, cuda"), "{err}");
+}
+
+#[test]
+fn bad_data_errors_name_file_line_and_column() {
+    let bad = tmp("bad.csv");
+    std::fs::write(&bad, "a,b,Genre\n1,2,x\n3,oops,y\n5,6,x\n").unwrap();
+    let (code, _, err) = cv(&bad, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("column `b`") && err.contains("`oops`"), "{err}");
+
+    let (code, _, err) = cv(&bad, &["--label", "Class"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no column `Class`") && err.contains("a, b, Genre"), "{err}");
+
+    let data = demo(300);
+    let (code, _, err) = cv(&data, &["--keep-labels", "jazz"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("jazz") && err.contains("match no row"), "{err}");
+
+    // Few rows of one label: not enough for the folds.
+    let mut text = String::from("f1,f2,Genre\n");
+    for i in 0..40 {
+        text.push_str(&format!("{i},{},{}\n", i * 2, if i < 4 { "rare" } else { "common" }));
+    }
+    let few = tmp("few.csv");
+    std::fs::write(&few, text).unwrap();
+    let (code, _, err) = cv(&few, &["--folds", "3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("few.csv") && err.contains("`rare`") && err.contains("fewer than the 3 folds"), "{err}");
+
+    let (code, _, err) = cv(Path::new("/nonexistent/x.csv"), &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.csv"), "{err}");
+}
+
+#[test]
+fn missing_cells_are_imputed() {
+    let data = demo(600);
+    let text = std::fs::read_to_string(&data).unwrap();
+    // Blank every 7th row's Energy cell.
+    let holey: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i > 0 && i % 7 == 0 {
+                let mut cells: Vec<&str> = l.split(',').collect();
+                cells[2] = "";
+                cells.join(",")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let path = tmp("holey.csv");
+    std::fs::write(&path, holey.join("\n")).unwrap();
+    let (code, out, err) = cv(&path, &["--set", "epochs=2", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["summary"]["mean_val_accuracy"].as_f64().unwrap().is_finite());
+}
+
+#[test]
+fn a_diverging_configuration_exits_1_with_the_reason() {
+    let data = demo(300);
+    let (code, out, _) = cv(&data, &["--set", "optimizer=sgd", "--set", "learning_rate=1e12", "--set", "dropout=0",
+                                     "--set", "weight_constraint=0", "--set", "activation=relu", "--set", "epochs=5"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("failed: diverged at epoch"), "{out}");
+}
