@@ -5,6 +5,12 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`gridsweep export | head`), instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = gridsweep::cli::Cli::parse();
     match gridsweep::cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),

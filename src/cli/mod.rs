@@ -4,6 +4,7 @@
 //! context a user needs, and `main` turns them into exit code 2.
 
 mod cv_cmd;
+pub mod sweep_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -25,6 +26,20 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Cross-validate one configuration (K-fold on the training part) and print its scores.
     Cv(cv_cmd::CvArgs),
+    /// Show what a spec would run (configurations, duplicates removed, cost); changes nothing.
+    Plan(sweep_cmd::PlanArgs),
+    /// Run a sweep from a spec (continues it if it exists: done folds are never re-run).
+    Run(sweep_cmd::RunArgs),
+    /// Continue a sweep of the database by name, with its stored spec.
+    Resume(sweep_cmd::ResumeArgs),
+    /// Fold counts per state, rate, ETA and failures of a sweep.
+    Status(sweep_cmd::StatusArgs),
+    /// The sweeps in the database.
+    List(sweep_cmd::ListArgs),
+    /// Rank complete configurations by the weighted score.
+    Rank(sweep_cmd::RankArgs),
+    /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
+    Export(sweep_cmd::ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -33,9 +48,9 @@ pub struct DemoDataArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of rows (the study kept 6,446).
-    #[arg(long, default_value_t = 6446)]
+    #[arg(long, default_value_t = crate::data::demo::DEFAULT_ROWS)]
     pub rows: usize,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = crate::data::demo::DEFAULT_SEED)]
     pub seed: u64,
 }
 
@@ -109,6 +124,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Cv(a) => cv_cmd::run(a),
+        Command::Plan(a) => sweep_cmd::plan(a),
+        Command::Run(a) => sweep_cmd::run(a),
+        Command::Resume(a) => sweep_cmd::resume(a),
+        Command::Status(a) => sweep_cmd::status(a),
+        Command::List(a) => sweep_cmd::list(a),
+        Command::Rank(a) => sweep_cmd::rank_cmd(a),
+        Command::Export(a) => sweep_cmd::export(a),
     }
 }
 

@@ -51,6 +51,10 @@ pub const FEATURES: [&str; 19] = [
 
 const LATENT: usize = 5;
 
+/// Rows and seed of `builtin:demo` and `gridsweep demo-data` (the study kept 6,446 rows).
+pub const DEFAULT_ROWS: usize = 6446;
+pub const DEFAULT_SEED: u64 = 42;
+
 /// Latent class centres: fixed, so that every seed draws from the same problem.
 const CENTRES: [[f64; LATENT]; 6] = [
     [1.0, 0.6, -0.4, 0.3, 0.0],   // hip hop: danceable, speechy

@@ -181,13 +181,51 @@ fn is_missing(cell: &str) -> bool {
     )
 }
 
+/// The data file's bytes, or the built-in demo data for `builtin:demo`.
+pub fn read_source(spec: &DatasetSpec) -> Result<Vec<u8>, DataError> {
+    if spec.path.as_os_str() == crate::spec::BUILTIN_DEMO {
+        let mut bytes = Vec::new();
+        demo::write_rows(&mut bytes, demo::DEFAULT_ROWS, demo::DEFAULT_SEED).map_err(|source| DataError::Io {
+            file: spec.path.clone(),
+            source,
+        })?;
+        return Ok(bytes);
+    }
+    std::fs::read(&spec.path).map_err(|source| DataError::Io {
+        file: spec.path.clone(),
+        source,
+    })
+}
+
+/// SHA-256 over the data's bytes and every option that decides what is read and how
+/// it is split (not the path: the same file elsewhere is the same data).
+pub fn fingerprint(spec: &DatasetSpec) -> Result<String, DataError> {
+    let bytes = read_source(spec)?;
+    Ok(fingerprint_bytes(spec, &bytes))
+}
+
+fn fingerprint_bytes(spec: &DatasetSpec, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let options = serde_json::json!({
+        "label": spec.label, "drop": spec.drop, "keep_labels": spec.keep_labels,
+        "test_fraction": spec.test_fraction, "validation_fraction": spec.validation_fraction,
+        "seed": spec.seed,
+    });
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.update(options.to_string().as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads `spec.path` and keeps the selected labels.
 pub fn load(spec: &DatasetSpec) -> Result<Dataset, DataError> {
+    let bytes = read_source(spec)?;
+    load_bytes(spec, &bytes)
+}
+
+fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let file = spec.path.clone();
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(&file)
-        .map_err(|e| csv_error(&file, e))?;
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_error(&file, e))?

@@ -1,0 +1,482 @@
+//! Sweep commands: plan, run, resume, status, list, rank, export.
+
+use super::{available_cores, Outcome};
+use crate::cv::{self, CvData};
+use crate::params::HyperParams;
+use crate::rank;
+use crate::reporter;
+use crate::sched::{self, RunOptions, SweepJob};
+use crate::spec::{Spec, BUILTIN_DEMO};
+use crate::store::{now, Store, SweepRow};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_DB: &str = "results/gridsweep.db";
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArg {
+    /// The results database.
+    #[arg(long, default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    pub spec: PathBuf,
+    /// Use this data file instead of the spec's.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Parallel jobs assumed by the time estimate (default: cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Folds trained at once (default: every core busy).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// LibTorch threads per job.
+    #[arg(long, default_value_t = 1)]
+    pub threads_per_job: usize,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Requeue failed folds before running.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Only the closing summary.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Seconds a claimed fold stays reserved without a heartbeat.
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub lease_seconds: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    pub spec: PathBuf,
+    /// Use this data file instead of the spec's (resolved against the current folder).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RankArgs {
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long, default_value_t = cv::W1)]
+    pub w1: f64,
+    #[arg(long, default_value_t = cv::W2)]
+    pub w2: f64,
+    /// Show the best N (default 20; 0 = all).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    HpoCombined,
+    CvResults,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Include configurations whose folds are not all done.
+    #[arg(long)]
+    pub include_partial: bool,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
+    let mut spec = Spec::load(path)?;
+    if let Some(d) = data {
+        spec.dataset.path = d.clone();
+    }
+    // Stored specs carry an absolute path so `resume` works from any folder.
+    if spec.dataset.path.as_os_str() != BUILTIN_DEMO {
+        spec.dataset.path = std::path::absolute(&spec.dataset.path).unwrap_or(spec.dataset.path.clone());
+    }
+    Ok(spec)
+}
+
+/// The sweep named, or the only one in the database.
+async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
+    if let Some(n) = name {
+        return store.sweep_by_name(n).await?.with_context(|| {
+            format!("no sweep named `{n}` in {} (`gridsweep list` shows them)", store.path().display())
+        });
+    }
+    let mut all = store.sweeps().await?;
+    match all.len() {
+        0 => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC`)", store.path().display()),
+        1 => Ok(all.remove(0)),
+        _ => bail!(
+            "{} has several sweeps; name one: {}",
+            store.path().display(),
+            all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Training FLOPs of one fold-fit, forward + backward (≈ 3 × forward), at most
+/// `epochs` epochs over `rows` rows.
+pub fn fold_flops(p: &HyperParams, n_features: usize, n_classes: usize, rows: usize) -> f64 {
+    let mut prev = n_features as f64;
+    let mut macs = 0.0;
+    for w in p.hidden_widths() {
+        macs += prev * w as f64;
+        prev = w as f64;
+    }
+    macs += prev * n_classes as f64;
+    3.0 * 2.0 * macs * rows as f64 * p.epochs as f64
+}
+
+/// Rough single-core fp32 training throughput used by `plan`'s estimate.
+const PLAN_GFLOPS_PER_JOB: f64 = 50.0;
+
+pub fn plan(a: PlanArgs) -> Result<Outcome> {
+    let spec = load_spec(&a.spec, a.data.as_ref())?;
+    let e = spec.expand()?;
+    let folds = spec.cv.folds;
+    let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
+    let shape = crate::data::prepare(&spec.dataset, folds).map(|p| {
+        (p.train.len(), p.dataset.x.cols, p.dataset.n_classes())
+    });
+    let keys = rank::varying_keys(e.configs.iter().map(|c| c.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>().iter());
+    let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
+        let fit_rows = train_rows * (folds - 1) / folds;
+        let flops: f64 = e.configs.iter().map(|c| fold_flops(&c.params, nf, nc, fit_rows)).sum::<f64>() * folds as f64;
+        (flops, flops / (PLAN_GFLOPS_PER_JOB * 1e9 * jobs as f64))
+    });
+    if a.json {
+        let doc = json!({
+            "name": spec.name,
+            "configurations": e.configs.iter().map(|c| json!({"id": c.id, "params": c.params.canonical()})).collect::<Vec<_>>(),
+            "generated": e.generated,
+            "duplicates_removed": e.duplicates(),
+            "folds": folds,
+            "fold_fits": e.configs.len() * folds,
+            "training_flops_upper_bound": estimate.map(|x| x.0),
+            "estimated_seconds": estimate.map(|x| x.1),
+            "jobs": jobs,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(Outcome::Ok);
+    }
+    println!("sweep {}: {} configurations ({} generated by {} sub-grid(s), {} duplicates removed)",
+        spec.name, e.configs.len(), e.generated, spec.grid.subgrids().len(), e.duplicates());
+    println!("{:<12}  {}", "id", keys.join("  "));
+    for c in &e.configs {
+        let canon = c.params.canonical();
+        let vals: Vec<String> = keys.iter().map(|k| canon.get(k.as_str()).map(crate::export::display_value).unwrap_or_default()).collect();
+        println!("{:<12}  {}", c.id, vals.join("  "));
+    }
+    println!("{} folds each: {} fold-fits", folds, e.configs.len() * folds);
+    match (estimate, shape) {
+        (Some((flops, secs)), Ok((train_rows, ..))) => println!(
+            "cost: at most {} of training on {} training rows; about {} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
+            human_flops(flops), train_rows, human_duration(secs), jobs, PLAN_GFLOPS_PER_JOB
+        ),
+        (_, Err(err)) => println!("cost: unknown ({err})"),
+        _ => {}
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn human_flops(f: f64) -> String {
+    if f >= 1e15 {
+        format!("{:.1} PFLOP", f / 1e15)
+    } else if f >= 1e12 {
+        format!("{:.1} TFLOP", f / 1e12)
+    } else {
+        format!("{:.1} GFLOP", f / 1e9)
+    }
+}
+
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        _ => format!("{}h{:02}", s / 3600, (s % 3600) / 60),
+    }
+}
+
+pub fn run(a: RunArgs) -> Result<Outcome> {
+    let spec = load_spec(&a.spec, a.data.as_ref())?;
+    execute(spec, &a.exec)
+}
+
+pub fn resume(a: ResumeArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let spec = rt.block_on(async {
+        let store = Store::open(&a.exec.db.db).await?;
+        let row = store.sweep_by_name(&a.name).await?.with_context(|| {
+            format!("no sweep named `{}` in {} (`gridsweep list` shows them)", a.name, a.exec.db.db.display())
+        })?;
+        store.close().await;
+        let spec: Spec = serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
+        anyhow::Ok(spec)
+    })?;
+    execute(spec, &a.exec)
+}
+
+fn execute(spec: Spec, x: &ExecArgs) -> Result<Outcome> {
+    let device = crate::device::parse(&x.device)?;
+    let expansion = spec.expand()?;
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&x.db.db))?;
+    let spec_json = serde_json::to_string(&spec)?;
+    let (sweep_id, new_configs) = rt.block_on(async {
+        let id = match store.sweep_by_name(&spec.name).await? {
+            Some(row) => {
+                if row.dataset_fingerprint != fingerprint {
+                    bail!(
+                        "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
+                         the file or the dataset options changed. Give the spec another `name` to start a new sweep.",
+                        spec.name, x.db.db.display(), &row.dataset_fingerprint[..12], &fingerprint[..12]
+                    );
+                }
+                if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
+                    bail!(
+                        "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
+                         Results would not be comparable: give the spec another `name`.",
+                        spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
+                    );
+                }
+                row.id
+            }
+            None => store.create_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?,
+        };
+        let added = store.add_configs(id, &expansion.configs, spec.cv.folds).await?;
+        if added > 0 {
+            store.update_spec(id, &spec_json).await?;
+        }
+        if x.retry_failed {
+            store.requeue_failed(id).await?;
+        }
+        anyhow::Ok((id, added))
+    })?;
+
+    // Every configuration of the sweep (also those an earlier spec version added).
+    let rows = rt.block_on(store.configurations(sweep_id))?;
+    let mut params = HashMap::new();
+    for (id, _, json, _) in &rows {
+        let obj = rank::parse_params(json);
+        params.insert(id.clone(), HyperParams::from_object(&obj).with_context(|| format!("stored configuration {id}"))?);
+    }
+    let best_so_far = rank::rank(&rows, cv::W1, cv::W2).first().map(|r| (r.config_id.clone(), r.score));
+    let data = Arc::new(CvData::load(&spec.dataset, spec.cv.folds)?);
+    let job = SweepJob {
+        sweep_id,
+        name: spec.name.clone(),
+        seed: spec.seed,
+        data,
+        params,
+        configs: rows.len(),
+        new_configs,
+        best_so_far,
+    };
+    let opts = RunOptions {
+        jobs: x.jobs.unwrap_or_else(available_cores).max(1),
+        threads_per_job: x.threads_per_job.max(1),
+        device,
+        lease: Duration::from_secs(x.lease_seconds.max(2)),
+        heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mode = reporter::Mode::detect(x.quiet);
+    let display = std::thread::spawn(move || reporter::report(mode, rx));
+    let result = rt.block_on(sched::run(&store, job, &opts, &tx));
+    drop(tx);
+    let _ = display.join();
+    rt.block_on(store.close());
+    let summary = result?;
+    Ok(if summary.counts.failed > 0 { Outcome::SomeFailed } else { Outcome::Ok })
+}
+
+pub fn status(a: StatusArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let c = store.counts(sweep.id).await?;
+        let window = 600.0;
+        let (recent, first) = store.finished_since(sweep.id, now() - window).await?;
+        let span = first.map(|f| (now() - f).max(1.0)).unwrap_or(window);
+        let rate_per_min = if recent > 0 { recent as f64 / span * 60.0 } else { 0.0 };
+        let remaining = c.pending + c.running;
+        let eta = (rate_per_min > 0.0).then(|| remaining as f64 / rate_per_min * 60.0);
+        let failures = store.failures(sweep.id).await?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "counts": c, "total": c.total(),
+                "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
+                "created_at": sweep.created_at, "updated_at": sweep.updated_at,
+            }))?);
+        } else {
+            println!("sweep {}: {} folds — {} done, {} running, {} pending, {} failed", sweep.name, c.total(), c.done, c.running, c.pending, c.failed);
+            if rate_per_min > 0.0 {
+                println!("rate {:.1} folds/min over the last {}{}", rate_per_min, human_duration(span),
+                    eta.filter(|_| remaining > 0).map(|e| format!(", ETA {}", human_duration(e))).unwrap_or_default());
+            } else if remaining > 0 {
+                println!("no fold finished in the last 10 minutes");
+            }
+            for f in &failures {
+                println!("failed: {} fold {} (attempts {}): {}", f.config_id, f.fold, f.attempts, f.error);
+            }
+        }
+        store.close().await;
+        anyhow::Ok(if c.failed > 0 { Outcome::SomeFailed } else { Outcome::Ok })
+    })
+}
+
+pub fn list(a: ListArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open(&a.db.db).await?;
+        let mut out = Vec::new();
+        for s in store.sweeps().await? {
+            let c = store.counts(s.id).await?;
+            let rows = store.configurations(s.id).await?;
+            let best = rank::rank(&rows, cv::W1, cv::W2).first().map(|r| (r.config_id.clone(), r.score));
+            out.push((s, c, rows.len(), best));
+        }
+        if a.json {
+            let v: Vec<_> = out.iter().map(|(s, c, n, best)| json!({
+                "name": s.name, "configurations": n, "counts": c, "folds": s.folds, "seed": s.seed,
+                "created_at": s.created_at, "updated_at": s.updated_at,
+                "best": best.as_ref().map(|(id, sc)| json!({"config_id": id, "score": sc})),
+            })).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else if out.is_empty() {
+            println!("no sweeps in {}", a.db.db.display());
+        } else {
+            println!("{:<24} {:>8} {:>14} {:>7}  {}", "name", "configs", "folds done", "failed", "best score");
+            for (s, c, n, best) in &out {
+                println!("{:<24} {:>8} {:>14} {:>7}  {}", s.name, n, format!("{}/{}", c.done, c.total()), c.failed,
+                    best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
+            }
+        }
+        store.close().await;
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let rows = store.configurations(sweep.id).await?;
+        store.close().await;
+        let ranked = rank::rank(&rows, a.w1, a.w2);
+        let keys = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)).collect::<Vec<_>>().iter());
+        let shown: Vec<&rank::Ranked> = ranked.iter().take(if a.top == 0 { usize::MAX } else { a.top }).collect();
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "w1": a.w1, "w2": a.w2, "complete": ranked.len(), "configurations": rows.len(),
+                "varying": keys, "ranking": shown,
+            }))?);
+            return anyhow::Ok(Outcome::Ok);
+        }
+        println!("sweep {}: {} of {} configurations complete; score = ½·(w1·(1 − Δacc) + w2·val), w1 = {}, w2 = {}",
+            sweep.name, ranked.len(), rows.len(), a.w1, a.w2);
+        println!("{:>4}  {:>6}  {:>15}  {:>15}  {:>7}  {:<12}  {}", "rank", "score", "val acc", "train acc", "Δacc", "id", keys.join("  "));
+        for r in shown {
+            let s = &r.summary;
+            let vals: Vec<String> = keys.iter().map(|k| r.params.get(k).map(crate::export::display_value).unwrap_or_default()).collect();
+            println!("{:>4}  {:>6.4}  {:>6.4} ± {:.4}  {:>6.4} ± {:.4}  {:>7.4}  {:<12}  {}",
+                r.rank, r.score, s.mean_val_accuracy, s.std_val_accuracy, s.mean_train_accuracy, s.std_train_accuracy,
+                s.delta_accuracy, r.config_id, vals.join("  "));
+        }
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn export(a: ExportArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let (sweep, rows, folds) = rt.block_on(async {
+        let store = Store::open(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let rows = store.configurations(sweep.id).await?;
+        let folds = match a.format {
+            ExportFormat::CvResults => store.fold_metrics(sweep.id).await?,
+            ExportFormat::HpoCombined => HashMap::new(),
+        };
+        store.close().await;
+        anyhow::Ok((sweep, rows, folds))
+    })?;
+    let out: Box<dyn std::io::Write> = match &a.out {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let n = match a.format {
+        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &rows, a.include_partial)?,
+        ExportFormat::CvResults => {
+            let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
+            let keys = spec.expand()?.grid_keys;
+            crate::export::cv_results(out, &rows, &folds, sweep.folds as usize, &keys, a.include_partial)?
+        }
+    };
+    if let Some(p) = &a.out {
+        eprintln!("gridsweep: wrote {n} configurations of sweep {} to {}", sweep.name, p.display());
+    }
+    Ok(Outcome::Ok)
+}

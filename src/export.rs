@@ -1,0 +1,245 @@
+//! CSV exports in the formats the study's tooling reads.
+//!
+//! - `hpo-combined`: the study's `HPO_combined.csv`, column for column (its misspelt
+//!   `weight_contraint` included), one row per complete configuration.
+//! - `cv-results`: scikit-learn's `GridSearchCV.cv_results_` as pandas writes it.
+//!
+//! Values are written as pandas writes them: floats in Python's `repr` form (`1e-07`,
+//! `10.0`), dicts in Python's literal form. Rows are written as they are produced.
+
+use crate::cv::mean_std;
+use crate::params::{Activation, OptimizerKind};
+use crate::rank::{min_ranks, parse_params, ConfigRow};
+use crate::store::FoldMetrics;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::Write;
+
+pub const HPO_COMBINED_COLUMNS: [&str; 22] = [
+    "activation",
+    "activation_numerical",
+    "batch_size",
+    "delta_acc",
+    "dropout",
+    "early_stopping_patience",
+    "epochs",
+    "mean_train_score",
+    "mean_val_score",
+    "neurons_1",
+    "neurons_2",
+    "neurons_3",
+    "neurons_4",
+    "num_hidden_layers",
+    "optimizer",
+    "optimizer_numerical",
+    "reduce_lr_factor",
+    "reduce_lr_min_lr",
+    "reduce_lr_patience",
+    "std_train_score",
+    "std_val_score",
+    "weight_contraint",
+];
+
+/// Python's `repr(float)`: shortest round-trip digits, scientific notation outside
+/// 1e-4 ≤ |x| < 1e16, always a decimal point or exponent.
+pub fn py_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    let sci = format!("{:e}", x); // e.g. "-1.2345e-7"
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let neg = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let decpt = exp + 1;
+    let sign = if neg { "-" } else { "" };
+    if !(-4 < decpt && decpt <= 16) {
+        let (head, tail) = digits.split_at(1);
+        let frac = if tail.is_empty() { String::new() } else { format!(".{tail}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{head}{frac}e{esign}{:02}", exp.abs())
+    } else if decpt <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-decpt) as usize))
+    } else if decpt as usize >= digits.len() {
+        format!("{sign}{digits}{}.0", "0".repeat(decpt as usize - digits.len()))
+    } else {
+        let (a, b) = digits.split_at(decpt as usize);
+        format!("{sign}{a}.{b}")
+    }
+}
+
+/// A JSON value as pandas writes it in a cell.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        Value::Number(n) => py_float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A hyperparameter value for tables (as in the CSV exports).
+pub fn display_value(v: &Value) -> String {
+    cell(v)
+}
+
+/// A JSON value in Python literal form (inside the `params` dict).
+fn py_literal(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Null => "None".into(),
+        other => cell(other),
+    }
+}
+
+fn float_of(p: &Map<String, Value>, k: &str) -> f64 {
+    p.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+fn int_of(p: &Map<String, Value>, k: &str) -> String {
+    p.get(k).map(cell).unwrap_or_default()
+}
+
+pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], include_partial: bool) -> csv::Result<usize> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HPO_COMBINED_COLUMNS)?;
+    let mut n = 0;
+    for (_, _, params, summary) in rows {
+        if summary.is_none() && !include_partial {
+            continue;
+        }
+        let p = parse_params(params);
+        let act = p.get("activation").and_then(Value::as_str).unwrap_or("");
+        let opt = p.get("optimizer").and_then(Value::as_str).unwrap_or("");
+        let s = summary.as_ref();
+        let metric = |f: fn(&crate::cv::CvSummary) -> f64| s.map(|s| py_float(f(s))).unwrap_or_default();
+        w.write_record([
+            act.to_string(),
+            Activation::parse(act).map(|a| a.code().to_string()).unwrap_or_default(),
+            int_of(&p, "batch_size"),
+            metric(|s| s.delta_accuracy),
+            py_float(float_of(&p, "dropout")),
+            int_of(&p, "early_stopping_patience"),
+            int_of(&p, "epochs"),
+            metric(|s| s.mean_train_accuracy),
+            metric(|s| s.mean_val_accuracy),
+            int_of(&p, "neurons_1"),
+            int_of(&p, "neurons_2"),
+            int_of(&p, "neurons_3"),
+            int_of(&p, "neurons_4"),
+            int_of(&p, "num_hidden_layers"),
+            opt.to_string(),
+            OptimizerKind::parse(opt).map(|o| py_float(o.code() as f64)).unwrap_or_default(),
+            py_float(float_of(&p, "reduce_lr_factor")),
+            py_float(float_of(&p, "reduce_lr_min_lr")),
+            int_of(&p, "reduce_lr_patience"),
+            metric(|s| s.std_train_accuracy),
+            metric(|s| s.std_val_accuracy),
+            py_float(float_of(&p, "weight_constraint")),
+        ])?;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}
+
+/// `cv_results_` columns; `grid_keys` are the hyperparameters the spec's grid varies.
+pub fn cv_results(
+    out: impl Write,
+    rows: &[ConfigRow],
+    folds: &HashMap<String, Vec<FoldMetrics>>,
+    n_folds: usize,
+    grid_keys: &[String],
+    include_partial: bool,
+) -> csv::Result<usize> {
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| include_partial || r.3.is_some()).collect();
+    let none = Vec::new();
+    let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
+    let mean_test: Vec<f64> = selected
+        .iter()
+        .map(|r| {
+            let f = fold_list(&r.0);
+            if f.is_empty() { f64::NEG_INFINITY } else { mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0 }
+        })
+        .collect();
+    let ranks = min_ranks(&mean_test);
+
+    let mut w = csv::Writer::from_writer(out);
+    let mut header: Vec<String> = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"].map(String::from).to_vec();
+    header.extend(grid_keys.iter().map(|k| format!("param_{k}")));
+    header.push("params".into());
+    header.extend((0..n_folds).map(|k| format!("split{k}_test_score")));
+    header.extend(["mean_test_score", "std_test_score", "rank_test_score"].map(String::from));
+    header.extend((0..n_folds).map(|k| format!("split{k}_train_score")));
+    header.extend(["mean_train_score", "std_train_score"].map(String::from));
+    w.write_record(&header)?;
+
+    for (i, r) in selected.iter().enumerate() {
+        let p = parse_params(&r.2);
+        let f = fold_list(&r.0);
+        let by_fold = |k: usize, g: fn(&FoldMetrics) -> f64| {
+            f.iter().find(|m| m.fold == k as i64).map(|m| py_float(g(m))).unwrap_or_default()
+        };
+        let stat = |g: fn(&FoldMetrics) -> f64| {
+            if f.is_empty() {
+                (String::new(), String::new())
+            } else {
+                let (m, s) = mean_std(&f.iter().map(g).collect::<Vec<_>>());
+                (py_float(m), py_float(s))
+            }
+        };
+        let mut rec = Vec::with_capacity(header.len());
+        let (mf, sf) = stat(|m| m.fit_seconds);
+        let (ms, ss) = stat(|m| m.score_seconds);
+        rec.extend([mf, sf, ms, ss]);
+        rec.extend(grid_keys.iter().map(|k| p.get(k).map(cell).unwrap_or_default()));
+        let dict: Vec<String> = grid_keys
+            .iter()
+            .filter_map(|k| p.get(k).map(|v| format!("'{k}': {}", py_literal(v))))
+            .collect();
+        rec.push(format!("{{{}}}", dict.join(", ")));
+        rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.val_accuracy)));
+        let (mt, st) = stat(|m| m.val_accuracy);
+        rec.extend([mt, st, if f.is_empty() { String::new() } else { ranks[i].to_string() }]);
+        rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.train_accuracy)));
+        let (mtr, str_) = stat(|m| m.train_accuracy);
+        rec.extend([mtr, str_]);
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    Ok(selected.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_python_repr() {
+        for (x, want) in [
+            (1e-7, "1e-07"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (10.0, "10.0"),
+            (0.0, "0.0"),
+            (0.1, "0.1"),
+            (1.0, "1.0"),
+            (0.105023982250678, "0.105023982250678"),
+            (0.7347228328386942, "0.7347228328386942"),
+            (1e16, "1e+16"),
+            (1234567.5, "1234567.5"),
+            (-2.5e-10, "-2.5e-10"),
+            (123456789012345.0, "123456789012345.0"),
+        ] {
+            assert_eq!(py_float(x), want);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Ranking complete configurations by the study's weighted score.
+//!
+//! The stored score uses the default weights; ranking recomputes it from the stored
+//! means, so any `--w1`/`--w2` ranks without retraining.
+
+use crate::cv::{weighted_score, CvSummary};
+use serde_json::{Map, Value};
+
+/// A configuration row as the store returns it: id, grid position, canonical params,
+/// summary if complete.
+pub type ConfigRow = (String, i64, String, Option<CvSummary>);
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ranked {
+    pub rank: usize,
+    pub config_id: String,
+    pub score: f64,
+    pub position: i64,
+    pub params: Map<String, Value>,
+    pub summary: CvSummary,
+}
+
+pub fn parse_params(json: &str) -> Map<String, Value> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// Complete configurations, best first (ties keep grid order); rank 1 is the best.
+pub fn rank(rows: &[ConfigRow], w1: f64, w2: f64) -> Vec<Ranked> {
+    let mut out: Vec<Ranked> = rows
+        .iter()
+        .filter_map(|(id, pos, params, s)| {
+            s.as_ref().map(|s| Ranked {
+                rank: 0,
+                config_id: id.clone(),
+                score: weighted_score(s.mean_train_accuracy, s.mean_val_accuracy, w1, w2),
+                position: *pos,
+                params: parse_params(params),
+                summary: s.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.position.cmp(&b.position)));
+    for (i, r) in out.iter_mut().enumerate() {
+        r.rank = i + 1;
+    }
+    out
+}
+
+/// Hyperparameters whose value differs between configurations, in key order.
+pub fn varying_keys<'a>(params: impl IntoIterator<Item = &'a Map<String, Value>>) -> Vec<String> {
+    let mut first: Option<&Map<String, Value>> = None;
+    let mut varying = std::collections::BTreeSet::new();
+    for p in params {
+        match first {
+            None => first = Some(p),
+            Some(f) => {
+                for (k, v) in p {
+                    if f.get(k) != Some(v) {
+                        varying.insert(k.clone());
+                    }
+                }
+            }
+        }
+    }
+    varying.into_iter().collect()
+}
+
+/// Competition ranking with ties sharing the lowest rank (scikit-learn's
+/// `rank_test_score`, scipy's `rankdata(method="min")` on the negated scores).
+pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut ranks = vec![0; scores.len()];
+    for (i, &j) in idx.iter().enumerate() {
+        ranks[j] = if i > 0 && scores[idx[i - 1]] == scores[j] { ranks[idx[i - 1]] } else { i + 1 };
+    }
+    ranks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_share_the_lowest_rank() {
+        assert_eq!(min_ranks(&[0.5, 0.7, 0.5, 0.9, 0.7]), vec![4, 2, 4, 1, 2]);
+    }
+
+    #[test]
+    fn varying_keys_only() {
+        let a = parse_params(r#"{"x": 1, "y": 2, "z": "a"}"#);
+        let b = parse_params(r#"{"x": 1, "y": 3, "z": "b"}"#);
+        assert_eq!(varying_keys([&a, &b]), vec!["y", "z"]);
+        assert!(varying_keys([&a]).is_empty());
+    }
+}

@@ -1,0 +1,245 @@
+//! Progress display. All indicatif code lives here, and it only reads [`Event`]s.
+//!
+//! On a terminal: an overall bar (folds done of total, rate, ETA), one line per worker
+//! (configuration, fold, epoch, loss) and the best score so far. Otherwise (a pipe, a
+//! log file, CI): plain lines, one per finished fold and per completed configuration.
+//! `--quiet` keeps only the closing summary.
+
+use crate::sched::{Event, RunSummary};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Bars,
+    Lines,
+    Quiet,
+}
+
+impl Mode {
+    pub fn detect(quiet: bool) -> Mode {
+        if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// Consumes events until the channel closes; returns the run's summary if one came.
+pub fn report(mode: Mode, events: Receiver<Event>) -> Option<RunSummary> {
+    let mut r = Reporter::new(mode);
+    let mut summary = None;
+    for e in events {
+        if let Event::Finished(s) = &e {
+            summary = Some(s.clone());
+        }
+        r.handle(&e);
+    }
+    r.finish();
+    summary
+}
+
+struct Reporter {
+    mode: Mode,
+    multi: MultiProgress,
+    overall: Option<ProgressBar>,
+    best: Option<ProgressBar>,
+    workers: Vec<Option<ProgressBar>>,
+    worker_label: Vec<String>,
+    done: u64,
+    total: u64,
+    best_score: Option<(String, f64)>,
+}
+
+impl Reporter {
+    fn new(mode: Mode) -> Self {
+        let multi = MultiProgress::with_draw_target(match mode {
+            Mode::Bars => ProgressDrawTarget::stderr_with_hz(8),
+            _ => ProgressDrawTarget::hidden(),
+        });
+        Reporter {
+            mode,
+            multi,
+            overall: None,
+            best: None,
+            workers: Vec::new(),
+            worker_label: Vec::new(),
+            done: 0,
+            total: 0,
+            best_score: None,
+        }
+    }
+
+    fn line(&self, s: String) {
+        match self.mode {
+            Mode::Bars => {
+                let _ = self.multi.println(s);
+            }
+            Mode::Lines => eprintln!("{s}"),
+            Mode::Quiet => {}
+        }
+    }
+
+    fn handle(&mut self, e: &Event) {
+        match e {
+            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device } => {
+                self.total = counts.total() as u64;
+                self.done = (counts.done + counts.failed) as u64;
+                if self.mode != Mode::Quiet {
+                    eprintln!(
+                        "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
+                        counts.total(), counts.done, counts.failed, counts.pending + counts.running
+                    );
+                }
+                if self.mode == Mode::Bars {
+                    let bar = self.multi.add(ProgressBar::new(self.total));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} folds  {per_sec}  ETA {eta}  {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_prefix(sweep.clone());
+                    bar.set_position(self.done);
+                    bar.reset_eta();
+                    let best = self.multi.add(ProgressBar::new_spinner());
+                    best.set_style(ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    best.set_message("best score: none complete yet");
+                    self.overall = Some(bar);
+                    self.best = Some(best);
+                    self.workers = (0..*jobs)
+                        .map(|_| {
+                            let w = self.multi.add(ProgressBar::new_spinner());
+                            w.set_style(ProgressStyle::with_template("  {prefix} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                            Some(w)
+                        })
+                        .collect();
+                    for (i, w) in self.workers.iter().flatten().enumerate() {
+                        w.set_prefix(format!("w{i}"));
+                        w.set_message("idle");
+                    }
+                }
+                self.worker_label = vec![String::new(); *jobs];
+            }
+            Event::FoldStarted { worker, config_id, fold, epochs } => {
+                if let Some(l) = self.worker_label.get_mut(*worker) {
+                    *l = format!("{config_id} fold {fold}");
+                }
+                if let Some(Some(w)) = self.workers.get(*worker) {
+                    w.set_message(format!("{config_id} fold {fold}  epoch 0/{epochs}"));
+                }
+            }
+            Event::Epoch { worker, epoch, epochs, loss } => {
+                if let (Some(Some(w)), Some(l)) = (self.workers.get(*worker), self.worker_label.get(*worker)) {
+                    w.set_message(format!("{l}  epoch {epoch}/{epochs}  loss {loss:.4}"));
+                }
+            }
+            Event::FoldDone { worker, config_id, fold, val_accuracy, fit_seconds } => {
+                self.advance(*worker);
+                if self.mode == Mode::Lines {
+                    self.line(format!(
+                        "[{:>5}/{}] {config_id} fold {fold}: val {val_accuracy:.4} ({fit_seconds:.1} s)",
+                        self.done, self.total
+                    ));
+                }
+            }
+            Event::FoldFailed { worker, config_id, fold, error } => {
+                self.advance(*worker);
+                self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
+            }
+            Event::FoldAbandoned { worker, config_id, fold } => {
+                if let Some(Some(w)) = self.workers.get(*worker) {
+                    w.set_message("abandoned");
+                }
+                self.line(format!("{config_id} fold {fold}: abandoned, back to pending"));
+            }
+            Event::ConfigCompleted { config_id, score, mean_val_accuracy } => {
+                if self.best_score.as_ref().is_none_or(|(_, s)| score > s) {
+                    self.best_score = Some((config_id.clone(), *score));
+                }
+                let (bid, bs) = self.best_score.clone().unwrap_or_default();
+                if let Some(b) = &self.best {
+                    b.set_message(format!("best score {bs:.4} ({bid}); last complete {config_id}: score {score:.4}, val {mean_val_accuracy:.4}"));
+                }
+                if self.mode == Mode::Lines {
+                    self.line(format!("configuration {config_id} complete: score {score:.4}, mean val {mean_val_accuracy:.4} (best {bs:.4}, {bid})"));
+                }
+            }
+            Event::Stopping { running } => {
+                let msg = format!("Ctrl-C: no new folds; finishing {running} running (Ctrl-C again to abandon them)");
+                if let Some(o) = &self.overall {
+                    o.set_message(msg.clone());
+                }
+                self.line(msg);
+            }
+            Event::Abandoning { running } => {
+                let msg = format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending");
+                if let Some(o) = &self.overall {
+                    o.set_message(msg.clone());
+                }
+                self.line(msg);
+            }
+            Event::Finished(s) => {
+                self.clear();
+                eprintln!("{}", summary_text(s));
+            }
+        }
+    }
+
+    fn advance(&mut self, worker: usize) {
+        self.done += 1;
+        if let Some(o) = &self.overall {
+            o.set_position(self.done);
+        }
+        if let Some(Some(w)) = self.workers.get(worker) {
+            w.set_message("idle");
+        }
+    }
+
+    fn clear(&mut self) {
+        for w in self.workers.iter_mut() {
+            if let Some(w) = w.take() {
+                w.finish_and_clear();
+            }
+        }
+        if let Some(b) = self.best.take() {
+            b.finish_and_clear();
+        }
+        if let Some(o) = self.overall.take() {
+            o.finish_and_clear();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.clear();
+        let _ = self.multi.clear();
+        std::thread::sleep(Duration::from_millis(0));
+    }
+}
+
+pub fn summary_text(s: &RunSummary) -> String {
+    let c = &s.counts;
+    let mut t = format!(
+        "sweep {}: {} of {} folds done, {} failed, {} pending{}; this run: {} done, {} failed{} in {:.1} s",
+        s.sweep,
+        c.done,
+        c.total(),
+        c.failed,
+        c.pending,
+        if c.running > 0 { format!(", {} running elsewhere", c.running) } else { String::new() },
+        s.done,
+        s.failed,
+        if s.abandoned > 0 { format!(", {} abandoned", s.abandoned) } else { String::new() },
+        s.wall_seconds
+    );
+    if let Some((id, score)) = &s.best {
+        t.push_str(&format!("\nbest score so far: {score:.4} ({id})"));
+    }
+    if s.interrupted {
+        t.push_str("\ninterrupted: run it again (or `gridsweep resume NAME`) to continue");
+    }
+    t
+}

@@ -1,0 +1,292 @@
+//! The scheduler: a dispatcher that owns the store, and workers that only train.
+//!
+//! The dispatcher (one async task) claims folds from the database, hands each to an
+//! idle worker (an OS thread with its own LibTorch thread count), records what comes
+//! back, renews the leases of running folds on a heartbeat, and listens for Ctrl-C.
+//! Workers never touch the database, so every write happens in one place and a fold's
+//! result is one transaction. Everything the user sees is an [`Event`] sent to the
+//! reporter, which never looks at the scheduler's state.
+//!
+//! Ctrl-C once: stop claiming, let running folds finish. Twice: abandon them (each
+//! worker notices within an epoch; its fold returns to pending) and exit. Three
+//! times: exit at once (the folds are reclaimed by the next run, as after `kill -9`).
+
+use crate::cv::CvData;
+use crate::params::HyperParams;
+use crate::store::{Claim, Counts, Owner, Store, StoreError};
+use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tch::Device;
+use tokio::sync::mpsc as amsc;
+
+/// What the scheduler tells the reporter.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        sweep: String,
+        configs: usize,
+        new_configs: usize,
+        counts: Counts,
+        jobs: usize,
+        threads_per_job: usize,
+        device: String,
+    },
+    FoldStarted { worker: usize, config_id: String, fold: i64, epochs: u32 },
+    Epoch { worker: usize, epoch: u32, epochs: u32, loss: f64 },
+    FoldDone { worker: usize, config_id: String, fold: i64, val_accuracy: f64, fit_seconds: f64 },
+    FoldFailed { worker: usize, config_id: String, fold: i64, error: String },
+    FoldAbandoned { worker: usize, config_id: String, fold: i64 },
+    ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64 },
+    Stopping { running: usize },
+    Abandoning { running: usize },
+    Finished(RunSummary),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub sweep: String,
+    pub counts: Counts,
+    /// Folds this run finished, failed, abandoned.
+    pub done: usize,
+    pub failed: usize,
+    pub abandoned: usize,
+    pub interrupted: bool,
+    pub wall_seconds: f64,
+    pub best: Option<(String, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub jobs: usize,
+    pub threads_per_job: usize,
+    pub device: Device,
+    /// How long a claim stays valid without a heartbeat.
+    pub lease: Duration,
+    pub heartbeat: Duration,
+}
+
+/// A sweep ready to run.
+pub struct SweepJob {
+    pub sweep_id: i64,
+    pub name: String,
+    pub seed: u64,
+    pub data: Arc<CvData>,
+    pub params: HashMap<String, HyperParams>,
+    pub configs: usize,
+    pub new_configs: usize,
+    pub best_so_far: Option<(String, f64)>,
+}
+
+struct Job {
+    claim: Claim,
+    params: HyperParams,
+    data: Arc<FoldData>,
+}
+
+enum WorkerMsg {
+    Epoch { worker: usize, p: EpochProgress },
+    Done { worker: usize, claim: Claim, result: Result<FoldResult, FoldError> },
+}
+
+struct WorkerObserver<'a> {
+    worker: usize,
+    tx: &'a amsc::UnboundedSender<WorkerMsg>,
+    cancel: &'a AtomicBool,
+}
+
+impl FoldObserver for WorkerObserver<'_> {
+    fn on_epoch(&mut self, p: EpochProgress) {
+        let _ = self.tx.send(WorkerMsg::Epoch { worker: self.worker, p });
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+fn spawn_worker(
+    worker: usize,
+    threads: usize,
+    device: Device,
+    seed: u64,
+    jobs: mpsc::Receiver<Job>,
+    tx: amsc::UnboundedSender<WorkerMsg>,
+    cancel: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("gridsweep-worker-{worker}"))
+        .spawn(move || {
+            // OpenMP's thread count is per thread: set it here, before any work.
+            tch::set_num_threads(threads as i32);
+            while let Ok(job) = jobs.recv() {
+                let mut obs = WorkerObserver { worker, tx: &tx, cancel: &cancel };
+                let result = train::train_fold(&job.data, &job.params, seed, job.claim.fold as u64, device, &mut obs);
+                if tx.send(WorkerMsg::Done { worker, claim: job.claim, result }).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawning a worker thread")
+}
+
+/// Runs a sweep's claimable folds to completion (or interruption).
+pub async fn run(
+    store: &Store,
+    job: SweepJob,
+    opts: &RunOptions,
+    events: &mpsc::Sender<Event>,
+) -> Result<RunSummary, StoreError> {
+    let started = Instant::now();
+    let owner = Owner::this_process();
+    let emit = |e: Event| {
+        let _ = events.send(e);
+    };
+    store.reclaim_dead(job.sweep_id, &owner).await?;
+    let counts = store.counts(job.sweep_id).await?;
+    let device_name = crate::device::name(opts.device);
+    emit(Event::Started {
+        sweep: job.name.clone(),
+        configs: job.configs,
+        new_configs: job.new_configs,
+        counts,
+        jobs: opts.jobs,
+        threads_per_job: opts.threads_per_job,
+        device: device_name.clone(),
+    });
+
+    let folds: Vec<Arc<FoldData>> = (0..job.data.folds).map(|k| Arc::new(job.data.fold(k))).collect();
+    let (tx, mut rx) = amsc::unbounded_channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for w in 0..opts.jobs {
+        let (jtx, jrx) = mpsc::channel();
+        senders.push(jtx);
+        handles.push(spawn_worker(w, opts.threads_per_job, opts.device, job.seed, jrx, tx.clone(), cancel.clone()));
+    }
+    drop(tx);
+
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| StoreError::Io { path: store.path().into(), source: e })?;
+    let mut heartbeat = tokio::time::interval(opts.heartbeat);
+    heartbeat.tick().await;
+
+    let mut idle: Vec<usize> = (0..opts.jobs).rev().collect();
+    let mut running: HashMap<usize, Claim> = HashMap::new();
+    let (mut stopping, mut interrupts) = (false, 0);
+    let (mut done, mut failed, mut abandoned) = (0, 0, 0);
+    let mut best = job.best_so_far.clone();
+    let mut result = Ok(());
+
+    loop {
+        if !stopping {
+            while let Some(w) = idle.pop() {
+                let claim = match store.claim(job.sweep_id, &owner, &owner.worker(w), opts.lease, &device_name).await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        idle.push(w);
+                        break;
+                    }
+                    Err(e) => {
+                        idle.push(w);
+                        result = Err(e);
+                        stopping = true;
+                        break;
+                    }
+                };
+                let Some(params) = job.params.get(&claim.config_id).cloned() else {
+                    // A configuration another spec version added: not ours to run.
+                    let _ = store.release(claim.fold_id, &owner.worker(w)).await;
+                    idle.push(w);
+                    stopping = true;
+                    break;
+                };
+                emit(Event::FoldStarted { worker: w, config_id: claim.config_id.clone(), fold: claim.fold, epochs: params.epochs });
+                let data = folds[claim.fold as usize % folds.len()].clone();
+                running.insert(w, claim.clone());
+                if senders[w].send(Job { claim, params, data }).is_err() {
+                    running.remove(&w);
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(WorkerMsg::Epoch { worker, p }) => {
+                    emit(Event::Epoch { worker, epoch: p.epoch, epochs: p.epochs, loss: p.loss });
+                }
+                Some(WorkerMsg::Done { worker, claim, result: r }) => {
+                    running.remove(&worker);
+                    idle.push(worker);
+                    let wname = owner.worker(worker);
+                    match r {
+                        Ok(fr) => {
+                            done += 1;
+                            emit(Event::FoldDone { worker, config_id: claim.config_id.clone(), fold: claim.fold,
+                                                   val_accuracy: fr.val_accuracy, fit_seconds: fr.fit_seconds });
+                            match store.record_done(claim.fold_id, &wname, &fr).await {
+                                Ok(Some(c)) => {
+                                    if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
+                                        best = Some((c.config_id.clone(), c.summary.score));
+                                    }
+                                    emit(Event::ConfigCompleted { config_id: c.config_id, score: c.summary.score,
+                                                                  mean_val_accuracy: c.summary.mean_val_accuracy });
+                                }
+                                Ok(None) => {}
+                                Err(e) => { result = Err(e); stopping = true; }
+                            }
+                        }
+                        Err(FoldError::Cancelled) => {
+                            abandoned += 1;
+                            emit(Event::FoldAbandoned { worker, config_id: claim.config_id.clone(), fold: claim.fold });
+                            if let Err(e) = store.release(claim.fold_id, &wname).await { result = Err(e); }
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            let msg = e.to_string();
+                            emit(Event::FoldFailed { worker, config_id: claim.config_id.clone(), fold: claim.fold, error: msg.clone() });
+                            if let Err(e) = store.record_failed(claim.fold_id, &wname, &msg).await { result = Err(e); stopping = true; }
+                        }
+                    }
+                }
+                None => break,
+            },
+            _ = heartbeat.tick() => {
+                if let Err(e) = store.renew(job.sweep_id, &owner, opts.lease).await {
+                    result = Err(e);
+                    stopping = true;
+                }
+            }
+            _ = sigint.recv() => {
+                interrupts += 1;
+                match interrupts {
+                    1 => { stopping = true; emit(Event::Stopping { running: running.len() }); }
+                    2 => { cancel.store(true, Ordering::Relaxed); emit(Event::Abandoning { running: running.len() }); }
+                    _ => std::process::exit(130),
+                }
+            }
+        }
+    }
+    drop(senders);
+    for h in handles {
+        let _ = h.join();
+    }
+    result?;
+    let counts = store.counts(job.sweep_id).await?;
+    let summary = RunSummary {
+        sweep: job.name,
+        counts,
+        done,
+        failed,
+        abandoned,
+        interrupted: interrupts > 0,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        best,
+    };
+    emit(Event::Finished(summary.clone()));
+    Ok(summary)
+}

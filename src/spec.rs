@@ -1,0 +1,307 @@
+//! Search-space specs: parse, validate, expand, dedupe.
+//!
+//! A spec is everything needed to reproduce a sweep: its name, the data and how it is
+//! split, the CV folds, the seed, values fixed for every configuration, and a grid that
+//! is one sub-grid or a list of them (the union of their cartesian products, as
+//! scikit-learn's `param_grid` list). Everything is validated before anything runs,
+//! with messages naming the sub-grid and the key. Sub-grids often overlap (the study's
+//! did); a configuration's identity is the hash of its canonical form, so each distinct
+//! configuration runs once, whichever sub-grids produce it.
+
+use crate::data::DatasetSpec;
+use crate::params::{HyperParams, ParamError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The dataset path that selects the built-in synthetic data (no file needed).
+pub const BUILTIN_DEMO: &str = "builtin:demo";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub dataset: DatasetSpec,
+    #[serde(default)]
+    pub cv: CvSection,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub fixed: Map<String, Value>,
+    pub grid: Grid,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CvSection {
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+}
+
+fn default_folds() -> usize {
+    3
+}
+
+impl Default for CvSection {
+    fn default() -> Self {
+        CvSection { folds: 3 }
+    }
+}
+
+/// One sub-grid (a JSON object) or a list of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Grid {
+    One(Map<String, Value>),
+    Many(Vec<Map<String, Value>>),
+}
+
+impl Grid {
+    pub fn subgrids(&self) -> Vec<&Map<String, Value>> {
+        match self {
+            Grid::One(m) => vec![m],
+            Grid::Many(v) => v.iter().collect(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    #[error("{file}: {place}: {source}")]
+    Param {
+        file: PathBuf,
+        place: String,
+        #[source]
+        source: ParamError,
+    },
+    #[error("{file}: {place}: {message}")]
+    Invalid {
+        file: PathBuf,
+        place: String,
+        message: String,
+    },
+}
+
+/// One configuration of a sweep.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Short id: the first 12 hex digits of the SHA-256 of the canonical form.
+    pub id: String,
+    pub params: HyperParams,
+    /// The canonical form, as stored.
+    pub canonical_json: String,
+}
+
+impl Config {
+    pub fn new(params: HyperParams) -> Self {
+        let canonical_json = params.canonical_json();
+        let id = config_id(&canonical_json);
+        Config { id, params, canonical_json }
+    }
+}
+
+pub fn config_id(canonical_json: &str) -> String {
+    let digest = Sha256::digest(canonical_json.as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The expanded grid.
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    /// Distinct configurations, in the order they first appear.
+    pub configs: Vec<Config>,
+    /// Combinations produced by all sub-grids, before removing duplicates.
+    pub generated: usize,
+    /// Keys that appear in any sub-grid (scikit-learn's `param_<name>` columns).
+    pub grid_keys: Vec<String>,
+}
+
+impl Expansion {
+    pub fn duplicates(&self) -> usize {
+        self.generated - self.configs.len()
+    }
+}
+
+impl Spec {
+    /// Reads and validates a spec file; relative dataset paths resolve against the
+    /// spec's folder.
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let mut spec = Spec::parse(&text, path)?;
+        if spec.dataset.path.as_os_str() != BUILTIN_DEMO && spec.dataset.path.is_relative() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            spec.dataset.path = base.join(&spec.dataset.path);
+        }
+        Ok(spec)
+    }
+
+    /// Parses and validates spec text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
+        let spec: Spec = serde_json::from_str(text).map_err(|e| SpecError::Parse {
+            file: file.to_path_buf(),
+            message: format!("{e}"),
+        })?;
+        spec.validate(file)?;
+        Ok(spec)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), SpecError> {
+        let invalid = |place: &str, message: String| SpecError::Invalid {
+            file: file.to_path_buf(),
+            place: place.to_string(),
+            message,
+        };
+        if self.name.trim().is_empty() {
+            return Err(invalid("name", "must not be empty".into()));
+        }
+        if self.cv.folds < 2 {
+            return Err(invalid("cv.folds", format!("{}: expected at least 2", self.cv.folds)));
+        }
+        let mut base = HyperParams::default();
+        base.apply_object(&self.fixed).map_err(|source| SpecError::Param {
+            file: file.to_path_buf(),
+            place: "fixed".into(),
+            source,
+        })?;
+        let subgrids = self.grid.subgrids();
+        if subgrids.is_empty() {
+            return Err(invalid("grid", "an empty list: give at least one sub-grid".into()));
+        }
+        for (i, g) in subgrids.iter().enumerate() {
+            for (key, values) in g.iter() {
+                let place = format!("grid[{i}].{key}");
+                let list = values.as_array().ok_or_else(|| {
+                    invalid(&place, format!("expected a list of values, got {values}"))
+                })?;
+                if list.is_empty() {
+                    return Err(invalid(&place, "an empty list: give at least one value".into()));
+                }
+                for v in list {
+                    base.clone().set(key, v).map_err(|source| SpecError::Param {
+                        file: file.to_path_buf(),
+                        place: place.clone(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands the grid into distinct configurations (fixed values under each).
+    pub fn expand(&self) -> Result<Expansion, ParamError> {
+        let mut base = HyperParams::default();
+        base.apply_object(&self.fixed)?;
+        let mut seen = HashSet::new();
+        let mut configs = Vec::new();
+        let mut generated = 0;
+        let mut grid_keys = BTreeSet::new();
+        for g in self.grid.subgrids() {
+            let keys: Vec<(&String, &Vec<Value>)> = g
+                .iter()
+                .map(|(k, v)| (k, v.as_array().expect("validated")))
+                .collect();
+            grid_keys.extend(keys.iter().map(|(k, _)| k.to_string()));
+            let total: usize = keys.iter().map(|(_, v)| v.len()).product();
+            for n in 0..total {
+                // Mixed-radix counter, last key fastest (as scikit-learn's ParameterGrid).
+                let mut p = base.clone();
+                let mut rest = n;
+                for (k, values) in keys.iter().rev() {
+                    p.set(k, &values[rest % values.len()])?;
+                    rest /= values.len();
+                }
+                generated += 1;
+                let c = Config::new(p);
+                if seen.insert(c.id.clone()) {
+                    configs.push(c);
+                }
+            }
+        }
+        Ok(Expansion {
+            configs,
+            generated,
+            grid_keys: grid_keys.into_iter().collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Spec, SpecError> {
+        Spec::parse(text, Path::new("t.json"))
+    }
+
+    #[test]
+    fn union_of_subgrids_with_duplicates_removed() {
+        let s = parse(
+            r#"{"name": "t", "dataset": {"path": "builtin:demo"},
+                "grid": [{"optimizer": ["adam", "nadam"], "dropout": [0.1, 0.4]},
+                         {"optimizer": ["Nadam"], "dropout": [0.40, 0.5]}]}"#,
+        )
+        .unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.generated, 6);
+        assert_eq!(e.configs.len(), 5);
+        assert_eq!(e.duplicates(), 1);
+        assert_eq!(e.grid_keys, vec!["dropout", "optimizer"]);
+        assert_eq!(e.configs[0].id.len(), 12);
+    }
+
+    #[test]
+    fn errors_name_the_subgrid_and_key() {
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": [{}, {"dropuot": [0.1]}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": []}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grid[0].dropout") && e.contains("empty list"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": 0.2}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a list"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": [1.5]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[0, 1)"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"batch_size": ["big"]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("batch_size") && e.contains("integer"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x", "lable": "G"}, "grid": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `lable`"), "{e}");
+    }
+
+    #[test]
+    fn empty_subgrid_is_one_configuration() {
+        let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"epochs": 5}, "grid": {}}"#).unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.configs.len(), 1);
+        assert_eq!(e.configs[0].params.epochs, 5);
+    }
+}
