@@ -208,9 +208,11 @@ impl Store {
         Ok(rows.iter().map(sweep_row).collect())
     }
 
-    pub async fn create_sweep(&self, name: &str, spec_json: &str, fingerprint: &str, folds: usize, seed: u64) -> Result<i64> {
+    /// The sweep of this name, created with these values if absent (two processes
+    /// starting the same sweep at once both get the one row).
+    pub async fn ensure_sweep(&self, name: &str, spec_json: &str, fingerprint: &str, folds: usize, seed: u64) -> Result<SweepRow> {
         let t = now();
-        let r = sqlx::query("INSERT INTO sweeps (name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT OR IGNORE INTO sweeps (name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(name)
             .bind(spec_json)
             .bind(fingerprint)
@@ -221,7 +223,10 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(|e| self.err(e))?;
-        Ok(r.last_insert_rowid())
+        self.sweep_by_name(name).await?.ok_or_else(|| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: format!("sweep `{name}` vanished right after it was created"),
+        })
     }
 
     pub async fn update_spec(&self, sweep_id: i64, spec_json: &str) -> Result<()> {

@@ -279,8 +279,9 @@ fn execute(spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open(&x.db.db))?;
     let spec_json = serde_json::to_string(&spec)?;
     let (sweep_id, new_configs) = rt.block_on(async {
-        let id = match store.sweep_by_name(&spec.name).await? {
-            Some(row) => {
+        let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
+        let id = {
+            {
                 if row.dataset_fingerprint != fingerprint {
                     bail!(
                         "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
@@ -297,7 +298,6 @@ fn execute(spec: Spec, x: &ExecArgs) -> Result<Outcome> {
                 }
                 row.id
             }
-            None => store.create_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?,
         };
         let added = store.add_configs(id, &expansion.configs, spec.cv.folds).await?;
         if added > 0 {

@@ -1,0 +1,373 @@
+//! Sweeps through the real binary: run, resume after kill -9 and Ctrl-C, two processes
+//! on one database, extended grids, refusals, rank and exports.
+
+use gridsweep::store::Store;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("gridsweep-sweep-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+    fn db(&self) -> String {
+        self.path("g.db").to_string_lossy().into_owned()
+    }
+    /// Writes demo data (`rows`) and a spec over it; returns the spec path.
+    fn spec(&self, name: &str, rows: usize, fixed: &str, grid: &str) -> PathBuf {
+        let data = self.path(&format!("data-{rows}.csv"));
+        if !data.exists() {
+            let out = bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&data).output().unwrap();
+            assert!(out.status.success());
+        }
+        let spec = self.path(&format!("{name}.json"));
+        std::fs::write(
+            &spec,
+            format!(
+                r#"{{"name": "{name}", "dataset": {{"path": "data-{rows}.csv"}}, "cv": {{"folds": 3}}, "seed": 7,
+                    "fixed": {fixed}, "grid": {grid}}}"#
+            ),
+        )
+        .unwrap();
+        spec
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let o = cmd.output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+fn json(cmd: &mut Command) -> Value {
+    let (code, out, err) = run(cmd);
+    assert!(code == 0 || code == 1, "exit {code}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+const SMALL: &str = r#"{"epochs": 3, "neurons_1": 32, "neurons_2": 32, "neurons_3": 32, "batch_size": 64}"#;
+/// Long enough per fold that a signal lands while folds run.
+const SLOWER: &str = r#"{"epochs": 60, "early_stopping_patience": 100, "neurons_1": 128, "neurons_2": 128, "neurons_3": 128, "batch_size": 32}"#;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// (config, fold, state, attempts) of every fold of sweep `name`.
+fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
+    rt().block_on(async {
+        let store = Store::open(Path::new(db)).await.unwrap();
+        let s = store.sweep_by_name(name).await.unwrap().unwrap();
+        let a = store.attempts(s.id).await.unwrap();
+        store.close().await;
+        a
+    })
+}
+
+fn done_count(db: &str, name: &str) -> usize {
+    if !Path::new(db).exists() {
+        return 0;
+    }
+    rt().block_on(async {
+        let Ok(store) = Store::open(Path::new(db)).await else { return 0 };
+        let n = match store.sweep_by_name(name).await {
+            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.done as usize).unwrap_or(0),
+            _ => 0,
+        };
+        store.close().await;
+        n
+    })
+}
+
+fn wait_for_done(db: &str, name: &str, at_least: usize, child: &mut Child) {
+    let start = Instant::now();
+    while done_count(db, name) < at_least {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before {at_least} folds were done");
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for folds");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+fn spawn_run(spec: &Path, db: &str, extra: &[&str]) -> Child {
+    bin().arg("run").arg(spec).args(["--db", db, "--jobs", "2"]).args(extra)
+        .stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn cv_results(db: &str, name: &str) -> String {
+    let (code, out, err) = run(bin().args(["export", name, "--db", db, "--format", "cv-results"]));
+    assert_eq!(code, 0, "{err}");
+    // Drop the timing columns (4 first): everything else must match exactly.
+    out.lines().map(|l| {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(l.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        rec.iter().skip(4).collect::<Vec<_>>().join("|")
+    }).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn run_rank_export_and_extend() {
+    let d = Dir::new("basic");
+    let spec = d.spec("basic", 600, SMALL, r#"[{"optimizer": ["adam", "nadam"], "dropout": [0.2, 0.4]}, {"optimizer": ["Adam"], "dropout": [0.2]}]"#);
+    let db = d.db();
+
+    // plan changes nothing
+    let (code, out, _) = run(bin().arg("plan").arg(&spec));
+    assert_eq!(code, 0);
+    assert!(out.contains("4 configurations (5 generated by 2 sub-grid(s), 1 duplicates removed)"), "{out}");
+    assert!(out.contains("12 fold-fits"), "{out}");
+    assert!(!Path::new(&db).exists());
+
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("12 of 12 folds done"), "{err}");
+
+    let st = json(bin().args(["status", "--db", &db, "--json"]));
+    assert_eq!(st["counts"]["done"], 12);
+    assert_eq!(st["failures"].as_array().unwrap().len(), 0);
+
+    let r = json(bin().args(["rank", "basic", "--db", &db, "--json", "--w1", "0.2", "--w2", "1.5"]));
+    let ranking = r["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 4);
+    assert_eq!(r["varying"], serde_json::json!(["dropout", "optimizer"]));
+    let mut prev = f64::INFINITY;
+    for (i, row) in ranking.iter().enumerate() {
+        let s = &row["summary"];
+        let (t, v) = (s["mean_train_accuracy"].as_f64().unwrap(), s["mean_val_accuracy"].as_f64().unwrap());
+        let score = 0.5 * (0.2 * (1.0 - (t - v)) + 1.5 * v);
+        assert!((row["score"].as_f64().unwrap() - score).abs() < 1e-12);
+        assert!(score <= prev);
+        assert_eq!(row["rank"], i + 1);
+        prev = score;
+    }
+
+    let hpo = d.path("hpo.csv");
+    let (code, _, err) = run(bin().args(["export", "--db", &db, "--format", "hpo-combined", "--out"]).arg(&hpo));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&hpo).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next().unwrap(), "activation,activation_numerical,batch_size,delta_acc,dropout,early_stopping_patience,epochs,mean_train_score,mean_val_score,neurons_1,neurons_2,neurons_3,neurons_4,num_hidden_layers,optimizer,optimizer_numerical,reduce_lr_factor,reduce_lr_min_lr,reduce_lr_patience,std_train_score,std_val_score,weight_contraint");
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        assert_eq!(r[0], "LeakyReLU");
+        assert_eq!(r[1], "1");
+        assert_eq!(r[15], if r[14] == "adam" { "0.0" } else { "1.0" });
+        assert_eq!(r[17], "1e-07");
+        assert_eq!(r[21], "10.0");
+        let (t, v, delta): (f64, f64, f64) = (r[7].parse().unwrap(), r[8].parse().unwrap(), r[3].parse().unwrap());
+        assert!((t - v - delta).abs() < 1e-12);
+    }
+
+    let (code, out, _) = run(bin().args(["export", "--db", &db, "--format", "cv-results"]));
+    assert_eq!(code, 0);
+    let mut rdr = csv::Reader::from_reader(out.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "param_dropout", "param_optimizer",
+        "params", "split0_test_score", "split1_test_score", "split2_test_score", "mean_test_score", "std_test_score", "rank_test_score",
+        "split0_train_score", "split1_train_score", "split2_train_score", "mean_train_score", "std_train_score"]);
+    let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.len(), 4);
+    assert_eq!(&recs[0][6], "{'dropout': 0.2, 'optimizer': 'adam'}");
+    let mut ranks: Vec<usize> = recs.iter().map(|r| r[12].parse().unwrap()).collect();
+    ranks.sort();
+    assert_eq!(ranks[0], 1);
+    for r in &recs {
+        let splits: Vec<f64> = (7..10).map(|i| r[i].parse().unwrap()).collect();
+        let mean = splits.iter().sum::<f64>() / 3.0;
+        let std = (splits.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / 3.0).sqrt();
+        assert!((r[10].parse::<f64>().unwrap() - mean).abs() < 1e-12);
+        assert!((r[11].parse::<f64>().unwrap() - std).abs() < 1e-12);
+    }
+
+    // Extend the grid: only the new configuration runs; done folds stay as they were.
+    let before = folds(&db, "basic");
+    let spec2 = d.spec("basic", 600, SMALL, r#"[{"optimizer": ["adam", "nadam"], "dropout": [0.2, 0.4, 0.3]}]"#);
+    assert_eq!(spec, spec2);
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("6 configurations (2 new)"), "{err}");
+    let after = folds(&db, "basic");
+    assert_eq!(after.len(), 18);
+    assert_eq!(&after[..12], &before[..]);
+    assert!(after.iter().all(|f| f.2 == "done" && f.3 == 1), "{after:?}");
+
+    let list = json(bin().args(["list", "--db", &db, "--json"]));
+    assert_eq!(list[0]["name"], "basic");
+    assert_eq!(list[0]["configurations"], 6);
+}
+
+#[test]
+fn different_data_or_folds_under_the_same_name_is_refused() {
+    let d = Dir::new("refuse");
+    let db = d.db();
+    let spec = d.spec("same", 300, SMALL, "{}");
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let spec_other = d.spec("same", 360, SMALL, "{}");
+    let (code, _, err) = run(bin().arg("run").arg(&spec_other).args(["--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("different data") && err.contains("same"), "{err}");
+    let before = folds(&db, "same");
+    assert!(before.iter().all(|f| f.2 == "done"));
+
+    let (code, _, err) = run(bin().args(["run", "--db", &db, "--data"]).arg(d.path("data-360.csv")).arg(&spec));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn spec_errors_name_the_subgrid_and_key() {
+    let d = Dir::new("badspec");
+    let spec = d.spec("bad", 300, SMALL, r#"[{"dropout": [0.1]}, {"optimiser": ["adam"]}]"#);
+    let (code, _, err) = run(bin().arg("plan").arg(&spec));
+    assert_eq!(code, 2);
+    assert!(err.contains("grid[1].optimiser") && err.contains("did you mean `optimizer`"), "{err}");
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &d.db()]));
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.json"), "{err}");
+    assert!(!Path::new(&d.db()).exists(), "nothing may be recorded for an invalid spec");
+}
+
+#[test]
+fn failed_folds_are_recorded_and_retried_on_request() {
+    let d = Dir::new("fail");
+    let db = d.db();
+    let spec = d.spec("fail", 300, r#"{"epochs": 3, "optimizer": "sgd", "dropout": 0, "weight_constraint": 0, "activation": "relu"}"#,
+                      r#"{"learning_rate": [0.01, 1e12]}"#);
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("FAILED: diverged at epoch"), "{err}");
+    let st = json(bin().args(["status", "--db", &db, "--json"]));
+    assert_eq!(st["counts"]["done"], 3);
+    assert_eq!(st["counts"]["failed"], 3);
+    assert!(st["failures"][0]["error"].as_str().unwrap().starts_with("diverged at epoch"));
+    // The good configuration is ranked; the failed one is not.
+    let r = json(bin().args(["rank", "--db", &db, "--json"]));
+    assert_eq!(r["ranking"].as_array().unwrap().len(), 1);
+
+    let (code, _, _) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--retry-failed"]));
+    assert_eq!(code, 1);
+    let f = folds(&db, "fail");
+    assert!(f.iter().filter(|x| x.2 == "failed").all(|x| x.3 == 2), "{f:?}");
+    assert!(f.iter().filter(|x| x.2 == "done").all(|x| x.3 == 1), "{f:?}");
+}
+
+#[test]
+fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once() {
+    let d = Dir::new("kill");
+    let db = d.db();
+    let grid = r#"{"dropout": [0.1, 0.2, 0.3, 0.4]}"#;
+    let spec = d.spec("killed", 900, SLOWER, grid);
+
+    let mut child = spawn_run(&spec, &db, &[]);
+    wait_for_done(&db, "killed", 2, &mut child);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = folds(&db, "killed");
+    let done_before: Vec<_> = at_kill.iter().filter(|f| f.2 == "done").cloned().collect();
+    assert!(done_before.len() >= 2 && done_before.len() < 12, "{at_kill:?}");
+    assert!(at_kill.iter().any(|f| f.2 == "running"), "the kill should land mid-fold: {at_kill:?}");
+
+    let (code, _, err) = run(bin().args(["resume", "killed", "--db", &db, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let after = folds(&db, "killed");
+    assert_eq!(after.len(), 12);
+    assert!(after.iter().all(|f| f.2 == "done"), "{after:?}");
+    // Folds done before the kill were not run again.
+    for f in &done_before {
+        assert!(after.contains(f), "{f:?} changed");
+    }
+    // Folds that were pending ran once; those the kill interrupted, once more.
+    for f in &after {
+        let was = at_kill.iter().find(|g| g.0 == f.0 && g.1 == f.1).unwrap();
+        let expected = if was.2 == "running" { 2 } else { 1 };
+        assert_eq!(f.3, expected, "{f:?} was {was:?}");
+    }
+
+    // The results equal an uninterrupted run's.
+    let clean_db = d.path("clean.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &clean_db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cv_results(&db, "killed"), cv_results(&clean_db, "killed"));
+}
+
+#[test]
+fn two_processes_never_run_the_same_fold() {
+    let d = Dir::new("two");
+    let db = d.db();
+    let spec = d.spec("shared", 600, SMALL, r#"{"dropout": [0.1, 0.2, 0.3, 0.4, 0.5], "batch_size": [32, 64]}"#);
+    let a = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
+    let b = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
+    assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+    let f = folds(&db, "shared");
+    assert_eq!(f.len(), 30);
+    assert!(f.iter().all(|x| x.2 == "done" && x.3 == 1), "a fold was claimed twice: {f:?}");
+    let ran = |o: &std::process::Output| {
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        e.lines().filter(|l| l.contains("] ") && l.contains(" fold ")).count()
+    };
+    assert_eq!(ran(&oa) + ran(&ob), 30);
+}
+
+#[test]
+fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
+    let d = Dir::new("sigint");
+    let db = d.db();
+    let spec = d.spec("sigint", 900, SLOWER, r#"{"dropout": [0.1, 0.2, 0.3, 0.4]}"#);
+    let sigint = |c: &Child| {
+        assert!(Command::new("kill").args(["-INT", &c.id().to_string()]).status().unwrap().success());
+    };
+
+    // Once: running folds finish, nothing new starts, nothing is left running.
+    let mut child = spawn_run(&spec, &db, &[]);
+    wait_for_done(&db, "sigint", 1, &mut child);
+    sigint(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Ctrl-C: no new folds") && err.contains("interrupted"), "{err}");
+    let f = folds(&db, "sigint");
+    assert!(f.iter().all(|x| x.2 == "done" || x.2 == "pending"), "{f:?}");
+    assert!(f.iter().any(|x| x.2 == "pending"), "{f:?}");
+    assert!(f.iter().filter(|x| x.2 == "done").all(|x| x.3 == 1));
+
+    // Twice: running folds are abandoned and return to pending.
+    let mut child = spawn_run(&spec, &db, &[]);
+    let done_now = f.iter().filter(|x| x.2 == "done").count();
+    wait_for_done(&db, "sigint", done_now + 1, &mut child);
+    std::thread::sleep(Duration::from_millis(50));
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(100));
+    sigint(&child);
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    assert!(err.contains("Ctrl-C again: abandoning"), "{err}");
+    let f = folds(&db, "sigint");
+    assert!(f.iter().all(|x| x.2 == "done" || x.2 == "pending"), "{f:?}");
+
+    let (code, _, err) = run(bin().args(["resume", "sigint", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let f = folds(&db, "sigint");
+    assert!(f.iter().all(|x| x.2 == "done"), "{f:?}");
+}
