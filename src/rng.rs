@@ -14,7 +14,6 @@ pub type Rng = Xoshiro256PlusPlus;
 /// What a stream is used for; different purposes never share draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
-    DataSplit = 1,
     InitialWeights = 2,
     Shuffle = 3,
     Dropout = 4,

@@ -8,6 +8,7 @@
 //! each fold fits its own [`preprocess::Preprocessor`].
 
 pub mod demo;
+pub mod numpy_rng;
 pub mod preprocess;
 pub mod split;
 
@@ -411,6 +412,11 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
             });
         }
     }
+    let seed = u32::try_from(spec.seed).map_err(|_| DataError::BadOption {
+        key: "seed",
+        value: spec.seed.to_string(),
+        expected: "an integer in [0, 2^32) (NumPy's RandomState seeds)",
+    })?;
     let dataset = load(spec)?;
     let file = dataset.file.clone();
     let too_few = |message: String| DataError::TooFewRows {
@@ -418,18 +424,11 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
         message,
     };
     let all: Vec<usize> = (0..dataset.y.len()).collect();
-    let mut rng = crate::rng::stream(spec.seed, 0, crate::rng::Stream::DataSplit);
-    let (rest, test) =
-        split::stratified_split(&all, &dataset.y, dataset.n_classes(), spec.test_fraction, &mut rng)
-            .map_err(|e| too_few(format!("test split: {}", e.describe(&dataset.class_names))))?;
-    let (train, validation) = split::stratified_split(
-        &rest,
-        &dataset.y,
-        dataset.n_classes(),
-        spec.validation_fraction,
-        &mut rng,
-    )
-    .map_err(|e| too_few(format!("validation split: {}", e.describe(&dataset.class_names))))?;
+    // As the study: train_test_split(random_state=seed) twice, each with a fresh generator.
+    let (rest, test) = split::stratified_split(&all, &dataset.y, spec.test_fraction, seed)
+        .map_err(|e| too_few(format!("test split: {}", e.describe(&dataset.class_names))))?;
+    let (train, validation) = split::stratified_split(&rest, &dataset.y, spec.validation_fraction, seed)
+        .map_err(|e| too_few(format!("validation split: {}", e.describe(&dataset.class_names))))?;
     let prepared = Prepared {
         dataset,
         train,

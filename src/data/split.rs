@@ -1,18 +1,14 @@
 //! Stratified splits, as scikit-learn allocates them.
 //!
-//! `stratified_split` follows `StratifiedShuffleSplit` (what `train_test_split(...,
-//! stratify=y)` uses): the test part has `ceil(fraction · n)` rows, and each class gets
-//! its share by scikit-learn's `_approximate_mode`, so the per-class counts are the
-//! ones scikit-learn would produce. Which rows go where is drawn from our own seeded
-//! stream, not NumPy's, so the rows themselves differ from the study's.
+//! `stratified_split` is `train_test_split(..., stratify=y, random_state=seed)`, i.e.
+//! `StratifiedShuffleSplit`, step for step and with NumPy's random generator
+//! (`numpy_rng`): the same seed picks the same rows as in the study.
 //!
 //! `stratified_kfold` is `StratifiedKFold(shuffle=False)` exactly: classes ordered by
 //! first appearance, per-fold counts by a round robin over the sorted labels, and each
 //! class's rows assigned to folds in blocks, in data order.
 
-use super::counts;
-use crate::rng::Rng;
-use rand::seq::SliceRandom;
+use super::numpy_rng::RandomState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SplitError {
@@ -39,7 +35,7 @@ impl SplitError {
 
 /// scikit-learn's `_approximate_mode`: integer counts per class summing to `n_draws`,
 /// proportional to `class_counts`, ties in the remainders broken at random.
-pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut Rng) -> Vec<usize> {
+pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut RandomState) -> Vec<usize> {
     let total: usize = class_counts.iter().sum();
     let continuous: Vec<f64> = class_counts
         .iter()
@@ -54,10 +50,9 @@ pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut Rng) -
         values.sort_by(|a, b| b.total_cmp(a));
         values.dedup();
         for value in values {
-            let mut inds: Vec<usize> = (0..remainder.len()).filter(|&i| remainder[i] == value).collect();
-            inds.shuffle(rng);
+            let inds: Vec<usize> = (0..remainder.len()).filter(|&i| remainder[i] == value).collect();
             let add_now = inds.len().min(need);
-            for &i in &inds[..add_now] {
+            for i in rng.choice_without_replacement(&inds, add_now) {
                 floored[i] += 1;
             }
             need -= add_now;
@@ -69,46 +64,49 @@ pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut Rng) -
     floored
 }
 
-/// Splits `rows` (indices into `y`) into (train, test) with `ceil(test_fraction · n)`
-/// test rows, stratified by class. Both parts come back shuffled.
+/// `train_test_split(rows, test_size=test_fraction, stratify=y[rows], random_state=seed)`:
+/// (train, test), both in scikit-learn's (shuffled) order.
 pub fn stratified_split(
     rows: &[usize],
     y: &[usize],
-    n_classes: usize,
     test_fraction: f64,
-    rng: &mut Rng,
+    seed: u32,
 ) -> Result<(Vec<usize>, Vec<usize>), SplitError> {
     let n = rows.len();
     let labels: Vec<usize> = rows.iter().map(|&r| y[r]).collect();
-    let class_counts = counts(&labels, n_classes);
-    if let Some((class, &c)) = class_counts.iter().enumerate().find(|(_, &c)| c == 1) {
-        return Err(SplitError::ClassTooSmall { class, rows: c });
+    // np.unique: the classes present, in sorted order.
+    let mut classes = labels.clone();
+    classes.sort_unstable();
+    classes.dedup();
+    let class_indices: Vec<Vec<usize>> = classes
+        .iter()
+        .map(|&c| (0..n).filter(|&i| labels[i] == c).collect())
+        .collect();
+    let class_counts: Vec<usize> = class_indices.iter().map(Vec::len).collect();
+    if let Some(k) = class_counts.iter().position(|&c| c < 2) {
+        return Err(SplitError::ClassTooSmall { class: classes[k], rows: class_counts[k] });
     }
-    let present = class_counts.iter().filter(|&&c| c > 0).count();
     let n_test = (test_fraction * n as f64).ceil() as usize;
     let n_train = n - n_test;
-    if n_test < present || n_train < present {
-        return Err(SplitError::PartTooSmall {
-            rows: n_test.min(n_train),
-            classes: present,
-        });
+    if n_test < classes.len() || n_train < classes.len() {
+        return Err(SplitError::PartTooSmall { rows: n_test.min(n_train), classes: classes.len() });
     }
-    let n_i = approximate_mode(&class_counts, n_train, rng);
+    let mut rng = RandomState::new(seed);
+    let n_i = approximate_mode(&class_counts, n_train, &mut rng);
     let remaining: Vec<usize> = class_counts.iter().zip(&n_i).map(|(c, t)| c - t).collect();
-    let t_i = approximate_mode(&remaining, n_test, rng);
+    let t_i = approximate_mode(&remaining, n_test, &mut rng);
 
     let mut train = Vec::with_capacity(n_train);
     let mut test = Vec::with_capacity(n_test);
-    for k in 0..n_classes {
-        let mut members: Vec<usize> =
-            rows.iter().copied().filter(|&r| y[r] == k).collect();
-        members.shuffle(rng);
-        train.extend_from_slice(&members[..n_i[k]]);
-        test.extend_from_slice(&members[n_i[k]..n_i[k] + t_i[k]]);
+    for (k, members) in class_indices.iter().enumerate() {
+        let perm = rng.permutation(members.len());
+        let shuffled: Vec<usize> = perm.iter().map(|&p| members[p]).collect();
+        train.extend_from_slice(&shuffled[..n_i[k]]);
+        test.extend_from_slice(&shuffled[n_i[k]..n_i[k] + t_i[k]]);
     }
-    train.shuffle(rng);
-    test.shuffle(rng);
-    Ok((train, test))
+    let train = rng.permuted(&train);
+    let test = rng.permuted(&test);
+    Ok((train.iter().map(|&i| rows[i]).collect(), test.iter().map(|&i| rows[i]).collect()))
 }
 
 /// `StratifiedKFold(n_splits = k, shuffle = False)`: the fold (0..k) of each row of
@@ -146,7 +144,9 @@ pub fn stratified_kfold(labels: &[usize], k: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::counts;
     use crate::rng::{stream, Stream};
+    use rand::seq::SliceRandom;
 
     #[test]
     fn kfold_matches_scikit_learn() {
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn kfold_proportions_within_one_row_per_class() {
-        let mut rng = stream(7, 0, Stream::DataSplit);
+        let mut rng = stream(7, 0, Stream::Shuffle);
         let mut y: Vec<usize> = (0..1000).map(|i| [0, 0, 0, 1, 1, 2, 3, 4, 5, 5][i % 10]).collect();
         y.shuffle(&mut rng);
         let folds = stratified_kfold(&y, 3);
@@ -176,27 +176,23 @@ mod tests {
     }
 
     #[test]
-    fn split_counts_follow_approximate_mode() {
-        let y: Vec<usize> = (0..100).map(|i| if i < 37 { 0 } else if i < 59 { 1 } else { 2 }).collect();
-        let rows: Vec<usize> = (0..100).collect();
-        let mut rng = stream(42, 0, Stream::DataSplit);
-        let (train, test) = stratified_split(&rows, &y, 3, 0.3, &mut rng).unwrap();
-        assert_eq!(test.len(), 30);
-        assert_eq!(train.len(), 70);
-        let tc = counts(&test.iter().map(|&r| y[r]).collect::<Vec<_>>(), 3);
-        // 0.3 · (37, 22, 41) = (11.1, 6.6, 12.3) for the test side → train gets
-        // floor(0.7 · counts) + remainders: (25.9, 15.4, 28.7) → (26, 15, 29).
-        assert_eq!(tc, vec![11, 7, 12]);
-        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, rows);
+    fn split_matches_train_test_split() {
+        // tests/reference/sklearn_reference.py: train_test_split(np.arange(40), test_size=0.3,
+        // stratify=y, random_state=42), then the train part split again the same way.
+        let y: Vec<usize> = (0..40).map(|i| if i % 3 != 0 { i * 7 % 5 } else { 0 }).collect();
+        let rows: Vec<usize> = (0..40).collect();
+        let (train, test) = stratified_split(&rows, &y, 0.3, 42).unwrap();
+        assert_eq!(train, [27, 6, 0, 2, 10, 16, 28, 20, 14, 22, 8, 35, 36, 38, 32, 11, 3, 34, 39, 24, 37, 18, 33, 31, 19, 5, 1, 23]);
+        assert_eq!(test, [17, 7, 21, 13, 30, 4, 29, 26, 9, 15, 12, 25]);
+        let (train2, val) = stratified_split(&train, &y, 0.3, 42).unwrap();
+        assert_eq!(train2, [33, 31, 36, 39, 35, 11, 24, 6, 10, 0, 27, 1, 37, 28, 14, 8, 19, 32, 38]);
+        assert_eq!(val, [23, 18, 2, 16, 20, 5, 3, 34, 22]);
     }
 
     #[test]
     fn singleton_class_is_refused() {
         let y = vec![0, 0, 0, 1];
-        let mut rng = stream(1, 0, Stream::DataSplit);
-        let e = stratified_split(&[0, 1, 2, 3], &y, 2, 0.5, &mut rng).unwrap_err();
+        let e = stratified_split(&[0, 1, 2, 3], &y, 0.5, 1).unwrap_err();
         assert_eq!(e, SplitError::ClassTooSmall { class: 1, rows: 1 });
     }
 }

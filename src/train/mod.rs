@@ -19,6 +19,7 @@ use callbacks::{EarlyStopping, Mode, ReduceLrOnPlateau};
 use model::{DenseNet, DropoutSampler};
 use optim::Optimizer;
 use rand::seq::SliceRandom;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
@@ -69,6 +70,8 @@ pub enum FoldError {
     Diverged { epoch: u32, value: f64 },
     #[error("LibTorch error: {0}")]
     Torch(String),
+    #[error("the inner validation split (monitor on val_*) is impossible: {0}")]
+    InnerSplit(String),
     #[error("abandoned (cancelled while running)")]
     Cancelled,
 }
@@ -187,10 +190,9 @@ fn train_fold_inner(
     let (fit, inner) = if p.monitor.is_validation() {
         let labels: Vec<usize> = data.train_y.iter().map(|&y| y as usize).collect();
         let rows: Vec<usize> = (0..labels.len()).collect();
-        let mut rng = stream(seed, fold, Stream::InnerSplit);
-        let (fit_rows, inner_rows) =
-            stratified_split(&rows, &labels, data.n_classes, p.inner_validation, &mut rng)
-                .map_err(|e| FoldError::Torch(format!("inner validation split: {e:?}")))?;
+        let inner_seed = (crate::rng::stream(seed, fold, Stream::InnerSplit).next_u32()) as u32;
+        let (fit_rows, inner_rows) = stratified_split(&rows, &labels, p.inner_validation, inner_seed)
+            .map_err(|e| FoldError::InnerSplit(format!("{e:?}")))?;
         let idx = |r: &[usize]| Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
         let (fi, ii) = (idx(&fit_rows), idx(&inner_rows));
         (
