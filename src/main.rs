@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    gridsweep::tune_allocator();
     let cli = gridsweep::cli::Cli::parse();
     match gridsweep::cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),

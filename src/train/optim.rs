@@ -30,6 +30,10 @@ pub struct Optimizer {
     u_product: f64,
     /// Keras stores the learning rate in a float32 variable.
     pub learning_rate: f32,
+    /// Use the tensor-arithmetic path even where the fused one applies (tests).
+    pub force_tensor_path: bool,
+    /// Per-parameter work buffers of the fused path.
+    scratch: Vec<Tensor>,
 }
 
 impl Optimizer {
@@ -40,94 +44,219 @@ impl Optimizer {
             OptimizerKind::Adam | OptimizerKind::Nadam | OptimizerKind::AdamW => zeros(&params),
             OptimizerKind::Sgd | OptimizerKind::Rmsprop => Vec::new(),
         };
+        let scratch = zeros(&params);
         Optimizer {
             kind,
+            scratch,
             params,
             m,
             v,
             iterations: 0,
             u_product: 1.0,
             learning_rate,
+            force_tensor_path: false,
         }
     }
 
     /// Applies one update from the parameters' accumulated gradients, then clears them.
     pub fn step(&mut self) {
-        tch::no_grad(|| self.step_inner());
+        let c = self.coefficients();
+        tch::no_grad(|| {
+            for i in 0..self.params.len() {
+                let g = self.params[i].grad();
+                if !g.defined() {
+                    continue;
+                }
+                let v = self.v.get(i).map(Tensor::shallow_clone);
+                if self.force_tensor_path
+                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i])
+                {
+                    self.tensor_update(&c, i, g);
+                }
+            }
+        });
+        self.iterations += 1;
     }
 
-    fn step_inner(&mut self) {
+    /// The step's scalars, in f64 (Keras computes them in float32; the difference is
+    /// far below the tests' tolerance).
+    fn coefficients(&mut self) -> Coefficients {
         let t = (self.iterations + 1) as f64;
         let lr = self.learning_rate as f64;
+        let mut c = Coefficients { kind: self.kind, lr, alpha: 0.0, decay: 1.0, c_m: 0.0, c_g: 0.0, bias2: 1.0 };
         match self.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
-                let alpha = lr * (1.0 - BETA_2.powf(t)).sqrt() / (1.0 - BETA_1.powf(t));
-                for i in 0..self.params.len() {
-                    let g = self.params[i].grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    let p = &mut self.params[i];
-                    if self.kind == OptimizerKind::AdamW {
-                        // Keras applies decoupled decay before the update.
-                        *p *= 1.0 - ADAMW_WEIGHT_DECAY * lr;
-                    }
-                    update_moments(&mut self.m[i], &mut self.v[i], &g);
-                    let denom = self.v[i].sqrt() + EPSILON;
-                    *p -= (&self.m[i] * alpha) / denom;
-                }
+                c.alpha = lr * (1.0 - BETA_2.powf(t)).sqrt() / (1.0 - BETA_1.powf(t));
+                c.decay = if self.kind == OptimizerKind::AdamW { 1.0 - ADAMW_WEIGHT_DECAY * lr } else { 1.0 };
             }
             OptimizerKind::Nadam => {
                 let u_t = BETA_1 * (1.0 - 0.5 * 0.96f64.powf(t));
                 let u_t1 = BETA_1 * (1.0 - 0.5 * 0.96f64.powf(t + 1.0));
                 self.u_product *= u_t;
                 let u_product_t1 = self.u_product * u_t1;
-                let bias2 = 1.0 - BETA_2.powf(t);
-                let c_m = u_t1 / (1.0 - u_product_t1);
-                let c_g = (1.0 - u_t) / (1.0 - self.u_product);
-                for i in 0..self.params.len() {
-                    let g = self.params[i].grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    update_moments(&mut self.m[i], &mut self.v[i], &g);
-                    let m_hat = &self.m[i] * c_m + &g * c_g;
-                    let denom = (&self.v[i] / bias2).sqrt() + EPSILON;
-                    self.params[i] -= m_hat * lr / denom;
+                c.c_m = u_t1 / (1.0 - u_product_t1);
+                c.c_g = (1.0 - u_t) / (1.0 - self.u_product);
+                c.bias2 = 1.0 - BETA_2.powf(t);
+            }
+            OptimizerKind::Sgd | OptimizerKind::Rmsprop => {}
+        }
+        c
+    }
+
+    /// The same update as tensor arithmetic (any device, any layout).
+    fn tensor_update(&mut self, c: &Coefficients, i: usize, mut g: Tensor) {
+        match self.kind {
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                let p = &mut self.params[i];
+                if c.decay != 1.0 {
+                    // Keras applies decoupled decay before the update.
+                    *p *= c.decay;
                 }
+                update_moments(&mut self.m[i], &mut self.v[i], &g);
+                let denom = self.v[i].sqrt() + EPSILON;
+                *p -= (&self.m[i] * c.alpha) / denom;
+            }
+            OptimizerKind::Nadam => {
+                update_moments(&mut self.m[i], &mut self.v[i], &g);
+                let m_hat = &self.m[i] * c.c_m + &g * c.c_g;
+                let denom = (&self.v[i] / c.bias2).sqrt() + EPSILON;
+                self.params[i] -= m_hat * c.lr / denom;
             }
             OptimizerKind::Sgd => {
-                for i in 0..self.params.len() {
-                    let g = self.params[i].grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    // m = momentum·m − lr·g; p += m
-                    self.m[i] *= SGD_MOMENTUM;
-                    self.m[i] -= &g * lr;
-                    self.params[i] += &self.m[i];
+                // m = momentum·m − lr·g; p += m
+                self.m[i] *= SGD_MOMENTUM;
+                self.m[i] -= &g * c.lr;
+                self.params[i] += &self.m[i];
+            }
+            OptimizerKind::Rmsprop => {
+                self.m[i] *= RMSPROP_RHO;
+                self.m[i] += (&g * &g) * (1.0 - RMSPROP_RHO);
+                let denom = (&self.m[i] + EPSILON).sqrt();
+                self.params[i] -= &g * c.lr / denom;
+            }
+        }
+        let _ = g.zero_();
+    }
+}
+
+/// One step's scalars.
+#[derive(Debug, Clone)]
+struct Coefficients {
+    kind: OptimizerKind,
+    lr: f64,
+    /// Adam: lr·√(1−β2^t)/(1−β1^t).
+    alpha: f64,
+    /// AdamW: 1 − wd·lr (1 otherwise).
+    decay: f64,
+    /// Nadam: the weights of m and g in m̂, and 1 − β2^t.
+    c_m: f64,
+    c_g: f64,
+    bias2: f64,
+}
+
+/// The update rules as two passes over each parameter's memory, for contiguous
+/// float32 CPU tensors, instead of the dozen LibTorch kernels (and temporaries) per
+/// parameter of `tensor_update`; at small batches those were most of a step.
+///
+/// Each line mirrors one LibTorch op of `tensor_update`, same order, same operands, so
+/// both paths round identically (f32 ops are correctly rounded and Rust never fuses
+/// a*b + c). The one op whose rounding LibTorch does not define that way, `sqrt` (it
+/// goes through MKL's vector math), is left to LibTorch: pass 1 updates the moments and
+/// writes what goes under the root into `scratch`, LibTorch takes the root in place,
+/// pass 2 updates the parameter and clears the gradient. Results are bit for bit those
+/// of the tensor path (tested).
+mod fused {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn slice(t: &Tensor) -> Option<(*mut f32, usize)> {
+        (t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous())
+            .then(|| (t.data_ptr() as *mut f32, t.numel()))
+    }
+
+    /// Returns false (having changed nothing) when a tensor does not qualify.
+    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor) -> bool {
+        let bufs: Option<Vec<(*mut f32, usize)>> =
+            [Some(p), Some(g), Some(m), v, Some(&*scratch)].into_iter().flatten().map(slice).collect();
+        let Some(bufs) = bufs else { return false };
+        let n = bufs[0].1;
+        if bufs.iter().any(|b| b.1 != n) {
+            return false;
+        }
+        // SAFETY: distinct, contiguous float32 CPU buffers of n elements (a parameter,
+        // its gradient, the optimizer's own state and scratch), owned by this fold's
+        // thread (tch tensors are not Sync) and used by nothing else during the step.
+        let sl = |i: usize| unsafe { std::slice::from_raw_parts_mut(bufs[i].0, n) };
+        let (p, g, m) = (sl(0), sl(1), sl(2));
+        let (mut v, w) = if v.is_some() { (Some(sl(3)), sl(4)) } else { (None, sl(3)) };
+        let (b1, b2, eps) = (BETA_1 as f32, BETA_2 as f32, EPSILON as f32);
+        let (ob1, ob2) = ((1.0 - BETA_1) as f32, (1.0 - BETA_2) as f32);
+        let lr = c.lr as f32;
+
+        // Pass 1: moments, and the radicand into w.
+        match (c.kind, v.as_deref_mut()) {
+            (OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam, Some(v)) => {
+                let nadam = c.kind == OptimizerKind::Nadam;
+                let bias2 = c.bias2 as f32;
+                for i in 0..n {
+                    let gi = g[i];
+                    m[i] = m[i] * b1 + gi * ob1;
+                    let vi = v[i] * b2 + (gi * gi) * ob2;
+                    v[i] = vi;
+                    w[i] = if nadam { vi / bias2 } else { vi };
+                }
+            }
+            (OptimizerKind::Rmsprop, _) => {
+                let (rho, orho) = (RMSPROP_RHO as f32, (1.0 - RMSPROP_RHO) as f32);
+                for i in 0..n {
+                    let gi = g[i];
+                    let vi = m[i] * rho + (gi * gi) * orho;
+                    m[i] = vi;
+                    w[i] = vi + eps;
+                }
+            }
+            (OptimizerKind::Sgd, _) => {
+                let mom = SGD_MOMENTUM as f32;
+                for i in 0..n {
+                    let mi = m[i] * mom - g[i] * lr;
+                    m[i] = mi;
+                    p[i] += mi;
+                    g[i] = 0.0;
+                }
+                return true;
+            }
+            // Adam-family state always has second moments (see `new`).
+            _ => return false,
+        }
+        let _ = scratch.sqrt_();
+
+        // Pass 2: the parameter, and a cleared gradient.
+        match c.kind {
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
+                let (alpha, decay) = (c.alpha as f32, c.decay as f32);
+                for i in 0..n {
+                    let pi = if decay != 1.0 { p[i] * decay } else { p[i] };
+                    p[i] = pi - (m[i] * alpha) / (w[i] + eps);
+                    g[i] = 0.0;
+                }
+            }
+            OptimizerKind::Nadam => {
+                let (c_m, c_g) = (c.c_m as f32, c.c_g as f32);
+                for i in 0..n {
+                    let m_hat = m[i] * c_m + g[i] * c_g;
+                    p[i] -= (m_hat * lr) / (w[i] + eps);
+                    g[i] = 0.0;
                 }
             }
             OptimizerKind::Rmsprop => {
-                for i in 0..self.params.len() {
-                    let g = self.params[i].grad();
-                    if !g.defined() {
-                        continue;
-                    }
-                    self.m[i] *= RMSPROP_RHO;
-                    self.m[i] += g.square() * (1.0 - RMSPROP_RHO);
-                    let denom = (&self.m[i] + EPSILON).sqrt();
-                    self.params[i] -= &g * lr / denom;
+                for i in 0..n {
+                    p[i] -= (g[i] * lr) / w[i];
+                    g[i] = 0.0;
                 }
             }
+            OptimizerKind::Sgd => {}
         }
-        self.iterations += 1;
-        for p in &self.params {
-            let mut g = p.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
+        true
     }
 }
 
@@ -136,7 +265,7 @@ fn update_moments(m: &mut Tensor, v: &mut Tensor, g: &Tensor) {
     *m *= BETA_1;
     *m += g * (1.0 - BETA_1);
     *v *= BETA_2;
-    *v += g.square() * (1.0 - BETA_2);
+    *v += (g * g) * (1.0 - BETA_2);
 }
 
 #[cfg(test)]
@@ -146,9 +275,10 @@ mod tests {
     /// Two steps on p = [1.0, -2.0, 0.5] with gradients g1 = [0.5, -1.0, 0.0] then
     /// g2 = [-0.25, 3.0, 1e-3], lr 0.01. Expected values: Keras 3.15 (TensorFlow
     /// backend), `opt.apply_gradients` twice; see tests/reference/keras_optimizers.py.
-    fn two_steps(kind: OptimizerKind) -> Vec<f32> {
+    fn two_steps(kind: OptimizerKind, tensor_path: bool) -> Vec<f32> {
         let p = Tensor::from_slice(&[1.0f32, -2.0, 0.5]).set_requires_grad(true);
         let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.01);
+        opt.force_tensor_path = tensor_path;
         for g in [[0.5f32, -1.0, 0.0], [-0.25, 3.0, 1e-3]] {
             // d/dp (p · g) = g
             let loss = (&p * Tensor::from_slice(&g)).sum(tch::Kind::Float);
@@ -158,10 +288,13 @@ mod tests {
         Vec::<f32>::try_from(&p.detach()).unwrap()
     }
 
+    /// Both the fused CPU loop and the tensor path (used on GPUs) match Keras.
     fn check(kind: OptimizerKind, want: [f32; 3]) {
-        let got = two_steps(kind);
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() <= 2e-6, "{kind:?}: got {got:?}, want {want:?}");
+        for tensor_path in [false, true] {
+            let got = two_steps(kind, tensor_path);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() <= 2e-6, "{kind:?} (tensor path {tensor_path}): got {got:?}, want {want:?}");
+            }
         }
     }
 
@@ -199,6 +332,28 @@ mod tests {
         assert!((p.double_value(&[0]) - want).abs() < 1e-6, "{} vs {want}", p.double_value(&[0]));
         // and the gradient was cleared
         assert_eq!(p.grad().double_value(&[0]), 0.0);
+    }
+
+    /// The fused CPU loop and the tensor path agree bit for bit, over many steps.
+    #[test]
+    fn fused_and_tensor_paths_are_identical() {
+        for kind in OptimizerKind::ALL {
+            let run = |tensor_path: bool| {
+                tch::manual_seed(3);
+                let p = Tensor::randn([4099], (tch::Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+                let grads: Vec<Tensor> = (0..25).map(|_| Tensor::randn([4099], (tch::Kind::Float, tch::Device::Cpu))).collect();
+                let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
+                opt.force_tensor_path = tensor_path;
+                for g in &grads {
+                    (&p * g).sum(tch::Kind::Float).backward();
+                    opt.step();
+                }
+                Vec::<f32>::try_from(&p.detach()).unwrap()
+            };
+            let (a, b) = (run(false), run(true));
+            let diff = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+            assert_eq!(diff, 0, "{kind:?}: {diff} of {} elements differ", a.len());
+        }
     }
 
     const KERAS: [[f32; 3]; 5] = include!("keras_optimizer_steps.in");
