@@ -161,6 +161,32 @@ impl Monitor {
     }
 }
 
+/// Arithmetic of the matrix multiplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Precision {
+    Fp32,
+    /// bf16 matrix multiplies and activations; fp32 master weights, optimizer state,
+    /// loss and metrics.
+    Bf16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "float32" => Some(Precision::Fp32),
+            "bf16" | "bfloat16" => Some(Precision::Bf16),
+            _ => None,
+        }
+    }
+}
+
 /// One configuration. Defaults are the study's final model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HyperParams {
@@ -182,6 +208,7 @@ pub struct HyperParams {
     pub monitor: Monitor,
     /// Fraction of the training fold held out when `monitor` is `val_*`.
     pub inner_validation: f64,
+    pub precision: Precision,
 }
 
 impl Default for HyperParams {
@@ -202,12 +229,13 @@ impl Default for HyperParams {
             reduce_lr_min_lr: 1e-7,
             monitor: Monitor::Loss,
             inner_validation: 0.1,
+            precision: Precision::Fp32,
         }
     }
 }
 
 /// Every key a configuration accepts, in canonical (alphabetical) order.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "activation",
     "batch_size",
     "dropout",
@@ -222,6 +250,7 @@ pub const KEYS: [&str; 18] = [
     "neurons_4",
     "num_hidden_layers",
     "optimizer",
+    "precision",
     "reduce_lr_factor",
     "reduce_lr_min_lr",
     "reduce_lr_patience",
@@ -368,6 +397,10 @@ impl HyperParams {
                 }
                 self.inner_validation = x;
             }
+            "precision" => {
+                let s = as_str(k, v, "fp32 or bf16")?;
+                self.precision = Precision::parse(s).ok_or_else(|| bad(k, v, "fp32 or bf16"))?;
+            }
             _ => return Err(ParamError::UnknownKey { key: k.to_string() }),
         }
         Ok(())
@@ -432,6 +465,11 @@ impl HyperParams {
         }
         m.insert("num_hidden_layers", Value::from(self.num_hidden_layers));
         m.insert("optimizer", Value::from(self.optimizer.name()));
+        // Only when not the default, so that adding the option kept every fp32
+        // configuration's id.
+        if self.precision != Precision::Fp32 {
+            m.insert("precision", Value::from(self.precision.name()));
+        }
         m.insert("reduce_lr_factor", num(self.reduce_lr_factor));
         m.insert("reduce_lr_min_lr", num(self.reduce_lr_min_lr));
         m.insert("reduce_lr_patience", Value::from(self.reduce_lr_patience));

@@ -63,6 +63,7 @@ pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperPar
 pub fn run(a: CvArgs) -> Result<Outcome> {
     let params = load_params(a.config.as_ref(), &a.set)?;
     let device = crate::device::parse(&a.device)?;
+    super::check_precision(params.precision, device)?;
     let spec = a.dataset.spec();
     let data = CvData::load(&spec, a.folds)?;
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);

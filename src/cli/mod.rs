@@ -3,6 +3,7 @@
 //! Errors inside the library are typed; here they become `anyhow` errors with the
 //! context a user needs, and `main` turns them into exit code 2.
 
+mod bench_cmd;
 mod cv_cmd;
 pub mod sweep_cmd;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Rank(sweep_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
     Export(sweep_cmd::ExportArgs),
+    /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -131,10 +134,21 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::List(a) => sweep_cmd::list(a),
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),
+        Command::Bench(a) => bench_cmd::run(a),
     }
 }
 
 /// Default number of parallel jobs: every core busy.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Refuses bf16 where the hardware has no native bf16 arithmetic.
+pub fn check_precision(p: crate::params::Precision, device: tch::Device) -> anyhow::Result<()> {
+    if p == crate::params::Precision::Bf16 && device == tch::Device::Cpu && !crate::bench::cpu_has_bf16() {
+        anyhow::bail!(
+            "precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo); use fp32"
+        );
+    }
+    Ok(())
 }

@@ -54,6 +54,9 @@ pub struct ExecArgs {
     /// Requeue failed folds before running.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Arithmetic of every configuration (fp32 or bf16); overrides the spec's `fixed`.
+    #[arg(long)]
+    pub precision: Option<String>,
     /// Only the closing summary.
     #[arg(long)]
     pub quiet: bool,
@@ -271,9 +274,17 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     execute(spec, &a.exec)
 }
 
-fn execute(spec: Spec, x: &ExecArgs) -> Result<Outcome> {
+fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let device = crate::device::parse(&x.device)?;
+    if let Some(p) = &x.precision {
+        let mut check = HyperParams::default();
+        check.set("precision", &json!(p)).context("--precision")?;
+        spec.fixed.insert("precision".into(), json!(check.precision.name()));
+    }
     let expansion = spec.expand()?;
+    for c in &expansion.configs {
+        super::check_precision(c.params.precision, device)?;
+    }
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;

@@ -7,7 +7,7 @@
 //! initial weights and the dropout masks are drawn from the job's own streams (see
 //! `rng`), never from LibTorch's global generator.
 
-use crate::params::{Activation, HyperParams};
+use crate::params::{Activation, HyperParams, Precision};
 use crate::rng::Rng;
 use rand::{Rng as _, RngCore};
 use tch::{nn, Device, Kind, Tensor};
@@ -29,8 +29,14 @@ impl Dense {
         Dense { weight, bias }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
+    /// In `kind` (fp32, or bf16 from the fp32 master weights: the casts are part of
+    /// the graph, so gradients arrive in fp32).
+    fn forward(&self, x: &Tensor, kind: Kind) -> Tensor {
+        if kind == Kind::Float {
+            x.linear(&self.weight, Some(&self.bias))
+        } else {
+            x.linear(&self.weight.to_kind(kind), Some(&self.bias.to_kind(kind)))
+        }
     }
 }
 
@@ -42,6 +48,8 @@ pub struct DenseNet {
     /// Keras' LeakyReLU slope (0.3) as a PReLU weight that never trains.
     leaky_slope: Tensor,
     weight_constraint: Option<f64>,
+    /// Kind of the matrix multiplies and activations.
+    compute: Kind,
 }
 
 impl DenseNet {
@@ -58,8 +66,15 @@ impl DenseNet {
             output,
             activation: p.activation,
             dropout: p.dropout,
-            leaky_slope: Tensor::from_slice(&[0.3f32]).to_device(path.device()),
+            leaky_slope: Tensor::from_slice(&[0.3f32]).to_device(path.device()).to_kind(match p.precision {
+                Precision::Fp32 => Kind::Float,
+                Precision::Bf16 => Kind::BFloat16,
+            }),
             weight_constraint: p.weight_constraint,
+            compute: match p.precision {
+                Precision::Fp32 => Kind::Float,
+                Precision::Bf16 => Kind::BFloat16,
+            },
         }
     }
 
@@ -76,20 +91,25 @@ impl DenseNet {
         }
     }
 
-    /// Logits. With `dropout` = Some(sampler) the layers drop units (training mode);
-    /// with None they do not (evaluation mode).
+    /// Logits, in fp32. With `dropout` = Some(sampler) the layers drop units
+    /// (training mode); with None they do not (evaluation mode).
     pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut DropoutSampler>) -> Tensor {
-        let mut h = x.shallow_clone();
+        let mut h = if self.compute == Kind::Float { x.shallow_clone() } else { x.to_kind(self.compute) };
         for layer in &self.hidden {
-            h = self.activate(layer.forward(&h));
+            h = self.activate(layer.forward(&h, self.compute));
             if let Some(s) = dropout.as_deref_mut() {
                 if self.dropout > 0.0 {
                     let mask = s.mask(&h.size(), h.device());
-                    h = h * mask;
+                    h = if self.compute == Kind::Float { h * mask } else { h * mask.to_kind(self.compute) };
                 }
             }
         }
-        self.output.forward(&h)
+        let logits = self.output.forward(&h, self.compute);
+        if self.compute == Kind::Float {
+            logits
+        } else {
+            logits.to_kind(Kind::Float)
+        }
     }
 
     /// Keras `MaxNorm(w)` on the first layer's kernel: each unit's incoming weight

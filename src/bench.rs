@@ -1,0 +1,108 @@
+//! The sweep benchmark's measurements: the machine's matrix-multiply peak through
+//! LibTorch, and what a sweep achieves against it.
+//!
+//! A benchmark, not a timed test: it reports ratios on one machine in one run (fold-fits
+//! per minute, achieved GFLOP/s as a share of the measured peak, the share of wall time
+//! spent outside training), which is what stays comparable between machines.
+
+use crate::params::HyperParams;
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor};
+
+/// Sustained GFLOP/s of `jobs` threads, each multiplying square `n`×`n` matrices of
+/// `kind` with `threads_per_job` LibTorch threads, for about `secs` seconds.
+pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, device: Device, secs: f64) -> f64 {
+    let deadline = Duration::from_secs_f64(secs);
+    let flops_per = 2.0 * (n as f64).powi(3);
+    let results: Vec<(u64, f64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(move || {
+                    tch::set_num_threads(threads_per_job as i32);
+                    let a = Tensor::ones([n, n], (kind, device)) * 0.5;
+                    let b = Tensor::ones([n, n], (kind, device)) * 0.25;
+                    let mut out = Tensor::empty([n, n], (kind, device));
+                    // Warm up (first-call dispatch, page faults).
+                    for _ in 0..3 {
+                        out = a.matmul(&b);
+                    }
+                    sync(device);
+                    let start = Instant::now();
+                    let mut count = 0u64;
+                    while start.elapsed() < deadline {
+                        for _ in 0..4 {
+                            let _ = a.matmul_out(&mut out, &b);
+                        }
+                        sync(device);
+                        count += 4;
+                    }
+                    (count, start.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or((0, 1.0))).collect()
+    });
+    results.iter().map(|(c, t)| *c as f64 * flops_per / t).sum::<f64>() / 1e9
+}
+
+fn sync(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
+pub fn cpu_has_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("flags"))
+                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+        })
+        .unwrap_or(false)
+}
+
+/// Training FLOPs of one fold-fit as run: forward and backward (≈ 3 × the forward
+/// multiply-adds × 2) for every training row of every epoch actually run.
+pub fn fold_fit_flops(p: &HyperParams, n_features: usize, n_classes: usize, fit_rows: usize, epochs_run: u32) -> f64 {
+    let mut prev = n_features as f64;
+    let mut macs = 0.0;
+    for w in p.hidden_widths() {
+        macs += prev * w as f64;
+        prev = w as f64;
+    }
+    macs += prev * n_classes as f64;
+    6.0 * macs * fit_rows as f64 * epochs_run as f64
+}
+
+/// Peak resident memory of a finished child process, in bytes, and its exit status.
+#[cfg(unix)]
+pub fn wait_with_rusage(child: &std::process::Child) -> std::io::Result<(i32, u64)> {
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is fully written by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    Ok((code, usage.ru_maxrss as u64 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_of_the_final_model() {
+        // 401,152 multiply-adds per row (19·256 + 256·512 + 512·512 + 512·6).
+        let f = fold_fit_flops(&HyperParams::default(), 19, 6, 1, 1);
+        assert_eq!(f, 6.0 * 401_152.0);
+    }
+
+    #[test]
+    fn peak_is_positive() {
+        let g = matmul_peak(Kind::Float, 128, 1, 1, Device::Cpu, 0.05);
+        assert!(g > 0.1, "{g}");
+    }
+}

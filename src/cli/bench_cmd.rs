@@ -1,0 +1,232 @@
+//! `gridsweep bench`: the matrix-multiply peak, then real sweeps through the binary's
+//! own scheduler and store, measured against that peak (and, with `--keras-python`,
+//! against the study's Keras stack run side by side).
+
+use super::{available_cores, Outcome};
+use crate::bench;
+use crate::params::{HyperParams, Precision};
+use crate::store::Store;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use tch::Kind;
+
+pub const SHARED_DATA: &str = "../shared/data/genre-factor/data_selected_v1.csv";
+pub const KERAS_SCRIPT: &str = "../shared/bench/keras_reference.py";
+const KEEP: [&str; 6] = ["classic", "metal", "rock", "hip hop", "electronic", "pop"];
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Data (default: the study's file at ../shared/data/genre-factor/ when present,
+    /// else the built-in synthetic data of the same shape).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Parallel jobs (default: cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub threads_per_job: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// fp32, bf16 or both.
+    #[arg(long, default_value = "both")]
+    pub precision: String,
+    /// Batch sizes to run (each a sweep of 4 configurations × 3 folds around the final model).
+    #[arg(long, value_delimiter = ',', default_value = "512,64")]
+    pub batch_sizes: Vec<u32>,
+    /// Also run the study's Keras stack (../shared/bench/keras_reference.py --grid small4)
+    /// with this Python, for each batch size, in the same run.
+    #[arg(long)]
+    pub keras_python: Option<PathBuf>,
+    #[arg(long, default_value = KERAS_SCRIPT)]
+    pub keras_script: PathBuf,
+    /// Seconds per peak measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub peak_seconds: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn precisions(s: &str) -> Result<Vec<Precision>> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "both" => vec![Precision::Fp32, Precision::Bf16],
+        other => vec![Precision::parse(other).with_context(|| format!("--precision {other}: expected fp32, bf16 or both"))?],
+    })
+}
+
+pub fn run(a: BenchArgs) -> Result<Outcome> {
+    let device = crate::device::parse(&a.device)?;
+    let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
+    let threads = a.threads_per_job.max(1);
+    let mut precs = precisions(&a.precision)?;
+    let bf16_ok = match device {
+        tch::Device::Cpu => bench::cpu_has_bf16(),
+        _ => true,
+    };
+    if !bf16_ok {
+        if a.precision.eq_ignore_ascii_case("bf16") {
+            bail!("--precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag)");
+        }
+        precs.retain(|p| *p == Precision::Fp32);
+    }
+    let (data, data_label): (PathBuf, String) = match &a.data {
+        Some(d) => (d.clone(), d.display().to_string()),
+        None if std::path::Path::new(SHARED_DATA).exists() => (PathBuf::from(SHARED_DATA), SHARED_DATA.to_string()),
+        None => (PathBuf::from(crate::spec::BUILTIN_DEMO), "builtin:demo (the study's data is absent)".into()),
+    };
+    // The sweep specs live in a temporary folder: give them an absolute path.
+    let data = if data.as_os_str() == crate::spec::BUILTIN_DEMO { data } else { std::path::absolute(&data)? };
+    let say = |s: String| {
+        if !a.json {
+            println!("{s}");
+        }
+    };
+    say(format!("gridsweep bench — {} jobs × {} LibTorch thread(s) on {}; data {}", jobs, threads, crate::device::name(device), data_label));
+
+    // 1. Peaks.
+    let mut peaks = serde_json::Map::new();
+    let mut peak_all = std::collections::HashMap::new();
+    for (name, kind) in [("fp32", Kind::Float), ("bf16", Kind::BFloat16)] {
+        if name == "bf16" && !bf16_ok {
+            say("peak bf16: not measured (no native bf16 on this CPU)".into());
+            continue;
+        }
+        let one = bench::matmul_peak(kind, 1024, 1, threads, device, a.peak_seconds);
+        let all = bench::matmul_peak(kind, 1024, jobs, threads, device, a.peak_seconds);
+        say(format!("peak {name}: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs (1024×1024 matmul)"));
+        peaks.insert(name.into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+        peak_all.insert(name, all);
+    }
+
+    // 2. Sweeps through the real binary.
+    let exe = std::env::current_exe().context("locating the gridsweep binary")?;
+    let tmp = std::env::temp_dir().join(format!("gridsweep-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut cases = Vec::new();
+    for &batch in &a.batch_sizes {
+        let mut fp32_rate = None;
+        for &prec in &precs {
+            let name = format!("bench-b{batch}-{}", prec.name());
+            let spec = tmp.join(format!("{name}.json"));
+            let db = tmp.join(format!("{name}.db"));
+            let mut dataset = json!({"path": data});
+            if data.as_os_str() != crate::spec::BUILTIN_DEMO {
+                dataset["keep_labels"] = json!(KEEP);
+            }
+            let doc = json!({
+                "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
+                "fixed": {"batch_size": batch, "precision": prec.name()},
+                // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
+                "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
+            });
+            std::fs::write(&spec, serde_json::to_string_pretty(&doc)?)?;
+            let started = Instant::now();
+            let child = Command::new(&exe)
+                .arg("run").arg(&spec).arg("--db").arg(&db)
+                .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
+                .stdout(Stdio::null()).stderr(Stdio::piped())
+                .spawn().context("starting gridsweep run")?;
+            let (code, maxrss) = bench::wait_with_rusage(&child)?;
+            let wall = started.elapsed().as_secs_f64();
+            if code != 0 {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
+            }
+            let (fits, flops, busy, val) = rt.block_on(async {
+                let store = Store::open(&db).await?;
+                let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
+                let rows = store.configurations(sweep.id).await?;
+                let (mut fits, mut flops, mut busy, mut val) = (0usize, 0.0, 0.0, Vec::new());
+                let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
+                for (id, _, params, summary) in &rows {
+                    let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
+                    for (k, f) in store.fold_results(sweep.id, id).await?.iter().enumerate() {
+                        let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
+                        flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
+                        busy += f.fit_seconds + f.score_seconds;
+                        fits += 1;
+                    }
+                    if let Some(s) = summary {
+                        val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
+                    }
+                }
+                store.close().await;
+                anyhow::Ok((fits, flops, busy, val))
+            })?;
+            let gflops = flops / wall / 1e9;
+            let peak = peak_all.get(prec.name()).copied();
+            let rate = fits as f64 / wall * 60.0;
+            if prec == Precision::Fp32 {
+                fp32_rate = Some(rate);
+            }
+            let case = json!({
+                "batch_size": batch, "precision": prec.name(), "fold_fits": fits, "wall_seconds": wall,
+                "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
+                "training_tflop": flops / 1e12, "achieved_gflops": gflops,
+                "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
+                "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
+                "outside_training_percent": 100.0 * (1.0 - busy / (jobs as f64 * wall)),
+                "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
+                "peak_rss_mb_process": maxrss as f64 / 1e6,
+                "speedup_vs_fp32": fp32_rate.filter(|_| prec != Precision::Fp32).map(|f| rate / f),
+                "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
+            });
+            say(format!(
+                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training; peak RSS {:.0} MB per worker{}",
+                prec.name(), wall / fits as f64, flops / 1e12,
+                peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
+                case["outside_training_percent"].as_f64().unwrap_or(0.0),
+                case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
+                case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
+            ));
+            cases.push(case);
+        }
+        if let Some(py) = &a.keras_python {
+            let k = keras(py, &a.keras_script, &data, jobs, batch)?;
+            let fits = k["fits"].as_f64().unwrap_or(0.0);
+            let wall = k["wall_s"].as_f64().unwrap_or(f64::NAN);
+            let krate = fits / wall * 60.0;
+            say(format!(
+                "batch {batch:>4} keras: {fits} fold-fits in {wall:.1} s = {krate:.1}/min, {:.2} s per fold-fit{}",
+                wall / fits,
+                fp32_rate.map(|r| format!("; gridsweep fp32 is {:.2}× its throughput", r / krate)).unwrap_or_default()
+            ));
+            cases.push(json!({"batch_size": batch, "precision": "keras", "keras": k, "fold_fits_per_minute": krate,
+                              "seconds_per_fold_fit": wall / fits, "gridsweep_fp32_speedup": fp32_rate.map(|r| r / krate)}));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({
+            "jobs": jobs, "threads_per_job": threads, "device": crate::device::name(device), "data": data_label,
+            "peaks": peaks, "cases": cases,
+        }))?);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn keras(py: &PathBuf, script: &PathBuf, data: &PathBuf, jobs: usize, batch: u32) -> Result<Value> {
+    if data.as_os_str() == crate::spec::BUILTIN_DEMO {
+        bail!("--keras-python needs the study's data file (the Keras script reads a CSV)");
+    }
+    let out = Command::new(py)
+        .arg(script).arg("--data").arg(data)
+        .args(["--n-jobs", &jobs.to_string(), "--grid", "small4", "--batch-size", &batch.to_string()])
+        .env("TF_CPP_MIN_LOG_LEVEL", "3")
+        .output()
+        .with_context(|| format!("running {} {}", py.display(), script.display()))?;
+    if !out.status.success() {
+        bail!("the Keras reference failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON line from the Keras reference")?;
+    Ok(serde_json::from_str(line)?)
+}

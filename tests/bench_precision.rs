@@ -1,0 +1,78 @@
+//! `gridsweep bench` and bf16 training through the binary, on small synthetic data.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+}
+
+fn demo(rows: usize) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gridsweep-bench-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("demo-{rows}.csv"));
+    assert!(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&p).status().unwrap().success());
+    p
+}
+
+#[test]
+fn bench_reports_peaks_and_cases_against_them() {
+    let data = demo(240);
+    let out = bin()
+        .args(["bench", "--batch-sizes", "128", "--precision", "fp32", "--peak-seconds", "0.2", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let one = v["peaks"]["fp32"]["one_job_gflops"].as_f64().unwrap();
+    let all = v["peaks"]["fp32"]["all_jobs_gflops"].as_f64().unwrap();
+    assert!(one > 0.5 && all >= one * 0.5, "{one} {all}");
+    let case = &v["cases"][0];
+    assert_eq!(case["fold_fits"], 12);
+    assert_eq!(case["batch_size"], 128);
+    let tflop = case["training_tflop"].as_f64().unwrap();
+    let wall = case["wall_seconds"].as_f64().unwrap();
+    let gflops = case["achieved_gflops"].as_f64().unwrap();
+    assert!((gflops - tflop * 1e3 / wall).abs() < 1e-6 * gflops);
+    assert!((case["percent_of_peak"].as_f64().unwrap() - 100.0 * gflops / all).abs() < 1e-6);
+    let outside = case["outside_training_percent"].as_f64().unwrap();
+    assert!((0.0..100.0).contains(&outside), "{outside}");
+    assert!(case["peak_rss_mb_per_worker"].as_f64().unwrap() > 10.0);
+    assert_eq!(case["mean_val_accuracy"].as_array().unwrap().len(), 4);
+}
+
+fn has_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo").map(|s| s.contains(" avx512_bf16") || s.contains(" amx_bf16")).unwrap_or(false)
+}
+
+#[test]
+fn bf16_trains_close_to_fp32_or_is_refused() {
+    let data = demo(900);
+    let cv = |precision: &str| {
+        bin().args(["cv", "--json", "--set", "epochs=12", "--set", "batch_size=64", "--set"])
+            .arg(format!("precision={precision}"))
+            .arg("--data").arg(&data)
+            .output().unwrap()
+    };
+    let fp32 = cv("fp32");
+    assert!(fp32.status.success());
+    let bf16 = cv("bf16");
+    if !has_bf16() {
+        assert_eq!(bf16.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&bf16.stderr).contains("no native bf16"));
+        eprintln!("SKIPPED: no bf16 on this CPU; checked the refusal only");
+        return;
+    }
+    assert!(bf16.status.success(), "{}", String::from_utf8_lossy(&bf16.stderr));
+    let val = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["summary"]["mean_val_accuracy"].as_f64().unwrap()
+    };
+    let (a, b) = (val(&fp32), val(&bf16));
+    assert!((a - b).abs() < 0.04, "fp32 {a} vs bf16 {b}");
+    let v: serde_json::Value = serde_json::from_slice(&bf16.stdout).unwrap();
+    assert_eq!(v["params"]["precision"], "bf16");
+    let v: serde_json::Value = serde_json::from_slice(&fp32.stdout).unwrap();
+    assert!(v["params"].get("precision").is_none(), "fp32 stays out of the canonical form");
+}
