@@ -96,19 +96,42 @@ impl DenseNet {
     pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut DropoutSampler>) -> Tensor {
         let mut h = if self.compute == Kind::Float { x.shallow_clone() } else { x.to_kind(self.compute) };
         for layer in &self.hidden {
-            h = self.activate(layer.forward(&h, self.compute));
-            if let Some(s) = dropout.as_deref_mut() {
-                if self.dropout > 0.0 {
-                    let mask = s.mask(&h.size(), h.device());
-                    h = if self.compute == Kind::Float { h * mask } else { h * mask.to_kind(self.compute) };
-                }
-            }
+            let z = layer.forward(&h, self.compute);
+            h = match dropout.as_deref_mut() {
+                Some(s) if self.dropout > 0.0 => self.activate_and_drop(z, s),
+                _ => self.activate(z),
+            };
         }
         let logits = self.output.forward(&h, self.compute);
         if self.compute == Kind::Float {
             logits
         } else {
             logits.to_kind(Kind::Float)
+        }
+    }
+
+    /// Activation then dropout, in training mode.
+    ///
+    /// For ReLU and LeakyReLU on the CPU, one pass over `z` writes the dropout mask
+    /// and (LeakyReLU) the slope factor, and two multiplies do the rest: z·a·m for
+    /// LeakyReLU (a = 1 or 0.3; z·a rounds exactly as PReLU does, so the values are
+    /// bit for bit those of `prelu` then the mask), z·(m·[z > 0]) for ReLU. The
+    /// backward passes are then multiplies too, instead of PReLU's backward kernel,
+    /// which also reduces a slope gradient nobody needs (13 % of a step in profiles).
+    /// Elsewhere: the activation, then the mask.
+    fn activate_and_drop(&self, z: Tensor, s: &mut DropoutSampler) -> Tensor {
+        let factors = match self.activation {
+            Activation::Relu => s.factors(&z, None),
+            Activation::LeakyRelu => s.factors(&z, Some(0.3)),
+            _ => None,
+        };
+        match factors {
+            Some((Some(a), m)) => (z * a) * m,
+            Some((None, c)) => z * c,
+            None => {
+                let mask = s.mask(&z.size(), z.device()).to_kind(self.compute);
+                self.activate(z) * mask
+            }
         }
     }
 
@@ -127,13 +150,20 @@ impl DenseNet {
 }
 
 /// Dropout masks from the job's own stream: each unit is kept with probability
-/// 1 − rate, and kept units are scaled by 1 / (1 − rate), as Keras' `Dropout`.
+/// 1 − rate, and kept units are scaled by 1 / (1 − rate), as Keras' `Dropout`. Unit i
+/// is kept when its 32-bit draw is at least rate·2³²; draws come two per 64-bit word,
+/// low half first.
 pub struct DropoutSampler {
     rng: Rng,
-    /// Units whose 32-bit draw is below this are dropped.
     threshold: u64,
     scale: f32,
     buffer: Vec<f32>,
+}
+
+/// f32 → bf16 bits, rounding to nearest even (as LibTorch converts).
+fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
 
 impl DropoutSampler {
@@ -146,22 +176,84 @@ impl DropoutSampler {
         }
     }
 
+    /// Calls `f(i, kept)` for units 0..n in order.
+    #[inline(always)]
+    fn draw(&mut self, n: usize, mut f: impl FnMut(usize, bool)) {
+        let t = self.threshold;
+        let mut i = 0;
+        while i + 2 <= n {
+            let r = self.rng.next_u64();
+            f(i, (r & 0xffff_ffff) >= t);
+            f(i + 1, (r >> 32) >= t);
+            i += 2;
+        }
+        if i < n {
+            let r = self.rng.next_u64();
+            f(i, (r & 0xffff_ffff) >= t);
+        }
+    }
+
+    /// The mask (0 or 1/(1 − rate)) as an fp32 tensor of `shape`.
     pub fn mask(&mut self, shape: &[i64], device: Device) -> Tensor {
-        let n: i64 = shape.iter().product();
-        let n = n as usize;
-        self.buffer.clear();
-        self.buffer.reserve(n);
-        let (t, s) = (self.threshold, self.scale);
-        let keep = |bits: u64| if bits < t { 0.0 } else { s };
-        while self.buffer.len() + 2 <= n {
-            let r = self.rng.next_u64();
-            self.buffer.push(keep(r & 0xffff_ffff));
-            self.buffer.push(keep(r >> 32));
+        let n = shape.iter().product::<i64>() as usize;
+        let mut buf = std::mem::take(&mut self.buffer);
+        buf.clear();
+        buf.resize(n, 0.0);
+        let s = self.scale;
+        self.draw(n, |i, keep| buf[i] = if keep { s } else { 0.0 });
+        let t = Tensor::from_slice(&buf).view(shape).to_device(device);
+        self.buffer = buf;
+        t
+    }
+
+    /// For ReLU (`slope` None) and LeakyReLU (`slope` Some): (a, m) with a = 1 where
+    /// z > 0 else slope, and m the mask; for ReLU (None, m·[z > 0]). Same draws as
+    /// `mask`. None unless `z` is a contiguous fp32 or bf16 CPU tensor.
+    pub fn factors(&mut self, z: &Tensor, slope: Option<f32>) -> Option<(Option<Tensor>, Tensor)> {
+        let kind = z.kind();
+        if z.device() != Device::Cpu || !z.is_contiguous() || !matches!(kind, Kind::Float | Kind::BFloat16) {
+            return None;
         }
-        if self.buffer.len() < n {
-            let r = self.rng.next_u64();
-            self.buffer.push(keep(r & 0xffff_ffff));
+        let n = z.numel();
+        let shape = z.size();
+        let m = Tensor::empty(shape.as_slice(), (kind, Device::Cpu));
+        let a = slope.map(|_| Tensor::empty(shape.as_slice(), (kind, Device::Cpu)));
+        let s = self.scale;
+        let sl = slope.unwrap_or(0.0);
+        // SAFETY: z, m and a are distinct contiguous CPU tensors of n elements of
+        // `kind`; m and a are fresh and not yet shared with LibTorch.
+        unsafe {
+            if kind == Kind::Float {
+                let zs = std::slice::from_raw_parts(z.data_ptr() as *const f32, n);
+                let ms = std::slice::from_raw_parts_mut(m.data_ptr() as *mut f32, n);
+                match &a {
+                    Some(a) => {
+                        let as_ = std::slice::from_raw_parts_mut(a.data_ptr() as *mut f32, n);
+                        self.draw(n, |i, keep| {
+                            ms[i] = if keep { s } else { 0.0 };
+                            as_[i] = if zs[i] > 0.0 { 1.0 } else { sl };
+                        });
+                    }
+                    None => self.draw(n, |i, keep| ms[i] = if keep && zs[i] > 0.0 { s } else { 0.0 }),
+                }
+            } else {
+                let zs = std::slice::from_raw_parts(z.data_ptr() as *const u16, n);
+                let ms = std::slice::from_raw_parts_mut(m.data_ptr() as *mut u16, n);
+                let (sb, one, slb) = (bf16_bits(s), bf16_bits(1.0), bf16_bits(sl));
+                // z > 0 for bf16 bits: sign clear and not ±0 (NaN inputs fail the fold anyway).
+                let positive = |b: u16| b & 0x8000 == 0 && b != 0;
+                match &a {
+                    Some(a) => {
+                        let as_ = std::slice::from_raw_parts_mut(a.data_ptr() as *mut u16, n);
+                        self.draw(n, |i, keep| {
+                            ms[i] = if keep { sb } else { 0 };
+                            as_[i] = if positive(zs[i]) { one } else { slb };
+                        });
+                    }
+                    None => self.draw(n, |i, keep| ms[i] = if keep && positive(zs[i]) { sb } else { 0 }),
+                }
+            }
         }
-        Tensor::from_slice(&self.buffer).view(shape).to_device(device)
+        Some((a, m))
     }
 }
