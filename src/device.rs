@@ -34,6 +34,16 @@ pub fn parse(name: &str) -> Result<Device, DeviceError> {
     Ok(Device::Cuda(index))
 }
 
+/// The devices that `name` stands for: `cuda` (or `gpu`) means every visible GPU,
+/// anything else the one device `parse` gives.
+pub fn parse_all(name: &str) -> Result<Vec<Device>, DeviceError> {
+    let first = parse(name)?;
+    if matches!(name.trim().to_ascii_lowercase().as_str(), "cuda" | "gpu") {
+        return Ok((0..tch::Cuda::device_count().max(1) as usize).map(Device::Cuda).collect());
+    }
+    Ok(vec![first])
+}
+
 /// The name used in output and stored results.
 pub fn name(d: Device) -> String {
     match d {

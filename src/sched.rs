@@ -62,7 +62,8 @@ pub struct RunSummary {
 pub struct RunOptions {
     pub jobs: usize,
     pub threads_per_job: usize,
-    pub device: Device,
+    /// The device of each worker (`jobs` entries; several workers may share a GPU).
+    pub devices: Vec<Device>,
     /// How long a claim stays valid without a heartbeat.
     pub lease: Duration,
     pub heartbeat: Duration,
@@ -145,7 +146,9 @@ pub async fn run(
     };
     store.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = store.counts(job.sweep_id).await?;
-    let device_name = crate::device::name(opts.device);
+    let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::name(*d)).collect();
+    names.dedup();
+    let device_name = names.join(",");
     emit(Event::Started {
         sweep: job.name.clone(),
         configs: job.configs,
@@ -164,7 +167,8 @@ pub async fn run(
     for w in 0..opts.jobs {
         let (jtx, jrx) = mpsc::channel();
         senders.push(jtx);
-        handles.push(spawn_worker(w, opts.threads_per_job, opts.device, job.seed, jrx, tx.clone(), cancel.clone()));
+        let device = opts.devices.get(w).copied().unwrap_or(Device::Cpu);
+        handles.push(spawn_worker(w, opts.threads_per_job, device, job.seed, jrx, tx.clone(), cancel.clone()));
     }
     drop(tx);
 
@@ -183,7 +187,8 @@ pub async fn run(
     loop {
         if !stopping {
             while let Some(w) = idle.pop() {
-                let claim = match store.claim(job.sweep_id, &owner, &owner.worker(w), opts.lease, &device_name).await {
+                let dname = crate::device::name(opts.devices.get(w).copied().unwrap_or(Device::Cpu));
+                let claim = match store.claim(job.sweep_id, &owner, &owner.worker(w), opts.lease, &dname).await {
                     Ok(Some(c)) => c,
                     Ok(None) => {
                         idle.push(w);

@@ -172,10 +172,19 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Sql { path: path.into(), source })?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { path: path.into(), source })?;
+        // Two processes opening a new file at once both try to migrate it; the loser
+        // of that race fails once and then finds the schema in place.
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(source) => return Err(StoreError::Migrate { path: path.into(), source }),
+            }
+        }
         Ok(Store { pool, path: path.into() })
     }
 

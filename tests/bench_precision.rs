@@ -17,7 +17,7 @@ fn demo(rows: usize) -> PathBuf {
 
 #[test]
 fn bench_reports_peaks_and_cases_against_them() {
-    let data = demo(240);
+    let data = demo(700);
     let out = bin()
         .args(["bench", "--batch-sizes", "128", "--precision", "fp32", "--peak-seconds", "0.2", "--json", "--data"])
         .arg(&data)

@@ -97,6 +97,21 @@ fn done_count(db: &str, name: &str) -> usize {
     })
 }
 
+fn running_count(db: &str, name: &str) -> usize {
+    if !Path::new(db).exists() {
+        return 0;
+    }
+    rt().block_on(async {
+        let Ok(store) = Store::open(Path::new(db)).await else { return 0 };
+        let n = match store.sweep_by_name(name).await {
+            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.running as usize).unwrap_or(0),
+            _ => 0,
+        };
+        store.close().await;
+        n
+    })
+}
+
 fn wait_for_done(db: &str, name: &str, at_least: usize, child: &mut Child) {
     let start = Instant::now();
     while done_count(db, name) < at_least {
@@ -350,24 +365,48 @@ fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
     assert!(f.iter().any(|x| x.2 == "pending"), "{f:?}");
     assert!(f.iter().filter(|x| x.2 == "done").all(|x| x.3 == 1));
 
-    // Twice: running folds are abandoned and return to pending.
-    let mut child = spawn_run(&spec, &db, &[]);
-    let done_now = f.iter().filter(|x| x.2 == "done").count();
-    wait_for_done(&db, "sigint", done_now + 1, &mut child);
-    std::thread::sleep(Duration::from_millis(50));
+    // Twice: running folds are abandoned and return to pending. (Folds long enough that
+    // none can finish between the signals.)
+    let slow = d.spec("sigint-slow", 900, r#"{"epochs": 2000, "early_stopping_patience": 5000, "neurons_1": 128, "batch_size": 32}"#, "{}");
+    let slow_db = d.path("slow.db").to_string_lossy().into_owned();
+    let mut child = spawn_run(&slow, &slow_db, &[]);
+    let start = Instant::now();
+    while running_count(&slow_db, "sigint-slow") == 0 {
+        assert!(child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60), "no fold started");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     sigint(&child);
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(300));
     sigint(&child);
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(started.elapsed() < Duration::from_secs(20), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
     assert!(err.contains("Ctrl-C again: abandoning"), "{err}");
-    let f = folds(&db, "sigint");
-    assert!(f.iter().all(|x| x.2 == "done" || x.2 == "pending"), "{f:?}");
+    let f = folds(&slow_db, "sigint-slow");
+    assert_eq!(f.len(), 3);
+    assert!(f.iter().all(|x| x.2 == "pending"), "{f:?}");
+    assert!(f.iter().all(|x| x.3 == 0), "abandoned claims are not counted as attempts: {f:?}");
 
     let (code, _, err) = run(bin().args(["resume", "sigint", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     let f = folds(&db, "sigint");
     assert!(f.iter().all(|x| x.2 == "done"), "{f:?}");
+}
+
+#[test]
+fn device_options_are_checked_before_anything_is_recorded() {
+    let d = Dir::new("device");
+    let spec = d.spec("dev", 300, SMALL, "{}");
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &d.db(), "--jobs-per-device", "2"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--jobs-per-device is for GPUs"), "{err}");
+    if !tch::Cuda::is_available() {
+        let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &d.db(), "--device", "cuda"]));
+        assert_eq!(code, 2);
+        assert!(err.contains("no CUDA device"), "{err}");
+    }
+    let list = json(bin().args(["list", "--db", &d.db(), "--json"]));
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
 }

@@ -48,9 +48,12 @@ pub struct ExecArgs {
     /// LibTorch threads per job.
     #[arg(long, default_value_t = 1)]
     pub threads_per_job: usize,
-    /// cpu, cuda, cuda:N or auto.
+    /// cpu, cuda (every visible GPU), cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// On GPUs: workers sharing each device (default 2); replaces --jobs.
+    #[arg(long)]
+    pub jobs_per_device: Option<usize>,
     /// Requeue failed folds before running.
     #[arg(long)]
     pub retry_failed: bool,
@@ -276,6 +279,17 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
 
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let device = crate::device::parse(&x.device)?;
+    let gpus = crate::device::parse_all(&x.device)?;
+    let devices: Vec<tch::Device> = if device == tch::Device::Cpu {
+        if x.jobs_per_device.is_some() {
+            bail!("--jobs-per-device is for GPUs; on the CPU use --jobs");
+        }
+        vec![device; x.jobs.unwrap_or_else(available_cores).max(1)]
+    } else {
+        let per = x.jobs_per_device.unwrap_or(2).max(1);
+        gpus.iter().flat_map(|d| std::iter::repeat_n(*d, per)).collect()
+    };
+
     if let Some(p) = &x.precision {
         let mut check = HyperParams::default();
         check.set("precision", &json!(p)).context("--precision")?;
@@ -340,9 +354,9 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         best_so_far,
     };
     let opts = RunOptions {
-        jobs: x.jobs.unwrap_or_else(available_cores).max(1),
+        jobs: devices.len(),
         threads_per_job: x.threads_per_job.max(1),
-        device,
+        devices,
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
     };

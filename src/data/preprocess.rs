@@ -214,6 +214,19 @@ impl QuantileTransformer {
     }
 
     pub fn transform_value(&self, feature: usize, v: f64) -> f64 {
+        let (neg_q, neg_r) = self.reversed(feature);
+        self.transform_with(feature, v, &neg_q, &neg_r)
+    }
+
+    /// −quantiles and −references reversed: the second interpolation's axes.
+    fn reversed(&self, feature: usize) -> (Vec<f64>, Vec<f64>) {
+        (
+            self.quantiles[feature].iter().rev().map(|x| -x).collect(),
+            self.references.iter().rev().map(|x| -x).collect(),
+        )
+    }
+
+    fn transform_with(&self, feature: usize, v: f64, neg_q: &[f64], neg_r: &[f64]) -> f64 {
         if v.is_nan() {
             return v;
         }
@@ -225,9 +238,7 @@ impl QuantileTransformer {
         } else if v - BOUNDS_THRESHOLD < lower_x {
             0.0
         } else {
-            let neg_q: Vec<f64> = q.iter().rev().map(|x| -x).collect();
-            let neg_r: Vec<f64> = r.iter().rev().map(|x| -x).collect();
-            0.5 * (interp(v, q, r) - interp(-v, &neg_q, &neg_r))
+            0.5 * (interp(v, q, r) - interp(-v, neg_q, neg_r))
         };
         // scikit-learn's clip bounds: ppf(1e-7 − eps) and ppf(1 − (1e-7 − eps)).
         let eps = f64::EPSILON;
@@ -238,9 +249,10 @@ impl QuantileTransformer {
 
     pub fn transform(&self, x: &Matrix) -> Matrix {
         let mut out = x.clone();
-        for r in 0..x.rows {
-            for c in 0..x.cols {
-                out.data[r * x.cols + c] = self.transform_value(c, x.data[r * x.cols + c]);
+        for c in 0..x.cols {
+            let (neg_q, neg_r) = self.reversed(c);
+            for r in 0..x.rows {
+                out.data[r * x.cols + c] = self.transform_with(c, x.data[r * x.cols + c], &neg_q, &neg_r);
             }
         }
         out
