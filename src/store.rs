@@ -48,6 +48,34 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl StoreError {
+    fn from_sql(source: sqlx::Error) -> Self {
+        StoreError::Sql { path: PathBuf::new(), source }
+    }
+
+    fn from_migrate(source: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate { path: PathBuf::new(), source }
+    }
+
+    fn at(self, path: &Path) -> Self {
+        match self {
+            StoreError::Sql { source, .. } => StoreError::Sql { path: path.into(), source },
+            StoreError::Migrate { source, .. } => StoreError::Migrate { path: path.into(), source },
+            other => other,
+        }
+    }
+
+    /// SQLITE_BUSY or SQLITE_LOCKED, also inside a migration error.
+    fn is_busy(&self) -> bool {
+        let text = match self {
+            StoreError::Sql { source, .. } => source.to_string(),
+            StoreError::Migrate { source, .. } => source.to_string(),
+            _ => return false,
+        };
+        text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)") || text.contains("busy")
+    }
+}
+
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,24 +195,32 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(60))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Sql { path: path.into(), source })?;
-        // Two processes opening a new file at once both try to migrate it; the loser
-        // of that race fails once and then finds the schema in place.
-        let mut attempt = 0;
-        loop {
-            match MIGRATOR.run(&pool).await {
-                Ok(()) => break,
-                Err(_) if attempt < 5 => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+        // Several processes opening a new file at once race to switch it to WAL and
+        // to create the schema; the losers get SQLITE_BUSY at once (those steps do not
+        // wait on the busy timeout) or a "table already exists", and succeed on a
+        // later try.
+        let mut attempt = 0u64;
+        let pool = loop {
+            let result = async {
+                let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options.clone()).await.map_err(StoreError::from_sql)?;
+                if let Err(e) = MIGRATOR.run(&pool).await {
+                    pool.close().await;
+                    return Err(StoreError::from_migrate(e));
                 }
-                Err(source) => return Err(StoreError::Migrate { path: path.into(), source }),
+                Ok(pool)
             }
-        }
+            .await;
+            match result {
+                Ok(pool) => break pool,
+                // A migration error can be the loser of the schema race seeing the
+                // winner's tables before its bookkeeping row: try a few times more.
+                Err(e) if (attempt < 40 && e.is_busy()) || (attempt < 5 && matches!(e, StoreError::Migrate { .. })) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(25 * attempt.min(8))).await;
+                }
+                Err(e) => return Err(e.at(path)),
+            }
+        };
         Ok(Store { pool, path: path.into() })
     }
 
@@ -561,6 +597,16 @@ impl Store {
     pub async fn fold_results(&self, sweep_id: i64, config_id: &str) -> Result<Vec<FoldResult>> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.err(e))?;
         fold_results(&mut conn, sweep_id, config_id).await.map_err(|e| self.err(e))
+    }
+
+    /// Seconds each done fold spent with its worker (claim to result), for the share
+    /// of wall time spent outside training.
+    pub async fn fold_durations(&self, sweep_id: i64) -> Result<Vec<f64>> {
+        sqlx::query_scalar("SELECT finished_at - started_at FROM folds WHERE sweep_id = ? AND state = 'done'")
+            .bind(sweep_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// How many times each fold was claimed (attempts), for the exactly-once checks.

@@ -144,20 +144,22 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 let store = Store::open(&db).await?;
                 let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
                 let rows = store.configurations(sweep.id).await?;
-                let (mut fits, mut flops, mut busy, mut val) = (0usize, 0.0, 0.0, Vec::new());
+                let (mut fits, mut flops, mut val) = (0usize, 0.0, Vec::new());
                 let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
                 for (id, _, params, summary) in &rows {
                     let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
                     for (k, f) in store.fold_results(sweep.id, id).await?.iter().enumerate() {
                         let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
                         flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
-                        busy += f.fit_seconds + f.score_seconds;
                         fits += 1;
                     }
                     if let Some(s) = summary {
                         val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
                     }
                 }
+                // Each fold's time with its worker, claim to recorded result: training,
+                // scoring, moving its data to tensors. The rest is outside training.
+                let busy = store.fold_durations(sweep.id).await?.iter().sum::<f64>();
                 store.close().await;
                 anyhow::Ok((fits, flops, busy, val))
             })?;
