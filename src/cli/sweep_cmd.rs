@@ -174,19 +174,6 @@ async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
     }
 }
 
-/// Training FLOPs of one fold-fit, forward + backward (≈ 3 × forward), at most
-/// `epochs` epochs over `rows` rows.
-pub fn fold_flops(p: &HyperParams, n_features: usize, n_classes: usize, rows: usize) -> f64 {
-    let mut prev = n_features as f64;
-    let mut macs = 0.0;
-    for w in p.hidden_widths() {
-        macs += prev * w as f64;
-        prev = w as f64;
-    }
-    macs += prev * n_classes as f64;
-    3.0 * 2.0 * macs * rows as f64 * p.epochs as f64
-}
-
 /// Rough single-core fp32 training throughput used by `plan`'s estimate.
 const PLAN_GFLOPS_PER_JOB: f64 = 50.0;
 
@@ -201,7 +188,7 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let keys = rank::varying_keys(e.configs.iter().map(|c| c.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>().iter());
     let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;
-        let flops: f64 = e.configs.iter().map(|c| fold_flops(&c.params, nf, nc, fit_rows)).sum::<f64>() * folds as f64;
+        let flops: f64 = e.configs.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
         (flops, flops / (PLAN_GFLOPS_PER_JOB * 1e9 * jobs as f64))
     });
     if a.json {
