@@ -174,8 +174,9 @@ async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
     }
 }
 
-/// Rough single-core fp32 training throughput used by `plan`'s estimate.
-const PLAN_GFLOPS_PER_JOB: f64 = 50.0;
+/// Rough single-core fp32 training throughput used by `plan`'s estimate: `gridsweep
+/// bench` measured 52-75 GFLOP/s per job (batch 64 to 512) on the 2-core AVX-512 machine.
+const PLAN_GFLOPS_PER_JOB: f64 = 60.0;
 
 pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
