@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-libtorch.sh >/dev/null
+if [ ! -f ../shared/data/genre-factor/data_selected_v1.csv ]; then
+  echo "note: ../shared/data/genre-factor/data_selected_v1.csv is absent: the study-data tests (tests/shared_data.rs) skip"
+fi
 cargo test --release "$@"
