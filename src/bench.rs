@@ -51,8 +51,14 @@ fn sync(device: Device) {
     }
 }
 
+/// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
+/// GPUs are taken to have it.
+pub fn bf16_supported(device: Device) -> bool {
+    device != Device::Cpu || cpu_has_bf16()
+}
+
 /// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
-pub fn cpu_has_bf16() -> bool {
+fn cpu_has_bf16() -> bool {
     std::fs::read_to_string("/proc/cpuinfo")
         .map(|s| {
             s.lines()

@@ -47,16 +47,16 @@ pub fn rank(rows: &[ConfigRow], w1: f64, w2: f64) -> Vec<Ranked> {
 }
 
 /// Hyperparameters whose value differs between configurations, in key order.
-pub fn varying_keys<'a>(params: impl IntoIterator<Item = &'a Map<String, Value>>) -> Vec<String> {
-    let mut first: Option<&Map<String, Value>> = None;
+pub fn varying_keys(params: impl IntoIterator<Item = Map<String, Value>>) -> Vec<String> {
+    let mut first: Option<Map<String, Value>> = None;
     let mut varying = std::collections::BTreeSet::new();
     for p in params {
-        match first {
+        match &first {
             None => first = Some(p),
             Some(f) => {
                 for (k, v) in p {
-                    if f.get(k) != Some(v) {
-                        varying.insert(k.clone());
+                    if f.get(&k) != Some(&v) {
+                        varying.insert(k);
                     }
                 }
             }
@@ -90,7 +90,7 @@ mod tests {
     fn varying_keys_only() {
         let a = parse_params(r#"{"x": 1, "y": 2, "z": "a"}"#);
         let b = parse_params(r#"{"x": 1, "y": 3, "z": "b"}"#);
-        assert_eq!(varying_keys([&a, &b]), vec!["y", "z"]);
-        assert!(varying_keys([&a]).is_empty());
+        assert_eq!(varying_keys([a.clone(), b]), vec!["y", "z"]);
+        assert!(varying_keys([a]).is_empty());
     }
 }

@@ -62,10 +62,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
     let threads = a.threads_per_job.max(1);
     let mut precs = precisions(&a.precision)?;
-    let bf16_ok = match device {
-        tch::Device::Cpu => bench::cpu_has_bf16(),
-        _ => true,
-    };
+    let bf16_ok = bench::bf16_supported(device);
     if !bf16_ok {
         if a.precision.eq_ignore_ascii_case("bf16") {
             bail!("--precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag)");

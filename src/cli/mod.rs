@@ -145,7 +145,7 @@ pub fn available_cores() -> usize {
 
 /// Refuses bf16 where the hardware has no native bf16 arithmetic.
 pub fn check_precision(p: crate::params::Precision, device: tch::Device) -> anyhow::Result<()> {
-    if p == crate::params::Precision::Bf16 && device == tch::Device::Cpu && !crate::bench::cpu_has_bf16() {
+    if p == crate::params::Precision::Bf16 && !crate::bench::bf16_supported(device) {
         anyhow::bail!(
             "precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo); use fp32"
         );

@@ -186,7 +186,7 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let shape = crate::data::prepare(&spec.dataset, folds).map(|p| {
         (p.train.len(), p.dataset.x.cols, p.dataset.n_classes())
     });
-    let keys = rank::varying_keys(e.configs.iter().map(|c| c.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>().iter());
+    let keys = rank::varying_keys(e.configs.iter().map(|c| rank::parse_params(&c.canonical_json)));
     let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;
         let flops: f64 = e.configs.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
@@ -435,7 +435,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
         let rows = store.configurations(sweep.id).await?;
         store.close().await;
         let ranked = rank::rank(&rows, a.w1, a.w2);
-        let keys = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)).collect::<Vec<_>>().iter());
+        let keys = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
         let shown: Vec<&rank::Ranked> = ranked.iter().take(if a.top == 0 { usize::MAX } else { a.top }).collect();
         if a.json {
             println!("{}", serde_json::to_string_pretty(&json!({
