@@ -9,12 +9,14 @@
 //! workers) → `store` (SQLite) → `rank` / `export`; `reporter` displays the
 //! scheduler's events.
 
+pub mod baselines;
 pub mod bench;
 pub mod cli;
 pub mod cv;
 pub mod data;
 pub mod device;
 pub mod export;
+pub mod metrics;
 pub mod params;
 pub mod rank;
 pub mod reporter;

@@ -319,17 +319,17 @@ impl Preprocessor {
 
     /// Transforms any part; returns row-major f32 features ready for a tensor.
     pub fn transform(&self, x: &Matrix) -> Vec<f32> {
+        self.transform_f64(x).data.iter().map(|&v| v as f32).collect()
+    }
+
+    /// Transforms any part in double precision (what scikit-learn's baselines see).
+    pub fn transform_f64(&self, x: &Matrix) -> Matrix {
         let imputed = if x.data.iter().any(|v| v.is_nan()) {
             self.imputer.transform(x)
         } else {
             x.clone()
         };
-        self.scaler
-            .transform(&self.quantile.transform(&imputed))
-            .data
-            .iter()
-            .map(|&v| v as f32)
-            .collect()
+        self.scaler.transform(&self.quantile.transform(&imputed))
     }
 }
 

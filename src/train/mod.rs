@@ -124,6 +124,49 @@ pub fn train_fold(
     }
 }
 
+/// The random streams of the final training use this fold index, so they differ
+/// from every cross-validation fold's.
+pub const FINAL_FOLD: u64 = 1 << 20;
+
+/// The study's final training: fit on `data.train_*` with `data.val_*` as Keras'
+/// `validation_data`, watched by the callbacks (monitor as `p.monitor`; with a `val_*`
+/// monitor the best epoch's weights are restored). The returned network can be
+/// scored with [`predict_proba`] and saved through its `VarStore`.
+pub fn train_final(
+    data: &FoldData,
+    p: &HyperParams,
+    seed: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+) -> Result<Fitted, FoldError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let nf = data.n_features;
+        let train = to_tensors(&data.train_x, &data.train_y, nf, device);
+        let val = to_tensors(&data.val_x, &data.val_y, nf, device);
+        let monitor = p.monitor.is_validation().then_some(&val);
+        fit_epochs(&train, monitor, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer)
+    })) {
+        Ok(r) => r,
+        Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
+    }
+}
+
+/// Class probabilities (softmax of the logits, evaluation mode) for row-major `x`,
+/// `n_classes` per row.
+pub fn predict_proba(net: &DenseNet, x: &[f32], n_features: usize, device: Device) -> Result<Vec<f32>, FoldError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tch::no_grad(|| {
+            let rows = (x.len() / n_features.max(1)) as i64;
+            let xt = Tensor::from_slice(x).view([rows, n_features as i64]).to_device(device);
+            let probs = net.forward(&xt, None).to_kind(Kind::Float).softmax(-1, Kind::Float).to_device(Device::Cpu);
+            Vec::<f32>::try_from(probs.flatten(0, -1)).map_err(FoldError::from)
+        })
+    })) {
+        Ok(r) => r,
+        Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
+    }
+}
+
 pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     let msg = panic
         .downcast_ref::<String>()
@@ -202,10 +245,56 @@ fn train_fold_inner(
     } else {
         (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
     };
+    let fitted = fit_epochs(&fit, inner.as_ref(), data.n_features, data.n_classes, p, seed, fold, device, observer)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    let scoring = Instant::now();
+    let (val_loss, val_accuracy) = evaluate(&fitted.net, &val);
+    let score_seconds = scoring.elapsed().as_secs_f64();
+    let (train_loss, train_accuracy) = evaluate(&fitted.net, &whole_train);
+    Ok(FoldResult {
+        train_accuracy,
+        train_loss,
+        val_accuracy,
+        val_loss,
+        epochs_run: fitted.history.len() as u32,
+        final_learning_rate: fitted.final_learning_rate,
+        fit_seconds,
+        score_seconds,
+        history: fitted.history,
+    })
+}
+
+/// A trained network with its variables.
+pub struct Fitted {
+    pub vs: nn::VarStore,
+    pub net: DenseNet,
+    pub history: Vec<EpochRecord>,
+    pub final_learning_rate: f64,
+    /// The epoch whose weights the network holds (1-based): the last, or the best
+    /// monitored one when best weights were restored.
+    pub kept_epoch: u32,
+}
+
+/// The epoch loop. `monitor_part`, when given, is scored after every epoch as
+/// `val_loss`/`val_accuracy`, and the weights of the best monitored epoch are restored
+/// at the end (Keras' `restore_best_weights=True`).
+#[allow(clippy::too_many_arguments)]
+fn fit_epochs(
+    fit: &Part,
+    monitor_part: Option<&Part>,
+    nf: usize,
+    n_classes: usize,
+    p: &HyperParams,
+    seed: u64,
+    fold: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+) -> Result<Fitted, FoldError> {
 
     let vs = nn::VarStore::new(device);
     let mut init_rng = stream(seed, fold, Stream::InitialWeights);
-    let mut net = DenseNet::new(&vs.root(), nf as i64, data.n_classes as i64, p, &mut init_rng);
+    let mut net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
     let mut opt = Optimizer::new(p.optimizer, vs.trainable_variables(), p.learning_rate as f32);
     let mut dropout = DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout);
     let mut shuffle_rng = stream(seed, fold, Stream::Shuffle);
@@ -214,8 +303,9 @@ fn train_fold_inner(
     let mut early = EarlyStopping::new(mode, p.early_stopping_patience);
     let mut plateau =
         ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr);
-    let restore_best = inner.is_some();
+    let restore_best = monitor_part.is_some();
     let mut best_weights: Option<Vec<Tensor>> = None;
+    let mut kept_epoch = 0;
 
     let n = fit.y.size()[0];
     let batch = p.batch_size as i64;
@@ -253,7 +343,7 @@ fn train_fold_inner(
         if !loss.is_finite() {
             return Err(FoldError::Diverged { epoch: epoch + 1, value: loss });
         }
-        let (val_loss, val_accuracy) = match &inner {
+        let (val_loss, val_accuracy) = match monitor_part {
             Some(part) => {
                 let (l, a) = evaluate(&net, part);
                 (Some(l), Some(a))
@@ -271,6 +361,7 @@ fn train_fold_inner(
         };
         let decision = early.on_epoch_end(epoch, monitored);
         if restore_best && decision.improved {
+            kept_epoch = epoch + 1;
             best_weights = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
         }
         if let Some(new_lr) = plateau.on_epoch_end(monitored, opt.learning_rate) {
@@ -286,22 +377,8 @@ fn train_fold_inner(
                 var.copy_(&b);
             }
         });
+    } else {
+        kept_epoch = history.len() as u32;
     }
-    let fit_seconds = started.elapsed().as_secs_f64();
-
-    let scoring = Instant::now();
-    let (val_loss, val_accuracy) = evaluate(&net, &val);
-    let score_seconds = scoring.elapsed().as_secs_f64();
-    let (train_loss, train_accuracy) = evaluate(&net, &whole_train);
-    Ok(FoldResult {
-        train_accuracy,
-        train_loss,
-        val_accuracy,
-        val_loss,
-        epochs_run: history.len() as u32,
-        final_learning_rate: opt.learning_rate as f64,
-        fit_seconds,
-        score_seconds,
-        history,
-    })
+    Ok(Fitted { vs, net, final_learning_rate: opt.learning_rate as f64, history, kept_epoch })
 }
