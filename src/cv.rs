@@ -106,7 +106,7 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 }
 
 /// A configuration's summary over its folds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CvSummary {
     pub mean_train_accuracy: f64,
     pub std_train_accuracy: f64,

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod cli;
 pub mod cv;
 pub mod data;
+pub mod evaluate;
 pub mod device;
 pub mod export;
 pub mod metrics;

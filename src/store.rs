@@ -570,6 +570,46 @@ impl Store {
             .collect())
     }
 
+    /// Records an evaluation; returns its id.
+    pub async fn add_evaluation(
+        &self,
+        sweep_id: i64,
+        config_id: &str,
+        test_accuracy: f64,
+        model_dir: Option<&str>,
+        evaluation_json: &str,
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO evaluations (sweep_id, config_id, created_at, test_accuracy, model_dir, evaluation_json)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(sweep_id)
+        .bind(config_id)
+        .bind(now())
+        .bind(test_accuracy)
+        .bind(model_dir)
+        .bind(evaluation_json)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row.get(0))
+    }
+
+    /// The newest evaluation's JSON of a sweep (of one configuration, if given).
+    pub async fn latest_evaluation(&self, sweep_id: i64, config_id: Option<&str>) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT evaluation_json FROM evaluations WHERE sweep_id = ? AND (? IS NULL OR config_id = ?)
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(sweep_id)
+        .bind(config_id)
+        .bind(config_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Per-fold metrics of every done fold of a sweep, keyed by configuration.
     pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
         let rows = sqlx::query(

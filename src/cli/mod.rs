@@ -5,6 +5,7 @@
 
 mod bench_cmd;
 mod cv_cmd;
+mod eval_cmd;
 pub mod sweep_cmd;
 
 use anyhow::{Context, Result};
@@ -43,6 +44,12 @@ pub enum Command {
     Export(sweep_cmd::ExportArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
     Bench(bench_cmd::BenchArgs),
+    /// Train a configuration once more (default: rank 1), score it on the test part, compare with baselines, save it.
+    Evaluate(eval_cmd::EvaluateArgs),
+    /// Most-frequent, random, KNN and RBF-SVM baselines on a sweep's split, scored on the test part.
+    Baselines(eval_cmd::BaselinesArgs),
+    /// Classify the rows of a CSV with a model saved by `evaluate`.
+    Predict(eval_cmd::PredictArgs),
 }
 
 #[derive(Args, Debug)]
@@ -135,6 +142,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),
         Command::Bench(a) => bench_cmd::run(a),
+        Command::Evaluate(a) => eval_cmd::evaluate(a),
+        Command::Baselines(a) => eval_cmd::baselines(a),
+        Command::Predict(a) => eval_cmd::predict(a),
     }
 }
 

@@ -139,7 +139,7 @@ pub struct ExportArgs {
     pub include_partial: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
@@ -156,7 +156,7 @@ fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
 }
 
 /// The sweep named, or the only one in the database.
-async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
+pub(super) async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
     if let Some(n) = name {
         return store.sweep_by_name(n).await?.with_context(|| {
             format!("no sweep named `{n}` in {} (`gridsweep list` shows them)", store.path().display())

@@ -101,6 +101,8 @@ pub enum DataError {
     },
     #[error("{file}: {message}")]
     Selection { file: PathBuf, message: String },
+    #[error("{file}: the columns do not match the model's features: {}", describe_mismatch(missing, unexpected))]
+    Columns { file: PathBuf, missing: Vec<String>, unexpected: Vec<String> },
     #[error("{file}: {message}")]
     TooFewRows { file: PathBuf, message: String },
     #[error("{file}: feature column `{column}` has no values in the training part; drop it")]
@@ -358,6 +360,59 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         x: Matrix::new(rows, feature_cols.len(), data),
         y,
     })
+}
+
+fn describe_mismatch(missing: &[String], unexpected: &[String]) -> String {
+    let list = |v: &[String]| v.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing {}", list(missing)));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("unexpected {}", list(unexpected)));
+    }
+    parts.join("; ")
+}
+
+/// Reads the feature columns `features` (in that order) of a CSV for prediction.
+/// Columns in `ignored` (the label, the dropped ones) may be present; any other
+/// column, or a missing feature, is refused with both lists named.
+pub fn load_features(file: &Path, features: &[String], ignored: &[String]) -> Result<Matrix, DataError> {
+    let bytes = std::fs::read(file).map_err(|source| DataError::Io { file: file.into(), source })?;
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
+    let headers: Vec<String> =
+        rdr.headers().map_err(|e| csv_error(file, e))?.iter().map(|h| h.trim().to_string()).collect();
+    let missing: Vec<String> = features.iter().filter(|f| !headers.contains(f)).cloned().collect();
+    let unexpected: Vec<String> = headers
+        .iter()
+        .filter(|h| !h.is_empty() && !features.contains(h) && !ignored.contains(h))
+        .cloned()
+        .collect();
+    if !missing.is_empty() || !unexpected.is_empty() {
+        return Err(DataError::Columns { file: file.into(), missing, unexpected });
+    }
+    let cols: Vec<usize> = features.iter().map(|f| headers.iter().position(|h| h == f).unwrap_or(0)).collect();
+    let mut data = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0;
+    while rdr.read_record(&mut record).map_err(|e| csv_error(file, e))? {
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        for &c in &cols {
+            let cell = record.get(c).unwrap_or("");
+            data.push(if is_missing(cell) {
+                f64::NAN
+            } else {
+                cell.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| DataError::NotNumeric {
+                    file: file.into(),
+                    line,
+                    column: headers[c].clone(),
+                    value: cell.to_string(),
+                })?
+            });
+        }
+        rows += 1;
+    }
+    Ok(Matrix::new(rows, features.len(), data))
 }
 
 fn csv_error(file: &Path, e: csv::Error) -> DataError {

@@ -1,0 +1,387 @@
+//! After the sweep: evaluate, baselines, predict.
+
+use super::sweep_cmd::{pick_sweep, runtime, DbArg};
+use super::{available_cores, check_precision, Outcome};
+use crate::baselines::{Baseline, BaselineOptions};
+use crate::cv;
+use crate::evaluate::{self, EvalData, Evaluation, FinalTraining, SavedModel};
+use crate::metrics::Metrics;
+use crate::params::HyperParams;
+use crate::rank;
+use crate::spec::Spec;
+use crate::store::{now, Store, SweepRow};
+use crate::train::{EpochProgress, FoldObserver};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug, Clone)]
+pub struct ChoiceArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Evaluate this configuration id (or a unique prefix of one).
+    #[arg(long, conflicts_with = "rank")]
+    pub config: Option<String>,
+    /// Evaluate the configuration of this rank by the weighted score (default 1).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    #[arg(long, default_value_t = cv::W1)]
+    pub w1: f64,
+    #[arg(long, default_value_t = cv::W2)]
+    pub w2: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BaselineArgs {
+    /// Neighbours of the KNN baseline.
+    #[arg(long, default_value_t = 12)]
+    pub knn_k: usize,
+    /// C of the RBF SVM baseline.
+    #[arg(long, default_value_t = 1.0)]
+    pub svm_c: f64,
+}
+
+impl BaselineArgs {
+    fn options(&self) -> BaselineOptions {
+        BaselineOptions { knn_k: self.knn_k, svm_c: self.svm_c }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub choice: ChoiceArgs,
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+    /// Epochs of the final training (the callbacks may stop it earlier).
+    #[arg(long, default_value_t = evaluate::DEFAULT_EPOCHS)]
+    pub epochs: u32,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// LibTorch threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Where to save the model (default: results/<sweep>-<config id>-model next to the database).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BaselinesArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A model folder written by `gridsweep evaluate`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// CSV with the model's feature columns (the label and index columns may be present).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write the predictions here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The sweep's stored spec, and its data checked against the fingerprint recorded
+/// when the sweep ran (an evaluation of other data would not be of the same split).
+fn sweep_data(sweep: &SweepRow) -> Result<(Spec, EvalData)> {
+    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    if fingerprint != sweep.dataset_fingerprint {
+        bail!(
+            "the data of sweep `{}` ({}) changed since the sweep ran (sha256 {} now, {} then); its split would differ",
+            sweep.name,
+            spec.dataset.path.display(),
+            &fingerprint[..12],
+            &sweep.dataset_fingerprint[..12]
+        );
+    }
+    let data = EvalData::load(&spec.dataset, sweep.folds as usize)?;
+    Ok((spec, data))
+}
+
+/// The chosen configuration: (id, rank, params json, summary).
+fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, sweep: &str) -> Result<(String, Option<usize>, String, Option<cv::CvSummary>)> {
+    let ranked = rank::rank(rows, c.w1, c.w2);
+    if let Some(prefix) = &c.config {
+        let hits: Vec<&rank::ConfigRow> = rows.iter().filter(|r| r.0.starts_with(prefix.as_str())).collect();
+        return match hits.as_slice() {
+            [one] => Ok((
+                one.0.clone(),
+                ranked.iter().find(|r| r.config_id == one.0).map(|r| r.rank),
+                one.2.clone(),
+                one.3.clone(),
+            )),
+            [] => bail!("sweep `{sweep}` has no configuration `{prefix}` (`gridsweep rank {sweep}` lists them)"),
+            many => bail!("`{prefix}` matches {} configurations of sweep `{sweep}`; give more of the id", many.len()),
+        };
+    }
+    let n = c.rank.unwrap_or(1);
+    if ranked.is_empty() {
+        bail!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}`)");
+    }
+    let r = ranked.iter().find(|r| r.rank == n).with_context(|| {
+        format!("--rank {n}: sweep `{sweep}` has {} complete configurations", ranked.len())
+    })?;
+    let json = rows.iter().find(|row| row.0 == r.config_id).map(|row| row.2.clone()).unwrap_or_default();
+    Ok((r.config_id.clone(), Some(r.rank), json, Some(r.summary.clone())))
+}
+
+struct EpochLines {
+    quiet: bool,
+}
+
+impl FoldObserver for EpochLines {
+    fn on_epoch(&mut self, p: EpochProgress) {
+        if !self.quiet && (p.epoch % 25 == 0 || p.epoch == 1) {
+            eprintln!("gridsweep: final training, epoch {}/{}: loss {:.4}", p.epoch, p.epochs, p.loss);
+        }
+    }
+}
+
+/// Evaluates a configuration of a sweep, saves the model and records the evaluation.
+pub fn evaluate_sweep(a: &EvaluateArgs) -> Result<Evaluation> {
+    let device = crate::device::parse(&a.device)?;
+    tch::set_num_threads(a.threads.unwrap_or_else(available_cores).max(1) as i32);
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&a.choice.db.db))?;
+    let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
+    let rows = rt.block_on(store.configurations(sweep.id))?;
+    let (config_id, rank, params_json, summary) = choose(&rows, &a.choice, &sweep.name)?;
+    let mut params = HyperParams::default();
+    params
+        .apply_object(&rank::parse_params(&params_json))
+        .with_context(|| format!("configuration {config_id} of sweep `{}`", sweep.name))?;
+    let params = evaluate::final_params(params, a.epochs);
+    if a.epochs == 0 {
+        bail!("--epochs 0: expected at least 1");
+    }
+    check_precision(params.precision, device)?;
+    let (_spec, data) = sweep_data(&sweep)?;
+    if !a.quiet {
+        eprintln!(
+            "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
+            rank.map(|r| format!(" (rank {r})")).unwrap_or_default(),
+            sweep.name,
+            data.cv.train_y.len(),
+            data.val_y.len(),
+            data.test_y.len()
+        );
+    }
+    let mut observer = EpochLines { quiet: a.quiet };
+    let (model, tested) = evaluate::train_and_test(
+        &data,
+        FinalTraining { params: params.clone(), seed: sweep.seed as u64, device, observer: &mut observer },
+    )?;
+    if !a.quiet {
+        eprintln!("gridsweep: baselines (SVM, KNN, most frequent, random) on the same split");
+    }
+    let baselines = data.baselines(a.baselines.options())?;
+    let model_dir = a.model_dir.clone().unwrap_or_else(|| {
+        let dir = a.choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dir.join(format!("{}-{}-model", sweep.name, config_id))
+    });
+    let mut meta_model = model;
+    meta_model.meta.ignored_columns = ignored_columns(&sweep)?;
+    meta_model.save(&model_dir)?;
+    let evaluation = Evaluation {
+        sweep: sweep.name.clone(),
+        config_id: config_id.clone(),
+        rank,
+        w1: a.choice.w1,
+        w2: a.choice.w2,
+        cv: summary,
+        params: params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        seed: sweep.seed as u64,
+        feature_names: data.cv.prepared.dataset.feature_names.clone(),
+        class_names: data.class_names().to_vec(),
+        class_counts: data.class_counts(),
+        history: tested.history,
+        kept_epoch: tested.kept_epoch,
+        fit_seconds: tested.fit_seconds,
+        validation_accuracy: tested.validation_accuracy,
+        validation_loss: tested.validation_loss,
+        test: tested.test,
+        baselines,
+        model_dir: Some(model_dir.clone()),
+        created_at: now(),
+    };
+    let json = serde_json::to_string(&evaluation)?;
+    rt.block_on(store.add_evaluation(
+        sweep.id,
+        &config_id,
+        evaluation.test.accuracy,
+        Some(&model_dir.to_string_lossy()),
+        &json,
+    ))?;
+    rt.block_on(store.close());
+    Ok(evaluation)
+}
+
+/// Columns a prediction file may have besides the features: the label and the
+/// dropped ones.
+fn ignored_columns(sweep: &SweepRow) -> Result<Vec<String>> {
+    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
+    let mut cols = vec![spec.dataset.label.clone()];
+    cols.extend(spec.dataset.drop.iter().cloned());
+    Ok(cols)
+}
+
+pub fn evaluate(a: EvaluateArgs) -> Result<Outcome> {
+    let e = evaluate_sweep(&a)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print_evaluation(&e);
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&a.db.db))?;
+    let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
+    rt.block_on(store.close());
+    let (_spec, data) = sweep_data(&sweep)?;
+    let baselines = data.baselines(a.baselines.options())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&baselines)?);
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "sweep {}: baselines fitted on the training part ({} rows), scored on the test part ({} rows)",
+        sweep.name,
+        data.cv.train_y.len(),
+        data.test_y.len()
+    );
+    print_comparison(None, &baselines);
+    for b in &baselines {
+        println!("\n{}", b.label);
+        print_metrics(&b.metrics);
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn predict(a: PredictArgs) -> Result<Outcome> {
+    let model = SavedModel::load(&a.model)?;
+    let predictions = model.predict_file(&a.data)?;
+    let out: Box<dyn Write> = match &a.out {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec!["row".to_string(), "predicted".to_string()];
+    header.extend(model.meta.class_names.iter().map(|c| format!("p_{c}")));
+    w.write_record(&header)?;
+    for (i, p) in predictions.iter().enumerate() {
+        let mut rec = vec![i.to_string(), p.class.clone()];
+        rec.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    if let Some(p) = &a.out {
+        eprintln!("gridsweep: wrote {} predictions to {}", predictions.len(), p.display());
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_metrics(m: &Metrics) {
+    let width = m.classes.iter().map(|c| c.name.len()).max().unwrap_or(5).max(12);
+    println!("{:<width$}  {:>9}  {:>6}  {:>6}  {:>7}  {:>6}", "class", "precision", "recall", "f1", "support", "PR-AUC");
+    for (i, c) in m.classes.iter().enumerate() {
+        let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
+        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}  {:>6}", c.name, c.precision, c.recall, c.f1, c.support, auc);
+    }
+    let support: usize = m.classes.iter().map(|c| c.support).sum();
+    for (name, a) in [("macro avg", &m.macro_avg), ("weighted avg", &m.weighted_avg)] {
+        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", name, a.precision, a.recall, a.f1, support);
+    }
+    println!("accuracy {:.4}", m.accuracy);
+    println!("confusion matrix (rows: true, columns: predicted; counts, then row-normalised)");
+    let short: Vec<String> = m.classes.iter().map(|c| c.name.chars().take(10).collect()).collect();
+    println!("{:<width$}  {}", "", short.iter().map(|s| format!("{s:>11}")).collect::<String>());
+    for (i, c) in m.classes.iter().enumerate() {
+        let counts: String = m.confusion[i].iter().map(|v| format!("{:>11}", format_count(*v))).collect();
+        let norm: String = m.confusion_normalized[i].iter().map(|v| format!("{v:>7.3}")).collect();
+        println!("{:<width$}  {counts}   {norm}", c.name);
+    }
+}
+
+fn format_count(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn print_comparison(dense: Option<&Metrics>, baselines: &[Baseline]) {
+    println!("{:<22}  {:>8}  {:>8}  {:>12}", "model", "accuracy", "macro F1", "macro PR-AUC");
+    let row = |name: &str, m: &Metrics| {
+        println!("{:<22}  {:>8.4}  {:>8.4}  {:>12.4}", name, m.accuracy, m.macro_avg.f1, m.macro_pr_auc());
+    };
+    if let Some(m) = dense {
+        row("dense net", m);
+    }
+    for b in baselines {
+        row(&b.label, &b.metrics);
+    }
+}
+
+pub fn print_evaluation(e: &Evaluation) {
+    println!(
+        "sweep {}, configuration {}{}",
+        e.sweep,
+        e.config_id,
+        e.rank.map(|r| format!(" (rank {r} by score, w1 = {}, w2 = {})", e.w1, e.w2)).unwrap_or_default()
+    );
+    if let Some(cv) = &e.cv {
+        println!(
+            "cross-validation: val accuracy {:.4} ± {:.4}, train {:.4}, score {:.4}",
+            cv.mean_val_accuracy,
+            cv.std_val_accuracy,
+            cv.mean_train_accuracy,
+            cv::weighted_score(cv.mean_train_accuracy, cv.mean_val_accuracy, e.w1, e.w2)
+        );
+    }
+    let n = |v: &[usize]| v.iter().sum::<usize>();
+    println!(
+        "final training: {} epochs run, weights of epoch {} kept, {:.1} s; validation part ({} rows): accuracy {:.4}, loss {:.4}",
+        e.history.len(),
+        e.kept_epoch,
+        e.fit_seconds,
+        n(&e.class_counts.validation),
+        e.validation_accuracy,
+        e.validation_loss
+    );
+    println!("\ntest part ({} rows), used once:", n(&e.class_counts.test));
+    print_metrics(&e.test);
+    println!("\nbaselines on the same split and preprocessing:");
+    print_comparison(Some(&e.test), &e.baselines);
+    if let Some(dir) = &e.model_dir {
+        println!("\nmodel saved in {} (classify new rows: gridsweep predict --model {} --data FILE.csv)", dir.display(), dir.display());
+    }
+}

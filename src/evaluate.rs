@@ -1,0 +1,316 @@
+//! The decision at the end of a sweep: train the chosen configuration once more,
+//! score it once on the untouched test part, and put the baselines beside it.
+//!
+//! This is the study's final training. The network is fitted on the training part
+//! (49 %) with the validation part (21 %) as Keras' `validation_data`; the callbacks
+//! watch `val_loss` and the best epoch's weights are restored. Only then is the test
+//! part (30 %) used, once. The preprocessing is the one cross-validation used: fitted
+//! on the training part only.
+//!
+//! A saved model is a folder: `model.safetensors` (the VarStore) and `model.json`
+//! (hyperparameters, feature and class names, the fitted preprocessing), which is all
+//! [`SavedModel::predict`] needs to classify new rows.
+
+use crate::baselines::{self, Baseline, BaselineOptions};
+use crate::cv::{CvData, CvSummary};
+use crate::data::preprocess::Preprocessor;
+use crate::data::{self, DataError, DatasetSpec, Matrix};
+use crate::metrics::{self, Metrics};
+use crate::params::{HyperParams, Monitor};
+use crate::train::model::DenseNet;
+use crate::train::{self, EpochRecord, FoldData, FoldError, FoldObserver};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device};
+
+/// The study trained its final model for up to 300 epochs.
+pub const DEFAULT_EPOCHS: u32 = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("training the final model failed: {0}")]
+    Train(#[from] FoldError),
+    #[error(transparent)]
+    Baseline(#[from] baselines::BaselineError),
+    #[error("{path}: {message}")]
+    Model { path: PathBuf, message: String },
+}
+
+/// Rows per part and per class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartSizes {
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// Everything `evaluate` measured; stored as JSON in the `evaluations` table and read
+/// back by `report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub sweep: String,
+    pub config_id: String,
+    /// Rank by the weighted score when it was chosen (None: chosen by id, incomplete).
+    pub rank: Option<usize>,
+    pub w1: f64,
+    pub w2: f64,
+    /// The cross-validation summary of the configuration, if complete.
+    pub cv: Option<CvSummary>,
+    /// Hyperparameters of the final training (the configuration's, with epochs and
+    /// monitor of the final training).
+    pub params: Map<String, Value>,
+    pub seed: u64,
+    pub feature_names: Vec<String>,
+    pub class_names: Vec<String>,
+    /// Per-class rows of each part.
+    pub class_counts: PartSizes,
+    pub history: Vec<EpochRecord>,
+    /// Epoch whose weights were kept (restored best, or the last).
+    pub kept_epoch: u32,
+    pub fit_seconds: f64,
+    pub validation_accuracy: f64,
+    pub validation_loss: f64,
+    pub test: Metrics,
+    pub baselines: Vec<Baseline>,
+    pub model_dir: Option<PathBuf>,
+    pub created_at: f64,
+}
+
+/// The data of a sweep cut as evaluation needs it: preprocessed parts.
+pub struct EvalData {
+    pub cv: CvData,
+    pub val_x: Vec<f64>,
+    pub val_y: Vec<usize>,
+    pub test_x: Vec<f64>,
+    pub test_y: Vec<usize>,
+    pub train_x: Vec<f64>,
+}
+
+impl EvalData {
+    pub fn load(spec: &DatasetSpec, folds: usize) -> Result<Self, DataError> {
+        let cv = CvData::load(spec, folds)?;
+        let part = |idx: &[usize]| {
+            let raw = cv.prepared.dataset.x.select(idx);
+            let y: Vec<usize> = idx.iter().map(|&i| cv.prepared.dataset.y[i]).collect();
+            (cv.preprocessor.transform_f64(&raw).data, y)
+        };
+        let (val_x, val_y) = part(&cv.prepared.validation);
+        let (test_x, test_y) = part(&cv.prepared.test);
+        let (train_x, _) = part(&cv.prepared.train);
+        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x })
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.cv.n_features()
+    }
+
+    pub fn class_names(&self) -> &[String] {
+        &self.cv.prepared.dataset.class_names
+    }
+
+    pub fn train_y(&self) -> Vec<usize> {
+        self.cv.prepared.train_y()
+    }
+
+    pub fn class_counts(&self) -> PartSizes {
+        let k = self.class_names().len();
+        PartSizes {
+            train: data::counts(&self.train_y(), k),
+            validation: data::counts(&self.val_y, k),
+            test: data::counts(&self.test_y, k),
+        }
+    }
+
+    /// Baselines fitted on the training part, scored on the test part.
+    pub fn baselines(&self, opts: BaselineOptions) -> Result<Vec<Baseline>, baselines::BaselineError> {
+        let train_y = self.train_y();
+        baselines::run_all(
+            &baselines::Part { x: &self.train_x, y: &train_y },
+            &baselines::Part { x: &self.test_x, y: &self.test_y },
+            self.n_features(),
+            self.class_names(),
+            opts,
+        )
+    }
+}
+
+/// What the final training needs besides the data.
+pub struct FinalTraining<'a> {
+    pub params: HyperParams,
+    pub seed: u64,
+    pub device: Device,
+    pub observer: &'a mut dyn FoldObserver,
+}
+
+/// The final training's parameters: the configuration's, with `epochs` and the
+/// callbacks watching `val_loss` (best weights restored), as the study's final fit.
+pub fn final_params(mut p: HyperParams, epochs: u32) -> HyperParams {
+    p.epochs = epochs;
+    p.monitor = Monitor::ValLoss;
+    p
+}
+
+fn to_f32(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
+}
+
+/// A trained network with what it needs to classify raw rows.
+pub struct TrainedModel {
+    pub vs: nn::VarStore,
+    pub net: DenseNet,
+    pub meta: ModelMeta,
+}
+
+/// Trains the final model and scores it on the test part. Returns the model (to save)
+/// and the parts of the [`Evaluation`] that come from training and testing.
+pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel, Tested), EvalError> {
+    let nf = data.n_features();
+    let k = data.class_names().len();
+    let fold = FoldData {
+        n_features: nf,
+        n_classes: k,
+        train_x: data.cv.train_x.clone(),
+        train_y: data.cv.train_y.clone(),
+        val_x: to_f32(&data.val_x),
+        val_y: data.val_y.iter().map(|&y| y as i64).collect(),
+    };
+    let started = std::time::Instant::now();
+    let fitted = train::train_final(&fold, &t.params, t.seed, t.device, t.observer)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    let score = |x: &[f64]| -> Result<Vec<f64>, FoldError> {
+        Ok(train::predict_proba(&fitted.net, &to_f32(x), nf, t.device)?.into_iter().map(f64::from).collect())
+    };
+    let val_probs = score(&data.val_x)?;
+    let validation_loss = -data
+        .val_y
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| val_probs[i * k + y].max(f64::MIN_POSITIVE).ln())
+        .sum::<f64>()
+        / data.val_y.len().max(1) as f64;
+    let val_pred = metrics::argmax_rows(&val_probs, k);
+    let validation_accuracy =
+        val_pred.iter().zip(&data.val_y).filter(|(p, y)| p == y).count() as f64 / data.val_y.len().max(1) as f64;
+    let test_probs = score(&data.test_x)?;
+    let test_pred = metrics::argmax_rows(&test_probs, k);
+    let test = metrics::evaluate(&data.test_y, &test_pred, Some(&test_probs), data.class_names());
+    let meta = ModelMeta {
+        format: 1,
+        params: t.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        feature_names: data.cv.prepared.dataset.feature_names.clone(),
+        class_names: data.class_names().to_vec(),
+        ignored_columns: Vec::new(),
+        preprocessor: data.cv.preprocessor.clone(),
+    };
+    let tested = Tested {
+        history: fitted.history,
+        kept_epoch: fitted.kept_epoch,
+        fit_seconds,
+        validation_accuracy,
+        validation_loss,
+        test,
+    };
+    Ok((TrainedModel { vs: fitted.vs, net: fitted.net, meta }, tested))
+}
+
+/// Training and test results of [`train_and_test`].
+pub struct Tested {
+    pub history: Vec<EpochRecord>,
+    pub kept_epoch: u32,
+    pub fit_seconds: f64,
+    pub validation_accuracy: f64,
+    pub validation_loss: f64,
+    pub test: Metrics,
+}
+
+/// `model.json` of a saved model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub format: u32,
+    pub params: Map<String, Value>,
+    pub feature_names: Vec<String>,
+    pub class_names: Vec<String>,
+    /// Columns a prediction file may carry besides the features (label, index, ...).
+    pub ignored_columns: Vec<String>,
+    pub preprocessor: Preprocessor,
+}
+
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const META_FILE: &str = "model.json";
+
+impl TrainedModel {
+    /// Writes `dir/model.safetensors` and `dir/model.json`.
+    pub fn save(&self, dir: &Path) -> Result<(), EvalError> {
+        let err = |path: PathBuf, message: String| EvalError::Model { path, message };
+        std::fs::create_dir_all(dir).map_err(|e| err(dir.into(), format!("cannot create: {e}")))?;
+        let weights = dir.join(WEIGHTS_FILE);
+        self.vs.save(&weights).map_err(|e| err(weights.clone(), e.to_string()))?;
+        let meta = dir.join(META_FILE);
+        let json = serde_json::to_string(&self.meta).map_err(|e| err(meta.clone(), e.to_string()))?;
+        std::fs::write(&meta, json).map_err(|e| err(meta.clone(), format!("cannot write: {e}")))?;
+        Ok(())
+    }
+}
+
+/// A model read back from its folder.
+pub struct SavedModel {
+    pub dir: PathBuf,
+    pub meta: ModelMeta,
+    vs: nn::VarStore,
+    net: DenseNet,
+}
+
+/// One classified row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub class: String,
+    pub probabilities: Vec<f64>,
+}
+
+impl SavedModel {
+    pub fn load(dir: &Path) -> Result<SavedModel, EvalError> {
+        let err = |path: PathBuf, message: String| EvalError::Model { path, message };
+        let meta_path = dir.join(META_FILE);
+        let text = std::fs::read_to_string(&meta_path)
+            .map_err(|e| err(meta_path.clone(), format!("cannot read ({e}); is {} a model folder written by `gridsweep evaluate`?", dir.display())))?;
+        let meta: ModelMeta =
+            serde_json::from_str(&text).map_err(|e| err(meta_path.clone(), format!("not a gridsweep model description: {e}")))?;
+        let mut p = HyperParams::default();
+        p.apply_object(&meta.params).map_err(|e| err(meta_path.clone(), e.to_string()))?;
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let mut rng = crate::rng::stream(0, 0, crate::rng::Stream::InitialWeights);
+        let net = DenseNet::new(&vs.root(), meta.feature_names.len() as i64, meta.class_names.len() as i64, &p, &mut rng);
+        let weights = dir.join(WEIGHTS_FILE);
+        vs.load(&weights).map_err(|e| err(weights.clone(), e.to_string()))?;
+        Ok(SavedModel { dir: dir.into(), meta, vs, net })
+    }
+
+    /// Classifies the rows of a CSV with the model's feature columns.
+    pub fn predict_file(&self, file: &Path) -> Result<Vec<Prediction>, EvalError> {
+        let x = data::load_features(file, &self.meta.feature_names, &self.meta.ignored_columns)?;
+        self.predict(&x)
+    }
+
+    /// Classifies raw (unpreprocessed) rows.
+    pub fn predict(&self, x: &Matrix) -> Result<Vec<Prediction>, EvalError> {
+        let _ = &self.vs;
+        let k = self.meta.class_names.len();
+        if x.rows == 0 {
+            return Ok(Vec::new());
+        }
+        let features = self.meta.preprocessor.transform(x);
+        let probs = train::predict_proba(&self.net, &features, x.cols, Device::Cpu)?;
+        Ok(probs
+            .chunks(k)
+            .map(|row| {
+                let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+                let best = metrics::argmax_rows(&row, k)[0];
+                Prediction { class: self.meta.class_names[best].clone(), probabilities: row }
+            })
+            .collect())
+    }
+}
