@@ -50,12 +50,9 @@ impl BaselineArgs {
     }
 }
 
+/// How the final training runs.
 #[derive(Args, Debug, Clone)]
-pub struct EvaluateArgs {
-    #[command(flatten)]
-    pub choice: ChoiceArgs,
-    #[command(flatten)]
-    pub baselines: BaselineArgs,
+pub struct TrainingArgs {
     /// Epochs of the final training (the callbacks may stop it earlier).
     #[arg(long, default_value_t = evaluate::DEFAULT_EPOCHS)]
     pub epochs: u32,
@@ -65,14 +62,43 @@ pub struct EvaluateArgs {
     /// LibTorch threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where to save the model (default: results/<sweep>-<config id>-model next to the database).
+    /// Where to save the model (default: <sweep>-<config id>-model beside the database).
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub choice: ChoiceArgs,
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub choice: ChoiceArgs,
+    /// Folder for index.html and img/ (default: <sweep>-report beside the database).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Configurations in the top table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Evaluate again even if the database has an evaluation of the configuration.
+    #[arg(long)]
+    pub fresh: bool,
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+    #[command(flatten)]
+    pub training: TrainingArgs,
 }
 
 #[derive(Args, Debug)]
@@ -158,25 +184,25 @@ impl FoldObserver for EpochLines {
 }
 
 /// Evaluates a configuration of a sweep, saves the model and records the evaluation.
-pub fn evaluate_sweep(a: &EvaluateArgs) -> Result<Evaluation> {
-    let device = crate::device::parse(&a.device)?;
-    tch::set_num_threads(a.threads.unwrap_or_else(available_cores).max(1) as i32);
+pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &TrainingArgs) -> Result<Evaluation> {
+    let device = crate::device::parse(&t.device)?;
+    tch::set_num_threads(t.threads.unwrap_or_else(available_cores).max(1) as i32);
     let rt = runtime()?;
-    let store = rt.block_on(Store::open(&a.choice.db.db))?;
-    let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
+    let store = rt.block_on(Store::open(&choice.db.db))?;
+    let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
-    let (config_id, rank, params_json, summary) = choose(&rows, &a.choice, &sweep.name)?;
+    let (config_id, rank, params_json, summary) = choose(&rows, choice, &sweep.name)?;
     let mut params = HyperParams::default();
     params
         .apply_object(&rank::parse_params(&params_json))
         .with_context(|| format!("configuration {config_id} of sweep `{}`", sweep.name))?;
-    let params = evaluate::final_params(params, a.epochs);
-    if a.epochs == 0 {
+    let params = evaluate::final_params(params, t.epochs);
+    if t.epochs == 0 {
         bail!("--epochs 0: expected at least 1");
     }
     check_precision(params.precision, device)?;
     let (_spec, data) = sweep_data(&sweep)?;
-    if !a.quiet {
+    if !t.quiet {
         eprintln!(
             "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
             rank.map(|r| format!(" (rank {r})")).unwrap_or_default(),
@@ -186,17 +212,17 @@ pub fn evaluate_sweep(a: &EvaluateArgs) -> Result<Evaluation> {
             data.test_y.len()
         );
     }
-    let mut observer = EpochLines { quiet: a.quiet };
+    let mut observer = EpochLines { quiet: t.quiet };
     let (model, tested) = evaluate::train_and_test(
         &data,
         FinalTraining { params: params.clone(), seed: sweep.seed as u64, device, observer: &mut observer },
     )?;
-    if !a.quiet {
+    if !t.quiet {
         eprintln!("gridsweep: baselines (SVM, KNN, most frequent, random) on the same split");
     }
-    let baselines = data.baselines(a.baselines.options())?;
-    let model_dir = a.model_dir.clone().unwrap_or_else(|| {
-        let dir = a.choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let baselines = data.baselines(baseline_args.options())?;
+    let model_dir = t.model_dir.clone().unwrap_or_else(|| {
+        let dir = choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         dir.join(format!("{}-{}-model", sweep.name, config_id))
     });
     let mut meta_model = model;
@@ -206,8 +232,8 @@ pub fn evaluate_sweep(a: &EvaluateArgs) -> Result<Evaluation> {
         sweep: sweep.name.clone(),
         config_id: config_id.clone(),
         rank,
-        w1: a.choice.w1,
-        w2: a.choice.w2,
+        w1: choice.w1,
+        w2: choice.w2,
         cv: summary,
         params: params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed: sweep.seed as u64,
@@ -246,7 +272,7 @@ fn ignored_columns(sweep: &SweepRow) -> Result<Vec<String>> {
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<Outcome> {
-    let e = evaluate_sweep(&a)?;
+    let e = evaluate_sweep(&a.choice, &a.baselines, &a.training)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
     } else {
@@ -384,4 +410,58 @@ pub fn print_evaluation(e: &Evaluation) {
     if let Some(dir) = &e.model_dir {
         println!("\nmodel saved in {} (classify new rows: gridsweep predict --model {} --data FILE.csv)", dir.display(), dir.display());
     }
+}
+
+pub fn report(a: ReportArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let store = rt.block_on(Store::open(&a.choice.db.db))?;
+    let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
+    let rows = rt.block_on(store.configurations(sweep.id))?;
+    let (config_id, _, _, _) = choose(&rows, &a.choice, &sweep.name)?;
+    let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
+    rt.block_on(store.close());
+    let evaluation: Evaluation = match stored {
+        Some(json) => {
+            eprintln!("gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)");
+            serde_json::from_str(&json).context("the stored evaluation is unreadable; run with --fresh")?
+        }
+        None => {
+            let mut choice = a.choice.clone();
+            choice.config = Some(config_id.clone());
+            choice.rank = None;
+            evaluate_sweep(&choice, &a.baselines, &a.training)?
+        }
+    };
+    let store = rt.block_on(Store::open(&a.choice.db.db))?;
+    let counts = rt.block_on(store.counts(sweep.id))?;
+    let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
+    let sweep = rt.block_on(pick_sweep(&store, Some(&sweep.name)))?;
+    rt.block_on(store.close());
+    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
+    let ranked = rank::rank(&rows, evaluation.w1, evaluation.w2);
+    let varying = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
+    let out = a.out.clone().unwrap_or_else(|| {
+        let dir = a.choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dir.join(format!("{}-report", sweep.name))
+    });
+    let page = crate::report::write(
+        &crate::report::ReportInput {
+            spec: &spec,
+            db: &a.choice.db.db,
+            dataset_fingerprint: &sweep.dataset_fingerprint,
+            counts,
+            created_at: sweep.created_at,
+            updated_at: sweep.updated_at,
+            fit_seconds,
+            ranked: &ranked,
+            configurations: rows.len(),
+            varying: &varying,
+            evaluation: &evaluation,
+            top: a.top,
+        },
+        &out,
+    )?;
+    println!("{}", page.display());
+    eprintln!("gridsweep: report written; open {} in a browser", page.display());
+    Ok(Outcome::Ok)
 }

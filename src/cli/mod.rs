@@ -50,6 +50,8 @@ pub enum Command {
     Baselines(eval_cmd::BaselinesArgs),
     /// Classify the rows of a CSV with a model saved by `evaluate`.
     Predict(eval_cmd::PredictArgs),
+    /// One HTML page with plots: sweep summary, top configurations, evaluation, baselines (evaluates if needed).
+    Report(eval_cmd::ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +147,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Evaluate(a) => eval_cmd::evaluate(a),
         Command::Baselines(a) => eval_cmd::baselines(a),
         Command::Predict(a) => eval_cmd::predict(a),
+        Command::Report(a) => eval_cmd::report(a),
     }
 }
 

@@ -1,0 +1,373 @@
+//! `gridsweep report`: one HTML page with everything a write-up of the sweep needs.
+//!
+//! The page is plain, well-formed XHTML-style HTML with inline CSS and no scripts, so
+//! it opens from disk without network access; pictures are files beside it (`img/`,
+//! PNG shown, SVG linked). Being well-formed lets the test suite parse it as XML and
+//! check its structure.
+
+use crate::evaluate::Evaluation;
+use crate::export::display_value;
+use crate::metrics::Metrics;
+use crate::plots::{self, ConfigPoint, PlotError};
+use crate::rank::Ranked;
+use crate::spec::Spec;
+use crate::store::Counts;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What the page shows.
+pub struct ReportInput<'a> {
+    pub spec: &'a Spec,
+    pub db: &'a Path,
+    pub dataset_fingerprint: &'a str,
+    pub counts: Counts,
+    pub created_at: f64,
+    pub updated_at: f64,
+    /// Sum of the recorded folds' training time.
+    pub fit_seconds: f64,
+    /// Every complete configuration, ranked.
+    pub ranked: &'a [Ranked],
+    pub configurations: usize,
+    pub varying: &'a [String],
+    pub evaluation: &'a Evaluation,
+    /// Top configurations listed in the table.
+    pub top: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}&#8239;%", 100.0 * v)
+}
+
+fn when(unix: f64) -> String {
+    // UTC, to the second: days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let secs = unix.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// A figure: the PNG shown, the SVG linked.
+fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
+    let rel = |p: &PathBuf| p.strip_prefix(out).unwrap_or(p).to_string_lossy().replace('\\', "/");
+    let png = files.iter().find(|p| p.extension().is_some_and(|e| e == "png"));
+    let svg = files.iter().find(|p| p.extension().is_some_and(|e| e == "svg"));
+    if let Some(png) = png {
+        let _ = write!(
+            html,
+            "<figure><img src=\"{}\" alt=\"{}\" /><figcaption>{}{}</figcaption></figure>\n",
+            esc(&rel(png)),
+            esc(caption),
+            esc(caption),
+            svg.map(|s| format!(" (<a href=\"{}\">SVG</a>)", esc(&rel(s)))).unwrap_or_default()
+        );
+    }
+}
+
+fn metrics_table(html: &mut String, m: &Metrics) {
+    html.push_str("<table class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>PR-AUC</th></tr></thead><tbody>\n");
+    for (i, c) in m.classes.iter().enumerate() {
+        let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{auc}</td></tr>",
+            esc(&c.name),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
+        );
+    }
+    let support: usize = m.classes.iter().map(|c| c.support).sum();
+    for (name, a) in [("macro avg", &m.macro_avg), ("weighted avg", &m.weighted_avg)] {
+        let _ = writeln!(
+            html,
+            "<tr class=\"avg\"><td>{name}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{support}</td><td></td></tr>",
+            a.precision, a.recall, a.f1
+        );
+    }
+    let _ = writeln!(html, "</tbody></table>\n<p>Accuracy: <strong>{}</strong> of {support} test rows.</p>", pct(m.accuracy));
+}
+
+const CSS: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.8em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#eef3f8}td:first-child,th:first-child{text-align:left}tr.avg td{background:#f6f6f6}tr.chosen td{background:#fde9e9}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}
+figure{display:inline-block;margin:.6em .6em .6em 0;vertical-align:top}figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:.85em;color:#555}pre{background:#f4f4f4;padding:.8em;overflow-x:auto;font-size:.88em}
+.gallery figure{max-width:48%}.note{color:#555;font-size:.9em}";
+
+/// Writes the plots and `index.html` into `out`; returns the page's path.
+pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
+    let img = out.join("img");
+    let e = input.evaluation;
+    let spec = input.spec;
+    let mut html = String::new();
+    let title = format!("gridsweep report: {}", spec.name);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\" />\n<title>{}</title>\n<style>\n{CSS}\n</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    if let Some(d) = &spec.description {
+        let _ = writeln!(html, "<p class=\"lead\">{}</p>", esc(d));
+    }
+
+    // ------------------------------------------------ summary
+    let rows_total: usize = [&e.class_counts.train, &e.class_counts.validation, &e.class_counts.test]
+        .iter()
+        .map(|v| v.iter().sum::<usize>())
+        .sum();
+    let n = |v: &[usize]| v.iter().sum::<usize>();
+    html.push_str("<section id=\"summary\">\n<h2>Sweep</h2>\n<dl class=\"facts\">\n");
+    let facts: Vec<(&str, String)> = vec![
+        ("name", esc(&spec.name)),
+        ("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())]))),
+        (
+            "rows",
+            format!(
+                "{rows_total}: training part {} (49&#8239;%), validation part {}, test part {}; {} features, {} classes",
+                n(&e.class_counts.train),
+                n(&e.class_counts.validation),
+                n(&e.class_counts.test),
+                e.feature_names.len(),
+                e.class_names.len()
+            ),
+        ),
+        ("cross-validation", format!("{}-fold stratified on the training part, seed {}", spec.cv.folds, spec.seed)),
+        (
+            "configurations",
+            format!(
+                "{} ({} complete); folds: {} done, {} failed, {} pending, {} running",
+                input.configurations,
+                input.ranked.len(),
+                input.counts.done,
+                input.counts.failed,
+                input.counts.pending,
+                input.counts.running
+            ),
+        ),
+        (
+            "time",
+            format!(
+                "{} of fold time, summed over the done folds; sweep created {}, last update {}",
+                crate::cli::sweep_cmd::human_duration(input.fit_seconds),
+                when(input.created_at),
+                when(input.updated_at)
+            ),
+        ),
+        ("database", esc(&input.db.display().to_string())),
+        ("ranking", format!("score = ½·(w1·(1 − Δacc) + w2·val acc), w1 = {}, w2 = {}", e.w1, e.w2)),
+    ];
+    for (k, v) in facts {
+        let _ = writeln!(html, "<dt>{k}</dt><dd>{v}</dd>");
+    }
+    html.push_str("</dl>\n");
+    let files = plots::class_balance(
+        &img.join("class-balance"),
+        &e.class_names,
+        &[("training", e.class_counts.train.clone()), ("validation", e.class_counts.validation.clone()), ("test", e.class_counts.test.clone())],
+    )?;
+    figure(&mut html, &files, out, "Rows per class in each part of the split");
+    let spec_json = serde_json::to_string_pretty(spec).unwrap_or_default();
+    let _ = writeln!(html, "<details><summary>The spec as run</summary><pre>{}</pre></details>\n</section>", esc(&spec_json));
+
+    // ------------------------------------------------ top configurations
+    html.push_str("<section id=\"top\">\n<h2>Top configurations</h2>\n<table class=\"ranking\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>val acc (mean ± std)</th><th>train acc</th><th>Δacc</th>");
+    for k in input.varying {
+        let _ = write!(html, "<th>{}</th>", esc(k));
+    }
+    html.push_str("</tr></thead><tbody>\n");
+    for r in input.ranked.iter().take(input.top) {
+        let s = &r.summary;
+        let class = if r.config_id == e.config_id { " class=\"chosen\"" } else { "" };
+        let _ = write!(
+            html,
+            "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4} ± {:.4}</td><td>{:.4}</td><td>{:.4}</td>",
+            r.rank,
+            esc(&r.config_id),
+            r.score,
+            s.mean_val_accuracy,
+            s.std_val_accuracy,
+            s.mean_train_accuracy,
+            s.delta_accuracy
+        );
+        for k in input.varying {
+            let _ = write!(html, "<td>{}</td>", esc(&r.params.get(k).map(display_value).unwrap_or_default()));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table>\n");
+    let points: Vec<ConfigPoint> = input
+        .ranked
+        .iter()
+        .map(|r| ConfigPoint { delta_accuracy: r.summary.delta_accuracy, val_accuracy: r.summary.mean_val_accuracy, score: r.score })
+        .collect();
+    let chosen = input.ranked.iter().position(|r| r.config_id == e.config_id);
+    html.push_str("<div class=\"gallery\">\n");
+    let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, e.w1, e.w2)?;
+    figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+    for key in input.varying {
+        // Values in axis order (numbers ascending, others by name), scores per value.
+        let mut groups: BTreeMap<String, (f64, Vec<(f64, bool)>)> = BTreeMap::new();
+        for r in input.ranked {
+            let v = r.params.get(key).cloned().unwrap_or(Value::Null);
+            let order = v.as_f64().unwrap_or(f64::NAN);
+            groups.entry(display_value(&v)).or_insert((order, Vec::new())).1.push((r.score, r.config_id == e.config_id));
+        }
+        let mut groups: Vec<(String, f64, Vec<(f64, bool)>)> = groups.into_iter().map(|(k, (o, s))| (k, o, s)).collect();
+        groups.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let chosen_point = groups
+            .iter()
+            .enumerate()
+            .find_map(|(g, grp)| grp.2.iter().position(|(_, c)| *c).map(|j| (g, j)));
+        let groups: Vec<(String, Vec<f64>)> =
+            groups.into_iter().map(|(k, _, s)| (k, s.into_iter().map(|(v, _)| v).collect())).collect();
+        let files = plots::score_vs_param(&img.join(format!("score-vs-{}", slug(key))), key, &groups, chosen_point)?;
+        figure(&mut html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));
+    }
+    html.push_str("</div>\n</section>\n");
+
+    // ------------------------------------------------ evaluation
+    let _ = writeln!(
+        html,
+        "<section id=\"evaluation\">\n<h2>Evaluation of configuration {}{}</h2>",
+        esc(&e.config_id),
+        e.rank.map(|r| format!(" (rank {r})")).unwrap_or_default()
+    );
+    html.push_str("<table class=\"params\"><thead><tr><th>hyperparameter</th><th>value</th></tr></thead><tbody>\n");
+    for (k, v) in &e.params {
+        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&display_value(v)));
+    }
+    html.push_str("</tbody></table>\n");
+    let _ = writeln!(
+        html,
+        "<p>Trained on the training part ({} rows) with the validation part ({} rows) watched by the callbacks (<code>val_loss</code>, best weights restored): {} epochs run, the weights of epoch {} kept, {:.1} s. Validation accuracy {}, loss {:.4}. The test part ({} rows) was used once, for the figures below.</p>",
+        n(&e.class_counts.train),
+        n(&e.class_counts.validation),
+        e.history.len(),
+        e.kept_epoch,
+        e.fit_seconds,
+        pct(e.validation_accuracy),
+        e.validation_loss,
+        n(&e.class_counts.test)
+    );
+    if let Some(cv) = &e.cv {
+        let _ = writeln!(
+            html,
+            "<p>Cross-validation of this configuration: validation accuracy {:.4} ± {:.4}, training accuracy {:.4}.</p>",
+            cv.mean_val_accuracy, cv.std_val_accuracy, cv.mean_train_accuracy
+        );
+    }
+    metrics_table(&mut html, &e.test);
+    let files = plots::learning_curves(&img.join("learning-curves"), &e.history, e.kept_epoch)?;
+    figure(&mut html, &files, out, "Loss and accuracy per epoch of the final training");
+    html.push_str("<div class=\"gallery\">\n");
+    let files = plots::confusion(&img.join("confusion-dense"), "Dense net", &e.test)?;
+    figure(&mut html, &files, out, "Dense net: counts and row shares (recall) on the test part");
+    let files = plots::pr_curves(&img.join("pr-dense"), "Dense net", &e.test.pr_curves)?;
+    figure(&mut html, &files, out, "Dense net: precision-recall curves, PR-AUC by the trapezoid rule");
+    html.push_str("</div>\n</section>\n");
+
+    // ------------------------------------------------ baselines
+    html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. With constant scores (most frequent, random) the trapezoid PR-AUC of a class is (1 + its share) / 2, not a sign of skill.</p>\n");
+    html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro PR-AUC</th></tr></thead><tbody>\n");
+    let mut bars = vec![("dense net".to_string(), e.test.accuracy)];
+    let row = |html: &mut String, name: &str, m: &Metrics| {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+            esc(name),
+            pct(m.accuracy),
+            m.macro_avg.f1,
+            m.weighted_avg.f1,
+            m.macro_pr_auc()
+        );
+    };
+    row(&mut html, "dense net", &e.test);
+    for b in &e.baselines {
+        row(&mut html, &b.label, &b.metrics);
+        bars.push((b.label.split(" (").next().unwrap_or(&b.label).to_string(), b.metrics.accuracy));
+    }
+    html.push_str("</tbody></table>\n");
+    let files = plots::accuracy_comparison(&img.join("accuracy-comparison"), &bars)?;
+    figure(&mut html, &files, out, "Test accuracy of the dense net and the baselines");
+    html.push_str("<div class=\"gallery\">\n");
+    for b in &e.baselines {
+        let files = plots::confusion(&img.join(format!("confusion-{}", slug(&b.key))), &b.label, &b.metrics)?;
+        figure(&mut html, &files, out, &format!("{}: confusion matrix on the test part", b.label));
+        if b.key == "svm" || b.key == "knn" {
+            let files = plots::pr_curves(&img.join(format!("pr-{}", slug(&b.key))), &b.label, &b.metrics.pr_curves)?;
+            figure(&mut html, &files, out, &format!("{}: precision-recall curves", b.label));
+        }
+    }
+    html.push_str("</div>\n");
+    for b in &e.baselines {
+        let _ = writeln!(html, "<h3>{}</h3>", esc(&b.label));
+        metrics_table(&mut html, &b.metrics);
+    }
+    html.push_str("</section>\n");
+
+    // ------------------------------------------------ reproduce
+    let db = input.db.display().to_string();
+    let model = e.model_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "MODEL_DIR".into());
+    let _ = writeln!(
+        html,
+        "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run SPEC.json --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. The spec as run is shown above under “Sweep”; `gridsweep resume {name}` continues an interrupted sweep.</p>\n</section>",
+        db = esc(&db),
+        name = esc(&spec.name),
+        id = esc(&e.config_id),
+        epochs = e.params.get("epochs").map(display_value).unwrap_or_default(),
+        model = esc(&model),
+        split_seed = spec.dataset.seed,
+        seed = spec.seed,
+    );
+    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
+    let page = out.join("index.html");
+    std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_escaping() {
+        assert_eq!(when(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(when(1_795_000_000.0), "2026-11-18 11:06:40 UTC");
+        assert_eq!(esc("a<b & 'c'"), "a&lt;b &amp; &#39;c&#39;");
+    }
+}
