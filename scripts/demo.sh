@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on built-in data: installs LibTorch if needed (once, cached in
 # ~/.cache/gridsweep), builds gridsweep, runs the sweep search-spaces/quick.json on the
-# built-in synthetic data set, ranks it and exports both CSV formats into results/.
+# built-in synthetic data set, ranks it, exports both CSV formats into results/, then
+# evaluates the best configuration and writes the HTML report.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-libtorch.sh >/dev/null
@@ -11,3 +12,6 @@ $gs run search-spaces/quick.json --db results/quick.db
 $gs rank quick --db results/quick.db
 $gs export quick --db results/quick.db --format hpo-combined --out results/quick-HPO_combined.csv
 $gs export quick --db results/quick.db --format cv-results --out results/quick-cv_results.csv
+# The decision: evaluate the best configuration on the test part, baselines beside it,
+# all of it in one HTML page (results/quick-report/index.html).
+$gs report quick --db results/quick.db --quiet
