@@ -1,7 +1,7 @@
 //! Makes `target/*/gridsweep` run without LD_LIBRARY_PATH: an rpath to LibTorch's
-//! `lib/` folder, and `torch_cuda` linked with --no-as-needed. Without the latter the
-//! linker drops libtorch_cuda (no symbol of it is referenced directly), LibTorch never
-//! registers its CUDA backend, and `tch::Cuda::is_available()` is false even on a GPU.
+//! `lib/` folder. `libtorch_cuda.so` is deliberately not linked: `device::load_cuda_backend`
+//! loads it at run time when a device name asks for CUDA (a CPU process then does not
+//! pay for the CUDA libraries); `GRIDSWEEP_TORCH_LIB` tells it where this LibTorch is.
 use std::path::PathBuf;
 
 fn main() {
@@ -14,10 +14,5 @@ fn main() {
     let lib = libtorch.join("lib");
     let lib = lib.canonicalize().unwrap_or(lib);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-L{}", lib.display());
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
-    }
+    println!("cargo:rustc-env=GRIDSWEEP_TORCH_LIB={}", lib.display());
 }

@@ -1,4 +1,11 @@
 //! Choosing the LibTorch device from `--device cpu|cuda|cuda:N|auto`.
+//!
+//! LibTorch's CUDA backend lives in `libtorch_cuda.so`, which registers itself with
+//! the dispatcher when it is loaded. gridsweep does not link it: loading it, and the
+//! CUDA libraries it pulls in, costs about 350 MB of resident memory and part of a
+//! second in every process, which a CPU sweep never needs. [`load_cuda_backend`]
+//! loads it (once, `RTLD_GLOBAL`, before anything asks LibTorch about CUDA) when a
+//! device name asks for CUDA.
 
 use tch::Device;
 
@@ -8,8 +15,40 @@ pub enum DeviceError {
     Unknown(String),
     #[error("--device {asked}: CUDA was asked for, but LibTorch finds no CUDA device on this machine (use --device cpu or auto)")]
     NoCuda { asked: String },
+    #[error("--device {asked}: LibTorch's CUDA library could not be loaded: {reason}")]
+    CudaLibrary { asked: String, reason: String },
     #[error("--device {asked}: this machine has {count} CUDA device(s), numbered from 0")]
     NoSuchGpu { asked: String, count: usize },
+}
+
+/// Loads `libtorch_cuda.so` (from the binary's rpath, `LD_LIBRARY_PATH`, or the
+/// LibTorch it was built against), once per process.
+pub fn load_cuda_backend() -> Result<(), String> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let mut candidates = vec!["libtorch_cuda.so".to_string()];
+            if let Some(dir) = option_env!("GRIDSWEEP_TORCH_LIB") {
+                candidates.push(format!("{dir}/libtorch_cuda.so"));
+            }
+            let mut reasons = Vec::new();
+            for c in candidates {
+                let name = std::ffi::CString::new(c).map_err(|e| e.to_string())?;
+                // SAFETY: dlopen with a NUL-terminated name; the handle is kept for the
+                // life of the process (LibTorch's registrations point into the library).
+                let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+                if !handle.is_null() {
+                    return Ok(());
+                }
+                // SAFETY: dlerror returns a thread-local C string or null.
+                let err = unsafe { libc::dlerror() };
+                if !err.is_null() {
+                    reasons.push(unsafe { std::ffi::CStr::from_ptr(err) }.to_string_lossy().into_owned());
+                }
+            }
+            Err(reasons.join("; "))
+        })
+        .clone()
 }
 
 /// Parses and checks a device name against what this machine has.
@@ -17,13 +56,16 @@ pub fn parse(name: &str) -> Result<Device, DeviceError> {
     let s = name.trim().to_ascii_lowercase();
     let index = match s.as_str() {
         "cpu" => return Ok(Device::Cpu),
-        "auto" => return Ok(Device::cuda_if_available()),
+        "auto" => {
+            return Ok(if load_cuda_backend().is_ok() { Device::cuda_if_available() } else { Device::Cpu });
+        }
         "cuda" | "gpu" => 0,
         _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
             Some(i) => i,
             None => return Err(DeviceError::Unknown(name.to_string())),
         },
     };
+    load_cuda_backend().map_err(|reason| DeviceError::CudaLibrary { asked: name.to_string(), reason })?;
     if !tch::Cuda::is_available() {
         return Err(DeviceError::NoCuda { asked: name.to_string() });
     }
@@ -63,6 +105,13 @@ mod tests {
         assert_eq!(parse("CPU").unwrap(), Device::Cpu);
         assert!(matches!(parse("tpu"), Err(DeviceError::Unknown(_))));
         assert!(matches!(parse("cuda:x"), Err(DeviceError::Unknown(_))));
+        assert!(load_cuda_backend().is_ok(), "{:?}", load_cuda_backend());
+        // The backend is registered: without it LibTorch says it has no ATen_cuda
+        // library; with it (and no GPU) it complains about the driver instead.
+        if !tch::Cuda::is_available() {
+            let err = tch::Tensor::f_zeros([1], (tch::Kind::Float, Device::Cuda(0))).unwrap_err().to_string();
+            assert!(!err.contains("without ATen_cuda library"), "{err}");
+        }
         if !tch::Cuda::is_available() {
             assert!(matches!(parse("cuda"), Err(DeviceError::NoCuda { .. })));
             assert_eq!(parse("auto").unwrap(), Device::Cpu);

@@ -119,6 +119,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The process exit status: 0 ok, 1 some folds failed (2 is for errors).
+    pub fn code(self) -> i32 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::SomeFailed => 1,
+        }
+    }
+
     pub fn exit_code(self) -> ExitCode {
         match self {
             Outcome::Ok => ExitCode::SUCCESS,
