@@ -95,6 +95,53 @@ pub fn wait_with_rusage(child: &std::process::Child) -> std::io::Result<(i32, u6
     Ok((code, usage.ru_maxrss as u64 * 1024))
 }
 
+/// Where a sweep process's worker time went besides training, as shares of
+/// `jobs × wall` (percent).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct OutsideTraining {
+    /// Everything but the folds' claim-to-result time.
+    pub total: f64,
+    /// Before the first claim and after the last result: process start (loading
+    /// LibTorch), reading and preprocessing the data, opening the store, and exit.
+    pub start_and_exit: f64,
+    /// Between a worker's result and its next claim (recording, claiming): the
+    /// scheduler and the store.
+    pub between_folds: f64,
+    /// Workers idle while the last folds run on the others: no work left to claim.
+    pub idle_tail: f64,
+}
+
+/// Splits the time outside training from the folds' spans: (worker, claimed at,
+/// result recorded at), in seconds.
+pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) -> OutsideTraining {
+    let total_time = jobs as f64 * wall;
+    let pct = |x: f64| 100.0 * x / total_time;
+    if spans.is_empty() || total_time <= 0.0 {
+        return OutsideTraining { total: 100.0, start_and_exit: 100.0, between_folds: 0.0, idle_tail: 0.0 };
+    }
+    let first = spans.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
+    let last = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
+    let busy: f64 = spans.iter().map(|s| s.2 - s.1).sum();
+    let mut tail = 0.0;
+    let mut workers: Vec<&str> = spans.iter().map(|s| s.0.as_str()).collect();
+    workers.sort_unstable();
+    workers.dedup();
+    for w in &workers {
+        let done = spans.iter().filter(|s| s.0 == *w).map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
+        tail += last - done;
+    }
+    // Workers that never got a fold idled the whole window.
+    tail += (jobs.saturating_sub(workers.len())) as f64 * (last - first);
+    let window = jobs as f64 * (last - first);
+    OutsideTraining {
+        total: pct(total_time - busy),
+        start_and_exit: pct(total_time - window),
+        between_folds: pct(window - busy - tail),
+        idle_tail: pct(tail),
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +157,22 @@ mod tests {
     fn peak_is_positive() {
         let g = matmul_peak(Kind::Float, 128, 1, 1, Device::Cpu, 0.05);
         assert!(g > 0.1, "{g}");
+    }
+
+    #[test]
+    fn outside_training_parts_add_up() {
+        // Two workers over a 10 s process: folds from 1 s to 9 s; worker b ends at 8 s.
+        let spans = vec![
+            ("a".to_string(), 1.0, 5.0),
+            ("a".to_string(), 5.5, 9.0),
+            ("b".to_string(), 1.0, 4.0),
+            ("b".to_string(), 4.0, 8.0),
+        ];
+        let o = outside_training(&spans, 2, 10.0);
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        close(o.start_and_exit, 100.0 * 4.0 / 20.0);
+        close(o.idle_tail, 100.0 * 1.0 / 20.0);
+        close(o.between_folds, 100.0 * 0.5 / 20.0);
+        close(o.total, o.start_and_exit + o.idle_tail + o.between_folds);
     }
 }

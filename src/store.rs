@@ -649,6 +649,15 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// (worker, claimed at, recorded at) of every done fold of a sweep.
+    pub async fn fold_spans(&self, sweep_id: i64) -> Result<Vec<(String, f64, f64)>> {
+        sqlx::query_as("SELECT worker, started_at, finished_at FROM folds WHERE sweep_id = ? AND state = 'done'")
+            .bind(sweep_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// How many times each fold was claimed (attempts), for the exactly-once checks.
     pub async fn attempts(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, i64)>> {
         let rows = sqlx::query("SELECT config_id, fold, state, attempts FROM folds WHERE sweep_id = ? ORDER BY id")

@@ -137,7 +137,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 }
                 bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
             }
-            let (fits, flops, busy, val) = rt.block_on(async {
+            let (fits, flops, spans, val) = rt.block_on(async {
                 let store = Store::open(&db).await?;
                 let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
                 let rows = store.configurations(sweep.id).await?;
@@ -156,10 +156,11 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 }
                 // Each fold's time with its worker, claim to recorded result: training,
                 // scoring, moving its data to tensors. The rest is outside training.
-                let busy = store.fold_durations(sweep.id).await?.iter().sum::<f64>();
+                let spans = store.fold_spans(sweep.id).await?;
                 store.close().await;
-                anyhow::Ok((fits, flops, busy, val))
+                anyhow::Ok((fits, flops, spans, val))
             })?;
+            let outside = bench::outside_training(&spans, jobs, wall);
             let gflops = flops / wall / 1e9;
             let peak = peak_all.get(prec.name()).copied();
             let rate = fits as f64 / wall * 60.0;
@@ -172,17 +173,21 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "training_tflop": flops / 1e12, "achieved_gflops": gflops,
                 "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
                 "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
-                "outside_training_percent": 100.0 * (1.0 - busy / (jobs as f64 * wall)),
+                "outside_training_percent": outside.total,
+                "outside_training": outside,
                 "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
                 "peak_rss_mb_process": maxrss as f64 / 1e6,
                 "speedup_vs_fp32": fp32_rate.filter(|_| prec != Precision::Fp32).map(|f| rate / f),
                 "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
             });
             say(format!(
-                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training; peak RSS {:.0} MB per worker{}",
+                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training ({:.1}% start and exit, {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
                 prec.name(), wall / fits as f64, flops / 1e12,
                 peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
-                case["outside_training_percent"].as_f64().unwrap_or(0.0),
+                outside.total,
+                outside.start_and_exit,
+                outside.between_folds,
+                outside.idle_tail,
                 case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
                 case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
             ));
