@@ -83,9 +83,9 @@ fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
     let png = files.iter().find(|p| p.extension().is_some_and(|e| e == "png"));
     let svg = files.iter().find(|p| p.extension().is_some_and(|e| e == "svg"));
     if let Some(png) = png {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<figure><img src=\"{}\" alt=\"{}\" /><figcaption>{}{}</figcaption></figure>\n",
+            "<figure><img src=\"{}\" alt=\"{}\" /><figcaption>{}{}</figcaption></figure>",
             esc(&rel(png)),
             esc(caption),
             esc(caption),
