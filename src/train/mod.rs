@@ -329,8 +329,10 @@ fn fit_epochs(
             let yb = fit.y.index_select(0, &idx);
             let logits = net.forward(&xb, Some(&mut dropout));
             let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
-            loss.backward();
-            opt.step();
+            // Gradients as fresh tensors (torch.autograd.grad), not accumulated into
+            // `.grad`: that would add each one onto a zeroed buffer, an extra pass.
+            let grads = Tensor::run_backward(&[&loss], opt.params(), false, false);
+            opt.step_with(grads);
             net.apply_constraints();
             tch::no_grad(|| {
                 loss_sum += loss.detach() * len as f64;

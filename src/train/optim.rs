@@ -60,18 +60,35 @@ impl Optimizer {
 
     /// Applies one update from the parameters' accumulated gradients, then clears them.
     pub fn step(&mut self) {
+        let grads: Vec<Tensor> = self.params.iter().map(Tensor::grad).collect();
+        self.update(grads, true);
+    }
+
+    /// The parameters, in the order `step_with` expects their gradients.
+    pub fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    /// Applies one update from `grads` (one per parameter, as `params`; undefined
+    /// ones skip their parameter). Gradients from `Tensor::run_backward` are fresh
+    /// tensors: nothing is accumulated into `.grad` and nothing needs clearing.
+    pub fn step_with(&mut self, grads: Vec<Tensor>) {
+        self.update(grads, false);
+    }
+
+    /// One update; `clear` zeroes the gradients afterwards (accumulated ones).
+    fn update(&mut self, grads: Vec<Tensor>, clear: bool) {
         let c = self.coefficients();
         tch::no_grad(|| {
-            for i in 0..self.params.len() {
-                let g = self.params[i].grad();
+            for (i, g) in grads.into_iter().enumerate() {
                 if !g.defined() {
                     continue;
                 }
                 let v = self.v.get(i).map(Tensor::shallow_clone);
                 if self.force_tensor_path
-                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i])
+                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i], clear)
                 {
-                    self.tensor_update(&c, i, g);
+                    self.tensor_update(&c, i, g, clear);
                 }
             }
         });
@@ -104,7 +121,7 @@ impl Optimizer {
     }
 
     /// The same update as tensor arithmetic (any device, any layout).
-    fn tensor_update(&mut self, c: &Coefficients, i: usize, mut g: Tensor) {
+    fn tensor_update(&mut self, c: &Coefficients, i: usize, mut g: Tensor, clear: bool) {
         match self.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let p = &mut self.params[i];
@@ -135,7 +152,9 @@ impl Optimizer {
                 self.params[i] -= &g * c.lr / denom;
             }
         }
-        let _ = g.zero_();
+        if clear {
+            let _ = g.zero_();
+        }
     }
 }
 
@@ -163,7 +182,7 @@ struct Coefficients {
 /// a*b + c). The one op whose rounding LibTorch does not define that way, `sqrt` (it
 /// goes through MKL's vector math), is left to LibTorch: pass 1 updates the moments and
 /// writes what goes under the root into `scratch`, LibTorch takes the root in place,
-/// pass 2 updates the parameter and clears the gradient. Results are bit for bit those
+/// pass 2 updates the parameter (and the gradient is cleared if it was accumulated). Results are bit for bit those
 /// of the tensor path (tested).
 mod fused {
     use super::*;
@@ -175,7 +194,7 @@ mod fused {
     }
 
     /// Returns false (having changed nothing) when a tensor does not qualify.
-    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor) -> bool {
+    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor, clear: bool) -> bool {
         let bufs: Option<Vec<(*mut f32, usize)>> =
             [Some(p), Some(g), Some(m), v, Some(&*scratch)].into_iter().flatten().map(slice).collect();
         let Some(bufs) = bufs else { return false };
@@ -221,7 +240,9 @@ mod fused {
                     let mi = m[i] * mom - g[i] * lr;
                     m[i] = mi;
                     p[i] += mi;
-                    g[i] = 0.0;
+                }
+                if clear {
+                    g.fill(0.0);
                 }
                 return true;
             }
@@ -230,14 +251,13 @@ mod fused {
         }
         let _ = scratch.sqrt_();
 
-        // Pass 2: the parameter, and a cleared gradient.
+        // Pass 2: the parameter.
         match c.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let (alpha, decay) = (c.alpha as f32, c.decay as f32);
                 for i in 0..n {
                     let pi = if decay != 1.0 { p[i] * decay } else { p[i] };
                     p[i] = pi - (m[i] * alpha) / (w[i] + eps);
-                    g[i] = 0.0;
                 }
             }
             OptimizerKind::Nadam => {
@@ -245,16 +265,17 @@ mod fused {
                 for i in 0..n {
                     let m_hat = m[i] * c_m + g[i] * c_g;
                     p[i] -= (m_hat * lr) / (w[i] + eps);
-                    g[i] = 0.0;
                 }
             }
             OptimizerKind::Rmsprop => {
                 for i in 0..n {
                     p[i] -= (g[i] * lr) / w[i];
-                    g[i] = 0.0;
                 }
             }
             OptimizerKind::Sgd => {}
+        }
+        if clear {
+            g.fill(0.0);
         }
         true
     }
@@ -334,14 +355,23 @@ mod tests {
         assert_eq!(p.grad().double_value(&[0]), 0.0);
     }
 
+    /// Normal values from a seeded generator of the test's own (LibTorch's global one is
+    /// shared by tests running in parallel).
+    fn randn(n: usize, seed: u64) -> Tensor {
+        use rand::SeedableRng;
+        use rand_distr::Distribution;
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let values: Vec<f32> = (0..n).map(|_| rand_distr::StandardNormal.sample(&mut rng)).collect();
+        Tensor::from_slice(&values)
+    }
+
     /// The fused CPU loop and the tensor path agree bit for bit, over many steps.
     #[test]
     fn fused_and_tensor_paths_are_identical() {
         for kind in OptimizerKind::ALL {
             let run = |tensor_path: bool| {
-                tch::manual_seed(3);
-                let p = Tensor::randn([4099], (tch::Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
-                let grads: Vec<Tensor> = (0..25).map(|_| Tensor::randn([4099], (tch::Kind::Float, tch::Device::Cpu))).collect();
+                let p = randn(4099, 3).set_requires_grad(true);
+                let grads: Vec<Tensor> = (0..25).map(|k| randn(4099, 100 + k)).collect();
                 let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
                 opt.force_tensor_path = tensor_path;
                 for g in &grads {
@@ -353,6 +383,36 @@ mod tests {
             let (a, b) = (run(false), run(true));
             let diff = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
             assert_eq!(diff, 0, "{kind:?}: {diff} of {} elements differ", a.len());
+        }
+    }
+
+    /// Fresh gradients (`run_backward` + `step_with`) and accumulated ones (`backward`
+    /// + `step`) give the same parameters, bit for bit, on both paths.
+    #[test]
+    fn fresh_and_accumulated_gradients_are_identical() {
+        for kind in OptimizerKind::ALL {
+            for tensor_path in [false, true] {
+                let run = |fresh: bool| {
+                    let p = randn(1031, 5).set_requires_grad(true);
+                    let gs: Vec<Tensor> = (0..12).map(|k| randn(1031, 200 + k)).collect();
+                    let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
+                    opt.force_tensor_path = tensor_path;
+                    for g in &gs {
+                        let loss = (&p * g * &p).sum(tch::Kind::Float);
+                        if fresh {
+                            let grads = Tensor::run_backward(&[&loss], opt.params(), false, false);
+                            opt.step_with(grads);
+                        } else {
+                            loss.backward();
+                            opt.step();
+                        }
+                    }
+                    Vec::<f32>::try_from(&p.detach()).unwrap()
+                };
+                let (a, b) = (run(true), run(false));
+                let diff = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+                assert_eq!(diff, 0, "{kind:?} (tensor path {tensor_path}): {diff} elements differ");
+            }
         }
     }
 
