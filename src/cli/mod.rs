@@ -11,7 +11,6 @@ pub mod sweep_cmd;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use crate::data::DatasetSpec;
 
@@ -127,12 +126,6 @@ impl Outcome {
         }
     }
 
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Outcome::Ok => ExitCode::SUCCESS,
-            Outcome::SomeFailed => ExitCode::from(1),
-        }
-    }
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
