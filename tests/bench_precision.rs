@@ -19,7 +19,7 @@ fn demo(rows: usize) -> PathBuf {
 fn bench_reports_peaks_and_cases_against_them() {
     let data = demo(700);
     let out = bin()
-        .args(["bench", "--batch-sizes", "128", "--precision", "fp32", "--peak-seconds", "0.2", "--json", "--data"])
+        .args(["bench", "--batch-sizes", "128", "--precision", "fp32", "--peak-seconds", "0.2", "--repeat", "3", "--json", "--data"])
         .arg(&data)
         .output()
         .unwrap();
@@ -33,11 +33,19 @@ fn bench_reports_peaks_and_cases_against_them() {
     assert_eq!(case["batch_size"], 128);
     let tflop = case["training_tflop"].as_f64().unwrap();
     let wall = case["wall_seconds"].as_f64().unwrap();
+    // --repeat 3: the reported run is the median of the three.
+    let mut walls: Vec<f64> = serde_json::from_value(case["wall_seconds_of_every_run"].clone()).unwrap();
+    assert_eq!(walls.len(), 3);
+    walls.sort_by(f64::total_cmp);
+    assert_eq!(wall, walls[1]);
     let gflops = case["achieved_gflops"].as_f64().unwrap();
     assert!((gflops - tflop * 1e3 / wall).abs() < 1e-6 * gflops);
     assert!((case["percent_of_peak"].as_f64().unwrap() - 100.0 * gflops / all).abs() < 1e-6);
     let outside = case["outside_training_percent"].as_f64().unwrap();
     assert!((0.0..100.0).contains(&outside), "{outside}");
+    let parts = &case["outside_training"];
+    let sum: f64 = ["start_and_exit", "between_folds", "idle_tail"].iter().map(|k| parts[k].as_f64().unwrap()).sum();
+    assert!((sum - outside).abs() < 1e-9, "{sum} vs {outside}");
     assert!(case["peak_rss_mb_per_worker"].as_f64().unwrap() > 10.0);
     assert_eq!(case["mean_val_accuracy"].as_array().unwrap().len(), 4);
 }

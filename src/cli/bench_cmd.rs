@@ -43,6 +43,11 @@ pub struct BenchArgs {
     pub keras_python: Option<PathBuf>,
     #[arg(long, default_value = KERAS_SCRIPT)]
     pub keras_script: PathBuf,
+    /// Runs of each case (gridsweep and Keras alike); the run with the median wall time
+    /// is reported, with every run's wall time beside it. Timings on a shared machine
+    /// vary by several percent from run to run.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// Seconds per peak measurement.
     #[arg(long, default_value_t = 3.0)]
     pub peak_seconds: f64,
@@ -109,7 +114,6 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         for &prec in &precs {
             let name = format!("bench-b{batch}-{}", prec.name());
             let spec = tmp.join(format!("{name}.json"));
-            let db = tmp.join(format!("{name}.db"));
             let mut dataset = json!({"path": data});
             if data.as_os_str() != crate::spec::BUILTIN_DEMO {
                 dataset["keep_labels"] = json!(KEEP);
@@ -121,45 +125,54 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
             });
             std::fs::write(&spec, serde_json::to_string_pretty(&doc)?)?;
-            let started = Instant::now();
-            let child = Command::new(&exe)
-                .arg("run").arg(&spec).arg("--db").arg(&db)
-                .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
-                .stdout(Stdio::null()).stderr(Stdio::piped())
-                .spawn().context("starting gridsweep run")?;
-            let (code, maxrss) = bench::wait_with_rusage(&child)?;
-            let wall = started.elapsed().as_secs_f64();
-            if code != 0 {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
+            let mut runs = Vec::new();
+            for r in 0..a.repeat.max(1) {
+                let db = tmp.join(format!("{name}-{r}.db"));
+                let started = Instant::now();
+                let child = Command::new(&exe)
+                    .arg("run").arg(&spec).arg("--db").arg(&db)
+                    .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
+                    .stdout(Stdio::null()).stderr(Stdio::piped())
+                    .spawn().context("starting gridsweep run")?;
+                let (code, maxrss) = bench::wait_with_rusage(&child)?;
+                let wall = started.elapsed().as_secs_f64();
+                if code != 0 {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr {
+                        use std::io::Read;
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
                 }
-                bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
+                let (fits, flops, spans, val) = rt.block_on(async {
+                    let store = Store::open(&db).await?;
+                    let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
+                    let rows = store.configurations(sweep.id).await?;
+                    let (mut fits, mut flops, mut val) = (0usize, 0.0, Vec::new());
+                    let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
+                    for (id, _, params, summary) in &rows {
+                        let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
+                        for (k, f) in store.fold_results(sweep.id, id).await?.iter().enumerate() {
+                            let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
+                            flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
+                            fits += 1;
+                        }
+                        if let Some(s) = summary {
+                            val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
+                        }
+                    }
+                    // Each fold's time with its worker, claim to recorded result: training,
+                    // scoring, moving its data to tensors. The rest is outside training.
+                    let spans = store.fold_spans(sweep.id).await?;
+                    store.close().await;
+                    anyhow::Ok((fits, flops, spans, val))
+                })?;
+                runs.push((wall, maxrss, fits, flops, spans, val));
             }
-            let (fits, flops, spans, val) = rt.block_on(async {
-                let store = Store::open(&db).await?;
-                let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
-                let rows = store.configurations(sweep.id).await?;
-                let (mut fits, mut flops, mut val) = (0usize, 0.0, Vec::new());
-                let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
-                for (id, _, params, summary) in &rows {
-                    let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
-                    for (k, f) in store.fold_results(sweep.id, id).await?.iter().enumerate() {
-                        let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
-                        flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
-                        fits += 1;
-                    }
-                    if let Some(s) = summary {
-                        val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
-                    }
-                }
-                // Each fold's time with its worker, claim to recorded result: training,
-                // scoring, moving its data to tensors. The rest is outside training.
-                let spans = store.fold_spans(sweep.id).await?;
-                store.close().await;
-                anyhow::Ok((fits, flops, spans, val))
-            })?;
+            // The median run by wall time.
+            let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            runs.sort_by(|x, y| x.0.total_cmp(&y.0));
+            let (wall, maxrss, fits, flops, spans, val) = runs.swap_remove(runs.len() / 2);
             let outside = bench::outside_training(&spans, jobs, wall);
             let gflops = flops / wall / 1e9;
             let peak = peak_all.get(prec.name()).copied();
@@ -169,6 +182,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             }
             let case = json!({
                 "batch_size": batch, "precision": prec.name(), "fold_fits": fits, "wall_seconds": wall,
+                "wall_seconds_of_every_run": walls,
                 "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
                 "training_tflop": flops / 1e12, "achieved_gflops": gflops,
                 "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
@@ -190,11 +204,18 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 outside.idle_tail,
                 case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
                 case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
-            ));
+            ) + &runs_note(&walls));
             cases.push(case);
         }
         if let Some(py) = &a.keras_python {
-            let k = keras(py, &a.keras_script, &data, jobs, batch)?;
+            let mut ks = Vec::new();
+            for _ in 0..a.repeat.max(1) {
+                ks.push(keras(py, &a.keras_script, &data, jobs, batch)?);
+            }
+            let kwalls: Vec<f64> = ks.iter().map(|k| k["wall_s"].as_f64().unwrap_or(f64::NAN)).collect();
+            ks.sort_by(|x, y| x["wall_s"].as_f64().unwrap_or(f64::NAN).total_cmp(&y["wall_s"].as_f64().unwrap_or(f64::NAN)));
+            let mut k = ks.swap_remove(ks.len() / 2);
+            k["wall_seconds_of_every_run"] = json!(kwalls);
             let fits = k["fits"].as_f64().unwrap_or(0.0);
             let wall = k["wall_s"].as_f64().unwrap_or(f64::NAN);
             let krate = fits / wall * 60.0;
@@ -202,7 +223,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "batch {batch:>4} keras: {fits} fold-fits in {wall:.1} s = {krate:.1}/min, {:.2} s per fold-fit{}",
                 wall / fits,
                 fp32_rate.map(|r| format!("; gridsweep fp32 is {:.2}× its throughput", r / krate)).unwrap_or_default()
-            ));
+            ) + &runs_note(&kwalls));
             cases.push(json!({"batch_size": batch, "precision": "keras", "keras": k, "fold_fits_per_minute": krate,
                               "seconds_per_fold_fit": wall / fits, "gridsweep_fp32_speedup": fp32_rate.map(|r| r / krate)}));
         }
@@ -215,6 +236,15 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         }))?);
     }
     Ok(Outcome::Ok)
+}
+
+/// " (median of N runs: a, b, c s)" when a case ran more than once.
+fn runs_note(walls: &[f64]) -> String {
+    if walls.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = walls.iter().map(|w| format!("{w:.1}")).collect();
+    format!(" (median of {} runs; walls {} s)", walls.len(), list.join(", "))
 }
 
 fn keras(py: &PathBuf, script: &PathBuf, data: &PathBuf, jobs: usize, batch: u32) -> Result<Value> {
