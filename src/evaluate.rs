@@ -260,7 +260,8 @@ impl TrainedModel {
 pub struct SavedModel {
     pub dir: PathBuf,
     pub meta: ModelMeta,
-    vs: nn::VarStore,
+    /// Owns the loaded variables (the network holds views of them).
+    _vs: nn::VarStore,
     net: DenseNet,
 }
 
@@ -286,7 +287,7 @@ impl SavedModel {
         let net = DenseNet::new(&vs.root(), meta.feature_names.len() as i64, meta.class_names.len() as i64, &p, &mut rng);
         let weights = dir.join(WEIGHTS_FILE);
         vs.load(&weights).map_err(|e| err(weights.clone(), e.to_string()))?;
-        Ok(SavedModel { dir: dir.into(), meta, vs, net })
+        Ok(SavedModel { dir: dir.into(), meta, _vs: vs, net })
     }
 
     /// Classifies the rows of a CSV with the model's feature columns.
@@ -297,7 +298,6 @@ impl SavedModel {
 
     /// Classifies raw (unpreprocessed) rows.
     pub fn predict(&self, x: &Matrix) -> Result<Vec<Prediction>, EvalError> {
-        let _ = &self.vs;
         let k = self.meta.class_names.len();
         if x.rows == 0 {
             return Ok(Vec::new());
