@@ -67,13 +67,9 @@ pub struct Evaluation {
     pub class_names: Vec<String>,
     /// Per-class rows of each part.
     pub class_counts: PartSizes,
-    pub history: Vec<EpochRecord>,
-    /// Epoch whose weights were kept (restored best, or the last).
-    pub kept_epoch: u32,
-    pub fit_seconds: f64,
-    pub validation_accuracy: f64,
-    pub validation_loss: f64,
-    pub test: Metrics,
+    /// The final training and the test scores (flattened into the JSON).
+    #[serde(flatten)]
+    pub final_run: FinalRun,
     pub baselines: Vec<Baseline>,
     pub model_dir: Option<PathBuf>,
     pub created_at: f64,
@@ -87,6 +83,9 @@ pub struct EvalData {
     pub test_x: Vec<f64>,
     pub test_y: Vec<usize>,
     pub train_x: Vec<f64>,
+    /// Columns of the data file that are neither features: the label and the dropped
+    /// ones (a prediction file may carry them).
+    pub ignored_columns: Vec<String>,
 }
 
 impl EvalData {
@@ -100,7 +99,8 @@ impl EvalData {
         let (val_x, val_y) = part(&cv.prepared.validation);
         let (test_x, test_y) = part(&cv.prepared.test);
         let (train_x, _) = part(&cv.prepared.train);
-        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x })
+        let ignored_columns = std::iter::once(spec.label.clone()).chain(spec.drop.iter().cloned()).collect();
+        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x, ignored_columns })
     }
 
     pub fn n_features(&self) -> usize {
@@ -166,7 +166,7 @@ pub struct TrainedModel {
 
 /// Trains the final model and scores it on the test part. Returns the model (to save)
 /// and the parts of the [`Evaluation`] that come from training and testing.
-pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel, Tested), EvalError> {
+pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel, FinalRun), EvalError> {
     let nf = data.n_features();
     let k = data.class_names().len();
     let fold = FoldData {
@@ -181,21 +181,9 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
     let fitted = train::train_final(&fold, &t.params, t.seed, t.device, t.observer)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
-    let score = |x: &[f64]| -> Result<Vec<f64>, FoldError> {
-        Ok(train::predict_proba(&fitted.net, &to_f32(x), nf, t.device)?.into_iter().map(f64::from).collect())
-    };
-    let val_probs = score(&data.val_x)?;
-    let validation_loss = -data
-        .val_y
-        .iter()
-        .enumerate()
-        .map(|(i, &y)| val_probs[i * k + y].max(f64::MIN_POSITIVE).ln())
-        .sum::<f64>()
-        / data.val_y.len().max(1) as f64;
-    let val_pred = metrics::argmax_rows(&val_probs, k);
-    let validation_accuracy =
-        val_pred.iter().zip(&data.val_y).filter(|(p, y)| p == y).count() as f64 / data.val_y.len().max(1) as f64;
-    let test_probs = score(&data.test_x)?;
+    let (validation_loss, validation_accuracy) = train::score(&fitted.net, &fold.val_x, &fold.val_y, nf, t.device)?;
+    let test_probs: Vec<f64> =
+        train::predict_proba(&fitted.net, &to_f32(&data.test_x), nf, t.device)?.into_iter().map(f64::from).collect();
     let test_pred = metrics::argmax_rows(&test_probs, k);
     let test = metrics::evaluate(&data.test_y, &test_pred, Some(&test_probs), data.class_names());
     let meta = ModelMeta {
@@ -203,10 +191,10 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
         params: t.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         feature_names: data.cv.prepared.dataset.feature_names.clone(),
         class_names: data.class_names().to_vec(),
-        ignored_columns: Vec::new(),
+        ignored_columns: data.ignored_columns.clone(),
         preprocessor: data.cv.preprocessor.clone(),
     };
-    let tested = Tested {
+    let final_run = FinalRun {
         history: fitted.history,
         kept_epoch: fitted.kept_epoch,
         fit_seconds,
@@ -214,12 +202,14 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
         validation_loss,
         test,
     };
-    Ok((TrainedModel { vs: fitted.vs, net: fitted.net, meta }, tested))
+    Ok((TrainedModel { vs: fitted.vs, net: fitted.net, meta }, final_run))
 }
 
 /// Training and test results of [`train_and_test`].
-pub struct Tested {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalRun {
     pub history: Vec<EpochRecord>,
+    /// Epoch whose weights were kept (restored best, or the last).
     pub kept_epoch: u32,
     pub fit_seconds: f64,
     pub validation_accuracy: f64,

@@ -13,7 +13,6 @@ use crate::rank::Ranked;
 use crate::spec::Spec;
 use crate::store::Counts;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -62,19 +61,8 @@ fn pct(v: f64) -> String {
 }
 
 fn when(unix: f64) -> String {
-    // UTC, to the second: days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let secs = unix.max(0.0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
 }
 
 /// A figure: the PNG shown, the SVG linked.
@@ -240,21 +228,24 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, e.w1, e.w2)?;
     figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
     for key in input.varying {
-        // Values in axis order (numbers ascending, others by name), scores per value.
-        let mut groups: BTreeMap<String, (f64, Vec<(f64, bool)>)> = BTreeMap::new();
+        // One group of scores per value, in axis order: numbers ascending, others by name.
+        let value_of = |r: &Ranked| r.params.get(key).cloned().unwrap_or(Value::Null);
+        let axis_order = |v: &Value| (v.as_f64().unwrap_or(f64::NAN), display_value(v));
+        let mut values: Vec<Value> = input.ranked.iter().map(value_of).collect();
+        values.sort_by(|a, b| {
+            let ((x, xs), (y, ys)) = (axis_order(a), axis_order(b));
+            x.total_cmp(&y).then(xs.cmp(&ys))
+        });
+        values.dedup();
+        let mut groups: Vec<(String, Vec<f64>)> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
+        let mut chosen_point = None;
         for r in input.ranked {
-            let v = r.params.get(key).cloned().unwrap_or(Value::Null);
-            let order = v.as_f64().unwrap_or(f64::NAN);
-            groups.entry(display_value(&v)).or_insert((order, Vec::new())).1.push((r.score, r.config_id == e.config_id));
+            let g = values.iter().position(|v| *v == value_of(r)).unwrap_or(0);
+            if r.config_id == e.config_id {
+                chosen_point = Some((g, groups[g].1.len()));
+            }
+            groups[g].1.push(r.score);
         }
-        let mut groups: Vec<(String, f64, Vec<(f64, bool)>)> = groups.into_iter().map(|(k, (o, s))| (k, o, s)).collect();
-        groups.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        let chosen_point = groups
-            .iter()
-            .enumerate()
-            .find_map(|(g, grp)| grp.2.iter().position(|(_, c)| *c).map(|j| (g, j)));
-        let groups: Vec<(String, Vec<f64>)> =
-            groups.into_iter().map(|(k, _, s)| (k, s.into_iter().map(|(v, _)| v).collect())).collect();
         let files = plots::score_vs_param(&img.join(format!("score-vs-{}", slug(key))), key, &groups, chosen_point)?;
         figure(&mut html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));
     }
@@ -277,11 +268,11 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         "<p>Trained on the training part ({} rows) with the validation part ({} rows) watched by the callbacks (<code>val_loss</code>, best weights restored): {} epochs run, the weights of epoch {} kept, {:.1} s. Validation accuracy {}, loss {:.4}. The test part ({} rows) was used once, for the figures below.</p>",
         n(&e.class_counts.train),
         n(&e.class_counts.validation),
-        e.history.len(),
-        e.kept_epoch,
-        e.fit_seconds,
-        pct(e.validation_accuracy),
-        e.validation_loss,
+        e.final_run.history.len(),
+        e.final_run.kept_epoch,
+        e.final_run.fit_seconds,
+        pct(e.final_run.validation_accuracy),
+        e.final_run.validation_loss,
         n(&e.class_counts.test)
     );
     if let Some(cv) = &e.cv {
@@ -291,20 +282,20 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             cv.mean_val_accuracy, cv.std_val_accuracy, cv.mean_train_accuracy
         );
     }
-    metrics_table(&mut html, &e.test);
-    let files = plots::learning_curves(&img.join("learning-curves"), &e.history, e.kept_epoch)?;
+    metrics_table(&mut html, &e.final_run.test);
+    let files = plots::learning_curves(&img.join("learning-curves"), &e.final_run.history, e.final_run.kept_epoch)?;
     figure(&mut html, &files, out, "Loss and accuracy per epoch of the final training");
     html.push_str("<div class=\"gallery\">\n");
-    let files = plots::confusion(&img.join("confusion-dense"), "Dense net", &e.test)?;
+    let files = plots::confusion(&img.join("confusion-dense"), "Dense net", &e.final_run.test)?;
     figure(&mut html, &files, out, "Dense net: counts and row shares (recall) on the test part");
-    let files = plots::pr_curves(&img.join("pr-dense"), "Dense net", &e.test.pr_curves)?;
+    let files = plots::pr_curves(&img.join("pr-dense"), "Dense net", &e.final_run.test.pr_curves)?;
     figure(&mut html, &files, out, "Dense net: precision-recall curves, PR-AUC by the trapezoid rule");
     html.push_str("</div>\n</section>\n");
 
     // ------------------------------------------------ baselines
     html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. With constant scores (most frequent, random) the trapezoid PR-AUC of a class is (1 + its share) / 2, not a sign of skill.</p>\n");
     html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro PR-AUC</th></tr></thead><tbody>\n");
-    let mut bars = vec![("dense net".to_string(), e.test.accuracy)];
+    let mut bars = vec![("dense net".to_string(), e.final_run.test.accuracy)];
     let row = |html: &mut String, name: &str, m: &Metrics| {
         let _ = writeln!(
             html,
@@ -316,7 +307,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             m.macro_pr_auc()
         );
     };
-    row(&mut html, "dense net", &e.test);
+    row(&mut html, "dense net", &e.final_run.test);
     for b in &e.baselines {
         row(&mut html, &b.label, &b.metrics);
         bars.push((b.label.split(" (").next().unwrap_or(&b.label).to_string(), b.metrics.accuracy));

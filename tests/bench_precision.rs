@@ -1,11 +1,9 @@
 //! `gridsweep bench` and bf16 training through the binary, on small synthetic data.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
+use std::path::PathBuf;
 
 fn demo(rows: usize) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gridsweep-bench-test-{}", std::process::id()));

@@ -2,31 +2,16 @@
 //! saved model), predict, baselines and the HTML report; plus the saved model's round
 //! trip through the library.
 
+mod common;
+use common::{bin, run, Dir};
+
 use gridsweep::evaluate::{self, EvalData, FinalTraining, SavedModel};
 use gridsweep::params::HyperParams;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-struct Dir(PathBuf);
-
 impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("gridsweep-eval-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-    fn db(&self) -> String {
-        self.path("g.db").to_string_lossy().into_owned()
-    }
     fn data(&self) -> PathBuf {
         let data = self.path("data.csv");
         if !data.exists() {
@@ -52,17 +37,6 @@ impl Dir {
     }
 }
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let o = cmd.output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
-}
-
 fn json(cmd: &mut Command) -> Value {
     let (code, out, err) = run(cmd);
     assert_eq!(code, 0, "{err}");
@@ -80,7 +54,7 @@ fn rank_ids(d: &Dir) -> Vec<String> {
 
 #[test]
 fn evaluate_reports_test_metrics_stores_them_and_saves_the_model() {
-    let d = Dir::new("evaluate");
+    let d = Dir::new("eval", "evaluate");
     d.sweep();
     let ids = rank_ids(&d);
     let e = json(bin().args(["evaluate", "s", "--epochs", "8", "--quiet", "--json", "--db", &d.db()]));
@@ -145,7 +119,7 @@ fn evaluate_reports_test_metrics_stores_them_and_saves_the_model() {
 
 #[test]
 fn predict_classifies_rows_and_refuses_other_columns() {
-    let d = Dir::new("predict");
+    let d = Dir::new("eval", "predict");
     d.sweep();
     let model = d.path("model");
     let (code, _, err) =
@@ -184,7 +158,7 @@ fn predict_classifies_rows_and_refuses_other_columns() {
 
 #[test]
 fn saved_model_predicts_what_the_trained_one_did() {
-    let d = Dir::new("roundtrip");
+    let d = Dir::new("eval", "roundtrip");
     let spec = gridsweep::data::DatasetSpec::new(d.data());
     let data = EvalData::load(&spec, 3).unwrap();
     let mut p = HyperParams::default();
@@ -215,7 +189,7 @@ fn saved_model_predicts_what_the_trained_one_did() {
 
 #[test]
 fn baselines_command_on_the_sweep_split() {
-    let d = Dir::new("baselines");
+    let d = Dir::new("eval", "baselines");
     d.sweep();
     let b = json(bin().args(["baselines", "s", "--knn-k", "5", "--json", "--db", &d.db()]));
     let b = b.as_array().unwrap();
@@ -236,7 +210,7 @@ fn attr<'a>(n: roxmltree::Node<'a, 'a>, name: &str) -> Option<&'a str> {
 
 #[test]
 fn report_is_one_offline_page_with_every_section_and_picture() {
-    let d = Dir::new("report");
+    let d = Dir::new("eval", "report");
     d.sweep();
     let out = d.path("report");
     let (code, stdout, err) = run(bin().args(["report", "s", "--epochs", "4", "--quiet", "--top", "1", "--db", &d.db(), "--out"]).arg(&out));
@@ -291,7 +265,7 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
 
 #[test]
 fn evaluate_refuses_changed_data() {
-    let d = Dir::new("changed");
+    let d = Dir::new("eval", "changed");
     d.sweep();
     let data = d.data();
     let text = std::fs::read_to_string(&data).unwrap();

@@ -1,31 +1,16 @@
 //! Sweeps through the real binary: run, resume after kill -9 and Ctrl-C, two processes
 //! on one database, extended grids, refusals, rank and exports.
 
+mod common;
+use common::{bin, run, Dir};
+
 use gridsweep::store::Store;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-struct Dir(PathBuf);
-
 impl Dir {
-    fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("gridsweep-sweep-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, f: &str) -> PathBuf {
-        self.0.join(f)
-    }
-    fn db(&self) -> String {
-        self.path("g.db").to_string_lossy().into_owned()
-    }
     /// Writes demo data (`rows`) and a spec over it; returns the spec path.
     fn spec(&self, name: &str, rows: usize, fixed: &str, grid: &str) -> PathBuf {
         let data = self.path(&format!("data-{rows}.csv"));
@@ -44,17 +29,6 @@ impl Dir {
         .unwrap();
         spec
     }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let o = cmd.output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
 }
 
 fn json(cmd: &mut Command) -> Value {
@@ -139,7 +113,7 @@ fn cv_results(db: &str, name: &str) -> String {
 
 #[test]
 fn run_rank_export_and_extend() {
-    let d = Dir::new("basic");
+    let d = Dir::new("sweep", "basic");
     let spec = d.spec("basic", 600, SMALL, r#"[{"optimizer": ["adam", "nadam"], "dropout": [0.2, 0.4]}, {"optimizer": ["Adam"], "dropout": [0.2]}]"#);
     let db = d.db();
 
@@ -231,7 +205,7 @@ fn run_rank_export_and_extend() {
 
 #[test]
 fn different_data_or_folds_under_the_same_name_is_refused() {
-    let d = Dir::new("refuse");
+    let d = Dir::new("sweep", "refuse");
     let db = d.db();
     let spec = d.spec("same", 300, SMALL, "{}");
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
@@ -249,7 +223,7 @@ fn different_data_or_folds_under_the_same_name_is_refused() {
 
 #[test]
 fn spec_errors_name_the_subgrid_and_key() {
-    let d = Dir::new("badspec");
+    let d = Dir::new("sweep", "badspec");
     let spec = d.spec("bad", 300, SMALL, r#"[{"dropout": [0.1]}, {"optimiser": ["adam"]}]"#);
     let (code, _, err) = run(bin().arg("plan").arg(&spec));
     assert_eq!(code, 2);
@@ -262,7 +236,7 @@ fn spec_errors_name_the_subgrid_and_key() {
 
 #[test]
 fn failed_folds_are_recorded_and_retried_on_request() {
-    let d = Dir::new("fail");
+    let d = Dir::new("sweep", "fail");
     let db = d.db();
     let spec = d.spec("fail", 300, r#"{"epochs": 3, "optimizer": "sgd", "dropout": 0, "weight_constraint": 0, "activation": "relu"}"#,
                       r#"{"learning_rate": [0.01, 1e12]}"#);
@@ -286,7 +260,7 @@ fn failed_folds_are_recorded_and_retried_on_request() {
 
 #[test]
 fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once() {
-    let d = Dir::new("kill");
+    let d = Dir::new("sweep", "kill");
     let db = d.db();
     let grid = r#"{"dropout": [0.1, 0.2, 0.3, 0.4]}"#;
     let spec = d.spec("killed", 900, SLOWER, grid);
@@ -325,7 +299,7 @@ fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once() {
 
 #[test]
 fn two_processes_never_run_the_same_fold() {
-    let d = Dir::new("two");
+    let d = Dir::new("sweep", "two");
     let db = d.db();
     let spec = d.spec("shared", 600, SMALL, r#"{"dropout": [0.1, 0.2, 0.3, 0.4, 0.5], "batch_size": [32, 64]}"#);
     let a = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
@@ -345,7 +319,7 @@ fn two_processes_never_run_the_same_fold() {
 
 #[test]
 fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
-    let d = Dir::new("sigint");
+    let d = Dir::new("sweep", "sigint");
     let db = d.db();
     let spec = d.spec("sigint", 900, SLOWER, r#"{"dropout": [0.1, 0.2, 0.3, 0.4]}"#);
     let sigint = |c: &Child| {
@@ -397,7 +371,7 @@ fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
 
 #[test]
 fn device_options_are_checked_before_anything_is_recorded() {
-    let d = Dir::new("device");
+    let d = Dir::new("sweep", "device");
     let spec = d.spec("dev", 300, SMALL, "{}");
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &d.db(), "--jobs-per-device", "2"]));
     assert_eq!(code, 2);

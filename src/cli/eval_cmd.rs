@@ -128,7 +128,7 @@ pub struct PredictArgs {
 
 /// The sweep's stored spec, and its data checked against the fingerprint recorded
 /// when the sweep ran (an evaluation of other data would not be of the same split).
-fn sweep_data(sweep: &SweepRow) -> Result<(Spec, EvalData)> {
+fn sweep_data(sweep: &SweepRow) -> Result<EvalData> {
     let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     if fingerprint != sweep.dataset_fingerprint {
@@ -140,8 +140,12 @@ fn sweep_data(sweep: &SweepRow) -> Result<(Spec, EvalData)> {
             &sweep.dataset_fingerprint[..12]
         );
     }
-    let data = EvalData::load(&spec.dataset, sweep.folds as usize)?;
-    Ok((spec, data))
+    Ok(EvalData::load(&spec.dataset, sweep.folds as usize)?)
+}
+
+/// `name` in the database's folder (the default place of models and reports).
+fn beside_db(db: &Path, name: &str) -> PathBuf {
+    db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name)
 }
 
 /// The chosen configuration: (id, rank, params json, summary).
@@ -201,7 +205,7 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         bail!("--epochs 0: expected at least 1");
     }
     check_precision(params.precision, device)?;
-    let (_spec, data) = sweep_data(&sweep)?;
+    let data = sweep_data(&sweep)?;
     if !t.quiet {
         eprintln!(
             "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
@@ -213,7 +217,7 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         );
     }
     let mut observer = EpochLines { quiet: t.quiet };
-    let (model, tested) = evaluate::train_and_test(
+    let (model, final_run) = evaluate::train_and_test(
         &data,
         FinalTraining { params: params.clone(), seed: sweep.seed as u64, device, observer: &mut observer },
     )?;
@@ -221,13 +225,8 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         eprintln!("gridsweep: baselines (SVM, KNN, most frequent, random) on the same split");
     }
     let baselines = data.baselines(baseline_args.options())?;
-    let model_dir = t.model_dir.clone().unwrap_or_else(|| {
-        let dir = choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        dir.join(format!("{}-{}-model", sweep.name, config_id))
-    });
-    let mut meta_model = model;
-    meta_model.meta.ignored_columns = ignored_columns(&sweep)?;
-    meta_model.save(&model_dir)?;
+    let model_dir = t.model_dir.clone().unwrap_or_else(|| beside_db(&choice.db.db, &format!("{}-{}-model", sweep.name, config_id)));
+    model.save(&model_dir)?;
     let evaluation = Evaluation {
         sweep: sweep.name.clone(),
         config_id: config_id.clone(),
@@ -240,12 +239,7 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         feature_names: data.cv.prepared.dataset.feature_names.clone(),
         class_names: data.class_names().to_vec(),
         class_counts: data.class_counts(),
-        history: tested.history,
-        kept_epoch: tested.kept_epoch,
-        fit_seconds: tested.fit_seconds,
-        validation_accuracy: tested.validation_accuracy,
-        validation_loss: tested.validation_loss,
-        test: tested.test,
+        final_run,
         baselines,
         model_dir: Some(model_dir.clone()),
         created_at: now(),
@@ -254,21 +248,12 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
     rt.block_on(store.add_evaluation(
         sweep.id,
         &config_id,
-        evaluation.test.accuracy,
+        evaluation.final_run.test.accuracy,
         Some(&model_dir.to_string_lossy()),
         &json,
     ))?;
     rt.block_on(store.close());
     Ok(evaluation)
-}
-
-/// Columns a prediction file may have besides the features: the label and the
-/// dropped ones.
-fn ignored_columns(sweep: &SweepRow) -> Result<Vec<String>> {
-    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
-    let mut cols = vec![spec.dataset.label.clone()];
-    cols.extend(spec.dataset.drop.iter().cloned());
-    Ok(cols)
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<Outcome> {
@@ -286,7 +271,7 @@ pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open(&a.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
     rt.block_on(store.close());
-    let (_spec, data) = sweep_data(&sweep)?;
+    let data = sweep_data(&sweep)?;
     let baselines = data.baselines(a.baselines.options())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&baselines)?);
@@ -396,17 +381,17 @@ pub fn print_evaluation(e: &Evaluation) {
     let n = |v: &[usize]| v.iter().sum::<usize>();
     println!(
         "final training: {} epochs run, weights of epoch {} kept, {:.1} s; validation part ({} rows): accuracy {:.4}, loss {:.4}",
-        e.history.len(),
-        e.kept_epoch,
-        e.fit_seconds,
+        e.final_run.history.len(),
+        e.final_run.kept_epoch,
+        e.final_run.fit_seconds,
         n(&e.class_counts.validation),
-        e.validation_accuracy,
-        e.validation_loss
+        e.final_run.validation_accuracy,
+        e.final_run.validation_loss
     );
     println!("\ntest part ({} rows), used once:", n(&e.class_counts.test));
-    print_metrics(&e.test);
+    print_metrics(&e.final_run.test);
     println!("\nbaselines on the same split and preprocessing:");
-    print_comparison(Some(&e.test), &e.baselines);
+    print_comparison(Some(&e.final_run.test), &e.baselines);
     if let Some(dir) = &e.model_dir {
         println!("\nmodel saved in {} (classify new rows: gridsweep predict --model {} --data FILE.csv)", dir.display(), dir.display());
     }
@@ -419,6 +404,8 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let rows = rt.block_on(store.configurations(sweep.id))?;
     let (config_id, _, _, _) = choose(&rows, &a.choice, &sweep.name)?;
     let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
+    let counts = rt.block_on(store.counts(sweep.id))?;
+    let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
     rt.block_on(store.close());
     let evaluation: Evaluation = match stored {
         Some(json) => {
@@ -432,18 +419,10 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             evaluate_sweep(&choice, &a.baselines, &a.training)?
         }
     };
-    let store = rt.block_on(Store::open(&a.choice.db.db))?;
-    let counts = rt.block_on(store.counts(sweep.id))?;
-    let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
-    let sweep = rt.block_on(pick_sweep(&store, Some(&sweep.name)))?;
-    rt.block_on(store.close());
     let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
     let ranked = rank::rank(&rows, evaluation.w1, evaluation.w2);
     let varying = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
-    let out = a.out.clone().unwrap_or_else(|| {
-        let dir = a.choice.db.db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        dir.join(format!("{}-report", sweep.name))
-    });
+    let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = crate::report::write(
         &crate::report::ReportInput {
             spec: &spec,

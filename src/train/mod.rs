@@ -151,6 +151,15 @@ pub fn train_final(
     }
 }
 
+/// Mean loss and accuracy of a trained network on row-major `x` with labels `y`, in
+/// evaluation mode: the way folds are scored and `val_loss` is watched.
+pub fn score(net: &DenseNet, x: &[f32], y: &[i64], n_features: usize, device: Device) -> Result<(f64, f64), FoldError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(net, &to_tensors(x, y, n_features, device)))) {
+        Ok(r) => Ok(r),
+        Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
+    }
+}
+
 /// Class probabilities (softmax of the logits, evaluation mode) for row-major `x`,
 /// `n_classes` per row.
 pub fn predict_proba(net: &DenseNet, x: &[f32], n_features: usize, device: Device) -> Result<Vec<f32>, FoldError> {

@@ -232,7 +232,7 @@ unsafe fn block_factors_avx512<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &m
 /// `z`, `m` and `a` must be distinct contiguous CPU tensors of `n` elements of `T`'s
 /// size, and m and a not otherwise in use while the slices live.
 #[allow(clippy::type_complexity)]
-unsafe fn lanes<'t, T>(z: &'t Tensor, m: &'t Tensor, a: Option<&'t Tensor>, n: usize) -> (&'t [T], &'t mut [T], Option<&'t mut [T]>) {
+unsafe fn lanes<'t, T>(z: &'t Tensor, m: &'t mut Tensor, a: Option<&'t mut Tensor>, n: usize) -> (&'t [T], &'t mut [T], Option<&'t mut [T]>) {
     (
         std::slice::from_raw_parts(z.data_ptr() as *const T, n),
         std::slice::from_raw_parts_mut(m.data_ptr() as *mut T, n),
@@ -306,17 +306,17 @@ impl DropoutSampler {
         }
         let n = z.numel();
         let shape = z.size();
-        let m = Tensor::empty(shape.as_slice(), (kind, Device::Cpu));
-        let a = slope.map(|_| Tensor::empty(shape.as_slice(), (kind, Device::Cpu)));
+        let mut m = Tensor::empty(shape.as_slice(), (kind, Device::Cpu));
+        let mut a = slope.map(|_| Tensor::empty(shape.as_slice(), (kind, Device::Cpu)));
         let s = self.scale;
         let sl = slope.unwrap_or(0.0);
         // SAFETY: z, m and a are distinct contiguous CPU tensors of n elements of
         // `kind`; m and a are fresh and not yet shared with LibTorch.
         if kind == Kind::Float {
-            let (zs, ms, as_) = unsafe { lanes::<f32>(z, &m, a.as_ref(), n) };
+            let (zs, ms, as_) = unsafe { lanes::<f32>(z, &mut m, a.as_mut(), n) };
             block_factors_best(self, zs, ms, as_, s, 1.0, sl);
         } else {
-            let (zs, ms, as_) = unsafe { lanes::<u16>(z, &m, a.as_ref(), n) };
+            let (zs, ms, as_) = unsafe { lanes::<u16>(z, &mut m, a.as_mut(), n) };
             block_factors_best(self, zs, ms, as_, bf16_bits(s), bf16_bits(1.0), bf16_bits(sl));
         }
         Some((a, m))

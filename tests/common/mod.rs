@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests that drive the binary.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The gridsweep binary under test.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+}
+
+/// Runs a command; returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let o = cmd.output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+/// A fresh folder for one test, removed when dropped.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    /// `<tmp>/gridsweep-<suite>-<pid>-<name>`, emptied.
+    pub fn new(suite: &str, name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("gridsweep-{suite}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+
+    pub fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+
+    /// The test's results database.
+    pub fn db(&self) -> String {
+        self.path("g.db").to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
