@@ -26,6 +26,8 @@ fn bench_reports_peaks_and_cases_against_them() {
     let one = v["peaks"]["fp32"]["one_job_gflops"].as_f64().unwrap();
     let all = v["peaks"]["fp32"]["all_jobs_gflops"].as_f64().unwrap();
     assert!(one > 0.5 && all >= one * 0.5, "{one} {all}");
+    let root = v["optimizer_root"].as_str().unwrap();
+    assert!(root.starts_with("one pass") || root.starts_with("two passes"), "{root}");
     let case = &v["cases"][0];
     assert_eq!(case["fold_fits"], 12);
     assert_eq!(case["batch_size"], 128);

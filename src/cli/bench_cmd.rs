@@ -87,6 +87,8 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         }
     };
     say(format!("gridsweep bench — {} jobs × {} LibTorch thread(s) on {}; data {}", jobs, threads, crate::device::name(device), data_label));
+    let optimizer_root = crate::train::vml_sqrt::describe();
+    say(format!("CPU optimizer: {optimizer_root}"));
 
     // 1. Peaks.
     let mut peaks = serde_json::Map::new();
@@ -232,7 +234,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json!({
             "jobs": jobs, "threads_per_job": threads, "device": crate::device::name(device), "data": data_label,
-            "peaks": peaks, "cases": cases,
+            "optimizer_root": optimizer_root, "peaks": peaks, "cases": cases,
         }))?);
     }
     Ok(Outcome::Ok)

@@ -11,6 +11,7 @@
 pub mod callbacks;
 pub mod model;
 pub mod optim;
+pub mod vml_sqrt;
 
 use crate::data::split::stratified_split;
 use crate::params::{HyperParams, Monitor};

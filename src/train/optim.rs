@@ -173,18 +173,21 @@ struct Coefficients {
     bias2: f64,
 }
 
-/// The update rules as two passes over each parameter's memory, for contiguous
+/// The update rules as plain loops over each parameter's memory, for contiguous
 /// float32 CPU tensors, instead of the dozen LibTorch kernels (and temporaries) per
 /// parameter of `tensor_update`; at small batches those were most of a step.
 ///
 /// Each line mirrors one LibTorch op of `tensor_update`, same order, same operands, so
 /// both paths round identically (f32 ops are correctly rounded and Rust never fuses
-/// a*b + c). The one op whose rounding LibTorch does not define that way, `sqrt` (it
-/// goes through MKL's vector math), is left to LibTorch: pass 1 updates the moments and
-/// writes what goes under the root into `scratch`, LibTorch takes the root in place,
-/// pass 2 updates the parameter (and the gradient is cleared if it was accumulated). Results are bit for bit those
-/// of the tensor path (tested).
+/// a*b + c). The one op whose rounding LibTorch does not define that way is `sqrt` (it
+/// goes through MKL's vector math). Where `vml_sqrt` reproduces MKL's root (checked at
+/// first use), each parameter takes one pass, block by block: moments and radicands,
+/// roots, parameter. Elsewhere pass 1 updates the moments and writes the radicands into
+/// `scratch`, LibTorch takes the root in place, pass 2 updates the parameter. Either
+/// way the gradient is cleared afterwards if it was accumulated, and the results are bit
+/// for bit those of the tensor path (tested).
 mod fused {
+    use crate::train::vml_sqrt::BLOCK;
     use super::*;
     use tch::{Device, Kind};
 
@@ -226,13 +229,53 @@ mod fused {
         let sl = |i: usize| unsafe { std::slice::from_raw_parts_mut(bufs[i].0, n) };
         let (p, g, m) = (sl(0), sl(1), sl(2));
         let (mut v, w) = if v.is_some() { (Some(sl(3)), sl(4)) } else { (None, sl(3)) };
-        let (b1, b2, eps) = (BETA_1 as f32, BETA_2 as f32, EPSILON as f32);
-        let (ob1, ob2) = ((1.0 - BETA_1) as f32, (1.0 - BETA_2) as f32);
-        let lr = c.lr as f32;
 
-        // Pass 1: moments, and the radicand into w.
-        match (c.kind, v.as_deref_mut()) {
+        let adam_family = matches!(c.kind, OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam);
+        if adam_family && v.is_none() {
+            // Adam-family state always has second moments (see `new`).
+            return false;
+        }
+        if c.kind == OptimizerKind::Sgd {
+            let (mom, lr) = (SGD_MOMENTUM as f32, c.lr as f32);
+            for i in 0..n {
+                let mi = m[i] * mom - g[i] * lr;
+                m[i] = mi;
+                p[i] += mi;
+            }
+        } else if let Some(vml) = crate::train::vml_sqrt::get() {
+            // One pass: block by block, the radicands stay in a stack buffer.
+            let (mut radicand, mut root) = ([1.0f32; BLOCK], [0f32; BLOCK]);
+            let mut start = 0;
+            while start < n {
+                let end = (start + BLOCK).min(n);
+                let (p, g, m) = (&mut p[start..end], &g[start..end], &mut m[start..end]);
+                moments(c, g, m, v.as_deref_mut().map(|v| &mut v[start..end]), &mut radicand);
+                vml.block(&radicand, &mut root);
+                update(c, p, g, m, &root);
+                start = end;
+            }
+        } else {
+            // Two passes around LibTorch's own root of the whole scratch buffer.
+            moments(c, g, m, v, w);
+            let _ = scratch.sqrt_();
+            update(c, p, g, m, w);
+        }
+        if clear {
+            g.fill(0.0);
+        }
+        true
+    }
+
+    /// Pass 1: the moments, and the radicand into `w` (Adam family and RMSprop).
+    #[inline(always)]
+    fn moments(c: &Coefficients, g: &[f32], m: &mut [f32], v: Option<&mut [f32]>, w: &mut [f32]) {
+        let n = g.len();
+        let (m, w) = (&mut m[..n], &mut w[..n]);
+        match (c.kind, v) {
             (OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam, Some(v)) => {
+                let v = &mut v[..n];
+                let (b1, b2) = (BETA_1 as f32, BETA_2 as f32);
+                let (ob1, ob2) = ((1.0 - BETA_1) as f32, (1.0 - BETA_2) as f32);
                 let nadam = c.kind == OptimizerKind::Nadam;
                 let bias2 = c.bias2 as f32;
                 for i in 0..n {
@@ -249,27 +292,20 @@ mod fused {
                     let gi = g[i];
                     let vi = m[i] * rho + (gi * gi) * orho;
                     m[i] = vi;
-                    w[i] = vi + eps;
+                    w[i] = vi + EPSILON as f32;
                 }
             }
-            (OptimizerKind::Sgd, _) => {
-                let mom = SGD_MOMENTUM as f32;
-                for i in 0..n {
-                    let mi = m[i] * mom - g[i] * lr;
-                    m[i] = mi;
-                    p[i] += mi;
-                }
-                if clear {
-                    g.fill(0.0);
-                }
-                return true;
-            }
-            // Adam-family state always has second moments (see `new`).
-            _ => return false,
+            // SGD has no root; Adam-family state without second moments was refused.
+            _ => {}
         }
-        let _ = scratch.sqrt_();
+    }
 
-        // Pass 2: the parameter.
+    /// Pass 2: the parameter, from the roots in `w`.
+    #[inline(always)]
+    fn update(c: &Coefficients, p: &mut [f32], g: &[f32], m: &[f32], w: &[f32]) {
+        let n = p.len();
+        let (g, m, w) = (&g[..n], &m[..n], &w[..n]);
+        let (lr, eps) = (c.lr as f32, EPSILON as f32);
         match c.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let (alpha, decay) = (c.alpha as f32, c.decay as f32);
@@ -292,10 +328,6 @@ mod fused {
             }
             OptimizerKind::Sgd => {}
         }
-        if clear {
-            g.fill(0.0);
-        }
-        true
     }
 }
 
@@ -389,7 +421,15 @@ mod tests {
         for kind in OptimizerKind::ALL {
             let run = |tensor_path: bool| {
                 let p = randn(4099, 3).set_requires_grad(true);
-                let grads: Vec<Tensor> = (0..25).map(|k| randn(4099, 100 + k)).collect();
+                // Some exact zeros and some tiny values: their radicands are zero or
+                // subnormal, the inputs MKL sends to its rare-case code.
+                let rare = Tensor::arange(4099, (tch::Kind::Float, tch::Device::Cpu));
+                let zero = rare.fmod(7).eq(0);
+                let tiny = rare.fmod(11).eq(0);
+                let grads: Vec<Tensor> = (0..25)
+                    .map(|k| randn(4099, 100 + k).where_self(&zero.logical_not(), &Tensor::from(0f32)))
+                    .map(|g| g.where_self(&tiny.logical_not(), &(&g * 1e-22)))
+                    .collect();
                 let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
                 opt.force_tensor_path = tensor_path;
                 for g in &grads {
