@@ -12,7 +12,14 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     gridsweep::tune_allocator();
-    let cli = gridsweep::cli::Cli::parse();
+    // --help, --version and usage errors end through `exit_now` too.
+    let cli = match gridsweep::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            exit_now(e.exit_code())
+        }
+    };
     let code = match gridsweep::cli::run(cli) {
         Ok(outcome) => outcome.code(),
         Err(e) => {

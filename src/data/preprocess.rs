@@ -96,6 +96,13 @@ impl KnnImputer {
 
 const BOUNDS_THRESHOLD: f64 = 1e-7;
 
+/// scikit-learn's clip bounds of the normal output: ppf(1e-7 − eps) and
+/// ppf(1 − (1e-7 − eps)), computed once (they were a third of preprocessing time).
+static CLIP_BOUNDS: std::sync::LazyLock<(f64, f64)> = std::sync::LazyLock::new(|| {
+    let eps = f64::EPSILON;
+    (norm_ppf(BOUNDS_THRESHOLD - eps), norm_ppf(1.0 - (BOUNDS_THRESHOLD - eps)))
+});
+
 /// `QuantileTransformer(n_quantiles=1000, output_distribution="normal")`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuantileTransformer {
@@ -240,10 +247,7 @@ impl QuantileTransformer {
         } else {
             0.5 * (interp(v, q, r) - interp(-v, neg_q, neg_r))
         };
-        // scikit-learn's clip bounds: ppf(1e-7 − eps) and ppf(1 − (1e-7 − eps)).
-        let eps = f64::EPSILON;
-        let lo = norm_ppf(BOUNDS_THRESHOLD - eps);
-        let hi = norm_ppf(1.0 - (BOUNDS_THRESHOLD - eps));
+        let (lo, hi) = *CLIP_BOUNDS;
         norm_ppf(p).clamp(lo, hi)
     }
 
