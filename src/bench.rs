@@ -57,15 +57,40 @@ pub fn bf16_supported(device: Device) -> bool {
     device != Device::Cpu || cpu_has_bf16()
 }
 
-/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo.
+/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo
+/// (read once: the kernel takes about a millisecond to produce it).
 fn cpu_has_bf16() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .map(|s| {
-            s.lines()
-                .filter(|l| l.starts_with("flags"))
-                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
-        })
-        .unwrap_or(false)
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.starts_with("flags"))
+                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// The process floor: median wall time, over `runs`, of `exe --version`, i.e. of
+/// starting and ending a process that links LibTorch (loading it and running its static
+/// initialisation, which registers every operator) and does nothing else. Every
+/// benchmark sweep pays it once, whatever gridsweep does.
+pub fn process_floor(exe: &std::path::Path, runs: usize) -> std::io::Result<f64> {
+    let mut walls = Vec::with_capacity(runs.max(1));
+    for _ in 0..runs.max(1) {
+        let t = std::time::Instant::now();
+        let status = std::process::Command::new(exe)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!("{} --version: {status}", exe.display())));
+        }
+        walls.push(t.elapsed().as_secs_f64());
+    }
+    walls.sort_by(f64::total_cmp);
+    Ok(walls[walls.len() / 2])
 }
 
 /// Training FLOPs of one fold-fit as run: forward and backward (≈ 3 × the forward

@@ -46,6 +46,15 @@ fn bench_reports_peaks_and_cases_against_them() {
     let parts = &case["outside_training"];
     let sum: f64 = ["start_and_exit", "between_folds", "idle_tail"].iter().map(|k| parts[k].as_f64().unwrap()).sum();
     assert!((sum - outside).abs() < 1e-9, "{sum} vs {outside}");
+    // The process floor (`gridsweep --version`) is part of start and exit: the same
+    // process with a sweep to run takes longer than the floor alone (up to timing noise
+    // between separate processes: 2 points of slack; here gridsweep's own start is
+    // about 0.5 points).
+    let floor = v["process_floor_seconds"].as_f64().unwrap();
+    assert!(floor > 0.0 && floor < wall, "{floor} vs {wall}");
+    let floor_pct = case["process_floor_percent"].as_f64().unwrap();
+    assert!((floor_pct - 100.0 * floor / wall).abs() < 1e-9);
+    assert!(floor_pct < parts["start_and_exit"].as_f64().unwrap() + 2.0, "{floor_pct} vs {parts}");
     assert!(case["peak_rss_mb_per_worker"].as_f64().unwrap() > 10.0);
     assert_eq!(case["mean_val_accuracy"].as_array().unwrap().len(), 4);
 }

@@ -105,8 +105,10 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         peak_all.insert(name, all);
     }
 
-    // 2. Sweeps through the real binary.
+    // 2. Sweeps through the real binary, after the floor every such process pays.
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
+    let floor = bench::process_floor(&exe, 7).context("timing the process floor")?;
+    say(format!("process floor: {:.3} s to start and end a process linking LibTorch (`gridsweep --version`, median of 7)", floor));
     let tmp = std::env::temp_dir().join(format!("gridsweep-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -191,17 +193,19 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
                 "outside_training_percent": outside.total,
                 "outside_training": outside,
+                "process_floor_percent": 100.0 * floor / wall,
                 "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
                 "peak_rss_mb_process": maxrss as f64 / 1e6,
                 "speedup_vs_fp32": fp32_rate.filter(|_| prec != Precision::Fp32).map(|f| rate / f),
                 "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
             });
             say(format!(
-                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training ({:.1}% start and exit, {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
+                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
                 prec.name(), wall / fits as f64, flops / 1e12,
                 peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
                 outside.total,
                 outside.start_and_exit,
+                100.0 * floor / wall,
                 outside.between_folds,
                 outside.idle_tail,
                 case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
@@ -234,7 +238,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&json!({
             "jobs": jobs, "threads_per_job": threads, "device": crate::device::name(device), "data": data_label,
-            "optimizer_root": optimizer_root, "peaks": peaks, "cases": cases,
+            "optimizer_root": optimizer_root, "process_floor_seconds": floor, "peaks": peaks, "cases": cases,
         }))?);
     }
     Ok(Outcome::Ok)
