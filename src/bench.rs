@@ -45,6 +45,47 @@ pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, devi
     results.iter().map(|(c, t)| *c as f64 * flops_per / t).sum::<f64>() / 1e9
 }
 
+/// The fp32 matrix-multiply peak of LibTorch's other CPU library, oneDNN
+/// (`mkldnn_linear` on an input in its own layout), in GFLOP/s for `jobs` jobs at once;
+/// None where LibTorch has no oneDNN. fp32 training does not use it: LibTorch's fp32
+/// `matmul`/`addmm` go to MKL's sgemm (see `matmul_peak`), and moving them would change
+/// every fp32 result's rounding. On CPUs where MKL picks a narrower kernel than oneDNN
+/// (AMD with AVX-512: MKL's AVX2 "zen" path) this is the higher of the two.
+pub fn onednn_fp32_peak(n: i64, jobs: usize, threads_per_job: usize, secs: f64) -> Option<f64> {
+    let deadline = Duration::from_secs_f64(secs);
+    let flops_per = 2.0 * (n as f64).powi(3);
+    let results: Vec<Option<(u64, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(move || {
+                    tch::set_num_threads(threads_per_job as i32);
+                    let a = (Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.5).f_to_mkldnn(None).ok()?;
+                    let w = Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.25;
+                    for _ in 0..3 {
+                        let _ = a.f_mkldnn_linear(&w, None::<Tensor>).ok()?;
+                    }
+                    let start = Instant::now();
+                    let mut count = 0u64;
+                    while start.elapsed() < deadline {
+                        for _ in 0..4 {
+                            let _ = a.f_mkldnn_linear(&w, None::<Tensor>).ok()?;
+                        }
+                        count += 4;
+                    }
+                    Some((count, start.elapsed().as_secs_f64()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut total = 0.0;
+    for r in results {
+        let (c, t) = r?;
+        total += c as f64 * flops_per / t;
+    }
+    Some(total / 1e9)
+}
+
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
@@ -176,6 +217,13 @@ mod tests {
         // 401,152 multiply-adds per row (19·256 + 256·512 + 512·512 + 512·6).
         let f = fold_fit_flops(&HyperParams::default(), 19, 6, 1, 1);
         assert_eq!(f, 6.0 * 401_152.0);
+    }
+
+    #[test]
+    fn onednn_peak_is_measured() {
+        // This LibTorch is built with oneDNN (USE_MKLDNN=ON).
+        let g = onednn_fp32_peak(128, 1, 1, 0.05).expect("oneDNN in LibTorch");
+        assert!(g > 0.1, "{g}");
     }
 
     #[test]

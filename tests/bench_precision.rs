@@ -26,6 +26,9 @@ fn bench_reports_peaks_and_cases_against_them() {
     let one = v["peaks"]["fp32"]["one_job_gflops"].as_f64().unwrap();
     let all = v["peaks"]["fp32"]["all_jobs_gflops"].as_f64().unwrap();
     assert!(one > 0.5 && all >= one * 0.5, "{one} {all}");
+    // oneDNN's fp32 peak, when measured, is reported beside MKL's, and each case's
+    // share of it follows from the same achieved GFLOP/s.
+    let onednn = v["peaks"]["fp32_onednn"]["all_jobs_gflops"].as_f64();
     let root = v["optimizer_root"].as_str().unwrap();
     assert!(root.starts_with("one pass") || root.starts_with("two passes"), "{root}");
     let case = &v["cases"][0];
@@ -41,6 +44,9 @@ fn bench_reports_peaks_and_cases_against_them() {
     let gflops = case["achieved_gflops"].as_f64().unwrap();
     assert!((gflops - tflop * 1e3 / wall).abs() < 1e-6 * gflops);
     assert!((case["percent_of_peak"].as_f64().unwrap() - 100.0 * gflops / all).abs() < 1e-6);
+    if let Some(o) = onednn {
+        assert!((case["percent_of_onednn_fp32_peak"].as_f64().unwrap() - 100.0 * gflops / o).abs() < 1e-6);
+    }
     let outside = case["outside_training_percent"].as_f64().unwrap();
     assert!((0.0..100.0).contains(&outside), "{outside}");
     let parts = &case["outside_training"];

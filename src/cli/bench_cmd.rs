@@ -104,6 +104,20 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         peaks.insert(name.into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
         peak_all.insert(name, all);
     }
+    let onednn = (device == tch::Device::Cpu)
+        .then(|| {
+            let one = bench::onednn_fp32_peak(1024, 1, threads, a.peak_seconds)?;
+            let all = bench::onednn_fp32_peak(1024, jobs, threads, a.peak_seconds)?;
+            Some((one, all))
+        })
+        .flatten();
+    if let Some((one, all)) = onednn {
+        say(format!(
+            "peak fp32 through oneDNN: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs \
+             (not used by fp32 training, which runs on MKL's sgemm above; see the README)"
+        ));
+        peaks.insert("fp32_onednn".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+    }
 
     // 2. Sweeps through the real binary, after the floor every such process pays.
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
@@ -191,6 +205,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "training_tflop": flops / 1e12, "achieved_gflops": gflops,
                 "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
                 "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
+                "percent_of_onednn_fp32_peak": onednn.map(|(_, all)| 100.0 * gflops / all),
                 "outside_training_percent": outside.total,
                 "outside_training": outside,
                 "process_floor_percent": 100.0 * floor / wall,
@@ -200,9 +215,10 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
             });
             say(format!(
-                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
+                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
                 prec.name(), wall / fits as f64, flops / 1e12,
                 peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
+                onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),
                 outside.total,
                 outside.start_and_exit,
                 100.0 * floor / wall,
