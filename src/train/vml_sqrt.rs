@@ -90,17 +90,17 @@ impl VmlSqrt {
     #[inline]
     pub fn block(&self, x: &[f32; BLOCK], out: &mut [f32; BLOCK]) {
         #[cfg(target_arch = "x86_64")]
-        {
+        if default_float_environment() {
             // SAFETY: a VmlSqrt only exists where the CPU has AVX2 (`find`).
             if unsafe { block_avx(x, out) } {
                 self.rare(x, out);
             }
+            return;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            out.copy_from_slice(x);
-            self.mkl_in_place(out);
-        }
+        // MKL runs its kernel with round-to-nearest and subnormals kept whatever the
+        // thread's setting; under another setting the sequence would round differently.
+        out.copy_from_slice(x);
+        self.mkl_in_place(out);
     }
 
     /// Inputs outside the regular range: MKL itself, value by value.
@@ -116,7 +116,13 @@ impl VmlSqrt {
 
     /// Every bit of the reproduction equals MKL's on boundary values of each input
     /// class and on 16,384 pseudo-random floats of the regular range.
+    /// (Checked only under the default float environment, where `block` runs the
+    /// sequence; elsewhere nothing would be checked, and the answer is no.)
     fn agrees_with_mkl(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if !default_float_environment() {
+            return false;
+        }
         let values = check_values(16_384, 0x5eed_cafe);
         self.first_difference(&values).is_none()
     }
@@ -161,6 +167,17 @@ pub fn check_values(random: usize, seed: u64) -> Vec<f32> {
         v.push(f32::from_bits(0x0080_0000 + r % (REGULAR_MAX - 0x0080_0000 + 1)));
     }
     v
+}
+
+/// Whether this thread's SSE control word is the default MKL's kernel uses (0x1f80:
+/// round to nearest, subnormals neither flushed nor read as zero, exceptions masked).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn default_float_environment() -> bool {
+    #[allow(deprecated)] // reading the control word is sound; only writing it is not
+    // SAFETY: stmxcsr only reads the control/status register (SSE is baseline on x86-64).
+    let csr = unsafe { std::arch::x86_64::_mm_getcsr() };
+    csr & 0xffc0 == 0x1f80
 }
 
 /// Whether MKL's kernel takes `x` through the sequence (else through its rare path).
@@ -223,6 +240,26 @@ mod tests {
         let mut mkl = values.clone();
         vml.mkl_in_place(&mut mkl);
         assert_eq!(differing(&mkl, &torch_sqrt(&values)), 0);
+    }
+
+    /// On a thread that flushes subnormals (as `torch.set_flush_denormal` would), the
+    /// block still gives MKL's roots: the sequence's last correction is subnormal for the
+    /// smallest normal inputs, so running it there would round differently.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn flushing_thread_gets_mkls_roots() {
+        let Some(vml) = get() else { return };
+        let values: Vec<f32> = (0..1u32 << 16).map(|m| f32::from_bits(1 << 23 | m << 7)).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                #[allow(deprecated)]
+                // SAFETY: FTZ and DAZ on this test thread only; it runs nothing else.
+                unsafe {
+                    std::arch::x86_64::_mm_setcsr(0x9fc0)
+                };
+                assert_eq!(vml.first_difference(&values), None);
+            });
+        });
     }
 
     /// Where the reproduction is handed out, it is LibTorch's `sqrt` for every mantissa
