@@ -12,37 +12,19 @@ use tch::{Device, Kind, Tensor};
 /// Sustained GFLOP/s of `jobs` threads, each multiplying square `n`×`n` matrices of
 /// `kind` with `threads_per_job` LibTorch threads, for about `secs` seconds.
 pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, device: Device, secs: f64) -> f64 {
-    let deadline = Duration::from_secs_f64(secs);
-    let flops_per = 2.0 * (n as f64).powi(3);
-    let results: Vec<(u64, f64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs.max(1))
-            .map(|_| {
-                s.spawn(move || {
-                    tch::set_num_threads(threads_per_job as i32);
-                    let a = Tensor::ones([n, n], (kind, device)) * 0.5;
-                    let b = Tensor::ones([n, n], (kind, device)) * 0.25;
-                    let mut out = Tensor::empty([n, n], (kind, device));
-                    // Warm up (first-call dispatch, page faults).
-                    for _ in 0..3 {
-                        out = a.matmul(&b);
-                    }
-                    sync(device);
-                    let start = Instant::now();
-                    let mut count = 0u64;
-                    while start.elapsed() < deadline {
-                        for _ in 0..4 {
-                            let _ = a.matmul_out(&mut out, &b);
-                        }
-                        sync(device);
-                        count += 4;
-                    }
-                    (count, start.elapsed().as_secs_f64())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or((0, 1.0))).collect()
-    });
-    results.iter().map(|(c, t)| *c as f64 * flops_per / t).sum::<f64>() / 1e9
+    let round = move || {
+        let a = Tensor::ones([n, n], (kind, device)) * 0.5;
+        let b = Tensor::ones([n, n], (kind, device)) * 0.25;
+        let mut out = Tensor::empty([n, n], (kind, device));
+        Some(move || {
+            for _ in 0..ROUND {
+                let _ = a.matmul_out(&mut out, &b);
+            }
+            sync(device);
+            Some(())
+        })
+    };
+    sustained_gflops(jobs, threads_per_job, secs, ROUND as f64 * 2.0 * (n as f64).powi(3), round).unwrap_or(0.0)
 }
 
 /// The fp32 matrix-multiply peak of LibTorch's other CPU library, oneDNN
@@ -52,37 +34,57 @@ pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, devi
 /// every fp32 result's rounding. On CPUs where MKL picks a narrower kernel than oneDNN
 /// (AMD with AVX-512: MKL's AVX2 "zen" path) this is the higher of the two.
 pub fn onednn_fp32_peak(n: i64, jobs: usize, threads_per_job: usize, secs: f64) -> Option<f64> {
+    let round = move || {
+        let a = (Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.5).f_to_mkldnn(None).ok()?;
+        let w = Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.25;
+        Some(move || {
+            for _ in 0..ROUND {
+                let _ = a.f_mkldnn_linear(&w, None::<Tensor>).ok()?;
+            }
+            Some(())
+        })
+    };
+    sustained_gflops(jobs, threads_per_job, secs, ROUND as f64 * 2.0 * (n as f64).powi(3), round)
+}
+
+/// Products per timed round (a GPU is synchronised once per round).
+const ROUND: usize = 4;
+
+/// Sustained GFLOP/s of `jobs` threads at once, each with `threads_per_job` LibTorch
+/// threads, each repeating the round that `make` builds for about `secs` seconds after
+/// one warm-up round (first-call dispatch, page faults). None when a round could not be
+/// built or run on some thread.
+fn sustained_gflops<R>(
+    jobs: usize,
+    threads_per_job: usize,
+    secs: f64,
+    flops_per_round: f64,
+    make: impl Fn() -> Option<R> + Sync,
+) -> Option<f64>
+where
+    R: FnMut() -> Option<()>,
+{
     let deadline = Duration::from_secs_f64(secs);
-    let flops_per = 2.0 * (n as f64).powi(3);
     let results: Vec<Option<(u64, f64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs.max(1))
             .map(|_| {
-                s.spawn(move || {
+                s.spawn(|| {
                     tch::set_num_threads(threads_per_job as i32);
-                    let a = (Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.5).f_to_mkldnn(None).ok()?;
-                    let w = Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.25;
-                    for _ in 0..3 {
-                        let _ = a.f_mkldnn_linear(&w, None::<Tensor>).ok()?;
-                    }
+                    let mut round = make()?;
+                    round()?;
                     let start = Instant::now();
-                    let mut count = 0u64;
+                    let mut rounds = 0u64;
                     while start.elapsed() < deadline {
-                        for _ in 0..4 {
-                            let _ = a.f_mkldnn_linear(&w, None::<Tensor>).ok()?;
-                        }
-                        count += 4;
+                        round()?;
+                        rounds += 1;
                     }
-                    Some((count, start.elapsed().as_secs_f64()))
+                    Some((rounds, start.elapsed().as_secs_f64()))
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().ok().flatten()).collect()
     });
-    let mut total = 0.0;
-    for r in results {
-        let (c, t) = r?;
-        total += c as f64 * flops_per / t;
-    }
+    let total = results.into_iter().try_fold(0.0, |sum, r| r.map(|(rounds, t)| sum + rounds as f64 * flops_per_round / t))?;
     Some(total / 1e9)
 }
 
