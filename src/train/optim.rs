@@ -32,8 +32,12 @@ pub struct Optimizer {
     pub learning_rate: f32,
     /// Use the tensor-arithmetic path even where the fused one applies (tests).
     pub force_tensor_path: bool,
-    /// Per-parameter work buffers of the fused path.
-    scratch: Vec<Tensor>,
+    /// In the fused path, take the root with LibTorch in two passes even where the
+    /// one-pass reproduction applies (tests).
+    pub force_two_passes: bool,
+    /// Per-parameter radicand buffers of the fused path's two-pass form, made on first
+    /// use (the one-pass form keeps its radicands on the stack).
+    scratch: Vec<Option<Tensor>>,
 }
 
 impl Optimizer {
@@ -44,7 +48,7 @@ impl Optimizer {
             OptimizerKind::Adam | OptimizerKind::Nadam | OptimizerKind::AdamW => zeros(&params),
             OptimizerKind::Sgd | OptimizerKind::Rmsprop => Vec::new(),
         };
-        let scratch = zeros(&params);
+        let scratch = params.iter().map(|_| None).collect();
         Optimizer {
             kind,
             scratch,
@@ -55,6 +59,7 @@ impl Optimizer {
             u_product: 1.0,
             learning_rate,
             force_tensor_path: false,
+            force_two_passes: false,
         }
     }
 
@@ -79,6 +84,7 @@ impl Optimizer {
     /// One update; `clear` zeroes the gradients afterwards (accumulated ones).
     fn update(&mut self, grads: Vec<Tensor>, clear: bool) {
         let c = self.coefficients();
+        let one_pass = if self.force_two_passes { None } else { crate::train::vml_sqrt::get() };
         tch::no_grad(|| {
             for (i, g) in grads.into_iter().enumerate() {
                 if !g.defined() {
@@ -86,7 +92,7 @@ impl Optimizer {
                 }
                 let v = self.v.get(i).map(Tensor::shallow_clone);
                 if self.force_tensor_path
-                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i], clear)
+                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i], one_pass, clear)
                 {
                     self.tensor_update(&c, i, g, clear);
                 }
@@ -187,7 +193,7 @@ struct Coefficients {
 /// way the gradient is cleared afterwards if it was accumulated, and the results are bit
 /// for bit those of the tensor path (tested).
 mod fused {
-    use crate::train::vml_sqrt::BLOCK;
+    use crate::train::vml_sqrt::{VmlSqrt, BLOCK};
     use super::*;
     use tch::{Device, Kind};
 
@@ -197,38 +203,45 @@ mod fused {
     }
 
     /// Returns false (having changed nothing) when a tensor does not qualify.
-    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor, clear: bool) -> bool {
+    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F.
-            return unsafe { apply_avx512(c, p, g, m, v, scratch, clear) };
+            return unsafe { apply_avx512(c, p, g, m, v, scratch, one_pass, clear) };
         }
-        apply_any(c, p, g, m, v, scratch, clear)
+        apply_any(c, p, g, m, v, scratch, one_pass, clear)
     }
 
     /// The same loops compiled for AVX-512 (16 floats per instruction). Rust never
     /// contracts a·b + c into an FMA, so the results are the same bits as `apply_any`'s.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    unsafe fn apply_avx512(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor, clear: bool) -> bool {
-        apply_any(c, p, g, m, v, scratch, clear)
+    unsafe fn apply_avx512(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
+        apply_any(c, p, g, m, v, scratch, one_pass, clear)
     }
 
     #[inline(always)]
-    fn apply_any(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Tensor, clear: bool) -> bool {
+    fn apply_any(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
+        let needs_root = c.kind != OptimizerKind::Sgd;
+        if needs_root && one_pass.is_none() && scratch.is_none() {
+            *scratch = Some(p.zeros_like());
+        }
+        let radicands = scratch.as_ref().filter(|_| needs_root && one_pass.is_none());
         let bufs: Option<Vec<(*mut f32, usize)>> =
-            [Some(p), Some(g), Some(m), v, Some(&*scratch)].into_iter().flatten().map(slice).collect();
+            [Some(p), Some(g), Some(m), v, radicands].into_iter().flatten().map(slice).collect();
         let Some(bufs) = bufs else { return false };
         let n = bufs[0].1;
         if bufs.iter().any(|b| b.1 != n) {
             return false;
         }
         // SAFETY: distinct, contiguous float32 CPU buffers of n elements (a parameter,
-        // its gradient, the optimizer's own state and scratch), owned by this fold's
-        // thread (tch tensors are not Sync) and used by nothing else during the step.
+        // its gradient, the optimizer's own state and, for two passes, the scratch),
+        // owned by this fold's thread (tch tensors are not Sync) and used by nothing
+        // else during the step.
         let sl = |i: usize| unsafe { std::slice::from_raw_parts_mut(bufs[i].0, n) };
         let (p, g, m) = (sl(0), sl(1), sl(2));
-        let (mut v, w) = if v.is_some() { (Some(sl(3)), sl(4)) } else { (None, sl(3)) };
+        let mut v = v.is_some().then(|| sl(3));
+        let w = radicands.is_some().then(|| sl(bufs.len() - 1));
 
         let adam_family = matches!(c.kind, OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam);
         if adam_family && v.is_none() {
@@ -242,7 +255,7 @@ mod fused {
                 m[i] = mi;
                 p[i] += mi;
             }
-        } else if let Some(vml) = crate::train::vml_sqrt::get() {
+        } else if let Some(vml) = one_pass {
             // One pass: block by block, the radicands stay in a stack buffer.
             let (mut radicand, mut root) = ([1.0f32; BLOCK], [0f32; BLOCK]);
             let mut start = 0;
@@ -255,7 +268,9 @@ mod fused {
                 start = end;
             }
         } else {
-            // Two passes around LibTorch's own root of the whole scratch buffer.
+            // Two passes around LibTorch's own root of the whole scratch buffer (made
+            // above; nothing is changed yet if it is missing).
+            let (Some(w), Some(scratch)) = (w, scratch.as_mut()) else { return false };
             moments(c, g, m, v, w);
             let _ = scratch.sqrt_();
             update(c, p, g, m, w);
@@ -415,11 +430,12 @@ mod tests {
         Tensor::from_slice(&values)
     }
 
-    /// The fused CPU loop and the tensor path agree bit for bit, over many steps.
+    /// The fused CPU loop (in one pass and in two) and the tensor path agree bit for
+    /// bit, over many steps.
     #[test]
     fn fused_and_tensor_paths_are_identical() {
         for kind in OptimizerKind::ALL {
-            let run = |tensor_path: bool| {
+            let run = |tensor_path: bool, two_passes: bool| {
                 let p = randn(4099, 3).set_requires_grad(true);
                 // Some exact zeros and some tiny values: their radicands are zero or
                 // subnormal, the inputs MKL sends to its rare-case code.
@@ -432,15 +448,18 @@ mod tests {
                     .collect();
                 let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
                 opt.force_tensor_path = tensor_path;
+                opt.force_two_passes = two_passes;
                 for g in &grads {
                     (&p * g).sum(tch::Kind::Float).backward();
                     opt.step();
                 }
                 Vec::<f32>::try_from(&p.detach()).unwrap()
             };
-            let (a, b) = (run(false), run(true));
-            let diff = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-            assert_eq!(diff, 0, "{kind:?}: {diff} of {} elements differ", a.len());
+            let tensor = run(true, false);
+            for (fused, name) in [(run(false, false), "fused"), (run(false, true), "fused, two passes")] {
+                let diff = fused.iter().zip(&tensor).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+                assert_eq!(diff, 0, "{kind:?} ({name}): {diff} of {} elements differ", fused.len());
+            }
         }
     }
 
