@@ -95,6 +95,16 @@ pub fn name(d: Device) -> String {
     }
 }
 
+/// The device as recorded with each fold and shown in progress: its name, and for the
+/// CPU `+mkl-avx512` when `--mkl-avx512` changed MKL's kernels (the results' rounding
+/// depends on it).
+pub fn label(d: Device) -> String {
+    match d {
+        Device::Cpu if crate::mkl::avx512_forced() => "cpu+mkl-avx512".into(),
+        other => name(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod device;
 pub mod export;
 pub mod metrics;
+pub mod mkl;
 pub mod params;
 pub mod plots;
 pub mod rank;

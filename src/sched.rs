@@ -146,7 +146,7 @@ pub async fn run(
     };
     store.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = store.counts(job.sweep_id).await?;
-    let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::name(*d)).collect();
+    let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::label(*d)).collect();
     names.dedup();
     let device_name = names.join(",");
     emit(Event::Started {
@@ -187,7 +187,7 @@ pub async fn run(
     loop {
         if !stopping {
             while let Some(w) = idle.pop() {
-                let dname = crate::device::name(opts.devices.get(w).copied().unwrap_or(Device::Cpu));
+                let dname = crate::device::label(opts.devices.get(w).copied().unwrap_or(Device::Cpu));
                 let claim = match store.claim(job.sweep_id, &owner, &owner.worker(w), opts.lease, &dname).await {
                     Ok(Some(c)) => c,
                     Ok(None) => {

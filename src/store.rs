@@ -658,6 +658,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Done folds per recorded device label (`cpu`, `cpu+mkl-avx512`, `cuda:0`, ...).
+    pub async fn done_fold_devices(&self, sweep_id: i64) -> Result<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT COALESCE(device, ''), COUNT(*) FROM folds WHERE sweep_id = ? AND state = 'done' GROUP BY 1 ORDER BY 1",
+        )
+        .bind(sweep_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))
+    }
+
     /// How many times each fold was claimed (attempts), for the exactly-once checks.
     pub async fn attempts(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, i64)>> {
         let rows = sqlx::query("SELECT config_id, fold, state, attempts FROM folds WHERE sweep_id = ? ORDER BY id")

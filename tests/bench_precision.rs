@@ -63,6 +63,26 @@ fn bench_reports_peaks_and_cases_against_them() {
     assert!(floor_pct < parts["start_and_exit"].as_f64().unwrap() + 2.0, "{floor_pct} vs {parts}");
     assert!(case["peak_rss_mb_per_worker"].as_f64().unwrap() > 10.0);
     assert_eq!(case["mean_val_accuracy"].as_array().unwrap().len(), 4);
+    // Where `--mkl-avx512` would change MKL's kernels, the benchmark adds the fp32 case
+    // on them, against MKL's AVX-512 peak measured in a child process.
+    let cases = v["cases"].as_array().unwrap();
+    if gridsweep::mkl::avx512_would_change_mkl() {
+        assert_eq!(cases.len(), 2);
+        let c = &cases[1];
+        assert_eq!(c["case"], "fp32+mkl-avx512");
+        assert_eq!(c["mkl_avx512"], true);
+        assert_eq!(case["mkl_avx512"], false);
+        let peak = v["peaks"]["fp32_mkl_avx512"]["all_jobs_gflops"].as_f64().unwrap();
+        assert!(peak > 0.5);
+        let g = c["achieved_gflops"].as_f64().unwrap();
+        assert!((c["percent_of_peak"].as_f64().unwrap() - 100.0 * g / peak).abs() < 1e-6);
+        let speedup = c["speedup_vs_fp32"].as_f64().unwrap();
+        let rates = c["fold_fits_per_minute"].as_f64().unwrap() / case["fold_fits_per_minute"].as_f64().unwrap();
+        assert!((speedup - rates).abs() < 1e-9, "{speedup} vs {rates}");
+    } else {
+        assert_eq!(cases.len(), 1);
+        assert!(v["peaks"].get("fp32_mkl_avx512").is_none());
+    }
 }
 
 fn has_bf16() -> bool {

@@ -53,6 +53,30 @@ pub struct BenchArgs {
     pub peak_seconds: f64,
     #[arg(long)]
     pub json: bool,
+    /// Leave out the fp32 cases on MKL's AVX-512 kernels (`--mkl-avx512`), which the
+    /// benchmark otherwise adds on CPUs where that option changes MKL's choice.
+    #[arg(long)]
+    pub no_mkl_avx512_cases: bool,
+    /// Measure the peaks only and print them as JSON (the benchmark runs this in a
+    /// child process to measure MKL's AVX-512 peak beside its default one).
+    #[arg(long, hide = true)]
+    pub peaks_only: bool,
+}
+
+/// One benchmark case: a precision, and for fp32 whether MKL runs its AVX-512 kernels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Case {
+    precision: Precision,
+    mkl_avx512: bool,
+}
+
+impl Case {
+    fn name(self) -> &'static str {
+        match (self.precision, self.mkl_avx512) {
+            (Precision::Fp32, true) => "fp32+mkl-avx512",
+            (p, _) => p.name(),
+        }
+    }
 }
 
 fn precisions(s: &str) -> Result<Vec<Precision>> {
@@ -91,36 +115,40 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     say(format!("CPU optimizer: {optimizer_root}"));
 
     // 1. Peaks.
-    let mut peaks = serde_json::Map::new();
-    let mut peak_all = std::collections::HashMap::new();
-    for (name, kind) in [("fp32", Kind::Float), ("bf16", Kind::BFloat16)] {
-        if name == "bf16" && !bf16_ok {
-            say("peak bf16: not measured (no native bf16 on this CPU)".into());
-            continue;
-        }
-        let one = bench::matmul_peak(kind, 1024, 1, threads, device, a.peak_seconds);
-        let all = bench::matmul_peak(kind, 1024, jobs, threads, device, a.peak_seconds);
-        say(format!("peak {name}: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs (1024×1024 matmul)"));
-        peaks.insert(name.into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
-        peak_all.insert(name, all);
+    let (peaks, peak_all, onednn) = measure_peaks(&a, jobs, threads, device, bf16_ok, &say);
+    if a.peaks_only {
+        println!("{}", serde_json::to_string(&peaks)?);
+        return Ok(Outcome::Ok);
     }
-    let onednn = (device == tch::Device::Cpu)
-        .then(|| {
-            let one = bench::onednn_fp32_peak(1024, 1, threads, a.peak_seconds)?;
-            let all = bench::onednn_fp32_peak(1024, jobs, threads, a.peak_seconds)?;
-            Some((one, all))
-        })
-        .flatten();
-    if let Some((one, all)) = onednn {
-        say(format!(
-            "peak fp32 through oneDNN: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs \
-             (not used by fp32 training, which runs on MKL's sgemm above; see the README)"
-        ));
-        peaks.insert("fp32_onednn".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+    let exe = std::env::current_exe().context("locating the gridsweep binary")?;
+    // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
+    // child process, as MKL's choice is made once per process.
+    let mut case_list: Vec<Case> = precs.iter().map(|&precision| Case { precision, mkl_avx512: false }).collect();
+    let mut avx512_peak = None;
+    if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
+        let out = Command::new(&exe)
+            .args(["--mkl-avx512", "bench", "--peaks-only", "--precision", "fp32", "--json"])
+            .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--peak-seconds", &a.peak_seconds.to_string()])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("measuring MKL's AVX-512 peak in a child process")?;
+        if !out.status.success() {
+            bail!("measuring MKL's AVX-512 peak: the child process exited with {}", out.status);
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).context("reading the child's peaks")?;
+        let (one, all) = (v["fp32"]["one_job_gflops"].as_f64(), v["fp32"]["all_jobs_gflops"].as_f64());
+        if let (Some(one), Some(all)) = (one, all) {
+            say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
+            avx512_peak = Some((one, all));
+            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true });
+        }
+    }
+    let mut peaks = peaks;
+    if let Some((one, all)) = avx512_peak {
+        peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
 
     // 2. Sweeps through the real binary, after the floor every such process pays.
-    let exe = std::env::current_exe().context("locating the gridsweep binary")?;
     let floor = bench::process_floor(&exe, 7).context("timing the process floor")?;
     say(format!("process floor: {:.3} s to start and end a process linking LibTorch (`gridsweep --version`, median of 7)", floor));
     let tmp = std::env::temp_dir().join(format!("gridsweep-bench-{}", std::process::id()));
@@ -129,8 +157,9 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let mut cases = Vec::new();
     for &batch in &a.batch_sizes {
         let mut fp32_rate = None;
-        for &prec in &precs {
-            let name = format!("bench-b{batch}-{}", prec.name());
+        for &c in &case_list {
+            let prec = c.precision;
+            let name = format!("bench-b{batch}-{}", c.name());
             let spec = tmp.join(format!("{name}.json"));
             let mut dataset = json!({"path": data});
             if data.as_os_str() != crate::spec::BUILTIN_DEMO {
@@ -148,6 +177,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 let db = tmp.join(format!("{name}-{r}.db"));
                 let started = Instant::now();
                 let child = Command::new(&exe)
+                    .args(c.mkl_avx512.then_some("--mkl-avx512"))
                     .arg("run").arg(&spec).arg("--db").arg(&db)
                     .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
                     .stdout(Stdio::null()).stderr(Stdio::piped())
@@ -193,30 +223,37 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             let (wall, maxrss, fits, flops, spans, val) = runs.swap_remove(runs.len() / 2);
             let outside = bench::outside_training(&spans, jobs, wall);
             let gflops = flops / wall / 1e9;
-            let peak = peak_all.get(prec.name()).copied();
+            let peak = match c.mkl_avx512 {
+                true => avx512_peak.map(|(_, all)| all),
+                false => peak_all.get(prec.name()).copied(),
+            };
             let rate = fits as f64 / wall * 60.0;
-            if prec == Precision::Fp32 {
+            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512;
+            if is_default_fp32 {
                 fp32_rate = Some(rate);
             }
             let case = json!({
-                "batch_size": batch, "precision": prec.name(), "fold_fits": fits, "wall_seconds": wall,
+                "batch_size": batch, "precision": prec.name(), "case": c.name(),
+                "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
+                "fold_fits": fits, "wall_seconds": wall,
                 "wall_seconds_of_every_run": walls,
                 "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
                 "training_tflop": flops / 1e12, "achieved_gflops": gflops,
                 "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
                 "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
+                "percent_of_mkl_avx512_fp32_peak": avx512_peak.map(|(_, all)| 100.0 * gflops / all),
                 "percent_of_onednn_fp32_peak": onednn.map(|(_, all)| 100.0 * gflops / all),
                 "outside_training_percent": outside.total,
                 "outside_training": outside,
                 "process_floor_percent": 100.0 * floor / wall,
                 "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
                 "peak_rss_mb_process": maxrss as f64 / 1e6,
-                "speedup_vs_fp32": fp32_rate.filter(|_| prec != Precision::Fp32).map(|f| rate / f),
+                "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32).map(|f| rate / f),
                 "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
             });
             say(format!(
                 "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
-                prec.name(), wall / fits as f64, flops / 1e12,
+                c.name(), wall / fits as f64, flops / 1e12,
                 peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
                 onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),
                 outside.total,
@@ -258,6 +295,48 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         }))?);
     }
     Ok(Outcome::Ok)
+}
+
+type Peaks = (serde_json::Map<String, Value>, std::collections::HashMap<&'static str, f64>, Option<(f64, f64)>);
+
+/// The fp32 and bf16 matmul peaks (and oneDNN's fp32 peak on the CPU): the JSON
+/// object, the all-jobs peak per precision, and oneDNN's (one job, all jobs).
+fn measure_peaks(a: &BenchArgs, jobs: usize, threads: usize, device: tch::Device, bf16_ok: bool, say: &impl Fn(String)) -> Peaks {
+    let mut peaks = serde_json::Map::new();
+    let mut peak_all = std::collections::HashMap::new();
+    let fp32_only = a.precision.eq_ignore_ascii_case("fp32");
+    for (name, kind) in [("fp32", Kind::Float), ("bf16", Kind::BFloat16)] {
+        if name == "bf16" && (!bf16_ok || (fp32_only && a.peaks_only)) {
+            if !bf16_ok {
+                say("peak bf16: not measured (no native bf16 on this CPU)".into());
+            }
+            continue;
+        }
+        let one = bench::matmul_peak(kind, 1024, 1, threads, device, a.peak_seconds);
+        let all = bench::matmul_peak(kind, 1024, jobs, threads, device, a.peak_seconds);
+        say(format!("peak {name}: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs (1024×1024 matmul; {})",
+            if name == "fp32" { crate::mkl::describe() } else { "oneDNN on the CPU".into() }));
+        peaks.insert(name.into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+        peak_all.insert(name, all);
+    }
+    if a.peaks_only {
+        return (peaks, peak_all, None);
+    }
+    let onednn = (device == tch::Device::Cpu)
+        .then(|| {
+            let one = bench::onednn_fp32_peak(1024, 1, threads, a.peak_seconds)?;
+            let all = bench::onednn_fp32_peak(1024, jobs, threads, a.peak_seconds)?;
+            Some((one, all))
+        })
+        .flatten();
+    if let Some((one, all)) = onednn {
+        say(format!(
+            "peak fp32 through oneDNN: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs \
+             (not used by fp32 training, which runs on MKL's sgemm; see the README)"
+        ));
+        peaks.insert("fp32_onednn".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+    }
+    (peaks, peak_all, onednn)
 }
 
 /// " (median of N runs: a, b, c s)" when a case ran more than once.

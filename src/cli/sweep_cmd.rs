@@ -322,6 +322,21 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         anyhow::Ok((id, added))
     })?;
 
+    // fp32 results depend on MKL's kernels (`--mkl-avx512`): say so where this run's
+    // differ from those the sweep's done folds ran with.
+    if device == tch::Device::Cpu {
+        let here = crate::device::label(device);
+        for (there, n) in rt.block_on(store.done_fold_devices(sweep_id))? {
+            if there.starts_with("cpu") && there != here {
+                eprintln!(
+                    "gridsweep: note: {n} done fold(s) of sweep `{}` ran on `{there}`, this run on `{here}`: \
+                     their fp32 results differ in rounding (MKL's kernels, see --mkl-avx512), and the sweep will hold both",
+                    spec.name
+                );
+            }
+        }
+    }
+
     // Every configuration of the sweep (also those an earlier spec version added).
     let rows = rt.block_on(store.configurations(sweep_id))?;
     let mut params = HashMap::new();

@@ -1,0 +1,109 @@
+//! `--mkl-avx512` through the binary: MKL's AVX-512 kernels where the CPU has AVX-512
+//! but is not Intel's; a clear refusal where it has none; the kernel recorded per fold.
+
+mod common;
+use common::{bin, run, Dir};
+
+use gridsweep::mkl;
+use gridsweep::store::Store;
+use serde_json::Value;
+use std::path::Path;
+
+fn demo(dir: &Dir, rows: usize) -> std::path::PathBuf {
+    let p = dir.path(&format!("demo-{rows}.csv"));
+    assert!(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&p).status().unwrap().success());
+    p
+}
+
+/// `cv --json` of a small network, with `global` options before the command.
+fn cv(data: &Path, global: &[&str], env: Option<(&str, &str)>) -> (i32, String, String) {
+    let mut c = bin();
+    c.args(global)
+        .args(["cv", "--json", "--jobs", "1", "--set", "epochs=6", "--set", "batch_size=64", "--set", "neurons_1=128", "--set", "neurons_2=128", "--data"])
+        .arg(data);
+    c.env_remove(mkl::ENV);
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    run(&mut c)
+}
+
+fn history(out: &str) -> Vec<Vec<f64>> {
+    let v: Value = serde_json::from_str(out).unwrap();
+    v["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["history"].as_array().unwrap().iter().map(|e| e["loss"].as_f64().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn avx512_kernels_change_only_the_rounding_or_are_refused() {
+    let dir = Dir::new("mkl", "cv");
+    let data = demo(&dir, 600);
+    let (code, default_out, err) = cv(&data, &[], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cv(&data, &["--mkl-avx512"], None);
+    if !std::arch::is_x86_feature_detected!("avx512f") {
+        assert_eq!(code, 2);
+        assert!(err.contains("--mkl-avx512") && err.contains("no AVX-512"), "{err}");
+        eprintln!("this CPU has no AVX-512: checked the refusal only");
+        return;
+    }
+    assert_eq!(code, 0, "{err}");
+    let (a, b) = (history(&default_out), history(&out));
+    if !mkl::avx512_would_change_mkl() {
+        // Intel CPUs: MKL already chooses by instruction set; the option changes nothing.
+        assert_eq!(a, b);
+        return;
+    }
+    // Another kernel: the same training, rounded differently. First-epoch losses agree
+    // to fp32 rounding noise; the histories are not bit for bit the same.
+    assert_ne!(a, b, "--mkl-avx512 left every loss bit for bit the same: MKL's kernels did not change");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x[0] - y[0]).abs() <= 1e-4 * x[0].abs(), "first-epoch loss {} vs {}", x[0], y[0]);
+    }
+    // The environment variable is the same switch; it names itself when malformed.
+    let (code, env_out, err) = cv(&data, &[], Some((mkl::ENV, "1")));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(history(&env_out), b);
+    let (code, _, err) = cv(&data, &[], Some((mkl::ENV, "yes")));
+    assert_eq!(code, 2);
+    assert!(err.contains("GRIDSWEEP_MKL_AVX512=yes") && err.contains("expected 1"), "{err}");
+}
+
+#[test]
+fn folds_record_the_kernel_and_a_mixed_sweep_is_named() {
+    if !mkl::avx512_would_change_mkl() {
+        eprintln!("skipped: --mkl-avx512 changes nothing on this CPU (Intel, or no AVX-512)");
+        return;
+    }
+    let dir = Dir::new("mkl", "sweep");
+    demo(&dir, 400);
+    let spec = dir.path("s.json");
+    std::fs::write(
+        &spec,
+        r#"{"name": "s", "dataset": {"path": "demo-400.csv"}, "cv": {"folds": 3}, "seed": 7,
+            "fixed": {"epochs": 2, "neurons_1": 32, "neurons_2": 32, "batch_size": 64},
+            "grid": {"dropout": [0.2, 0.3]}}"#,
+    )
+    .unwrap();
+    let db = dir.db();
+    let (code, _, err) = run(bin().args(["--mkl-avx512", "run"]).arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    // A grid extended later, run without the option: the sweep now holds both kernels,
+    // and the run says so.
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap().replace("[0.2, 0.3]", "[0.2, 0.3, 0.4]")).unwrap();
+    let (code, _, err) = run(bin().env_remove(mkl::ENV).arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("6 done fold(s)") && err.contains("`cpu+mkl-avx512`") && err.contains("this run on `cpu`"), "{err}");
+    let devices = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let store = Store::open(Path::new(&db)).await.unwrap();
+        let s = store.sweep_by_name("s").await.unwrap().unwrap();
+        let d = store.done_fold_devices(s.id).await.unwrap();
+        store.close().await;
+        d
+    });
+    assert_eq!(devices, vec![("cpu".to_string(), 3), ("cpu+mkl-avx512".to_string(), 6)]);
+}
