@@ -6,6 +6,7 @@ use common::{bin, run, Dir};
 
 use gridsweep::mkl;
 use gridsweep::store::Store;
+use gridsweep::train::vml_sqrt::{self, Kernel, BLOCK};
 use serde_json::Value;
 use std::path::Path;
 
@@ -106,4 +107,32 @@ fn folds_record_the_kernel_and_a_mixed_sweep_is_named() {
         d
     });
     assert_eq!(devices, vec![("cpu".to_string(), 3), ("cpu+mkl-avx512".to_string(), 6)]);
+}
+
+/// In this test process MKL runs its AVX-512 kernels (forced before anything in it
+/// multiplies), so the optimizer's one-pass root must reproduce MKL's AVX-512 square
+/// root: every mantissa of four exponents against LibTorch's `sqrt`.
+#[test]
+fn one_pass_root_reproduces_mkls_avx512_square_root() {
+    if !mkl::avx512_would_change_mkl() {
+        eprintln!("skipped: --mkl-avx512 changes nothing on this CPU (Intel, or no AVX-512)");
+        return;
+    }
+    static FORCE: std::sync::Once = std::sync::Once::new();
+    FORCE.call_once(|| mkl::force_avx512().expect("MKL not yet used in this test process"));
+    let vml = vml_sqrt::get().expect("the AVX-512 reproduction agrees with MKL's kernel");
+    assert_eq!(vml.kernel(), Kernel::Avx512);
+    // 48 and 50: both sides of the scaled path (x < 2^-78).
+    for exponent in [1u32, 48, 50, 127, 254] {
+        let values: Vec<f32> = (0..1u32 << 23).map(|m| f32::from_bits(exponent << 23 | m)).collect();
+        let want = Vec::<f32>::try_from(&tch::Tensor::from_slice(&values).sqrt()).unwrap();
+        let mut got = vec![0f32; values.len()];
+        for (x, out) in values.chunks(BLOCK).zip(got.chunks_mut(BLOCK)) {
+            vml.block(x.try_into().unwrap(), out.try_into().unwrap());
+        }
+        let differing = got.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differing, 0, "exponent {exponent}");
+    }
+    // Boundary classes (zero, subnormal, infinities, NaN, negatives) too.
+    assert_eq!(vml.first_difference(&vml_sqrt::check_values(0, 1)), None);
 }

@@ -21,6 +21,20 @@
 //! eight lanes wide (AVX2) and hands exactly those inputs to MKL itself, one by one, so it
 //! is MKL's function wherever the sequence is MKL's sequence.
 //!
+//! Where MKL runs its AVX-512 kernels (Intel CPUs with AVX-512, or `--mkl-avx512`: see
+//! `crate::mkl`) its kernel is `mkl_vml_kernel_sSqrt_Z0HAynn`, 16 lanes, with fused
+//! multiply-adds:
+//!
+//! ```text
+//! r = rsqrt14(x)   h = r·0.5   s = x·r
+//! where r > 2^39 (x < 2^-78): x' = x·2^78, s' = s·2^39, h' = h·2^-78, else x', s', h' = x, s, h
+//! e = fma(−s', s', x')   √x ≈ fma(h', e, s)
+//! ```
+//!
+//! with zero, infinities and negatives to its rare-case code. [`VmlSqrt::block`] runs that
+//! one 16 lanes wide when it is the one MKL agrees with, and sends the same rare inputs as
+//! above to MKL (a superset of the kernel's own: MKL's answer either way).
+//!
 //! Whether it is depends on MKL's choice of kernel for the CPU (and on the CPU's
 //! `rsqrtps` table), so it is not assumed: [`get`] compares the two on every boundary
 //! class and 16,384 other values, and hands out the reproduction only when every bit
@@ -46,24 +60,37 @@ const REGULAR_MAX: u32 = 0x7f7f_f000;
 /// MKL's square root, reproduced; only handed out where it was checked (see [`get`]).
 pub struct VmlSqrt {
     mkl: VmsSqrt,
+    kernel: Kernel,
 }
 
-/// The reproduction, when this process's MKL and CPU give the checked sequence.
+/// Which of MKL's kernels a [`VmlSqrt`] reproduces (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// `mkl_vml_kernel_sSqrt_EXHAynn`: rsqrtps and two separately rounded corrections.
+    Sse,
+    /// `mkl_vml_kernel_sSqrt_Z0HAynn`: rsqrt14 and one fused correction.
+    Avx512,
+}
+
+/// The reproduction, when this process's MKL and CPU give one of the checked sequences.
 pub fn get() -> Option<&'static VmlSqrt> {
     static CHECKED: OnceLock<Option<VmlSqrt>> = OnceLock::new();
-    CHECKED.get_or_init(|| VmlSqrt::find().filter(VmlSqrt::agrees_with_mkl)).as_ref()
+    CHECKED.get_or_init(|| VmlSqrt::candidates().into_iter().find(VmlSqrt::agrees_with_mkl)).as_ref()
 }
 
 /// Which square root the CPU optimizers take, in words (for `bench`).
 pub fn describe() -> &'static str {
-    match get() {
-        Some(_) => "one pass per parameter, MKL's square root reproduced (checked at start)",
+    match get().map(|v| v.kernel) {
+        Some(Kernel::Sse) => "one pass per parameter, MKL's square root reproduced (its SSE kernel; checked at start)",
+        Some(Kernel::Avx512) => "one pass per parameter, MKL's square root reproduced (its AVX-512 kernel; checked at start)",
         None => "two passes per parameter around LibTorch's square root",
     }
 }
 
 impl VmlSqrt {
-    fn find() -> Option<VmlSqrt> {
+    /// MKL's entry point, once per kernel this CPU can run, SSE's first.
+    fn candidates() -> Vec<VmlSqrt> {
+        let mut found = Vec::new();
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: dlsym on the global namespace with a NUL-terminated name; LibTorch
@@ -71,10 +98,24 @@ impl VmlSqrt {
             // MKL's documented Fortran interface (ILP64 variant).
             let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"VMSSQRT_64_".as_ptr()) };
             if !sym.is_null() {
-                return Some(VmlSqrt { mkl: unsafe { std::mem::transmute::<*mut libc::c_void, VmsSqrt>(sym) } });
+                let mkl = unsafe { std::mem::transmute::<*mut libc::c_void, VmsSqrt>(sym) };
+                found.push(VmlSqrt { mkl, kernel: Kernel::Sse });
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    found.push(VmlSqrt { mkl, kernel: Kernel::Avx512 });
+                }
             }
         }
-        None
+        found
+    }
+
+    #[cfg(test)]
+    fn find() -> Option<VmlSqrt> {
+        Self::candidates().into_iter().next()
+    }
+
+    /// The kernel this reproduces.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// MKL on a whole slice, in place (the reference, and the rare-case path).
@@ -91,8 +132,13 @@ impl VmlSqrt {
     pub fn block(&self, x: &[f32; BLOCK], out: &mut [f32; BLOCK]) {
         #[cfg(target_arch = "x86_64")]
         if default_float_environment() {
-            // SAFETY: a VmlSqrt only exists where the CPU has AVX2 (`find`).
-            if unsafe { block_avx(x, out) } {
+            // SAFETY: a VmlSqrt only exists where the CPU has AVX2, and one of the
+            // AVX-512 kernel only where it has AVX-512F (`candidates`).
+            let rare = match self.kernel {
+                Kernel::Sse => unsafe { block_avx(x, out) },
+                Kernel::Avx512 => unsafe { block_avx512(x, out) },
+            };
+            if rare {
                 self.rare(x, out);
             }
             return;
@@ -212,6 +258,37 @@ unsafe fn block_avx(x: &[f32; BLOCK], out: &mut [f32; BLOCK]) -> bool {
         _mm256_storeu_ps(out.as_mut_ptr().add(8 * k), root);
     }
     _mm256_testz_si256(rare, rare) == 0
+}
+
+/// MKL's AVX-512 sequence of the module doc on `BLOCK` lanes; true when some lane was
+/// outside the regular range (those lanes of `out` hold no root).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn block_avx512(x: &[f32; BLOCK], out: &mut [f32; BLOCK]) -> bool {
+    use std::arch::x86_64::*;
+    let half = _mm512_set1_ps(0.5);
+    let big = _mm512_set1_ps(f32::from_bits(0x5300_0000)); // 2^39
+    let up = _mm512_set1_ps(f32::from_bits(0x6680_0000)); // 2^78
+    let down = _mm512_set1_ps(f32::from_bits(0x1880_0000)); // 2^-78
+    let shift = _mm512_set1_epi32(0x7f80_0000);
+    let limit = _mm512_set1_epi32((REGULAR_MAX + 0x7f80_0000) as i32);
+    let mut rare: __mmask16 = 0;
+    for k in 0..BLOCK / 16 {
+        let v = _mm512_loadu_ps(x.as_ptr().add(16 * k));
+        rare |= _mm512_cmpgt_epi32_mask(_mm512_add_epi32(_mm512_castps_si512(v), shift), limit);
+        let r = _mm512_rsqrt14_ps(v);
+        let h = _mm512_mul_ps(r, half);
+        let s = _mm512_mul_ps(v, r);
+        // Tiny inputs: the residual is formed on scaled values (exactly scaled: powers of two).
+        let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(big, r);
+        let xs = _mm512_mask_mul_ps(v, tiny, v, up);
+        let ss = _mm512_mask_mul_ps(s, tiny, s, big);
+        let hs = _mm512_mask_mul_ps(h, tiny, h, down);
+        let e = _mm512_fnmadd_ps(ss, ss, xs);
+        _mm512_storeu_ps(out.as_mut_ptr().add(16 * k), _mm512_fmadd_ps(hs, e, s));
+    }
+    rare != 0
 }
 
 #[cfg(test)]
