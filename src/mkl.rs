@@ -111,7 +111,7 @@ fn cpu_has_avx512() -> bool {
 pub fn interposed() -> bool {
     // SAFETY: dlsym with a NUL-terminated name; the result is only compared.
     let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"mkl_serv_intel_cpu_true".as_ptr()) };
-    found as usize == mkl_serv_intel_cpu_true as *const () as usize
+    std::ptr::eq(found as *const (), mkl_serv_intel_cpu_true as *const ())
 }
 
 /// One line on the fp32 product path, for `bench` and logs.
