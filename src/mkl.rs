@@ -24,6 +24,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Set by [`force_avx512`] where it changes MKL's choice (a CPU that is not Intel's).
 static FORCE_AVX512: AtomicBool = AtomicBool::new(false);
 /// Set by MKL's first vendor query: from then on its choice is made.
 static ASKED: AtomicBool = AtomicBool::new(false);
@@ -74,13 +75,16 @@ pub fn force_avx512() -> Result<(), MklError> {
     if !interposed() {
         return Err(MklError::NotInterposed);
     }
+    // Children (bench's sweeps) inherit the choice.
+    std::env::set_var(ENV, "1");
+    if vendor_is_intel() {
+        return Ok(());
+    }
     FORCE_AVX512.store(true, Ordering::SeqCst);
     if ASKED.load(Ordering::SeqCst) {
         FORCE_AVX512.store(false, Ordering::SeqCst);
         return Err(MklError::TooLate);
     }
-    // Children (bench's sweeps) inherit the choice.
-    std::env::set_var(ENV, "1");
     Ok(())
 }
 
@@ -89,7 +93,7 @@ pub const ENV: &str = "GRIDSWEEP_MKL_AVX512";
 
 /// Whether [`force_avx512`] changed MKL's choice: asked for, on a CPU that is not Intel's.
 pub fn avx512_forced() -> bool {
-    FORCE_AVX512.load(Ordering::SeqCst) && !vendor_is_intel()
+    FORCE_AVX512.load(Ordering::SeqCst)
 }
 
 /// Whether `--mkl-avx512` would change MKL's kernels here: a CPU with AVX-512 that is
@@ -115,13 +119,13 @@ pub fn interposed() -> bool {
 }
 
 /// One line on the fp32 product path, for `bench` and logs.
-pub fn describe() -> String {
+pub fn describe() -> &'static str {
     if avx512_forced() {
-        "MKL sgemm, AVX-512 kernels (--mkl-avx512)".into()
-    } else if vendor_is_intel() || !cpu_has_avx512() {
-        "MKL sgemm, kernels chosen by MKL for this CPU".into()
+        "MKL sgemm, AVX-512 kernels (--mkl-avx512)"
+    } else if avx512_would_change_mkl() {
+        "MKL sgemm, MKL's AVX2 kernels (its choice on non-Intel CPUs; --mkl-avx512 takes its AVX-512 ones)"
     } else {
-        "MKL sgemm, MKL's AVX2 kernels (its choice on non-Intel CPUs; --mkl-avx512 takes its AVX-512 ones)".into()
+        "MKL sgemm, kernels chosen by MKL for this CPU"
     }
 }
 

@@ -13,12 +13,7 @@ use std::process::Command;
 
 impl Dir {
     fn data(&self) -> PathBuf {
-        let data = self.path("data.csv");
-        if !data.exists() {
-            let (code, _, err) = run(bin().args(["demo-data", "--rows", "900", "--out"]).arg(&data));
-            assert_eq!(code, 0, "{err}");
-        }
-        data
+        self.demo_data(900)
     }
     /// A finished two-configuration sweep named `s` on 900 rows of demo data.
     fn sweep(&self) -> &Self {
@@ -26,7 +21,7 @@ impl Dir {
         let spec = self.path("s.json");
         std::fs::write(
             &spec,
-            r#"{"name": "s", "dataset": {"path": "data.csv"}, "cv": {"folds": 3}, "seed": 7,
+            r#"{"name": "s", "dataset": {"path": "data-900.csv"}, "cv": {"folds": 3}, "seed": 7,
                 "fixed": {"epochs": 3, "neurons_1": 32, "neurons_2": 32, "neurons_3": 32, "batch_size": 64},
                 "grid": {"dropout": [0.2, 0.4]}}"#,
         )

@@ -10,12 +10,6 @@ use gridsweep::train::vml_sqrt::{self, Kernel, BLOCK};
 use serde_json::Value;
 use std::path::Path;
 
-fn demo(dir: &Dir, rows: usize) -> std::path::PathBuf {
-    let p = dir.path(&format!("demo-{rows}.csv"));
-    assert!(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&p).status().unwrap().success());
-    p
-}
-
 /// `cv --json` of a small network, with `global` options before the command.
 fn cv(data: &Path, global: &[&str], env: Option<(&str, &str)>) -> (i32, String, String) {
     let mut c = bin();
@@ -42,7 +36,7 @@ fn history(out: &str) -> Vec<Vec<f64>> {
 #[test]
 fn avx512_kernels_change_only_the_rounding_or_are_refused() {
     let dir = Dir::new("mkl", "cv");
-    let data = demo(&dir, 600);
+    let data = dir.demo_data(600);
     let (code, default_out, err) = cv(&data, &[], None);
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = cv(&data, &["--mkl-avx512"], None);
@@ -81,11 +75,11 @@ fn folds_record_the_kernel_and_a_mixed_sweep_is_named() {
         return;
     }
     let dir = Dir::new("mkl", "sweep");
-    demo(&dir, 400);
+    dir.demo_data(400);
     let spec = dir.path("s.json");
     std::fs::write(
         &spec,
-        r#"{"name": "s", "dataset": {"path": "demo-400.csv"}, "cv": {"folds": 3}, "seed": 7,
+        r#"{"name": "s", "dataset": {"path": "data-400.csv"}, "cv": {"folds": 3}, "seed": 7,
             "fixed": {"epochs": 2, "neurons_1": 32, "neurons_2": 32, "batch_size": 64},
             "grid": {"dropout": [0.2, 0.3]}}"#,
     )

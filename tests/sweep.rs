@@ -13,11 +13,7 @@ use std::time::{Duration, Instant};
 impl Dir {
     /// Writes demo data (`rows`) and a spec over it; returns the spec path.
     fn spec(&self, name: &str, rows: usize, fixed: &str, grid: &str) -> PathBuf {
-        let data = self.path(&format!("data-{rows}.csv"));
-        if !data.exists() {
-            let out = bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&data).output().unwrap();
-            assert!(out.status.success());
-        }
+        self.demo_data(rows);
         let spec = self.path(&format!("{name}.json"));
         std::fs::write(
             &spec,

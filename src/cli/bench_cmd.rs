@@ -57,8 +57,8 @@ pub struct BenchArgs {
     /// benchmark otherwise adds on CPUs where that option changes MKL's choice.
     #[arg(long)]
     pub no_mkl_avx512_cases: bool,
-    /// Measure the peaks only and print them as JSON (the benchmark runs this in a
-    /// child process to measure MKL's AVX-512 peak beside its default one).
+    /// Measure the fp32 matmul peak only and print it as JSON (the benchmark runs this in
+    /// a child process to measure MKL's AVX-512 peak beside its default one).
     #[arg(long, hide = true)]
     pub peaks_only: bool,
 }
@@ -115,7 +115,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     say(format!("CPU optimizer: {optimizer_root}"));
 
     // 1. Peaks.
-    let (peaks, peak_all, onednn) = measure_peaks(&a, jobs, threads, device, bf16_ok, &say);
+    let (mut peaks, peak_all, onednn) = measure_peaks(&a, jobs, threads, device, bf16_ok, &say);
     if a.peaks_only {
         println!("{}", serde_json::to_string(&peaks)?);
         return Ok(Outcome::Ok);
@@ -127,7 +127,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
         let out = Command::new(&exe)
-            .args(["--mkl-avx512", "bench", "--peaks-only", "--precision", "fp32", "--json"])
+            .args(["--mkl-avx512", "bench", "--peaks-only", "--json"])
             .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--peak-seconds", &a.peak_seconds.to_string()])
             .stderr(Stdio::inherit())
             .output()
@@ -143,7 +143,6 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true });
         }
     }
-    let mut peaks = peaks;
     if let Some((one, all)) = avx512_peak {
         peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
@@ -299,23 +298,24 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
 
 type Peaks = (serde_json::Map<String, Value>, std::collections::HashMap<&'static str, f64>, Option<(f64, f64)>);
 
-/// The fp32 and bf16 matmul peaks (and oneDNN's fp32 peak on the CPU): the JSON
-/// object, the all-jobs peak per precision, and oneDNN's (one job, all jobs).
+/// The fp32 and bf16 matmul peaks (and oneDNN's fp32 peak on the CPU; with
+/// `--peaks-only`, fp32 alone): the JSON object, the all-jobs peak per precision, and
+/// oneDNN's (one job, all jobs).
 fn measure_peaks(a: &BenchArgs, jobs: usize, threads: usize, device: tch::Device, bf16_ok: bool, say: &impl Fn(String)) -> Peaks {
     let mut peaks = serde_json::Map::new();
     let mut peak_all = std::collections::HashMap::new();
-    let fp32_only = a.precision.eq_ignore_ascii_case("fp32");
     for (name, kind) in [("fp32", Kind::Float), ("bf16", Kind::BFloat16)] {
-        if name == "bf16" && (!bf16_ok || (fp32_only && a.peaks_only)) {
-            if !bf16_ok {
-                say("peak bf16: not measured (no native bf16 on this CPU)".into());
-            }
+        if name == "bf16" && a.peaks_only {
+            break;
+        }
+        if name == "bf16" && !bf16_ok {
+            say("peak bf16: not measured (no native bf16 on this CPU)".into());
             continue;
         }
         let one = bench::matmul_peak(kind, 1024, 1, threads, device, a.peak_seconds);
         let all = bench::matmul_peak(kind, 1024, jobs, threads, device, a.peak_seconds);
         say(format!("peak {name}: {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs (1024×1024 matmul; {})",
-            if name == "fp32" { crate::mkl::describe() } else { "oneDNN on the CPU".into() }));
+            if name == "fp32" { crate::mkl::describe() } else { "oneDNN on the CPU" }));
         peaks.insert(name.into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
         peak_all.insert(name, all);
     }

@@ -31,6 +31,16 @@ impl Dir {
         self.0.join(f)
     }
 
+    /// `data-<rows>.csv` of the built-in demo data in this folder, written once.
+    pub fn demo_data(&self, rows: usize) -> PathBuf {
+        let data = self.path(&format!("data-{rows}.csv"));
+        if !data.exists() {
+            let (code, _, err) = run(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&data));
+            assert_eq!(code, 0, "{err}");
+        }
+        data
+    }
+
     /// The test's results database.
     pub fn db(&self) -> String {
         self.path("g.db").to_string_lossy().into_owned()
