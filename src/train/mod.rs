@@ -8,6 +8,7 @@
 //! training, both the training fold and the validation fold are scored in evaluation
 //! mode, as GridSearchCV scores them.
 
+pub mod backprop;
 pub mod callbacks;
 pub mod model;
 pub mod optim;
@@ -118,7 +119,7 @@ pub fn train_fold(
 ) -> Result<FoldResult, FoldError> {
     // tch panics on LibTorch errors in its non-`f_` API; a fold must fail, not the run.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_fold_inner(data, p, seed, fold, device, observer)
+        train_fold_inner(data, p, seed, fold, device, observer, StepPath::Fastest)
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -145,7 +146,7 @@ pub fn train_final(
         let train = to_tensors(&data.train_x, &data.train_y, nf, device);
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
         let monitor = p.monitor.is_validation().then_some(&val);
-        fit_epochs(&train, monitor, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer)
+        fit_epochs(&train, monitor, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest)
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -225,6 +226,16 @@ fn evaluate(net: &DenseNet, part: &Part) -> (f64, f64) {
     })
 }
 
+/// How a training step computes its gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepPath {
+    /// Written out (`backprop`) where that applies, autograd elsewhere.
+    Fastest,
+    /// Always autograd (the tests' reference for the written-out step).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Autograd,
+}
+
 fn train_fold_inner(
     data: &FoldData,
     p: &HyperParams,
@@ -232,6 +243,7 @@ fn train_fold_inner(
     fold: u64,
     device: Device,
     observer: &mut dyn FoldObserver,
+    path: StepPath,
 ) -> Result<FoldResult, FoldError> {
     let started = Instant::now();
     let nf = data.n_features;
@@ -255,7 +267,8 @@ fn train_fold_inner(
     } else {
         (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
     };
-    let fitted = fit_epochs(&fit, inner.as_ref(), data.n_features, data.n_classes, p, seed, fold, device, observer)?;
+    let fitted =
+        fit_epochs(&fit, inner.as_ref(), data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
@@ -300,12 +313,13 @@ fn fit_epochs(
     fold: u64,
     device: Device,
     observer: &mut dyn FoldObserver,
+    path: StepPath,
 ) -> Result<Fitted, FoldError> {
-
     let vs = nn::VarStore::new(device);
     let mut init_rng = stream(seed, fold, Stream::InitialWeights);
     let mut net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
-    let mut opt = Optimizer::new(p.optimizer, vs.trainable_variables(), p.learning_rate as f32);
+    let mut opt = Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32);
+    let mut scratch = backprop::Scratch::default();
     let mut dropout = DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout);
     let mut shuffle_rng = stream(seed, fold, Stream::Shuffle);
 
@@ -337,12 +351,25 @@ fn fit_epochs(
             let idx = perm.narrow(0, start, len);
             let xb = fit.x.index_select(0, &idx);
             let yb = fit.y.index_select(0, &idx);
-            let logits = net.forward(&xb, Some(&mut dropout));
-            let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
-            // Gradients as fresh tensors (torch.autograd.grad), not accumulated into
-            // `.grad`: that would add each one onto a zeroed buffer, an extra pass.
-            let grads = Tensor::run_backward(&[&loss], opt.params(), false, false);
-            opt.step_with(grads);
+            let written_out = match path {
+                StepPath::Fastest => backprop::step(&net, &xb, &yb, &mut dropout, &mut scratch),
+                StepPath::Autograd => None,
+            };
+            let (loss, logits) = match written_out {
+                Some(step) => {
+                    opt.step_with(step.grads);
+                    (step.loss, step.logits)
+                }
+                None => {
+                    let logits = net.forward(&xb, Some(&mut dropout));
+                    let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
+                    // Gradients as fresh tensors (torch.autograd.grad), not accumulated
+                    // into `.grad`: that would add each one onto a zeroed buffer.
+                    let grads = Tensor::run_backward(&[&loss], opt.params(), false, false);
+                    opt.step_with(grads);
+                    (loss, logits)
+                }
+            };
             net.apply_constraints();
             tch::no_grad(|| {
                 loss_sum += loss.detach() * len as f64;
@@ -393,4 +420,94 @@ fn fit_epochs(
         kept_epoch = history.len() as u32;
     }
     Ok(Fitted { vs, net, final_learning_rate: opt.learning_rate as f64, history, kept_epoch })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::{Activation, OptimizerKind, Precision};
+    use rand::Rng as _;
+
+    /// Synthetic rows: 7 features, 3 classes that depend on them, plus noise.
+    fn synthetic(rows: usize, seed: u64) -> (Vec<f32>, Vec<i64>) {
+        let mut rng = stream(seed, 0, Stream::DemoData);
+        let mut x = Vec::with_capacity(rows * 7);
+        let mut y = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            let row: Vec<f32> = (0..7).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+            let s = row[0] + 0.5 * row[3] - row[5] + rng.gen_range(-0.5f32..0.5);
+            y.push(if s < -0.7 { 0 } else if s < 0.7 { 1 } else { 2 });
+            x.extend(row);
+        }
+        (x, y)
+    }
+
+    fn fold_data() -> FoldData {
+        let (train_x, train_y) = synthetic(230, 1);
+        let (val_x, val_y) = synthetic(90, 2);
+        FoldData { n_features: 7, n_classes: 3, train_x, train_y, val_x, val_y }
+    }
+
+    fn without_timings(mut r: FoldResult) -> FoldResult {
+        r.fit_seconds = 0.0;
+        r.score_seconds = 0.0;
+        r
+    }
+
+    /// The written-out step (`backprop`) trains bit for bit as autograd does: same
+    /// losses and accuracies at every epoch, same scores, for LeakyReLU and ReLU,
+    /// with partial last batches, MaxNorm, a learning-rate cut and an inner hold-out.
+    #[test]
+    fn the_written_out_step_trains_bit_for_bit_as_autograd() {
+        let data = fold_data();
+        let cases = [
+            (Activation::LeakyRelu, 3, OptimizerKind::Nadam, Monitor::Loss),
+            (Activation::Relu, 2, OptimizerKind::Adam, Monitor::ValLoss),
+            (Activation::LeakyRelu, 1, OptimizerKind::Sgd, Monitor::Accuracy),
+        ];
+        for (activation, layers, optimizer, monitor) in cases {
+            let p = HyperParams {
+                num_hidden_layers: layers,
+                neurons: [24, 40, 16, 8],
+                activation,
+                dropout: 0.3,
+                optimizer,
+                batch_size: 64,
+                epochs: 12,
+                reduce_lr_patience: 2,
+                learning_rate: 0.01,
+                monitor,
+                ..HyperParams::default()
+            };
+            let run = |path| {
+                train_fold_inner(&data, &p, 7, 1, Device::Cpu, &mut Silent, path).map(without_timings).expect("trains")
+            };
+            let written_out = run(StepPath::Fastest);
+            let autograd = run(StepPath::Autograd);
+            assert_eq!(written_out, autograd, "{activation:?} × {layers} layers, {optimizer:?}");
+            assert!(written_out.train_loss < 1.0, "it learns: {}", written_out.train_loss);
+        }
+    }
+
+    /// The written-out step takes the fp32 CPU ReLU/LeakyReLU case with dropout and
+    /// leaves every other case (another activation, no dropout, bf16) to autograd.
+    #[test]
+    fn the_written_out_step_applies_only_where_it_is_exact() {
+        let data = fold_data();
+        let x = Tensor::from_slice(&data.train_x[..7 * 20]).view([20, 7]);
+        let y = Tensor::from_slice(&data.train_y[..20]);
+        let applies = |p: HyperParams| {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = DenseNet::new(&vs.root(), 7, 3, &p, &mut stream(1, 0, Stream::InitialWeights));
+            let mut sampler = DropoutSampler::new(stream(1, 0, Stream::Dropout), p.dropout);
+            backprop::step(&net, &x, &y, &mut sampler, &mut backprop::Scratch::default())
+                .map(|s| s.grads.len() == net.parameters().len())
+        };
+        let base = HyperParams { num_hidden_layers: 2, neurons: [8, 8, 8, 8], ..HyperParams::default() };
+        assert_eq!(applies(base.clone()), Some(true));
+        assert_eq!(applies(HyperParams { activation: Activation::Relu, ..base.clone() }), Some(true));
+        assert_eq!(applies(HyperParams { activation: Activation::Tanh, ..base.clone() }), None);
+        assert_eq!(applies(HyperParams { dropout: 0.0, ..base.clone() }), None);
+        assert_eq!(applies(HyperParams { precision: Precision::Bf16, ..base }), None);
+    }
 }

@@ -12,9 +12,12 @@ use crate::rng::Rng;
 use rand::{Rng as _, RngCore};
 use tch::{nn, Device, Kind, Tensor};
 
-struct Dense {
-    weight: Tensor,
-    bias: Tensor,
+/// Keras' LeakyReLU default slope.
+const LEAKY_SLOPE: f32 = 0.3;
+
+pub(crate) struct Dense {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
 }
 
 impl Dense {
@@ -66,7 +69,7 @@ impl DenseNet {
             output,
             activation: p.activation,
             dropout: p.dropout,
-            leaky_slope: Tensor::from_slice(&[0.3f32]).to_device(path.device()).to_kind(match p.precision {
+            leaky_slope: Tensor::from_slice(&[LEAKY_SLOPE]).to_device(path.device()).to_kind(match p.precision {
                 Precision::Fp32 => Kind::Float,
                 Precision::Bf16 => Kind::BFloat16,
             }),
@@ -75,6 +78,38 @@ impl DenseNet {
                 Precision::Fp32 => Kind::Float,
                 Precision::Bf16 => Kind::BFloat16,
             },
+        }
+    }
+
+    /// The trainable tensors, layer by layer (weight, then bias), the output layer
+    /// last: the order of the gradients of [`super::backprop::step`].
+    pub fn parameters(&self) -> Vec<Tensor> {
+        self.hidden
+            .iter()
+            .chain(std::iter::once(&self.output))
+            .flat_map(|l| [l.weight.shallow_clone(), l.bias.shallow_clone()])
+            .collect()
+    }
+
+    pub(crate) fn hidden_layers(&self) -> &[Dense] {
+        &self.hidden
+    }
+
+    pub(crate) fn output_layer(&self) -> &Dense {
+        &self.output
+    }
+
+    /// Whether a training step on `device` can be written out (see `backprop`): fp32
+    /// on the CPU, ReLU or LeakyReLU, with dropout. Some(slope) if so, the slope None
+    /// for ReLU.
+    pub(crate) fn written_out_case(&self, device: Device) -> Option<Option<f32>> {
+        if self.compute != Kind::Float || device != Device::Cpu || self.dropout <= 0.0 {
+            return None;
+        }
+        match self.activation {
+            Activation::Relu => Some(None),
+            Activation::LeakyRelu => Some(Some(LEAKY_SLOPE)),
+            _ => None,
         }
     }
 
@@ -122,7 +157,7 @@ impl DenseNet {
     fn activate_and_drop(&self, z: Tensor, s: &mut DropoutSampler) -> Tensor {
         let factors = match self.activation {
             Activation::Relu => s.factors(&z, None),
-            Activation::LeakyRelu => s.factors(&z, Some(0.3)),
+            Activation::LeakyRelu => s.factors(&z, Some(LEAKY_SLOPE)),
             _ => None,
         };
         match factors {
@@ -191,15 +226,7 @@ fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as
     let mut words = [0u32; BLOCK];
     for (start, zb) in (0..zs.len()).step_by(BLOCK).zip(zs.chunks(BLOCK)) {
         let len = zb.len();
-        let mut i = 0;
-        while i < len {
-            let r = s.rng.next_u64();
-            words[i] = r as u32;
-            if i + 1 < len {
-                words[i + 1] = (r >> 32) as u32;
-            }
-            i += 2;
-        }
+        s.fill_words(&mut words[..len]);
         let mb = &mut ms[start..start + len];
         match as_.as_deref_mut() {
             Some(ab) => {
@@ -264,6 +291,36 @@ impl DropoutSampler {
             scale: (1.0 / (1.0 - rate)) as f32,
             buffer: Vec::new(),
         }
+    }
+
+    /// The next `words.len()` 32-bit draws: two per 64-bit word, low half first, an
+    /// odd count taking the low half of one more word (exactly as `draw`, when called
+    /// with even lengths but for the last call of a layer).
+    #[inline(always)]
+    pub(crate) fn fill_words(&mut self, words: &mut [u32]) {
+        // A local copy keeps the generator's state in registers (it is the hot loop
+        // of the factor pass).
+        let mut rng = self.rng.clone();
+        let mut pairs = words.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let r = rng.next_u64();
+            pair[0] = r as u32;
+            pair[1] = (r >> 32) as u32;
+        }
+        if let [last] = pairs.into_remainder() {
+            *last = rng.next_u64() as u32;
+        }
+        self.rng = rng;
+    }
+
+    /// Units whose draw is below this are dropped.
+    pub(crate) fn threshold(&self) -> u64 {
+        self.threshold
+    }
+
+    /// 1 / (1 − rate), the factor of kept units.
+    pub(crate) fn scale(&self) -> f32 {
+        self.scale
     }
 
     /// Calls `f(i, kept)` for units 0..n in order.
