@@ -198,6 +198,7 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
         history: fitted.history,
         kept_epoch: fitted.kept_epoch,
         fit_seconds,
+        device: crate::device::label(t.device),
         validation_accuracy,
         validation_loss,
         test,
@@ -212,9 +213,24 @@ pub struct FinalRun {
     /// Epoch whose weights were kept (restored best, or the last).
     pub kept_epoch: u32,
     pub fit_seconds: f64,
+    /// Where the final training ran, as folds record it (`cpu`, `cpu+mkl-avx512`,
+    /// `cuda:0`); empty in evaluations stored before it was recorded.
+    #[serde(default)]
+    pub device: String,
     pub validation_accuracy: f64,
     pub validation_loss: f64,
     pub test: Metrics,
+}
+
+impl FinalRun {
+    /// " on DEVICE", or nothing for evaluations stored before the device was recorded.
+    pub fn on_device(&self) -> String {
+        if self.device.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", self.device)
+        }
+    }
 }
 
 /// `model.json` of a saved model.

@@ -265,12 +265,13 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("</tbody></table>\n");
     let _ = writeln!(
         html,
-        "<p>Trained on the training part ({} rows) with the validation part ({} rows) watched by the callbacks (<code>val_loss</code>, best weights restored): {} epochs run, the weights of epoch {} kept, {:.1} s. Validation accuracy {}, loss {:.4}. The test part ({} rows) was used once, for the figures below.</p>",
+        "<p>Trained on the training part ({} rows) with the validation part ({} rows) watched by the callbacks (<code>val_loss</code>, best weights restored): {} epochs run, the weights of epoch {} kept, {:.1} s{}. Validation accuracy {}, loss {:.4}. The test part ({} rows) was used once, for the figures below.</p>",
         n(&e.class_counts.train),
         n(&e.class_counts.validation),
         e.final_run.history.len(),
         e.final_run.kept_epoch,
         e.final_run.fit_seconds,
+        esc(&e.final_run.on_device()),
         pct(e.final_run.validation_accuracy),
         e.final_run.validation_loss,
         n(&e.class_counts.test)

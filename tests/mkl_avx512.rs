@@ -101,6 +101,15 @@ fn folds_record_the_kernel_and_a_mixed_sweep_is_named() {
         d
     });
     assert_eq!(devices, vec![("cpu".to_string(), 3), ("cpu+mkl-avx512".to_string(), 6)]);
+
+    // The final training records its kernel as well.
+    for (global, want) in [(&["--mkl-avx512"][..], "cpu+mkl-avx512"), (&[][..], "cpu")] {
+        let (code, out, err) =
+            run(bin().env_remove(mkl::ENV).args(global).args(["evaluate", "s", "--epochs", "2", "--quiet", "--json", "--db", &db]));
+        assert_eq!(code, 0, "{err}");
+        let e: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(e["device"], want, "{global:?}");
+    }
 }
 
 /// In this test process MKL runs its AVX-512 kernels (forced before anything in it

@@ -380,10 +380,11 @@ pub fn print_evaluation(e: &Evaluation) {
     }
     let n = |v: &[usize]| v.iter().sum::<usize>();
     println!(
-        "final training: {} epochs run, weights of epoch {} kept, {:.1} s; validation part ({} rows): accuracy {:.4}, loss {:.4}",
+        "final training: {} epochs run, weights of epoch {} kept, {:.1} s{}; validation part ({} rows): accuracy {:.4}, loss {:.4}",
         e.final_run.history.len(),
         e.final_run.kept_epoch,
         e.final_run.fit_seconds,
+        e.final_run.on_device(),
         n(&e.class_counts.validation),
         e.final_run.validation_accuracy,
         e.final_run.validation_loss
