@@ -455,17 +455,20 @@ mod tests {
     }
 
     /// The written-out step (`backprop`) trains bit for bit as autograd does: same
-    /// losses and accuracies at every epoch, same scores, for LeakyReLU and ReLU,
-    /// with partial last batches, MaxNorm, a learning-rate cut and an inner hold-out.
+    /// losses and accuracies at every epoch, same scores, for LeakyReLU and ReLU in
+    /// fp32 and bf16, with partial last batches, MaxNorm, a learning-rate cut and an
+    /// inner hold-out.
     #[test]
     fn the_written_out_step_trains_bit_for_bit_as_autograd() {
         let data = fold_data();
         let cases = [
-            (Activation::LeakyRelu, 3, OptimizerKind::Nadam, Monitor::Loss),
-            (Activation::Relu, 2, OptimizerKind::Adam, Monitor::ValLoss),
-            (Activation::LeakyRelu, 1, OptimizerKind::Sgd, Monitor::Accuracy),
+            (Activation::LeakyRelu, 3, OptimizerKind::Nadam, Monitor::Loss, Precision::Fp32),
+            (Activation::Relu, 2, OptimizerKind::Adam, Monitor::ValLoss, Precision::Fp32),
+            (Activation::LeakyRelu, 1, OptimizerKind::Sgd, Monitor::Accuracy, Precision::Fp32),
+            (Activation::LeakyRelu, 3, OptimizerKind::Nadam, Monitor::Loss, Precision::Bf16),
+            (Activation::Relu, 2, OptimizerKind::Adam, Monitor::ValLoss, Precision::Bf16),
         ];
-        for (activation, layers, optimizer, monitor) in cases {
+        for (activation, layers, optimizer, monitor, precision) in cases {
             let p = HyperParams {
                 num_hidden_layers: layers,
                 neurons: [24, 40, 16, 8],
@@ -477,6 +480,7 @@ mod tests {
                 reduce_lr_patience: 2,
                 learning_rate: 0.01,
                 monitor,
+                precision,
                 ..HyperParams::default()
             };
             let run = |path| {
@@ -484,13 +488,13 @@ mod tests {
             };
             let written_out = run(StepPath::Fastest);
             let autograd = run(StepPath::Autograd);
-            assert_eq!(written_out, autograd, "{activation:?} × {layers} layers, {optimizer:?}");
+            assert_eq!(written_out, autograd, "{activation:?} × {layers} layers, {optimizer:?}, {precision:?}");
             assert!(written_out.train_loss < 1.0, "it learns: {}", written_out.train_loss);
         }
     }
 
-    /// The written-out step takes the fp32 CPU ReLU/LeakyReLU case with dropout and
-    /// leaves every other case (another activation, no dropout, bf16) to autograd.
+    /// The written-out step takes the CPU ReLU/LeakyReLU cases with dropout (fp32 and
+    /// bf16) and leaves every other case (another activation, no dropout) to autograd.
     #[test]
     fn the_written_out_step_applies_only_where_it_is_exact() {
         let data = fold_data();
@@ -508,6 +512,7 @@ mod tests {
         assert_eq!(applies(HyperParams { activation: Activation::Relu, ..base.clone() }), Some(true));
         assert_eq!(applies(HyperParams { activation: Activation::Tanh, ..base.clone() }), None);
         assert_eq!(applies(HyperParams { dropout: 0.0, ..base.clone() }), None);
-        assert_eq!(applies(HyperParams { precision: Precision::Bf16, ..base }), None);
+        assert_eq!(applies(HyperParams { precision: Precision::Bf16, ..base.clone() }), Some(true));
+        assert_eq!(applies(HyperParams { activation: Activation::Gelu, precision: Precision::Bf16, ..base }), None);
     }
 }

@@ -99,16 +99,16 @@ impl DenseNet {
         &self.output
     }
 
-    /// Whether a training step on `device` can be written out (see `backprop`): fp32
-    /// on the CPU, ReLU or LeakyReLU, with dropout. Some(slope) if so, the slope None
-    /// for ReLU.
-    pub(crate) fn written_out_case(&self, device: Device) -> Option<Option<f32>> {
-        if self.compute != Kind::Float || device != Device::Cpu || self.dropout <= 0.0 {
+    /// Whether a training step on `device` can be written out (see `backprop`): on the
+    /// CPU, ReLU or LeakyReLU, with dropout. If so, the slope (None for ReLU) and the
+    /// kind of the products and activations (fp32 or bf16).
+    pub(crate) fn written_out_case(&self, device: Device) -> Option<(Option<f32>, Kind)> {
+        if device != Device::Cpu || self.dropout <= 0.0 || !matches!(self.compute, Kind::Float | Kind::BFloat16) {
             return None;
         }
         match self.activation {
-            Activation::Relu => Some(None),
-            Activation::LeakyRelu => Some(Some(LEAKY_SLOPE)),
+            Activation::Relu => Some((None, self.compute)),
+            Activation::LeakyRelu => Some((Some(LEAKY_SLOPE), self.compute)),
             _ => None,
         }
     }
@@ -278,7 +278,7 @@ fn block_factors_best<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], a
 }
 
 /// f32 → bf16 bits, rounding to nearest even (as LibTorch converts).
-fn bf16_bits(x: f32) -> u16 {
+pub(crate) fn bf16_bits(x: f32) -> u16 {
     let b = x.to_bits();
     ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
