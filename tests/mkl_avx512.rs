@@ -101,6 +101,9 @@ fn folds_record_the_kernel_and_a_mixed_sweep_is_named() {
         d
     });
     assert_eq!(devices, vec![("cpu".to_string(), 3), ("cpu+mkl-avx512".to_string(), 6)]);
+    let (code, out, err) = run(bin().args(["status", "s", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("done folds: 3 on cpu, 6 on cpu+mkl-avx512"), "status shows the mix: {out}");
 
     // The final training records its kernel as well.
     for (global, want) in [(&["--mkl-avx512"][..], "cpu+mkl-avx512"), (&[][..], "cpu")] {

@@ -387,14 +387,23 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let remaining = c.pending + c.running;
         let eta = (rate_per_min > 0.0).then(|| remaining as f64 / rate_per_min * 60.0);
         let failures = store.failures(sweep.id).await?;
+        // Where the done folds ran: a sweep continued on other kernels or devices
+        // mixes results that differ in rounding.
+        let devices = store.done_fold_devices(sweep.id).await?;
         if a.json {
+            let devices: Vec<_> = devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect();
             println!("{}", serde_json::to_string_pretty(&json!({
                 "name": sweep.name, "counts": c, "total": c.total(),
                 "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
+                "done_fold_devices": devices,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
         } else {
             println!("sweep {}: {} folds — {} done, {} running, {} pending, {} failed", sweep.name, c.total(), c.done, c.running, c.pending, c.failed);
+            if !devices.is_empty() {
+                let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
+                println!("done folds: {}", on.join(", "));
+            }
             if rate_per_min > 0.0 {
                 println!("rate {:.1} folds/min over the last {}{}", rate_per_min, human_duration(span),
                     eta.filter(|_| remaining > 0).map(|e| format!(", ETA {}", human_duration(e))).unwrap_or_default());

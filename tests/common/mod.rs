@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The gridsweep binary under test.
+/// The gridsweep binary under test, with MKL's default kernels whatever the
+/// environment says (tests that want `--mkl-avx512` ask for it).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gridsweep"));
+    c.env_remove(gridsweep::mkl::ENV);
+    c
 }
 
 /// Runs a command; returns (exit code, stdout, stderr).
