@@ -7,6 +7,11 @@
 //! Then the callbacks (EarlyStopping, ReduceLROnPlateau) see the monitored value. After
 //! training, both the training fold and the validation fold are scored in evaluation
 //! mode, as GridSearchCV scores them.
+//!
+//! A step's gradients come from autograd, except on the CPU with ReLU or LeakyReLU and
+//! dropout (the study's model), where the step is written out (`backprop`): the same
+//! LibTorch products and the same roundings, without the graph and with the
+//! element-wise work fused, so the results are bit for bit autograd's.
 
 pub mod backprop;
 pub mod callbacks;

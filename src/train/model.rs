@@ -145,7 +145,8 @@ impl DenseNet {
         }
     }
 
-    /// Activation then dropout, in training mode.
+    /// Activation then dropout, in training mode, for the autograd path (`backprop`
+    /// writes the same values with its own fused pass where it applies).
     ///
     /// For ReLU and LeakyReLU on the CPU, one pass over `z` writes the dropout mask
     /// and (LeakyReLU) the slope factor, and two multiplies do the rest: z·a·m for
