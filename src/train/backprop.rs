@@ -20,7 +20,7 @@
 //! to bf16 forward, their gradients to fp32 backward). The tests compare whole training
 //! runs of both paths bit for bit, in fp32 and bf16.
 
-use super::model::{bf16_bits, DenseNet, DropoutSampler};
+use super::model::{DenseNet, DropoutSampler, Lane};
 use tch::{Kind, Reduction, Tensor};
 
 /// Bit 0 of a unit's byte: kept by dropout (for ReLU: kept and z > 0).
@@ -106,35 +106,6 @@ fn dense_grads(g: &Tensor, x: &Tensor) -> (Tensor, Tensor) {
     (g.tr().mm(x), g.sum_dim_intlist(0, true, None).view([-1]))
 }
 
-/// An element of a layer's output: fp32, or bf16 as raw bits. The arithmetic is done
-/// in fp32 and each result rounded to the element's kind, as LibTorch's kernels do.
-trait Lane: Copy {
-    fn get(self) -> f32;
-    fn round(x: f32) -> Self;
-}
-
-impl Lane for f32 {
-    #[inline(always)]
-    fn get(self) -> f32 {
-        self
-    }
-    #[inline(always)]
-    fn round(x: f32) -> f32 {
-        x
-    }
-}
-
-impl Lane for u16 {
-    #[inline(always)]
-    fn get(self) -> f32 {
-        f32::from_bits((self as u32) << 16)
-    }
-    #[inline(always)]
-    fn round(x: f32) -> u16 {
-        bf16_bits(x)
-    }
-}
-
 /// The factors' values in the lane's kind, as fp32: (kept unit's factor, slope).
 fn factors_in<T: Lane>(scale: f32, slope: f32) -> (f32, f32) {
     (T::round(scale).get(), T::round(slope).get())
@@ -197,7 +168,7 @@ fn forward_blocks<T: Lane>(s: &mut DropoutSampler, zs: &mut [T], units: &mut [u8
             for j in 0..len {
                 let z = zb[j].get();
                 let keep = words[j] as u64 >= t;
-                let positive = z > 0.0;
+                let positive = zb[j].positive();
                 let a = if positive { 1.0 } else { sl };
                 let m = if keep { m_kept } else { 0.0 };
                 zb[j] = T::round(T::round(z * a).get() * m);
@@ -206,7 +177,7 @@ fn forward_blocks<T: Lane>(s: &mut DropoutSampler, zs: &mut [T], units: &mut [u8
         } else {
             for j in 0..len {
                 let z = zb[j].get();
-                let kept = words[j] as u64 >= t && z > 0.0;
+                let kept = words[j] as u64 >= t && zb[j].positive();
                 zb[j] = T::round(z * if kept { m_kept } else { 0.0 });
                 ub[j] = kept as u8 * KEEP;
             }

@@ -196,16 +196,28 @@ pub struct DropoutSampler {
     buffer: Vec<f32>,
 }
 
-/// One element type of the factor pass: fp32 values, or bf16 as raw bits.
-trait Lane: Copy + Default {
+/// An element of a layer's activations: fp32, or bf16 as raw bits. Arithmetic on it
+/// is done in fp32 and each result rounded to the element's kind, as LibTorch's
+/// kernels do (used by the factor pass here and by `backprop`'s passes).
+pub(crate) trait Lane: Copy + Default {
     /// z > 0 (for bf16 bits: sign clear and not ±0; NaN inputs fail the fold anyway).
     fn positive(self) -> bool;
+    fn get(self) -> f32;
+    fn round(x: f32) -> Self;
 }
 
 impl Lane for f32 {
     #[inline(always)]
     fn positive(self) -> bool {
         self > 0.0
+    }
+    #[inline(always)]
+    fn get(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn round(x: f32) -> f32 {
+        x
     }
 }
 
@@ -214,13 +226,22 @@ impl Lane for u16 {
     fn positive(self) -> bool {
         self & 0x8000 == 0 && self != 0
     }
+    #[inline(always)]
+    fn get(self) -> f32 {
+        f32::from_bits((self as u32) << 16)
+    }
+    #[inline(always)]
+    fn round(x: f32) -> u16 {
+        bf16_bits(x)
+    }
 }
 
 /// The factor pass over `zs`, block by block: the block's 32-bit draws first (two per
 /// 64-bit word, low half first, an odd count taking the low half of one more word,
-/// exactly as `draw`), then a branch-free loop over the block that the compiler
-/// vectorises. `scale`, `one` and `slope` are already in the lane's encoding.
-#[inline(always)]
+/// exactly as `draw`), then a branch-free loop over the block. `scale`, `one` and
+/// `slope` are already in the lane's encoding. Only the autograd path uses it (the
+/// reference of `backprop`'s tests); training steps on the CPU take `backprop`'s
+/// fused pass, which is compiled for AVX-512.
 fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as_: Option<&mut [T]>, scale: T, one: T, slope: T) {
     const BLOCK: usize = 512;
     let t = s.threshold;
@@ -246,14 +267,6 @@ fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as
     }
 }
 
-/// `block_factors` compiled for AVX-512 (chosen at run time): at batch 64 that took
-/// the pass from about 10 % of a step to 2.5 %, with the same values.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn block_factors_avx512<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], as_: Option<&mut [T]>, scale: T, one: T, slope: T) {
-    block_factors(s, zs, ms, as_, scale, one, slope)
-}
-
 /// The elements of z (read) and of the fresh factor tensors m and a (written).
 ///
 /// # Safety
@@ -268,18 +281,8 @@ unsafe fn lanes<'t, T>(z: &'t Tensor, m: &'t mut Tensor, a: Option<&'t mut Tenso
     )
 }
 
-/// `block_factors` with the widest instructions this CPU has.
-fn block_factors_best<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], as_: Option<&mut [T]>, scale: T, one: T, slope: T) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") {
-        // SAFETY: the CPU has both features.
-        return unsafe { block_factors_avx512(s, zs, ms, as_, scale, one, slope) };
-    }
-    block_factors(s, zs, ms, as_, scale, one, slope)
-}
-
 /// f32 → bf16 bits, rounding to nearest even (as LibTorch converts).
-pub(crate) fn bf16_bits(x: f32) -> u16 {
+fn bf16_bits(x: f32) -> u16 {
     let b = x.to_bits();
     ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
@@ -372,10 +375,10 @@ impl DropoutSampler {
         // `kind`; m and a are fresh and not yet shared with LibTorch.
         if kind == Kind::Float {
             let (zs, ms, as_) = unsafe { lanes::<f32>(z, &mut m, a.as_mut(), n) };
-            block_factors_best(self, zs, ms, as_, s, 1.0, sl);
+            block_factors(self, zs, ms, as_, s, 1.0, sl);
         } else {
             let (zs, ms, as_) = unsafe { lanes::<u16>(z, &mut m, a.as_mut(), n) };
-            block_factors_best(self, zs, ms, as_, bf16_bits(s), bf16_bits(1.0), bf16_bits(sl));
+            block_factors(self, zs, ms, as_, bf16_bits(s), bf16_bits(1.0), bf16_bits(sl));
         }
         Some((a, m))
     }
