@@ -57,6 +57,9 @@ pub struct Evaluation {
     pub rank: Option<usize>,
     pub w1: f64,
     pub w2: f64,
+    /// The Δacc kind of the ranking (evaluations stored before it existed: absolute).
+    #[serde(default)]
+    pub delta: crate::cv::DeltaKind,
     /// The cross-validation summary of the configuration, if complete.
     pub cv: Option<CvSummary>,
     /// Hyperparameters of the final training (the configuration's, with epochs and
@@ -73,6 +76,13 @@ pub struct Evaluation {
     pub baselines: Vec<Baseline>,
     pub model_dir: Option<PathBuf>,
     pub created_at: f64,
+}
+
+impl Evaluation {
+    /// The score rule the configuration was ranked by.
+    pub fn score_rule(&self) -> crate::cv::ScoreRule {
+        crate::cv::ScoreRule { delta: self.delta, w1: self.w1, w2: self.w2 }
+    }
 }
 
 /// The data of a sweep cut as evaluation needs it: preprocessed parts.

@@ -1,13 +1,16 @@
 //! CSV exports in the formats the study's tooling reads.
 //!
 //! - `hpo-combined`: the study's `HPO_combined.csv`, column for column (its misspelt
-//!   `weight_contraint` included), one row per complete configuration.
+//!   `weight_contraint` included), one row per complete configuration, `delta_acc` of
+//!   the sweep's kind; hyperparameters that vary in the sweep but are not among the
+//!   study's columns (`protocol`, `learning_rate`, …) follow as extra columns, so two
+//!   rows never look alike while their configurations differ.
 //! - `cv-results`: scikit-learn's `GridSearchCV.cv_results_` as pandas writes it.
 //!
 //! Values are written as pandas writes them: floats in Python's `repr` form (`1e-07`,
 //! `10.0`), dicts in Python's literal form. Rows are written as they are produced.
 
-use crate::cv::mean_std;
+use crate::cv::{mean_std, ScoreRule};
 use crate::params::{Activation, OptimizerKind};
 use crate::rank::{min_ranks, parse_params, ConfigRow};
 use crate::store::FoldMetrics;
@@ -100,6 +103,13 @@ fn py_literal(v: &Value) -> String {
     }
 }
 
+/// A hyperparameter's cell (also in `plan`, `rank` and report tables): its value, the
+/// default a canonical form leaves out (`protocol`, `precision`), or empty where it does
+/// not apply.
+pub fn param_cell(p: &Map<String, Value>, k: &str) -> String {
+    p.get(k).map(cell).or_else(|| crate::params::omitted_default(k).map(String::from)).unwrap_or_default()
+}
+
 fn float_of(p: &Map<String, Value>, k: &str) -> f64 {
     p.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
@@ -108,43 +118,70 @@ fn int_of(p: &Map<String, Value>, k: &str) -> String {
     p.get(k).map(cell).unwrap_or_default()
 }
 
-pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], include_partial: bool) -> csv::Result<usize> {
+/// Hyperparameter keys the study's columns already carry.
+const HPO_COMBINED_KEYS: [&str; 14] = [
+    "activation",
+    "batch_size",
+    "dropout",
+    "early_stopping_patience",
+    "epochs",
+    "neurons_1",
+    "neurons_2",
+    "neurons_3",
+    "neurons_4",
+    "num_hidden_layers",
+    "optimizer",
+    "reduce_lr_factor",
+    "reduce_lr_min_lr",
+    "reduce_lr_patience",
+];
+
+pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, include_partial: bool) -> csv::Result<usize> {
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| include_partial || r.3.is_some()).collect();
+    let params: Vec<Map<String, Value>> = selected.iter().map(|r| parse_params(&r.2)).collect();
+    // `weight_constraint` has the study's (misspelt) column; a notebook row, which has
+    // none, writes 0 there as the study's file did.
+    let extra: Vec<String> = crate::rank::varying_keys(params.iter().cloned())
+        .into_iter()
+        .filter(|k| !HPO_COMBINED_KEYS.contains(&k.as_str()) && k != "weight_constraint")
+        .collect();
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(HPO_COMBINED_COLUMNS)?;
+    let mut header: Vec<String> = HPO_COMBINED_COLUMNS.map(String::from).to_vec();
+    header.extend(extra.iter().cloned());
+    w.write_record(&header)?;
     let mut n = 0;
-    for (_, _, params, summary) in rows {
-        if summary.is_none() && !include_partial {
-            continue;
-        }
-        let p = parse_params(params);
+    for ((_, _, _, summary), p) in selected.into_iter().zip(&params) {
         let act = p.get("activation").and_then(Value::as_str).unwrap_or("");
         let opt = p.get("optimizer").and_then(Value::as_str).unwrap_or("");
         let s = summary.as_ref();
         let metric = |f: fn(&crate::cv::CvSummary) -> f64| s.map(|s| py_float(f(s))).unwrap_or_default();
-        w.write_record([
+        let delta = s.map(|s| py_float(rule.delta(s.mean_train_accuracy, s.mean_val_accuracy))).unwrap_or_default();
+        let mut rec = vec![
             act.to_string(),
             Activation::parse(act).map(|a| a.code().to_string()).unwrap_or_default(),
-            int_of(&p, "batch_size"),
-            metric(|s| s.delta_accuracy),
-            py_float(float_of(&p, "dropout")),
-            int_of(&p, "early_stopping_patience"),
-            int_of(&p, "epochs"),
+            int_of(p, "batch_size"),
+            delta,
+            py_float(float_of(p, "dropout")),
+            int_of(p, "early_stopping_patience"),
+            int_of(p, "epochs"),
             metric(|s| s.mean_train_accuracy),
             metric(|s| s.mean_val_accuracy),
-            int_of(&p, "neurons_1"),
-            int_of(&p, "neurons_2"),
-            int_of(&p, "neurons_3"),
-            int_of(&p, "neurons_4"),
-            int_of(&p, "num_hidden_layers"),
+            int_of(p, "neurons_1"),
+            int_of(p, "neurons_2"),
+            int_of(p, "neurons_3"),
+            int_of(p, "neurons_4"),
+            int_of(p, "num_hidden_layers"),
             opt.to_string(),
             OptimizerKind::parse(opt).map(|o| py_float(o.code() as f64)).unwrap_or_default(),
-            py_float(float_of(&p, "reduce_lr_factor")),
-            py_float(float_of(&p, "reduce_lr_min_lr")),
-            int_of(&p, "reduce_lr_patience"),
+            py_float(float_of(p, "reduce_lr_factor")),
+            py_float(float_of(p, "reduce_lr_min_lr")),
+            int_of(p, "reduce_lr_patience"),
             metric(|s| s.std_train_accuracy),
             metric(|s| s.std_val_accuracy),
-            py_float(float_of(&p, "weight_constraint")),
-        ])?;
+            py_float(p.get("weight_constraint").and_then(Value::as_f64).unwrap_or(0.0)),
+        ];
+        rec.extend(extra.iter().map(|k| param_cell(p, k)));
+        w.write_record(&rec)?;
         n += 1;
     }
     w.flush()?;
@@ -200,10 +237,13 @@ pub fn cv_results(
         let (mf, sf) = stat(|m| m.fit_seconds);
         let (ms, ss) = stat(|m| m.score_seconds);
         rec.extend([mf, sf, ms, ss]);
-        rec.extend(grid_keys.iter().map(|k| p.get(k).map(cell).unwrap_or_default()));
+        rec.extend(grid_keys.iter().map(|k| param_cell(&p, k)));
         let dict: Vec<String> = grid_keys
             .iter()
-            .filter_map(|k| p.get(k).map(|v| format!("'{k}': {}", py_literal(v))))
+            .filter_map(|k| {
+                let v = p.get(k).cloned().or_else(|| crate::params::omitted_default(k).map(Value::from))?;
+                Some(format!("'{k}': {}", py_literal(&v)))
+            })
             .collect();
         rec.push(format!("{{{}}}", dict.join(", ")));
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.val_accuracy)));

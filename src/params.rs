@@ -161,6 +161,41 @@ impl Monitor {
     }
 }
 
+/// How a fold is trained and scored: the two ways the study made its `HPO_combined.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// scikit-learn `GridSearchCV` + SciKeras: callbacks watch `monitor` (the training
+    /// loss by default, or an inner hold-out); the scores are the final model's
+    /// accuracies on the training fold and the CV fold. 48 rows of the study's file.
+    #[default]
+    GridSearchCv,
+    /// The study's notebook loop: the CV fold is Keras' `validation_data`;
+    /// EarlyStopping and ReduceLROnPlateau watch its `val_loss`, a checkpoint keeps the
+    /// epoch of best `val_accuracy`; the fold's validation score is that maximum and its
+    /// train score the checkpoint's accuracy on the training fold. No weight
+    /// constraint. 1,984 rows of the study's file.
+    Notebook,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 2] = [Protocol::GridSearchCv, Protocol::Notebook];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::GridSearchCv => "gridsearchcv",
+            Protocol::Notebook => "notebook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// Keys that do not apply under `protocol: notebook` (its callbacks watch the CV fold,
+/// and its model has no weight constraint).
+pub const NOT_UNDER_NOTEBOOK: [&str; 3] = ["inner_validation", "monitor", "weight_constraint"];
+
 /// Arithmetic of the matrix multiplies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Precision {
@@ -209,6 +244,7 @@ pub struct HyperParams {
     /// Fraction of the training fold held out when `monitor` is `val_*`.
     pub inner_validation: f64,
     pub precision: Precision,
+    pub protocol: Protocol,
 }
 
 impl Default for HyperParams {
@@ -230,12 +266,13 @@ impl Default for HyperParams {
             monitor: Monitor::Loss,
             inner_validation: 0.1,
             precision: Precision::Fp32,
+            protocol: Protocol::GridSearchCv,
         }
     }
 }
 
 /// Every key a configuration accepts, in canonical (alphabetical) order.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "activation",
     "batch_size",
     "dropout",
@@ -251,6 +288,7 @@ pub const KEYS: [&str; 19] = [
     "num_hidden_layers",
     "optimizer",
     "precision",
+    "protocol",
     "reduce_lr_factor",
     "reduce_lr_min_lr",
     "reduce_lr_patience",
@@ -268,6 +306,8 @@ pub enum ParamError {
         value: String,
         expected: String,
     },
+    #[error("`{key}` does not apply under protocol notebook ({why}); leave it out or use protocol gridsearchcv")]
+    NotUnderNotebook { key: String, why: &'static str },
 }
 
 fn suggestion(key: &str) -> String {
@@ -401,6 +441,12 @@ impl HyperParams {
                 let s = as_str(k, v, "fp32 or bf16")?;
                 self.precision = Precision::parse(s).ok_or_else(|| bad(k, v, "fp32 or bf16"))?;
             }
+            "protocol" => {
+                let s = as_str(k, v, "a protocol name")?;
+                self.protocol = Protocol::parse(s).ok_or_else(|| {
+                    bad(k, v, format!("one of {}", names(&Protocol::ALL, Protocol::name)))
+                })?;
+            }
             _ => return Err(ParamError::UnknownKey { key: k.to_string() }),
         }
         Ok(())
@@ -414,17 +460,51 @@ impl HyperParams {
         Ok(())
     }
 
+    /// Refuses, under `protocol: notebook`, a key that the notebook loop does not use
+    /// but that was given a value that would matter (`explicit` are the keys the user
+    /// set, with their values): a `monitor` or an `inner_validation`, a weight
+    /// constraint other than 0/null. Call it once all of a configuration's sources are
+    /// applied, so that the order of the keys does not matter.
+    pub fn check_protocol<'a>(&self, explicit: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<(), ParamError> {
+        if self.protocol != Protocol::Notebook {
+            return Ok(());
+        }
+        for (k, v) in explicit {
+            let why = match k.trim() {
+                "monitor" => "its callbacks watch val_loss and val_accuracy on the CV fold",
+                "inner_validation" => "the CV fold itself is the monitored validation data",
+                "weight_constraint" if !(v.is_null() || v.as_f64() == Some(0.0)) => {
+                    "the notebook's model has no weight constraint; 0 or null is accepted"
+                }
+                _ => continue,
+            };
+            return Err(ParamError::NotUnderNotebook { key: k.trim().to_string(), why });
+        }
+        Ok(())
+    }
+
+    /// The metric EarlyStopping and ReduceLROnPlateau watch: `monitor`, or `val_loss`
+    /// on the CV fold under the notebook protocol.
+    pub fn callback_monitor(&self) -> Monitor {
+        match self.protocol {
+            Protocol::GridSearchCv => self.monitor,
+            Protocol::Notebook => Monitor::ValLoss,
+        }
+    }
+
+    /// The MaxNorm bound on the first kernel, where the protocol applies one.
+    pub fn effective_weight_constraint(&self) -> Option<f64> {
+        match self.protocol {
+            Protocol::GridSearchCv => self.weight_constraint,
+            Protocol::Notebook => None,
+        }
+    }
+
     /// Applies `key=value`; the value is read as JSON when it parses, else as a string
     /// (so `activation=relu` and `dropout=0.3` both work).
     pub fn set_assignment(&mut self, assignment: &str) -> Result<(), ParamError> {
-        let (k, raw) = assignment.split_once('=').ok_or_else(|| ParamError::BadValue {
-            key: assignment.to_string(),
-            value: String::new(),
-            expected: "key=value".to_string(),
-        })?;
-        let raw = raw.trim();
-        let v = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
-        self.set(k, &v)
+        let (k, v) = parse_assignment(assignment)?;
+        self.set(&k, &v)
     }
 
     /// Hidden layer widths in order: neurons_1, then one per extra hidden layer up to
@@ -449,17 +529,21 @@ impl HyperParams {
     /// The canonical form: every key, defaults filled in, names normalised.
     pub fn canonical(&self) -> BTreeMap<&'static str, Value> {
         let mut m = BTreeMap::new();
+        let notebook = self.protocol == Protocol::Notebook;
         m.insert("activation", Value::from(self.activation.name()));
         m.insert("batch_size", Value::from(self.batch_size));
         m.insert("dropout", num(self.dropout));
         m.insert("early_stopping_patience", Value::from(self.early_stopping_patience));
         m.insert("epochs", Value::from(self.epochs));
         // Only meaningful with a val_* monitor; normalised away otherwise so that it
-        // never splits otherwise identical configurations.
-        let inner = if self.monitor.is_validation() { self.inner_validation } else { 0.1 };
-        m.insert("inner_validation", num(inner));
+        // never splits otherwise identical configurations. Under the notebook protocol
+        // neither it, `monitor` nor the weight constraint applies: they are left out.
+        if !notebook {
+            let inner = if self.monitor.is_validation() { self.inner_validation } else { 0.1 };
+            m.insert("inner_validation", num(inner));
+            m.insert("monitor", Value::from(self.monitor.name()));
+        }
         m.insert("learning_rate", num(self.learning_rate));
-        m.insert("monitor", Value::from(self.monitor.name()));
         for (i, n) in self.neurons.iter().enumerate() {
             m.insert(["neurons_1", "neurons_2", "neurons_3", "neurons_4"][i], Value::from(*n));
         }
@@ -470,10 +554,16 @@ impl HyperParams {
         if self.precision != Precision::Fp32 {
             m.insert("precision", Value::from(self.precision.name()));
         }
+        // Likewise only when not the default (every earlier sweep is gridsearchcv).
+        if notebook {
+            m.insert("protocol", Value::from(self.protocol.name()));
+        }
         m.insert("reduce_lr_factor", num(self.reduce_lr_factor));
         m.insert("reduce_lr_min_lr", num(self.reduce_lr_min_lr));
         m.insert("reduce_lr_patience", Value::from(self.reduce_lr_patience));
-        m.insert("weight_constraint", num(self.weight_constraint.unwrap_or(0.0)));
+        if !notebook {
+            m.insert("weight_constraint", num(self.weight_constraint.unwrap_or(0.0)));
+        }
         m
     }
 
@@ -486,7 +576,31 @@ impl HyperParams {
     pub fn from_object(obj: &Map<String, Value>) -> Result<Self, ParamError> {
         let mut p = HyperParams::default();
         p.apply_object(obj)?;
+        p.check_protocol(obj.iter().map(|(k, v)| (k.as_str(), v)))?;
         Ok(p)
+    }
+}
+
+/// `key=value` as a key and a JSON value (a string where the value is not JSON).
+pub fn parse_assignment(assignment: &str) -> Result<(String, Value), ParamError> {
+    let (k, raw) = assignment.split_once('=').ok_or_else(|| ParamError::BadValue {
+        key: assignment.to_string(),
+        value: String::new(),
+        expected: "key=value".to_string(),
+    })?;
+    let raw = raw.trim();
+    let v = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    Ok((k.trim().to_string(), v))
+}
+
+/// The value a canonical form leaves out because it is the default (`protocol`,
+/// `precision`), for tables and exports; None for keys that are left out because they
+/// do not apply.
+pub fn omitted_default(key: &str) -> Option<&'static str> {
+    match key {
+        "protocol" => Some(Protocol::GridSearchCv.name()),
+        "precision" => Some(Precision::Fp32.name()),
+        _ => None,
     }
 }
 
@@ -553,6 +667,35 @@ mod tests {
         b.set_assignment("activation=LeakyReLU").unwrap();
         b.set_assignment("dropout=0.40").unwrap();
         assert_eq!(a.canonical_json(), b.canonical_json());
+    }
+
+    #[test]
+    fn notebook_protocol_leaves_out_what_it_does_not_use() {
+        let obj = |s: &str| serde_json::from_str::<Map<String, Value>>(s).unwrap();
+        let nb = HyperParams::from_object(&obj(r#"{"protocol": "Notebook", "dropout": 0.3}"#)).unwrap();
+        assert_eq!(nb.protocol, Protocol::Notebook);
+        assert_eq!(nb.callback_monitor(), Monitor::ValLoss);
+        assert_eq!(nb.effective_weight_constraint(), None);
+        let c = nb.canonical();
+        assert_eq!(c.get("protocol"), Some(&json!("notebook")));
+        for k in NOT_UNDER_NOTEBOOK {
+            assert!(!c.contains_key(k), "{k} in {c:?}");
+        }
+        // The canonical form reads back as the same configuration.
+        let back = HyperParams::from_object(&c.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).unwrap();
+        assert_eq!(back.canonical_json(), nb.canonical_json());
+        // The default protocol is not in the canonical form: earlier ids are unchanged.
+        assert!(!HyperParams::default().canonical().contains_key("protocol"));
+        // Contradictions are refused whatever the key order; harmless values pass.
+        for bad in [r#"{"weight_constraint": 3, "protocol": "notebook"}"#, r#"{"protocol": "notebook", "monitor": "loss"}"#,
+                    r#"{"inner_validation": 0.2, "protocol": "notebook"}"#] {
+            let msg = HyperParams::from_object(&obj(bad)).unwrap_err().to_string();
+            assert!(msg.contains("does not apply under protocol notebook"), "{msg}");
+        }
+        assert!(HyperParams::from_object(&obj(r#"{"protocol": "notebook", "weight_constraint": null}"#)).is_ok());
+        assert!(HyperParams::from_object(&obj(r#"{"protocol": "gridsearchcv", "monitor": "val_loss"}"#)).is_ok());
+        let msg = HyperParams::default().set("protocol", &json!("keras")).unwrap_err().to_string();
+        assert!(msg.contains("gridsearchcv, notebook"), "{msg}");
     }
 
     #[test]

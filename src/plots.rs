@@ -4,6 +4,7 @@
 //! twice by [`render`]: once to a bitmap, once to SVG. The font (DejaVu Sans) is
 //! compiled in, so the pictures look the same on a machine without fonts.
 
+use crate::cv::{DeltaKind, ScoreRule};
 use crate::metrics::{Metrics, PrCurve};
 use crate::train::EpochRecord;
 use plotters::coord::Shift;
@@ -333,11 +334,46 @@ pub struct ConfigPoint {
     pub score: f64,
 }
 
-pub fn hpo_scatter(stem: &Path, points: &[ConfigPoint], chosen: Option<usize>, w1: f64, w2: f64) -> Result<Vec<PathBuf>, PlotError> {
-    render!(stem, (900, 640), draw_hpo_scatter(points, chosen, w1, w2))
+pub fn hpo_scatter(stem: &Path, points: &[ConfigPoint], chosen: Option<usize>, rule: &ScoreRule) -> Result<Vec<PathBuf>, PlotError> {
+    render!(stem, (900, 640), draw_hpo_scatter(points, chosen, rule))
 }
 
-fn draw_hpo_scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[ConfigPoint], chosen: Option<usize>, w1: f64, w2: f64) -> DrawResult
+/// The part of the segment a–b inside the rectangle [x0, x1] × [y0, y1]
+/// (Liang–Barsky), or None when it misses it. Clipping keeps the segment's slope,
+/// where clamping its end points would not.
+pub fn clip_segment(a: (f64, f64), b: (f64, f64), (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [(-dx, a.0 - x0), (dx, x1 - a.0), (-dy, a.1 - y0), (dy, y1 - a.1)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+}
+
+/// The equal-score line of score `s` over [x0, x1], as straight pieces: with |Δacc| in
+/// the score, v = (2s − w1·(1 − |Δ|)) / w2 bends at Δ = 0.
+pub fn iso_score_pieces(s: f64, rule: &ScoreRule, (x0, x1): (f64, f64)) -> Vec<((f64, f64), (f64, f64))> {
+    let v = |d: f64| (2.0 * s - rule.w1 * (1.0 - d.abs())) / rule.w2;
+    let mut xs = vec![x0];
+    if x0 < 0.0 && x1 > 0.0 {
+        xs.push(0.0);
+    }
+    xs.push(x1);
+    xs.windows(2).map(|w| ((w[0], v(w[0])), (w[1], v(w[1])))).collect()
+}
+
+fn draw_hpo_scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[ConfigPoint], chosen: Option<usize>, rule: &ScoreRule) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -352,27 +388,42 @@ where
         .x_label_area_size(45)
         .y_label_area_size(65)
         .build_cartesian_2d(x0..x1, y0..y1)?;
+    let x_desc = match rule.delta {
+        DeltaKind::Absolute => "Δacc = mean train accuracy − mean validation accuracy",
+        DeltaKind::Relative => "Δacc = (mean train accuracy − mean validation accuracy) / mean validation accuracy",
+    };
     chart
         .configure_mesh()
-        .x_desc("Δacc = mean train accuracy − mean validation accuracy")
+        .x_desc(x_desc)
         .y_desc("mean validation accuracy (CV)")
         .label_style(text_style(13))
         .axis_desc_style(text_style(15))
         .draw()?;
-    // Iso-score lines: score = ½(w1(1 − Δ) + w2·v)  ⇒  v = (2s − w1(1 − Δ)) / w2.
-    if w2 != 0.0 {
+    // Equal-score lines, clipped to the plot area.
+    if rule.w2 != 0.0 {
         let scores: Vec<f64> = points.iter().map(|p| p.score).filter(|s| s.is_finite()).collect();
         let (s0, s1) = (scores.iter().copied().fold(f64::INFINITY, f64::min), scores.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         if s0.is_finite() && s1 > s0 {
             for i in 0..5 {
                 let s = s0 + (s1 - s0) * i as f64 / 4.0;
-                let v = |d: f64| (2.0 * s - w1 * (1.0 - d)) / w2;
-                chart.draw_series(DashedLineSeries::new(vec![(x0, v(x0)), (x1, v(x1))], 5, 4, RGBColor(160, 160, 160).stroke_width(1)))?;
+                for (a, b) in iso_score_pieces(s, rule, (x0, x1)) {
+                    if let Some((a, b)) = clip_segment(a, b, (x0, x1), (y0, y1)) {
+                        chart.draw_series(DashedLineSeries::new(vec![a, b], 5, 4, RGBColor(160, 160, 160).stroke_width(1)))?;
+                    }
+                }
                 // Label on the line near the right edge, if inside.
                 let xl = x1 - (x1 - x0) * 0.14;
-                let y = v(xl);
+                let y = (2.0 * s - rule.w1 * (1.0 - xl.abs())) / rule.w2;
                 if y > y0 && y < y1 {
                     chart.draw_series(std::iter::once(Text::new(format!("score {s:.3}"), (xl, y), text_style(11))))?;
+                }
+            }
+        }
+        // The chosen configuration's own equal-score line, through its point.
+        if let Some(c) = chosen.and_then(|c| points.get(c)).filter(|c| c.score.is_finite()) {
+            for (a, b) in iso_score_pieces(c.score, rule, (x0, x1)) {
+                if let Some((a, b)) = clip_segment(a, b, (x0, x1), (y0, y1)) {
+                    chart.draw_series(DashedLineSeries::new(vec![a, b], 5, 4, RED.mix(0.7).stroke_width(1)))?;
                 }
             }
         }

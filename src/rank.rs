@@ -1,9 +1,10 @@
 //! Ranking complete configurations by the study's weighted score.
 //!
-//! The stored score uses the default weights; ranking recomputes it from the stored
-//! means, so any `--w1`/`--w2` ranks without retraining.
+//! The stored score uses the sweep's score rule (its spec's `score` section); ranking
+//! recomputes it from the stored means, so any `--w1`/`--w2`/`--delta` ranks without
+//! retraining.
 
-use crate::cv::{weighted_score, CvSummary};
+use crate::cv::{CvSummary, ScoreRule};
 use serde_json::{Map, Value};
 
 /// A configuration row as the store returns it: id, grid position, canonical params,
@@ -25,17 +26,21 @@ pub fn parse_params(json: &str) -> Map<String, Value> {
 }
 
 /// Complete configurations, best first (ties keep grid order); rank 1 is the best.
-pub fn rank(rows: &[ConfigRow], w1: f64, w2: f64) -> Vec<Ranked> {
+pub fn rank(rows: &[ConfigRow], rule: &ScoreRule) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = rows
         .iter()
         .filter_map(|(id, pos, params, s)| {
             s.as_ref().map(|s| Ranked {
                 rank: 0,
                 config_id: id.clone(),
-                score: weighted_score(s.mean_train_accuracy, s.mean_val_accuracy, w1, w2),
+                score: rule.score(s.mean_train_accuracy, s.mean_val_accuracy),
                 position: *pos,
                 params: parse_params(params),
-                summary: s.clone(),
+                summary: CvSummary {
+                    delta_accuracy: rule.delta(s.mean_train_accuracy, s.mean_val_accuracy),
+                    score: rule.score(s.mean_train_accuracy, s.mean_val_accuracy),
+                    ..s.clone()
+                },
             })
         })
         .collect();
@@ -46,7 +51,9 @@ pub fn rank(rows: &[ConfigRow], w1: f64, w2: f64) -> Vec<Ranked> {
     out
 }
 
-/// Hyperparameters whose value differs between configurations, in key order.
+/// Hyperparameters whose value differs between configurations, in key order. A key
+/// that some configurations leave out (one that does not apply to their protocol)
+/// varies too.
 pub fn varying_keys(params: impl IntoIterator<Item = Map<String, Value>>) -> Vec<String> {
     let mut first: Option<Map<String, Value>> = None;
     let mut varying = std::collections::BTreeSet::new();
@@ -54,6 +61,7 @@ pub fn varying_keys(params: impl IntoIterator<Item = Map<String, Value>>) -> Vec
         match &first {
             None => first = Some(p),
             Some(f) => {
+                varying.extend(f.keys().filter(|k| !p.contains_key(*k)).cloned());
                 for (k, v) in p {
                     if f.get(&k) != Some(&v) {
                         varying.insert(k);
@@ -91,6 +99,9 @@ mod tests {
         let a = parse_params(r#"{"x": 1, "y": 2, "z": "a"}"#);
         let b = parse_params(r#"{"x": 1, "y": 3, "z": "b"}"#);
         assert_eq!(varying_keys([a.clone(), b]), vec!["y", "z"]);
+        let c = parse_params(r#"{"x": 1, "y": 2}"#);
+        assert_eq!(varying_keys([a.clone(), c.clone()]), vec!["z"]);
+        assert_eq!(varying_keys([c, a.clone()]), vec!["z"]);
         assert!(varying_keys([a]).is_empty());
     }
 }

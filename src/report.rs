@@ -177,7 +177,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             ),
         ),
         ("database", esc(&input.db.display().to_string())),
-        ("ranking", format!("score = ½·(w1·(1 − Δacc) + w2·val acc), w1 = {}, w2 = {}", e.w1, e.w2)),
+        ("ranking", esc(&e.score_rule().describe())),
     ];
     for (k, v) in facts {
         let _ = writeln!(html, "<dt>{k}</dt><dd>{v}</dd>");
@@ -213,7 +213,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             s.delta_accuracy
         );
         for k in input.varying {
-            let _ = write!(html, "<td>{}</td>", esc(&r.params.get(k).map(display_value).unwrap_or_default()));
+            let _ = write!(html, "<td>{}</td>", esc(&crate::export::param_cell(&r.params, k)));
         }
         html.push_str("</tr>\n");
     }
@@ -225,11 +225,13 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         .collect();
     let chosen = input.ranked.iter().position(|r| r.config_id == e.config_id);
     html.push_str("<div class=\"gallery\">\n");
-    let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, e.w1, e.w2)?;
+    let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &e.score_rule())?;
     figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
     for key in input.varying {
         // One group of scores per value, in axis order: numbers ascending, others by name.
-        let value_of = |r: &Ranked| r.params.get(key).cloned().unwrap_or(Value::Null);
+        let value_of = |r: &Ranked| {
+            r.params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)).unwrap_or(Value::Null)
+        };
         let axis_order = |v: &Value| (v.as_f64().unwrap_or(f64::NAN), display_value(v));
         let mut values: Vec<Value> = input.ranked.iter().map(value_of).collect();
         values.sort_by(|a, b| {

@@ -11,7 +11,7 @@
 //! worker notices within an epoch; its fold returns to pending) and exit. Three
 //! times: exit at once (the folds are reclaimed by the next run, as after `kill -9`).
 
-use crate::cv::CvData;
+use crate::cv::{CvData, ScoreRule};
 use crate::params::HyperParams;
 use crate::store::{Claim, Counts, Owner, Store, StoreError};
 use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult};
@@ -79,6 +79,8 @@ pub struct SweepJob {
     pub configs: usize,
     pub new_configs: usize,
     pub best_so_far: Option<(String, f64)>,
+    /// The sweep's score rule: the stored summaries' Δacc and score.
+    pub score: ScoreRule,
 }
 
 struct Job {
@@ -233,7 +235,7 @@ pub async fn run(
                             done += 1;
                             emit(Event::FoldDone { worker, config_id: claim.config_id.clone(), fold: claim.fold,
                                                    val_accuracy: fr.val_accuracy, fit_seconds: fr.fit_seconds });
-                            match store.record_done(claim.fold_id, &wname, &fr).await {
+                            match store.record_done(claim.fold_id, &wname, &fr, &job.score).await {
                                 Ok(Some(c)) => {
                                     if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
                                         best = Some((c.config_id.clone(), c.summary.score));

@@ -8,8 +8,9 @@
 //! did); a configuration's identity is the hash of its canonical form, so each distinct
 //! configuration runs once, whichever sub-grids produce it.
 
+use crate::cv::ScoreRule;
 use crate::data::DatasetSpec;
-use crate::params::{HyperParams, ParamError};
+use crate::params::{HyperParams, ParamError, Protocol};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -33,6 +34,9 @@ pub struct Spec {
     #[serde(default)]
     pub fixed: Map<String, Value>,
     pub grid: Grid,
+    /// How configurations are scored and ranked (Δacc kind, weights).
+    #[serde(default)]
+    pub score: ScoreRule,
 }
 
 fn default_seed() -> u64 {
@@ -176,6 +180,7 @@ impl Spec {
         if self.cv.folds < 2 {
             return Err(invalid("cv.folds", format!("{}: expected at least 2", self.cv.folds)));
         }
+        self.score.check().map_err(|m| invalid("score", m))?;
         let mut base = HyperParams::default();
         base.apply_object(&self.fixed).map_err(|source| SpecError::Param {
             file: file.to_path_buf(),
@@ -203,6 +208,37 @@ impl Spec {
                     })?;
                 }
             }
+            self.check_protocols(g).map_err(|source| SpecError::Param {
+                file: file.to_path_buf(),
+                place: format!("grid[{i}]"),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A sub-grid (over `fixed`) whose rows include the notebook protocol must not give
+    /// the keys that protocol does not use a value that would matter. Every
+    /// combination of a sub-grid is a row, so looking at each key's values is exact.
+    fn check_protocols(&self, g: &Map<String, Value>) -> Result<(), ParamError> {
+        let values = |k: &str| -> Vec<&Value> {
+            match g.get(k).or_else(|| self.fixed.get(k)) {
+                Some(Value::Array(list)) if g.contains_key(k) => list.iter().collect(),
+                Some(v) => vec![v],
+                None => vec![],
+            }
+        };
+        let notebook = values("protocol")
+            .into_iter()
+            .any(|v| v.as_str().and_then(Protocol::parse) == Some(Protocol::Notebook));
+        if !notebook {
+            return Ok(());
+        }
+        let p = HyperParams { protocol: Protocol::Notebook, ..HyperParams::default() };
+        for k in crate::params::NOT_UNDER_NOTEBOOK {
+            for v in values(k) {
+                p.check_protocol([(k, v)])?;
+            }
         }
         Ok(())
     }
@@ -226,10 +262,15 @@ impl Spec {
                 // Mixed-radix counter, last key fastest (as scikit-learn's ParameterGrid).
                 let mut p = base.clone();
                 let mut rest = n;
+                let mut chosen = Vec::with_capacity(keys.len());
                 for (k, values) in keys.iter().rev() {
-                    p.set(k, &values[rest % values.len()])?;
+                    let v = &values[rest % values.len()];
+                    p.set(k, v)?;
+                    chosen.push((k.as_str(), v));
                     rest /= values.len();
                 }
+                let fixed = self.fixed.iter().filter(|(k, _)| !g.contains_key(*k)).map(|(k, v)| (k.as_str(), v));
+                p.check_protocol(fixed.chain(chosen))?;
                 generated += 1;
                 let c = Config::new(p);
                 if seen.insert(c.id.clone()) {
@@ -295,6 +336,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `lable`"), "{e}");
+    }
+
+    #[test]
+    fn notebook_rows_refuse_keys_it_does_not_use() {
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
+                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "dropout": [0.2]}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("grid[1]") && e.contains("`weight_constraint` does not apply under protocol notebook"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"protocol": ["notebook", "gridsearchcv"], "monitor": ["val_loss"]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grid[0]") && e.contains("`monitor`"), "{e}");
+        // A sub-grid that sets the constraint to 0, or one without notebook rows, is fine.
+        let s = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
+                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "weight_constraint": [0]}]}"#,
+        )
+        .unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.configs.len(), 2);
+        assert_eq!(e.configs[1].params.protocol, Protocol::Notebook);
+        assert!(!e.configs[1].canonical_json.contains("weight_constraint"), "{}", e.configs[1].canonical_json);
+    }
+
+    #[test]
+    fn score_section_is_validated() {
+        let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "relative"}}"#).unwrap();
+        assert_eq!(s.score.delta, crate::cv::DeltaKind::Relative);
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#).unwrap_err().to_string();
+        assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#).unwrap_err().to_string();
+        assert!(e.contains("ratio"), "{e}");
     }
 
     #[test]

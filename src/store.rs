@@ -409,13 +409,13 @@ impl Store {
     /// Records a finished fold, and its configuration's summary when it was the last
     /// one, in one transaction. Returns the completed configuration, if any. A fold
     /// whose claim was lost (lease expired and taken over) is not written.
-    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult) -> Result<Option<CompletedConfig>> {
+    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, rule: &cv::ScoreRule) -> Result<Option<CompletedConfig>> {
         let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".into());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.err(e))?;
         let updated = sqlx::query(
             "UPDATE folds SET state = 'done', finished_at = ?, lease_until = NULL, error = NULL,
                     train_accuracy = ?, train_loss = ?, val_accuracy = ?, val_loss = ?, epochs_run = ?,
-                    final_learning_rate = ?, fit_seconds = ?, score_seconds = ?, history_json = ?
+                    final_learning_rate = ?, fit_seconds = ?, score_seconds = ?, history_json = ?, scored_epoch = ?
              WHERE id = ? AND state = 'running' AND worker = ?
              RETURNING sweep_id, config_id",
         )
@@ -429,6 +429,7 @@ impl Store {
         .bind(r.fit_seconds)
         .bind(r.score_seconds)
         .bind(history)
+        .bind(r.scored_epoch as i64)
         .bind(fold_id)
         .bind(worker)
         .fetch_optional(&mut *tx)
@@ -448,7 +449,7 @@ impl Store {
         let mut completed = None;
         if open == 0 {
             let folds = fold_results(&mut tx, sweep_id, &config_id).await.map_err(|e| self.err(e))?;
-            let s = cv::summarize(&folds, cv::W1, cv::W2);
+            let s = cv::summarize(&folds, rule);
             let row = sqlx::query(
                 "UPDATE configurations SET mean_train_accuracy = ?, std_train_accuracy = ?, mean_val_accuracy = ?,
                         std_val_accuracy = ?, mean_train_loss = ?, std_train_loss = ?, mean_val_loss = ?, std_val_loss = ?,
@@ -700,7 +701,7 @@ async fn fold_results(
 ) -> std::result::Result<Vec<FoldResult>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
-                fit_seconds, score_seconds, history_json
+                fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run)
          FROM folds WHERE sweep_id = ? AND config_id = ? AND state = 'done' ORDER BY fold",
     )
     .bind(sweep_id)
@@ -718,6 +719,7 @@ async fn fold_results(
             final_learning_rate: r.get(5),
             fit_seconds: r.get(6),
             score_seconds: r.get(7),
+            scored_epoch: r.get::<i64, _>(9) as u32,
             history: serde_json::from_str(&r.get::<String, _>(8)).unwrap_or_default(),
         })
         .collect())

@@ -112,7 +112,7 @@ fn cv_learns_the_demo_data_well_above_chance() {
     p.set_assignment("epochs=25").unwrap();
     let results = cv::run_folds(&data, &p, 42, Device::Cpu, 2, 1);
     let folds: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
-    let s = cv::summarize(&folds, 0.5, 1.0);
+    let s = cv::summarize(&folds, &cv::ScoreRule::default());
     let majority = *data.prepared.dataset.class_counts().iter().max().unwrap() as f64
         / data.prepared.dataset.y.len() as f64;
     assert!(s.mean_val_accuracy > majority + 0.08, "val {} vs majority {majority}", s.mean_val_accuracy);

@@ -4,7 +4,7 @@
 
 use super::{available_cores, Outcome};
 use crate::bench;
-use crate::params::{HyperParams, Precision};
+use crate::params::{HyperParams, Precision, Protocol};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// fp32, bf16 or both.
     #[arg(long, default_value = "both")]
     pub precision: String,
+    /// Protocols of the sweeps: gridsearchcv, notebook or both (each case once per
+    /// protocol; compare their milliseconds per fold-epoch).
+    #[arg(long, default_value = "gridsearchcv")]
+    pub protocol: String,
     /// Batch sizes to run (each a sweep of 4 configurations × 3 folds around the final model).
     #[arg(long, value_delimiter = ',', default_value = "512,64")]
     pub batch_sizes: Vec<u32>,
@@ -63,20 +67,33 @@ pub struct BenchArgs {
     pub peaks_only: bool,
 }
 
-/// One benchmark case: a precision, and for fp32 whether MKL runs its AVX-512 kernels.
+/// One benchmark case: a precision, for fp32 whether MKL runs its AVX-512 kernels, and
+/// the protocol the folds are trained and scored by.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Case {
     precision: Precision,
     mkl_avx512: bool,
+    protocol: Protocol,
 }
 
 impl Case {
-    fn name(self) -> &'static str {
-        match (self.precision, self.mkl_avx512) {
+    fn name(self) -> String {
+        let base = match (self.precision, self.mkl_avx512) {
             (Precision::Fp32, true) => "fp32+mkl-avx512",
             (p, _) => p.name(),
+        };
+        match self.protocol {
+            Protocol::GridSearchCv => base.to_string(),
+            Protocol::Notebook => format!("{base}+notebook"),
         }
     }
+}
+
+fn protocols(s: &str) -> Result<Vec<Protocol>> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "both" => vec![Protocol::GridSearchCv, Protocol::Notebook],
+        other => vec![Protocol::parse(other).with_context(|| format!("--protocol {other}: expected gridsearchcv, notebook or both"))?],
+    })
 }
 
 fn precisions(s: &str) -> Result<Vec<Precision>> {
@@ -91,6 +108,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
     let threads = a.threads_per_job.max(1);
     let mut precs = precisions(&a.precision)?;
+    let protos = protocols(&a.protocol)?;
     let bf16_ok = bench::bf16_supported(device);
     if !bf16_ok {
         if a.precision.eq_ignore_ascii_case("bf16") {
@@ -123,7 +141,8 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
     // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
     // child process, as MKL's choice is made once per process.
-    let mut case_list: Vec<Case> = precs.iter().map(|&precision| Case { precision, mkl_avx512: false }).collect();
+    let mut case_list: Vec<Case> =
+        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, protocol: Protocol::GridSearchCv }).collect();
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
         let out = Command::new(&exe)
@@ -140,9 +159,12 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         if let (Some(one), Some(all)) = (one, all) {
             say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
             avx512_peak = Some((one, all));
-            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true });
+            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, protocol: Protocol::GridSearchCv });
         }
     }
+    // Each case once per protocol asked for, the protocols of a case side by side.
+    let case_list: Vec<Case> =
+        case_list.into_iter().flat_map(|c| protos.iter().map(move |&protocol| Case { protocol, ..c })).collect();
     if let Some((one, all)) = avx512_peak {
         peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
@@ -166,7 +188,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             }
             let doc = json!({
                 "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
-                "fixed": {"batch_size": batch, "precision": prec.name()},
+                "fixed": {"batch_size": batch, "precision": prec.name(), "protocol": c.protocol.name()},
                 // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
                 "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
             });
@@ -191,11 +213,11 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                     }
                     bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
                 }
-                let (fits, flops, spans, val) = rt.block_on(async {
+                let (fits, flops, spans, val, epochs) = rt.block_on(async {
                     let store = Store::open(&db).await?;
                     let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
                     let rows = store.configurations(sweep.id).await?;
-                    let (mut fits, mut flops, mut val) = (0usize, 0.0, Vec::new());
+                    let (mut fits, mut flops, mut val, mut epochs) = (0usize, 0.0, Vec::new(), 0u64);
                     let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
                     for (id, _, params, summary) in &rows {
                         let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
@@ -203,6 +225,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                             let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
                             flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
                             fits += 1;
+                            epochs += f.epochs_run as u64;
                         }
                         if let Some(s) = summary {
                             val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
@@ -212,27 +235,31 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                     // scoring, moving its data to tensors. The rest is outside training.
                     let spans = store.fold_spans(sweep.id).await?;
                     store.close().await;
-                    anyhow::Ok((fits, flops, spans, val))
+                    anyhow::Ok((fits, flops, spans, val, epochs))
                 })?;
-                runs.push((wall, maxrss, fits, flops, spans, val));
+                runs.push((wall, maxrss, fits, flops, spans, val, epochs));
             }
             // The median run by wall time.
             let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
             runs.sort_by(|x, y| x.0.total_cmp(&y.0));
-            let (wall, maxrss, fits, flops, spans, val) = runs.swap_remove(runs.len() / 2);
+            let (wall, maxrss, fits, flops, spans, val, epochs) = runs.swap_remove(runs.len() / 2);
             let outside = bench::outside_training(&spans, jobs, wall);
+            // A fold's time with its worker per epoch it trained: comparable across
+            // protocols, whose callbacks stop training at different epochs.
+            let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, a, b)| b - a).sum::<f64>() / epochs.max(1) as f64;
             let gflops = flops / wall / 1e9;
             let peak = match c.mkl_avx512 {
                 true => avx512_peak.map(|(_, all)| all),
                 false => peak_all.get(prec.name()).copied(),
             };
             let rate = fits as f64 / wall * 60.0;
-            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512;
+            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv;
             if is_default_fp32 {
                 fp32_rate = Some(rate);
             }
             let case = json!({
-                "batch_size": batch, "precision": prec.name(), "case": c.name(),
+                "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
+                "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
                 "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
                 "fold_fits": fits, "wall_seconds": wall,
                 "wall_seconds_of_every_run": walls,
@@ -247,11 +274,11 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 "process_floor_percent": 100.0 * floor / wall,
                 "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
                 "peak_rss_mb_process": maxrss as f64 / 1e6,
-                "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32).map(|f| rate / f),
+                "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32 && c.protocol == Protocol::GridSearchCv).map(|f| rate / f),
                 "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
             });
             say(format!(
-                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
+                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit, {epochs} fold-epochs at {ms_per_fold_epoch:.1} ms each; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
                 c.name(), wall / fits as f64, flops / 1e12,
                 peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
                 onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),

@@ -34,10 +34,8 @@ pub struct CvArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    #[arg(long, default_value_t = cv::W1)]
-    pub w1: f64,
-    #[arg(long, default_value_t = cv::W2)]
-    pub w2: f64,
+    #[command(flatten)]
+    pub score: super::sweep_cmd::ScoreArgs,
     /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -45,6 +43,8 @@ pub struct CvArgs {
 
 pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperParams> {
     let mut p = HyperParams::default();
+    // What the user gave, for the protocol check once everything is applied.
+    let mut explicit = serde_json::Map::new();
     if let Some(path) = config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let v: Value = serde_json::from_str(&text)
@@ -53,15 +53,20 @@ pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperPar
             .as_object()
             .with_context(|| format!("{}: expected a JSON object of hyperparameters", path.display()))?;
         p.apply_object(obj).with_context(|| format!("{}", path.display()))?;
+        explicit.extend(obj.clone());
     }
     for s in sets {
-        p.set_assignment(s).with_context(|| format!("--set {s}"))?;
+        let (k, v) = crate::params::parse_assignment(s).with_context(|| format!("--set {s}"))?;
+        p.set(&k, &v).with_context(|| format!("--set {s}"))?;
+        explicit.insert(k, v);
     }
+    p.check_protocol(explicit.iter().map(|(k, v)| (k.as_str(), v)))?;
     Ok(p)
 }
 
 pub fn run(a: CvArgs) -> Result<Outcome> {
     let params = load_params(a.config.as_ref(), &a.set)?;
+    let rule = a.score.rule(cv::ScoreRule::default())?;
     let device = crate::device::parse(&a.device)?;
     super::check_precision(params.precision, device)?;
     let spec = a.dataset.spec();
@@ -97,7 +102,7 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
         .enumerate()
         .filter_map(|(k, r)| r.as_ref().err().map(|e| (k, e.to_string())))
         .collect();
-    let summary = (failed.is_empty()).then(|| cv::summarize(&ok, a.w1, a.w2));
+    let summary = (failed.is_empty()).then(|| cv::summarize(&ok, &rule));
 
     if a.json {
         let doc = json!({
@@ -109,13 +114,14 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
                 Err(e) => json!({ "error": e.to_string() }),
             }).collect::<Vec<_>>(),
             "summary": summary,
-            "weights": { "w1": a.w1, "w2": a.w2 },
+            "weights": { "w1": rule.w1, "w2": rule.w2 },
+            "score_rule": rule,
             "seed": a.seed,
             "wall_seconds": wall,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_table(&results, summary.as_ref(), a.w1, a.w2, wall);
+        print_table(&results, summary.as_ref(), &rule, wall);
     }
     Ok(if failed.is_empty() { Outcome::Ok } else { Outcome::SomeFailed })
 }
@@ -123,20 +129,19 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
 fn print_table(
     results: &[Result<FoldResult, crate::train::FoldError>],
     summary: Option<&CvSummary>,
-    w1: f64,
-    w2: f64,
+    rule: &cv::ScoreRule,
     wall: f64,
 ) {
     println!(
-        "{:>4}  {:>9}  {:>9}  {:>10}  {:>9}  {:>6}  {:>9}  {:>7}",
-        "fold", "train_acc", "val_acc", "train_loss", "val_loss", "epochs", "final_lr", "fit_s"
+        "{:>4}  {:>9}  {:>9}  {:>10}  {:>9}  {:>6}  {:>6}  {:>9}  {:>7}",
+        "fold", "train_acc", "val_acc", "train_loss", "val_loss", "epochs", "scored", "final_lr", "fit_s"
     );
     for (k, r) in results.iter().enumerate() {
         match r {
             Ok(f) => println!(
-                "{:>4}  {:>9.4}  {:>9.4}  {:>10.4}  {:>9.4}  {:>6}  {:>9.1e}  {:>7.1}",
+                "{:>4}  {:>9.4}  {:>9.4}  {:>10.4}  {:>9.4}  {:>6}  {:>6}  {:>9.1e}  {:>7.1}",
                 k, f.train_accuracy, f.val_accuracy, f.train_loss, f.val_loss, f.epochs_run,
-                f.final_learning_rate, f.fit_seconds
+                f.scored_epoch, f.final_learning_rate, f.fit_seconds
             ),
             Err(e) => println!("{k:>4}  failed: {e}"),
         }
@@ -147,10 +152,8 @@ fn print_table(
                 "mean  train {:.4} ± {:.4}   val {:.4} ± {:.4}",
                 s.mean_train_accuracy, s.std_train_accuracy, s.mean_val_accuracy, s.std_val_accuracy
             );
-            println!(
-                "Δacc {:.4}   score {:.4} (w1 = {w1}, w2 = {w2})   wall {:.1} s",
-                s.delta_accuracy, s.score, wall
-            );
+            println!("Δacc {:.4}   score {:.4}   wall {:.1} s", s.delta_accuracy, s.score, wall);
+            println!("({})", rule.describe());
         }
         None => println!("some folds failed: no summary"),
     }

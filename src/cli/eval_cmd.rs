@@ -1,9 +1,9 @@
 //! After the sweep: evaluate, baselines, predict.
 
-use super::sweep_cmd::{pick_sweep, runtime, DbArg};
+use super::sweep_cmd::{pick_sweep, runtime, sweep_score_rule, DbArg, ScoreArgs};
 use super::{available_cores, check_precision, Outcome};
 use crate::baselines::{Baseline, BaselineOptions};
-use crate::cv;
+use crate::cv::{self, ScoreRule};
 use crate::evaluate::{self, EvalData, Evaluation, FinalTraining, SavedModel};
 use crate::metrics::Metrics;
 use crate::params::HyperParams;
@@ -28,10 +28,8 @@ pub struct ChoiceArgs {
     /// Evaluate the configuration of this rank by the weighted score (default 1).
     #[arg(long)]
     pub rank: Option<usize>,
-    #[arg(long, default_value_t = cv::W1)]
-    pub w1: f64,
-    #[arg(long, default_value_t = cv::W2)]
-    pub w2: f64,
+    #[command(flatten)]
+    pub score: ScoreArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,8 +147,8 @@ fn beside_db(db: &Path, name: &str) -> PathBuf {
 }
 
 /// The chosen configuration: (id, rank, params json, summary).
-fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, sweep: &str) -> Result<(String, Option<usize>, String, Option<cv::CvSummary>)> {
-    let ranked = rank::rank(rows, c.w1, c.w2);
+fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &str) -> Result<(String, Option<usize>, String, Option<cv::CvSummary>)> {
+    let ranked = rank::rank(rows, rule);
     if let Some(prefix) = &c.config {
         let hits: Vec<&rank::ConfigRow> = rows.iter().filter(|r| r.0.starts_with(prefix.as_str())).collect();
         return match hits.as_slice() {
@@ -195,7 +193,8 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
     let store = rt.block_on(Store::open(&choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
-    let (config_id, rank, params_json, summary) = choose(&rows, choice, &sweep.name)?;
+    let rule = choice.score.rule(sweep_score_rule(&sweep))?;
+    let (config_id, rank, params_json, summary) = choose(&rows, choice, &rule, &sweep.name)?;
     let mut params = HyperParams::default();
     params
         .apply_object(&rank::parse_params(&params_json))
@@ -231,8 +230,9 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         sweep: sweep.name.clone(),
         config_id: config_id.clone(),
         rank,
-        w1: choice.w1,
-        w2: choice.w2,
+        w1: rule.w1,
+        w2: rule.w2,
+        delta: rule.delta,
         cv: summary,
         params: params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         seed: sweep.seed as u64,
@@ -367,7 +367,7 @@ pub fn print_evaluation(e: &Evaluation) {
         "sweep {}, configuration {}{}",
         e.sweep,
         e.config_id,
-        e.rank.map(|r| format!(" (rank {r} by score, w1 = {}, w2 = {})", e.w1, e.w2)).unwrap_or_default()
+        e.rank.map(|r| format!(" (rank {r} by {})", e.score_rule().describe())).unwrap_or_default()
     );
     if let Some(cv) = &e.cv {
         println!(
@@ -375,7 +375,7 @@ pub fn print_evaluation(e: &Evaluation) {
             cv.mean_val_accuracy,
             cv.std_val_accuracy,
             cv.mean_train_accuracy,
-            cv::weighted_score(cv.mean_train_accuracy, cv.mean_val_accuracy, e.w1, e.w2)
+            e.score_rule().score(cv.mean_train_accuracy, cv.mean_val_accuracy)
         );
     }
     let n = |v: &[usize]| v.iter().sum::<usize>();
@@ -403,7 +403,8 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open(&a.choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
-    let (config_id, _, _, _) = choose(&rows, &a.choice, &sweep.name)?;
+    let rule = a.choice.score.rule(sweep_score_rule(&sweep))?;
+    let (config_id, _, _, _) = choose(&rows, &a.choice, &rule, &sweep.name)?;
     let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
     let counts = rt.block_on(store.counts(sweep.id))?;
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
@@ -421,7 +422,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
         }
     };
     let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
-    let ranked = rank::rank(&rows, evaluation.w1, evaluation.w2);
+    let ranked = rank::rank(&rows, &evaluation.score_rule());
     let varying = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
     let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = crate::report::write(

@@ -1,4 +1,5 @@
-//! Keras' `EarlyStopping` and `ReduceLROnPlateau`, as small state machines.
+//! Keras' `EarlyStopping`, `ReduceLROnPlateau` and `ModelCheckpoint(save_best_only)`,
+//! as small state machines.
 //!
 //! They are ports of Keras 3's `on_epoch_end` logic line for line, because the epoch
 //! at which training stops and the epochs at which the learning rate drops decide the
@@ -141,9 +142,81 @@ impl ReduceLrOnPlateau {
     }
 }
 
+/// `ModelCheckpoint(monitor="val_accuracy", mode="max", save_best_only=True)`: says
+/// at which epochs the weights are saved. Keras saves when the value is strictly
+/// greater than the best so far (`np.greater`, starting from −∞), so the epoch kept is
+/// the first to reach the maximum (`np.argmax` of the history), and a NaN never saves.
+#[derive(Debug, Clone, Default)]
+pub struct BestCheckpoint {
+    best: Option<f64>,
+    /// Epoch (0-based) of the saved weights.
+    pub best_epoch: Option<u32>,
+}
+
+impl BestCheckpoint {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when this epoch's weights are to be saved.
+    pub fn on_epoch_end(&mut self, epoch: u32, current: f64) -> bool {
+        let better = match self.best {
+            None => current > f64::NEG_INFINITY,
+            Some(best) => current > best,
+        };
+        if better {
+            self.best = Some(current);
+            self.best_epoch = Some(epoch);
+        }
+        better
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The epochs a checkpoint saves at, and the one it keeps.
+    fn checkpoint(seq: &[f64]) -> (Vec<u32>, Option<u32>) {
+        let mut c = BestCheckpoint::new();
+        let saved = seq.iter().enumerate().filter(|(e, &v)| c.on_epoch_end(*e as u32, v)).map(|(e, _)| e as u32).collect();
+        (saved, c.best_epoch)
+    }
+
+    #[test]
+    fn checkpoint_keeps_the_first_epoch_of_the_maximum() {
+        // Ties do not save again: the first epoch reaching the maximum is kept.
+        assert_eq!(checkpoint(&[0.5, 0.6, 0.6, 0.55, 0.6]), (vec![0, 1], Some(1)));
+        // The first epoch is the best.
+        assert_eq!(checkpoint(&[0.9, 0.5, 0.8]), (vec![0], Some(0)));
+        // A NaN never saves, nor does it block a later save.
+        assert_eq!(checkpoint(&[f64::NAN, 0.3, f64::NAN, 0.4]), (vec![1, 3], Some(3)));
+        assert_eq!(checkpoint(&[]), (vec![], None));
+    }
+
+    /// The notebook protocol's three callbacks together on one synthetic history:
+    /// early stopping on val_loss ends training before val_accuracy's best is
+    /// forgotten, and the checkpoint's epoch is not early stopping's.
+    #[test]
+    fn notebook_callbacks_on_one_history() {
+        let val_loss = [1.0, 0.8, 0.7, 0.72, 0.75, 0.71, 0.9, 0.95];
+        let val_acc = [0.40, 0.50, 0.55, 0.58, 0.58, 0.57, 0.52, 0.50];
+        let mut early = EarlyStopping::new(Mode::Min, 3);
+        let mut cp = BestCheckpoint::new();
+        let mut stopped = None;
+        for (e, (&l, &a)) in val_loss.iter().zip(&val_acc).enumerate() {
+            cp.on_epoch_end(e as u32, a);
+            if early.on_epoch_end(e as u32, l).stop {
+                stopped = Some(e as u32);
+                break;
+            }
+        }
+        // val_loss best at epoch 2; epochs 3, 4, 5 do not improve: stops after epoch 5.
+        assert_eq!(stopped, Some(5));
+        assert_eq!(early.best_epoch, Some(2));
+        // val_accuracy's maximum 0.58 first at epoch 3 (after early stopping's best).
+        assert_eq!(cp.best_epoch, Some(3));
+    }
 
     /// Runs a loss sequence through EarlyStopping; returns the epoch it stops at.
     fn stop_epoch(patience: u32, losses: &[f64]) -> Option<u32> {
@@ -216,6 +289,18 @@ mod tests {
         let t = lr_trace(0.1, 1, 1e-7, &[1.0; 10]);
         assert_trace(&t, &[1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7]);
         assert!(t.iter().all(|&l| l >= 1e-7f32));
+    }
+
+    #[test]
+    fn reduce_lr_on_val_loss_with_the_notebook_grid_b_settings() {
+        // factor 0.5, patience 7, min_lr 1e-5 on a flat val_loss: a halving every 7
+        // epochs (epochs 7, 14, …), the seventh (1e-3 · 0.5^7 < 1e-5) clamped to the
+        // floor at epoch 49, and none after.
+        let t = lr_trace(0.5, 7, 1e-5, &[1.0; 61]);
+        assert_trace(&t[..8], &[1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 5e-4]);
+        assert_trace(&t[13..15], &[5e-4, 2.5e-4]);
+        assert_trace(&t[48..50], &[1.5625e-5, 1e-5]);
+        assert_trace(&t[50..], &[1e-5; 11]);
     }
 
     #[test]

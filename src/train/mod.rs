@@ -4,9 +4,16 @@
 //! partial), forward with dropout, cross-entropy, backward, optimizer step, MaxNorm.
 //! The epoch's loss and accuracy are the sample-weighted means over its batches (as
 //! Keras' logs), accumulated on the device and read once per epoch, not per batch.
-//! Then the callbacks (EarlyStopping, ReduceLROnPlateau) see the monitored value. After
-//! training, both the training fold and the validation fold are scored in evaluation
-//! mode, as GridSearchCV scores them.
+//! Then the callbacks (EarlyStopping, ReduceLROnPlateau) see the monitored value.
+//!
+//! How a fold is scored is its protocol (`params::Protocol`), the two ways the study
+//! made its `HPO_combined.csv`:
+//! - `gridsearchcv`: after training, the training fold and the validation fold are
+//!   scored in evaluation mode, as GridSearchCV scores them;
+//! - `notebook`: the validation fold is scored after every epoch (it is Keras'
+//!   `validation_data`, which the callbacks watch), a checkpoint keeps the weights of
+//!   the epoch of best validation accuracy, and the fold's scores are that epoch's
+//!   validation accuracy and loss and the checkpoint's accuracy on the training fold.
 //!
 //! A step's gradients come from autograd, except on the CPU with ReLU or LeakyReLU and
 //! dropout (the study's model), where the step is written out (`backprop`): the same
@@ -20,9 +27,9 @@ pub mod optim;
 pub mod vml_sqrt;
 
 use crate::data::split::stratified_split;
-use crate::params::{HyperParams, Monitor};
+use crate::params::{HyperParams, Monitor, Protocol};
 use crate::rng::{stream, Stream};
-use callbacks::{EarlyStopping, Mode, ReduceLrOnPlateau};
+use callbacks::{BestCheckpoint, EarlyStopping, Mode, ReduceLrOnPlateau};
 use model::{DenseNet, DropoutSampler};
 use optim::Optimizer;
 use rand::seq::SliceRandom;
@@ -68,6 +75,10 @@ pub struct FoldResult {
     pub final_learning_rate: f64,
     pub fit_seconds: f64,
     pub score_seconds: f64,
+    /// The epoch (1-based) whose weights were scored: the last one, the restored best
+    /// one (a `val_*` monitor), or the checkpoint's (the notebook protocol).
+    #[serde(default)]
+    pub scored_epoch: u32,
     pub history: Vec<EpochRecord>,
 }
 
@@ -150,8 +161,9 @@ pub fn train_final(
         let nf = data.n_features;
         let train = to_tensors(&data.train_x, &data.train_y, nf, device);
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
-        let monitor = p.monitor.is_validation().then_some(&val);
-        fit_epochs(&train, monitor, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest)
+        let monitor = p.callback_monitor().is_validation().then_some(&val);
+        let watch = Watch { part: monitor, checkpoint: false };
+        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest)
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -254,6 +266,9 @@ fn train_fold_inner(
     let nf = data.n_features;
     let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
     let val = to_tensors(&data.val_x, &data.val_y, nf, device);
+    if p.protocol == Protocol::Notebook {
+        return notebook_fold(&whole_train, &val, data, p, seed, fold, device, observer, path, started);
+    }
 
     // With a val_* monitor, an inner hold-out carved from the training fold (never
     // the CV validation fold) is what the callbacks watch.
@@ -272,8 +287,8 @@ fn train_fold_inner(
     } else {
         (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
     };
-    let fitted =
-        fit_epochs(&fit, inner.as_ref(), data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
+    let watch = Watch { part: inner.as_ref(), checkpoint: false };
+    let fitted = fit_epochs(&fit, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
@@ -289,8 +304,58 @@ fn train_fold_inner(
         final_learning_rate: fitted.final_learning_rate,
         fit_seconds,
         score_seconds,
+        scored_epoch: fitted.kept_epoch,
         history: fitted.history,
     })
+}
+
+/// A fold under the notebook protocol: the CV fold is the validation data the
+/// callbacks watch; the scores are the best-`val_accuracy` epoch's (the first to reach
+/// the maximum) and its checkpoint's accuracy and loss on the training fold.
+#[allow(clippy::too_many_arguments)]
+fn notebook_fold(
+    train: &Part,
+    val: &Part,
+    data: &FoldData,
+    p: &HyperParams,
+    seed: u64,
+    fold: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+    path: StepPath,
+    started: Instant,
+) -> Result<FoldResult, FoldError> {
+    let watch = Watch { part: Some(val), checkpoint: true };
+    let fitted = fit_epochs(train, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    // The checkpoint's weights are what `fit_epochs` left in the network.
+    let best = &fitted.history[fitted.kept_epoch as usize - 1];
+    let scoring = Instant::now();
+    let (train_loss, train_accuracy) = evaluate(&fitted.net, train);
+    let score_seconds = scoring.elapsed().as_secs_f64();
+    Ok(FoldResult {
+        train_accuracy,
+        train_loss,
+        val_accuracy: best.val_accuracy.unwrap_or(f64::NAN),
+        val_loss: best.val_loss.unwrap_or(f64::NAN),
+        epochs_run: fitted.history.len() as u32,
+        final_learning_rate: fitted.final_learning_rate,
+        fit_seconds,
+        score_seconds,
+        scored_epoch: fitted.kept_epoch,
+        history: fitted.history,
+    })
+}
+
+/// What the epoch loop scores after every epoch, and which weights it keeps.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    /// Scored after every epoch as `val_loss`/`val_accuracy`.
+    part: Option<&'a Part>,
+    /// Keep the weights of the epoch of best `val_accuracy` (Keras' `ModelCheckpoint(
+    /// monitor="val_accuracy", mode="max", save_best_only=True)`) instead of the
+    /// early-stopping monitor's best.
+    checkpoint: bool,
 }
 
 /// A trained network with its variables.
@@ -304,13 +369,14 @@ pub struct Fitted {
     pub kept_epoch: u32,
 }
 
-/// The epoch loop. `monitor_part`, when given, is scored after every epoch as
+/// The epoch loop. `watch.part`, when given, is scored after every epoch as
 /// `val_loss`/`val_accuracy`, and the weights of the best monitored epoch are restored
-/// at the end (Keras' `restore_best_weights=True`).
+/// at the end (Keras' `restore_best_weights=True`), or, with `watch.checkpoint`, those
+/// of the best-`val_accuracy` epoch.
 #[allow(clippy::too_many_arguments)]
 fn fit_epochs(
     fit: &Part,
-    monitor_part: Option<&Part>,
+    watch: Watch,
     nf: usize,
     n_classes: usize,
     p: &HyperParams,
@@ -328,11 +394,14 @@ fn fit_epochs(
     let mut dropout = DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout);
     let mut shuffle_rng = stream(seed, fold, Stream::Shuffle);
 
-    let mode = if p.monitor.higher_is_better() { Mode::Max } else { Mode::Min };
+    let monitor = p.callback_monitor();
+    let mode = if monitor.higher_is_better() { Mode::Max } else { Mode::Min };
     let mut early = EarlyStopping::new(mode, p.early_stopping_patience);
     let mut plateau =
         ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr);
-    let restore_best = monitor_part.is_some();
+    let monitor_part = watch.part;
+    let restore_best = monitor_part.is_some() && !watch.checkpoint;
+    let mut checkpoint = watch.checkpoint.then(BestCheckpoint::new);
     let mut best_weights: Option<Vec<Tensor>> = None;
     let mut kept_epoch = 0;
 
@@ -397,14 +466,18 @@ fn fit_epochs(
         history.push(EpochRecord { epoch: epoch + 1, loss, accuracy, learning_rate: lr_used, val_loss, val_accuracy });
         observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
 
-        let monitored = match p.monitor {
+        let monitored = match monitor {
             Monitor::Loss => loss,
             Monitor::Accuracy => accuracy,
             Monitor::ValLoss => val_loss.unwrap_or(f64::NAN),
             Monitor::ValAccuracy => val_accuracy.unwrap_or(f64::NAN),
         };
         let decision = early.on_epoch_end(epoch, monitored);
-        if restore_best && decision.improved {
+        let keep = match &mut checkpoint {
+            Some(c) => c.on_epoch_end(epoch, val_accuracy.unwrap_or(f64::NAN)),
+            None => restore_best && decision.improved,
+        };
+        if keep {
             kept_epoch = epoch + 1;
             best_weights = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
         }

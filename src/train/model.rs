@@ -73,7 +73,7 @@ impl DenseNet {
                 Precision::Fp32 => Kind::Float,
                 Precision::Bf16 => Kind::BFloat16,
             }),
-            weight_constraint: p.weight_constraint,
+            weight_constraint: p.effective_weight_constraint(),
             compute: match p.precision {
                 Precision::Fp32 => Kind::Float,
                 Precision::Bf16 => Kind::BFloat16,
