@@ -189,3 +189,30 @@ fn sweep_with_both_protocols_and_relative_delta() {
     let params = header.iter().position(|h| h == "params").unwrap();
     assert!(rows.iter().any(|r| r[params].contains("'protocol': 'notebook'")), "{rows:?}");
 }
+
+/// The shipped spec is the study's real search space: 960 + 1,024 + 48 grid rows, of
+/// which 4 repeat a configuration of another sub-grid; notebook rows for grids A and B,
+/// gridsearchcv with the real callback values for grid C; relative Δacc.
+#[test]
+fn genre_factor_spec_is_the_study_space() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces/genre-factor.json");
+    let (code, out, err) = run(bin().arg("plan").arg(&spec).arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["grid_rows"], 2032);
+    let configs = plan["configurations"].as_array().unwrap();
+    assert_eq!(configs.len(), 2028);
+    assert_eq!(plan["score"]["delta"], "relative");
+    let count = |f: &dyn Fn(&Value) -> bool| configs.iter().filter(|c| f(&c["params"])).count();
+    assert_eq!(count(&|p| p["protocol"] == "notebook"), 1980);
+    assert_eq!(count(&|p| p.get("protocol").is_none()), 48);
+    assert_eq!(
+        count(&|p| p.get("protocol").is_none()
+            && p["early_stopping_patience"] == 20
+            && p["reduce_lr_min_lr"] == 1e-5
+            && p["monitor"] == "loss"
+            && p["epochs"] == 100),
+        48
+    );
+    assert_eq!(count(&|p| p["protocol"] == "notebook" && p.get("weight_constraint").is_none() && p["epochs"] == 60), 1980);
+}
