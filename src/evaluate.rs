@@ -14,7 +14,8 @@
 use crate::baselines::{self, Baseline, BaselineOptions};
 use crate::cv::{CvData, CvSummary};
 use crate::data::preprocess::Preprocessor;
-use crate::data::{self, DataError, DatasetSpec, Matrix};
+use crate::data::encode::Encoder;
+use crate::data::{self, DataError, DatasetSpec, Matrix, ReadOptions};
 use crate::metrics::{self, Metrics};
 use crate::params::{HyperParams, Monitor};
 use crate::train::model::DenseNet;
@@ -96,6 +97,8 @@ pub struct EvalData {
     /// Columns of the data file that are neither features: the label and the dropped
     /// ones (a prediction file may carry them).
     pub ignored_columns: Vec<String>,
+    /// How the data file's cells are read (its decimal mark travels with the model).
+    pub read: ReadOptions,
 }
 
 impl EvalData {
@@ -109,8 +112,11 @@ impl EvalData {
         let (val_x, val_y) = part(&cv.prepared.validation);
         let (test_x, test_y) = part(&cv.prepared.test);
         let (train_x, _) = part(&cv.prepared.train);
-        let ignored_columns = std::iter::once(spec.label.clone()).chain(spec.drop.iter().cloned()).collect();
-        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x, ignored_columns })
+        let ignored_columns = std::iter::once(spec.label.clone())
+            .chain(cv.prepared.dataset.excluded.iter().map(|(c, _)| c.clone()))
+            .collect();
+        let read = ReadOptions { delimiter: None, decimal_comma: spec.decimal_comma };
+        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x, ignored_columns, read })
     }
 
     pub fn n_features(&self) -> usize {
@@ -203,6 +209,8 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
         class_names: data.class_names().to_vec(),
         ignored_columns: data.ignored_columns.clone(),
         preprocessor: data.cv.preprocessor.clone(),
+        encoder: data.cv.prepared.dataset.encoder.clone(),
+        read: data.read,
     };
     let final_run = FinalRun {
         history: fitted.history,
@@ -253,6 +261,14 @@ pub struct ModelMeta {
     /// Columns a prediction file may carry besides the features (label, index, ...).
     pub ignored_columns: Vec<String>,
     pub preprocessor: Preprocessor,
+    /// How the file's feature columns become the network's inputs (text columns'
+    /// categories). Models saved before text columns were read have none: their input
+    /// columns are `feature_names`, all numeric.
+    #[serde(default)]
+    pub encoder: Encoder,
+    /// How the training data's cells were read (decimal comma).
+    #[serde(default)]
+    pub read: ReadOptions,
 }
 
 pub const WEIGHTS_FILE: &str = "model.safetensors";
@@ -281,6 +297,19 @@ pub struct SavedModel {
     net: DenseNet,
 }
 
+/// How `predict` reads its file.
+#[derive(Debug, Clone, Default)]
+pub struct PredictOptions {
+    /// The separator (default: guessed from the header).
+    pub delimiter: Option<u8>,
+    /// An unseen category is an error (default: no category).
+    pub strict: bool,
+    /// Columns that are not the model's are ignored (default: refused).
+    pub ignore_extra: bool,
+    /// A column carried through to the output.
+    pub id_column: Option<String>,
+}
+
 /// One classified row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
@@ -294,8 +323,16 @@ impl SavedModel {
         let meta_path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&meta_path)
             .map_err(|e| err(meta_path.clone(), format!("cannot read ({e}); is {} a model folder written by `gridsweep evaluate`?", dir.display())))?;
-        let meta: ModelMeta =
+        let mut meta: ModelMeta =
             serde_json::from_str(&text).map_err(|e| err(meta_path.clone(), format!("not a gridsweep model description: {e}")))?;
+        if meta.encoder.columns.is_empty() {
+            // Saved before text columns: every feature a numeric column of the file.
+            meta.encoder.columns = meta
+                .feature_names
+                .iter()
+                .map(|n| crate::data::encode::ColumnCode { name: n.clone(), code: crate::data::encode::Code::Numeric })
+                .collect();
+        }
         let mut p = HyperParams::default();
         p.apply_object(&meta.params).map_err(|e| err(meta_path.clone(), e.to_string()))?;
         let mut vs = nn::VarStore::new(Device::Cpu);
@@ -306,10 +343,21 @@ impl SavedModel {
         Ok(SavedModel { dir: dir.into(), meta, _vs: vs, net })
     }
 
-    /// Classifies the rows of a CSV with the model's feature columns.
-    pub fn predict_file(&self, file: &Path) -> Result<Vec<Prediction>, EvalError> {
-        let x = data::load_features(file, &self.meta.feature_names, &self.meta.ignored_columns)?;
-        self.predict(&x)
+    /// Classifies the rows of a CSV with the model's input columns (encoded as in
+    /// training); also returns the `id_column`'s values when one is asked for.
+    pub fn predict_file(&self, file: &Path, o: &PredictOptions) -> Result<(Vec<Prediction>, Option<Vec<String>>), EvalError> {
+        let rows = data::load_features(
+            file,
+            data::FeatureRequest {
+                encoder: &self.meta.encoder,
+                ignored: &self.meta.ignored_columns,
+                read: ReadOptions { delimiter: o.delimiter, ..self.meta.read },
+                strict: o.strict,
+                ignore_extra: o.ignore_extra,
+                id_column: o.id_column.as_deref(),
+            },
+        )?;
+        Ok((self.predict(&rows.x)?, rows.ids))
     }
 
     /// Classifies raw (unpreprocessed) rows.

@@ -23,7 +23,7 @@ fn main() {
     let code = match gridsweep::cli::run(cli) {
         Ok(outcome) => outcome.code(),
         Err(e) => {
-            eprintln!("gridsweep: error: {e:#}");
+            eprintln!("gridsweep: error: {}", gridsweep::cli::error_text(&e));
             2
         }
     };

@@ -87,7 +87,7 @@ impl Reporter {
 
     fn handle(&mut self, e: &Event) {
         match e {
-            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device } => {
+            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data } => {
                 self.total = counts.total() as u64;
                 self.done = (counts.done + counts.failed) as u64;
                 if self.mode != Mode::Quiet {
@@ -95,6 +95,7 @@ impl Reporter {
                         "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
                         counts.total(), counts.done, counts.failed, counts.pending + counts.running
                     );
+                    eprintln!("data: {data}");
                 }
                 if self.mode == Mode::Bars {
                     let bar = self.multi.add(ProgressBar::new(self.total));
@@ -106,14 +107,14 @@ impl Reporter {
                     bar.set_position(self.done);
                     bar.reset_eta();
                     let best = self.multi.add(ProgressBar::new_spinner());
-                    best.set_style(ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    best.set_style(ProgressStyle::with_template("  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
                     best.set_message("best score: none complete yet");
                     self.overall = Some(bar);
                     self.best = Some(best);
                     self.workers = (0..*jobs)
                         .map(|_| {
                             let w = self.multi.add(ProgressBar::new_spinner());
-                            w.set_style(ProgressStyle::with_template("  {prefix} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                            w.set_style(ProgressStyle::with_template("  {prefix} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
                             Some(w)
                         })
                         .collect();
@@ -124,12 +125,13 @@ impl Reporter {
                 }
                 self.worker_label = vec![String::new(); *jobs];
             }
-            Event::FoldStarted { worker, config_id, fold, epochs } => {
-                if let Some(l) = self.worker_label.get_mut(*worker) {
-                    *l = format!("{config_id} fold {fold}");
-                }
+            Event::FoldStarted { worker, config_id, label, fold, epochs } => {
+                let text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
                 if let Some(Some(w)) = self.workers.get(*worker) {
-                    w.set_message(format!("{config_id} fold {fold}  epoch 0/{epochs}"));
+                    w.set_message(format!("{text}  epoch 0/{epochs}"));
+                }
+                if let Some(l) = self.worker_label.get_mut(*worker) {
+                    *l = text;
                 }
             }
             Event::Epoch { worker, epoch, epochs, loss } => {
@@ -168,19 +170,20 @@ impl Reporter {
                     self.line(format!("configuration {config_id} complete: score {score:.4}, mean val {mean_val_accuracy:.4} (best {bs:.4}, {bid})"));
                 }
             }
+            // The message goes on a line of its own above the bars, and the bar's own
+            // message stays short: a bar line wider than the terminal wraps, which
+            // squeezes the bar and leaves a frozen copy of it behind on every redraw.
             Event::Stopping { running } => {
-                let msg = format!("Ctrl-C: no new folds; finishing {running} running (Ctrl-C again to abandon them)");
                 if let Some(o) = &self.overall {
-                    o.set_message(msg.clone());
+                    o.set_message("stopping");
                 }
-                self.line(msg);
+                self.line(format!("Ctrl-C: no new folds; finishing {running} running (Ctrl-C again to abandon them)"));
             }
             Event::Abandoning { running } => {
-                let msg = format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending");
                 if let Some(o) = &self.overall {
-                    o.set_message(msg.clone());
+                    o.set_message("abandoning");
                 }
-                self.line(msg);
+                self.line(format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending"));
             }
             Event::Finished(s) => {
                 self.clear();
@@ -238,8 +241,8 @@ pub fn summary_text(s: &RunSummary) -> String {
     if let Some((id, score)) = &s.best {
         t.push_str(&format!("\nbest score so far: {score:.4} ({id})"));
     }
-    if s.interrupted {
-        t.push_str("\ninterrupted: run it again (or `gridsweep resume NAME`) to continue");
+    if s.interrupted && c.pending + c.running > 0 {
+        t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `gridsweep resume {}`) to continue", s.sweep));
     }
     t
 }

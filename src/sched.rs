@@ -33,8 +33,11 @@ pub enum Event {
         jobs: usize,
         threads_per_job: usize,
         device: String,
+        /// The data: rows, features, what is not a feature.
+        data: String,
     },
-    FoldStarted { worker: usize, config_id: String, fold: i64, epochs: u32 },
+    /// `label`: the hyperparameters that vary in the sweep, as `rank` shows them.
+    FoldStarted { worker: usize, config_id: String, label: String, fold: i64, epochs: u32 },
     Epoch { worker: usize, epoch: u32, epochs: u32, loss: f64 },
     FoldDone { worker: usize, config_id: String, fold: i64, val_accuracy: f64, fit_seconds: f64 },
     FoldFailed { worker: usize, config_id: String, fold: i64, error: String },
@@ -81,6 +84,8 @@ pub struct SweepJob {
     pub best_so_far: Option<(String, f64)>,
     /// The sweep's score rule: the stored summaries' Δacc and score.
     pub score: ScoreRule,
+    /// Per configuration, its varying hyperparameters (`dropout 0.2, optimizer adam`).
+    pub labels: HashMap<String, String>,
 }
 
 struct Job {
@@ -159,6 +164,12 @@ pub async fn run(
         jobs: opts.jobs,
         threads_per_job: opts.threads_per_job,
         device: device_name.clone(),
+        data: format!(
+            "{} rows ({} training), {}",
+            job.data.prepared.dataset.y.len(),
+            job.data.prepared.train.len(),
+            job.data.prepared.dataset.describe_features()
+        ),
     });
 
     let folds: Vec<Arc<FoldData>> = (0..job.data.folds).map(|k| Arc::new(job.data.fold(k))).collect();
@@ -210,7 +221,8 @@ pub async fn run(
                     stopping = true;
                     break;
                 };
-                emit(Event::FoldStarted { worker: w, config_id: claim.config_id.clone(), fold: claim.fold, epochs: params.epochs });
+                let label = job.labels.get(&claim.config_id).cloned().unwrap_or_default();
+                emit(Event::FoldStarted { worker: w, config_id: claim.config_id.clone(), label, fold: claim.fold, epochs: params.epochs });
                 let data = folds[claim.fold as usize % folds.len()].clone();
                 running.insert(w, claim.clone());
                 if senders[w].send(Job { claim, params, data }).is_err() {

@@ -44,6 +44,8 @@ pub enum StoreError {
     },
     #[error("database {path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("database {path} does not exist (a sweep creates it: `gridsweep run SPEC --db {path}`; `--db` names another)")]
+    Missing { path: PathBuf },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -222,6 +224,15 @@ impl Store {
             }
         };
         Ok(Store { pool, path: path.into() })
+    }
+
+    /// Opens a database that must exist already (commands that only read a sweep):
+    /// a mistyped path is an error, not a new empty database.
+    pub async fn open_existing(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.into() });
+        }
+        Store::open(path).await
     }
 
     pub fn path(&self) -> &Path {
@@ -668,6 +679,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))
+    }
+
+    /// Running folds whose lease is still valid: some worker is alive on them.
+    pub async fn live_running(&self, sweep_id: i64) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = ? AND state = 'running' AND lease_until >= ?")
+            .bind(sweep_id)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// How many times each fold was claimed (attempts), for the exactly-once checks.

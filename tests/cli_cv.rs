@@ -114,16 +114,30 @@ fn bad_data_errors_name_file_line_and_column() {
     assert_eq!(code, 2);
     assert!(err.contains("jazz") && err.contains("match no row"), "{err}");
 
-    // Few rows of one label: not enough for the folds.
+    // Few rows of one label: fewer than the folds in the training part. scikit-learn's
+    // StratifiedKFold warns and goes on; so does gridsweep, naming both counts.
     let mut text = String::from("f1,f2,Genre\n");
     for i in 0..40 {
         text.push_str(&format!("{i},{},{}\n", i * 2, if i < 4 { "rare" } else { "common" }));
     }
     let few = tmp("few.csv");
     std::fs::write(&few, text).unwrap();
-    let (code, _, err) = cv(&few, &["--folds", "3"]);
+    let (code, _, err) = cv(&few, &["--folds", "3", "--set", "epochs=2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: label `rare` has only 2 row(s) in the training part (4 in the file), fewer than the 3 folds"), "{err}");
+
+    // Two rows of a label: the validation split cannot be stratified. The message names
+    // the counts and the option that leaves the label out.
+    let mut text = String::from("f1,f2,Genre\n");
+    for i in 0..60 {
+        text.push_str(&format!("{i},{},{}\n", i * 2, if i < 2 { "polka" } else if i % 2 == 0 { "rock" } else { "pop" }));
+    }
+    let tiny = tmp("tiny.csv");
+    std::fs::write(&tiny, text).unwrap();
+    let (code, _, err) = cv(&tiny, &["--test-fraction", "0.5"]);
     assert_eq!(code, 2);
-    assert!(err.contains("few.csv") && err.contains("`rare`") && err.contains("fewer than the 3 folds"), "{err}");
+    assert!(err.contains("tiny.csv") && err.contains("label `polka` has 2 row(s) in the file, 1 left after the test split"), "{err}");
+    assert!(err.contains("--keep-labels \"pop,rock\""), "{err}");
 
     let (code, _, err) = cv(Path::new("/nonexistent/x.csv"), &[]);
     assert_eq!(code, 2);

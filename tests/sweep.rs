@@ -332,8 +332,10 @@ fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
     sigint(&child);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(err.contains("Ctrl-C: no new folds") && err.contains("interrupted"), "{err}");
+    // Stopped before the end: exit 130, as a shell reports SIGINT, so `run && export`
+    // does not carry on with partial results.
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("Ctrl-C: no new folds") && err.contains("interrupted before the end (exit code 130)"), "{err}");
     let f = folds(&db, "sigint");
     assert!(f.iter().all(|x| x.2 == "done" || x.2 == "pending"), "{f:?}");
     assert!(f.iter().any(|x| x.2 == "pending"), "{f:?}");
@@ -357,6 +359,7 @@ fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("Ctrl-C again: abandoning"), "{err}");
     let f = folds(&slow_db, "sigint-slow");
     assert_eq!(f.len(), 3);
@@ -381,6 +384,8 @@ fn device_options_are_checked_before_anything_is_recorded() {
         assert_eq!(code, 2);
         assert!(err.contains("no CUDA device"), "{err}");
     }
-    let list = json(bin().args(["list", "--db", &d.db(), "--json"]));
-    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    // Nothing was recorded: not even the database file.
+    let (code, _, err) = run(bin().args(["list", "--db", &d.db(), "--json"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
 }

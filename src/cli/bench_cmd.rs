@@ -25,10 +25,12 @@ pub struct BenchArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Parallel jobs (default: cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    #[arg(long, default_value_t = 1)]
-    pub threads_per_job: usize,
+    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    #[arg(long, alias = "threads", value_parser = super::positive)]
+    pub threads_per_job: Option<usize>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// fp32, bf16 or both.
@@ -45,6 +47,7 @@ pub struct BenchArgs {
     /// with this Python, for each batch size, in the same run.
     #[arg(long)]
     pub keras_python: Option<PathBuf>,
+    /// The Keras reference script that --keras-python runs.
     #[arg(long, default_value = KERAS_SCRIPT)]
     pub keras_script: PathBuf,
     /// Runs of each case (gridsweep and Keras alike); the run with the median wall time
@@ -55,6 +58,7 @@ pub struct BenchArgs {
     /// Seconds per peak measurement.
     #[arg(long, default_value_t = 3.0)]
     pub peak_seconds: f64,
+    /// Print every figure as one JSON document at the end.
     #[arg(long)]
     pub json: bool,
     /// Leave out the fp32 cases on MKL's AVX-512 kernels (`--mkl-avx512`), which the
@@ -106,7 +110,7 @@ fn precisions(s: &str) -> Result<Vec<Precision>> {
 pub fn run(a: BenchArgs) -> Result<Outcome> {
     let device = crate::device::parse(&a.device)?;
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
-    let threads = a.threads_per_job.max(1);
+    let threads = a.threads_per_job.unwrap_or_else(|| super::threads_per_job(jobs));
     let mut precs = precisions(&a.precision)?;
     let protos = protocols(&a.protocol)?;
     let bf16_ok = bench::bf16_supported(device);

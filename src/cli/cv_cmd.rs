@@ -20,17 +20,18 @@ pub struct CvArgs {
     /// applied after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Folds of the stratified K-fold split of the training part.
     #[arg(long, default_value_t = 3)]
     pub folds: usize,
     /// Seed of the weights, shuffles and dropout masks.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Folds trained at once (default: as many as cores, at most the folds).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    /// LibTorch threads per fold.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    #[arg(long, alias = "threads", value_parser = super::positive)]
+    pub threads_per_job: Option<usize>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -69,11 +70,14 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
     let rule = a.score.rule(cv::ScoreRule::default())?;
     let device = crate::device::parse(&a.device)?;
     super::check_precision(params.precision, device)?;
-    let spec = a.dataset.spec();
+    let spec = a.dataset.spec()?;
     let data = CvData::load(&spec, a.folds)?;
-    let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
-    let threads = a.threads.max(1);
+    let jobs = a.jobs.unwrap_or_else(available_cores).min(a.folds).max(1);
+    let threads = a.threads_per_job.unwrap_or_else(|| super::threads_per_job(jobs));
     let ds = &data.prepared.dataset;
+    for w in &data.prepared.warnings {
+        eprintln!("gridsweep: warning: {w}");
+    }
     if !a.json {
         println!(
             "data: {} — {} rows, {} features, {} classes; training part {} rows, {} folds",
@@ -84,6 +88,7 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
             data.prepared.train.len(),
             a.folds
         );
+        println!("features: {}", ds.describe_features());
         println!("configuration: {params}");
         println!(
             "running {} folds on {} ({} at a time, {} LibTorch thread(s) each)…",

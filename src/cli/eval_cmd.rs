@@ -1,7 +1,7 @@
 //! After the sweep: evaluate, baselines, predict.
 
 use super::sweep_cmd::{pick_sweep, runtime, sweep_score_rule, DbArg, ScoreArgs};
-use super::{available_cores, check_precision, Outcome};
+use super::{check_precision, Outcome};
 use crate::baselines::{Baseline, BaselineOptions};
 use crate::cv::{self, ScoreRule};
 use crate::evaluate::{self, EvalData, Evaluation, FinalTraining, SavedModel};
@@ -57,9 +57,9 @@ pub struct TrainingArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// LibTorch threads (default: every core).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// LibTorch threads per job (one job here: default every core).
+    #[arg(long, alias = "threads", value_parser = super::positive)]
+    pub threads_per_job: Option<usize>,
     /// Where to save the model (default: <sweep>-<config id>-model beside the database).
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
@@ -76,6 +76,7 @@ pub struct EvaluateArgs {
     pub baselines: BaselineArgs,
     #[command(flatten)]
     pub training: TrainingArgs,
+    /// Print the whole evaluation as one JSON document instead of the summary.
     #[arg(long)]
     pub json: bool,
 }
@@ -107,6 +108,7 @@ pub struct BaselinesArgs {
     pub db: DbArg,
     #[command(flatten)]
     pub baselines: BaselineArgs,
+    /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
 }
@@ -122,6 +124,20 @@ pub struct PredictArgs {
     /// Write the predictions here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A column of the file to carry through to the output as its first column (an id);
+    /// default: the row number, as `row`.
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+    /// Ignore columns that are not the model's (default: refuse the file, naming them).
+    #[arg(long)]
+    pub ignore_extra: bool,
+    /// A text value the model did not learn is an error (default: it reads as no
+    /// category: all zeros one-hot, missing for an ordinal column).
+    #[arg(long)]
+    pub strict: bool,
+    /// The field separator: `,` `;` `|` or `tab` (default: guessed from the header).
+    #[arg(long, value_parser = super::parse_delimiter)]
+    pub delimiter: Option<char>,
 }
 
 /// The sweep's stored spec, and its data checked against the fingerprint recorded
@@ -188,9 +204,9 @@ impl FoldObserver for EpochLines {
 /// Evaluates a configuration of a sweep, saves the model and records the evaluation.
 pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &TrainingArgs) -> Result<Evaluation> {
     let device = crate::device::parse(&t.device)?;
-    tch::set_num_threads(t.threads.unwrap_or_else(available_cores).max(1) as i32);
+    tch::set_num_threads(t.threads_per_job.unwrap_or_else(|| super::threads_per_job(1)) as i32);
     let rt = runtime()?;
-    let store = rt.block_on(Store::open(&choice.db.db))?;
+    let store = rt.block_on(Store::open_existing(&choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
     let rule = choice.score.rule(sweep_score_rule(&sweep))?;
@@ -268,7 +284,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<Outcome> {
 
 pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
     let rt = runtime()?;
-    let store = rt.block_on(Store::open(&a.db.db))?;
+    let store = rt.block_on(Store::open_existing(&a.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
     rt.block_on(store.close());
     let data = sweep_data(&sweep)?;
@@ -293,7 +309,13 @@ pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
 
 pub fn predict(a: PredictArgs) -> Result<Outcome> {
     let model = SavedModel::load(&a.model)?;
-    let predictions = model.predict_file(&a.data)?;
+    let opts = crate::evaluate::PredictOptions {
+        delimiter: a.delimiter.map(super::delimiter_byte).transpose()?,
+        strict: a.strict,
+        ignore_extra: a.ignore_extra,
+        id_column: a.id_column.clone(),
+    };
+    let (predictions, ids) = model.predict_file(&a.data, &opts)?;
     let out: Box<dyn Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -304,11 +326,12 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["row".to_string(), "predicted".to_string()];
+    let mut header = vec![a.id_column.clone().unwrap_or_else(|| "row".into()), "predicted".to_string()];
     header.extend(model.meta.class_names.iter().map(|c| format!("p_{c}")));
     w.write_record(&header)?;
     for (i, p) in predictions.iter().enumerate() {
-        let mut rec = vec![i.to_string(), p.class.clone()];
+        let id = ids.as_ref().and_then(|v| v.get(i).cloned()).unwrap_or_else(|| i.to_string());
+        let mut rec = vec![id, p.class.clone()];
         rec.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
         w.write_record(&rec)?;
     }
@@ -400,7 +423,7 @@ pub fn print_evaluation(e: &Evaluation) {
 
 pub fn report(a: ReportArgs) -> Result<Outcome> {
     let rt = runtime()?;
-    let store = rt.block_on(Store::open(&a.choice.db.db))?;
+    let store = rt.block_on(Store::open_existing(&a.choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
     let rule = a.choice.score.rule(sweep_score_rule(&sweep))?;

@@ -15,14 +15,21 @@ use std::path::PathBuf;
 use crate::data::DatasetSpec;
 
 #[derive(Parser, Debug)]
-#[command(name = "gridsweep", version, about = "Hyperparameter grid searches for dense networks on tabular data (LibTorch)")]
+#[command(
+    name = "gridsweep",
+    version,
+    about = "Hyperparameter grid searches for dense networks on tabular data (LibTorch)",
+    after_help = "--mkl-avx512 (any command that trains; also GRIDSWEEP_MKL_AVX512=1): run fp32 products on \
+MKL's AVX-512 kernels on CPUs that have AVX-512 but are not Intel's (AMD Zen 4/5), where MKL otherwise takes its \
+AVX2 ones: about twice the fp32 training speed, with results that differ from the default in rounding (not bit \
+for bit); a sweep records which kernels each fold ran on. Refused without AVX-512; no effect on Intel CPUs or on \
+bf16.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
+stopped by Ctrl-C before the end."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Run fp32 products on MKL's AVX-512 kernels on CPUs that have AVX-512 but are not
-    /// Intel's (AMD Zen 4/5), where MKL otherwise takes its AVX2 ones: about twice the
-    /// fp32 training speed, with results that differ from the default in rounding (not
-    /// bit for bit). Also GRIDSWEEP_MKL_AVX512=1. No effect on Intel CPUs or on bf16.
+    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see `gridsweep --help`.
     #[arg(long, global = true)]
     pub mkl_avx512: bool,
 }
@@ -67,6 +74,7 @@ pub struct DemoDataArgs {
     /// Number of rows (the study kept 6,446).
     #[arg(long, default_value_t = crate::data::demo::DEFAULT_ROWS)]
     pub rows: usize,
+    /// Seed of the generator: the same seed writes the same file.
     #[arg(long, default_value_t = crate::data::demo::DEFAULT_SEED)]
     pub seed: u64,
 }
@@ -80,9 +88,21 @@ pub struct DatasetArgs {
     /// Label column.
     #[arg(long, default_value = "Genre")]
     pub label: String,
-    /// Column to ignore (repeatable). Default: the unnamed index column `Unnamed: 0`.
+    /// A column that is not a feature (repeatable). The unnamed row-index column (an
+    /// empty header or `Unnamed: 0`, as pandas writes it) is never a feature.
     #[arg(long = "drop", value_name = "COLUMN")]
     pub drop: Vec<String>,
+    /// How a text column is encoded: COLUMN=onehot (the default for text columns),
+    /// ordinal or drop (repeatable). Naming a numeric column treats its values as
+    /// categories.
+    #[arg(long = "encode", value_name = "COLUMN=HOW")]
+    pub encode: Vec<String>,
+    /// The field separator: `,` `;` `|` or `tab` (default: guessed from the header).
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<char>,
+    /// Numbers are written with a decimal comma (`0,673`; needs a separator other than `,`).
+    #[arg(long)]
+    pub decimal_comma: bool,
     /// Comma-separated labels to keep (others are dropped), e.g. the study's
     /// "classic,metal,rock,hip hop,electronic,pop". Default: all.
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
@@ -99,12 +119,19 @@ pub struct DatasetArgs {
 }
 
 impl DatasetArgs {
-    pub fn spec(&self) -> DatasetSpec {
+    pub fn spec(&self) -> Result<DatasetSpec> {
         let mut s = DatasetSpec::new(&self.data);
         s.label = self.label.clone();
-        if !self.drop.is_empty() {
-            s.drop = self.drop.clone();
+        // Added to the default (the index column), not instead of it.
+        s.drop.extend(self.drop.iter().filter(|d| !s.drop.contains(d)).cloned().collect::<Vec<_>>());
+        for e in &self.encode {
+            let (col, how) = e.split_once('=').with_context(|| format!("--encode {e}: expected COLUMN=onehot|ordinal|drop"))?;
+            let how = crate::data::encode::Encoding::parse(how)
+                .with_context(|| format!("--encode {e}: `{how}` is not onehot, ordinal or drop"))?;
+            s.encode.insert(col.trim().to_string(), how);
         }
+        s.delimiter = self.delimiter;
+        s.decimal_comma = self.decimal_comma;
         s.keep_labels = self
             .keep_labels
             .as_ref()
@@ -112,8 +139,22 @@ impl DatasetArgs {
         s.test_fraction = self.test_fraction;
         s.validation_fraction = self.validation_fraction;
         s.seed = self.split_seed;
-        s
+        Ok(s)
     }
+}
+
+/// `--delimiter`: one character, or `tab`.
+fn parse_delimiter(s: &str) -> std::result::Result<char, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok('\t'),
+        "," | ";" | "|" => Ok(s.chars().next().unwrap_or(',')),
+        other => Err(format!("`{other}`: expected `,` `;` `|` or `tab`")),
+    }
+}
+
+/// A delimiter as the CSV reader takes it.
+pub fn delimiter_byte(c: char) -> Result<u8> {
+    u8::try_from(c).ok().filter(u8::is_ascii).with_context(|| format!("delimiter {c:?}: expected an ASCII character"))
 }
 
 /// How a command ended, for the exit code.
@@ -121,17 +162,20 @@ impl DatasetArgs {
 pub enum Outcome {
     Ok,
     SomeFailed,
+    /// Stopped by Ctrl-C (or SIGINT) with folds left to run.
+    Interrupted,
 }
 
 impl Outcome {
-    /// The process exit status: 0 ok, 1 some folds failed (2 is for errors).
+    /// The process exit status: 0 ok, 1 some folds failed, 130 stopped by Ctrl-C
+    /// before the end (as shells report SIGINT); 2 is for errors.
     pub fn code(self) -> i32 {
         match self {
             Outcome::Ok => 0,
             Outcome::SomeFailed => 1,
+            Outcome::Interrupted => 130,
         }
     }
-
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -162,6 +206,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
+/// An error and its causes on one line, each cause once: the library's error types
+/// write their cause into their own message (so they read well alone), and anyhow's
+/// chain would repeat it.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
 /// GRIDSWEEP_MKL_AVX512: 1 asks for `--mkl-avx512`, 0 or unset does not.
 fn mkl_avx512_from_env() -> Result<bool> {
     match std::env::var(crate::mkl::ENV) {
@@ -172,6 +233,20 @@ fn mkl_avx512_from_env() -> Result<bool> {
             other => anyhow::bail!("{}={other}: expected 1 (MKL's AVX-512 kernels) or 0", crate::mkl::ENV),
         },
     }
+}
+
+/// A count that must be at least 1 (`--jobs 0` would run nothing, or silently 1).
+pub fn positive(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// Default LibTorch threads per job: the cores divided among the jobs, at least 1.
+pub fn threads_per_job(jobs: usize) -> usize {
+    (available_cores() / jobs.max(1)).max(1)
 }
 
 /// Default number of parallel jobs: every core busy.

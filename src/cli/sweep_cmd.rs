@@ -27,32 +27,51 @@ pub struct DbArg {
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
+    /// The search-space spec (JSON; see search-spaces/ and the README).
     pub spec: PathBuf,
     /// Use this data file instead of the spec's.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Parallel jobs assumed by the time estimate (default: cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
+    /// List every configuration (default: the first 20).
+    #[arg(long)]
+    pub list: bool,
+    /// Print one JSON document (every configuration with its canonical hyperparameters).
     #[arg(long)]
     pub json: bool,
 }
+
+/// Columns padded to their widest cell, header first.
+pub(super) fn aligned(header: &[String], rows: &[Vec<String>]) -> (String, Vec<String>) {
+    let width: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain(std::iter::once(header[i].chars().count())).max().unwrap_or(0))
+        .collect();
+    let line = |cells: &[String]| {
+        cells.iter().zip(&width).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    (line(header), rows.iter().map(|r| line(r)).collect())
+}
+
+/// Rows of a plan shown without `--list`.
+const PLAN_ROWS: usize = 20;
 
 #[derive(Args, Debug, Clone)]
 pub struct ExecArgs {
     #[command(flatten)]
     pub db: DbArg,
     /// Folds trained at once (default: every core busy).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    /// LibTorch threads per job.
-    #[arg(long, default_value_t = 1)]
-    pub threads_per_job: usize,
+    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    #[arg(long, alias = "threads", value_parser = super::positive)]
+    pub threads_per_job: Option<usize>,
     /// cpu, cuda (every visible GPU), cuda:N or auto.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// On GPUs: workers sharing each device (default 2); replaces --jobs.
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     pub jobs_per_device: Option<usize>,
     /// Requeue failed folds before running.
     #[arg(long)]
@@ -70,6 +89,7 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
+    /// The search-space spec (JSON). Its `name` is the sweep's: running it again continues it.
     pub spec: PathBuf,
     /// Use this data file instead of the spec's (resolved against the current folder).
     #[arg(long)]
@@ -80,6 +100,7 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct ResumeArgs {
+    /// The sweep to continue (`gridsweep list` shows the database's sweeps).
     pub name: String,
     #[command(flatten)]
     pub exec: ExecArgs,
@@ -87,9 +108,11 @@ pub struct ResumeArgs {
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
+    /// The sweep (default: the only one in the database).
     pub name: Option<String>,
     #[command(flatten)]
     pub db: DbArg,
+    /// Print one JSON document instead of the summary.
     #[arg(long)]
     pub json: bool,
 }
@@ -98,6 +121,7 @@ pub struct StatusArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub db: DbArg,
+    /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
 }
@@ -137,6 +161,7 @@ pub(super) fn sweep_score_rule(sweep: &SweepRow) -> ScoreRule {
 
 #[derive(Args, Debug)]
 pub struct RankArgs {
+    /// The sweep (default: the only one in the database).
     pub name: Option<String>,
     #[command(flatten)]
     pub db: DbArg,
@@ -145,21 +170,26 @@ pub struct RankArgs {
     /// Show the best N (default 20; 0 = all).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Print one JSON document (the ranking with every summary) instead of the table.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
+    /// The study's HPO_combined.csv columns (one row per configuration).
     HpoCombined,
+    /// scikit-learn's GridSearchCV.cv_results_ as pandas writes it (per-fold scores).
     CvResults,
 }
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
+    /// The sweep (default: the only one in the database).
     pub name: Option<String>,
     #[command(flatten)]
     pub db: DbArg,
+    /// Which CSV layout.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Output file (default: standard output).
@@ -240,23 +270,36 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
     }
+    // The summary first; the list after it, capped unless --list.
     println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations ({} duplicate row(s) run once)",
         spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), e.duplicates());
     println!("{}", spec.score.describe());
-    println!("{:<12}  {}", "id", keys.join("  "));
-    for c in &e.configs {
-        let canon = rank::parse_params(&c.canonical_json);
-        let vals: Vec<String> = keys.iter().map(|k| crate::export::param_cell(&canon, k)).collect();
-        println!("{:<12}  {}", c.id, vals.join("  "));
-    }
     println!("{} folds each: {} fold-fits", folds, e.configs.len() * folds);
     match (estimate, shape) {
         (Some((flops, secs)), Ok((train_rows, ..))) => println!(
             "cost: at most {} of training on {} training rows; about {} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
             human_flops(flops), train_rows, human_duration(secs), jobs, PLAN_GFLOPS_PER_JOB
         ),
-        (_, Err(err)) => println!("cost: unknown ({err})"),
+        (_, Err(err)) => println!("cost: unknown ({})", crate::cli::error_text(&anyhow::Error::new(err))),
         _ => {}
+    }
+    let shown = if a.list { e.configs.len() } else { e.configs.len().min(PLAN_ROWS) };
+    let mut header = vec!["id".to_string()];
+    header.extend(keys.iter().cloned());
+    let rows: Vec<Vec<String>> = e.configs[..shown]
+        .iter()
+        .map(|c| {
+            let canon = rank::parse_params(&c.canonical_json);
+            std::iter::once(c.id.clone()).chain(keys.iter().map(|k| crate::export::param_cell(&canon, k))).collect()
+        })
+        .collect();
+    let (head, lines) = aligned(&header, &rows);
+    println!("\n{head}");
+    for l in lines {
+        println!("{l}");
+    }
+    if shown < e.configs.len() {
+        println!("… and {} more (--list shows all, --json every one with its hyperparameters)", e.configs.len() - shown);
     }
     Ok(Outcome::Ok)
 }
@@ -288,7 +331,7 @@ pub fn run(a: RunArgs) -> Result<Outcome> {
 pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     let rt = runtime()?;
     let spec = rt.block_on(async {
-        let store = Store::open(&a.exec.db.db).await?;
+        let store = Store::open_existing(&a.exec.db.db).await?;
         let row = store.sweep_by_name(&a.name).await?.with_context(|| {
             format!("no sweep named `{}` in {} (`gridsweep list` shows them)", a.name, a.exec.db.db.display())
         })?;
@@ -380,6 +423,10 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     }
     let best_so_far = rank::rank(&rows, &spec.score).first().map(|r| (r.config_id.clone(), r.score));
     let data = Arc::new(CvData::load(&spec.dataset, spec.cv.folds)?);
+    for w in &data.prepared.warnings {
+        eprintln!("gridsweep: warning: {w}");
+    }
+    let labels = config_labels(&rows);
     let job = SweepJob {
         sweep_id,
         name: spec.name.clone(),
@@ -390,10 +437,11 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         new_configs,
         best_so_far,
         score: spec.score,
+        labels,
     };
     let opts = RunOptions {
         jobs: devices.len(),
-        threads_per_job: x.threads_per_job.max(1),
+        threads_per_job: x.threads_per_job.unwrap_or_else(|| super::threads_per_job(devices.len())),
         devices,
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
@@ -406,13 +454,32 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let _ = display.join();
     rt.block_on(store.close());
     let summary = result?;
-    Ok(if summary.counts.failed > 0 { Outcome::SomeFailed } else { Outcome::Ok })
+    Ok(if summary.interrupted && summary.counts.pending + summary.counts.running > 0 {
+        Outcome::Interrupted
+    } else if summary.counts.failed > 0 {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// Each configuration's varying hyperparameters, `key value` pairs as `rank` shows them.
+fn config_labels(rows: &[rank::ConfigRow]) -> HashMap<String, String> {
+    let params: Vec<_> = rows.iter().map(|r| rank::parse_params(&r.2)).collect();
+    let keys = rank::varying_keys(params.iter().cloned());
+    rows.iter()
+        .zip(&params)
+        .map(|(r, p)| {
+            let pairs: Vec<String> = keys.iter().map(|k| format!("{k} {}", crate::export::param_cell(p, k))).collect();
+            (r.0.clone(), pairs.join(", "))
+        })
+        .collect()
 }
 
 pub fn status(a: StatusArgs) -> Result<Outcome> {
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(&a.db.db).await?;
+        let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let c = store.counts(sweep.id).await?;
         let window = 600.0;
@@ -420,7 +487,8 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let span = first.map(|f| (now() - f).max(1.0)).unwrap_or(window);
         let rate_per_min = if recent > 0 { recent as f64 / span * 60.0 } else { 0.0 };
         let remaining = c.pending + c.running;
-        let eta = (rate_per_min > 0.0).then(|| remaining as f64 / rate_per_min * 60.0);
+        let live = store.live_running(sweep.id).await?;
+        let eta = (rate_per_min > 0.0 && live > 0).then(|| remaining as f64 / rate_per_min * 60.0);
         let failures = store.failures(sweep.id).await?;
         // Where the done folds ran: a sweep continued on other kernels or devices
         // mixes results that differ in rounding.
@@ -437,6 +505,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 "best": best.map(|b| json!({"config_id": b.config_id, "score": b.score,
                     "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
                 "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
+                "workers_running": live > 0, "live_running_folds": live,
                 "done_fold_devices": devices,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
@@ -450,7 +519,10 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
                 println!("done folds: {}", on.join(", "));
             }
-            if rate_per_min > 0.0 {
+            if remaining > 0 && live == 0 {
+                // Leases tell: no process holds a fold of this sweep now.
+                println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {}` continues)", sweep.name);
+            } else if rate_per_min > 0.0 {
                 println!("rate {:.1} folds/min over the last {}{}", rate_per_min, human_duration(span),
                     eta.filter(|_| remaining > 0).map(|e| format!(", ETA {}", human_duration(e))).unwrap_or_default());
             } else if remaining > 0 {
@@ -468,7 +540,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
 pub fn list(a: ListArgs) -> Result<Outcome> {
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(&a.db.db).await?;
+        let store = Store::open_existing(&a.db.db).await?;
         let mut out = Vec::new();
         for s in store.sweeps().await? {
             let c = store.counts(s.id).await?;
@@ -500,7 +572,7 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
 pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Store::open(&a.db.db).await?;
+        let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let rows = store.configurations(sweep.id).await?;
         store.close().await;
@@ -516,13 +588,28 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
             return anyhow::Ok(Outcome::Ok);
         }
         println!("sweep {}: {} of {} configurations complete; {}", sweep.name, ranked.len(), rows.len(), rule.describe());
-        println!("{:>4}  {:>6}  {:>15}  {:>15}  {:>7}  {:<12}  {}", "rank", "score", "val acc", "train acc", "Δacc", "id", keys.join("  "));
-        for r in shown {
-            let s = &r.summary;
-            let vals: Vec<String> = keys.iter().map(|k| crate::export::param_cell(&r.params, k)).collect();
-            println!("{:>4}  {:>6.4}  {:>6.4} ± {:.4}  {:>6.4} ± {:.4}  {:>7.4}  {:<12}  {}",
-                r.rank, r.score, s.mean_val_accuracy, s.std_val_accuracy, s.mean_train_accuracy, s.std_train_accuracy,
-                s.delta_accuracy, r.config_id, vals.join("  "));
+        let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"].map(String::from).to_vec();
+        header.extend(keys.iter().cloned());
+        let table: Vec<Vec<String>> = shown
+            .iter()
+            .map(|r| {
+                let s = &r.summary;
+                let mut row = vec![
+                    r.rank.to_string(),
+                    format!("{:.4}", r.score),
+                    format!("{:.4} ± {:.4}", s.mean_val_accuracy, s.std_val_accuracy),
+                    format!("{:.4} ± {:.4}", s.mean_train_accuracy, s.std_train_accuracy),
+                    format!("{:.4}", s.delta_accuracy),
+                    r.config_id.clone(),
+                ];
+                row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
+                row
+            })
+            .collect();
+        let (head, lines) = aligned(&header, &table);
+        println!("{head}");
+        for l in lines {
+            println!("{l}");
         }
         anyhow::Ok(Outcome::Ok)
     })
@@ -531,7 +618,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
 pub fn export(a: ExportArgs) -> Result<Outcome> {
     let rt = runtime()?;
     let (sweep, rows, folds) = rt.block_on(async {
-        let store = Store::open(&a.db.db).await?;
+        let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let rows = store.configurations(sweep.id).await?;
         let folds = match a.format {
