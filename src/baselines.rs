@@ -52,6 +52,14 @@ pub struct Baseline {
     pub fit_seconds: f64,
 }
 
+impl Baseline {
+    /// Most frequent and random guessing score every row alike: their PR curves are one
+    /// point, and the trapezoid PR-AUC means nothing for them.
+    pub fn constant_scores(&self) -> bool {
+        matches!(self.key.as_str(), "most_frequent" | "random")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     #[error("the SVM for classes `{a}` vs `{b}` failed: {message}")]

@@ -37,6 +37,11 @@ pub struct PrCurve {
     pub recall: Vec<f64>,
     /// Area under the curve by the trapezoid rule.
     pub auc: f64,
+    /// scikit-learn's `average_precision_score`: Σ (Rₙ − Rₙ₋₁)·Pₙ, a step function with
+    /// no interpolation, so a constant score gets the class's share (chance) and not
+    /// the trapezoid's (1 + share) / 2. None in evaluations stored before it existed.
+    #[serde(default)]
+    pub average_precision: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +58,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Mean average precision over the classes (None when a curve lacks it).
+    pub fn macro_average_precision(&self) -> Option<f64> {
+        if self.pr_curves.is_empty() {
+            return None;
+        }
+        let ap: Option<Vec<f64>> = self.pr_curves.iter().map(|c| c.average_precision).collect();
+        ap.map(|v| v.iter().sum::<f64>() / v.len() as f64)
+    }
+
     pub fn macro_pr_auc(&self) -> f64 {
         if self.pr_curves.is_empty() {
             return f64::NAN;
@@ -119,7 +133,8 @@ pub fn from_confusion(cm: Vec<Vec<f64>>, class_names: &[String], y_true: &[usize
                 let col: Vec<f64> = s.iter().skip(c).step_by(k).copied().collect();
                 let (precision, recall) = precision_recall_curve(&truth, &col);
                 let auc = trapezoid_auc(&recall, &precision);
-                PrCurve { class: class_names[c].clone(), precision, recall, auc }
+                let average_precision = Some(average_precision(&recall, &precision));
+                PrCurve { class: class_names[c].clone(), precision, recall, auc, average_precision }
             })
             .collect(),
         None => Vec::new(),
@@ -169,6 +184,12 @@ pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> (Vec<f64>, Vec
 pub fn trapezoid_auc(x: &[f64], y: &[f64]) -> f64 {
     let area: f64 = x.windows(2).zip(y.windows(2)).map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0).sum();
     area.abs()
+}
+
+/// scikit-learn's `average_precision_score` from `precision_recall_curve`'s points
+/// (recall decreasing): −Σ (r[i+1] − r[i])·p[i].
+pub fn average_precision(recall: &[f64], precision: &[f64]) -> f64 {
+    -recall.windows(2).zip(precision).map(|(r, p)| (r[1] - r[0]) * p).sum::<f64>()
 }
 
 /// Index of the largest value per row (ties: the first), as `argmax`.
@@ -233,6 +254,13 @@ mod tests {
             assert!((p[i] - ep[i]).abs() < 1e-12 && (r[i] - er[i]).abs() < 1e-12, "point {i}: {} {}", p[i], r[i]);
         }
         assert!((trapezoid_auc(&r, &p) - 0.9380952380952381).abs() < 1e-12);
+        // sklearn.metrics.average_precision_score(y == 2, score_2)
+        assert!((average_precision(&r, &p) - 0.9428571428571428).abs() < 1e-12);
+        // A constant score: average precision is the class's share, the trapezoid's
+        // area (1 + share) / 2.
+        let (p, r) = precision_recall_curve(&truth, &[0.5; 12]);
+        assert!((average_precision(&r, &p) - 5.0 / 12.0).abs() < 1e-12);
+        assert!((trapezoid_auc(&r, &p) - (1.0 + 5.0 / 12.0) / 2.0).abs() < 1e-12);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The pictures of a sweep and its evaluation, each as PNG and SVG (crate `plotters`).
 //!
-//! Every plot is one generic `draw_*` function over a plotters backend, rendered
-//! twice by [`render`]: once to a bitmap, once to SVG. The font (DejaVu Sans) is
-//! compiled in, so the pictures look the same on a machine without fonts.
+//! Every plot is one generic `draw_*` function over a plotters backend, rendered by
+//! [`render`] to SVG, and the SVG rasterised (resvg) to a PNG at twice its size, sharp
+//! enough to paste into a thesis. The font (DejaVu Sans) is compiled in, so the
+//! pictures look the same on a machine without fonts.
 
 use crate::cv::{DeltaKind, ScoreRule};
 use crate::metrics::{Metrics, PrCurve};
@@ -50,7 +51,11 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Renders `draw` to `<stem>.png` and `<stem>.svg`; returns both paths.
+/// PNGs are the SVG rasterised at this scale: a 900-pixel-wide plot is 1800 pixels.
+pub const PNG_SCALE: f32 = 2.0;
+
+/// Renders `draw` to `<stem>.svg`, then that to `<stem>.png` at [`PNG_SCALE`]; returns
+/// both paths.
 macro_rules! render {
     ($stem:expr, $size:expr, $draw:ident ( $($arg:expr),* )) => {{
         register_font();
@@ -61,17 +66,32 @@ macro_rules! render {
             std::fs::create_dir_all(dir).map_err(|e| PlotError { path: dir.into(), message: e.to_string() })?;
         }
         {
-            let root = BitMapBackend::new(&png, $size).into_drawing_area();
-            $draw(&root, $($arg),*).and_then(|_| root.present().map_err(|e| e.into()))
-                .map_err(|e| PlotError { path: png.clone(), message: e.to_string() })?;
-        }
-        {
             let root = SVGBackend::new(&svg, $size).into_drawing_area();
             $draw(&root, $($arg),*).and_then(|_| root.present().map_err(|e| e.into()))
                 .map_err(|e| PlotError { path: svg.clone(), message: e.to_string() })?;
         }
+        svg_to_png(&svg, &png)?;
         Ok::<Vec<PathBuf>, PlotError>(vec![png, svg])
     }};
+}
+
+/// Rasterises an SVG written by [`render`] with the compiled-in font.
+fn svg_to_png(svg: &Path, png: &Path) -> Result<(), PlotError> {
+    use resvg::{tiny_skia, usvg};
+    let fail = |path: &Path, message: String| PlotError { path: path.into(), message };
+    let data = std::fs::read(svg).map_err(|e| fail(svg, e.to_string()))?;
+    let mut opt = usvg::Options::default();
+    {
+        let db = opt.fontdb_mut();
+        db.load_font_data(DEJAVU.to_vec());
+        db.set_sans_serif_family("DejaVu Sans");
+    }
+    let tree = usvg::Tree::from_data(&data, &opt).map_err(|e| fail(svg, e.to_string()))?;
+    let size = tree.size().to_int_size().scale_by(PNG_SCALE).ok_or_else(|| fail(png, "empty picture".into()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| fail(png, "empty picture".into()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE), &mut pixmap.as_mut());
+    pixmap.save_png(png).map_err(|e| fail(png, e.to_string()))
 }
 
 fn text_style(size: u32) -> TextStyle<'static> {
@@ -101,6 +121,7 @@ where
         .build_cartesian_2d(-0.5f64..k as f64 - 0.5, 0f64..top.max(1.0))?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .disable_x_mesh()
         .x_labels(k + 1)
         .x_label_formatter(&|v| label_at(names, *v))
@@ -130,7 +151,7 @@ where
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
-        .label_font(text_style(14))
+        .label_font(text_style(15))
         .draw()?;
     Ok(())
 }
@@ -184,8 +205,10 @@ where
             .build_cartesian_2d(0.5f64..epochs + 0.5, (lo - pad)..(hi + pad))?;
         chart
             .configure_mesh()
+        .light_line_style(TRANSPARENT)
             .x_desc("epoch")
             .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.2}"))
             .y_desc(ydesc)
             .label_style(text_style(13))
             .axis_desc_style(text_style(14))
@@ -221,7 +244,7 @@ where
             .position(if title == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .label_font(text_style(13))
+            .label_font(text_style(15))
             .draw()?;
     }
     Ok(())
@@ -249,6 +272,7 @@ where
         .build_cartesian_2d(-0.5f64..k as f64 - 0.5, k as f64 - 0.5..-0.5f64)?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .disable_mesh()
         .x_labels(k + 1)
         .y_labels(k + 1)
@@ -302,8 +326,11 @@ where
         .build_cartesian_2d(0f64..1.0, 0f64..1.05)?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .x_desc("recall")
         .y_desc("precision")
+        .x_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
         .label_style(text_style(13))
         .axis_desc_style(text_style(15))
         .draw()?;
@@ -319,7 +346,7 @@ where
         .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
-        .label_font(text_style(13))
+        .label_font(text_style(15))
         .draw()?;
     Ok(())
 }
@@ -394,8 +421,11 @@ where
     };
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .x_desc(x_desc)
         .y_desc("mean validation accuracy (CV)")
+        .x_label_formatter(&|v| format!("{v:.3}"))
+        .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style(text_style(13))
         .axis_desc_style(text_style(15))
         .draw()?;
@@ -415,7 +445,7 @@ where
                 let xl = x1 - (x1 - x0) * 0.14;
                 let y = (2.0 * s - rule.w1 * (1.0 - xl.abs())) / rule.w2;
                 if y > y0 && y < y1 {
-                    chart.draw_series(std::iter::once(Text::new(format!("score {s:.3}"), (xl, y), text_style(11))))?;
+                    chart.draw_series(std::iter::once(Text::new(format!("score {s:.3}"), (xl, y), text_style(13))))?;
                 }
             }
         }
@@ -445,7 +475,7 @@ where
         .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
-        .label_font(text_style(13))
+        .label_font(text_style(15))
         .draw()?;
     Ok(())
 }
@@ -485,34 +515,30 @@ where
         .build_cartesian_2d(-0.5f64..k as f64 - 0.5, y0..y1)?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .disable_x_mesh()
         .x_labels(k + 1)
         .x_label_formatter(&|v| label_at(&names, *v))
         .x_desc(key)
         .y_desc("weighted score")
+        .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style(text_style(13))
         .axis_desc_style(text_style(15))
         .draw()?;
     for (gi, (_, scores)) in groups.iter().enumerate() {
-        // Deterministic jitter so that equal scores do not hide each other.
-        chart.draw_series(scores.iter().enumerate().map(|(j, s)| {
-            Circle::new((gi as f64 + jitter(j), *s), 3, colour(0).mix(0.5).filled())
-        }))?;
+        // At the value's own position (no jitter on an axis that may be numeric);
+        // translucent, so that equal scores show as a darker point.
+        chart.draw_series(scores.iter().map(|s| Circle::new((gi as f64, *s), 4, colour(0).mix(0.35).filled())))?;
         if let Some(best) = scores.iter().copied().filter(|s| s.is_finite()).reduce(f64::max) {
             chart.draw_series(std::iter::once(PathElement::new(vec![(gi as f64 - 0.3, best), (gi as f64 + 0.3, best)], BLACK.stroke_width(2))))?;
         }
     }
     if let Some((g, j)) = chosen {
         if let Some(s) = groups.get(g).and_then(|grp| grp.1.get(j)) {
-            chart.draw_series(std::iter::once(Circle::new((g as f64 + jitter(j), *s), 6, RED.filled())))?;
+            chart.draw_series(std::iter::once(Circle::new((g as f64, *s), 6, RED.filled())))?;
         }
     }
     Ok(())
-}
-
-/// Deterministic horizontal spread within a category, so equal scores stay visible.
-fn jitter(j: usize) -> f64 {
-    ((j.wrapping_mul(2654435761) % 1000) as f64 / 1000.0 - 0.5) * 0.5
 }
 
 // ---------------------------------------------------------------- accuracy comparison
@@ -537,6 +563,7 @@ where
         .build_cartesian_2d(-0.5f64..k as f64 - 0.5, 0f64..top.min(100.0))?;
     chart
         .configure_mesh()
+        .light_line_style(TRANSPARENT)
         .disable_x_mesh()
         .x_labels(k + 1)
         .x_label_formatter(&|v| label_at(&names, *v))

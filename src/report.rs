@@ -83,12 +83,13 @@ fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
 }
 
 fn metrics_table(html: &mut String, m: &Metrics) {
-    html.push_str("<table class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>PR-AUC</th></tr></thead><tbody>\n");
+    html.push_str("<table class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>PR-AUC</th><th>average precision</th></tr></thead><tbody>\n");
     for (i, c) in m.classes.iter().enumerate() {
         let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
+        let ap = m.pr_curves.get(i).and_then(|p| p.average_precision).map(|a| format!("{a:.4}")).unwrap_or_default();
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{auc}</td></tr>",
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{auc}</td><td>{ap}</td></tr>",
             esc(&c.name),
             c.precision,
             c.recall,
@@ -260,9 +261,15 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         esc(&e.config_id),
         e.rank.map(|r| format!(" (rank {r})")).unwrap_or_default()
     );
-    html.push_str("<table class=\"params\"><thead><tr><th>hyperparameter</th><th>value</th></tr></thead><tbody>\n");
+    // The final training's values beside the sweep's, where the final training
+    // changed them (epochs, the monitored metric).
+    let swept = input.ranked.iter().find(|r| r.config_id == e.config_id).map(|r| &r.params);
+    html.push_str("<table class=\"params\"><thead><tr><th>hyperparameter</th><th>final training</th><th>in the sweep</th></tr></thead><tbody>\n");
     for (k, v) in &e.params {
-        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&display_value(v)));
+        let before = swept.map(|p| crate::export::param_cell(p, k)).unwrap_or_default();
+        let changed = swept.is_some() && before != display_value(v);
+        let note = if changed { format!("{} (changed for the final training)", esc(&before)) } else { esc(&before) };
+        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td><td>{note}</td></tr>", esc(k), esc(&display_value(v)));
     }
     html.push_str("</tbody></table>\n");
     let _ = writeln!(
@@ -296,26 +303,27 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("</div>\n</section>\n");
 
     // ------------------------------------------------ baselines
-    html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. With constant scores (most frequent, random) the trapezoid PR-AUC of a class is (1 + its share) / 2, not a sign of skill.</p>\n");
-    html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro PR-AUC</th></tr></thead><tbody>\n");
+    html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. Average precision (scikit-learn's <code>average_precision_score</code>, no interpolation) is the fair ranking measure here: for the constant predictors it is each class's share, chance. Their trapezoid PR-AUC, the study's measure, is left empty<sup>*</sup>.</p>\n");
+    html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro average precision</th><th>macro PR-AUC (trapezoid)</th></tr></thead><tbody>\n");
     let mut bars = vec![("dense net".to_string(), e.final_run.test.accuracy)];
-    let row = |html: &mut String, name: &str, m: &Metrics| {
+    let row = |html: &mut String, name: &str, m: &Metrics, constant: bool| {
+        let ap = m.macro_average_precision().map(|a| format!("{a:.4}")).unwrap_or_default();
+        let auc = if constant { "<sup>*</sup>".to_string() } else { format!("{:.4}", m.macro_pr_auc()) };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{ap}</td><td>{auc}</td></tr>",
             esc(name),
             pct(m.accuracy),
             m.macro_avg.f1,
             m.weighted_avg.f1,
-            m.macro_pr_auc()
         );
     };
-    row(&mut html, "dense net", &e.final_run.test);
+    row(&mut html, "dense net", &e.final_run.test, false);
     for b in &e.baselines {
-        row(&mut html, &b.label, &b.metrics);
+        row(&mut html, &b.label, &b.metrics, b.constant_scores());
         bars.push((b.label.split(" (").next().unwrap_or(&b.label).to_string(), b.metrics.accuracy));
     }
-    html.push_str("</tbody></table>\n");
+    html.push_str("</tbody></table>\n<p class=\"note\"><sup>*</sup> With a constant score for every row, the trapezoid rule joins the single point (recall 1, precision = the class's share) to (0, 1) and gives (1 + share) / 2 per class, which reads as better than a real model's; it measures the method, not skill.</p>\n");
     let files = plots::accuracy_comparison(&img.join("accuracy-comparison"), &bars)?;
     figure(&mut html, &files, out, "Test accuracy of the dense net and the baselines");
     html.push_str("<div class=\"gallery\">\n");
@@ -335,12 +343,17 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("</section>\n");
 
     // ------------------------------------------------ reproduce
+    // The spec as run, beside the page: the command below runs it as it is.
+    let spec_file = out.join("spec.json");
+    std::fs::write(&spec_file, serde_json::to_string_pretty(spec).unwrap_or_default())
+        .map_err(|source| ReportError::Io { path: spec_file.clone(), source })?;
     let db = input.db.display().to_string();
     let model = e.model_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "MODEL_DIR".into());
     let _ = writeln!(
         html,
-        "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run SPEC.json --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. The spec as run is shown above under “Sweep”; `gridsweep resume {name}` continues an interrupted sweep.</p>\n</section>",
+        "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run {spec_file} --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. <code>spec.json</code> beside this page is the spec as run (also shown above under “Sweep”); `gridsweep resume {name}` continues an interrupted sweep.</p>\n</section>",
         db = esc(&db),
+        spec_file = esc(&spec_file.display().to_string()),
         name = esc(&spec.name),
         id = esc(&e.config_id),
         epochs = e.params.get("epochs").map(display_value).unwrap_or_default(),

@@ -344,10 +344,11 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
 
 fn print_metrics(m: &Metrics) {
     let width = m.classes.iter().map(|c| c.name.len()).max().unwrap_or(5).max(12);
-    println!("{:<width$}  {:>9}  {:>6}  {:>6}  {:>7}  {:>6}", "class", "precision", "recall", "f1", "support", "PR-AUC");
+    println!("{:<width$}  {:>9}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}", "class", "precision", "recall", "f1", "support", "PR-AUC", "AP");
     for (i, c) in m.classes.iter().enumerate() {
         let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
-        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}  {:>6}", c.name, c.precision, c.recall, c.f1, c.support, auc);
+        let ap = m.pr_curves.get(i).and_then(|p| p.average_precision).map(|a| format!("{a:.4}")).unwrap_or_default();
+        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}  {:>6}  {:>6}", c.name, c.precision, c.recall, c.f1, c.support, auc, ap);
     }
     let support: usize = m.classes.iter().map(|c| c.support).sum();
     for (name, a) in [("macro avg", &m.macro_avg), ("weighted avg", &m.weighted_avg)] {
@@ -373,15 +374,20 @@ fn format_count(v: f64) -> String {
 }
 
 fn print_comparison(dense: Option<&Metrics>, baselines: &[Baseline]) {
-    println!("{:<22}  {:>8}  {:>8}  {:>12}", "model", "accuracy", "macro F1", "macro PR-AUC");
-    let row = |name: &str, m: &Metrics| {
-        println!("{:<22}  {:>8.4}  {:>8.4}  {:>12.4}", name, m.accuracy, m.macro_avg.f1, m.macro_pr_auc());
+    println!("{:<22}  {:>8}  {:>8}  {:>8}  {:>12}", "model", "accuracy", "macro F1", "macro AP", "macro PR-AUC");
+    let row = |name: &str, m: &Metrics, constant: bool| {
+        let ap = m.macro_average_precision().map(|a| format!("{a:.4}")).unwrap_or_default();
+        let auc = if constant { "*".to_string() } else { format!("{:.4}", m.macro_pr_auc()) };
+        println!("{:<22}  {:>8.4}  {:>8.4}  {:>8}  {:>12}", name, m.accuracy, m.macro_avg.f1, ap, auc);
     };
     if let Some(m) = dense {
-        row("dense net", m);
+        row("dense net", m, false);
     }
     for b in baselines {
-        row(&b.label, &b.metrics);
+        row(&b.label, &b.metrics, b.constant_scores());
+    }
+    if baselines.iter().any(Baseline::constant_scores) {
+        println!("* constant scores: the trapezoid PR-AUC is (1 + the class's share) / 2 whatever the model; average precision (AP) is the share, chance");
     }
 }
 
