@@ -178,3 +178,27 @@ fn a_diverging_configuration_exits_1_with_the_reason() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("failed: diverged at epoch"), "{out}");
 }
+
+/// Each cause once: a missing file, a spec's typo with its suggestion, a file that is
+/// not a database.
+#[test]
+fn errors_print_each_cause_once() {
+    let (code, _, err) = cv(Path::new("/nonexistent/x.csv"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let spec = tmp("typo.json");
+    std::fs::write(&spec, r#"{"name": "t", "dataset": {"path": "builtin:demo"}, "grid": {"optimiser": ["adam"]}}"#).unwrap();
+    let (code, _, err) = run(bin().arg("plan").arg(&spec));
+    assert_eq!(code, 2);
+    assert!(err.contains("grid[0].optimiser"), "{err}");
+    assert_eq!(err.matches("did you mean `optimizer`").count(), 1, "{err}");
+
+    let not_db = tmp("not-a-db.db");
+    std::fs::write(&not_db, "this is text, not SQLite\n".repeat(200)).unwrap();
+    let (code, _, err) = run(bin().args(["list", "--db"]).arg(&not_db));
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
+    assert!(err.contains("not-a-db.db"), "{err}");
+}
