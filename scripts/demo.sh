@@ -15,3 +15,9 @@ $gs export quick --db results/quick.db --format cv-results --out results/quick-c
 # The decision: evaluate the best configuration on the test part, baselines beside it,
 # all of it in one HTML page (results/quick-report/index.html).
 $gs report quick --db results/quick.db --quiet
+# The saved model at work on fresh rows, with its real folder.
+model=$(ls -d results/quick-*-model | head -n 1)
+$gs demo-data --out results/demo.csv --rows 200 --seed 7
+$gs predict --model "$model" --data results/demo.csv --out results/quick-predictions.csv
+echo "model saved in $model; classify rows of your own with:"
+echo "  ./target/release/gridsweep predict --model $model --data FILE.csv"

@@ -44,8 +44,58 @@ pub fn report(mode: Mode, events: Receiver<Event>) -> Option<RunSummary> {
     summary
 }
 
+/// While the bars are drawn the terminal does not echo control characters: the `^C`
+/// it would print on Ctrl-C lands inside indicatif's area, which then leaves a frozen
+/// copy of the overall bar behind. The setting is restored when the reporter ends, and
+/// at process exit (a third Ctrl-C exits at once).
+struct QuietControlChars;
+
+#[cfg(unix)]
+static SAVED_TERMIOS: std::sync::Mutex<Option<libc::termios>> = std::sync::Mutex::new(None);
+
+#[cfg(unix)]
+extern "C" fn restore_termios() {
+    if let Ok(mut saved) = SAVED_TERMIOS.lock() {
+        if let Some(t) = saved.take() {
+            // SAFETY: restores the attributes read from the same descriptor.
+            unsafe { libc::tcsetattr(libc::STDERR_FILENO, libc::TCSANOW, &t) };
+        }
+    }
+}
+
+impl QuietControlChars {
+    fn new() -> Option<Self> {
+        #[cfg(unix)]
+        {
+            // SAFETY: plain termios calls on standard error, a terminal in Bars mode.
+            unsafe {
+                let mut t: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(libc::STDERR_FILENO, &mut t) != 0 || t.c_lflag & libc::ECHOCTL == 0 {
+                    return None;
+                }
+                *SAVED_TERMIOS.lock().ok()? = Some(t);
+                libc::atexit(restore_termios);
+                let mut quiet = t;
+                quiet.c_lflag &= !libc::ECHOCTL;
+                libc::tcsetattr(libc::STDERR_FILENO, libc::TCSANOW, &quiet);
+            }
+            Some(QuietControlChars)
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}
+
+impl Drop for QuietControlChars {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        restore_termios();
+    }
+}
+
 struct Reporter {
     mode: Mode,
+    _quiet_ctrl: Option<QuietControlChars>,
     multi: MultiProgress,
     overall: Option<ProgressBar>,
     best: Option<ProgressBar>,
@@ -64,6 +114,7 @@ impl Reporter {
         });
         Reporter {
             mode,
+            _quiet_ctrl: if mode == Mode::Bars { QuietControlChars::new() } else { None },
             multi,
             overall: None,
             best: None,

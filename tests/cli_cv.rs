@@ -202,3 +202,32 @@ fn errors_print_each_cause_once() {
     assert_eq!(err.matches("file is not a database").count(), 1, "{err}");
     assert!(err.contains("not-a-db.db"), "{err}");
 }
+
+/// Every argument and option of a command is described; counts must be at least 1.
+#[test]
+fn help_describes_every_argument_and_zero_jobs_are_refused() {
+    for cmd in ["cv", "plan", "run", "resume", "status", "list", "rank", "export", "evaluate", "baselines", "predict", "report", "bench", "demo-data"] {
+        let (code, out, _) = run(bin().args([cmd, "--help"]));
+        assert_eq!(code, 0);
+        // An item is described on its own line (short layout: after two spaces) or on
+        // the lines below it (long layout: indented further).
+        let lines: Vec<&str> = out.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let item = l.starts_with("  -") || l.starts_with("  [") || l.starts_with("  <");
+            if item {
+                let same_line = l.trim().contains("  ");
+                let below = lines.get(i + 1).is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
+                assert!(same_line || below, "`gridsweep {cmd} --help`: `{}` has no description", l.trim());
+            }
+        }
+        assert!(!out.contains("AVX2 ones"), "the long --mkl-avx512 text belongs to the top-level help only ({cmd})");
+    }
+    let (_, top, _) = run(bin().arg("--help"));
+    assert!(top.contains("AVX2 ones") && top.contains("130"), "{top}");
+    let data = demo(200);
+    for bad in [["--jobs", "0"], ["--threads-per-job", "0"]] {
+        let (code, _, err) = cv(&data, &bad);
+        assert_eq!(code, 2);
+        assert!(err.contains("must be at least 1"), "{err}");
+    }
+}

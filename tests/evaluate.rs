@@ -257,6 +257,21 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     assert_eq!(table_rows("ranking"), 1);
     assert_eq!(table_rows("comparison"), 5);
     assert!(html.contains("gridsweep predict --model"), "how to reproduce");
+
+    // PNGs at twice the SVG's size (IHDR width), for pasting into a document.
+    let png = std::fs::read(out.join("img/hpo-scatter.png")).unwrap();
+    assert_eq!(u32::from_be_bytes([png[16], png[17], png[18], png[19]]), 1800);
+    // How to reproduce runs the spec written beside the page, as it ran.
+    let spec_file = out.join("spec.json");
+    let spec: Value = serde_json::from_str(&std::fs::read_to_string(&spec_file).unwrap()).unwrap();
+    assert_eq!(spec["name"], "s");
+    assert!(html.contains(&format!("gridsweep run {}", spec_file.display())), "the real spec path");
+    // The final training's values beside the sweep's: epochs changed (4 against the
+    // sweep's), and said so.
+    assert!(html.contains("(changed for the final training)"), "changed values marked");
+    // Average precision beside the trapezoid PR-AUC; the constant predictors' PR-AUC
+    // cells are left empty with a footnote.
+    assert!(html.contains("macro average precision") && html.contains("<sup>*</sup> With a constant score"), "baselines table");
 }
 
 #[test]

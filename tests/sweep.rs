@@ -339,6 +339,10 @@ fn ctrl_c_once_finishes_running_folds_twice_abandons_them() {
     let f = folds(&db, "sigint");
     assert!(f.iter().all(|x| x.2 == "done" || x.2 == "pending"), "{f:?}");
     assert!(f.iter().any(|x| x.2 == "pending"), "{f:?}");
+    // Nobody works on it now: status says so instead of an ETA.
+    let (code, out, _) = run(bin().args(["status", "sigint", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains("no worker is running") && !out.contains("ETA"), "{out}");
     assert!(f.iter().filter(|x| x.2 == "done").all(|x| x.3 == 1));
 
     // Twice: running folds are abandoned and return to pending. (Folds long enough that
