@@ -7,4 +7,8 @@ bash scripts/setup-libtorch.sh >/dev/null
 if [ ! -f ../shared/data/genre-factor/data_selected_v1.csv ]; then
   echo "note: ../shared/data/genre-factor/data_selected_v1.csv is absent: the study-data tests (tests/shared_data.rs) skip"
 fi
+# Services the tests need, started here and stopped at exit.
+source scripts/postgres.sh
+trap stop_postgres EXIT
+start_postgres
 cargo test --release "$@"

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// What the page shows.
 pub struct ReportInput<'a> {
     pub spec: &'a Spec,
-    pub db: &'a Path,
+    pub db: &'a crate::store::DbLocation,
     pub dataset_fingerprint: &'a str,
     pub counts: Counts,
     pub created_at: f64,
@@ -177,7 +177,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
                 when(input.updated_at)
             ),
         ),
-        ("database", esc(&input.db.display().to_string())),
+        ("database", esc(&input.db.to_string())),
         ("ranking", esc(&e.score_rule().describe())),
     ];
     for (k, v) in facts {
@@ -347,7 +347,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     let spec_file = out.join("spec.json");
     std::fs::write(&spec_file, serde_json::to_string_pretty(spec).unwrap_or_default())
         .map_err(|source| ReportError::Io { path: spec_file.clone(), source })?;
-    let db = input.db.display().to_string();
+    let db = input.db.to_string();
     let model = e.model_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "MODEL_DIR".into());
     let _ = writeln!(
         html,

@@ -186,7 +186,7 @@ pub async fn run(
     drop(tx);
 
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| StoreError::Io { path: store.path().into(), source: e })?;
+        .map_err(|e| StoreError::Io { db: store.name().into(), source: e })?;
     let mut heartbeat = tokio::time::interval(opts.heartbeat);
     heartbeat.tick().await;
 

@@ -188,6 +188,18 @@ fn sweep_with_both_protocols_and_relative_delta() {
     assert!(rows.iter().any(|r| r[p] == "gridsearchcv") && rows.iter().any(|r| r[p] == "notebook"));
     let params = header.iter().position(|h| h == "params").unwrap();
     assert!(rows.iter().any(|r| r[params].contains("'protocol': 'notebook'")), "{rows:?}");
+
+    // The final training of a notebook configuration: validation part watched, no
+    // weight constraint; its evaluation ranks by the sweep's relative Δacc.
+    let nb = list.iter().find(|r| r["params"]["protocol"] == "notebook").unwrap();
+    let id = nb["config_id"].as_str().unwrap();
+    let (code, out, err) = run(bin().args(["evaluate", "both", "--db", &db, "--config", id, "--epochs", "3", "--quiet", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["params"]["protocol"], "notebook");
+    assert_eq!(e["delta"], "relative");
+    assert!(e["params"].get("weight_constraint").is_none());
+    assert!(e["history"][0]["val_loss"].is_f64(), "the final training watches the validation part");
 }
 
 /// The shipped spec is the study's real search space: 960 + 1,024 + 48 grid rows, of

@@ -2,7 +2,7 @@
 //! on one database, extended grids, refusals, rank and exports.
 
 mod common;
-use common::{bin, run, Dir};
+use common::{bin, run, Backend, Dir};
 
 use gridsweep::store::Store;
 use serde_json::Value;
@@ -44,7 +44,7 @@ fn rt() -> tokio::runtime::Runtime {
 /// (config, fold, state, attempts) of every fold of sweep `name`.
 fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
     rt().block_on(async {
-        let store = Store::open(Path::new(db)).await.unwrap();
+        let store = Store::open(db).await.unwrap();
         let s = store.sweep_by_name(name).await.unwrap().unwrap();
         let a = store.attempts(s.id).await.unwrap();
         store.close().await;
@@ -52,12 +52,17 @@ fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
     })
 }
 
+/// Whether the database can be looked at yet (a SQLite file appears with the run).
+fn exists(db: &str) -> bool {
+    db.starts_with("postgres") || Path::new(db).exists()
+}
+
 fn done_count(db: &str, name: &str) -> usize {
-    if !Path::new(db).exists() {
+    if !exists(db) {
         return 0;
     }
     rt().block_on(async {
-        let Ok(store) = Store::open(Path::new(db)).await else { return 0 };
+        let Ok(store) = Store::open(db).await else { return 0 };
         let n = match store.sweep_by_name(name).await {
             Ok(Some(s)) => store.counts(s.id).await.map(|c| c.done as usize).unwrap_or(0),
             _ => 0,
@@ -68,11 +73,11 @@ fn done_count(db: &str, name: &str) -> usize {
 }
 
 fn running_count(db: &str, name: &str) -> usize {
-    if !Path::new(db).exists() {
+    if !exists(db) {
         return 0;
     }
     rt().block_on(async {
-        let Ok(store) = Store::open(Path::new(db)).await else { return 0 };
+        let Ok(store) = Store::open(db).await else { return 0 };
         let n = match store.sweep_by_name(name).await {
             Ok(Some(s)) => store.counts(s.id).await.map(|c| c.running as usize).unwrap_or(0),
             _ => 0,
@@ -108,17 +113,26 @@ fn cv_results(db: &str, name: &str) -> String {
 }
 
 #[test]
-fn run_rank_export_and_extend() {
-    let d = Dir::new("sweep", "basic");
+fn run_rank_export_and_extend_sqlite() {
+    run_rank_export_and_extend(Backend::Sqlite);
+}
+
+#[test]
+fn run_rank_export_and_extend_postgres() {
+    run_rank_export_and_extend(Backend::Postgres);
+}
+
+fn run_rank_export_and_extend(backend: Backend) {
+    let d = Dir::new("sweep", &format!("basic-{backend:?}"));
     let spec = d.spec("basic", 600, SMALL, r#"[{"optimizer": ["adam", "nadam"], "dropout": [0.2, 0.4]}, {"optimizer": ["Adam"], "dropout": [0.2]}]"#);
-    let db = d.db();
+    let Some(db) = d.db_on(backend, "g") else { return };
 
     // plan changes nothing
     let (code, out, _) = run(bin().arg("plan").arg(&spec));
     assert_eq!(code, 0);
     assert!(out.contains("5 grid rows from 2 sub-grid(s), 4 distinct configurations (1 duplicate row(s) run once)"), "{out}");
     assert!(out.contains("12 fold-fits"), "{out}");
-    assert!(!Path::new(&db).exists());
+    assert!(backend == Backend::Postgres || !Path::new(&db).exists());
 
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
@@ -235,9 +249,18 @@ fn spec_errors_name_the_subgrid_and_key() {
 }
 
 #[test]
-fn failed_folds_are_recorded_and_retried_on_request() {
-    let d = Dir::new("sweep", "fail");
-    let db = d.db();
+fn failed_folds_are_recorded_and_retried_on_request_sqlite() {
+    failed_folds_are_recorded_and_retried_on_request(Backend::Sqlite);
+}
+
+#[test]
+fn failed_folds_are_recorded_and_retried_on_request_postgres() {
+    failed_folds_are_recorded_and_retried_on_request(Backend::Postgres);
+}
+
+fn failed_folds_are_recorded_and_retried_on_request(backend: Backend) {
+    let d = Dir::new("sweep", &format!("fail-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
     let spec = d.spec("fail", 300, r#"{"epochs": 3, "optimizer": "sgd", "dropout": 0, "weight_constraint": 0, "activation": "relu"}"#,
                       r#"{"learning_rate": [0.01, 1e12]}"#);
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
@@ -259,9 +282,18 @@ fn failed_folds_are_recorded_and_retried_on_request() {
 }
 
 #[test]
-fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once() {
-    let d = Dir::new("sweep", "kill");
-    let db = d.db();
+fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once_sqlite() {
+    kill_9_mid_fold_then_resume_runs_every_fold_exactly_once(Backend::Sqlite);
+}
+
+#[test]
+fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once_postgres() {
+    kill_9_mid_fold_then_resume_runs_every_fold_exactly_once(Backend::Postgres);
+}
+
+fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once(backend: Backend) {
+    let d = Dir::new("sweep", &format!("kill-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
     let grid = r#"{"dropout": [0.1, 0.2, 0.3, 0.4]}"#;
     let spec = d.spec("killed", 900, SLOWER, grid);
 
@@ -291,16 +323,25 @@ fn kill_9_mid_fold_then_resume_runs_every_fold_exactly_once() {
     }
 
     // The results equal an uninterrupted run's.
-    let clean_db = d.path("clean.db").to_string_lossy().into_owned();
+    let Some(clean_db) = d.db_on(backend, "clean") else { return };
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &clean_db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(cv_results(&db, "killed"), cv_results(&clean_db, "killed"));
 }
 
 #[test]
-fn two_processes_never_run_the_same_fold() {
-    let d = Dir::new("sweep", "two");
-    let db = d.db();
+fn two_processes_never_run_the_same_fold_sqlite() {
+    two_processes_never_run_the_same_fold(Backend::Sqlite);
+}
+
+#[test]
+fn two_processes_never_run_the_same_fold_postgres() {
+    two_processes_never_run_the_same_fold(Backend::Postgres);
+}
+
+fn two_processes_never_run_the_same_fold(backend: Backend) {
+    let d = Dir::new("sweep", &format!("two-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
     let spec = d.spec("shared", 600, SMALL, r#"{"dropout": [0.1, 0.2, 0.3, 0.4, 0.5], "batch_size": [32, 64]}"#);
     let a = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();
     let b = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1"]).stderr(Stdio::piped()).spawn().unwrap();

@@ -9,7 +9,7 @@ use crate::metrics::Metrics;
 use crate::params::HyperParams;
 use crate::rank;
 use crate::spec::Spec;
-use crate::store::{now, Store, SweepRow};
+use crate::store::{now, DbLocation, Store, SweepRow};
 use crate::train::{EpochProgress, FoldObserver};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -158,8 +158,12 @@ fn sweep_data(sweep: &SweepRow) -> Result<EvalData> {
 }
 
 /// `name` in the database's folder (the default place of models and reports).
-fn beside_db(db: &Path, name: &str) -> PathBuf {
-    db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name)
+fn beside_db(db: &DbLocation, name: &str) -> PathBuf {
+    match db.file() {
+        Some(file) => file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name),
+        // A PostgreSQL database has no folder: results/ of the current one.
+        None => Path::new("results").join(name),
+    }
 }
 
 /// The chosen configuration: (id, rank, params json, summary).

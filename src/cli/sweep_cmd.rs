@@ -7,7 +7,7 @@ use crate::rank;
 use crate::reporter;
 use crate::sched::{self, RunOptions, SweepJob};
 use crate::spec::{Spec, BUILTIN_DEMO};
-use crate::store::{now, Store, SweepRow};
+use crate::store::{now, DbLocation, Store, SweepRow};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -20,9 +20,17 @@ pub const DEFAULT_DB: &str = "results/gridsweep.db";
 
 #[derive(Args, Debug, Clone)]
 pub struct DbArg {
-    /// The results database.
-    #[arg(long, default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// The results database: a SQLite file, or a PostgreSQL database
+    /// (postgres://user@host:port/dbname) for a sweep that spans machines.
+    #[arg(long, default_value = DEFAULT_DB, value_parser = parse_db)]
+    pub db: DbLocation,
+}
+
+fn parse_db(s: &str) -> std::result::Result<DbLocation, String> {
+    if s.trim().is_empty() {
+        return Err("expected a file path or a postgres:// URL".into());
+    }
+    Ok(DbLocation::parse(s))
 }
 
 #[derive(Args, Debug)]
@@ -220,16 +228,16 @@ fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
 pub(super) async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
     if let Some(n) = name {
         return store.sweep_by_name(n).await?.with_context(|| {
-            format!("no sweep named `{n}` in {} (`gridsweep list` shows them)", store.path().display())
+            format!("no sweep named `{n}` in {} (`gridsweep list` shows them)", store.name())
         });
     }
     let mut all = store.sweeps().await?;
     match all.len() {
-        0 => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC`)", store.path().display()),
+        0 => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC`)", store.name()),
         1 => Ok(all.remove(0)),
         _ => bail!(
             "{} has several sweeps; name one: {}",
-            store.path().display(),
+            store.name(),
             all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
         ),
     }
@@ -333,7 +341,7 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     let spec = rt.block_on(async {
         let store = Store::open_existing(&a.exec.db.db).await?;
         let row = store.sweep_by_name(&a.name).await?.with_context(|| {
-            format!("no sweep named `{}` in {} (`gridsweep list` shows them)", a.name, a.exec.db.db.display())
+            format!("no sweep named `{}` in {} (`gridsweep list` shows them)", a.name, a.exec.db.db)
         })?;
         store.close().await;
         let spec: Spec = serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
@@ -376,7 +384,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
                     bail!(
                         "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
                          the file or the dataset options changed. Give the spec another `name` to start a new sweep.",
-                        spec.name, x.db.db.display(), &row.dataset_fingerprint[..12], &fingerprint[..12]
+                        spec.name, x.db.db, &row.dataset_fingerprint[..12], &fingerprint[..12]
                     );
                 }
                 if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
@@ -556,7 +564,7 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
             })).collect();
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else if out.is_empty() {
-            println!("no sweeps in {}", a.db.db.display());
+            println!("no sweeps in {}", a.db.db);
         } else {
             println!("{:<24} {:>8} {:>14} {:>7}  {}", "name", "configs", "folds done", "failed", "best score");
             for (s, c, n, best) in &out {

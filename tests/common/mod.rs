@@ -55,3 +55,45 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The two stores a test body runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty PostgreSQL database named after the test, on the server
+/// scripts/test.sh starts (GRIDSWEEP_TEST_POSTGRES); None, saying so, where there is
+/// none (a plain `cargo test`).
+pub fn postgres_db(name: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
+        eprintln!("skipped on PostgreSQL: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
+        return None;
+    };
+    let db: String = format!("gs_{name}_{}", std::process::id())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL server");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    });
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{db}"))
+}
+
+impl Dir {
+    /// The test's database on `backend` (`name` tells several apart); None where that
+    /// backend cannot be had (the test then skips, having said so).
+    pub fn db_on(&self, backend: Backend, name: &str) -> Option<String> {
+        match backend {
+            Backend::Sqlite => Some(self.path(&format!("{name}.db")).to_string_lossy().into_owned()),
+            Backend::Postgres => postgres_db(&format!("{}_{name}", self.0.file_name().unwrap().to_string_lossy())),
+        }
+    }
+}

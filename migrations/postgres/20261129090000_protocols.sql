@@ -1,0 +1,1 @@
+ALTER TABLE folds ADD COLUMN scored_epoch BIGINT;

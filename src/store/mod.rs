@@ -1,0 +1,943 @@
+//! The results database, written through sqlx: one SQLite file by default
+//! (`sqlite.rs`), or a PostgreSQL database when a sweep spans machines
+//! (`postgres.rs`). The schema is plain-SQL migrations in `migrations/<backend>/`,
+//! embedded in the binary and applied on open; the tables and columns are the same on
+//! both, and every query below is written once, with `$N` parameters both backends
+//! read. Where the backends must differ (the clock, how a claim skips rows others
+//! hold, how the last fold's transaction is serialised) the difference is a fragment
+//! chosen in one place, [`Dialect`].
+//!
+//! The unit of work is a fold. A fold is claimed by one conditional UPDATE (atomic on
+//! both backends), carries a lease that the claimant's heartbeat renews, and is written
+//! in one transaction when it finishes, only while the claimant still holds it; the
+//! configuration's summary is written in that same transaction when its last fold is
+//! done. A claim whose lease has expired (by the database's clock), or whose owner
+//! process on this host is gone (`kill -9`), is claimable again.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::cv::{self, CvSummary};
+use crate::spec::Config;
+use crate::train::FoldResult;
+use sqlx::{PgPool, Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the results live: `--db` as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// A file path: SQLite.
+    Sqlite(PathBuf),
+    /// `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl DbLocation {
+    pub fn parse(s: &str) -> DbLocation {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            DbLocation::Postgres(s.to_string())
+        } else {
+            DbLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DbLocation::Postgres(_))
+    }
+
+    /// The SQLite file, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            DbLocation::Sqlite(p) => Some(p),
+            DbLocation::Postgres(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DbLocation {
+    /// A URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            DbLocation::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let userinfo = &url[scheme + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+                    write!(f, "{}{}{}", &url[..scheme + 3], hidden, &url[at..])
+                }
+                _ => write!(f, "{url}"),
+            },
+        }
+    }
+}
+
+impl From<&str> for DbLocation {
+    fn from(s: &str) -> Self {
+        DbLocation::parse(s)
+    }
+}
+impl From<&String> for DbLocation {
+    fn from(s: &String) -> Self {
+        DbLocation::parse(s)
+    }
+}
+impl From<&Path> for DbLocation {
+    fn from(p: &Path) -> Self {
+        DbLocation::parse(&p.to_string_lossy())
+    }
+}
+impl From<&PathBuf> for DbLocation {
+    fn from(p: &PathBuf) -> Self {
+        DbLocation::parse(&p.to_string_lossy())
+    }
+}
+impl From<&DbLocation> for DbLocation {
+    fn from(d: &DbLocation) -> Self {
+        d.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {db}: {source}")]
+    Sql {
+        db: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database {db}: migration failed: {source}")]
+    Migrate {
+        db: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database {db} was written by a newer gridsweep (its schema has migration {version}; this gridsweep knows up to {known}): use that version, or another database")]
+    Newer { db: String, version: i64, known: i64 },
+    #[error("database {db}: {source}")]
+    Io {
+        db: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {db}: {message}")]
+    Corrupt { db: String, message: String },
+    #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
+    Missing { db: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl StoreError {
+    fn from_sql(source: sqlx::Error) -> Self {
+        StoreError::Sql { db: String::new(), source }
+    }
+
+    fn at(self, db: &str) -> Self {
+        match self {
+            StoreError::Sql { source, .. } => StoreError::Sql { db: db.into(), source },
+            StoreError::Migrate { source, .. } => StoreError::Migrate { db: db.into(), source },
+            StoreError::Newer { version, known, .. } => StoreError::Newer { db: db.into(), version, known },
+            other => other,
+        }
+    }
+
+    /// SQLITE_BUSY or SQLITE_LOCKED, also inside a migration error.
+    fn is_busy(&self) -> bool {
+        let text = match self {
+            StoreError::Sql { source, .. } => source.to_string(),
+            StoreError::Migrate { source, .. } => source.to_string(),
+            _ => return false,
+        };
+        text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)") || text.contains("busy")
+    }
+}
+
+/// Applies the pending migrations; a database that has a migration this binary does
+/// not know was written by a newer gridsweep and is refused as such.
+async fn migrate<'a, A>(m: &sqlx::migrate::Migrator, conn: A) -> Result<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    m.run(conn).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => {
+            StoreError::Newer { db: String::new(), version, known: m.iter().map(|x| x.version).max().unwrap_or(0) }
+        }
+        e => StoreError::Migrate { db: String::new(), source: e },
+    })
+}
+
+/// The connection pool of one backend.
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code on whichever pool: the SQL is written once, and `$p` is the
+/// backend's pool (its rows are read by column index, as both backends allow).
+macro_rules! with_pool {
+    ($self:expr, $p:ident => $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// The SQL that differs between the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The database's current time, Unix seconds.
+    fn now(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => sqlite::NOW,
+            Dialect::Postgres => postgres::NOW,
+        }
+    }
+
+    /// Appended to the claim's row selection: PostgreSQL skips rows other claimants
+    /// hold; SQLite serialises writers anyway.
+    fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// How a writing transaction begins: SQLite takes the write lock at once (no
+    /// upgrade deadlock between two writers).
+    fn begin(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Who holds a claim: this host, this process, and the worker slot in it.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Owner {
+    pub fn this_process() -> Owner {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        Owner { host, pid: std::process::id() }
+    }
+
+    pub fn worker(&self, slot: usize) -> String {
+        format!("{}:{}:{}", self.host, self.pid, slot)
+    }
+}
+
+/// Is a process of this host alive? (Linux: /proc; elsewhere assume yes, and the lease
+/// decides.)
+fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SweepRow {
+    pub id: i64,
+    pub name: String,
+    pub spec_json: String,
+    pub dataset_fingerprint: String,
+    pub folds: i64,
+    pub seed: i64,
+    pub created_at: f64,
+    pub updated_at: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub pending: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
+impl Counts {
+    pub fn total(&self) -> i64 {
+        self.pending + self.running + self.done + self.failed
+    }
+}
+
+/// A claimed fold.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub fold_id: i64,
+    pub config_id: String,
+    pub fold: i64,
+}
+
+/// A configuration whose folds are all done.
+#[derive(Debug, Clone)]
+pub struct CompletedConfig {
+    pub config_id: String,
+    pub position: i64,
+    pub params_json: String,
+    pub summary: CvSummary,
+}
+
+/// One fold's recorded metrics (for exports).
+#[derive(Debug, Clone)]
+pub struct FoldMetrics {
+    pub fold: i64,
+    pub train_accuracy: f64,
+    pub val_accuracy: f64,
+    pub fit_seconds: f64,
+    pub score_seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    pub config_id: String,
+    pub fold: i64,
+    pub attempts: i64,
+    pub error: String,
+}
+
+/// A worker process as its folds' leases show it (for `status`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerRow {
+    pub host: String,
+    pub pid: i64,
+    /// Folds it holds with a valid lease.
+    pub running: i64,
+    /// (configuration, fold) of one of them.
+    pub example: String,
+    /// Seconds since its last heartbeat, by the database's clock.
+    pub heartbeat_age: Option<f64>,
+}
+
+pub struct Store {
+    pool: Pool,
+    dialect: Dialect,
+    location: DbLocation,
+    /// `location` as errors show it.
+    name: String,
+}
+
+/// Builds a [`FoldResult`] from a row of `FOLD_RESULT_COLUMNS`.
+macro_rules! fold_result {
+    ($r:expr) => {
+        FoldResult {
+            train_accuracy: $r.get(0),
+            train_loss: $r.get(1),
+            val_accuracy: $r.get(2),
+            val_loss: $r.get(3),
+            epochs_run: $r.get::<i64, _>(4) as u32,
+            final_learning_rate: $r.get(5),
+            fit_seconds: $r.get(6),
+            score_seconds: $r.get(7),
+            scored_epoch: $r.get::<i64, _>(9) as u32,
+            history: serde_json::from_str(&$r.get::<String, _>(8)).unwrap_or_default(),
+        }
+    };
+}
+
+const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
+        fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run)
+ FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state = 'done' ORDER BY fold";
+
+const SWEEP_COLUMNS: &str = "SELECT id, name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at FROM sweeps";
+
+macro_rules! sweep_row {
+    ($r:expr) => {
+        SweepRow {
+            id: $r.get(0),
+            name: $r.get(1),
+            spec_json: $r.get(2),
+            dataset_fingerprint: $r.get(3),
+            folds: $r.get(4),
+            seed: $r.get(5),
+            created_at: $r.get(6),
+            updated_at: $r.get(7),
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) the database and applies pending
+    /// migrations: a file path or a `postgres://` URL.
+    pub async fn open(db: impl Into<DbLocation>) -> Result<Store> {
+        let location = db.into();
+        let name = location.to_string();
+        let (pool, dialect) = match &location {
+            DbLocation::Sqlite(path) => (Pool::Sqlite(sqlite::open(path).await?), Dialect::Sqlite),
+            DbLocation::Postgres(url) => (Pool::Postgres(postgres::open(url, &name).await?), Dialect::Postgres),
+        };
+        Ok(Store { pool, dialect, location, name })
+    }
+
+    /// Opens a database that must exist already (commands that only read a sweep): a
+    /// mistyped file path is an error, not a new empty database. (A PostgreSQL
+    /// database exists or the connection says so.)
+    pub async fn open_existing(db: impl Into<DbLocation>) -> Result<Store> {
+        let location = db.into();
+        if let Some(file) = location.file() {
+            if !file.exists() {
+                return Err(StoreError::Missing { db: location.to_string() });
+            }
+        }
+        Store::open(location).await
+    }
+
+    pub fn location(&self) -> &DbLocation {
+        &self.location
+    }
+
+    /// The database as messages name it (a URL without its password).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn err(&self, source: sqlx::Error) -> StoreError {
+        StoreError::Sql { db: self.name.clone(), source }
+    }
+
+    pub async fn close(self) {
+        with_pool!(self, p => p.close().await)
+    }
+
+    pub async fn sweep_by_name(&self, name: &str) -> Result<Option<SweepRow>> {
+        let sql = format!("{SWEEP_COLUMNS} WHERE name = $1");
+        with_pool!(self, p => {
+            let row = sqlx::query(&sql).bind(name).fetch_optional(p).await.map_err(|e| self.err(e))?;
+            Ok(row.map(|r| sweep_row!(r)))
+        })
+    }
+
+    pub async fn sweeps(&self) -> Result<Vec<SweepRow>> {
+        let sql = format!("{SWEEP_COLUMNS} ORDER BY id");
+        with_pool!(self, p => {
+            let rows = sqlx::query(&sql).fetch_all(p).await.map_err(|e| self.err(e))?;
+            Ok(rows.iter().map(|r| sweep_row!(r)).collect())
+        })
+    }
+
+    /// The sweep of this name, created with these values if absent (two processes
+    /// starting the same sweep at once both get the one row).
+    pub async fn ensure_sweep(&self, name: &str, spec_json: &str, fingerprint: &str, folds: usize, seed: u64) -> Result<SweepRow> {
+        let t = now();
+        with_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO sweeps (name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(spec_json)
+            .bind(fingerprint)
+            .bind(folds as i64)
+            .bind(seed as i64)
+            .bind(t)
+            .bind(t)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+        })?;
+        self.sweep_by_name(name).await?.ok_or_else(|| StoreError::Corrupt {
+            db: self.name.clone(),
+            message: format!("sweep `{name}` vanished right after it was created"),
+        })
+    }
+
+    pub async fn update_spec(&self, sweep_id: i64, spec_json: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query("UPDATE sweeps SET spec_json = $1, updated_at = $2 WHERE id = $3")
+            .bind(spec_json)
+            .bind(now())
+            .bind(sweep_id)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e)))?;
+        Ok(())
+    }
+
+    /// Adds configurations not yet in the sweep, with their folds pending; returns how
+    /// many were new. One transaction: all or nothing.
+    pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            if self.dialect == Dialect::Postgres {
+                // Positions are handed out under the sweep's row lock: two processes
+                // adding configurations at once queue here.
+                sqlx::query("SELECT id FROM sweeps WHERE id = $1 FOR UPDATE").bind(sweep_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+            }
+            let start: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM configurations WHERE sweep_id = $1")
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            let mut added = 0usize;
+            for c in configs {
+                let r = sqlx::query(
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .bind(&c.id)
+                .bind(start + added as i64)
+                .bind(&c.canonical_json)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                if r.rows_affected() == 0 {
+                    continue;
+                }
+                for k in 0..folds {
+                    sqlx::query("INSERT INTO folds (sweep_id, config_id, fold) VALUES ($1, $2, $3)")
+                        .bind(sweep_id)
+                        .bind(&c.id)
+                        .bind(k as i64)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+                added += 1;
+            }
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(added)
+        })
+    }
+
+    /// `--retry-failed`: failed folds become pending again.
+    pub async fn requeue_failed(&self, sweep_id: i64) -> Result<u64> {
+        with_pool!(self, p => {
+            let r = sqlx::query("UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL WHERE sweep_id = $1 AND state = 'failed'")
+                .bind(sweep_id)
+                .execute(p)
+                .await
+                .map_err(|e| self.err(e))?;
+            Ok(r.rows_affected())
+        })
+    }
+
+    /// Running folds whose owner was a process of this host that no longer exists
+    /// (killed, crashed) go back to pending at once, without waiting for the lease.
+    /// Only this host's processes: another machine's are judged by their leases.
+    pub async fn reclaim_dead(&self, sweep_id: i64, me: &Owner) -> Result<u64> {
+        with_pool!(self, p => {
+            let pids: Vec<i64> = sqlx::query_scalar(
+                "SELECT DISTINCT owner_pid FROM folds WHERE sweep_id = $1 AND state = 'running' AND owner_host = $2 AND owner_pid != $3",
+            )
+            .bind(sweep_id)
+            .bind(&me.host)
+            .bind(me.pid as i64)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            let mut n = 0;
+            for pid in pids.into_iter().filter(|p| !process_alive(*p)) {
+                let r = sqlx::query("UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL WHERE sweep_id = $1 AND state = 'running' AND owner_host = $2 AND owner_pid = $3")
+                    .bind(sweep_id)
+                    .bind(&me.host)
+                    .bind(pid)
+                    .execute(p)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                n += r.rows_affected();
+            }
+            Ok(n)
+        })
+    }
+
+    /// Claims the next fold: a pending one (through the partial index on pending folds),
+    /// else a running one whose lease has expired by the database's clock. Atomic.
+    pub async fn claim(&self, sweep_id: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> Result<Option<Claim>> {
+        let now = self.dialect.now();
+        for which in ["state = 'pending'", &format!("state = 'running' AND lease_until < {now}")] {
+            let sql = format!(
+                "UPDATE folds SET state = 'running', attempts = attempts + 1, worker = $1, owner_host = $2, owner_pid = $3,
+                        lease_until = {now} + $4, started_at = {now}, heartbeat_at = {now}, device = $5
+                 WHERE id = (SELECT id FROM folds WHERE sweep_id = $6 AND {which} ORDER BY id LIMIT 1{skip})
+                 RETURNING id, config_id, fold",
+                skip = self.dialect.skip_locked()
+            );
+            let row = with_pool!(self, p => sqlx::query(&sql)
+                .bind(worker)
+                .bind(&owner.host)
+                .bind(owner.pid as i64)
+                .bind(lease.as_secs_f64())
+                .bind(device)
+                .bind(sweep_id)
+                .fetch_optional(p)
+                .await
+                .map_err(|e| self.err(e))
+                .map(|r| r.map(|r| Claim { fold_id: r.get(0), config_id: r.get(1), fold: r.get(2) })))?;
+            if row.is_some() {
+                return Ok(row);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Heartbeat: extends the leases of this process's running folds.
+    pub async fn renew(&self, sweep_id: i64, owner: &Owner, lease: Duration) -> Result<()> {
+        let now = self.dialect.now();
+        let sql = format!(
+            "UPDATE folds SET lease_until = {now} + $1, heartbeat_at = {now}
+             WHERE sweep_id = $2 AND state = 'running' AND owner_host = $3 AND owner_pid = $4"
+        );
+        with_pool!(self, p => sqlx::query(&sql)
+            .bind(lease.as_secs_f64())
+            .bind(sweep_id)
+            .bind(&owner.host)
+            .bind(owner.pid as i64)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e)))?;
+        Ok(())
+    }
+
+    /// Puts folds this worker holds back to pending (abandoned by a second Ctrl-C).
+    pub async fn release(&self, fold_id: i64, worker: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE id = $1 AND state = 'running' AND worker = $2",
+        )
+        .bind(fold_id)
+        .bind(worker)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .map_err(|e| self.err(e)))?;
+        Ok(())
+    }
+
+    /// Records a finished fold, and its configuration's summary (by the sweep's score
+    /// rule) when it was the last one, in one transaction. Returns the completed
+    /// configuration, if any. A fold whose claim was lost (lease expired and taken
+    /// over) is not written: the new owner's result stands.
+    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, rule: &cv::ScoreRule) -> Result<Option<CompletedConfig>> {
+        let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".into());
+        let t = now();
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            let updated = sqlx::query(
+                "UPDATE folds SET state = 'done', finished_at = $1, lease_until = NULL, error = NULL,
+                        train_accuracy = $2, train_loss = $3, val_accuracy = $4, val_loss = $5, epochs_run = $6,
+                        final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11
+                 WHERE id = $12 AND state = 'running' AND worker = $13
+                 RETURNING sweep_id, config_id",
+            )
+            .bind(t)
+            .bind(r.train_accuracy)
+            .bind(r.train_loss)
+            .bind(r.val_accuracy)
+            .bind(r.val_loss)
+            .bind(r.epochs_run as i64)
+            .bind(r.final_learning_rate)
+            .bind(r.fit_seconds)
+            .bind(r.score_seconds)
+            .bind(&history)
+            .bind(r.scored_epoch as i64)
+            .bind(fold_id)
+            .bind(worker)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            let Some(row) = updated else {
+                tx.rollback().await.map_err(|e| self.err(e))?;
+                return Ok(None);
+            };
+            let (sweep_id, config_id): (i64, String) = (row.get(0), row.get(1));
+            if self.dialect == Dialect::Postgres {
+                // Two workers recording a configuration's last two folds at once queue
+                // here, so the second sees the first's fold done (READ COMMITTED).
+                sqlx::query("SELECT config_id FROM configurations WHERE sweep_id = $1 AND config_id = $2 FOR UPDATE")
+                    .bind(sweep_id)
+                    .bind(&config_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state != 'done'")
+                .bind(sweep_id)
+                .bind(&config_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            let mut completed = None;
+            if open == 0 {
+                let rows = sqlx::query(FOLD_RESULT_COLUMNS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
+                let folds: Vec<FoldResult> = rows.iter().map(|r| fold_result!(r)).collect();
+                let s = cv::summarize(&folds, rule);
+                let row = sqlx::query(
+                    "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
+                            std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
+                            delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12
+                     WHERE sweep_id = $13 AND config_id = $14 RETURNING position, params_json",
+                )
+                .bind(s.mean_train_accuracy)
+                .bind(s.std_train_accuracy)
+                .bind(s.mean_val_accuracy)
+                .bind(s.std_val_accuracy)
+                .bind(s.mean_train_loss)
+                .bind(s.std_train_loss)
+                .bind(s.mean_val_loss)
+                .bind(s.std_val_loss)
+                .bind(s.delta_accuracy)
+                .bind(s.score)
+                .bind(s.total_fit_seconds)
+                .bind(t)
+                .bind(sweep_id)
+                .bind(&config_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
+            }
+            sqlx::query("UPDATE sweeps SET updated_at = $1 WHERE id = $2")
+                .bind(t)
+                .bind(sweep_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(completed)
+        })
+    }
+
+    pub async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query("UPDATE folds SET state = 'failed', finished_at = $1, lease_until = NULL, error = $2 WHERE id = $3 AND state = 'running' AND worker = $4")
+            .bind(now())
+            .bind(error)
+            .bind(fold_id)
+            .bind(worker)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e)))?;
+        Ok(())
+    }
+
+    pub async fn counts(&self, sweep_id: i64) -> Result<Counts> {
+        let rows: Vec<(String, i64)> = with_pool!(self, p => sqlx::query_as("SELECT state, COUNT(*) FROM folds WHERE sweep_id = $1 GROUP BY state")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))?;
+        let mut c = Counts::default();
+        for (state, n) in rows {
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "running" => c.running = n,
+                "done" => c.done = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Folds finished since `since` (Unix seconds), for rates.
+    pub async fn finished_since(&self, sweep_id: i64, since: f64) -> Result<(i64, Option<f64>)> {
+        with_pool!(self, p => sqlx::query_as("SELECT COUNT(*), MIN(finished_at) FROM folds WHERE sweep_id = $1 AND state IN ('done', 'failed') AND finished_at >= $2")
+            .bind(sweep_id)
+            .bind(since)
+            .fetch_one(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
+    pub async fn failures(&self, sweep_id: i64) -> Result<Vec<Failure>> {
+        let rows: Vec<(String, i64, i64, String)> = with_pool!(self, p => sqlx::query_as("SELECT config_id, fold, attempts, COALESCE(error, '') FROM folds WHERE sweep_id = $1 AND state = 'failed' ORDER BY id")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))?;
+        Ok(rows.into_iter().map(|(config_id, fold, attempts, error)| Failure { config_id, fold, attempts, error }).collect())
+    }
+
+    /// Configurations of a sweep with their summary when complete, in grid order.
+    pub async fn configurations(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, Option<CvSummary>)>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT config_id, position, params_json, completed_at, mean_train_accuracy, std_train_accuracy,
+                        mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
+                        std_val_loss, delta_accuracy, score, total_fit_seconds
+                 FROM configurations WHERE sweep_id = $1 ORDER BY position",
+            )
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let done: Option<f64> = r.get(3);
+                    let summary = done.map(|_| CvSummary {
+                        mean_train_accuracy: r.get(4),
+                        std_train_accuracy: r.get(5),
+                        mean_val_accuracy: r.get(6),
+                        std_val_accuracy: r.get(7),
+                        mean_train_loss: r.get(8),
+                        std_train_loss: r.get(9),
+                        mean_val_loss: r.get(10),
+                        std_val_loss: r.get(11),
+                        delta_accuracy: r.get(12),
+                        score: r.get(13),
+                        total_fit_seconds: r.get(14),
+                    });
+                    (r.get(0), r.get(1), r.get(2), summary)
+                })
+                .collect())
+        })
+    }
+
+    /// Records an evaluation; returns its id.
+    pub async fn add_evaluation(
+        &self,
+        sweep_id: i64,
+        config_id: &str,
+        test_accuracy: f64,
+        model_dir: Option<&str>,
+        evaluation_json: &str,
+    ) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar(
+            "INSERT INTO evaluations (sweep_id, config_id, created_at, test_accuracy, model_dir, evaluation_json)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(sweep_id)
+        .bind(config_id)
+        .bind(now())
+        .bind(test_accuracy)
+        .bind(model_dir)
+        .bind(evaluation_json)
+        .fetch_one(p)
+        .await
+        .map_err(|e| self.err(e)))
+    }
+
+    /// The newest evaluation's JSON of a sweep (of one configuration, if given).
+    pub async fn latest_evaluation(&self, sweep_id: i64, config_id: Option<&str>) -> Result<Option<String>> {
+        with_pool!(self, p => sqlx::query_scalar(
+            "SELECT evaluation_json FROM evaluations WHERE sweep_id = $1 AND (config_id = $2 OR $3)
+             ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(sweep_id)
+        .bind(config_id.unwrap_or(""))
+        .bind(config_id.is_none())
+        .fetch_optional(p)
+        .await
+        .map_err(|e| self.err(e)))
+    }
+
+    /// Per-fold metrics of every done fold of a sweep, keyed by configuration.
+    pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
+        let rows: Vec<(String, i64, f64, f64, f64, f64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT config_id, fold, train_accuracy, val_accuracy, fit_seconds, score_seconds
+             FROM folds WHERE sweep_id = $1 AND state = 'done' ORDER BY config_id, fold",
+        )
+        .bind(sweep_id)
+        .fetch_all(p)
+        .await
+        .map_err(|e| self.err(e)))?;
+        let mut map: std::collections::HashMap<String, Vec<FoldMetrics>> = Default::default();
+        for (id, fold, train_accuracy, val_accuracy, fit_seconds, score_seconds) in rows {
+            map.entry(id).or_default().push(FoldMetrics { fold, train_accuracy, val_accuracy, fit_seconds, score_seconds });
+        }
+        Ok(map)
+    }
+
+    /// Per-fold results of one configuration (for tests and `cv` comparisons).
+    pub async fn fold_results(&self, sweep_id: i64, config_id: &str) -> Result<Vec<FoldResult>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(FOLD_RESULT_COLUMNS).bind(sweep_id).bind(config_id).fetch_all(p).await.map_err(|e| self.err(e))?;
+            Ok(rows.iter().map(|r| fold_result!(r)).collect())
+        })
+    }
+
+    /// Seconds each done fold spent with its worker (claim to result), for the share
+    /// of wall time spent outside training.
+    pub async fn fold_durations(&self, sweep_id: i64) -> Result<Vec<f64>> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT finished_at - started_at FROM folds WHERE sweep_id = $1 AND state = 'done'")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
+    /// (worker, claimed at, recorded at) of every done fold of a sweep.
+    pub async fn fold_spans(&self, sweep_id: i64) -> Result<Vec<(String, f64, f64)>> {
+        with_pool!(self, p => sqlx::query_as("SELECT worker, started_at, finished_at FROM folds WHERE sweep_id = $1 AND state = 'done'")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
+    /// Done folds per recorded device label (`cpu`, `cpu+mkl-avx512`, `cuda:0`, ...).
+    pub async fn done_fold_devices(&self, sweep_id: i64) -> Result<Vec<(String, i64)>> {
+        with_pool!(self, p => sqlx::query_as(
+            "SELECT COALESCE(device, '') AS d, COUNT(*) FROM folds WHERE sweep_id = $1 AND state = 'done' GROUP BY d ORDER BY d",
+        )
+        .bind(sweep_id)
+        .fetch_all(p)
+        .await
+        .map_err(|e| self.err(e)))
+    }
+
+    /// Running folds whose lease is still valid (by the database's clock): some worker
+    /// is alive on them.
+    pub async fn live_running(&self, sweep_id: i64) -> Result<i64> {
+        let sql = format!("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state = 'running' AND lease_until >= {}", self.dialect.now());
+        with_pool!(self, p => sqlx::query_scalar(&sql).bind(sweep_id).fetch_one(p).await.map_err(|e| self.err(e)))
+    }
+
+    /// The processes holding folds of a sweep with a valid lease: host, pid, how many,
+    /// one of them, and the age of their last heartbeat.
+    pub async fn workers(&self, sweep_id: i64) -> Result<Vec<WorkerRow>> {
+        let now = self.dialect.now();
+        let sql = format!(
+            "SELECT owner_host, owner_pid, COUNT(*), MIN(config_id || ' fold ' || CAST(fold AS TEXT)), {now} - MAX(heartbeat_at)
+             FROM folds WHERE sweep_id = $1 AND state = 'running' AND lease_until >= {now}
+             GROUP BY owner_host, owner_pid ORDER BY owner_host, owner_pid"
+        );
+        let rows: Vec<(String, i64, i64, String, Option<f64>)> =
+            with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.map_err(|e| self.err(e)))?;
+        Ok(rows
+            .into_iter()
+            .map(|(host, pid, running, example, heartbeat_age)| WorkerRow { host, pid, running, example, heartbeat_age })
+            .collect())
+    }
+
+    /// How many times each fold was claimed (attempts), for the exactly-once checks.
+    pub async fn attempts(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, i64)>> {
+        with_pool!(self, p => sqlx::query_as("SELECT config_id, fold, state, attempts FROM folds WHERE sweep_id = $1 ORDER BY id")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+}

@@ -1,0 +1,40 @@
+//! The shared backend: a PostgreSQL database, for sweeps whose workers run on several
+//! machines (as Optuna's RDB storage does).
+//!
+//! What differs from SQLite is only how a fold is claimed and how its last fold's
+//! summary is written: claims take the first claimable fold with `FOR UPDATE SKIP
+//! LOCKED`, so concurrent claimants skip each other's rows instead of queueing on them,
+//! and the transaction that records a configuration's last fold first locks the
+//! configuration's row, so two workers finishing its last two folds at once cannot
+//! both miss the other's (READ COMMITTED would let them). Leases are reckoned by the
+//! database's clock, so the machines' clocks need not agree.
+
+use super::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The current time in SQL, Unix seconds, by the database server's clock.
+pub const NOW: &str = "(extract(epoch from clock_timestamp())::double precision)";
+
+/// Connects and applies pending migrations. `display` names the database in errors
+/// (the URL without its password).
+pub async fn open(url: &str, display: &str) -> Result<PgPool> {
+    let at = |e: StoreError| e.at(display);
+    let options = PgConnectOptions::from_str(url).map_err(|e| at(StoreError::from_sql(e)))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .map_err(|e| at(StoreError::from_sql(e)))?;
+    // Several processes starting at once on a new database: migrations take a lock of
+    // their own (sqlx's advisory lock), so one applies them and the others wait.
+    if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
+        pool.close().await;
+        return Err(at(e));
+    }
+    Ok(pool)
+}

@@ -1,0 +1,57 @@
+//! The embedded backend: one SQLite file.
+//!
+//! SQLite because a sweep's state must survive a crash at any instant and be readable
+//! with `sqlite3` by a user; WAL mode so readers (`status`, `rank`) never block the
+//! writer; a busy timeout so two `gridsweep run` processes on one file wait for each
+//! other instead of failing. Processes on several machines must not share a file this
+//! way (network file systems do not honour SQLite's locks): that is PostgreSQL's job.
+
+use super::{Result, StoreError};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The current time in SQL, Unix seconds: the database's clock (on SQLite, this host's).
+pub const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
+
+/// Opens (creating if needed) the file and applies pending migrations.
+pub async fn open(path: &Path) -> Result<SqlitePool> {
+    let at = |e: StoreError| e.at(&path.display().to_string());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { db: path.display().to_string(), source })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(60))
+        .foreign_keys(true);
+    // Several processes opening a new file at once race to switch it to WAL and to
+    // create the schema; the losers get SQLITE_BUSY at once (those steps do not wait on
+    // the busy timeout) or a "table already exists", and succeed on a later try.
+    let mut attempt = 0u64;
+    loop {
+        let result = async {
+            let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options.clone()).await.map_err(StoreError::from_sql)?;
+            if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
+                pool.close().await;
+                return Err(e);
+            }
+            Ok(pool)
+        }
+        .await;
+        match result {
+            Ok(pool) => return Ok(pool),
+            // A migration error can be the loser of the schema race seeing the winner's
+            // tables before its bookkeeping row: try a few times more.
+            Err(e) if (attempt < 40 && e.is_busy()) || (attempt < 5 && matches!(e, StoreError::Migrate { .. })) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(25 * attempt.min(8))).await;
+            }
+            Err(e) => return Err(at(e)),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The store on both backends, one test body each: claims never hand a fold out twice,
+//! a lease that expires (by the database's clock) lets another worker take the fold
+//! over and the old owner's result is then refused, heartbeats show the workers, and a
+//! database from a newer gridsweep is refused as such.
+
+mod common;
+use common::{Backend, Dir};
+
+use gridsweep::cv::ScoreRule;
+use gridsweep::params::HyperParams;
+use gridsweep::spec::Config;
+use gridsweep::store::{Owner, Store, StoreError};
+use gridsweep::train::FoldResult;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
+}
+
+fn configs(n: usize) -> Vec<Config> {
+    (0..n)
+        .map(|i| {
+            let mut p = HyperParams::default();
+            p.epochs = 1 + i as u32;
+            Config::new(p)
+        })
+        .collect()
+}
+
+fn result(val: f64) -> FoldResult {
+    FoldResult {
+        train_accuracy: 0.7,
+        train_loss: 0.8,
+        val_accuracy: val,
+        val_loss: 0.9,
+        epochs_run: 3,
+        final_learning_rate: 1e-3,
+        fit_seconds: 0.1,
+        score_seconds: 0.01,
+        scored_epoch: 3,
+        history: Vec::new(),
+    }
+}
+
+fn owner(host: &str, pid: u32) -> Owner {
+    Owner { host: host.into(), pid }
+}
+
+/// 8 claimants on 4 connections race for 60 folds: every fold is handed out once.
+fn concurrent_claims_are_exclusive(backend: Backend) {
+    let d = Dir::new("store", &format!("claims-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
+        let sweep = store.ensure_sweep("s", "{}", "fp", 3, 1).await.unwrap();
+        assert_eq!(store.add_configs(sweep.id, &configs(20), 3).await.unwrap(), 20);
+        let mut tasks = Vec::new();
+        for w in 0..8u32 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                // Other hosts, so that no claimant reclaims another's folds as dead.
+                let me = owner(&format!("host{w}"), 1000 + w);
+                let mut got = Vec::new();
+                while let Some(c) = store.claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu").await.unwrap() {
+                    got.push(c.fold_id);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        assert_eq!(all.len(), 60, "every fold claimed");
+        assert_eq!(all.iter().collect::<HashSet<_>>().len(), 60, "no fold claimed twice");
+        let attempts = store.attempts(sweep.id).await.unwrap();
+        assert!(attempts.iter().all(|a| a.2 == "running" && a.3 == 1), "{attempts:?}");
+    });
+}
+
+#[test]
+fn concurrent_claims_are_exclusive_sqlite() {
+    concurrent_claims_are_exclusive(Backend::Sqlite);
+}
+
+#[test]
+fn concurrent_claims_are_exclusive_postgres() {
+    concurrent_claims_are_exclusive(Backend::Postgres);
+}
+
+/// A worker whose lease ran out while it trained: another takes the fold over; the
+/// first one's result is then not written, the new owner's is, and the configuration's
+/// summary comes from the new owner's folds.
+fn lost_lease_cannot_overwrite_the_new_owner(backend: Backend) {
+    let d = Dir::new("store", &format!("lease-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        let store = Store::open(db.as_str()).await.unwrap();
+        let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
+        store.add_configs(sweep.id, &configs(1), 1).await.unwrap();
+        let (a, b) = (owner("hostA", 11), owner("hostB", 22));
+        let first = store.claim(sweep.id, &a, "hostA:11:0", Duration::from_millis(300), "cpu").await.unwrap().unwrap();
+        // Still held: nobody else can claim it.
+        assert!(store.claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu").await.unwrap().is_none());
+        let workers = store.workers(sweep.id).await.unwrap();
+        assert_eq!(workers.len(), 1);
+        assert_eq!((workers[0].host.as_str(), workers[0].pid, workers[0].running), ("hostA", 11, 1));
+        assert!(workers[0].heartbeat_age.unwrap() < 5.0, "{workers:?}");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        // Expired by the database's clock: B takes it over.
+        let second = store.claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu").await.unwrap().unwrap();
+        assert_eq!(second.fold_id, first.fold_id);
+        // A comes back with its result: refused.
+        assert!(store.record_done(first.fold_id, "hostA:11:0", &result(0.1), &ScoreRule::default()).await.unwrap().is_none());
+        let done = store.record_done(second.fold_id, "hostB:22:0", &result(0.6), &ScoreRule::default()).await.unwrap();
+        let c = done.expect("the configuration is complete");
+        assert_eq!(c.summary.mean_val_accuracy, 0.6);
+        let folds = store.fold_results(sweep.id, &c.config_id).await.unwrap();
+        assert_eq!(folds.len(), 1);
+        assert_eq!(folds[0].val_accuracy, 0.6);
+        assert_eq!(store.attempts(sweep.id).await.unwrap()[0].3, 2);
+    });
+}
+
+#[test]
+fn lost_lease_cannot_overwrite_the_new_owner_sqlite() {
+    lost_lease_cannot_overwrite_the_new_owner(Backend::Sqlite);
+}
+
+#[test]
+fn lost_lease_cannot_overwrite_the_new_owner_postgres() {
+    lost_lease_cannot_overwrite_the_new_owner(Backend::Postgres);
+}
+
+/// Two workers record a configuration's last two folds at the same moment: exactly
+/// one of them writes the summary, whatever the interleaving.
+fn last_folds_recorded_together_complete_once(backend: Backend) {
+    let d = Dir::new("store", &format!("last-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
+        let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
+        store.add_configs(sweep.id, &configs(30), 2).await.unwrap();
+        let mut claims = Vec::new();
+        for w in 0..60u32 {
+            let me = owner(&format!("h{w}"), w + 1);
+            claims.push((me.worker(0), store.claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu").await.unwrap().unwrap()));
+        }
+        let tasks: Vec<_> = claims
+            .into_iter()
+            .map(|(worker, c)| {
+                let store = store.clone();
+                tokio::spawn(async move { store.record_done(c.fold_id, &worker, &result(0.5), &ScoreRule::default()).await.unwrap().is_some() })
+            })
+            .collect();
+        let mut completed = 0;
+        for t in tasks {
+            completed += t.await.unwrap() as usize;
+        }
+        assert_eq!(completed, 30, "each configuration completed exactly once");
+        let rows = store.configurations(sweep.id).await.unwrap();
+        assert!(rows.iter().all(|r| r.3.is_some()), "every summary written");
+    });
+}
+
+#[test]
+fn last_folds_recorded_together_complete_once_sqlite() {
+    last_folds_recorded_together_complete_once(Backend::Sqlite);
+}
+
+#[test]
+fn last_folds_recorded_together_complete_once_postgres() {
+    last_folds_recorded_together_complete_once(Backend::Postgres);
+}
+
+/// A database with a migration this gridsweep does not know is refused with a message
+/// that says so, not a migration error.
+fn newer_database_is_refused(backend: Backend) {
+    let d = Dir::new("store", &format!("newer-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        let store = Store::open(db.as_str()).await.unwrap();
+        store.close().await;
+        let insert = "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+                      VALUES (29991231000000, 'from the future', CURRENT_TIMESTAMP, TRUE, X'00', 0)";
+        match backend {
+            Backend::Sqlite => {
+                use sqlx::Connection;
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{db}")).await.unwrap();
+                sqlx::query(insert).execute(&mut c).await.unwrap();
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&db).await.unwrap();
+                sqlx::query(&insert.replace("X'00'", "'\\x00'::bytea")).execute(&mut c).await.unwrap();
+            }
+        }
+        match Store::open(db.as_str()).await {
+            Err(e @ StoreError::Newer { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("newer gridsweep") && msg.contains("29991231000000"), "{msg}");
+            }
+            Err(e) => panic!("expected a refusal as newer, got {e}"),
+            Ok(_) => panic!("a newer database was opened"),
+        }
+    });
+}
+
+#[test]
+fn newer_database_is_refused_sqlite() {
+    newer_database_is_refused(Backend::Sqlite);
+}
+
+#[test]
+fn newer_database_is_refused_postgres() {
+    newer_database_is_refused(Backend::Postgres);
+}
