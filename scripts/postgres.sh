@@ -44,15 +44,18 @@ start_postgres() {
     tail -5 "$PG_TMP/initdb.log" >&2
     return 0
   fi
-  if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
-      -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null; then
+  local opts="-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+  if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 -o "$opts" start >/dev/null; then
     echo "note: PostgreSQL did not start (see below): the PostgreSQL tests skip" >&2
     tail -5 "$PG_TMP/server.log" >&2
     return 0
   fi
   export GRIDSWEEP_TEST_POSTGRES="postgres://gridsweep@127.0.0.1:$port/postgres"
   export GRIDSWEEP_TEST_POSTGRES_DATA="$PG_TMP/data"
+  # For the tests that stop and start the server mid-sweep.
   export GRIDSWEEP_TEST_PG_CTL="$PG_BIN/pg_ctl"
+  export GRIDSWEEP_TEST_PG_OPTS="$opts"
+  export GRIDSWEEP_TEST_PG_LOG="$PG_TMP/server.log"
   echo "PostgreSQL $("$PG_BIN/pg_ctl" --version | awk '{print $3}') for the tests on 127.0.0.1:$port" >&2
 }
 

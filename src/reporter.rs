@@ -236,6 +236,18 @@ impl Reporter {
                 }
                 self.line(format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending"));
             }
+            Event::WaitingForDatabase { error, patience_seconds } => {
+                if let Some(o) = &self.overall {
+                    o.set_message("waiting for the database");
+                }
+                self.line(format!("the database is unreachable ({error}); retrying for up to {patience_seconds:.0} s, finished results kept"));
+            }
+            Event::DatabaseBack { waited_seconds } => {
+                if let Some(o) = &self.overall {
+                    o.set_message("");
+                }
+                self.line(format!("the database is back after {waited_seconds:.1} s"));
+            }
             Event::Finished(s) => {
                 self.clear();
                 eprintln!("{}", summary_text(s));

@@ -44,6 +44,10 @@ pub enum Event {
     FoldAbandoned { worker: usize, config_id: String, fold: i64 },
     ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64 },
     Stopping { running: usize },
+    /// The database connection was lost; the dispatcher retries (results are kept).
+    WaitingForDatabase { error: String, patience_seconds: f64 },
+    /// It is back after this long.
+    DatabaseBack { waited_seconds: f64 },
     Abandoning { running: usize },
     Finished(RunSummary),
 }
@@ -70,6 +74,48 @@ pub struct RunOptions {
     /// How long a claim stays valid without a heartbeat.
     pub lease: Duration,
     pub heartbeat: Duration,
+    /// How long to wait for a lost database connection before giving up.
+    pub db_patience: Duration,
+}
+
+/// Runs a store operation, waiting through lost connections (a database restart, a
+/// network blip) with backoff, and saying so on the display, for up to `patience`;
+/// any other error returns at once. A finished fold's result stays in memory meanwhile,
+/// so nothing is lost.
+async fn patiently<T, Fut>(
+    patience: Duration,
+    emit: &dyn Fn(Event),
+    db: &str,
+    mut op: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    let mut waiting = false;
+    loop {
+        match op().await {
+            Ok(v) => {
+                if waiting {
+                    emit(Event::DatabaseBack { waited_seconds: started.elapsed().as_secs_f64() });
+                }
+                return Ok(v);
+            }
+            Err(e) if e.is_connection_lost() => {
+                if started.elapsed() >= patience {
+                    return Err(StoreError::Unreachable { db: db.into(), seconds: started.elapsed().as_secs_f64(), last: e.to_string() });
+                }
+                if !waiting {
+                    emit(Event::WaitingForDatabase { error: e.to_string(), patience_seconds: patience.as_secs_f64() });
+                    waiting = true;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A sweep ready to run.
@@ -151,6 +197,7 @@ pub async fn run(
     let emit = |e: Event| {
         let _ = events.send(e);
     };
+    let (patience, db) = (opts.db_patience, store.name().to_string());
     store.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = store.counts(job.sweep_id).await?;
     let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::label(*d)).collect();
@@ -201,7 +248,8 @@ pub async fn run(
         if !stopping {
             while let Some(w) = idle.pop() {
                 let dname = crate::device::label(opts.devices.get(w).copied().unwrap_or(Device::Cpu));
-                let claim = match store.claim(job.sweep_id, &owner, &owner.worker(w), opts.lease, &dname).await {
+                let wname = owner.worker(w);
+                let claim = match patiently(patience, &emit, &db, || store.claim(job.sweep_id, &owner, &wname, opts.lease, &dname)).await {
                     Ok(Some(c)) => c,
                     Ok(None) => {
                         idle.push(w);
@@ -247,7 +295,7 @@ pub async fn run(
                             done += 1;
                             emit(Event::FoldDone { worker, config_id: claim.config_id.clone(), fold: claim.fold,
                                                    val_accuracy: fr.val_accuracy, fit_seconds: fr.fit_seconds });
-                            match store.record_done(claim.fold_id, &wname, &fr, &job.score).await {
+                            match patiently(patience, &emit, &db, || store.record_done(claim.fold_id, &wname, &fr, &job.score)).await {
                                 Ok(Some(c)) => {
                                     if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
                                         best = Some((c.config_id.clone(), c.summary.score));
@@ -262,22 +310,28 @@ pub async fn run(
                         Err(FoldError::Cancelled) => {
                             abandoned += 1;
                             emit(Event::FoldAbandoned { worker, config_id: claim.config_id.clone(), fold: claim.fold });
-                            if let Err(e) = store.release(claim.fold_id, &wname).await { result = Err(e); }
+                            if let Err(e) = patiently(patience, &emit, &db, || store.release(claim.fold_id, &wname)).await { result = Err(e); }
                         }
                         Err(e) => {
                             failed += 1;
                             let msg = e.to_string();
                             emit(Event::FoldFailed { worker, config_id: claim.config_id.clone(), fold: claim.fold, error: msg.clone() });
-                            if let Err(e) = store.record_failed(claim.fold_id, &wname, &msg).await { result = Err(e); stopping = true; }
+                            if let Err(e) = patiently(patience, &emit, &db, || store.record_failed(claim.fold_id, &wname, &msg)).await { result = Err(e); stopping = true; }
                         }
                     }
                 }
                 None => break,
             },
             _ = heartbeat.tick() => {
-                if let Err(e) = store.renew(job.sweep_id, &owner, opts.lease).await {
-                    result = Err(e);
-                    stopping = true;
+                // A heartbeat that cannot reach the database is tried again at the next
+                // tick; the leases cover a lost one or two.
+                match store.renew(job.sweep_id, &owner, opts.lease).await {
+                    Err(e) if e.is_connection_lost() => {}
+                    Err(e) => {
+                        result = Err(e);
+                        stopping = true;
+                    }
+                    Ok(()) => {}
                 }
             }
             _ = sigint.recv() => {
@@ -295,7 +349,7 @@ pub async fn run(
         let _ = h.join();
     }
     result?;
-    let counts = store.counts(job.sweep_id).await?;
+    let counts = patiently(patience, &emit, &db, || store.counts(job.sweep_id)).await?;
     let summary = RunSummary {
         sweep: job.name,
         counts,

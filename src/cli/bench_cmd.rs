@@ -27,7 +27,9 @@ pub struct BenchArgs {
     /// Parallel jobs (default: cores).
     #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
+    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
+    /// cores, e.g. with several processes, costs far more than it gains).
     #[arg(long, alias = "threads", value_parser = super::positive)]
     pub threads_per_job: Option<usize>,
     /// cpu, cuda or cuda:N.
@@ -110,7 +112,7 @@ fn precisions(s: &str) -> Result<Vec<Precision>> {
 pub fn run(a: BenchArgs) -> Result<Outcome> {
     let device = crate::device::parse(&a.device)?;
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
-    let threads = a.threads_per_job.unwrap_or_else(|| super::threads_per_job(jobs));
+    let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
     let mut precs = precisions(&a.precision)?;
     let protos = protocols(&a.protocol)?;
     let bf16_ok = bench::bf16_supported(device);

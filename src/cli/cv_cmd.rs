@@ -29,7 +29,9 @@ pub struct CvArgs {
     /// Folds trained at once (default: as many as cores, at most the folds).
     #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
+    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
+    /// cores, e.g. with several processes, costs far more than it gains).
     #[arg(long, alias = "threads", value_parser = super::positive)]
     pub threads_per_job: Option<usize>,
     /// cpu, cuda, cuda:N or auto.
@@ -73,7 +75,7 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
     let spec = a.dataset.spec()?;
     let data = CvData::load(&spec, a.folds)?;
     let jobs = a.jobs.unwrap_or_else(available_cores).min(a.folds).max(1);
-    let threads = a.threads_per_job.unwrap_or_else(|| super::threads_per_job(jobs));
+    let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
     let ds = &data.prepared.dataset;
     for w in &data.prepared.warnings {
         eprintln!("gridsweep: warning: {w}");

@@ -57,7 +57,8 @@ pub struct TrainingArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// LibTorch threads per job (one job here: default every core).
+    /// LibTorch threads per job (default 1, as everywhere; the final training is one
+    /// job, so more threads can speed it up).
     #[arg(long, alias = "threads", value_parser = super::positive)]
     pub threads_per_job: Option<usize>,
     /// Where to save the model (default: <sweep>-<config id>-model beside the database).
@@ -208,7 +209,7 @@ impl FoldObserver for EpochLines {
 /// Evaluates a configuration of a sweep, saves the model and records the evaluation.
 pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &TrainingArgs) -> Result<Evaluation> {
     let device = crate::device::parse(&t.device)?;
-    tch::set_num_threads(t.threads_per_job.unwrap_or_else(|| super::threads_per_job(1)) as i32);
+    tch::set_num_threads(t.threads_per_job.unwrap_or(super::THREADS_PER_JOB) as i32);
     let rt = runtime()?;
     let store = rt.block_on(Store::open_existing(&choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;

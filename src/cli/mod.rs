@@ -244,10 +244,8 @@ pub fn positive(s: &str) -> std::result::Result<usize, String> {
     }
 }
 
-/// Default LibTorch threads per job: the cores divided among the jobs, at least 1.
-pub fn threads_per_job(jobs: usize) -> usize {
-    (available_cores() / jobs.max(1)).max(1)
-}
+/// Default LibTorch threads per job, in every command: parallelism comes from jobs.
+pub const THREADS_PER_JOB: usize = 1;
 
 /// Default number of parallel jobs: every core busy.
 pub fn available_cores() -> usize {

@@ -72,7 +72,9 @@ pub struct ExecArgs {
     /// Folds trained at once (default: every core busy).
     #[arg(long, value_parser = super::positive)]
     pub jobs: Option<usize>,
-    /// LibTorch threads per job (default: the cores divided among the jobs, at least 1).
+    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
+    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
+    /// cores, e.g. with several processes, costs far more than it gains).
     #[arg(long, alias = "threads", value_parser = super::positive)]
     pub threads_per_job: Option<usize>,
     /// cpu, cuda (every visible GPU), cuda:N or auto.
@@ -93,6 +95,10 @@ pub struct ExecArgs {
     /// Seconds a claimed fold stays reserved without a heartbeat.
     #[arg(long, default_value_t = 60, hide = true)]
     pub lease_seconds: u64,
+    /// Seconds to wait for a lost database connection (a restart, a network blip)
+    /// before giving up with exit code 2; finished results are kept meanwhile.
+    #[arg(long, default_value_t = 600)]
+    pub db_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -449,10 +455,11 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     };
     let opts = RunOptions {
         jobs: devices.len(),
-        threads_per_job: x.threads_per_job.unwrap_or_else(|| super::threads_per_job(devices.len())),
+        threads_per_job: x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
         devices,
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
+        db_patience: Duration::from_secs(x.db_timeout),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);
@@ -496,6 +503,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let rate_per_min = if recent > 0 { recent as f64 / span * 60.0 } else { 0.0 };
         let remaining = c.pending + c.running;
         let live = store.live_running(sweep.id).await?;
+        let workers = store.workers(sweep.id).await?;
         let eta = (rate_per_min > 0.0 && live > 0).then(|| remaining as f64 / rate_per_min * 60.0);
         let failures = store.failures(sweep.id).await?;
         // Where the done folds ran: a sweep continued on other kernels or devices
@@ -513,7 +521,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 "best": best.map(|b| json!({"config_id": b.config_id, "score": b.score,
                     "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
                 "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
-                "workers_running": live > 0, "live_running_folds": live,
+                "workers_running": live > 0, "live_running_folds": live, "workers": workers,
                 "done_fold_devices": devices,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
@@ -526,6 +534,13 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
             if !devices.is_empty() {
                 let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
                 println!("done folds: {}", on.join(", "));
+            }
+            for w in &workers {
+                println!(
+                    "worker {}:{} — {} fold(s) running (e.g. {}), last heartbeat {}",
+                    w.host, w.pid, w.running, w.example,
+                    w.heartbeat_age.map(|a| format!("{a:.0} s ago")).unwrap_or_else(|| "unknown".into())
+                );
             }
             if remaining > 0 && live == 0 {
                 // Leases tell: no process holds a fold of this sweep now.

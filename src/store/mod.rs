@@ -123,6 +123,8 @@ pub enum StoreError {
     },
     #[error("database {db}: {message}")]
     Corrupt { db: String, message: String },
+    #[error("database {db} unreachable for {seconds:.0} s, gave up ({last}); nothing recorded is lost: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues")]
+    Unreachable { db: String, seconds: f64, last: String },
     #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
     Missing { db: String },
 }
@@ -140,6 +142,19 @@ impl StoreError {
             StoreError::Migrate { source, .. } => StoreError::Migrate { db: db.into(), source },
             StoreError::Newer { version, known, .. } => StoreError::Newer { db: db.into(), version, known },
             other => other,
+        }
+    }
+
+    /// The connection was lost (the server restarted or is unreachable, the network
+    /// failed): worth waiting for, unlike a refused statement.
+    pub fn is_connection_lost(&self) -> bool {
+        let StoreError::Sql { source, .. } = self else { return false };
+        match source {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+            // PostgreSQL: connection exceptions (08…), the server shutting down or
+            // starting (57P01-57P03).
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+            _ => false,
         }
     }
 

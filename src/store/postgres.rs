@@ -26,7 +26,9 @@ pub async fn open(url: &str, display: &str) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(url).map_err(|e| at(StoreError::from_sql(e)))?;
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .acquire_timeout(Duration::from_secs(30))
+        // Short: a lost server surfaces soon as an error, which the dispatcher waits
+        // through (saying so) for as long as --db-timeout allows.
+        .acquire_timeout(Duration::from_secs(2))
         .connect_with(options)
         .await
         .map_err(|e| at(StoreError::from_sql(e)))?;
