@@ -483,3 +483,69 @@ fn postgres_going_away_mid_sweep_loses_nothing() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(cv_results(&db, "pgaway"), cv_results(&clean, "pgaway"), "PostgreSQL and SQLite hold the same results");
 }
+
+/// `copy` moves a sweep between databases (a SQLite file, PostgreSQL, and back):
+/// the same exports, rank and evaluations there; again, nothing more is written;
+/// a fold running in the source arrives pending, and resuming there completes the
+/// sweep with the same results.
+fn copy_moves_a_sweep(backend: Backend) {
+    let d = Dir::new("sweep", &format!("copy-{backend:?}"));
+    let spec = d.spec("cp", 500, SMALL, r#"{"dropout": [0.1, 0.3]}"#);
+    let src = d.path("src.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &src, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(bin().args(["evaluate", "cp", "--db", &src, "--epochs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let Some(dst) = d.db_on(backend, "dst") else { return };
+    let (code, out, err) = run(bin().args(["copy", "cp", "--from", &src, "--to", &dst]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 configuration(s) and 6 fold(s) added, 6 fold result(s) and 1 evaluation(s) written"), "{out}");
+    assert_eq!(cv_results(&src, "cp"), cv_results(&dst, "cp"));
+    let rank = |db: &str| json(bin().args(["rank", "cp", "--db", db, "--json"]))["ranking"].clone();
+    assert_eq!(rank(&src), rank(&dst));
+    let (code, out, _) = run(bin().args(["copy", "cp", "--from", &src, "--to", &dst]));
+    assert_eq!(code, 0);
+    assert!(out.contains("0 configuration(s) and 0 fold(s) added, 0 fold result(s) and 0 evaluation(s) written"), "idempotent: {out}");
+    // And back into a fresh file: the same again.
+    let back = d.path("back.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().args(["copy", "cp", "--from", &dst, "--to", &back]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cv_results(&back, "cp"), cv_results(&src, "cp"));
+
+    // A sweep with a fold running (claimed by a live process elsewhere) and others
+    // pending: copied, the running one is pending there; resuming there finishes it.
+    let spec2 = d.spec("part", 500, SMALL, r#"{"dropout": [0.2, 0.4]}"#);
+    let part = d.path("part.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("plan").arg(&spec2));
+    assert_eq!(code, 0, "{err}");
+    rt().block_on(async {
+        let store = Store::open(part.as_str()).await.unwrap();
+        let s = gridsweep::spec::Spec::load(&spec2).unwrap();
+        let fp = gridsweep::data::fingerprint(&s.dataset).unwrap();
+        let row = store.ensure_sweep("part", &serde_json::to_string(&s).unwrap(), &fp, 3, s.seed).await.unwrap();
+        store.add_configs(row.id, &s.expand().unwrap().configs, 3).await.unwrap();
+        let me = gridsweep::store::Owner { host: "elsewhere".into(), pid: 1 };
+        store.claim(row.id, &me, "elsewhere:1:0", Duration::from_secs(3600), "cpu").await.unwrap().unwrap();
+        store.close().await;
+    });
+    let Some(dst2) = d.db_on(backend, "dst2") else { return };
+    let (code, out, err) = run(bin().args(["copy", "--from", &part, "--to", &dst2]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(1 running in the source arrive pending)") && out.contains("0 of 6 folds done, 0 failed, 6 pending"), "{out}");
+    let (code, _, err) = run(bin().args(["resume", "part", "--db", &dst2, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let clean = d.path("clean.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec2).args(["--db", &clean, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cv_results(&dst2, "part"), cv_results(&clean, "part"));
+}
+
+#[test]
+fn copy_moves_a_sweep_sqlite() {
+    copy_moves_a_sweep(Backend::Sqlite);
+}
+
+#[test]
+fn copy_moves_a_sweep_postgres() {
+    copy_moves_a_sweep(Backend::Postgres);
+}

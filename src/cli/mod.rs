@@ -50,6 +50,8 @@ pub enum Command {
     Status(sweep_cmd::StatusArgs),
     /// The sweeps in the database.
     List(sweep_cmd::ListArgs),
+    /// Copy a sweep (spec, configurations, folds with histories, evaluations) between two databases, idempotently.
+    Copy(sweep_cmd::CopyArgs),
     /// Rank complete configurations by the weighted score.
     Rank(sweep_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
@@ -196,6 +198,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Resume(a) => sweep_cmd::resume(a),
         Command::Status(a) => sweep_cmd::status(a),
         Command::List(a) => sweep_cmd::list(a),
+        Command::Copy(a) => sweep_cmd::copy(a),
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),
         Command::Bench(a) => bench_cmd::run(a),

@@ -140,6 +140,18 @@ pub struct ListArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// The sweep (default: the only one in the source database).
+    pub name: Option<String>,
+    /// The database to copy from (a SQLite file or a postgres:// URL).
+    #[arg(long, value_parser = parse_db)]
+    pub from: DbLocation,
+    /// The database to copy to (created if it is a file that does not exist).
+    #[arg(long, value_parser = parse_db)]
+    pub to: DbLocation,
+}
+
 /// Overrides of the sweep's score rule (its spec's `score` section).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScoreArgs {
@@ -588,6 +600,31 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
             }
         }
         store.close().await;
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn copy(a: CopyArgs) -> Result<Outcome> {
+    if a.from == a.to {
+        bail!("--from and --to are the same database ({})", a.from);
+    }
+    let rt = runtime()?;
+    rt.block_on(async {
+        let from = Store::open_existing(&a.from).await?;
+        let sweep = pick_sweep(&from, a.name.as_deref()).await?;
+        let dump = from.dump_sweep(&sweep).await?;
+        from.close().await;
+        let to = Store::open(&a.to).await?;
+        let n = to.load_sweep(&dump).await?;
+        let counts = to.counts(to.sweep_by_name(&sweep.name).await?.map(|s| s.id).unwrap_or(-1)).await?;
+        to.close().await;
+        let running = dump.folds.iter().filter(|f| f.state == "running").count();
+        println!(
+            "copied sweep {} from {} to {}: {} configuration(s) and {} fold(s) added, {} fold result(s) and {} evaluation(s) written; there: {} of {} folds done, {} failed, {} pending{}",
+            sweep.name, a.from, a.to, n.configurations, n.folds_added, n.folds_written, n.evaluations,
+            counts.done, counts.total(), counts.failed, counts.pending,
+            if running > 0 { format!(" ({running} running in the source arrive pending)") } else { String::new() }
+        );
         anyhow::Ok(Outcome::Ok)
     })
 }

@@ -351,6 +351,56 @@ pub struct WorkerRow {
     pub heartbeat_age: Option<f64>,
 }
 
+/// A sweep with everything recorded of it (`gridsweep copy`).
+#[derive(Debug, Clone)]
+pub struct SweepDump {
+    pub sweep: SweepRow,
+    pub configs: Vec<ConfigDump>,
+    pub folds: Vec<FoldDump>,
+    /// (config_id, created_at, test_accuracy, model_dir, evaluation_json)
+    pub evaluations: Vec<(String, f64, f64, Option<String>, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigDump {
+    pub config_id: String,
+    pub position: i64,
+    pub params_json: String,
+    /// The summary columns in table order, completed_at last (None: not complete).
+    pub summary: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FoldDump {
+    pub config_id: String,
+    pub fold: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub device: Option<String>,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    /// train_accuracy, train_loss, val_accuracy, val_loss
+    pub metrics: Vec<Option<f64>>,
+    pub epochs_run: Option<i64>,
+    pub final_learning_rate: Option<f64>,
+    pub fit_seconds: Option<f64>,
+    pub score_seconds: Option<f64>,
+    pub history_json: Option<String>,
+    pub error: Option<String>,
+    pub scored_epoch: Option<i64>,
+    pub worker: Option<String>,
+}
+
+/// What a copy added or wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CopyCounts {
+    pub configurations: usize,
+    pub folds_added: usize,
+    /// Folds whose result (done or failed) was written.
+    pub folds_written: usize,
+    pub evaluations: usize,
+}
+
 pub struct Store {
     pool: Pool,
     dialect: Dialect,
@@ -945,6 +995,194 @@ impl Store {
             .into_iter()
             .map(|(host, pid, running, example, heartbeat_age)| WorkerRow { host, pid, running, example, heartbeat_age })
             .collect())
+    }
+
+    /// Everything of a sweep, for `gridsweep copy`.
+    pub async fn dump_sweep(&self, sweep: &SweepRow) -> Result<SweepDump> {
+        with_pool!(self, p => {
+            let configs = sqlx::query(
+                "SELECT config_id, position, params_json, mean_train_accuracy, std_train_accuracy, mean_val_accuracy,
+                        std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy,
+                        score, total_fit_seconds, completed_at
+                 FROM configurations WHERE sweep_id = $1 ORDER BY position",
+            )
+            .bind(sweep.id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| ConfigDump {
+                config_id: r.get(0),
+                position: r.get(1),
+                params_json: r.get(2),
+                summary: (3..15).map(|i| r.get::<Option<f64>, _>(i)).collect(),
+            })
+            .collect();
+            let folds = sqlx::query(
+                "SELECT config_id, fold, state, attempts, device, started_at, finished_at, train_accuracy, train_loss,
+                        val_accuracy, val_loss, epochs_run, final_learning_rate, fit_seconds, score_seconds, history_json,
+                        error, scored_epoch, worker
+                 FROM folds WHERE sweep_id = $1 ORDER BY id",
+            )
+            .bind(sweep.id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .map(|r| FoldDump {
+                config_id: r.get(0),
+                fold: r.get(1),
+                state: r.get(2),
+                attempts: r.get(3),
+                device: r.get(4),
+                started_at: r.get(5),
+                finished_at: r.get(6),
+                metrics: (7..11).map(|i| r.get::<Option<f64>, _>(i)).collect(),
+                epochs_run: r.get(11),
+                final_learning_rate: r.get(12),
+                fit_seconds: r.get(13),
+                score_seconds: r.get(14),
+                history_json: r.get(15),
+                error: r.get(16),
+                scored_epoch: r.get(17),
+                worker: r.get(18),
+            })
+            .collect();
+            let evaluations = sqlx::query_as(
+                "SELECT config_id, created_at, test_accuracy, model_dir, evaluation_json FROM evaluations WHERE sweep_id = $1 ORDER BY id",
+            )
+            .bind(sweep.id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(SweepDump { sweep: sweep.clone(), configs, folds, evaluations })
+        })
+    }
+
+    /// Writes a dumped sweep into this database, idempotently: the sweep is created if
+    /// absent (and refused if one of that name ran on other data, folds or seed);
+    /// configurations, summaries and evaluations that are missing are added; a fold
+    /// takes the dump's state unless it is already done here. Running folds arrive as
+    /// pending (their process belongs to the other database). One transaction.
+    pub async fn load_sweep(&self, d: &SweepDump) -> Result<CopyCounts> {
+        let s = &d.sweep;
+        let existing = self.ensure_sweep(&s.name, &s.spec_json, &s.dataset_fingerprint, s.folds as usize, s.seed as u64).await?;
+        if existing.dataset_fingerprint != s.dataset_fingerprint || existing.folds != s.folds || existing.seed != s.seed {
+            return Err(StoreError::Corrupt {
+                db: self.name.clone(),
+                message: format!(
+                    "sweep `{}` here ran on other data, folds or seed (fingerprint {}…, {} folds, seed {}; the copy has {}…, {} folds, seed {}): give one of them another name",
+                    s.name, &existing.dataset_fingerprint[..12.min(existing.dataset_fingerprint.len())], existing.folds, existing.seed,
+                    &s.dataset_fingerprint[..12.min(s.dataset_fingerprint.len())], s.folds, s.seed
+                ),
+            });
+        }
+        let id = existing.id;
+        let mut counts = CopyCounts::default();
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            for c in &d.configs {
+                let r = sqlx::query(
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(&c.config_id)
+                .bind(c.position)
+                .bind(&c.params_json)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                counts.configurations += r.rows_affected() as usize;
+                if c.summary.last().copied().flatten().is_some() {
+                    let mut q = sqlx::query(
+                        "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
+                                std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7,
+                                std_val_loss = $8, delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12
+                         WHERE sweep_id = $13 AND config_id = $14 AND completed_at IS NULL",
+                    );
+                    for v in &c.summary {
+                        q = q.bind(*v);
+                    }
+                    q.bind(id).bind(&c.config_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+                }
+            }
+            for f in &d.folds {
+                let state = if f.state == "running" { "pending" } else { f.state.as_str() };
+                let r = sqlx::query(
+                    "INSERT INTO folds (sweep_id, config_id, fold, state) VALUES ($1, $2, $3, 'pending')
+                     ON CONFLICT (sweep_id, config_id, fold) DO NOTHING",
+                )
+                .bind(id)
+                .bind(&f.config_id)
+                .bind(f.fold)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                counts.folds_added += r.rows_affected() as usize;
+                if state == "pending" {
+                    continue;
+                }
+                let r = sqlx::query(
+                    "UPDATE folds SET state = $1, attempts = $2, device = $3, started_at = $4, finished_at = $5,
+                            train_accuracy = $6, train_loss = $7, val_accuracy = $8, val_loss = $9, epochs_run = $10,
+                            final_learning_rate = $11, fit_seconds = $12, score_seconds = $13, history_json = $14, error = $15,
+                            scored_epoch = $16, worker = $17, lease_until = NULL
+                     WHERE sweep_id = $18 AND config_id = $19 AND fold = $20 AND state != 'done' AND state != 'running'",
+                )
+                .bind(state)
+                .bind(f.attempts)
+                .bind(&f.device)
+                .bind(f.started_at)
+                .bind(f.finished_at)
+                .bind(f.metrics[0])
+                .bind(f.metrics[1])
+                .bind(f.metrics[2])
+                .bind(f.metrics[3])
+                .bind(f.epochs_run)
+                .bind(f.final_learning_rate)
+                .bind(f.fit_seconds)
+                .bind(f.score_seconds)
+                .bind(&f.history_json)
+                .bind(&f.error)
+                .bind(f.scored_epoch)
+                .bind(&f.worker)
+                .bind(id)
+                .bind(&f.config_id)
+                .bind(f.fold)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                counts.folds_written += r.rows_affected() as usize;
+            }
+            for (config_id, created_at, test_accuracy, model_dir, json) in &d.evaluations {
+                let present: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evaluations WHERE sweep_id = $1 AND config_id = $2 AND created_at = $3")
+                    .bind(id)
+                    .bind(config_id)
+                    .bind(*created_at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                if present == 0 {
+                    sqlx::query(
+                        "INSERT INTO evaluations (sweep_id, config_id, created_at, test_accuracy, model_dir, evaluation_json)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(config_id)
+                    .bind(*created_at)
+                    .bind(*test_accuracy)
+                    .bind(model_dir)
+                    .bind(json)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                    counts.evaluations += 1;
+                }
+            }
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(counts)
+        })
     }
 
     /// How many times each fold was claimed (attempts), for the exactly-once checks.
