@@ -549,3 +549,47 @@ fn copy_moves_a_sweep_sqlite() {
 fn copy_moves_a_sweep_postgres() {
     copy_moves_a_sweep(Backend::Postgres);
 }
+
+/// A worker frozen (SIGSTOP) past its lease while training: another process takes its
+/// fold over and finishes the sweep; when the frozen one wakes, its result for that
+/// fold is not written over the new owner's. Every fold ends done; the taken-over one
+/// was claimed twice, the others once; the results are an uninterrupted run's.
+fn frozen_worker_loses_its_fold(backend: Backend) {
+    let d = Dir::new("sweep", &format!("frozen-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    let conf = r#"{"epochs": 40, "early_stopping_patience": 100, "neurons_1": 128, "neurons_2": 128, "neurons_3": 128, "batch_size": 32}"#;
+    let spec = d.spec("frozen", 900, conf, r#"{"dropout": [0.1, 0.2]}"#);
+    let mut a = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1", "--lease-seconds", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    while running_count(&db, "frozen") == 0 {
+        assert!(a.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60), "no fold started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = a.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_secs(3));
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1", "--lease-seconds", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().unwrap().success());
+    let out = a.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = folds(&db, "frozen");
+    assert_eq!(f.len(), 6);
+    assert!(f.iter().all(|x| x.2 == "done"), "{f:?}");
+    assert_eq!(f.iter().filter(|x| x.3 == 2).count(), 1, "the frozen worker's fold was taken over once: {f:?}");
+    assert!(f.iter().all(|x| x.3 <= 2), "{f:?}");
+    let clean = d.path("clean.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &clean, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cv_results(&db, "frozen"), cv_results(&clean, "frozen"));
+}
+
+#[test]
+fn frozen_worker_loses_its_fold_sqlite() {
+    frozen_worker_loses_its_fold(Backend::Sqlite);
+}
+
+#[test]
+fn frozen_worker_loses_its_fold_postgres() {
+    frozen_worker_loses_its_fold(Backend::Postgres);
+}
