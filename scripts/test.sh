@@ -9,6 +9,8 @@ if [ ! -f ../shared/data/genre-factor/data_selected_v1.csv ]; then
 fi
 # Services the tests need, started here and stopped at exit.
 source scripts/postgres.sh
-trap stop_postgres EXIT
+source scripts/slurm.sh
+trap 'stop_slurm; stop_postgres' EXIT
 start_postgres
+start_slurm
 cargo test --release "$@"

@@ -6,6 +6,7 @@
 mod bench_cmd;
 mod cv_cmd;
 mod eval_cmd;
+pub mod slurm_cmd;
 pub mod sweep_cmd;
 
 use anyhow::{Context, Result};
@@ -50,6 +51,8 @@ pub enum Command {
     Status(sweep_cmd::StatusArgs),
     /// The sweeps in the database.
     List(sweep_cmd::ListArgs),
+    /// Write (and with --submit, submit) a Slurm job array whose tasks run the sweep against a PostgreSQL database.
+    Slurm(slurm_cmd::SlurmArgs),
     /// Copy a sweep (spec, configurations, folds with histories, evaluations) between two databases, idempotently.
     Copy(sweep_cmd::CopyArgs),
     /// Rank complete configurations by the weighted score.
@@ -199,6 +202,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status(a) => sweep_cmd::status(a),
         Command::List(a) => sweep_cmd::list(a),
         Command::Copy(a) => sweep_cmd::copy(a),
+        Command::Slurm(a) => slurm_cmd::run(a),
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),
         Command::Bench(a) => bench_cmd::run(a),

@@ -230,7 +230,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }
 
-fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
+pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
     let mut spec = Spec::load(path)?;
     if let Some(d) = data {
         spec.dataset.path = d.clone();
@@ -390,40 +390,9 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     for c in &expansion.configs {
         super::check_precision(c.params.precision, device)?;
     }
-    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;
-    let spec_json = serde_json::to_string(&spec)?;
-    let (sweep_id, new_configs) = rt.block_on(async {
-        let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
-        let id = {
-            {
-                if row.dataset_fingerprint != fingerprint {
-                    bail!(
-                        "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
-                         the file or the dataset options changed. Give the spec another `name` to start a new sweep.",
-                        spec.name, x.db.db, &row.dataset_fingerprint[..12], &fingerprint[..12]
-                    );
-                }
-                if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
-                    bail!(
-                        "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
-                         Results would not be comparable: give the spec another `name`.",
-                        spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
-                    );
-                }
-                row.id
-            }
-        };
-        let added = store.add_configs(id, &expansion.configs, spec.cv.folds).await?;
-        if added > 0 {
-            store.update_spec(id, &spec_json).await?;
-        }
-        if x.retry_failed {
-            store.requeue_failed(id).await?;
-        }
-        anyhow::Ok((id, added))
-    })?;
+    let (sweep_id, new_configs) = rt.block_on(register(&store, &spec, &expansion, x.retry_failed))?;
 
     // fp32 results depend on MKL's kernels (`--mkl-avx512`): say so where this run's
     // differ from those the sweep's done folds ran with.
@@ -501,6 +470,37 @@ fn config_labels(rows: &[rank::ConfigRow]) -> HashMap<String, String> {
             (r.0.clone(), pairs.join(", "))
         })
         .collect()
+}
+
+/// Records a spec's sweep and its new configurations (their folds pending) in the
+/// database, refusing a sweep of that name that ran on other data, folds or seed.
+/// Returns the sweep's id and how many configurations were new.
+pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec::Expansion, retry_failed: bool) -> Result<(i64, usize)> {
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    let spec_json = serde_json::to_string(spec)?;
+    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
+    if row.dataset_fingerprint != fingerprint {
+        bail!(
+            "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
+             the file or the dataset options changed. Give the spec another `name` to start a new sweep.",
+            spec.name, store.name(), &row.dataset_fingerprint[..12], &fingerprint[..12]
+        );
+    }
+    if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
+        bail!(
+            "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
+             Results would not be comparable: give the spec another `name`.",
+            spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
+        );
+    }
+    let added = store.add_configs(row.id, &expansion.configs, spec.cv.folds).await?;
+    if added > 0 {
+        store.update_spec(row.id, &spec_json).await?;
+    }
+    if retry_failed {
+        store.requeue_failed(row.id).await?;
+    }
+    Ok((row.id, added))
 }
 
 pub fn status(a: StatusArgs) -> Result<Outcome> {
