@@ -76,6 +76,9 @@ pub struct RunOptions {
     pub heartbeat: Duration,
     /// How long to wait for a lost database connection before giving up.
     pub db_patience: Duration,
+    /// Instead of training, each fold sleeps this long and records a fixed result: the
+    /// scheduler benchmark's simulated work (`gridsweep bench-scheduler`).
+    pub simulate: Option<Duration>,
 }
 
 /// Runs a store operation, waiting through lost connections (a database restart, a
@@ -160,11 +163,29 @@ impl FoldObserver for WorkerObserver<'_> {
     }
 }
 
+/// The fixed result of a simulated fold.
+fn simulated(work: Duration) -> FoldResult {
+    FoldResult {
+        train_accuracy: 0.5,
+        train_loss: 1.0,
+        val_accuracy: 0.5,
+        val_loss: 1.0,
+        epochs_run: 1,
+        final_learning_rate: 1e-3,
+        fit_seconds: work.as_secs_f64(),
+        score_seconds: 0.0,
+        scored_epoch: 1,
+        history: Vec::new(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn spawn_worker(
     worker: usize,
     threads: usize,
     device: Device,
     seed: u64,
+    simulate: Option<Duration>,
     jobs: mpsc::Receiver<Job>,
     tx: amsc::UnboundedSender<WorkerMsg>,
     cancel: Arc<AtomicBool>,
@@ -176,7 +197,13 @@ fn spawn_worker(
             tch::set_num_threads(threads as i32);
             while let Ok(job) = jobs.recv() {
                 let mut obs = WorkerObserver { worker, tx: &tx, cancel: &cancel };
-                let result = train::train_fold(&job.data, &job.params, seed, job.claim.fold as u64, device, &mut obs);
+                let result = match simulate {
+                    Some(work) => {
+                        std::thread::sleep(work);
+                        Ok(simulated(work))
+                    }
+                    None => train::train_fold(&job.data, &job.params, seed, job.claim.fold as u64, device, &mut obs),
+                };
                 if tx.send(WorkerMsg::Done { worker, claim: job.claim, result }).is_err() {
                     break;
                 }
@@ -228,7 +255,7 @@ pub async fn run(
         let (jtx, jrx) = mpsc::channel();
         senders.push(jtx);
         let device = opts.devices.get(w).copied().unwrap_or(Device::Cpu);
-        handles.push(spawn_worker(w, opts.threads_per_job, device, job.seed, jrx, tx.clone(), cancel.clone()));
+        handles.push(spawn_worker(w, opts.threads_per_job, device, job.seed, opts.simulate, jrx, tx.clone(), cancel.clone()));
     }
     drop(tx);
 
@@ -239,6 +266,8 @@ pub async fn run(
 
     let mut idle: Vec<usize> = (0..opts.jobs).rev().collect();
     let mut running: HashMap<usize, Claim> = HashMap::new();
+    // Claims made in the same transaction as the worker's last result, not yet handed out.
+    let mut prefetched: HashMap<usize, Claim> = HashMap::new();
     let (mut stopping, mut interrupts) = (false, 0);
     let (mut done, mut failed, mut abandoned) = (0, 0, 0);
     let mut best = job.best_so_far.clone();
@@ -249,7 +278,11 @@ pub async fn run(
             while let Some(w) = idle.pop() {
                 let dname = crate::device::label(opts.devices.get(w).copied().unwrap_or(Device::Cpu));
                 let wname = owner.worker(w);
-                let claim = match patiently(patience, &emit, &db, || store.claim(job.sweep_id, &owner, &wname, opts.lease, &dname)).await {
+                let next = match prefetched.remove(&w) {
+                    Some(c) => Ok(Some(c)),
+                    None => patiently(patience, &emit, &db, || store.claim(job.sweep_id, &owner, &wname, opts.lease, &dname)).await,
+                };
+                let claim = match next {
                     Ok(Some(c)) => c,
                     Ok(None) => {
                         idle.push(w);
@@ -295,15 +328,22 @@ pub async fn run(
                             done += 1;
                             emit(Event::FoldDone { worker, config_id: claim.config_id.clone(), fold: claim.fold,
                                                    val_accuracy: fr.val_accuracy, fit_seconds: fr.fit_seconds });
-                            match patiently(patience, &emit, &db, || store.record_done(claim.fold_id, &wname, &fr, &job.score)).await {
-                                Ok(Some(c)) => {
-                                    if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
-                                        best = Some((c.config_id.clone(), c.summary.score));
+                            // The result and this worker's next claim in one transaction.
+                            let dname = crate::device::label(opts.devices.get(worker).copied().unwrap_or(Device::Cpu));
+                            let next = (!stopping).then_some((job.sweep_id, &owner, opts.lease, dname.as_str()));
+                            match patiently(patience, &emit, &db, || store.record_done_then_claim(claim.fold_id, &wname, &fr, &job.score, next)).await {
+                                Ok((completed, next_claim)) => {
+                                    if let Some(c) = completed {
+                                        if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
+                                            best = Some((c.config_id.clone(), c.summary.score));
+                                        }
+                                        emit(Event::ConfigCompleted { config_id: c.config_id, score: c.summary.score,
+                                                                      mean_val_accuracy: c.summary.mean_val_accuracy });
                                     }
-                                    emit(Event::ConfigCompleted { config_id: c.config_id, score: c.summary.score,
-                                                                  mean_val_accuracy: c.summary.mean_val_accuracy });
+                                    if let Some(n) = next_claim {
+                                        prefetched.insert(worker, n);
+                                    }
                                 }
-                                Ok(None) => {}
                                 Err(e) => { result = Err(e); stopping = true; }
                             }
                         }
@@ -347,6 +387,14 @@ pub async fn run(
     drop(senders);
     for h in handles {
         let _ = h.join();
+    }
+    // Claims made with a result but never handed out (Ctrl-C, an error) go back, and so
+    // does anything else this process still holds (a claim whose answer a lost
+    // connection swallowed): nothing waits for a lease to expire.
+    if let Err(e) = store.release_owned(job.sweep_id, &owner).await {
+        if result.is_ok() {
+            result = Err(e);
+        }
     }
     result?;
     let counts = patiently(patience, &emit, &db, || store.counts(job.sweep_id)).await?;

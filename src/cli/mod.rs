@@ -4,6 +4,7 @@
 //! context a user needs, and `main` turns them into exit code 2.
 
 mod bench_cmd;
+mod bench_sched;
 mod cv_cmd;
 mod eval_cmd;
 pub mod slurm_cmd;
@@ -61,6 +62,8 @@ pub enum Command {
     Export(sweep_cmd::ExportArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
     Bench(bench_cmd::BenchArgs),
+    /// Benchmark the scheduler and store: many workers in several processes, simulated folds, on SQLite and PostgreSQL.
+    BenchScheduler(bench_sched::BenchSchedulerArgs),
     /// Train a configuration once more (default: rank 1), score it on the test part, compare with baselines, save it.
     Evaluate(eval_cmd::EvaluateArgs),
     /// Most-frequent, random, KNN and RBF-SVM baselines on a sweep's split, scored on the test part.
@@ -206,6 +209,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),
         Command::Bench(a) => bench_cmd::run(a),
+        Command::BenchScheduler(a) => bench_sched::run(a),
         Command::Evaluate(a) => eval_cmd::evaluate(a),
         Command::Baselines(a) => eval_cmd::baselines(a),
         Command::Predict(a) => eval_cmd::predict(a),

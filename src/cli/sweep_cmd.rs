@@ -99,6 +99,10 @@ pub struct ExecArgs {
     /// before giving up with exit code 2; finished results are kept meanwhile.
     #[arg(long, default_value_t = 600)]
     pub db_timeout: u64,
+    /// Simulated folds of this many milliseconds instead of training (the scheduler
+    /// benchmark's workers).
+    #[arg(long, hide = true)]
+    pub simulate_ms: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -441,6 +445,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
         db_patience: Duration::from_secs(x.db_timeout),
+        simulate: x.simulate_ms.map(Duration::from_millis),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);

@@ -1,0 +1,189 @@
+//! `gridsweep bench-scheduler`: what the scheduler and the store cost, without training.
+//!
+//! Many workers in several `gridsweep run` processes claim and record folds whose
+//! training is replaced by a fixed sleep (`run --simulate-ms`), through the real
+//! dispatcher and the real store, on SQLite and on PostgreSQL. Reported per case:
+//! claims per second, orchestration time per fold (each worker's time not spent in the
+//! simulated work: claim, record, heartbeat, waiting on the database), efficiency
+//! (simulated work / (workers × wall)), and a check that every fold ran exactly once.
+
+use super::sweep_cmd::{register, runtime};
+use super::Outcome;
+use crate::store::{DbLocation, Store};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchSchedulerArgs {
+    /// A database to measure (repeatable): a file path or a postgres:// URL (default: a
+    /// temporary SQLite file). Each case adds a sweep of its own to it.
+    #[arg(long = "db")]
+    pub dbs: Vec<String>,
+    /// `gridsweep run` processes.
+    #[arg(long, default_value_t = 16, value_parser = super::positive)]
+    pub processes: usize,
+    /// Workers (jobs) per process.
+    #[arg(long, default_value_t = 4, value_parser = super::positive)]
+    pub workers_per_process: usize,
+    /// Folds to run.
+    #[arg(long, default_value_t = 20_000, value_parser = super::positive)]
+    pub folds: usize,
+    /// Simulated work per fold, milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub work_ms: u64,
+    /// Also measure 1, 4 and 16 workers (200, 200 and 800 folds), to show how the
+    /// orchestration time grows with the number of workers.
+    #[arg(long)]
+    pub scaling: bool,
+    /// Print every figure as one JSON document at the end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Folds per configuration in the benchmark's sweeps.
+const FOLDS_PER_CONFIG: usize = 4;
+
+struct Case {
+    processes: usize,
+    workers: usize,
+    folds: usize,
+}
+
+pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
+    let tmp = std::env::temp_dir().join(format!("gridsweep-bench-scheduler-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let dbs: Vec<DbLocation> = if a.dbs.is_empty() {
+        vec![DbLocation::Sqlite(tmp.join("bench.db"))]
+    } else {
+        a.dbs.iter().map(|d| DbLocation::parse(d)).collect()
+    };
+    let mut cases = Vec::new();
+    if a.scaling {
+        cases.extend([
+            Case { processes: 1, workers: 1, folds: 200 },
+            Case { processes: 1, workers: 4, folds: 200 },
+            Case { processes: 4, workers: 4, folds: 800 },
+        ]);
+    }
+    cases.push(Case { processes: a.processes, workers: a.workers_per_process, folds: a.folds });
+    let exe = std::env::current_exe().context("locating the gridsweep binary")?;
+    let work = a.work_ms as f64 / 1000.0;
+    let mut results = Vec::new();
+    for db in &dbs {
+        for (n, c) in cases.iter().enumerate() {
+            let r = measure(&exe, &tmp, db, n, c, a.work_ms)?;
+            let workers = c.processes * c.workers;
+            let ideal = c.folds as f64 * work;
+            let efficiency = ideal / (workers as f64 * r.wall);
+            let orchestration_ms = 1e3 * (workers as f64 * r.wall - ideal) / c.folds as f64;
+            // Without the processes' start (loading LibTorch, the data, opening the
+            // database), which a cluster's nodes pay in parallel and this machine's
+            // cores one after another.
+            let efficiency_after_start = ideal / r.worker_seconds_after_start;
+            let orchestration_after_start_ms = 1e3 * (r.worker_seconds_after_start - ideal) / c.folds as f64;
+            let line = format!(
+                "{} — {} process(es) × {} = {workers} workers, {} folds of {} ms: {:.1} s wall, {:.0} claims/s, \
+                 {orchestration_ms:.1} ms orchestration per fold, efficiency {:.1} %; from each worker's first claim: \
+                 {orchestration_after_start_ms:.1} ms per fold, efficiency {:.1} %; {} fold(s) claimed more than once, {} not done",
+                if db.is_postgres() { "PostgreSQL" } else { "SQLite" },
+                c.processes, c.workers, c.folds, a.work_ms, r.wall, c.folds as f64 / r.wall, 100.0 * efficiency,
+                100.0 * efficiency_after_start, r.double, r.not_done
+            );
+            if !a.json {
+                println!("{line}");
+            }
+            results.push(json!({
+                "backend": if db.is_postgres() { "postgres" } else { "sqlite" },
+                "processes": c.processes, "workers_per_process": c.workers, "workers": workers,
+                "folds": c.folds, "work_ms": a.work_ms, "wall_seconds": r.wall,
+                "claims_per_second": c.folds as f64 / r.wall, "orchestration_ms_per_fold": orchestration_ms,
+                "efficiency": efficiency, "double_claims": r.double, "not_done": r.not_done,
+                "efficiency_after_start": efficiency_after_start, "orchestration_ms_per_fold_after_start": orchestration_after_start_ms,
+            }));
+            if r.double > 0 || r.not_done > 0 {
+                bail!("{line}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"cases": results}))?);
+    }
+    Ok(Outcome::Ok)
+}
+
+struct Measured {
+    wall: f64,
+    double: i64,
+    not_done: i64,
+    /// Σ over workers of (the sweep's last result − the worker's first claim): the
+    /// workers' time once their process had started.
+    worker_seconds_after_start: f64,
+}
+
+fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usize, c: &Case, work_ms: u64) -> Result<Measured> {
+    let name = format!("bench-scheduler-{}-{n}", std::process::id());
+    let configs = c.folds.div_ceil(FOLDS_PER_CONFIG);
+    let spec_path: PathBuf = tmp.join(format!("{name}.json"));
+    let epochs: Vec<usize> = (1..=configs).collect();
+    let doc = json!({
+        "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": {"folds": FOLDS_PER_CONFIG}, "seed": 1,
+        "grid": {"epochs": epochs},
+    });
+    std::fs::write(&spec_path, serde_json::to_string(&doc)?)?;
+    let spec = crate::spec::Spec::load(&spec_path)?;
+    let expansion = spec.expand()?;
+    let rt = runtime()?;
+    // Registered first, as `gridsweep slurm` does: the processes only claim.
+    rt.block_on(async {
+        let store = Store::open(db).await?;
+        register(&store, &spec, &expansion, false).await?;
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    let started = Instant::now();
+    let children: Vec<_> = (0..c.processes)
+        .map(|_| {
+            Command::new(exe)
+                .arg("run")
+                .arg(&spec_path)
+                .args(["--db", &db.to_url()])
+                .args(["--jobs", &c.workers.to_string(), "--simulate-ms", &work_ms.to_string(), "--quiet"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .collect::<std::io::Result<_>>()
+        .context("starting gridsweep run")?;
+    for ch in children {
+        let out = ch.wait_with_output()?;
+        if !out.status.success() {
+            bail!("a benchmark process exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let (double, not_done, r) = rt.block_on(async {
+        let store = Store::open(db).await?;
+        let sweep = store.sweep_by_name(&name).await?.context("the benchmark sweep vanished")?;
+        let attempts = store.attempts(sweep.id).await?;
+        let spans = store.fold_spans(sweep.id).await?;
+        store.close().await;
+        let double = attempts.iter().filter(|a| a.3 > 1).count() as i64;
+        let not_done = attempts.iter().filter(|a| a.2 != "done").count() as i64 + (c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG) as i64
+            - attempts.len() as i64;
+        let end = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
+        let mut first: std::collections::HashMap<&str, f64> = Default::default();
+        for (w, started, _) in &spans {
+            let e = first.entry(w.as_str()).or_insert(*started);
+            *e = e.min(*started);
+        }
+        let after_start: f64 = first.values().map(|f| end - f).sum();
+        anyhow::Ok((double, not_done, after_start))
+    })
+    .map(|(d, n, a)| (d, n, a))?;
+    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r })
+}
