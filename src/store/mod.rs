@@ -440,7 +440,12 @@ const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accura
         fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run)
  FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state = 'done' ORDER BY fold";
 
-const SWEEP_COLUMNS: &str = "SELECT id, name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at FROM sweeps";
+/// A sweep's `updated_at` is its spec's last change or its last finished fold, whichever
+/// is later.
+const SWEEP_COLUMNS: &str = "SELECT id, name, spec_json, dataset_fingerprint, folds, seed, created_at,
+        CASE WHEN (SELECT MAX(finished_at) FROM folds WHERE folds.sweep_id = sweeps.id) > updated_at
+             THEN (SELECT MAX(finished_at) FROM folds WHERE folds.sweep_id = sweeps.id) ELSE updated_at END
+ FROM sweeps";
 
 macro_rules! sweep_row {
     ($r:expr) => {
@@ -558,6 +563,20 @@ impl Store {
     /// Adds configurations not yet in the sweep, with their folds pending; returns how
     /// many were new. One transaction: all or nothing.
     pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
+        // Every worker of a sweep starts by adding the spec's configurations: read which
+        // are there first, so that a sweep already registered costs one query, not a
+        // write transaction of no-op inserts that all the workers would queue on.
+        let known: std::collections::HashSet<String> = with_pool!(self, p => sqlx::query_scalar("SELECT config_id FROM configurations WHERE sweep_id = $1")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e)))?
+        .into_iter()
+        .collect();
+        let configs: Vec<&Config> = configs.iter().filter(|c| !known.contains(&c.id)).collect();
+        if configs.is_empty() {
+            return Ok(0);
+        }
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
             if self.dialect == Dialect::Postgres {
@@ -571,7 +590,7 @@ impl Store {
                 .await
                 .map_err(|e| self.err(e))?;
             let mut added = 0usize;
-            for c in configs {
+            for c in &configs {
                 let r = sqlx::query(
                     "INSERT INTO configurations (sweep_id, config_id, position, params_json) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (sweep_id, config_id) DO NOTHING",
@@ -830,12 +849,8 @@ impl Store {
                 .map_err(|e| self.err(e))?;
                 completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
             }
-            sqlx::query("UPDATE sweeps SET updated_at = $1 WHERE id = $2")
-                .bind(t)
-                .bind(sweep_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
+            // (No `updated_at` of the sweep here: one row every worker would update is a
+            // lock all of them queue on. A sweep's last update is read from its folds.)
             let mut claim = None;
             if let Some((next_sweep, owner, lease, device)) = next {
                 for sql in &claim_sql {
