@@ -2,60 +2,11 @@
 //! runs test binaries one after another, so no other test's database goes away with it.
 
 mod common;
-use common::{bin, run, Backend, Dir};
+use common::{bin, cv_results, folds, run, wait_for_done, Backend, Dir};
 
-use gridsweep::store::Store;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
-    rt().block_on(async {
-        let store = Store::open(db).await.unwrap();
-        let s = store.sweep_by_name(name).await.unwrap().unwrap();
-        let a = store.attempts(s.id).await.unwrap();
-        store.close().await;
-        a
-    })
-}
-
-fn done_count(db: &str, name: &str) -> usize {
-    rt().block_on(async {
-        let Ok(store) = Store::open(db).await else { return 0 };
-        let n = match store.sweep_by_name(name).await {
-            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.done as usize).unwrap_or(0),
-            _ => 0,
-        };
-        store.close().await;
-        n
-    })
-}
-
-fn wait_for_done(db: &str, name: &str, at_least: usize, child: &mut Child) {
-    let start = Instant::now();
-    while done_count(db, name) < at_least {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before {at_least} folds were done");
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for folds");
-        std::thread::sleep(Duration::from_millis(30));
-    }
-}
-
-fn cv_results(db: &str, name: &str) -> String {
-    let (code, out, err) = run(bin().args(["export", name, "--db", db, "--format", "cv-results"]));
-    assert_eq!(code, 0, "{err}");
-    out.lines()
-        .map(|l| {
-            let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(l.as_bytes());
-            let rec = r.records().next().unwrap().unwrap();
-            rec.iter().skip(4).collect::<Vec<_>>().join("|")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn spec(d: &Dir) -> PathBuf {
     d.demo_data(900);

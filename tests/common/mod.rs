@@ -97,3 +97,76 @@ impl Dir {
         }
     }
 }
+
+// ---- reading a sweep's state through the store (both backends)
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// (config, fold, state, attempts) of every fold of sweep `name`.
+pub fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
+    rt().block_on(async {
+        let store = gridsweep::store::Store::open(db).await.unwrap();
+        let s = store.sweep_by_name(name).await.unwrap().unwrap();
+        let a = store.attempts(s.id).await.unwrap();
+        store.close().await;
+        a
+    })
+}
+
+/// Whether the database can be looked at yet (a SQLite file appears with the run).
+fn exists(db: &str) -> bool {
+    db.starts_with("postgres") || std::path::Path::new(db).exists()
+}
+
+pub fn done_count(db: &str, name: &str) -> usize {
+    if !exists(db) {
+        return 0;
+    }
+    rt().block_on(async {
+        let Ok(store) = gridsweep::store::Store::open(db).await else { return 0 };
+        let n = match store.sweep_by_name(name).await {
+            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.done as usize).unwrap_or(0),
+            _ => 0,
+        };
+        store.close().await;
+        n
+    })
+}
+
+pub fn running_count(db: &str, name: &str) -> usize {
+    if !exists(db) {
+        return 0;
+    }
+    rt().block_on(async {
+        let Ok(store) = gridsweep::store::Store::open(db).await else { return 0 };
+        let n = match store.sweep_by_name(name).await {
+            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.running as usize).unwrap_or(0),
+            _ => 0,
+        };
+        store.close().await;
+        n
+    })
+}
+
+pub fn wait_for_done(db: &str, name: &str, at_least: usize, child: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    while done_count(db, name) < at_least {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before {at_least} folds were done");
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "timed out waiting for folds");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+}
+
+pub fn cv_results(db: &str, name: &str) -> String {
+    let (code, out, err) = run(bin().args(["export", name, "--db", db, "--format", "cv-results"]));
+    assert_eq!(code, 0, "{err}");
+    // Drop the timing columns (4 first): everything else must match exactly.
+    out.lines().map(|l| {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(l.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        rec.iter().skip(4).collect::<Vec<_>>().join("|")
+    }).collect::<Vec<_>>().join("\n")
+}
+
