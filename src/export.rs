@@ -118,23 +118,11 @@ fn int_of(p: &Map<String, Value>, k: &str) -> String {
     p.get(k).map(cell).unwrap_or_default()
 }
 
-/// Hyperparameter keys the study's columns already carry.
-const HPO_COMBINED_KEYS: [&str; 14] = [
-    "activation",
-    "batch_size",
-    "dropout",
-    "early_stopping_patience",
-    "epochs",
-    "neurons_1",
-    "neurons_2",
-    "neurons_3",
-    "neurons_4",
-    "num_hidden_layers",
-    "optimizer",
-    "reduce_lr_factor",
-    "reduce_lr_min_lr",
-    "reduce_lr_patience",
-];
+/// A hyperparameter the study's columns already carry (its misspelt `weight_contraint`
+/// is `weight_constraint`'s).
+fn has_study_column(key: &str) -> bool {
+    HPO_COMBINED_COLUMNS.contains(&key) || key == "weight_constraint"
+}
 
 pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, include_partial: bool) -> csv::Result<usize> {
     let selected: Vec<&ConfigRow> = rows.iter().filter(|r| include_partial || r.3.is_some()).collect();
@@ -143,7 +131,7 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, inclu
     // none, writes 0 there as the study's file did.
     let extra: Vec<String> = crate::rank::varying_keys(params.iter().cloned())
         .into_iter()
-        .filter(|k| !HPO_COMBINED_KEYS.contains(&k.as_str()) && k != "weight_constraint")
+        .filter(|k| !has_study_column(k))
         .collect();
     let mut w = csv::Writer::from_writer(out);
     let mut header: Vec<String> = HPO_COMBINED_COLUMNS.map(String::from).to_vec();

@@ -120,29 +120,23 @@ fn exists(db: &str) -> bool {
     db.starts_with("postgres") || std::path::Path::new(db).exists()
 }
 
+/// Folds of sweep `name` done (or running) now; 0 before the database exists.
 pub fn done_count(db: &str, name: &str) -> usize {
-    if !exists(db) {
-        return 0;
-    }
-    rt().block_on(async {
-        let Ok(store) = gridsweep::store::Store::open(db).await else { return 0 };
-        let n = match store.sweep_by_name(name).await {
-            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.done as usize).unwrap_or(0),
-            _ => 0,
-        };
-        store.close().await;
-        n
-    })
+    count(db, name, |c| c.done)
 }
 
 pub fn running_count(db: &str, name: &str) -> usize {
+    count(db, name, |c| c.running)
+}
+
+fn count(db: &str, name: &str, which: fn(&gridsweep::store::Counts) -> i64) -> usize {
     if !exists(db) {
         return 0;
     }
     rt().block_on(async {
         let Ok(store) = gridsweep::store::Store::open(db).await else { return 0 };
         let n = match store.sweep_by_name(name).await {
-            Ok(Some(s)) => store.counts(s.id).await.map(|c| c.running as usize).unwrap_or(0),
+            Ok(Some(s)) => store.counts(s.id).await.map(|c| which(&c) as usize).unwrap_or(0),
             _ => 0,
         };
         store.close().await;
