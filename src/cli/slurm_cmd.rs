@@ -100,15 +100,15 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     if let Some(lib) = loaded_torch_lib() {
         s += &format!("# The LibTorch this binary was built with (it also carries an rpath to it).\nexport LD_LIBRARY_PATH={}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\n", sh_quote(&lib.display().to_string()));
     }
-    let mut cmd = format!("exec {} run {} --db {} --jobs {}", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&a.db), a.cpus_per_worker);
+    let mut cmd = format!("exec {} run {} --db {}", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&a.db));
+    // CPU tasks run one training job per CPU; GPU tasks run --jobs-per-device workers
+    // on every GPU they were given.
+    match a.gpus_per_worker {
+        Some(_) => cmd += " --device cuda",
+        None => cmd += &format!(" --jobs {}", a.cpus_per_worker),
+    }
     if let Some(d) = data {
         cmd += &format!(" --data {}", sh_quote(&d.display().to_string()));
-    }
-    if a.gpus_per_worker.is_some() {
-        cmd = format!("exec {} run {} --db {} --device cuda", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&a.db));
-        if let Some(d) = data {
-            cmd += &format!(" --data {}", sh_quote(&d.display().to_string()));
-        }
     }
     s += &cmd;
     s += "\n";
