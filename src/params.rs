@@ -567,6 +567,28 @@ impl HyperParams {
         m
     }
 
+    /// The effective form: the canonical form less what neither the model nor the
+    /// training uses, so that two configurations with the same effective form train
+    /// the same network bit for bit (every random draw depends on the sweep's seed and
+    /// the fold only). Sizes of layers that are not built are left out, and
+    /// `num_hidden_layers` above 3 reads as 3 (the study's `create_model` builds the
+    /// same net for 3 and 4); what the notebook protocol does not use is already out
+    /// of the canonical form.
+    pub fn effective(&self) -> BTreeMap<&'static str, Value> {
+        let mut m = self.canonical();
+        let built = self.hidden_widths().len();
+        for key in &["neurons_1", "neurons_2", "neurons_3", "neurons_4"][built..] {
+            m.remove(key);
+        }
+        m.insert("num_hidden_layers", Value::from(self.num_hidden_layers.min(3)));
+        m
+    }
+
+    /// The effective form as a compact JSON string (keys sorted).
+    pub fn effective_json(&self) -> String {
+        serde_json::to_string(&self.effective()).unwrap_or_default()
+    }
+
     /// The canonical form as a compact JSON string (keys sorted).
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(&self.canonical()).unwrap_or_default()
@@ -655,6 +677,30 @@ mod tests {
         p.set("num_hidden_layers", &json!(4)).unwrap();
         assert_eq!(three, p.hidden_widths());
         assert_eq!(three, vec![256, 512, 512, 1024]);
+    }
+
+    #[test]
+    fn the_effective_form_leaves_out_layers_that_are_not_built() {
+        let with = |kv: &[(&str, Value)]| {
+            let mut p = HyperParams::default();
+            for (k, v) in kv {
+                p.set(k, v).unwrap();
+            }
+            p
+        };
+        // Two hidden layers beyond the first: neurons_4 is not built.
+        let a = with(&[("num_hidden_layers", json!(2)), ("neurons_4", json!(64))]);
+        let b = with(&[("num_hidden_layers", json!(2)), ("neurons_4", json!(128))]);
+        assert_ne!(a.canonical_json(), b.canonical_json());
+        assert_eq!(a.effective_json(), b.effective_json());
+        // 3 and 4 build the same net.
+        let c = with(&[("num_hidden_layers", json!(3))]);
+        let d = with(&[("num_hidden_layers", json!(4))]);
+        assert_eq!(c.effective_json(), d.effective_json());
+        // What is built still tells them apart.
+        let e = with(&[("num_hidden_layers", json!(3)), ("neurons_4", json!(128))]);
+        assert_ne!(c.effective_json(), e.effective_json());
+        assert!(!with(&[("num_hidden_layers", json!(0))]).effective().contains_key("neurons_2"));
     }
 
     #[test]

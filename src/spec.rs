@@ -110,13 +110,17 @@ pub struct Config {
     pub params: HyperParams,
     /// The canonical form, as stored.
     pub canonical_json: String,
+    /// The hash of the effective form (`HyperParams::effective`): configurations with
+    /// the same key train the same network and share one training.
+    pub training_key: String,
 }
 
 impl Config {
     pub fn new(params: HyperParams) -> Self {
         let canonical_json = params.canonical_json();
         let id = config_id(&canonical_json);
-        Config { id, params, canonical_json }
+        let training_key = config_id(&params.effective_json());
+        Config { id, params, canonical_json, training_key }
     }
 }
 
@@ -139,6 +143,11 @@ pub struct Expansion {
 impl Expansion {
     pub fn duplicates(&self) -> usize {
         self.generated - self.configs.len()
+    }
+
+    /// Distinct trainings: configurations that train the same network count once.
+    pub fn trainings(&self) -> usize {
+        self.configs.iter().map(|c| &c.training_key).collect::<HashSet<_>>().len()
     }
 }
 

@@ -60,7 +60,8 @@ fn run_rank_export_and_extend(backend: Backend) {
     // plan changes nothing
     let (code, out, _) = run(bin().arg("plan").arg(&spec));
     assert_eq!(code, 0);
-    assert!(out.contains("5 grid rows from 2 sub-grid(s), 4 distinct configurations (1 duplicate row(s) run once)"), "{out}");
+    assert!(out.contains("5 grid rows from 2 sub-grid(s), 4 distinct configurations, 4 distinct trainings"), "{out}");
+    assert!(out.contains("(1 duplicate row(s); 0 configuration(s) train the same network"), "{out}");
     assert!(out.contains("12 fold-fits"), "{out}");
     assert!(backend == Backend::Postgres || !Path::new(&db).exists());
 

@@ -278,9 +278,12 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         (p.train.len(), p.dataset.x.cols, p.dataset.n_classes())
     });
     let keys = rank::varying_keys(e.configs.iter().map(|c| rank::parse_params(&c.canonical_json)));
+    // One configuration per distinct training: the work the sweep does.
+    let mut seen = std::collections::HashSet::new();
+    let trainings: Vec<&crate::spec::Config> = e.configs.iter().filter(|c| seen.insert(&c.training_key)).collect();
     let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;
-        let flops: f64 = e.configs.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
+        let flops: f64 = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
         (flops, flops / (PLAN_GFLOPS_PER_JOB * 1e9 * jobs as f64))
     });
     if a.json {
@@ -290,9 +293,11 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             "generated": e.generated,
             "grid_rows": e.generated,
             "duplicates_removed": e.duplicates(),
+            "distinct_configurations": e.configs.len(),
+            "distinct_trainings": trainings.len(),
             "score": spec.score,
             "folds": folds,
-            "fold_fits": e.configs.len() * folds,
+            "fold_fits": trainings.len() * folds,
             "training_flops_upper_bound": estimate.map(|x| x.0),
             "estimated_seconds": estimate.map(|x| x.1),
             "jobs": jobs,
@@ -301,10 +306,16 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     // The summary first; the list after it, capped unless --list.
-    println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations ({} duplicate row(s) run once)",
-        spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), e.duplicates());
+    println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations, {} distinct trainings",
+        spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), trainings.len());
+    if trainings.len() < e.generated {
+        println!(
+            "  ({} duplicate row(s); {} configuration(s) train the same network as another: layers that are not built, settings the protocol does not use; each training runs once and every row gets its results)",
+            e.duplicates(), e.configs.len() - trainings.len()
+        );
+    }
     println!("{}", spec.score.describe());
-    println!("{} folds each: {} fold-fits", folds, e.configs.len() * folds);
+    println!("{} folds each: {} fold-fits", folds, trainings.len() * folds);
     match (estimate, shape) {
         (Some((flops, secs)), Ok((train_rows, ..))) => println!(
             "cost: at most {} of training on {} training rows; about {} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
@@ -528,13 +539,14 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let devices = store.done_fold_devices(sweep.id).await?;
         let rule = sweep_score_rule(&sweep);
         let rows = store.configurations(sweep.id).await?;
+        let trainings = store.training_count(sweep.id).await?;
         let ranked = rank::rank(&rows, &rule);
         let best = ranked.first();
         if a.json {
             let devices: Vec<_> = devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect();
             println!("{}", serde_json::to_string_pretty(&json!({
                 "name": sweep.name, "counts": c, "total": c.total(),
-                "configurations": rows.len(), "complete_configurations": ranked.len(), "score": rule,
+                "configurations": rows.len(), "distinct_trainings": trainings, "complete_configurations": ranked.len(), "score": rule,
                 "best": best.map(|b| json!({"config_id": b.config_id, "score": b.score,
                     "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
                 "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
@@ -543,7 +555,8 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
         } else {
-            println!("sweep {}: {} folds — {} done, {} running, {} pending, {} failed", sweep.name, c.total(), c.done, c.running, c.pending, c.failed);
+            println!("sweep {}: {} grid rows, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
+                sweep.name, rows.len(), trainings, c.total(), c.done, c.running, c.pending, c.failed);
             if let Some(b) = best {
                 println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {:.4}; {})", ranked.len(),
                     b.config_id, b.score, b.summary.mean_val_accuracy, b.summary.delta_accuracy, rule.describe());

@@ -377,6 +377,8 @@ pub struct ConfigDump {
     pub params_json: String,
     /// The summary columns in table order, completed_at last (None: not complete).
     pub summary: Vec<Option<f64>>,
+    pub training_key: Option<String>,
+    pub trained_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -436,9 +438,17 @@ macro_rules! fold_result {
     };
 }
 
+/// The done folds of configuration `$2` of sweep `$1`: its own, or those of the
+/// configuration whose training it shares.
 const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
         fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run)
- FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state = 'done' ORDER BY fold";
+ FROM folds WHERE sweep_id = $1 AND state = 'done'
+   AND config_id = (SELECT COALESCE(trained_by, config_id) FROM configurations WHERE sweep_id = $1 AND config_id = $2)
+ ORDER BY fold";
+
+/// A configuration's summary, as `record_done` writes it.
+const SUMMARY_COLUMNS: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy,
+        mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at";
 
 /// A sweep's `updated_at` is its spec's last change or its last finished fold, whichever
 /// is later.
@@ -560,8 +570,10 @@ impl Store {
         Ok(())
     }
 
-    /// Adds configurations not yet in the sweep, with their folds pending; returns how
-    /// many were new. One transaction: all or nothing.
+    /// Adds configurations not yet in the sweep; returns how many were new. A
+    /// configuration gets its folds, pending, unless one already in the sweep trains the
+    /// same network (same training key): then it shares that one's folds (`trained_by`)
+    /// and, when they are done, its summary. One transaction: all or nothing.
     pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
         // Every worker of a sweep starts by adding the spec's configurations: read which
         // are there first, so that a sweep already registered costs one query, not a
@@ -589,22 +601,43 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
+            // The training each key already has (configurations of databases older than
+            // shared trainings have no key and keep their own folds).
+            let mut leads: std::collections::HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+                "SELECT training_key, COALESCE(trained_by, config_id) FROM configurations
+                 WHERE sweep_id = $1 AND training_key IS NOT NULL ORDER BY position",
+            )
+            .bind(sweep_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .rev()
+            .collect();
             let mut added = 0usize;
             for c in &configs {
+                let lead = leads.get(&c.training_key).cloned();
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(sweep_id)
                 .bind(&c.id)
                 .bind(start + added as i64)
                 .bind(&c.canonical_json)
+                .bind(&c.training_key)
+                .bind(&lead)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
                 if r.rows_affected() == 0 {
                     continue;
                 }
+                added += 1;
+                if lead.is_some() {
+                    continue;
+                }
+                leads.insert(c.training_key.clone(), c.id.clone());
                 for k in 0..folds {
                     sqlx::query("INSERT INTO folds (sweep_id, config_id, fold) VALUES ($1, $2, $3)")
                         .bind(sweep_id)
@@ -614,8 +647,17 @@ impl Store {
                         .await
                         .map_err(|e| self.err(e))?;
                 }
-                added += 1;
             }
+            // A configuration joining a training that is already complete takes its summary.
+            sqlx::query(&format!(
+                "UPDATE configurations SET ({SUMMARY_COLUMNS}) = (SELECT {SUMMARY_COLUMNS} FROM configurations l
+                     WHERE l.sweep_id = configurations.sweep_id AND l.config_id = configurations.trained_by)
+                 WHERE sweep_id = $1 AND trained_by IS NOT NULL AND completed_at IS NULL"
+            ))
+            .bind(sweep_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
             tx.commit().await.map_err(|e| self.err(e))?;
             Ok(added)
         })
@@ -828,7 +870,8 @@ impl Store {
                     "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
                             std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
                             delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12
-                     WHERE sweep_id = $13 AND config_id = $14 RETURNING position, params_json",
+                     WHERE sweep_id = $13 AND (config_id = $14 OR trained_by = $14)
+                     RETURNING position, params_json, config_id",
                 )
                 .bind(s.mean_train_accuracy)
                 .bind(s.std_train_accuracy)
@@ -844,9 +887,12 @@ impl Store {
                 .bind(t)
                 .bind(sweep_id)
                 .bind(&config_id)
-                .fetch_one(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(|e| self.err(e))?;
+                .map_err(|e| self.err(e))?
+                .into_iter()
+                .find(|r| r.get::<String, _>(2) == config_id)
+                .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
                 completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
             }
             // (No `updated_at` of the sweep here: one row every worker would update is a
@@ -962,6 +1008,15 @@ impl Store {
         })
     }
 
+    /// Distinct trainings of a sweep: configurations that hold their own folds.
+    pub async fn training_count(&self, sweep_id: i64) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL")
+            .bind(sweep_id)
+            .fetch_one(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
     /// Records an evaluation; returns its id.
     pub async fn add_evaluation(
         &self,
@@ -1000,11 +1055,13 @@ impl Store {
         .map_err(|e| self.err(e)))
     }
 
-    /// Per-fold metrics of every done fold of a sweep, keyed by configuration.
+    /// Per-fold metrics of every done fold of a sweep, keyed by configuration (a
+    /// configuration that shares a training has that training's folds).
     pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
         let rows: Vec<(String, i64, f64, f64, f64, f64)> = with_pool!(self, p => sqlx::query_as(
-            "SELECT config_id, fold, train_accuracy, val_accuracy, fit_seconds, score_seconds
-             FROM folds WHERE sweep_id = $1 AND state = 'done' ORDER BY config_id, fold",
+            "SELECT c.config_id, f.fold, f.train_accuracy, f.val_accuracy, f.fit_seconds, f.score_seconds
+             FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id)
+             WHERE c.sweep_id = $1 AND f.state = 'done' ORDER BY c.config_id, f.fold",
         )
         .bind(sweep_id)
         .fetch_all(p)
@@ -1085,7 +1142,7 @@ impl Store {
             let configs = sqlx::query(
                 "SELECT config_id, position, params_json, mean_train_accuracy, std_train_accuracy, mean_val_accuracy,
                         std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy,
-                        score, total_fit_seconds, completed_at
+                        score, total_fit_seconds, completed_at, training_key, trained_by
                  FROM configurations WHERE sweep_id = $1 ORDER BY position",
             )
             .bind(sweep.id)
@@ -1098,6 +1155,8 @@ impl Store {
                 position: r.get(1),
                 params_json: r.get(2),
                 summary: (3..15).map(|i| r.get::<Option<f64>, _>(i)).collect(),
+                training_key: r.get(15),
+                trained_by: r.get(16),
             })
             .collect();
             let folds = sqlx::query(
@@ -1165,13 +1224,15 @@ impl Store {
             let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
             for c in &d.configs {
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(id)
                 .bind(&c.config_id)
                 .bind(c.position)
                 .bind(&c.params_json)
+                .bind(&c.training_key)
+                .bind(&c.trained_by)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;

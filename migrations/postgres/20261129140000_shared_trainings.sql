@@ -1,0 +1,5 @@
+-- Grid rows that train the same network share one training: `training_key` is the
+-- hash of the configuration's effective form (what the model and the training use),
+-- `trained_by` the configuration whose folds hold that training (NULL: its own).
+ALTER TABLE configurations ADD COLUMN training_key TEXT;
+ALTER TABLE configurations ADD COLUMN trained_by TEXT;
