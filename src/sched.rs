@@ -176,6 +176,7 @@ fn simulated(work: Duration) -> FoldResult {
         score_seconds: 0.0,
         scored_epoch: 1,
         history: Vec::new(),
+        partial: false,
     }
 }
 

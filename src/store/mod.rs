@@ -318,6 +318,17 @@ pub struct Claim {
     pub fold_id: i64,
     pub config_id: String,
     pub fold: i64,
+    /// Train to this many epochs (a rung's budget); None: all of them.
+    pub budget: Option<i64>,
+    /// Epochs of the saved training state to continue from, if there is one.
+    pub checkpoint_epochs: Option<i64>,
+}
+
+/// A [`Claim`] from a row of the claim statement's `RETURNING`.
+macro_rules! claim_row {
+    ($r:expr) => {
+        Claim { fold_id: $r.get(0), config_id: $r.get(1), fold: $r.get(2), budget: $r.get(3), checkpoint_epochs: $r.get(4) }
+    };
 }
 
 /// A configuration whose folds are all done.
@@ -434,6 +445,7 @@ macro_rules! fold_result {
             score_seconds: $r.get(7),
             scored_epoch: $r.get::<i64, _>(9) as u32,
             history: serde_json::from_str(&$r.get::<String, _>(8)).unwrap_or_default(),
+            partial: $r.get::<i64, _>(10) != 0,
         }
     };
 }
@@ -441,7 +453,7 @@ macro_rules! fold_result {
 /// The done folds of configuration `$2` of sweep `$1`: its own, or those of the
 /// configuration whose training it shares.
 const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
-        fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run)
+        fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run), partial
  FROM folds WHERE sweep_id = $1 AND state = 'done'
    AND config_id = (SELECT COALESCE(trained_by, config_id) FROM configurations WHERE sweep_id = $1 AND config_id = $2)
  ORDER BY fold";
@@ -714,7 +726,7 @@ impl Store {
                 "UPDATE folds SET state = 'running', attempts = attempts + 1, worker = $1, owner_host = $2, owner_pid = $3,
                         lease_until = {now} + $4, started_at = {now}, heartbeat_at = {now}, device = $5
                  WHERE id = (SELECT id FROM folds WHERE sweep_id = $6 AND {which} ORDER BY id LIMIT 1{skip})
-                 RETURNING id, config_id, fold",
+                 RETURNING id, config_id, fold, budget, checkpoint_epochs",
                 skip = self.dialect.skip_locked()
             )
         })
@@ -732,7 +744,7 @@ impl Store {
                 .fetch_optional(p)
                 .await
                 .map_err(|e| self.err(e))
-                .map(|r| r.map(|r| Claim { fold_id: r.get(0), config_id: r.get(1), fold: r.get(2) })))?;
+                .map(|r| r.map(|r| claim_row!(r))))?;
             if row.is_some() {
                 return Ok(row);
             }
@@ -820,7 +832,8 @@ impl Store {
             let updated = sqlx::query(
                 "UPDATE folds SET state = 'done', finished_at = $1, lease_until = NULL, error = NULL,
                         train_accuracy = $2, train_loss = $3, val_accuracy = $4, val_loss = $5, epochs_run = $6,
-                        final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11
+                        final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11,
+                        partial = $14, checkpoint_epochs = CASE WHEN $14 = 1 THEN checkpoint_epochs END
                  WHERE id = $12 AND state = 'running' AND worker = $13
                  RETURNING sweep_id, config_id",
             )
@@ -837,6 +850,7 @@ impl Store {
             .bind(r.scored_epoch as i64)
             .bind(fold_id)
             .bind(worker)
+            .bind(r.partial as i64)
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
@@ -844,6 +858,10 @@ impl Store {
                 tx.rollback().await.map_err(|e| self.err(e))?;
                 return Ok((None, None));
             };
+            if !r.partial {
+                // A complete fold needs no saved state any more.
+                sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+            }
             let (sweep_id, config_id): (i64, String) = (row.get(0), row.get(1));
             if self.dialect == Dialect::Postgres {
                 // Two workers recording a configuration's last two folds at once queue
@@ -911,7 +929,7 @@ impl Store {
                         .await
                         .map_err(|e| self.err(e))?;
                     if let Some(r) = row {
-                        claim = Some(Claim { fold_id: r.get(0), config_id: r.get(1), fold: r.get(2) });
+                        claim = Some(claim_row!(r));
                         break;
                     }
                 }
@@ -919,6 +937,58 @@ impl Store {
             tx.commit().await.map_err(|e| self.err(e))?;
             Ok((completed, claim))
         })
+    }
+
+    /// Saves a running fold's training state (replacing its previous one), if this
+    /// worker still holds the fold; returns whether it did.
+    pub async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> Result<bool> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            let held = sqlx::query("UPDATE folds SET checkpoint_epochs = $1 WHERE id = $2 AND state = 'running' AND worker = $3")
+                .bind(epochs as i64)
+                .bind(fold_id)
+                .bind(worker)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected()
+                == 1;
+            if held {
+                sqlx::query(
+                    "INSERT INTO checkpoints (fold_id, epochs, saved_at, state) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (fold_id) DO UPDATE SET epochs = excluded.epochs, saved_at = excluded.saved_at, state = excluded.state",
+                )
+                .bind(fold_id)
+                .bind(epochs as i64)
+                .bind(now())
+                .bind(state)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            }
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(held)
+        })
+    }
+
+    /// A fold's saved training state: (epochs, encoded state).
+    pub async fn checkpoint(&self, fold_id: i64) -> Result<Option<(i64, Vec<u8>)>> {
+        with_pool!(self, p => sqlx::query_as("SELECT epochs, state FROM checkpoints WHERE fold_id = $1")
+            .bind(fold_id)
+            .fetch_optional(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
+    /// Saved training states of a sweep: how many, and their total size in bytes.
+    pub async fn checkpoint_storage(&self, sweep_id: i64) -> Result<(i64, i64)> {
+        with_pool!(self, p => sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(c.state)), 0) AS BIGINT) FROM checkpoints c JOIN folds f ON f.id = c.fold_id WHERE f.sweep_id = $1",
+        )
+        .bind(sweep_id)
+        .fetch_one(p)
+        .await
+        .map_err(|e| self.err(e)))
     }
 
     pub async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> Result<()> {

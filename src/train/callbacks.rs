@@ -6,15 +6,17 @@
 //! study's numbers. Each takes the monitored value of one epoch and says what to do;
 //! the epoch loop acts on it. Tested with synthetic metric sequences.
 
+use serde::{Deserialize, Serialize};
+
 /// Direction of improvement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
     Min,
     Max,
 }
 
 /// `EarlyStopping(monitor, patience, min_delta=0, restore_best_weights)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
     mode: Mode,
     patience: u32,
@@ -75,7 +77,7 @@ impl EarlyStopping {
 }
 
 /// `ReduceLROnPlateau(monitor, factor, patience, min_lr, min_delta=1e-4, cooldown=0)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReduceLrOnPlateau {
     mode: Mode,
     factor: f64,
@@ -146,7 +148,7 @@ impl ReduceLrOnPlateau {
 /// at which epochs the weights are saved. Keras saves when the value is strictly
 /// greater than the best so far (`np.greater`, starting from −∞), so the epoch kept is
 /// the first to reach the maximum (`np.argmax` of the history), and a NaN never saves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BestCheckpoint {
     best: Option<f64>,
     /// Epoch (0-based) of the saved weights.

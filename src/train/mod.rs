@@ -24,6 +24,7 @@ pub mod backprop;
 pub mod callbacks;
 pub mod model;
 pub mod optim;
+pub mod state;
 pub mod vml_sqrt;
 
 use crate::data::split::stratified_split;
@@ -35,6 +36,7 @@ use optim::Optimizer;
 use rand::seq::SliceRandom;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use state::{SavedTensor, TrainState};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -80,6 +82,10 @@ pub struct FoldResult {
     #[serde(default)]
     pub scored_epoch: u32,
     pub history: Vec<EpochRecord>,
+    /// Stopped at a span's end (a rung's budget) with epochs left: the scores are those
+    /// of the fold's state at that epoch, and training can continue from it.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -92,6 +98,8 @@ pub enum FoldError {
     InnerSplit(String),
     #[error("abandoned (cancelled while running)")]
     Cancelled,
+    #[error("cannot continue from the saved training state: {0}")]
+    BadState(String),
 }
 
 impl From<tch::TchError> for FoldError {
@@ -111,10 +119,17 @@ pub struct EpochProgress {
 /// Hooks into a running fold: progress out, cancellation in.
 pub trait FoldObserver {
     fn on_epoch(&mut self, _progress: EpochProgress) {}
-    /// Checked once per epoch; true abandons the fold.
+    /// Checked once per epoch; true abandons the fold (after saving its state).
     fn cancelled(&self) -> bool {
         false
     }
+    /// Asked after each epoch but the last: save the training state now?
+    fn checkpoint_due(&self, _epochs_done: u32) -> bool {
+        false
+    }
+    /// The training state: when `checkpoint_due` said so, when the fold is cancelled,
+    /// and at the end of a span that leaves epochs to run.
+    fn checkpoint(&mut self, _state: TrainState) {}
 }
 
 /// An observer that does nothing.
@@ -133,9 +148,23 @@ pub fn train_fold(
     device: Device,
     observer: &mut dyn FoldObserver,
 ) -> Result<FoldResult, FoldError> {
+    train_fold_span(data, p, seed, fold, device, observer, Span::default())
+}
+
+/// [`train_fold`] over a span: from a saved state, up to a number of epochs. Continuing
+/// from a state gives, bit for bit, what the uninterrupted fold gives.
+pub fn train_fold_span(
+    data: &FoldData,
+    p: &HyperParams,
+    seed: u64,
+    fold: u64,
+    device: Device,
+    observer: &mut dyn FoldObserver,
+    span: Span,
+) -> Result<FoldResult, FoldError> {
     // tch panics on LibTorch errors in its non-`f_` API; a fold must fail, not the run.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_fold_inner(data, p, seed, fold, device, observer, StepPath::Fastest)
+        train_fold_inner(data, p, seed, fold, device, observer, StepPath::Fastest, span)
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -163,7 +192,7 @@ pub fn train_final(
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
         let monitor = p.callback_monitor().is_validation().then_some(&val);
         let watch = Watch { part: monitor, checkpoint: false };
-        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest)
+        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest, Span::default())
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -253,6 +282,7 @@ enum StepPath {
     Autograd,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn train_fold_inner(
     data: &FoldData,
     p: &HyperParams,
@@ -261,13 +291,14 @@ fn train_fold_inner(
     device: Device,
     observer: &mut dyn FoldObserver,
     path: StepPath,
+    span: Span,
 ) -> Result<FoldResult, FoldError> {
     let started = Instant::now();
     let nf = data.n_features;
     let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
     let val = to_tensors(&data.val_x, &data.val_y, nf, device);
     if p.protocol == Protocol::Notebook {
-        return notebook_fold(&whole_train, &val, data, p, seed, fold, device, observer, path, started);
+        return notebook_fold(&whole_train, &val, data, p, seed, fold, device, observer, path, started, span);
     }
 
     // With a val_* monitor, an inner hold-out carved from the training fold (never
@@ -288,7 +319,7 @@ fn train_fold_inner(
         (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
     };
     let watch = Watch { part: inner.as_ref(), checkpoint: false };
-    let fitted = fit_epochs(&fit, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
+    let fitted = fit_epochs(&fit, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
@@ -306,6 +337,7 @@ fn train_fold_inner(
         score_seconds,
         scored_epoch: fitted.kept_epoch,
         history: fitted.history,
+        partial: fitted.partial,
     })
 }
 
@@ -324,9 +356,10 @@ fn notebook_fold(
     observer: &mut dyn FoldObserver,
     path: StepPath,
     started: Instant,
+    span: Span,
 ) -> Result<FoldResult, FoldError> {
     let watch = Watch { part: Some(val), checkpoint: true };
-    let fitted = fit_epochs(train, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path)?;
+    let fitted = fit_epochs(train, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
     let fit_seconds = started.elapsed().as_secs_f64();
     // The checkpoint's weights are what `fit_epochs` left in the network.
     let best = &fitted.history[fitted.kept_epoch as usize - 1];
@@ -344,6 +377,7 @@ fn notebook_fold(
         score_seconds,
         scored_epoch: fitted.kept_epoch,
         history: fitted.history,
+        partial: fitted.partial,
     })
 }
 
@@ -367,12 +401,92 @@ pub struct Fitted {
     /// The epoch whose weights the network holds (1-based): the last, or the best
     /// monitored one when best weights were restored.
     pub kept_epoch: u32,
+    /// Stopped at the span's end with epochs left.
+    pub partial: bool,
+}
+
+/// Where a fold's training starts and where it stops.
+#[derive(Debug, Default)]
+pub struct Span {
+    /// Continue from this state instead of from the first epoch.
+    pub from: Option<TrainState>,
+    /// Stop after this many epochs (a rung's budget) even where more are configured;
+    /// the state at that point goes to the observer's `checkpoint`, and the result is
+    /// marked partial.
+    pub until: Option<u32>,
+}
+
+/// What the epoch loop carries from one epoch to the next: exactly what a
+/// [`TrainState`] saves.
+struct Progress {
+    opt: Optimizer,
+    dropout: DropoutSampler,
+    shuffle_rng: crate::rng::Rng,
+    early: EarlyStopping,
+    plateau: ReduceLrOnPlateau,
+    checkpoint: Option<BestCheckpoint>,
+    /// The weights to restore at the end and their epoch (1-based).
+    kept: Option<Vec<Tensor>>,
+    kept_epoch: u32,
+    order: Vec<i64>,
+    history: Vec<EpochRecord>,
+    finished: bool,
+}
+
+impl Progress {
+    fn save(&self, vs: &nn::VarStore) -> TrainState {
+        TrainState {
+            epochs_done: self.history.len() as u32,
+            history: self.history.clone(),
+            weights: vs.trainable_variables().iter().map(SavedTensor::of).collect(),
+            optimizer: self.opt.state(),
+            early: self.early.clone(),
+            plateau: self.plateau.clone(),
+            checkpoint: self.checkpoint.clone(),
+            kept: self.kept.as_ref().map(|k| k.iter().map(SavedTensor::of).collect()),
+            kept_epoch: self.kept_epoch,
+            order: self.order.clone(),
+            shuffle_rng: self.shuffle_rng.clone(),
+            dropout_rng: self.dropout.rng().clone(),
+            finished: self.finished,
+        }
+    }
+
+    fn restore(&mut self, vs: &nn::VarStore, s: TrainState) -> Result<(), String> {
+        if s.order.len() != self.order.len() {
+            return Err(format!("the state is of {} training rows, this fold has {}", s.order.len(), self.order.len()));
+        }
+        if s.history.len() != s.epochs_done as usize || (self.checkpoint.is_some() != s.checkpoint.is_some()) {
+            return Err("the state is of another protocol".into());
+        }
+        state::copy_into(&vs.trainable_variables(), &s.weights, "weights")?;
+        self.opt.restore(&s.optimizer)?;
+        self.kept = match s.kept {
+            Some(k) => {
+                let live: Vec<Tensor> = tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect());
+                state::copy_into(&live, &k, "kept weights")?;
+                Some(live)
+            }
+            None => None,
+        };
+        self.dropout.set_rng(s.dropout_rng);
+        self.shuffle_rng = s.shuffle_rng;
+        self.early = s.early;
+        self.plateau = s.plateau;
+        self.checkpoint = s.checkpoint;
+        self.kept_epoch = s.kept_epoch;
+        self.order = s.order;
+        self.history = s.history;
+        self.finished = s.finished;
+        Ok(())
+    }
 }
 
 /// The epoch loop. `watch.part`, when given, is scored after every epoch as
 /// `val_loss`/`val_accuracy`, and the weights of the best monitored epoch are restored
 /// at the end (Keras' `restore_best_weights=True`), or, with `watch.checkpoint`, those
-/// of the best-`val_accuracy` epoch.
+/// of the best-`val_accuracy` epoch. `span` says where it starts (the first epoch or a
+/// saved state) and where it stops.
 #[allow(clippy::too_many_arguments)]
 fn fit_epochs(
     fit: &Part,
@@ -385,38 +499,50 @@ fn fit_epochs(
     device: Device,
     observer: &mut dyn FoldObserver,
     path: StepPath,
+    span: Span,
 ) -> Result<Fitted, FoldError> {
     let vs = nn::VarStore::new(device);
     let mut init_rng = stream(seed, fold, Stream::InitialWeights);
     let mut net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
-    let mut opt = Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32);
     let mut scratch = backprop::Scratch::default();
-    let mut dropout = DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout);
-    let mut shuffle_rng = stream(seed, fold, Stream::Shuffle);
-
     let monitor = p.callback_monitor();
     let mode = if monitor.higher_is_better() { Mode::Max } else { Mode::Min };
-    let mut early = EarlyStopping::new(mode, p.early_stopping_patience);
-    let mut plateau =
-        ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr);
     let monitor_part = watch.part;
     let restore_best = monitor_part.is_some() && !watch.checkpoint;
-    let mut checkpoint = watch.checkpoint.then(BestCheckpoint::new);
-    let mut best_weights: Option<Vec<Tensor>> = None;
-    let mut kept_epoch = 0;
-
     let n = fit.y.size()[0];
+    let mut s = Progress {
+        opt: Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32),
+        dropout: DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout),
+        shuffle_rng: stream(seed, fold, Stream::Shuffle),
+        early: EarlyStopping::new(mode, p.early_stopping_patience),
+        plateau: ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr),
+        checkpoint: watch.checkpoint.then(BestCheckpoint::new),
+        kept: None,
+        kept_epoch: 0,
+        order: (0..n).collect(),
+        history: Vec::with_capacity(p.epochs as usize),
+        finished: false,
+    };
+    if let Some(from) = span.from {
+        s.restore(&vs, from).map_err(FoldError::BadState)?;
+    }
+    let until = span.until.unwrap_or(p.epochs).min(p.epochs);
     let batch = p.batch_size as i64;
-    let mut order: Vec<i64> = (0..n).collect();
-    let mut history = Vec::with_capacity(p.epochs as usize);
+    let resumed_at = s.history.len() as u32;
 
-    for epoch in 0..p.epochs {
+    for epoch in resumed_at..until {
+        if s.finished {
+            break;
+        }
         if observer.cancelled() {
+            if epoch > resumed_at {
+                observer.checkpoint(s.save(&vs));
+            }
             return Err(FoldError::Cancelled);
         }
-        let lr_used = opt.learning_rate as f64;
-        order.shuffle(&mut shuffle_rng);
-        let perm = Tensor::from_slice(&order).to_device(device);
+        let lr_used = s.opt.learning_rate as f64;
+        s.order.shuffle(&mut s.shuffle_rng);
+        let perm = Tensor::from_slice(&s.order).to_device(device);
         let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
         let mut correct = Tensor::zeros([], (Kind::Int64, device));
         let mut start = 0;
@@ -426,21 +552,21 @@ fn fit_epochs(
             let xb = fit.x.index_select(0, &idx);
             let yb = fit.y.index_select(0, &idx);
             let written_out = match path {
-                StepPath::Fastest => backprop::step(&net, &xb, &yb, &mut dropout, &mut scratch),
+                StepPath::Fastest => backprop::step(&net, &xb, &yb, &mut s.dropout, &mut scratch),
                 StepPath::Autograd => None,
             };
             let (loss, logits) = match written_out {
                 Some(step) => {
-                    opt.step_with(step.grads);
+                    s.opt.step_with(step.grads);
                     (step.loss, step.logits)
                 }
                 None => {
-                    let logits = net.forward(&xb, Some(&mut dropout));
+                    let logits = net.forward(&xb, Some(&mut s.dropout));
                     let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
                     // Gradients as fresh tensors (torch.autograd.grad), not accumulated
                     // into `.grad`: that would add each one onto a zeroed buffer.
-                    let grads = Tensor::run_backward(&[&loss], opt.params(), false, false);
-                    opt.step_with(grads);
+                    let grads = Tensor::run_backward(&[&loss], s.opt.params(), false, false);
+                    s.opt.step_with(grads);
                     (loss, logits)
                 }
             };
@@ -463,7 +589,7 @@ fn fit_epochs(
             }
             None => (None, None),
         };
-        history.push(EpochRecord { epoch: epoch + 1, loss, accuracy, learning_rate: lr_used, val_loss, val_accuracy });
+        s.history.push(EpochRecord { epoch: epoch + 1, loss, accuracy, learning_rate: lr_used, val_loss, val_accuracy });
         observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
 
         let monitored = match monitor {
@@ -472,32 +598,39 @@ fn fit_epochs(
             Monitor::ValLoss => val_loss.unwrap_or(f64::NAN),
             Monitor::ValAccuracy => val_accuracy.unwrap_or(f64::NAN),
         };
-        let decision = early.on_epoch_end(epoch, monitored);
-        let keep = match &mut checkpoint {
+        let decision = s.early.on_epoch_end(epoch, monitored);
+        let keep = match &mut s.checkpoint {
             Some(c) => c.on_epoch_end(epoch, val_accuracy.unwrap_or(f64::NAN)),
             None => restore_best && decision.improved,
         };
         if keep {
-            kept_epoch = epoch + 1;
-            best_weights = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
+            s.kept_epoch = epoch + 1;
+            s.kept = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
         }
-        if let Some(new_lr) = plateau.on_epoch_end(monitored, opt.learning_rate) {
-            opt.learning_rate = new_lr;
+        if let Some(new_lr) = s.plateau.on_epoch_end(monitored, s.opt.learning_rate) {
+            s.opt.learning_rate = new_lr;
         }
-        if decision.stop {
-            break;
+        s.finished = decision.stop || epoch + 1 == p.epochs;
+        if !s.finished && epoch + 1 < until && observer.checkpoint_due(epoch + 1) {
+            observer.checkpoint(s.save(&vs));
         }
     }
-    if let Some(best) = best_weights {
+    // Stopped at the span's end with epochs left: the state to continue from.
+    let partial = !s.finished;
+    if partial && s.history.len() as u32 > resumed_at {
+        observer.checkpoint(s.save(&vs));
+    }
+    let mut kept_epoch = s.kept_epoch;
+    if let Some(best) = s.kept {
         tch::no_grad(|| {
             for (mut var, b) in vs.trainable_variables().into_iter().zip(best) {
                 var.copy_(&b);
             }
         });
     } else {
-        kept_epoch = history.len() as u32;
+        kept_epoch = s.history.len() as u32;
     }
-    Ok(Fitted { vs, net, final_learning_rate: opt.learning_rate as f64, history, kept_epoch })
+    Ok(Fitted { vs, net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial })
 }
 
 #[cfg(test)]
@@ -562,13 +695,107 @@ mod tests {
                 ..HyperParams::default()
             };
             let run = |path| {
-                train_fold_inner(&data, &p, 7, 1, Device::Cpu, &mut Silent, path).map(without_timings).expect("trains")
+                train_fold_inner(&data, &p, 7, 1, Device::Cpu, &mut Silent, path, Span::default()).map(without_timings).expect("trains")
             };
             let written_out = run(StepPath::Fastest);
             let autograd = run(StepPath::Autograd);
             assert_eq!(written_out, autograd, "{activation:?} × {layers} layers, {optimizer:?}, {precision:?}");
             assert!(written_out.train_loss < 1.0, "it learns: {}", written_out.train_loss);
         }
+    }
+
+    /// Saves the state every `every` epochs (and at a span's end).
+    struct Saver {
+        every: u32,
+        saved: Vec<TrainState>,
+    }
+
+    impl FoldObserver for Saver {
+        fn checkpoint_due(&self, epochs_done: u32) -> bool {
+            epochs_done % self.every == 0
+        }
+        fn checkpoint(&mut self, state: TrainState) {
+            self.saved.push(state);
+        }
+    }
+
+    /// A fold stopped at any saved epoch and continued from its encoded state gives
+    /// bit for bit the uninterrupted fold's result (every epoch of the history, the
+    /// scores, the scored epoch), under both protocols, with a learning-rate cut, early
+    /// stopping, kept best weights, MaxNorm, every optimizer's moments and bf16; and
+    /// saving states does not change the training.
+    #[test]
+    fn a_fold_continued_from_its_saved_state_is_the_uninterrupted_fold() {
+        let data = fold_data();
+        let cases = [
+            (Protocol::Notebook, OptimizerKind::Nadam, Activation::LeakyRelu, Monitor::Loss, Precision::Fp32, 4),
+            (Protocol::GridSearchCv, OptimizerKind::Adam, Activation::Relu, Monitor::ValLoss, Precision::Fp32, 3),
+            (Protocol::GridSearchCv, OptimizerKind::Rmsprop, Activation::LeakyRelu, Monitor::Loss, Precision::Bf16, 30),
+            (Protocol::GridSearchCv, OptimizerKind::Sgd, Activation::Tanh, Monitor::Accuracy, Precision::Fp32, 30),
+        ];
+        for (protocol, optimizer, activation, monitor, precision, patience) in cases {
+            let p = HyperParams {
+                num_hidden_layers: 2,
+                neurons: [24, 40, 16, 8],
+                activation,
+                dropout: 0.3,
+                optimizer,
+                batch_size: 64,
+                epochs: 14,
+                early_stopping_patience: patience,
+                reduce_lr_patience: 2,
+                learning_rate: 0.01,
+                monitor: if protocol == Protocol::Notebook { Monitor::Loss } else { monitor },
+                weight_constraint: Some(1.0),
+                precision,
+                protocol,
+                ..HyperParams::default()
+            };
+            let what = format!("{protocol:?} {optimizer:?} {activation:?} {monitor:?} {precision:?}");
+            let run = |obs: &mut dyn FoldObserver, span: Span| {
+                train_fold_span(&data, &p, 7, 1, Device::Cpu, obs, span).map(without_timings).expect("trains")
+            };
+            let full = run(&mut Silent, Span::default());
+            assert!(!full.partial);
+            let mut saver = Saver { every: 3, saved: Vec::new() };
+            assert_eq!(run(&mut saver, Span::default()), full, "saving changed the training: {what}");
+            assert!(!saver.saved.is_empty(), "{what}");
+            for state in saver.saved {
+                let at = state.epochs_done;
+                let decoded = TrainState::decode(&state.encode()).expect("decodes");
+                assert_eq!(decoded, state);
+                let continued = run(&mut Silent, Span { from: Some(decoded), until: None });
+                assert_eq!(continued, full, "continued from epoch {at}: {what}");
+            }
+            // A span that ends early: the partial result is the fold's state at that
+            // epoch, and continuing from it ends as the uninterrupted fold.
+            let mut saver = Saver { every: 1000, saved: Vec::new() };
+            let part = run(&mut saver, Span { from: None, until: Some(5) });
+            assert_eq!(part.history[..], full.history[..part.history.len()], "{what}");
+            if full.epochs_run > 5 {
+                assert!(part.partial && part.epochs_run == 5, "{what}");
+                let state = saver.saved.pop().expect("the state at the span's end");
+                assert_eq!(state.epochs_done, 5);
+                let rest = run(&mut Silent, Span { from: Some(state), until: None });
+                assert_eq!(rest, full, "{what}");
+            }
+        }
+    }
+
+    /// A state of another format or of another fold shape is refused, not misread.
+    #[test]
+    fn a_foreign_state_is_refused() {
+        let data = fold_data();
+        let p = HyperParams { neurons: [24, 40, 16, 8], epochs: 4, batch_size: 64, ..HyperParams::default() };
+        let mut saver = Saver { every: 2, saved: Vec::new() };
+        train_fold_span(&data, &p, 7, 1, Device::Cpu, &mut saver, Span::default()).unwrap();
+        let state = saver.saved.pop().unwrap();
+        let mut bytes = state.encode();
+        bytes[10] ^= 1;
+        assert!(TrainState::decode(&bytes).unwrap_err().contains("another format"));
+        let wider = HyperParams { neurons: [32, 40, 16, 8], ..p.clone() };
+        let e = train_fold_span(&data, &wider, 7, 1, Device::Cpu, &mut Silent, Span { from: Some(state), until: None }).unwrap_err();
+        assert!(matches!(e, FoldError::BadState(_)), "{e}");
     }
 
     /// The written-out step takes the CPU ReLU/LeakyReLU cases with dropout (fp32 and

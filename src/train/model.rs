@@ -317,6 +317,16 @@ impl DropoutSampler {
         self.rng = rng;
     }
 
+    /// The generator, at its current position (saved with a fold's training state).
+    pub fn rng(&self) -> &Rng {
+        &self.rng
+    }
+
+    /// Continues from a saved position.
+    pub fn set_rng(&mut self, rng: Rng) {
+        self.rng = rng;
+    }
+
     /// Units whose draw is below this are dropped.
     pub(crate) fn threshold(&self) -> u64 {
         self.threshold

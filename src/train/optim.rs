@@ -6,8 +6,20 @@
 //! here, as in-place tensor arithmetic under `no_grad`, one formula per optimizer.
 //! Each is checked against one step computed by Keras itself (see the tests).
 
+use super::state::{copy_into, SavedTensor};
 use crate::params::OptimizerKind;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
+
+/// An optimizer's state between two steps (see [`Optimizer::state`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    pub m: Vec<SavedTensor>,
+    pub v: Vec<SavedTensor>,
+    pub iterations: u64,
+    pub u_product: f64,
+    pub learning_rate: f32,
+}
 
 const BETA_1: f64 = 0.9;
 const BETA_2: f64 = 0.999;
@@ -61,6 +73,29 @@ impl Optimizer {
             force_tensor_path: false,
             force_two_passes: false,
         }
+    }
+
+    /// Everything the next steps depend on besides the parameters: the moments, the step
+    /// count, Nadam's running product and the learning rate.
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState {
+            m: self.m.iter().map(SavedTensor::of).collect(),
+            v: self.v.iter().map(SavedTensor::of).collect(),
+            iterations: self.iterations,
+            u_product: self.u_product,
+            learning_rate: self.learning_rate,
+        }
+    }
+
+    /// Continues from `state` (of an optimizer of the same kind over parameters of the
+    /// same shapes).
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<(), String> {
+        copy_into(&self.m, &state.m, "first moments")?;
+        copy_into(&self.v, &state.v, "second moments")?;
+        self.iterations = state.iterations;
+        self.u_product = state.u_product;
+        self.learning_rate = state.learning_rate;
+        Ok(())
     }
 
     /// Applies one update from the parameters' accumulated gradients, then clears them.

@@ -1,0 +1,158 @@
+//! A fold's complete training state between two epochs, so that training can stop and
+//! continue later, in another process or on another machine, bit for bit as if it had
+//! not stopped.
+//!
+//! Why everything below is needed: the next epoch's numbers depend on the weights, the
+//! optimizer's moments and step count (Adam's bias correction, Nadam's μ product), the
+//! learning rate ReduceLROnPlateau left, the callbacks' counters and best values, the
+//! weights kept for restoring (the best epoch's or the checkpoint's), the shuffle
+//! order (each epoch shuffles the previous permutation) and the positions of the
+//! shuffle and dropout streams; and the fold's result includes the history so far.
+//! Tensors are kept as their raw bytes with shape and kind, so nothing is rounded.
+//!
+//! Encoded with bincode behind a format line; a state written by another format or
+//! another random scheme is refused (the fold then trains from its start, which is
+//! always correct, only slower).
+
+use super::callbacks::{BestCheckpoint, EarlyStopping, ReduceLrOnPlateau};
+use super::optim::OptimizerState;
+use super::EpochRecord;
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+/// The first bytes of an encoded state: the format and the random scheme (the
+/// streams of `crate::rng`, dropout drawn from its own stream). A change to either
+/// must change this line, so that no fold continues from a state of another scheme.
+pub const FORMAT: &[u8] = b"gridsweep-train-state v1 xoshiro256++/dropout-stream\n";
+
+/// A tensor's bytes, shape and kind, exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedTensor {
+    pub shape: Vec<i64>,
+    pub kind: String,
+    pub bytes: Vec<u8>,
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Float => "f32",
+        Kind::Double => "f64",
+        Kind::BFloat16 => "bf16",
+        Kind::Half => "f16",
+        Kind::Int64 => "i64",
+        _ => "other",
+    }
+}
+
+fn kind_of(name: &str) -> Option<Kind> {
+    Some(match name {
+        "f32" => Kind::Float,
+        "f64" => Kind::Double,
+        "bf16" => Kind::BFloat16,
+        "f16" => Kind::Half,
+        "i64" => Kind::Int64,
+        _ => return None,
+    })
+}
+
+impl SavedTensor {
+    pub fn of(t: &Tensor) -> SavedTensor {
+        let cpu = t.detach().to_device(tch::Device::Cpu).contiguous();
+        let numel = cpu.numel();
+        let mut bytes = vec![0u8; numel * cpu.kind().elt_size_in_bytes()];
+        cpu.copy_data_u8(&mut bytes, numel);
+        SavedTensor { shape: cpu.size(), kind: kind_name(cpu.kind()).into(), bytes }
+    }
+
+    fn tensor(&self) -> Result<Tensor, String> {
+        let kind = kind_of(&self.kind).ok_or_else(|| format!("unknown tensor kind {}", self.kind))?;
+        Tensor::f_from_data_size(&self.bytes, &self.shape, kind).map_err(|e| e.to_string())
+    }
+}
+
+/// Copies saved tensors into live ones of the same shapes and kinds, in order.
+pub fn copy_into(live: &[Tensor], saved: &[SavedTensor], what: &str) -> Result<(), String> {
+    if live.len() != saved.len() {
+        return Err(format!("{what}: {} saved tensors for {} live ones", saved.len(), live.len()));
+    }
+    tch::no_grad(|| {
+        for (l, s) in live.iter().zip(saved) {
+            if l.size() != s.shape || kind_name(l.kind()) != s.kind {
+                return Err(format!("{what}: saved {} {:?}, live {} {:?}", s.kind, s.shape, kind_name(l.kind()), l.size()));
+            }
+            let mut l = l.shallow_clone();
+            l.copy_(&s.tensor()?.to_device(l.device()));
+        }
+        Ok(())
+    })
+}
+
+/// Everything a fold's training depends on after `epochs_done` epochs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub epochs_done: u32,
+    #[serde(with = "history_rows")]
+    pub history: Vec<EpochRecord>,
+    /// The trainable variables, in `VarStore::trainable_variables` order.
+    pub weights: Vec<SavedTensor>,
+    pub optimizer: OptimizerState,
+    pub early: EarlyStopping,
+    pub plateau: ReduceLrOnPlateau,
+    pub checkpoint: Option<BestCheckpoint>,
+    /// The weights kept for the end (best epoch or checkpoint), and their epoch.
+    pub kept: Option<Vec<SavedTensor>>,
+    pub kept_epoch: u32,
+    /// The current permutation of the training rows (each epoch shuffles it further).
+    pub order: Vec<i64>,
+    pub shuffle_rng: Rng,
+    pub dropout_rng: Rng,
+    /// Training stopped (early stopping or the last epoch): nothing is left to run.
+    pub finished: bool,
+}
+
+impl TrainState {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = FORMAT.to_vec();
+        // Serialising plain data into a Vec cannot fail.
+        out.extend(bincode::serialize(self).unwrap_or_default());
+        out
+    }
+
+    /// Decodes a state; refuses one of another format or random scheme.
+    pub fn decode(bytes: &[u8]) -> Result<TrainState, String> {
+        let body = bytes.strip_prefix(FORMAT).ok_or_else(|| {
+            let head = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+            format!("a training state of another format or random scheme ({:?}; this build writes {:?})",
+                String::from_utf8_lossy(head), String::from_utf8_lossy(&FORMAT[..FORMAT.len() - 1]))
+        })?;
+        bincode::deserialize(body).map_err(|e| format!("a damaged training state: {e}"))
+    }
+
+    /// Encoded size in bytes (for the storage figures).
+    pub fn size(&self) -> usize {
+        FORMAT.len() + bincode::serialized_size(self).unwrap_or(0) as usize
+    }
+}
+
+/// The history as plain tuples: `EpochRecord` leaves out absent validation values when
+/// written as JSON, which a format without field names (bincode) cannot read back.
+mod history_rows {
+    use super::EpochRecord;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Row = (u32, f64, f64, f64, Option<f64>, Option<f64>);
+
+    pub fn serialize<S: Serializer>(h: &[EpochRecord], s: S) -> Result<S::Ok, S::Error> {
+        let rows: Vec<Row> = h.iter().map(|e| (e.epoch, e.loss, e.accuracy, e.learning_rate, e.val_loss, e.val_accuracy)).collect();
+        rows.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EpochRecord>, D::Error> {
+        let rows = Vec::<Row>::deserialize(d)?;
+        Ok(rows
+            .into_iter()
+            .map(|(epoch, loss, accuracy, learning_rate, val_loss, val_accuracy)| EpochRecord { epoch, loss, accuracy, learning_rate, val_loss, val_accuracy })
+            .collect())
+    }
+}
