@@ -124,8 +124,10 @@ fn has_study_column(key: &str) -> bool {
     HPO_COMBINED_COLUMNS.contains(&key) || key == "weight_constraint"
 }
 
-pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, include_partial: bool) -> csv::Result<usize> {
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| include_partial || r.3.is_some()).collect();
+/// `resource`, with `--include-partial`: every row is exported, and the epochs each
+/// configuration's numbers are of go in a last `resource_epochs` column.
+pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resource: Option<&HashMap<String, i64>>) -> csv::Result<usize> {
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.3.is_some()).collect();
     let params: Vec<Map<String, Value>> = selected.iter().map(|r| parse_params(&r.2)).collect();
     // `weight_constraint` has the study's (misspelt) column; a notebook row, which has
     // none, writes 0 there as the study's file did.
@@ -136,9 +138,12 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, inclu
     let mut w = csv::Writer::from_writer(out);
     let mut header: Vec<String> = HPO_COMBINED_COLUMNS.map(String::from).to_vec();
     header.extend(extra.iter().cloned());
+    if resource.is_some() {
+        header.push("resource_epochs".into());
+    }
     w.write_record(&header)?;
     let mut n = 0;
-    for ((_, _, _, summary), p) in selected.into_iter().zip(&params) {
+    for ((id, _, _, summary), p) in selected.into_iter().zip(&params) {
         let act = p.get("activation").and_then(Value::as_str).unwrap_or("");
         let opt = p.get("optimizer").and_then(Value::as_str).unwrap_or("");
         let s = summary.as_ref();
@@ -169,6 +174,9 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, inclu
             py_float(p.get("weight_constraint").and_then(Value::as_f64).unwrap_or(0.0)),
         ];
         rec.extend(extra.iter().map(|k| param_cell(p, k)));
+        if let Some(r) = resource {
+            rec.push(r.get(id).map(|e| e.to_string()).unwrap_or_default());
+        }
         w.write_record(&rec)?;
         n += 1;
     }
@@ -183,9 +191,9 @@ pub fn cv_results(
     folds: &HashMap<String, Vec<FoldMetrics>>,
     n_folds: usize,
     grid_keys: &[String],
-    include_partial: bool,
+    resource: Option<&HashMap<String, i64>>,
 ) -> csv::Result<usize> {
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| include_partial || r.3.is_some()).collect();
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.3.is_some()).collect();
     let none = Vec::new();
     let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
     let mean_test: Vec<f64> = selected
@@ -205,6 +213,9 @@ pub fn cv_results(
     header.extend(["mean_test_score", "std_test_score", "rank_test_score"].map(String::from));
     header.extend((0..n_folds).map(|k| format!("split{k}_train_score")));
     header.extend(["mean_train_score", "std_train_score"].map(String::from));
+    if resource.is_some() {
+        header.push("resource_epochs".into());
+    }
     w.write_record(&header)?;
 
     for (i, r) in selected.iter().enumerate() {
@@ -240,6 +251,9 @@ pub fn cv_results(
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.train_accuracy)));
         let (mtr, str_) = stat(|m| m.train_accuracy);
         rec.extend([mtr, str_]);
+        if let Some(res) = resource {
+            rec.push(res.get(&r.0).map(|e| e.to_string()).unwrap_or_default());
+        }
         w.write_record(&rec)?;
     }
     w.flush()?;

@@ -26,6 +26,7 @@ pub mod report;
 pub mod reporter;
 pub mod rng;
 pub mod sched;
+pub mod search;
 pub mod spec;
 pub mod store;
 pub mod train;

@@ -176,10 +176,17 @@ impl Reporter {
                 }
                 self.worker_label = vec![String::new(); *jobs];
             }
-            Event::FoldStarted { worker, config_id, label, fold, epochs } => {
-                let text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
+            Event::FoldStarted { worker, config_id, label, fold, epochs, from_epoch, until } => {
+                let mut text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
+                if until < epochs {
+                    text.push_str(&format!(" to epoch {until}"));
+                }
                 if let Some(Some(w)) = self.workers.get(*worker) {
-                    w.set_message(format!("{text}  epoch 0/{epochs}"));
+                    let from = if *from_epoch > 0 { " (continued)" } else { "" };
+                    w.set_message(format!("{text}  epoch {from_epoch}/{epochs}{from}"));
+                }
+                if *from_epoch > 0 {
+                    self.line(format!("{text}: continues from its saved state at epoch {from_epoch}"));
                 }
                 if let Some(l) = self.worker_label.get_mut(*worker) {
                     *l = text;
@@ -202,6 +209,19 @@ impl Reporter {
             Event::FoldFailed { worker, config_id, fold, error } => {
                 self.advance(*worker);
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
+            }
+            Event::RungPromoted { rung, configurations, pruned, folds } => {
+                self.total += folds;
+                if let Some(o) = &self.overall {
+                    o.set_length(self.total);
+                }
+                self.line(format!(
+                    "rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",
+                    rung - 1
+                ));
+            }
+            Event::StateRefused { config_id, fold, why, .. } => {
+                self.line(format!("{config_id} fold {fold}: its saved training state was not used ({why}); it trains from its start"));
             }
             Event::FoldAbandoned { worker, config_id, fold } => {
                 if let Some(Some(w)) = self.workers.get(*worker) {

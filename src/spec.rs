@@ -11,6 +11,7 @@
 use crate::cv::ScoreRule;
 use crate::data::DatasetSpec;
 use crate::params::{HyperParams, ParamError, Protocol};
+use crate::search::Search;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -37,6 +38,13 @@ pub struct Spec {
     /// How configurations are scored and ranked (Δacc kind, weights).
     #[serde(default)]
     pub score: ScoreRule,
+    /// Which configurations are trained, and how far (grid, random, halving).
+    #[serde(default, skip_serializing_if = "is_grid")]
+    pub search: Search,
+}
+
+fn is_grid(s: &Search) -> bool {
+    *s == Search::Grid
 }
 
 fn default_seed() -> u64 {
@@ -190,6 +198,7 @@ impl Spec {
             return Err(invalid("cv.folds", format!("{}: expected at least 2", self.cv.folds)));
         }
         self.score.check().map_err(|m| invalid("score", m))?;
+        self.search.check().map_err(|m| invalid("search", m))?;
         let mut base = HyperParams::default();
         base.apply_object(&self.fixed).map_err(|source| SpecError::Param {
             file: file.to_path_buf(),

@@ -25,3 +25,16 @@ CREATE TABLE checkpoints (
     saved_at  DOUBLE PRECISION NOT NULL,
     state     BYTEA   NOT NULL
 );
+
+-- Each configuration's result at each complete rung of successive halving, and
+-- whether it went on: the rung plot and the rank correlation read it.
+CREATE TABLE rung_scores (
+    sweep_id          BIGINT NOT NULL REFERENCES sweeps(id),
+    config_id         TEXT NOT NULL,
+    rung              BIGINT NOT NULL,
+    resource_epochs   BIGINT,
+    score             DOUBLE PRECISION,
+    mean_val_accuracy DOUBLE PRECISION,
+    promoted          BIGINT NOT NULL,
+    PRIMARY KEY (sweep_id, config_id, rung)
+);

@@ -25,3 +25,16 @@ CREATE TABLE checkpoints (
     saved_at  REAL    NOT NULL,
     state     BLOB    NOT NULL
 );
+
+-- Each configuration's result at each complete rung of successive halving, and
+-- whether it went on: the rung plot and the rank correlation read it.
+CREATE TABLE rung_scores (
+    sweep_id          INTEGER NOT NULL REFERENCES sweeps(id),
+    config_id         TEXT NOT NULL,
+    rung              INTEGER NOT NULL,
+    resource_epochs   INTEGER,
+    score             REAL,
+    mean_val_accuracy REAL,
+    promoted          INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, config_id, rung)
+);

@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// protocol; compare their milliseconds per fold-epoch).
     #[arg(long, default_value = "gridsearchcv")]
     pub protocol: String,
+    /// `run --checkpoint-every` values to run each case with (0: no saved training
+    /// states), e.g. `0,10` for the cost of saving them; default: run's default.
+    #[arg(long, value_delimiter = ',')]
+    pub checkpoint_every: Vec<u32>,
     /// Batch sizes to run (each a sweep of 4 configurations × 3 folds around the final model).
     #[arg(long, value_delimiter = ',', default_value = "512,64")]
     pub batch_sizes: Vec<u32>,
@@ -80,6 +84,8 @@ struct Case {
     precision: Precision,
     mkl_avx512: bool,
     protocol: Protocol,
+    /// `run --checkpoint-every`.
+    checkpoint_every: u32,
 }
 
 impl Case {
@@ -88,9 +94,14 @@ impl Case {
             (Precision::Fp32, true) => "fp32+mkl-avx512",
             (p, _) => p.name(),
         };
-        match self.protocol {
+        let base = match self.protocol {
             Protocol::GridSearchCv => base.to_string(),
             Protocol::Notebook => format!("{base}+notebook"),
+        };
+        match self.checkpoint_every {
+            crate::sched::CHECKPOINT_EVERY => base,
+            0 => format!("{base}+no-checkpoints"),
+            n => format!("{base}+checkpoint-every-{n}"),
         }
     }
 }
@@ -148,7 +159,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
     // child process, as MKL's choice is made once per process.
     let mut case_list: Vec<Case> =
-        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, protocol: Protocol::GridSearchCv }).collect();
+        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY }).collect();
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
         let out = Command::new(&exe)
@@ -165,12 +176,16 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         if let (Some(one), Some(all)) = (one, all) {
             say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
             avx512_peak = Some((one, all));
-            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, protocol: Protocol::GridSearchCv });
+            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
         }
     }
     // Each case once per protocol asked for, the protocols of a case side by side.
     let case_list: Vec<Case> =
         case_list.into_iter().flat_map(|c| protos.iter().map(move |&protocol| Case { protocol, ..c })).collect();
+    // ... and once per checkpoint interval asked for.
+    let intervals = if a.checkpoint_every.is_empty() { vec![crate::sched::CHECKPOINT_EVERY] } else { a.checkpoint_every.clone() };
+    let case_list: Vec<Case> =
+        case_list.into_iter().flat_map(|c| intervals.iter().map(move |&checkpoint_every| Case { checkpoint_every, ..c })).collect();
     if let Some((one, all)) = avx512_peak {
         peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
@@ -207,6 +222,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                     .args(c.mkl_avx512.then_some("--mkl-avx512"))
                     .arg("run").arg(&spec).arg("--db").arg(&db)
                     .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
+                    .args(["--checkpoint-every", &c.checkpoint_every.to_string()])
                     .stdout(Stdio::null()).stderr(Stdio::piped())
                     .spawn().context("starting gridsweep run")?;
                 let (code, maxrss) = bench::wait_with_rusage(&child)?;
@@ -259,12 +275,14 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                 false => peak_all.get(prec.name()).copied(),
             };
             let rate = fits as f64 / wall * 60.0;
-            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv;
+            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
+                && c.checkpoint_every == intervals[0];
             if is_default_fp32 {
                 fp32_rate = Some(rate);
             }
             let case = json!({
                 "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
+                "checkpoint_every": c.checkpoint_every,
                 "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
                 "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
                 "fold_fits": fits, "wall_seconds": wall,

@@ -6,11 +6,12 @@ use crate::params::HyperParams;
 use crate::rank;
 use crate::reporter;
 use crate::sched::{self, RunOptions, SweepJob};
+use crate::search::Search;
 use crate::spec::{Spec, BUILTIN_DEMO};
 use crate::store::{now, DbLocation, Store, SweepRow};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,6 +100,11 @@ pub struct ExecArgs {
     /// before giving up with exit code 2; finished results are kept meanwhile.
     #[arg(long, default_value_t = 600)]
     pub db_timeout: u64,
+    /// Save each running fold's training state in the database every N epochs (and at
+    /// a second Ctrl-C), so that a fold interrupted by kill -9 or a lost node continues
+    /// from there; 0 turns it off.
+    #[arg(long, default_value_t = crate::sched::CHECKPOINT_EVERY)]
+    pub checkpoint_every: u32,
     /// Simulated folds of this many milliseconds instead of training (the scheduler
     /// benchmark's workers).
     #[arg(long, hide = true)]
@@ -225,7 +231,9 @@ pub struct ExportArgs {
     /// Output file (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Include configurations whose folds are not all done.
+    /// Include configurations whose folds are not all done, and those successive halving
+    /// stopped (with their last rung's numbers); adds a `resource_epochs` column (the
+    /// epochs each row's numbers are of).
     #[arg(long)]
     pub include_partial: bool,
 }
@@ -448,6 +456,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         best_so_far,
         score: spec.score,
         labels,
+        halving: spec.search.halving(),
     };
     let opts = RunOptions {
         jobs: devices.len(),
@@ -457,6 +466,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
         db_patience: Duration::from_secs(x.db_timeout),
         simulate: x.simulate_ms.map(Duration::from_millis),
+        checkpoint_every: x.checkpoint_every,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);
@@ -509,7 +519,36 @@ pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec
             spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
         );
     }
-    let added = store.add_configs(row.id, &expansion.configs, spec.cv.folds).await?;
+    // The strategy of a sweep is part of what it is: a sweep started as a grid does not
+    // become a halving one, nor does a halving sweep change its configurations (its
+    // rungs rank a fixed set). A random sweep may raise its `n`.
+    let before: Spec = serde_json::from_str(&row.spec_json).unwrap_or_else(|_| spec.clone());
+    let existing = store.configurations(row.id).await?.len();
+    let configs = spec.search.select(&expansion.configs, spec.seed);
+    if existing > 0 {
+        let same = match (before.search, spec.search) {
+            (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
+            (a, b) => a == b,
+        };
+        if !same {
+            bail!(
+                "sweep `{}` was run with search {}; this spec asks for search {}: give the spec another `name` to start a new sweep",
+                spec.name, serde_json::to_string(&before.search)?, serde_json::to_string(&spec.search)?
+            );
+        }
+    }
+    let halving = spec.search.halving();
+    if halving.is_some() && existing > 0 {
+        let known: std::collections::HashSet<String> = store.configurations(row.id).await?.into_iter().map(|c| c.0).collect();
+        let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
+        if new > 0 {
+            bail!(
+                "sweep `{}` is a successive-halving sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
+                spec.name
+            );
+        }
+    }
+    let added = store.add_configs_with(row.id, &configs, spec.cv.folds, halving).await?;
     if added > 0 {
         store.update_spec(row.id, &spec_json).await?;
     }
@@ -540,6 +579,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let rule = sweep_score_rule(&sweep);
         let rows = store.configurations(sweep.id).await?;
         let trainings = store.training_count(sweep.id).await?;
+        let rungs = store.rungs(sweep.id).await?;
         let ranked = rank::rank(&rows, &rule);
         let best = ranked.first();
         if a.json {
@@ -551,7 +591,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                     "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
                 "rate_folds_per_minute": rate_per_min, "eta_seconds": eta, "failures": failures,
                 "workers_running": live > 0, "live_running_folds": live, "workers": workers,
-                "done_fold_devices": devices,
+                "done_fold_devices": devices, "rungs": rungs,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
         } else {
@@ -560,6 +600,34 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
             if let Some(b) = best {
                 println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {:.4}; {})", ranked.len(),
                     b.config_id, b.score, b.summary.mean_val_accuracy, b.summary.delta_accuracy, rule.describe());
+            }
+            if let Some(rungs) = &rungs {
+                println!("successive halving:");
+                let header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+                let table: Vec<Vec<String>> = rungs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.rung.to_string(),
+                            r.configurations.to_string(),
+                            r.epochs.map(|e| e.to_string()).unwrap_or_default(),
+                            match (r.folds_done, r.folds) {
+                                (Some(d), Some(n)) => format!("{d} of {n}"),
+                                _ => "all".into(),
+                            },
+                            match (r.promoted, r.folds) {
+                                (Some(p), _) => p.to_string(),
+                                (None, Some(_)) => "(in progress)".into(),
+                                (None, None) => "(the last rung)".into(),
+                            },
+                        ]
+                    })
+                    .collect();
+                let (head, lines) = aligned(&header, &table);
+                println!("  {head}");
+                for l in lines {
+                    println!("  {l}");
+                }
             }
             if !devices.is_empty() {
                 let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
@@ -653,15 +721,33 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
         let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let rows = store.configurations(sweep.id).await?;
+        let partial = store.partial_configurations(sweep.id).await?;
         store.close().await;
         let rule = a.score.rule(sweep_score_rule(&sweep))?;
         let ranked = rank::rank(&rows, &rule);
+        // Successive halving's unfinished ones, after the complete ones: the furthest
+        // trained first, then by score at that point.
+        let partial_rows: Vec<rank::ConfigRow> =
+            partial.iter().map(|p| (p.config_id.clone(), p.position, p.params_json.clone(), Some(p.summary.clone()))).collect();
+        let mut partial_ranked = rank::rank(&partial_rows, &rule);
+        let info: HashMap<&str, &crate::store::PartialConfig> = partial.iter().map(|p| (p.config_id.as_str(), p)).collect();
+        let epochs_of = |id: &str| info.get(id).and_then(|p| p.resource_epochs).unwrap_or(0);
+        partial_ranked.sort_by(|x, y| epochs_of(&y.config_id).cmp(&epochs_of(&x.config_id)).then(y.score.total_cmp(&x.score)).then(x.position.cmp(&y.position)));
         let keys = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
         let shown: Vec<&rank::Ranked> = ranked.iter().take(if a.top == 0 { usize::MAX } else { a.top }).collect();
         if a.json {
+            let partial_json: Vec<Value> = partial_ranked
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["resource_epochs"] = json!(epochs_of(&r.config_id));
+                    v["pruned"] = json!(info.get(r.config_id.as_str()).is_some_and(|p| p.pruned));
+                    v
+                })
+                .collect();
             println!("{}", serde_json::to_string_pretty(&json!({
                 "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranked.len(), "configurations": rows.len(),
-                "varying": keys, "ranking": shown,
+                "varying": keys, "ranking": shown, "partial": partial_json,
             }))?);
             return anyhow::Ok(Outcome::Ok);
         }
@@ -689,22 +775,76 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
         for l in lines {
             println!("{l}");
         }
+        if !partial_ranked.is_empty() {
+            let pruned = partial.iter().filter(|p| p.pruned).count();
+            println!(
+                "\n{} configuration(s) stopped by successive halving before their end ({pruned} pruned; the others are still in the search), with their scores at the epochs they reached:",
+                partial_ranked.len()
+            );
+            let mut header: Vec<String> = ["epochs", "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
+            header.extend(keys.iter().cloned());
+            let table: Vec<Vec<String>> = partial_ranked
+                .iter()
+                .take(if a.top == 0 { usize::MAX } else { a.top })
+                .map(|r| {
+                    let s = &r.summary;
+                    let mut row = vec![
+                        epochs_of(&r.config_id).to_string(),
+                        format!("{:.4}", r.score),
+                        format!("{:.4}", s.mean_val_accuracy),
+                        format!("{:.4}", s.mean_train_accuracy),
+                        r.config_id.clone(),
+                        if info.get(r.config_id.as_str()).is_some_and(|p| p.pruned) { "pruned" } else { "in the search" }.to_string(),
+                    ];
+                    row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
+                    row
+                })
+                .collect();
+            let (head, lines) = aligned(&header, &table);
+            println!("{head}");
+            for l in lines {
+                println!("{l}");
+            }
+        }
         anyhow::Ok(Outcome::Ok)
     })
 }
 
 pub fn export(a: ExportArgs) -> Result<Outcome> {
     let rt = runtime()?;
-    let (sweep, rows, folds) = rt.block_on(async {
+    let (sweep, rows, folds, resource) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
-        let rows = store.configurations(sweep.id).await?;
+        let mut rows = store.configurations(sweep.id).await?;
+        // With --include-partial, a configuration stopped by successive halving comes with
+        // its rung's summary, and every row says the epochs its numbers are of.
+        let resource = if a.include_partial {
+            let partial: HashMap<String, crate::store::PartialConfig> =
+                store.partial_configurations(sweep.id).await?.into_iter().map(|p| (p.config_id.clone(), p)).collect();
+            let mut resource = HashMap::new();
+            for r in rows.iter_mut() {
+                match partial.get(&r.0) {
+                    Some(p) => {
+                        r.3 = Some(p.summary.clone());
+                        resource.insert(r.0.clone(), p.resource_epochs.unwrap_or(0));
+                    }
+                    None if r.3.is_some() => {
+                        let epochs = rank::parse_params(&r.2).get("epochs").and_then(Value::as_i64).unwrap_or(0);
+                        resource.insert(r.0.clone(), epochs);
+                    }
+                    None => {}
+                }
+            }
+            Some(resource)
+        } else {
+            None
+        };
         let folds = match a.format {
             ExportFormat::CvResults => store.fold_metrics(sweep.id).await?,
             ExportFormat::HpoCombined => HashMap::new(),
         };
         store.close().await;
-        anyhow::Ok((sweep, rows, folds))
+        anyhow::Ok((sweep, rows, folds, resource))
     })?;
     let out: Box<dyn std::io::Write> = match &a.out {
         Some(p) => {
@@ -717,11 +857,11 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
     };
     let rule = sweep_score_rule(&sweep);
     let n = match a.format {
-        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &rows, &rule, a.include_partial)?,
+        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &rows, &rule, resource.as_ref())?,
         ExportFormat::CvResults => {
             let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
             let keys = spec.expand()?.grid_keys;
-            crate::export::cv_results(out, &rows, &folds, sweep.folds as usize, &keys, a.include_partial)?
+            crate::export::cv_results(out, &rows, &folds, sweep.folds as usize, &keys, resource.as_ref())?
         }
     };
     if let Some(p) = &a.out {

@@ -20,6 +20,7 @@ pub mod sqlite;
 use crate::cv::{self, CvSummary};
 use crate::spec::Config;
 use crate::train::FoldResult;
+use crate::search::{Halving, RungEntry};
 use sqlx::{PgPool, Row, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -312,6 +313,44 @@ impl Counts {
     }
 }
 
+/// A configuration whose summary is of a rung (successive halving), not of its end.
+#[derive(Debug, Clone)]
+pub struct PartialConfig {
+    pub config_id: String,
+    pub position: i64,
+    pub params_json: String,
+    /// The epochs (budget) its summary was taken at.
+    pub resource_epochs: Option<i64>,
+    pub pruned: bool,
+    pub summary: CvSummary,
+}
+
+/// What [`Store::advance_rung`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RungStep {
+    /// The rung was complete: `configurations` went on to rung `rung`, `pruned` stopped.
+    Promoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
+    /// Folds of the current rung are still pending or running.
+    Waiting,
+    /// Nothing is left to train.
+    Finished,
+}
+
+/// One rung of a halving sweep, for `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RungRow {
+    pub rung: i64,
+    pub configurations: i64,
+    /// The largest epoch budget of the rung.
+    pub epochs: Option<i64>,
+    /// For the rung in progress: folds done of all.
+    pub folds_done: Option<i64>,
+    pub folds: Option<i64>,
+    /// For a complete rung: how many went on (None for the rung in progress and for
+    /// the last one).
+    pub promoted: Option<i64>,
+}
+
 /// A claimed fold.
 #[derive(Debug, Clone)]
 pub struct Claim {
@@ -460,7 +499,8 @@ const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accura
 
 /// A configuration's summary, as `record_done` writes it.
 const SUMMARY_COLUMNS: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy,
-        mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at";
+        mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at,
+        resource_epochs, rung, pruned";
 
 /// A sweep's `updated_at` is its spec's last change or its last finished fold, whichever
 /// is later.
@@ -587,6 +627,12 @@ impl Store {
     /// same network (same training key): then it shares that one's folds (`trained_by`)
     /// and, when they are done, its summary. One transaction: all or nothing.
     pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
+        self.add_configs_with(sweep_id, configs, folds, None).await
+    }
+
+    /// [`add_configs`](Self::add_configs) for a sweep of successive halving: the folds
+    /// start at rung 0's budget, and the sweep's current rung is set to 0 (if unset).
+    pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, halving: Option<Halving>) -> Result<usize> {
         // Every worker of a sweep starts by adding the spec's configurations: read which
         // are there first, so that a sweep already registered costs one query, not a
         // write transaction of no-op inserts that all the workers would queue on.
@@ -630,8 +676,8 @@ impl Store {
             for c in &configs {
                 let lead = leads.get(&c.training_key).cloned();
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(sweep_id)
                 .bind(&c.id)
@@ -639,6 +685,7 @@ impl Store {
                 .bind(&c.canonical_json)
                 .bind(&c.training_key)
                 .bind(&lead)
+                .bind(halving.map(|_| 0i64))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -650,15 +697,20 @@ impl Store {
                     continue;
                 }
                 leads.insert(c.training_key.clone(), c.id.clone());
+                let budget = halving.map(|h| h.budget(0, c.params.epochs) as i64);
                 for k in 0..folds {
-                    sqlx::query("INSERT INTO folds (sweep_id, config_id, fold) VALUES ($1, $2, $3)")
+                    sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, $4)")
                         .bind(sweep_id)
                         .bind(&c.id)
                         .bind(k as i64)
+                        .bind(budget)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.err(e))?;
                 }
+            }
+            if halving.is_some() {
+                sqlx::query("UPDATE sweeps SET rung = 0 WHERE id = $1 AND rung IS NULL").bind(sweep_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
             }
             // A configuration joining a training that is already complete takes its summary.
             sqlx::query(&format!(
@@ -884,10 +936,13 @@ impl Store {
                 let rows = sqlx::query(FOLD_RESULT_COLUMNS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
                 let folds: Vec<FoldResult> = rows.iter().map(|r| fold_result!(r)).collect();
                 let s = cv::summarize(&folds, rule);
+                // A rung's summary (some fold stopped at its budget) is partial: it says
+                // at how many epochs it was taken.
+                let resource = folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max();
                 let row = sqlx::query(
                     "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
                             std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
-                            delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12
+                            delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12, resource_epochs = $15
                      WHERE sweep_id = $13 AND (config_id = $14 OR trained_by = $14)
                      RETURNING position, params_json, config_id",
                 )
@@ -905,13 +960,16 @@ impl Store {
                 .bind(t)
                 .bind(sweep_id)
                 .bind(&config_id)
+                .bind(resource)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?
                 .into_iter()
                 .find(|r| r.get::<String, _>(2) == config_id)
                 .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
-                completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
+                if resource.is_none() {
+                    completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
+                }
             }
             // (No `updated_at` of the sweep here: one row every worker would update is a
             // lock all of them queue on. A sweep's last update is read from its folds.)
@@ -1042,11 +1100,13 @@ impl Store {
         Ok(rows.into_iter().map(|(config_id, fold, attempts, error)| Failure { config_id, fold, attempts, error }).collect())
     }
 
-    /// Configurations of a sweep with their summary when complete, in grid order.
+    /// Configurations of a sweep with their summary when complete (all folds trained to
+    /// their end; a rung's partial summary is left out), in grid order.
     pub async fn configurations(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, Option<CvSummary>)>> {
         with_pool!(self, p => {
             let rows = sqlx::query(
-                "SELECT config_id, position, params_json, completed_at, mean_train_accuracy, std_train_accuracy,
+                "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END,
+                        mean_train_accuracy, std_train_accuracy,
                         mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
                         std_val_loss, delta_accuracy, score, total_fit_seconds
                  FROM configurations WHERE sweep_id = $1 ORDER BY position",
@@ -1076,6 +1136,247 @@ impl Store {
                 })
                 .collect())
         })
+    }
+
+    /// Configurations with a partial summary (successive halving's rungs): each with its
+    /// summary, the epochs it was taken at, and whether the configuration was pruned.
+    pub async fn partial_configurations(&self, sweep_id: i64) -> Result<Vec<PartialConfig>> {
+        with_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT config_id, position, params_json, resource_epochs, pruned, mean_train_accuracy, std_train_accuracy,
+                        mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
+                        std_val_loss, delta_accuracy, score, total_fit_seconds
+                 FROM configurations WHERE sweep_id = $1 AND resource_epochs IS NOT NULL AND completed_at IS NOT NULL ORDER BY position",
+            )
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| PartialConfig {
+                    config_id: r.get(0),
+                    position: r.get(1),
+                    params_json: r.get(2),
+                    resource_epochs: r.get(3),
+                    pruned: r.get::<i64, _>(4) != 0,
+                    summary: CvSummary {
+                        mean_train_accuracy: r.get(5),
+                        std_train_accuracy: r.get(6),
+                        mean_val_accuracy: r.get(7),
+                        std_val_accuracy: r.get(8),
+                        mean_train_loss: r.get(9),
+                        std_train_loss: r.get(10),
+                        mean_val_loss: r.get(11),
+                        std_val_loss: r.get(12),
+                        delta_accuracy: r.get(13),
+                        score: r.get(14),
+                        total_fit_seconds: r.get(15),
+                    },
+                })
+                .collect())
+        })
+    }
+
+    /// After a claim found nothing, in a sweep of successive halving: when the current
+    /// rung is complete (no fold pending or running), ranks its configurations by their
+    /// score at this rung, records every one's rung score, sends the best ⌈n/factor⌉
+    /// on (their partial folds become pending with the next rung's budget, continuing
+    /// from their saved states) and prunes the others (their saved states are deleted).
+    /// One transaction, conditional on the sweep's rung: several processes may call it
+    /// at once and the rung advances once.
+    pub async fn advance_rung(&self, sweep_id: i64, h: &Halving) -> Result<RungStep> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            let lock = if self.dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
+            let rung: Option<i64> = sqlx::query_scalar(&format!("SELECT rung FROM sweeps WHERE id = $1{lock}"))
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            let Some(r) = rung else {
+                tx.rollback().await.map_err(|e| self.err(e))?;
+                return Ok(RungStep::Finished);
+            };
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state IN ('pending', 'running')")
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            if open > 0 {
+                tx.rollback().await.map_err(|e| self.err(e))?;
+                return Ok(RungStep::Waiting);
+            }
+            let rows = sqlx::query(
+                "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
+                 FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 ORDER BY position",
+            )
+            .bind(sweep_id)
+            .bind(r)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+            struct Entry {
+                id: String,
+                resource: Option<i64>,
+                scored: bool,
+                epochs: u32,
+                score: Option<f64>,
+                val: Option<f64>,
+            }
+            let mut entries = Vec::new();
+            let mut rung_entries = Vec::new();
+            for row in &rows {
+                let scored = row.get::<Option<f64>, _>(5).is_some();
+                let params: String = row.get(4);
+                let epochs = crate::params::HyperParams::from_object(&crate::rank::parse_params(&params)).map(|p| p.epochs).unwrap_or(0);
+                let score: Option<f64> = if scored { row.get(2) } else { None };
+                rung_entries.push(RungEntry { config_id: row.get(0), position: row.get(1), score });
+                entries.push(Entry { id: row.get(0), resource: row.get(3), scored, epochs, score, val: row.get(6) });
+            }
+            // Every configuration left is complete (or failed): this rung is the last, and
+            // the search is over once its scores are recorded.
+            let last = !entries.iter().any(|e| e.scored && e.resource.is_some());
+            let kept = if last { Default::default() } else { crate::search::promoted(h, &rung_entries) };
+            let (mut pending, mut pruned) = (0u64, 0usize);
+            for e in &entries {
+                let go_on = kept.contains(&e.id);
+                sqlx::query(
+                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .bind(&e.id)
+                .bind(r)
+                .bind(e.resource.unwrap_or(h.budget(r as u32, e.epochs) as i64))
+                .bind(e.score)
+                .bind(e.val)
+                .bind(go_on as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+                if last {
+                    continue;
+                }
+                if go_on {
+                    sqlx::query("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND (config_id = $3 OR trained_by = $3)")
+                        .bind(r + 1)
+                        .bind(sweep_id)
+                        .bind(&e.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    if e.resource.is_some() {
+                        let budget = h.budget(r as u32 + 1, e.epochs) as i64;
+                        pending += sqlx::query(
+                            "UPDATE folds SET state = 'pending', budget = $1, worker = NULL, lease_until = NULL
+                             WHERE sweep_id = $2 AND config_id = $3 AND state = 'done' AND partial = 1",
+                        )
+                        .bind(budget)
+                        .bind(sweep_id)
+                        .bind(&e.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?
+                        .rows_affected();
+                    }
+                } else if e.resource.is_some() || !e.scored {
+                    pruned += 1;
+                    sqlx::query("UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND (config_id = $2 OR trained_by = $2)")
+                        .bind(sweep_id)
+                        .bind(&e.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    sqlx::query("DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)")
+                        .bind(sweep_id)
+                        .bind(&e.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    sqlx::query("UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2")
+                        .bind(sweep_id)
+                        .bind(&e.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            if last {
+                tx.commit().await.map_err(|e| self.err(e))?;
+                return Ok(RungStep::Finished);
+            }
+            sqlx::query("UPDATE sweeps SET rung = $1 WHERE id = $2 AND rung = $3")
+                .bind(r + 1)
+                .bind(sweep_id)
+                .bind(r)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(if pending > 0 { RungStep::Promoted { rung: r as u32 + 1, configurations: kept.len(), pruned, folds: pending } } else { RungStep::Finished })
+        })
+    }
+
+    /// A halving sweep's rungs: per rung, the configurations trained in it, their epoch
+    /// budget (the largest), how many of its folds are done, and how many went on.
+    pub async fn rungs(&self, sweep_id: i64) -> Result<Option<Vec<RungRow>>> {
+        with_pool!(self, p => {
+            let current: Option<i64> = sqlx::query_scalar("SELECT rung FROM sweeps WHERE id = $1")
+                .bind(sweep_id)
+                .fetch_optional(p)
+                .await
+                .map_err(|e| self.err(e))?
+                .flatten();
+            let Some(current) = current else { return Ok(None) };
+            let done: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT rung, COUNT(*), SUM(promoted), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1 GROUP BY rung ORDER BY rung",
+            )
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            let mut out: Vec<RungRow> = done
+                .into_iter()
+                .map(|(rung, n, promoted, epochs)| RungRow {
+                    rung,
+                    configurations: n,
+                    epochs,
+                    folds_done: None,
+                    folds: None,
+                    // The current rung with recorded scores is the last one.
+                    promoted: (rung < current).then_some(promoted),
+                })
+                .collect();
+            if !out.iter().any(|r| r.rung == current) {
+                let (n, folds, fdone, epochs): (i64, i64, i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(DISTINCT c.config_id), COUNT(f.id), COALESCE(SUM(CASE WHEN f.state = 'done' THEN 1 ELSE 0 END), 0), MAX(f.budget)
+                     FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = c.config_id
+                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2",
+                )
+                .bind(sweep_id)
+                .bind(current)
+                .fetch_one(p)
+                .await
+                .map_err(|e| self.err(e))?;
+                if n > 0 {
+                    out.push(RungRow { rung: current, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None });
+                }
+            }
+            Ok(Some(out))
+        })
+    }
+
+    /// Every recorded rung score of a sweep: (config, rung, epochs, score, promoted).
+    pub async fn rung_scores(&self, sweep_id: i64) -> Result<Vec<(String, i64, Option<i64>, Option<f64>, bool)>> {
+        let rows: Vec<(String, i64, Option<i64>, Option<f64>, i64)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT config_id, rung, resource_epochs, score, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
+        )
+        .bind(sweep_id)
+        .fetch_all(p)
+        .await
+        .map_err(|e| self.err(e)))?;
+        Ok(rows.into_iter().map(|(c, r, e, s, p)| (c, r, e, s, p != 0)).collect())
     }
 
     /// Distinct trainings of a sweep: configurations that hold their own folds.

@@ -1,0 +1,213 @@
+//! Search strategies: which configurations of the expanded grid a sweep trains, and
+//! how far.
+//!
+//! - `grid` (the default): every distinct training of the grid, to its configured epochs.
+//! - `random`: `n` distinct trainings drawn from the grid with a seed. The draw is one
+//!   seeded permutation of the grid's distinct trainings, of which the sweep takes the
+//!   first `n`: raising `n` keeps the first ones and adds more, and re-running adds only
+//!   what is new.
+//! - `halving`: synchronous successive halving with epochs as the resource. Rung `r`
+//!   trains every surviving configuration's folds to `min(epochs, min_epochs·factor^r)`
+//!   epochs; when the rung is complete the best ⌈n/factor⌉ by the sweep's score at that
+//!   rung go on, the others are pruned, until the survivors reach their configured
+//!   epochs. A fold continues from its saved training state, so a configuration that
+//!   reaches the end has bit for bit the results a plain grid run gives it.
+//!
+//! The rung state lives in the database (folds' budgets, configurations' rungs, the
+//! sweep's current rung), so a halving sweep resumes at any moment and runs on several
+//! processes and machines like any other; the promotion rule below is a pure function
+//! of the rung's scores (ties by grid position), so its outcome does not depend on
+//! which process promotes or when.
+
+use crate::spec::Config;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The spec's `search` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "strategy", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Search {
+    #[default]
+    Grid,
+    Random {
+        n: usize,
+        /// Default: the spec's seed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+    },
+    Halving {
+        #[serde(default = "default_factor")]
+        factor: u32,
+        min_epochs: u32,
+        /// Start from a random sample of this many trainings instead of the whole grid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sample: Option<usize>,
+        /// The sample's seed (default: the spec's seed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+    },
+}
+
+fn default_factor() -> u32 {
+    3
+}
+
+/// Successive halving's two numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halving {
+    pub factor: u32,
+    pub min_epochs: u32,
+}
+
+impl Halving {
+    /// The epochs a configuration of `epochs` trains to in rung `rung`.
+    pub fn budget(&self, rung: u32, epochs: u32) -> u32 {
+        let mut b = self.min_epochs as u64;
+        for _ in 0..rung {
+            b = b.saturating_mul(self.factor as u64);
+            if b >= epochs as u64 {
+                break;
+            }
+        }
+        b.min(epochs as u64) as u32
+    }
+
+    /// How many of `n` configurations of a complete rung go on.
+    pub fn survivors(&self, n: usize) -> usize {
+        n.div_ceil(self.factor as usize)
+    }
+}
+
+/// A configuration of a complete rung, as the promotion sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungEntry {
+    pub config_id: String,
+    pub position: i64,
+    /// The sweep's score at this rung; None when a fold failed (never promoted).
+    pub score: Option<f64>,
+}
+
+/// The configurations that go on from a complete rung: the best ⌈n/factor⌉ by score,
+/// ties by grid position; configurations without a score never go on.
+pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
+    let mut ranked: Vec<&RungEntry> = entries.iter().filter(|e| e.score.is_some_and(|s| s.is_finite())).collect();
+    ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
+    ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
+}
+
+impl Search {
+    /// Checks the numbers; the message names the key.
+    pub fn check(&self) -> Result<(), String> {
+        match *self {
+            Search::Grid => Ok(()),
+            Search::Random { n, .. } if n == 0 => Err("n: expected at least 1".into()),
+            Search::Random { .. } => Ok(()),
+            Search::Halving { factor, .. } if factor < 2 => Err(format!("factor: {factor}: expected at least 2")),
+            Search::Halving { min_epochs, .. } if min_epochs == 0 => Err("min_epochs: expected at least 1".into()),
+            Search::Halving { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
+            Search::Halving { .. } => Ok(()),
+        }
+    }
+
+    pub fn halving(&self) -> Option<Halving> {
+        match *self {
+            Search::Halving { factor, min_epochs, .. } => Some(Halving { factor, min_epochs }),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Search::Grid => "grid",
+            Search::Random { .. } => "random",
+            Search::Halving { .. } => "halving",
+        }
+    }
+
+    /// The configurations the sweep trains, out of the expanded grid's (in grid order
+    /// for grid and halving, in draw order for a sample).
+    pub fn select(&self, configs: &[Config], spec_seed: u64) -> Vec<Config> {
+        match *self {
+            Search::Grid | Search::Halving { sample: None, .. } => configs.to_vec(),
+            Search::Random { n, seed } | Search::Halving { sample: Some(n), seed, .. } => sample(configs, n, seed.unwrap_or(spec_seed)),
+        }
+    }
+}
+
+/// `n` distinct trainings of `configs` (the first row of each), the first `n` of one
+/// seeded permutation: prefix-stable in `n`.
+pub fn sample(configs: &[Config], n: usize, seed: u64) -> Vec<Config> {
+    let mut seen = HashSet::new();
+    let distinct: Vec<&Config> = configs.iter().filter(|c| seen.insert(c.training_key.clone())).collect();
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    order.shuffle(&mut rng);
+    order.into_iter().take(n).map(|i| distinct[i].clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::HyperParams;
+
+    fn grid(n: usize) -> Vec<Config> {
+        (0..n)
+            .map(|i| {
+                let mut p = HyperParams::default();
+                p.learning_rate = 1e-4 * (i + 1) as f64;
+                Config::new(p)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn budgets_grow_by_the_factor_up_to_the_epochs() {
+        let h = Halving { factor: 3, min_epochs: 5 };
+        let b: Vec<u32> = (0..5).map(|r| h.budget(r, 60)).collect();
+        assert_eq!(b, vec![5, 15, 45, 60, 60]);
+        assert_eq!(h.budget(0, 3), 3);
+        assert_eq!(h.survivors(120), 40);
+        assert_eq!(h.survivors(40), 14);
+        assert_eq!(h.survivors(1), 1);
+        assert_eq!(Halving { factor: 1000, min_epochs: 1000 }.budget(40, 60), 60);
+    }
+
+    #[test]
+    fn promotion_keeps_the_best_by_score_then_position() {
+        let h = Halving { factor: 2, min_epochs: 1 };
+        let e = |id: &str, position, score| RungEntry { config_id: id.into(), position, score };
+        let entries = [e("a", 0, Some(0.3)), e("b", 1, Some(0.5)), e("c", 2, Some(0.5)), e("d", 3, None), e("f", 4, Some(f64::NAN))];
+        // ⌈5/2⌉ = 3 places; only three have a score; b before c by position.
+        let kept = promoted(&h, &entries);
+        assert_eq!(kept, ["a", "b", "c"].iter().map(|s| s.to_string()).collect());
+        let kept = promoted(&Halving { factor: 3, min_epochs: 1 }, &entries);
+        assert_eq!(kept, ["b", "c"].iter().map(|s| s.to_string()).collect());
+    }
+
+    #[test]
+    fn random_samples_are_reproducible_and_prefix_stable() {
+        let g = grid(50);
+        let ids = |v: Vec<Config>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        let ten = ids(sample(&g, 10, 1));
+        assert_eq!(ten, ids(sample(&g, 10, 1)));
+        let twenty = ids(sample(&g, 20, 1));
+        assert_eq!(&twenty[..10], &ten[..]);
+        assert_ne!(ten, ids(sample(&g, 10, 2)));
+        assert_eq!(ids(sample(&g, 500, 1)).len(), 50);
+        let distinct: HashSet<_> = twenty.iter().collect();
+        assert_eq!(distinct.len(), 20);
+    }
+
+    #[test]
+    fn search_sections_parse_and_check() {
+        let s: Search = serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5}"#).unwrap();
+        assert_eq!(s, Search::Halving { factor: 3, min_epochs: 5, sample: None, seed: None });
+        let s: Search = serde_json::from_str(r#"{"strategy": "random", "n": 200, "seed": 1}"#).unwrap();
+        assert_eq!(s, Search::Random { n: 200, seed: Some(1) });
+        assert!(serde_json::from_str::<Search>(r#"{"strategy": "bayes"}"#).is_err());
+        assert!(serde_json::from_str::<Search>(r#"{"strategy": "random", "n": 3, "m": 1}"#).is_err());
+        assert!(Search::Halving { factor: 1, min_epochs: 5, sample: None, seed: None }.check().unwrap_err().contains("factor"));
+    }
+}
