@@ -286,22 +286,54 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         (p.train.len(), p.dataset.x.cols, p.dataset.n_classes())
     });
     let keys = rank::varying_keys(e.configs.iter().map(|c| rank::parse_params(&c.canonical_json)));
-    // One configuration per distinct training: the work the sweep does.
+    let grid_trainings = e.trainings();
+    // What the search strategy trains, one configuration per distinct training: the
+    // work the sweep does.
+    let selected = spec.search.select(&e.configs, spec.seed);
     let mut seen = std::collections::HashSet::new();
-    let trainings: Vec<&crate::spec::Config> = e.configs.iter().filter(|c| seen.insert(&c.training_key)).collect();
+    let trainings: Vec<&crate::spec::Config> = selected.iter().filter(|c| seen.insert(&c.training_key)).collect();
+    // Successive halving: configurations and epochs per rung, and the fold-epochs it
+    // spends at most (each epoch trained once, continuing from saved states) against
+    // the same configurations' full runs.
+    let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
+    let rung_plan: Option<Vec<(usize, u32)>> = spec.search.halving().map(|h| {
+        let (mut n, mut r, mut out) = (trainings.len(), 0, Vec::new());
+        loop {
+            let b = h.budget(r, max_epochs);
+            out.push((n, b));
+            if b >= max_epochs || n <= 1 && b >= max_epochs {
+                break;
+            }
+            n = h.survivors(n);
+            r += 1;
+        }
+        out
+    });
+    let full_epochs: u64 = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
+    let halving_epochs: Option<u64> = rung_plan.as_ref().map(|rungs| {
+        let mut prev = 0u64;
+        rungs.iter().map(|&(n, b)| { let e = n as u64 * (b as u64 - prev); prev = b as u64; e }).sum::<u64>() * folds as u64
+    });
+    let share = halving_epochs.map(|h| h as f64 / full_epochs.max(1) as f64).unwrap_or(1.0);
     let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;
         let flops: f64 = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
+        let flops = flops * share;
         (flops, flops / (PLAN_GFLOPS_PER_JOB * 1e9 * jobs as f64))
     });
     if a.json {
         let doc = json!({
             "name": spec.name,
-            "configurations": e.configs.iter().map(|c| json!({"id": c.id, "params": c.params.canonical()})).collect::<Vec<_>>(),
+            "configurations": selected.iter().map(|c| json!({"id": c.id, "params": c.params.canonical()})).collect::<Vec<_>>(),
+            "search": spec.search,
+            "grid_distinct_trainings": grid_trainings,
+            "rungs": rung_plan.as_ref().map(|r| r.iter().map(|&(n, b)| json!({"configurations": n, "epochs": b})).collect::<Vec<_>>()),
+            "fold_epochs_at_most": halving_epochs.unwrap_or(full_epochs),
+            "fold_epochs_of_full_runs": full_epochs,
             "generated": e.generated,
             "grid_rows": e.generated,
             "duplicates_removed": e.duplicates(),
-            "distinct_configurations": e.configs.len(),
+            "distinct_configurations": selected.len(),
             "distinct_trainings": trainings.len(),
             "score": spec.score,
             "folds": folds,
@@ -315,11 +347,26 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     }
     // The summary first; the list after it, capped unless --list.
     println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations, {} distinct trainings",
-        spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), trainings.len());
-    if trainings.len() < e.generated {
+        spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), grid_trainings);
+    if grid_trainings < e.generated {
         println!(
             "  ({} duplicate row(s); {} configuration(s) train the same network as another: layers that are not built, settings the protocol does not use; each training runs once and every row gets its results)",
-            e.duplicates(), e.configs.len() - trainings.len()
+            e.duplicates(), e.configs.len() - grid_trainings
+        );
+    }
+    match spec.search {
+        crate::search::Search::Grid => {}
+        crate::search::Search::Random { n, seed } | crate::search::Search::Halving { sample: Some(n), seed, .. } => println!(
+            "random sample (seed {}): {} of the grid's {} distinct trainings",
+            seed.unwrap_or(spec.seed), trainings.len().min(n), grid_trainings
+        ),
+        _ => {}
+    }
+    if let (Some(h), Some(rungs), Some(he)) = (spec.search.halving(), &rung_plan, halving_epochs) {
+        let list: Vec<String> = rungs.iter().map(|(n, b)| format!("{n} at {b}")).collect();
+        println!(
+            "successive halving (factor {}, from {} epochs): configurations at epochs per rung {}; at most {} fold-epochs, {:.0}% of full runs' {}",
+            h.factor, h.min_epochs, list.join(", "), he, 100.0 * share, full_epochs
         );
     }
     println!("{}", spec.score.describe());
@@ -332,10 +379,10 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         (_, Err(err)) => println!("cost: unknown ({})", crate::cli::error_text(&anyhow::Error::new(err))),
         _ => {}
     }
-    let shown = if a.list { e.configs.len() } else { e.configs.len().min(PLAN_ROWS) };
+    let shown = if a.list { selected.len() } else { selected.len().min(PLAN_ROWS) };
     let mut header = vec!["id".to_string()];
     header.extend(keys.iter().cloned());
-    let rows: Vec<Vec<String>> = e.configs[..shown]
+    let rows: Vec<Vec<String>> = selected[..shown]
         .iter()
         .map(|c| {
             let canon = rank::parse_params(&c.canonical_json);
@@ -347,8 +394,8 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     for l in lines {
         println!("{l}");
     }
-    if shown < e.configs.len() {
-        println!("… and {} more (--list shows all, --json every one with its hyperparameters)", e.configs.len() - shown);
+    if shown < selected.len() {
+        println!("… and {} more (--list shows all, --json every one with its hyperparameters)", selected.len() - shown);
     }
     Ok(Outcome::Ok)
 }
@@ -528,6 +575,8 @@ pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec
     if existing > 0 {
         let same = match (before.search, spec.search) {
             (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
+            // A changed sample is a changed configuration set: refused below, saying so.
+            (Search::Halving { factor: a, min_epochs: m, .. }, Search::Halving { factor: b, min_epochs: n, .. }) => a == b && m == n,
             (a, b) => a == b,
         };
         if !same {

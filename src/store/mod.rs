@@ -1330,7 +1330,7 @@ impl Store {
                 .flatten();
             let Some(current) = current else { return Ok(None) };
             let done: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT rung, COUNT(*), SUM(promoted), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1 GROUP BY rung ORDER BY rung",
+                "SELECT rung, COUNT(*), CAST(SUM(promoted) AS BIGINT), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1 GROUP BY rung ORDER BY rung",
             )
             .bind(sweep_id)
             .fetch_all(p)
