@@ -541,6 +541,85 @@ where
     Ok(())
 }
 
+// ---------------------------------------------------------------- successive halving's rungs
+
+/// One configuration's score at one complete rung of successive halving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungPoint {
+    pub config_id: String,
+    pub rung: i64,
+    /// The rung's epochs.
+    pub epochs: i64,
+    pub score: f64,
+    /// It went on to the next rung.
+    pub promoted: bool,
+}
+
+/// Score per configuration per rung: each configuration a line over the rungs it was
+/// trained in; those that went on from a rung drawn dark, the pruned light, the
+/// evaluated configuration in red.
+pub fn rungs(stem: &Path, points: &[RungPoint], chosen: Option<&str>) -> Result<Vec<PathBuf>, PlotError> {
+    render!(stem, (760, 480), draw_rungs(points, chosen))
+}
+
+fn draw_rungs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[RungPoint], chosen: Option<&str>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let last = points.iter().map(|p| p.rung).max().unwrap_or(0);
+    let mut epochs = vec![0i64; last as usize + 1];
+    for p in points {
+        epochs[p.rung as usize] = epochs[p.rung as usize].max(p.epochs);
+    }
+    let names: Vec<String> = epochs.iter().enumerate().map(|(r, e)| format!("rung {r} ({e} ep.)")).collect();
+    let (y0, y1) = padded(points.iter().map(|p| p.score).filter(|s| s.is_finite()));
+    let mut chart = ChartBuilder::on(root)
+        .caption("Successive halving: score per configuration per rung", text_style(20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(-0.3f64..last as f64 + 0.3, y0..y1)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .disable_x_mesh()
+        .x_labels(last as usize + 2)
+        .x_label_formatter(&|v| label_at(&names, *v))
+        .x_desc("rung (epochs trained)")
+        .y_desc("weighted score at the rung")
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(text_style(13))
+        .axis_desc_style(text_style(15))
+        .draw()?;
+    let mut by_config: std::collections::BTreeMap<&str, Vec<&RungPoint>> = Default::default();
+    for p in points.iter().filter(|p| p.score.is_finite()) {
+        by_config.entry(&p.config_id).or_default().push(p);
+    }
+    // Pruned ones first, so that survivors are drawn over them.
+    let mut lines: Vec<(&str, Vec<&RungPoint>)> = by_config.into_iter().map(|(k, mut v)| {
+        v.sort_by_key(|p| p.rung);
+        (k, v)
+    }).collect();
+    lines.sort_by_key(|(_, v)| v.len());
+    for (id, ps) in &lines {
+        let survived = ps.len() > 1 || ps.iter().any(|p| p.promoted);
+        let style = if Some(*id) == chosen {
+            RED.stroke_width(3)
+        } else if survived {
+            colour(0).stroke_width(2)
+        } else {
+            colour(0).mix(0.25).stroke_width(1)
+        };
+        chart.draw_series(std::iter::once(PathElement::new(ps.iter().map(|p| (p.rung as f64, p.score)).collect::<Vec<_>>(), style)))?;
+        chart.draw_series(ps.iter().map(|p| {
+            let fill = if Some(*id) == chosen { RED.filled() } else if p.promoted { colour(0).filled() } else { colour(0).mix(0.3).filled() };
+            Circle::new((p.rung as f64, p.score), if p.promoted { 4 } else { 3 }, fill)
+        }))?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- accuracy comparison
 
 pub fn accuracy_comparison(stem: &Path, models: &[(String, f64)]) -> Result<Vec<PathBuf>, PlotError> {

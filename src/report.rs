@@ -33,6 +33,8 @@ pub struct ReportInput<'a> {
     pub evaluation: &'a Evaluation,
     /// Top configurations listed in the table.
     pub top: usize,
+    /// Successive halving's rung scores (empty for other sweeps).
+    pub rungs: &'a [plots::RungPoint],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,10 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &e.score_rule())?;
     figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+    if !input.rungs.is_empty() {
+        let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
+        figure(&mut html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
+    }
     for key in input.varying {
         // One group of scores per value, in axis order: numbers ascending, others by name.
         let value_of = |r: &Ranked| {

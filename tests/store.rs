@@ -40,6 +40,7 @@ fn result(val: f64) -> FoldResult {
         score_seconds: 0.01,
         scored_epoch: 3,
         history: Vec::new(),
+        partial: false,
     }
 }
 
@@ -215,4 +216,72 @@ fn newer_database_is_refused_sqlite() {
 #[test]
 fn newer_database_is_refused_postgres() {
     newer_database_is_refused(Backend::Postgres);
+}
+
+/// A complete rung of successive halving: many processes call `advance_rung` at once;
+/// the rung advances exactly once (one caller promotes, with one set of rung scores),
+/// the best ⌈n/3⌉ by score go on with the next budget, and the others are pruned.
+fn a_rung_advances_once(backend: Backend) {
+    let d = Dir::new("store", &format!("rung-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        use gridsweep::search::Halving;
+        use gridsweep::store::RungStep;
+        let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
+        let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
+        let h = Halving { factor: 3, min_epochs: 2 };
+        let cs: Vec<Config> = (0..7)
+            .map(|i| {
+                let mut p = HyperParams::default();
+                p.epochs = 20;
+                p.dropout = 0.1 + 0.05 * i as f64;
+                Config::new(p)
+            })
+            .collect();
+        store.add_configs_with(sweep.id, &cs, 2, Some(h)).await.unwrap();
+        let me = owner("hostA", 1);
+        // Nothing is promoted while folds are open.
+        assert_eq!(store.advance_rung(sweep.id, &h).await.unwrap(), RungStep::Waiting);
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            assert_eq!(c.budget, Some(2));
+            // Configuration i scores by its position: the last ones best.
+            let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
+            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
+            store.record_done(c.fold_id, "w", &r, &ScoreRule::default()).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move { store.advance_rung(sweep.id, &h).await.unwrap() }));
+        }
+        let mut steps = Vec::new();
+        for t in tasks {
+            steps.push(t.await.unwrap());
+        }
+        let promoted: Vec<&RungStep> = steps.iter().filter(|s| matches!(s, RungStep::Promoted { .. })).collect();
+        assert_eq!(promoted, vec![&RungStep::Promoted { rung: 1, configurations: 3, pruned: 4, folds: 6 }], "{steps:?}");
+        assert_eq!(store.rung_scores(sweep.id).await.unwrap().len(), 7);
+        let mut next = Vec::new();
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            assert_eq!(c.budget, Some(6));
+            next.push(c.config_id);
+        }
+        next.sort();
+        next.dedup();
+        let mut best: Vec<String> = cs[4..].iter().map(|c| c.id.clone()).collect();
+        best.sort();
+        assert_eq!(next, best, "the three best went on");
+        let partial = store.partial_configurations(sweep.id).await.unwrap();
+        assert_eq!(partial.iter().filter(|p| p.pruned).count(), 4);
+    });
+}
+
+#[test]
+fn a_rung_advances_once_sqlite() {
+    a_rung_advances_once(Backend::Sqlite);
+}
+
+#[test]
+fn a_rung_advances_once_postgres() {
+    a_rung_advances_once(Backend::Postgres);
 }

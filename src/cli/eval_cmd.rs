@@ -442,6 +442,13 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
     let counts = rt.block_on(store.counts(sweep.id))?;
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
+    let rungs: Vec<crate::plots::RungPoint> = rt
+        .block_on(store.rung_scores(sweep.id))?
+        .into_iter()
+        .filter_map(|(config_id, rung, epochs, score, promoted)| {
+            Some(crate::plots::RungPoint { config_id, rung, epochs: epochs.unwrap_or(0), score: score?, promoted })
+        })
+        .collect();
     rt.block_on(store.close());
     let evaluation: Evaluation = match stored {
         Some(json) => {
@@ -473,6 +480,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             varying: &varying,
             evaluation: &evaluation,
             top: a.top,
+            rungs: &rungs,
         },
         &out,
     )?;
