@@ -686,6 +686,31 @@ mod tests {
         out
     }
 
+    /// The rung plot has one line per configuration over the rungs it was trained in,
+    /// and the evaluated configuration's line in red through its points.
+    #[test]
+    fn the_rung_plot_draws_each_configuration_over_its_rungs() {
+        let p = |id: &str, rung: i64, score: f64, promoted: bool| RungPoint { config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted };
+        let points = vec![
+            p("a", 0, 0.40, true), p("a", 1, 0.45, true), p("a", 2, 0.47, false),
+            p("b", 0, 0.42, true), p("b", 1, 0.44, false),
+            p("c", 0, 0.30, false), p("d", 0, 0.35, false),
+        ];
+        let dir = std::env::temp_dir().join(format!("gridsweep-rungplot-{}", std::process::id()));
+        let files = rungs(&dir.join("rungs"), &points, Some("a")).unwrap();
+        let svg = std::fs::read_to_string(files.iter().find(|f| f.extension().unwrap() == "svg").unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let lines = doc.descendants().filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width").is_some_and(|w| w != "1" || n.attribute("stroke") != Some("#000000")));
+        // One line per configuration (a one-point line for those pruned at rung 0).
+        let red: Vec<_> = lines.filter(|n| n.attribute("stroke") == Some("#FF0000")).collect();
+        assert_eq!(red.len(), 1, "{svg}");
+        assert_eq!(red[0].attribute("points").unwrap().split_whitespace().count(), 3);
+        let circles = doc.descendants().filter(|n| n.has_tag_name("circle")).count();
+        assert_eq!(circles, points.len());
+        assert!(svg.contains("rung 2 (45 ep.)"), "{svg}");
+    }
+
     #[test]
     fn clipping_keeps_the_slope() {
         // A line from inside to far outside the box: the clipped end is on the border,

@@ -263,6 +263,16 @@ fn halving_survivors(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("this run: 0 done"), "{err}");
     assert_eq!(rung_scores(&db, "halving"), before);
+
+    // `copy` carries the rung state: home as one SQLite file, the same ranking and rungs.
+    let home = d.path("home.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().args(["copy", "halving", "--from", &db, "--to", &home]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rung_scores(&home, "halving"), before);
+    assert_eq!(ranking(&home, "halving"), ranking(&db, "halving"));
+    let (code, _, err) = run(bin().arg("resume").arg("halving").args(["--db", &home, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("this run: 0 done"), "{err}");
 }
 
 /// Two processes on one halving sweep, one of them killed (-9) in the middle of a

@@ -570,7 +570,7 @@ pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec
     // become a halving one, nor does a halving sweep change its configurations (its
     // rungs rank a fixed set). A random sweep may raise its `n`.
     let before: Spec = serde_json::from_str(&row.spec_json).unwrap_or_else(|_| spec.clone());
-    let existing = store.configurations(row.id).await?.len();
+    let existing = store.config_count(row.id).await?;
     let configs = spec.search.select(&expansion.configs, spec.seed);
     if existing > 0 {
         let same = match (before.search, spec.search) {

@@ -418,6 +418,10 @@ pub struct SweepDump {
     pub folds: Vec<FoldDump>,
     /// (config_id, created_at, test_accuracy, model_dir, evaluation_json)
     pub evaluations: Vec<(String, f64, f64, Option<String>, String)>,
+    /// Successive halving: the sweep's current rung, and every rung score
+    /// (config_id, rung, resource_epochs, score, mean_val_accuracy, promoted).
+    pub rung: Option<i64>,
+    pub rung_scores: Vec<(String, i64, Option<i64>, Option<f64>, Option<f64>, i64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -429,6 +433,10 @@ pub struct ConfigDump {
     pub summary: Vec<Option<f64>>,
     pub training_key: Option<String>,
     pub trained_by: Option<String>,
+    /// Successive halving: rung, pruned (0/1), and the epochs of a partial summary.
+    pub rung: Option<i64>,
+    pub pruned: i64,
+    pub resource_epochs: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -450,6 +458,8 @@ pub struct FoldDump {
     pub error: Option<String>,
     pub scored_epoch: Option<i64>,
     pub worker: Option<String>,
+    pub budget: Option<i64>,
+    pub partial: i64,
 }
 
 /// What a copy added or wrote.
@@ -1379,6 +1389,15 @@ impl Store {
         Ok(rows.into_iter().map(|(c, r, e, s, p)| (c, r, e, s, p != 0)).collect())
     }
 
+    /// Configurations of a sweep.
+    pub async fn config_count(&self, sweep_id: i64) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1")
+            .bind(sweep_id)
+            .fetch_one(p)
+            .await
+            .map_err(|e| self.err(e)))
+    }
+
     /// Distinct trainings of a sweep: configurations that hold their own folds.
     pub async fn training_count(&self, sweep_id: i64) -> Result<i64> {
         with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL")
@@ -1513,7 +1532,7 @@ impl Store {
             let configs = sqlx::query(
                 "SELECT config_id, position, params_json, mean_train_accuracy, std_train_accuracy, mean_val_accuracy,
                         std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy,
-                        score, total_fit_seconds, completed_at, training_key, trained_by
+                        score, total_fit_seconds, completed_at, training_key, trained_by, rung, pruned, resource_epochs
                  FROM configurations WHERE sweep_id = $1 ORDER BY position",
             )
             .bind(sweep.id)
@@ -1528,12 +1547,15 @@ impl Store {
                 summary: (3..15).map(|i| r.get::<Option<f64>, _>(i)).collect(),
                 training_key: r.get(15),
                 trained_by: r.get(16),
+                rung: r.get(17),
+                pruned: r.get(18),
+                resource_epochs: r.get(19),
             })
             .collect();
             let folds = sqlx::query(
                 "SELECT config_id, fold, state, attempts, device, started_at, finished_at, train_accuracy, train_loss,
                         val_accuracy, val_loss, epochs_run, final_learning_rate, fit_seconds, score_seconds, history_json,
-                        error, scored_epoch, worker
+                        error, scored_epoch, worker, budget, partial
                  FROM folds WHERE sweep_id = $1 ORDER BY id",
             )
             .bind(sweep.id)
@@ -1558,6 +1580,8 @@ impl Store {
                 error: r.get(16),
                 scored_epoch: r.get(17),
                 worker: r.get(18),
+                budget: r.get(19),
+                partial: r.get(20),
             })
             .collect();
             let evaluations = sqlx::query_as(
@@ -1567,7 +1591,19 @@ impl Store {
             .fetch_all(p)
             .await
             .map_err(|e| self.err(e))?;
-            Ok(SweepDump { sweep: sweep.clone(), configs, folds, evaluations })
+            let rung: Option<i64> = sqlx::query_scalar("SELECT rung FROM sweeps WHERE id = $1")
+                .bind(sweep.id)
+                .fetch_one(p)
+                .await
+                .map_err(|e| self.err(e))?;
+            let rung_scores = sqlx::query_as(
+                "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
+            )
+            .bind(sweep.id)
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(SweepDump { sweep: sweep.clone(), configs, folds, evaluations, rung, rung_scores })
         })
     }
 
@@ -1595,8 +1631,8 @@ impl Store {
             let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
             for c in &d.configs {
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, pruned)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(id)
                 .bind(&c.config_id)
@@ -1604,6 +1640,8 @@ impl Store {
                 .bind(&c.params_json)
                 .bind(&c.training_key)
                 .bind(&c.trained_by)
+                .bind(c.rung)
+                .bind(c.pruned)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -1612,24 +1650,27 @@ impl Store {
                     let mut q = sqlx::query(
                         "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
                                 std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7,
-                                std_val_loss = $8, delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12
-                         WHERE sweep_id = $13 AND config_id = $14 AND completed_at IS NULL",
+                                std_val_loss = $8, delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12,
+                                resource_epochs = $15, rung = $16, pruned = $17
+                         WHERE sweep_id = $13 AND config_id = $14 AND (completed_at IS NULL OR resource_epochs IS NOT NULL)",
                     );
                     for v in &c.summary {
                         q = q.bind(*v);
                     }
-                    q.bind(id).bind(&c.config_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+                    q.bind(id).bind(&c.config_id).bind(c.resource_epochs).bind(c.rung).bind(c.pruned)
+                        .execute(&mut *tx).await.map_err(|e| self.err(e))?;
                 }
             }
             for f in &d.folds {
                 let state = if f.state == "running" { "pending" } else { f.state.as_str() };
                 let r = sqlx::query(
-                    "INSERT INTO folds (sweep_id, config_id, fold, state) VALUES ($1, $2, $3, 'pending')
+                    "INSERT INTO folds (sweep_id, config_id, fold, state, budget) VALUES ($1, $2, $3, 'pending', $4)
                      ON CONFLICT (sweep_id, config_id, fold) DO NOTHING",
                 )
                 .bind(id)
                 .bind(&f.config_id)
                 .bind(f.fold)
+                .bind(f.budget)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
@@ -1641,7 +1682,7 @@ impl Store {
                     "UPDATE folds SET state = $1, attempts = $2, device = $3, started_at = $4, finished_at = $5,
                             train_accuracy = $6, train_loss = $7, val_accuracy = $8, val_loss = $9, epochs_run = $10,
                             final_learning_rate = $11, fit_seconds = $12, score_seconds = $13, history_json = $14, error = $15,
-                            scored_epoch = $16, worker = $17, lease_until = NULL
+                            scored_epoch = $16, worker = $17, lease_until = NULL, budget = $21, partial = $22
                      WHERE sweep_id = $18 AND config_id = $19 AND fold = $20 AND state != 'done' AND state != 'running'",
                 )
                 .bind(state)
@@ -1664,10 +1705,39 @@ impl Store {
                 .bind(id)
                 .bind(&f.config_id)
                 .bind(f.fold)
+                .bind(f.budget)
+                .bind(f.partial)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
                 counts.folds_written += r.rows_affected() as usize;
+            }
+            // Successive halving's state: the rung and the rung scores (saved training
+            // states are not copied: a fold promoted there trains from its start, which
+            // gives the same result).
+            if let Some(rung) = d.rung {
+                sqlx::query("UPDATE sweeps SET rung = $1 WHERE id = $2 AND (rung IS NULL OR rung < $1)")
+                    .bind(rung)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            for (config_id, rung, epochs, score, val, promoted) in &d.rung_scores {
+                sqlx::query(
+                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                )
+                .bind(id)
+                .bind(config_id)
+                .bind(*rung)
+                .bind(*epochs)
+                .bind(*score)
+                .bind(*val)
+                .bind(*promoted)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
             }
             for (config_id, created_at, test_accuracy, model_dir, json) in &d.evaluations {
                 let present: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evaluations WHERE sweep_id = $1 AND config_id = $2 AND created_at = $3")
