@@ -60,6 +60,20 @@ def main():
     out["full_best"] = {"config_id": best_id, "score": best}
     out["winner_gap"] = best - final.get(complete[0], float("nan"))
     out["fold_epochs_share"] = out["halving"]["fold_epochs"] / out["full"]["fold_epochs"]
+    # What replaying from epoch 0 at every rung would have trained instead of continuing:
+    # each fold, at each rung its configuration was in, from 0 to min(its epochs, the
+    # rung's budget). Exact, from the recorded rungs and histories.
+    budgets = {}
+    last_rung = {}
+    for cid, rung, epochs in c.execute("SELECT config_id, rung, resource_epochs FROM rung_scores WHERE sweep_id = ?", (hs,)):
+        budgets.setdefault(cid, {})[rung] = epochs
+        last_rung[cid] = max(last_rung.get(cid, -1), rung)
+    replay = 0
+    for cid, h in c.execute("SELECT config_id, history_json FROM folds WHERE sweep_id = ?", (hs,)):
+        n = len(json.loads(h or "[]"))
+        replay += sum(min(n, budgets[cid][r]) for r in range(last_rung[cid] + 1))
+    out["replay_fold_epochs"] = replay
+    out["replay_share"] = replay / out["full"]["fold_epochs"]
     out["wall_share"] = out["halving"]["wall_seconds"] / out["full"]["wall_seconds"]
     rungs = {}
     for cid, rung, epochs, score in c.execute("SELECT config_id, rung, resource_epochs, score FROM rung_scores WHERE sweep_id = ?", (hs,)):
