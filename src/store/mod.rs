@@ -953,7 +953,7 @@ impl Store {
                     "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
                             std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
                             delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12, resource_epochs = $15
-                     WHERE sweep_id = $13 AND (config_id = $14 OR trained_by = $14)
+                     WHERE sweep_id = $13 AND config_id = $14
                      RETURNING position, params_json, config_id",
                 )
                 .bind(s.mean_train_accuracy)
@@ -975,8 +975,19 @@ impl Store {
                 .await
                 .map_err(|e| self.err(e))?
                 .into_iter()
-                .find(|r| r.get::<String, _>(2) == config_id)
+                .next()
                 .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
+                // ... and every configuration that shares the training (by its index).
+                sqlx::query(&format!(
+                    "UPDATE configurations SET ({SUMMARY_COLUMNS}) = (SELECT {SUMMARY_COLUMNS} FROM configurations l
+                         WHERE l.sweep_id = configurations.sweep_id AND l.config_id = configurations.trained_by)
+                     WHERE sweep_id = $1 AND trained_by = $2"
+                ))
+                .bind(sweep_id)
+                .bind(&config_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
                 if resource.is_none() {
                     completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
                 }
