@@ -8,19 +8,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 impl Dir {
-    /// Demo data (`rows`) and a spec over it; returns the spec path.
     fn spec(&self, name: &str, rows: usize, fixed: &str, grid: &str, extra: &str) -> PathBuf {
-        self.demo_data(rows);
-        let spec = self.path(&format!("{name}.json"));
-        std::fs::write(
-            &spec,
-            format!(
-                r#"{{"name": "{name}", "dataset": {{"path": "data-{rows}.csv"}}, "cv": {{"folds": 3}}, "seed": 7,
-                    "fixed": {fixed}, "grid": {grid}{extra}}}"#
-            ),
-        )
-        .unwrap();
-        spec
+        self.spec_with(name, rows, fixed, grid, extra)
     }
 }
 
@@ -304,14 +293,9 @@ fn halving_kill(backend: Backend) {
             .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()
     };
     let mut a = spawn();
-    let mut b = spawn();
+    let b = spawn();
     // Past rung 0 (its scores recorded) and into rung 1, then kill one process.
-    let start = std::time::Instant::now();
-    while rung_scores(&db, "halving").is_empty() {
-        assert!(a.try_wait().unwrap().is_none(), "the run ended before rung 0 was complete");
-        assert!(start.elapsed() < std::time::Duration::from_secs(120));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_until(&mut a, "rung 0 was complete", || !rung_scores(&db, "halving").is_empty());
     common::wait_for_done(&db, "halving", 26, &mut a);
     a.kill().unwrap();
     a.wait().unwrap();
@@ -367,12 +351,7 @@ fn mid_fold_kill(backend: Backend) {
 
     let mut child = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--checkpoint-every", "5"])
         .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let start = std::time::Instant::now();
-    while checkpoint_storage(&db, "slow").0 < 2 {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before a state was saved");
-        assert!(start.elapsed() < std::time::Duration::from_secs(120));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    common::wait_until(&mut child, "two states were saved", || checkpoint_storage(&db, "slow").0 >= 2);
     child.kill().unwrap();
     child.wait().unwrap();
     let (n, bytes) = checkpoint_storage(&db, "slow");

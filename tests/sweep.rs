@@ -13,17 +13,7 @@ use std::time::{Duration, Instant};
 impl Dir {
     /// Writes demo data (`rows`) and a spec over it; returns the spec path.
     fn spec(&self, name: &str, rows: usize, fixed: &str, grid: &str) -> PathBuf {
-        self.demo_data(rows);
-        let spec = self.path(&format!("{name}.json"));
-        std::fs::write(
-            &spec,
-            format!(
-                r#"{{"name": "{name}", "dataset": {{"path": "data-{rows}.csv"}}, "cv": {{"folds": 3}}, "seed": 7,
-                    "fixed": {fixed}, "grid": {grid}}}"#
-            ),
-        )
-        .unwrap();
-        spec
+        self.spec_with(name, rows, fixed, grid, "")
     }
 }
 

@@ -63,6 +63,15 @@ pub(super) fn aligned(header: &[String], rows: &[Vec<String>]) -> (String, Vec<S
     (line(header), rows.iter().map(|r| line(r)).collect())
 }
 
+/// Prints a table with [`aligned`] columns.
+fn print_aligned(header: &[String], rows: &[Vec<String>], indent: &str) {
+    let (head, lines) = aligned(header, rows);
+    println!("{indent}{head}");
+    for l in lines {
+        println!("{indent}{l}");
+    }
+}
+
 /// Rows of a plan shown without `--list`.
 const PLAN_ROWS: usize = 20;
 
@@ -672,11 +681,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                         ]
                     })
                     .collect();
-                let (head, lines) = aligned(&header, &table);
-                println!("  {head}");
-                for l in lines {
-                    println!("  {l}");
-                }
+                print_aligned(&header, &table, "  ");
             }
             if !devices.is_empty() {
                 let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
@@ -819,11 +824,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
                 row
             })
             .collect();
-        let (head, lines) = aligned(&header, &table);
-        println!("{head}");
-        for l in lines {
-            println!("{l}");
-        }
+        print_aligned(&header, &table, "");
         if !partial_ranked.is_empty() {
             let pruned = partial.iter().filter(|p| p.pruned).count();
             println!(
@@ -849,11 +850,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
                     row
                 })
                 .collect();
-            let (head, lines) = aligned(&header, &table);
-            println!("{head}");
-            for l in lines {
-                println!("{l}");
-            }
+            print_aligned(&header, &table, "");
         }
         anyhow::Ok(Outcome::Ok)
     })

@@ -1280,13 +1280,15 @@ impl Store {
                     continue;
                 }
                 if go_on {
-                    sqlx::query("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND (config_id = $3 OR trained_by = $3)")
-                        .bind(r + 1)
-                        .bind(sweep_id)
-                        .bind(&e.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    for which in ["config_id", "trained_by"] {
+                        sqlx::query(&format!("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND {which} = $3"))
+                            .bind(r + 1)
+                            .bind(sweep_id)
+                            .bind(&e.id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| self.err(e))?;
+                    }
                     if e.resource.is_some() {
                         let budget = h.budget(r as u32 + 1, e.epochs) as i64;
                         pending += sqlx::query(
@@ -1303,24 +1305,16 @@ impl Store {
                     }
                 } else if e.resource.is_some() || !e.scored {
                     pruned += 1;
-                    sqlx::query("UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND (config_id = $2 OR trained_by = $2)")
-                        .bind(sweep_id)
-                        .bind(&e.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
-                    sqlx::query("DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)")
-                        .bind(sweep_id)
-                        .bind(&e.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
-                    sqlx::query("UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2")
-                        .bind(sweep_id)
-                        .bind(&e.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    // Marked pruned (with whatever shares its training), and its saved
+                    // states deleted: it will not continue.
+                    for sql in [
+                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND config_id = $2",
+                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND trained_by = $2",
+                        "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)",
+                        "UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2",
+                    ] {
+                        sqlx::query(sql).bind(sweep_id).bind(&e.id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+                    }
                 }
             }
             if last {

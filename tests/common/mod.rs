@@ -164,3 +164,31 @@ pub fn cv_results(db: &str, name: &str) -> String {
     }).collect::<Vec<_>>().join("\n")
 }
 
+
+impl Dir {
+    /// Demo data (`rows`) and a spec over it (`extra`: more top-level keys, starting
+    /// with a comma); returns the spec path.
+    pub fn spec_with(&self, name: &str, rows: usize, fixed: &str, grid: &str, extra: &str) -> PathBuf {
+        self.demo_data(rows);
+        let spec = self.path(&format!("{name}.json"));
+        std::fs::write(
+            &spec,
+            format!(
+                r#"{{"name": "{name}", "dataset": {{"path": "data-{rows}.csv"}}, "cv": {{"folds": 3}}, "seed": 7,
+                    "fixed": {fixed}, "grid": {grid}{extra}}}"#
+            ),
+        )
+        .unwrap();
+        spec
+    }
+}
+
+/// Waits (up to 2 minutes) until `ready()` while `child` runs.
+pub fn wait_until(child: &mut std::process::Child, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before {what}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
