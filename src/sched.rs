@@ -192,7 +192,7 @@ impl FoldObserver for WorkerObserver<'_> {
         self.cancel.load(Ordering::Relaxed)
     }
     fn checkpoint_due(&self, epochs_done: u32) -> bool {
-        self.every > 0 && epochs_done % self.every == 0
+        self.every > 0 && epochs_done.is_multiple_of(self.every)
     }
     fn checkpoint(&mut self, state: TrainState) {
         let (epochs, state) = (state.epochs_done, state.encode());

@@ -102,10 +102,10 @@ impl Search {
     pub fn check(&self) -> Result<(), String> {
         match *self {
             Search::Grid => Ok(()),
-            Search::Random { n, .. } if n == 0 => Err("n: expected at least 1".into()),
+            Search::Random { n: 0, .. } => Err("n: expected at least 1".into()),
             Search::Random { .. } => Ok(()),
             Search::Halving { factor, .. } if factor < 2 => Err(format!("factor: {factor}: expected at least 2")),
-            Search::Halving { min_epochs, .. } if min_epochs == 0 => Err("min_epochs: expected at least 1".into()),
+            Search::Halving { min_epochs: 0, .. } => Err("min_epochs: expected at least 1".into()),
             Search::Halving { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
             Search::Halving { .. } => Ok(()),
         }
@@ -155,9 +155,7 @@ mod tests {
     fn grid(n: usize) -> Vec<Config> {
         (0..n)
             .map(|i| {
-                let mut p = HyperParams::default();
-                p.learning_rate = 1e-4 * (i + 1) as f64;
-                Config::new(p)
+                Config::new(HyperParams { learning_rate: 1e-4 * (i + 1) as f64, ..HyperParams::default() })
             })
             .collect()
     }

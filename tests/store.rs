@@ -232,10 +232,7 @@ fn a_rung_advances_once(backend: Backend) {
         let h = Halving { factor: 3, min_epochs: 2 };
         let cs: Vec<Config> = (0..7)
             .map(|i| {
-                let mut p = HyperParams::default();
-                p.epochs = 20;
-                p.dropout = 0.1 + 0.05 * i as f64;
-                Config::new(p)
+                Config::new(HyperParams { epochs: 20, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })
             })
             .collect();
         store.add_configs_with(sweep.id, &cs, 2, Some(h)).await.unwrap();

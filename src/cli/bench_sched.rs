@@ -183,7 +183,6 @@ fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usi
         }
         let after_start: f64 = first.values().map(|f| end - f).sum();
         anyhow::Ok((double, not_done, after_start))
-    })
-    .map(|(d, n, a)| (d, n, a))?;
+    })?;
     Ok(Measured { wall, double, not_done, worker_seconds_after_start: r })
 }

@@ -310,7 +310,7 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         loop {
             let b = h.budget(r, max_epochs);
             out.push((n, b));
-            if b >= max_epochs || n <= 1 && b >= max_epochs {
+            if b >= max_epochs {
                 break;
             }
             n = h.survivors(n);

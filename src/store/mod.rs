@@ -421,7 +421,7 @@ pub struct SweepDump {
     /// Successive halving: the sweep's current rung, and every rung score
     /// (config_id, rung, resource_epochs, score, mean_val_accuracy, promoted).
     pub rung: Option<i64>,
-    pub rung_scores: Vec<(String, i64, Option<i64>, Option<f64>, Option<f64>, i64)>,
+    pub rung_scores: Vec<RungScoreRow>,
 }
 
 #[derive(Debug, Clone)]
@@ -461,6 +461,10 @@ pub struct FoldDump {
     pub budget: Option<i64>,
     pub partial: i64,
 }
+
+/// A `rung_scores` row: (config_id, rung, resource_epochs, score, mean_val_accuracy,
+/// promoted).
+pub type RungScoreRow = (String, i64, Option<i64>, Option<f64>, Option<f64>, i64);
 
 /// What a copy added or wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -1384,14 +1388,14 @@ impl Store {
 
     /// Every recorded rung score of a sweep: (config, rung, epochs, score, promoted).
     pub async fn rung_scores(&self, sweep_id: i64) -> Result<Vec<(String, i64, Option<i64>, Option<f64>, bool)>> {
-        let rows: Vec<(String, i64, Option<i64>, Option<f64>, i64)> = with_pool!(self, p => sqlx::query_as(
-            "SELECT config_id, rung, resource_epochs, score, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
+        let rows: Vec<RungScoreRow> = with_pool!(self, p => sqlx::query_as(
+            "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
         )
         .bind(sweep_id)
         .fetch_all(p)
         .await
         .map_err(|e| self.err(e)))?;
-        Ok(rows.into_iter().map(|(c, r, e, s, p)| (c, r, e, s, p != 0)).collect())
+        Ok(rows.into_iter().map(|(c, r, e, s, _, p)| (c, r, e, s, p != 0)).collect())
     }
 
     /// Configurations of a sweep.

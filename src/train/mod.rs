@@ -712,7 +712,7 @@ mod tests {
 
     impl FoldObserver for Saver {
         fn checkpoint_due(&self, epochs_done: u32) -> bool {
-            epochs_done % self.every == 0
+            epochs_done.is_multiple_of(self.every)
         }
         fn checkpoint(&mut self, state: TrainState) {
             self.saved.push(state);
