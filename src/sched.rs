@@ -113,8 +113,20 @@ where
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     let mut waiting = false;
+    let interrupted = || StoreError::Interrupted { db: db.into(), seconds: started.elapsed().as_secs_f64() };
     loop {
-        match op().await {
+        // While it waits, Ctrl-C ends the wait (the dispatcher's own Ctrl-C handling is
+        // not polled meanwhile).
+        let attempt = op();
+        let outcome = if waiting {
+            tokio::select! {
+                r = attempt => r,
+                _ = tokio::signal::ctrl_c() => return Err(interrupted()),
+            }
+        } else {
+            attempt.await
+        };
+        match outcome {
             Ok(v) => {
                 if waiting {
                     emit(Event::DatabaseBack { waited_seconds: started.elapsed().as_secs_f64() });
@@ -129,7 +141,10 @@ where
                     emit(Event::WaitingForDatabase { error: e.to_string(), patience_seconds: patience.as_secs_f64() });
                     waiting = true;
                 }
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = tokio::signal::ctrl_c() => return Err(interrupted()),
+                }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => return Err(e),
@@ -338,7 +353,15 @@ pub async fn run(
 
     // A halving rung's last folds are running (here or elsewhere): look again soon.
     let mut waiting = false;
+    // The database is gone (given up on, or Ctrl-C while waiting for it): running folds
+    // are abandoned and nothing more is written.
+    let mut db_gone = false;
     loop {
+        if !db_gone && matches!(result, Err(StoreError::Unreachable { .. } | StoreError::Interrupted { .. })) {
+            db_gone = true;
+            stopping = true;
+            cancel.store(true, Ordering::Relaxed);
+        }
         if !stopping {
             waiting = false;
             while let Some(w) = idle.pop() {
@@ -428,6 +451,12 @@ pub async fn run(
                 Some(WorkerMsg::Epoch { worker, p }) => {
                     emit(Event::Epoch { worker, epoch: p.epoch, epochs: p.epochs, loss: p.loss });
                 }
+                Some(WorkerMsg::Checkpoint { .. }) if db_gone => {}
+                Some(WorkerMsg::Done { worker, claim, .. }) if db_gone => {
+                    running.remove(&worker);
+                    abandoned += 1;
+                    emit(Event::FoldAbandoned { worker, config_id: claim.config_id.clone(), fold: claim.fold });
+                }
                 Some(WorkerMsg::Checkpoint { fold_id, worker, epochs, state }) => {
                     // A state is a shortcut, never needed for a correct result: one that
                     // cannot be written now is skipped.
@@ -508,6 +537,12 @@ pub async fn run(
     for h in handles {
         let _ = h.join();
     }
+    // With the database gone nothing more can be written; the leases return what this
+    // process held.
+    let mut result = match result {
+        Err(e) if db_gone => return Err(e),
+        r => r,
+    };
     // Claims made with a result but never handed out (Ctrl-C, an error) go back, and so
     // does anything else this process still holds (a claim whose answer a lost
     // connection swallowed): nothing waits for a lease to expire.

@@ -531,7 +531,13 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     drop(tx);
     let _ = display.join();
     rt.block_on(store.close());
-    let summary = result?;
+    let summary = match result {
+        Err(e @ crate::store::StoreError::Interrupted { .. }) => {
+            eprintln!("gridsweep: {e}");
+            return Ok(Outcome::Interrupted);
+        }
+        r => r?,
+    };
     Ok(if summary.interrupted && summary.counts.pending + summary.counts.running > 0 {
         Outcome::Interrupted
     } else if summary.counts.failed > 0 {

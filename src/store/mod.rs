@@ -135,6 +135,8 @@ pub enum StoreError {
     Corrupt { db: String, message: String },
     #[error("database {db} unreachable for {seconds:.0} s, gave up ({last}); nothing recorded is lost: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues")]
     Unreachable { db: String, seconds: f64, last: String },
+    #[error("stopped by Ctrl-C while waiting {seconds:.0} s for database {db}: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues (results finished while it waited were not recorded and train again)")]
+    Interrupted { db: String, seconds: f64 },
     #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
     Missing { db: String },
 }
