@@ -705,7 +705,9 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {}` continues)", sweep.name);
             } else if rate_per_min > 0.0 {
                 println!("rate {:.1} folds/min over the last {}{}", rate_per_min, human_duration(span),
-                    eta.filter(|_| remaining > 0).map(|e| format!(", ETA {}", human_duration(e))).unwrap_or_default());
+                    eta.filter(|_| remaining > 0)
+                        .map(|e| format!(", ETA {}{}", human_duration(e), if rungs.is_some() { " for this rung (later rungs are not counted)" } else { "" }))
+                        .unwrap_or_default());
             } else if remaining > 0 {
                 println!("no fold finished in the last 10 minutes");
             }
