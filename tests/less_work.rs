@@ -419,3 +419,36 @@ fn random_search_is_reproducible_and_prefix_stable() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("search: factor: 1: expected at least 2"), "{err}");
 }
+
+/// A second Ctrl-C abandons the running folds after saving their training states
+/// (with periodic saving off): the next run continues them and ends as an
+/// uninterrupted run.
+#[test]
+fn a_second_ctrl_c_saves_the_running_folds_states() {
+    let d = Dir::new("less-work", "ctrlc-state");
+    let fixed = r#"{"epochs": 80, "early_stopping_patience": 100, "neurons_1": 256, "neurons_2": 256, "neurons_3": 256, "batch_size": 16}"#;
+    let spec = d.spec("slow", 1500, fixed, r#"{"dropout": [0.3]}"#, "");
+    let db = d.db();
+    let clean = d.path("clean.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &clean, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+
+    let mut child = bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--checkpoint-every", "0"])
+        .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    common::wait_until(&mut child, "two folds ran", || common::running_count(&db, "slow") >= 2);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    for _ in 0..2 {
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let (n, _) = checkpoint_storage(&db, "slow");
+    assert!(n >= 1, "the abandoned folds' states are saved");
+
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("continues from its saved state at epoch"), "{err}");
+    assert_eq!(common::cv_results(&db, "slow"), common::cv_results(&clean, "slow"));
+    assert_eq!(checkpoint_storage(&db, "slow"), (0, 0));
+}
