@@ -69,14 +69,26 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Writes `rows` rows of demo data as CSV.
+/// Writes `rows` rows of demo data as CSV. The file appears whole: it is written
+/// beside its place and renamed there, so a reader (another process reading the same
+/// path) never sees it half-written.
 pub fn write_csv(path: &Path, rows: usize, seed: u64) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write_rows(&mut out, rows, seed)?;
-    out.flush()
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".{}.partial", std::process::id()));
+    let partial = std::path::PathBuf::from(partial);
+    let written = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        write_rows(&mut out, rows, seed)?;
+        out.flush()?;
+        std::fs::rename(&partial, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }
 
 pub fn write_rows(out: &mut impl Write, rows: usize, seed: u64) -> std::io::Result<()> {
