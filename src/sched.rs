@@ -210,7 +210,7 @@ impl FoldObserver for WorkerObserver<'_> {
         self.every > 0 && epochs_done.is_multiple_of(self.every)
     }
     fn checkpoint(&mut self, state: TrainState) {
-        let (epochs, state) = (state.epochs_done, state.encode());
+        let (epochs, state) = (state.epochs_done(), state.encode());
         let _ = self.tx.send(WorkerMsg::Checkpoint { fold_id: self.fold_id, worker: self.worker, epochs, state });
     }
 }

@@ -78,6 +78,35 @@ impl Halving {
     pub fn survivors(&self, n: usize) -> usize {
         n.div_ceil(self.factor as usize)
     }
+
+    /// The rungs of `n` configurations of (at most) `epochs` epochs: configurations and
+    /// epoch budget per rung, up to the rung that reaches `epochs`.
+    pub fn rungs(&self, n: usize, epochs: u32) -> Vec<(usize, u32)> {
+        let (mut n, mut out) = (n, Vec::new());
+        for r in 0.. {
+            let b = self.budget(r, epochs);
+            out.push((n, b));
+            if b >= epochs {
+                break;
+            }
+            n = self.survivors(n);
+        }
+        out
+    }
+
+    /// The most fold-epochs per fold those rungs train, each epoch once (a promoted
+    /// fold continues from its saved state).
+    pub fn fold_epochs(&self, n: usize, epochs: u32) -> u64 {
+        let mut prev = 0u64;
+        self.rungs(n, epochs)
+            .into_iter()
+            .map(|(n, b)| {
+                let spent = n as u64 * (b as u64 - prev);
+                prev = b as u64;
+                spent
+            })
+            .sum()
+    }
 }
 
 /// A configuration of a complete rung, as the promotion sees it.
@@ -170,6 +199,8 @@ mod tests {
         assert_eq!(h.survivors(40), 14);
         assert_eq!(h.survivors(1), 1);
         assert_eq!(Halving { factor: 1000, min_epochs: 1000 }.budget(40, 60), 60);
+        assert_eq!(h.rungs(120, 60), vec![(120, 5), (40, 15), (14, 45), (5, 60)]);
+        assert_eq!(h.fold_epochs(120, 60), 120 * 5 + 40 * 10 + 14 * 30 + 5 * 15);
     }
 
     #[test]

@@ -305,24 +305,9 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     // spends at most (each epoch trained once, continuing from saved states) against
     // the same configurations' full runs.
     let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
-    let rung_plan: Option<Vec<(usize, u32)>> = spec.search.halving().map(|h| {
-        let (mut n, mut r, mut out) = (trainings.len(), 0, Vec::new());
-        loop {
-            let b = h.budget(r, max_epochs);
-            out.push((n, b));
-            if b >= max_epochs {
-                break;
-            }
-            n = h.survivors(n);
-            r += 1;
-        }
-        out
-    });
+    let rung_plan: Option<Vec<(usize, u32)>> = spec.search.halving().map(|h| h.rungs(trainings.len(), max_epochs));
     let full_epochs: u64 = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
-    let halving_epochs: Option<u64> = rung_plan.as_ref().map(|rungs| {
-        let mut prev = 0u64;
-        rungs.iter().map(|&(n, b)| { let e = n as u64 * (b as u64 - prev); prev = b as u64; e }).sum::<u64>() * folds as u64
-    });
+    let halving_epochs: Option<u64> = spec.search.halving().map(|h| h.fold_epochs(trainings.len(), max_epochs) * folds as u64);
     let share = halving_epochs.map(|h| h as f64 / full_epochs.max(1) as f64).unwrap_or(1.0);
     let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;

@@ -513,6 +513,43 @@ const FOLD_RESULT_COLUMNS: &str = "SELECT train_accuracy, train_loss, val_accura
    AND config_id = (SELECT COALESCE(trained_by, config_id) FROM configurations WHERE sweep_id = $1 AND config_id = $2)
  ORDER BY fold";
 
+/// A [`CvSummary`] from `SUMMARY_READ` columns starting at index `$at`.
+macro_rules! summary_row {
+    ($r:expr, $at:expr) => {
+        CvSummary {
+            mean_train_accuracy: $r.get($at),
+            std_train_accuracy: $r.get($at + 1),
+            mean_val_accuracy: $r.get($at + 2),
+            std_val_accuracy: $r.get($at + 3),
+            mean_train_loss: $r.get($at + 4),
+            std_train_loss: $r.get($at + 5),
+            mean_val_loss: $r.get($at + 6),
+            std_val_loss: $r.get($at + 7),
+            delta_accuracy: $r.get($at + 8),
+            score: $r.get($at + 9),
+            total_fit_seconds: $r.get($at + 10),
+        }
+    };
+}
+
+/// The summary columns [`summary_row`] reads, in its order.
+const SUMMARY_READ: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss,
+        std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds";
+
+/// Copies the summary of the configuration holding a training to the configurations
+/// `selection` picks among those sharing it (`trained_by` set).
+fn copy_shared_summary_sql(selection: &str) -> String {
+    format!(
+        "UPDATE configurations SET ({SUMMARY_COLUMNS}) = (SELECT {SUMMARY_COLUMNS} FROM configurations l
+             WHERE l.sweep_id = configurations.sweep_id AND l.config_id = configurations.trained_by)
+         WHERE {selection}"
+    )
+}
+
+/// Every rung score of a sweep, as [`RungScoreRow`]s.
+const RUNG_SCORES: &str =
+    "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id";
+
 /// A configuration's summary, as `record_done` writes it.
 const SUMMARY_COLUMNS: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy,
         mean_train_loss, std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at,
@@ -729,11 +766,7 @@ impl Store {
                 sqlx::query("UPDATE sweeps SET rung = 0 WHERE id = $1 AND rung IS NULL").bind(sweep_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
             }
             // A configuration joining a training that is already complete takes its summary.
-            sqlx::query(&format!(
-                "UPDATE configurations SET ({SUMMARY_COLUMNS}) = (SELECT {SUMMARY_COLUMNS} FROM configurations l
-                     WHERE l.sweep_id = configurations.sweep_id AND l.config_id = configurations.trained_by)
-                 WHERE sweep_id = $1 AND trained_by IS NOT NULL AND completed_at IS NULL"
-            ))
+            sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by IS NOT NULL AND completed_at IS NULL"))
             .bind(sweep_id)
             .execute(&mut *tx)
             .await
@@ -984,11 +1017,7 @@ impl Store {
                 .next()
                 .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
                 // ... and every configuration that shares the training (by its index).
-                sqlx::query(&format!(
-                    "UPDATE configurations SET ({SUMMARY_COLUMNS}) = (SELECT {SUMMARY_COLUMNS} FROM configurations l
-                         WHERE l.sweep_id = configurations.sweep_id AND l.config_id = configurations.trained_by)
-                     WHERE sweep_id = $1 AND trained_by = $2"
-                ))
+                sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by = $2"))
                 .bind(sweep_id)
                 .bind(&config_id)
                 .execute(&mut *tx)
@@ -1132,11 +1161,10 @@ impl Store {
     pub async fn configurations(&self, sweep_id: i64) -> Result<Vec<(String, i64, String, Option<CvSummary>)>> {
         with_pool!(self, p => {
             let rows = sqlx::query(
-                "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END,
-                        mean_train_accuracy, std_train_accuracy,
-                        mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
-                        std_val_loss, delta_accuracy, score, total_fit_seconds
-                 FROM configurations WHERE sweep_id = $1 ORDER BY position",
+                &format!(
+                    "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END, {SUMMARY_READ}
+                     FROM configurations WHERE sweep_id = $1 ORDER BY position"
+                ),
             )
             .bind(sweep_id)
             .fetch_all(p)
@@ -1146,19 +1174,7 @@ impl Store {
                 .iter()
                 .map(|r| {
                     let done: Option<f64> = r.get(3);
-                    let summary = done.map(|_| CvSummary {
-                        mean_train_accuracy: r.get(4),
-                        std_train_accuracy: r.get(5),
-                        mean_val_accuracy: r.get(6),
-                        std_val_accuracy: r.get(7),
-                        mean_train_loss: r.get(8),
-                        std_train_loss: r.get(9),
-                        mean_val_loss: r.get(10),
-                        std_val_loss: r.get(11),
-                        delta_accuracy: r.get(12),
-                        score: r.get(13),
-                        total_fit_seconds: r.get(14),
-                    });
+                    let summary = done.map(|_| summary_row!(r, 4));
                     (r.get(0), r.get(1), r.get(2), summary)
                 })
                 .collect())
@@ -1170,10 +1186,10 @@ impl Store {
     pub async fn partial_configurations(&self, sweep_id: i64) -> Result<Vec<PartialConfig>> {
         with_pool!(self, p => {
             let rows = sqlx::query(
-                "SELECT config_id, position, params_json, resource_epochs, pruned, mean_train_accuracy, std_train_accuracy,
-                        mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
-                        std_val_loss, delta_accuracy, score, total_fit_seconds
-                 FROM configurations WHERE sweep_id = $1 AND resource_epochs IS NOT NULL AND completed_at IS NOT NULL ORDER BY position",
+                &format!(
+                    "SELECT config_id, position, params_json, resource_epochs, pruned, {SUMMARY_READ}
+                     FROM configurations WHERE sweep_id = $1 AND resource_epochs IS NOT NULL AND completed_at IS NOT NULL ORDER BY position"
+                ),
             )
             .bind(sweep_id)
             .fetch_all(p)
@@ -1187,19 +1203,7 @@ impl Store {
                     params_json: r.get(2),
                     resource_epochs: r.get(3),
                     pruned: r.get::<i64, _>(4) != 0,
-                    summary: CvSummary {
-                        mean_train_accuracy: r.get(5),
-                        std_train_accuracy: r.get(6),
-                        mean_val_accuracy: r.get(7),
-                        std_val_accuracy: r.get(8),
-                        mean_train_loss: r.get(9),
-                        std_train_loss: r.get(10),
-                        mean_val_loss: r.get(11),
-                        std_val_loss: r.get(12),
-                        delta_accuracy: r.get(13),
-                        score: r.get(14),
-                        total_fit_seconds: r.get(15),
-                    },
+                    summary: summary_row!(r, 5),
                 })
                 .collect())
         })
@@ -1390,9 +1394,7 @@ impl Store {
 
     /// Every recorded rung score of a sweep: (config, rung, epochs, score, promoted).
     pub async fn rung_scores(&self, sweep_id: i64) -> Result<Vec<(String, i64, Option<i64>, Option<f64>, bool)>> {
-        let rows: Vec<RungScoreRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
-        )
+        let rows: Vec<RungScoreRow> = with_pool!(self, p => sqlx::query_as(RUNG_SCORES)
         .bind(sweep_id)
         .fetch_all(p)
         .await
@@ -1607,9 +1609,7 @@ impl Store {
                 .fetch_one(p)
                 .await
                 .map_err(|e| self.err(e))?;
-            let rung_scores = sqlx::query_as(
-                "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id",
-            )
+            let rung_scores = sqlx::query_as(RUNG_SCORES)
             .bind(sweep.id)
             .fetch_all(p)
             .await

@@ -88,10 +88,9 @@ pub fn copy_into(live: &[Tensor], saved: &[SavedTensor], what: &str) -> Result<(
     })
 }
 
-/// Everything a fold's training depends on after `epochs_done` epochs.
+/// Everything a fold's training depends on after its history's epochs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
-    pub epochs_done: u32,
     #[serde(with = "history_rows")]
     pub history: Vec<EpochRecord>,
     /// The trainable variables, in `VarStore::trainable_variables` order.
@@ -112,6 +111,11 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// Epochs trained so far.
+    pub fn epochs_done(&self) -> u32 {
+        self.history.len() as u32
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = FORMAT.to_vec();
         // Serialising plain data into a Vec cannot fail.
