@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for the tests, sourced by scripts/test.sh:
 #   start_postgres   initdb in a temporary folder, a free port on 127.0.0.1, a socket in
-#                    that folder, trust authentication; exports GRIDSWEEP_TEST_POSTGRES
+#                    that folder, trust authentication (but for the role gs_password,
+#                    which needs its password); exports GRIDSWEEP_TEST_POSTGRES
 #                    (an admin URL; each test creates its own database there)
 #   stop_postgres    stops it and removes the folder
 # PostgreSQL refuses to run as root: as root the server runs as `nobody`. Where no server
@@ -44,6 +45,9 @@ start_postgres() {
     tail -5 "$PG_TMP/initdb.log" >&2
     return 0
   fi
+  # One role authenticates with a password (the others are trusted): the test that
+  # checks PGPASSWORD and ~/.pgpass logs in as it.
+  "${as[@]}" sh -c "cd '$PG_TMP/data' && { printf 'host all gs_password 127.0.0.1/32 scram-sha-256\n'; cat pg_hba.conf; } > pg_hba.new && mv pg_hba.new pg_hba.conf"
   local opts="-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
   if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 -o "$opts" start >/dev/null; then
     echo "note: PostgreSQL did not start (see below): the PostgreSQL tests skip" >&2

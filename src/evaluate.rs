@@ -308,6 +308,31 @@ pub struct PredictOptions {
     pub ignore_extra: bool,
     /// A column carried through to the output.
     pub id_column: Option<String>,
+    /// Numbers are written with a decimal comma (also when the training data's were not).
+    pub decimal_comma: bool,
+    /// The label column to score the predictions against: named (an error when absent),
+    /// or None to use the training data's label column when the file has it.
+    pub label: Option<String>,
+}
+
+/// A file's predictions, with the id column's and the label column's values when read.
+#[derive(Debug, Clone)]
+pub struct FilePredictions {
+    pub predictions: Vec<Prediction>,
+    pub ids: Option<Vec<String>>,
+    /// (label column, its values)
+    pub labels: Option<(String, Vec<String>)>,
+}
+
+impl FilePredictions {
+    /// The share of rows whose predicted class is the label (a label the model never
+    /// learned counts as wrong), and the rows counted.
+    pub fn accuracy(&self) -> Option<(f64, usize)> {
+        let (_, labels) = self.labels.as_ref()?;
+        let n = labels.len().min(self.predictions.len());
+        let right = labels.iter().zip(&self.predictions).filter(|(l, p)| **l == p.class).count();
+        (n > 0).then(|| (right as f64 / n as f64, n))
+    }
 }
 
 /// One classified row.
@@ -345,19 +370,29 @@ impl SavedModel {
 
     /// Classifies the rows of a CSV with the model's input columns (encoded as in
     /// training); also returns the `id_column`'s values when one is asked for.
-    pub fn predict_file(&self, file: &Path, o: &PredictOptions) -> Result<(Vec<Prediction>, Option<Vec<String>>), EvalError> {
+    pub fn predict_file(&self, file: &Path, o: &PredictOptions) -> Result<FilePredictions, EvalError> {
+        // The training data's label column comes first among the ignored columns.
+        let label = match &o.label {
+            Some(l) => Some((l.as_str(), true)),
+            None => self.meta.ignored_columns.first().map(|l| (l.as_str(), false)),
+        };
         let rows = data::load_features(
             file,
             data::FeatureRequest {
                 encoder: &self.meta.encoder,
                 ignored: &self.meta.ignored_columns,
-                read: ReadOptions { delimiter: o.delimiter, ..self.meta.read },
+                read: ReadOptions { delimiter: o.delimiter, decimal_comma: o.decimal_comma || self.meta.read.decimal_comma },
                 strict: o.strict,
                 ignore_extra: o.ignore_extra,
                 id_column: o.id_column.as_deref(),
+                label_column: label,
             },
         )?;
-        Ok((self.predict(&rows.x)?, rows.ids))
+        Ok(FilePredictions {
+            predictions: self.predict(&rows.x)?,
+            ids: rows.ids,
+            labels: rows.labels.zip(label).map(|(v, (name, _))| (name.to_string(), v)),
+        })
     }
 
     /// Classifies raw (unpreprocessed) rows.

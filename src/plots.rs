@@ -353,12 +353,33 @@ where
 
 // ---------------------------------------------------------------- HPO scatter
 
-/// One complete configuration of the sweep.
+/// One configuration of the sweep: complete, or stopped early by successive halving
+/// (then its numbers are those of the epochs it reached).
 #[derive(Debug, Clone)]
 pub struct ConfigPoint {
     pub delta_accuracy: f64,
     pub val_accuracy: f64,
     pub score: f64,
+    /// The epochs it reached when successive halving stopped it; None: complete.
+    pub stopped_at: Option<i64>,
+}
+
+/// "All 12 configurations" or "1 of 9 configurations complete" for a title.
+pub fn completeness(complete: usize, all: usize) -> String {
+    if complete == all {
+        format!("All {all} configurations")
+    } else {
+        format!("{complete} of {all} configurations complete")
+    }
+}
+
+/// The distinct epochs at which configurations were stopped early, ascending: each
+/// gets a colour of its own (after the complete ones' colour 0).
+fn stop_epochs(stops: impl Iterator<Item = Option<i64>>) -> Vec<i64> {
+    let mut e: Vec<i64> = stops.flatten().collect();
+    e.sort_unstable();
+    e.dedup();
+    e
 }
 
 pub fn hpo_scatter(stem: &Path, points: &[ConfigPoint], chosen: Option<usize>, rule: &ScoreRule) -> Result<Vec<PathBuf>, PlotError> {
@@ -410,7 +431,10 @@ where
     let (x0, x1) = padded(xs);
     let (y0, y1) = padded(ys);
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("All {} configurations: validation accuracy vs overfitting", points.len()), text_style(20))
+        .caption(
+            format!("{}: validation accuracy vs overfitting", completeness(points.iter().filter(|p| p.stopped_at.is_none()).count(), points.len())),
+            text_style(20),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)
@@ -458,11 +482,21 @@ where
             }
         }
     }
+    // Those successive halving stopped early, as rings, one colour per epochs reached.
+    for (i, e) in stop_epochs(points.iter().map(|p| p.stopped_at)).into_iter().enumerate() {
+        let c = colour(i + 1);
+        chart
+            .draw_series(points.iter().filter(|p| p.stopped_at == Some(e)).map(|p| {
+                Circle::new((p.delta_accuracy, p.val_accuracy), 4, c.stroke_width(2))
+            }))?
+            .label(format!("stopped at {e} epochs"))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.stroke_width(2)));
+    }
     chart
-        .draw_series(points.iter().enumerate().filter(|(i, _)| Some(*i) != chosen).map(|(_, p)| {
+        .draw_series(points.iter().enumerate().filter(|(i, p)| Some(*i) != chosen && p.stopped_at.is_none()).map(|(_, p)| {
             Circle::new((p.delta_accuracy, p.val_accuracy), 3, colour(0).mix(0.6).filled())
         }))?
-        .label("configuration")
+        .label("complete configuration")
         .legend(|(x, y)| Circle::new((x + 8, y), 4, colour(0).filled()));
     if let Some(c) = chosen.and_then(|c| points.get(c)) {
         chart
@@ -494,21 +528,26 @@ fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
 // ---------------------------------------------------------------- score vs hyperparameter
 
 /// Scores of the configurations for each value of one hyperparameter (values as
-/// shown on the axis, in axis order).
-pub fn score_vs_param(stem: &Path, key: &str, groups: &[(String, Vec<f64>)], chosen: Option<(usize, usize)>) -> Result<Vec<PathBuf>, PlotError> {
+/// shown on the axis, in axis order): each score with the epochs successive halving
+/// stopped it at (None: complete).
+pub fn score_vs_param(stem: &Path, key: &str, groups: &[(String, Vec<(f64, Option<i64>)>)], chosen: Option<(usize, usize)>) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (760, 480), draw_score_vs_param(key, groups, chosen))
 }
 
-fn draw_score_vs_param<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, key: &str, groups: &[(String, Vec<f64>)], chosen: Option<(usize, usize)>) -> DrawResult
+fn draw_score_vs_param<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, key: &str, groups: &[(String, Vec<(f64, Option<i64>)>)], chosen: Option<(usize, usize)>) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
     let k = groups.len().max(1);
-    let (y0, y1) = padded(groups.iter().flat_map(|g| g.1.iter().copied()));
+    let (y0, y1) = padded(groups.iter().flat_map(|g| g.1.iter().map(|p| p.0)));
+    let all = groups.iter().map(|g| g.1.len()).sum::<usize>();
+    let complete = groups.iter().map(|g| g.1.iter().filter(|p| p.1.is_none()).count()).sum::<usize>();
+    let caption = if complete == all { format!("Score by {key}") } else { format!("Score by {key} ({complete} of {all} complete)") };
+    let stops = stop_epochs(groups.iter().flat_map(|g| g.1.iter().map(|p| p.1)));
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("Score by {key}"), text_style(20))
+        .caption(caption, text_style(20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)
@@ -527,15 +566,20 @@ where
         .draw()?;
     for (gi, (_, scores)) in groups.iter().enumerate() {
         // At the value's own position (no jitter on an axis that may be numeric);
-        // translucent, so that equal scores show as a darker point.
-        chart.draw_series(scores.iter().map(|s| Circle::new((gi as f64, *s), 4, colour(0).mix(0.35).filled())))?;
-        if let Some(best) = scores.iter().copied().filter(|s| s.is_finite()).reduce(f64::max) {
+        // translucent, so that equal scores show as a darker point. Those stopped
+        // early are rings in their epochs' colour (as in the scatter).
+        chart.draw_series(scores.iter().filter(|p| p.1.is_none()).map(|p| Circle::new((gi as f64, p.0), 4, colour(0).mix(0.35).filled())))?;
+        for (i, e) in stops.iter().enumerate() {
+            chart.draw_series(scores.iter().filter(|p| p.1 == Some(*e)).map(|p| Circle::new((gi as f64, p.0), 4, colour(i + 1).stroke_width(2))))?;
+        }
+        // The bar: the best complete score of the value.
+        if let Some(best) = scores.iter().filter(|p| p.1.is_none()).map(|p| p.0).filter(|s| s.is_finite()).reduce(f64::max) {
             chart.draw_series(std::iter::once(PathElement::new(vec![(gi as f64 - 0.3, best), (gi as f64 + 0.3, best)], BLACK.stroke_width(2))))?;
         }
     }
     if let Some((g, j)) = chosen {
         if let Some(s) = groups.get(g).and_then(|grp| grp.1.get(j)) {
-            chart.draw_series(std::iter::once(Circle::new((g as f64, *s), 6, RED.filled())))?;
+            chart.draw_series(std::iter::once(Circle::new((g as f64, s.0), 6, RED.filled())))?;
         }
     }
     Ok(())
@@ -734,7 +778,7 @@ mod tests {
             .map(|i| {
                 let d = -0.03 + 0.2 * (i as f64 / 39.0).powi(2);
                 let v = 0.55 + 0.11 * ((i * 7 % 40) as f64 / 39.0);
-                ConfigPoint { delta_accuracy: d, val_accuracy: v, score: rule.score(v + d, v) }
+                ConfigPoint { delta_accuracy: d, val_accuracy: v, score: rule.score(v + d, v), stopped_at: None }
             })
             .collect();
         let chosen = 17;

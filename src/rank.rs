@@ -21,6 +21,16 @@ pub struct Ranked {
     pub summary: CvSummary,
 }
 
+/// `v` with four decimals, never `-0.0000` (a tiny negative Δacc reads as zero).
+pub fn four(v: f64) -> String {
+    let s = format!("{v:.4}");
+    if s == "-0.0000" {
+        "0.0000".into()
+    } else {
+        s
+    }
+}
+
 pub fn parse_params(json: &str) -> Map<String, Value> {
     serde_json::from_str(json).unwrap_or_default()
 }
@@ -88,6 +98,14 @@ pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tiny_negative_prints_as_zero() {
+        assert_eq!(four(-0.00001), "0.0000");
+        assert_eq!(four(-0.0), "0.0000");
+        assert_eq!(four(-0.0002), "-0.0002");
+        assert_eq!(four(0.12344), "0.1234");
+    }
 
     #[test]
     fn ties_share_the_lowest_rank() {

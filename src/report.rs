@@ -35,6 +35,9 @@ pub struct ReportInput<'a> {
     pub top: usize,
     /// Successive halving's rung scores (empty for other sweeps).
     pub rungs: &'a [plots::RungPoint],
+    /// Configurations successive halving stopped before their end, ranked by their
+    /// scores at the epochs they reached: (ranking entry, epochs reached, pruned).
+    pub partial: &'a [(Ranked, i64, bool)],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,14 +209,14 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         let class = if r.config_id == e.config_id { " class=\"chosen\"" } else { "" };
         let _ = write!(
             html,
-            "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4} ± {:.4}</td><td>{:.4}</td><td>{:.4}</td>",
+            "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4} ± {:.4}</td><td>{:.4}</td><td>{}</td>",
             r.rank,
             esc(&r.config_id),
             r.score,
             s.mean_val_accuracy,
             s.std_val_accuracy,
             s.mean_train_accuracy,
-            s.delta_accuracy
+            crate::rank::four(s.delta_accuracy)
         );
         for k in input.varying {
             let _ = write!(html, "<td>{}</td>", esc(&crate::export::param_cell(&r.params, k)));
@@ -221,15 +224,32 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table>\n");
-    let points: Vec<ConfigPoint> = input
-        .ranked
+    // Every configuration: the complete ones first (the chosen one is among them),
+    // then those successive halving stopped, at the epochs they reached.
+    let every: Vec<(&Ranked, Option<i64>)> =
+        input.ranked.iter().map(|r| (r, None)).chain(input.partial.iter().map(|(r, epochs, _)| (r, Some(*epochs)))).collect();
+    let points: Vec<ConfigPoint> = every
         .iter()
-        .map(|r| ConfigPoint { delta_accuracy: r.summary.delta_accuracy, val_accuracy: r.summary.mean_val_accuracy, score: r.score })
+        .map(|(r, stopped_at)| ConfigPoint {
+            delta_accuracy: r.summary.delta_accuracy,
+            val_accuracy: r.summary.mean_val_accuracy,
+            score: r.score,
+            stopped_at: *stopped_at,
+        })
         .collect();
     let chosen = input.ranked.iter().position(|r| r.config_id == e.config_id);
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &e.score_rule())?;
-    figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+    if input.partial.is_empty() {
+        figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+    } else {
+        let caption = format!(
+            "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
+            plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
+            input.partial.iter().filter(|p| p.2).count()
+        );
+        figure(&mut html, &files, out, &caption);
+    }
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
         figure(&mut html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
@@ -240,20 +260,20 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             r.params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)).unwrap_or(Value::Null)
         };
         let axis_order = |v: &Value| (v.as_f64().unwrap_or(f64::NAN), display_value(v));
-        let mut values: Vec<Value> = input.ranked.iter().map(value_of).collect();
+        let mut values: Vec<Value> = every.iter().map(|(r, _)| value_of(r)).collect();
         values.sort_by(|a, b| {
             let ((x, xs), (y, ys)) = (axis_order(a), axis_order(b));
             x.total_cmp(&y).then(xs.cmp(&ys))
         });
         values.dedup();
-        let mut groups: Vec<(String, Vec<f64>)> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
+        let mut groups: Vec<(String, Vec<(f64, Option<i64>)>)> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
         let mut chosen_point = None;
-        for r in input.ranked {
+        for (r, stopped_at) in &every {
             let g = values.iter().position(|v| *v == value_of(r)).unwrap_or(0);
-            if r.config_id == e.config_id {
+            if r.config_id == e.config_id && stopped_at.is_none() {
                 chosen_point = Some((g, groups[g].1.len()));
             }
-            groups[g].1.push(r.score);
+            groups[g].1.push((r.score, *stopped_at));
         }
         let files = plots::score_vs_param(&img.join(format!("score-vs-{}", slug(key))), key, &groups, chosen_point)?;
         figure(&mut html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));

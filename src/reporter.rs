@@ -138,15 +138,23 @@ impl Reporter {
 
     fn handle(&mut self, e: &Event) {
         match e {
-            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data } => {
-                self.total = counts.total() as u64;
-                self.done = (counts.done + counts.failed) as u64;
+            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data, rung, best } => {
+                // A halving run's progress is its current rung's folds; the next rung's
+                // replace them when it is promoted.
+                (self.done, self.total) = match rung {
+                    Some(r) => (r.done, r.total),
+                    None => ((counts.done + counts.failed) as u64, counts.total() as u64),
+                };
+                self.best_score = best.clone();
                 if self.mode != Mode::Quiet {
                     eprintln!(
                         "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
                         counts.total(), counts.done, counts.failed, counts.pending + counts.running
                     );
                     eprintln!("data: {data}");
+                    if let Some(r) = rung {
+                        eprintln!("successive halving: rung {}, {} of {} folds done", r.rung, r.done, r.total);
+                    }
                 }
                 if self.mode == Mode::Bars {
                     let bar = self.multi.add(ProgressBar::new(self.total));
@@ -154,12 +162,18 @@ impl Reporter {
                         ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} folds  {per_sec}  ETA {eta}  {msg}")
                             .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
-                    bar.set_prefix(sweep.clone());
+                    bar.set_prefix(match rung {
+                        Some(r) => format!("{sweep} rung {}", r.rung),
+                        None => sweep.clone(),
+                    });
                     bar.set_position(self.done);
                     bar.reset_eta();
                     let best = self.multi.add(ProgressBar::new_spinner());
                     best.set_style(ProgressStyle::with_template("  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                    best.set_message("best score: none complete yet");
+                    best.set_message(match &self.best_score {
+                        Some((id, score)) => format!("best score {score:.4} ({id})"),
+                        None => "best score: none complete yet".into(),
+                    });
                     self.overall = Some(bar);
                     self.best = Some(best);
                     self.workers = (0..*jobs)
@@ -211,9 +225,14 @@ impl Reporter {
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
             }
             Event::RungPromoted { rung, configurations, pruned, folds } => {
-                self.total += folds;
+                (self.done, self.total) = (0, *folds);
                 if let Some(o) = &self.overall {
                     o.set_length(self.total);
+                    o.set_position(0);
+                    o.reset_eta();
+                    let prefix = o.prefix();
+                    let sweep = prefix.rsplit_once(" rung ").map(|(s, _)| s.to_string()).unwrap_or(prefix);
+                    o.set_prefix(format!("{sweep} rung {rung}"));
                 }
                 self.line(format!(
                     "rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",
@@ -229,10 +248,14 @@ impl Reporter {
                 }
                 self.line(format!("{config_id} fold {fold}: abandoned, back to pending"));
             }
-            Event::ConfigCompleted { config_id, score, mean_val_accuracy } => {
-                if self.best_score.as_ref().is_none_or(|(_, s)| score > s) {
-                    self.best_score = Some((config_id.clone(), *score));
+            Event::Best { config_id, score } => {
+                self.best_score = Some((config_id.clone(), *score));
+                if let Some(b) = &self.best {
+                    b.set_message(format!("best score {score:.4} ({config_id})"));
                 }
+            }
+            Event::ConfigCompleted { config_id, score, mean_val_accuracy } => {
+                // The sweep's best comes from the database (an `Event::Best` before this).
                 let (bid, bs) = self.best_score.clone().unwrap_or_default();
                 if let Some(b) = &self.best {
                     b.set_message(format!("best score {bs:.4} ({bid}); last complete {config_id}: score {score:.4}, val {mean_val_accuracy:.4}"));
@@ -255,6 +278,12 @@ impl Reporter {
                     o.set_message("abandoning");
                 }
                 self.line(format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending"));
+            }
+            Event::Terminating { running } => {
+                if let Some(o) = &self.overall {
+                    o.set_message("terminating");
+                }
+                self.line(format!("SIGTERM: saving the training states of {running} running fold(s); they return to pending and the next run continues them"));
             }
             Event::WaitingForDatabase { error, patience_seconds } => {
                 if let Some(o) = &self.overall {
@@ -322,10 +351,15 @@ pub fn summary_text(s: &RunSummary) -> String {
         s.wall_seconds
     );
     if let Some((id, score)) = &s.best {
-        t.push_str(&format!("\nbest score so far: {score:.4} ({id})"));
+        t.push_str(&format!("\nbest score of the sweep so far: {score:.4} ({id})"));
     }
-    if s.interrupted && c.pending + c.running > 0 {
-        t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `gridsweep resume {}`) to continue", s.sweep));
+    if s.terminated {
+        t.push_str(&format!(
+            "\nended by SIGTERM (exit code 143): running folds saved their training states and are pending; run it again (or `{}`) to continue",
+            s.resume_hint
+        ));
+    } else if s.interrupted && c.pending + c.running > 0 {
+        t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `{}`) to continue", s.resume_hint));
     }
     t
 }

@@ -37,6 +37,11 @@ pub enum Event {
         device: String,
         /// The data: rows, features, what is not a feature.
         data: String,
+        /// Successive halving: the rung in progress, with its folds done and in all
+        /// (the progress a halving run shows is the current rung's).
+        rung: Option<RungProgress>,
+        /// The sweep's best complete configuration when the run starts.
+        best: Option<(String, f64)>,
     },
     /// `label`: the hyperparameters that vary in the sweep, as `rank` shows them.
     /// `from_epoch`: the epochs of the saved state it continues from (0: the start);
@@ -49,6 +54,9 @@ pub enum Event {
     /// A fold's saved training state could not be continued from; it trains from its start.
     StateRefused { worker: usize, config_id: String, fold: i64, why: String },
     ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64 },
+    /// The sweep's best complete configuration changed (completed by this process or
+    /// by another one on the same sweep).
+    Best { config_id: String, score: f64 },
     /// Successive halving: a rung was complete; `configurations` went on to `rung`
     /// (`folds` more folds to train), `pruned` stopped.
     RungPromoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
@@ -58,7 +66,18 @@ pub enum Event {
     /// It is back after this long.
     DatabaseBack { waited_seconds: f64 },
     Abandoning { running: usize },
+    /// SIGTERM (a batch system's time limit): running folds save their training states
+    /// and return to pending, and the process ends.
+    Terminating { running: usize },
     Finished(RunSummary),
+}
+
+/// The rung a halving run is on: its number, folds done (or failed), folds in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RungProgress {
+    pub rung: u32,
+    pub done: u64,
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,8 +89,13 @@ pub struct RunSummary {
     pub failed: usize,
     pub abandoned: usize,
     pub interrupted: bool,
+    /// Ended by SIGTERM (running folds saved and released).
+    pub terminated: bool,
     pub wall_seconds: f64,
+    /// The sweep's best complete configuration (from the database, whoever trained it).
     pub best: Option<(String, f64)>,
+    /// The command that continues the sweep, as the user would type it.
+    pub resume_hint: String,
 }
 
 #[derive(Debug, Clone)]
@@ -121,7 +145,7 @@ where
         let outcome = if waiting {
             tokio::select! {
                 r = attempt => r,
-                _ = tokio::signal::ctrl_c() => return Err(interrupted()),
+                _ = stop_signal() => return Err(interrupted()),
             }
         } else {
             attempt.await
@@ -143,11 +167,27 @@ where
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = tokio::signal::ctrl_c() => return Err(interrupted()),
+                    _ = stop_signal() => return Err(interrupted()),
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Resolves at Ctrl-C or SIGTERM: either ends a wait for a lost database.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
@@ -161,13 +201,14 @@ pub struct SweepJob {
     pub params: HashMap<String, HyperParams>,
     pub configs: usize,
     pub new_configs: usize,
-    pub best_so_far: Option<(String, f64)>,
     /// The sweep's score rule: the stored summaries' Δacc and score.
     pub score: ScoreRule,
     /// Per configuration, its varying hyperparameters (`dropout 0.2, optimizer adam`).
     pub labels: HashMap<String, String>,
     /// Successive halving: when nothing is claimable, promote the next rung.
     pub halving: Option<Halving>,
+    /// The command that continues this sweep (`gridsweep resume NAME --db …`).
+    pub resume_hint: String,
 }
 
 /// How often a process with idle workers looks again for work while a halving rung's
@@ -305,6 +346,16 @@ pub async fn run(
     let (patience, db) = (opts.db_patience, store.name().to_string());
     store.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = store.counts(job.sweep_id).await?;
+    let rung = match &job.halving {
+        Some(_) => store.rungs(job.sweep_id).await?.and_then(|rows| {
+            rows.iter().find_map(|r| match (r.folds_done, r.folds) {
+                (Some(done), Some(total)) => Some(RungProgress { rung: r.rung as u32, done: done as u64, total: total as u64 }),
+                _ => None,
+            })
+        }),
+        None => None,
+    };
+    let mut best = store.best(job.sweep_id).await?;
     let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::label(*d)).collect();
     names.dedup();
     let device_name = names.join(",");
@@ -322,6 +373,8 @@ pub async fn run(
             job.data.prepared.train.len(),
             job.data.prepared.dataset.describe_features()
         ),
+        rung,
+        best: best.clone(),
     });
 
     let folds: Vec<Arc<FoldData>> = (0..job.data.folds).map(|k| Arc::new(job.data.fold(k))).collect();
@@ -339,6 +392,8 @@ pub async fn run(
 
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| StoreError::Io { db: store.name().into(), source: e })?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| StoreError::Io { db: store.name().into(), source: e })?;
     let mut heartbeat = tokio::time::interval(opts.heartbeat);
     heartbeat.tick().await;
 
@@ -346,10 +401,23 @@ pub async fn run(
     let mut running: HashMap<usize, Claim> = HashMap::new();
     // Claims made in the same transaction as the worker's last result, not yet handed out.
     let mut prefetched: HashMap<usize, Claim> = HashMap::new();
-    let (mut stopping, mut interrupts) = (false, 0);
+    let (mut stopping, mut interrupts, mut terminated) = (false, 0, false);
     let (mut done, mut failed, mut abandoned) = (0, 0, 0);
-    let mut best = job.best_so_far.clone();
     let mut result = Ok(());
+    // The sweep's best, read again when a configuration completes here and on every
+    // heartbeat (others may complete one); a change is an event.
+    macro_rules! refresh_best {
+        () => {
+            if let Ok(now_best) = store.best(job.sweep_id).await {
+                if now_best.is_some() && now_best != best {
+                    if let Some((config_id, score)) = now_best.clone() {
+                        emit(Event::Best { config_id, score });
+                    }
+                    best = now_best;
+                }
+            }
+        };
+    }
 
     // A halving rung's last folds are running (here or elsewhere): look again soon.
     let mut waiting = false;
@@ -441,6 +509,12 @@ pub async fn run(
                         emit(Event::Stopping { running: 0 });
                         continue;
                     }
+                    _ = sigterm.recv() => {
+                        terminated = true;
+                        stopping = true;
+                        emit(Event::Terminating { running: 0 });
+                        continue;
+                    }
                 }
             }
             break;
@@ -483,9 +557,7 @@ pub async fn run(
                             match patiently(patience, &emit, &db, || store.record_done_then_claim(claim.fold_id, &wname, &fr, &job.score, next)).await {
                                 Ok((completed, next_claim)) => {
                                     if let Some(c) = completed {
-                                        if best.as_ref().is_none_or(|(_, s)| c.summary.score > *s) {
-                                            best = Some((c.config_id.clone(), c.summary.score));
-                                        }
+                                        refresh_best!();
                                         emit(Event::ConfigCompleted { config_id: c.config_id, score: c.summary.score,
                                                                       mean_val_accuracy: c.summary.mean_val_accuracy });
                                     }
@@ -520,7 +592,7 @@ pub async fn run(
                         result = Err(e);
                         stopping = true;
                     }
-                    Ok(()) => {}
+                    Ok(()) => refresh_best!(),
                 }
             }
             _ = sigint.recv() => {
@@ -530,6 +602,15 @@ pub async fn run(
                     2 => { cancel.store(true, Ordering::Relaxed); emit(Event::Abandoning { running: running.len() }); }
                     _ => std::process::exit(130),
                 }
+            }
+            _ = sigterm.recv(), if !terminated => {
+                // A batch system's time limit (Slurm sends SIGTERM, then SIGKILL): the
+                // running folds save their states and go back, so the next run
+                // continues them instead of waiting for their leases.
+                terminated = true;
+                stopping = true;
+                cancel.store(true, Ordering::Relaxed);
+                emit(Event::Terminating { running: running.len() });
             }
         }
     }
@@ -553,15 +634,20 @@ pub async fn run(
     }
     result?;
     let counts = patiently(patience, &emit, &db, || store.counts(job.sweep_id)).await?;
+    if let Ok(b) = store.best(job.sweep_id).await {
+        best = b;
+    }
     let summary = RunSummary {
         sweep: job.name,
         counts,
         done,
         failed,
         abandoned,
-        interrupted: interrupts > 0,
+        interrupted: interrupts > 0 || terminated,
+        terminated,
         wall_seconds: started.elapsed().as_secs_f64(),
         best,
+        resume_hint: job.resume_hint,
     };
     emit(Event::Finished(summary.clone()));
     Ok(summary)

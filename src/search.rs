@@ -126,6 +126,63 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
     ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
 }
 
+/// The keys each strategy takes, with what each must be (`None`: any integer ≥ 0).
+const STRATEGY_KEYS: [(&str, &[(&str, Option<u64>, bool)]); 3] = [
+    ("grid", &[]),
+    // (key, least value, required)
+    ("random", &[("n", Some(1), true), ("seed", None, false)]),
+    ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false)]),
+];
+
+/// Checks a spec's `search` section as written, before it is read into a [`Search`],
+/// so that a mistake is named by its key and what was expected (`factor: expected an
+/// integer ≥ 2, got 1.5`) rather than by a parser's type names. Err: (key, message).
+pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
+    let Some(obj) = v.as_object() else {
+        return Err((String::new(), format!("expected an object such as {{\"strategy\": \"random\", \"n\": 50}}, got {v}")));
+    };
+    let names: Vec<&str> = STRATEGY_KEYS.iter().map(|(n, _)| *n).collect();
+    let strategy = match obj.get("strategy") {
+        None => return Err(("strategy".into(), format!("missing: one of {}", names.join(", ")))),
+        Some(serde_json::Value::String(s)) => s.as_str(),
+        Some(other) => return Err(("strategy".into(), format!("expected one of {}, got {other}", names.join(", ")))),
+    };
+    let Some((_, keys)) = STRATEGY_KEYS.iter().find(|(n, _)| *n == strategy) else {
+        return Err(("strategy".into(), format!("expected one of {}, got \"{strategy}\"", names.join(", "))));
+    };
+    for (k, value) in obj.iter().filter(|(k, _)| k.as_str() != "strategy") {
+        let Some((_, least, _)) = keys.iter().find(|(name, ..)| name == k) else {
+            let takes: Vec<&str> = keys.iter().map(|(n, ..)| *n).collect();
+            return Err((
+                k.clone(),
+                if takes.is_empty() {
+                    format!("strategy {strategy} takes no other key")
+                } else {
+                    format!("not a key of strategy {strategy} (it takes {})", takes.join(", "))
+                },
+            ));
+        };
+        let least = least.unwrap_or(0);
+        let fits = match value.as_u64() {
+            Some(n) => n >= least && (*k == "seed" || n <= u32::MAX as u64),
+            None => false,
+        };
+        if !fits {
+            return Err((k.clone(), format!("expected an integer ≥ {least}, got {value}")));
+        }
+    }
+    for (k, _, required) in keys.iter() {
+        if *required && !obj.contains_key(*k) {
+            let what = match *k {
+                "n" => "how many distinct trainings to draw",
+                _ => "the epochs of the first rung",
+            };
+            return Err((k.to_string(), format!("missing: {what} (strategy {strategy})")));
+        }
+    }
+    Ok(())
+}
+
 impl Search {
     /// Checks the numbers; the message names the key.
     pub fn check(&self) -> Result<(), String> {

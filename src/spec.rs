@@ -132,6 +132,48 @@ impl Config {
     }
 }
 
+/// A JSON error as a sentence: serde's type names in words, the position as a line.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    // "… at line 11 column 3": the place is said by the caller (or kept as a line).
+    let base = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => text.as_str(),
+    };
+    let base = base
+        .replace("floating point `", "the number `")
+        .replace("expected u32", "expected a whole number ≥ 0")
+        .replace("expected u64", "expected a whole number ≥ 0")
+        .replace("expected usize", "expected a whole number ≥ 0")
+        .replace("expected f64", "expected a number")
+        .replace("integer `", "the number `");
+    if e.line() > 0 && matches!(e.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof) {
+        format!("line {}, column {}: {base}", e.line(), e.column())
+    } else {
+        base
+    }
+}
+
+/// `a.b` with the line of `b` in `text` (keys found in order; without the line when
+/// they cannot be found).
+fn place_with_line(text: &str, path: &[&str]) -> String {
+    let mut at = 0usize;
+    let mut found = true;
+    for key in path {
+        let needle = format!("\"{key}\"");
+        match text[at..].find(&needle) {
+            Some(i) => at += i + needle.len(),
+            None => found = false,
+        }
+    }
+    let dotted = path.join(".");
+    if found {
+        format!("{dotted} (line {})", text[..at].lines().count().max(1))
+    } else {
+        dotted
+    }
+}
+
 pub fn config_id(canonical_json: &str) -> String {
     let digest = Sha256::digest(canonical_json.as_bytes());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
@@ -177,9 +219,26 @@ impl Spec {
 
     /// Parses and validates spec text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
-        let spec: Spec = serde_json::from_str(text).map_err(|e| SpecError::Parse {
-            file: file.to_path_buf(),
-            message: format!("{e}"),
+        let parse_error = |e: serde_json::Error| SpecError::Parse { file: file.to_path_buf(), message: json_error(&e) };
+        // The search section first, as written: its mistakes are named by key.
+        let value: Value = serde_json::from_str(text).map_err(parse_error)?;
+        if let Some(search) = value.get("search") {
+            crate::search::check_json(search).map_err(|(key, message)| {
+                let path: Vec<&str> = std::iter::once("search").chain((!key.is_empty()).then_some(key.as_str())).collect();
+                SpecError::Invalid { file: file.to_path_buf(), place: place_with_line(text, &path), message }
+            })?;
+        }
+        // Then the whole spec, with the path of whatever does not fit.
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = json_error(&inner);
+            if path.is_empty() || path == "." {
+                SpecError::Parse { file: file.to_path_buf(), message }
+            } else {
+                SpecError::Invalid { file: file.to_path_buf(), place: format!("{path} (line {})", inner.line()), message }
+            }
         })?;
         spec.validate(file)?;
         Ok(spec)

@@ -417,7 +417,7 @@ fn random_search_is_reproducible_and_prefix_stable() {
     let bad = d.spec("bad", 400, TINY, grid, r#", "search": {"strategy": "halving", "factor": 1, "min_epochs": 1}"#);
     let (code, _, err) = run(bin().arg("plan").arg(&bad));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("search: factor: 1: expected at least 2"), "{err}");
+    assert!(err.contains("search.factor (line 2): expected an integer ≥ 2, got 1"), "{err}");
 }
 
 /// A second Ctrl-C abandons the running folds after saving their training states

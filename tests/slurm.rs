@@ -56,7 +56,7 @@ fn the_script_runs_the_sweep_on_each_task() {
     let Some(db) = d.db_on(Backend::Postgres, "g") else { return };
     let (code, out, err) = run(bin().arg("slurm").arg(&spec).args([
         "--db", &db, "--workers", "5", "--cpus-per-worker", "2", "--partition", "gpu", "--time", "02:00:00", "--mem", "4G",
-        "--extra", "--account=ml",
+        "--extra", "--account=ml", "--allow-local-db",
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("4 configuration(s) new, 12 of 12 folds pending"), "registered before submitting: {err}");
@@ -66,7 +66,7 @@ fn the_script_runs_the_sweep_on_each_task() {
     let exec = out.lines().find(|l| l.starts_with("exec ")).unwrap();
     assert!(exec.contains(&format!("run '{}'", spec.display())) && exec.contains("--jobs 2") && exec.contains(&format!("--db '{db}'")), "{exec}");
     assert!(out.contains("export LD_LIBRARY_PATH="), "the LibTorch folder for the nodes:\n{out}");
-    let (code, out, _) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "1", "--gpus-per-worker", "1"]));
+    let (code, out, _) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "1", "--gpus-per-worker", "1", "--allow-local-db"]));
     assert_eq!(code, 0);
     assert!(out.contains("#SBATCH --gres=gpu:1") && out.contains("--device cuda"), "{out}");
 }
@@ -81,8 +81,9 @@ fn a_job_array_runs_the_sweep_as_one_process_would() {
     let spec = spec(&d);
     let Some(db) = d.db_on(Backend::Postgres, "g") else { return };
     let script = d.path("arr.sbatch");
-    let logs = d.path("logs");
-    let (code, out, err) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "3", "--submit", "--out"]).arg(&script).arg("--log-dir").arg(&logs));
+    // A space in the log folder's path: sbatch must still find it.
+    let logs = d.path("the logs");
+    let (code, out, err) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "3", "--submit", "--allow-local-db", "--out"]).arg(&script).arg("--log-dir").arg(&logs));
     assert_eq!(code, 0, "{err}");
     let job = out.trim().to_string();
     assert!(job.parse::<u64>().is_ok(), "a job id: {out}");
@@ -113,4 +114,29 @@ fn a_job_array_runs_the_sweep_as_one_process_would() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(export(&db, "cv-results"), export(&single, "cv-results"));
     assert_eq!(export(&db, "hpo-combined"), export(&single, "hpo-combined"));
+}
+
+#[test]
+fn the_script_has_its_log_folder_the_signal_and_no_password() {
+    let d = Dir::new("slurm", "safe");
+    let spec = spec(&d);
+    let Some(db) = d.db_on(Backend::Postgres, "g") else { return };
+    // A database on this machine is refused: each compute node reads 127.0.0.1 as itself.
+    let (code, _, err) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "2"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("127.0.0.1") && err.contains("--allow-local-db"), "{err}");
+    // A password in the URL is never written into the script (the test server trusts
+    // local connections, so any password connects).
+    let with_password = db.replacen("://", "://gs_user_unused:s3cret@", 1);
+    let with_password = if db.contains('@') { db.replacen("@", ":s3cret@", 1) } else { with_password };
+    let logs = d.path("log dir");
+    let (code, out, err) = run(bin().arg("slurm").arg(&spec).args(["--db", &with_password, "--workers", "2", "--allow-local-db", "--signal-seconds", "90", "--log-dir"]).arg(&logs));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}\n{err}");
+    assert!(err.contains("PGPASSWORD") && err.contains(".pgpass"), "{err}");
+    assert!(out.contains("#SBATCH --signal=B:TERM@90"), "{out}");
+    // Without --submit the log folder exists too (Slurm does not create it), and its
+    // path, which has a space, is quoted.
+    assert!(logs.is_dir(), "the log folder was created");
+    assert!(out.contains(&format!("#SBATCH --output=\"{}/gridsweep-arr-%A_%a.log\"", logs.display())), "{out}");
 }

@@ -20,6 +20,8 @@ const KEEP: [&str; 6] = ["classic", "metal", "rock", "hip hop", "electronic", "p
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    #[command(flatten)]
+    pub mkl: super::MklArg,
     /// Data (default: the study's file at ../shared/data/genre-factor/ when present,
     /// else the built-in synthetic data of the same shape).
     #[arg(long)]

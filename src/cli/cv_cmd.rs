@@ -13,9 +13,10 @@ use std::path::PathBuf;
 pub struct CvArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// JSON object of hyperparameters (over the defaults: the study's final model).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    /// Hyperparameters over the defaults (the study's final model): a JSON file holding
+    /// one object, or the object itself inline, e.g. --config '{"dropout": 0.3}'.
+    #[arg(long, value_name = "FILE|JSON")]
+    pub config: Option<String>,
     /// Set one hyperparameter, e.g. --set optimizer=adam --set dropout=0.3 (repeatable;
     /// applied after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -39,23 +40,29 @@ pub struct CvArgs {
     pub device: String,
     #[command(flatten)]
     pub score: super::sweep_cmd::ScoreArgs,
+    #[command(flatten)]
+    pub mkl: super::MklArg,
     /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperParams> {
+pub fn load_params(config: Option<&str>, sets: &[String]) -> Result<HyperParams> {
     let mut p = HyperParams::default();
     // What the user gave, for the protocol check once everything is applied.
     let mut explicit = serde_json::Map::new();
-    if let Some(path) = config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let v: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not valid JSON", path.display()))?;
-        let obj = v
-            .as_object()
-            .with_context(|| format!("{}: expected a JSON object of hyperparameters", path.display()))?;
-        p.apply_object(obj).with_context(|| format!("{}", path.display()))?;
+    if let Some(config) = config {
+        // Inline JSON starts with `{`; anything else names a file.
+        let (text, what) = if config.trim_start().starts_with('{') {
+            (config.to_string(), "--config".to_string())
+        } else {
+            let path = PathBuf::from(config);
+            (std::fs::read_to_string(&path).with_context(|| format!("--config {}: reading the file (or give the JSON object inline)", path.display()))?,
+             path.display().to_string())
+        };
+        let v: Value = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+        let obj = v.as_object().with_context(|| format!("{what}: expected a JSON object of hyperparameters"))?;
+        p.apply_object(obj).with_context(|| what.clone())?;
         explicit.extend(obj.clone());
     }
     for s in sets {
@@ -68,7 +75,7 @@ pub fn load_params(config: Option<&PathBuf>, sets: &[String]) -> Result<HyperPar
 }
 
 pub fn run(a: CvArgs) -> Result<Outcome> {
-    let params = load_params(a.config.as_ref(), &a.set)?;
+    let params = load_params(a.config.as_deref(), &a.set)?;
     let rule = a.score.rule(cv::ScoreRule::default())?;
     let device = crate::device::parse(&a.device)?;
     super::check_precision(params.precision, device)?;
@@ -159,7 +166,7 @@ fn print_table(
                 "mean  train {:.4} ± {:.4}   val {:.4} ± {:.4}",
                 s.mean_train_accuracy, s.std_train_accuracy, s.mean_val_accuracy, s.std_val_accuracy
             );
-            println!("Δacc {:.4}   score {:.4}   wall {:.1} s", s.delta_accuracy, s.score, wall);
+            println!("Δacc {}   score {:.4}   wall {:.1} s", crate::rank::four(s.delta_accuracy), s.score, wall);
             println!("({})", rule.describe());
         }
         None => println!("some folds failed: no summary"),

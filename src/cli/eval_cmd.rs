@@ -1,6 +1,6 @@
 //! After the sweep: evaluate, baselines, predict.
 
-use super::sweep_cmd::{pick_sweep, runtime, sweep_score_rule, DbArg, ScoreArgs};
+use super::sweep_cmd::{db_hint, pick_sweep, runtime, sweep_score_rule, DbArg, ScoreArgs};
 use super::{check_precision, Outcome};
 use crate::baselines::{Baseline, BaselineOptions};
 use crate::cv::{self, ScoreRule};
@@ -51,6 +51,8 @@ impl BaselineArgs {
 /// How the final training runs.
 #[derive(Args, Debug, Clone)]
 pub struct TrainingArgs {
+    #[command(flatten)]
+    pub mkl: super::MklArg,
     /// Epochs of the final training (the callbacks may stop it earlier).
     #[arg(long, default_value_t = evaluate::DEFAULT_EPOCHS)]
     pub epochs: u32,
@@ -139,6 +141,13 @@ pub struct PredictArgs {
     /// The field separator: `,` `;` `|` or `tab` (default: guessed from the header).
     #[arg(long, value_parser = super::parse_delimiter)]
     pub delimiter: Option<char>,
+    /// Numbers are written with a decimal comma (`0,673`; needs a separator other than `,`).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// The column of true labels, to report the predictions' accuracy (default: the
+    /// training data's label column, when the file has it).
+    #[arg(long, value_name = "COLUMN")]
+    pub label: Option<String>,
 }
 
 /// The sweep's stored spec, and its data checked against the fingerprint recorded
@@ -179,13 +188,13 @@ fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &st
                 one.2.clone(),
                 one.3.clone(),
             )),
-            [] => bail!("sweep `{sweep}` has no configuration `{prefix}` (`gridsweep rank {sweep}` lists them)"),
+            [] => bail!("sweep `{sweep}` has no configuration `{prefix}` (`gridsweep rank {sweep}{}` lists them)", db_hint(&c.db.db)),
             many => bail!("`{prefix}` matches {} configurations of sweep `{sweep}`; give more of the id", many.len()),
         };
     }
     let n = c.rank.unwrap_or(1);
     if ranked.is_empty() {
-        bail!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}`)");
+        bail!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}{}`)", db_hint(&c.db.db));
     }
     let r = ranked.iter().find(|r| r.rank == n).with_context(|| {
         format!("--rank {n}: sweep `{sweep}` has {} complete configurations", ranked.len())
@@ -319,8 +328,11 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
         strict: a.strict,
         ignore_extra: a.ignore_extra,
         id_column: a.id_column.clone(),
+        decimal_comma: a.decimal_comma,
+        label: a.label.clone(),
     };
-    let (predictions, ids) = model.predict_file(&a.data, &opts)?;
+    let file = model.predict_file(&a.data, &opts)?;
+    let (predictions, ids) = (&file.predictions, &file.ids);
     let out: Box<dyn Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -343,6 +355,9 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
     w.flush()?;
     if let Some(p) = &a.out {
         eprintln!("gridsweep: wrote {} predictions to {}", predictions.len(), p.display());
+    }
+    if let (Some((acc, n)), Some((column, _))) = (file.accuracy(), &file.labels) {
+        eprintln!("gridsweep: accuracy against column `{column}`: {acc:.4} ({n} rows)");
     }
     Ok(Outcome::Ok)
 }
@@ -449,6 +464,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             Some(crate::plots::RungPoint { config_id, rung, epochs: epochs.unwrap_or(0), score: score?, promoted })
         })
         .collect();
+    let partial = rt.block_on(store.partial_configurations(sweep.id))?;
     rt.block_on(store.close());
     let evaluation: Evaluation = match stored {
         Some(json) => {
@@ -464,6 +480,16 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     };
     let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
     let ranked = rank::rank(&rows, &evaluation.score_rule());
+    // Successive halving's stopped configurations, at the epochs they reached.
+    let partial_rows: Vec<rank::ConfigRow> =
+        partial.iter().map(|p| (p.config_id.clone(), p.position, p.params_json.clone(), Some(p.summary.clone()))).collect();
+    let partial: Vec<(rank::Ranked, i64, bool)> = rank::rank(&partial_rows, &evaluation.score_rule())
+        .into_iter()
+        .filter_map(|r| {
+            let p = partial.iter().find(|p| p.config_id == r.config_id)?;
+            Some((r, p.resource_epochs.unwrap_or(0), p.pruned))
+        })
+        .collect();
     let varying = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
     let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = crate::report::write(
@@ -481,6 +507,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             evaluation: &evaluation,
             top: a.top,
             rungs: &rungs,
+            partial: &partial,
         },
         &out,
     )?;

@@ -26,14 +26,38 @@ MKL's AVX-512 kernels on CPUs that have AVX-512 but are not Intel's (AMD Zen 4/5
 AVX2 ones: about twice the fp32 training speed, with results that differ from the default in rounding (not bit \
 for bit); a sweep records which kernels each fold ran on. Refused without AVX-512; no effect on Intel CPUs or on \
 bf16.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
-stopped by Ctrl-C before the end."
+stopped by Ctrl-C before the end, 143 a run ended by SIGTERM (its running folds saved and returned to pending)."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see `gridsweep --help`.
-    #[arg(long, global = true)]
+    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see below. Also taken after the
+    /// commands that train.
+    #[arg(long)]
     pub mkl_avx512: bool,
+}
+
+/// `--mkl-avx512` on the commands that train (and only there).
+#[derive(Args, Debug, Clone, Default)]
+pub struct MklArg {
+    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see `gridsweep --help`.
+    #[arg(long)]
+    pub mkl_avx512: bool,
+}
+
+impl Command {
+    /// Whether the command asked for MKL's AVX-512 kernels.
+    fn mkl_avx512(&self) -> bool {
+        match self {
+            Command::Cv(a) => a.mkl.mkl_avx512,
+            Command::Run(a) => a.exec.mkl.mkl_avx512,
+            Command::Resume(a) => a.exec.mkl.mkl_avx512,
+            Command::Evaluate(a) => a.training.mkl.mkl_avx512,
+            Command::Report(a) => a.training.mkl.mkl_avx512,
+            Command::Bench(a) => a.mkl.mkl_avx512,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,6 +76,8 @@ pub enum Command {
     Status(sweep_cmd::StatusArgs),
     /// The sweeps in the database.
     List(sweep_cmd::ListArgs),
+    /// Remove a sweep and everything recorded of it (refused while a worker holds one of its folds, unless --force).
+    Delete(sweep_cmd::DeleteArgs),
     /// Write (and with --submit, submit) a Slurm job array whose tasks run the sweep against a PostgreSQL database.
     Slurm(slurm_cmd::SlurmArgs),
     /// Copy a sweep (spec, configurations, folds with histories, evaluations) between two databases, idempotently.
@@ -172,23 +198,27 @@ pub enum Outcome {
     SomeFailed,
     /// Stopped by Ctrl-C (or SIGINT) with folds left to run.
     Interrupted,
+    /// Ended by SIGTERM (a batch system's time limit), running folds saved and released.
+    Terminated,
 }
 
 impl Outcome {
     /// The process exit status: 0 ok, 1 some folds failed, 130 stopped by Ctrl-C
-    /// before the end (as shells report SIGINT); 2 is for errors.
+    /// before the end (as shells report SIGINT), 143 ended by SIGTERM (as shells report
+    /// it, and as batch systems expect of a job they stopped); 2 is for errors.
     pub fn code(self) -> i32 {
         match self {
             Outcome::Ok => 0,
             Outcome::SomeFailed => 1,
             Outcome::Interrupted => 130,
+            Outcome::Terminated => 143,
         }
     }
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     // Before anything multiplies: MKL chooses its kernels once, at its first call.
-    if cli.mkl_avx512 || mkl_avx512_from_env()? {
+    if cli.mkl_avx512 || cli.command.mkl_avx512() || mkl_avx512_from_env()? {
         crate::mkl::force_avx512()?;
     }
     match cli.command {
@@ -205,6 +235,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status(a) => sweep_cmd::status(a),
         Command::List(a) => sweep_cmd::list(a),
         Command::Copy(a) => sweep_cmd::copy(a),
+        Command::Delete(a) => sweep_cmd::delete(a),
         Command::Slurm(a) => slurm_cmd::run(a),
         Command::Rank(a) => sweep_cmd::rank_cmd(a),
         Command::Export(a) => sweep_cmd::export(a),

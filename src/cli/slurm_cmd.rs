@@ -54,6 +54,26 @@ pub struct SlurmArgs {
     /// Pass the script to sbatch and print the job id.
     #[arg(long)]
     pub submit: bool,
+    /// Seconds before the time limit at which Slurm sends the tasks SIGTERM
+    /// (`#SBATCH --signal=B:TERM@N`): each task then saves its running folds' training
+    /// states and returns them to pending, so nothing waits for a lease; 0 leaves it to
+    /// the limit itself (SIGTERM, then SIGKILL after Slurm's KillWait).
+    #[arg(long, default_value_t = 120)]
+    pub signal_seconds: u32,
+    /// Accept a database on 127.0.0.1/localhost (or a local socket): only right when the
+    /// tasks run on this machine, since compute nodes reach their own localhost.
+    #[arg(long)]
+    pub allow_local_db: bool,
+}
+
+/// An `#SBATCH` option's value: double-quoted when it holds a space (sbatch reads its
+/// directives with its own quoting rules, not a shell's).
+fn directive_value(s: &str) -> String {
+    if s.contains(char::is_whitespace) {
+        format!("\"{}\"", s.replace('"', "\\\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Single quotes for a shell word.
@@ -92,7 +112,12 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     if let Some(m) = &a.mem {
         s += &format!("#SBATCH --mem={m}\n");
     }
-    s += &format!("#SBATCH --output={}/gridsweep-{name}-%A_%a.log\n", log_dir.display());
+    s += &format!("#SBATCH --output={}\n", directive_value(&format!("{}/gridsweep-{name}-%A_%a.log", log_dir.display())));
+    if a.signal_seconds > 0 {
+        // `B:` signals the batch shell, which `exec` below makes the gridsweep process
+        // itself (without it Slurm signals job steps, and this script starts none).
+        s += &format!("#SBATCH --signal=B:TERM@{}\n", a.signal_seconds);
+    }
     for e in &a.extra {
         s += &format!("#SBATCH {e}\n");
     }
@@ -100,7 +125,9 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     if let Some(lib) = loaded_torch_lib() {
         s += &format!("# The LibTorch this binary was built with (it also carries an rpath to it).\nexport LD_LIBRARY_PATH={}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\n", sh_quote(&lib.display().to_string()));
     }
-    let mut cmd = format!("exec {} run {} --db {}", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&a.db));
+    // Never the password: the tasks read it from PGPASSWORD or ~/.pgpass.
+    let db = DbLocation::parse(&a.db).without_password();
+    let mut cmd = format!("exec {} run {} --db {}", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&db));
     // CPU tasks run one training job per CPU; GPU tasks run --jobs-per-device workers
     // on every GPU they were given.
     match a.gpus_per_worker {
@@ -125,9 +152,25 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
             a.db
         );
     }
+    if !a.allow_local_db {
+        if let Some(host) = db.local_host() {
+            bail!(
+                "--db {db}: the database host is {host}, which each compute node reads as itself, not as this machine: \
+                 give a host name or address the nodes can reach (or --allow-local-db when the tasks run on this machine)"
+            );
+        }
+    }
+    if db.password().is_some() {
+        eprintln!(
+            "gridsweep: note: the script's --db leaves out the password of {db}: give it to the tasks with PGPASSWORD \
+             (exported before sbatch, which passes the environment on) or a ~/.pgpass line on the cluster's shared home"
+        );
+    }
     let spec_path = std::path::absolute(&a.spec).with_context(|| format!("{}", a.spec.display()))?;
     let spec = load_spec(&spec_path, a.data.as_ref())?;
     let expansion = spec.expand()?;
+    // As `run` would: a spec whose data cannot be used fails before anything is recorded.
+    super::sweep_cmd::check_data(&spec)?;
     let rt = runtime()?;
     // The configurations first, so that the tasks only claim.
     rt.block_on(async {
@@ -142,6 +185,9 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
     let log_dir = std::path::absolute(a.log_dir.clone().unwrap_or_else(|| PathBuf::from("results/slurm")))?;
     let data = a.data.as_ref().map(std::path::absolute).transpose()?;
     let text = script(&a, &spec.name, &exe, &spec_path, data.as_deref(), &log_dir);
+    // Slurm does not create the log folder: a task whose log cannot be opened fails
+    // without a word.
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating the log folder {}", log_dir.display()))?;
     let out = a.out.clone().or_else(|| a.submit.then(|| PathBuf::from(format!("results/{}.sbatch", spec.name))));
     match &out {
         Some(p) => {
@@ -155,7 +201,6 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
     }
     if a.submit {
         let path = out.as_ref().map(PathBuf::as_path).unwrap_or(Path::new(""));
-        std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
         let o = std::process::Command::new("sbatch")
             .arg(path)
             .output()
@@ -166,7 +211,7 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
         }
         let id = stdout.split_whitespace().last().unwrap_or("").trim();
         println!("{id}");
-        eprintln!("gridsweep: submitted job array {id} ({} task(s)); `gridsweep status {} --db URL` follows it", a.workers, spec.name);
+        eprintln!("gridsweep: submitted job array {id} ({} task(s)); `gridsweep status {} --db {}` follows it", a.workers, spec.name, sh_quote(&db.without_password()));
     }
     Ok(Outcome::Ok)
 }

@@ -102,6 +102,8 @@ pub struct ExecArgs {
     /// Only the closing summary.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub mkl: super::MklArg,
     /// Seconds a claimed fold stays reserved without a heartbeat.
     #[arg(long, default_value_t = 60, hide = true)]
     pub lease_seconds: u64,
@@ -157,6 +159,18 @@ pub struct ListArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The sweep to remove (`gridsweep list` shows the database's sweeps).
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Remove it even while a worker holds one of its folds (that worker's results are
+    /// then lost and its process ends with an error).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -260,6 +274,16 @@ pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
     if spec.dataset.path.as_os_str() != BUILTIN_DEMO {
         spec.dataset.path = std::path::absolute(&spec.dataset.path).unwrap_or(spec.dataset.path.clone());
     }
+    if let Some(h) = spec.search.halving() {
+        let most = spec.expand().map(|e| e.configs.iter().map(|c| c.params.epochs).max().unwrap_or(0)).unwrap_or(0);
+        if most > 0 && h.min_epochs >= most {
+            eprintln!(
+                "gridsweep: warning: {}: search.min_epochs {} ≥ the configurations' epochs ({most}): successive halving has one rung, \
+                 which trains everything to the end (a grid run); give min_epochs below {most}",
+                path.display(), h.min_epochs
+            );
+        }
+    }
     Ok(spec)
 }
 
@@ -267,12 +291,12 @@ pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
 pub(super) async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<SweepRow> {
     if let Some(n) = name {
         return store.sweep_by_name(n).await?.with_context(|| {
-            format!("no sweep named `{n}` in {} (`gridsweep list` shows them)", store.name())
+            format!("no sweep named `{n}` in {} (`gridsweep list{}` shows them)", store.name(), db_hint(store.location()))
         });
     }
     let mut all = store.sweeps().await?;
     match all.len() {
-        0 => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC`)", store.name()),
+        0 => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC{}`)", store.name(), db_hint(store.location())),
         1 => Ok(all.remove(0)),
         _ => bail!(
             "{} has several sweeps; name one: {}",
@@ -291,9 +315,9 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let e = spec.expand()?;
     let folds = spec.cv.folds;
     let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
-    let shape = crate::data::prepare(&spec.dataset, folds).map(|p| {
-        (p.train.len(), p.dataset.x.cols, p.dataset.n_classes())
-    });
+    // A dry run must fail where the run would: data that cannot be read or split is an
+    // error (exit 2), not an unknown cost.
+    let shape = check_data(&spec).map(|p| (p.train.len(), p.dataset.x.cols, p.dataset.n_classes()))?;
     let keys = rank::varying_keys(e.configs.iter().map(|c| rank::parse_params(&c.canonical_json)));
     let grid_trainings = e.trainings();
     // What the search strategy trains, one configuration per distinct training: the
@@ -309,7 +333,7 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let full_epochs: u64 = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
     let halving_epochs: Option<u64> = spec.search.halving().map(|h| h.fold_epochs(trainings.len(), max_epochs) * folds as u64);
     let share = halving_epochs.map(|h| h as f64 / full_epochs.max(1) as f64).unwrap_or(1.0);
-    let estimate = shape.as_ref().ok().map(|&(train_rows, nf, nc)| {
+    let estimate = Some(shape).map(|(train_rows, nf, nc)| {
         let fit_rows = train_rows * (folds - 1) / folds;
         let flops: f64 = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>() * folds as f64;
         let flops = flops * share;
@@ -365,13 +389,12 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     }
     println!("{}", spec.score.describe());
     println!("{} folds each: {} fold-fits", folds, trainings.len() * folds);
-    match (estimate, shape) {
-        (Some((flops, secs)), Ok((train_rows, ..))) => println!(
-            "cost: at most {} of training on {} training rows; about {} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
-            human_flops(flops), train_rows, human_duration(secs), jobs, PLAN_GFLOPS_PER_JOB
-        ),
-        (_, Err(err)) => println!("cost: unknown ({})", crate::cli::error_text(&anyhow::Error::new(err))),
-        _ => {}
+    if let Some((flops, secs)) = estimate {
+        let time = if secs < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(secs)) };
+        println!(
+            "cost: at most {} of training on {} training rows; {time} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
+            human_flops(flops), shape.0, jobs, PLAN_GFLOPS_PER_JOB
+        );
     }
     let shown = if a.list { selected.len() } else { selected.len().min(PLAN_ROWS) };
     let mut header = vec!["id".to_string()];
@@ -405,6 +428,9 @@ pub fn human_flops(f: f64) -> String {
 }
 
 pub fn human_duration(secs: f64) -> String {
+    if secs < 0.5 {
+        return "under 1 s".into();
+    }
     let s = secs.round() as u64;
     match s {
         0..=119 => format!("{s} s"),
@@ -423,7 +449,7 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     let spec = rt.block_on(async {
         let store = Store::open_existing(&a.exec.db.db).await?;
         let row = store.sweep_by_name(&a.name).await?.with_context(|| {
-            format!("no sweep named `{}` in {} (`gridsweep list` shows them)", a.name, a.exec.db.db)
+            format!("no sweep named `{}` in {} (`gridsweep list{}` shows them)", a.name, a.exec.db.db, db_hint(&a.exec.db.db))
         })?;
         store.close().await;
         let spec: Spec = serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
@@ -454,6 +480,9 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     for c in &expansion.configs {
         super::check_precision(c.params.precision, device)?;
     }
+    // The data first: a spec whose data cannot be read or split fails here, before
+    // anything is recorded.
+    let data = Arc::new(CvData::load(&spec.dataset, spec.cv.folds)?);
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;
     let (sweep_id, new_configs) = rt.block_on(register(&store, &spec, &expansion, x.retry_failed))?;
@@ -480,8 +509,6 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         let obj = rank::parse_params(json);
         params.insert(id.clone(), HyperParams::from_object(&obj).with_context(|| format!("stored configuration {id}"))?);
     }
-    let best_so_far = rank::rank(&rows, &spec.score).first().map(|r| (r.config_id.clone(), r.score));
-    let data = Arc::new(CvData::load(&spec.dataset, spec.cv.folds)?);
     for w in &data.prepared.warnings {
         eprintln!("gridsweep: warning: {w}");
     }
@@ -494,10 +521,10 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         params,
         configs: rows.len(),
         new_configs,
-        best_so_far,
         score: spec.score,
         labels,
         halving: spec.search.halving(),
+        resume_hint: format!("gridsweep resume {}{}", shell_word(&spec.name), db_hint(&x.db.db)),
     };
     let opts = RunOptions {
         jobs: devices.len(),
@@ -523,7 +550,9 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         }
         r => r?,
     };
-    Ok(if summary.interrupted && summary.counts.pending + summary.counts.running > 0 {
+    Ok(if summary.terminated {
+        Outcome::Terminated
+    } else if summary.interrupted && summary.counts.pending + summary.counts.running > 0 {
         Outcome::Interrupted
     } else if summary.counts.failed > 0 {
         Outcome::SomeFailed
@@ -546,57 +575,35 @@ fn config_labels(rows: &[rank::ConfigRow]) -> HashMap<String, String> {
 }
 
 /// Records a spec's sweep and its new configurations (their folds pending) in the
-/// database, refusing a sweep of that name that ran on other data, folds or seed.
-/// Returns the sweep's id and how many configurations were new.
+/// database, refusing a sweep of that name that ran on other data, folds, seed or
+/// search. A sweep of that name with no done fold and no live worker is replaced
+/// instead (a first run that failed, or was stopped at once, does not block its name),
+/// saying so. Returns the sweep's id and how many configurations were new.
+///
+/// Callers check the data (see [`check_data`]) before this writes anything.
 pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec::Expansion, retry_failed: bool) -> Result<(i64, usize)> {
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     let spec_json = serde_json::to_string(spec)?;
-    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
-    if row.dataset_fingerprint != fingerprint {
-        bail!(
-            "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
-             the file or the dataset options changed. Give the spec another `name` to start a new sweep.",
-            spec.name, store.name(), &row.dataset_fingerprint[..12], &fingerprint[..12]
-        );
-    }
-    if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
-        bail!(
-            "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
-             Results would not be comparable: give the spec another `name`.",
-            spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
-        );
-    }
-    // The strategy of a sweep is part of what it is: a sweep started as a grid does not
-    // become a halving one, nor does a halving sweep change its configurations (its
-    // rungs rank a fixed set). A random sweep may raise its `n`.
-    let before: Spec = serde_json::from_str(&row.spec_json).unwrap_or_else(|_| spec.clone());
-    let existing = store.config_count(row.id).await?;
     let configs = spec.search.select(&expansion.configs, spec.seed);
-    if existing > 0 {
-        let same = match (before.search, spec.search) {
-            (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
-            // A changed sample is a changed configuration set: refused below, saying so.
-            (Search::Halving { factor: a, min_epochs: m, .. }, Search::Halving { factor: b, min_epochs: n, .. }) => a == b && m == n,
-            (a, b) => a == b,
-        };
-        if !same {
-            bail!(
-                "sweep `{}` was run with search {}; this spec asks for search {}: give the spec another `name` to start a new sweep",
-                spec.name, serde_json::to_string(&before.search)?, serde_json::to_string(&spec.search)?
+    if let Some(row) = store.sweep_by_name(&spec.name).await? {
+        if let Some(conflict) = conflict(store, &row, spec, &fingerprint, &configs).await? {
+            let c = store.counts(row.id).await?;
+            if c.done > 0 || store.live_running(row.id).await? > 0 {
+                return Err(conflict);
+            }
+            store.delete_sweep(row.id).await?;
+            eprintln!(
+                "gridsweep: note: sweep `{}` in {} had no done fold ({}); it is replaced by this spec",
+                spec.name, store.name(), super::error_text(&conflict).split(". ").next().unwrap_or_default()
             );
         }
+    }
+    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
+    // Two processes registering at once: the other may have created it differently.
+    if let Some(conflict) = conflict(store, &row, spec, &fingerprint, &configs).await? {
+        return Err(conflict);
     }
     let halving = spec.search.halving();
-    if halving.is_some() && existing > 0 {
-        let known: std::collections::HashSet<String> = store.configurations(row.id).await?.into_iter().map(|c| c.0).collect();
-        let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
-        if new > 0 {
-            bail!(
-                "sweep `{}` is a successive-halving sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
-                spec.name
-            );
-        }
-    }
     let added = store.add_configs_with(row.id, &configs, spec.cv.folds, halving).await?;
     if added > 0 {
         store.update_spec(row.id, &spec_json).await?;
@@ -605,6 +612,82 @@ pub(super) async fn register(store: &Store, spec: &Spec, expansion: &crate::spec
         store.requeue_failed(row.id).await?;
     }
     Ok((row.id, added))
+}
+
+/// Why `spec` cannot continue the recorded sweep `row` (other data, folds, seed or
+/// search, or configurations added to a halving sweep under way), if it cannot.
+async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str, configs: &[crate::spec::Config]) -> Result<Option<anyhow::Error>> {
+    if row.dataset_fingerprint != fingerprint {
+        return Ok(Some(anyhow::anyhow!(
+            "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
+             the file or the dataset options changed. Give the spec another `name` to start a new sweep \
+             (or remove the old one: `gridsweep delete {}{}`)",
+            spec.name, store.name(), &row.dataset_fingerprint[..12.min(row.dataset_fingerprint.len())], &fingerprint[..12],
+            spec.name, db_hint(store.location())
+        )));
+    }
+    if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
+        return Ok(Some(anyhow::anyhow!(
+            "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
+             Results would not be comparable: give the spec another `name`.",
+            spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
+        )));
+    }
+    // The strategy of a sweep is part of what it is: a sweep started as a grid does not
+    // become a halving one, nor does a halving sweep change its configurations (its
+    // rungs rank a fixed set). A random sweep may raise its `n`.
+    let Ok(before) = serde_json::from_str::<Spec>(&row.spec_json) else { return Ok(None) };
+    let existing = store.config_count(row.id).await?;
+    if existing == 0 {
+        return Ok(None);
+    }
+    let same = match (before.search, spec.search) {
+        (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
+        // A changed sample is a changed configuration set: refused below, saying so.
+        (Search::Halving { factor: a, min_epochs: m, .. }, Search::Halving { factor: b, min_epochs: n, .. }) => a == b && m == n,
+        (a, b) => a == b,
+    };
+    if !same {
+        return Ok(Some(anyhow::anyhow!(
+            "sweep `{}` was run with search {}; this spec asks for search {}: give the spec another `name` to start a new sweep",
+            spec.name, serde_json::to_string(&before.search)?, serde_json::to_string(&spec.search)?
+        )));
+    }
+    if spec.search.halving().is_some() {
+        let known: std::collections::HashSet<String> = store.configurations(row.id).await?.into_iter().map(|c| c.0).collect();
+        let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
+        if new > 0 {
+            return Ok(Some(anyhow::anyhow!(
+                "sweep `{}` is a successive-halving sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
+                spec.name
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads and splits the spec's data as a run would, before anything is written: a
+/// spec whose data cannot be used fails here, with nothing recorded.
+pub(super) fn check_data(spec: &Spec) -> Result<crate::data::Prepared> {
+    Ok(crate::data::prepare(&spec.dataset, spec.cv.folds)?)
+}
+
+/// ` --db X` when `db` is not the default database, for hints that name a command.
+pub fn db_hint(db: &DbLocation) -> String {
+    if db.file() == Some(Path::new(DEFAULT_DB)) {
+        String::new()
+    } else {
+        format!(" --db {}", shell_word(&db.to_string()))
+    }
+}
+
+/// A word as a shell would need it typed (quoted only when it has to be).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 pub fn status(a: StatusArgs) -> Result<Outcome> {
@@ -618,8 +701,9 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         let span = first.map(|f| (now() - f).max(1.0)).unwrap_or(window);
         let rate_per_min = if recent > 0 { recent as f64 / span * 60.0 } else { 0.0 };
         let remaining = c.pending + c.running;
-        let live = store.live_running(sweep.id).await?;
         let workers = store.workers(sweep.id).await?;
+        // Folds held by processes of this host that are gone are not being worked on.
+        let live = store.live_running(sweep.id).await? - workers.iter().filter(|w| w.gone).map(|w| w.running).sum::<i64>();
         let eta = (rate_per_min > 0.0 && live > 0).then(|| remaining as f64 / rate_per_min * 60.0);
         let failures = store.failures(sweep.id).await?;
         // Where the done folds ran: a sweep continued on other kernels or devices
@@ -647,8 +731,8 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
             println!("sweep {}: {} grid rows, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
                 sweep.name, rows.len(), trainings, c.total(), c.done, c.running, c.pending, c.failed);
             if let Some(b) = best {
-                println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {:.4}; {})", ranked.len(),
-                    b.config_id, b.score, b.summary.mean_val_accuracy, b.summary.delta_accuracy, rule.describe());
+                println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", ranked.len(),
+                    b.config_id, b.score, b.summary.mean_val_accuracy, rank::four(b.summary.delta_accuracy), rule.describe());
             }
             if let Some(rungs) = &rungs {
                 println!("successive halving:");
@@ -679,6 +763,13 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 println!("done folds: {}", on.join(", "));
             }
             for w in &workers {
+                if w.gone {
+                    println!(
+                        "worker {}:{} — gone (the process no longer exists); its {} fold(s) (e.g. {}) return to pending at lease expiry in {:.0} s, or when a run starts on this host",
+                        w.host, w.pid, w.running, w.example, w.lease_left.unwrap_or(0.0).max(0.0)
+                    );
+                    continue;
+                }
                 println!(
                     "worker {}:{} — {} fold(s) running (e.g. {}), last heartbeat {}",
                     w.host, w.pid, w.running, w.example,
@@ -687,7 +778,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
             }
             if remaining > 0 && live == 0 {
                 // Leases tell: no process holds a fold of this sweep now.
-                println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {}` continues)", sweep.name);
+                println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {}{}` continues)", sweep.name, db_hint(&a.db.db));
             } else if rate_per_min > 0.0 {
                 println!("rate {:.1} folds/min over the last {}{}", rate_per_min, human_duration(span),
                     eta.filter(|_| remaining > 0)
@@ -733,6 +824,30 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
             }
         }
         store.close().await;
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn delete(a: DeleteArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, Some(&a.name)).await?;
+        let live = store.live_running(sweep.id).await?;
+        if live > 0 && !a.force {
+            let workers: Vec<String> = store.workers(sweep.id).await?.iter().map(|w| format!("{}:{}", w.host, w.pid)).collect();
+            bail!(
+                "sweep `{}` has {live} fold(s) held by running workers ({}); stop them first (Ctrl-C), or pass --force",
+                sweep.name, workers.join(", ")
+            );
+        }
+        let r = store.delete_sweep(sweep.id).await?;
+        store.close().await;
+        println!(
+            "deleted sweep {} from {}: {} configuration(s), {} fold(s) ({} done), {} evaluation(s), {} saved training state(s), {} rung score(s){}",
+            sweep.name, a.db.db, r.configurations, r.folds, r.done_folds, r.evaluations, r.checkpoints, r.rung_scores,
+            if r.evaluations > 0 { " (saved model folders on disk are kept)" } else { "" }
+        );
         anyhow::Ok(Outcome::Ok)
     })
 }
@@ -810,7 +925,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
                     format!("{:.4}", r.score),
                     format!("{:.4} ± {:.4}", s.mean_val_accuracy, s.std_val_accuracy),
                     format!("{:.4} ± {:.4}", s.mean_train_accuracy, s.std_train_accuracy),
-                    format!("{:.4}", s.delta_accuracy),
+                    rank::four(s.delta_accuracy),
                     r.config_id.clone(),
                 ];
                 row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
@@ -818,15 +933,22 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
             })
             .collect();
         print_aligned(&header, &table, "");
-        if !partial_ranked.is_empty() {
-            let pruned = partial.iter().filter(|p| p.pruned).count();
-            println!(
-                "\n{} configuration(s) stopped by successive halving before their end ({pruned} pruned; the others are still in the search), with their scores at the epochs they reached:",
-                partial_ranked.len()
-            );
+        // Successive halving's others in two tables: those it stopped for good, and those
+        // still in the search (at a rung, to be continued).
+        let is_pruned = |id: &str| info.get(id).is_some_and(|p| p.pruned);
+        for pruned in [true, false] {
+            let group: Vec<&rank::Ranked> = partial_ranked.iter().filter(|r| is_pruned(&r.config_id) == pruned).collect();
+            if group.is_empty() {
+                continue;
+            }
+            if pruned {
+                println!("\npruned: {} configuration(s) stopped by successive halving for good, with their scores at the epochs they reached:", group.len());
+            } else {
+                println!("\nstill in the search: {} configuration(s) stopped by successive halving at a rung, to be continued, with their scores so far:", group.len());
+            }
             let mut header: Vec<String> = ["epochs", "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
             header.extend(keys.iter().cloned());
-            let table: Vec<Vec<String>> = partial_ranked
+            let table: Vec<Vec<String>> = group
                 .iter()
                 .take(if a.top == 0 { usize::MAX } else { a.top })
                 .map(|r| {

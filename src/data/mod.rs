@@ -202,6 +202,13 @@ pub enum DataError {
         column: String,
         value: String,
     },
+    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number, and the model reads this column as numbers (empty, NaN or NA mean missing, which the model imputes); correct the cell or leave it empty")]
+    NotNumericForModel {
+        file: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
     #[error("{file}: line {line}, column `{column}`: `{value}` has a decimal comma; read such numbers with --decimal-comma (spec: \"decimal_comma\": true)")]
     DecimalComma {
         file: PathBuf,
@@ -238,7 +245,25 @@ pub enum DataError {
 pub struct Matrix {
     pub rows: usize,
     pub cols: usize,
+    /// Saved with missing cells as JSON `null` (JSON has no NaN; serde_json writes
+    /// NaN as `null` and would refuse it on reading), read back as NaN.
+    #[serde(with = "nan_as_null")]
     pub data: Vec<f64>,
+}
+
+/// Serde for cells that may be missing: NaN ↔ `null`.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let cells: Vec<Option<f64>> = data.iter().map(|v| (!v.is_nan()).then_some(*v)).collect();
+        cells.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let cells = Vec::<Option<f64>>::deserialize(d)?;
+        Ok(cells.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
 }
 
 impl Matrix {
@@ -389,6 +414,13 @@ pub fn load(spec: &DatasetSpec) -> Result<Dataset, DataError> {
 
 fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let file = spec.path.clone();
+    check_text(&file, bytes)?;
+    if spec.drop.iter().any(|d| *d == spec.label) {
+        return Err(DataError::Selection {
+            file,
+            message: format!("`{}` is the label column and cannot be dropped (--label names the label column)", spec.label),
+        });
+    }
     let opts = spec.read_options()?;
     let delimiter = opts.delimiter_for(bytes);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes);
@@ -405,7 +437,15 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         columns: headers.join(", "),
         hint: separator_hint(&headers, delimiter),
     };
-    let label_col = headers.iter().position(|h| *h == spec.label).ok_or_else(|| missing(&spec.label, "the label column"))?;
+    let label_col = headers.iter().position(|h| *h == spec.label).ok_or_else(|| {
+        let mut e = missing(&spec.label, "the label column");
+        if let DataError::MissingColumn { hint, .. } = &mut e {
+            if hint.is_empty() {
+                *hint = " (name the label column with --label COLUMN; spec: dataset.label)".into();
+            }
+        }
+        e
+    })?;
     let mut excluded: Vec<(usize, &'static str)> = Vec::new();
     for d in &spec.drop {
         match headers.iter().position(|h| h == d) {
@@ -441,6 +481,7 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         spec.keep_labels.as_ref().map(|ls| ls.iter().map(|l| (l.as_str(), 0usize)).collect());
 
     // Cells per feature column, as text, and each kept row's line.
+    let mut lines_at = LineCounter::new(bytes);
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); feature_cols.len()];
     let mut lines = Vec::new();
     let mut labels = Vec::new();
@@ -449,9 +490,9 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(csv_error(&file, e)),
+            Err(e) => return Err(csv_error_at(&file, e, &mut lines_at)),
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines_at.line(record.position());
         let label = record.get(label_col).unwrap_or("").trim();
         if let Some(k) = keep.as_mut() {
             match k.get_mut(label) {
@@ -559,6 +600,28 @@ fn read_column(file: &Path, name: &str, cells: Vec<String>, lines: &[u64], opts:
     Ok(RawColumn::Numeric(values))
 }
 
+/// A data file must be text in UTF-8 with a header: an empty file, or one in another
+/// encoding (Latin-1 from older spreadsheets), is said once, with what to do.
+fn check_text(file: &Path, bytes: &[u8]) -> Result<(), DataError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DataError::Selection { file: file.to_path_buf(), message: "empty file: expected a header line and data rows".into() });
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        return Err(DataError::Csv {
+            file: file.to_path_buf(),
+            line,
+            message: format!(
+                "not UTF-8 (byte 0x{:02X}; the file is probably Latin-1 or Windows-1252): re-save it as UTF-8, e.g. \
+                 `iconv -f latin1 -t utf-8 IN.csv > OUT.csv`, or choose UTF-8 when saving from a spreadsheet",
+                bytes[at]
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// When a header holds another separator than the one read with, say which to try.
 fn separator_hint(headers: &[String], delimiter: u8) -> String {
     let joined = headers.join("");
@@ -595,12 +658,17 @@ pub struct FeatureRequest<'a> {
     pub ignore_extra: bool,
     /// A column carried through to the output (e.g. an id).
     pub id_column: Option<&'a str>,
+    /// The label column, read when present (predictions are then scored against it);
+    /// `required`: named by the user, so its absence is an error.
+    pub label_column: Option<(&'a str, bool)>,
 }
 
 /// Rows read for prediction: the encoded features, and the id column's values.
 pub struct FeatureRows {
     pub x: Matrix,
     pub ids: Option<Vec<String>>,
+    /// The label column's values, when it was read.
+    pub labels: Option<Vec<String>>,
 }
 
 /// Reads the model's input columns of a CSV (in any order) and encodes them as in
@@ -608,6 +676,7 @@ pub struct FeatureRows {
 /// with both lists named.
 pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, DataError> {
     let bytes = std::fs::read(file).map_err(|source| DataError::Io { file: file.into(), source })?;
+    check_text(file, &bytes)?;
     let delimiter = req.read.delimiter_for(&bytes);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes.as_slice());
     let headers: Vec<String> =
@@ -623,11 +692,31 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
         })?),
         None => None,
     };
+    let label_col = match req.label_column {
+        Some((label, required)) => match headers.iter().position(|h| h == label) {
+            Some(i) => Some(i),
+            None if required => {
+                return Err(DataError::MissingColumn {
+                    file: file.into(),
+                    column: label.into(),
+                    what: "the --label column",
+                    columns: headers.join(", "),
+                    hint: separator_hint(&headers, delimiter),
+                })
+            }
+            None => None,
+        },
+        None => None,
+    };
     let missing: Vec<String> = features.iter().filter(|f| !headers.iter().any(|h| h == *f)).map(|f| f.to_string()).collect();
     let unexpected: Vec<String> = headers
         .iter()
         .filter(|h| {
-            !is_index_column(h) && !features.contains(&h.as_str()) && !req.ignored.contains(h) && Some(h.as_str()) != req.id_column
+            !is_index_column(h)
+                && !features.contains(&h.as_str())
+                && !req.ignored.contains(h)
+                && Some(h.as_str()) != req.id_column
+                && Some(h.as_str()) != req.label_column.map(|l| l.0)
         })
         .cloned()
         .collect();
@@ -637,15 +726,20 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
     let cols: Vec<usize> = features.iter().map(|f| headers.iter().position(|h| h == f).unwrap_or(0)).collect();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); cols.len()];
     let mut ids = id_col.map(|_| Vec::new());
+    let mut labels = label_col.map(|_| Vec::new());
     let mut lines = Vec::new();
+    let mut lines_at = LineCounter::new(&bytes);
     let mut record = csv::StringRecord::new();
-    while rdr.read_record(&mut record).map_err(|e| csv_error(file, e))? {
-        lines.push(record.position().map(|p| p.line()).unwrap_or(0));
+    while rdr.read_record(&mut record).map_err(|e| csv_error_at(file, e, &mut lines_at))? {
+        lines.push(lines_at.line(record.position()));
         for (j, &c) in cols.iter().enumerate() {
             cells[j].push(record.get(c).unwrap_or("").to_string());
         }
         if let (Some(ids), Some(c)) = (ids.as_mut(), id_col) {
             ids.push(record.get(c).unwrap_or("").to_string());
+        }
+        if let (Some(labels), Some(c)) = (labels.as_mut(), label_col) {
+            labels.push(record.get(c).unwrap_or("").trim().to_string());
         }
     }
     let raw = req
@@ -659,12 +753,17 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
                 encode::Code::Onehot { .. } => Some(Encoding::Onehot),
                 encode::Code::Ordinal { .. } => Some(Encoding::Ordinal),
             };
-            let col = read_column(file, &c.name, col, &lines, req.read, encoding)?;
+            // The advice of a training-time error (--encode) is not predict's to take:
+            // the model fixed how each column is read.
+            let col = read_column(file, &c.name, col, &lines, req.read, encoding).map_err(|e| match e {
+                DataError::NotNumeric { file, line, column, value } => DataError::NotNumericForModel { file, line, column, value },
+                e => e,
+            })?;
             // A column the model reads as numbers must be numbers here too.
             match (&c.code, &col) {
                 (encode::Code::Numeric, RawColumn::Text(v)) => {
                     let r = v.iter().position(|x| x.as_deref().is_some_and(|x| req.read.number(x).is_none())).unwrap_or(0);
-                    Err(DataError::NotNumeric { file: file.into(), line: lines[r], column: c.name.clone(), value: v[r].clone().unwrap_or_default() })
+                    Err(DataError::NotNumericForModel { file: file.into(), line: lines[r], column: c.name.clone(), value: v[r].clone().unwrap_or_default() })
                 }
                 _ => Ok(col),
             }
@@ -683,7 +782,47 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
             .unwrap_or_default();
         DataError::UnseenCategory { file: file.into(), line: lines[u.row], column: u.column, value: u.value, known }
     })?;
-    Ok(FeatureRows { x, ids })
+    Ok(FeatureRows { x, ids, labels })
+}
+
+/// File line numbers (header = line 1) of records, from their byte offsets: the csv
+/// reader's own line count does not count `\r\n` endings as lines. Records come in
+/// order, so counting is incremental.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter { bytes, at: 0, line: 1 }
+    }
+
+    fn line(&mut self, p: Option<&csv::Position>) -> u64 {
+        let Some(p) = p else { return 0 };
+        // A record's position can be the end of the line before it (the `\n` of a
+        // `\r\n`): its first cell is past any line ends there.
+        let mut to = (p.byte() as usize).min(self.bytes.len());
+        while to < self.bytes.len() && matches!(self.bytes[to], b'\r' | b'\n') {
+            to += 1;
+        }
+        if to < self.at {
+            // Out of order (never, for one reader): count from the start.
+            (self.at, self.line) = (0, 1);
+        }
+        self.line += self.bytes[self.at..to].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.at = to;
+        self.line
+    }
+}
+
+fn csv_error_at(file: &Path, e: csv::Error, lines: &mut LineCounter) -> DataError {
+    let line = lines.line(e.position());
+    match csv_error(file, e) {
+        DataError::Csv { file, message, .. } => DataError::Csv { file, line, message },
+        other => other,
+    }
 }
 
 fn csv_error(file: &Path, e: csv::Error) -> DataError {
@@ -800,5 +939,29 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
             prepared.dataset.class_names[c], in_file[c]
         ));
     }
+    prepared.warnings.extend(id_like_columns(&prepared.dataset, spec));
     Ok(prepared)
+}
+
+/// Text columns one-hot encoded by default whose value differs in (almost) every row:
+/// an id or a free-text field, which would become hundreds of features that say
+/// nothing about new rows.
+fn id_like_columns(d: &Dataset, spec: &DatasetSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, col) in d.input_columns.iter().zip(&d.raw) {
+        let RawColumn::Text(cells) = col else { continue };
+        if spec.encode.contains_key(name) {
+            continue; // the user chose its encoding
+        }
+        let present: Vec<&String> = cells.iter().flatten().collect();
+        let distinct = present.iter().collect::<std::collections::HashSet<_>>().len();
+        if distinct >= 20 && distinct * 10 >= present.len() * 9 {
+            out.push(format!(
+                "column `{name}` is text with {distinct} different values in {} rows (an id?): one-hot encoding turns it into \
+                 that many features that say nothing about new rows; leave it out with --drop '{name}' (spec: dataset.drop)",
+                present.len()
+            ));
+        }
+    }
+    out
 }

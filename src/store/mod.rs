@@ -56,6 +56,39 @@ impl DbLocation {
         }
     }
 
+    /// The URL's password, if it carries one.
+    pub fn password(&self) -> Option<&str> {
+        let DbLocation::Postgres(url) = self else { return None };
+        let (scheme, at) = (url.find("://")?, url.rfind('@')?);
+        (at > scheme).then(|| &url[scheme + 3..at]).and_then(|userinfo| userinfo.split_once(':')).map(|(_, pw)| pw)
+    }
+
+    /// As `--db` takes it, without a password (for scripts and hints; the client then
+    /// reads PGPASSWORD or ~/.pgpass).
+    pub fn without_password(&self) -> String {
+        match (self, self.password()) {
+            (DbLocation::Postgres(url), Some(pw)) => url.replacen(&format!(":{pw}@"), "@", 1),
+            _ => self.to_url(),
+        }
+    }
+
+    /// A PostgreSQL URL's host when it is this machine only (localhost, a loopback
+    /// address, no host at all, or a Unix socket folder).
+    pub fn local_host(&self) -> Option<String> {
+        let DbLocation::Postgres(url) = self else { return None };
+        let rest = &url[url.find("://")? + 3..];
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let hostport = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let host = if let Some(v6) = hostport.strip_prefix('[') { v6.split(']').next().unwrap_or("") } else { hostport.split(':').next().unwrap_or("") };
+        // A `host=` parameter overrides (a socket folder starts with '/').
+        let host = rest
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("host=")))
+            .unwrap_or(host);
+        let local = host.is_empty() || host.starts_with('/') || host.eq_ignore_ascii_case("localhost") || host == "::1" || host.starts_with("127.");
+        local.then(|| if host.is_empty() { "not given (the local socket)".to_string() } else { host.to_string() })
+    }
+
     /// The SQLite file, if it is one.
     pub fn file(&self) -> Option<&Path> {
         match self {
@@ -137,6 +170,8 @@ pub enum StoreError {
     Unreachable { db: String, seconds: f64, last: String },
     #[error("stopped by Ctrl-C while waiting {seconds:.0} s for database {db}: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues (results finished while it waited were not recorded and train again)")]
     Interrupted { db: String, seconds: f64 },
+    #[error("database {db}: {why}")]
+    Connect { db: String, why: String },
     #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
     Missing { db: String },
 }
@@ -213,6 +248,9 @@ macro_rules! with_pool {
         }
     };
 }
+
+mod admin;
+pub use admin::Removed;
 
 /// The SQL that differs between the backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,6 +448,11 @@ pub struct WorkerRow {
     pub example: String,
     /// Seconds since its last heartbeat, by the database's clock.
     pub heartbeat_age: Option<f64>,
+    /// Seconds until the last of its leases expires.
+    pub lease_left: Option<f64>,
+    /// A process of this host that no longer exists: its folds return to pending when
+    /// their leases expire (or at once, when a run on this host starts).
+    pub gone: bool,
 }
 
 /// A sweep with everything recorded of it (`gridsweep copy`).
@@ -1527,15 +1570,22 @@ impl Store {
     pub async fn workers(&self, sweep_id: i64) -> Result<Vec<WorkerRow>> {
         let now = self.dialect.now();
         let sql = format!(
-            "SELECT owner_host, owner_pid, COUNT(*), MIN(config_id || ' fold ' || CAST(fold AS TEXT)), {now} - MAX(heartbeat_at)
+            "SELECT owner_host, owner_pid, COUNT(*), MIN(config_id || ' fold ' || CAST(fold AS TEXT)), {now} - MAX(heartbeat_at),
+                    MAX(lease_until) - {now}
              FROM folds WHERE sweep_id = $1 AND state = 'running' AND lease_until >= {now}
              GROUP BY owner_host, owner_pid ORDER BY owner_host, owner_pid"
         );
-        let rows: Vec<(String, i64, i64, String, Option<f64>)> =
+        let rows: Vec<(String, i64, i64, String, Option<f64>, Option<f64>)> =
             with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.map_err(|e| self.err(e)))?;
+        let here = Owner::this_process().host;
         Ok(rows
             .into_iter()
-            .map(|(host, pid, running, example, heartbeat_age)| WorkerRow { host, pid, running, example, heartbeat_age })
+            .map(|(host, pid, running, example, heartbeat_age, lease_left)| {
+                // A process of this host can be looked at: one that is gone (kill -9, a
+                // crash) holds its folds only until their leases expire.
+                let gone = host == here && !process_alive(pid);
+                WorkerRow { host, pid, running, example, heartbeat_age, lease_left, gone }
+            })
             .collect())
     }
 
@@ -1787,5 +1837,35 @@ impl Store {
             .fetch_all(p)
             .await
             .map_err(|e| self.err(e)))
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::DbLocation;
+
+    #[test]
+    fn passwords_are_found_and_left_out() {
+        let d = DbLocation::parse("postgres://me:pw@db.example:5432/sweeps");
+        assert_eq!(d.password(), Some("pw"));
+        assert_eq!(d.without_password(), "postgres://me@db.example:5432/sweeps");
+        assert_eq!(d.to_string(), "postgres://me:***@db.example:5432/sweeps");
+        let d = DbLocation::parse("postgres://me@db.example/sweeps");
+        assert_eq!(d.password(), None);
+        assert_eq!(d.without_password(), "postgres://me@db.example/sweeps");
+        assert_eq!(DbLocation::parse("results/x.db").password(), None);
+    }
+
+    #[test]
+    fn local_hosts_are_recognised() {
+        let local = |u: &str| DbLocation::parse(u).local_host();
+        assert_eq!(local("postgres://me@127.0.0.1:5432/x").as_deref(), Some("127.0.0.1"));
+        assert_eq!(local("postgres://me:pw@localhost/x").as_deref(), Some("localhost"));
+        assert_eq!(local("postgres://me@[::1]:5432/x").as_deref(), Some("::1"));
+        assert!(local("postgres:///x").is_some());
+        assert_eq!(local("postgres://me@db/x?host=/var/run/postgresql").as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(local("postgres://me@db.cluster:5432/x"), None);
+        assert_eq!(local("postgres://me@10.0.0.5/x"), None);
+        assert_eq!(local("results/x.db"), None);
     }
 }

@@ -24,6 +24,26 @@ pub const NOW: &str = "(extract(epoch from clock_timestamp())::double precision)
 pub async fn open(url: &str, display: &str) -> Result<PgPool> {
     let at = |e: StoreError| e.at(display);
     let options = PgConnectOptions::from_str(url).map_err(|e| at(StoreError::from_sql(e)))?;
+    // One plain connection first: a closed port or an unknown host is then said as
+    // such at once, where the pool would retry until its timeout and report only that.
+    match tokio::time::timeout(Duration::from_secs(10), <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)).await {
+        Ok(Ok(c)) => {
+            let _ = sqlx::Connection::close(c).await;
+        }
+        Ok(Err(sqlx::Error::Io(e))) => {
+            let place = format!("{}:{}", options.get_host(), options.get_port());
+            let why = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => format!("connection refused at {place} (is a PostgreSQL server running there, on that port?)"),
+                _ => format!("cannot connect to {place}: {e}"),
+            };
+            return Err(StoreError::Connect { db: display.to_string(), why });
+        }
+        Ok(Err(e)) => return Err(at(StoreError::from_sql(e))),
+        Err(_) => {
+            let place = format!("{}:{}", options.get_host(), options.get_port());
+            return Err(StoreError::Connect { db: display.to_string(), why: format!("no answer from {place} within 10 s") });
+        }
+    }
     let pool = PgPoolOptions::new()
         .max_connections(4)
         // Short: a lost server surfaces soon as an error, which the dispatcher waits
