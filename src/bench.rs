@@ -15,10 +15,10 @@ pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, devi
     let round = move || {
         let a = Tensor::ones([n, n], (kind, device)) * 0.5;
         let b = Tensor::ones([n, n], (kind, device)) * 0.25;
-        let mut out = Tensor::empty([n, n], (kind, device));
+        let out = Tensor::empty([n, n], (kind, device));
         Some(move || {
             for _ in 0..ROUND {
-                let _ = a.matmul_out(&mut out, &b);
+                let _ = a.matmul_out(&out, &b);
             }
             sync(device);
             Some(())

@@ -10,7 +10,7 @@
 //! Values are written as pandas writes them: floats in Python's `repr` form (`1e-07`,
 //! `10.0`), dicts in Python's literal form. Rows are written as they are produced.
 
-use crate::cv::{mean_std, ScoreRule};
+use crate::score::{mean_std, ScoreRule};
 use crate::params::{Activation, OptimizerKind};
 use crate::rank::{min_ranks, parse_params, ConfigRow};
 use crate::store::FoldMetrics;

@@ -12,6 +12,7 @@
 pub mod baselines;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod cv;
 pub mod data;
 pub mod evaluate;
@@ -25,6 +26,8 @@ pub mod rank;
 pub mod report;
 pub mod reporter;
 pub mod rng;
+pub mod text;
+pub mod score;
 pub mod sched;
 pub mod search;
 pub mod spec;

@@ -5,7 +5,7 @@
 //! enough to paste into a thesis. The font (DejaVu Sans) is compiled in, so the
 //! pictures look the same on a machine without fonts.
 
-use crate::cv::{DeltaKind, ScoreRule};
+use crate::score::{DeltaKind, ScoreRule};
 use crate::metrics::{Metrics, PrCurve};
 use crate::train::EpochRecord;
 use plotters::coord::Shift;
@@ -406,7 +406,7 @@ pub fn clip_segment(a: (f64, f64), b: (f64, f64), (x0, x1): (f64, f64), (y0, y1)
             }
         }
     }
-    (t0 <= t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+    (t0 <= t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
 }
 
 /// The equal-score line of score `s` over [x0, x1], as straight pieces: with |Δacc| in
@@ -527,14 +527,17 @@ fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 // ---------------------------------------------------------------- score vs hyperparameter
 
-/// Scores of the configurations for each value of one hyperparameter (values as
-/// shown on the axis, in axis order): each score with the epochs successive halving
-/// stopped it at (None: complete).
-pub fn score_vs_param(stem: &Path, key: &str, groups: &[(String, Vec<(f64, Option<i64>)>)], chosen: Option<(usize, usize)>) -> Result<Vec<PathBuf>, PlotError> {
+/// One value of a hyperparameter as the axis shows it, and its configurations' scores,
+/// each with the epochs successive halving stopped it at (None: complete).
+pub type ScoreGroup = (String, Vec<(f64, Option<i64>)>);
+
+/// Scores of the configurations for each value of one hyperparameter (values in axis
+/// order).
+pub fn score_vs_param(stem: &Path, key: &str, groups: &[ScoreGroup], chosen: Option<(usize, usize)>) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (760, 480), draw_score_vs_param(key, groups, chosen))
 }
 
-fn draw_score_vs_param<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, key: &str, groups: &[(String, Vec<(f64, Option<i64>)>)], chosen: Option<(usize, usize)>) -> DrawResult
+fn draw_score_vs_param<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, key: &str, groups: &[ScoreGroup], chosen: Option<(usize, usize)>) -> DrawResult
 where
     DB::ErrorType: 'static,
 {

@@ -4,7 +4,7 @@
 //! recomputes it from the stored means, so any `--w1`/`--w2`/`--delta` ranks without
 //! retraining.
 
-use crate::cv::{CvSummary, ScoreRule};
+use crate::score::{CvSummary, ScoreRule};
 use serde_json::{Map, Value};
 
 /// A configuration row as the store returns it: id, grid position, canonical params,
@@ -19,16 +19,6 @@ pub struct Ranked {
     pub position: i64,
     pub params: Map<String, Value>,
     pub summary: CvSummary,
-}
-
-/// `v` with four decimals, never `-0.0000` (a tiny negative Δacc reads as zero).
-pub fn four(v: f64) -> String {
-    let s = format!("{v:.4}");
-    if s == "-0.0000" {
-        "0.0000".into()
-    } else {
-        s
-    }
 }
 
 pub fn parse_params(json: &str) -> Map<String, Value> {
@@ -98,14 +88,6 @@ pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_tiny_negative_prints_as_zero() {
-        assert_eq!(four(-0.00001), "0.0000");
-        assert_eq!(four(-0.0), "0.0000");
-        assert_eq!(four(-0.0002), "-0.0002");
-        assert_eq!(four(0.12344), "0.1234");
-    }
 
     #[test]
     fn ties_share_the_lowest_rank() {

@@ -177,7 +177,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             "time",
             format!(
                 "{} of fold time, summed over the done folds; sweep created {}, last update {}",
-                crate::cli::sweep_cmd::human_duration(input.fit_seconds),
+                crate::text::human_duration(input.fit_seconds),
                 when(input.created_at),
                 when(input.updated_at)
             ),
@@ -216,7 +216,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             s.mean_val_accuracy,
             s.std_val_accuracy,
             s.mean_train_accuracy,
-            crate::rank::four(s.delta_accuracy)
+            crate::text::four(s.delta_accuracy)
         );
         for k in input.varying {
             let _ = write!(html, "<td>{}</td>", esc(&crate::export::param_cell(&r.params, k)));
@@ -266,7 +266,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             x.total_cmp(&y).then(xs.cmp(&ys))
         });
         values.dedup();
-        let mut groups: Vec<(String, Vec<(f64, Option<i64>)>)> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
+        let mut groups: Vec<plots::ScoreGroup> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
         let mut chosen_point = None;
         for (r, stopped_at) in &every {
             let g = values.iter().position(|v| *v == value_of(r)).unwrap_or(0);

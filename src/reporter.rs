@@ -239,6 +239,19 @@ impl Reporter {
                     rung - 1
                 ));
             }
+            Event::FoldLost { worker, config_id, fold } => {
+                self.advance(*worker);
+                self.line(format!("{config_id} fold {fold}: its lease expired and another worker took it over; this result was not recorded (the other's is)"));
+            }
+            Event::UnknownConfiguration { config_id, fold } => {
+                self.line(format!(
+                    "{config_id} fold {fold}: a configuration this run's spec does not have (another spec version added it): released; this process claims no more (run that spec, or `resume`, to train it)"
+                ));
+            }
+            Event::Aborted { .. } => {
+                self.clear();
+                eprintln!("Ctrl-C a third time: exiting now; the running folds return to pending when their leases expire, or at once when a run starts on this host");
+            }
             Event::StateRefused { config_id, fold, why, .. } => {
                 self.line(format!("{config_id} fold {fold}: its saved training state was not used ({why}); it trains from its start"));
             }
@@ -353,12 +366,12 @@ pub fn summary_text(s: &RunSummary) -> String {
     if let Some((id, score)) = &s.best {
         t.push_str(&format!("\nbest score of the sweep so far: {score:.4} ({id})"));
     }
-    if s.terminated {
+    if s.terminated() {
         t.push_str(&format!(
             "\nended by SIGTERM (exit code 143): running folds saved their training states and are pending; run it again (or `{}`) to continue",
             s.resume_hint
         ));
-    } else if s.interrupted && c.pending + c.running > 0 {
+    } else if s.interrupted() {
         t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `{}`) to continue", s.resume_hint));
     }
     t

@@ -19,7 +19,9 @@
 //! of the rung's scores (ties by grid position), so its outcome does not depend on
 //! which process promotes or when.
 
-use crate::spec::Config;
+use crate::config::Config;
+use crate::params::HyperParams;
+use crate::store::{RungCandidate, RungDecision, RungPlan};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -118,6 +120,37 @@ pub struct RungEntry {
     pub score: Option<f64>,
 }
 
+/// Successive halving's decision on complete rung `rung`: the best ⌈n/factor⌉ go on
+/// to the next budget, unless every configuration is already complete (the last rung).
+/// Each rung score is of its summary's epochs, or of the rung's budget for one that
+/// ran to its end. Stored hyperparameters that cannot be read are an error, not a
+/// budget of 0.
+pub fn plan_rung(h: &Halving, rung: u32, candidates: &[RungCandidate]) -> Result<RungPlan, String> {
+    let epochs: Vec<u32> = candidates
+        .iter()
+        .map(|c| {
+            let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&c.params_json)
+                .map_err(|e| format!("configuration {}: its stored hyperparameters are not JSON: {e}", c.config_id))?;
+            HyperParams::from_object(&obj)
+                .map(|p| p.epochs)
+                .map_err(|e| format!("configuration {}: its stored hyperparameters are unreadable: {e}", c.config_id))
+        })
+        .collect::<Result<_, String>>()?;
+    let last = !candidates.iter().any(|c| c.scored && c.resource_epochs.is_some());
+    let entries: Vec<RungEntry> =
+        candidates.iter().map(|c| RungEntry { config_id: c.config_id.clone(), position: c.position, score: c.score }).collect();
+    let kept = if last { HashSet::new() } else { promoted(h, &entries) };
+    let decisions = candidates
+        .iter()
+        .zip(&epochs)
+        .map(|(c, &e)| RungDecision {
+            epochs: c.resource_epochs.unwrap_or(h.budget(rung, e) as i64),
+            next_budget: kept.contains(&c.config_id).then(|| h.budget(rung + 1, e) as i64),
+        })
+        .collect();
+    Ok(RungPlan { last, decisions })
+}
+
 /// The configurations that go on from a complete rung: the best ⌈n/factor⌉ by score,
 /// ties by grid position; configurations without a score never go on.
 pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
@@ -126,8 +159,12 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
     ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
 }
 
-/// The keys each strategy takes, with what each must be (`None`: any integer ≥ 0).
-const STRATEGY_KEYS: [(&str, &[(&str, Option<u64>, bool)]); 3] = [
+/// A key of a strategy: its name, its least value (`None`: any integer ≥ 0), and
+/// whether it is required.
+type StrategyKey = (&'static str, Option<u64>, bool);
+
+/// The keys each strategy takes.
+const STRATEGY_KEYS: [(&str, &[StrategyKey]); 3] = [
     ("grid", &[]),
     // (key, least value, required)
     ("random", &[("n", Some(1), true), ("seed", None, false)]),
@@ -270,6 +307,38 @@ mod tests {
         assert_eq!(kept, ["a", "b", "c"].iter().map(|s| s.to_string()).collect());
         let kept = promoted(&Halving { factor: 3, min_epochs: 1 }, &entries);
         assert_eq!(kept, ["b", "c"].iter().map(|s| s.to_string()).collect());
+    }
+
+    #[test]
+    fn a_rung_plan_promotes_the_best_and_refuses_unreadable_rows() {
+        let h = Halving { factor: 2, min_epochs: 5 };
+        let c = |id: &str, position, score: Option<f64>, resource: Option<i64>, epochs: u32| RungCandidate {
+            config_id: id.into(),
+            position,
+            params_json: format!(r#"{{"epochs": {epochs}}}"#),
+            scored: score.is_some(),
+            score,
+            mean_val_accuracy: score,
+            resource_epochs: resource,
+        };
+        // Rung 0 of 5-epoch budgets: ⌈3/2⌉ go on, to 10 epochs (or b's own 8); the one
+        // without a score (a failed fold) never does.
+        let plan = plan_rung(&h, 0, &[c("a", 0, Some(0.4), Some(5), 40), c("b", 1, Some(0.6), Some(5), 8), c("f", 2, None, Some(5), 40)]).unwrap();
+        assert!(!plan.last);
+        assert_eq!(plan.decisions, vec![
+            RungDecision { epochs: 5, next_budget: Some(10) },
+            RungDecision { epochs: 5, next_budget: Some(8) },
+            RungDecision { epochs: 5, next_budget: None },
+        ]);
+        // Every one complete: the last rung, nothing goes on; a complete one's rung
+        // score is of the rung's budget for its epochs.
+        let plan = plan_rung(&h, 1, &[c("a", 0, Some(0.4), None, 8)]).unwrap();
+        assert!(plan.last);
+        assert_eq!(plan.decisions, vec![RungDecision { epochs: 8, next_budget: None }]);
+        // A stored row that cannot be read is an error, not a budget of 0.
+        let mut bad = c("x", 0, Some(0.5), Some(5), 40);
+        bad.params_json = r#"{"epochs": "many"}"#.into();
+        assert!(plan_rung(&h, 0, &[bad]).unwrap_err().contains("configuration x"));
     }
 
     #[test]

@@ -8,18 +8,17 @@
 //! did); a configuration's identity is the hash of its canonical form, so each distinct
 //! configuration runs once, whichever sub-grids produce it.
 
-use crate::cv::ScoreRule;
+use crate::score::ScoreRule;
 use crate::data::DatasetSpec;
 use crate::params::{HyperParams, ParamError, Protocol};
 use crate::search::Search;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-/// The dataset path that selects the built-in synthetic data (no file needed).
-pub const BUILTIN_DEMO: &str = "builtin:demo";
+pub use crate::config::{config_id, Config};
+pub use crate::data::BUILTIN_DEMO;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,28 +109,6 @@ pub enum SpecError {
     },
 }
 
-/// One configuration of a sweep.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Short id: the first 12 hex digits of the SHA-256 of the canonical form.
-    pub id: String,
-    pub params: HyperParams,
-    /// The canonical form, as stored.
-    pub canonical_json: String,
-    /// The hash of the effective form (`HyperParams::effective`): configurations with
-    /// the same key train the same network and share one training.
-    pub training_key: String,
-}
-
-impl Config {
-    pub fn new(params: HyperParams) -> Self {
-        let canonical_json = params.canonical_json();
-        let id = config_id(&canonical_json);
-        let training_key = config_id(&params.effective_json());
-        Config { id, params, canonical_json, training_key }
-    }
-}
-
 /// A JSON error as a sentence: serde's type names in words, the position as a line.
 fn json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -172,11 +149,6 @@ fn place_with_line(text: &str, path: &[&str]) -> String {
     } else {
         dotted
     }
-}
-
-pub fn config_id(canonical_json: &str) -> String {
-    let digest = Sha256::digest(canonical_json.as_bytes());
-    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The expanded grid.
@@ -443,7 +415,7 @@ mod tests {
     #[test]
     fn score_section_is_validated() {
         let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "relative"}}"#).unwrap();
-        assert_eq!(s.score.delta, crate::cv::DeltaKind::Relative);
+        assert_eq!(s.score.delta, crate::score::DeltaKind::Relative);
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#).unwrap_err().to_string();
         assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#).unwrap_err().to_string();

@@ -80,6 +80,12 @@ fn concurrent_claims_are_exclusive(backend: Backend) {
     });
 }
 
+
+/// The default score rule's summary, as a sweep hands it to the store.
+fn default_rule(folds: &[gridsweep::train::FoldResult]) -> gridsweep::score::CvSummary {
+    gridsweep::score::summarize(folds, &ScoreRule::default())
+}
+
 #[test]
 fn concurrent_claims_are_exclusive_sqlite() {
     concurrent_claims_are_exclusive(Backend::Sqlite);
@@ -113,8 +119,8 @@ fn lost_lease_cannot_overwrite_the_new_owner(backend: Backend) {
         let second = store.claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu").await.unwrap().unwrap();
         assert_eq!(second.fold_id, first.fold_id);
         // A comes back with its result: refused.
-        assert!(store.record_done(first.fold_id, "hostA:11:0", &result(0.1), &ScoreRule::default()).await.unwrap().is_none());
-        let done = store.record_done(second.fold_id, "hostB:22:0", &result(0.6), &ScoreRule::default()).await.unwrap();
+        assert!(store.record_done(first.fold_id, "hostA:11:0", &result(0.1), &default_rule).await.unwrap().is_none());
+        let done = store.record_done(second.fold_id, "hostB:22:0", &result(0.6), &default_rule).await.unwrap();
         let c = done.expect("the configuration is complete");
         assert_eq!(c.summary.mean_val_accuracy, 0.6);
         let folds = store.fold_results(sweep.id, &c.config_id).await.unwrap();
@@ -152,7 +158,7 @@ fn last_folds_recorded_together_complete_once(backend: Backend) {
             .into_iter()
             .map(|(worker, c)| {
                 let store = store.clone();
-                tokio::spawn(async move { store.record_done(c.fold_id, &worker, &result(0.5), &ScoreRule::default()).await.unwrap().is_some() })
+                tokio::spawn(async move { store.record_done(c.fold_id, &worker, &result(0.5), &default_rule).await.unwrap().is_some() })
             })
             .collect();
         let mut completed = 0;
@@ -238,18 +244,18 @@ fn a_rung_advances_once(backend: Backend) {
         store.add_configs_with(sweep.id, &cs, 2, Some(h)).await.unwrap();
         let me = owner("hostA", 1);
         // Nothing is promoted while folds are open.
-        assert_eq!(store.advance_rung(sweep.id, &h).await.unwrap(), RungStep::Waiting);
+        assert_eq!(store.advance_rung_with(sweep.id, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap(), RungStep::Waiting);
         while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
             assert_eq!(c.budget, Some(2));
             // Configuration i scores by its position: the last ones best.
             let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
             let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
-            store.record_done(c.fold_id, "w", &r, &ScoreRule::default()).await.unwrap();
+            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
         }
         let mut tasks = Vec::new();
         for _ in 0..6 {
             let store = store.clone();
-            tasks.push(tokio::spawn(async move { store.advance_rung(sweep.id, &h).await.unwrap() }));
+            tasks.push(tokio::spawn(async move { store.advance_rung_with(sweep.id, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap() }));
         }
         let mut steps = Vec::new();
         for t in tasks {

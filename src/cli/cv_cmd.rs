@@ -166,7 +166,7 @@ fn print_table(
                 "mean  train {:.4} ± {:.4}   val {:.4} ± {:.4}",
                 s.mean_train_accuracy, s.std_train_accuracy, s.mean_val_accuracy, s.std_val_accuracy
             );
-            println!("Δacc {}   score {:.4}   wall {:.1} s", crate::rank::four(s.delta_accuracy), s.score, wall);
+            println!("Δacc {}   score {:.4}   wall {:.1} s", crate::text::four(s.delta_accuracy), s.score, wall);
             println!("({})", rule.describe());
         }
         None => println!("some folds failed: no summary"),

@@ -209,7 +209,7 @@ struct EpochLines {
 
 impl FoldObserver for EpochLines {
     fn on_epoch(&mut self, p: EpochProgress) {
-        if !self.quiet && (p.epoch % 25 == 0 || p.epoch == 1) {
+        if !self.quiet && (p.epoch.is_multiple_of(25) || p.epoch == 1) {
             eprintln!("gridsweep: final training, epoch {}/{}: loss {:.4}", p.epoch, p.epochs, p.loss);
         }
     }

@@ -200,7 +200,7 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
         None => print!("{text}"),
     }
     if a.submit {
-        let path = out.as_ref().map(PathBuf::as_path).unwrap_or(Path::new(""));
+        let path = out.as_deref().unwrap_or(Path::new(""));
         let o = std::process::Command::new("sbatch")
             .arg(path)
             .output()

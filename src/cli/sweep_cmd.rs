@@ -4,6 +4,7 @@ use super::{available_cores, Outcome};
 use crate::cv::{CvData, DeltaKind, ScoreRule};
 use crate::params::HyperParams;
 use crate::rank;
+use crate::text::{human_duration, human_flops};
 use crate::reporter;
 use crate::sched::{self, RunOptions, SweepJob};
 use crate::search::Search;
@@ -196,8 +197,13 @@ pub struct ScoreArgs {
     pub w2: Option<f64>,
     /// Δacc as train − val (absolute) or (train − val) / val (relative, the study's
     /// file) (default: the sweep's).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = parse_delta, value_name = "absolute|relative")]
     pub delta: Option<DeltaKind>,
+}
+
+/// `--delta`: the score rule's Δacc kind (the domain type knows nothing of clap).
+fn parse_delta(s: &str) -> std::result::Result<DeltaKind, String> {
+    DeltaKind::parse(s).ok_or_else(|| format!("`{s}`: expected absolute or relative"))
 }
 
 impl ScoreArgs {
@@ -417,28 +423,6 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-pub fn human_flops(f: f64) -> String {
-    if f >= 1e15 {
-        format!("{:.1} PFLOP", f / 1e15)
-    } else if f >= 1e12 {
-        format!("{:.1} TFLOP", f / 1e12)
-    } else {
-        format!("{:.1} GFLOP", f / 1e9)
-    }
-}
-
-pub fn human_duration(secs: f64) -> String {
-    if secs < 0.5 {
-        return "under 1 s".into();
-    }
-    let s = secs.round() as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        _ => format!("{}h{:02}", s / 3600, (s % 3600) / 60),
-    }
-}
-
 pub fn run(a: RunArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
     execute(spec, &a.exec)
@@ -513,11 +497,21 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         eprintln!("gridsweep: warning: {w}");
     }
     let labels = config_labels(&rows);
+    let data_description = format!(
+        "{} rows ({} training), {}",
+        data.prepared.dataset.y.len(),
+        data.prepared.train.len(),
+        data.prepared.dataset.describe_features()
+    );
+    // The benchmark's simulated folds, or training.
+    let runner: Arc<dyn sched::FoldRunner> = match x.simulate_ms {
+        Some(ms) => Arc::new(sched::SimulatedRunner { work: Duration::from_millis(ms) }),
+        None => Arc::new(sched::TrainRunner::new(&data, spec.seed)),
+    };
     let job = SweepJob {
         sweep_id,
         name: spec.name.clone(),
-        seed: spec.seed,
-        data,
+        data_description,
         params,
         configs: rows.len(),
         new_configs,
@@ -533,13 +527,12 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
         db_patience: Duration::from_secs(x.db_timeout),
-        simulate: x.simulate_ms.map(Duration::from_millis),
         checkpoint_every: x.checkpoint_every,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);
     let display = std::thread::spawn(move || reporter::report(mode, rx));
-    let result = rt.block_on(sched::run(&store, job, &opts, &tx));
+    let result = rt.block_on(sched::run(&store, job, &opts, runner, &tx));
     drop(tx);
     let _ = display.join();
     rt.block_on(store.close());
@@ -550,9 +543,9 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         }
         r => r?,
     };
-    Ok(if summary.terminated {
+    Ok(if summary.terminated() {
         Outcome::Terminated
-    } else if summary.interrupted && summary.counts.pending + summary.counts.running > 0 {
+    } else if summary.stopped == Some(sched::Stopped::Aborted) || summary.interrupted() {
         Outcome::Interrupted
     } else if summary.counts.failed > 0 {
         Outcome::SomeFailed
@@ -732,7 +725,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 sweep.name, rows.len(), trainings, c.total(), c.done, c.running, c.pending, c.failed);
             if let Some(b) = best {
                 println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", ranked.len(),
-                    b.config_id, b.score, b.summary.mean_val_accuracy, rank::four(b.summary.delta_accuracy), rule.describe());
+                    b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), rule.describe());
             }
             if let Some(rungs) = &rungs {
                 println!("successive halving:");
@@ -817,7 +810,7 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
         } else if out.is_empty() {
             println!("no sweeps in {}", a.db.db);
         } else {
-            println!("{:<24} {:>8} {:>14} {:>7}  {}", "name", "configs", "folds done", "failed", "best score");
+            println!("{:<24} {:>8} {:>14} {:>7}  best score", "name", "configs", "folds done", "failed");
             for (s, c, n, best) in &out {
                 println!("{:<24} {:>8} {:>14} {:>7}  {}", s.name, n, format!("{}/{}", c.done, c.total()), c.failed,
                     best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
@@ -925,7 +918,7 @@ pub fn rank_cmd(a: RankArgs) -> Result<Outcome> {
                     format!("{:.4}", r.score),
                     format!("{:.4} ± {:.4}", s.mean_val_accuracy, s.std_val_accuracy),
                     format!("{:.4} ± {:.4}", s.mean_train_accuracy, s.std_train_accuracy),
-                    rank::four(s.delta_accuracy),
+                    crate::text::four(s.delta_accuracy),
                     r.config_id.clone(),
                 ];
                 row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));

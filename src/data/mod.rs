@@ -53,6 +53,9 @@ pub struct DatasetSpec {
     pub encode: BTreeMap<String, Encoding>,
 }
 
+/// The dataset path that selects the built-in synthetic data (no file needed).
+pub const BUILTIN_DEMO: &str = "builtin:demo";
+
 /// The name pandas gives an unnamed index column when it writes one.
 pub const INDEX_COLUMN: &str = "Unnamed: 0";
 
@@ -361,7 +364,7 @@ fn is_missing(cell: &str) -> bool {
 
 /// The data file's bytes, or the built-in demo data for `builtin:demo`.
 pub fn read_source(spec: &DatasetSpec) -> Result<Vec<u8>, DataError> {
-    if spec.path.as_os_str() == crate::spec::BUILTIN_DEMO {
+    if spec.path.as_os_str() == BUILTIN_DEMO {
         let mut bytes = Vec::new();
         demo::write_rows(&mut bytes, demo::DEFAULT_ROWS, demo::DEFAULT_SEED).map_err(|source| DataError::Io {
             file: spec.path.clone(),
@@ -415,7 +418,7 @@ pub fn load(spec: &DatasetSpec) -> Result<Dataset, DataError> {
 fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let file = spec.path.clone();
     check_text(&file, bytes)?;
-    if spec.drop.iter().any(|d| *d == spec.label) {
+    if spec.drop.contains(&spec.label) {
         return Err(DataError::Selection {
             file,
             message: format!("`{}` is the label column and cannot be dropped (--label names the label column)", spec.label),

@@ -2,7 +2,7 @@
 //! fitted on one part of the data and applied to any other.
 //!
 //! - [`KnnImputer`]: `KNNImputer(n_neighbors=5, metric="nan_euclidean")`.
-//! - [`QuantileTransformer`]: `QuantileTransformer(output_distribution="normal")`:
+//! - [`QuantileTransformer`][]: `QuantileTransformer(output_distribution="normal")`:
 //!   up to 1000 quantiles by NumPy's linear percentile, interpolation taken both ways
 //!   and averaged (ties), the 1e-7 bound handling, then the normal quantile function
 //!   clipped at the same bounds. (scikit-learn subsamples above 10,000 rows; we never
@@ -63,8 +63,8 @@ impl KnnImputer {
                 continue;
             }
             let dist: Vec<f64> = (0..self.fit.rows).map(|f| nan_euclidean(row, self.fit.row(f))).collect();
-            for c in 0..x.cols {
-                if !row[c].is_nan() {
+            for (c, cell) in row.iter().enumerate() {
+                if !cell.is_nan() {
                     continue;
                 }
                 // Donors: fit rows with a value in this column; NaN distances sort last.
@@ -165,6 +165,8 @@ pub fn norm_ppf(p: f64) -> f64 {
         return -norm_ppf(1.0 - p);
     }
     // Acklam's rational approximation as the starting point (relative error < 1.2e-9).
+    // The coefficients as published (more digits than f64 keeps: the nearest f64 is meant).
+    #[allow(clippy::excessive_precision)]
     const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
     const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
     const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549671010285398e+00, 4.374664141464968e+00, 2.938163982698783e+00];

@@ -132,7 +132,7 @@ pub fn stratified_kfold(labels: &[usize], k: usize) -> Vec<usize> {
     }
     let mut folds = vec![0usize; labels.len()];
     for c in 0..n_classes {
-        let blocks = (0..k).flat_map(|f| std::iter::repeat(f).take(allocation[f][c]));
+        let blocks = allocation.iter().enumerate().flat_map(|(f, per_class)| std::iter::repeat_n(f, per_class[c]));
         let members = encoded.iter().enumerate().filter(|(_, &e)| e == c).map(|(i, _)| i);
         for (row, fold) in members.zip(blocks) {
             folds[row] = fold;

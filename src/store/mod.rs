@@ -17,10 +17,10 @@
 pub mod postgres;
 pub mod sqlite;
 
-use crate::cv::{self, CvSummary};
-use crate::spec::Config;
+use crate::score::CvSummary;
+use crate::config::Config;
 use crate::train::FoldResult;
-use crate::search::{Halving, RungEntry};
+use crate::search::Halving;
 use sqlx::{PgPool, Row, SqlitePool};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -365,7 +365,40 @@ pub struct PartialConfig {
     pub summary: CvSummary,
 }
 
-/// What [`Store::advance_rung`] did.
+/// A configuration of a complete rung, as the store hands it to the rung's planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungCandidate {
+    pub config_id: String,
+    pub position: i64,
+    /// Its hyperparameters (canonical JSON, as stored).
+    pub params_json: String,
+    /// All its folds are done and summarised (a failed fold leaves it unscored).
+    pub scored: bool,
+    /// The sweep's score at this rung (None when unscored).
+    pub score: Option<f64>,
+    pub mean_val_accuracy: Option<f64>,
+    /// The epochs its rung summary was taken at; None: it trained to its end.
+    pub resource_epochs: Option<i64>,
+}
+
+/// The sweep logic's decision on a complete rung.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungPlan {
+    /// Nothing goes on: the rung's scores are recorded and the search is over.
+    pub last: bool,
+    /// One per candidate, in the candidates' order.
+    pub decisions: Vec<RungDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungDecision {
+    /// The epochs its rung score is of.
+    pub epochs: i64,
+    /// It goes on, its folds trained next to this many epochs; None: it stops here.
+    pub next_budget: Option<i64>,
+}
+
+/// What [`Store::advance_rung_with`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RungStep {
     /// The rung was complete: `configurations` went on to rung `rung`, `pruned` stopped.
@@ -417,6 +450,22 @@ pub struct CompletedConfig {
     pub position: i64,
     pub params_json: String,
     pub summary: CvSummary,
+}
+
+/// Turns a configuration's done folds into its summary: the sweep's score rule, handed
+/// in by the sweep logic (the store stores; it does not score).
+pub type Summarize<'a> = dyn Fn(&[FoldResult]) -> CvSummary + Sync + 'a;
+
+/// What recording a fold's result did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// False when the worker no longer held the fold (its lease expired and another
+    /// worker took it over): nothing was written.
+    pub written: bool,
+    /// The configuration, if this was its last fold.
+    pub completed: Option<CompletedConfig>,
+    /// The worker's next claim, made in the same transaction.
+    pub next: Option<Claim>,
 }
 
 /// One fold's recorded metrics (for exports).
@@ -949,12 +998,13 @@ impl Store {
         Ok(())
     }
 
-    /// Records a finished fold, and its configuration's summary (by the sweep's score
-    /// rule) when it was the last one, in one transaction. Returns the completed
+    /// Records a finished fold, and its configuration's summary when it was the last
+    /// one, in one transaction; `summarize` (the sweep logic: the score rule) turns the
+    /// configuration's done folds into that summary. Returns the completed
     /// configuration, if any. A fold whose claim was lost (lease expired and taken
     /// over) is not written: the new owner's result stands.
-    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, rule: &cv::ScoreRule) -> Result<Option<CompletedConfig>> {
-        Ok(self.record_done_then_claim(fold_id, worker, r, rule, None).await?.0)
+    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, summarize: &Summarize<'_>) -> Result<Option<CompletedConfig>> {
+        Ok(self.record_done_then_claim(fold_id, worker, r, summarize, None).await?.completed)
     }
 
     /// [`record_done`](Self::record_done), and in the same transaction the worker's next
@@ -965,9 +1015,9 @@ impl Store {
         fold_id: i64,
         worker: &str,
         r: &FoldResult,
-        rule: &cv::ScoreRule,
+        summarize: &Summarize<'_>,
         next: Option<(i64, &Owner, Duration, &str)>,
-    ) -> Result<(Option<CompletedConfig>, Option<Claim>)> {
+    ) -> Result<Recorded> {
         let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".into());
         let t = now();
         let claim_sql = self.claim_sql();
@@ -1000,7 +1050,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
             let Some(row) = updated else {
                 tx.rollback().await.map_err(|e| self.err(e))?;
-                return Ok((None, None));
+                return Ok(Recorded { written: false, completed: None, next: None });
             };
             if !r.partial {
                 // A complete fold needs no saved state any more.
@@ -1027,7 +1077,7 @@ impl Store {
             if open == 0 {
                 let rows = sqlx::query(FOLD_RESULT_COLUMNS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.map_err(|e| self.err(e))?;
                 let folds: Vec<FoldResult> = rows.iter().map(|r| fold_result!(r)).collect();
-                let s = cv::summarize(&folds, rule);
+                let s = summarize(&folds);
                 // A rung's summary (some fold stopped at its budget) is partial: it says
                 // at how many epochs it was taken.
                 let resource = folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max();
@@ -1092,7 +1142,7 @@ impl Store {
                 }
             }
             tx.commit().await.map_err(|e| self.err(e))?;
-            Ok((completed, claim))
+            Ok(Recorded { written: true, completed, next: claim })
         })
     }
 
@@ -1253,13 +1303,14 @@ impl Store {
     }
 
     /// After a claim found nothing, in a sweep of successive halving: when the current
-    /// rung is complete (no fold pending or running), ranks its configurations by their
-    /// score at this rung, records every one's rung score, sends the best ⌈n/factor⌉
-    /// on (their partial folds become pending with the next rung's budget, continuing
-    /// from their saved states) and prunes the others (their saved states are deleted).
-    /// One transaction, conditional on the sweep's rung: several processes may call it
-    /// at once and the rung advances once.
-    pub async fn advance_rung(&self, sweep_id: i64, h: &Halving) -> Result<RungStep> {
+    /// rung is complete (no fold pending or running), hands its configurations to
+    /// `plan` (the sweep logic: which go on, and to how many epochs), records every
+    /// one's rung score, sends the promoted on (their partial folds become pending with
+    /// the next budget, continuing from their saved states) and prunes the others (their
+    /// saved states are deleted). One transaction, conditional on the sweep's rung:
+    /// several processes may call it at once and the rung advances once. A plan that
+    /// fails (unreadable stored hyperparameters) changes nothing and is an error.
+    pub async fn advance_rung_with(&self, sweep_id: i64, plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>) -> Result<RungStep> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
             let lock = if self.dialect == Dialect::Postgres { " FOR UPDATE" } else { "" };
@@ -1290,73 +1341,73 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            struct Entry {
-                id: String,
-                resource: Option<i64>,
-                scored: bool,
-                epochs: u32,
-                score: Option<f64>,
-                val: Option<f64>,
-            }
-            let mut entries = Vec::new();
-            let mut rung_entries = Vec::new();
-            for row in &rows {
-                let scored = row.get::<Option<f64>, _>(5).is_some();
-                let params: String = row.get(4);
-                let epochs = crate::params::HyperParams::from_object(&crate::rank::parse_params(&params)).map(|p| p.epochs).unwrap_or(0);
-                let score: Option<f64> = if scored { row.get(2) } else { None };
-                rung_entries.push(RungEntry { config_id: row.get(0), position: row.get(1), score });
-                entries.push(Entry { id: row.get(0), resource: row.get(3), scored, epochs, score, val: row.get(6) });
-            }
-            // Every configuration left is complete (or failed): this rung is the last, and
-            // the search is over once its scores are recorded.
-            let last = !entries.iter().any(|e| e.scored && e.resource.is_some());
-            let kept = if last { Default::default() } else { crate::search::promoted(h, &rung_entries) };
-            let (mut pending, mut pruned) = (0u64, 0usize);
-            for e in &entries {
-                let go_on = kept.contains(&e.id);
+            let candidates: Vec<RungCandidate> = rows
+                .iter()
+                .map(|row| {
+                    let scored = row.get::<Option<f64>, _>(5).is_some();
+                    RungCandidate {
+                        config_id: row.get(0),
+                        position: row.get(1),
+                        params_json: row.get(4),
+                        scored,
+                        score: if scored { row.get(2) } else { None },
+                        mean_val_accuracy: row.get(6),
+                        resource_epochs: row.get(3),
+                    }
+                })
+                .collect();
+            // The decision is the sweep logic's, taken inside this transaction.
+            let decided = match plan(r as u32, &candidates) {
+                Ok(d) => d,
+                Err(message) => {
+                    tx.rollback().await.map_err(|e| self.err(e))?;
+                    return Err(StoreError::Corrupt { db: self.name.clone(), message });
+                }
+            };
+            let (mut pending, mut pruned, mut kept) = (0u64, 0usize, 0usize);
+            for (c, d) in candidates.iter().zip(&decided.decisions) {
                 sqlx::query(
                     "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
                 )
                 .bind(sweep_id)
-                .bind(&e.id)
+                .bind(&c.config_id)
                 .bind(r)
-                .bind(e.resource.unwrap_or(h.budget(r as u32, e.epochs) as i64))
-                .bind(e.score)
-                .bind(e.val)
-                .bind(go_on as i64)
+                .bind(d.epochs)
+                .bind(c.score)
+                .bind(c.mean_val_accuracy)
+                .bind(d.next_budget.is_some() as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.err(e))?;
-                if last {
+                if decided.last {
                     continue;
                 }
-                if go_on {
+                if let Some(budget) = d.next_budget {
+                    kept += 1;
                     for which in ["config_id", "trained_by"] {
                         sqlx::query(&format!("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND {which} = $3"))
                             .bind(r + 1)
                             .bind(sweep_id)
-                            .bind(&e.id)
+                            .bind(&c.config_id)
                             .execute(&mut *tx)
                             .await
                             .map_err(|e| self.err(e))?;
                     }
-                    if e.resource.is_some() {
-                        let budget = h.budget(r as u32 + 1, e.epochs) as i64;
+                    if c.resource_epochs.is_some() {
                         pending += sqlx::query(
                             "UPDATE folds SET state = 'pending', budget = $1, worker = NULL, lease_until = NULL
                              WHERE sweep_id = $2 AND config_id = $3 AND state = 'done' AND partial = 1",
                         )
                         .bind(budget)
                         .bind(sweep_id)
-                        .bind(&e.id)
+                        .bind(&c.config_id)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.err(e))?
                         .rows_affected();
                     }
-                } else if e.resource.is_some() || !e.scored {
+                } else if c.resource_epochs.is_some() || !c.scored {
                     pruned += 1;
                     // Marked pruned (with whatever shares its training), and its saved
                     // states deleted: it will not continue.
@@ -1366,11 +1417,11 @@ impl Store {
                         "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)",
                         "UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2",
                     ] {
-                        sqlx::query(sql).bind(sweep_id).bind(&e.id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
+                        sqlx::query(sql).bind(sweep_id).bind(&c.config_id).execute(&mut *tx).await.map_err(|e| self.err(e))?;
                     }
                 }
             }
-            if last {
+            if decided.last {
                 tx.commit().await.map_err(|e| self.err(e))?;
                 return Ok(RungStep::Finished);
             }
@@ -1382,7 +1433,7 @@ impl Store {
                 .await
                 .map_err(|e| self.err(e))?;
             tx.commit().await.map_err(|e| self.err(e))?;
-            Ok(if pending > 0 { RungStep::Promoted { rung: r as u32 + 1, configurations: kept.len(), pruned, folds: pending } } else { RungStep::Finished })
+            Ok(if pending > 0 { RungStep::Promoted { rung: r as u32 + 1, configurations: kept, pruned, folds: pending } } else { RungStep::Finished })
         })
     }
 
@@ -1575,7 +1626,9 @@ impl Store {
              FROM folds WHERE sweep_id = $1 AND state = 'running' AND lease_until >= {now}
              GROUP BY owner_host, owner_pid ORDER BY owner_host, owner_pid"
         );
-        let rows: Vec<(String, i64, i64, String, Option<f64>, Option<f64>)> =
+        // host, pid, running folds, one of them, heartbeat age, lease left
+        type Row = (String, i64, i64, String, Option<f64>, Option<f64>);
+        let rows: Vec<Row> =
             with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.map_err(|e| self.err(e)))?;
         let here = Owner::this_process().host;
         Ok(rows

@@ -238,6 +238,7 @@ mod fused {
     }
 
     /// Returns false (having changed nothing) when a tensor does not qualify.
+    #[allow(clippy::too_many_arguments)] // the step's tensors, passed on unchanged to the hot loop
     pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -251,11 +252,13 @@ mod fused {
     /// contracts a·b + c into an FMA, so the results are the same bits as `apply_any`'s.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)] // as `apply`
     unsafe fn apply_avx512(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
         apply_any(c, p, g, m, v, scratch, one_pass, clear)
     }
 
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // as `apply`
     fn apply_any(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
         let needs_root = c.kind != OptimizerKind::Sgd;
         if needs_root && one_pass.is_none() && scratch.is_none() {

@@ -1,0 +1,119 @@
+//! What the dispatcher needs of the results database, as a trait.
+//!
+//! The dispatcher claims, records, renews and releases folds through [`FoldQueue`];
+//! the store implements it over SQLite or PostgreSQL, and the dispatcher's unit tests
+//! over an in-memory queue that can lose its connection, hold a rung elsewhere or take
+//! a lease away on cue. Every method is one of the store's transactions: the
+//! guarantees (a fold claimed once, a result written only by its holder, a rung
+//! promoted once) are the store's, not the dispatcher's.
+
+use super::RungProgress;
+use crate::score::ScoreRule;
+use crate::search::Halving;
+use crate::store::{Claim, Counts, Owner, Recorded, RungStep, Store, StoreError};
+
+/// The summary of a configuration's folds by `rule`, as the store writes it.
+fn summarizer(rule: &ScoreRule) -> impl Fn(&[FoldResult]) -> crate::score::CvSummary + Sync + '_ {
+    move |folds| crate::score::summarize(folds, rule)
+}
+use crate::train::FoldResult;
+use std::time::Duration;
+
+pub type QueueResult<T> = Result<T, StoreError>;
+
+/// The claim a worker makes with its result: sweep, owner, lease, device label.
+pub type NextClaim<'a> = (i64, &'a Owner, Duration, &'a str);
+
+/// The fold queue of a sweep. Futures need not be `Send`: the dispatcher runs on one
+/// thread.
+#[allow(async_fn_in_trait)] // implemented and awaited inside this crate, on one thread
+pub trait FoldQueue {
+    /// The database as messages name it.
+    fn name(&self) -> &str;
+    /// Running folds of this host's processes that are gone return to pending.
+    async fn reclaim_dead(&self, sweep: i64, me: &Owner) -> QueueResult<u64>;
+    async fn counts(&self, sweep: i64) -> QueueResult<Counts>;
+    /// Successive halving: the rung in progress, with its folds done and in all.
+    async fn rung_progress(&self, sweep: i64) -> QueueResult<Option<RungProgress>>;
+    /// The sweep's best complete configuration: (id, score).
+    async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>>;
+    async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>>;
+    /// Successive halving, when nothing is claimable: promote the complete rung.
+    async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep>;
+    /// A fold's saved training state: (epochs, encoded state).
+    async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>>;
+    async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool>;
+    /// A fold's result and, in the same transaction, the worker's next claim.
+    async fn record_done_then_claim(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        r: &FoldResult,
+        rule: &ScoreRule,
+        next: Option<NextClaim<'_>>,
+    ) -> QueueResult<Recorded>;
+    async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> QueueResult<()>;
+    /// A claimed fold goes back to pending (abandoned, or never started).
+    async fn release(&self, fold_id: i64, worker: &str) -> QueueResult<()>;
+    /// Heartbeat: the leases of this process's running folds.
+    async fn renew(&self, sweep: i64, owner: &Owner, lease: Duration) -> QueueResult<()>;
+    /// Everything this process still holds goes back to pending.
+    async fn release_owned(&self, sweep: i64, owner: &Owner) -> QueueResult<u64>;
+}
+
+impl FoldQueue for Store {
+    fn name(&self) -> &str {
+        Store::name(self)
+    }
+    async fn reclaim_dead(&self, sweep: i64, me: &Owner) -> QueueResult<u64> {
+        Store::reclaim_dead(self, sweep, me).await
+    }
+    async fn counts(&self, sweep: i64) -> QueueResult<Counts> {
+        Store::counts(self, sweep).await
+    }
+    async fn rung_progress(&self, sweep: i64) -> QueueResult<Option<RungProgress>> {
+        Ok(self.rungs(sweep).await?.and_then(|rows| {
+            rows.iter().find_map(|r| match (r.folds_done, r.folds) {
+                (Some(done), Some(total)) => Some(RungProgress { rung: r.rung as u32, done: done as u64, total: total as u64 }),
+                _ => None,
+            })
+        }))
+    }
+    async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>> {
+        Store::best(self, sweep).await
+    }
+    async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>> {
+        Store::claim(self, sweep, owner, worker, lease, device).await
+    }
+    async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep> {
+        self.advance_rung_with(sweep, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
+    }
+    async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
+        Store::checkpoint(self, fold_id).await
+    }
+    async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool> {
+        Store::save_checkpoint(self, fold_id, worker, epochs, state).await
+    }
+    async fn record_done_then_claim(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        r: &FoldResult,
+        rule: &ScoreRule,
+        next: Option<NextClaim<'_>>,
+    ) -> QueueResult<Recorded> {
+        Store::record_done_then_claim(self, fold_id, worker, r, &summarizer(rule), next).await
+    }
+    async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> QueueResult<()> {
+        Store::record_failed(self, fold_id, worker, error).await
+    }
+    async fn release(&self, fold_id: i64, worker: &str) -> QueueResult<()> {
+        Store::release(self, fold_id, worker).await
+    }
+    async fn renew(&self, sweep: i64, owner: &Owner, lease: Duration) -> QueueResult<()> {
+        Store::renew(self, sweep, owner, lease).await
+    }
+    async fn release_owned(&self, sweep: i64, owner: &Owner) -> QueueResult<u64> {
+        Store::release_owned(self, sweep, owner).await
+    }
+}

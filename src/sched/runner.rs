@@ -1,0 +1,167 @@
+//! The workers: OS threads that run folds and never touch the database.
+//!
+//! What a fold's work is comes from a [`FoldRunner`]: training ([`TrainRunner`]), or
+//! the scheduler benchmark's fixed sleep ([`SimulatedRunner`]), or a test's stand-in.
+//! A worker reports through messages only (epochs, training states to save, the
+//! result), so every write happens in the dispatcher.
+
+use crate::cv::CvData;
+use crate::params::HyperParams;
+use crate::store::Claim;
+use crate::train::state::TrainState;
+use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult, Span};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+use tch::Device;
+use tokio::sync::mpsc as amsc;
+
+/// A claimed fold, handed to a worker.
+pub struct Job {
+    pub claim: Claim,
+    pub params: HyperParams,
+    /// The saved training state to continue from (encoded).
+    pub resume: Option<Vec<u8>>,
+}
+
+/// What a worker tells the dispatcher.
+pub enum WorkerMsg {
+    Epoch { worker: usize, p: EpochProgress },
+    /// A training state to save (encoded in the worker's thread).
+    Checkpoint { fold_id: i64, worker: usize, epochs: u32, state: Vec<u8> },
+    /// A saved state that could not be continued from: the fold trains from its start.
+    StateRefused { worker: usize, config_id: String, fold: i64, why: String },
+    Done { worker: usize, claim: Claim, result: Result<FoldResult, FoldError> },
+}
+
+/// Runs one fold's work in a worker thread.
+pub trait FoldRunner: Send + Sync {
+    fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError>;
+}
+
+/// A worker's view of its fold: progress and states go to the dispatcher, and the
+/// dispatcher's cancel flag is read once per epoch.
+pub struct WorkerObserver<'a> {
+    worker: usize,
+    fold_id: i64,
+    every: u32,
+    tx: &'a amsc::UnboundedSender<WorkerMsg>,
+    cancel: &'a AtomicBool,
+}
+
+impl WorkerObserver<'_> {
+    /// A saved state was not usable: said, and the fold starts over.
+    pub fn refuse_state(&self, claim: &Claim, why: String) {
+        let _ = self.tx.send(WorkerMsg::StateRefused { worker: self.worker, config_id: claim.config_id.clone(), fold: claim.fold, why });
+    }
+}
+
+impl FoldObserver for WorkerObserver<'_> {
+    fn on_epoch(&mut self, p: EpochProgress) {
+        let _ = self.tx.send(WorkerMsg::Epoch { worker: self.worker, p });
+    }
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+    fn checkpoint_due(&self, epochs_done: u32) -> bool {
+        self.every > 0 && epochs_done.is_multiple_of(self.every)
+    }
+    fn checkpoint(&mut self, state: TrainState) {
+        let (epochs, state) = (state.epochs_done(), state.encode());
+        let _ = self.tx.send(WorkerMsg::Checkpoint { fold_id: self.fold_id, worker: self.worker, epochs, state });
+    }
+}
+
+/// Training: each fold of the sweep's data, from its saved state when it has one.
+pub struct TrainRunner {
+    folds: Vec<Arc<FoldData>>,
+    seed: u64,
+}
+
+impl TrainRunner {
+    pub fn new(data: &CvData, seed: u64) -> Self {
+        TrainRunner { folds: (0..data.folds).map(|k| Arc::new(data.fold(k))).collect(), seed }
+    }
+}
+
+impl FoldRunner for TrainRunner {
+    /// Trains a claimed fold over its span: from its saved state when it has one (a
+    /// state that cannot be continued from is reported and the fold starts over, which
+    /// gives the same result), up to its budget.
+    fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
+        let data = &self.folds[job.claim.fold as usize % self.folds.len()];
+        let until = job.claim.budget.map(|b| b as u32);
+        let from = match job.resume.as_deref().map(TrainState::decode) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(why)) => {
+                obs.refuse_state(&job.claim, why);
+                None
+            }
+            None => None,
+        };
+        let resumed = from.is_some();
+        let fold = job.claim.fold as u64;
+        match train::train_fold_span(data, &job.params, self.seed, fold, device, obs, Span { from, until }) {
+            Err(FoldError::BadState(why)) if resumed => {
+                obs.refuse_state(&job.claim, why);
+                train::train_fold_span(data, &job.params, self.seed, fold, device, obs, Span { from: None, until })
+            }
+            r => r,
+        }
+    }
+}
+
+/// The scheduler benchmark's folds: a fixed sleep and a fixed result, through the
+/// real dispatcher and store (`gridsweep bench-scheduler`).
+pub struct SimulatedRunner {
+    pub work: Duration,
+}
+
+impl FoldRunner for SimulatedRunner {
+    fn run(&self, _job: &Job, _device: Device, _obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
+        std::thread::sleep(self.work);
+        Ok(FoldResult {
+            train_accuracy: 0.5,
+            train_loss: 1.0,
+            val_accuracy: 0.5,
+            val_loss: 1.0,
+            epochs_run: 1,
+            final_learning_rate: 1e-3,
+            fit_seconds: self.work.as_secs_f64(),
+            score_seconds: 0.0,
+            scored_epoch: 1,
+            history: Vec::new(),
+            partial: false,
+        })
+    }
+}
+
+/// One worker thread: its own LibTorch thread count, folds from `jobs` until that
+/// closes.
+pub struct WorkerSpec {
+    pub worker: usize,
+    pub threads: usize,
+    pub device: Device,
+    /// Save a running fold's state every this many epochs (0: never).
+    pub every: u32,
+}
+
+pub fn spawn_worker(
+    spec: WorkerSpec,
+    runner: Arc<dyn FoldRunner>,
+    jobs: mpsc::Receiver<Job>,
+    tx: amsc::UnboundedSender<WorkerMsg>,
+    cancel: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("gridsweep-worker-{}", spec.worker)).spawn(move || {
+        // OpenMP's thread count is per thread: set it here, before any work.
+        tch::set_num_threads(spec.threads as i32);
+        while let Ok(job) = jobs.recv() {
+            let mut obs = WorkerObserver { worker: spec.worker, fold_id: job.claim.fold_id, every: spec.every, tx: &tx, cancel: &cancel };
+            let result = runner.run(&job, spec.device, &mut obs);
+            if tx.send(WorkerMsg::Done { worker: spec.worker, claim: job.claim, result }).is_err() {
+                break;
+            }
+        }
+    })
+}
