@@ -104,6 +104,8 @@ struct Reporter {
     done: u64,
     total: u64,
     best_score: Option<(String, f64)>,
+    /// The sweep's name (the bar's prefix, with the rung for successive halving).
+    sweep: String,
 }
 
 impl Reporter {
@@ -123,6 +125,7 @@ impl Reporter {
             done: 0,
             total: 0,
             best_score: None,
+            sweep: String::new(),
         }
     }
 
@@ -146,6 +149,7 @@ impl Reporter {
                     None => ((counts.done + counts.failed) as u64, counts.total() as u64),
                 };
                 self.best_score = best.clone();
+                self.sweep = sweep.clone();
                 if self.mode != Mode::Quiet {
                     eprintln!(
                         "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
@@ -230,9 +234,7 @@ impl Reporter {
                     o.set_length(self.total);
                     o.set_position(0);
                     o.reset_eta();
-                    let prefix = o.prefix();
-                    let sweep = prefix.rsplit_once(" rung ").map(|(s, _)| s.to_string()).unwrap_or(prefix);
-                    o.set_prefix(format!("{sweep} rung {rung}"));
+                    o.set_prefix(format!("{} rung {rung}", self.sweep));
                 }
                 self.line(format!(
                     "rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",

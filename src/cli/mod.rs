@@ -277,6 +277,12 @@ fn mkl_avx512_from_env() -> Result<bool> {
     }
 }
 
+/// Single quotes for a shell word (the Slurm script's words, and hints' arguments
+/// that need quoting).
+pub(crate) fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// A count that must be at least 1 (`--jobs 0` would run nothing, or silently 1).
 pub fn positive(s: &str) -> std::result::Result<usize, String> {
     match s.trim().parse::<usize>() {

@@ -8,7 +8,7 @@
 //! safe to share between nodes.
 
 use super::sweep_cmd::{load_spec, register, runtime};
-use super::Outcome;
+use super::{sh_quote, Outcome};
 use crate::store::{DbLocation, Store};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -74,11 +74,6 @@ fn directive_value(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// Single quotes for a shell word.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The folder of the LibTorch this process loaded (the compute nodes need the same).

@@ -679,7 +679,7 @@ fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c)) {
         s.to_string()
     } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        super::sh_quote(s)
     }
 }
 

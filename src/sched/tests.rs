@@ -33,7 +33,6 @@ struct Mem {
     /// Record of fold id: taken over by another worker before its result comes.
     steal: Option<i64>,
     released: Vec<i64>,
-    calls: usize,
     /// The next claim is made, but its answer is lost on the way back (as a dropped
     /// connection can do): the fold stays held by this worker.
     swallow: bool,
@@ -64,7 +63,6 @@ impl MemQueue {
     /// Fails while the connection is "down".
     fn up(&self) -> QueueResult<std::sync::MutexGuard<'_, Mem>> {
         let mut m = self.mem.lock().unwrap();
-        m.calls += 1;
         if m.down_for > 0 {
             m.down_for -= 1;
             return Err(lost());
