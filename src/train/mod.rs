@@ -64,6 +64,14 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_accuracy: Option<f64>,
+    /// Under the notebook protocol, on an epoch whose weights became the checkpoint:
+    /// those weights' loss and accuracy on the training fold, i.e. the fold's train
+    /// scores were it to stop here or at any later epoch before the next checkpoint.
+    /// Recorded so that `replay` can score a rung at any epoch without training.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checkpoint_train_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checkpoint_train_accuracy: Option<f64>,
 }
 
 /// What one fold produced.
@@ -361,10 +369,15 @@ fn notebook_fold(
     let watch = Watch { part: Some(val), checkpoint: true };
     let fitted = fit_epochs(train, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
     let fit_seconds = started.elapsed().as_secs_f64();
-    // The checkpoint's weights are what `fit_epochs` left in the network.
+    // The checkpoint's weights are what `fit_epochs` left in the network, and their
+    // scores on the training fold were recorded when they were kept (a state saved by
+    // an older build lacks them: score the weights now, which gives the same numbers).
     let best = &fitted.history[fitted.kept_epoch as usize - 1];
     let scoring = Instant::now();
-    let (train_loss, train_accuracy) = evaluate(&fitted.net, train);
+    let (train_loss, train_accuracy) = match (best.checkpoint_train_loss, best.checkpoint_train_accuracy) {
+        (Some(l), Some(a)) => (l, a),
+        _ => evaluate(&fitted.net, train),
+    };
     let score_seconds = scoring.elapsed().as_secs_f64();
     Ok(FoldResult {
         train_accuracy,
@@ -588,7 +601,16 @@ fn fit_epochs(
             }
             None => (None, None),
         };
-        s.history.push(EpochRecord { epoch: epoch + 1, loss, accuracy, learning_rate: lr_used, val_loss, val_accuracy });
+        s.history.push(EpochRecord {
+            epoch: epoch + 1,
+            loss,
+            accuracy,
+            learning_rate: lr_used,
+            val_loss,
+            val_accuracy,
+            checkpoint_train_loss: None,
+            checkpoint_train_accuracy: None,
+        });
         observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
 
         let monitored = match monitor {
@@ -603,6 +625,11 @@ fn fit_epochs(
             None => restore_best && decision.improved,
         };
         if keep {
+            if watch.checkpoint {
+                let (l, a) = evaluate(&net, fit);
+                let last = s.history.last_mut().expect("this epoch's record was just pushed");
+                (last.checkpoint_train_loss, last.checkpoint_train_accuracy) = (Some(l), Some(a));
+            }
             s.kept_epoch = epoch + 1;
             s.kept = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
         }
@@ -779,6 +806,46 @@ mod tests {
                 assert_eq!(rest, full, "{what}");
             }
         }
+    }
+
+    /// Under the notebook protocol the history alone says what the fold would score had
+    /// it stopped at any epoch e (a rung): the first epoch of best `val_accuracy` up to
+    /// e, its validation scores and its recorded train-fold scores, which are the
+    /// checkpoint's weights scored afresh.
+    #[test]
+    fn a_notebook_history_scores_every_epoch_without_training() {
+        let data = fold_data();
+        let p = HyperParams {
+            neurons: [24, 40, 16, 8],
+            dropout: 0.3,
+            epochs: 16,
+            batch_size: 64,
+            learning_rate: 0.01,
+            reduce_lr_patience: 2,
+            protocol: Protocol::Notebook,
+            ..HyperParams::default()
+        };
+        let full = train_fold_span(&data, &p, 7, 1, Device::Cpu, &mut Silent, Span::default()).map(without_timings).unwrap();
+        let h = &full.history;
+        assert!(h.iter().filter(|e| e.checkpoint_train_accuracy.is_some()).count() >= 2, "{h:?}");
+        for e in 1..=full.epochs_run {
+            let upto = &h[..e as usize];
+            let best = upto.iter().map(|r| r.val_accuracy.unwrap()).fold(f64::NEG_INFINITY, f64::max);
+            let kept = upto.iter().find(|r| r.val_accuracy.unwrap() == best).unwrap();
+            let stopped = train_fold_span(&data, &p, 7, 1, Device::Cpu, &mut Silent, Span { from: None, until: Some(e) }).unwrap();
+            assert_eq!(stopped.scored_epoch, kept.epoch, "epoch {e}");
+            assert_eq!(Some(stopped.val_accuracy), kept.val_accuracy, "epoch {e}");
+            assert_eq!(Some(stopped.train_accuracy), kept.checkpoint_train_accuracy, "epoch {e}");
+            assert_eq!(Some(stopped.train_loss), kept.checkpoint_train_loss, "epoch {e}");
+        }
+        // The recorded train scores are the kept weights' scores computed afresh.
+        let train = to_tensors(&data.train_x, &data.train_y, 7, Device::Cpu);
+        let val = to_tensors(&data.val_x, &data.val_y, 7, Device::Cpu);
+        let watch = Watch { part: Some(&val), checkpoint: true };
+        let fitted = fit_epochs(&train, watch, 7, 3, &p, 7, 1, Device::Cpu, &mut Silent, StepPath::Fastest, Span::default()).unwrap();
+        let kept = &fitted.history[fitted.kept_epoch as usize - 1];
+        let (loss, accuracy) = evaluate(&fitted.net, &train);
+        assert_eq!((kept.checkpoint_train_loss, kept.checkpoint_train_accuracy), (Some(loss), Some(accuracy)));
     }
 
     /// A state of another format or of another fold shape is refused, not misread.

@@ -24,7 +24,9 @@ use tch::{Kind, Tensor};
 /// The first bytes of an encoded state: the format and the random scheme (the
 /// streams of `crate::rng`, dropout drawn from its own stream). A change to either
 /// must change this line, so that no fold continues from a state of another scheme.
-pub const FORMAT: &[u8] = b"gridsweep-train-state v1 xoshiro256++/dropout-stream\n";
+///
+/// v2: the history keeps the checkpoint's train-fold scores (notebook protocol).
+pub const FORMAT: &[u8] = b"gridsweep-train-state v2 xoshiro256++/dropout-stream\n";
 
 /// A tensor's bytes, shape and kind, exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,10 +147,13 @@ mod history_rows {
     use super::EpochRecord;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    type Row = (u32, f64, f64, f64, Option<f64>, Option<f64>);
+    type Row = (u32, f64, f64, f64, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 
     pub fn serialize<S: Serializer>(h: &[EpochRecord], s: S) -> Result<S::Ok, S::Error> {
-        let rows: Vec<Row> = h.iter().map(|e| (e.epoch, e.loss, e.accuracy, e.learning_rate, e.val_loss, e.val_accuracy)).collect();
+        let rows: Vec<Row> = h
+            .iter()
+            .map(|e| (e.epoch, e.loss, e.accuracy, e.learning_rate, e.val_loss, e.val_accuracy, e.checkpoint_train_loss, e.checkpoint_train_accuracy))
+            .collect();
         rows.serialize(s)
     }
 
@@ -156,7 +161,16 @@ mod history_rows {
         let rows = Vec::<Row>::deserialize(d)?;
         Ok(rows
             .into_iter()
-            .map(|(epoch, loss, accuracy, learning_rate, val_loss, val_accuracy)| EpochRecord { epoch, loss, accuracy, learning_rate, val_loss, val_accuracy })
+            .map(|(epoch, loss, accuracy, learning_rate, val_loss, val_accuracy, checkpoint_train_loss, checkpoint_train_accuracy)| EpochRecord {
+                epoch,
+                loss,
+                accuracy,
+                learning_rate,
+                val_loss,
+                val_accuracy,
+                checkpoint_train_loss,
+                checkpoint_train_accuracy,
+            })
             .collect())
     }
 }
