@@ -7,6 +7,8 @@
 //! network share one training.
 
 use crate::params::HyperParams;
+use crate::score::CvSummary;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// One configuration of a sweep.
@@ -23,6 +25,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Its canonical hyperparameters as a JSON object (what `canonical_json` holds).
+    pub fn params_object(&self) -> Map<String, Value> {
+        self.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
     pub fn new(params: HyperParams) -> Self {
         let canonical_json = params.canonical_json();
         let id = config_id(&canonical_json);
@@ -34,4 +41,24 @@ impl Config {
 pub fn config_id(canonical_json: &str) -> String {
     let digest = Sha256::digest(canonical_json.as_bytes());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A configuration as a sweep recorded it: its id, its grid position, its
+/// hyperparameters (decoded once, where they are read) and, once all its folds trained
+/// to their end, its summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigRow {
+    pub config_id: String,
+    pub position: i64,
+    /// Canonical JSON, as stored.
+    pub params_json: String,
+    /// The same, decoded.
+    pub params: Map<String, Value>,
+    pub summary: Option<CvSummary>,
+}
+
+/// A stored configuration's hyperparameters as a JSON object; the error says what is
+/// wrong (gridsweep writes them, so an unreadable one means a damaged database).
+pub fn params_object(json: &str) -> Result<Map<String, Value>, String> {
+    serde_json::from_str(json).map_err(|e| format!("its stored hyperparameters are not a JSON object ({e})"))
 }

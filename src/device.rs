@@ -19,6 +19,8 @@ pub enum DeviceError {
     CudaLibrary { asked: String, reason: String },
     #[error("--device {asked}: this machine has {count} CUDA device(s), numbered from 0")]
     NoSuchGpu { asked: String, count: usize },
+    #[error("--jobs-per-device is for GPUs; on the CPU use --jobs")]
+    PerDeviceOnCpu,
 }
 
 /// Loads `libtorch_cuda.so` (from the binary's rpath, `LD_LIBRARY_PATH`, or the
@@ -84,6 +86,20 @@ pub fn parse_all(name: &str) -> Result<Vec<Device>, DeviceError> {
         return Ok((0..tch::Cuda::device_count().max(1) as usize).map(Device::Cuda).collect());
     }
     Ok(vec![first])
+}
+
+/// The device of each of a run's workers: `jobs` on the CPU, or `per_device` (default
+/// 2) on each GPU that `name` stands for.
+pub fn workers(name: &str, jobs: usize, per_device: Option<usize>) -> Result<Vec<Device>, DeviceError> {
+    let devices = parse_all(name)?;
+    if devices == [Device::Cpu] {
+        if per_device.is_some() {
+            return Err(DeviceError::PerDeviceOnCpu);
+        }
+        return Ok(vec![Device::Cpu; jobs.max(1)]);
+    }
+    let per = per_device.unwrap_or(2).max(1);
+    Ok(devices.iter().flat_map(|d| std::iter::repeat_n(*d, per)).collect())
 }
 
 /// The name used in output and stored results.

@@ -12,7 +12,7 @@
 
 use crate::score::{mean_std, ScoreRule};
 use crate::params::{Activation, OptimizerKind};
-use crate::rank::{min_ranks, parse_params, ConfigRow};
+use crate::rank::{min_ranks, ConfigRow};
 use crate::store::FoldMetrics;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -127,11 +127,11 @@ fn has_study_column(key: &str) -> bool {
 /// `resource`, with `--include-partial`: every row is exported, and the epochs each
 /// configuration's numbers are of go in a last `resource_epochs` column.
 pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resource: Option<&HashMap<String, i64>>) -> csv::Result<usize> {
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.3.is_some()).collect();
-    let params: Vec<Map<String, Value>> = selected.iter().map(|r| parse_params(&r.2)).collect();
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
+    let params: Vec<&Map<String, Value>> = selected.iter().map(|r| &r.params).collect();
     // `weight_constraint` has the study's (misspelt) column; a notebook row, which has
     // none, writes 0 there as the study's file did.
-    let extra: Vec<String> = crate::rank::varying_keys(params.iter().cloned())
+    let extra: Vec<String> = crate::rank::varying_keys(params.iter().map(|p| (*p).clone()))
         .into_iter()
         .filter(|k| !has_study_column(k))
         .collect();
@@ -143,7 +143,8 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resou
     }
     w.write_record(&header)?;
     let mut n = 0;
-    for ((id, _, _, summary), p) in selected.into_iter().zip(&params) {
+    for (row, &p) in selected.into_iter().zip(&params) {
+        let (id, summary) = (&row.config_id, &row.summary);
         let act = p.get("activation").and_then(Value::as_str).unwrap_or("");
         let opt = p.get("optimizer").and_then(Value::as_str).unwrap_or("");
         let s = summary.as_ref();
@@ -193,13 +194,13 @@ pub fn cv_results(
     grid_keys: &[String],
     resource: Option<&HashMap<String, i64>>,
 ) -> csv::Result<usize> {
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.3.is_some()).collect();
+    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
     let none = Vec::new();
     let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
     let mean_test: Vec<f64> = selected
         .iter()
         .map(|r| {
-            let f = fold_list(&r.0);
+            let f = fold_list(&r.config_id);
             if f.is_empty() { f64::NEG_INFINITY } else { mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0 }
         })
         .collect();
@@ -219,8 +220,8 @@ pub fn cv_results(
     w.write_record(&header)?;
 
     for (i, r) in selected.iter().enumerate() {
-        let p = parse_params(&r.2);
-        let f = fold_list(&r.0);
+        let p = &r.params;
+        let f = fold_list(&r.config_id);
         let by_fold = |k: usize, g: fn(&FoldMetrics) -> f64| {
             f.iter().find(|m| m.fold == k as i64).map(|m| py_float(g(m))).unwrap_or_default()
         };
@@ -236,7 +237,7 @@ pub fn cv_results(
         let (mf, sf) = stat(|m| m.fit_seconds);
         let (ms, ss) = stat(|m| m.score_seconds);
         rec.extend([mf, sf, ms, ss]);
-        rec.extend(grid_keys.iter().map(|k| param_cell(&p, k)));
+        rec.extend(grid_keys.iter().map(|k| param_cell(p, k)));
         let dict: Vec<String> = grid_keys
             .iter()
             .filter_map(|k| {
@@ -252,7 +253,7 @@ pub fn cv_results(
         let (mtr, str_) = stat(|m| m.train_accuracy);
         rec.extend([mtr, str_]);
         if let Some(res) = resource {
-            rec.push(res.get(&r.0).map(|e| e.to_string()).unwrap_or_default());
+            rec.push(res.get(&r.config_id).map(|e| e.to_string()).unwrap_or_default());
         }
         w.write_record(&rec)?;
     }

@@ -32,6 +32,7 @@ pub mod sched;
 pub mod search;
 pub mod spec;
 pub mod store;
+pub mod sweep;
 pub mod train;
 
 /// Keeps freed tensor buffers in the process heap instead of returning them to the OS.

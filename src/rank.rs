@@ -7,9 +7,7 @@
 use crate::score::{CvSummary, ScoreRule};
 use serde_json::{Map, Value};
 
-/// A configuration row as the store returns it: id, grid position, canonical params,
-/// summary if complete.
-pub type ConfigRow = (String, i64, String, Option<CvSummary>);
+pub use crate::config::ConfigRow;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Ranked {
@@ -29,13 +27,13 @@ pub fn parse_params(json: &str) -> Map<String, Value> {
 pub fn rank(rows: &[ConfigRow], rule: &ScoreRule) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = rows
         .iter()
-        .filter_map(|(id, pos, params, s)| {
-            s.as_ref().map(|s| Ranked {
+        .filter_map(|r| {
+            r.summary.as_ref().map(|s| Ranked {
                 rank: 0,
-                config_id: id.clone(),
+                config_id: r.config_id.clone(),
                 score: rule.score(s.mean_train_accuracy, s.mean_val_accuracy),
-                position: *pos,
-                params: parse_params(params),
+                position: r.position,
+                params: r.params.clone(),
                 summary: CvSummary {
                     delta_accuracy: rule.delta(s.mean_train_accuracy, s.mean_val_accuracy),
                     score: rule.score(s.mean_train_accuracy, s.mean_val_accuracy),

@@ -37,7 +37,7 @@ pub struct ReportInput<'a> {
     pub rungs: &'a [plots::RungPoint],
     /// Configurations successive halving stopped before their end, ranked by their
     /// scores at the epochs they reached: (ranking entry, epochs reached, pruned).
-    pub partial: &'a [(Ranked, i64, bool)],
+    pub partial: &'a [crate::sweep::ranking::PartialRanked],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,7 +227,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     // Every configuration: the complete ones first (the chosen one is among them),
     // then those successive halving stopped, at the epochs they reached.
     let every: Vec<(&Ranked, Option<i64>)> =
-        input.ranked.iter().map(|r| (r, None)).chain(input.partial.iter().map(|(r, epochs, _)| (r, Some(*epochs)))).collect();
+        input.ranked.iter().map(|r| (r, None)).chain(input.partial.iter().map(|p| (&p.ranked, Some(p.epochs)))).collect();
     let points: Vec<ConfigPoint> = every
         .iter()
         .map(|(r, stopped_at)| ConfigPoint {
@@ -246,7 +246,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         let caption = format!(
             "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
             plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
-            input.partial.iter().filter(|p| p.2).count()
+            input.partial.iter().filter(|p| p.pruned).count()
         );
         figure(&mut html, &files, out, &caption);
     }

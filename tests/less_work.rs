@@ -141,7 +141,7 @@ fn ids(list: &Value) -> Vec<String> {
 }
 
 /// Every rung score of a sweep (config, rung, epochs, score, promoted), for comparing runs.
-type RungScore = (String, i64, Option<i64>, Option<f64>, bool);
+use gridsweep::store::RungScore;
 
 fn rung_scores(db: &str, name: &str) -> Vec<RungScore> {
     if !db.starts_with("postgres") && !std::path::Path::new(db).exists() {

@@ -108,7 +108,7 @@ fn a_job_array_runs_the_sweep_as_one_process_would() {
         let s = store.sweep_by_name("arr").await.unwrap().unwrap();
         store.attempts(s.id).await.unwrap()
     });
-    assert!(attempts.iter().all(|a| a.3 == 1), "every fold once: {attempts:?}");
+    assert!(attempts.iter().all(|a| a.attempts == 1), "every fold once: {attempts:?}");
     let single = d.path("single.db").to_string_lossy().into_owned();
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &single, "--quiet"]));
     assert_eq!(code, 0, "{err}");

@@ -76,7 +76,7 @@ fn concurrent_claims_are_exclusive(backend: Backend) {
         assert_eq!(all.len(), 60, "every fold claimed");
         assert_eq!(all.iter().collect::<HashSet<_>>().len(), 60, "no fold claimed twice");
         let attempts = store.attempts(sweep.id).await.unwrap();
-        assert!(attempts.iter().all(|a| a.2 == "running" && a.3 == 1), "{attempts:?}");
+        assert!(attempts.iter().all(|a| a.state == gridsweep::store::FoldState::Running && a.attempts == 1), "{attempts:?}");
     });
 }
 
@@ -126,7 +126,7 @@ fn lost_lease_cannot_overwrite_the_new_owner(backend: Backend) {
         let folds = store.fold_results(sweep.id, &c.config_id).await.unwrap();
         assert_eq!(folds.len(), 1);
         assert_eq!(folds[0].val_accuracy, 0.6);
-        assert_eq!(store.attempts(sweep.id).await.unwrap()[0].3, 2);
+        assert_eq!(store.attempts(sweep.id).await.unwrap()[0].attempts, 2);
     });
 }
 
@@ -167,7 +167,7 @@ fn last_folds_recorded_together_complete_once(backend: Backend) {
         }
         assert_eq!(completed, 30, "each configuration completed exactly once");
         let rows = store.configurations(sweep.id).await.unwrap();
-        assert!(rows.iter().all(|r| r.3.is_some()), "every summary written");
+        assert!(rows.iter().all(|r| r.summary.is_some()), "every summary written");
     });
 }
 

@@ -242,16 +242,16 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
                     let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
                     let rows = store.configurations(sweep.id).await?;
                     let (mut fits, mut flops, mut val, mut epochs) = (0usize, 0.0, Vec::new(), 0u64);
-                    let data = crate::cv::CvData::load(&serde_json::from_str::<crate::spec::Spec>(&sweep.spec_json)?.dataset, 3)?;
-                    for (id, _, params, summary) in &rows {
-                        let p = HyperParams::from_object(&crate::rank::parse_params(params))?;
-                        for (k, f) in store.fold_results(sweep.id, id).await?.iter().enumerate() {
+                    let data = crate::cv::CvData::load(&crate::sweep::stored_spec(&sweep)?.dataset, 3)?;
+                    for r in &rows {
+                        let p = HyperParams::from_object(&r.params)?;
+                        for (k, f) in store.fold_results(sweep.id, &r.config_id).await?.iter().enumerate() {
                             let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
                             flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
                             fits += 1;
                             epochs += f.epochs_run as u64;
                         }
-                        if let Some(s) = summary {
+                        if let Some(s) = &r.summary {
                             val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
                         }
                     }

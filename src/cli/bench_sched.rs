@@ -7,7 +7,7 @@
 //! simulated work: claim, record, heartbeat, waiting on the database), efficiency
 //! (simulated work / (workers × wall)), and a check that every fold ran exactly once.
 
-use super::sweep_cmd::{register, runtime};
+use super::sweep_cmd::runtime;
 use super::Outcome;
 use crate::store::{DbLocation, Store};
 use anyhow::{bail, Context, Result};
@@ -141,7 +141,7 @@ fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usi
     // Registered first, as `gridsweep slurm` does: the processes only claim.
     rt.block_on(async {
         let store = Store::open(db).await?;
-        register(&store, &spec, &expansion, false).await?;
+        crate::sweep::register::register(&store, &spec, &expansion, false, &super::sweep_cmd::db_hint(store.location())).await?;
         store.close().await;
         anyhow::Ok(())
     })?;
@@ -172,8 +172,8 @@ fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usi
         let attempts = store.attempts(sweep.id).await?;
         let spans = store.fold_spans(sweep.id).await?;
         store.close().await;
-        let double = attempts.iter().filter(|a| a.3 > 1).count() as i64;
-        let not_done = attempts.iter().filter(|a| a.2 != "done").count() as i64 + (c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG) as i64
+        let double = attempts.iter().filter(|a| a.attempts > 1).count() as i64;
+        let not_done = attempts.iter().filter(|a| a.state != crate::store::FoldState::Done).count() as i64 + (c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG) as i64
             - attempts.len() as i64;
         let end = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
         let mut first: std::collections::HashMap<&str, f64> = Default::default();

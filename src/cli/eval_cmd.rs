@@ -1,14 +1,14 @@
 //! After the sweep: evaluate, baselines, predict.
 
-use super::sweep_cmd::{db_hint, pick_sweep, runtime, sweep_score_rule, DbArg, ScoreArgs};
+use super::sweep_cmd::{db_hint, pick_sweep, runtime, DbArg, ScoreArgs};
 use super::{check_precision, Outcome};
 use crate::baselines::{Baseline, BaselineOptions};
-use crate::cv::{self, ScoreRule};
+use crate::cv::ScoreRule;
 use crate::evaluate::{self, EvalData, Evaluation, FinalTraining, SavedModel};
 use crate::metrics::Metrics;
 use crate::params::HyperParams;
 use crate::rank;
-use crate::spec::Spec;
+use crate::sweep::{self, ranking::{Choice, Chosen, NotChosen}};
 use crate::store::{now, DbLocation, Store, SweepRow};
 use crate::train::{EpochProgress, FoldObserver};
 use anyhow::{bail, Context, Result};
@@ -153,7 +153,7 @@ pub struct PredictArgs {
 /// The sweep's stored spec, and its data checked against the fingerprint recorded
 /// when the sweep ran (an evaluation of other data would not be of the same split).
 fn sweep_data(sweep: &SweepRow) -> Result<EvalData> {
-    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
+    let spec = sweep::stored_spec(sweep)?;
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     if fingerprint != sweep.dataset_fingerprint {
         bail!(
@@ -176,31 +176,20 @@ fn beside_db(db: &DbLocation, name: &str) -> PathBuf {
     }
 }
 
-/// The chosen configuration: (id, rank, params json, summary).
-fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &str) -> Result<(String, Option<usize>, String, Option<cv::CvSummary>)> {
-    let ranked = rank::rank(rows, rule);
-    if let Some(prefix) = &c.config {
-        let hits: Vec<&rank::ConfigRow> = rows.iter().filter(|r| r.0.starts_with(prefix.as_str())).collect();
-        return match hits.as_slice() {
-            [one] => Ok((
-                one.0.clone(),
-                ranked.iter().find(|r| r.config_id == one.0).map(|r| r.rank),
-                one.2.clone(),
-                one.3.clone(),
-            )),
-            [] => bail!("sweep `{sweep}` has no configuration `{prefix}` (`gridsweep rank {sweep}{}` lists them)", db_hint(&c.db.db)),
-            many => bail!("`{prefix}` matches {} configurations of sweep `{sweep}`; give more of the id", many.len()),
-        };
-    }
-    let n = c.rank.unwrap_or(1);
-    if ranked.is_empty() {
-        bail!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}{}`)", db_hint(&c.db.db));
-    }
-    let r = ranked.iter().find(|r| r.rank == n).with_context(|| {
-        format!("--rank {n}: sweep `{sweep}` has {} complete configurations", ranked.len())
-    })?;
-    let json = rows.iter().find(|row| row.0 == r.config_id).map(|row| row.2.clone()).unwrap_or_default();
-    Ok((r.config_id.clone(), Some(r.rank), json, Some(r.summary.clone())))
+/// The configuration `--config`/`--rank` name, or an error that says what there is.
+fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &str) -> Result<Chosen> {
+    let choice = match &c.config {
+        Some(prefix) => Choice::Id(prefix),
+        None => Choice::Rank(c.rank.unwrap_or(1)),
+    };
+    sweep::ranking::choose(rows, rule, choice).map_err(|why| match why {
+        NotChosen::NoSuchId => {
+            anyhow::anyhow!("sweep `{sweep}` has no configuration `{}` (`gridsweep rank {sweep}{}` lists them)", c.config.as_deref().unwrap_or_default(), db_hint(&c.db.db))
+        }
+        NotChosen::Ambiguous(n) => anyhow::anyhow!("`{}` matches {n} configurations of sweep `{sweep}`; give more of the id", c.config.as_deref().unwrap_or_default()),
+        NotChosen::NoneComplete => anyhow::anyhow!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}{}`)", db_hint(&c.db.db)),
+        NotChosen::NoSuchRank(n) => anyhow::anyhow!("--rank {}: sweep `{sweep}` has {n} complete configurations", c.rank.unwrap_or(1)),
+    })
 }
 
 struct EpochLines {
@@ -223,11 +212,11 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
     let store = rt.block_on(Store::open_existing(&choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;
     let rows = rt.block_on(store.configurations(sweep.id))?;
-    let rule = choice.score.rule(sweep_score_rule(&sweep))?;
-    let (config_id, rank, params_json, summary) = choose(&rows, choice, &rule, &sweep.name)?;
+    let rule = choice.score.rule(sweep::score_rule(&sweep)?)?;
+    let Chosen { config_id, rank, params: chosen, summary } = choose(&rows, choice, &rule, &sweep.name)?;
     let mut params = HyperParams::default();
     params
-        .apply_object(&rank::parse_params(&params_json))
+        .apply_object(&chosen)
         .with_context(|| format!("configuration {config_id} of sweep `{}`", sweep.name))?;
     let params = evaluate::final_params(params, t.epochs);
     if t.epochs == 0 {
@@ -451,20 +440,19 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let rt = runtime()?;
     let store = rt.block_on(Store::open_existing(&a.choice.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
-    let rows = rt.block_on(store.configurations(sweep.id))?;
-    let rule = a.choice.score.rule(sweep_score_rule(&sweep))?;
-    let (config_id, _, _, _) = choose(&rows, &a.choice, &rule, &sweep.name)?;
+    let recorded = rt.block_on(sweep::ranking::recorded(&store, sweep.id))?;
+    let rule = a.choice.score.rule(sweep::score_rule(&sweep)?)?;
+    let config_id = choose(&recorded.rows, &a.choice, &rule, &sweep.name)?.config_id;
     let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
     let counts = rt.block_on(store.counts(sweep.id))?;
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
     let rungs: Vec<crate::plots::RungPoint> = rt
         .block_on(store.rung_scores(sweep.id))?
         .into_iter()
-        .filter_map(|(config_id, rung, epochs, score, promoted)| {
-            Some(crate::plots::RungPoint { config_id, rung, epochs: epochs.unwrap_or(0), score: score?, promoted })
+        .filter_map(|r| {
+            Some(crate::plots::RungPoint { score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
         })
         .collect();
-    let partial = rt.block_on(store.partial_configurations(sweep.id))?;
     rt.block_on(store.close());
     let evaluation: Evaluation = match stored {
         Some(json) => {
@@ -478,19 +466,9 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             evaluate_sweep(&choice, &a.baselines, &a.training)?
         }
     };
-    let spec: Spec = serde_json::from_str(&sweep.spec_json).context("the stored spec is unreadable")?;
-    let ranked = rank::rank(&rows, &evaluation.score_rule());
-    // Successive halving's stopped configurations, at the epochs they reached.
-    let partial_rows: Vec<rank::ConfigRow> =
-        partial.iter().map(|p| (p.config_id.clone(), p.position, p.params_json.clone(), Some(p.summary.clone()))).collect();
-    let partial: Vec<(rank::Ranked, i64, bool)> = rank::rank(&partial_rows, &evaluation.score_rule())
-        .into_iter()
-        .filter_map(|r| {
-            let p = partial.iter().find(|p| p.config_id == r.config_id)?;
-            Some((r, p.resource_epochs.unwrap_or(0), p.pruned))
-        })
-        .collect();
-    let varying = rank::varying_keys(rows.iter().map(|r| rank::parse_params(&r.2)));
+    let spec = sweep::stored_spec(&sweep)?;
+    // Successive halving's stopped configurations come at the epochs they reached.
+    let ranking = recorded.rank(&evaluation.score_rule());
     let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = crate::report::write(
         &crate::report::ReportInput {
@@ -501,13 +479,13 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             created_at: sweep.created_at,
             updated_at: sweep.updated_at,
             fit_seconds,
-            ranked: &ranked,
-            configurations: rows.len(),
-            varying: &varying,
+            ranked: &ranking.complete,
+            configurations: ranking.configurations,
+            varying: &ranking.varying,
             evaluation: &evaluation,
             top: a.top,
             rungs: &rungs,
-            partial: &partial,
+            partial: &ranking.partial,
         },
         &out,
     )?;

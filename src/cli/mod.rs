@@ -9,6 +9,7 @@ mod cv_cmd;
 mod eval_cmd;
 pub mod slurm_cmd;
 pub mod sweep_cmd;
+mod view_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -73,19 +74,19 @@ pub enum Command {
     /// Continue a sweep of the database by name, with its stored spec.
     Resume(sweep_cmd::ResumeArgs),
     /// Fold counts per state, rate, ETA and failures of a sweep.
-    Status(sweep_cmd::StatusArgs),
+    Status(view_cmd::StatusArgs),
     /// The sweeps in the database.
-    List(sweep_cmd::ListArgs),
+    List(view_cmd::ListArgs),
     /// Remove a sweep and everything recorded of it (refused while a worker holds one of its folds, unless --force).
-    Delete(sweep_cmd::DeleteArgs),
+    Delete(view_cmd::DeleteArgs),
     /// Write (and with --submit, submit) a Slurm job array whose tasks run the sweep against a PostgreSQL database.
     Slurm(slurm_cmd::SlurmArgs),
     /// Copy a sweep (spec, configurations, folds with histories, evaluations) between two databases, idempotently.
-    Copy(sweep_cmd::CopyArgs),
+    Copy(view_cmd::CopyArgs),
     /// Rank complete configurations by the weighted score.
-    Rank(sweep_cmd::RankArgs),
+    Rank(view_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
-    Export(sweep_cmd::ExportArgs),
+    Export(view_cmd::ExportArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
     Bench(bench_cmd::BenchArgs),
     /// Benchmark the scheduler and store: many workers in several processes, simulated folds, on SQLite and PostgreSQL.
@@ -232,13 +233,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Plan(a) => sweep_cmd::plan(a),
         Command::Run(a) => sweep_cmd::run(a),
         Command::Resume(a) => sweep_cmd::resume(a),
-        Command::Status(a) => sweep_cmd::status(a),
-        Command::List(a) => sweep_cmd::list(a),
-        Command::Copy(a) => sweep_cmd::copy(a),
-        Command::Delete(a) => sweep_cmd::delete(a),
+        Command::Status(a) => view_cmd::status(a),
+        Command::List(a) => view_cmd::list(a),
+        Command::Copy(a) => view_cmd::copy(a),
+        Command::Delete(a) => view_cmd::delete(a),
         Command::Slurm(a) => slurm_cmd::run(a),
-        Command::Rank(a) => sweep_cmd::rank_cmd(a),
-        Command::Export(a) => sweep_cmd::export(a),
+        Command::Rank(a) => view_cmd::rank(a),
+        Command::Export(a) => view_cmd::export(a),
         Command::Bench(a) => bench_cmd::run(a),
         Command::BenchScheduler(a) => bench_sched::run(a),
         Command::Evaluate(a) => eval_cmd::evaluate(a),

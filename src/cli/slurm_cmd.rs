@@ -7,7 +7,8 @@
 //! so the tasks only claim. SQLite is refused: a file on a network file system is not
 //! safe to share between nodes.
 
-use super::sweep_cmd::{load_spec, register, runtime};
+use super::sweep_cmd::{db_hint, load_spec, runtime};
+use crate::sweep::register::{check_data, register};
 use super::{sh_quote, Outcome};
 use crate::store::{DbLocation, Store};
 use anyhow::{bail, Context, Result};
@@ -165,12 +166,13 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
     let spec = load_spec(&spec_path, a.data.as_ref())?;
     let expansion = spec.expand()?;
     // As `run` would: a spec whose data cannot be used fails before anything is recorded.
-    super::sweep_cmd::check_data(&spec)?;
+    check_data(&spec)?;
     let rt = runtime()?;
     // The configurations first, so that the tasks only claim.
     rt.block_on(async {
         let store = Store::open(&db).await?;
-        let (id, added) = register(&store, &spec, &expansion, false).await?;
+        let r = register(&store, &spec, &expansion, false, &db_hint(store.location())).await?;
+        let (id, added) = (r.sweep_id, r.new_configs);
         let c = store.counts(id).await?;
         store.close().await;
         eprintln!("gridsweep: sweep {} in {}: {added} configuration(s) new, {} of {} folds pending", spec.name, db, c.pending, c.total());

@@ -5,7 +5,7 @@
 //! removal touches every table a sweep has rows in, in one transaction, so a sweep is
 //! either wholly there or wholly gone.
 
-use super::{Pool, Result, Store};
+use super::{InDb, Pool, Result, Store};
 use sqlx::Row;
 
 /// What [`Store::delete_sweep`] removed.
@@ -35,17 +35,17 @@ impl Store {
     /// decides whether it may (see `sweep::delete`); this only removes.
     pub async fn delete_sweep(&self, sweep_id: i64) -> Result<Removed> {
         with_pool!(self, p => {
-            let mut tx = p.begin_with(self.dialect.begin()).await.map_err(|e| self.err(e))?;
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state = 'done'")
                 .bind(sweep_id)
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(|e| self.err(e))?;
+                .in_db(self)?;
             let mut n = [0u64; 6];
             for (i, sql) in DELETIONS.iter().enumerate() {
-                n[i] = sqlx::query(sql).bind(sweep_id).execute(&mut *tx).await.map_err(|e| self.err(e))?.rows_affected();
+                n[i] = sqlx::query(sql).bind(sweep_id).execute(&mut *tx).await.in_db(self)?.rows_affected();
             }
-            tx.commit().await.map_err(|e| self.err(e))?;
+            tx.commit().await.in_db(self)?;
             Ok(Removed {
                 checkpoints: n[0],
                 rung_scores: n[1],
@@ -70,7 +70,7 @@ impl Store {
             .bind(sweep_id)
             .fetch_optional(p)
             .await
-            .map_err(|e| self.err(e))?;
+            .in_db(self)?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
         })
     }

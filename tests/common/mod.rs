@@ -111,7 +111,7 @@ pub fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
         let s = store.sweep_by_name(name).await.unwrap().unwrap();
         let a = store.attempts(s.id).await.unwrap();
         store.close().await;
-        a
+        a.into_iter().map(|f| (f.config_id, f.fold, f.state.to_string(), f.attempts)).collect()
     })
 }
 

@@ -1,0 +1,396 @@
+//! Commands that read a sweep: status, list, rank, export; and the housekeeping ones,
+//! copy and delete. Each parses its arguments, asks `crate::sweep` for the view, and
+//! prints it.
+
+use super::sweep_cmd::{db_hint, parse_db, pick_sweep, print_aligned, runtime, DbArg, ScoreArgs};
+use super::Outcome;
+use crate::rank::Ranked;
+use crate::store::{DbLocation, Store};
+use crate::sweep::{self, ranking::PartialRanked, status::Status};
+use crate::text::human_duration;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Print one JSON document instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The sweep to remove (`gridsweep list` shows the database's sweeps).
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Remove it even while a worker holds one of its folds (that worker's results are
+    /// then lost and its process ends with an error).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// The sweep (default: the only one in the source database).
+    pub name: Option<String>,
+    /// The database to copy from (a SQLite file or a postgres:// URL).
+    #[arg(long, value_parser = parse_db)]
+    pub from: DbLocation,
+    /// The database to copy to (created if it is a file that does not exist).
+    #[arg(long, value_parser = parse_db)]
+    pub to: DbLocation,
+}
+
+#[derive(Args, Debug)]
+pub struct RankArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub score: ScoreArgs,
+    /// Show the best N (default 20; 0 = all).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Print one JSON document (the ranking with every summary) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// The study's HPO_combined.csv columns (one row per configuration).
+    HpoCombined,
+    /// scikit-learn's GridSearchCV.cv_results_ as pandas writes it (per-fold scores).
+    CvResults,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Which CSV layout.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Include configurations whose folds are not all done, and those successive halving
+    /// stopped (with their last rung's numbers); adds a `resource_epochs` column (the
+    /// epochs each row's numbers are of).
+    #[arg(long)]
+    pub include_partial: bool,
+}
+
+
+pub fn status(a: StatusArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let s = sweep::status::status(&store, &sweep).await?;
+        store.close().await;
+        if a.json {
+            let best = s.best();
+            let devices: Vec<_> = s.devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect();
+            println!("{}", serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "counts": s.counts, "total": s.counts.total(),
+                "configurations": s.configurations, "distinct_trainings": s.distinct_trainings, "complete_configurations": s.ranked.len(), "score": s.rule,
+                "best": best.map(|b| json!({"config_id": b.config_id, "score": b.score,
+                    "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
+                "rate_folds_per_minute": s.rate_per_min, "eta_seconds": s.eta, "failures": s.failures,
+                "workers_running": s.live_running > 0, "live_running_folds": s.live_running, "workers": s.workers,
+                "done_fold_devices": devices, "rungs": s.rungs,
+                "created_at": sweep.created_at, "updated_at": sweep.updated_at,
+            }))?);
+        } else {
+            print_status(&sweep.name, &s, &db_hint(&a.db.db));
+        }
+        anyhow::Ok(if s.counts.failed > 0 { Outcome::SomeFailed } else { Outcome::Ok })
+    })
+}
+
+fn print_status(name: &str, s: &Status, db_hint: &str) {
+    let c = &s.counts;
+    println!("sweep {}: {} grid rows, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
+        name, s.configurations, s.distinct_trainings, c.total(), c.done, c.running, c.pending, c.failed);
+    if let Some(b) = s.best() {
+        println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", s.ranked.len(),
+            b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), s.rule.describe());
+    }
+    if let Some(rungs) = &s.rungs {
+        println!("successive halving:");
+        let header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+        let table: Vec<Vec<String>> = rungs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.rung.to_string(),
+                    r.configurations.to_string(),
+                    r.epochs.map(|e| e.to_string()).unwrap_or_default(),
+                    match (r.folds_done, r.folds) {
+                        (Some(d), Some(n)) => format!("{d} of {n}"),
+                        _ => "all".into(),
+                    },
+                    match (r.promoted, r.folds) {
+                        (Some(p), _) => p.to_string(),
+                        (None, Some(_)) => "(in progress)".into(),
+                        (None, None) => "(the last rung)".into(),
+                    },
+                ]
+            })
+            .collect();
+        print_aligned(&header, &table, "  ");
+    }
+    if !s.devices.is_empty() {
+        let on: Vec<String> = s.devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
+        println!("done folds: {}", on.join(", "));
+    }
+    for w in &s.workers {
+        if w.gone {
+            println!(
+                "worker {}:{} — gone (the process no longer exists); its {} fold(s) (e.g. {}) return to pending at lease expiry in {:.0} s, or when a run starts on this host",
+                w.host, w.pid, w.running, w.example, w.lease_left.unwrap_or(0.0).max(0.0)
+            );
+            continue;
+        }
+        println!(
+            "worker {}:{} — {} fold(s) running (e.g. {}), last heartbeat {}",
+            w.host, w.pid, w.running, w.example,
+            w.heartbeat_age.map(|a| format!("{a:.0} s ago")).unwrap_or_else(|| "unknown".into())
+        );
+    }
+    let remaining = s.remaining();
+    if remaining > 0 && s.live_running == 0 {
+        // Leases tell: no process holds a fold of this sweep now.
+        println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {name}{db_hint}` continues)");
+    } else if s.rate_per_min > 0.0 {
+        println!("rate {:.1} folds/min over the last {}{}", s.rate_per_min, human_duration(s.rate_span),
+            s.eta.filter(|_| remaining > 0)
+                .map(|e| format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for this rung (later rungs are not counted)" } else { "" }))
+                .unwrap_or_default());
+    } else if remaining > 0 {
+        println!("no fold finished in the last 10 minutes");
+    }
+    for f in &s.failures {
+        println!("failed: {} fold {} (attempts {}): {}", f.config_id, f.fold, f.attempts, f.error);
+    }
+}
+
+pub fn list(a: ListArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let mut out = Vec::new();
+        for s in store.sweeps().await? {
+            let c = store.counts(s.id).await?;
+            let rows = store.configurations(s.id).await?;
+            let best = crate::rank::rank(&rows, &sweep::score_rule(&s)?).first().map(|r| (r.config_id.clone(), r.score));
+            out.push((s, c, rows.len(), best));
+        }
+        store.close().await;
+        if a.json {
+            let v: Vec<_> = out.iter().map(|(s, c, n, best)| json!({
+                "name": s.name, "configurations": n, "counts": c, "folds": s.folds, "seed": s.seed,
+                "created_at": s.created_at, "updated_at": s.updated_at,
+                "best": best.as_ref().map(|(id, sc)| json!({"config_id": id, "score": sc})),
+            })).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else if out.is_empty() {
+            println!("no sweeps in {}", a.db.db);
+        } else {
+            println!("{:<24} {:>8} {:>14} {:>7}  best score", "name", "configs", "folds done", "failed");
+            for (s, c, n, best) in &out {
+                println!("{:<24} {:>8} {:>14} {:>7}  {}", s.name, n, format!("{}/{}", c.done, c.total()), c.failed,
+                    best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
+            }
+        }
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn delete(a: DeleteArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, Some(&a.name)).await?;
+        let live = store.live_running(sweep.id).await?;
+        if live > 0 && !a.force {
+            let workers: Vec<String> = store.workers(sweep.id).await?.iter().map(|w| format!("{}:{}", w.host, w.pid)).collect();
+            bail!(
+                "sweep `{}` has {live} fold(s) held by running workers ({}); stop them first (Ctrl-C), or pass --force",
+                sweep.name, workers.join(", ")
+            );
+        }
+        let r = store.delete_sweep(sweep.id).await?;
+        store.close().await;
+        println!(
+            "deleted sweep {} from {}: {} configuration(s), {} fold(s) ({} done), {} evaluation(s), {} saved training state(s), {} rung score(s){}",
+            sweep.name, a.db.db, r.configurations, r.folds, r.done_folds, r.evaluations, r.checkpoints, r.rung_scores,
+            if r.evaluations > 0 { " (saved model folders on disk are kept)" } else { "" }
+        );
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn copy(a: CopyArgs) -> Result<Outcome> {
+    if a.from == a.to {
+        bail!("--from and --to are the same database ({})", a.from);
+    }
+    let rt = runtime()?;
+    rt.block_on(async {
+        let from = Store::open_existing(&a.from).await?;
+        let sweep = pick_sweep(&from, a.name.as_deref()).await?;
+        let dump = from.dump_sweep(&sweep).await?;
+        from.close().await;
+        let to = Store::open(&a.to).await?;
+        let n = to.load_sweep(&dump).await?;
+        let counts = to.counts(to.sweep_by_name(&sweep.name).await?.map(|s| s.id).unwrap_or(-1)).await?;
+        to.close().await;
+        let running = dump.folds.iter().filter(|f| f.state == crate::store::FoldState::Running).count();
+        println!(
+            "copied sweep {} from {} to {}: {} configuration(s) and {} fold(s) added, {} fold result(s) and {} evaluation(s) written; there: {} of {} folds done, {} failed, {} pending{}",
+            sweep.name, a.from, a.to, n.configurations, n.folds_added, n.folds_written, n.evaluations,
+            counts.done, counts.total(), counts.failed, counts.pending,
+            if running > 0 { format!(" ({running} running in the source arrive pending)") } else { String::new() }
+        );
+        anyhow::Ok(Outcome::Ok)
+    })
+}
+
+pub fn rank(a: RankArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let (sweep, recorded) = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let recorded = sweep::ranking::recorded(&store, sweep.id).await?;
+        store.close().await;
+        anyhow::Ok((sweep, recorded))
+    })?;
+    let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
+    let ranking = recorded.rank(&rule);
+    let partial = ranking.partial_by_progress();
+    let keys = &ranking.varying;
+    let top = if a.top == 0 { usize::MAX } else { a.top };
+    let shown: Vec<&Ranked> = ranking.complete.iter().take(top).collect();
+    if a.json {
+        let partial_json: Vec<Value> = partial
+            .iter()
+            .map(|p| {
+                let mut v = serde_json::to_value(&p.ranked).unwrap_or_default();
+                v["resource_epochs"] = json!(p.epochs);
+                v["pruned"] = json!(p.pruned);
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({
+            "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
+            "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial_json,
+        }))?);
+        return Ok(Outcome::Ok);
+    }
+    println!("sweep {}: {} of {} configurations complete; {}", sweep.name, ranking.complete.len(), ranking.configurations, rule.describe());
+    let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"].map(String::from).to_vec();
+    header.extend(keys.iter().cloned());
+    let table: Vec<Vec<String>> = shown
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                r.rank.to_string(),
+                format!("{:.4}", r.score),
+                format!("{:.4} ± {:.4}", s.mean_val_accuracy, s.std_val_accuracy),
+                format!("{:.4} ± {:.4}", s.mean_train_accuracy, s.std_train_accuracy),
+                crate::text::four(s.delta_accuracy),
+                r.config_id.clone(),
+            ];
+            row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
+            row
+        })
+        .collect();
+    print_aligned(&header, &table, "");
+    // Successive halving's others in two tables: those it stopped for good, and those
+    // still in the search (at a rung, to be continued).
+    for pruned in [true, false] {
+        let group: Vec<&&PartialRanked> = partial.iter().filter(|p| p.pruned == pruned).collect();
+        if group.is_empty() {
+            continue;
+        }
+        if pruned {
+            println!("\npruned: {} configuration(s) stopped by successive halving for good, with their scores at the epochs they reached:", group.len());
+        } else {
+            println!("\nstill in the search: {} configuration(s) stopped by successive halving at a rung, to be continued, with their scores so far:", group.len());
+        }
+        let mut header: Vec<String> = ["epochs", "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
+        header.extend(keys.iter().cloned());
+        let table: Vec<Vec<String>> = group
+            .iter()
+            .take(top)
+            .map(|p| {
+                let (r, s) = (&p.ranked, &p.ranked.summary);
+                let mut row = vec![
+                    p.epochs.to_string(),
+                    format!("{:.4}", r.score),
+                    format!("{:.4}", s.mean_val_accuracy),
+                    format!("{:.4}", s.mean_train_accuracy),
+                    r.config_id.clone(),
+                    if p.pruned { "pruned" } else { "in the search" }.to_string(),
+                ];
+                row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
+                row
+            })
+            .collect();
+        print_aligned(&header, &table, "");
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn export(a: ExportArgs) -> Result<Outcome> {
+    let rt = runtime()?;
+    let with_folds = matches!(a.format, ExportFormat::CvResults);
+    let (sweep, x) = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let x = sweep::export::export_rows(&store, &sweep, a.include_partial, with_folds).await?;
+        store.close().await;
+        anyhow::Ok((sweep, x))
+    })?;
+    let out: Box<dyn std::io::Write> = match &a.out {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let n = match a.format {
+        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &x.rows, &x.rule, x.resource.as_ref())?,
+        ExportFormat::CvResults => {
+            let keys = sweep::export::grid_keys(&sweep)?;
+            crate::export::cv_results(out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref())?
+        }
+    };
+    if let Some(p) = &a.out {
+        eprintln!("gridsweep: wrote {n} configurations of sweep {} to {}", sweep.name, p.display());
+    }
+    Ok(Outcome::Ok)
+}

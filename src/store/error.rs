@@ -1,0 +1,106 @@
+//! The store's errors: each names the database (a URL without its password), and says
+//! whether waiting may help (a lost connection) or not.
+
+use super::Store;
+
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {db}: {source}")]
+    Sql {
+        db: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database {db}: migration failed: {source}")]
+    Migrate {
+        db: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database {db} was written by a newer gridsweep (its schema has migration {version}; this gridsweep knows up to {known}): use that version, or another database")]
+    Newer { db: String, version: i64, known: i64 },
+    #[error("database {db}: {source}")]
+    Io {
+        db: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database {db}: {message}")]
+    Corrupt { db: String, message: String },
+    #[error("database {db} unreachable for {seconds:.0} s, gave up ({last}); nothing recorded is lost: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues")]
+    Unreachable { db: String, seconds: f64, last: String },
+    #[error("stopped by Ctrl-C while waiting {seconds:.0} s for database {db}: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues (results finished while it waited were not recorded and train again)")]
+    Interrupted { db: String, seconds: f64 },
+    #[error("database {db}: {why}")]
+    Connect { db: String, why: String },
+    #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
+    Missing { db: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The one way a failed statement becomes a [`StoreError`]: `….await.in_db(self)?`
+/// names the database (without its password) in the error.
+pub(super) trait InDb<T> {
+    fn in_db(self, store: &Store) -> Result<T>;
+}
+
+impl<T> InDb<T> for std::result::Result<T, sqlx::Error> {
+    fn in_db(self, store: &Store) -> Result<T> {
+        self.map_err(|source| StoreError::Sql { db: store.name().to_string(), source })
+    }
+}
+
+impl StoreError {
+    pub(super) fn from_sql(source: sqlx::Error) -> Self {
+        StoreError::Sql { db: String::new(), source }
+    }
+
+    pub(super) fn at(self, db: &str) -> Self {
+        match self {
+            StoreError::Sql { source, .. } => StoreError::Sql { db: db.into(), source },
+            StoreError::Migrate { source, .. } => StoreError::Migrate { db: db.into(), source },
+            StoreError::Newer { version, known, .. } => StoreError::Newer { db: db.into(), version, known },
+            other => other,
+        }
+    }
+
+    /// The connection was lost (the server restarted or is unreachable, the network
+    /// failed): worth waiting for, unlike a refused statement.
+    pub fn is_connection_lost(&self) -> bool {
+        let StoreError::Sql { source, .. } = self else { return false };
+        match source {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+            // PostgreSQL: connection exceptions (08…), the server shutting down or
+            // starting (57P01-57P03).
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
+    /// SQLITE_BUSY or SQLITE_LOCKED, also inside a migration error.
+    pub(super) fn is_busy(&self) -> bool {
+        let text = match self {
+            StoreError::Sql { source, .. } => source.to_string(),
+            StoreError::Migrate { source, .. } => source.to_string(),
+            _ => return false,
+        };
+        text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)") || text.contains("busy")
+    }
+}
+
+/// Applies the pending migrations; a database that has a migration this binary does
+/// not know was written by a newer gridsweep and is refused as such.
+pub(super) async fn migrate<'a, A>(m: &sqlx::migrate::Migrator, conn: A) -> Result<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    m.run(conn).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => {
+            StoreError::Newer { db: String::new(), version, known: m.iter().map(|x| x.version).max().unwrap_or(0) }
+        }
+        e => StoreError::Migrate { db: String::new(), source: e },
+    })
+}

@@ -1,0 +1,155 @@
+//! Where the results live (`--db`): a SQLite file or a PostgreSQL URL, and how a URL
+//! is shown without its password.
+
+use std::path::{Path, PathBuf};
+
+/// Where the results live: `--db` as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// A file path: SQLite.
+    Sqlite(PathBuf),
+    /// `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl DbLocation {
+    pub fn parse(s: &str) -> DbLocation {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            DbLocation::Postgres(s.to_string())
+        } else {
+            DbLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DbLocation::Postgres(_))
+    }
+
+    /// As `--db` takes it (a URL with its password: for child processes, not for
+    /// messages).
+    pub fn to_url(&self) -> String {
+        match self {
+            DbLocation::Sqlite(p) => p.to_string_lossy().into_owned(),
+            DbLocation::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// The URL's password, if it carries one.
+    pub fn password(&self) -> Option<&str> {
+        let DbLocation::Postgres(url) = self else { return None };
+        let (scheme, at) = (url.find("://")?, url.rfind('@')?);
+        (at > scheme).then(|| &url[scheme + 3..at]).and_then(|userinfo| userinfo.split_once(':')).map(|(_, pw)| pw)
+    }
+
+    /// As `--db` takes it, without a password (for scripts and hints; the client then
+    /// reads PGPASSWORD or ~/.pgpass).
+    pub fn without_password(&self) -> String {
+        match (self, self.password()) {
+            (DbLocation::Postgres(url), Some(pw)) => url.replacen(&format!(":{pw}@"), "@", 1),
+            _ => self.to_url(),
+        }
+    }
+
+    /// A PostgreSQL URL's host when it is this machine only (localhost, a loopback
+    /// address, no host at all, or a Unix socket folder).
+    pub fn local_host(&self) -> Option<String> {
+        let DbLocation::Postgres(url) = self else { return None };
+        let rest = &url[url.find("://")? + 3..];
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let hostport = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let host = if let Some(v6) = hostport.strip_prefix('[') { v6.split(']').next().unwrap_or("") } else { hostport.split(':').next().unwrap_or("") };
+        // A `host=` parameter overrides (a socket folder starts with '/').
+        let host = rest
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("host=")))
+            .unwrap_or(host);
+        let local = host.is_empty() || host.starts_with('/') || host.eq_ignore_ascii_case("localhost") || host == "::1" || host.starts_with("127.");
+        local.then(|| if host.is_empty() { "not given (the local socket)".to_string() } else { host.to_string() })
+    }
+
+    /// The SQLite file, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            DbLocation::Sqlite(p) => Some(p),
+            DbLocation::Postgres(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DbLocation {
+    /// A URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbLocation::Sqlite(p) => write!(f, "{}", p.display()),
+            DbLocation::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let userinfo = &url[scheme + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+                    write!(f, "{}{}{}", &url[..scheme + 3], hidden, &url[at..])
+                }
+                _ => write!(f, "{url}"),
+            },
+        }
+    }
+}
+
+impl From<&str> for DbLocation {
+    fn from(s: &str) -> Self {
+        DbLocation::parse(s)
+    }
+}
+
+impl From<&String> for DbLocation {
+    fn from(s: &String) -> Self {
+        DbLocation::parse(s)
+    }
+}
+
+impl From<&Path> for DbLocation {
+    fn from(p: &Path) -> Self {
+        DbLocation::parse(&p.to_string_lossy())
+    }
+}
+
+impl From<&PathBuf> for DbLocation {
+    fn from(p: &PathBuf) -> Self {
+        DbLocation::parse(&p.to_string_lossy())
+    }
+}
+
+impl From<&DbLocation> for DbLocation {
+    fn from(d: &DbLocation) -> Self {
+        d.clone()
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::DbLocation;
+
+    #[test]
+    fn passwords_are_found_and_left_out() {
+        let d = DbLocation::parse("postgres://me:pw@db.example:5432/sweeps");
+        assert_eq!(d.password(), Some("pw"));
+        assert_eq!(d.without_password(), "postgres://me@db.example:5432/sweeps");
+        assert_eq!(d.to_string(), "postgres://me:***@db.example:5432/sweeps");
+        let d = DbLocation::parse("postgres://me@db.example/sweeps");
+        assert_eq!(d.password(), None);
+        assert_eq!(d.without_password(), "postgres://me@db.example/sweeps");
+        assert_eq!(DbLocation::parse("results/x.db").password(), None);
+    }
+
+    #[test]
+    fn local_hosts_are_recognised() {
+        let local = |u: &str| DbLocation::parse(u).local_host();
+        assert_eq!(local("postgres://me@127.0.0.1:5432/x").as_deref(), Some("127.0.0.1"));
+        assert_eq!(local("postgres://me:pw@localhost/x").as_deref(), Some("localhost"));
+        assert_eq!(local("postgres://me@[::1]:5432/x").as_deref(), Some("::1"));
+        assert!(local("postgres:///x").is_some());
+        assert_eq!(local("postgres://me@db/x?host=/var/run/postgresql").as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(local("postgres://me@db.cluster:5432/x"), None);
+        assert_eq!(local("postgres://me@10.0.0.5/x"), None);
+        assert_eq!(local("results/x.db"), None);
+    }
+}

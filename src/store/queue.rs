@@ -1,0 +1,430 @@
+//! The fold queue: claims with leases, heartbeats, release, and recording a finished
+//! fold with its configuration's summary in one transaction (the summary itself is
+//! the sweep logic's, handed in as a closure).
+
+use super::*;
+
+/// Where a fold is in the queue. Stored as its name in `folds.state`, which the
+/// schema checks (`CHECK (state IN (...))`); the SQL in this module spells the same
+/// names, and a test holds the two lists together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FoldState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl FoldState {
+    pub const ALL: [FoldState; 4] = [FoldState::Pending, FoldState::Running, FoldState::Done, FoldState::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoldState::Pending => "pending",
+            FoldState::Running => "running",
+            FoldState::Done => "done",
+            FoldState::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for FoldState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored state that is none of the four (a database written by something else).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown fold state `{0}`")]
+pub struct UnknownFoldState(String);
+
+impl TryFrom<String> for FoldState {
+    type Error = UnknownFoldState;
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        FoldState::ALL.into_iter().find(|st| st.as_str() == s).ok_or(UnknownFoldState(s))
+    }
+}
+
+/// Who holds a claim: this host, this process, and the worker slot in it.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Owner {
+    pub fn this_process() -> Owner {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        Owner { host, pid: std::process::id() }
+    }
+
+    pub fn worker(&self, slot: usize) -> String {
+        format!("{}:{}:{}", self.host, self.pid, slot)
+    }
+}
+
+/// Is a process of this host alive? (Linux: /proc; elsewhere assume yes, and the lease
+/// decides.)
+pub(super) fn process_alive(pid: i64) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// A claimed fold.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claim {
+    pub fold_id: i64,
+    pub config_id: String,
+    pub fold: i64,
+    /// Train to this many epochs (a rung's budget); None: all of them.
+    pub budget: Option<i64>,
+    /// Epochs of the saved training state to continue from, if there is one.
+    pub checkpoint_epochs: Option<i64>,
+}
+
+/// A configuration whose folds are all done.
+#[derive(Debug, Clone)]
+pub struct CompletedConfig {
+    pub config_id: String,
+    pub position: i64,
+    pub params_json: String,
+    pub summary: CvSummary,
+}
+
+/// Turns a configuration's done folds into its summary: the sweep's score rule, handed
+/// in by the sweep logic (the store stores; it does not score).
+pub type Summarize<'a> = dyn Fn(&[FoldResult]) -> CvSummary + Sync + 'a;
+
+/// What recording a fold's result did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// False when the worker no longer held the fold (its lease expired and another
+    /// worker took it over): nothing was written.
+    pub written: bool,
+    /// The configuration, if this was its last fold.
+    pub completed: Option<CompletedConfig>,
+    /// The worker's next claim, made in the same transaction.
+    pub next: Option<Claim>,
+}
+
+impl Store {
+    /// `--retry-failed`: failed folds become pending again.
+    pub async fn requeue_failed(&self, sweep_id: i64) -> Result<u64> {
+        with_pool!(self, p => {
+            let r = sqlx::query("UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL WHERE sweep_id = $1 AND state = 'failed'")
+                .bind(sweep_id)
+                .execute(p)
+                .await
+                .in_db(self)?;
+            Ok(r.rows_affected())
+        })
+    }
+
+    /// Running folds whose owner was a process of this host that no longer exists
+    /// (killed, crashed) go back to pending at once, without waiting for the lease.
+    /// Only this host's processes: another machine's are judged by their leases.
+    pub async fn reclaim_dead(&self, sweep_id: i64, me: &Owner) -> Result<u64> {
+        with_pool!(self, p => {
+            let pids: Vec<i64> = sqlx::query_scalar(
+                "SELECT DISTINCT owner_pid FROM folds WHERE sweep_id = $1 AND state = 'running' AND owner_host = $2 AND owner_pid != $3",
+            )
+            .bind(sweep_id)
+            .bind(&me.host)
+            .bind(me.pid as i64)
+            .fetch_all(p)
+            .await
+            .in_db(self)?;
+            let mut n = 0;
+            for pid in pids.into_iter().filter(|p| !process_alive(*p)) {
+                let r = sqlx::query("UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL WHERE sweep_id = $1 AND state = 'running' AND owner_host = $2 AND owner_pid = $3")
+                    .bind(sweep_id)
+                    .bind(&me.host)
+                    .bind(pid)
+                    .execute(p)
+                    .await
+                    .in_db(self)?;
+                n += r.rows_affected();
+            }
+            Ok(n)
+        })
+    }
+
+    /// Claims the next fold: a pending one (through the partial index on pending folds),
+    /// else a running one whose lease has expired by the database's clock. Atomic.
+    /// The two claim statements: a pending fold, else an expired one.
+    pub(super) fn claim_sql(&self) -> [String; 2] {
+        let now = self.dialect.now();
+        ["state = 'pending'".to_string(), format!("state = 'running' AND lease_until < {now}")].map(|which| {
+            format!(
+                "UPDATE folds SET state = 'running', attempts = attempts + 1, worker = $1, owner_host = $2, owner_pid = $3,
+                        lease_until = {now} + $4, started_at = {now}, heartbeat_at = {now}, device = $5
+                 WHERE id = (SELECT id FROM folds WHERE sweep_id = $6 AND {which} ORDER BY id LIMIT 1{skip})
+                 {CLAIM_RETURNING}",
+                skip = self.dialect.skip_locked()
+            )
+        })
+    }
+
+    pub async fn claim(&self, sweep_id: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> Result<Option<Claim>> {
+        for sql in self.claim_sql() {
+            let row = with_pool!(self, p => sqlx::query_as::<_, Claim>(&sql)
+                .bind(worker)
+                .bind(&owner.host)
+                .bind(owner.pid as i64)
+                .bind(lease.as_secs_f64())
+                .bind(device)
+                .bind(sweep_id)
+                .fetch_optional(p)
+                .await
+                .in_db(self))?;
+            if row.is_some() {
+                return Ok(row);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Heartbeat: extends the leases of this process's running folds.
+    pub async fn renew(&self, sweep_id: i64, owner: &Owner, lease: Duration) -> Result<()> {
+        let now = self.dialect.now();
+        let sql = format!(
+            "UPDATE folds SET lease_until = {now} + $1, heartbeat_at = {now}
+             WHERE sweep_id = $2 AND state = 'running' AND owner_host = $3 AND owner_pid = $4"
+        );
+        with_pool!(self, p => sqlx::query(&sql)
+            .bind(lease.as_secs_f64())
+            .bind(sweep_id)
+            .bind(&owner.host)
+            .bind(owner.pid as i64)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .in_db(self))?;
+        Ok(())
+    }
+
+    /// Puts every fold this process still holds back to pending (at the end of a run).
+    pub async fn release_owned(&self, sweep_id: i64, owner: &Owner) -> Result<u64> {
+        with_pool!(self, p => {
+            let r = sqlx::query(
+                "UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL,
+                        attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+                 WHERE sweep_id = $1 AND state = 'running' AND owner_host = $2 AND owner_pid = $3",
+            )
+            .bind(sweep_id)
+            .bind(&owner.host)
+            .bind(owner.pid as i64)
+            .execute(p)
+            .await
+            .in_db(self)?;
+            Ok(r.rows_affected())
+        })
+    }
+
+    /// Puts folds this worker holds back to pending (abandoned by a second Ctrl-C).
+    pub async fn release(&self, fold_id: i64, worker: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query(
+            "UPDATE folds SET state = 'pending', worker = NULL, lease_until = NULL,
+                    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+             WHERE id = $1 AND state = 'running' AND worker = $2",
+        )
+        .bind(fold_id)
+        .bind(worker)
+        .execute(p)
+        .await
+        .map(|_| ())
+        .in_db(self))?;
+        Ok(())
+    }
+
+    /// Records a finished fold, and its configuration's summary when it was the last
+    /// one, in one transaction; `summarize` (the sweep logic: the score rule) turns the
+    /// configuration's done folds into that summary. Returns the completed
+    /// configuration, if any. A fold whose claim was lost (lease expired and taken
+    /// over) is not written: the new owner's result stands.
+    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, summarize: &Summarize<'_>) -> Result<Option<CompletedConfig>> {
+        Ok(self.record_done_then_claim(fold_id, worker, r, summarize, None).await?.completed)
+    }
+
+    /// [`record_done`](Self::record_done), and in the same transaction the worker's next
+    /// claim (`next`: sweep, owner, lease, device): one round trip and one write lock
+    /// per fold instead of two.
+    pub async fn record_done_then_claim(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        r: &FoldResult,
+        summarize: &Summarize<'_>,
+        next: Option<(i64, &Owner, Duration, &str)>,
+    ) -> Result<Recorded> {
+        let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".into());
+        let t = now();
+        let claim_sql = self.claim_sql();
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
+            let updated = sqlx::query(
+                "UPDATE folds SET state = 'done', finished_at = $1, lease_until = NULL, error = NULL,
+                        train_accuracy = $2, train_loss = $3, val_accuracy = $4, val_loss = $5, epochs_run = $6,
+                        final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11,
+                        partial = $14, checkpoint_epochs = CASE WHEN $14 = 1 THEN checkpoint_epochs END
+                 WHERE id = $12 AND state = 'running' AND worker = $13
+                 RETURNING sweep_id, config_id",
+            )
+            .bind(t)
+            .bind(r.train_accuracy)
+            .bind(r.train_loss)
+            .bind(r.val_accuracy)
+            .bind(r.val_loss)
+            .bind(r.epochs_run as i64)
+            .bind(r.final_learning_rate)
+            .bind(r.fit_seconds)
+            .bind(r.score_seconds)
+            .bind(&history)
+            .bind(r.scored_epoch as i64)
+            .bind(fold_id)
+            .bind(worker)
+            .bind(r.partial as i64)
+            .fetch_optional(&mut *tx)
+            .await
+            .in_db(self)?;
+            let Some(row) = updated else {
+                tx.rollback().await.in_db(self)?;
+                return Ok(Recorded { written: false, completed: None, next: None });
+            };
+            if !r.partial {
+                // A complete fold needs no saved state any more.
+                sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.in_db(self)?;
+            }
+            let (sweep_id, config_id): (i64, String) = (row.get(0), row.get(1));
+            if let Some(lock) = self.dialect.lock_rows("SELECT config_id FROM configurations WHERE sweep_id = $1 AND config_id = $2") {
+                // Two workers recording a configuration's last two folds at once queue
+                // here, so the second sees the first's fold done (READ COMMITTED).
+                sqlx::query(&lock)
+                    .bind(sweep_id)
+                    .bind(&config_id)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+            }
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state != 'done'")
+                .bind(sweep_id)
+                .bind(&config_id)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            let mut completed = None;
+            if open == 0 {
+                let rows: Vec<FoldColumns> = sqlx::query_as(FOLD_RESULTS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.in_db(self)?;
+                let folds = rows.into_iter().map(|r| r.result(self)).collect::<Result<Vec<FoldResult>>>()?;
+                let s = summarize(&folds);
+                // A rung's summary (some fold stopped at its budget) is partial: it says
+                // at how many epochs it was taken.
+                let resource = folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max();
+                let row = sqlx::query(
+                    "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
+                            std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
+                            delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12, resource_epochs = $15
+                     WHERE sweep_id = $13 AND config_id = $14
+                     RETURNING position, params_json, config_id",
+                )
+                .bind(s.mean_train_accuracy)
+                .bind(s.std_train_accuracy)
+                .bind(s.mean_val_accuracy)
+                .bind(s.std_val_accuracy)
+                .bind(s.mean_train_loss)
+                .bind(s.std_train_loss)
+                .bind(s.mean_val_loss)
+                .bind(s.std_val_loss)
+                .bind(s.delta_accuracy)
+                .bind(s.score)
+                .bind(s.total_fit_seconds)
+                .bind(t)
+                .bind(sweep_id)
+                .bind(&config_id)
+                .bind(resource)
+                .fetch_all(&mut *tx)
+                .await
+                .in_db(self)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
+                // ... and every configuration that shares the training (by its index).
+                sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by = $2"))
+                .bind(sweep_id)
+                .bind(&config_id)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+                if resource.is_none() {
+                    completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
+                }
+            }
+            // (No `updated_at` of the sweep here: one row every worker would update is a
+            // lock all of them queue on. A sweep's last update is read from its folds.)
+            let mut claim = None;
+            if let Some((next_sweep, owner, lease, device)) = next {
+                for sql in &claim_sql {
+                    let row = sqlx::query_as::<_, Claim>(sql)
+                        .bind(worker)
+                        .bind(&owner.host)
+                        .bind(owner.pid as i64)
+                        .bind(lease.as_secs_f64())
+                        .bind(device)
+                        .bind(next_sweep)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .in_db(self)?;
+                    if row.is_some() {
+                        claim = row;
+                        break;
+                    }
+                }
+            }
+            tx.commit().await.in_db(self)?;
+            Ok(Recorded { written: true, completed, next: claim })
+        })
+    }
+
+    pub async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query("UPDATE folds SET state = 'failed', finished_at = $1, lease_until = NULL, error = $2 WHERE id = $3 AND state = 'running' AND worker = $4")
+            .bind(now())
+            .bind(error)
+            .bind(fold_id)
+            .bind(worker)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .in_db(self))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FoldState;
+
+    /// The four states are the schema's: its CHECK lists the same names, in order, on
+    /// both backends.
+    #[test]
+    fn fold_states_are_the_schemas() {
+        for schema in [include_str!("../../migrations/sqlite/20261124170000_initial.sql"), include_str!("../../migrations/postgres/20261124170000_initial.sql")] {
+            let check = schema.split("CHECK (state IN (").nth(1).expect("the folds' state CHECK").split("))").next().unwrap_or_default();
+            let names: Vec<&str> = check.split(',').map(|s| s.trim().trim_matches('\'')).collect();
+            assert_eq!(names, FoldState::ALL.map(FoldState::as_str));
+            for s in FoldState::ALL {
+                assert_eq!(FoldState::try_from(s.as_str().to_string()).ok(), Some(s));
+            }
+        }
+        assert!(FoldState::try_from("paused".to_string()).is_err());
+    }
+}

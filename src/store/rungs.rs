@@ -1,0 +1,297 @@
+//! Successive halving's rungs: recording a complete rung's scores and carrying out the
+//! sweep logic's promotion plan in one transaction.
+
+use super::*;
+
+/// A configuration of a complete rung, as the store hands it to the rung's planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungCandidate {
+    pub config_id: String,
+    pub position: i64,
+    /// Its hyperparameters (canonical JSON, as stored).
+    pub params_json: String,
+    /// All its folds are done and summarised (a failed fold leaves it unscored).
+    pub scored: bool,
+    /// The sweep's score at this rung (None when unscored).
+    pub score: Option<f64>,
+    pub mean_val_accuracy: Option<f64>,
+    /// The epochs its rung summary was taken at; None: it trained to its end.
+    pub resource_epochs: Option<i64>,
+}
+
+/// The sweep logic's decision on a complete rung.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungPlan {
+    /// Nothing goes on: the rung's scores are recorded and the search is over.
+    pub last: bool,
+    /// One per candidate, in the candidates' order.
+    pub decisions: Vec<RungDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungDecision {
+    /// The epochs its rung score is of.
+    pub epochs: i64,
+    /// It goes on, its folds trained next to this many epochs; None: it stops here.
+    pub next_budget: Option<i64>,
+}
+
+/// What [`Store::advance_rung_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RungStep {
+    /// The rung was complete: `configurations` went on to rung `rung`, `pruned` stopped.
+    Promoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
+    /// Folds of the current rung are still pending or running.
+    Waiting,
+    /// Nothing is left to train.
+    Finished,
+}
+
+/// A configuration's result at a complete rung of successive halving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungScore {
+    pub config_id: String,
+    pub rung: i64,
+    /// The epochs its rung summary was taken at (None: it trained to its end).
+    pub resource_epochs: Option<i64>,
+    /// None when a failed fold left it unscored.
+    pub score: Option<f64>,
+    pub mean_val_accuracy: Option<f64>,
+    /// It went on to the next rung.
+    pub promoted: bool,
+}
+
+/// Every rung score of a sweep, as [`RungScoreColumns`].
+pub(super) const RUNG_SCORES: &str =
+    "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id";
+
+/// A `rung_scores` row as stored (`promoted` is 0 or 1).
+#[derive(sqlx::FromRow)]
+pub(super) struct RungScoreColumns {
+    config_id: String,
+    rung: i64,
+    resource_epochs: Option<i64>,
+    score: Option<f64>,
+    mean_val_accuracy: Option<f64>,
+    promoted: i64,
+}
+
+impl From<RungScoreColumns> for RungScore {
+    fn from(c: RungScoreColumns) -> Self {
+        RungScore {
+            config_id: c.config_id,
+            rung: c.rung,
+            resource_epochs: c.resource_epochs,
+            score: c.score,
+            mean_val_accuracy: c.mean_val_accuracy,
+            promoted: c.promoted != 0,
+        }
+    }
+}
+
+/// One rung of a halving sweep, for `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RungRow {
+    pub rung: i64,
+    pub configurations: i64,
+    /// The largest epoch budget of the rung.
+    pub epochs: Option<i64>,
+    /// For the rung in progress: folds done of all.
+    pub folds_done: Option<i64>,
+    pub folds: Option<i64>,
+    /// For a complete rung: how many went on (None for the rung in progress and for
+    /// the last one).
+    pub promoted: Option<i64>,
+}
+
+impl Store {
+    /// After a claim found nothing, in a sweep of successive halving: when the current
+    /// rung is complete (no fold pending or running), hands its configurations to
+    /// `plan` (the sweep logic: which go on, and to how many epochs), records every
+    /// one's rung score, sends the promoted on (their partial folds become pending with
+    /// the next budget, continuing from their saved states) and prunes the others (their
+    /// saved states are deleted). One transaction, conditional on the sweep's rung:
+    /// several processes may call it at once and the rung advances once. A plan that
+    /// fails (unreadable stored hyperparameters) changes nothing and is an error.
+    pub async fn advance_rung_with(&self, sweep_id: i64, plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>) -> Result<RungStep> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
+            let lock = self.dialect.for_update();
+            let rung: Option<i64> = sqlx::query_scalar(&format!("SELECT rung FROM sweeps WHERE id = $1{lock}"))
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            let Some(r) = rung else {
+                tx.rollback().await.in_db(self)?;
+                return Ok(RungStep::Finished);
+            };
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state IN ('pending', 'running')")
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            if open > 0 {
+                tx.rollback().await.in_db(self)?;
+                return Ok(RungStep::Waiting);
+            }
+            let rows = sqlx::query(
+                "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
+                 FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 ORDER BY position",
+            )
+            .bind(sweep_id)
+            .bind(r)
+            .fetch_all(&mut *tx)
+            .await
+            .in_db(self)?;
+            let candidates: Vec<RungCandidate> = rows
+                .iter()
+                .map(|row| {
+                    let scored = row.get::<Option<f64>, _>(5).is_some();
+                    RungCandidate {
+                        config_id: row.get(0),
+                        position: row.get(1),
+                        params_json: row.get(4),
+                        scored,
+                        score: if scored { row.get(2) } else { None },
+                        mean_val_accuracy: row.get(6),
+                        resource_epochs: row.get(3),
+                    }
+                })
+                .collect();
+            // The decision is the sweep logic's, taken inside this transaction.
+            let decided = match plan(r as u32, &candidates) {
+                Ok(d) => d,
+                Err(message) => {
+                    tx.rollback().await.in_db(self)?;
+                    return Err(StoreError::Corrupt { db: self.name.clone(), message });
+                }
+            };
+            let (mut pending, mut pruned, mut kept) = (0u64, 0usize, 0usize);
+            for (c, d) in candidates.iter().zip(&decided.decisions) {
+                sqlx::query(
+                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .bind(&c.config_id)
+                .bind(r)
+                .bind(d.epochs)
+                .bind(c.score)
+                .bind(c.mean_val_accuracy)
+                .bind(d.next_budget.is_some() as i64)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+                if decided.last {
+                    continue;
+                }
+                if let Some(budget) = d.next_budget {
+                    kept += 1;
+                    for which in ["config_id", "trained_by"] {
+                        sqlx::query(&format!("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND {which} = $3"))
+                            .bind(r + 1)
+                            .bind(sweep_id)
+                            .bind(&c.config_id)
+                            .execute(&mut *tx)
+                            .await
+                            .in_db(self)?;
+                    }
+                    if c.resource_epochs.is_some() {
+                        pending += sqlx::query(
+                            "UPDATE folds SET state = 'pending', budget = $1, worker = NULL, lease_until = NULL
+                             WHERE sweep_id = $2 AND config_id = $3 AND state = 'done' AND partial = 1",
+                        )
+                        .bind(budget)
+                        .bind(sweep_id)
+                        .bind(&c.config_id)
+                        .execute(&mut *tx)
+                        .await
+                        .in_db(self)?
+                        .rows_affected();
+                    }
+                } else if c.resource_epochs.is_some() || !c.scored {
+                    pruned += 1;
+                    // Marked pruned (with whatever shares its training), and its saved
+                    // states deleted: it will not continue.
+                    for sql in [
+                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND config_id = $2",
+                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND trained_by = $2",
+                        "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)",
+                        "UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2",
+                    ] {
+                        sqlx::query(sql).bind(sweep_id).bind(&c.config_id).execute(&mut *tx).await.in_db(self)?;
+                    }
+                }
+            }
+            if decided.last {
+                tx.commit().await.in_db(self)?;
+                return Ok(RungStep::Finished);
+            }
+            sqlx::query("UPDATE sweeps SET rung = $1 WHERE id = $2 AND rung = $3")
+                .bind(r + 1)
+                .bind(sweep_id)
+                .bind(r)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+            tx.commit().await.in_db(self)?;
+            Ok(if pending > 0 { RungStep::Promoted { rung: r as u32 + 1, configurations: kept, pruned, folds: pending } } else { RungStep::Finished })
+        })
+    }
+
+    /// A halving sweep's rungs: per rung, the configurations trained in it, their epoch
+    /// budget (the largest), how many of its folds are done, and how many went on.
+    pub async fn rungs(&self, sweep_id: i64) -> Result<Option<Vec<RungRow>>> {
+        with_pool!(self, p => {
+            let current: Option<i64> = sqlx::query_scalar("SELECT rung FROM sweeps WHERE id = $1")
+                .bind(sweep_id)
+                .fetch_optional(p)
+                .await
+                .in_db(self)?
+                .flatten();
+            let Some(current) = current else { return Ok(None) };
+            let done: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT rung, COUNT(*), CAST(SUM(promoted) AS BIGINT), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1 GROUP BY rung ORDER BY rung",
+            )
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .in_db(self)?;
+            let mut out: Vec<RungRow> = done
+                .into_iter()
+                .map(|(rung, n, promoted, epochs)| RungRow {
+                    rung,
+                    configurations: n,
+                    epochs,
+                    folds_done: None,
+                    folds: None,
+                    // The current rung with recorded scores is the last one.
+                    promoted: (rung < current).then_some(promoted),
+                })
+                .collect();
+            if !out.iter().any(|r| r.rung == current) {
+                let (n, folds, fdone, epochs): (i64, i64, i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(DISTINCT c.config_id), COUNT(f.id), COALESCE(SUM(CASE WHEN f.state = 'done' THEN 1 ELSE 0 END), 0), MAX(f.budget)
+                     FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = c.config_id
+                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2",
+                )
+                .bind(sweep_id)
+                .bind(current)
+                .fetch_one(p)
+                .await
+                .in_db(self)?;
+                if n > 0 {
+                    out.push(RungRow { rung: current, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None });
+                }
+            }
+            Ok(Some(out))
+        })
+    }
+
+    /// Every recorded rung score of a sweep, by rung and configuration.
+    pub async fn rung_scores(&self, sweep_id: i64) -> Result<Vec<RungScore>> {
+        let rows: Vec<RungScoreColumns> = with_pool!(self, p => sqlx::query_as(RUNG_SCORES).bind(sweep_id).fetch_all(p).await.in_db(self))?;
+        Ok(rows.into_iter().map(RungScore::from).collect())
+    }
+}

@@ -1,0 +1,190 @@
+//! Sweeps and their configurations: registering them, and the shared trainings
+//! (configurations that train the same network share one set of folds).
+
+use super::*;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SweepRow {
+    pub id: i64,
+    pub name: String,
+    pub spec_json: String,
+    pub dataset_fingerprint: String,
+    pub folds: i64,
+    pub seed: i64,
+    pub created_at: f64,
+    pub updated_at: f64,
+}
+
+impl Store {
+    pub async fn sweep_by_name(&self, name: &str) -> Result<Option<SweepRow>> {
+        let sql = format!("{SWEEPS} WHERE name = $1");
+        with_pool!(self, p => {
+            sqlx::query_as::<_, SweepRow>(&sql).bind(name).fetch_optional(p).await.in_db(self)
+        })
+    }
+
+    pub async fn sweeps(&self) -> Result<Vec<SweepRow>> {
+        let sql = format!("{SWEEPS} ORDER BY id");
+        with_pool!(self, p => {
+            sqlx::query_as::<_, SweepRow>(&sql).fetch_all(p).await.in_db(self)
+        })
+    }
+
+    /// The sweep of this name, created with these values if absent (two processes
+    /// starting the same sweep at once both get the one row).
+    pub async fn ensure_sweep(&self, name: &str, spec_json: &str, fingerprint: &str, folds: usize, seed: u64) -> Result<SweepRow> {
+        let t = now();
+        with_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO sweeps (name, spec_json, dataset_fingerprint, folds, seed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(spec_json)
+            .bind(fingerprint)
+            .bind(folds as i64)
+            .bind(seed as i64)
+            .bind(t)
+            .bind(t)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .in_db(self)
+        })?;
+        self.sweep_by_name(name).await?.ok_or_else(|| StoreError::Corrupt {
+            db: self.name.clone(),
+            message: format!("sweep `{name}` vanished right after it was created"),
+        })
+    }
+
+    pub async fn update_spec(&self, sweep_id: i64, spec_json: &str) -> Result<()> {
+        with_pool!(self, p => sqlx::query("UPDATE sweeps SET spec_json = $1, updated_at = $2 WHERE id = $3")
+            .bind(spec_json)
+            .bind(now())
+            .bind(sweep_id)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .in_db(self))?;
+        Ok(())
+    }
+
+    /// Adds configurations not yet in the sweep; returns how many were new. A
+    /// configuration gets its folds, pending, unless one already in the sweep trains the
+    /// same network (same training key): then it shares that one's folds (`trained_by`)
+    /// and, when they are done, its summary. One transaction: all or nothing.
+    pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
+        self.add_configs_with(sweep_id, configs, folds, None).await
+    }
+
+    /// [`add_configs`](Self::add_configs) for a sweep of successive halving: the folds
+    /// start at rung 0's budget, and the sweep's current rung is set to 0 (if unset).
+    pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, halving: Option<Halving>) -> Result<usize> {
+        // Every worker of a sweep starts by adding the spec's configurations: read which
+        // are there first, so that a sweep already registered costs one query, not a
+        // write transaction of no-op inserts that all the workers would queue on.
+        let known: std::collections::HashSet<String> = with_pool!(self, p => sqlx::query_scalar("SELECT config_id FROM configurations WHERE sweep_id = $1")
+            .bind(sweep_id)
+            .fetch_all(p)
+            .await
+            .in_db(self))?
+        .into_iter()
+        .collect();
+        let configs: Vec<&Config> = configs.iter().filter(|c| !known.contains(&c.id)).collect();
+        if configs.is_empty() {
+            return Ok(0);
+        }
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
+            if let Some(lock) = self.dialect.lock_rows("SELECT id FROM sweeps WHERE id = $1") {
+                // Positions are handed out under the sweep's row lock: two processes
+                // adding configurations at once queue here.
+                sqlx::query(&lock).bind(sweep_id).execute(&mut *tx).await.in_db(self)?;
+            }
+            let start: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM configurations WHERE sweep_id = $1")
+                .bind(sweep_id)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            // The training each key already has (configurations of databases older than
+            // shared trainings have no key and keep their own folds).
+            let mut leads: std::collections::HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+                "SELECT training_key, COALESCE(trained_by, config_id) FROM configurations
+                 WHERE sweep_id = $1 AND training_key IS NOT NULL ORDER BY position",
+            )
+            .bind(sweep_id)
+            .fetch_all(&mut *tx)
+            .await
+            .in_db(self)?
+            .into_iter()
+            .rev()
+            .collect();
+            let mut added = 0usize;
+            for c in &configs {
+                let lead = leads.get(&c.training_key).cloned();
+                let r = sqlx::query(
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .bind(&c.id)
+                .bind(start + added as i64)
+                .bind(&c.canonical_json)
+                .bind(&c.training_key)
+                .bind(&lead)
+                .bind(halving.map(|_| 0i64))
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+                if r.rows_affected() == 0 {
+                    continue;
+                }
+                added += 1;
+                if lead.is_some() {
+                    continue;
+                }
+                leads.insert(c.training_key.clone(), c.id.clone());
+                let budget = halving.map(|h| h.budget(0, c.params.epochs) as i64);
+                for k in 0..folds {
+                    sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, $4)")
+                        .bind(sweep_id)
+                        .bind(&c.id)
+                        .bind(k as i64)
+                        .bind(budget)
+                        .execute(&mut *tx)
+                        .await
+                        .in_db(self)?;
+                }
+            }
+            if halving.is_some() {
+                sqlx::query("UPDATE sweeps SET rung = 0 WHERE id = $1 AND rung IS NULL").bind(sweep_id).execute(&mut *tx).await.in_db(self)?;
+            }
+            // A configuration joining a training that is already complete takes its summary.
+            sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by IS NOT NULL AND completed_at IS NULL"))
+            .bind(sweep_id)
+            .execute(&mut *tx)
+            .await
+            .in_db(self)?;
+            tx.commit().await.in_db(self)?;
+            Ok(added)
+        })
+    }
+
+    /// Configurations of a sweep.
+    pub async fn config_count(&self, sweep_id: i64) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1")
+            .bind(sweep_id)
+            .fetch_one(p)
+            .await
+            .in_db(self))
+    }
+
+    /// Distinct trainings of a sweep: configurations that hold their own folds.
+    pub async fn training_count(&self, sweep_id: i64) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL")
+            .bind(sweep_id)
+            .fetch_one(p)
+            .await
+            .in_db(self))
+    }
+}

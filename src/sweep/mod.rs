@@ -1,0 +1,91 @@
+//! The application layer: what a sweep is and what its commands compute.
+//!
+//! Between the command line and the store. `cli/` parses arguments, calls in here and
+//! prints; the store only stores. What lives here is the sweep logic every command
+//! shares: registering a spec's sweep and refusing one that cannot continue
+//! ([`register`]), what a plan costs ([`plan`]), the work a run hands the scheduler
+//! ([`job`]), and the views: status with rate and ETA ([`status`]), the ranking with
+//! successive halving's unfinished configurations ([`ranking`]), and the rows an
+//! export writes ([`export`]). No clap and no SQL here, and no printing: the results
+//! are values, so the binary's tests and any other front end read the same numbers.
+
+pub mod export;
+pub mod job;
+pub mod plan;
+pub mod ranking;
+pub mod register;
+pub mod status;
+
+use crate::data::DataError;
+use crate::params::ParamError;
+use crate::score::ScoreRule;
+use crate::spec::Spec;
+use crate::store::{Store, StoreError, SweepRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The spec cannot continue the recorded sweep of its name (the message says why
+    /// and what to do).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("sweep `{name}`: the stored spec is unreadable ({why})")]
+    StoredSpec { name: String, why: String },
+    #[error("stored configuration {config_id}: {source}")]
+    StoredParams {
+        config_id: String,
+        #[source]
+        source: ParamError,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, SweepError>;
+
+/// Which sweep a command names.
+#[derive(Debug)]
+pub enum Pick {
+    Found(SweepRow),
+    /// No sweep of the name given.
+    NoSuchName,
+    /// No name given, and the database has no sweep.
+    Empty,
+    /// No name given, and the database has these.
+    Several(Vec<String>),
+}
+
+/// The sweep named, or the only one in the database.
+pub async fn pick(store: &Store, name: Option<&str>) -> Result<Pick> {
+    if let Some(n) = name {
+        return Ok(store.sweep_by_name(n).await?.map_or(Pick::NoSuchName, Pick::Found));
+    }
+    let mut all = store.sweeps().await?;
+    Ok(match all.len() {
+        0 => Pick::Empty,
+        1 => Pick::Found(all.remove(0)),
+        _ => Pick::Several(all.into_iter().map(|s| s.name).collect()),
+    })
+}
+
+/// The spec a sweep was recorded with.
+pub fn stored_spec(sweep: &SweepRow) -> Result<Spec> {
+    serde_json::from_str(&sweep.spec_json).map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
+}
+
+/// The score rule a sweep was run with: its spec's `score` section (absent in sweeps
+/// of versions before it existed, which used the default rule). Read on its own, so
+/// that a stored spec an older version wrote ranks even where other fields changed.
+pub fn score_rule(sweep: &SweepRow) -> Result<ScoreRule> {
+    #[derive(serde::Deserialize)]
+    struct ScoreOnly {
+        #[serde(default)]
+        score: ScoreRule,
+    }
+    serde_json::from_str::<ScoreOnly>(&sweep.spec_json)
+        .map(|s| s.score)
+        .map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
+}

@@ -1,0 +1,88 @@
+//! What a sweep would do and cost, before it runs (`gridsweep plan`).
+//!
+//! The cost is an upper bound from the model's arithmetic (`bench::fold_fit_flops`)
+//! at a measured per-job throughput: early stopping only makes it less. For successive
+//! halving the bound is its rungs' fold-epochs (each epoch trained once, continuing
+//! from saved states) as a share of the same configurations' full runs.
+
+use super::register::check_data;
+use super::Result;
+use crate::config::Config;
+use crate::search::Halving;
+use crate::spec::{Expansion, Spec};
+use std::collections::HashSet;
+
+/// Rough single-core fp32 training throughput used by the estimate: `gridsweep bench`
+/// measured 52-75 GFLOP/s per job (batch 64 to 512) on the 2-core AVX-512 machine.
+pub const GFLOPS_PER_JOB: f64 = 60.0;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub expansion: Expansion,
+    /// The configurations the search strategy trains, in its order.
+    pub selected: Vec<Config>,
+    /// Distinct trainings among them: the sweep's work.
+    pub trainings: usize,
+    /// Distinct trainings of the whole grid.
+    pub grid_trainings: usize,
+    pub folds: usize,
+    /// Successive halving: its parameters, and (configurations, epochs) per rung.
+    pub halving: Option<(Halving, Vec<(usize, u32)>)>,
+    /// Fold-epochs of the selected trainings' full runs.
+    pub full_fold_epochs: u64,
+    /// Fold-epochs the strategy spends at most (the full runs' for grid and random).
+    pub fold_epochs: u64,
+    /// Rows of the training part (the folds are cut from these).
+    pub train_rows: usize,
+    /// Upper bound of the training arithmetic, FLOP.
+    pub flops: f64,
+    /// The bound's time with `jobs` jobs at [`GFLOPS_PER_JOB`].
+    pub seconds: f64,
+    pub jobs: usize,
+}
+
+impl Plan {
+    /// The strategy's fold-epochs as a share of the full runs'.
+    pub fn share(&self) -> f64 {
+        self.fold_epochs as f64 / self.full_fold_epochs.max(1) as f64
+    }
+}
+
+/// Plans `spec` for `jobs` jobs. Reads and splits the data as a run would: a plan
+/// fails where the run would.
+pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
+    let expansion = spec.expand()?;
+    let folds = spec.cv.folds;
+    let prepared = check_data(spec)?;
+    let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
+    let selected = spec.search.select(&expansion.configs, spec.seed);
+    let mut seen = HashSet::new();
+    let trainings: Vec<&Config> = selected.iter().filter(|c| seen.insert(&c.training_key)).collect();
+    let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
+    let full_fold_epochs = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
+    let halving = spec.search.halving().map(|h| (h, h.rungs(trainings.len(), max_epochs)));
+    let fold_epochs = match &halving {
+        Some((h, _)) => h.fold_epochs(trainings.len(), max_epochs) * folds as u64,
+        None => full_fold_epochs,
+    };
+    let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
+    let fit_rows = train_rows * (folds - 1) / folds;
+    let flops = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>()
+        * folds as f64
+        * share;
+    let jobs = jobs.max(1);
+    Ok(Plan {
+        grid_trainings: expansion.trainings(),
+        trainings: trainings.len(),
+        selected: selected.clone(),
+        expansion,
+        folds,
+        halving,
+        full_fold_epochs,
+        fold_epochs,
+        train_rows,
+        flops,
+        seconds: flops / (GFLOPS_PER_JOB * 1e9 * jobs as f64),
+        jobs,
+    })
+}

@@ -1,0 +1,145 @@
+//! The ranking of a sweep's configurations, with successive halving's unfinished ones.
+//!
+//! Complete configurations rank by the score rule. Successive halving also leaves
+//! configurations with a rung's summary only (pruned, or waiting for the next rung):
+//! they rank among themselves, apart from the complete ones, since a score at 5
+//! epochs and a score at 60 are not of the same thing.
+
+use super::Result;
+use crate::config::ConfigRow;
+use crate::rank::{self, Ranked};
+use crate::score::ScoreRule;
+use crate::score::CvSummary;
+use crate::store::{PartialConfig, Store};
+use serde_json::{Map, Value};
+
+/// What a sweep recorded for ranking.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Every configuration, in grid order, with its summary once complete.
+    pub rows: Vec<ConfigRow>,
+    /// Configurations with a rung's summary only (successive halving).
+    pub partial: Vec<PartialConfig>,
+}
+
+/// A configuration stopped at a rung, ranked by its score there.
+#[derive(Debug, Clone)]
+pub struct PartialRanked {
+    pub ranked: Ranked,
+    /// The epochs its summary was taken at.
+    pub epochs: i64,
+    /// Stopped for good (else it waits for the next rung).
+    pub pruned: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    /// Complete configurations, best first.
+    pub complete: Vec<Ranked>,
+    /// Stopped ones, by score (their own ranks among themselves).
+    pub partial: Vec<PartialRanked>,
+    /// Hyperparameters that vary across the sweep's configurations.
+    pub varying: Vec<String>,
+    /// Configurations the sweep holds.
+    pub configurations: usize,
+}
+
+pub async fn recorded(store: &Store, sweep_id: i64) -> Result<Recorded> {
+    Ok(Recorded { rows: store.configurations(sweep_id).await?, partial: store.partial_configurations(sweep_id).await? })
+}
+
+impl Recorded {
+    pub fn rank(&self, rule: &ScoreRule) -> Ranking {
+        let partial_rows: Vec<ConfigRow> = self
+            .partial
+            .iter()
+            .map(|p| ConfigRow {
+                config_id: p.config_id.clone(),
+                position: p.position,
+                params_json: p.params_json.clone(),
+                params: p.params.clone(),
+                summary: Some(p.summary.clone()),
+            })
+            .collect();
+        let partial = rank::rank(&partial_rows, rule)
+            .into_iter()
+            .filter_map(|r| {
+                let p = self.partial.iter().find(|p| p.config_id == r.config_id)?;
+                Some(PartialRanked { epochs: p.resource_epochs.unwrap_or(0), pruned: p.pruned, ranked: r })
+            })
+            .collect();
+        Ranking {
+            complete: rank::rank(&self.rows, rule),
+            partial,
+            varying: rank::varying_keys(self.rows.iter().map(|r| r.params.clone())),
+            configurations: self.rows.len(),
+        }
+    }
+}
+
+impl Ranking {
+    /// The stopped ones as `rank` lists them: the furthest trained first, then by
+    /// score at that point, then grid order.
+    pub fn partial_by_progress(&self) -> Vec<&PartialRanked> {
+        let mut v: Vec<&PartialRanked> = self.partial.iter().collect();
+        v.sort_by(|x, y| y.epochs.cmp(&x.epochs).then(y.ranked.score.total_cmp(&x.ranked.score)).then(x.ranked.position.cmp(&y.ranked.position)));
+        v
+    }
+}
+
+/// Which configuration a command is about (`--config` or `--rank`).
+#[derive(Debug, Clone, Copy)]
+pub enum Choice<'a> {
+    /// The configuration whose id starts with this.
+    Id(&'a str),
+    /// The complete configuration of this rank (1 is the best).
+    Rank(usize),
+}
+
+/// The configuration chosen.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub config_id: String,
+    /// Its rank, when it is complete.
+    pub rank: Option<usize>,
+    pub params: Map<String, Value>,
+    pub summary: Option<CvSummary>,
+}
+
+/// Why no configuration was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotChosen {
+    NoSuchId,
+    /// The id prefix matches this many.
+    Ambiguous(usize),
+    NoneComplete,
+    /// No such rank among this many complete configurations.
+    NoSuchRank(usize),
+}
+
+/// Picks a configuration of `rows`, ranked by `rule`.
+pub fn choose(rows: &[ConfigRow], rule: &ScoreRule, choice: Choice) -> std::result::Result<Chosen, NotChosen> {
+    let ranked = rank::rank(rows, rule);
+    match choice {
+        Choice::Id(prefix) => {
+            let hits: Vec<&ConfigRow> = rows.iter().filter(|r| r.config_id.starts_with(prefix)).collect();
+            match hits.as_slice() {
+                [one] => Ok(Chosen {
+                    config_id: one.config_id.clone(),
+                    rank: ranked.iter().find(|r| r.config_id == one.config_id).map(|r| r.rank),
+                    params: one.params.clone(),
+                    summary: one.summary.clone(),
+                }),
+                [] => Err(NotChosen::NoSuchId),
+                many => Err(NotChosen::Ambiguous(many.len())),
+            }
+        }
+        Choice::Rank(n) => {
+            if ranked.is_empty() {
+                return Err(NotChosen::NoneComplete);
+            }
+            let r = ranked.iter().find(|r| r.rank == n).ok_or(NotChosen::NoSuchRank(ranked.len()))?;
+            Ok(Chosen { config_id: r.config_id.clone(), rank: Some(r.rank), params: r.params.clone(), summary: Some(r.summary.clone()) })
+        }
+    }
+}

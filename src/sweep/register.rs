@@ -1,0 +1,125 @@
+//! Registering a spec's sweep: what may continue a recorded sweep and what may not.
+//!
+//! A sweep's name is its identity across runs and machines, so a spec under a recorded
+//! name must describe the same sweep: the same data (by fingerprint), folds, seed and
+//! search; a random sample may grow; a successive-halving sweep under way keeps its
+//! configurations (its rungs rank a fixed set). The one exception is a sweep nothing
+//! came of (no done fold, no live worker): a corrected spec replaces it, so a first
+//! run that failed does not block its name.
+
+use super::{Result, SweepError};
+use crate::config::Config;
+use crate::search::Search;
+use crate::spec::{Expansion, Spec};
+use crate::store::{Store, SweepRow};
+
+/// What [`register`] did.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub sweep_id: i64,
+    /// Configurations added by this spec (all of them for a new sweep).
+    pub new_configs: usize,
+    /// A recorded sweep of that name, of which nothing had come, was replaced: why it
+    /// could not have continued.
+    pub replaced: Option<String>,
+}
+
+/// Reads and splits the spec's data as a run would, before anything is written: a
+/// spec whose data cannot be used fails here, with nothing recorded.
+pub fn check_data(spec: &Spec) -> Result<crate::data::Prepared> {
+    Ok(crate::data::prepare(&spec.dataset, spec.cv.folds)?)
+}
+
+/// Records a spec's sweep and its new configurations (their folds pending), refusing a
+/// sweep of that name that it cannot continue ([`SweepError::Conflict`]). `db_hint` is
+/// how commands name this database (` --db …`, or nothing for the default), for the
+/// messages' suggestions. Callers check the data ([`check_data`]) first.
+pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_failed: bool, db_hint: &str) -> Result<Registered> {
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    let spec_json = serde_json::to_string(spec).map_err(|e| SweepError::StoredSpec { name: spec.name.clone(), why: e.to_string() })?;
+    let configs = spec.search.select(&expansion.configs, spec.seed);
+    let mut replaced = None;
+    if let Some(row) = store.sweep_by_name(&spec.name).await? {
+        if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
+            let c = store.counts(row.id).await?;
+            if c.done > 0 || store.live_running(row.id).await? > 0 {
+                return Err(SweepError::Conflict(why));
+            }
+            store.delete_sweep(row.id).await?;
+            replaced = Some(why);
+        }
+    }
+    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
+    // Two processes registering at once: the other may have created it differently.
+    if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
+        return Err(SweepError::Conflict(why));
+    }
+    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, spec.search.halving()).await?;
+    if new_configs > 0 {
+        store.update_spec(row.id, &spec_json).await?;
+    }
+    if retry_failed {
+        store.requeue_failed(row.id).await?;
+    }
+    Ok(Registered { sweep_id: row.id, new_configs, replaced })
+}
+
+/// Why `spec` cannot continue the recorded sweep `row` (other data, folds, seed or
+/// search, or configurations added to a halving sweep under way), if it cannot.
+async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str, configs: &[Config], db_hint: &str) -> Result<Option<String>> {
+    if row.dataset_fingerprint != fingerprint {
+        return Ok(Some(format!(
+            "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \
+             the file or the dataset options changed. Give the spec another `name` to start a new sweep \
+             (or remove the old one: `gridsweep delete {}{}`)",
+            spec.name,
+            store.name(),
+            &row.dataset_fingerprint[..12.min(row.dataset_fingerprint.len())],
+            &fingerprint[..12],
+            spec.name,
+            db_hint
+        )));
+    }
+    if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
+        return Ok(Some(format!(
+            "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
+             Results would not be comparable: give the spec another `name`.",
+            spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
+        )));
+    }
+    // The strategy of a sweep is part of what it is: a sweep started as a grid does not
+    // become a halving one, nor does a halving sweep change its configurations (its
+    // rungs rank a fixed set). A random sweep may raise its `n`.
+    // (A stored spec this version cannot read, one of an older format, is not held
+    // against the new one: the fingerprint, folds and seed above already matched.)
+    let Ok(before) = serde_json::from_str::<Spec>(&row.spec_json) else { return Ok(None) };
+    if store.config_count(row.id).await? == 0 {
+        return Ok(None);
+    }
+    let same = match (before.search, spec.search) {
+        (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
+        // A changed sample is a changed configuration set: refused below, saying so.
+        (Search::Halving { factor: a, min_epochs: m, .. }, Search::Halving { factor: b, min_epochs: n, .. }) => a == b && m == n,
+        (a, b) => a == b,
+    };
+    if !same {
+        let show = |s: &Search| serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"));
+        return Ok(Some(format!(
+            "sweep `{}` was run with search {}; this spec asks for search {}: give the spec another `name` to start a new sweep",
+            spec.name,
+            show(&before.search),
+            show(&spec.search)
+        )));
+    }
+    if spec.search.halving().is_some() {
+        let known: std::collections::HashSet<String> = store.configurations(row.id).await?.into_iter().map(|c| c.config_id).collect();
+        let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
+        if new > 0 {
+            return Ok(Some(format!(
+                "sweep `{}` is a successive-halving sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
+                spec.name
+            )));
+        }
+    }
+    Ok(None)
+}

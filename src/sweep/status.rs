@@ -1,0 +1,78 @@
+//! A sweep's state for `status`: progress, rate and ETA, workers, rungs, the best.
+//!
+//! The rate is over the last ten minutes of finished folds, and the ETA is only given
+//! while some live worker holds a fold: folds held by processes of this host that are
+//! gone are not being worked on, whatever their leases say.
+
+use super::Result;
+use crate::rank::{self, Ranked};
+use crate::score::ScoreRule;
+use crate::store::{now, Counts, Failure, RungRow, Store, SweepRow, WorkerRow};
+
+/// The window the rate is measured over, seconds.
+pub const RATE_WINDOW: f64 = 600.0;
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub counts: Counts,
+    /// Configurations the sweep holds (grid rows).
+    pub configurations: usize,
+    pub distinct_trainings: i64,
+    /// Complete configurations, best first, by the sweep's score rule.
+    pub ranked: Vec<Ranked>,
+    pub rule: ScoreRule,
+    /// Folds finished per minute over the window.
+    pub rate_per_min: f64,
+    /// The span the rate is over, seconds (shorter than the window early on).
+    pub rate_span: f64,
+    /// Seconds until the folds left are done at that rate, while a worker runs.
+    pub eta: Option<f64>,
+    /// Folds held by live workers.
+    pub live_running: i64,
+    pub workers: Vec<WorkerRow>,
+    pub failures: Vec<Failure>,
+    /// Where the done folds ran (device label, count): a sweep continued on other
+    /// kernels or devices mixes results that differ in rounding.
+    pub devices: Vec<(String, i64)>,
+    /// Successive halving's rungs.
+    pub rungs: Option<Vec<RungRow>>,
+}
+
+impl Status {
+    /// Folds pending or running.
+    pub fn remaining(&self) -> i64 {
+        self.counts.pending + self.counts.running
+    }
+
+    pub fn best(&self) -> Option<&Ranked> {
+        self.ranked.first()
+    }
+}
+
+pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
+    let counts = store.counts(sweep.id).await?;
+    let (recent, first) = store.finished_since(sweep.id, now() - RATE_WINDOW).await?;
+    let rate_span = first.map(|f| (now() - f).max(1.0)).unwrap_or(RATE_WINDOW);
+    let rate_per_min = if recent > 0 { recent as f64 / rate_span * 60.0 } else { 0.0 };
+    let workers = store.workers(sweep.id).await?;
+    let live_running = store.live_running(sweep.id).await? - workers.iter().filter(|w| w.gone).map(|w| w.running).sum::<i64>();
+    let remaining = counts.pending + counts.running;
+    let eta = (rate_per_min > 0.0 && live_running > 0).then(|| remaining as f64 / rate_per_min * 60.0);
+    let rule = super::score_rule(sweep)?;
+    let rows = store.configurations(sweep.id).await?;
+    Ok(Status {
+        counts,
+        configurations: rows.len(),
+        distinct_trainings: store.training_count(sweep.id).await?,
+        ranked: rank::rank(&rows, &rule),
+        rule,
+        rate_per_min,
+        rate_span,
+        eta,
+        live_running,
+        workers,
+        failures: store.failures(sweep.id).await?,
+        devices: store.done_fold_devices(sweep.id).await?,
+        rungs: store.rungs(sweep.id).await?,
+    })
+}
