@@ -18,6 +18,7 @@ pub mod data;
 pub mod evaluate;
 pub mod device;
 pub mod export;
+pub mod fold;
 pub mod metrics;
 pub mod mkl;
 pub mod params;

@@ -125,7 +125,6 @@ figcaption{font-size:.85em;color:#555}pre{background:#f4f4f4;padding:.8em;overfl
 /// Writes the plots and `index.html` into `out`; returns the page's path.
 pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     let img = out.join("img");
-    let e = input.evaluation;
     let spec = input.spec;
     let mut html = String::new();
     let title = format!("gridsweep report: {}", spec.name);
@@ -139,7 +138,22 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         let _ = writeln!(html, "<p class=\"lead\">{}</p>", esc(d));
     }
 
-    // ------------------------------------------------ summary
+    summary_section(&mut html, input, &img, out)?;
+    top_section(&mut html, input, &img, out)?;
+    evaluation_section(&mut html, input, &img, out)?;
+    baselines_section(&mut html, input, &img, out)?;
+    reproduce_section(&mut html, input, &img, out)?;
+    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
+    let page = out.join("index.html");
+    std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
+    Ok(page)
+}
+
+
+/// The sweep: its facts, the class balance, the spec as run.
+fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+    let e = input.evaluation;
+    let spec = input.spec;
     let rows_total: usize = [&e.class_counts.train, &e.class_counts.validation, &e.class_counts.test]
         .iter()
         .map(|v| v.iter().sum::<usize>())
@@ -194,11 +208,16 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         &e.class_names,
         &[("training", e.class_counts.train.clone()), ("validation", e.class_counts.validation.clone()), ("test", e.class_counts.test.clone())],
     )?;
-    figure(&mut html, &files, out, "Rows per class in each part of the split");
+    figure(html, &files, out, "Rows per class in each part of the split");
     let spec_json = serde_json::to_string_pretty(spec).unwrap_or_default();
     let _ = writeln!(html, "<details><summary>The spec as run</summary><pre>{}</pre></details>\n</section>", esc(&spec_json));
+    Ok(())
+}
 
-    // ------------------------------------------------ top configurations
+/// The best configurations, and every configuration's score (complete ones and those
+/// successive halving stopped) against Δacc and against each varying hyperparameter.
+fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+    let e = input.evaluation;
     html.push_str("<section id=\"top\">\n<h2>Top configurations</h2>\n<table class=\"ranking\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>val acc (mean ± std)</th><th>train acc</th><th>Δacc</th>");
     for k in input.varying {
         let _ = write!(html, "<th>{}</th>", esc(k));
@@ -241,18 +260,18 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &e.score_rule())?;
     if input.partial.is_empty() {
-        figure(&mut html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+        figure(html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
     } else {
         let caption = format!(
             "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
             plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
             input.partial.iter().filter(|p| p.pruned).count()
         );
-        figure(&mut html, &files, out, &caption);
+        figure(html, &files, out, &caption);
     }
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
-        figure(&mut html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
+        figure(html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
     }
     for key in input.varying {
         // One group of scores per value, in axis order: numbers ascending, others by name.
@@ -276,11 +295,16 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             groups[g].1.push((r.score, *stopped_at));
         }
         let files = plots::score_vs_param(&img.join(format!("score-vs-{}", slug(key))), key, &groups, chosen_point)?;
-        figure(&mut html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));
+        figure(html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));
     }
     html.push_str("</div>\n</section>\n");
+    Ok(())
+}
 
-    // ------------------------------------------------ evaluation
+/// The evaluated configuration: its final training and its test metrics.
+fn evaluation_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+    let e = input.evaluation;
+    let n = |v: &[usize]| v.iter().sum::<usize>();
     let _ = writeln!(
         html,
         "<section id=\"evaluation\">\n<h2>Evaluation of configuration {}{}</h2>",
@@ -318,17 +342,21 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             cv.mean_val_accuracy, cv.std_val_accuracy, cv.mean_train_accuracy
         );
     }
-    metrics_table(&mut html, &e.final_run.test);
+    metrics_table(html, &e.final_run.test);
     let files = plots::learning_curves(&img.join("learning-curves"), &e.final_run.history, e.final_run.kept_epoch)?;
-    figure(&mut html, &files, out, "Loss and accuracy per epoch of the final training");
+    figure(html, &files, out, "Loss and accuracy per epoch of the final training");
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::confusion(&img.join("confusion-dense"), "Dense net", &e.final_run.test)?;
-    figure(&mut html, &files, out, "Dense net: counts and row shares (recall) on the test part");
+    figure(html, &files, out, "Dense net: counts and row shares (recall) on the test part");
     let files = plots::pr_curves(&img.join("pr-dense"), "Dense net", &e.final_run.test.pr_curves)?;
-    figure(&mut html, &files, out, "Dense net: precision-recall curves, PR-AUC by the trapezoid rule");
+    figure(html, &files, out, "Dense net: precision-recall curves, PR-AUC by the trapezoid rule");
     html.push_str("</div>\n</section>\n");
+    Ok(())
+}
 
-    // ------------------------------------------------ baselines
+/// The baselines on the same split, beside the dense net.
+fn baselines_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+    let e = input.evaluation;
     html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. Average precision (scikit-learn's <code>average_precision_score</code>, no interpolation) is the fair ranking measure here: for the constant predictors it is each class's share, chance. Their trapezoid PR-AUC, the study's measure, is left empty<sup>*</sup>.</p>\n");
     html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro average precision</th><th>macro PR-AUC (trapezoid)</th></tr></thead><tbody>\n");
     let mut bars = vec![("dense net".to_string(), e.final_run.test.accuracy)];
@@ -344,31 +372,36 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             m.weighted_avg.f1,
         );
     };
-    row(&mut html, "dense net", &e.final_run.test, false);
+    row(html, "dense net", &e.final_run.test, false);
     for b in &e.baselines {
-        row(&mut html, &b.label, &b.metrics, b.constant_scores());
+        row(html, &b.label, &b.metrics, b.constant_scores());
         bars.push((b.label.split(" (").next().unwrap_or(&b.label).to_string(), b.metrics.accuracy));
     }
     html.push_str("</tbody></table>\n<p class=\"note\"><sup>*</sup> With a constant score for every row, the trapezoid rule joins the single point (recall 1, precision = the class's share) to (0, 1) and gives (1 + share) / 2 per class, which reads as better than a real model's; it measures the method, not skill.</p>\n");
     let files = plots::accuracy_comparison(&img.join("accuracy-comparison"), &bars)?;
-    figure(&mut html, &files, out, "Test accuracy of the dense net and the baselines");
+    figure(html, &files, out, "Test accuracy of the dense net and the baselines");
     html.push_str("<div class=\"gallery\">\n");
     for b in &e.baselines {
         let files = plots::confusion(&img.join(format!("confusion-{}", slug(&b.key))), &b.label, &b.metrics)?;
-        figure(&mut html, &files, out, &format!("{}: confusion matrix on the test part", b.label));
+        figure(html, &files, out, &format!("{}: confusion matrix on the test part", b.label));
         if b.key == "svm" || b.key == "knn" {
             let files = plots::pr_curves(&img.join(format!("pr-{}", slug(&b.key))), &b.label, &b.metrics.pr_curves)?;
-            figure(&mut html, &files, out, &format!("{}: precision-recall curves", b.label));
+            figure(html, &files, out, &format!("{}: precision-recall curves", b.label));
         }
     }
     html.push_str("</div>\n");
     for b in &e.baselines {
         let _ = writeln!(html, "<h3>{}</h3>", esc(&b.label));
-        metrics_table(&mut html, &b.metrics);
+        metrics_table(html, &b.metrics);
     }
     html.push_str("</section>\n");
+    Ok(())
+}
 
-    // ------------------------------------------------ reproduce
+/// The commands that reproduce the page, and `spec.json` beside it.
+fn reproduce_section(html: &mut String, input: &ReportInput, _img: &Path, out: &Path) -> Result<(), ReportError> {
+    let e = input.evaluation;
+    let spec = input.spec;
     // The spec as run, beside the page: the command below runs it as it is.
     let spec_file = out.join("spec.json");
     std::fs::write(&spec_file, serde_json::to_string_pretty(spec).unwrap_or_default())
@@ -387,10 +420,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         split_seed = spec.dataset.seed,
         seed = spec.seed,
     );
-    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
-    let page = out.join("index.html");
-    std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
-    Ok(page)
+    Ok(())
 }
 
 #[cfg(test)]

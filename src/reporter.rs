@@ -141,75 +141,8 @@ impl Reporter {
 
     fn handle(&mut self, e: &Event) {
         match e {
-            Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data, rung, best } => {
-                // A halving run's progress is its current rung's folds; the next rung's
-                // replace them when it is promoted.
-                (self.done, self.total) = match rung {
-                    Some(r) => (r.done, r.total),
-                    None => ((counts.done + counts.failed) as u64, counts.total() as u64),
-                };
-                self.best_score = best.clone();
-                self.sweep = sweep.clone();
-                if self.mode != Mode::Quiet {
-                    eprintln!(
-                        "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
-                        counts.total(), counts.done, counts.failed, counts.pending + counts.running
-                    );
-                    eprintln!("data: {data}");
-                    if let Some(r) = rung {
-                        eprintln!("successive halving: rung {}, {} of {} folds done", r.rung, r.done, r.total);
-                    }
-                }
-                if self.mode == Mode::Bars {
-                    let bar = self.multi.add(ProgressBar::new(self.total));
-                    bar.set_style(
-                        ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} folds  {per_sec}  ETA {eta}  {msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    bar.set_prefix(match rung {
-                        Some(r) => format!("{sweep} rung {}", r.rung),
-                        None => sweep.clone(),
-                    });
-                    bar.set_position(self.done);
-                    bar.reset_eta();
-                    let best = self.multi.add(ProgressBar::new_spinner());
-                    best.set_style(ProgressStyle::with_template("  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                    best.set_message(match &self.best_score {
-                        Some((id, score)) => format!("best score {score:.4} ({id})"),
-                        None => "best score: none complete yet".into(),
-                    });
-                    self.overall = Some(bar);
-                    self.best = Some(best);
-                    self.workers = (0..*jobs)
-                        .map(|_| {
-                            let w = self.multi.add(ProgressBar::new_spinner());
-                            w.set_style(ProgressStyle::with_template("  {prefix} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
-                            Some(w)
-                        })
-                        .collect();
-                    for (i, w) in self.workers.iter().flatten().enumerate() {
-                        w.set_prefix(format!("w{i}"));
-                        w.set_message("idle");
-                    }
-                }
-                self.worker_label = vec![String::new(); *jobs];
-            }
-            Event::FoldStarted { worker, config_id, label, fold, epochs, from_epoch, until } => {
-                let mut text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
-                if until < epochs {
-                    text.push_str(&format!(" to epoch {until}"));
-                }
-                if let Some(Some(w)) = self.workers.get(*worker) {
-                    let from = if *from_epoch > 0 { " (continued)" } else { "" };
-                    w.set_message(format!("{text}  epoch {from_epoch}/{epochs}{from}"));
-                }
-                if *from_epoch > 0 {
-                    self.line(format!("{text}: continues from its saved state at epoch {from_epoch}"));
-                }
-                if let Some(l) = self.worker_label.get_mut(*worker) {
-                    *l = text;
-                }
-            }
+            Event::Started { .. } => self.started(e),
+            Event::FoldStarted { .. } => self.fold_started(e),
             Event::Epoch { worker, epoch, epochs, loss } => {
                 if let (Some(Some(w)), Some(l)) = (self.workers.get(*worker), self.worker_label.get(*worker)) {
                     w.set_message(format!("{l}  epoch {epoch}/{epochs}  loss {loss:.4}"));
@@ -283,39 +216,105 @@ impl Reporter {
             // message stays short: a bar line wider than the terminal wraps, which
             // squeezes the bar and leaves a frozen copy of it behind on every redraw.
             Event::Stopping { running } => {
-                if let Some(o) = &self.overall {
-                    o.set_message("stopping");
-                }
-                self.line(format!("Ctrl-C: no new folds; finishing {running} running (Ctrl-C again to abandon them)"));
+                self.state("stopping", format!("Ctrl-C: no new folds; finishing {running} running (Ctrl-C again to abandon them)"));
             }
             Event::Abandoning { running } => {
-                if let Some(o) = &self.overall {
-                    o.set_message("abandoning");
-                }
-                self.line(format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending"));
+                self.state("abandoning", format!("Ctrl-C again: abandoning {running} running fold(s); they return to pending"));
             }
-            Event::Terminating { running } => {
-                if let Some(o) = &self.overall {
-                    o.set_message("terminating");
-                }
-                self.line(format!("SIGTERM: saving the training states of {running} running fold(s); they return to pending and the next run continues them"));
-            }
-            Event::WaitingForDatabase { error, patience_seconds } => {
-                if let Some(o) = &self.overall {
-                    o.set_message("waiting for the database");
-                }
-                self.line(format!("the database is unreachable ({error}); retrying for up to {patience_seconds:.0} s, finished results kept"));
-            }
-            Event::DatabaseBack { waited_seconds } => {
-                if let Some(o) = &self.overall {
-                    o.set_message("");
-                }
-                self.line(format!("the database is back after {waited_seconds:.1} s"));
-            }
+            Event::Terminating { running } => self.state(
+                "terminating",
+                format!("SIGTERM: saving the training states of {running} running fold(s); they return to pending and the next run continues them"),
+            ),
+            Event::WaitingForDatabase { error, patience_seconds } => self.state(
+                "waiting for the database",
+                format!("the database is unreachable ({error}); retrying for up to {patience_seconds:.0} s, finished results kept"),
+            ),
+            Event::DatabaseBack { waited_seconds } => self.state("", format!("the database is back after {waited_seconds:.1} s")),
             Event::Finished(s) => {
                 self.clear();
                 eprintln!("{}", summary_text(s));
             }
+        }
+    }
+
+    /// The run's state in the bar's message (kept short), and what happened on a line.
+    fn state(&self, short: &str, line: String) {
+        if let Some(o) = &self.overall {
+            o.set_message(short.to_string());
+        }
+        self.line(line);
+    }
+
+    fn started(&mut self, e: &Event) {
+        let Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data, rung, best } = e else { return };
+        // A halving run's progress is its current rung's folds; the next rung's
+        // replace them when it is promoted.
+        (self.done, self.total) = match rung {
+            Some(r) => (r.done, r.total),
+            None => ((counts.done + counts.failed) as u64, counts.total() as u64),
+        };
+        self.best_score = best.clone();
+        self.sweep = sweep.clone();
+        if self.mode != Mode::Quiet {
+            eprintln!(
+                "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
+                counts.total(), counts.done, counts.failed, counts.pending + counts.running
+            );
+            eprintln!("data: {data}");
+            if let Some(r) = rung {
+                eprintln!("successive halving: rung {}, {} of {} folds done", r.rung, r.done, r.total);
+            }
+        }
+        if self.mode == Mode::Bars {
+            let bar = self.multi.add(ProgressBar::new(self.total));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} folds  {per_sec}  ETA {eta}  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(match rung {
+                Some(r) => format!("{sweep} rung {}", r.rung),
+                None => sweep.clone(),
+            });
+            bar.set_position(self.done);
+            bar.reset_eta();
+            let best = self.multi.add(ProgressBar::new_spinner());
+            best.set_style(ProgressStyle::with_template("  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            best.set_message(match &self.best_score {
+                Some((id, score)) => format!("best score {score:.4} ({id})"),
+                None => "best score: none complete yet".into(),
+            });
+            self.overall = Some(bar);
+            self.best = Some(best);
+            self.workers = (0..*jobs)
+                .map(|_| {
+                    let w = self.multi.add(ProgressBar::new_spinner());
+                    w.set_style(ProgressStyle::with_template("  {prefix} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    Some(w)
+                })
+                .collect();
+            for (i, w) in self.workers.iter().flatten().enumerate() {
+                w.set_prefix(format!("w{i}"));
+                w.set_message("idle");
+            }
+        }
+        self.worker_label = vec![String::new(); *jobs];
+    }
+
+    fn fold_started(&mut self, e: &Event) {
+        let Event::FoldStarted { worker, config_id, label, fold, epochs, from_epoch, until } = e else { return };
+        let mut text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
+        if until < epochs {
+            text.push_str(&format!(" to epoch {until}"));
+        }
+        if let Some(Some(w)) = self.workers.get(*worker) {
+            let from = if *from_epoch > 0 { " (continued)" } else { "" };
+            w.set_message(format!("{text}  epoch {from_epoch}/{epochs}{from}"));
+        }
+        if *from_epoch > 0 {
+            self.line(format!("{text}: continues from its saved state at epoch {from_epoch}"));
+        }
+        if let Some(l) = self.worker_label.get_mut(*worker) {
+            *l = text;
         }
     }
 

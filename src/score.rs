@@ -4,7 +4,7 @@
 //! the ranking, the exports and the report share, and none of them needs the data or
 //! the training to use it.
 
-use crate::train::FoldResult;
+use crate::fold::FoldResult;
 use serde::Serialize;
 
 /// Default weights of the study's score.

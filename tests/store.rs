@@ -241,7 +241,8 @@ fn a_rung_advances_once(backend: Backend) {
                 Config::new(HyperParams { epochs: 20, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })
             })
             .collect();
-        store.add_configs_with(sweep.id, &cs, 2, Some(h)).await.unwrap();
+        let rung0 = move |c: &gridsweep::spec::Config| h.budget(0, c.params.epochs) as i64;
+        store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         // Nothing is promoted while folds are open.
         assert_eq!(store.advance_rung_with(sweep.id, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap(), RungStep::Waiting);

@@ -9,7 +9,7 @@ use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use tch::Kind;
@@ -164,17 +164,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         precs.iter().map(|&precision| Case { precision, mkl_avx512: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY }).collect();
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
-        let out = Command::new(&exe)
-            .args(["--mkl-avx512", "bench", "--peaks-only", "--json"])
-            .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--peak-seconds", &a.peak_seconds.to_string()])
-            .stderr(Stdio::inherit())
-            .output()
-            .context("measuring MKL's AVX-512 peak in a child process")?;
-        if !out.status.success() {
-            bail!("measuring MKL's AVX-512 peak: the child process exited with {}", out.status);
-        }
-        let v: Value = serde_json::from_slice(&out.stdout).context("reading the child's peaks")?;
-        let (one, all) = (v["fp32"]["one_job_gflops"].as_f64(), v["fp32"]["all_jobs_gflops"].as_f64());
+        let (one, all) = mkl_avx512_peak(&exe, jobs, threads, a.peak_seconds)?;
         if let (Some(one), Some(all)) = (one, all) {
             say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
             avx512_peak = Some((one, all));
@@ -202,141 +192,22 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     for &batch in &a.batch_sizes {
         let mut fp32_rate = None;
         for &c in &case_list {
-            let prec = c.precision;
             let name = format!("bench-b{batch}-{}", c.name());
-            let spec = tmp.join(format!("{name}.json"));
-            let mut dataset = json!({"path": data});
-            if data.as_os_str() != crate::spec::BUILTIN_DEMO {
-                dataset["keep_labels"] = json!(KEEP);
-            }
-            let doc = json!({
-                "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
-                "fixed": {"batch_size": batch, "precision": prec.name(), "protocol": c.protocol.name()},
-                // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
-                "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
-            });
-            std::fs::write(&spec, serde_json::to_string_pretty(&doc)?)?;
+            let spec = write_case_spec(&tmp, &name, &data, batch, c)?;
             let mut runs = Vec::new();
             for r in 0..a.repeat.max(1) {
                 let db = tmp.join(format!("{name}-{r}.db"));
-                let started = Instant::now();
-                let child = Command::new(&exe)
-                    .args(c.mkl_avx512.then_some("--mkl-avx512"))
-                    .arg("run").arg(&spec).arg("--db").arg(&db)
-                    .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", &a.device, "--quiet"])
-                    .args(["--checkpoint-every", &c.checkpoint_every.to_string()])
-                    .stdout(Stdio::null()).stderr(Stdio::piped())
-                    .spawn().context("starting gridsweep run")?;
-                let (code, maxrss) = bench::wait_with_rusage(&child)?;
-                let wall = started.elapsed().as_secs_f64();
-                if code != 0 {
-                    let mut err = String::new();
-                    if let Some(mut e) = child.stderr {
-                        use std::io::Read;
-                        let _ = e.read_to_string(&mut err);
-                    }
-                    bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
-                }
-                let (fits, flops, spans, val, epochs) = rt.block_on(async {
-                    let store = Store::open(&db).await?;
-                    let sweep = store.sweep_by_name(&name).await?.context("benchmark sweep missing")?;
-                    let rows = store.configurations(sweep.id).await?;
-                    let (mut fits, mut flops, mut val, mut epochs) = (0usize, 0.0, Vec::new(), 0u64);
-                    let data = crate::cv::CvData::load(&crate::sweep::stored_spec(&sweep)?.dataset, 3)?;
-                    for r in &rows {
-                        let p = HyperParams::from_object(&r.params)?;
-                        for (k, f) in store.fold_results(sweep.id, &r.config_id).await?.iter().enumerate() {
-                            let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
-                            flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
-                            fits += 1;
-                            epochs += f.epochs_run as u64;
-                        }
-                        if let Some(s) = &r.summary {
-                            val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
-                        }
-                    }
-                    // Each fold's time with its worker, claim to recorded result: training,
-                    // scoring, moving its data to tensors. The rest is outside training.
-                    let spans = store.fold_spans(sweep.id).await?;
-                    store.close().await;
-                    anyhow::Ok((fits, flops, spans, val, epochs))
-                })?;
-                runs.push((wall, maxrss, fits, flops, spans, val, epochs));
+                runs.push(one_run(&rt, &exe, &spec, &db, &name, c, jobs, threads, &a.device)?);
             }
             // The median run by wall time.
-            let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
-            runs.sort_by(|x, y| x.0.total_cmp(&y.0));
-            let (wall, maxrss, fits, flops, spans, val, epochs) = runs.swap_remove(runs.len() / 2);
-            let outside = bench::outside_training(&spans, jobs, wall);
-            // A fold's time with its worker per epoch it trained: comparable across
-            // protocols, whose callbacks stop training at different epochs.
-            let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, a, b)| b - a).sum::<f64>() / epochs.max(1) as f64;
-            let gflops = flops / wall / 1e9;
-            let peak = match c.mkl_avx512 {
-                true => avx512_peak.map(|(_, all)| all),
-                false => peak_all.get(prec.name()).copied(),
-            };
-            let rate = fits as f64 / wall * 60.0;
-            let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
-                && c.checkpoint_every == intervals[0];
-            if is_default_fp32 {
-                fp32_rate = Some(rate);
-            }
-            let case = json!({
-                "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
-                "checkpoint_every": c.checkpoint_every,
-                "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
-                "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
-                "fold_fits": fits, "wall_seconds": wall,
-                "wall_seconds_of_every_run": walls,
-                "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
-                "training_tflop": flops / 1e12, "achieved_gflops": gflops,
-                "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
-                "percent_of_fp32_peak": peak_all.get("fp32").map(|p| 100.0 * gflops / p),
-                "percent_of_mkl_avx512_fp32_peak": avx512_peak.map(|(_, all)| 100.0 * gflops / all),
-                "percent_of_onednn_fp32_peak": onednn.map(|(_, all)| 100.0 * gflops / all),
-                "outside_training_percent": outside.total,
-                "outside_training": outside,
-                "process_floor_percent": 100.0 * floor / wall,
-                "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / jobs as f64,
-                "peak_rss_mb_process": maxrss as f64 / 1e6,
-                "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32 && c.protocol == Protocol::GridSearchCv).map(|f| rate / f),
-                "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
-            });
-            say(format!(
-                "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit, {epochs} fold-epochs at {ms_per_fold_epoch:.1} ms each; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
-                c.name(), wall / fits as f64, flops / 1e12,
-                peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
-                onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),
-                outside.total,
-                outside.start_and_exit,
-                100.0 * floor / wall,
-                outside.between_folds,
-                outside.idle_tail,
-                case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
-                case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
-            ) + &runs_note(&walls));
-            cases.push(case);
+            let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+            runs.sort_by(|x, y| x.wall.total_cmp(&y.wall));
+            let run = runs.swap_remove(runs.len() / 2);
+            let reference = Reference { jobs, floor, peak_all: &peak_all, avx512_peak, onednn, default_interval: intervals[0] };
+            cases.push(case_report(c, batch, run, &walls, &reference, &mut fp32_rate, &say));
         }
         if let Some(py) = &a.keras_python {
-            let mut ks = Vec::new();
-            for _ in 0..a.repeat.max(1) {
-                ks.push(keras(py, &a.keras_script, &data, jobs, batch)?);
-            }
-            let kwalls: Vec<f64> = ks.iter().map(|k| k["wall_s"].as_f64().unwrap_or(f64::NAN)).collect();
-            ks.sort_by(|x, y| x["wall_s"].as_f64().unwrap_or(f64::NAN).total_cmp(&y["wall_s"].as_f64().unwrap_or(f64::NAN)));
-            let mut k = ks.swap_remove(ks.len() / 2);
-            k["wall_seconds_of_every_run"] = json!(kwalls);
-            let fits = k["fits"].as_f64().unwrap_or(0.0);
-            let wall = k["wall_s"].as_f64().unwrap_or(f64::NAN);
-            let krate = fits / wall * 60.0;
-            say(format!(
-                "batch {batch:>4} keras: {fits} fold-fits in {wall:.1} s = {krate:.1}/min, {:.2} s per fold-fit{}",
-                wall / fits,
-                fp32_rate.map(|r| format!("; gridsweep fp32 is {:.2}× its throughput", r / krate)).unwrap_or_default()
-            ) + &runs_note(&kwalls));
-            cases.push(json!({"batch_size": batch, "precision": "keras", "keras": k, "fold_fits_per_minute": krate,
-                              "seconds_per_fold_fit": wall / fits, "gridsweep_fp32_speedup": fp32_rate.map(|r| r / krate)}));
+            cases.push(keras_case(py, &a, &data, jobs, batch, fp32_rate, &say)?);
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
@@ -347,6 +218,204 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         }))?);
     }
     Ok(Outcome::Ok)
+}
+
+/// A benchmark case's spec: the Keras reference's `small4` grid at one batch size.
+fn write_case_spec(tmp: &Path, name: &str, data: &PathBuf, batch: u32, c: Case) -> Result<PathBuf> {
+    let prec = c.precision;
+    let spec = tmp.join(format!("{name}.json"));
+    let mut dataset = json!({"path": data});
+    if data.as_os_str() != crate::spec::BUILTIN_DEMO {
+        dataset["keep_labels"] = json!(KEEP);
+    }
+    let doc = json!({
+        "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
+        "fixed": {"batch_size": batch, "precision": prec.name(), "protocol": c.protocol.name()},
+        // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
+        "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
+    });
+    std::fs::write(&spec, serde_json::to_string_pretty(&doc)?)?;
+    Ok(spec)
+}
+
+/// What a case's figures are measured against.
+struct Reference<'a> {
+    jobs: usize,
+    /// Seconds to start and end a process linking LibTorch.
+    floor: f64,
+    /// The all-jobs matmul peak per precision, GFLOP/s.
+    peak_all: &'a std::collections::HashMap<&'static str, f64>,
+    /// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, and oneDNN's.
+    avx512_peak: Option<(f64, f64)>,
+    onednn: Option<(f64, f64)>,
+    /// The first checkpoint interval asked for: the default case's.
+    default_interval: u32,
+}
+
+/// A case's figures from its median run: the JSON object, and the line said.
+fn case_report(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference, fp32_rate: &mut Option<f64>, say: &dyn Fn(String)) -> Value {
+    let Run { wall, maxrss, fits, flops, spans, val, epochs } = run;
+    let prec = c.precision;
+    let outside = bench::outside_training(&spans, r.jobs, wall);
+    // A fold's time with its worker per epoch it trained: comparable across
+    // protocols, whose callbacks stop training at different epochs.
+    let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
+    let gflops = flops / wall / 1e9;
+    let peak = match c.mkl_avx512 {
+        true => r.avx512_peak.map(|(_, all)| all),
+        false => r.peak_all.get(prec.name()).copied(),
+    };
+    let rate = fits as f64 / wall * 60.0;
+    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
+        && c.checkpoint_every == r.default_interval;
+    if is_default_fp32 {
+        *fp32_rate = Some(rate);
+    }
+    let case = json!({
+        "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
+        "checkpoint_every": c.checkpoint_every,
+        "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
+        "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
+        "fold_fits": fits, "wall_seconds": wall,
+        "wall_seconds_of_every_run": walls,
+        "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
+        "training_tflop": flops / 1e12, "achieved_gflops": gflops,
+        "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
+        "percent_of_fp32_peak": r.peak_all.get("fp32").map(|p| 100.0 * gflops / p),
+        "percent_of_mkl_avx512_fp32_peak": r.avx512_peak.map(|(_, all)| 100.0 * gflops / all),
+        "percent_of_r.onednn_fp32_peak": r.onednn.map(|(_, all)| 100.0 * gflops / all),
+        "outside_training_percent": outside.total,
+        "outside_training": outside,
+        "process_r.floor_percent": 100.0 * r.floor / wall,
+        "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / r.jobs as f64,
+        "peak_rss_mb_process": maxrss as f64 / 1e6,
+        "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32 && c.protocol == Protocol::GridSearchCv).map(|f| rate / f),
+        "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
+    });
+    say(format!(
+        "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit, {epochs} fold-epochs at {ms_per_fold_epoch:.1} ms each; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process r.floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
+        c.name(), wall / fits as f64, flops / 1e12,
+        peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
+        r.onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),
+        outside.total,
+        outside.start_and_exit,
+        100.0 * r.floor / wall,
+        outside.between_folds,
+        outside.idle_tail,
+        case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
+        case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
+    ) + &runs_note(walls));
+    case
+}
+
+/// One benchmark sweep through the real binary, and what its database says of it.
+struct Run {
+    wall: f64,
+    maxrss: u64,
+    fits: usize,
+    flops: f64,
+    /// (worker, claimed at, recorded at) of each fold.
+    spans: Vec<(String, f64, f64)>,
+    /// (optimizer, dropout, mean val accuracy) of each configuration.
+    val: Vec<(String, f64, f64)>,
+    epochs: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn one_run(
+    rt: &tokio::runtime::Runtime,
+    exe: &Path,
+    spec: &Path,
+    db: &Path,
+    name: &str,
+    c: Case,
+    jobs: usize,
+    threads: usize,
+    device: &str,
+) -> Result<Run> {
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .args(c.mkl_avx512.then_some("--mkl-avx512"))
+        .arg("run").arg(spec).arg("--db").arg(db)
+        .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", device, "--quiet"])
+        .args(["--checkpoint-every", &c.checkpoint_every.to_string()])
+        .stdout(Stdio::null()).stderr(Stdio::piped())
+        .spawn().context("starting gridsweep run")?;
+    let (code, maxrss) = bench::wait_with_rusage(&child)?;
+    let wall = started.elapsed().as_secs_f64();
+    if code != 0 {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
+    }
+    let (fits, flops, spans, val, epochs) = rt.block_on(async {
+        let store = Store::open(db).await?;
+        let sweep = store.sweep_by_name(name).await?.context("benchmark sweep missing")?;
+        let rows = store.configurations(sweep.id).await?;
+        let (mut fits, mut flops, mut val, mut epochs) = (0usize, 0.0, Vec::new(), 0u64);
+        let data = crate::cv::CvData::load(&crate::sweep::stored_spec(&sweep)?.dataset, 3)?;
+        for r in &rows {
+            let p = HyperParams::from_object(&r.params)?;
+            for (k, f) in store.fold_results(sweep.id, &r.config_id).await?.iter().enumerate() {
+                let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
+                flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
+                fits += 1;
+                epochs += f.epochs_run as u64;
+            }
+            if let Some(s) = &r.summary {
+                val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
+            }
+        }
+        // Each fold's time with its worker, claim to recorded result: training,
+        // scoring, moving its data to tensors. The rest is outside training.
+        let spans = store.fold_spans(sweep.id).await?;
+        store.close().await;
+        anyhow::Ok((fits, flops, spans, val, epochs))
+    })?;
+    Ok(Run { wall, maxrss, fits, flops, spans, val, epochs })
+}
+
+/// The Keras reference's runs of one batch size: the median by wall time, beside
+/// gridsweep's fp32 throughput.
+fn keras_case(py: &PathBuf, a: &BenchArgs, data: &PathBuf, jobs: usize, batch: u32, fp32_rate: Option<f64>, say: &dyn Fn(String)) -> Result<Value> {
+    let mut ks = Vec::new();
+    for _ in 0..a.repeat.max(1) {
+        ks.push(keras(py, &a.keras_script, data, jobs, batch)?);
+    }
+    let kwalls: Vec<f64> = ks.iter().map(|k| k["wall_s"].as_f64().unwrap_or(f64::NAN)).collect();
+    ks.sort_by(|x, y| x["wall_s"].as_f64().unwrap_or(f64::NAN).total_cmp(&y["wall_s"].as_f64().unwrap_or(f64::NAN)));
+    let mut k = ks.swap_remove(ks.len() / 2);
+    k["wall_seconds_of_every_run"] = json!(kwalls);
+    let fits = k["fits"].as_f64().unwrap_or(0.0);
+    let wall = k["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let krate = fits / wall * 60.0;
+    say(format!(
+        "batch {batch:>4} keras: {fits} fold-fits in {wall:.1} s = {krate:.1}/min, {:.2} s per fold-fit{}",
+        wall / fits,
+        fp32_rate.map(|r| format!("; gridsweep fp32 is {:.2}× its throughput", r / krate)).unwrap_or_default()
+    ) + &runs_note(&kwalls));
+    Ok(json!({"batch_size": batch, "precision": "keras", "keras": k, "fold_fits_per_minute": krate,
+                      "seconds_per_fold_fit": wall / fits, "gridsweep_fp32_speedup": fp32_rate.map(|r| r / krate)}))
+}
+
+/// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, measured in a child
+/// process: MKL chooses its kernels once per process.
+fn mkl_avx512_peak(exe: &Path, jobs: usize, threads: usize, peak_seconds: f64) -> Result<(Option<f64>, Option<f64>)> {
+    let out = Command::new(exe)
+        .args(["--mkl-avx512", "bench", "--peaks-only", "--json"])
+        .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--peak-seconds", &peak_seconds.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("measuring MKL's AVX-512 peak in a child process")?;
+    if !out.status.success() {
+        bail!("measuring MKL's AVX-512 peak: the child process exited with {}", out.status);
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).context("reading the child's peaks")?;
+    let (one, all) = (v["fp32"]["one_job_gflops"].as_f64(), v["fp32"]["all_jobs_gflops"].as_f64());
+    Ok((one, all))
 }
 
 type Peaks = (serde_json::Map<String, Value>, std::collections::HashMap<&'static str, f64>, Option<(f64, f64)>);

@@ -144,6 +144,9 @@ impl Store {
     /// configurations, summaries and evaluations that are missing are added; a fold
     /// takes the dump's state unless it is already done here. Running folds arrive as
     /// pending (their process belongs to the other database). One transaction.
+    // Long on purpose: one transaction, whose statements run on the one `tx` that
+    // `with_pool!` types per backend; helpers would each need to be generic over
+    // sqlx's `Database` to share it.
     pub async fn load_sweep(&self, d: &SweepDump) -> Result<CopyCounts> {
         let s = &d.sweep;
         let existing = self.ensure_sweep(&s.name, &s.spec_json, &s.dataset_fingerprint, s.folds as usize, s.seed as u64).await?;

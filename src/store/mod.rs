@@ -19,8 +19,7 @@ pub mod sqlite;
 
 use crate::config::Config;
 use crate::score::CvSummary;
-use crate::search::Halving;
-use crate::train::FoldResult;
+use crate::fold::FoldResult;
 use sqlx::{PgPool, Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
@@ -87,7 +86,7 @@ pub use crate::config::ConfigRow;
 pub use reads::{Attempts, Counts, Failure, FoldMetrics, PartialConfig, WorkerRow};
 pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
 use rungs::{RungScoreColumns, RUNG_SCORES};
-pub use sweeps::SweepRow;
+pub use sweeps::{Rung0Budget, SweepRow};
 
 pub fn now() -> f64 {
     std::time::SystemTime::now()

@@ -259,6 +259,9 @@ impl Store {
     /// [`record_done`](Self::record_done), and in the same transaction the worker's next
     /// claim (`next`: sweep, owner, lease, device): one round trip and one write lock
     /// per fold instead of two.
+    // Long on purpose: one transaction, whose statements run on the one `tx` that
+    // `with_pool!` types per backend; helpers would each need to be generic over
+    // sqlx's `Database` to share it.
     pub async fn record_done_then_claim(
         &self,
         fold_id: i64,

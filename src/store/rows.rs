@@ -4,7 +4,7 @@
 
 use super::{Store, StoreError};
 use crate::score::CvSummary;
-use crate::train::FoldResult;
+use crate::fold::FoldResult;
 
 /// The columns [`SummaryColumns`] reads.
 pub(super) const SUMMARY_READ: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss,

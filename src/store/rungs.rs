@@ -113,6 +113,9 @@ impl Store {
     /// saved states are deleted). One transaction, conditional on the sweep's rung:
     /// several processes may call it at once and the rung advances once. A plan that
     /// fails (unreadable stored hyperparameters) changes nothing and is an error.
+    // Long on purpose: one transaction, whose statements run on the one `tx` that
+    // `with_pool!` types per backend; helpers would each need to be generic over
+    // sqlx's `Database` to share it.
     pub async fn advance_rung_with(&self, sweep_id: i64, plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>) -> Result<RungStep> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Epochs a configuration's folds train to in rung 0 of successive halving (the
+/// sweep logic decides; the store records).
+pub type Rung0Budget<'a> = dyn Fn(&Config) -> i64 + Sync + 'a;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SweepRow {
     pub id: i64,
@@ -77,9 +81,10 @@ impl Store {
         self.add_configs_with(sweep_id, configs, folds, None).await
     }
 
-    /// [`add_configs`](Self::add_configs) for a sweep of successive halving: the folds
-    /// start at rung 0's budget, and the sweep's current rung is set to 0 (if unset).
-    pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, halving: Option<Halving>) -> Result<usize> {
+    /// [`add_configs`](Self::add_configs) for a sweep of successive halving: each
+    /// configuration's folds start at the budget `rung0` gives it (the sweep logic's
+    /// rung 0), and the sweep's current rung is set to 0 (if unset).
+    pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, rung0: Option<&Rung0Budget<'_>>) -> Result<usize> {
         // Every worker of a sweep starts by adding the spec's configurations: read which
         // are there first, so that a sweep already registered costs one query, not a
         // write transaction of no-op inserts that all the workers would queue on.
@@ -132,7 +137,7 @@ impl Store {
                 .bind(&c.canonical_json)
                 .bind(&c.training_key)
                 .bind(&lead)
-                .bind(halving.map(|_| 0i64))
+                .bind(rung0.map(|_| 0i64))
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;
@@ -144,7 +149,7 @@ impl Store {
                     continue;
                 }
                 leads.insert(c.training_key.clone(), c.id.clone());
-                let budget = halving.map(|h| h.budget(0, c.params.epochs) as i64);
+                let budget = rung0.map(|epochs| epochs(c));
                 for k in 0..folds {
                     sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, $4)")
                         .bind(sweep_id)
@@ -156,7 +161,7 @@ impl Store {
                         .in_db(self)?;
                 }
             }
-            if halving.is_some() {
+            if rung0.is_some() {
                 sqlx::query("UPDATE sweeps SET rung = 0 WHERE id = $1 AND rung IS NULL").bind(sweep_id).execute(&mut *tx).await.in_db(self)?;
             }
             // A configuration joining a training that is already complete takes its summary.

@@ -11,7 +11,7 @@ use super::{Result, SweepError};
 use crate::config::Config;
 use crate::search::Search;
 use crate::spec::{Expansion, Spec};
-use crate::store::{Store, SweepRow};
+use crate::store::{Rung0Budget, Store, SweepRow};
 
 /// What [`register`] did.
 #[derive(Debug, Clone)]
@@ -54,7 +54,9 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
     if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
         return Err(SweepError::Conflict(why));
     }
-    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, spec.search.halving()).await?;
+    let halving = spec.search.halving();
+    let rung0 = halving.map(|h| move |c: &Config| h.budget(0, c.params.epochs) as i64);
+    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, rung0.as_ref().map(|f| f as &Rung0Budget)).await?;
     if new_configs > 0 {
         store.update_spec(row.id, &spec_json).await?;
     }

@@ -6,7 +6,7 @@
 //! here, as in-place tensor arithmetic under `no_grad`, one formula per optimizer.
 //! Each is checked against one step computed by Keras itself (see the tests).
 
-use super::state::{copy_into, SavedTensor};
+use super::saved::{copy_into, SavedTensor};
 use crate::params::OptimizerKind;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;

@@ -1,0 +1,326 @@
+//! The sweep's own pictures: every configuration's score against Δacc and validation
+//! accuracy (the study's Figure 3, with equal-score lines), the score by each varying
+//! hyperparameter, and successive halving's rungs. Configurations a search stopped
+//! early are drawn too, as rings, at the epochs they reached.
+
+use super::{colour, label_at, register_font, svg_to_png, text_style, DrawResult, PlotError};
+use crate::score::{DeltaKind, ScoreRule};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+// ---------------------------------------------------------------- HPO scatter
+
+/// One configuration of the sweep: complete, or stopped early by successive halving
+/// (then its numbers are those of the epochs it reached).
+#[derive(Debug, Clone)]
+pub struct ConfigPoint {
+    pub delta_accuracy: f64,
+    pub val_accuracy: f64,
+    pub score: f64,
+    /// The epochs it reached when successive halving stopped it; None: complete.
+    pub stopped_at: Option<i64>,
+}
+
+/// "All 12 configurations" or "1 of 9 configurations complete" for a title.
+pub fn completeness(complete: usize, all: usize) -> String {
+    if complete == all {
+        format!("All {all} configurations")
+    } else {
+        format!("{complete} of {all} configurations complete")
+    }
+}
+
+/// The distinct epochs at which configurations were stopped early, ascending: each
+/// gets a colour of its own (after the complete ones' colour 0).
+fn stop_epochs(stops: impl Iterator<Item = Option<i64>>) -> Vec<i64> {
+    let mut e: Vec<i64> = stops.flatten().collect();
+    e.sort_unstable();
+    e.dedup();
+    e
+}
+
+pub fn hpo_scatter(stem: &Path, points: &[ConfigPoint], chosen: Option<usize>, rule: &ScoreRule) -> Result<Vec<PathBuf>, PlotError> {
+    render!(stem, (900, 640), draw_hpo_scatter(points, chosen, rule))
+}
+
+/// The part of the segment a–b inside the rectangle [x0, x1] × [y0, y1]
+/// (Liang–Barsky), or None when it misses it. Clipping keeps the segment's slope,
+/// where clamping its end points would not.
+pub fn clip_segment(a: (f64, f64), b: (f64, f64), (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [(-dx, a.0 - x0), (dx, x1 - a.0), (-dy, a.1 - y0), (dy, y1 - a.1)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+}
+
+/// The equal-score line of score `s` over [x0, x1], as straight pieces: with |Δacc| in
+/// the score, v = (2s − w1·(1 − |Δ|)) / w2 bends at Δ = 0.
+pub fn iso_score_pieces(s: f64, rule: &ScoreRule, (x0, x1): (f64, f64)) -> Vec<((f64, f64), (f64, f64))> {
+    let v = |d: f64| (2.0 * s - rule.w1 * (1.0 - d.abs())) / rule.w2;
+    let mut xs = vec![x0];
+    if x0 < 0.0 && x1 > 0.0 {
+        xs.push(0.0);
+    }
+    xs.push(x1);
+    xs.windows(2).map(|w| ((w[0], v(w[0])), (w[1], v(w[1])))).collect()
+}
+
+fn draw_hpo_scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[ConfigPoint], chosen: Option<usize>, rule: &ScoreRule) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let xs = points.iter().map(|p| p.delta_accuracy);
+    let ys = points.iter().map(|p| p.val_accuracy);
+    let (x0, x1) = padded(xs);
+    let (y0, y1) = padded(ys);
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: validation accuracy vs overfitting", completeness(points.iter().filter(|p| p.stopped_at.is_none()).count(), points.len())),
+            text_style(20),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let x_desc = match rule.delta {
+        DeltaKind::Absolute => "Δacc = mean train accuracy − mean validation accuracy",
+        DeltaKind::Relative => "Δacc = (mean train accuracy − mean validation accuracy) / mean validation accuracy",
+    };
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc(x_desc)
+        .y_desc("mean validation accuracy (CV)")
+        .x_label_formatter(&|v| format!("{v:.3}"))
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(text_style(13))
+        .axis_desc_style(text_style(15))
+        .draw()?;
+    // Equal-score lines, clipped to the plot area.
+    if rule.w2 != 0.0 {
+        let scores: Vec<f64> = points.iter().map(|p| p.score).filter(|s| s.is_finite()).collect();
+        let (s0, s1) = (scores.iter().copied().fold(f64::INFINITY, f64::min), scores.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        if s0.is_finite() && s1 > s0 {
+            for i in 0..5 {
+                let s = s0 + (s1 - s0) * i as f64 / 4.0;
+                for (a, b) in iso_score_pieces(s, rule, (x0, x1)) {
+                    if let Some((a, b)) = clip_segment(a, b, (x0, x1), (y0, y1)) {
+                        chart.draw_series(DashedLineSeries::new(vec![a, b], 5, 4, RGBColor(160, 160, 160).stroke_width(1)))?;
+                    }
+                }
+                // Label on the line near the right edge, if inside.
+                let xl = x1 - (x1 - x0) * 0.14;
+                let y = (2.0 * s - rule.w1 * (1.0 - xl.abs())) / rule.w2;
+                if y > y0 && y < y1 {
+                    chart.draw_series(std::iter::once(Text::new(format!("score {s:.3}"), (xl, y), text_style(13))))?;
+                }
+            }
+        }
+        // The chosen configuration's own equal-score line, through its point.
+        if let Some(c) = chosen.and_then(|c| points.get(c)).filter(|c| c.score.is_finite()) {
+            for (a, b) in iso_score_pieces(c.score, rule, (x0, x1)) {
+                if let Some((a, b)) = clip_segment(a, b, (x0, x1), (y0, y1)) {
+                    chart.draw_series(DashedLineSeries::new(vec![a, b], 5, 4, RED.mix(0.7).stroke_width(1)))?;
+                }
+            }
+        }
+    }
+    // Those successive halving stopped early, as rings, one colour per epochs reached.
+    for (i, e) in stop_epochs(points.iter().map(|p| p.stopped_at)).into_iter().enumerate() {
+        let c = colour(i + 1);
+        chart
+            .draw_series(points.iter().filter(|p| p.stopped_at == Some(e)).map(|p| {
+                Circle::new((p.delta_accuracy, p.val_accuracy), 4, c.stroke_width(2))
+            }))?
+            .label(format!("stopped at {e} epochs"))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.stroke_width(2)));
+    }
+    chart
+        .draw_series(points.iter().enumerate().filter(|(i, p)| Some(*i) != chosen && p.stopped_at.is_none()).map(|(_, p)| {
+            Circle::new((p.delta_accuracy, p.val_accuracy), 3, colour(0).mix(0.6).filled())
+        }))?
+        .label("complete configuration")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, colour(0).filled()));
+    if let Some(c) = chosen.and_then(|c| points.get(c)) {
+        chart
+            .draw_series(std::iter::once(Circle::new((c.delta_accuracy, c.val_accuracy), 6, RED.filled())))?
+            .label(format!("chosen (score {:.4})", c.score))
+            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(text_style(15))
+        .draw()?;
+    Ok(())
+}
+
+fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(0.005);
+    (lo - pad, hi + pad)
+}
+
+// ---------------------------------------------------------------- score vs hyperparameter
+
+/// One value of a hyperparameter as the axis shows it, and its configurations' scores,
+/// each with the epochs successive halving stopped it at (None: complete).
+pub type ScoreGroup = (String, Vec<(f64, Option<i64>)>);
+
+/// Scores of the configurations for each value of one hyperparameter (values in axis
+/// order).
+pub fn score_vs_param(stem: &Path, key: &str, groups: &[ScoreGroup], chosen: Option<(usize, usize)>) -> Result<Vec<PathBuf>, PlotError> {
+    render!(stem, (760, 480), draw_score_vs_param(key, groups, chosen))
+}
+
+fn draw_score_vs_param<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, key: &str, groups: &[ScoreGroup], chosen: Option<(usize, usize)>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    let k = groups.len().max(1);
+    let (y0, y1) = padded(groups.iter().flat_map(|g| g.1.iter().map(|p| p.0)));
+    let all = groups.iter().map(|g| g.1.len()).sum::<usize>();
+    let complete = groups.iter().map(|g| g.1.iter().filter(|p| p.1.is_none()).count()).sum::<usize>();
+    let caption = if complete == all { format!("Score by {key}") } else { format!("Score by {key} ({complete} of {all} complete)") };
+    let stops = stop_epochs(groups.iter().flat_map(|g| g.1.iter().map(|p| p.1)));
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, text_style(20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(-0.5f64..k as f64 - 0.5, y0..y1)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .disable_x_mesh()
+        .x_labels(k + 1)
+        .x_label_formatter(&|v| label_at(&names, *v))
+        .x_desc(key)
+        .y_desc("weighted score")
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(text_style(13))
+        .axis_desc_style(text_style(15))
+        .draw()?;
+    for (gi, (_, scores)) in groups.iter().enumerate() {
+        // At the value's own position (no jitter on an axis that may be numeric);
+        // translucent, so that equal scores show as a darker point. Those stopped
+        // early are rings in their epochs' colour (as in the scatter).
+        chart.draw_series(scores.iter().filter(|p| p.1.is_none()).map(|p| Circle::new((gi as f64, p.0), 4, colour(0).mix(0.35).filled())))?;
+        for (i, e) in stops.iter().enumerate() {
+            chart.draw_series(scores.iter().filter(|p| p.1 == Some(*e)).map(|p| Circle::new((gi as f64, p.0), 4, colour(i + 1).stroke_width(2))))?;
+        }
+        // The bar: the best complete score of the value.
+        if let Some(best) = scores.iter().filter(|p| p.1.is_none()).map(|p| p.0).filter(|s| s.is_finite()).reduce(f64::max) {
+            chart.draw_series(std::iter::once(PathElement::new(vec![(gi as f64 - 0.3, best), (gi as f64 + 0.3, best)], BLACK.stroke_width(2))))?;
+        }
+    }
+    if let Some((g, j)) = chosen {
+        if let Some(s) = groups.get(g).and_then(|grp| grp.1.get(j)) {
+            chart.draw_series(std::iter::once(Circle::new((g as f64, s.0), 6, RED.filled())))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- successive halving's rungs
+
+/// One configuration's score at one complete rung of successive halving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungPoint {
+    pub config_id: String,
+    pub rung: i64,
+    /// The rung's epochs.
+    pub epochs: i64,
+    pub score: f64,
+    /// It went on to the next rung.
+    pub promoted: bool,
+}
+
+/// Score per configuration per rung: each configuration a line over the rungs it was
+/// trained in; those that went on from a rung drawn dark, the pruned light, the
+/// evaluated configuration in red.
+pub fn rungs(stem: &Path, points: &[RungPoint], chosen: Option<&str>) -> Result<Vec<PathBuf>, PlotError> {
+    render!(stem, (760, 480), draw_rungs(points, chosen))
+}
+
+fn draw_rungs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[RungPoint], chosen: Option<&str>) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let last = points.iter().map(|p| p.rung).max().unwrap_or(0);
+    let mut epochs = vec![0i64; last as usize + 1];
+    for p in points {
+        epochs[p.rung as usize] = epochs[p.rung as usize].max(p.epochs);
+    }
+    let names: Vec<String> = epochs.iter().enumerate().map(|(r, e)| format!("rung {r} ({e} ep.)")).collect();
+    let (y0, y1) = padded(points.iter().map(|p| p.score).filter(|s| s.is_finite()));
+    let mut chart = ChartBuilder::on(root)
+        .caption("Successive halving: score per configuration per rung", text_style(20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(-0.3f64..last as f64 + 0.3, y0..y1)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .disable_x_mesh()
+        .x_labels(last as usize + 2)
+        .x_label_formatter(&|v| label_at(&names, *v))
+        .x_desc("rung (epochs trained)")
+        .y_desc("weighted score at the rung")
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style(text_style(13))
+        .axis_desc_style(text_style(15))
+        .draw()?;
+    let mut by_config: std::collections::BTreeMap<&str, Vec<&RungPoint>> = Default::default();
+    for p in points.iter().filter(|p| p.score.is_finite()) {
+        by_config.entry(&p.config_id).or_default().push(p);
+    }
+    // Pruned ones first, so that survivors are drawn over them.
+    let mut lines: Vec<(&str, Vec<&RungPoint>)> = by_config.into_iter().map(|(k, mut v)| {
+        v.sort_by_key(|p| p.rung);
+        (k, v)
+    }).collect();
+    lines.sort_by_key(|(_, v)| v.len());
+    for (id, ps) in &lines {
+        let survived = ps.len() > 1 || ps.iter().any(|p| p.promoted);
+        let style = if Some(*id) == chosen {
+            RED.stroke_width(3)
+        } else if survived {
+            colour(0).stroke_width(2)
+        } else {
+            colour(0).mix(0.25).stroke_width(1)
+        };
+        chart.draw_series(std::iter::once(PathElement::new(ps.iter().map(|p| (p.rung as f64, p.score)).collect::<Vec<_>>(), style)))?;
+        chart.draw_series(ps.iter().map(|p| {
+            let fill = if Some(*id) == chosen { RED.filled() } else if p.promoted { colour(0).filled() } else { colour(0).mix(0.3).filled() };
+            Circle::new((p.rung as f64, p.score), if p.promoted { 4 } else { 3 }, fill)
+        }))?;
+    }
+    Ok(())
+}
