@@ -55,6 +55,8 @@ pub struct ConfigRow {
     /// The same, decoded.
     pub params: Map<String, Value>,
     pub summary: Option<CvSummary>,
+    /// The configuration whose training (folds) it shares, if not its own.
+    pub shares_training_of: Option<String>,
 }
 
 /// A stored configuration's hyperparameters as a JSON object; the error says what is

@@ -38,6 +38,8 @@ pub struct ReportInput<'a> {
     /// Configurations successive halving stopped before their end, ranked by their
     /// scores at the epochs they reached: (ranking entry, epochs reached, pruned).
     pub partial: &'a [crate::sweep::ranking::PartialRanked],
+    /// Successive halving's rungs that ranked unlike the rung before them, as advice.
+    pub weak_rungs: &'a [String],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +122,7 @@ th{background:#eef3f8}td:first-child,th:first-child{text-align:left}tr.avg td{ba
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}
 figure{display:inline-block;margin:.6em .6em .6em 0;vertical-align:top}figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.85em;color:#555}pre{background:#f4f4f4;padding:.8em;overflow-x:auto;font-size:.88em}
-.gallery figure{max-width:48%}.note{color:#555;font-size:.9em}";
+.gallery figure{max-width:48%}.note{color:#555;font-size:.9em}.warning{background:#fff4e5;border-left:4px solid #e67e22;padding:.4em .8em}";
 
 /// Writes the plots and `index.html` into `out`; returns the page's path.
 pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
@@ -272,6 +274,9 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
         figure(html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
+    }
+    for w in input.weak_rungs {
+        let _ = writeln!(html, "<p class=\"warning\"><strong>Warning:</strong> {}</p>", esc(w));
     }
     for key in input.varying {
         // One group of scores per value, in axis order: numbers ascending, others by name.

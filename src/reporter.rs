@@ -129,6 +129,16 @@ impl Reporter {
         }
     }
 
+    /// A warning: shown in every mode, `--quiet` included.
+    fn warn(&self, s: String) {
+        match self.mode {
+            Mode::Bars => {
+                let _ = self.multi.println(s);
+            }
+            _ => eprintln!("{s}"),
+        }
+    }
+
     fn line(&self, s: String) {
         match self.mode {
             Mode::Bars => {
@@ -161,7 +171,7 @@ impl Reporter {
                 self.advance(*worker);
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
             }
-            Event::RungPromoted { rung, configurations, pruned, folds } => {
+            Event::RungPromoted { rung, configurations, pruned, folds, weak } => {
                 (self.done, self.total) = (0, *folds);
                 if let Some(o) = &self.overall {
                     o.set_length(self.total);
@@ -173,6 +183,9 @@ impl Reporter {
                     "rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",
                     rung - 1
                 ));
+                if let Some(w) = weak {
+                    self.warn(format!("warning: {w}"));
+                }
             }
             Event::FoldLost { worker, config_id, fold } => {
                 self.advance(*worker);

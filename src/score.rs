@@ -120,6 +120,38 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Spearman's ρ (Pearson on average ranks); None with fewer than 3 pairs or no spread.
+pub fn spearman(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 3 {
+        return None;
+    }
+    let ranks = |xs: Vec<f64>| {
+        let mut idx: Vec<usize> = (0..xs.len()).collect();
+        idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+        let mut r = vec![0.0; xs.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
+                j += 1;
+            }
+            for &k in &idx[i..=j] {
+                r[k] = (i + j) as f64 / 2.0;
+            }
+            i = j + 1;
+        }
+        r
+    };
+    let a = ranks(pairs.iter().map(|p| p.0).collect());
+    let b = ranks(pairs.iter().map(|p| p.1).collect());
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
 /// A configuration's summary over its folds.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CvSummary {
@@ -161,6 +193,18 @@ pub fn summarize(folds: &[FoldResult], rule: &ScoreRule) -> CvSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ties take their average rank, as in scipy.stats.spearmanr: ([1, 2, 3, 4, 5],
+    /// [5, 6, 7, 8, 7]) has ranks [0, 1, 2.5, 4, 2.5] for the second, so ρ = 8/√95; a
+    /// perfect inversion is −1.
+    #[test]
+    fn spearman_is_scipys() {
+        let pairs: Vec<(f64, f64)> = [(1.0, 5.0), (2.0, 6.0), (3.0, 7.0), (4.0, 8.0), (5.0, 7.0)].to_vec();
+        assert!((spearman(&pairs).unwrap() - 8.0 / 95f64.sqrt()).abs() < 1e-12);
+        assert_eq!(spearman(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]), Some(-1.0));
+        assert_eq!(spearman(&[(1.0, 3.0), (2.0, 2.0)]), None);
+    }
+
 
     fn rule(delta: DeltaKind, w1: f64, w2: f64) -> ScoreRule {
         ScoreRule { delta, w1, w2 }

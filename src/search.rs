@@ -21,7 +21,7 @@
 
 use crate::config::Config;
 use crate::params::HyperParams;
-use crate::store::{RungCandidate, RungDecision, RungPlan};
+use crate::store::{RungCandidate, RungDecision, RungPlan, RungScore};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,36 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
     let mut ranked: Vec<&RungEntry> = entries.iter().filter(|e| e.score.is_some_and(|s| s.is_finite())).collect();
     ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
     ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
+}
+
+/// Below this rank agreement between a complete rung and the one before it, the
+/// cheaper rung is said to mislead (see `rung_agreement`).
+pub const WEAK_AGREEMENT: f64 = 0.5;
+
+/// How far a complete rung `rung` (≥ 1) ranks the configurations it holds as the rung
+/// before did: Spearman's ρ between their scores at the two rungs (None with fewer
+/// than 3 such configurations). Low agreement means the earlier, cheaper rung chose
+/// its survivors on a ranking that more epochs overturn.
+pub fn rung_agreement(scores: &[RungScore], rung: i64) -> Option<f64> {
+    let before: std::collections::HashMap<&str, f64> =
+        scores.iter().filter(|s| s.rung == rung - 1).filter_map(|s| Some((s.config_id.as_str(), s.score?))).collect();
+    let pairs: Vec<(f64, f64)> = scores
+        .iter()
+        .filter(|s| s.rung == rung)
+        .filter_map(|s| Some((*before.get(s.config_id.as_str())?, s.score?)))
+        .collect();
+    crate::score::spearman(&pairs)
+}
+
+/// What to tell the user when rung `rung` disagrees with the rung before it: which
+/// rungs, and what to change. `epochs`: the largest configured epochs.
+pub fn weak_rung_advice(h: &Halving, rung: u32, agreement: f64, epochs: u32) -> String {
+    let (cheap, dear) = (h.budget(rung - 1, epochs), h.budget(rung, epochs));
+    format!(
+        "rung {} ({cheap} epochs) ranked the configurations unlike rung {rung} ({dear} epochs) does (Spearman {agreement:.2} < {WEAK_AGREEMENT}): \
+         its pruning may have lost the best; raise min_epochs to {dear}, or use hyperband",
+        rung - 1
+    )
 }
 
 /// A key of a strategy: its name, its least value (`None`: any integer ≥ 0), and

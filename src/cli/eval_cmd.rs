@@ -446,8 +446,15 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
     let counts = rt.block_on(store.counts(sweep.id))?;
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
-    let rungs: Vec<crate::plots::RungPoint> = rt
-        .block_on(store.rung_scores(sweep.id))?
+    let rung_scores = rt.block_on(store.rung_scores(sweep.id))?;
+    let weak_rungs = match sweep::stored_spec(&sweep).ok().and_then(|s| s.search.halving()) {
+        Some(h) => {
+            let epochs = recorded.rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
+            sweep::status::weak_rungs(&rung_scores, &h, epochs)
+        }
+        None => Vec::new(),
+    };
+    let rungs: Vec<crate::plots::RungPoint> = rung_scores
         .into_iter()
         .filter_map(|r| {
             Some(crate::plots::RungPoint { score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
@@ -486,6 +493,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             top: a.top,
             rungs: &rungs,
             partial: &ranking.partial,
+            weak_rungs: &weak_rungs,
         },
         &out,
     )?;

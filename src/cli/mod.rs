@@ -9,6 +9,7 @@ mod cv_cmd;
 mod eval_cmd;
 pub mod slurm_cmd;
 pub mod sweep_cmd;
+mod replay_cmd;
 mod view_cmd;
 
 use anyhow::{Context, Result};
@@ -87,6 +88,8 @@ pub enum Command {
     Rank(view_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
     Export(view_cmd::ExportArgs),
+    /// Evaluate a search strategy (successive halving, hyperband) on a sweep's recorded full runs, without training.
+    Replay(replay_cmd::ReplayArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
     Bench(bench_cmd::BenchArgs),
     /// Benchmark the scheduler and store: many workers in several processes, simulated folds, on SQLite and PostgreSQL.
@@ -240,6 +243,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Slurm(a) => slurm_cmd::run(a),
         Command::Rank(a) => view_cmd::rank(a),
         Command::Export(a) => view_cmd::export(a),
+        Command::Replay(a) => replay_cmd::replay(a),
         Command::Bench(a) => bench_cmd::run(a),
         Command::BenchScheduler(a) => bench_sched::run(a),
         Command::Evaluate(a) => eval_cmd::evaluate(a),

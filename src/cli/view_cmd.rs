@@ -118,7 +118,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                     "mean_val_accuracy": b.summary.mean_val_accuracy, "delta_accuracy": b.summary.delta_accuracy})),
                 "rate_folds_per_minute": s.rate_per_min, "eta_seconds": s.eta, "failures": s.failures,
                 "workers_running": s.live_running > 0, "live_running_folds": s.live_running, "workers": s.workers,
-                "done_fold_devices": devices, "rungs": s.rungs,
+                "done_fold_devices": devices, "rungs": s.rungs, "weak_rungs": s.weak_rungs,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
             }))?);
         } else {
@@ -159,6 +159,9 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
             })
             .collect();
         print_aligned(&header, &table, "  ");
+        for w in &s.weak_rungs {
+            println!("warning: {w}");
+        }
     }
     if !s.devices.is_empty() {
         let on: Vec<String> = s.devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();

@@ -245,7 +245,17 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         let how = (self.opts.db_patience, q.name());
         match Self::patiently(&mut self.signals, self.emit, how, || q.advance_rung(sweep, &h)).await {
             Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
-                (self.emit)(Event::RungPromoted { rung, configurations, pruned, folds });
+                // Did the rung just complete rank its configurations as the one before?
+                // (Advice only: a lost connection here costs the note, not the run.)
+                let complete = rung - 1;
+                let weak = match complete {
+                    0 => None,
+                    r => q.rung_agreement(sweep, r).await.ok().flatten().filter(|a| *a < crate::search::WEAK_AGREEMENT).map(|a| {
+                        let epochs = self.job.params.values().map(|p| p.epochs).max().unwrap_or(0);
+                        crate::search::weak_rung_advice(&h, r, a, epochs)
+                    }),
+                };
+                (self.emit)(Event::RungPromoted { rung, configurations, pruned, folds, weak });
                 true
             }
             Ok(RungStep::Waiting) => {

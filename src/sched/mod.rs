@@ -77,8 +77,10 @@ pub enum Event {
     /// by another one on the same sweep).
     Best { config_id: String, score: f64 },
     /// Successive halving: a rung was complete; `configurations` went on to `rung`
-    /// (`folds` more folds to train), `pruned` stopped.
-    RungPromoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
+    /// (`folds` more folds to train), `pruned` stopped. `weak`: the complete rung ranked
+    /// its configurations unlike the rung before it (`search::rung_agreement` below
+    /// `search::WEAK_AGREEMENT`), and what to do about it.
+    RungPromoted { rung: u32, configurations: usize, pruned: usize, folds: u64, weak: Option<String> },
     Stopping { running: usize },
     /// The database connection was lost; the dispatcher retries (results are kept).
     WaitingForDatabase { error: String, patience_seconds: f64 },

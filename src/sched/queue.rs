@@ -40,6 +40,9 @@ pub trait FoldQueue {
     async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>>;
     /// Successive halving, when nothing is claimable: promote the complete rung.
     async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep>;
+    /// Successive halving: how complete rung `rung` ranks its configurations against
+    /// the rung before (`search::rung_agreement`).
+    async fn rung_agreement(&self, sweep: i64, rung: u32) -> QueueResult<Option<f64>>;
     /// A fold's saved training state: (epochs, encoded state).
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>>;
     async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool>;
@@ -87,6 +90,9 @@ impl FoldQueue for Store {
     }
     async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep> {
         self.advance_rung_with(sweep, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
+    }
+    async fn rung_agreement(&self, sweep: i64, rung: u32) -> QueueResult<Option<f64>> {
+        Ok(crate::search::rung_agreement(&self.rung_scores(sweep).await?, rung as i64))
     }
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
         Store::checkpoint(self, fold_id).await

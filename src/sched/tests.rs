@@ -36,6 +36,10 @@ struct Mem {
     /// The next claim is made, but its answer is lost on the way back (as a dropped
     /// connection can do): the fold stays held by this worker.
     swallow: bool,
+    /// The rung `promote` goes to (default 1), and the rank agreement of the rung just
+    /// complete with the one before.
+    promote_to: u32,
+    agreement: Option<f64>,
 }
 
 #[derive(Default)]
@@ -134,7 +138,10 @@ impl FoldQueue for MemQueue {
         let next: Vec<MemFold> = std::mem::take(&mut m.promote);
         let folds = next.len() as u64;
         m.folds.extend(next);
-        Ok(RungStep::Promoted { rung: 1, configurations: 1, pruned: 0, folds })
+        Ok(RungStep::Promoted { rung: m.promote_to.max(1), configurations: 1, pruned: 0, folds })
+    }
+    async fn rung_agreement(&self, _sweep: i64, _rung: u32) -> QueueResult<Option<f64>> {
+        Ok(self.up()?.agreement)
     }
     async fn checkpoint(&self, _fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
         Ok(None)
@@ -419,6 +426,31 @@ fn a_rung_held_elsewhere_is_waited_for_then_its_promotion_is_run() {
     assert_eq!(q.states(), vec!["done"; 6]);
     assert_eq!(count(&events, |e| matches!(e, Event::RungPromoted { folds: 3, .. })), 1);
     assert_eq!(q.mem.lock().unwrap().waiting_polls, 0, "it polled through the wait");
+}
+
+/// A promotion after a rung that ranked its configurations unlike the rung before says
+/// so, with what to change; one that agreed says nothing; rung 0 has nothing before it.
+#[test]
+fn a_rung_that_disagrees_with_the_one_before_is_said() {
+    let weak_of = |promote_to: u32, agreement: Option<f64>| {
+        let q = Arc::new(MemQueue::new(&["a"], 1));
+        {
+            let mut m = q.mem.lock().unwrap();
+            m.promote = vec![MemFold { id: 100, config: "a".into(), fold: 0, state: "pending", worker: None, val: None }];
+            (m.promote_to, m.agreement) = (promote_to, agreement);
+        }
+        let (_s, h) = start(q.clone(), job(&["a"], true), opts(1), Duration::from_millis(1));
+        let (r, events) = h.join().unwrap();
+        r.unwrap();
+        events.into_iter().find_map(|e| match e {
+            Event::RungPromoted { weak, .. } => Some(weak),
+            _ => None,
+        })
+    };
+    let weak = weak_of(2, Some(-0.3)).expect("a promotion").expect("a note");
+    assert!(weak.contains("rung 0") && weak.contains("rung 1") && weak.contains("-0.30") && weak.contains("raise min_epochs"), "{weak}");
+    assert_eq!(weak_of(2, Some(0.9)), Some(None));
+    assert_eq!(weak_of(1, Some(-0.3)), Some(None), "rung 0 has no rung before it");
 }
 
 #[test]

@@ -71,7 +71,7 @@ impl Store {
             .fetch_optional(p)
             .await
             .in_db(self)?;
-            Ok(row.map(|r| (r.get(0), r.get(1))))
+            Ok(row.map(|r| (r.get("config_id"), r.get("score"))))
         })
     }
 }

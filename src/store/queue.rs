@@ -308,7 +308,7 @@ impl Store {
                 // A complete fold needs no saved state any more.
                 sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.in_db(self)?;
             }
-            let (sweep_id, config_id): (i64, String) = (row.get(0), row.get(1));
+            let (sweep_id, config_id): (i64, String) = (row.get("sweep_id"), row.get("config_id"));
             if let Some(lock) = self.dialect.lock_rows("SELECT config_id FROM configurations WHERE sweep_id = $1 AND config_id = $2") {
                 // Two workers recording a configuration's last two folds at once queue
                 // here, so the second sees the first's fold done (READ COMMITTED).
@@ -369,7 +369,7 @@ impl Store {
                 .await
                 .in_db(self)?;
                 if resource.is_none() {
-                    completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get(0), params_json: row.get(1), summary: s });
+                    completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get("position"), params_json: row.get("params_json"), summary: s });
                 }
             }
             // (No `updated_at` of the sweep here: one row every worker would update is a

@@ -125,11 +125,12 @@ impl Store {
             position: i64,
             params_json: String,
             complete: Option<f64>,
+            trained_by: Option<String>,
             #[sqlx(flatten)]
             summary: SummaryColumns,
         }
         let sql = format!(
-            "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END AS complete, {SUMMARY_READ}
+            "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END AS complete, trained_by, {SUMMARY_READ}
              FROM configurations WHERE sweep_id = $1 ORDER BY position"
         );
         let rows: Vec<Columns> = with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.in_db(self))?;
@@ -138,6 +139,7 @@ impl Store {
                 Ok(ConfigRow {
                     params: self.params_of(&r.config_id, &r.params_json)?,
                     summary: r.complete.map(|_| r.summary.summary()),
+                    shares_training_of: r.trained_by,
                     config_id: r.config_id,
                     position: r.position,
                     params_json: r.params_json,

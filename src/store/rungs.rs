@@ -19,6 +19,34 @@ pub struct RungCandidate {
     pub resource_epochs: Option<i64>,
 }
 
+/// A configuration row of the current rung, as stored.
+#[derive(sqlx::FromRow)]
+struct CandidateColumns {
+    config_id: String,
+    position: i64,
+    score: Option<f64>,
+    resource_epochs: Option<i64>,
+    params_json: String,
+    completed_at: Option<f64>,
+    mean_val_accuracy: Option<f64>,
+}
+
+impl From<CandidateColumns> for RungCandidate {
+    /// Scored once summarised (a failed fold leaves it without a summary).
+    fn from(c: CandidateColumns) -> Self {
+        let scored = c.completed_at.is_some();
+        RungCandidate {
+            config_id: c.config_id,
+            position: c.position,
+            params_json: c.params_json,
+            scored,
+            score: if scored { c.score } else { None },
+            mean_val_accuracy: c.mean_val_accuracy,
+            resource_epochs: c.resource_epochs,
+        }
+    }
+}
+
 /// The sweep logic's decision on a complete rung.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RungPlan {
@@ -138,7 +166,7 @@ impl Store {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Waiting);
             }
-            let rows = sqlx::query(
+            let rows: Vec<CandidateColumns> = sqlx::query_as(
                 "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
                  FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 ORDER BY position",
             )
@@ -147,21 +175,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .in_db(self)?;
-            let candidates: Vec<RungCandidate> = rows
-                .iter()
-                .map(|row| {
-                    let scored = row.get::<Option<f64>, _>(5).is_some();
-                    RungCandidate {
-                        config_id: row.get(0),
-                        position: row.get(1),
-                        params_json: row.get(4),
-                        scored,
-                        score: if scored { row.get(2) } else { None },
-                        mean_val_accuracy: row.get(6),
-                        resource_epochs: row.get(3),
-                    }
-                })
-                .collect();
+            let candidates: Vec<RungCandidate> = rows.into_iter().map(RungCandidate::from).collect();
             // The decision is the sweep logic's, taken inside this transaction.
             let decided = match plan(r as u32, &candidates) {
                 Ok(d) => d,

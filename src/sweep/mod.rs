@@ -14,6 +14,7 @@ pub mod job;
 pub mod plan;
 pub mod ranking;
 pub mod register;
+pub mod replay;
 pub mod status;
 
 use crate::data::DataError;

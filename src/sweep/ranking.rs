@@ -59,6 +59,7 @@ impl Recorded {
                 params_json: p.params_json.clone(),
                 params: p.params.clone(),
                 summary: Some(p.summary.clone()),
+                shares_training_of: None,
             })
             .collect();
         let partial = rank::rank(&partial_rows, rule)

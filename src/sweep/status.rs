@@ -7,7 +7,8 @@
 use super::Result;
 use crate::rank::{self, Ranked};
 use crate::score::ScoreRule;
-use crate::store::{now, Counts, Failure, RungRow, Store, SweepRow, WorkerRow};
+use crate::search::{self, Halving};
+use crate::store::{now, Counts, Failure, RungRow, RungScore, Store, SweepRow, WorkerRow};
 
 /// The window the rate is measured over, seconds.
 pub const RATE_WINDOW: f64 = 600.0;
@@ -36,6 +37,9 @@ pub struct Status {
     pub devices: Vec<(String, i64)>,
     /// Successive halving's rungs.
     pub rungs: Option<Vec<RungRow>>,
+    /// Complete rungs that ranked their configurations unlike the rung before them,
+    /// each with what to change.
+    pub weak_rungs: Vec<String>,
 }
 
 impl Status {
@@ -60,6 +64,15 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     let eta = (rate_per_min > 0.0 && live_running > 0).then(|| remaining as f64 / rate_per_min * 60.0);
     let rule = super::score_rule(sweep)?;
     let rows = store.configurations(sweep.id).await?;
+    let rungs = store.rungs(sweep.id).await?;
+    let halving = super::stored_spec(sweep).ok().and_then(|s| s.search.halving());
+    let weak_rungs = match (&rungs, halving) {
+        (Some(_), Some(h)) => {
+            let epochs = rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
+            weak_rungs(&store.rung_scores(sweep.id).await?, &h, epochs)
+        }
+        _ => Vec::new(),
+    };
     Ok(Status {
         counts,
         configurations: rows.len(),
@@ -73,6 +86,19 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         workers,
         failures: store.failures(sweep.id).await?,
         devices: store.done_fold_devices(sweep.id).await?,
-        rungs: store.rungs(sweep.id).await?,
+        rungs,
+        weak_rungs,
     })
+}
+
+/// The complete rungs (from rung 1) whose ranking disagrees with the rung before
+/// theirs (`search::rung_agreement` below `search::WEAK_AGREEMENT`), as advice.
+pub fn weak_rungs(scores: &[RungScore], h: &Halving, epochs: u32) -> Vec<String> {
+    let last = scores.iter().map(|s| s.rung).max().unwrap_or(0);
+    (1..=last)
+        .filter_map(|r| {
+            let a = search::rung_agreement(scores, r)?;
+            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(h, r as u32, a, epochs))
+        })
+        .collect()
 }

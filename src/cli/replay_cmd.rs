@@ -1,0 +1,104 @@
+//! `gridsweep replay`: a search strategy evaluated on a sweep's recorded full runs,
+//! without training (see `crate::sweep::replay`).
+
+use super::sweep_cmd::{pick_sweep, print_aligned, runtime, DbArg};
+use super::Outcome;
+use crate::store::Store;
+use crate::sweep::{self, replay::Strategy};
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A sweep whose configurations ran to their end (notebook protocol).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The strategy, as a spec's `search` section: {"strategy": "halving", "factor": 3,
+    /// "min_epochs": 5} or {"strategy": "hyperband", "factor": 3, "min_epochs": 5}.
+    #[arg(long)]
+    pub strategy: String,
+    /// Replay on this many configurations drawn at random, --repeats times (default:
+    /// once, on all of them).
+    #[arg(long, value_parser = super::positive)]
+    pub sample: Option<usize>,
+    /// How many random sub-samples with --sample.
+    #[arg(long, default_value_t = 200, value_parser = super::positive)]
+    pub repeats: usize,
+    /// Seed of the sub-samples (and of hyperband's brackets).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn replay(a: ReplayArgs) -> Result<Outcome> {
+    let strategy: Strategy = serde_json::from_str(&a.strategy)
+        .with_context(|| format!("--strategy {}: expected {{\"strategy\": \"halving\" or \"hyperband\", \"factor\": 3, \"min_epochs\": 5}}", a.strategy))?;
+    strategy.check().map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
+    let rt = runtime()?;
+    let (sweep, curves) = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let curves = sweep::replay::curves(&store, &sweep).await?;
+        store.close().await;
+        anyhow::Ok((sweep, curves))
+    })?;
+    if curves.is_empty() {
+        anyhow::bail!("sweep `{}` has no configuration that ran to its end: nothing to replay", sweep.name);
+    }
+    let rule = sweep::score_rule(&sweep)?;
+    let shown = serde_json::to_string(&strategy)?;
+    if let Some(n) = a.sample {
+        let s = sweep::replay::replay_many(&strategy, &curves, &rule, n, a.repeats, a.seed).map_err(anyhow::Error::msg)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "summary": s}))?);
+            return Ok(Outcome::Ok);
+        }
+        println!("replay of {shown} on sweep {}: {} repeats on random samples of {} of its {} full runs", sweep.name, s.repeats, s.sample, curves.len());
+        println!("regret (sample's best score − the strategy's winner's): mean {:.5}, 95th percentile {:.5}", s.mean_regret, s.p95_regret);
+        println!("winner within 0.002 of the sample's best in {:.1}% of repeats", 100.0 * s.within_0002);
+        println!("fold-epochs trained: {:.1}% of the full runs'", 100.0 * s.fold_epoch_share);
+        let rho: Vec<String> = s.spearman.iter().enumerate().map(|(r, x)| format!("rung {r} {}", x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()))).collect();
+        println!("Spearman of rung scores with full-run scores (first bracket, mean): {}", rho.join(", "));
+        return Ok(Outcome::Ok);
+    }
+    let all: Vec<&sweep::replay::Curve> = curves.iter().collect();
+    let o = sweep::replay::replay(&strategy, &all, &rule, a.seed).map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "outcome": o}))?);
+        return Ok(Outcome::Ok);
+    }
+    println!("replay of {shown} on sweep {}: its {} full runs", sweep.name, curves.len());
+    let brackets = o.rung_scores.iter().map(|r| r.bracket).max().map_or(0, |b| b + 1);
+    let header: Vec<String> = ["bracket", "rung", "configurations", "epochs", "promoted", "Spearman"].map(String::from).to_vec();
+    let mut table = Vec::new();
+    for b in 0..brackets {
+        let rungs = o.rung_scores.iter().filter(|r| r.bracket == b).map(|r| r.score.rung).max().map_or(0, |r| r + 1);
+        for r in 0..rungs {
+            let at: Vec<_> = o.rung_scores.iter().filter(|x| x.bracket == b && x.score.rung == r).collect();
+            table.push(vec![
+                b.to_string(),
+                r.to_string(),
+                at.len().to_string(),
+                at.iter().filter_map(|x| x.score.resource_epochs).max().map(|e| e.to_string()).unwrap_or_default(),
+                at.iter().filter(|x| x.score.promoted).count().to_string(),
+                if b == 0 { o.spearman.get(r as usize).copied().flatten().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()) } else { String::new() },
+            ]);
+        }
+    }
+    print_aligned(&header, &table, "  ");
+    match &o.winner {
+        Some((id, score)) => println!("winner {id}, full-run score {score:.5}; the best full run {} {:.5}; regret {:.5}", o.best.0, o.best.1, o.regret),
+        None => println!("no configuration reached its end; the best full run {} {:.5}", o.best.0, o.best.1),
+    }
+    println!(
+        "fold-epochs trained: {} of the full runs' {} ({:.1}%)",
+        o.fold_epochs,
+        o.full_fold_epochs,
+        100.0 * o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64
+    );
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,446 @@
+//! Replay: a search strategy evaluated on recorded learning curves, without training.
+//!
+//! A sweep whose configurations ran to their end holds, fold by fold, every epoch's
+//! history. Under the notebook protocol that history says exactly what a fold would
+//! have scored had it been stopped after any epoch e (a rung's budget): training is
+//! deterministic and a stopped fold continues bit for bit, so the first e epochs of a
+//! stopped fold are the full run's first e; its scores are those of the checkpoint it
+//! holds then (the first epoch of best validation accuracy up to e), whose validation
+//! scores the history has, and whose training-fold scores are recorded when the
+//! checkpoint is taken (`EpochRecord::checkpoint_train_*`). So a rung's summary, its
+//! promotions (`search::plan_rung`, the same code a real run calls) and the strategy's
+//! winner are what a real run of the strategy on those configurations gives.
+//!
+//! Under the gridsearchcv protocol a stopped fold is scored on its last epoch's weights
+//! in evaluation mode, which the history does not hold (its accuracies are running
+//! means with dropout): such sweeps are refused rather than approximated.
+
+use super::{Result, SweepError};
+use crate::fold::FoldResult;
+use crate::score::{spearman, summarize, ScoreRule};
+use crate::search::{plan_rung, Halving};
+use crate::store::{RungCandidate, RungScore, Store, SweepRow};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+/// One configuration's full runs.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub config_id: String,
+    pub position: i64,
+    pub params_json: String,
+    /// Its configured epochs.
+    pub epochs: u32,
+    pub folds: Vec<FoldResult>,
+    /// Its full-run score, by the sweep's rule.
+    pub score: f64,
+}
+
+/// The strategies replay knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "strategy", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Strategy {
+    Halving {
+        #[serde(default = "three")]
+        factor: u32,
+        min_epochs: u32,
+    },
+    /// Hyperband (Li et al. 2018): brackets of successive halving that start at each
+    /// rung of the ladder `min_epochs·factor^k`, the configurations shared between
+    /// them in the paper's proportions.
+    Hyperband {
+        #[serde(default = "three")]
+        factor: u32,
+        min_epochs: u32,
+    },
+}
+
+fn three() -> u32 {
+    3
+}
+
+impl Strategy {
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let (Strategy::Halving { factor, min_epochs } | Strategy::Hyperband { factor, min_epochs }) = *self;
+        if factor < 2 {
+            return Err(format!("factor: {factor}: expected at least 2"));
+        }
+        if min_epochs == 0 {
+            return Err("min_epochs: expected at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The brackets for configurations of at most `max_epochs`: each a successive
+    /// halving and its share of the configurations (plain halving: one bracket, all).
+    pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, f64)> {
+        match *self {
+            Strategy::Halving { factor, min_epochs } => vec![(Halving { factor, min_epochs }, 1.0)],
+            Strategy::Hyperband { factor, min_epochs } => {
+                let ladder = Halving { factor, min_epochs }.rungs(1, max_epochs).len() as u32;
+                let s_max = ladder - 1;
+                let sizes: Vec<(Halving, f64)> = (0..=s_max)
+                    .rev()
+                    .map(|s| {
+                        let start = Halving { factor, min_epochs }.budget(s_max - s, max_epochs);
+                        let n = ((s_max + 1) as f64 / (s + 1) as f64 * (factor as f64).powi(s as i32)).ceil();
+                        (Halving { factor, min_epochs: start }, n)
+                    })
+                    .collect();
+                let total: f64 = sizes.iter().map(|s| s.1).sum();
+                sizes.into_iter().map(|(h, n)| (h, n / total)).collect()
+            }
+        }
+    }
+}
+
+/// What one replay of a strategy on a set of configurations gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Every rung score, in the order a real run records them (bracket, rung, then
+    /// grid position).
+    pub rung_scores: Vec<ReplayedRung>,
+    /// The best configuration the strategy trained to its end, with its full-run score.
+    pub winner: Option<(String, f64)>,
+    /// The best full-run score of the set.
+    pub best: (String, f64),
+    pub regret: f64,
+    /// Fold-epochs the strategy trains (each epoch once), and the set's full runs'.
+    pub fold_epochs: u64,
+    pub full_fold_epochs: u64,
+    /// Per rung (of the first bracket): Spearman between its scores and the same
+    /// configurations' full-run scores (None with fewer than 3).
+    pub spearman: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayedRung {
+    pub bracket: usize,
+    pub score: RungScoreValue,
+}
+
+/// A rung score as the store records one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RungScoreValue {
+    pub config_id: String,
+    pub rung: i64,
+    pub resource_epochs: Option<i64>,
+    pub score: Option<f64>,
+    pub mean_val_accuracy: Option<f64>,
+    pub promoted: bool,
+}
+
+impl From<&RungScore> for RungScoreValue {
+    fn from(r: &RungScore) -> Self {
+        RungScoreValue {
+            config_id: r.config_id.clone(),
+            rung: r.rung,
+            resource_epochs: r.resource_epochs,
+            score: r.score,
+            mean_val_accuracy: r.mean_val_accuracy,
+            promoted: r.promoted,
+        }
+    }
+}
+
+/// A fold's result had it been stopped after `e` epochs (notebook protocol), its
+/// history left out.
+pub fn fold_at(f: &FoldResult, e: u32) -> std::result::Result<FoldResult, String> {
+    if e >= f.epochs_run {
+        return Ok(FoldResult {
+            train_accuracy: f.train_accuracy,
+            train_loss: f.train_loss,
+            val_accuracy: f.val_accuracy,
+            val_loss: f.val_loss,
+            epochs_run: f.epochs_run,
+            final_learning_rate: f.final_learning_rate,
+            fit_seconds: f.fit_seconds,
+            score_seconds: f.score_seconds,
+            scored_epoch: f.scored_epoch,
+            history: Vec::new(),
+            partial: f.partial,
+        });
+    }
+    let h = &f.history[..e as usize];
+    // The checkpoint as `BestCheckpoint` keeps it: the first epoch of best validation
+    // accuracy.
+    let mut best: Option<(f64, usize)> = None;
+    for (i, r) in h.iter().enumerate() {
+        let v = r.val_accuracy.unwrap_or(f64::NAN);
+        let better = match best {
+            None => v > f64::NEG_INFINITY,
+            Some((b, _)) => v > b,
+        };
+        if better {
+            best = Some((v, i));
+        }
+    }
+    let Some((_, k)) = best else { return Err(format!("no checkpoint in the first {e} epochs")) };
+    let kept = &h[k];
+    let (Some(train_loss), Some(train_accuracy)) = (kept.checkpoint_train_loss, kept.checkpoint_train_accuracy) else {
+        return Err("its history has no checkpoint train scores (recorded by gridsweep since 2026-11-30; run the sweep again with this version)".into());
+    };
+    Ok(FoldResult {
+        train_accuracy,
+        train_loss,
+        val_accuracy: kept.val_accuracy.unwrap_or(f64::NAN),
+        val_loss: kept.val_loss.unwrap_or(f64::NAN),
+        epochs_run: e,
+        // The rate the next epoch would have used.
+        final_learning_rate: f.history[e as usize].learning_rate,
+        fit_seconds: f.fit_seconds * e as f64 / f.epochs_run.max(1) as f64,
+        score_seconds: 0.0,
+        scored_epoch: kept.epoch,
+        // Left out: a rung's summary needs the scores only, and replays make many.
+        history: Vec::new(),
+        partial: true,
+    })
+}
+
+/// A rung's candidate for `curve` at `budget` epochs, as the store hands it to the
+/// planner.
+fn candidate(curve: &Curve, budget: u32, rule: &ScoreRule) -> std::result::Result<RungCandidate, String> {
+    let folds = curve.folds.iter().map(|f| fold_at(f, budget)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| format!("configuration {}: {e}", curve.config_id))?;
+    let s = summarize(&folds, rule);
+    Ok(RungCandidate {
+        config_id: curve.config_id.clone(),
+        position: curve.position,
+        params_json: curve.params_json.clone(),
+        scored: true,
+        score: Some(s.score),
+        mean_val_accuracy: Some(s.mean_val_accuracy),
+        resource_epochs: folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max(),
+    })
+}
+
+/// What one bracket did.
+struct Bracket {
+    scores: Vec<RungScoreValue>,
+    /// The configurations it trained to their end.
+    complete: Vec<String>,
+    /// The epochs each configuration reached.
+    reached: Vec<u32>,
+}
+
+/// One bracket of synchronous successive halving over `set` (grid order), as a real
+/// run promotes it.
+fn halving(h: &Halving, set: &[&Curve], rule: &ScoreRule) -> std::result::Result<Bracket, String> {
+    let mut live: Vec<usize> = (0..set.len()).collect();
+    let mut reached = vec![0u32; set.len()];
+    let mut scores = Vec::new();
+    let mut complete = Vec::new();
+    for rung in 0u32.. {
+        let mut candidates = Vec::with_capacity(live.len());
+        for &i in &live {
+            let budget = h.budget(rung, set[i].epochs);
+            reached[i] = reached[i].max(budget);
+            candidates.push(candidate(set[i], budget, rule)?);
+        }
+        let plan = plan_rung(h, rung, &candidates)?;
+        let mut next = Vec::new();
+        for ((&i, c), d) in live.iter().zip(&candidates).zip(&plan.decisions) {
+            scores.push(RungScoreValue {
+                config_id: c.config_id.clone(),
+                rung: rung as i64,
+                resource_epochs: Some(d.epochs),
+                score: c.score,
+                mean_val_accuracy: c.mean_val_accuracy,
+                promoted: d.next_budget.is_some(),
+            });
+            if c.resource_epochs.is_none() && !complete.contains(&c.config_id) {
+                complete.push(c.config_id.clone());
+            }
+            if d.next_budget.is_some() {
+                next.push((i, c.resource_epochs.is_some()));
+            }
+        }
+        // As the store: the promoted go on; when none of them has epochs left, no fold
+        // becomes pending and the search ends here.
+        if plan.last || !next.iter().any(|&(_, partial)| partial) {
+            break;
+        }
+        live = next.into_iter().map(|(i, _)| i).collect();
+    }
+    Ok(Bracket { scores, complete, reached })
+}
+
+/// Replays `strategy` on `set` (any order; sorted by grid position here).
+pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) -> std::result::Result<Outcome, String> {
+    let mut set: Vec<&Curve> = set.to_vec();
+    set.sort_by_key(|c| c.position);
+    let max_epochs = set.iter().map(|c| c.epochs).max().unwrap_or(0);
+    let brackets = strategy.brackets(max_epochs);
+    // Hyperband shares the set between its brackets at random (seeded), in the paper's
+    // proportions; each bracket keeps grid order.
+    let mut order: Vec<usize> = (0..set.len()).collect();
+    if brackets.len() > 1 {
+        order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed));
+    }
+    let sizes = shares(set.len(), &brackets.iter().map(|b| b.1).collect::<Vec<_>>());
+    let (mut rung_scores, mut complete, mut fold_epochs, mut spearman) = (Vec::new(), Vec::new(), 0u64, Vec::new());
+    let mut start = 0;
+    for (b, ((h, _), n)) in brackets.iter().zip(sizes).enumerate() {
+        let mut members: Vec<usize> = order[start..start + n].to_vec();
+        start += n;
+        members.sort();
+        let group: Vec<&Curve> = members.iter().map(|&i| set[i]).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let Bracket { scores, complete: done, reached } = halving(h, &group, rule)?;
+        for (c, &e) in group.iter().zip(&reached) {
+            fold_epochs += c.folds.iter().map(|f| f.epochs_run.min(e) as u64).sum::<u64>();
+        }
+        if b == 0 {
+            spearman = rung_spearman(&scores, &group);
+        }
+        rung_scores.extend(scores.into_iter().map(|score| ReplayedRung { bracket: b, score }));
+        complete.extend(done);
+    }
+    let full = |id: &str| set.iter().find(|c| c.config_id == id).map(|c| c.score).unwrap_or(f64::NAN);
+    let best = set.iter().fold(None::<&Curve>, |b, c| match b {
+        Some(b) if b.score >= c.score => Some(b),
+        _ => Some(c),
+    });
+    let best = best.map(|c| (c.config_id.clone(), c.score)).ok_or("no configuration to replay")?;
+    let winner = complete.iter().map(|id| (id.clone(), full(id))).fold(None::<(String, f64)>, |w, c| match w {
+        Some(w) if w.1 >= c.1 => Some(w),
+        _ => Some(c),
+    });
+    let regret = winner.as_ref().map(|w| best.1 - w.1).unwrap_or(f64::INFINITY);
+    let full_fold_epochs = set.iter().flat_map(|c| &c.folds).map(|f| f.epochs_run as u64).sum();
+    Ok(Outcome { rung_scores, winner, best, regret, fold_epochs, full_fold_epochs, spearman })
+}
+
+/// `n` items shared out in proportion to `weights`, each share at least 1 while
+/// items last (largest remainders).
+fn shares(n: usize, weights: &[f64]) -> Vec<usize> {
+    let total: f64 = weights.iter().sum();
+    let exact: Vec<f64> = weights.iter().map(|w| n as f64 * w / total).collect();
+    let mut out: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
+    let mut left = n - out.iter().sum::<usize>();
+    let mut by_rest: Vec<usize> = (0..weights.len()).collect();
+    by_rest.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    for i in by_rest {
+        if left == 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    out
+}
+
+/// Spearman rank correlation of each rung's scores with the same configurations'
+/// full-run scores.
+fn rung_spearman(scores: &[RungScoreValue], group: &[&Curve]) -> Vec<Option<f64>> {
+    let rungs = scores.iter().map(|s| s.rung).max().map(|m| m + 1).unwrap_or(0);
+    (0..rungs)
+        .map(|r| {
+            let pairs: Vec<(f64, f64)> = scores
+                .iter()
+                .filter(|s| s.rung == r)
+                .filter_map(|s| Some((s.score?, group.iter().find(|c| c.config_id == s.config_id)?.score)))
+                .collect();
+            spearman(&pairs)
+        })
+        .collect()
+}
+
+/// The full runs of a sweep: every distinct training whose folds all trained to their
+/// end. Refused under the gridsearchcv protocol (see the module's doc).
+pub async fn curves(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
+    let rule = super::score_rule(sweep)?;
+    let mut out = Vec::new();
+    for r in store.configurations(sweep.id).await? {
+        let Some(summary) = &r.summary else { continue };
+        if r.shares_training_of.is_some() {
+            continue;
+        }
+        let protocol = r.params.get("protocol").and_then(|v| v.as_str()).unwrap_or("gridsearchcv");
+        if !protocol.eq_ignore_ascii_case("notebook") {
+            return Err(SweepError::Conflict(format!(
+                "sweep `{}`: configuration {} runs the {protocol} protocol, whose stopped folds are scored on weights the history does not hold; replay needs the notebook protocol",
+                sweep.name, r.config_id
+            )));
+        }
+        let epochs = r.params.get("epochs").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        let folds = store.fold_results(sweep.id, &r.config_id).await?;
+        out.push(Curve { score: rule.score(summary.mean_train_accuracy, summary.mean_val_accuracy), config_id: r.config_id, position: r.position, params_json: r.params_json, epochs, folds });
+    }
+    Ok(out)
+}
+
+/// The summary of many replays on random sub-samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub repeats: usize,
+    pub sample: usize,
+    pub mean_regret: f64,
+    pub p95_regret: f64,
+    /// Share of repeats whose winner is within 0.002 of the sample's best.
+    pub within_0002: f64,
+    /// Mean fold-epochs as a share of the full runs'.
+    pub fold_epoch_share: f64,
+    /// Per rung of the first bracket: the mean Spearman over the repeats that have one.
+    pub spearman: Vec<Option<f64>>,
+}
+
+/// `repeats` replays on seeded random sub-samples of `sample` configurations.
+pub fn replay_many(strategy: &Strategy, curves: &[Curve], rule: &ScoreRule, sample: usize, repeats: usize, seed: u64) -> std::result::Result<Summary, String> {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut regrets = Vec::with_capacity(repeats);
+    let (mut share, mut rho): (f64, Vec<(f64, usize)>) = (0.0, Vec::new());
+    for i in 0..repeats {
+        let picked: Vec<&Curve> = curves.choose_multiple(&mut rng, sample.min(curves.len())).collect();
+        let o = replay(strategy, &picked, rule, seed.wrapping_add(i as u64 + 1))?;
+        regrets.push(o.regret);
+        share += o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64;
+        for (r, s) in o.spearman.iter().enumerate() {
+            if rho.len() <= r {
+                rho.push((0.0, 0));
+            }
+            if let Some(s) = s {
+                rho[r].0 += s;
+                rho[r].1 += 1;
+            }
+        }
+    }
+    let n = repeats.max(1) as f64;
+    let mut sorted = regrets.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p95 = sorted.get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    Ok(Summary {
+        repeats,
+        sample: sample.min(curves.len()),
+        mean_regret: regrets.iter().sum::<f64>() / n,
+        p95_regret: p95,
+        within_0002: regrets.iter().filter(|&&r| r <= 0.002).count() as f64 / n,
+        fold_epoch_share: share / n,
+        spearman: rho.into_iter().map(|(s, k)| (k > 0).then(|| s / k as f64)).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyperband_brackets_start_at_each_rung_in_the_papers_proportions() {
+        let hb = Strategy::Hyperband { factor: 3, min_epochs: 5 };
+        let b = hb.brackets(60);
+        // The ladder 5, 15, 45, 60: s_max = 3; n_s = ⌈4/(s+1)·3^s⌉ = 27, 12, 6, 4.
+        let starts: Vec<u32> = b.iter().map(|(h, _)| h.min_epochs).collect();
+        assert_eq!(starts, vec![5, 15, 45, 60]);
+        let w: Vec<f64> = b.iter().map(|(_, w)| w * 49.0).collect();
+        for (got, want) in w.iter().zip([27.0, 12.0, 6.0, 4.0]) {
+            assert!((got - want).abs() < 1e-9, "{w:?}");
+        }
+        // Each bracket's rungs continue the ladder.
+        assert_eq!(b[1].0.rungs(12, 60), vec![(12, 15), (4, 45), (2, 60)]);
+        assert_eq!(Strategy::Halving { factor: 3, min_epochs: 5 }.brackets(60).len(), 1);
+        assert_eq!(shares(81, &[27.0, 12.0, 6.0, 4.0]), vec![45, 20, 10, 6]);
+        assert_eq!(shares(3, &[27.0, 12.0, 6.0, 4.0]).iter().sum::<usize>(), 3);
+    }
+}
