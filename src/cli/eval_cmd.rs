@@ -4,12 +4,12 @@ use super::sweep_cmd::{db_hint, pick_sweep, runtime, DbArg, ScoreArgs};
 use super::{check_precision, Outcome};
 use crate::baselines::{Baseline, BaselineOptions};
 use crate::cv::ScoreRule;
-use crate::evaluate::{self, EvalData, Evaluation, FinalTraining, SavedModel};
+use crate::evaluate::{self, Evaluation, FinalTraining, SavedModel};
 use crate::metrics::Metrics;
 use crate::params::HyperParams;
 use crate::rank;
 use crate::sweep::{self, ranking::{Choice, Chosen, NotChosen}};
-use crate::store::{now, DbLocation, Store, SweepRow};
+use crate::store::{now, DbLocation, Store};
 use crate::train::{EpochProgress, FoldObserver};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -150,23 +150,6 @@ pub struct PredictArgs {
     pub label: Option<String>,
 }
 
-/// The sweep's stored spec, and its data checked against the fingerprint recorded
-/// when the sweep ran (an evaluation of other data would not be of the same split).
-fn sweep_data(sweep: &SweepRow) -> Result<EvalData> {
-    let spec = sweep::stored_spec(sweep)?;
-    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
-    if fingerprint != sweep.dataset_fingerprint {
-        bail!(
-            "the data of sweep `{}` ({}) changed since the sweep ran (sha256 {} now, {} then); its split would differ",
-            sweep.name,
-            spec.dataset.path.display(),
-            &fingerprint[..12],
-            &sweep.dataset_fingerprint[..12]
-        );
-    }
-    Ok(EvalData::load(&spec.dataset, sweep.folds as usize)?)
-}
-
 /// `name` in the database's folder (the default place of models and reports).
 fn beside_db(db: &DbLocation, name: &str) -> PathBuf {
     match db.file() {
@@ -223,7 +206,7 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         bail!("--epochs 0: expected at least 1");
     }
     check_precision(params.precision, device)?;
-    let data = sweep_data(&sweep)?;
+    let data = sweep::evaluation_data(&sweep)?;
     if !t.quiet {
         eprintln!(
             "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
@@ -290,7 +273,7 @@ pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open_existing(&a.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
     rt.block_on(store.close());
-    let data = sweep_data(&sweep)?;
+    let data = sweep::evaluation_data(&sweep)?;
     let baselines = data.baselines(a.baselines.options())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&baselines)?);

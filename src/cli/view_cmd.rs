@@ -6,7 +6,7 @@ use super::sweep_cmd::{db_hint, parse_db, pick_sweep, print_aligned, runtime, Db
 use super::Outcome;
 use crate::rank::Ranked;
 use crate::store::{DbLocation, Store};
-use crate::sweep::{self, ranking::PartialRanked, status::Status};
+use crate::sweep::{self, admin::Deletion, ranking::PartialRanked, status::Status};
 use crate::text::human_duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -200,34 +200,36 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
 
 pub fn list(a: ListArgs) -> Result<Outcome> {
     let rt = runtime()?;
-    rt.block_on(async {
+    let out = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
-        let mut out = Vec::new();
-        for s in store.sweeps().await? {
-            let c = store.counts(s.id).await?;
-            let rows = store.configurations(s.id).await?;
-            let best = crate::rank::rank(&rows, &sweep::score_rule(&s)?).first().map(|r| (r.config_id.clone(), r.score));
-            out.push((s, c, rows.len(), best));
-        }
+        let out = sweep::admin::overview(&store).await?;
         store.close().await;
-        if a.json {
-            let v: Vec<_> = out.iter().map(|(s, c, n, best)| json!({
-                "name": s.name, "configurations": n, "counts": c, "folds": s.folds, "seed": s.seed,
-                "created_at": s.created_at, "updated_at": s.updated_at,
-                "best": best.as_ref().map(|(id, sc)| json!({"config_id": id, "score": sc})),
-            })).collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        } else if out.is_empty() {
-            println!("no sweeps in {}", a.db.db);
-        } else {
-            println!("{:<24} {:>8} {:>14} {:>7}  best score", "name", "configs", "folds done", "failed");
-            for (s, c, n, best) in &out {
-                println!("{:<24} {:>8} {:>14} {:>7}  {}", s.name, n, format!("{}/{}", c.done, c.total()), c.failed,
-                    best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
-            }
+        anyhow::Ok(out)
+    })?;
+    if a.json {
+        let v: Vec<_> = out
+            .iter()
+            .map(|o| {
+                let s = &o.sweep;
+                json!({
+                    "name": s.name, "configurations": o.configurations, "counts": o.counts, "folds": s.folds, "seed": s.seed,
+                    "created_at": s.created_at, "updated_at": s.updated_at,
+                    "best": o.best.as_ref().map(|(id, sc)| json!({"config_id": id, "score": sc})),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if out.is_empty() {
+        println!("no sweeps in {}", a.db.db);
+    } else {
+        println!("{:<24} {:>8} {:>14} {:>7}  best score", "name", "configs", "folds done", "failed");
+        for o in &out {
+            let c = &o.counts;
+            println!("{:<24} {:>8} {:>14} {:>7}  {}", o.sweep.name, o.configurations, format!("{}/{}", c.done, c.total()), c.failed,
+                o.best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
         }
-        anyhow::Ok(Outcome::Ok)
-    })
+    }
+    Ok(Outcome::Ok)
 }
 
 pub fn delete(a: DeleteArgs) -> Result<Outcome> {
@@ -235,16 +237,15 @@ pub fn delete(a: DeleteArgs) -> Result<Outcome> {
     rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, Some(&a.name)).await?;
-        let live = store.live_running(sweep.id).await?;
-        if live > 0 && !a.force {
-            let workers: Vec<String> = store.workers(sweep.id).await?.iter().map(|w| format!("{}:{}", w.host, w.pid)).collect();
-            bail!(
-                "sweep `{}` has {live} fold(s) held by running workers ({}); stop them first (Ctrl-C), or pass --force",
-                sweep.name, workers.join(", ")
-            );
-        }
-        let r = store.delete_sweep(sweep.id).await?;
+        let done = sweep::admin::delete(&store, &sweep, a.force).await?;
         store.close().await;
+        let r = match done {
+            Deletion::Removed(r) => r,
+            Deletion::Busy { folds, workers } => bail!(
+                "sweep `{}` has {folds} fold(s) held by running workers ({}); stop them first (Ctrl-C), or pass --force",
+                sweep.name, workers.join(", ")
+            ),
+        };
         println!(
             "deleted sweep {} from {}: {} configuration(s), {} fold(s) ({} done), {} evaluation(s), {} saved training state(s), {} rung score(s){}",
             sweep.name, a.db.db, r.configurations, r.folds, r.done_folds, r.evaluations, r.checkpoints, r.rung_scores,

@@ -5,10 +5,12 @@
 //! shares: registering a spec's sweep and refusing one that cannot continue
 //! ([`register`]), what a plan costs ([`plan`]), the work a run hands the scheduler
 //! ([`job`]), and the views: status with rate and ETA ([`status`]), the ranking with
-//! successive halving's unfinished configurations ([`ranking`]), and the rows an
-//! export writes ([`export`]). No clap and no SQL here, and no printing: the results
+//! successive halving's unfinished configurations ([`ranking`]), the rows an export
+//! writes ([`export`]), the database's sweeps ([`admin`]), and replays of search
+//! strategies on recorded learning curves ([`replay`]). No clap and no SQL here, and no printing: the results
 //! are values, so the binary's tests and any other front end read the same numbers.
 
+pub mod admin;
 pub mod export;
 pub mod job;
 pub mod plan;
@@ -37,6 +39,8 @@ pub enum SweepError {
     Conflict(String),
     #[error("sweep `{name}`: the stored spec is unreadable ({why})")]
     StoredSpec { name: String, why: String },
+    #[error("the data of sweep `{name}` ({file}) changed since the sweep ran (sha256 {now} now, {then} then); its split would differ")]
+    DataChanged { name: String, file: String, now: String, then: String },
     #[error("stored configuration {config_id}: {source}")]
     StoredParams {
         config_id: String,
@@ -89,4 +93,22 @@ pub fn score_rule(sweep: &SweepRow) -> Result<ScoreRule> {
     serde_json::from_str::<ScoreOnly>(&sweep.spec_json)
         .map(|s| s.score)
         .map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
+}
+
+/// The sweep's data, for evaluating one of its configurations: its stored spec's
+/// dataset, checked against the fingerprint recorded when the sweep ran (an evaluation
+/// of other data would not be of the same split).
+pub fn evaluation_data(sweep: &SweepRow) -> Result<crate::evaluate::EvalData> {
+    let spec = stored_spec(sweep)?;
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    if fingerprint != sweep.dataset_fingerprint {
+        let short = |s: &str| s[..12.min(s.len())].to_string();
+        return Err(SweepError::DataChanged {
+            name: sweep.name.clone(),
+            file: spec.dataset.path.display().to_string(),
+            now: short(&fingerprint),
+            then: short(&sweep.dataset_fingerprint),
+        });
+    }
+    Ok(crate::evaluate::EvalData::load(&spec.dataset, sweep.folds as usize)?)
 }
