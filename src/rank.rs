@@ -19,10 +19,6 @@ pub struct Ranked {
     pub summary: CvSummary,
 }
 
-pub fn parse_params(json: &str) -> Map<String, Value> {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
 /// Complete configurations, best first (ties keep grid order); rank 1 is the best.
 pub fn rank(rows: &[ConfigRow], rule: &ScoreRule) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = rows
@@ -94,10 +90,10 @@ mod tests {
 
     #[test]
     fn varying_keys_only() {
-        let a = parse_params(r#"{"x": 1, "y": 2, "z": "a"}"#);
-        let b = parse_params(r#"{"x": 1, "y": 3, "z": "b"}"#);
+        let a = crate::config::params_object(r#"{"x": 1, "y": 2, "z": "a"}"#).unwrap();
+        let b = crate::config::params_object(r#"{"x": 1, "y": 3, "z": "b"}"#).unwrap();
         assert_eq!(varying_keys([a.clone(), b]), vec!["y", "z"]);
-        let c = parse_params(r#"{"x": 1, "y": 2}"#);
+        let c = crate::config::params_object(r#"{"x": 1, "y": 2}"#).unwrap();
         assert_eq!(varying_keys([a.clone(), c.clone()]), vec!["z"]);
         assert_eq!(varying_keys([c, a.clone()]), vec!["z"]);
         assert!(varying_keys([a]).is_empty());

@@ -430,13 +430,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let counts = rt.block_on(store.counts(sweep.id))?;
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
     let rung_scores = rt.block_on(store.rung_scores(sweep.id))?;
-    let weak_rungs = match sweep::stored_spec(&sweep).ok().and_then(|s| s.search.halving()) {
-        Some(h) => {
-            let epochs = recorded.rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
-            sweep::status::weak_rungs(&rung_scores, &h, epochs)
-        }
-        None => Vec::new(),
-    };
+    let weak_rungs = sweep::status::weak_rungs(&sweep, &recorded.rows, &rung_scores);
     let rungs: Vec<crate::plots::RungPoint> = rung_scores
         .into_iter()
         .filter_map(|r| {

@@ -76,7 +76,7 @@ pub enum RungStep {
 }
 
 /// A configuration's result at a complete rung of successive halving.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RungScore {
     pub config_id: String,
     pub rung: i64,

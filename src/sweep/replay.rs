@@ -117,31 +117,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplayedRung {
     pub bracket: usize,
-    pub score: RungScoreValue,
-}
-
-/// A rung score as the store records one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RungScoreValue {
-    pub config_id: String,
-    pub rung: i64,
-    pub resource_epochs: Option<i64>,
-    pub score: Option<f64>,
-    pub mean_val_accuracy: Option<f64>,
-    pub promoted: bool,
-}
-
-impl From<&RungScore> for RungScoreValue {
-    fn from(r: &RungScore) -> Self {
-        RungScoreValue {
-            config_id: r.config_id.clone(),
-            rung: r.rung,
-            resource_epochs: r.resource_epochs,
-            score: r.score,
-            mean_val_accuracy: r.mean_val_accuracy,
-            promoted: r.promoted,
-        }
-    }
+    pub score: RungScore,
 }
 
 /// A fold's result had it been stopped after `e` epochs (notebook protocol), its
@@ -216,7 +192,7 @@ fn candidate(curve: &Curve, budget: u32, rule: &ScoreRule) -> std::result::Resul
 
 /// What one bracket did.
 struct Bracket {
-    scores: Vec<RungScoreValue>,
+    scores: Vec<RungScore>,
     /// The configurations it trained to their end.
     complete: Vec<String>,
     /// The epochs each configuration reached.
@@ -240,7 +216,7 @@ fn halving(h: &Halving, set: &[&Curve], rule: &ScoreRule) -> std::result::Result
         let plan = plan_rung(h, rung, &candidates)?;
         let mut next = Vec::new();
         for ((&i, c), d) in live.iter().zip(&candidates).zip(&plan.decisions) {
-            scores.push(RungScoreValue {
+            scores.push(RungScore {
                 config_id: c.config_id.clone(),
                 rung: rung as i64,
                 resource_epochs: Some(d.epochs),
@@ -334,7 +310,7 @@ fn shares(n: usize, weights: &[f64]) -> Vec<usize> {
 
 /// Spearman rank correlation of each rung's scores with the same configurations'
 /// full-run scores.
-fn rung_spearman(scores: &[RungScoreValue], group: &[&Curve]) -> Vec<Option<f64>> {
+fn rung_spearman(scores: &[RungScore], group: &[&Curve]) -> Vec<Option<f64>> {
     let rungs = scores.iter().map(|s| s.rung).max().map(|m| m + 1).unwrap_or(0);
     (0..rungs)
         .map(|r| {

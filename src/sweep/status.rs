@@ -7,7 +7,8 @@
 use super::Result;
 use crate::rank::{self, Ranked};
 use crate::score::ScoreRule;
-use crate::search::{self, Halving};
+use crate::config::ConfigRow;
+use crate::search;
 use crate::store::{now, Counts, Failure, RungRow, RungScore, Store, SweepRow, WorkerRow};
 
 /// The window the rate is measured over, seconds.
@@ -65,13 +66,9 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     let rule = super::score_rule(sweep)?;
     let rows = store.configurations(sweep.id).await?;
     let rungs = store.rungs(sweep.id).await?;
-    let halving = super::stored_spec(sweep).ok().and_then(|s| s.search.halving());
-    let weak_rungs = match (&rungs, halving) {
-        (Some(_), Some(h)) => {
-            let epochs = rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
-            weak_rungs(&store.rung_scores(sweep.id).await?, &h, epochs)
-        }
-        _ => Vec::new(),
+    let weak_rungs = match rungs {
+        Some(_) => weak_rungs(sweep, &rows, &store.rung_scores(sweep.id).await?),
+        None => Vec::new(),
     };
     Ok(Status {
         counts,
@@ -91,14 +88,18 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     })
 }
 
-/// The complete rungs (from rung 1) whose ranking disagrees with the rung before
-/// theirs (`search::rung_agreement` below `search::WEAK_AGREEMENT`), as advice.
-pub fn weak_rungs(scores: &[RungScore], h: &Halving, epochs: u32) -> Vec<String> {
+/// The complete rungs (from rung 1) of a halving sweep whose ranking disagrees with
+/// the rung before theirs (`search::rung_agreement` below `search::WEAK_AGREEMENT`), as
+/// advice; `rows` are the sweep's configurations (their epochs), `scores` its rung
+/// scores. Nothing for a sweep that is not successive halving.
+pub fn weak_rungs(sweep: &SweepRow, rows: &[ConfigRow], scores: &[RungScore]) -> Vec<String> {
+    let Some(h) = super::stored_spec(sweep).ok().and_then(|s| s.search.halving()) else { return Vec::new() };
+    let epochs = rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
     let last = scores.iter().map(|s| s.rung).max().unwrap_or(0);
     (1..=last)
         .filter_map(|r| {
             let a = search::rung_agreement(scores, r)?;
-            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(h, r as u32, a, epochs))
+            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(&h, r as u32, a, epochs))
         })
         .collect()
 }
