@@ -273,7 +273,8 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     }
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
-        figure(html, &files, out, "Successive halving: each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated");
+        let what = if input.rungs.iter().any(|r| r.bracket > 0) { "Hyperband: one panel per bracket; in each" } else { "Successive halving:" };
+        figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated"));
     }
     for w in input.weak_rungs {
         let _ = writeln!(html, "<p class=\"warning\"><strong>Warning:</strong> {}</p>", esc(w));

@@ -171,16 +171,24 @@ impl Reporter {
                 self.advance(*worker);
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
             }
-            Event::RungPromoted { rung, configurations, pruned, folds, weak } => {
-                (self.done, self.total) = (0, *folds);
+            Event::RungPromoted { bracket, rung, configurations, pruned, folds, weak } => {
+                // Plain halving's progress is its rung's: it starts again. Hyperband's
+                // is its brackets' rungs in progress: the new rung's folds add to it.
+                match bracket {
+                    None => (self.done, self.total) = (0, *folds),
+                    Some(_) => self.total += *folds,
+                }
                 if let Some(o) = &self.overall {
                     o.set_length(self.total);
-                    o.set_position(0);
-                    o.reset_eta();
-                    o.set_prefix(format!("{} rung {rung}", self.sweep));
+                    if bracket.is_none() {
+                        o.set_position(0);
+                        o.reset_eta();
+                        o.set_prefix(format!("{} rung {rung}", self.sweep));
+                    }
                 }
+                let which = bracket.map(|b| format!("bracket {b}: ")).unwrap_or_default();
                 self.line(format!(
-                    "rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",
+                    "{which}rung {} complete: {configurations} configuration(s) go on to rung {rung} ({folds} fold(s) to continue), {pruned} pruned",
                     rung - 1
                 ));
                 if let Some(w) = weak {
@@ -275,7 +283,8 @@ impl Reporter {
             );
             eprintln!("data: {data}");
             if let Some(r) = rung {
-                eprintln!("successive halving: rung {}, {} of {} folds done", r.rung, r.done, r.total);
+                let what = if r.brackets > 1 { format!("hyperband, {} brackets", r.brackets) } else { "successive halving".into() };
+                eprintln!("{what}: {}, {} of {} folds done", r.label(), r.done, r.total);
             }
         }
         if self.mode == Mode::Bars {
@@ -285,7 +294,9 @@ impl Reporter {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_prefix(match rung {
-                Some(r) => format!("{sweep} rung {}", r.rung),
+                // Hyperband's rungs move bracket by bracket: the prefix names the search.
+                Some(r) if r.brackets > 1 => format!("{sweep} hyperband"),
+                Some(r) => format!("{sweep} {}", r.label()),
                 None => sweep.clone(),
             });
             bar.set_position(self.done);

@@ -13,6 +13,17 @@
 //!   epochs. A fold continues from its saved training state, so a configuration that
 //!   reaches the end has bit for bit the results a plain grid run gives it.
 //!
+//! - `hyperband` (Li et al., JMLR 2018): brackets of successive halving that start at
+//!   each rung of the ladder `min_epochs·factor^k`, so that a misleading cheap rung
+//!   costs one bracket, not the answer. Bracket s (s = s_max … 0) starts at the
+//!   ladder's rung s_max − s with the paper's n_s = ⌈(s_max+1)/(s+1)·factor^s⌉
+//!   trainings. The trainings are one seeded permutation of the grid's distinct ones
+//!   (as `random`), dealt to the brackets in that order by [`deal`], which is
+//!   prefix-stable and gives each bracket exactly n_s when the sample is Σ n_s (the
+//!   default; `sample` sets another total, shared in the same proportions). No
+//!   training is in two brackets. The brackets run at once: a worker that finds one
+//!   bracket waiting on its rung takes another's folds.
+//!
 //! The rung state lives in the database (folds' budgets, configurations' rungs, the
 //! sweep's current rung), so a halving sweep resumes at any moment and runs on several
 //! processes and machines like any other; the promotion rule below is a pure function
@@ -47,6 +58,17 @@ pub enum Search {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sample: Option<usize>,
         /// The sample's seed (default: the spec's seed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+    },
+    Hyperband {
+        #[serde(default = "default_factor")]
+        factor: u32,
+        min_epochs: u32,
+        /// Trainings in all brackets (default: the paper's Σ n_s), capped by the grid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sample: Option<usize>,
+        /// The draw's seed (default: the spec's seed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seed: Option<u64>,
     },
@@ -111,6 +133,49 @@ impl Halving {
     }
 }
 
+/// Hyperband's brackets for configurations of at most `max_epochs`, from s_max down to
+/// 0: each a successive halving starting at the ladder's rung s_max − s, and the
+/// paper's number of trainings for it, n_s = ⌈(s_max+1)/(s+1)·factor^s⌉.
+pub fn hyperband(factor: u32, min_epochs: u32, max_epochs: u32) -> Vec<(Halving, usize)> {
+    let ladder = Halving { factor, min_epochs };
+    let s_max = ladder.rungs(1, max_epochs).len() as u32 - 1;
+    (0..=s_max)
+        .rev()
+        .map(|s| {
+            let start = ladder.budget(s_max - s, max_epochs);
+            let n = ((s_max + 1) as f64 / (s + 1) as f64 * (factor as f64).powi(s as i32)).ceil() as usize;
+            (Halving { factor, min_epochs: start }, n)
+        })
+        .collect()
+}
+
+/// Deals `n` items, in order, to brackets of the given sizes: each next item goes to
+/// the bracket with the largest size/(dealt + 1) (D'Hondt), ties to the earlier
+/// bracket. The first k items are dealt alike whatever `n` (prefix-stable), the shares
+/// stay in proportion to the sizes, and n = Σ sizes gives each bracket exactly its
+/// size. Returns each item's bracket.
+pub fn deal(sizes: &[usize], n: usize) -> Vec<usize> {
+    let mut dealt = vec![0usize; sizes.len()];
+    (0..n)
+        .map(|_| {
+            let mut best = 0;
+            for b in 1..sizes.len() {
+                // size_b/(dealt_b+1) > size_best/(dealt_best+1), in integers.
+                if sizes[b] * (dealt[best] + 1) > sizes[best] * (dealt[b] + 1) {
+                    best = b;
+                }
+            }
+            dealt[best] += 1;
+            best
+        })
+        .collect()
+}
+
+/// The largest configured epochs of a grid: the top of a staged search's ladder.
+pub fn max_epochs(configs: &[Config]) -> u32 {
+    configs.iter().map(|c| c.params.epochs).max().unwrap_or(0)
+}
+
 /// A configuration of a complete rung, as the promotion sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RungEntry {
@@ -166,28 +231,36 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
 /// agreeing 0.19 and 0.22; from 10, 15 and 20 epochs (95.5 % to 99 %), 0.42 to 0.51.
 pub const WEAK_AGREEMENT: f64 = 0.3;
 
-/// How far a complete rung `rung` (≥ 1) ranks the configurations it holds as the rung
+/// How far a complete rung `rung` (≥ 1) of `bracket` ranks the configurations it holds as the rung
 /// before did: Spearman's ρ between their scores at the two rungs (None with fewer
 /// than 3 such configurations). Low agreement means the earlier, cheaper rung chose
 /// its survivors on a ranking that more epochs overturn.
-pub fn rung_agreement(scores: &[RungScore], rung: i64) -> Option<f64> {
-    let before: std::collections::HashMap<&str, f64> =
-        scores.iter().filter(|s| s.rung == rung - 1).filter_map(|s| Some((s.config_id.as_str(), s.score?))).collect();
+pub fn rung_agreement(scores: &[RungScore], bracket: i64, rung: i64) -> Option<f64> {
+    let before: std::collections::HashMap<&str, f64> = scores
+        .iter()
+        .filter(|s| s.bracket == bracket && s.rung == rung - 1)
+        .filter_map(|s| Some((s.config_id.as_str(), s.score?)))
+        .collect();
     let pairs: Vec<(f64, f64)> = scores
         .iter()
-        .filter(|s| s.rung == rung)
+        .filter(|s| s.bracket == bracket && s.rung == rung)
         .filter_map(|s| Some((*before.get(s.config_id.as_str())?, s.score?)))
         .collect();
     crate::score::spearman(&pairs)
 }
 
-/// What to tell the user when rung `rung` disagrees with the rung before it: which
-/// rungs, and what to change. `epochs`: the largest configured epochs.
-pub fn weak_rung_advice(h: &Halving, rung: u32, agreement: f64, epochs: u32) -> String {
+/// What to tell the user when rung `rung` of a bracket (halving `h`; `bracket`: its
+/// number in a Hyperband sweep, None for plain halving) disagrees with the rung
+/// before it: which rungs, and what to change. `epochs`: the largest configured epochs.
+pub fn weak_rung_advice(h: &Halving, bracket: Option<u32>, rung: u32, agreement: f64, epochs: u32) -> String {
     let (cheap, dear) = (h.budget(rung - 1, epochs), h.budget(rung, epochs));
+    let (which, change) = match bracket {
+        None => (String::new(), format!("raise min_epochs to {dear}, or use hyperband")),
+        Some(b) => (format!("bracket {b}: "), format!("the brackets that start at more epochs hedge it; if it recurs, raise min_epochs to {dear}")),
+    };
     format!(
-        "rung {} ({cheap} epochs) ranked the configurations unlike rung {rung} ({dear} epochs) does (Spearman {agreement:.2} < {WEAK_AGREEMENT}): \
-         its pruning may have lost the best; raise min_epochs to {dear}, or use hyperband",
+        "{which}rung {} ({cheap} epochs) ranked the configurations unlike rung {rung} ({dear} epochs) does (Spearman {agreement:.2} < {WEAK_AGREEMENT}): \
+         its pruning may have lost the best; {change}",
         rung - 1
     )
 }
@@ -197,11 +270,12 @@ pub fn weak_rung_advice(h: &Halving, rung: u32, agreement: f64, epochs: u32) -> 
 type StrategyKey = (&'static str, Option<u64>, bool);
 
 /// The keys each strategy takes.
-const STRATEGY_KEYS: [(&str, &[StrategyKey]); 3] = [
+const STRATEGY_KEYS: [(&str, &[StrategyKey]); 4] = [
     ("grid", &[]),
     // (key, least value, required)
     ("random", &[("n", Some(1), true), ("seed", None, false)]),
     ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false)]),
+    ("hyperband", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false)]),
 ];
 
 /// Checks a spec's `search` section as written, before it is read into a [`Search`],
@@ -260,17 +334,38 @@ impl Search {
             Search::Grid => Ok(()),
             Search::Random { n: 0, .. } => Err("n: expected at least 1".into()),
             Search::Random { .. } => Ok(()),
-            Search::Halving { factor, .. } if factor < 2 => Err(format!("factor: {factor}: expected at least 2")),
-            Search::Halving { min_epochs: 0, .. } => Err("min_epochs: expected at least 1".into()),
-            Search::Halving { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
-            Search::Halving { .. } => Ok(()),
+            Search::Halving { factor, .. } | Search::Hyperband { factor, .. } if factor < 2 => Err(format!("factor: {factor}: expected at least 2")),
+            Search::Halving { min_epochs: 0, .. } | Search::Hyperband { min_epochs: 0, .. } => Err("min_epochs: expected at least 1".into()),
+            Search::Halving { sample: Some(0), .. } | Search::Hyperband { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
+            Search::Halving { .. } | Search::Hyperband { .. } => Ok(()),
         }
     }
 
+    /// Successive halving's factor and first rung (also Hyperband's ladder).
     pub fn halving(&self) -> Option<Halving> {
         match *self {
-            Search::Halving { factor, min_epochs, .. } => Some(Halving { factor, min_epochs }),
+            Search::Halving { factor, min_epochs, .. } | Search::Hyperband { factor, min_epochs, .. } => Some(Halving { factor, min_epochs }),
             _ => None,
+        }
+    }
+
+    /// A staged search's brackets over a grid whose largest configured epochs are
+    /// `max_epochs`, with the trainings each is meant to have: halving is one bracket
+    /// (of every selected training), hyperband the paper's; empty for grid and random.
+    pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, usize)> {
+        match *self {
+            Search::Halving { factor, min_epochs, .. } => vec![(Halving { factor, min_epochs }, usize::MAX)],
+            Search::Hyperband { factor, min_epochs, .. } => hyperband(factor, min_epochs, max_epochs),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The bracket of each of `selected` (as [`Search::select`] gives them, in draw
+    /// order), for a grid whose largest configured epochs are `max_epochs`.
+    pub fn assign(&self, selected: &[Config], max_epochs: u32) -> Vec<usize> {
+        match self {
+            Search::Hyperband { .. } => deal(&self.brackets(max_epochs).iter().map(|b| b.1).collect::<Vec<_>>(), selected.len()),
+            _ => vec![0; selected.len()],
         }
     }
 
@@ -279,15 +374,20 @@ impl Search {
             Search::Grid => "grid",
             Search::Random { .. } => "random",
             Search::Halving { .. } => "halving",
+            Search::Hyperband { .. } => "hyperband",
         }
     }
 
     /// The configurations the sweep trains, out of the expanded grid's (in grid order
-    /// for grid and halving, in draw order for a sample).
+    /// for grid and halving, in draw order for a sample and for hyperband).
     pub fn select(&self, configs: &[Config], spec_seed: u64) -> Vec<Config> {
         match *self {
             Search::Grid | Search::Halving { sample: None, .. } => configs.to_vec(),
             Search::Random { n, seed } | Search::Halving { sample: Some(n), seed, .. } => sample(configs, n, seed.unwrap_or(spec_seed)),
+            Search::Hyperband { sample: n, seed, .. } => {
+                let n = n.unwrap_or_else(|| self.brackets(max_epochs(configs)).iter().map(|b| b.1).sum());
+                sample(configs, n, seed.unwrap_or(spec_seed))
+            }
         }
     }
 }
@@ -397,5 +497,60 @@ mod tests {
         assert!(serde_json::from_str::<Search>(r#"{"strategy": "bayes"}"#).is_err());
         assert!(serde_json::from_str::<Search>(r#"{"strategy": "random", "n": 3, "m": 1}"#).is_err());
         assert!(Search::Halving { factor: 1, min_epochs: 5, sample: None, seed: None }.check().unwrap_err().contains("factor"));
+    }
+
+    #[test]
+    fn hyperband_brackets_are_the_papers() {
+        // Ladder 5, 15, 45, 60: s_max = 3; n_s = ⌈4/(s+1)·3^s⌉ = 27, 12, 6, 4.
+        let b = hyperband(3, 5, 60);
+        assert_eq!(b.iter().map(|(h, n)| (h.min_epochs, *n)).collect::<Vec<_>>(), vec![(5, 27), (15, 12), (45, 6), (60, 4)]);
+        // Each bracket climbs the same ladder from its start.
+        assert_eq!(b[1].0.rungs(12, 60), vec![(12, 15), (4, 45), (2, 60)]);
+        // R = 81 = 3^4: the paper's own table (n = 81, 34, 15, 8, 5).
+        let b = hyperband(3, 1, 81);
+        assert_eq!(b.iter().map(|(h, n)| (h.min_epochs, *n)).collect::<Vec<_>>(), vec![(1, 81), (3, 34), (9, 15), (27, 8), (81, 5)]);
+        assert_eq!(hyperband(3, 5, 5).len(), 1);
+    }
+
+    #[test]
+    fn dealing_is_exact_proportional_and_prefix_stable() {
+        let sizes = [27, 12, 6, 4];
+        let all = deal(&sizes, 49);
+        for (b, &n) in sizes.iter().enumerate() {
+            assert_eq!(all.iter().filter(|&&x| x == b).count(), n, "bracket {b}");
+        }
+        // Prefix-stable: a smaller sample deals its items alike.
+        assert_eq!(deal(&sizes, 20), all[..20]);
+        // A sample beyond Σ n_s goes on in proportion.
+        let twice = deal(&sizes, 98);
+        assert_eq!(&twice[..49], &all[..]);
+        assert_eq!(twice.iter().filter(|&&x| x == 0).count(), 54);
+        // The largest bracket first, the others as their shares come due.
+        assert_eq!(&all[..7], &[0, 0, 1, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn hyperband_draws_reproducibly_without_overlap() {
+        let g: Vec<Config> = (0..200)
+            .map(|i| Config::new(HyperParams { learning_rate: 1e-5 * (i + 1) as f64, epochs: 9, ..HyperParams::default() }))
+            .collect();
+        let s = Search::Hyperband { factor: 3, min_epochs: 1, sample: None, seed: Some(4) };
+        // Ladder 1, 3, 9: n = 9, 5, 3.
+        let picked = s.select(&g, 0);
+        assert_eq!(picked.len(), 17);
+        assert_eq!(picked.iter().map(|c| &c.id).collect::<HashSet<_>>().len(), 17);
+        assert_eq!(picked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), s.select(&g, 0).into_iter().map(|c| c.id).collect::<Vec<_>>());
+        let brackets = s.assign(&picked, max_epochs(&g));
+        assert_eq!((0..3).map(|b| brackets.iter().filter(|&&x| x == b).count()).collect::<Vec<_>>(), vec![9, 5, 3]);
+        // A larger sample keeps the first draws and their brackets.
+        let more = Search::Hyperband { factor: 3, min_epochs: 1, sample: Some(40), seed: Some(4) };
+        let picked40 = more.select(&g, 0);
+        assert_eq!(picked40[..17].iter().map(|c| &c.id).collect::<Vec<_>>(), picked.iter().map(|c| &c.id).collect::<Vec<_>>());
+        assert_eq!(more.assign(&picked40, 9)[..17], brackets[..]);
+        // The whole grid when it is smaller than Σ n_s.
+        assert_eq!(s.select(&g[..10], 0).len(), 10);
+        let h: Search = serde_json::from_str(r#"{"strategy": "hyperband", "min_epochs": 5}"#).unwrap();
+        assert_eq!(h, Search::Hyperband { factor: 3, min_epochs: 5, sample: None, seed: None });
+        assert!(check_json(&serde_json::json!({"strategy": "hyperband", "factor": 1, "min_epochs": 5})).unwrap_err().0 == "factor");
     }
 }

@@ -2,7 +2,7 @@
 //! the same network share one training.
 
 mod common;
-use common::{bin, folds, rt, run, Backend, Dir};
+use common::{bin, exact_results as results, folds, rt, run, rung_scores, Backend, Dir};
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -20,23 +20,6 @@ fn json(cmd: &mut std::process::Command) -> Value {
 }
 
 const TINY: &str = r#"{"epochs": 4, "neurons_1": 16, "neurons_2": 16, "neurons_3": 16, "neurons_4": 16, "batch_size": 64}"#;
-
-/// Every fold result of configuration `id`, bit for bit (timings left out).
-fn results(db: &str, sweep: &str, id: &str) -> Vec<String> {
-    rt().block_on(async {
-        let store = gridsweep::store::Store::open(db).await.unwrap();
-        let s = store.sweep_by_name(sweep).await.unwrap().unwrap();
-        let r = store.fold_results(s.id, id).await.unwrap();
-        store.close().await;
-        r.into_iter()
-            .map(|mut f| {
-                f.fit_seconds = 0.0;
-                f.score_seconds = 0.0;
-                format!("{:?}", f)
-            })
-            .collect()
-    })
-}
 
 #[test]
 fn rows_that_train_the_same_network_share_one_training_sqlite() {
@@ -138,24 +121,6 @@ fn ranking(db: &str, name: &str) -> Value {
 
 fn ids(list: &Value) -> Vec<String> {
     list.as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap().to_string()).collect()
-}
-
-/// Every rung score of a sweep (config, rung, epochs, score, promoted), for comparing runs.
-use gridsweep::store::RungScore;
-
-fn rung_scores(db: &str, name: &str) -> Vec<RungScore> {
-    if !db.starts_with("postgres") && !std::path::Path::new(db).exists() {
-        return Vec::new();
-    }
-    rt().block_on(async {
-        let Ok(store) = gridsweep::store::Store::open(db).await else { return Vec::new() };
-        let r = match store.sweep_by_name(name).await {
-            Ok(Some(s)) => store.rung_scores(s.id).await.unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        store.close().await;
-        r
-    })
 }
 
 /// Epochs trained by a sweep, counted from its folds' histories (each epoch once).

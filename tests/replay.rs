@@ -46,22 +46,7 @@ fn replay_gives_a_real_halving_runs_rung_scores_and_survivors() {
 
     let replayed = json(bin().args(["replay", "full", "--db", &db, "--strategy", HALVING, "--json"]));
     let o = &replayed["outcome"];
-    let got: Vec<RungScore> = o["rung_scores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let s = &r["score"];
-            RungScore {
-                config_id: s["config_id"].as_str().unwrap().into(),
-                rung: s["rung"].as_i64().unwrap(),
-                resource_epochs: s["resource_epochs"].as_i64(),
-                score: s["score"].as_f64(),
-                mean_val_accuracy: s["mean_val_accuracy"].as_f64(),
-                promoted: s["promoted"].as_bool().unwrap(),
-            }
-        })
-        .collect();
+    let got: Vec<RungScore> = serde_json::from_value(o["rung_scores"].clone()).unwrap();
     let mut got = got;
     got.sort_by(|a, b| (a.rung, &a.config_id).cmp(&(b.rung, &b.config_id)));
     let real = rung_scores(&db, "halving");
@@ -150,7 +135,7 @@ fn sweep_with_rungs(db: &str, agree: bool) {
         let store = Store::open(db).await.unwrap();
         let s = store.ensure_sweep("w", spec, "fp", 1, 42).await.unwrap();
         let configs: Vec<Config> = (0..9).map(|i| Config::new(HyperParams { epochs: 18, learning_rate: 1e-3 * (i + 1) as f64, ..HyperParams::default() })).collect();
-        let rung0 = |_: &Config| 2i64;
+        let rung0 = |_: &Config| (0i64, 2i64);
         store.add_configs_with(s.id, &configs, 1, Some(&rung0)).await.unwrap();
         let owner = Owner::this_process();
         // Rung 0: the configuration at position i scores 0.5 + i/100; the best three go on.
@@ -165,7 +150,7 @@ fn sweep_with_rungs(db: &str, agree: bool) {
                 let epochs = h.budget(rung, 18);
                 store.record_done(c.fold_id, "w0", &result(epochs, val), &summarize).await.unwrap();
             }
-            match store.advance_rung_with(s.id, |r, c| plan_rung(&h, r, c)).await.unwrap() {
+            match store.advance_rung_with(s.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap() {
                 RungStep::Promoted { rung: r, .. } if r < 2 => rung = r,
                 _ => break,
             }

@@ -241,11 +241,11 @@ fn a_rung_advances_once(backend: Backend) {
                 Config::new(HyperParams { epochs: 20, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })
             })
             .collect();
-        let rung0 = move |c: &gridsweep::spec::Config| h.budget(0, c.params.epochs) as i64;
+        let rung0 = move |c: &gridsweep::spec::Config| (0, h.budget(0, c.params.epochs) as i64);
         store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         // Nothing is promoted while folds are open.
-        assert_eq!(store.advance_rung_with(sweep.id, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap(), RungStep::Waiting);
+        assert_eq!(store.advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap(), RungStep::Waiting);
         while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
             assert_eq!(c.budget, Some(2));
             // Configuration i scores by its position: the last ones best.
@@ -256,7 +256,7 @@ fn a_rung_advances_once(backend: Backend) {
         let mut tasks = Vec::new();
         for _ in 0..6 {
             let store = store.clone();
-            tasks.push(tokio::spawn(async move { store.advance_rung_with(sweep.id, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap() }));
+            tasks.push(tokio::spawn(async move { store.advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap() }));
         }
         let mut steps = Vec::new();
         for t in tasks {
@@ -288,4 +288,63 @@ fn a_rung_advances_once_sqlite() {
 #[test]
 fn a_rung_advances_once_postgres() {
     a_rung_advances_once(Backend::Postgres);
+}
+
+/// Hyperband's brackets in one sweep: a bracket whose rung is complete is promoted
+/// while another's folds are still open, and neither touches the other's
+/// configurations, rung or scores.
+fn brackets_advance_on_their_own(backend: Backend) {
+    let d = Dir::new("store", &format!("brackets-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        use gridsweep::search::{plan_rung, Halving};
+        use gridsweep::store::RungStep;
+        let store = Store::open(db.as_str()).await.unwrap();
+        let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
+        // Bracket 0 from 2 epochs (configurations 0-5), bracket 1 from 6 (6-8).
+        let hs = [Halving { factor: 3, min_epochs: 2 }, Halving { factor: 3, min_epochs: 6 }];
+        let cs: Vec<Config> =
+            (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
+        let bracket = |c: &Config| usize::from(cs.iter().position(|x| x.id == c.id).unwrap() >= 6);
+        let rung0 = |c: &Config| (bracket(c) as i64, hs[bracket(c)].budget(0, 18) as i64);
+        store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
+        let me = owner("hostA", 1);
+        // Every fold of bracket 0 done; bracket 1's left claimed and running.
+        let mut held = Vec::new();
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
+            if i >= 6 {
+                assert_eq!(c.budget, Some(6));
+                held.push(c);
+                continue;
+            }
+            assert_eq!(c.budget, Some(2));
+            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
+            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+        }
+        assert_eq!(held.len(), 3);
+        assert_eq!(store.advance_rung_with(sweep.id, 1, |r, c| plan_rung(&hs[1], r, c)).await.unwrap(), RungStep::Waiting);
+        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&hs[0], r, c)).await.unwrap();
+        assert_eq!(step, RungStep::Promoted { rung: 1, configurations: 2, pruned: 4, folds: 2 });
+        // Bracket 0's rung 1 is claimable (6 epochs); bracket 1 is still at its rung 0.
+        let rungs = store.rungs(sweep.id).await.unwrap().unwrap();
+        let at: Vec<(i64, i64, Option<i64>)> = rungs.iter().map(|r| (r.bracket, r.rung, r.promoted)).collect();
+        assert_eq!(at, vec![(0, 0, Some(2)), (0, 1, None), (1, 0, None)], "{rungs:?}");
+        let scores = store.rung_scores(sweep.id).await.unwrap();
+        assert_eq!(scores.len(), 6);
+        assert!(scores.iter().all(|s| s.bracket == 0 && s.rung == 0));
+        let next = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap().unwrap();
+        assert_eq!(next.budget, Some(6));
+        assert!(cs[4..6].iter().any(|c| c.id == next.config_id), "one of bracket 0's best two: {next:?}");
+    });
+}
+
+#[test]
+fn brackets_advance_on_their_own_sqlite() {
+    brackets_advance_on_their_own(Backend::Sqlite);
+}
+
+#[test]
+fn brackets_advance_on_their_own_postgres() {
+    brackets_advance_on_their_own(Backend::Postgres);
 }

@@ -6,6 +6,12 @@
 //! claims per second, orchestration time per fold (each worker's time not spent in the
 //! simulated work: claim, record, heartbeat, waiting on the database), efficiency
 //! (simulated work / (workers × wall)), and a check that every fold ran exactly once.
+//!
+//! With `--search` (successive halving or Hyperband) the folds are spans of a staged
+//! search: a fold of all `--epochs` sleeps `--work-ms`, a rung's span its share. What
+//! matters there is the workers' idle share: time not spent in simulated work, which
+//! for synchronous halving is mostly waiting at rung barriers, and which Hyperband's
+//! brackets are meant to fill for each other.
 
 use super::sweep_cmd::runtime;
 use super::Outcome;
@@ -39,6 +45,14 @@ pub struct BenchSchedulerArgs {
     /// orchestration time grows with the number of workers.
     #[arg(long)]
     pub scaling: bool,
+    /// A staged search to simulate instead of a grid, as the spec's `search` section
+    /// (e.g. '{"strategy": "hyperband", "factor": 3, "min_epochs": 1}'): its sample
+    /// is set to --folds / 4 trainings.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// The configurations' epochs under --search.
+    #[arg(long, default_value_t = 27, value_parser = super::positive)]
+    pub epochs: usize,
     /// Print every figure as one JSON document at the end.
     #[arg(long)]
     pub json: bool,
@@ -71,13 +85,22 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
     }
     cases.push(Case { processes: a.processes, workers: a.workers_per_process, folds: a.folds });
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
+    let staged = match &a.search {
+        Some(s) => Some(staged_search(s, a.folds.div_ceil(FOLDS_PER_CONFIG))?),
+        None => None,
+    };
     let work = a.work_ms as f64 / 1000.0;
     let mut results = Vec::new();
     for db in &dbs {
         for (n, c) in cases.iter().enumerate() {
-            let r = measure(&exe, &tmp, db, n, c, a.work_ms)?;
+            let r = measure(&exe, &tmp, db, n, c, a.work_ms, staged.as_ref().map(|s| (s, a.epochs)))?;
             let workers = c.processes * c.workers;
-            let ideal = c.folds as f64 * work;
+            // The simulated work done: every fold's, or under a staged search the
+            // fold-epochs its rungs trained.
+            let ideal = match r.fold_epochs {
+                Some(fe) => fe as f64 / a.epochs as f64 * work,
+                None => c.folds as f64 * work,
+            };
             let efficiency = ideal / (workers as f64 * r.wall);
             let orchestration_ms = 1e3 * (workers as f64 * r.wall - ideal) / c.folds as f64;
             // Without the processes' start (loading LibTorch, the data, opening the
@@ -88,10 +111,14 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
             let line = format!(
                 "{} — {} process(es) × {} = {workers} workers, {} folds of {} ms: {:.1} s wall, {:.0} claims/s, \
                  {orchestration_ms:.1} ms orchestration per fold, efficiency {:.1} %; from each worker's first claim: \
-                 {orchestration_after_start_ms:.1} ms per fold, efficiency {:.1} %; {} fold(s) claimed more than once, {} not done",
+                 {orchestration_after_start_ms:.1} ms per fold, efficiency {:.1} % (idle {:.1} %); {} fold(s) claimed more than once, {} not done{}",
                 if db.is_postgres() { "PostgreSQL" } else { "SQLite" },
                 c.processes, c.workers, c.folds, a.work_ms, r.wall, c.folds as f64 / r.wall, 100.0 * efficiency,
-                100.0 * efficiency_after_start, r.double, r.not_done
+                100.0 * efficiency_after_start, 100.0 * (1.0 - efficiency_after_start), r.double, r.not_done,
+                match (&a.search, r.fold_epochs) {
+                    (Some(s), Some(fe)) => format!("; search {s}: {fe} fold-epochs of {} epochs each", a.epochs),
+                    _ => String::new(),
+                }
             );
             if !a.json {
                 println!("{line}");
@@ -103,6 +130,8 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
                 "claims_per_second": c.folds as f64 / r.wall, "orchestration_ms_per_fold": orchestration_ms,
                 "efficiency": efficiency, "double_claims": r.double, "not_done": r.not_done,
                 "efficiency_after_start": efficiency_after_start, "orchestration_ms_per_fold_after_start": orchestration_after_start_ms,
+                "idle_share_after_start": 1.0 - efficiency_after_start,
+                "search": staged, "epochs": staged.as_ref().map(|_| a.epochs), "fold_epochs": r.fold_epochs,
             }));
             if r.double > 0 || r.not_done > 0 {
                 bail!("{line}");
@@ -116,8 +145,23 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// The `--search` section, its sample set to the benchmark's trainings.
+fn staged_search(s: &str, trainings: usize) -> Result<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(s).with_context(|| format!("--search: not JSON: {s}"))?;
+    if let Err((key, why)) = crate::search::check_json(&v) {
+        bail!("--search: {key}: {why}");
+    }
+    if !matches!(v["strategy"].as_str(), Some("halving" | "hyperband")) {
+        bail!("--search: expected strategy halving or hyperband (a staged search), got {}", v["strategy"]);
+    }
+    v["sample"] = json!(trainings);
+    Ok(v)
+}
+
 struct Measured {
     wall: f64,
+    /// Under a staged search: the fold-epochs trained (each epoch once).
+    fold_epochs: Option<u64>,
     double: i64,
     not_done: i64,
     /// Σ over workers of (the sweep's last result − the worker's first claim): the
@@ -125,15 +169,32 @@ struct Measured {
     worker_seconds_after_start: f64,
 }
 
-fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usize, c: &Case, work_ms: u64) -> Result<Measured> {
+/// `staged`: a staged search's section and the configurations' epochs.
+fn measure(
+    exe: &std::path::Path,
+    tmp: &std::path::Path,
+    db: &DbLocation,
+    n: usize,
+    c: &Case,
+    work_ms: u64,
+    staged: Option<(&serde_json::Value, usize)>,
+) -> Result<Measured> {
     let name = format!("bench-scheduler-{}-{n}", std::process::id());
     let configs = c.folds.div_ceil(FOLDS_PER_CONFIG);
     let spec_path: PathBuf = tmp.join(format!("{name}.json"));
-    let epochs: Vec<usize> = (1..=configs).collect();
-    let doc = json!({
-        "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": {"folds": FOLDS_PER_CONFIG}, "seed": 1,
-        "grid": {"epochs": epochs},
-    });
+    let doc = match staged {
+        // Distinct configurations of equal epochs: learning rates.
+        Some((search, epochs)) => json!({
+            "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": {"folds": FOLDS_PER_CONFIG}, "seed": 1,
+            "fixed": {"epochs": epochs},
+            "grid": {"learning_rate": (1..=configs).map(|i| i as f64 * 1e-6).collect::<Vec<_>>()},
+            "search": search,
+        }),
+        None => json!({
+            "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": {"folds": FOLDS_PER_CONFIG}, "seed": 1,
+            "grid": {"epochs": (1..=configs).collect::<Vec<_>>()},
+        }),
+    };
     std::fs::write(&spec_path, serde_json::to_string(&doc)?)?;
     let spec = crate::spec::Spec::load(&spec_path)?;
     let expansion = spec.expand()?;
@@ -166,13 +227,28 @@ fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usi
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    let (double, not_done, r) = rt.block_on(async {
+    let (double, not_done, r, fold_epochs) = rt.block_on(async {
         let store = Store::open(db).await?;
         let sweep = store.sweep_by_name(&name).await?.context("the benchmark sweep vanished")?;
         let attempts = store.attempts(sweep.id).await?;
         let spans = store.fold_spans(sweep.id).await?;
+        // A staged search claims a fold once per rung it is trained in: more than
+        // that is a double claim. Its fold-epochs are its folds' epochs reached.
+        let (mut rungs, mut fold_epochs) = (std::collections::HashMap::<String, i64>::new(), None);
+        if staged.is_some() {
+            for s in store.rung_scores(sweep.id).await? {
+                *rungs.entry(s.config_id).or_default() += 1;
+            }
+            let mut fe = 0u64;
+            for c in store.configurations(sweep.id).await?.iter().filter(|c| c.shares_training_of.is_none()) {
+                fe += store.fold_results(sweep.id, &c.config_id).await?.iter().map(|f| f.epochs_run as u64).sum::<u64>();
+            }
+            fold_epochs = Some(fe);
+        }
         store.close().await;
-        let double = attempts.iter().filter(|a| a.attempts > 1).count() as i64;
+        // (The store may finish a last rung without recording its scores: one more.)
+        let allowed = |config: &str| if staged.is_some() { rungs.get(config).copied().unwrap_or(0) + 1 } else { 1 };
+        let double = attempts.iter().filter(|a| a.attempts > allowed(&a.config_id)).count() as i64;
         let not_done = attempts.iter().filter(|a| a.state != crate::store::FoldState::Done).count() as i64 + (c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG) as i64
             - attempts.len() as i64;
         let end = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
@@ -181,8 +257,10 @@ fn measure(exe: &std::path::Path, tmp: &std::path::Path, db: &DbLocation, n: usi
             let e = first.entry(w.as_str()).or_insert(*started);
             *e = e.min(*started);
         }
+        // (Under a staged search a fold's span is its last rung's; a worker's first
+        // claim is then taken from the folds it ran last, nearly all pruned at rung 0.)
         let after_start: f64 = first.values().map(|f| end - f).sum();
-        anyhow::Ok((double, not_done, after_start))
+        anyhow::Ok((double, not_done, after_start, fold_epochs))
     })?;
-    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r })
+    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r, fold_epochs })
 }

@@ -434,7 +434,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let rungs: Vec<crate::plots::RungPoint> = rung_scores
         .into_iter()
         .filter_map(|r| {
-            Some(crate::plots::RungPoint { score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
+            Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
         })
         .collect();
     rt.block_on(store.close());

@@ -76,15 +76,15 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
     let header: Vec<String> = ["bracket", "rung", "configurations", "epochs", "promoted", "Spearman"].map(String::from).to_vec();
     let mut table = Vec::new();
     for b in 0..brackets {
-        let rungs = o.rung_scores.iter().filter(|r| r.bracket == b).map(|r| r.score.rung).max().map_or(0, |r| r + 1);
+        let rungs = o.rung_scores.iter().filter(|r| r.bracket == b).map(|r| r.rung).max().map_or(0, |r| r + 1);
         for r in 0..rungs {
-            let at: Vec<_> = o.rung_scores.iter().filter(|x| x.bracket == b && x.score.rung == r).collect();
+            let at: Vec<_> = o.rung_scores.iter().filter(|x| x.bracket == b && x.rung == r).collect();
             table.push(vec![
                 b.to_string(),
                 r.to_string(),
                 at.len().to_string(),
-                at.iter().filter_map(|x| x.score.resource_epochs).max().map(|e| e.to_string()).unwrap_or_default(),
-                at.iter().filter(|x| x.score.promoted).count().to_string(),
+                at.iter().filter_map(|x| x.resource_epochs).max().map(|e| e.to_string()).unwrap_or_default(),
+                at.iter().filter(|x| x.promoted).count().to_string(),
                 if b == 0 { o.spearman.get(r as usize).copied().flatten().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()) } else { String::new() },
             ]);
         }

@@ -226,7 +226,11 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             "configurations": p.selected.iter().map(|c| json!({"id": c.id, "params": c.params.canonical()})).collect::<Vec<_>>(),
             "search": spec.search,
             "grid_distinct_trainings": p.grid_trainings,
-            "rungs": p.halving.as_ref().map(|(_, r)| r.iter().map(|&(n, b)| json!({"configurations": n, "epochs": b})).collect::<Vec<_>>()),
+            "rungs": (p.brackets.len() == 1).then(|| p.brackets[0].1.iter().map(|&(n, b)| json!({"configurations": n, "epochs": b})).collect::<Vec<_>>()),
+            "brackets": (!p.brackets.is_empty()).then(|| p.brackets.iter().map(|(h, r)| json!({
+                "min_epochs": h.min_epochs,
+                "rungs": r.iter().map(|&(n, b)| json!({"configurations": n, "epochs": b})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()),
             "fold_epochs_at_most": p.fold_epochs,
             "fold_epochs_of_full_runs": p.full_fold_epochs,
             "generated": e.generated,
@@ -265,14 +269,28 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, list: bool) {
             "random sample (seed {}): {} of the grid's {} distinct trainings",
             seed.unwrap_or(spec.seed), p.trainings.min(n), p.grid_trainings
         ),
+        Search::Hyperband { seed, .. } => println!(
+            "hyperband's draw (seed {}): {} of the grid's {} distinct trainings, dealt to {} brackets",
+            seed.unwrap_or(spec.seed), p.trainings, p.grid_trainings, p.brackets.len()
+        ),
         _ => {}
     }
-    if let Some((h, rungs)) = &p.halving {
-        let list: Vec<String> = rungs.iter().map(|(n, b)| format!("{n} at {b}")).collect();
-        println!(
+    let rungs = |rungs: &[(usize, u32)]| rungs.iter().map(|(n, b)| format!("{n} at {b}")).collect::<Vec<_>>().join(", ");
+    match &p.brackets[..] {
+        [] => {}
+        [(h, r)] => println!(
             "successive halving (factor {}, from {} epochs): configurations at epochs per rung {}; at most {} fold-epochs, {:.0}% of full runs' {}",
-            h.factor, h.min_epochs, list.join(", "), p.fold_epochs, 100.0 * p.share(), p.full_fold_epochs
-        );
+            h.factor, h.min_epochs, rungs(r), p.fold_epochs, 100.0 * p.share(), p.full_fold_epochs
+        ),
+        several => {
+            println!(
+                "hyperband (factor {}): {} brackets; at most {} fold-epochs, {:.0}% of full runs' {}",
+                several[0].0.factor, several.len(), p.fold_epochs, 100.0 * p.share(), p.full_fold_epochs
+            );
+            for (b, (h, r)) in several.iter().enumerate() {
+                println!("  bracket {b} (from {} epochs): configurations at epochs per rung {}", h.min_epochs, rungs(r));
+            }
+        }
     }
     println!("{}", spec.score.describe());
     println!("{} folds each: {} fold-fits", p.folds, p.trainings * p.folds);

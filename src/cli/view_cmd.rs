@@ -137,12 +137,17 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
             b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), s.rule.describe());
     }
     if let Some(rungs) = &s.rungs {
-        println!("successive halving:");
-        let header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+        // Hyperband's brackets each have their rungs: a bracket column says whose.
+        let several = rungs.iter().any(|r| r.bracket > 0);
+        println!("{}", if several { "hyperband:" } else { "successive halving:" });
+        let mut header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+        if several {
+            header.insert(0, "bracket".into());
+        }
         let table: Vec<Vec<String>> = rungs
             .iter()
             .map(|r| {
-                vec![
+                several.then(|| r.bracket.to_string()).into_iter().chain([
                     r.rung.to_string(),
                     r.configurations.to_string(),
                     r.epochs.map(|e| e.to_string()).unwrap_or_default(),
@@ -155,7 +160,7 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
                         (None, Some(_)) => "(in progress)".into(),
                         (None, None) => "(the last rung)".into(),
                     },
-                ]
+                ]).collect()
             })
             .collect();
         print_aligned(&header, &table, "  ");
@@ -188,7 +193,7 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
     } else if s.rate_per_min > 0.0 {
         println!("rate {:.1} folds/min over the last {}{}", s.rate_per_min, human_duration(s.rate_span),
             s.eta.filter(|_| remaining > 0)
-                .map(|e| format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for this rung (later rungs are not counted)" } else { "" }))
+                .map(|e| format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for the rungs in progress (later rungs are not counted)" } else { "" }))
                 .unwrap_or_default());
     } else if remaining > 0 {
         println!("no fold finished in the last 10 minutes");

@@ -251,6 +251,8 @@ where
 /// One configuration's score at one complete rung of successive halving.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RungPoint {
+    /// Its bracket (0 for plain successive halving).
+    pub bracket: i64,
     pub config_id: String,
     pub rung: i64,
     /// The rung's epochs.
@@ -262,9 +264,11 @@ pub struct RungPoint {
 
 /// Score per configuration per rung: each configuration a line over the rungs it was
 /// trained in; those that went on from a rung drawn dark, the pruned light, the
-/// evaluated configuration in red.
+/// evaluated configuration in red. Hyperband's brackets each get a panel (two to a row).
 pub fn rungs(stem: &Path, points: &[RungPoint], chosen: Option<&str>) -> Result<Vec<PathBuf>, PlotError> {
-    render!(stem, (760, 480), draw_rungs(points, chosen))
+    let brackets = points.iter().map(|p| p.bracket).max().map_or(1, |b| b as u32 + 1);
+    let (cols, rows) = if brackets == 1 { (1, 1) } else { (2, brackets.div_ceil(2)) };
+    render!(stem, (760 * cols, 480 * rows), draw_rungs(points, chosen))
 }
 
 fn draw_rungs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[RungPoint], chosen: Option<&str>) -> DrawResult
@@ -272,6 +276,24 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
+    let brackets = points.iter().map(|p| p.bracket).max().map_or(1, |b| b as usize + 1);
+    if brackets == 1 {
+        return draw_rung_panel(root, points, chosen, "Successive halving: score per configuration per rung".into());
+    }
+    let panels = root.split_evenly((brackets.div_ceil(2), 2));
+    for (b, area) in panels.iter().enumerate().take(brackets) {
+        let of: Vec<RungPoint> = points.iter().filter(|p| p.bracket == b as i64).cloned().collect();
+        let start = of.iter().filter(|p| p.rung == 0).map(|p| p.epochs).max().unwrap_or(0);
+        draw_rung_panel(area, &of, chosen, format!("Hyperband bracket {b} (from {start} epochs): score per rung"))?;
+    }
+    Ok(())
+}
+
+/// One bracket's rungs.
+fn draw_rung_panel<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[RungPoint], chosen: Option<&str>, caption: String) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     let last = points.iter().map(|p| p.rung).max().unwrap_or(0);
     let mut epochs = vec![0i64; last as usize + 1];
     for p in points {
@@ -280,7 +302,7 @@ where
     let names: Vec<String> = epochs.iter().enumerate().map(|(r, e)| format!("rung {r} ({e} ep.)")).collect();
     let (y0, y1) = padded(points.iter().map(|p| p.score).filter(|s| s.is_finite()));
     let mut chart = ChartBuilder::on(root)
-        .caption("Successive halving: score per configuration per rung", text_style(20))
+        .caption(caption, text_style(20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)

@@ -22,7 +22,7 @@ fn segments(svg: &str, stroke: &str) -> Vec<(f64, f64, f64, f64)> {
 /// and the evaluated configuration's line in red through its points.
 #[test]
 fn the_rung_plot_draws_each_configuration_over_its_rungs() {
-    let p = |id: &str, rung: i64, score: f64, promoted: bool| RungPoint { config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted };
+    let p = |id: &str, rung: i64, score: f64, promoted: bool| RungPoint { bracket: 0, config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted };
     let points = vec![
         p("a", 0, 0.40, true), p("a", 1, 0.45, true), p("a", 2, 0.47, false),
         p("b", 0, 0.42, true), p("b", 1, 0.44, false),

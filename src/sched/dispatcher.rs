@@ -48,6 +48,8 @@ pub(super) struct Dispatcher<'a, Q: FoldQueue> {
     escalation: Escalation,
     /// A halving rung's last folds are running (here or elsewhere): look again soon.
     waiting: bool,
+    /// Brackets with nothing left to promote.
+    finished: std::collections::HashSet<usize>,
     /// The database is given up on: running folds are abandoned, nothing more is written.
     db_gone: bool,
     tally: Tally,
@@ -92,6 +94,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             stopping: false,
             escalation: Escalation::default(),
             waiting: false,
+            finished: Default::default(),
             db_gone: false,
             tally: Tally::default(),
             best,
@@ -237,37 +240,47 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         }
     }
 
-    /// Successive halving with nothing to claim: true when a rung was promoted (there
-    /// is work again).
+    /// Successive halving with nothing to claim: each bracket whose rung is complete is
+    /// promoted; true when one was (there is work again). A bracket waiting on its
+    /// rung's last folds does not hold up the others: Hyperband's brackets fill each
+    /// other's idle time, while each one's promotions stay synchronous.
     async fn advance(&mut self) -> bool {
-        let Some(h) = self.job.halving else { return false };
-        let (q, sweep) = (self.queue, self.job.sweep_id);
-        let how = (self.opts.db_patience, q.name());
-        match Self::patiently(&mut self.signals, self.emit, how, || q.advance_rung(sweep, &h)).await {
-            Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
-                // Did the rung just complete rank its configurations as the one before?
-                // (Advice only: a lost connection here costs the note, not the run.)
-                let complete = rung - 1;
-                let weak = match complete {
-                    0 => None,
-                    r => q.rung_agreement(sweep, r).await.ok().flatten().filter(|a| *a < crate::search::WEAK_AGREEMENT).map(|a| {
-                        let epochs = self.job.params.values().map(|p| p.epochs).max().unwrap_or(0);
-                        crate::search::weak_rung_advice(&h, r, a, epochs)
-                    }),
-                };
-                (self.emit)(Event::RungPromoted { rung, configurations, pruned, folds, weak });
-                true
+        let brackets = self.job.brackets.clone();
+        let several = brackets.len() > 1;
+        let mut promoted = false;
+        for (b, h) in brackets.iter().enumerate() {
+            if self.finished.contains(&b) {
+                continue;
             }
-            Ok(RungStep::Waiting) => {
-                self.waiting = true;
-                false
-            }
-            Ok(RungStep::Finished) => false,
-            Err(e) => {
-                self.fail(e);
-                false
+            let (q, sweep) = (self.queue, self.job.sweep_id);
+            let how = (self.opts.db_patience, q.name());
+            match Self::patiently(&mut self.signals, self.emit, how, || q.advance_rung(sweep, b as u32, h)).await {
+                Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
+                    // Did the rung just complete rank its configurations as the one before?
+                    // (Advice only: a lost connection here costs the note, not the run.)
+                    let complete = rung - 1;
+                    let weak = match complete {
+                        0 => None,
+                        r => q.rung_agreement(sweep, b as u32, r).await.ok().flatten().filter(|a| *a < crate::search::WEAK_AGREEMENT).map(|a| {
+                            let epochs = self.job.params.values().map(|p| p.epochs).max().unwrap_or(0);
+                            crate::search::weak_rung_advice(h, several.then_some(b as u32), r, a, epochs)
+                        }),
+                    };
+                    (self.emit)(Event::RungPromoted { bracket: several.then_some(b as u32), rung, configurations, pruned, folds, weak });
+                    promoted = true;
+                }
+                Ok(RungStep::Waiting) => self.waiting = true,
+                // For good: nothing is added to a staged sweep under way.
+                Ok(RungStep::Finished) => {
+                    self.finished.insert(b);
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return false;
+                }
             }
         }
+        promoted
     }
 
     /// Hands a claimed fold to worker `w`, with its saved state if it has one. False

@@ -50,8 +50,8 @@ pub enum Event {
         device: String,
         /// The data: rows, features, what is not a feature.
         data: String,
-        /// Successive halving: the rung in progress, with its folds done and in all
-        /// (the progress a halving run shows is the current rung's).
+        /// Successive halving and Hyperband: the rungs in progress, with their folds
+        /// done and in all (the progress a staged run shows is theirs).
         rung: Option<RungProgress>,
         /// The sweep's best complete configuration when the run starts.
         best: Option<(String, f64)>,
@@ -77,10 +77,11 @@ pub enum Event {
     /// by another one on the same sweep).
     Best { config_id: String, score: f64 },
     /// Successive halving: a rung was complete; `configurations` went on to `rung`
-    /// (`folds` more folds to train), `pruned` stopped. `weak`: the complete rung ranked
-    /// its configurations unlike the rung before it (`search::rung_agreement` below
+    /// (`folds` more folds to train), `pruned` stopped. `bracket`: which, in a sweep of
+    /// Hyperband (None: plain halving). `weak`: the complete rung ranked its
+    /// configurations unlike the rung before it (`search::rung_agreement` below
     /// `search::WEAK_AGREEMENT`), and what to do about it.
-    RungPromoted { rung: u32, configurations: usize, pruned: usize, folds: u64, weak: Option<String> },
+    RungPromoted { bracket: Option<u32>, rung: u32, configurations: usize, pruned: usize, folds: u64, weak: Option<String> },
     Stopping { running: usize },
     /// The database connection was lost; the dispatcher retries (results are kept).
     WaitingForDatabase { error: String, patience_seconds: f64 },
@@ -95,12 +96,26 @@ pub enum Event {
     Finished(RunSummary),
 }
 
-/// The rung a halving run is on: its number, folds done (or failed), folds in all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The rungs a staged run is on: (bracket, rung) of each bracket with one in
+/// progress, and their folds done (or failed) and in all. `brackets`: the sweep's
+/// brackets (1: plain successive halving).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RungProgress {
-    pub rung: u32,
+    pub brackets: usize,
+    pub rungs: Vec<(u32, u32)>,
     pub done: u64,
     pub total: u64,
+}
+
+impl RungProgress {
+    /// How the progress bar names it: `rung 2`, or Hyperband's `brackets 0:2 1:1`.
+    pub fn label(&self) -> String {
+        if self.brackets <= 1 {
+            return self.rungs.first().map_or_else(|| "rung -".into(), |r| format!("rung {}", r.1));
+        }
+        let at: Vec<String> = self.rungs.iter().map(|(b, r)| format!("{b}:{r}")).collect();
+        format!("brackets {}", at.join(" "))
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -165,8 +180,10 @@ pub struct SweepJob {
     pub score: ScoreRule,
     /// Per configuration, its varying hyperparameters (`dropout 0.2, optimizer adam`).
     pub labels: HashMap<String, String>,
-    /// Successive halving: when nothing is claimable, promote the next rung.
-    pub halving: Option<Halving>,
+    /// Successive halving (one) and Hyperband (several): each bracket's halving; when
+    /// nothing is claimable, a complete rung of one of them is promoted. Empty for
+    /// grid and random search.
+    pub brackets: Vec<Halving>,
     /// The command that continues this sweep (`gridsweep resume NAME --db …`).
     pub resume_hint: String,
 }
@@ -227,9 +244,9 @@ pub async fn run_with_signals<Q: FoldQueue>(
     };
     queue.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = queue.counts(job.sweep_id).await?;
-    let rung = match &job.halving {
-        Some(_) => queue.rung_progress(job.sweep_id).await?,
-        None => None,
+    let rung = match job.brackets.len() {
+        0 => None,
+        n => queue.rung_progress(job.sweep_id, n).await?,
     };
     let best = queue.best(job.sweep_id).await?;
     let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::label(*d)).collect();

@@ -33,16 +33,17 @@ pub trait FoldQueue {
     /// Running folds of this host's processes that are gone return to pending.
     async fn reclaim_dead(&self, sweep: i64, me: &Owner) -> QueueResult<u64>;
     async fn counts(&self, sweep: i64) -> QueueResult<Counts>;
-    /// Successive halving: the rung in progress, with its folds done and in all.
-    async fn rung_progress(&self, sweep: i64) -> QueueResult<Option<RungProgress>>;
+    /// Successive halving and Hyperband (`brackets` of them): the rungs in progress,
+    /// with their folds done and in all.
+    async fn rung_progress(&self, sweep: i64, brackets: usize) -> QueueResult<Option<RungProgress>>;
     /// The sweep's best complete configuration: (id, score).
     async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>>;
     async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>>;
-    /// Successive halving, when nothing is claimable: promote the complete rung.
-    async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep>;
-    /// Successive halving: how complete rung `rung` ranks its configurations against
-    /// the rung before (`search::rung_agreement`).
-    async fn rung_agreement(&self, sweep: i64, rung: u32) -> QueueResult<Option<f64>>;
+    /// Successive halving, when nothing is claimable: promote `bracket`'s complete rung.
+    async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep>;
+    /// Successive halving: how complete rung `rung` of `bracket` ranks its
+    /// configurations against the rung before (`search::rung_agreement`).
+    async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>>;
     /// A fold's saved training state: (epochs, encoded state).
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>>;
     async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool>;
@@ -74,12 +75,17 @@ impl FoldQueue for Store {
     async fn counts(&self, sweep: i64) -> QueueResult<Counts> {
         Store::counts(self, sweep).await
     }
-    async fn rung_progress(&self, sweep: i64) -> QueueResult<Option<RungProgress>> {
-        Ok(self.rungs(sweep).await?.and_then(|rows| {
-            rows.iter().find_map(|r| match (r.folds_done, r.folds) {
-                (Some(done), Some(total)) => Some(RungProgress { rung: r.rung as u32, done: done as u64, total: total as u64 }),
-                _ => None,
-            })
+    async fn rung_progress(&self, sweep: i64, brackets: usize) -> QueueResult<Option<RungProgress>> {
+        Ok(self.rungs(sweep).await?.map(|rows| {
+            let mut p = RungProgress { brackets, rungs: Vec::new(), done: 0, total: 0 };
+            for r in rows {
+                if let (Some(done), Some(total)) = (r.folds_done, r.folds) {
+                    p.rungs.push((r.bracket as u32, r.rung as u32));
+                    p.done += done as u64;
+                    p.total += total as u64;
+                }
+            }
+            p
         }))
     }
     async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>> {
@@ -88,11 +94,11 @@ impl FoldQueue for Store {
     async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>> {
         Store::claim(self, sweep, owner, worker, lease, device).await
     }
-    async fn advance_rung(&self, sweep: i64, h: &Halving) -> QueueResult<RungStep> {
-        self.advance_rung_with(sweep, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
+    async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep> {
+        self.advance_rung_with(sweep, bracket, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
     }
-    async fn rung_agreement(&self, sweep: i64, rung: u32) -> QueueResult<Option<f64>> {
-        Ok(crate::search::rung_agreement(&self.rung_scores(sweep).await?, rung as i64))
+    async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>> {
+        Ok(crate::search::rung_agreement(&self.rung_scores(sweep).await?, bracket as i64, rung as i64))
     }
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
         Store::checkpoint(self, fold_id).await

@@ -111,27 +111,40 @@ impl FoldRunner for TrainRunner {
     }
 }
 
-/// The scheduler benchmark's folds: a fixed sleep and a fixed result, through the
-/// real dispatcher and store (`gridsweep bench-scheduler`).
+/// The scheduler benchmark's folds: a sleep and a made-up result, through the real
+/// dispatcher and store (`gridsweep bench-scheduler`). A fold of all its epochs sleeps
+/// `work`; a span of a staged search (from its saved state's epochs to its rung's
+/// budget) sleeps its share of it, saves a state when it stops early, and scores by a
+/// hash of the configuration, so that rungs promote some and prune others.
 pub struct SimulatedRunner {
     pub work: Duration,
 }
 
 impl FoldRunner for SimulatedRunner {
-    fn run(&self, _job: &Job, _device: Device, _obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
-        std::thread::sleep(self.work);
+    fn run(&self, job: &Job, _device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
+        let epochs = job.params.epochs.max(1);
+        let from = job.claim.checkpoint_epochs.filter(|_| job.resume.is_some()).unwrap_or(0).clamp(0, epochs as i64) as u32;
+        let until = job.claim.budget.map_or(epochs, |b| (b as u32).clamp(from, epochs));
+        let slept = self.work.mul_f64(f64::from(until - from) / f64::from(epochs));
+        std::thread::sleep(slept);
+        let partial = until < epochs;
+        if partial {
+            let _ = obs.tx.send(WorkerMsg::Checkpoint { fold_id: obs.fold_id, worker: obs.worker, epochs: until, state: Vec::new() });
+        }
+        let h = job.claim.config_id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+        let val = 0.4 + (h % 1000) as f64 / 5000.0 + 0.01 * f64::from(until) / f64::from(epochs);
         Ok(FoldResult {
-            train_accuracy: 0.5,
+            train_accuracy: val,
             train_loss: 1.0,
-            val_accuracy: 0.5,
+            val_accuracy: val,
             val_loss: 1.0,
-            epochs_run: 1,
+            epochs_run: until,
             final_learning_rate: 1e-3,
-            fit_seconds: self.work.as_secs_f64(),
+            fit_seconds: slept.as_secs_f64(),
             score_seconds: 0.0,
-            scored_epoch: 1,
+            scored_epoch: until,
             history: Vec::new(),
-            partial: false,
+            partial,
         })
     }
 }

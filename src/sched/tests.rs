@@ -98,7 +98,7 @@ impl FoldQueue for MemQueue {
         let n = |s: &str| m.folds.iter().filter(|f| f.state == s).count() as i64;
         Ok(Counts { pending: n("pending"), running: n("running"), done: n("done"), failed: n("failed") })
     }
-    async fn rung_progress(&self, _sweep: i64) -> QueueResult<Option<RungProgress>> {
+    async fn rung_progress(&self, _sweep: i64, _brackets: usize) -> QueueResult<Option<RungProgress>> {
         Ok(None)
     }
     async fn best(&self, _sweep: i64) -> QueueResult<Option<(String, f64)>> {
@@ -123,7 +123,7 @@ impl FoldQueue for MemQueue {
         }
         Ok(c)
     }
-    async fn advance_rung(&self, _sweep: i64, _h: &Halving) -> QueueResult<RungStep> {
+    async fn advance_rung(&self, _sweep: i64, _bracket: u32, _h: &Halving) -> QueueResult<RungStep> {
         let mut m = self.up()?;
         if m.folds.iter().any(|f| f.state == "running" || f.state == "pending") {
             return Ok(RungStep::Waiting);
@@ -140,7 +140,7 @@ impl FoldQueue for MemQueue {
         m.folds.extend(next);
         Ok(RungStep::Promoted { rung: m.promote_to.max(1), configurations: 1, pruned: 0, folds })
     }
-    async fn rung_agreement(&self, _sweep: i64, _rung: u32) -> QueueResult<Option<f64>> {
+    async fn rung_agreement(&self, _sweep: i64, _bracket: u32, _rung: u32) -> QueueResult<Option<f64>> {
         Ok(self.up()?.agreement)
     }
     async fn checkpoint(&self, _fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
@@ -248,7 +248,7 @@ fn job(configs: &[&str], halving: bool) -> SweepJob {
         data_description: String::new(),
         score: ScoreRule::default(),
         labels: HashMap::new(),
-        halving: halving.then_some(Halving { factor: 3, min_epochs: 1 }),
+        brackets: if halving { vec![Halving { factor: 3, min_epochs: 1 }] } else { Vec::new() },
         resume_hint: "gridsweep resume t".into(),
     }
 }

@@ -21,9 +21,10 @@ pub struct Removed {
 }
 
 /// The tables of a sweep, children first (foreign keys), each with its selection.
-const DELETIONS: [&str; 6] = [
+const DELETIONS: [&str; 7] = [
     "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1)",
     "DELETE FROM rung_scores WHERE sweep_id = $1",
+    "DELETE FROM brackets WHERE sweep_id = $1",
     "DELETE FROM evaluations WHERE sweep_id = $1",
     "DELETE FROM folds WHERE sweep_id = $1",
     "DELETE FROM configurations WHERE sweep_id = $1",
@@ -41,7 +42,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .in_db(self)?;
-            let mut n = [0u64; 6];
+            let mut n = [0u64; 7];
             for (i, sql) in DELETIONS.iter().enumerate() {
                 n[i] = sqlx::query(sql).bind(sweep_id).execute(&mut *tx).await.in_db(self)?.rows_affected();
             }
@@ -49,9 +50,9 @@ impl Store {
             Ok(Removed {
                 checkpoints: n[0],
                 rung_scores: n[1],
-                evaluations: n[2],
-                folds: n[3],
-                configurations: n[4],
+                evaluations: n[3],
+                folds: n[4],
+                configurations: n[5],
                 done_folds: done as u64,
             })
         })

@@ -10,9 +10,9 @@ pub struct SweepDump {
     pub folds: Vec<FoldDump>,
     /// (config_id, created_at, test_accuracy, model_dir, evaluation_json)
     pub evaluations: Vec<(String, f64, f64, Option<String>, String)>,
-    /// Successive halving: the sweep's current rung, and every rung score
-    /// (config_id, rung, resource_epochs, score, mean_val_accuracy, promoted).
-    pub rung: Option<i64>,
+    /// Successive halving and Hyperband: each bracket's current rung, as (bracket,
+    /// rung), and every rung score.
+    pub brackets: Vec<(i64, i64)>,
     pub rung_scores: Vec<RungScore>,
 }
 
@@ -25,7 +25,8 @@ pub struct ConfigDump {
     pub summary: Vec<Option<f64>>,
     pub training_key: Option<String>,
     pub trained_by: Option<String>,
-    /// Successive halving: rung, pruned (0/1), and the epochs of a partial summary.
+    /// Successive halving: bracket, rung, pruned (0/1), and the epochs of a partial summary.
+    pub bracket: i64,
     pub rung: Option<i64>,
     pub pruned: i64,
     pub resource_epochs: Option<i64>,
@@ -89,7 +90,7 @@ impl Store {
     pub async fn dump_sweep(&self, sweep: &SweepRow) -> Result<SweepDump> {
         with_pool!(self, p => {
             let sql = format!(
-                "SELECT config_id, position, params_json, {}, training_key, trained_by, rung, pruned, resource_epochs
+                "SELECT config_id, position, params_json, {}, training_key, trained_by, bracket, rung, pruned, resource_epochs
                  FROM configurations WHERE sweep_id = $1 ORDER BY position",
                 COPIED_SUMMARY.join(", ")
             );
@@ -106,6 +107,7 @@ impl Store {
                     summary: COPIED_SUMMARY.iter().map(|&c| r.get::<Option<f64>, _>(c)).collect(),
                     training_key: r.get("training_key"),
                     trained_by: r.get("trained_by"),
+                    bracket: r.get("bracket"),
                     rung: r.get("rung"),
                     pruned: r.get("pruned"),
                     resource_epochs: r.get("resource_epochs"),
@@ -128,14 +130,14 @@ impl Store {
             .fetch_all(p)
             .await
             .in_db(self)?;
-            let rung: Option<i64> = sqlx::query_scalar("SELECT rung FROM sweeps WHERE id = $1")
+            let brackets: Vec<(i64, i64)> = sqlx::query_as("SELECT bracket, rung FROM brackets WHERE sweep_id = $1 ORDER BY bracket")
                 .bind(sweep.id)
-                .fetch_one(p)
+                .fetch_all(p)
                 .await
                 .in_db(self)?;
             let rung_scores: Vec<RungScoreColumns> = sqlx::query_as(RUNG_SCORES).bind(sweep.id).fetch_all(p).await.in_db(self)?;
             let rung_scores = rung_scores.into_iter().map(RungScore::from).collect();
-            Ok(SweepDump { sweep: sweep.clone(), configs, folds, evaluations, rung, rung_scores })
+            Ok(SweepDump { sweep: sweep.clone(), configs, folds, evaluations, brackets, rung_scores })
         })
     }
 
@@ -166,8 +168,8 @@ impl Store {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             for c in &d.configs {
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, pruned)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, pruned, bracket)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(id)
                 .bind(&c.config_id)
@@ -177,6 +179,7 @@ impl Store {
                 .bind(&c.trained_by)
                 .bind(c.rung)
                 .bind(c.pruned)
+                .bind(c.bracket)
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;
@@ -248,21 +251,26 @@ impl Store {
                 .in_db(self)?;
                 counts.folds_written += r.rows_affected() as usize;
             }
-            // Successive halving's state: the rung and the rung scores (saved training
-            // states are not copied: a fold promoted there trains from its start, which
-            // gives the same result).
-            if let Some(rung) = d.rung {
-                sqlx::query("UPDATE sweeps SET rung = $1 WHERE id = $2 AND (rung IS NULL OR rung < $1)")
-                    .bind(rung)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .in_db(self)?;
-            }
-            for RungScore { config_id, rung, resource_epochs: epochs, score, mean_val_accuracy: val, promoted } in &d.rung_scores {
+            // The staged search's state: each bracket's rung (the further one, when
+            // both databases hold it) and the rung scores (saved training states are
+            // not copied: a fold promoted there trains from its start, which gives the
+            // same result).
+            for (bracket, rung) in &d.brackets {
                 sqlx::query(
-                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                    "INSERT INTO brackets (sweep_id, bracket, rung) VALUES ($1, $2, $3)
+                     ON CONFLICT (sweep_id, bracket) DO UPDATE SET rung = excluded.rung WHERE excluded.rung > brackets.rung",
+                )
+                .bind(id)
+                .bind(*bracket)
+                .bind(*rung)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+            }
+            for RungScore { bracket, config_id, rung, resource_epochs: epochs, score, mean_val_accuracy: val, promoted } in &d.rung_scores {
+                sqlx::query(
+                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted, bracket)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
                 )
                 .bind(id)
                 .bind(config_id)
@@ -271,6 +279,7 @@ impl Store {
                 .bind(*score)
                 .bind(*val)
                 .bind(*promoted as i64)
+                .bind(*bracket)
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;

@@ -1,5 +1,7 @@
 //! Successive halving's rungs: recording a complete rung's scores and carrying out the
-//! sweep logic's promotion plan in one transaction.
+//! sweep logic's promotion plan in one transaction. A sweep of Hyperband holds several
+//! brackets, each a successive halving with its own rung (table `brackets`); plain
+//! halving is bracket 0. A bracket's rung is complete when its own folds are.
 
 use super::*;
 
@@ -76,8 +78,10 @@ pub enum RungStep {
 }
 
 /// A configuration's result at a complete rung of successive halving.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RungScore {
+    /// Its bracket (0 for plain successive halving).
+    pub bracket: i64,
     pub config_id: String,
     pub rung: i64,
     /// The epochs its rung summary was taken at (None: it trained to its end).
@@ -91,11 +95,12 @@ pub struct RungScore {
 
 /// Every rung score of a sweep, as [`RungScoreColumns`].
 pub(super) const RUNG_SCORES: &str =
-    "SELECT config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY rung, config_id";
+    "SELECT bracket, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY bracket, rung, config_id";
 
 /// A `rung_scores` row as stored (`promoted` is 0 or 1).
 #[derive(sqlx::FromRow)]
 pub(super) struct RungScoreColumns {
+    bracket: i64,
     config_id: String,
     rung: i64,
     resource_epochs: Option<i64>,
@@ -107,6 +112,7 @@ pub(super) struct RungScoreColumns {
 impl From<RungScoreColumns> for RungScore {
     fn from(c: RungScoreColumns) -> Self {
         RungScore {
+            bracket: c.bracket,
             config_id: c.config_id,
             rung: c.rung,
             resource_epochs: c.resource_epochs,
@@ -120,6 +126,7 @@ impl From<RungScoreColumns> for RungScore {
 /// One rung of a halving sweep, for `status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RungRow {
+    pub bracket: i64,
     pub rung: i64,
     pub configurations: i64,
     /// The largest epoch budget of the rung.
@@ -133,45 +140,57 @@ pub struct RungRow {
 }
 
 impl Store {
-    /// After a claim found nothing, in a sweep of successive halving: when the current
-    /// rung is complete (no fold pending or running), hands its configurations to
+    /// After a claim found nothing, in a sweep of successive halving: when `bracket`'s
+    /// current rung is complete (none of its folds pending or running), hands its configurations to
     /// `plan` (the sweep logic: which go on, and to how many epochs), records every
     /// one's rung score, sends the promoted on (their partial folds become pending with
     /// the next budget, continuing from their saved states) and prunes the others (their
-    /// saved states are deleted). One transaction, conditional on the sweep's rung:
+    /// saved states are deleted). One transaction, conditional on the bracket's rung:
     /// several processes may call it at once and the rung advances once. A plan that
     /// fails (unreadable stored hyperparameters) changes nothing and is an error.
     // Long on purpose: one transaction, whose statements run on the one `tx` that
     // `with_pool!` types per backend; helpers would each need to be generic over
     // sqlx's `Database` to share it.
-    pub async fn advance_rung_with(&self, sweep_id: i64, plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>) -> Result<RungStep> {
+    pub async fn advance_rung_with(
+        &self,
+        sweep_id: i64,
+        bracket: u32,
+        plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>,
+    ) -> Result<RungStep> {
+        let b = bracket as i64;
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let lock = self.dialect.for_update();
-            let rung: Option<i64> = sqlx::query_scalar(&format!("SELECT rung FROM sweeps WHERE id = $1{lock}"))
+            let rung: Option<i64> = sqlx::query_scalar(&format!("SELECT rung FROM brackets WHERE sweep_id = $1 AND bracket = $2{lock}"))
                 .bind(sweep_id)
-                .fetch_one(&mut *tx)
+                .bind(b)
+                .fetch_optional(&mut *tx)
                 .await
                 .in_db(self)?;
             let Some(r) = rung else {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Finished);
             };
-            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state IN ('pending', 'running')")
-                .bind(sweep_id)
-                .fetch_one(&mut *tx)
-                .await
-                .in_db(self)?;
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
+                 WHERE f.sweep_id = $1 AND c.bracket = $2 AND f.state IN ('pending', 'running')",
+            )
+            .bind(sweep_id)
+            .bind(b)
+            .fetch_one(&mut *tx)
+            .await
+            .in_db(self)?;
             if open > 0 {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Waiting);
             }
             let rows: Vec<CandidateColumns> = sqlx::query_as(
                 "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
-                 FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 ORDER BY position",
+                 FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3 ORDER BY position",
             )
             .bind(sweep_id)
             .bind(r)
+            .bind(b)
             .fetch_all(&mut *tx)
             .await
             .in_db(self)?;
@@ -187,8 +206,8 @@ impl Store {
             let (mut pending, mut pruned, mut kept) = (0u64, 0usize, 0usize);
             for (c, d) in candidates.iter().zip(&decided.decisions) {
                 sqlx::query(
-                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted, bracket)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
                 )
                 .bind(sweep_id)
                 .bind(&c.config_id)
@@ -197,6 +216,7 @@ impl Store {
                 .bind(c.score)
                 .bind(c.mean_val_accuracy)
                 .bind(d.next_budget.is_some() as i64)
+                .bind(b)
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;
@@ -245,9 +265,10 @@ impl Store {
                 tx.commit().await.in_db(self)?;
                 return Ok(RungStep::Finished);
             }
-            sqlx::query("UPDATE sweeps SET rung = $1 WHERE id = $2 AND rung = $3")
+            sqlx::query("UPDATE brackets SET rung = $1 WHERE sweep_id = $2 AND bracket = $3 AND rung = $4")
                 .bind(r + 1)
                 .bind(sweep_id)
+                .bind(b)
                 .bind(r)
                 .execute(&mut *tx)
                 .await
@@ -257,49 +278,55 @@ impl Store {
         })
     }
 
-    /// A halving sweep's rungs: per rung, the configurations trained in it, their epoch
-    /// budget (the largest), how many of its folds are done, and how many went on.
+    /// A staged sweep's rungs, bracket by bracket: per rung, the configurations trained
+    /// in it, their epoch budget (the largest), how many of its folds are done (the
+    /// rung in progress), and how many went on. None for a sweep without rungs.
     pub async fn rungs(&self, sweep_id: i64) -> Result<Option<Vec<RungRow>>> {
         with_pool!(self, p => {
-            let current: Option<i64> = sqlx::query_scalar("SELECT rung FROM sweeps WHERE id = $1")
+            let current: Vec<(i64, i64)> = sqlx::query_as("SELECT bracket, rung FROM brackets WHERE sweep_id = $1 ORDER BY bracket")
                 .bind(sweep_id)
-                .fetch_optional(p)
+                .fetch_all(p)
                 .await
-                .in_db(self)?
-                .flatten();
-            let Some(current) = current else { return Ok(None) };
-            let done: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT rung, COUNT(*), CAST(SUM(promoted) AS BIGINT), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1 GROUP BY rung ORDER BY rung",
+                .in_db(self)?;
+            if current.is_empty() {
+                return Ok(None);
+            }
+            let done: Vec<(i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT bracket, rung, COUNT(*), CAST(SUM(promoted) AS BIGINT), MAX(resource_epochs) FROM rung_scores WHERE sweep_id = $1
+                 GROUP BY bracket, rung ORDER BY bracket, rung",
             )
             .bind(sweep_id)
             .fetch_all(p)
             .await
             .in_db(self)?;
-            let mut out: Vec<RungRow> = done
-                .into_iter()
-                .map(|(rung, n, promoted, epochs)| RungRow {
+            let mut out = Vec::new();
+            for (bracket, now) in current {
+                out.extend(done.iter().filter(|d| d.0 == bracket).map(|&(bracket, rung, n, promoted, epochs)| RungRow {
+                    bracket,
                     rung,
                     configurations: n,
                     epochs,
                     folds_done: None,
                     folds: None,
-                    // The current rung with recorded scores is the last one.
-                    promoted: (rung < current).then_some(promoted),
-                })
-                .collect();
-            if !out.iter().any(|r| r.rung == current) {
+                    // The current rung with recorded scores is the bracket's last one.
+                    promoted: (rung < now).then_some(promoted),
+                }));
+                if out.iter().any(|r| r.bracket == bracket && r.rung == now) {
+                    continue;
+                }
                 let (n, folds, fdone, epochs): (i64, i64, i64, Option<i64>) = sqlx::query_as(
                     "SELECT COUNT(DISTINCT c.config_id), COUNT(f.id), COALESCE(SUM(CASE WHEN f.state = 'done' THEN 1 ELSE 0 END), 0), MAX(f.budget)
                      FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = c.config_id
-                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2",
+                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2 AND c.bracket = $3",
                 )
                 .bind(sweep_id)
-                .bind(current)
+                .bind(now)
+                .bind(bracket)
                 .fetch_one(p)
                 .await
                 .in_db(self)?;
                 if n > 0 {
-                    out.push(RungRow { rung: current, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None });
+                    out.push(RungRow { bracket, rung: now, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None });
                 }
             }
             Ok(Some(out))

@@ -3,9 +3,10 @@
 
 use super::*;
 
-/// Epochs a configuration's folds train to in rung 0 of successive halving (the
-/// sweep logic decides; the store records).
-pub type Rung0Budget<'a> = dyn Fn(&Config) -> i64 + Sync + 'a;
+/// Where a configuration starts in a staged search (successive halving, Hyperband):
+/// its bracket, and the epochs its folds train to in that bracket's rung 0 (the sweep
+/// logic decides; the store records).
+pub type Rung0Budget<'a> = dyn Fn(&Config) -> (i64, i64) + Sync + 'a;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SweepRow {
@@ -82,8 +83,9 @@ impl Store {
     }
 
     /// [`add_configs`](Self::add_configs) for a sweep of successive halving: each
-    /// configuration's folds start at the budget `rung0` gives it (the sweep logic's
-    /// rung 0), and the sweep's current rung is set to 0 (if unset).
+    /// configuration goes into the bracket `rung0` gives it, its folds starting at the
+    /// budget it gives (the sweep logic's rung 0), and each bracket that gets one
+    /// starts at rung 0 (if it has not started).
     pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, rung0: Option<&Rung0Budget<'_>>) -> Result<usize> {
         // Every worker of a sweep starts by adding the spec's configurations: read which
         // are there first, so that a sweep already registered costs one query, not a
@@ -126,10 +128,11 @@ impl Store {
             .collect();
             let mut added = 0usize;
             for c in &configs {
+                let staged = rung0.map(|f| f(c));
                 let lead = leads.get(&c.training_key).cloned();
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, bracket)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(sweep_id)
                 .bind(&c.id)
@@ -137,7 +140,8 @@ impl Store {
                 .bind(&c.canonical_json)
                 .bind(&c.training_key)
                 .bind(&lead)
-                .bind(rung0.map(|_| 0i64))
+                .bind(staged.map(|_| 0i64))
+                .bind(staged.map_or(0, |s| s.0))
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;
@@ -149,7 +153,7 @@ impl Store {
                     continue;
                 }
                 leads.insert(c.training_key.clone(), c.id.clone());
-                let budget = rung0.map(|epochs| epochs(c));
+                let budget = staged.map(|s| s.1);
                 for k in 0..folds {
                     sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, $4)")
                         .bind(sweep_id)
@@ -162,7 +166,14 @@ impl Store {
                 }
             }
             if rung0.is_some() {
-                sqlx::query("UPDATE sweeps SET rung = 0 WHERE id = $1 AND rung IS NULL").bind(sweep_id).execute(&mut *tx).await.in_db(self)?;
+                sqlx::query(
+                    "INSERT INTO brackets (sweep_id, bracket, rung) SELECT DISTINCT sweep_id, bracket, 0 FROM configurations WHERE sweep_id = $1
+                     ON CONFLICT (sweep_id, bracket) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
             }
             // A configuration joining a training that is already complete takes its summary.
             sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by IS NOT NULL AND completed_at IS NULL"))

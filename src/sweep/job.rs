@@ -35,7 +35,7 @@ pub async fn job(store: &Store, spec: &Spec, data: &CvData, sweep_id: i64, new_c
         new_configs,
         score: spec.score,
         labels: labels(&rows),
-        halving: spec.search.halving(),
+        brackets: super::brackets(spec)?,
         resume_hint,
     })
 }

@@ -81,6 +81,16 @@ pub fn stored_spec(sweep: &SweepRow) -> Result<Spec> {
     serde_json::from_str(&sweep.spec_json).map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
 }
 
+/// A staged search's brackets, each a successive halving (empty for grid and random
+/// search): Hyperband's depend on the largest configured epochs of the spec's grid.
+pub fn brackets(spec: &Spec) -> Result<Vec<crate::search::Halving>> {
+    if spec.search.halving().is_none() {
+        return Ok(Vec::new());
+    }
+    let grid = spec.expand()?;
+    Ok(spec.search.brackets(crate::search::max_epochs(&grid.configs)).into_iter().map(|b| b.0).collect())
+}
+
 /// The score rule a sweep was run with: its spec's `score` section (absent in sweeps
 /// of versions before it existed, which used the default rule). Read on its own, so
 /// that a stored spec an older version wrote ranks even where other fields changed.

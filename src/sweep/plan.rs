@@ -3,7 +3,8 @@
 //! The cost is an upper bound from the model's arithmetic (`bench::fold_fit_flops`)
 //! at a measured per-job throughput: early stopping only makes it less. For successive
 //! halving the bound is its rungs' fold-epochs (each epoch trained once, continuing
-//! from saved states) as a share of the same configurations' full runs.
+//! from saved states) as a share of the same configurations' full runs; for Hyperband,
+//! the sum of its brackets'.
 
 use super::register::check_data;
 use super::Result;
@@ -26,8 +27,9 @@ pub struct Plan {
     /// Distinct trainings of the whole grid.
     pub grid_trainings: usize,
     pub folds: usize,
-    /// Successive halving: its parameters, and (configurations, epochs) per rung.
-    pub halving: Option<(Halving, Vec<(usize, u32)>)>,
+    /// Successive halving (one) and Hyperband (several): each bracket's halving, and
+    /// its (configurations, epochs) per rung.
+    pub brackets: Vec<(Halving, Vec<(usize, u32)>)>,
     /// Fold-epochs of the selected trainings' full runs.
     pub full_fold_epochs: u64,
     /// Fold-epochs the strategy spends at most (the full runs' for grid and random).
@@ -60,10 +62,22 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let trainings: Vec<&Config> = selected.iter().filter(|c| seen.insert(&c.training_key)).collect();
     let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
     let full_fold_epochs = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
-    let halving = spec.search.halving().map(|h| (h, h.rungs(trainings.len(), max_epochs)));
-    let fold_epochs = match &halving {
-        Some((h, _)) => h.fold_epochs(trainings.len(), max_epochs) * folds as u64,
-        None => full_fold_epochs,
+    // Each bracket's trainings: Hyperband deals them as `register` does.
+    let ladder = crate::search::max_epochs(&expansion.configs);
+    let dealt = spec.search.assign(&selected, ladder);
+    let brackets: Vec<(Halving, Vec<(usize, u32)>)> = spec
+        .search
+        .brackets(ladder)
+        .into_iter()
+        .enumerate()
+        .map(|(b, (h, _))| {
+            let n = selected.iter().zip(&dealt).filter(|(c, &d)| d == b && trainings.iter().any(|t| t.id == c.id)).count();
+            (h, h.rungs(n, max_epochs))
+        })
+        .collect();
+    let fold_epochs = match brackets.is_empty() {
+        false => brackets.iter().map(|(h, r)| h.fold_epochs(r[0].0, max_epochs)).sum::<u64>() * folds as u64,
+        true => full_fold_epochs,
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
     let fit_rows = train_rows * (folds - 1) / folds;
@@ -77,7 +91,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         selected: selected.clone(),
         expansion,
         folds,
-        halving,
+        brackets,
         full_fold_epochs,
         fold_epochs,
         train_rows,

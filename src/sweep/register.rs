@@ -37,7 +37,7 @@ pub fn check_data(spec: &Spec) -> Result<crate::data::Prepared> {
 pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_failed: bool, db_hint: &str) -> Result<Registered> {
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     let spec_json = serde_json::to_string(spec).map_err(|e| SweepError::StoredSpec { name: spec.name.clone(), why: e.to_string() })?;
-    let configs = spec.search.select(&expansion.configs, spec.seed);
+    let (configs, bracket_of) = selection(spec, expansion);
     let mut replaced = None;
     if let Some(row) = store.sweep_by_name(&spec.name).await? {
         if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
@@ -54,9 +54,13 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
     if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
         return Err(SweepError::Conflict(why));
     }
-    let halving = spec.search.halving();
-    let rung0 = halving.map(|h| move |c: &Config| h.budget(0, c.params.epochs) as i64);
-    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, rung0.as_ref().map(|f| f as &Rung0Budget)).await?;
+    let brackets: Vec<_> = spec.search.brackets(crate::search::max_epochs(&expansion.configs)).into_iter().map(|b| b.0).collect();
+    let rung0 = |c: &Config| {
+        let b = bracket_of.get(&c.id).copied().unwrap_or(0);
+        (b as i64, brackets[b].budget(0, c.params.epochs) as i64)
+    };
+    let staged = (!brackets.is_empty()).then_some(&rung0 as &Rung0Budget);
+    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, staged).await?;
     if new_configs > 0 {
         store.update_spec(row.id, &spec_json).await?;
     }
@@ -64,6 +68,22 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
         store.requeue_failed(row.id).await?;
     }
     Ok(Registered { sweep_id: row.id, new_configs, replaced })
+}
+
+/// The configurations the spec's search trains, in the order they are recorded, and
+/// the bracket of each (Hyperband's; absent: bracket 0). Hyperband deals its draw to
+/// the brackets in draw order and records them in grid order, so that ties at a rung
+/// go by grid position as in every other search.
+fn selection(spec: &Spec, expansion: &Expansion) -> (Vec<Config>, std::collections::HashMap<String, usize>) {
+    let mut configs = spec.search.select(&expansion.configs, spec.seed);
+    let mut bracket_of = std::collections::HashMap::new();
+    if let Search::Hyperband { .. } = spec.search {
+        let dealt = spec.search.assign(&configs, crate::search::max_epochs(&expansion.configs));
+        bracket_of = configs.iter().zip(dealt).map(|(c, b)| (c.id.clone(), b)).collect();
+        let grid_order: std::collections::HashMap<&str, usize> = expansion.configs.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+        configs.sort_by_key(|c| grid_order.get(c.id.as_str()).copied().unwrap_or(usize::MAX));
+    }
+    (configs, bracket_of)
 }
 
 /// Why `spec` cannot continue the recorded sweep `row` (other data, folds, seed or
@@ -102,6 +122,8 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
         (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
         // A changed sample is a changed configuration set: refused below, saying so.
         (Search::Halving { factor: a, min_epochs: m, .. }, Search::Halving { factor: b, min_epochs: n, .. }) => a == b && m == n,
+        // Hyperband's sample or seed changes its draw: refused below when it does.
+        (Search::Hyperband { factor: a, min_epochs: m, .. }, Search::Hyperband { factor: b, min_epochs: n, .. }) => a == b && m == n,
         (a, b) => a == b,
     };
     if !same {
@@ -118,8 +140,9 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
         let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
         if new > 0 {
             return Ok(Some(format!(
-                "sweep `{}` is a successive-halving sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
-                spec.name
+                "sweep `{}` is a {} sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
+                spec.name,
+                if matches!(spec.search, Search::Hyperband { .. }) { "hyperband" } else { "successive-halving" }
             )));
         }
     }

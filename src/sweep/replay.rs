@@ -73,24 +73,12 @@ impl Strategy {
     }
 
     /// The brackets for configurations of at most `max_epochs`: each a successive
-    /// halving and its share of the configurations (plain halving: one bracket, all).
-    pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, f64)> {
+    /// halving and the trainings it is meant to have (plain halving: one bracket, all),
+    /// as a run of the strategy has them (`search::hyperband`).
+    pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, usize)> {
         match *self {
-            Strategy::Halving { factor, min_epochs } => vec![(Halving { factor, min_epochs }, 1.0)],
-            Strategy::Hyperband { factor, min_epochs } => {
-                let ladder = Halving { factor, min_epochs }.rungs(1, max_epochs).len() as u32;
-                let s_max = ladder - 1;
-                let sizes: Vec<(Halving, f64)> = (0..=s_max)
-                    .rev()
-                    .map(|s| {
-                        let start = Halving { factor, min_epochs }.budget(s_max - s, max_epochs);
-                        let n = ((s_max + 1) as f64 / (s + 1) as f64 * (factor as f64).powi(s as i32)).ceil();
-                        (Halving { factor, min_epochs: start }, n)
-                    })
-                    .collect();
-                let total: f64 = sizes.iter().map(|s| s.1).sum();
-                sizes.into_iter().map(|(h, n)| (h, n / total)).collect()
-            }
+            Strategy::Halving { factor, min_epochs } => vec![(Halving { factor, min_epochs }, usize::MAX)],
+            Strategy::Hyperband { factor, min_epochs } => crate::search::hyperband(factor, min_epochs, max_epochs),
         }
     }
 }
@@ -100,7 +88,7 @@ impl Strategy {
 pub struct Outcome {
     /// Every rung score, in the order a real run records them (bracket, rung, then
     /// grid position).
-    pub rung_scores: Vec<ReplayedRung>,
+    pub rung_scores: Vec<RungScore>,
     /// The best configuration the strategy trained to its end, with its full-run score.
     pub winner: Option<(String, f64)>,
     /// The best full-run score of the set.
@@ -112,12 +100,6 @@ pub struct Outcome {
     /// Per rung (of the first bracket): Spearman between its scores and the same
     /// configurations' full-run scores (None with fewer than 3).
     pub spearman: Vec<Option<f64>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReplayedRung {
-    pub bracket: usize,
-    pub score: RungScore,
 }
 
 /// A fold's result had it been stopped after `e` epochs (notebook protocol), its
@@ -201,7 +183,7 @@ struct Bracket {
 
 /// One bracket of synchronous successive halving over `set` (grid order), as a real
 /// run promotes it.
-fn halving(h: &Halving, set: &[&Curve], rule: &ScoreRule) -> std::result::Result<Bracket, String> {
+fn halving(h: &Halving, bracket: i64, set: &[&Curve], rule: &ScoreRule) -> std::result::Result<Bracket, String> {
     let mut live: Vec<usize> = (0..set.len()).collect();
     let mut reached = vec![0u32; set.len()];
     let mut scores = Vec::new();
@@ -217,6 +199,7 @@ fn halving(h: &Halving, set: &[&Curve], rule: &ScoreRule) -> std::result::Result
         let mut next = Vec::new();
         for ((&i, c), d) in live.iter().zip(&candidates).zip(&plan.decisions) {
             scores.push(RungScore {
+                bracket,
                 config_id: c.config_id.clone(),
                 rung: rung as i64,
                 resource_epochs: Some(d.epochs),
@@ -247,31 +230,30 @@ pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) 
     set.sort_by_key(|c| c.position);
     let max_epochs = set.iter().map(|c| c.epochs).max().unwrap_or(0);
     let brackets = strategy.brackets(max_epochs);
-    // Hyperband shares the set between its brackets at random (seeded), in the paper's
-    // proportions; each bracket keeps grid order.
+    // Hyperband deals the set to its brackets as a run deals its draw: one seeded
+    // permutation (the run's, when the set is the grid's trainings in grid order),
+    // dealt in the paper's proportions (`search::deal`); each bracket keeps grid order.
     let mut order: Vec<usize> = (0..set.len()).collect();
     if brackets.len() > 1 {
         order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed));
     }
-    let sizes = shares(set.len(), &brackets.iter().map(|b| b.1).collect::<Vec<_>>());
+    let dealt = crate::search::deal(&brackets.iter().map(|b| b.1).collect::<Vec<_>>(), set.len());
     let (mut rung_scores, mut complete, mut fold_epochs, mut spearman) = (Vec::new(), Vec::new(), 0u64, Vec::new());
-    let mut start = 0;
-    for (b, ((h, _), n)) in brackets.iter().zip(sizes).enumerate() {
-        let mut members: Vec<usize> = order[start..start + n].to_vec();
-        start += n;
+    for (b, (h, _)) in brackets.iter().enumerate() {
+        let mut members: Vec<usize> = order.iter().zip(&dealt).filter(|(_, &d)| d == b).map(|(&i, _)| i).collect();
         members.sort();
         let group: Vec<&Curve> = members.iter().map(|&i| set[i]).collect();
         if group.is_empty() {
             continue;
         }
-        let Bracket { scores, complete: done, reached } = halving(h, &group, rule)?;
+        let Bracket { scores, complete: done, reached } = halving(h, b as i64, &group, rule)?;
         for (c, &e) in group.iter().zip(&reached) {
             fold_epochs += c.folds.iter().map(|f| f.epochs_run.min(e) as u64).sum::<u64>();
         }
         if b == 0 {
             spearman = rung_spearman(&scores, &group);
         }
-        rung_scores.extend(scores.into_iter().map(|score| ReplayedRung { bracket: b, score }));
+        rung_scores.extend(scores);
         complete.extend(done);
     }
     let full = |id: &str| set.iter().find(|c| c.config_id == id).map(|c| c.score).unwrap_or(f64::NAN);
@@ -287,25 +269,6 @@ pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) 
     let regret = winner.as_ref().map(|w| best.1 - w.1).unwrap_or(f64::INFINITY);
     let full_fold_epochs = set.iter().flat_map(|c| &c.folds).map(|f| f.epochs_run as u64).sum();
     Ok(Outcome { rung_scores, winner, best, regret, fold_epochs, full_fold_epochs, spearman })
-}
-
-/// `n` items shared out in proportion to `weights`, each share at least 1 while
-/// items last (largest remainders).
-fn shares(n: usize, weights: &[f64]) -> Vec<usize> {
-    let total: f64 = weights.iter().sum();
-    let exact: Vec<f64> = weights.iter().map(|w| n as f64 * w / total).collect();
-    let mut out: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
-    let mut left = n - out.iter().sum::<usize>();
-    let mut by_rest: Vec<usize> = (0..weights.len()).collect();
-    by_rest.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
-    for i in by_rest {
-        if left == 0 {
-            break;
-        }
-        out[i] += 1;
-        left -= 1;
-    }
-    out
 }
 
 /// Spearman rank correlation of each rung's scores with the same configurations'
@@ -403,20 +366,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hyperband_brackets_start_at_each_rung_in_the_papers_proportions() {
+    fn hyperband_brackets_are_the_runs() {
         let hb = Strategy::Hyperband { factor: 3, min_epochs: 5 };
-        let b = hb.brackets(60);
-        // The ladder 5, 15, 45, 60: s_max = 3; n_s = ⌈4/(s+1)·3^s⌉ = 27, 12, 6, 4.
-        let starts: Vec<u32> = b.iter().map(|(h, _)| h.min_epochs).collect();
+        // The same brackets a run of the strategy has (ladder 5, 15, 45, 60).
+        assert_eq!(hb.brackets(60), crate::search::hyperband(3, 5, 60));
+        let starts: Vec<u32> = hb.brackets(60).iter().map(|(h, _)| h.min_epochs).collect();
         assert_eq!(starts, vec![5, 15, 45, 60]);
-        let w: Vec<f64> = b.iter().map(|(_, w)| w * 49.0).collect();
-        for (got, want) in w.iter().zip([27.0, 12.0, 6.0, 4.0]) {
-            assert!((got - want).abs() < 1e-9, "{w:?}");
-        }
-        // Each bracket's rungs continue the ladder.
-        assert_eq!(b[1].0.rungs(12, 60), vec![(12, 15), (4, 45), (2, 60)]);
         assert_eq!(Strategy::Halving { factor: 3, min_epochs: 5 }.brackets(60).len(), 1);
-        assert_eq!(shares(81, &[27.0, 12.0, 6.0, 4.0]), vec![45, 20, 10, 6]);
-        assert_eq!(shares(3, &[27.0, 12.0, 6.0, 4.0]).iter().sum::<usize>(), 3);
     }
 }

@@ -88,18 +88,21 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     })
 }
 
-/// The complete rungs (from rung 1) of a halving sweep whose ranking disagrees with
-/// the rung before theirs (`search::rung_agreement` below `search::WEAK_AGREEMENT`), as
-/// advice; `rows` are the sweep's configurations (their epochs), `scores` its rung
-/// scores. Nothing for a sweep that is not successive halving.
+/// The complete rungs (from rung 1) of a staged sweep whose ranking disagrees with
+/// the rung before theirs in their bracket (`search::rung_agreement` below
+/// `search::WEAK_AGREEMENT`), as advice; `rows` are the sweep's configurations (their
+/// epochs), `scores` its rung scores. Nothing for a sweep without rungs.
 pub fn weak_rungs(sweep: &SweepRow, rows: &[ConfigRow], scores: &[RungScore]) -> Vec<String> {
-    let Some(h) = super::stored_spec(sweep).ok().and_then(|s| s.search.halving()) else { return Vec::new() };
+    let Some(brackets) = super::stored_spec(sweep).ok().and_then(|s| super::brackets(&s).ok()) else { return Vec::new() };
+    let several = brackets.len() > 1;
     let epochs = rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
-    let last = scores.iter().map(|s| s.rung).max().unwrap_or(0);
-    (1..=last)
-        .filter_map(|r| {
-            let a = search::rung_agreement(scores, r)?;
-            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(&h, r as u32, a, epochs))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (b, h) in brackets.iter().enumerate() {
+        let last = scores.iter().filter(|s| s.bracket == b as i64).map(|s| s.rung).max().unwrap_or(0);
+        out.extend((1..=last).filter_map(|r| {
+            let a = search::rung_agreement(scores, b as i64, r)?;
+            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(h, several.then_some(b as u32), r as u32, a, epochs))
+        }));
+    }
+    out
 }

@@ -192,3 +192,37 @@ pub fn wait_until(child: &mut std::process::Child, what: &str, mut ready: impl F
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Every rung score of a sweep, for comparing runs (none when the database or the
+/// sweep is not there yet).
+pub fn rung_scores(db: &str, name: &str) -> Vec<gridsweep::store::RungScore> {
+    if !db.starts_with("postgres") && !std::path::Path::new(db).exists() {
+        return Vec::new();
+    }
+    rt().block_on(async {
+        let Ok(store) = gridsweep::store::Store::open(db).await else { return Vec::new() };
+        let r = match store.sweep_by_name(name).await {
+            Ok(Some(s)) => store.rung_scores(s.id).await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        store.close().await;
+        r
+    })
+}
+
+/// Every fold result of configuration `id`, bit for bit (timings left out).
+pub fn exact_results(db: &str, sweep: &str, id: &str) -> Vec<String> {
+    rt().block_on(async {
+        let store = gridsweep::store::Store::open(db).await.unwrap();
+        let s = store.sweep_by_name(sweep).await.unwrap().unwrap();
+        let r = store.fold_results(s.id, id).await.unwrap();
+        store.close().await;
+        r.into_iter()
+            .map(|mut f| {
+                f.fit_seconds = 0.0;
+                f.score_seconds = 0.0;
+                format!("{f:?}")
+            })
+            .collect()
+    })
+}
