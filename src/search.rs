@@ -224,6 +224,18 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
     ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
 }
 
+/// The configurations of a rung of `n` whose saved states can go: settled ones (every
+/// fold done at the rung's budget, `settled`) that cannot be among the ⌈n/factor⌉ that
+/// go on, because that many settled ones already rank above them (by score, then grid
+/// position, as [`promoted`]); more results can only add rivals. Only those with epochs
+/// left (a partial summary) hold states.
+pub fn hopeless(h: &Halving, n: usize, settled: &[RungCandidate]) -> Vec<String> {
+    let keep = h.survivors(n);
+    let mut ranked: Vec<&RungCandidate> = settled.iter().filter(|c| c.score.is_some_and(|s| s.is_finite())).collect();
+    ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
+    ranked.into_iter().skip(keep).filter(|c| c.resource_epochs.is_some()).map(|c| c.config_id.clone()).collect()
+}
+
 /// Below this rank agreement between a complete rung and the one before it, the
 /// cheaper rung is said to mislead (see `rung_agreement`). Chosen from the replay of
 /// the study's 324 full runs (docs/less-work.md): halving by 3 from 5 epochs, whose

@@ -339,6 +339,67 @@ fn brackets_advance_on_their_own(backend: Backend) {
     });
 }
 
+/// While a rung is under way, the saved states of configurations that can no longer
+/// go on are deleted as results come in: a rung of 9 keeps at most 3 configurations'
+/// states (plus the unsettled), and the promotion is the same and continues from them.
+fn hopeless_states_go_early(backend: Backend) {
+    let d = Dir::new("store", &format!("hopeless-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        use gridsweep::search::{hopeless, plan_rung, Halving};
+        use gridsweep::store::RungStep;
+        let store = Store::open(db.as_str()).await.unwrap();
+        let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
+        let h = Halving { factor: 3, min_epochs: 2 };
+        let cs: Vec<Config> =
+            (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
+        let rung0 = |_: &Config| (0, 2);
+        store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
+        let me = owner("hostA", 1);
+        // Results arrive worst first... then a mixed order: 4, 0, 8, 1, 7, 2, 6, 3, 5.
+        let mut claims = Vec::new();
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            assert!(store.save_checkpoint(c.fold_id, "w", 2, b"state").await.unwrap());
+            claims.push(c);
+        }
+        let index = |id: &str| cs.iter().position(|x| x.id == id).unwrap();
+        claims.sort_by_key(|c| [4, 0, 8, 1, 7, 2, 6, 3, 5].iter().position(|&i| i == index(&c.config_id)).unwrap());
+        for (k, c) in claims.iter().enumerate() {
+            let i = index(&c.config_id);
+            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
+            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+            store.drop_states_with(sweep.id, &c.config_id, |n, settled| hopeless(&h, n, settled)).await.unwrap();
+            // Of the settled ones, only the best three so far keep a state.
+            let mut kept = 0;
+            for done in &claims[..=k] {
+                kept += store.checkpoint(done.fold_id).await.unwrap().is_some() as usize;
+            }
+            assert_eq!(kept, (k + 1).min(3), "after {} results", k + 1);
+        }
+        let (kept, _) = store.checkpoint_storage(sweep.id).await.unwrap();
+        assert_eq!(kept, 3, "the three best keep their states");
+        for c in &claims {
+            assert_eq!(store.checkpoint(c.fold_id).await.unwrap().is_some(), index(&c.config_id) >= 6);
+        }
+        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap();
+        assert_eq!(step, RungStep::Promoted { rung: 1, configurations: 3, pruned: 6, folds: 3 });
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            assert!(index(&c.config_id) >= 6);
+            assert_eq!(c.checkpoint_epochs, Some(2), "it continues from its state");
+        }
+    });
+}
+
+#[test]
+fn hopeless_states_go_early_sqlite() {
+    hopeless_states_go_early(Backend::Sqlite);
+}
+
+#[test]
+fn hopeless_states_go_early_postgres() {
+    hopeless_states_go_early(Backend::Postgres);
+}
+
 #[test]
 fn brackets_advance_on_their_own_sqlite() {
     brackets_advance_on_their_own(Backend::Sqlite);

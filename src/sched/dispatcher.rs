@@ -395,6 +395,16 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                 if let Some(n) = rec.next {
                     self.prefetched.insert(worker, n);
                 }
+                // A rung summary: states of the rung's configurations that can no
+                // longer go on are deleted now rather than at the promotion, so that a
+                // large rung 0 keeps about 1/factor of its states. (Storage only: a
+                // failure here costs space, not results.)
+                if rec.rung_summary {
+                    // (Every bracket has the same factor, which is all it needs.)
+                    if let Some(h) = self.job.brackets.first() {
+                        let _ = q.drop_hopeless_states(self.job.sweep_id, &claim.config_id, h).await;
+                    }
+                }
             }
             Err(e) => self.fail(e),
         }

@@ -41,6 +41,9 @@ pub trait FoldQueue {
     async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>>;
     /// Successive halving, when nothing is claimable: promote `bracket`'s complete rung.
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep>;
+    /// Successive halving, when `config_id`'s rung summary was written: the saved
+    /// states of its rung's configurations that can no longer go on are deleted.
+    async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64>;
     /// Successive halving: how complete rung `rung` of `bracket` ranks its
     /// configurations against the rung before (`search::rung_agreement`).
     async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>>;
@@ -96,6 +99,9 @@ impl FoldQueue for Store {
     }
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep> {
         self.advance_rung_with(sweep, bracket, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
+    }
+    async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64> {
+        self.drop_states_with(sweep, config_id, |n, settled| crate::search::hopeless(h, n, settled)).await
     }
     async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>> {
         Ok(crate::search::rung_agreement(&self.rung_scores(sweep).await?, bracket as i64, rung as i64))

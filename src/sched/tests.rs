@@ -140,6 +140,9 @@ impl FoldQueue for MemQueue {
         m.folds.extend(next);
         Ok(RungStep::Promoted { rung: m.promote_to.max(1), configurations: 1, pruned: 0, folds })
     }
+    async fn drop_hopeless_states(&self, _sweep: i64, _config_id: &str, _h: &Halving) -> QueueResult<u64> {
+        Ok(0)
+    }
     async fn rung_agreement(&self, _sweep: i64, _bracket: u32, _rung: u32) -> QueueResult<Option<f64>> {
         Ok(self.up()?.agreement)
     }
@@ -159,10 +162,10 @@ impl FoldQueue for MemQueue {
     ) -> QueueResult<Recorded> {
         let mut m = self.up()?;
         if m.steal == Some(fold_id) {
-            return Ok(Recorded { written: false, completed: None, next: None });
+            return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None });
         }
         let f = m.folds.iter_mut().find(|f| f.id == fold_id && f.state == "running" && f.worker.as_deref() == Some(worker));
-        let Some(f) = f else { return Ok(Recorded { written: false, completed: None, next: None }) };
+        let Some(f) = f else { return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None }) };
         f.state = "done";
         f.val = Some(r.val_accuracy);
         let config = f.config.clone();
@@ -170,7 +173,7 @@ impl FoldQueue for MemQueue {
         let complete = m.folds.iter().filter(|f| f.config == config).all(|f| f.state == "done");
         let completed = complete.then(|| CompletedConfig { config_id: config.clone(), position: 0, params_json: "{}".into(), summary: crate::score::summarize(&done, rule) });
         let next = next.and_then(|_| MemQueue::take(&mut m, worker));
-        Ok(Recorded { written: true, completed, next })
+        Ok(Recorded { written: true, completed, rung_summary: false, next })
     }
     async fn record_failed(&self, fold_id: i64, _worker: &str, _error: &str) -> QueueResult<()> {
         let mut m = self.up()?;

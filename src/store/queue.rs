@@ -113,6 +113,9 @@ pub struct Recorded {
     pub written: bool,
     /// The configuration, if this was its last fold.
     pub completed: Option<CompletedConfig>,
+    /// This was the last fold of the configuration's rung: its rung summary was
+    /// written (successive halving; `completed` is None then).
+    pub rung_summary: bool,
     /// The worker's next claim, made in the same transaction.
     pub next: Option<Claim>,
 }
@@ -302,7 +305,7 @@ impl Store {
             .in_db(self)?;
             let Some(row) = updated else {
                 tx.rollback().await.in_db(self)?;
-                return Ok(Recorded { written: false, completed: None, next: None });
+                return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None });
             };
             if !r.partial {
                 // A complete fold needs no saved state any more.
@@ -325,7 +328,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .in_db(self)?;
-            let mut completed = None;
+            let (mut completed, mut rung_summary) = (None, false);
             if open == 0 {
                 let rows: Vec<FoldColumns> = sqlx::query_as(FOLD_RESULTS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.in_db(self)?;
                 let folds = rows.into_iter().map(|r| r.result(self)).collect::<Result<Vec<FoldResult>>>()?;
@@ -368,6 +371,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;
+                rung_summary = resource.is_some();
                 if resource.is_none() {
                     completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get("position"), params_json: row.get("params_json"), summary: s });
                 }
@@ -394,7 +398,7 @@ impl Store {
                 }
             }
             tx.commit().await.in_db(self)?;
-            Ok(Recorded { written: true, completed, next: claim })
+            Ok(Recorded { written: true, completed, rung_summary, next: claim })
         })
     }
 

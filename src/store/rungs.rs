@@ -278,6 +278,68 @@ impl Store {
         })
     }
 
+    /// While a rung is under way: hands `decide` the size of `config_id`'s rung (its
+    /// bracket's current rung) and those of its configurations that are settled (every
+    /// fold done at the rung's budget), and deletes the saved training states of the
+    /// ones it returns (the sweep logic's: those that cannot go on). One transaction;
+    /// a configuration with a fold pending or running is never touched. Returns the
+    /// states deleted.
+    pub async fn drop_states_with(&self, sweep_id: i64, config_id: &str, decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>) -> Result<u64> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
+            let at: Option<(i64, Option<i64>)> = sqlx::query_as("SELECT bracket, rung FROM configurations WHERE sweep_id = $1 AND config_id = $2")
+                .bind(sweep_id)
+                .bind(config_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .in_db(self)?;
+            let Some((bracket, Some(rung))) = at else {
+                tx.rollback().await.in_db(self)?;
+                return Ok(0);
+            };
+            let rows: Vec<CandidateColumns> = sqlx::query_as(
+                "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
+                 FROM configurations c WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3
+                   AND NOT EXISTS (SELECT 1 FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.state IN ('pending', 'running'))
+                 ORDER BY position",
+            )
+            .bind(sweep_id)
+            .bind(rung)
+            .bind(bracket)
+            .fetch_all(&mut *tx)
+            .await
+            .in_db(self)?;
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3")
+                .bind(sweep_id)
+                .bind(rung)
+                .bind(bracket)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            let settled: Vec<RungCandidate> = rows.into_iter().map(RungCandidate::from).collect();
+            let mut dropped = 0u64;
+            for id in decide(n as usize, &settled) {
+                dropped += sqlx::query(
+                    "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state = 'done')",
+                )
+                .bind(sweep_id)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?
+                .rows_affected();
+                sqlx::query("UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2 AND state = 'done'")
+                    .bind(sweep_id)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+            }
+            tx.commit().await.in_db(self)?;
+            Ok(dropped)
+        })
+    }
+
     /// A staged sweep's rungs, bracket by bracket: per rung, the configurations trained
     /// in it, their epoch budget (the largest), how many of its folds are done (the
     /// rung in progress), and how many went on. None for a sweep without rungs.
