@@ -7,6 +7,7 @@ mod bench_cmd;
 mod bench_sched;
 mod cv_cmd;
 mod eval_cmd;
+mod import_cmd;
 pub mod slurm_cmd;
 pub mod sweep_cmd;
 mod replay_cmd;
@@ -88,6 +89,8 @@ pub enum Command {
     Rank(view_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
     Export(view_cmd::ExportArgs),
+    /// Import results made elsewhere (an HPO_combined-style CSV) as a read-only sweep.
+    Import(import_cmd::ImportArgs),
     /// Evaluate a search strategy (successive halving, hyperband) on a sweep's recorded full runs, without training.
     Replay(replay_cmd::ReplayArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
@@ -243,6 +246,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Slurm(a) => slurm_cmd::run(a),
         Command::Rank(a) => view_cmd::rank(a),
         Command::Export(a) => view_cmd::export(a),
+        Command::Import(a) => import_cmd::import(a),
         Command::Replay(a) => replay_cmd::replay(a),
         Command::Bench(a) => bench_cmd::run(a),
         Command::BenchScheduler(a) => bench_sched::run(a),

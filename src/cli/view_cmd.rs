@@ -120,7 +120,16 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 "workers_running": s.live_running > 0, "live_running_folds": s.live_running, "workers": s.workers,
                 "done_fold_devices": devices, "rungs": s.rungs, "weak_rungs": s.weak_rungs,
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
+                "imported_from": sweep.source, "imported_sha256": sweep.source_sha256,
             }))?);
+        } else if let Some(source) = &sweep.source {
+            // Results made elsewhere: no folds, no workers, nothing to run.
+            println!("sweep {}: imported from {source} (sha256 {}); {} configurations, complete; nothing runs on it",
+                sweep.name, sweep.source_sha256.as_deref().unwrap_or("?"), s.configurations);
+            if let Some(b) = s.best() {
+                println!("best: {} score {:.4} (val {:.4}, Δacc {}; {})", b.config_id, b.score, b.summary.mean_val_accuracy,
+                    crate::text::four(b.summary.delta_accuracy), s.rule.describe());
+            }
         } else {
             print_status(&sweep.name, &s, &db_hint(&a.db.db));
         }

@@ -96,7 +96,7 @@ impl FoldColumns {
 
 /// `SweepRow`s; a sweep's `updated_at` is its spec's last change or its last
 /// finished fold, whichever is later.
-pub(super) const SWEEPS: &str = "SELECT id, name, spec_json, dataset_fingerprint, folds, seed, created_at,
+pub(super) const SWEEPS: &str = "SELECT id, name, spec_json, dataset_fingerprint, folds, seed, created_at, source, source_sha256,
         CASE WHEN (SELECT MAX(finished_at) FROM folds WHERE folds.sweep_id = sweeps.id) > updated_at
              THEN (SELECT MAX(finished_at) FROM folds WHERE folds.sweep_id = sweeps.id) ELSE updated_at END AS updated_at
  FROM sweeps";

@@ -18,6 +18,10 @@ pub struct SweepRow {
     pub seed: i64,
     pub created_at: f64,
     pub updated_at: f64,
+    /// An imported sweep's file and its SHA-256 (`gridsweep import`); None for a sweep
+    /// run here.
+    pub source: Option<String>,
+    pub source_sha256: Option<String>,
 }
 
 impl Store {
@@ -181,6 +185,58 @@ impl Store {
             .execute(&mut *tx)
             .await
             .in_db(self)?;
+            tx.commit().await.in_db(self)?;
+            Ok(added)
+        })
+    }
+
+    /// Records an imported sweep's configurations with their summaries, complete, and
+    /// where they came from, in one transaction: all of them or none. Configurations
+    /// already there are left as they are. Returns how many were added.
+    pub async fn add_imported(&self, sweep_id: i64, source: &str, sha256: &str, rows: &[(Config, crate::score::CvSummary)]) -> Result<usize> {
+        with_pool!(self, p => {
+            let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
+            sqlx::query("UPDATE sweeps SET source = $1, source_sha256 = $2 WHERE id = $3")
+                .bind(source)
+                .bind(sha256)
+                .bind(sweep_id)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?;
+            let t = now();
+            let mut added = 0usize;
+            for (position, (c, s)) in rows.iter().enumerate() {
+                // A number that is not one (an unmeasured loss) is stored as NULL.
+                let v = |x: f64| x.is_finite().then_some(x);
+                added += sqlx::query(
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, mean_train_accuracy,
+                            std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
+                            std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                     ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                )
+                .bind(sweep_id)
+                .bind(&c.id)
+                .bind(position as i64)
+                .bind(&c.canonical_json)
+                .bind(&c.training_key)
+                .bind(v(s.mean_train_accuracy))
+                .bind(v(s.std_train_accuracy))
+                .bind(v(s.mean_val_accuracy))
+                .bind(v(s.std_val_accuracy))
+                .bind(v(s.mean_train_loss))
+                .bind(v(s.std_train_loss))
+                .bind(v(s.mean_val_loss))
+                .bind(v(s.std_val_loss))
+                .bind(v(s.delta_accuracy))
+                .bind(v(s.score))
+                .bind(v(s.total_fit_seconds))
+                .bind(t)
+                .execute(&mut *tx)
+                .await
+                .in_db(self)?
+                .rows_affected() as usize;
+            }
             tx.commit().await.in_db(self)?;
             Ok(added)
         })

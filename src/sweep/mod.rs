@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod export;
+pub mod import;
 pub mod job;
 pub mod plan;
 pub mod ranking;
@@ -41,6 +42,10 @@ pub enum SweepError {
     StoredSpec { name: String, why: String },
     #[error("the data of sweep `{name}` ({file}) changed since the sweep ran (sha256 {now} now, {then} then); its split would differ")]
     DataChanged { name: String, file: String, now: String, then: String },
+    /// A file to import that cannot be read as its format: where, and what was expected
+    /// (line 0: the file itself; an empty column: the whole line).
+    #[error("{file}{}{}: {why}", if *line > 0 { format!(", line {line}") } else { String::new() }, if column.is_empty() { String::new() } else { format!(", column {column}") })]
+    Import { file: String, line: u64, column: String, why: String },
     #[error("stored configuration {config_id}: {source}")]
     StoredParams {
         config_id: String,

@@ -42,7 +42,8 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
     if let Some(row) = store.sweep_by_name(&spec.name).await? {
         if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
             let c = store.counts(row.id).await?;
-            if c.done > 0 || store.live_running(row.id).await? > 0 {
+            // (An imported sweep has no folds, but it is results: never replaced.)
+            if row.source.is_some() || c.done > 0 || store.live_running(row.id).await? > 0 {
                 return Err(SweepError::Conflict(why));
             }
             store.delete_sweep(row.id).await?;
@@ -89,6 +90,13 @@ fn selection(spec: &Spec, expansion: &Expansion) -> (Vec<Config>, std::collectio
 /// Why `spec` cannot continue the recorded sweep `row` (other data, folds, seed or
 /// search, or configurations added to a halving sweep under way), if it cannot.
 async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str, configs: &[Config], db_hint: &str) -> Result<Option<String>> {
+    if let Some(source) = &row.source {
+        return Ok(Some(format!(
+            "sweep `{}` in {} was imported from {source}: it holds results made elsewhere and runs nothing. Give the spec another `name`",
+            spec.name,
+            store.name()
+        )));
+    }
     if row.dataset_fingerprint != fingerprint {
         return Ok(Some(format!(
             "sweep `{}` in {} was run on different data (dataset fingerprint {}…, now {}…): \

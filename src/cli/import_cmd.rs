@@ -1,0 +1,62 @@
+//! `gridsweep import`: results made elsewhere as a sweep of this database (see
+//! `crate::sweep::import`).
+
+use super::sweep_cmd::{db_hint, runtime, DbArg, ScoreArgs};
+use super::Outcome;
+use crate::score::ScoreRule;
+use crate::store::Store;
+use crate::sweep;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The file: an HPO_combined-style CSV (the study's `HPO_combined.csv`).
+    pub file: PathBuf,
+    /// Its format: hpo-combined.
+    #[arg(long, default_value = "hpo-combined")]
+    pub format: String,
+    /// The sweep's name in this database.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The score rule the imported configurations are ranked by (default: the study's
+    /// ranking script's, ½·(0.5·(1 − |train − val|) + val)); `rank` overrides it later.
+    #[command(flatten)]
+    pub score: ScoreArgs,
+}
+
+pub fn import(a: ImportArgs) -> Result<Outcome> {
+    if a.format != "hpo-combined" {
+        bail!("--format {}: expected hpo-combined (an HPO_combined-style CSV)", a.format);
+    }
+    let rule = a.score.rule(ScoreRule::default())?;
+    let rt = runtime()?;
+    let done = rt.block_on(async {
+        let store = Store::open(&a.db.db).await?;
+        let r = sweep::import::import(&store, &a.file, &a.name, rule).await;
+        store.close().await;
+        anyhow::Ok(r?)
+    })?;
+    let hint = db_hint(&a.db.db);
+    if done.already {
+        println!("{} was imported as sweep {} before (sha256 {}…): nothing added", a.file.display(), a.name, &done.sha256[..12]);
+    } else {
+        println!(
+            "imported {} configuration(s) from {} ({} row(s), sha256 {}…) as sweep {}; `gridsweep rank {}{hint}` ranks them",
+            done.added, a.file.display(), done.rows, &done.sha256[..12], a.name, a.name
+        );
+    }
+    if !done.repeats.is_empty() {
+        let lines: Vec<String> = done.repeats.iter().take(5).map(|(l, e, id)| format!("line {l} (line {e}'s, as {id})")).collect();
+        println!(
+            "{} row(s) repeat the configuration of an earlier row with their own results; each is kept: {}{}",
+            done.repeats.len(),
+            lines.join(", "),
+            if done.repeats.len() > 5 { ", …" } else { "" }
+        );
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,207 @@
+//! Results made elsewhere, as a sweep (`gridsweep import`).
+//!
+//! An HPO_combined-style CSV (the study's own result file: one row per configuration,
+//! its hyperparameters and the mean and standard deviation of its train and validation
+//! accuracy over the folds) becomes a sweep of complete configurations, so that `rank`,
+//! `export` and `status` work on it like on one run here. It is read-only: nothing is
+//! trained on it, and `run` refuses its name. The file's path and SHA-256 are stored;
+//! importing the same file again adds nothing.
+//!
+//! How the study's columns map onto gridsweep's hyperparameters (the study's README):
+//! - rows whose callback columns (`early_stopping_patience`, `reduce_lr_*`) are all 0 are
+//!   the GridSearchCV grid, which did not vary them: protocol `gridsearchcv` with
+//!   gridsweep's callback defaults; every other row is the notebook loop's (`notebook`);
+//! - `weight_contraint` (sic; `weight_constraint` is read too) 10.0 means no constraint;
+//! - the learning rate is not in the file: Keras' default, 0.001, as the study used;
+//! - `delta_acc` (relative there), `activation_numerical` and `optimizer_numerical` are
+//!   derived columns and are not read: Δacc and the score are computed from the means by
+//!   the sweep's score rule, as for a sweep run here.
+//!
+//! A configuration in several rows (the study ran four of its configurations in both
+//! grid A and grid B, with different results) is kept once per row: the repeats get
+//! the ids `<id>-2`, `<id>-3`, … so that nothing of the file is lost.
+
+use super::{Result, SweepError};
+use crate::config::Config;
+use crate::params::HyperParams;
+use crate::score::{CvSummary, ScoreRule};
+use crate::store::Store;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The folds of the study's cross-validation: an imported file's configurations are
+/// recorded as 3-fold results.
+pub const IMPORTED_FOLDS: usize = 3;
+
+/// One row of the file, read.
+#[derive(Debug, Clone)]
+pub struct ImportedRow {
+    /// The file's line (the header is line 1).
+    pub line: u64,
+    pub config: Config,
+    pub summary: CvSummary,
+}
+
+/// What [`import`] did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub sweep_id: i64,
+    /// Rows read, and configurations added (0 when the file was imported before).
+    pub rows: usize,
+    pub added: usize,
+    /// Rows that repeat the configuration of an earlier row: (line, earlier line, the
+    /// id the repeat is kept under).
+    pub repeats: Vec<(u64, u64, String)>,
+    pub sha256: String,
+    /// The same file was imported under this name before.
+    pub already: bool,
+}
+
+/// The columns an HPO_combined file must have.
+const REQUIRED: [&str; 18] = [
+    "activation",
+    "batch_size",
+    "dropout",
+    "early_stopping_patience",
+    "epochs",
+    "mean_train_score",
+    "mean_val_score",
+    "std_train_score",
+    "std_val_score",
+    "neurons_1",
+    "neurons_2",
+    "neurons_3",
+    "neurons_4",
+    "num_hidden_layers",
+    "optimizer",
+    "reduce_lr_factor",
+    "reduce_lr_min_lr",
+    "reduce_lr_patience",
+];
+
+/// Reads an HPO_combined-style CSV: every row's configuration and its summary by `rule`.
+/// A missing column, or a cell that is not what its column holds, is an error naming
+/// the file, line and column.
+pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>> {
+    let file = path.display().to_string();
+    let fail = |line: u64, column: &str, why: String| SweepError::Import { file: file.clone(), line, column: column.to_string(), why };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let header: Vec<String> = rd.headers().map_err(|e| fail(1, "", e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let at = |name: &str| header.iter().position(|h| h == name);
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for name in REQUIRED {
+        let i = at(name).ok_or_else(|| fail(1, name, format!("missing column (an HPO_combined file has {})", REQUIRED.join(", "))))?;
+        index.insert(name, i);
+    }
+    let constraint = at("weight_contraint")
+        .or_else(|| at("weight_constraint"))
+        .ok_or_else(|| fail(1, "weight_contraint", "missing column (the study's spelling; weight_constraint is read too)".into()))?;
+    let mut out = Vec::new();
+    for record in rd.records() {
+        let record = record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let cell = |name: &str| record.get(index[name]).unwrap_or("").trim();
+        let number = |name: &str| -> Result<f64> {
+            let c = cell(name);
+            c.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| fail(line, name, format!("expected a number, got {c:?}")))
+        };
+        let whole = |name: &str| -> Result<u64> {
+            let x = number(name)?;
+            (x >= 0.0 && x.fract() == 0.0).then_some(x as u64).ok_or_else(|| fail(line, name, format!("expected a whole number ≥ 0, got {}", cell(name))))
+        };
+        let share = |name: &str| -> Result<f64> {
+            let x = number(name)?;
+            (0.0..=1.0).contains(&x).then_some(x).ok_or_else(|| fail(line, name, format!("expected an accuracy in [0, 1], got {x}")))
+        };
+        let mut obj = Map::new();
+        obj.insert("activation".into(), json!(cell("activation")));
+        obj.insert("optimizer".into(), json!(cell("optimizer")));
+        for k in ["batch_size", "epochs", "neurons_1", "neurons_2", "neurons_3", "neurons_4", "num_hidden_layers"] {
+            obj.insert(k.into(), json!(whole(k)?));
+        }
+        obj.insert("dropout".into(), json!(number("dropout")?));
+        let callbacks = [whole("early_stopping_patience")? as f64, number("reduce_lr_factor")?, number("reduce_lr_min_lr")?, whole("reduce_lr_patience")? as f64];
+        let gridsearchcv = callbacks.iter().all(|&x| x == 0.0);
+        obj.insert("protocol".into(), json!(if gridsearchcv { "gridsearchcv" } else { "notebook" }));
+        if !gridsearchcv {
+            for (k, v) in ["early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience"].iter().zip(callbacks) {
+                obj.insert(k.to_string(), json!(v));
+            }
+        }
+        let c = record.get(constraint).unwrap_or("").trim();
+        let bound: f64 = c.parse().ok().filter(|x: &f64| x.is_finite() && *x >= 0.0).ok_or_else(|| fail(line, &header[constraint], format!("expected a number ≥ 0, got {c:?}")))?;
+        obj.insert("weight_constraint".into(), json!(if bound == 10.0 { 0.0 } else { bound }));
+        let params = HyperParams::from_object(&obj).map_err(|e| fail(line, "", format!("not a configuration gridsweep can hold: {e}")))?;
+        let (train, val) = (share("mean_train_score")?, share("mean_val_score")?);
+        let summary = CvSummary {
+            mean_train_accuracy: train,
+            std_train_accuracy: number("std_train_score")?,
+            mean_val_accuracy: val,
+            std_val_accuracy: number("std_val_score")?,
+            mean_train_loss: f64::NAN,
+            std_train_loss: f64::NAN,
+            mean_val_loss: f64::NAN,
+            std_val_loss: f64::NAN,
+            delta_accuracy: rule.delta(train, val),
+            score: rule.score(train, val),
+            total_fit_seconds: f64::NAN,
+        };
+        out.push(ImportedRow { line, config: Config::new(params), summary });
+    }
+    if out.is_empty() {
+        return Err(fail(2, "", "no rows after the header".into()));
+    }
+    Ok(out)
+}
+
+/// Imports an HPO_combined-style file as sweep `name`, its configurations scored by
+/// `rule`. A sweep of that name imported from the same bytes is left as it is; any
+/// other sweep of that name is a conflict.
+pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule) -> Result<Imported> {
+    let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
+    let sha256 = {
+        use sha2::{Digest, Sha256};
+        format!("{:x}", Sha256::digest(&bytes))
+    };
+    let rows = read_hpo_combined(path, &rule)?;
+    // Every row is kept; a repeated configuration under `<id>-2`, `<id>-3`, ….
+    let mut seen: HashMap<&str, (u64, usize)> = HashMap::new();
+    let mut repeats = Vec::new();
+    let mut kept = Vec::new();
+    for r in &rows {
+        let mut config = r.config.clone();
+        let e = seen.entry(r.config.id.as_str()).or_insert((r.line, 0));
+        e.1 += 1;
+        if e.1 > 1 {
+            config.id = format!("{}-{}", r.config.id, e.1);
+            repeats.push((r.line, e.0, config.id.clone()));
+        }
+        kept.push((config, r.summary.clone()));
+    }
+    let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
+    if let Some(row) = store.sweep_by_name(name).await? {
+        if row.source_sha256.as_deref() == Some(sha256.as_str()) {
+            return Ok(Imported { sweep_id: row.id, rows: rows.len(), added: 0, repeats, sha256, already: true });
+        }
+        let what = match &row.source {
+            Some(s) => format!("imported from {s}"),
+            None => "run here".to_string(),
+        };
+        return Err(SweepError::Conflict(format!(
+            "{} already has a sweep `{name}` ({what}): give the import another --name",
+            store.name()
+        )));
+    }
+    let spec: Value = json!({
+        "name": name,
+        "description": format!("imported from {source} (sha256 {sha256})"),
+        "dataset": {"path": source},
+        "cv": {"folds": IMPORTED_FOLDS},
+        "grid": {},
+        "score": rule,
+    });
+    let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), IMPORTED_FOLDS, 0).await?;
+    let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
+    Ok(Imported { sweep_id: row.id, rows: rows.len(), added, repeats, sha256, already: false })
+}

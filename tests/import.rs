@@ -1,0 +1,147 @@
+//! `gridsweep import` (issue 22, part 1), through the binary: an HPO_combined-style CSV
+//! becomes a read-only sweep that ranks, exports and shows its status; bad files are
+//! named by line and column, and nothing is recorded of them.
+
+mod common;
+use common::{bin, run, Dir};
+
+use serde_json::Value;
+
+const HEADER: &str = "activation,activation_numerical,batch_size,delta_acc,dropout,early_stopping_patience,epochs,mean_train_score,mean_val_score,neurons_1,neurons_2,neurons_3,neurons_4,num_hidden_layers,optimizer,optimizer_numerical,reduce_lr_factor,reduce_lr_min_lr,reduce_lr_patience,std_train_score,std_val_score,weight_contraint";
+
+/// A row of the study's shape: (activation, batch, dropout, patience, epochs, train,
+/// val, optimizer, reduce-lr factor, min lr, reduce-lr patience, constraint).
+#[allow(clippy::too_many_arguments)]
+fn row(act: &str, batch: u32, dropout: f64, es: u32, epochs: u32, train: f64, val: f64, opt: &str, f: f64, min: f64, p: u32, wc: f64) -> String {
+    format!("{act},0,{batch},{},{dropout},{es},{epochs},{train},{val},128,256,512,1024,2,{opt},0.0,{f},{min},{p},0.01,0.02,{wc}", (train - val) / val)
+}
+
+/// Eight rows: the notebook loop's (callbacks set, no constraint: 10.0), one of them
+/// run twice with other results, and two of the GridSearchCV grid's (callbacks 0, a
+/// MaxNorm bound).
+fn study_like(d: &Dir) -> std::path::PathBuf {
+    let rows = [
+        row("LeakyReLU", 512, 0.3, 15, 60, 0.70, 0.66, "adam", 0.1, 1e-7, 5, 10.0),
+        row("LeakyReLU", 512, 0.4, 15, 60, 0.68, 0.665, "nadam", 0.1, 1e-7, 5, 10.0),
+        row("relu", 64, 0.2, 20, 60, 0.75, 0.64, "adam", 0.5, 1e-5, 7, 10.0),
+        row("LeakyReLU", 1024, 0.5, 15, 60, 0.62, 0.61, "adam", 0.1, 1e-7, 5, 10.0),
+        row("LeakyReLU", 512, 0.3, 15, 60, 0.69, 0.655, "adam", 0.1, 1e-7, 5, 10.0),
+        row("relu", 128, 0.3, 0, 100, 0.72, 0.63, "Adam", 0.0, 0.0, 0, 3.0),
+        row("relu", 128, 0.3, 0, 100, 0.71, 0.635, "Adam", 0.0, 0.0, 0, 5.0),
+        row("LeakyReLU", 256, 0.3, 20, 60, 0.66, 0.66, "nadam", 0.1, 1e-7, 5, 10.0),
+    ];
+    let p = d.path("HPO_like.csv");
+    std::fs::write(&p, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    p
+}
+
+fn json(cmd: &mut std::process::Command) -> Value {
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() {
+    let d = Dir::new("import", "ok");
+    let file = study_like(&d);
+    let db = d.path("i.db").to_string_lossy().into_owned();
+    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 8 configuration(s)") && out.contains("8 row(s)"), "{out}");
+    // Row 6 (line 6) repeats row 1's configuration (line 2) with its own results.
+    assert!(out.contains("1 row(s) repeat") && out.contains("line 6 (line 2's"), "{out}");
+
+    // The ranking is the study's rule, ½·(0.5·(1 − |train − val|) + val), computed here
+    // independently from the rows.
+    let r = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"]));
+    let ranked: Vec<(f64, f64)> =
+        r["ranking"].as_array().unwrap().iter().map(|x| (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap())).collect();
+    let mut want = [(0.70, 0.66), (0.68, 0.665), (0.75, 0.64), (0.62, 0.61), (0.69, 0.655), (0.72, 0.63), (0.71, 0.635), (0.66, 0.66)];
+    let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - (t - v as f64).abs()) + v);
+    want.sort_by(|a, b| score(*b).total_cmp(&score(*a)));
+    assert_eq!(ranked, want);
+    for x in r["ranking"].as_array().unwrap() {
+        let (t, v) = (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap());
+        assert!((x["score"].as_f64().unwrap() - score((t, v))).abs() < 1e-12);
+    }
+    // The mapping: 10.0 is no constraint, the callbacks' zeros the GridSearchCV grid.
+    let by_val = |v: f64| r["ranking"].as_array().unwrap().iter().find(|x| x["summary"]["mean_val_accuracy"].as_f64() == Some(v)).unwrap().clone();
+    let nb = by_val(0.665);
+    assert_eq!(nb["params"]["protocol"], "notebook", "{nb}");
+    assert_eq!(nb["params"]["optimizer"], "nadam");
+    assert!(nb["params"].get("weight_constraint").is_none_or(|w| w == 0.0), "{nb}");
+    let gs = by_val(0.63);
+    // (gridsearchcv is the default protocol: the canonical form leaves it out.)
+    assert!(gs["params"].get("protocol").is_none_or(|p| p == "gridsearchcv"), "{gs}");
+    assert!(gs["params"]["early_stopping_patience"].as_u64().unwrap() > 0, "gridsweep's callback defaults: {gs}");
+    assert_eq!(gs["params"]["weight_constraint"], 3.0, "{gs}");
+    assert_eq!(gs["params"]["epochs"], 100);
+    let repeat = by_val(0.655);
+    assert!(repeat["config_id"].as_str().unwrap().ends_with("-2"), "{repeat}");
+    // --delta relative re-ranks by the Δ the file's column holds.
+    let rel = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "relative"]));
+    assert_eq!(rel["delta"], "relative");
+
+    // Status and exports know it.
+    let st = json(bin().args(["status", "study", "--db", &db, "--json"]));
+    assert!(st["imported_from"].as_str().unwrap().ends_with("HPO_like.csv"), "{st}");
+    assert_eq!(st["imported_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(st["complete_configurations"], 8);
+    let (code, out, _) = run(bin().args(["status", "study", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains("imported from") && out.contains("nothing runs on it"), "{out}");
+    let (code, out, err) = run(bin().args(["export", "study", "--db", &db, "--format", "hpo-combined"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1 + 8);
+
+    // The same file again adds nothing; another file under the name is refused.
+    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing added"), "{out}");
+    let other = d.path("other.csv");
+    std::fs::write(&other, format!("{HEADER}\n{}\n", row("relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0))).unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&other).args(["--name", "study", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already has a sweep `study`") && err.contains("--name"), "{err}");
+
+    // Read-only: a spec of that name does not run on it, and it is not replaced.
+    let spec = d.spec_with("study", 200, r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#, r#"{"dropout": [0.1]}"#, "");
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("was imported from") && err.contains("another `name`"), "{err}");
+    assert_eq!(json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"])), r);
+}
+
+#[test]
+fn a_bad_file_is_named_by_line_and_column_and_nothing_is_recorded() {
+    let d = Dir::new("import", "bad");
+    let db = d.path("i.db").to_string_lossy().into_owned();
+    let good = row("relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0);
+    let cases = [
+        // A missing column, named.
+        (HEADER.replace(",dropout", ""), vec![good.replace(",0.2,20,", ",20,")], "column dropout", "missing column"),
+        // A cell that is not a number: its line and column.
+        (HEADER.to_string(), vec![good.clone(), good.replace(",0.2,20,", ",lots,20,")], "line 3, column dropout", "expected a number"),
+        // An accuracy outside [0, 1].
+        (HEADER.to_string(), vec![good.replace(",0.7,0.6,", ",70,0.6,")], "line 2, column mean_train_score", "accuracy in [0, 1]"),
+        // A value gridsweep cannot hold.
+        (HEADER.to_string(), vec![good.replace("relu,", "bogus,")], "line 2", "not a configuration"),
+        // No rows.
+        (HEADER.to_string(), vec![], "line 2", "no rows"),
+    ];
+    for (i, (header, rows, at, what)) in cases.iter().enumerate() {
+        let f = d.path(&format!("bad{i}.csv"));
+        std::fs::write(&f, format!("{header}\n{}", rows.iter().map(|r| format!("{r}\n")).collect::<String>())).unwrap();
+        let (code, _, err) = run(bin().arg("import").arg(&f).args(["--name", "bad", "--db", &db]));
+        assert_eq!(code, 2, "case {i}: {err}");
+        assert!(err.contains(&format!("bad{i}.csv")) && err.contains(at) && err.contains(what), "case {i}: {err}");
+        assert_eq!(err.matches("gridsweep:").count(), 1, "printed once: {err}");
+    }
+    let (code, out, _) = run(bin().args(["list", "--db", &db]));
+    assert!(code != 0 || out.contains("no sweeps"), "nothing recorded: {out}");
+    // A format it does not read.
+    let (code, _, err) = run(bin().arg("import").arg(d.path("bad0.csv")).args(["--name", "bad", "--format", "parquet", "--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--format parquet"), "{err}");
+}
