@@ -21,6 +21,17 @@ pub struct RungCandidate {
     pub resource_epochs: Option<i64>,
 }
 
+/// The configurations of sweep $1 in rung $2 of bracket $3 that are still in the
+/// search (their own training, not pruned), as [`CandidateColumns`], in grid order;
+/// `and` adds conditions on `c`.
+fn candidates_sql(and: &str) -> String {
+    format!(
+        "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
+         FROM configurations c WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3{and}
+         ORDER BY position"
+    )
+}
+
 /// A configuration row of the current rung, as stored.
 #[derive(sqlx::FromRow)]
 struct CandidateColumns {
@@ -184,10 +195,7 @@ impl Store {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Waiting);
             }
-            let rows: Vec<CandidateColumns> = sqlx::query_as(
-                "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
-                 FROM configurations WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3 ORDER BY position",
-            )
+            let rows: Vec<CandidateColumns> = sqlx::query_as(&candidates_sql(""))
             .bind(sweep_id)
             .bind(r)
             .bind(b)
@@ -297,12 +305,9 @@ impl Store {
                 tx.rollback().await.in_db(self)?;
                 return Ok(0);
             };
-            let rows: Vec<CandidateColumns> = sqlx::query_as(
-                "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
-                 FROM configurations c WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3
-                   AND NOT EXISTS (SELECT 1 FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.state IN ('pending', 'running'))
-                 ORDER BY position",
-            )
+            let rows: Vec<CandidateColumns> = sqlx::query_as(&candidates_sql(
+                " AND NOT EXISTS (SELECT 1 FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.state IN ('pending', 'running'))",
+            ))
             .bind(sweep_id)
             .bind(rung)
             .bind(bracket)

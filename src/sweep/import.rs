@@ -58,27 +58,14 @@ pub struct Imported {
     pub already: bool,
 }
 
+/// The columns of the study's file (`export::HPO_COMBINED_COLUMNS`) that are not read:
+/// derived ones, and the constraint, whose spelling varies (read apart).
+const NOT_READ: [&str; 4] = ["activation_numerical", "delta_acc", "optimizer_numerical", "weight_contraint"];
+
 /// The columns an HPO_combined file must have.
-const REQUIRED: [&str; 18] = [
-    "activation",
-    "batch_size",
-    "dropout",
-    "early_stopping_patience",
-    "epochs",
-    "mean_train_score",
-    "mean_val_score",
-    "std_train_score",
-    "std_val_score",
-    "neurons_1",
-    "neurons_2",
-    "neurons_3",
-    "neurons_4",
-    "num_hidden_layers",
-    "optimizer",
-    "reduce_lr_factor",
-    "reduce_lr_min_lr",
-    "reduce_lr_patience",
-];
+fn required() -> impl Iterator<Item = &'static str> {
+    crate::export::HPO_COMBINED_COLUMNS.into_iter().filter(|c| !NOT_READ.contains(c))
+}
 
 /// Reads an HPO_combined-style CSV: every row's configuration and its summary by `rule`.
 /// A missing column, or a cell that is not what its column holds, is an error naming
@@ -90,8 +77,8 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
     let header: Vec<String> = rd.headers().map_err(|e| fail(1, "", e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
     let at = |name: &str| header.iter().position(|h| h == name);
     let mut index: HashMap<&str, usize> = HashMap::new();
-    for name in REQUIRED {
-        let i = at(name).ok_or_else(|| fail(1, name, format!("missing column (an HPO_combined file has {})", REQUIRED.join(", "))))?;
+    for name in required() {
+        let i = at(name).ok_or_else(|| fail(1, name, format!("missing column (an HPO_combined file has {})", required().collect::<Vec<_>>().join(", "))))?;
         index.insert(name, i);
     }
     let constraint = at("weight_contraint")
