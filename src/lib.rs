@@ -9,6 +9,7 @@
 //! workers) → `store` (SQLite) → `rank` / `export`; `reporter` displays the
 //! scheduler's events.
 
+pub mod analyze;
 pub mod baselines;
 pub mod bench;
 pub mod cli;

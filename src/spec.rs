@@ -174,6 +174,43 @@ impl Expansion {
 }
 
 impl Spec {
+    /// The sub-grids (0-based) whose rows include a configuration with these canonical
+    /// hyperparameters: for each key a sub-grid lists, the configuration's value is one
+    /// of the listed values (compared in canonical form; a key that does not apply to
+    /// the configuration, such as the weight constraint under the notebook protocol, is
+    /// not compared, nor are the keys in `unstated`: what results made elsewhere did
+    /// not record). Sub-grids overlap: a configuration may be in several, or, for
+    /// results made elsewhere, in none.
+    pub fn subgrids_of(&self, params: &Map<String, Value>, unstated: &[&str]) -> Vec<usize> {
+        let canonical = |key: &str, v: &Value| -> Option<Value> {
+            let mut p = HyperParams::default();
+            let one: Map<String, Value> = std::iter::once((key.to_string(), v.clone())).collect();
+            p.apply_object(&one).ok()?;
+            p.canonical().get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from))
+        };
+        self.grid
+            .subgrids()
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| {
+                g.iter().all(|(key, listed)| {
+                    if unstated.contains(&key.as_str()) {
+                        return true;
+                    }
+                    let Some(have) = params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)) else { return true };
+                    let listed: Vec<&Value> = match listed {
+                        Value::Array(a) => a.iter().collect(),
+                        one => vec![one],
+                    };
+                    let listed: Vec<Value> = listed.iter().filter_map(|v| canonical(key, v)).collect();
+                    // A key the canonical form names otherwise is not compared.
+                    listed.is_empty() || listed.contains(&have)
+                })
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Reads and validates a spec file; relative dataset paths resolve against the
     /// spec's folder.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {

@@ -101,5 +101,21 @@ fn the_studys_result_file_imports_and_ranks_as_the_study_did() {
     assert_eq!(r[1]["config_id"], rows[0]["config_id"]);
     assert!((r[0]["score"].as_f64().unwrap() - 0.57569).abs() < 5e-6, "{}", r[0]);
     assert!((r[1]["score"].as_f64().unwrap() - 0.57558).abs() < 5e-6, "{}", r[1]);
+
+    // analyze with the study's spec: its three grids (the four configurations run in
+    // both A and B, twice each, are shared); the chosen configuration wins for w from
+    // 0.192 to 0.411 (w1 from 0.238 to 0.698 at w2 = 1) and lies on the Pareto front.
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("search-spaces/genre-factor.json");
+    let out = Command::new(bin).args(["analyze", "study", "--json", "--delta", "absolute", "--spec"]).arg(&spec).arg("--db").arg(&db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sizes: Vec<u64> = a["subgrids"].as_array().unwrap().iter().map(|g| g["configurations"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [964, 1028, 48]);
+    assert_eq!((a["shared"].as_u64(), a["outside"].as_u64()), (Some(8), Some(0)));
+    let s = &a["analysis"]["sensitivity"];
+    let cur = &s["intervals"][s["current"].as_u64().unwrap() as usize];
+    assert_eq!(cur["config_id"], rows[0]["config_id"]);
+    assert!((cur["from"].as_f64().unwrap() - 0.1921).abs() < 1e-4 && (cur["to"].as_f64().unwrap() - 0.4110).abs() < 1e-4, "{cur}");
+    assert!(a["analysis"]["pareto"].as_array().unwrap().iter().any(|p| p["config_id"] == rows[0]["config_id"]));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,7 @@
 //! Errors inside the library are typed; here they become `anyhow` errors with the
 //! context a user needs, and `main` turns them into exit code 2.
 
+mod analyze_cmd;
 mod bench_cmd;
 mod bench_sched;
 mod cv_cmd;
@@ -91,6 +92,8 @@ pub enum Command {
     Export(view_cmd::ExportArgs),
     /// Import results made elsewhere (an HPO_combined-style CSV) as a read-only sweep.
     Import(import_cmd::ImportArgs),
+    /// How sure is the choice: who wins under other weights, the Pareto front, hyperparameter importance (fANOVA) and marginals per sub-grid, and t-tests of the runners-up against the winner.
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Evaluate a search strategy (successive halving, hyperband) on a sweep's recorded full runs, without training.
     Replay(replay_cmd::ReplayArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
@@ -248,6 +251,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Export(a) => view_cmd::export(a),
         Command::Import(a) => import_cmd::import(a),
         Command::Replay(a) => replay_cmd::replay(a),
+        Command::Analyze(a) => analyze_cmd::analyze(a),
         Command::Bench(a) => bench_cmd::run(a),
         Command::BenchScheduler(a) => bench_sched::run(a),
         Command::Evaluate(a) => eval_cmd::evaluate(a),

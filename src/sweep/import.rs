@@ -34,6 +34,18 @@ use std::path::Path;
 /// recorded as 3-fold results.
 pub const IMPORTED_FOLDS: usize = 3;
 
+/// The keys of an imported configuration that an HPO_combined file does not state
+/// (gridsweep's defaults stand in for them): the learning rate, and, in rows of the
+/// GridSearchCV grid (whose callback columns are 0: not varied), the callbacks and what
+/// they monitor. Nothing is compared on them (a spec's sub-grids, in `analyze`).
+pub fn unstated(params: &Map<String, Value>) -> &'static [&'static str] {
+    if params.get("protocol").and_then(Value::as_str) == Some("notebook") {
+        &["learning_rate"]
+    } else {
+        &["learning_rate", "early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience", "monitor", "inner_validation"]
+    }
+}
+
 /// One row of the file, read.
 #[derive(Debug, Clone)]
 pub struct ImportedRow {

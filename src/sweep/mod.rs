@@ -11,6 +11,7 @@
 //! are values, so the binary's tests and any other front end read the same numbers.
 
 pub mod admin;
+pub mod analysis;
 pub mod export;
 pub mod import;
 pub mod job;

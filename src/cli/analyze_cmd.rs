@@ -1,0 +1,164 @@
+//! `gridsweep analyze`: how sure the choice is and what mattered (see `crate::analyze`).
+
+use super::sweep_cmd::{pick_sweep, print_aligned, runtime, DbArg, ScoreArgs};
+use super::Outcome;
+use crate::analyze::sensitivity::w1_at;
+use crate::spec::Spec;
+use crate::store::Store;
+use crate::sweep;
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The sweep (default: the only one in the database).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub score: ScoreArgs,
+    /// A spec whose sub-grids the configurations are analysed in (default: the sweep's
+    /// own; give one for an imported sweep, e.g. search-spaces/genre-factor.json for
+    /// the study's file).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Compare the best K with the winner on their fold scores (the winner included).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Seed of the importance forests.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON document instead of the text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn short(id: &str) -> &str {
+    &id[..12.min(id.len())]
+}
+
+pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
+    let spec = a.spec.as_deref().map(Spec::load).transpose()?;
+    let rt = runtime()?;
+    let (sweep, rule, done) = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
+        let done = sweep::analysis::analyze(&store, &sweep, &rule, spec.as_ref(), a.top, a.seed).await;
+        store.close().await;
+        anyhow::Ok((sweep, rule, done?))
+    })?;
+    let an = &done.analysis;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({
+            "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta,
+            "subgrids": done.subgrids.iter().map(|(n, k)| json!({"name": n, "configurations": k})).collect::<Vec<_>>(),
+            "shared": done.shared, "outside": done.outside, "folds": done.folds,
+            "analysis": an,
+        }))?);
+        return Ok(Outcome::Ok);
+    }
+    println!("sweep {}: {} complete configurations; {}", sweep.name, an.configurations, rule.describe());
+    if an.configurations == 0 {
+        return Ok(Outcome::Ok);
+    }
+    if !done.subgrids.is_empty() {
+        let sizes: Vec<String> = done.subgrids.iter().map(|(n, k)| format!("{n} {k}")).collect();
+        println!("sub-grids: {}; {} configuration(s) in more than one, {} in none", sizes.join(", "), done.shared, done.outside);
+    }
+
+    if let Some(s) = &an.sensitivity {
+        println!("\nWho wins as the weights change (w = w1 / (w1 + w2); this sweep's w = {:.4}):", s.w);
+        let rows: Vec<Vec<String>> = s
+            .intervals
+            .iter()
+            .enumerate()
+            .map(|(i, iv)| {
+                vec![
+                    format!("{:.4} – {:.4}", iv.from, iv.to),
+                    format!("{:.3} – {}", w1_at(iv.from, rule.w2), if iv.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", w1_at(iv.to, rule.w2)) }),
+                    short(&iv.config_id).to_string(),
+                    iv.rank.to_string(),
+                    if i == s.current { "← this sweep's weights".into() } else { String::new() },
+                ]
+            })
+            .collect();
+        print_aligned(&["w".into(), format!("w1 (w2 = {})", rule.w2), "winner".into(), "rank".into(), String::new()], &rows, "  ");
+        let cur = &s.intervals[s.current];
+        println!(
+            "  {} stays first for w in [{:.4}, {:.4}] (w1 from {:.3} to {} at w2 = {}): {:.4} below and {:.4} above this sweep's w",
+            short(&cur.config_id), cur.from, cur.to, w1_at(cur.from, rule.w2),
+            if cur.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", w1_at(cur.to, rule.w2)) }, rule.w2, s.margin_down, s.margin_up
+        );
+    }
+
+    println!("\nPareto front of (val accuracy ↑, |Δacc| ↓): {} configuration(s) no other beats on both", an.pareto.len());
+    let rows: Vec<Vec<String>> = an
+        .pareto
+        .iter()
+        .map(|p| vec![p.rank.to_string(), format!("{:.4}", p.score), format!("{:.4}", p.val_accuracy), format!("{:.4}", p.abs_delta), short(&p.config_id).to_string()])
+        .collect();
+    print_aligned(&["rank".into(), "score".into(), "val acc".into(), "|Δacc|".into(), "id".into()], &rows, "  ");
+
+    for g in &an.groups {
+        let title = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", g.name) };
+        println!("\nImportance in {title} ({} configurations; fANOVA, share of variance):", g.configurations);
+        for t in &g.importance {
+            let parts: Vec<String> = t.importances.iter().map(|i| format!("{} {:.3}", i.param, i.importance)).collect();
+            println!("  {:<15} {}", t.target, if parts.is_empty() { "(nothing varies, or nothing to explain)".to_string() } else { parts.join(", ") });
+        }
+        println!("  Mean score by value (95 % interval; n):");
+        for m in &g.marginals {
+            let parts: Vec<String> = m
+                .values
+                .iter()
+                .map(|v| {
+                    let value = match &v.value {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    match (v.ci_low, v.ci_high) {
+                        (Some(lo), Some(hi)) => format!("{value}: {:.4} [{lo:.4}, {hi:.4}] n {}", v.mean, v.n),
+                        _ => format!("{value}: {:.4} n {}", v.mean, v.n),
+                    }
+                })
+                .collect();
+            println!("    {}: {}", m.param, parts.join(" · "));
+        }
+    }
+
+    match &an.comparisons_note {
+        Some(note) => println!("\nIs the winner better? Not computed: {note}"),
+        None => {
+            println!(
+                "\nIs the winner better? Its fold scores against the next {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
+                an.comparisons.len()
+            );
+            let rows: Vec<Vec<String>> = an
+                .comparisons
+                .iter()
+                .map(|c| match &c.test {
+                    Some(t) => vec![
+                        c.rank.to_string(),
+                        short(&c.config_id).to_string(),
+                        format!("{:.4}", c.score),
+                        format!("{:+.4}", t.mean),
+                        t.t.map_or("–".into(), |x| format!("{x:.2}")),
+                        t.p_value.map_or("–".into(), |x| format!("{x:.3}")),
+                        format!("{:.3}", 1.0 - t.p_first_better),
+                        t.n.to_string(),
+                    ],
+                    None => vec![c.rank.to_string(), short(&c.config_id).to_string(), format!("{:.4}", c.score), "folds not paired".into()],
+                })
+                .collect();
+            print_aligned(
+                &["rank".into(), "id".into(), "score".into(), "winner −".into(), "t".into(), "p".into(), "P(it is better)".into(), "folds".into()],
+                &rows,
+                "  ",
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}

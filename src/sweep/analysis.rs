@@ -1,0 +1,77 @@
+//! `gridsweep analyze`: gathers what [`crate::analyze`] needs from a sweep: its ranked
+//! complete configurations, which sub-grid of its spec (or of `--spec`, for results
+//! imported from elsewhere) produced each, and its fold scores.
+
+use super::Result;
+use crate::analyze::{self, Analysis, FoldScore, Group};
+use crate::score::ScoreRule;
+use crate::spec::Spec;
+use crate::store::{Store, SweepRow};
+use std::collections::HashMap;
+
+/// A sweep analysed.
+#[derive(Debug, Clone)]
+pub struct Analyzed {
+    pub analysis: Analysis,
+    /// The sub-grids' names and sizes (none when the spec has one grid).
+    pub subgrids: Vec<(String, usize)>,
+    /// Configurations in more than one sub-grid, and in none.
+    pub shared: usize,
+    pub outside: usize,
+    /// Folds per configuration (k of k-fold).
+    pub folds: usize,
+}
+
+/// The name of sub-grid `i`: A, B, C, … as the study named its grids.
+pub fn subgrid_name(i: usize) -> String {
+    if i < 26 {
+        ((b'A' + i as u8) as char).to_string()
+    } else {
+        format!("G{}", i + 1)
+    }
+}
+
+/// Analyses `sweep`'s complete configurations ranked by `rule`. Sub-grids come from
+/// `spec` when given, else from the sweep's own spec (an imported sweep has none).
+pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64) -> Result<Analyzed> {
+    let recorded = super::ranking::recorded(store, sweep.id).await?;
+    let ranked = crate::rank::rank(&recorded.rows, rule);
+    let own = if spec.is_none() && sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { None };
+    let spec = spec.or(own.as_ref());
+    let mut groups = Vec::new();
+    let (mut shared, mut outside) = (0, 0);
+    if let Some(spec) = spec.filter(|s| s.grid.subgrids().len() > 1) {
+        let n = spec.grid.subgrids().len();
+        let mut members = vec![Vec::new(); n];
+        for (i, r) in ranked.iter().enumerate() {
+            let unstated = if sweep.source.is_some() { super::import::unstated(&r.params) } else { &[] };
+            let of = spec.subgrids_of(&r.params, unstated);
+            match of.len() {
+                0 => outside += 1,
+                1 => {}
+                _ => shared += 1,
+            }
+            for g in of {
+                members[g].push(i);
+            }
+        }
+        groups = members.into_iter().enumerate().map(|(i, m)| Group { name: subgrid_name(i), members: m }).collect();
+    }
+    let metrics = store.fold_metrics(sweep.id).await?;
+    let folds: HashMap<String, Vec<FoldScore>> = metrics
+        .into_iter()
+        .map(|(id, v)| (id, v.into_iter().map(|m| FoldScore { fold: m.fold, train_accuracy: m.train_accuracy, val_accuracy: m.val_accuracy }).collect()))
+        .collect();
+    let k = sweep.folds.max(2) as usize;
+    let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
+    let input = analyze::Input {
+        ranked: &ranked,
+        rule,
+        groups,
+        folds: (!folds.is_empty()).then_some(&folds),
+        test_over_train: 1.0 / (k - 1) as f64,
+        top,
+        seed,
+    };
+    Ok(Analyzed { analysis: analyze::analyze(&input), subgrids, shared, outside, folds: k })
+}
