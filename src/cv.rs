@@ -23,15 +23,27 @@ pub struct CvData {
     pub prepared: Prepared,
     pub preprocessor: Preprocessor,
     pub folds: usize,
+    /// Repeats of the k-fold split (1: plain k-fold).
+    pub repeats: usize,
     /// Preprocessed training part, row-major.
     pub train_x: Vec<f32>,
     pub train_y: Vec<i64>,
-    /// Validation fold (0..folds) of each training row.
+    /// Validation fold (0..folds) of each training row: the first repeat, scikit-learn's
+    /// `StratifiedKFold(shuffle=False)`.
     pub fold_of: Vec<usize>,
+    /// The same for each further repeat.
+    pub repeat_fold_of: Vec<Vec<usize>>,
 }
 
 impl CvData {
     pub fn load(spec: &DatasetSpec, folds: usize) -> Result<Self, DataError> {
+        Self::load_repeated(spec, folds, 1, 0)
+    }
+
+    /// K-fold repeated `repeats` times: repeat 0 is [`CvData::load`]'s folds; repeat r
+    /// stratifies a permutation of the training rows drawn from `(seed, r)`, so each
+    /// repeat is a new stratified split, the same for every configuration.
+    pub fn load_repeated(spec: &DatasetSpec, folds: usize, repeats: usize, seed: u64) -> Result<Self, DataError> {
         if folds < 2 {
             return Err(DataError::BadOption {
                 key: "folds",
@@ -48,7 +60,22 @@ impl CvData {
         let train_x = preprocessor.transform(&raw_train);
         let labels = prepared.train_y();
         let fold_of = stratified_kfold(&labels, folds);
+        let repeat_fold_of = (1..repeats.max(1))
+            .map(|r| {
+                use rand::seq::SliceRandom;
+                let mut order: Vec<usize> = (0..labels.len()).collect();
+                order.shuffle(&mut crate::rng::stream(seed, r as u64, crate::rng::Stream::Repeat));
+                let permuted: Vec<usize> = order.iter().map(|&i| labels[i]).collect();
+                let mut of = vec![0; labels.len()];
+                for (p, f) in stratified_kfold(&permuted, folds).into_iter().enumerate() {
+                    of[order[p]] = f;
+                }
+                of
+            })
+            .collect();
         Ok(CvData {
+            repeats: repeats.max(1),
+            repeat_fold_of,
             train_y: labels.iter().map(|&y| y as i64).collect(),
             prepared,
             preprocessor,
@@ -66,8 +93,16 @@ impl CvData {
         self.prepared.dataset.n_classes()
     }
 
-    /// Fold `k`: its rows are the validation part, all other training rows train.
-    pub fn fold(&self, k: usize) -> FoldData {
+    /// Folds of a configuration: folds × repeats.
+    pub fn total_folds(&self) -> usize {
+        self.folds * self.repeats
+    }
+
+    /// Fold `index` (0..total_folds): split `index % folds` of repeat `index / folds`;
+    /// its rows are the validation part, all other training rows train.
+    pub fn fold(&self, index: usize) -> FoldData {
+        let (repeat, k) = (index / self.folds, index % self.folds);
+        let assignment = if repeat == 0 { &self.fold_of } else { &self.repeat_fold_of[repeat - 1] };
         let nf = self.n_features();
         let mut f = FoldData {
             n_features: nf,
@@ -77,7 +112,7 @@ impl CvData {
             val_x: Vec::new(),
             val_y: Vec::new(),
         };
-        for (r, &fold) in self.fold_of.iter().enumerate() {
+        for (r, &fold) in assignment.iter().enumerate() {
             let row = &self.train_x[r * nf..(r + 1) * nf];
             if fold == k {
                 f.val_x.extend_from_slice(row);

@@ -176,7 +176,11 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
                 e.class_names.len()
             ),
         ),
-        ("cross-validation", format!("{}-fold stratified on the training part, seed {}", spec.cv.folds, spec.seed)),
+        ("cross-validation", if spec.cv.repeats > 1 {
+            format!("{}-fold stratified on the training part, repeated {} times (a new seeded split each), seed {}", spec.cv.folds, spec.cv.repeats, spec.seed)
+        } else {
+            format!("{}-fold stratified on the training part, seed {}", spec.cv.folds, spec.seed)
+        }),
         (
             "configurations",
             format!(

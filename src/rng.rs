@@ -19,6 +19,8 @@ pub enum Stream {
     Dropout = 4,
     InnerSplit = 5,
     DemoData = 6,
+    /// The split of a repeat of repeated k-fold (`fold` is the repeat).
+    Repeat = 7,
 }
 
 /// SplitMix64 finaliser: a good 64-bit mixing function, enough to decorrelate seeds.

@@ -55,15 +55,35 @@ fn default_seed() -> u64 {
 pub struct CvSection {
     #[serde(default = "default_folds")]
     pub folds: usize,
+    /// Repeated stratified k-fold: each repeat after the first splits the training part
+    /// anew (a seeded shuffle), so a configuration has folds × repeats folds. 1 (the
+    /// default, left out of the stored spec) is plain k-fold, today's folds and ids.
+    #[serde(default = "default_repeats", skip_serializing_if = "is_one")]
+    pub repeats: usize,
 }
 
 fn default_folds() -> usize {
     3
 }
 
+fn default_repeats() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 impl Default for CvSection {
     fn default() -> Self {
-        CvSection { folds: 3 }
+        CvSection { folds: 3, repeats: 1 }
+    }
+}
+
+impl CvSection {
+    /// The folds each configuration trains: folds × repeats.
+    pub fn total(&self) -> usize {
+        self.folds * self.repeats
     }
 }
 
@@ -264,6 +284,9 @@ impl Spec {
         }
         if self.cv.folds < 2 {
             return Err(invalid("cv.folds", format!("{}: expected at least 2", self.cv.folds)));
+        }
+        if self.cv.repeats < 1 {
+            return Err(invalid("cv.repeats", format!("{}: expected at least 1", self.cv.repeats)));
         }
         self.score.check().map_err(|m| invalid("score", m))?;
         self.search.check().map_err(|m| invalid("search", m))?;

@@ -56,6 +56,7 @@ impl Command {
             Command::Cv(a) => a.mkl.mkl_avx512,
             Command::Run(a) => a.exec.mkl.mkl_avx512,
             Command::Resume(a) => a.exec.mkl.mkl_avx512,
+            Command::Rerun(a) => a.exec.mkl.mkl_avx512,
             Command::Evaluate(a) => a.training.mkl.mkl_avx512,
             Command::Report(a) => a.training.mkl.mkl_avx512,
             Command::Bench(a) => a.mkl.mkl_avx512,
@@ -76,6 +77,8 @@ pub enum Command {
     Run(sweep_cmd::RunArgs),
     /// Continue a sweep of the database by name, with its stored spec.
     Resume(sweep_cmd::ResumeArgs),
+    /// Train the best K of a sweep (or of an imported file) again with repeated K-fold CV, as a new sweep (then `analyze` it).
+    Rerun(sweep_cmd::RerunArgs),
     /// Fold counts per state, rate, ETA and failures of a sweep.
     Status(view_cmd::StatusArgs),
     /// The sweeps in the database.
@@ -242,6 +245,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Plan(a) => sweep_cmd::plan(a),
         Command::Run(a) => sweep_cmd::run(a),
         Command::Resume(a) => sweep_cmd::resume(a),
+        Command::Rerun(a) => sweep_cmd::rerun(a),
         Command::Status(a) => view_cmd::status(a),
         Command::List(a) => view_cmd::list(a),
         Command::Copy(a) => view_cmd::copy(a),

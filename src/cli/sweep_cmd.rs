@@ -143,6 +143,30 @@ pub struct ResumeArgs {
     pub exec: ExecArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct RerunArgs {
+    /// The sweep whose best configurations are rerun (run here or imported).
+    pub name: String,
+    /// How many of the best.
+    #[arg(long, default_value_t = 10, value_parser = super::positive)]
+    pub top: usize,
+    /// Repeats of the k-fold cross-validation (a new seeded split each).
+    #[arg(long, default_value_t = 10, value_parser = super::positive)]
+    pub repeats: usize,
+    /// The new sweep's name (default: NAME-rerun-TOPxREPEATS).
+    #[arg(long = "as", value_name = "NEW_NAME")]
+    pub new_name: Option<String>,
+    /// The data, split, folds and seed to train on (default: the sweep's own spec;
+    /// needed for an imported sweep, e.g. search-spaces/genre-factor.json for the study's file).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// The ranking that picks the best (default: the sweep's rule).
+    #[command(flatten)]
+    pub score: ScoreArgs,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
 /// Overrides of the sweep's score rule (its spec's `score` section).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScoreArgs {
@@ -336,6 +360,28 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     execute(spec, &a.exec)
 }
 
+pub fn rerun(a: RerunArgs) -> Result<Outcome> {
+    let base = a.spec.as_deref().map(Spec::load).transpose()?;
+    let name = a.new_name.clone().unwrap_or_else(|| format!("{}-rerun-{}x{}", a.name, a.top, a.repeats));
+    let rt = runtime()?;
+    let spec = rt.block_on(async {
+        let store = Store::open_existing(&a.exec.db.db).await?;
+        let sweep = pick_sweep(&store, Some(&a.name)).await?;
+        let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
+        let recorded = sweep::ranking::recorded(&store, sweep.id).await?;
+        store.close().await;
+        let ranked = rank::rank(&recorded.rows, &rule);
+        anyhow::Ok(sweep::rerun::spec(&sweep, &ranked, &rule, a.top, a.repeats, base, &name)?)
+    })?;
+    if !a.exec.quiet {
+        println!(
+            "rerunning the best {} of sweep {} as sweep {} ({}-fold × {} repeats: {} folds each)",
+            spec.grid.subgrids().len(), a.name, spec.name, spec.cv.folds, spec.cv.repeats, spec.cv.total()
+        );
+    }
+    execute(spec, &a.exec)
+}
+
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let devices = crate::device::workers(&x.device, x.jobs.unwrap_or_else(available_cores), x.jobs_per_device)?;
     let device = devices[0];
@@ -350,7 +396,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     }
     // The data first: a spec whose data cannot be read or split fails here, before
     // anything is recorded.
-    let data = Arc::new(CvData::load(&spec.dataset, spec.cv.folds)?);
+    let data = Arc::new(CvData::load_repeated(&spec.dataset, spec.cv.folds, spec.cv.repeats, spec.seed)?);
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;
     let hint = db_hint(&x.db.db);

@@ -80,7 +80,7 @@ pub struct TrainRunner {
 
 impl TrainRunner {
     pub fn new(data: &CvData, seed: u64) -> Self {
-        TrainRunner { folds: (0..data.folds).map(|k| Arc::new(data.fold(k))).collect(), seed }
+        TrainRunner { folds: (0..data.total_folds()).map(|k| Arc::new(data.fold(k))).collect(), seed }
     }
 }
 

@@ -36,7 +36,7 @@ pub fn subgrid_name(i: usize) -> String {
 pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64) -> Result<Analyzed> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let ranked = crate::rank::rank(&recorded.rows, rule);
-    let own = if spec.is_none() && sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { None };
+    let own = if sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { None };
     let spec = spec.or(own.as_ref());
     let mut groups = Vec::new();
     let (mut shared, mut outside) = (0, 0);
@@ -62,7 +62,8 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         .into_iter()
         .map(|(id, v)| (id, v.into_iter().map(|m| FoldScore { fold: m.fold, train_accuracy: m.train_accuracy, val_accuracy: m.val_accuracy }).collect()))
         .collect();
-    let k = sweep.folds.max(2) as usize;
+    // k of k-fold (not × repeats): the stored spec's, 3 for an import.
+    let k = own.as_ref().map_or(super::import::IMPORTED_FOLDS, |s| s.cv.folds).max(2);
     let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
     let input = analyze::Input {
         ranked: &ranked,

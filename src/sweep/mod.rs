@@ -19,6 +19,7 @@ pub mod plan;
 pub mod ranking;
 pub mod register;
 pub mod replay;
+pub mod rerun;
 pub mod status;
 
 use crate::data::DataError;
@@ -126,5 +127,5 @@ pub fn evaluation_data(sweep: &SweepRow) -> Result<crate::evaluate::EvalData> {
             then: short(&sweep.dataset_fingerprint),
         });
     }
-    Ok(crate::evaluate::EvalData::load(&spec.dataset, sweep.folds as usize)?)
+    Ok(crate::evaluate::EvalData::load(&spec.dataset, spec.cv.folds)?)
 }

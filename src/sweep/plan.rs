@@ -54,7 +54,8 @@ impl Plan {
 /// fails where the run would.
 pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let expansion = spec.expand()?;
-    let folds = spec.cv.folds;
+    // Folds each configuration trains (folds × repeats); each fits on (k − 1)/k of the rows.
+    let (folds, k) = (spec.cv.total(), spec.cv.folds);
     let prepared = check_data(spec)?;
     let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
     let selected = spec.search.select(&expansion.configs, spec.seed);
@@ -80,7 +81,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         true => full_fold_epochs,
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
-    let fit_rows = train_rows * (folds - 1) / folds;
+    let fit_rows = train_rows * (k - 1) / k;
     let flops = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>()
         * folds as f64
         * share;

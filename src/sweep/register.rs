@@ -50,7 +50,7 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
             replaced = Some(why);
         }
     }
-    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.folds, spec.seed).await?;
+    let row = store.ensure_sweep(&spec.name, &spec_json, &fingerprint, spec.cv.total(), spec.seed).await?;
     // Two processes registering at once: the other may have created it differently.
     if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {
         return Err(SweepError::Conflict(why));
@@ -61,7 +61,7 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
         (b as i64, brackets[b].budget(0, c.params.epochs) as i64)
     };
     let staged = (!brackets.is_empty()).then_some(&rung0 as &Rung0Budget);
-    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.folds, staged).await?;
+    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.total(), staged).await?;
     if new_configs > 0 {
         store.update_spec(row.id, &spec_json).await?;
     }
@@ -110,11 +110,20 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
             db_hint
         )));
     }
-    if row.folds as usize != spec.cv.folds || row.seed as u64 != spec.seed {
+    // Folds × repeats are stored; the stored spec tells 6 folds from 3 twice.
+    let stored_cv = serde_json::from_str::<serde_json::Value>(&row.spec_json)
+        .ok()
+        .and_then(|v| v.get("cv").cloned())
+        .and_then(|cv| serde_json::from_value::<crate::spec::CvSection>(cv).ok())
+        .unwrap_or(crate::spec::CvSection { folds: row.folds as usize, repeats: 1 });
+    let describe = |cv: &crate::spec::CvSection| {
+        if cv.repeats > 1 { format!("{} folds × {} repeats", cv.folds, cv.repeats) } else { format!("{} folds", cv.folds) }
+    };
+    if row.folds as usize != spec.cv.total() || stored_cv.folds != spec.cv.folds || row.seed as u64 != spec.seed {
         return Ok(Some(format!(
-            "sweep `{}` was run with {} folds and seed {}; this spec asks for {} folds and seed {}. \
+            "sweep `{}` was run with {} and seed {}; this spec asks for {} and seed {}. \
              Results would not be comparable: give the spec another `name`.",
-            spec.name, row.folds, row.seed, spec.cv.folds, spec.seed
+            spec.name, describe(&stored_cv), row.seed, describe(&spec.cv), spec.seed
         )));
     }
     // The strategy of a sweep is part of what it is: a sweep started as a grid does not

@@ -1,0 +1,58 @@
+//! `gridsweep rerun`: the best configurations of a sweep again, with repeated
+//! cross-validation, as a new sweep.
+//!
+//! Three folds give the tests of `analyze` two degrees of freedom: too few to tell a
+//! winner from its runners-up. A rerun trains the best K with folds × repeats folds
+//! (repeated stratified k-fold, `cv.repeats`), on the same data, split and seed, so
+//! that its fold scores answer whether the winner is really better. It is an ordinary
+//! sweep: resumable, rankable, analysable. An imported sweep has no data of its own:
+//! its rerun takes the data, split and seed from a spec (`--spec`).
+
+use super::{Result, SweepError};
+use crate::rank::Ranked;
+use crate::score::ScoreRule;
+use crate::spec::{CvSection, Grid, Spec};
+use crate::store::SweepRow;
+use serde_json::{Map, Value};
+
+/// The spec of the rerun of `sweep`'s best `top` (of `ranked`, by `rule`) with
+/// `repeats` repeats, named `name`: the data, split, folds and seed of `base` (the
+/// sweep's own spec when None), one sub-grid per configuration, in rank order.
+pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, repeats: usize, base: Option<Spec>, name: &str) -> Result<Spec> {
+    let base = match base {
+        Some(s) => s,
+        None if sweep.source.is_some() => {
+            return Err(SweepError::Conflict(format!(
+                "sweep `{}` was imported ({}): it has no data of its own. Give --spec with the data, split and seed it was made on \
+                 (for the study's file: search-spaces/genre-factor.json)",
+                sweep.name,
+                sweep.source.as_deref().unwrap_or_default()
+            )))
+        }
+        None => super::stored_spec(sweep)?,
+    };
+    if ranked.is_empty() {
+        return Err(SweepError::Conflict(format!("sweep `{}` has no complete configuration to rerun", sweep.name)));
+    }
+    let chosen: Vec<&Ranked> = ranked.iter().take(top.max(1)).collect();
+    let grid: Vec<Map<String, Value>> = chosen.iter().map(|r| r.params.iter().map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()]))).collect()).collect();
+    let spec = Spec {
+        name: name.to_string(),
+        description: Some(format!(
+            "the best {} of sweep `{}` (ranks 1–{}), rerun with {} × {}-fold cross-validation",
+            chosen.len(),
+            sweep.name,
+            chosen.len(),
+            repeats,
+            base.cv.folds
+        )),
+        dataset: base.dataset,
+        cv: CvSection { folds: base.cv.folds, repeats },
+        seed: base.seed,
+        fixed: Map::new(),
+        grid: Grid::Many(grid),
+        score: *rule,
+        search: Default::default(),
+    };
+    Ok(spec)
+}
