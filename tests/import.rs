@@ -145,3 +145,85 @@ fn a_bad_file_is_named_by_line_and_column_and_nothing_is_recorded() {
     assert_eq!(code, 2);
     assert!(err.contains("--format parquet"), "{err}");
 }
+
+/// A cv_results_ file: its per-fold scores become folds. Exporting a sweep run here as
+/// cv-results and importing it gives the same ranking and the same t-tests.
+#[test]
+fn a_cv_results_file_brings_its_folds() {
+    let d = Dir::new("import", "cv-results");
+    let spec = d.spec_with("t", 300, r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#, r#"{"dropout": [0.0, 0.3, 0.6]}"#, "");
+    let db = d.path("c.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let file = d.path("cv.csv");
+    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "back", "--format", "cv-results", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 3 configuration(s)"), "{out}");
+    let scores = |name: &str| -> Vec<(f64, f64)> {
+        let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
+        r["ranking"].as_array().unwrap().iter().map(|x| (x["score"].as_f64().unwrap(), x["params"]["dropout"].as_f64().unwrap())).collect()
+    };
+    assert_eq!(scores("back"), scores("t"));
+    let tests = |name: &str| -> Vec<Value> {
+        let a = json(bin().args(["analyze", name, "--db", &db, "--json"]));
+        a["analysis"]["comparisons"].as_array().unwrap().iter().map(|c| c["test"].clone()).collect()
+    };
+    let (here, back) = (tests("t"), tests("back"));
+    assert_eq!(here.len(), 2);
+    assert_eq!(back, here, "the same fold scores, the same tests");
+    let (code, out, _) = run(bin().args(["status", "back", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains("imported from") && out.contains("3 configurations, complete"), "{out}");
+}
+
+/// The tests' statistics through the binary, against scipy's numbers
+/// (tests/reference/stats_reference.json): two configurations whose fold scores differ
+/// by the reference's differences.
+#[test]
+fn analyze_tests_match_scipy_through_the_binary() {
+    let d = Dir::new("import", "scipy");
+    let reference: Value = serde_json::from_str(include_str!("reference/stats_reference.json")).unwrap();
+    let case = &reference["cases"][0];
+    let diffs: Vec<f64> = case["differences"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    // train = val, so a fold's score is 0.25 + val / 2: val differences of 2·d.
+    let cells = |vals: &[f64]| vals.iter().map(|v| format!("{v}")).collect::<Vec<_>>();
+    let winner: Vec<f64> = diffs.iter().map(|d| 0.7 + 2.0 * d).collect();
+    let other = vec![0.7; diffs.len()];
+    let n = diffs.len();
+    let mut header = vec!["param_dropout".to_string()];
+    header.extend((0..n).map(|k| format!("split{k}_test_score")));
+    header.extend((0..n).map(|k| format!("split{k}_train_score")));
+    let line = |dropout: &str, v: &[f64]| [vec![dropout.to_string()], cells(v), cells(v)].concat().join(",");
+    let file = d.path("two.csv");
+    std::fs::write(&file, format!("{}\n{}\n{}\n", header.join(","), line("0.1", &winner), line("0.2", &other))).unwrap();
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "s", "--format", "cv-results", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let a = json(bin().args(["analyze", "s", "--db", &db, "--json"]));
+    assert_eq!(a["folds"], 3);
+    let t = &a["analysis"]["comparisons"][0]["test"];
+    for key in ["mean", "corrected_std", "t", "p_value", "p_first_better"] {
+        let (got, want) = (t[key].as_f64().unwrap(), case[key].as_f64().unwrap());
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-3), "{key}: {got} vs scipy {want}");
+    }
+    // A file without train scores is named, with what to do.
+    let bad = d.path("notrain.csv");
+    std::fs::write(&bad, "param_dropout,split0_test_score,split1_test_score\n0.1,0.6,0.7\n").unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("notrain.csv") && err.contains("split0_train_score") && err.contains("return_train_score"), "{err}");
+    // An accuracy that is not one: line and column.
+    let bad = d.path("badcell.csv");
+    std::fs::write(&bad, format!("{}\n{}\n{}\n", header.join(","), line("0.1", &winner), line("0.2", &other).replacen("0.7", "seventy", 1))).unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3, column split0_test_score") && err.contains("accuracy"), "{err}");
+    // An unknown hyperparameter: its column.
+    let bad = d.path("unknown.csv");
+    std::fs::write(&bad, "param_model__colour,split0_test_score,split1_test_score,split0_train_score,split1_train_score\nred,0.6,0.7,0.6,0.7\n").unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2") && err.contains("param_model__colour"), "{err}");
+}

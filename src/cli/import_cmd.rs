@@ -12,9 +12,11 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The file: an HPO_combined-style CSV (the study's `HPO_combined.csv`).
+    /// The file: an HPO_combined-style CSV (the study's `HPO_combined.csv`) or a
+    /// scikit-learn cv_results_ CSV.
     pub file: PathBuf,
-    /// Its format: hpo-combined.
+    /// Its format: hpo-combined (means only) or cv-results (per-fold scores, from
+    /// `pd.DataFrame(GridSearchCV(..., return_train_score=True).cv_results_).to_csv()`).
     #[arg(long, default_value = "hpo-combined")]
     pub format: String,
     /// The sweep's name in this database.
@@ -29,14 +31,16 @@ pub struct ImportArgs {
 }
 
 pub fn import(a: ImportArgs) -> Result<Outcome> {
-    if a.format != "hpo-combined" {
-        bail!("--format {}: expected hpo-combined (an HPO_combined-style CSV)", a.format);
-    }
+    let format = match a.format.as_str() {
+        "hpo-combined" => sweep::import::Format::HpoCombined,
+        "cv-results" => sweep::import::Format::CvResults,
+        other => bail!("--format {other}: expected hpo-combined (an HPO_combined-style CSV) or cv-results (scikit-learn's cv_results_)"),
+    };
     let rule = a.score.rule(ScoreRule::default())?;
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
-        let r = sweep::import::import(&store, &a.file, &a.name, rule).await;
+        let r = sweep::import::import(&store, &a.file, &a.name, rule, format).await;
         store.close().await;
         anyhow::Ok(r?)
     })?;

@@ -86,7 +86,7 @@ pub use crate::config::ConfigRow;
 pub use reads::{Attempts, Counts, Failure, FoldMetrics, PartialConfig, WorkerRow};
 pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
 use rungs::{RungScoreColumns, RUNG_SCORES};
-pub use sweeps::{Rung0Budget, SweepRow};
+pub use sweeps::{ImportedConfig, Rung0Budget, SweepRow};
 
 pub fn now() -> f64 {
     std::time::SystemTime::now()

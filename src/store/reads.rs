@@ -191,7 +191,7 @@ impl Store {
     /// Per-fold metrics of every done fold of a sweep, keyed by configuration (a
     /// configuration that shares a training has that training's folds).
     pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
-        let rows: Vec<(String, i64, f64, f64, f64, f64)> = with_pool!(self, p => sqlx::query_as(
+        let rows: Vec<(String, i64, f64, f64, Option<f64>, Option<f64>)> = with_pool!(self, p => sqlx::query_as(
             "SELECT c.config_id, f.fold, f.train_accuracy, f.val_accuracy, f.fit_seconds, f.score_seconds
              FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id)
              WHERE c.sweep_id = $1 AND f.state = 'done' ORDER BY c.config_id, f.fold",
@@ -202,6 +202,8 @@ impl Store {
         .in_db(self))?;
         let mut map: std::collections::HashMap<String, Vec<FoldMetrics>> = Default::default();
         for (id, fold, train_accuracy, val_accuracy, fit_seconds, score_seconds) in rows {
+            // (An import may not know the times: NaN.)
+            let (fit_seconds, score_seconds) = (fit_seconds.unwrap_or(f64::NAN), score_seconds.unwrap_or(f64::NAN));
             map.entry(id).or_default().push(FoldMetrics { fold, train_accuracy, val_accuracy, fit_seconds, score_seconds });
         }
         Ok(map)

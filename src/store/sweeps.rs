@@ -24,6 +24,14 @@ pub struct SweepRow {
     pub source_sha256: Option<String>,
 }
 
+/// A configuration of results made elsewhere, with its folds when the file has them.
+#[derive(Debug, Clone)]
+pub struct ImportedConfig {
+    pub config: Config,
+    pub summary: crate::score::CvSummary,
+    pub folds: Vec<crate::store::FoldMetrics>,
+}
+
 impl Store {
     pub async fn sweep_by_name(&self, name: &str) -> Result<Option<SweepRow>> {
         let sql = format!("{SWEEPS} WHERE name = $1");
@@ -193,7 +201,9 @@ impl Store {
     /// Records an imported sweep's configurations with their summaries, complete, and
     /// where they came from, in one transaction: all of them or none. Configurations
     /// already there are left as they are. Returns how many were added.
-    pub async fn add_imported(&self, sweep_id: i64, source: &str, sha256: &str, rows: &[(Config, crate::score::CvSummary)]) -> Result<usize> {
+    /// Each row may bring its per-fold (train, val) accuracies and fit seconds (a
+    /// cv_results_ file): they become done folds, numbered in order.
+    pub async fn add_imported(&self, sweep_id: i64, source: &str, sha256: &str, rows: &[ImportedConfig]) -> Result<usize> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             sqlx::query("UPDATE sweeps SET source = $1, source_sha256 = $2 WHERE id = $3")
@@ -205,7 +215,7 @@ impl Store {
                 .in_db(self)?;
             let t = now();
             let mut added = 0usize;
-            for (position, (c, s)) in rows.iter().enumerate() {
+            for (position, ImportedConfig { config: c, summary: s, folds }) in rows.iter().enumerate() {
                 // A number that is not one (an unmeasured loss) is stored as NULL.
                 let v = |x: f64| x.is_finite().then_some(x);
                 added += sqlx::query(
@@ -236,6 +246,23 @@ impl Store {
                 .await
                 .in_db(self)?
                 .rows_affected() as usize;
+                for (k, f) in folds.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO folds (sweep_id, config_id, fold, state, train_accuracy, val_accuracy, fit_seconds, score_seconds, finished_at)
+                         VALUES ($1, $2, $3, 'done', $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, fold) DO NOTHING",
+                    )
+                    .bind(sweep_id)
+                    .bind(&c.id)
+                    .bind(k as i64)
+                    .bind(f.train_accuracy)
+                    .bind(f.val_accuracy)
+                    .bind(v(f.fit_seconds))
+                    .bind(v(f.score_seconds))
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+                }
             }
             tx.commit().await.in_db(self)?;
             Ok(added)

@@ -62,8 +62,12 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         .into_iter()
         .map(|(id, v)| (id, v.into_iter().map(|m| FoldScore { fold: m.fold, train_accuracy: m.train_accuracy, val_accuracy: m.val_accuracy }).collect()))
         .collect();
-    // k of k-fold (not × repeats): the stored spec's, 3 for an import.
-    let k = own.as_ref().map_or(super::import::IMPORTED_FOLDS, |s| s.cv.folds).max(2);
+    // k of k-fold (not × repeats): the stored spec's (an import's records its splits).
+    let k = match &own {
+        Some(s) => s.cv.folds,
+        None => serde_json::from_str::<serde_json::Value>(&sweep.spec_json).ok().and_then(|v| v["cv"]["folds"].as_u64()).map_or(sweep.folds as usize, |k| k as usize),
+    }
+    .max(2);
     let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
     let input = analyze::Input {
         ranked: &ranked,

@@ -17,6 +17,14 @@
 //!   derived columns and are not read: Δacc and the score are computed from the means by
 //!   the sweep's score rule, as for a sweep run here.
 //!
+//! A scikit-learn `cv_results_` CSV (as pandas writes `pd.DataFrame(gs.cv_results_)`,
+//! with `return_train_score=True`) brings per-fold scores: `splitK_test_score` and
+//! `splitK_train_score` become done folds, so `analyze` can test on them. Its
+//! hyperparameters are the `param_<name>` columns: a pipeline's or SciKeras' prefix
+//! (`model__`, `clf__`, `estimator__`) is dropped and SciKeras' `dropout_rate` read as
+//! `dropout`; an empty cell leaves the key at its default. What the file does not name
+//! keeps gridsweep's default (the format records only what the grid varied).
+//!
 //! A configuration in several rows (the study ran four of its configurations in both
 //! grid A and grid B, with different results) is kept once per row: the repeats get
 //! the ids `<id>-2`, `<id>-3`, … so that nothing of the file is lost.
@@ -46,6 +54,15 @@ pub fn unstated(params: &Map<String, Value>) -> &'static [&'static str] {
     }
 }
 
+/// The layouts `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The study's HPO_combined.csv: means and standard deviations.
+    HpoCombined,
+    /// scikit-learn's `cv_results_`: per-fold scores.
+    CvResults,
+}
+
 /// One row of the file, read.
 #[derive(Debug, Clone)]
 pub struct ImportedRow {
@@ -53,6 +70,8 @@ pub struct ImportedRow {
     pub line: u64,
     pub config: Config,
     pub summary: CvSummary,
+    /// Per-fold results, when the file has them.
+    pub folds: Vec<crate::store::FoldMetrics>,
 }
 
 /// What [`import`] did.
@@ -146,7 +165,7 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             score: rule.score(train, val),
             total_fit_seconds: f64::NAN,
         };
-        out.push(ImportedRow { line, config: Config::new(params), summary });
+        out.push(ImportedRow { line, config: Config::new(params), summary, folds: Vec::new() });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -154,16 +173,127 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
     Ok(out)
 }
 
-/// Imports an HPO_combined-style file as sweep `name`, its configurations scored by
-/// `rule`. A sweep of that name imported from the same bytes is left as it is; any
-/// other sweep of that name is a conflict.
-pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule) -> Result<Imported> {
+/// A cv_results_ cell as a JSON value: an integer, a number, a boolean, text; None for
+/// an empty (masked) cell.
+fn cell_value(c: &str) -> Option<Value> {
+    let c = c.trim();
+    if c.is_empty() || c == "None" || c == "nan" {
+        return None;
+    }
+    if let Ok(i) = c.parse::<i64>() {
+        return Some(json!(i));
+    }
+    if let Ok(x) = c.parse::<f64>() {
+        return Some(json!(x));
+    }
+    Some(match c {
+        "True" | "true" => json!(true),
+        "False" | "false" => json!(false),
+        _ => json!(c),
+    })
+}
+
+/// gridsweep's name of a `param_<name>` column's hyperparameter.
+fn param_name(column: &str) -> Option<String> {
+    let mut name = column.strip_prefix("param_")?;
+    for prefix in ["model__", "clf__", "estimator__"] {
+        name = name.strip_prefix(prefix).unwrap_or(name);
+    }
+    Some(if name == "dropout_rate" { "dropout".to_string() } else { name.to_string() })
+}
+
+/// Reads a scikit-learn `cv_results_` CSV: every row's configuration (its `param_`
+/// columns), its folds (`splitK_test_score`, `splitK_train_score`) and its summary by
+/// `rule`. Errors name the file, line and column.
+pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>> {
+    let file = path.display().to_string();
+    let fail = |line: u64, column: &str, why: String| SweepError::Import { file: file.clone(), line, column: column.to_string(), why };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let header: Vec<String> = rd.headers().map_err(|e| fail(1, "", e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let at = |name: &str| header.iter().position(|h| h == name);
+    let splits = (0..).take_while(|k| at(&format!("split{k}_test_score")).is_some()).count();
+    if splits < 2 {
+        return Err(fail(1, "split0_test_score", "expected the per-fold columns split0_test_score, split1_test_score, … (a cv_results_ file with at least 2 splits)".into()));
+    }
+    let mut test = Vec::new();
+    let mut train = Vec::new();
+    for k in 0..splits {
+        test.push(at(&format!("split{k}_test_score")).unwrap_or(0));
+        let name = format!("split{k}_train_score");
+        train.push(at(&name).ok_or_else(|| fail(1, &name, "missing column: the score needs train accuracies (GridSearchCV(..., return_train_score=True))".into()))?);
+    }
+    let params: Vec<(usize, String)> = header.iter().enumerate().filter_map(|(i, h)| param_name(h).map(|n| (i, n))).collect();
+    if params.is_empty() {
+        return Err(fail(1, "", "no param_<name> columns: expected scikit-learn's cv_results_ layout".into()));
+    }
+    let fit_time = at("mean_fit_time");
+    let score_time = at("mean_score_time");
+    let mut out = Vec::new();
+    for record in rd.records() {
+        let record = record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let mut obj = Map::new();
+        for (i, name) in &params {
+            if let Some(v) = cell_value(record.get(*i).unwrap_or("")) {
+                obj.insert(name.clone(), v);
+            }
+        }
+        let p = HyperParams::from_object(&obj).map_err(|e| {
+            let column = params.iter().find(|(_, n)| e.to_string().contains(n.as_str())).map_or(String::new(), |(i, _)| header[*i].clone());
+            fail(line, &column, format!("not a hyperparameter gridsweep knows, or not a value it takes: {e}"))
+        })?;
+        let share = |i: usize| -> Result<f64> {
+            let c = record.get(i).unwrap_or("").trim();
+            c.parse::<f64>().ok().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| fail(line, &header[i], format!("expected an accuracy in [0, 1], got {c:?}")))
+        };
+        let seconds = |i: Option<usize>| i.and_then(|i| record.get(i)).and_then(|c| c.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let mut folds = Vec::with_capacity(splits);
+        for k in 0..splits {
+            folds.push(crate::store::FoldMetrics {
+                fold: k as i64,
+                train_accuracy: share(train[k])?,
+                val_accuracy: share(test[k])?,
+                fit_seconds: seconds(fit_time),
+                score_seconds: seconds(score_time),
+            });
+        }
+        let (mt, st) = crate::score::mean_std(&folds.iter().map(|f| f.train_accuracy).collect::<Vec<_>>());
+        let (mv, sv) = crate::score::mean_std(&folds.iter().map(|f| f.val_accuracy).collect::<Vec<_>>());
+        let summary = CvSummary {
+            mean_train_accuracy: mt,
+            std_train_accuracy: st,
+            mean_val_accuracy: mv,
+            std_val_accuracy: sv,
+            mean_train_loss: f64::NAN,
+            std_train_loss: f64::NAN,
+            mean_val_loss: f64::NAN,
+            std_val_loss: f64::NAN,
+            delta_accuracy: rule.delta(mt, mv),
+            score: rule.score(mt, mv),
+            total_fit_seconds: seconds(fit_time) * splits as f64,
+        };
+        out.push(ImportedRow { line, config: Config::new(p), summary, folds });
+    }
+    if out.is_empty() {
+        return Err(fail(2, "", "no rows after the header".into()));
+    }
+    Ok(out)
+}
+
+/// Imports a file of `format` as sweep `name`, its configurations scored by `rule`. A
+/// sweep of that name imported from the same bytes is left as it is; any other sweep
+/// of that name is a conflict.
+pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format) -> Result<Imported> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
         format!("{:x}", Sha256::digest(&bytes))
     };
-    let rows = read_hpo_combined(path, &rule)?;
+    let rows = match format {
+        Format::HpoCombined => read_hpo_combined(path, &rule)?,
+        Format::CvResults => read_cv_results(path, &rule)?,
+    };
+    let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
     // Every row is kept; a repeated configuration under `<id>-2`, `<id>-3`, ….
     let mut seen: HashMap<&str, (u64, usize)> = HashMap::new();
     let mut repeats = Vec::new();
@@ -176,7 +306,7 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule) -> 
             config.id = format!("{}-{}", r.config.id, e.1);
             repeats.push((r.line, e.0, config.id.clone()));
         }
-        kept.push((config, r.summary.clone()));
+        kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone() });
     }
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     if let Some(row) = store.sweep_by_name(name).await? {
@@ -196,11 +326,11 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule) -> 
         "name": name,
         "description": format!("imported from {source} (sha256 {sha256})"),
         "dataset": {"path": source},
-        "cv": {"folds": IMPORTED_FOLDS},
+        "cv": {"folds": folds},
         "grid": {},
         "score": rule,
     });
-    let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), IMPORTED_FOLDS, 0).await?;
+    let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
     let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
     Ok(Imported { sweep_id: row.id, rows: rows.len(), added, repeats, sha256, already: false })
 }
