@@ -197,6 +197,12 @@ fn imported_rows_fall_into_a_specs_sub_grids() {
     assert_eq!((a["shared"].as_u64(), a["outside"].as_u64()), (Some(1), Some(1)), "batch 128 is in both, 512 in neither");
     let groups: Vec<&str> = a["analysis"]["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
     assert_eq!(groups, ["all", "A", "B"]);
+    // Given at import, the sub-grids are stored: analyze needs no --spec then.
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "s2", "--db", &db, "--spec"]).arg(&spec));
+    assert_eq!(code, 0, "{err}");
+    let b = json(bin().args(["analyze", "s2", "--db", &db, "--json"]));
+    assert_eq!(b["subgrids"], a["subgrids"]);
+    assert_eq!((b["shared"].as_u64(), b["outside"].as_u64()), (Some(1), Some(1)));
     // A bad spec is named.
     std::fs::write(d.path("bad.json"), "{\"name\": \"x\"").unwrap();
     let (code, _, err) = run(bin().args(["analyze", "s", "--db", &db, "--spec"]).arg(d.path("bad.json")));

@@ -24,6 +24,10 @@ pub struct ImportArgs {
     pub name: String,
     #[command(flatten)]
     pub db: DbArg,
+    /// The spec the results were made with: its sub-grids are stored with the import, so
+    /// that `analyze` analyses each (for the study's file: search-spaces/genre-factor.json).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
     /// The score rule the imported configurations are ranked by (default: the study's
     /// ranking script's, ½·(0.5·(1 − |train − val|) + val)); `rank` overrides it later.
     #[command(flatten)]
@@ -37,10 +41,11 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
         other => bail!("--format {other}: expected hpo-combined (an HPO_combined-style CSV) or cv-results (scikit-learn's cv_results_)"),
     };
     let rule = a.score.rule(ScoreRule::default())?;
+    let spec = a.spec.as_deref().map(crate::spec::Spec::load).transpose()?;
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
-        let r = sweep::import::import(&store, &a.file, &a.name, rule, format).await;
+        let r = sweep::import::import(&store, &a.file, &a.name, rule, format, spec.as_ref().map(|s| &s.grid)).await;
         store.close().await;
         anyhow::Ok(r?)
     })?;

@@ -36,7 +36,8 @@ pub fn subgrid_name(i: usize) -> String {
 pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64) -> Result<Analyzed> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let ranked = crate::rank::rank(&recorded.rows, rule);
-    let own = if sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { None };
+    // An import's stored spec holds the sub-grids given at import (`--spec`), if any.
+    let own = if sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { super::stored_spec(sweep).ok() };
     let spec = spec.or(own.as_ref());
     let mut groups = Vec::new();
     let (mut shared, mut outside) = (0, 0);
@@ -65,7 +66,7 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
     // k of k-fold (not × repeats): the stored spec's (an import's records its splits).
     let k = match &own {
         Some(s) => s.cv.folds,
-        None => serde_json::from_str::<serde_json::Value>(&sweep.spec_json).ok().and_then(|v| v["cv"]["folds"].as_u64()).map_or(sweep.folds as usize, |k| k as usize),
+        None => sweep.folds as usize,
     }
     .max(2);
     let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();

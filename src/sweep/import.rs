@@ -282,8 +282,9 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
 
 /// Imports a file of `format` as sweep `name`, its configurations scored by `rule`. A
 /// sweep of that name imported from the same bytes is left as it is; any other sweep
-/// of that name is a conflict.
-pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format) -> Result<Imported> {
+/// of that name is a conflict. `grid`: the sub-grids of the spec the results were made
+/// with (`--spec`), stored so that `analyze` analyses each sub-grid.
+pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
@@ -327,7 +328,7 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, for
         "description": format!("imported from {source} (sha256 {sha256})"),
         "dataset": {"path": source},
         "cv": {"folds": folds},
-        "grid": {},
+        "grid": grid.map_or(json!({}), |g| json!(g)),
         "score": rule,
     });
     let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
