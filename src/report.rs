@@ -40,6 +40,8 @@ pub struct ReportInput<'a> {
     pub partial: &'a [crate::sweep::ranking::PartialRanked],
     /// Successive halving's rungs that ranked unlike the rung before them, as advice.
     pub weak_rungs: &'a [String],
+    /// What `analyze` says of the sweep (the section "How sure is the choice?").
+    pub analysis: Option<&'a crate::analyze::Analysis>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,9 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
 
     summary_section(&mut html, input, &img, out)?;
     top_section(&mut html, input, &img, out)?;
+    if let Some(a) = input.analysis {
+        confidence_section(&mut html, input, a, &img, out)?;
+    }
     evaluation_section(&mut html, input, &img, out)?;
     baselines_section(&mut html, input, &img, out)?;
     reproduce_section(&mut html, input, &img, out)?;
@@ -151,6 +156,91 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     Ok(page)
 }
 
+
+/// How sure is the choice: the winners over the weights, the Pareto front, what
+/// mattered per sub-grid, and the runners-up tested against the winner.
+fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze::Analysis, img: &Path, out: &Path) -> Result<(), ReportError> {
+    let short = |id: &str| id[..12.min(id.len())].to_string();
+    let chosen = &input.evaluation.config_id;
+    html.push_str("<section id=\"confidence\">\n<h2>How sure is the choice?</h2>\n");
+    if let Some(s) = &a.sensitivity {
+        let cur = &s.intervals[s.current];
+        let w2 = input.spec.score.w2;
+        let _ = writeln!(
+            html,
+            "<p>The score ranks like w·(1 − |Δacc|) + (1 − w)·val with w = w1 / (w1 + w2) = {:.3} here. <strong>{}</strong> (rank {}) wins for w from {:.3} to {:.3} (w1 from {:.3} to {} at w2 = {w2}): the weights can move {:.3} down and {:.3} up before another configuration wins. {} configurations win somewhere in [0, 1].</p>",
+            s.w,
+            esc(&short(&cur.config_id)),
+            cur.rank,
+            cur.from,
+            cur.to,
+            crate::analyze::sensitivity::w1_at(cur.from, w2),
+            if cur.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", crate::analyze::sensitivity::w1_at(cur.to, w2)) },
+            s.margin_down,
+            s.margin_up,
+            s.intervals.len()
+        );
+        let bands: Vec<plots::WeightBand> = s.intervals.iter().map(|i| (i.from, i.to, format!("{} (#{})", short(&i.config_id), i.rank))).collect();
+        html.push_str("<div class=\"gallery\">\n");
+        let files = plots::weight_bands(&img.join("weights"), &bands, s.w)?;
+        figure(html, &files, out, "The winner for every weighting; red: this sweep's weights");
+        let on_front: std::collections::HashSet<&str> = a.pareto.iter().map(|p| p.config_id.as_str()).collect();
+        let points: Vec<plots::FrontPoint> = input
+            .ranked
+            .iter()
+            .map(|r| plots::FrontPoint {
+                abs_delta: r.summary.delta_accuracy.abs(),
+                val_accuracy: r.summary.mean_val_accuracy,
+                on_front: on_front.contains(r.config_id.as_str()),
+                chosen: &r.config_id == chosen,
+            })
+            .collect();
+        let files = plots::pareto(&img.join("pareto"), &points)?;
+        figure(html, &files, out, "Validation accuracy against |Δacc|: every weighting picks its winner from the front (blue); the evaluated one in red");
+        html.push_str("</div>\n");
+    }
+    html.push_str("<h3>What mattered (fANOVA importance of the score; share of its variance)</h3>\n<table><thead><tr><th>configurations</th><th>n</th><th>most important hyperparameters</th></tr></thead><tbody>\n");
+    for g in &a.groups {
+        let Some(t) = g.importance.iter().find(|t| t.target == "score") else { continue };
+        let top: Vec<String> = t.importances.iter().take(5).map(|i| format!("{} {:.2}", esc(&i.param), i.importance)).collect();
+        let name = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", esc(&g.name)) };
+        let _ = writeln!(html, "<tr><td>{name}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>", g.configurations, if top.is_empty() { "—".into() } else { top.join(", ") });
+    }
+    html.push_str("</tbody></table>\n");
+    html.push_str("<h3>Is the winner better than its runners-up?</h3>\n");
+    match &a.comparisons_note {
+        Some(note) => {
+            let _ = writeln!(html, "<p class=\"note\">Not computed: {}.</p>", esc(note));
+        }
+        None => {
+            html.push_str("<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun</code> trains the best again with repeated cross-validation.</p>\n<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it is better)</th><th>folds</th></tr></thead><tbody>\n");
+            for c in &a.comparisons {
+                match &c.test {
+                    Some(t) => {
+                        let _ = writeln!(
+                            html,
+                            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:+.4}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td></tr>",
+                            c.rank,
+                            esc(&short(&c.config_id)),
+                            c.score,
+                            t.mean,
+                            t.t.map_or("–".into(), |x| format!("{x:.2}")),
+                            t.p_value.map_or("–".into(), |x| format!("{x:.3}")),
+                            1.0 - t.p_first_better,
+                            t.n
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td colspan=\"5\">folds not paired</td></tr>", c.rank, esc(&short(&c.config_id)), c.score);
+                    }
+                }
+            }
+            html.push_str("</tbody></table>\n");
+        }
+    }
+    html.push_str("<p class=\"note\">Marginals per value with intervals, the other targets and all of it as JSON: <code>gridsweep analyze</code> (docs/confidence.md).</p>\n</section>\n");
+    Ok(())
+}
 
 /// The sweep: its facts, the class balance, the spec as run.
 fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {

@@ -220,7 +220,7 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     )
     .unwrap_or_else(|e| panic!("index.html is not well-formed: {e}"));
     let ids: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("section")).filter_map(|n| attr(n, "id")).collect();
-    assert_eq!(ids, ["summary", "top", "evaluation", "baselines", "reproduce"]);
+    assert_eq!(ids, ["summary", "top", "confidence", "evaluation", "baselines", "reproduce"]);
 
     // Nothing from the network: no scripts, no remote sources or stylesheets.
     assert_eq!(doc.descendants().filter(|n| n.has_tag_name("script")).count(), 0);
@@ -234,8 +234,13 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     // Every picture exists as PNG (shown) and SVG (linked).
     let imgs: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("img")).filter_map(|n| attr(n, "src")).collect();
     // class balance, scatter, score vs dropout, learning curves, dense confusion + PR,
-    // accuracy bars, 4 baseline confusions, SVM and KNN PR curves.
-    assert_eq!(imgs.len(), 13, "{imgs:?}");
+    // accuracy bars, 4 baseline confusions, SVM and KNN PR curves; the winners over
+    // the weights and the Pareto front.
+    assert_eq!(imgs.len(), 15, "{imgs:?}");
+    assert!(imgs.contains(&"img/weights.png") && imgs.contains(&"img/pareto.png"), "{imgs:?}");
+    // How sure is the choice: the weights' interval, what mattered, the runners-up tested.
+    assert!(html.contains("How sure is the choice?") && html.contains("wins for w from") && html.contains("What mattered"), "confidence section");
+    assert!(html.contains("P(it is better)") && html.contains("corrected resampled t-test"), "runners-up tested on their folds");
     for src in &imgs {
         let png = std::fs::read(out.join(src)).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{src}");

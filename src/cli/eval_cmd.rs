@@ -437,6 +437,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
         })
         .collect();
+    let analysis = rt.block_on(sweep::analysis::analyze(&store, &sweep, &rule, None, 10, 0))?;
     rt.block_on(store.close());
     let evaluation: Evaluation = match stored {
         Some(json) => {
@@ -471,6 +472,7 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             rungs: &rungs,
             partial: &ranking.partial,
             weak_rungs: &weak_rungs,
+            analysis: Some(&analysis.analysis),
         },
         &out,
     )?;

@@ -395,7 +395,9 @@ where
     Ok(())
 }
 
+mod confidence;
 mod sweep;
+pub use confidence::*;
 pub use sweep::*;
 
 #[cfg(test)]
