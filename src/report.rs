@@ -30,7 +30,13 @@ pub struct ReportInput<'a> {
     pub ranked: &'a [Ranked],
     pub configurations: usize,
     pub varying: &'a [String],
-    pub evaluation: &'a Evaluation,
+    /// The chosen configuration's evaluation; None for an imported sweep (no data, no
+    /// model: the sections that need one are left out).
+    pub evaluation: Option<&'a Evaluation>,
+    /// The configuration the page is about (the evaluated one).
+    pub chosen: &'a str,
+    /// How the configurations are ranked.
+    pub rule: crate::score::ScoreRule,
     /// Top configurations listed in the table.
     pub top: usize,
     /// Successive halving's rung scores (empty for other sweeps).
@@ -147,9 +153,18 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     if let Some(a) = input.analysis {
         confidence_section(&mut html, input, a, &img, out)?;
     }
-    evaluation_section(&mut html, input, &img, out)?;
-    baselines_section(&mut html, input, &img, out)?;
-    reproduce_section(&mut html, input, &img, out)?;
+    if let Some(e) = input.evaluation {
+        evaluation_section(&mut html, input, e, &img, out)?;
+        baselines_section(&mut html, input, e, &img, out)?;
+        reproduce_section(&mut html, input, e, &img, out)?;
+    } else {
+        let _ = writeln!(
+            html,
+            "<section id=\"imported\">\n<h2>Imported results</h2>\n<p>This sweep was imported from {}: it has no data or model of its own here, so there is no evaluation on a test part and no baseline. <code>gridsweep rerun {} --spec SPEC</code> trains its best again on the data a spec names.</p>\n</section>",
+            esc(&input.spec.dataset.path.display().to_string()),
+            esc(&input.spec.name)
+        );
+    }
     let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
     let page = out.join("index.html");
     std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
@@ -161,7 +176,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
 /// mattered per sub-grid, and the runners-up tested against the winner.
 fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze::Analysis, img: &Path, out: &Path) -> Result<(), ReportError> {
     let short = |id: &str| id[..12.min(id.len())].to_string();
-    let chosen = &input.evaluation.config_id;
+    let chosen = input.chosen;
     html.push_str("<section id=\"confidence\">\n<h2>How sure is the choice?</h2>\n");
     if let Some(s) = &a.sensitivity {
         let cur = &s.intervals[s.current];
@@ -192,7 +207,7 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
                 abs_delta: r.summary.delta_accuracy.abs(),
                 val_accuracy: r.summary.mean_val_accuracy,
                 on_front: on_front.contains(r.config_id.as_str()),
-                chosen: &r.config_id == chosen,
+                chosen: r.config_id == chosen,
             })
             .collect();
         let files = plots::pareto(&img.join("pareto"), &points)?;
@@ -244,28 +259,29 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
 
 /// The sweep: its facts, the class balance, the spec as run.
 fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
-    let e = input.evaluation;
     let spec = input.spec;
-    let rows_total: usize = [&e.class_counts.train, &e.class_counts.validation, &e.class_counts.test]
-        .iter()
-        .map(|v| v.iter().sum::<usize>())
-        .sum();
     let n = |v: &[usize]| v.iter().sum::<usize>();
     html.push_str("<section id=\"summary\">\n<h2>Sweep</h2>\n<dl class=\"facts\">\n");
-    let facts: Vec<(&str, String)> = vec![
-        ("name", esc(&spec.name)),
-        ("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())]))),
-        (
-            "rows",
-            format!(
-                "{rows_total}: training part {} (49&#8239;%), validation part {}, test part {}; {} features, {} classes",
-                n(&e.class_counts.train),
-                n(&e.class_counts.validation),
-                n(&e.class_counts.test),
-                e.feature_names.len(),
-                e.class_names.len()
-            ),
-        ),
+    let mut facts: Vec<(&str, String)> = vec![("name", esc(&spec.name))];
+    match input.evaluation {
+        Some(e) => {
+            let rows_total = n(&e.class_counts.train) + n(&e.class_counts.validation) + n(&e.class_counts.test);
+            facts.push(("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())]))));
+            facts.push((
+                "rows",
+                format!(
+                    "{rows_total}: training part {} (49&#8239;%), validation part {}, test part {}; {} features, {} classes",
+                    n(&e.class_counts.train),
+                    n(&e.class_counts.validation),
+                    n(&e.class_counts.test),
+                    e.feature_names.len(),
+                    e.class_names.len()
+                ),
+            ));
+        }
+        None => facts.push(("imported from", esc(&spec.dataset.path.display().to_string()))),
+    }
+    facts.extend([
         ("cross-validation", if spec.cv.repeats > 1 {
             format!("{}-fold stratified on the training part, repeated {} times (a new seeded split each), seed {}", spec.cv.folds, spec.cv.repeats, spec.seed)
         } else {
@@ -293,18 +309,25 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
             ),
         ),
         ("database", esc(&input.db.to_string())),
-        ("ranking", esc(&e.score_rule().describe())),
-    ];
+        ("ranking", esc(&input.rule.describe())),
+    ]);
+    if input.evaluation.is_none() {
+        // An import: its folds and times are the file's, not a run's here.
+        facts.retain(|(k, _)| *k != "cross-validation" && *k != "time");
+        facts.push(("imported", when(input.created_at)));
+    }
     for (k, v) in facts {
         let _ = writeln!(html, "<dt>{k}</dt><dd>{v}</dd>");
     }
     html.push_str("</dl>\n");
-    let files = plots::class_balance(
-        &img.join("class-balance"),
-        &e.class_names,
-        &[("training", e.class_counts.train.clone()), ("validation", e.class_counts.validation.clone()), ("test", e.class_counts.test.clone())],
-    )?;
-    figure(html, &files, out, "Rows per class in each part of the split");
+    if let Some(e) = input.evaluation {
+        let files = plots::class_balance(
+            &img.join("class-balance"),
+            &e.class_names,
+            &[("training", e.class_counts.train.clone()), ("validation", e.class_counts.validation.clone()), ("test", e.class_counts.test.clone())],
+        )?;
+        figure(html, &files, out, "Rows per class in each part of the split");
+    }
     let spec_json = serde_json::to_string_pretty(spec).unwrap_or_default();
     let _ = writeln!(html, "<details><summary>The spec as run</summary><pre>{}</pre></details>\n</section>", esc(&spec_json));
     Ok(())
@@ -313,7 +336,6 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
 /// The best configurations, and every configuration's score (complete ones and those
 /// successive halving stopped) against Δacc and against each varying hyperparameter.
 fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
-    let e = input.evaluation;
     html.push_str("<section id=\"top\">\n<h2>Top configurations</h2>\n<table class=\"ranking\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>val acc (mean ± std)</th><th>train acc</th><th>Δacc</th>");
     for k in input.varying {
         let _ = write!(html, "<th>{}</th>", esc(k));
@@ -321,7 +343,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     html.push_str("</tr></thead><tbody>\n");
     for r in input.ranked.iter().take(input.top) {
         let s = &r.summary;
-        let class = if r.config_id == e.config_id { " class=\"chosen\"" } else { "" };
+        let class = if r.config_id == input.chosen { " class=\"chosen\"" } else { "" };
         let _ = write!(
             html,
             "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4} ± {:.4}</td><td>{:.4}</td><td>{}</td>",
@@ -352,9 +374,9 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             stopped_at: *stopped_at,
         })
         .collect();
-    let chosen = input.ranked.iter().position(|r| r.config_id == e.config_id);
+    let chosen = input.ranked.iter().position(|r| r.config_id == input.chosen);
     html.push_str("<div class=\"gallery\">\n");
-    let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &e.score_rule())?;
+    let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &input.rule)?;
     if input.partial.is_empty() {
         figure(html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
     } else {
@@ -366,7 +388,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
         figure(html, &files, out, &caption);
     }
     if !input.rungs.is_empty() {
-        let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&e.config_id))?;
+        let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&input.chosen))?;
         let what = if input.rungs.iter().any(|r| r.bracket > 0) { "Hyperband: one panel per bracket; in each" } else { "Successive halving:" };
         figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated"));
     }
@@ -389,7 +411,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
         let mut chosen_point = None;
         for (r, stopped_at) in &every {
             let g = values.iter().position(|v| *v == value_of(r)).unwrap_or(0);
-            if r.config_id == e.config_id && stopped_at.is_none() {
+            if r.config_id == input.chosen && stopped_at.is_none() {
                 chosen_point = Some((g, groups[g].1.len()));
             }
             groups[g].1.push((r.score, *stopped_at));
@@ -402,8 +424,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
 }
 
 /// The evaluated configuration: its final training and its test metrics.
-fn evaluation_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
-    let e = input.evaluation;
+fn evaluation_section(html: &mut String, input: &ReportInput, e: &Evaluation, img: &Path, out: &Path) -> Result<(), ReportError> {
     let n = |v: &[usize]| v.iter().sum::<usize>();
     let _ = writeln!(
         html,
@@ -455,8 +476,7 @@ fn evaluation_section(html: &mut String, input: &ReportInput, img: &Path, out: &
 }
 
 /// The baselines on the same split, beside the dense net.
-fn baselines_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
-    let e = input.evaluation;
+fn baselines_section(html: &mut String, _input: &ReportInput, e: &Evaluation, img: &Path, out: &Path) -> Result<(), ReportError> {
     html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. Average precision (scikit-learn's <code>average_precision_score</code>, no interpolation) is the fair ranking measure here: for the constant predictors it is each class's share, chance. Their trapezoid PR-AUC, the study's measure, is left empty<sup>*</sup>.</p>\n");
     html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro average precision</th><th>macro PR-AUC (trapezoid)</th></tr></thead><tbody>\n");
     let mut bars = vec![("dense net".to_string(), e.final_run.test.accuracy)];
@@ -499,8 +519,7 @@ fn baselines_section(html: &mut String, input: &ReportInput, img: &Path, out: &P
 }
 
 /// The commands that reproduce the page, and `spec.json` beside it.
-fn reproduce_section(html: &mut String, input: &ReportInput, _img: &Path, out: &Path) -> Result<(), ReportError> {
-    let e = input.evaluation;
+fn reproduce_section(html: &mut String, input: &ReportInput, e: &Evaluation, _img: &Path, out: &Path) -> Result<(), ReportError> {
     let spec = input.spec;
     // The spec as run, beside the page: the command below runs it as it is.
     let spec_file = out.join("spec.json");

@@ -227,3 +227,26 @@ fn analyze_tests_match_scipy_through_the_binary() {
     assert_eq!(code, 2);
     assert!(err.contains("line 2") && err.contains("param_model__colour"), "{err}");
 }
+
+/// `report` on an imported sweep: the page without what needs data or a model, with
+/// the section "How sure is the choice?".
+#[test]
+fn an_imported_sweep_has_a_report_without_evaluation() {
+    let d = Dir::new("import", "report");
+    let file = study_like(&d);
+    let db = d.path("r.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let out = d.path("page");
+    let (code, _, err) = run(bin().args(["report", "study", "--db", &db, "--out"]).arg(&out));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("was imported"), "{err}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for part in ["id=\"summary\"", "id=\"top\"", "id=\"confidence\"", "id=\"imported\"", "img/weights.png", "img/pareto.png"] {
+        assert!(html.contains(part), "{part}");
+    }
+    for absent in ["id=\"evaluation\"", "id=\"baselines\"", "class-balance"] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+    assert!(html.contains("no fold scores"), "the tests say why they are missing");
+}

@@ -110,6 +110,17 @@ fn rerun_trains_the_best_again_with_repeats() {
         assert_eq!(again.len(), 6);
         assert_eq!(&again[..3], &exact_results(&db, "t", id)[..]);
     }
+    // analyze: one configuration per sub-grid is no grouping; --against tests the others
+    // against a configuration other than rank 1.
+    let a = json(bin().args(["analyze", "t-rerun-2x2", "--db", &db, "--json", "--against", &best[1]]));
+    assert_eq!(a["subgrids"].as_array().unwrap().len(), 0);
+    assert_eq!(a["analysis"]["winner"], best[1].as_str());
+    let c = a["analysis"]["comparisons"].as_array().unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0]["test"]["n"], 6);
+    let (code, _, err) = run(bin().args(["analyze", "t-rerun-2x2", "--db", &db, "--against", "zzzz"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--against zzzz"), "{err}");
     // Again: it continues, trains nothing.
     let (code, out, err) = run(bin().args(["rerun", "t", "--top", "2", "--repeats", "2", "--db", &db]));
     assert_eq!(code, 0, "{err}");

@@ -61,6 +61,9 @@ pub struct Input<'a> {
     pub top: usize,
     /// Seed of the importance forests.
     pub seed: u64,
+    /// The configuration the others are tested against (default: rank 1), by index
+    /// into `ranked`.
+    pub against: Option<usize>,
 }
 
 /// The importances for one target.
@@ -95,6 +98,7 @@ pub struct Comparison {
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
     pub configurations: usize,
+    /// The configuration the others are tested against: rank 1, or `--against`.
     pub winner: Option<String>,
     /// The whole sweep first, then the sub-grids.
     pub groups: Vec<GroupAnalysis>,
@@ -151,7 +155,8 @@ pub fn analyze(input: &Input) -> Analysis {
     for g in &input.groups {
         groups.push(group(input, &g.name, &g.members));
     }
-    let (comparisons, comparisons_note) = match (input.folds, input.ranked.first()) {
+    let reference = input.against.and_then(|i| input.ranked.get(i)).or(input.ranked.first());
+    let (comparisons, comparisons_note) = match (input.folds, reference) {
         (_, None) => (Vec::new(), Some("no complete configuration".to_string())),
         (None, _) => (Vec::new(), Some("the sweep holds no fold scores (an HPO_combined import has means only): import a cv_results_ file or rerun the top configurations".to_string())),
         (Some(folds), Some(winner)) => {
@@ -159,7 +164,8 @@ pub fn analyze(input: &Input) -> Analysis {
             let v: Vec<Comparison> = input
                 .ranked
                 .iter()
-                .skip(1)
+                .take(input.top.max(1))
+                .filter(|r| r.config_id != winner.config_id)
                 .take(input.top.saturating_sub(1))
                 .map(|r| {
                     let other = folds.get(&r.config_id).map(|f| fold_scores(f, input.rule)).unwrap_or_default();
@@ -173,7 +179,7 @@ pub fn analyze(input: &Input) -> Analysis {
     };
     Analysis {
         configurations: input.ranked.len(),
-        winner: input.ranked.first().map(|r| r.config_id.clone()),
+        winner: reference.map(|r| r.config_id.clone()),
         groups,
         sensitivity: sensitivity::sensitivity(input.ranked, input.rule),
         pareto: pareto::front(input.ranked, input.rule),

@@ -27,6 +27,10 @@ pub struct AnalyzeArgs {
     /// Compare the best K with the winner on their fold scores (the winner included).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Test the best --top against this configuration (an id or its prefix) instead of
+    /// rank 1: e.g. the study's own choice in a rerun of its best.
+    #[arg(long, value_name = "ID")]
+    pub against: Option<String>,
     /// Seed of the importance forests.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -46,7 +50,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
-        let done = sweep::analysis::analyze(&store, &sweep, &rule, spec.as_ref(), a.top, a.seed).await;
+        let done = sweep::analysis::analyze(&store, &sweep, &rule, spec.as_ref(), a.top, a.seed, a.against.as_deref()).await;
         store.close().await;
         anyhow::Ok((sweep, rule, done?))
     })?;
@@ -132,9 +136,11 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
     match &an.comparisons_note {
         Some(note) => println!("\nIs the winner better? Not computed: {note}"),
         None => {
+            let reference = an.winner.as_deref().map(short).unwrap_or_default();
             println!(
-                "\nIs the winner better? Its fold scores against the next {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
-                an.comparisons.len()
+                "\nIs {reference} better? Its fold scores against {} others of the best {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
+                an.comparisons.len(),
+                a.top
             );
             let rows: Vec<Vec<String>> = an
                 .comparisons
@@ -154,7 +160,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                 })
                 .collect();
             print_aligned(
-                &["rank".into(), "id".into(), "score".into(), "winner −".into(), "t".into(), "p".into(), "P(it is better)".into(), "folds".into()],
+                &["rank".into(), "id".into(), "score".into(), format!("{reference} −"), "t".into(), "p".into(), "P(it is better)".into(), "folds".into()],
                 &rows,
                 "  ",
             );

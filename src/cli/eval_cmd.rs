@@ -437,23 +437,29 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
         })
         .collect();
-    let analysis = rt.block_on(sweep::analysis::analyze(&store, &sweep, &rule, None, 10, 0))?;
+    let analysis = rt.block_on(sweep::analysis::analyze(&store, &sweep, &rule, None, 10, 0, Some(&config_id)))?;
     rt.block_on(store.close());
-    let evaluation: Evaluation = match stored {
-        Some(json) => {
+    let imported = sweep.source.is_some();
+    let evaluation: Option<Evaluation> = match stored {
+        _ if imported => {
+            eprintln!("gridsweep: sweep {} was imported: the report leaves out what needs its data or a model (evaluation, baselines)", sweep.name);
+            None
+        }
+        Some(json) => Some({
             eprintln!("gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)");
             serde_json::from_str(&json).context("the stored evaluation is unreadable; run with --fresh")?
-        }
+        }),
         None => {
             let mut choice = a.choice.clone();
             choice.config = Some(config_id.clone());
             choice.rank = None;
-            evaluate_sweep(&choice, &a.baselines, &a.training)?
+            Some(evaluate_sweep(&choice, &a.baselines, &a.training)?)
         }
     };
     let spec = sweep::stored_spec(&sweep)?;
+    let rule = evaluation.as_ref().map_or(rule, |e| e.score_rule());
     // Successive halving's stopped configurations come at the epochs they reached.
-    let ranking = recorded.rank(&evaluation.score_rule());
+    let ranking = recorded.rank(&rule);
     let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = crate::report::write(
         &crate::report::ReportInput {
@@ -467,7 +473,9 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             ranked: &ranking.complete,
             configurations: ranking.configurations,
             varying: &ranking.varying,
-            evaluation: &evaluation,
+            evaluation: evaluation.as_ref(),
+            chosen: &config_id,
+            rule,
             top: a.top,
             rungs: &rungs,
             partial: &ranking.partial,

@@ -2,7 +2,7 @@
 //! complete configurations, which sub-grid of its spec (or of `--spec`, for results
 //! imported from elsewhere) produced each, and its fold scores.
 
-use super::Result;
+use super::{Result, SweepError};
 use crate::analyze::{self, Analysis, FoldScore, Group};
 use crate::score::ScoreRule;
 use crate::spec::Spec;
@@ -33,7 +33,10 @@ pub fn subgrid_name(i: usize) -> String {
 
 /// Analyses `sweep`'s complete configurations ranked by `rule`. Sub-grids come from
 /// `spec` when given, else from the sweep's own spec (an imported sweep has none).
-pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64) -> Result<Analyzed> {
+/// `against`: the id (or a prefix) of the configuration the best `top` are tested
+/// against (default: rank 1).
+#[allow(clippy::too_many_arguments)]
+pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64, against: Option<&str>) -> Result<Analyzed> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let ranked = crate::rank::rank(&recorded.rows, rule);
     // An import's stored spec holds the sub-grids given at import (`--spec`), if any.
@@ -69,7 +72,23 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         None => sweep.folds as usize,
     }
     .max(2);
+    // One configuration per sub-grid (a rerun's spec) is no grouping to analyse.
+    if groups.iter().all(|g| g.members.len() <= 1) {
+        groups.clear();
+        (shared, outside) = (0, 0);
+    }
     let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
+    let against = match against {
+        None => None,
+        Some(prefix) => {
+            let hits: Vec<usize> = ranked.iter().enumerate().filter(|(_, r)| r.config_id.starts_with(prefix)).map(|(i, _)| i).collect();
+            match hits.as_slice() {
+                [one] => Some(*one),
+                [] => return Err(SweepError::Conflict(format!("--against {prefix}: no complete configuration of sweep `{}` has that id", sweep.name))),
+                many => return Err(SweepError::Conflict(format!("--against {prefix}: {} configurations' ids start so; give more of it", many.len()))),
+            }
+        }
+    };
     let input = analyze::Input {
         ranked: &ranked,
         rule,
@@ -78,6 +97,7 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         test_over_train: 1.0 / (k - 1) as f64,
         top,
         seed,
+        against,
     };
     Ok(Analyzed { analysis: analyze::analyze(&input), subgrids, shared, outside, folds: k })
 }
