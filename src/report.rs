@@ -388,7 +388,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
         figure(html, &files, out, &caption);
     }
     if !input.rungs.is_empty() {
-        let files = plots::rungs(&img.join("rungs"), input.rungs, Some(&input.chosen))?;
+        let files = plots::rungs(&img.join("rungs"), input.rungs, Some(input.chosen))?;
         let what = if input.rungs.iter().any(|r| r.bracket > 0) { "Hyperband: one panel per bracket; in each" } else { "Successive halving:" };
         figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated"));
     }

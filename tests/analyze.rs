@@ -12,6 +12,7 @@ use std::collections::HashMap;
 const HEADER: &str = "activation,activation_numerical,batch_size,delta_acc,dropout,early_stopping_patience,epochs,mean_train_score,mean_val_score,neurons_1,neurons_2,neurons_3,neurons_4,num_hidden_layers,optimizer,optimizer_numerical,reduce_lr_factor,reduce_lr_min_lr,reduce_lr_patience,std_train_score,std_val_score,weight_contraint";
 
 /// A notebook-protocol row of the study's file.
+#[allow(clippy::too_many_arguments)]
 fn row(act: &str, batch: u32, dropout: f64, n1: u32, layers: u32, opt: &str, train: f64, val: f64) -> String {
     format!("{act},0,{batch},{},{dropout},15,60,{train},{val},{n1},256,512,1024,{layers},{opt},0,0.1,1e-07,5,0.01,0.01,10.0", (train - val) / val)
 }

@@ -40,6 +40,10 @@ pub struct FoldMetrics {
     pub score_seconds: f64,
 }
 
+/// (configuration, fold, train accuracy, val accuracy, fit seconds, score seconds) as
+/// read; an import may not know the times.
+type FoldMetricRow = (String, i64, f64, f64, Option<f64>, Option<f64>);
+
 /// A fold and how many times it was claimed.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Attempts {
@@ -191,7 +195,7 @@ impl Store {
     /// Per-fold metrics of every done fold of a sweep, keyed by configuration (a
     /// configuration that shares a training has that training's folds).
     pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
-        let rows: Vec<(String, i64, f64, f64, Option<f64>, Option<f64>)> = with_pool!(self, p => sqlx::query_as(
+        let rows: Vec<FoldMetricRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT c.config_id, f.fold, f.train_accuracy, f.val_accuracy, f.fit_seconds, f.score_seconds
              FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id)
              WHERE c.sweep_id = $1 AND f.state = 'done' ORDER BY c.config_id, f.fold",
