@@ -208,6 +208,30 @@ fn analyze_tests_match_scipy_through_the_binary() {
         let (got, want) = (t[key].as_f64().unwrap(), case[key].as_f64().unwrap());
         assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-3), "{key}: {got} vs scipy {want}");
     }
+    // Ten repeats of 3-fold (scipy's third case: 30 differences): --cv-folds 3 tells
+    // the 30 splits apart as 3-fold × 10, and the tests correct by 1/2, not 1/29.
+    let case30 = &reference["cases"][2];
+    let diffs30: Vec<f64> = case30["differences"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let winner30: Vec<f64> = diffs30.iter().map(|d| 0.7 + 2.0 * d).collect();
+    let other30 = vec![0.7; diffs30.len()];
+        let mut header30 = vec!["param_dropout".to_string()];
+    header30.extend((0..diffs30.len()).map(|k| format!("split{k}_test_score")));
+    header30.extend((0..diffs30.len()).map(|k| format!("split{k}_train_score")));
+    let file30 = d.path("thirty.csv");
+    std::fs::write(&file30, format!("{}\n{}\n{}\n", header30.join(","), line("0.1", &winner30), line("0.2", &other30))).unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&file30).args(["--name", "r", "--format", "cv-results", "--cv-folds", "3", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let a = json(bin().args(["analyze", "r", "--db", &db, "--json"]));
+    assert_eq!(a["folds"], 3);
+    let t = &a["analysis"]["comparisons"][0]["test"];
+    assert_eq!(t["n"], 30);
+    for key in ["mean", "corrected_std", "t", "p_value", "p_first_better"] {
+        let (got, want) = (t[key].as_f64().unwrap(), case30[key].as_f64().unwrap());
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-3), "{key}: {got} vs scipy {want}");
+    }
+    let (code, _, err) = run(bin().arg("import").arg(&file30).args(["--name", "r7", "--format", "cv-results", "--cv-folds", "7", "--db", &db]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--cv-folds 7") && err.contains("30 splits"), "{err}");
     // A file without train scores is named, with what to do.
     let bad = d.path("notrain.csv");
     std::fs::write(&bad, "param_dropout,split0_test_score,split1_test_score\n0.1,0.6,0.7\n").unwrap();

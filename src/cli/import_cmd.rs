@@ -28,6 +28,11 @@ pub struct ImportArgs {
     /// that `analyze` analyses each (for the study's file: search-spaces/genre-factor.json).
     #[arg(long)]
     pub spec: Option<PathBuf>,
+    /// cv-results from repeated k-fold (`RepeatedStratifiedKFold`): k, so that its
+    /// splits are k × repeats (the tests' overlap correction needs k; default: the
+    /// splits are one k-fold).
+    #[arg(long, value_name = "K")]
+    pub cv_folds: Option<usize>,
     /// The score rule the imported configurations are ranked by (default: the study's
     /// ranking script's, ½·(0.5·(1 − |train − val|) + val)); `rank` overrides it later.
     #[command(flatten)]
@@ -45,7 +50,7 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
-        let r = sweep::import::import(&store, &a.file, &a.name, rule, format, spec.as_ref().map(|s| &s.grid)).await;
+        let r = sweep::import::import(&store, &a.file, &a.name, rule, format, spec.as_ref().map(|s| &s.grid), a.cv_folds).await;
         store.close().await;
         anyhow::Ok(r?)
     })?;

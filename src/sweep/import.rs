@@ -284,7 +284,11 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
 /// sweep of that name imported from the same bytes is left as it is; any other sweep
 /// of that name is a conflict. `grid`: the sub-grids of the spec the results were made
 /// with (`--spec`), stored so that `analyze` analyses each sub-grid.
-pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
+///
+/// `k`: the k of the file's k-fold when its splits are repeats of it
+/// (`RepeatedStratifiedKFold`: n splits = k × repeats); default, the splits are one k-fold.
+#[allow(clippy::too_many_arguments)]
+pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format, grid: Option<&crate::spec::Grid>, k: Option<usize>) -> Result<Imported> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
@@ -295,6 +299,15 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, for
         Format::CvResults => read_cv_results(path, &rule)?,
     };
     let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
+    let k = k.unwrap_or(folds);
+    if k < 2 || folds % k != 0 {
+        return Err(SweepError::Import {
+            file: path.display().to_string(),
+            line: 1,
+            column: String::new(),
+            why: format!("--cv-folds {k}: the file has {folds} splits per configuration, which is not a whole number of {k}-fold repeats"),
+        });
+    }
     // Every row is kept; a repeated configuration under `<id>-2`, `<id>-3`, ….
     let mut seen: HashMap<&str, (u64, usize)> = HashMap::new();
     let mut repeats = Vec::new();
@@ -327,7 +340,7 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, for
         "name": name,
         "description": format!("imported from {source} (sha256 {sha256})"),
         "dataset": {"path": source},
-        "cv": {"folds": folds},
+        "cv": if folds / k > 1 { json!({"folds": k, "repeats": folds / k}) } else { json!({"folds": k}) },
         "grid": grid.map_or(json!({}), |g| json!(g)),
         "score": rule,
     });
