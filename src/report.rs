@@ -183,14 +183,14 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
         let w2 = input.spec.score.w2;
         let _ = writeln!(
             html,
-            "<p>The score ranks like w·(1 − |Δacc|) + (1 − w)·val with w = w1 / (w1 + w2) = {:.3} here. <strong>{}</strong> (rank {}) wins for w from {:.3} to {:.3} (w1 from {:.3} to {} at w2 = {w2}): the weights can move {:.3} down and {:.3} up before another configuration wins. {} configurations win somewhere in [0, 1].</p>",
+            "<p>The score ranks like w·(1 − |Δacc|) + (1 − w)·val with w = w1 / (w1 + w2) = {:.3} here. <strong>{}</strong> (rank {}) wins for w from {:.3} to {:.3} (w1 from {} to {} at w2 = {w2}): the weights can move {:.3} down and {:.3} up before another configuration wins. {} configurations win somewhere in [0, 1].</p>",
             s.w,
             esc(&short(&cur.config_id)),
             cur.rank,
             cur.from,
             cur.to,
-            crate::analyze::sensitivity::w1_at(cur.from, w2),
-            if cur.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", crate::analyze::sensitivity::w1_at(cur.to, w2)) },
+            crate::analyze::sensitivity::w1_text(cur.from, w2),
+            crate::analyze::sensitivity::w1_text(cur.to, w2),
             s.margin_down,
             s.margin_up,
             s.intervals.len()

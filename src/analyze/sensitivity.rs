@@ -43,6 +43,15 @@ pub fn w1_at(w: f64, w2: f64) -> f64 {
     }
 }
 
+/// [`w1_at`] as a table shows it: three decimals, ∞ at w = 1.
+pub fn w1_text(w: f64, w2: f64) -> String {
+    if w >= 1.0 {
+        "∞".to_string()
+    } else {
+        format!("{:.3}", w1_at(w, w2))
+    }
+}
+
 /// The winners over w ∈ [0, 1] of the complete configurations `ranked` (ranked by
 /// `rule`; ties go to the lower rank, as in the ranking). None without configurations.
 pub fn sensitivity(ranked: &[Ranked], rule: &ScoreRule) -> Option<Sensitivity> {

@@ -2,7 +2,7 @@
 
 use super::sweep_cmd::{pick_sweep, print_aligned, runtime, DbArg, ScoreArgs};
 use super::Outcome;
-use crate::analyze::sensitivity::w1_at;
+use crate::analyze::sensitivity::w1_text;
 use crate::spec::Spec;
 use crate::store::Store;
 use crate::sweep;
@@ -82,7 +82,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
             .map(|(i, iv)| {
                 vec![
                     format!("{:.4} – {:.4}", iv.from, iv.to),
-                    format!("{:.3} – {}", w1_at(iv.from, rule.w2), if iv.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", w1_at(iv.to, rule.w2)) }),
+                    format!("{} – {}", w1_text(iv.from, rule.w2), w1_text(iv.to, rule.w2)),
                     short(&iv.config_id).to_string(),
                     iv.rank.to_string(),
                     if i == s.current { "← this sweep's weights".into() } else { String::new() },
@@ -92,9 +92,8 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         print_aligned(&["w".into(), format!("w1 (w2 = {})", rule.w2), "winner".into(), "rank".into(), String::new()], &rows, "  ");
         let cur = &s.intervals[s.current];
         println!(
-            "  {} stays first for w in [{:.4}, {:.4}] (w1 from {:.3} to {} at w2 = {}): {:.4} below and {:.4} above this sweep's w",
-            short(&cur.config_id), cur.from, cur.to, w1_at(cur.from, rule.w2),
-            if cur.to >= 1.0 { "∞".to_string() } else { format!("{:.3}", w1_at(cur.to, rule.w2)) }, rule.w2, s.margin_down, s.margin_up
+            "  {} stays first for w in [{:.4}, {:.4}] (w1 from {} to {} at w2 = {}): {:.4} below and {:.4} above this sweep's w",
+            short(&cur.config_id), cur.from, cur.to, w1_text(cur.from, rule.w2), w1_text(cur.to, rule.w2), rule.w2, s.margin_down, s.margin_up
         );
     }
 

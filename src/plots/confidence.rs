@@ -70,17 +70,8 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let span = |v: Vec<f64>| {
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !lo.is_finite() {
-            return (0.0, 1.0);
-        }
-        let pad = ((hi - lo) * 0.06).max(0.003);
-        (lo - pad, hi + pad)
-    };
-    let (x0, x1) = span(points.iter().map(|p| p.abs_delta).collect());
-    let (y0, y1) = span(points.iter().map(|p| p.val_accuracy).collect());
+    let (x0, x1) = super::sweep::padded(points.iter().map(|p| p.abs_delta));
+    let (y0, y1) = super::sweep::padded(points.iter().map(|p| p.val_accuracy));
     let mut chart = ChartBuilder::on(root)
         .caption(format!("Pareto front: {} of {} configurations no other beats on both", points.iter().filter(|p| p.on_front).count(), points.len()), text_style(20))
         .margin(15)

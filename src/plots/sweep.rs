@@ -172,7 +172,7 @@ where
     Ok(())
 }
 
-fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(super) fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let v: Vec<f64> = values.filter(|v| v.is_finite()).collect();
     let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);

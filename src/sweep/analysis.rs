@@ -2,6 +2,7 @@
 //! complete configurations, which sub-grid of its spec (or of `--spec`, for results
 //! imported from elsewhere) produced each, and its fold scores.
 
+use super::ranking::NotChosen;
 use super::{Result, SweepError};
 use crate::analyze::{self, Analysis, FoldScore, Group};
 use crate::score::ScoreRule;
@@ -80,14 +81,13 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
     let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
     let against = match against {
         None => None,
-        Some(prefix) => {
-            let hits: Vec<usize> = ranked.iter().enumerate().filter(|(_, r)| r.config_id.starts_with(prefix)).map(|(i, _)| i).collect();
-            match hits.as_slice() {
-                [one] => Some(*one),
-                [] => return Err(SweepError::Conflict(format!("--against {prefix}: no complete configuration of sweep `{}` has that id", sweep.name))),
-                many => return Err(SweepError::Conflict(format!("--against {prefix}: {} configurations' ids start so; give more of it", many.len()))),
+        Some(prefix) => match super::ranking::choose(&recorded.rows, rule, super::ranking::Choice::Id(prefix)) {
+            Ok(c) if c.rank.is_some() => ranked.iter().position(|r| r.config_id == c.config_id),
+            Ok(_) | Err(NotChosen::NoSuchId) | Err(NotChosen::NoneComplete) | Err(NotChosen::NoSuchRank(_)) => {
+                return Err(SweepError::Conflict(format!("--against {prefix}: no complete configuration of sweep `{}` has that id", sweep.name)))
             }
-        }
+            Err(NotChosen::Ambiguous(n)) => return Err(SweepError::Conflict(format!("--against {prefix}: {n} configurations' ids start so; give more of it"))),
+        },
     };
     let input = analyze::Input {
         ranked: &ranked,
