@@ -227,13 +227,15 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
 /// The configurations of a rung of `n` whose saved states can go: settled ones (every
 /// fold done at the rung's budget, `settled`) that cannot be among the ⌈n/factor⌉ that
 /// go on, because that many settled ones already rank above them (by score, then grid
-/// position, as [`promoted`]); more results can only add rivals. Only those with epochs
-/// left (a partial summary) hold states.
+/// position, as [`promoted`]); more results can only add rivals. Only those that still
+/// hold states are named: this runs after every rung summary, and naming the ones
+/// already dropped again made each call cost the whole rung (on the study's whole
+/// space, most of the run's time).
 pub fn hopeless(h: &Halving, n: usize, settled: &[RungCandidate]) -> Vec<String> {
     let keep = h.survivors(n);
     let mut ranked: Vec<&RungCandidate> = settled.iter().filter(|c| c.score.is_some_and(|s| s.is_finite())).collect();
     ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
-    ranked.into_iter().skip(keep).filter(|c| c.resource_epochs.is_some()).map(|c| c.config_id.clone()).collect()
+    ranked.into_iter().skip(keep).filter(|c| c.holds_state).map(|c| c.config_id.clone()).collect()
 }
 
 /// Below this rank agreement between a complete rung and the one before it, the
@@ -465,6 +467,7 @@ mod tests {
             score,
             mean_val_accuracy: score,
             resource_epochs: resource,
+            holds_state: resource.is_some(),
         };
         // Rung 0 of 5-epoch budgets: ⌈3/2⌉ go on, to 10 epochs (or b's own 8); the one
         // without a score (a failed fold) never does.

@@ -368,7 +368,17 @@ fn hopeless_states_go_early(backend: Backend) {
             let i = index(&c.config_id);
             let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
             store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
-            store.drop_states_with(sweep.id, &c.config_id, |n, settled| hopeless(&h, n, settled)).await.unwrap();
+            let listed = std::cell::Cell::new(0);
+            let dropped = store
+                .drop_states_with(sweep.id, &c.config_id, |n, settled| {
+                    let ids = hopeless(&h, n, settled);
+                    listed.set(ids.len());
+                    ids
+                })
+                .await
+                .unwrap();
+            // Only configurations still holding a state are named: none twice.
+            assert_eq!(dropped as usize, listed.get(), "after {} results", k + 1);
             // Of the settled ones, only the best three so far keep a state.
             let mut kept = 0;
             for done in &claims[..=k] {

@@ -19,6 +19,8 @@ pub struct RungCandidate {
     pub mean_val_accuracy: Option<f64>,
     /// The epochs its rung summary was taken at; None: it trained to its end.
     pub resource_epochs: Option<i64>,
+    /// A fold of it still holds a saved training state (deleted once it cannot go on).
+    pub holds_state: bool,
 }
 
 /// The configurations of sweep $1 in rung $2 of bracket $3 that are still in the
@@ -26,7 +28,8 @@ pub struct RungCandidate {
 /// `and` adds conditions on `c`.
 fn candidates_sql(and: &str) -> String {
     format!(
-        "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy
+        "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy,
+                EXISTS (SELECT 1 FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.checkpoint_epochs IS NOT NULL) AS holds_state
          FROM configurations c WHERE sweep_id = $1 AND trained_by IS NULL AND pruned = 0 AND rung = $2 AND bracket = $3{and}
          ORDER BY position"
     )
@@ -42,6 +45,7 @@ struct CandidateColumns {
     params_json: String,
     completed_at: Option<f64>,
     mean_val_accuracy: Option<f64>,
+    holds_state: bool,
 }
 
 impl From<CandidateColumns> for RungCandidate {
@@ -56,6 +60,7 @@ impl From<CandidateColumns> for RungCandidate {
             score: if scored { c.score } else { None },
             mean_val_accuracy: c.mean_val_accuracy,
             resource_epochs: c.resource_epochs,
+            holds_state: c.holds_state,
         }
     }
 }

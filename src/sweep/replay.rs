@@ -169,6 +169,8 @@ fn candidate(curve: &Curve, budget: u32, rule: &ScoreRule) -> std::result::Resul
         score: Some(s.score),
         mean_val_accuracy: Some(s.mean_val_accuracy),
         resource_epochs: folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max(),
+        // Replays keep no states.
+        holds_state: false,
     })
 }
 
