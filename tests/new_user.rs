@@ -466,11 +466,14 @@ fn config_inline_closed_ports_and_where_options_show() {
     let (_, help, _) = run(bin().args(["cv", "--help"]));
     assert!(help.contains("inline"), "--config's help says it takes JSON too");
 
-    // A closed port: said within a second, with host and port.
+    // A closed port: said at once, with host and port. Only the first, plain connection
+    // says "connection refused" (the pool would retry until its timeout and say only
+    // that), so the message shows the path taken; the bound catches a hang (that path's
+    // own limit is 10 s) while leaving room for a loaded machine's start-up (1.9 s seen).
     let started = Instant::now();
     let (code, _, err) = run(bin().args(["list", "--db", "postgres://nobody@127.0.0.1:1/none"]));
     assert_eq!(code, 2);
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert!(err.contains("connection refused at 127.0.0.1:1"), "{err}");
 
     // --mkl-avx512 on the commands that train only.

@@ -47,10 +47,12 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     };
     let rule = a.score.rule(ScoreRule::default())?;
     let spec = a.spec.as_deref().map(crate::spec::Spec::load).transpose()?;
+    // The file first: one refused opens no database.
+    let file = sweep::import::read(&a.file, rule, format, a.cv_folds)?;
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
-        let r = sweep::import::import(&store, &a.file, &a.name, rule, format, spec.as_ref().map(|s| &s.grid), a.cv_folds).await;
+        let r = sweep::import::import(&store, file, &a.name, spec.as_ref().map(|s| &s.grid)).await;
         store.close().await;
         anyhow::Ok(r?)
     })?;

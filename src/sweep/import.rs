@@ -280,15 +280,27 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
     Ok(out)
 }
 
-/// Imports a file of `format` as sweep `name`, its configurations scored by `rule`. A
-/// sweep of that name imported from the same bytes is left as it is; any other sweep
-/// of that name is a conflict. `grid`: the sub-grids of the spec the results were made
-/// with (`--spec`), stored so that `analyze` analyses each sub-grid.
+/// A file read and checked, ready to store: [`read`] does all that can fail on the
+/// file's content before any database is opened, so a file refused leaves no database
+/// behind.
+#[derive(Debug, Clone)]
+pub struct ReadFile {
+    path: std::path::PathBuf,
+    sha256: String,
+    rows: usize,
+    /// Splits per configuration, and the k of the k-fold they repeat.
+    folds: usize,
+    k: usize,
+    repeats: Vec<(u64, u64, String)>,
+    kept: Vec<crate::store::ImportedConfig>,
+    rule: ScoreRule,
+}
+
+/// Reads a file of `format`, its configurations scored by `rule`.
 ///
 /// `k`: the k of the file's k-fold when its splits are repeats of it
 /// (`RepeatedStratifiedKFold`: n splits = k × repeats); default, the splits are one k-fold.
-#[allow(clippy::too_many_arguments)]
-pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, format: Format, grid: Option<&crate::spec::Grid>, k: Option<usize>) -> Result<Imported> {
+pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>) -> Result<ReadFile> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
@@ -322,10 +334,20 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, for
         }
         kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone() });
     }
+    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule })
+}
+
+/// Stores a file [`read`] as sweep `name`. A sweep of that name imported from the same
+/// bytes is left as it is; any other sweep of that name is a conflict. `grid`: the
+/// sub-grids of the spec the results were made with (`--spec`), stored so that
+/// `analyze` analyses each sub-grid.
+pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
+    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule } = file;
+    let path = path.as_path();
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     if let Some(row) = store.sweep_by_name(name).await? {
         if row.source_sha256.as_deref() == Some(sha256.as_str()) {
-            return Ok(Imported { sweep_id: row.id, rows: rows.len(), added: 0, repeats, sha256, already: true });
+            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true });
         }
         let what = match &row.source {
             Some(s) => format!("imported from {s}"),
@@ -346,5 +368,5 @@ pub async fn import(store: &Store, path: &Path, name: &str, rule: ScoreRule, for
     });
     let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
     let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
-    Ok(Imported { sweep_id: row.id, rows: rows.len(), added, repeats, sha256, already: false })
+    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false })
 }
