@@ -49,6 +49,9 @@ pub enum Search {
         /// Default: the spec's seed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seed: Option<u64>,
+        /// Draw from each sub-grid in proportion to its trainings ([`sample_stratified`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stratify: bool,
     },
     Halving {
         #[serde(default = "default_factor")]
@@ -60,6 +63,9 @@ pub enum Search {
         /// The sample's seed (default: the spec's seed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seed: Option<u64>,
+        /// Draw the sample from each sub-grid in proportion to its trainings.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stratify: bool,
     },
     Hyperband {
         #[serde(default = "default_factor")]
@@ -71,6 +77,9 @@ pub enum Search {
         /// The draw's seed (default: the spec's seed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seed: Option<u64>,
+        /// Draw from each sub-grid in proportion to its trainings.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stratify: bool,
     },
 }
 
@@ -287,9 +296,9 @@ type StrategyKey = (&'static str, Option<u64>, bool);
 const STRATEGY_KEYS: [(&str, &[StrategyKey]); 4] = [
     ("grid", &[]),
     // (key, least value, required)
-    ("random", &[("n", Some(1), true), ("seed", None, false)]),
-    ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false)]),
-    ("hyperband", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false)]),
+    ("random", &[("n", Some(1), true), ("seed", None, false), ("stratify", None, false)]),
+    ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
+    ("hyperband", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
 ];
 
 /// Checks a spec's `search` section as written, before it is read into a [`Search`],
@@ -320,6 +329,12 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 },
             ));
         };
+        if k == "stratify" {
+            if !value.is_boolean() {
+                return Err((k.clone(), format!("expected true or false, got {value}")));
+            }
+            continue;
+        }
         let least = least.unwrap_or(0);
         let fits = match value.as_u64() {
             Some(n) => n >= least && (*k == "seed" || n <= u32::MAX as u64),
@@ -393,17 +408,70 @@ impl Search {
     }
 
     /// The configurations the sweep trains, out of the expanded grid's (in grid order
-    /// for grid and halving, in draw order for a sample and for hyperband).
-    pub fn select(&self, configs: &[Config], spec_seed: u64) -> Vec<Config> {
+    /// for grid and halving, in draw order for a sample and for hyperband). `subgrids`
+    /// holds the sub-grid that first produced each of `configs` ([`Expansion::subgrid`]),
+    /// which a stratified draw shares the sample by.
+    ///
+    /// [`Expansion::subgrid`]: crate::spec::Expansion::subgrid
+    pub fn select(&self, configs: &[Config], subgrids: &[usize], spec_seed: u64) -> Vec<Config> {
+        let draw = |n: usize, seed: Option<u64>, stratify: bool| {
+            let seed = seed.unwrap_or(spec_seed);
+            if stratify {
+                sample_stratified(configs, subgrids, n, seed)
+            } else {
+                sample(configs, n, seed)
+            }
+        };
         match *self {
             Search::Grid | Search::Halving { sample: None, .. } => configs.to_vec(),
-            Search::Random { n, seed } | Search::Halving { sample: Some(n), seed, .. } => sample(configs, n, seed.unwrap_or(spec_seed)),
-            Search::Hyperband { sample: n, seed, .. } => {
+            Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } => draw(n, seed, stratify),
+            Search::Hyperband { sample: n, seed, stratify, .. } => {
                 let n = n.unwrap_or_else(|| self.brackets(max_epochs(configs)).iter().map(|b| b.1).sum());
-                sample(configs, n, seed.unwrap_or(spec_seed))
+                draw(n, seed, stratify)
             }
         }
     }
+}
+
+/// `n` distinct trainings of `configs` drawn in proportion to the strata (`strata[i]`
+/// is the stratum of `configs[i]`; a training's stratum is that of its first row): each
+/// stratum's trainings in one seeded permutation, and each next draw from the stratum
+/// furthest below its share of the draws so far. So every prefix of the draw holds each
+/// stratum within about one training of its share (unlike [`deal`]'s D'Hondt, which
+/// favours the largest), the draw is prefix-stable in `n`, and `n` = all trainings
+/// takes them all. A plain [`sample`] of a union of unequal sub-grids can
+/// miss a small one; this cannot.
+pub fn sample_stratified(configs: &[Config], strata: &[usize], n: usize, seed: u64) -> Vec<Config> {
+    let mut seen = HashSet::new();
+    let mut members: Vec<Vec<&Config>> = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        if seen.insert(c.training_key.as_str()) {
+            let s = strata.get(i).copied().unwrap_or(0);
+            if members.len() <= s {
+                members.resize_with(s + 1, Vec::new);
+            }
+            members[s].push(c);
+        }
+    }
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    for m in members.iter_mut() {
+        m.shuffle(&mut rng);
+    }
+    let sizes: Vec<i128> = members.iter().map(|m| m.len() as i128).collect();
+    let total: i128 = sizes.iter().sum();
+    let mut taken = vec![0i128; sizes.len()];
+    (0..n.min(total as usize) as i128)
+        .map(|k| {
+            // The stratum furthest below its share of k + 1 draws, (k+1)·size/total −
+            // taken, times total to stay in integers; ties to the earlier one. The
+            // deficits sum to one draw, so the one picked is > 0 behind and a full
+            // stratum (deficit ≤ 0) is never picked.
+            let deficit = |s: usize| (k + 1) * sizes[s] - taken[s] * total;
+            let s = (1..sizes.len()).fold(0, |best, s| if deficit(s) > deficit(best) { s } else { best });
+            taken[s] += 1;
+            members[s][taken[s] as usize - 1].clone()
+        })
+        .collect()
 }
 
 /// `n` distinct trainings of `configs` (the first row of each), the first `n` of one
@@ -504,14 +572,43 @@ mod tests {
     }
 
     #[test]
+    fn stratified_samples_keep_each_subgrid_in_proportion() {
+        // Sub-grids of 60, 30 and 10 trainings, the small one last (as the study's C).
+        let g = grid(100);
+        let strata: Vec<usize> = (0..100).map(|i| if i < 60 { 0 } else if i < 90 { 1 } else { 2 }).collect();
+        let stratum = |c: &Config| strata[g.iter().position(|x| x.id == c.id).unwrap()];
+        let count = |v: &[Config]| (0..3).map(|s| v.iter().filter(|c| stratum(c) == s).count()).collect::<Vec<_>>();
+        let twenty = sample_stratified(&g, &strata, 20, 7);
+        assert_eq!(count(&twenty), vec![12, 6, 2]);
+        // Every prefix is within one training of its share; the draw is prefix-stable,
+        // reproducible, distinct, and seeded.
+        let fifty = sample_stratified(&g, &strata, 50, 7);
+        assert_eq!(fifty[..20].iter().map(|c| &c.id).collect::<Vec<_>>(), twenty.iter().map(|c| &c.id).collect::<Vec<_>>());
+        for k in 1..=50 {
+            for (s, n) in count(&fifty[..k]).into_iter().enumerate() {
+                let share = k as f64 * [60.0, 30.0, 10.0][s] / 100.0;
+                assert!((n as f64 - share).abs() <= 1.0, "prefix {k}, stratum {s}: {n} for a share of {share}");
+            }
+        }
+        assert_eq!(fifty.iter().map(|c| &c.id).collect::<HashSet<_>>().len(), 50);
+        assert_ne!(twenty.iter().map(|c| &c.id).collect::<Vec<_>>(), sample_stratified(&g, &strata, 20, 8).iter().map(|c| &c.id).collect::<Vec<_>>());
+        // The whole grid, and beyond, is every training once.
+        assert_eq!(count(&sample_stratified(&g, &strata, 500, 7)), vec![60, 30, 10]);
+        // Through the strategy: "stratify" draws so, and reads from JSON.
+        let s: Search = serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5, "sample": 20, "seed": 7, "stratify": true}"#).unwrap();
+        assert_eq!(count(&s.select(&g, &strata, 0)), vec![12, 6, 2]);
+        assert!(check_json(&serde_json::json!({"strategy": "random", "n": 3, "stratify": 1})).unwrap_err().1.contains("true or false"));
+    }
+
+    #[test]
     fn search_sections_parse_and_check() {
         let s: Search = serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5}"#).unwrap();
-        assert_eq!(s, Search::Halving { factor: 3, min_epochs: 5, sample: None, seed: None });
+        assert_eq!(s, Search::Halving { factor: 3, min_epochs: 5, sample: None, seed: None, stratify: false });
         let s: Search = serde_json::from_str(r#"{"strategy": "random", "n": 200, "seed": 1}"#).unwrap();
-        assert_eq!(s, Search::Random { n: 200, seed: Some(1) });
+        assert_eq!(s, Search::Random { n: 200, seed: Some(1), stratify: false });
         assert!(serde_json::from_str::<Search>(r#"{"strategy": "bayes"}"#).is_err());
         assert!(serde_json::from_str::<Search>(r#"{"strategy": "random", "n": 3, "m": 1}"#).is_err());
-        assert!(Search::Halving { factor: 1, min_epochs: 5, sample: None, seed: None }.check().unwrap_err().contains("factor"));
+        assert!(Search::Halving { factor: 1, min_epochs: 5, sample: None, seed: None, stratify: false }.check().unwrap_err().contains("factor"));
     }
 
     #[test]
@@ -549,23 +646,23 @@ mod tests {
         let g: Vec<Config> = (0..200)
             .map(|i| Config::new(HyperParams { learning_rate: 1e-5 * (i + 1) as f64, epochs: 9, ..HyperParams::default() }))
             .collect();
-        let s = Search::Hyperband { factor: 3, min_epochs: 1, sample: None, seed: Some(4) };
+        let s = Search::Hyperband { factor: 3, min_epochs: 1, sample: None, seed: Some(4), stratify: false };
         // Ladder 1, 3, 9: n = 9, 5, 3.
-        let picked = s.select(&g, 0);
+        let picked = s.select(&g, &[], 0);
         assert_eq!(picked.len(), 17);
         assert_eq!(picked.iter().map(|c| &c.id).collect::<HashSet<_>>().len(), 17);
-        assert_eq!(picked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), s.select(&g, 0).into_iter().map(|c| c.id).collect::<Vec<_>>());
+        assert_eq!(picked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), s.select(&g, &[], 0).into_iter().map(|c| c.id).collect::<Vec<_>>());
         let brackets = s.assign(&picked, max_epochs(&g));
         assert_eq!((0..3).map(|b| brackets.iter().filter(|&&x| x == b).count()).collect::<Vec<_>>(), vec![9, 5, 3]);
         // A larger sample keeps the first draws and their brackets.
-        let more = Search::Hyperband { factor: 3, min_epochs: 1, sample: Some(40), seed: Some(4) };
-        let picked40 = more.select(&g, 0);
+        let more = Search::Hyperband { factor: 3, min_epochs: 1, sample: Some(40), seed: Some(4), stratify: false };
+        let picked40 = more.select(&g, &[], 0);
         assert_eq!(picked40[..17].iter().map(|c| &c.id).collect::<Vec<_>>(), picked.iter().map(|c| &c.id).collect::<Vec<_>>());
         assert_eq!(more.assign(&picked40, 9)[..17], brackets[..]);
         // The whole grid when it is smaller than Σ n_s.
-        assert_eq!(s.select(&g[..10], 0).len(), 10);
+        assert_eq!(s.select(&g[..10], &[], 0).len(), 10);
         let h: Search = serde_json::from_str(r#"{"strategy": "hyperband", "min_epochs": 5}"#).unwrap();
-        assert_eq!(h, Search::Hyperband { factor: 3, min_epochs: 5, sample: None, seed: None });
+        assert_eq!(h, Search::Hyperband { factor: 3, min_epochs: 5, sample: None, seed: None, stratify: false });
         assert!(check_json(&serde_json::json!({"strategy": "hyperband", "factor": 1, "min_epochs": 5})).unwrap_err().0 == "factor");
     }
 }

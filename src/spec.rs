@@ -176,6 +176,9 @@ fn place_with_line(text: &str, path: &[&str]) -> String {
 pub struct Expansion {
     /// Distinct configurations, in the order they first appear.
     pub configs: Vec<Config>,
+    /// The sub-grid (0-based) that first produced each of `configs`: a stratified
+    /// sample's strata.
+    pub subgrid: Vec<usize>,
     /// Combinations produced by all sub-grids, before removing duplicates.
     pub generated: usize,
     /// Keys that appear in any sub-grid (scikit-learn's `param_<name>` columns).
@@ -358,9 +361,10 @@ impl Spec {
         base.apply_object(&self.fixed)?;
         let mut seen = HashSet::new();
         let mut configs = Vec::new();
+        let mut subgrid = Vec::new();
         let mut generated = 0;
         let mut grid_keys = BTreeSet::new();
-        for g in self.grid.subgrids() {
+        for (gi, g) in self.grid.subgrids().into_iter().enumerate() {
             let keys: Vec<(&String, &Vec<Value>)> = g
                 .iter()
                 .map(|(k, v)| (k, v.as_array().expect("validated")))
@@ -384,11 +388,13 @@ impl Spec {
                 let c = Config::new(p);
                 if seen.insert(c.id.clone()) {
                     configs.push(c);
+                    subgrid.push(gi);
                 }
             }
         }
         Ok(Expansion {
             configs,
+            subgrid,
             generated,
             grid_keys: grid_keys.into_iter().collect(),
         })

@@ -385,6 +385,46 @@ fn random_search_is_reproducible_and_prefix_stable() {
     assert!(err.contains("search.factor (line 2): expected an integer ≥ 2, got 1"), "{err}");
 }
 
+/// `"stratify": true` draws each sub-grid's share: a plain draw of 4 from sub-grids of
+/// 9 and 3 trainings may take no row of the small one, a stratified one takes 3 and 1,
+/// keeps them when `n` grows, and a run trains exactly what `plan` shows.
+#[test]
+fn a_stratified_sample_takes_each_subgrids_share() {
+    let d = Dir::new("less-work", "stratified");
+    let grid = r#"[{"dropout": [0.1, 0.2, 0.3], "learning_rate": [0.01, 0.001, 0.0001]},
+                   {"num_hidden_layers": [3], "learning_rate": [0.02, 0.002, 0.0002]}]"#;
+    let small = |c: &Value| c["params"]["num_hidden_layers"] == 3;
+    let plan = |n: usize| -> (Vec<String>, usize, String) {
+        let spec = d.spec("strat", 400, TINY, grid, &format!(r#", "search": {{"strategy": "random", "n": {n}, "seed": 3, "stratify": true}}"#));
+        let p = json(bin().arg("plan").arg(&spec).arg("--json"));
+        let list = p["configurations"].as_array().unwrap();
+        let (_, text, _) = run(bin().arg("plan").arg(&spec));
+        (list.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect(), list.iter().filter(|c| small(c)).count(), text)
+    };
+    let (four, in_small, text) = plan(4);
+    assert_eq!((four.len(), in_small), (4, 1), "{text}");
+    assert!(text.contains("stratified by sub-grid") && text.contains("grid[0] 3 of 9, grid[1] 1 of 3"), "{text}");
+    let (eight, in_small, _) = plan(8);
+    assert_eq!(&eight[..4], &four[..], "prefix-stable");
+    assert_eq!(in_small, 2);
+    assert_eq!(plan(12).1, 3);
+
+    let spec = d.spec("strat", 400, TINY, grid, r#", "search": {"strategy": "random", "n": 4, "seed": 3, "stratify": true}"#);
+    let db = d.db();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let mut ranked = ids(&ranking(&db, "strat")["ranking"]);
+    ranked.sort();
+    let mut want = four.clone();
+    want.sort();
+    assert_eq!(ranked, want);
+
+    let bad = d.spec("bad", 400, TINY, grid, r#", "search": {"strategy": "random", "n": 4, "stratify": "yes"}"#);
+    let (code, _, err) = run(bin().arg("plan").arg(&bad));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("search.stratify") && err.contains("expected true or false, got \"yes\""), "{err}");
+}
+
 /// A second Ctrl-C abandons the running folds after saving their training states
 /// (with periodic saving off): the next run continues them and ends as an
 /// uninterrupted run.

@@ -287,17 +287,27 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, list: bool) {
             e.duplicates(), e.configs.len() - p.grid_trainings
         );
     }
-    match spec.search {
-        Search::Grid => {}
-        Search::Random { n, seed } | Search::Halving { sample: Some(n), seed, .. } => println!(
-            "random sample (seed {}): {} of the grid's {} distinct trainings",
-            seed.unwrap_or(spec.seed), p.trainings.min(n), p.grid_trainings
-        ),
-        Search::Hyperband { seed, .. } => println!(
-            "hyperband's draw (seed {}): {} of the grid's {} distinct trainings, dealt to {} brackets",
-            seed.unwrap_or(spec.seed), p.trainings, p.grid_trainings, p.brackets.len()
-        ),
-        _ => {}
+    let how = |stratify: bool| if stratify { "stratified by sub-grid, " } else { "" };
+    let drawn = match spec.search {
+        Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } => {
+            println!(
+                "random sample ({}seed {}): {} of the grid's {} distinct trainings",
+                how(stratify), seed.unwrap_or(spec.seed), p.trainings.min(n), p.grid_trainings
+            );
+            true
+        }
+        Search::Hyperband { seed, stratify, .. } => {
+            println!(
+                "hyperband's draw ({}seed {}): {} of the grid's {} distinct trainings, dealt to {} brackets",
+                how(stratify), seed.unwrap_or(spec.seed), p.trainings, p.grid_trainings, p.brackets.len()
+            );
+            true
+        }
+        _ => false,
+    };
+    if drawn && p.per_subgrid.len() > 1 {
+        let parts: Vec<String> = p.per_subgrid.iter().enumerate().map(|(g, (n, of))| format!("grid[{g}] {n} of {of}")).collect();
+        println!("  drawn per sub-grid (a training counts in the first sub-grid that gives it): {}", parts.join(", "));
     }
     let rungs = |rungs: &[(usize, u32)]| rungs.iter().map(|(n, b)| format!("{n} at {b}")).collect::<Vec<_>>().join(", ");
     match &p.brackets[..] {

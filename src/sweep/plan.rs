@@ -26,6 +26,9 @@ pub struct Plan {
     pub trainings: usize,
     /// Distinct trainings of the whole grid.
     pub grid_trainings: usize,
+    /// Per sub-grid (by the sub-grid that first produced a training): the trainings
+    /// selected, and the grid's.
+    pub per_subgrid: Vec<(usize, usize)>,
     pub folds: usize,
     /// Successive halving (one) and Hyperband (several): each bracket's halving, and
     /// its (configurations, epochs) per rung.
@@ -58,7 +61,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let (folds, k) = (spec.cv.total(), spec.cv.folds);
     let prepared = check_data(spec)?;
     let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
-    let selected = spec.search.select(&expansion.configs, spec.seed);
+    let selected = spec.search.select(&expansion.configs, &expansion.subgrid, spec.seed);
     let mut seen = HashSet::new();
     let trainings: Vec<&Config> = selected.iter().filter(|c| seen.insert(&c.training_key)).collect();
     let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
@@ -86,7 +89,17 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         * folds as f64
         * share;
     let jobs = jobs.max(1);
+    let mut per_subgrid = vec![(0, 0); expansion.subgrid.iter().max().map_or(0, |m| m + 1)];
+    let picked: HashSet<&str> = trainings.iter().map(|c| c.training_key.as_str()).collect();
+    let mut counted = HashSet::new();
+    for (c, &g) in expansion.configs.iter().zip(&expansion.subgrid) {
+        if counted.insert(c.training_key.as_str()) {
+            per_subgrid[g].1 += 1;
+            per_subgrid[g].0 += picked.contains(c.training_key.as_str()) as usize;
+        }
+    }
     Ok(Plan {
+        per_subgrid,
         grid_trainings: expansion.trainings(),
         trainings: trainings.len(),
         selected: selected.clone(),

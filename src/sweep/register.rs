@@ -76,7 +76,7 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
 /// the brackets in draw order and records them in grid order, so that ties at a rung
 /// go by grid position as in every other search.
 fn selection(spec: &Spec, expansion: &Expansion) -> (Vec<Config>, std::collections::HashMap<String, usize>) {
-    let mut configs = spec.search.select(&expansion.configs, spec.seed);
+    let mut configs = spec.search.select(&expansion.configs, &expansion.subgrid, spec.seed);
     let mut bracket_of = std::collections::HashMap::new();
     if let Search::Hyperband { .. } = spec.search {
         let dealt = spec.search.assign(&configs, crate::search::max_epochs(&expansion.configs));
