@@ -415,12 +415,7 @@ impl Search {
     /// [`Expansion::subgrid`]: crate::spec::Expansion::subgrid
     pub fn select(&self, configs: &[Config], subgrids: &[usize], spec_seed: u64) -> Vec<Config> {
         let draw = |n: usize, seed: Option<u64>, stratify: bool| {
-            let seed = seed.unwrap_or(spec_seed);
-            if stratify {
-                sample_stratified(configs, subgrids, n, seed)
-            } else {
-                sample(configs, n, seed)
-            }
+            sample_stratified(configs, if stratify { subgrids } else { &[] }, n, seed.unwrap_or(spec_seed))
         };
         match *self {
             Search::Grid | Search::Halving { sample: None, .. } => configs.to_vec(),
@@ -434,9 +429,9 @@ impl Search {
 }
 
 /// `n` distinct trainings of `configs` drawn in proportion to the strata (`strata[i]`
-/// is the stratum of `configs[i]`; a training's stratum is that of its first row): each
-/// stratum's trainings in one seeded permutation, and each next draw from the stratum
-/// furthest below its share of the draws so far. So every prefix of the draw holds each
+/// is the stratum of `configs[i]`, 0 where `strata` is shorter; a training's stratum is
+/// that of its first row): each stratum's trainings in one seeded permutation, and
+/// each next draw from the stratum furthest below its share of the draws so far. So every prefix of the draw holds each
 /// stratum within about one training of its share (unlike [`deal`]'s D'Hondt, which
 /// favours the largest), the draw is prefix-stable in `n`, and `n` = all trainings
 /// takes them all. A plain [`sample`] of a union of unequal sub-grids can
@@ -475,14 +470,10 @@ pub fn sample_stratified(configs: &[Config], strata: &[usize], n: usize, seed: u
 }
 
 /// `n` distinct trainings of `configs` (the first row of each), the first `n` of one
-/// seeded permutation: prefix-stable in `n`.
+/// seeded permutation: prefix-stable in `n`. (One stratum of [`sample_stratified`]:
+/// its shuffle of the distinct trainings is this permutation.)
 pub fn sample(configs: &[Config], n: usize, seed: u64) -> Vec<Config> {
-    let mut seen = HashSet::new();
-    let distinct: Vec<&Config> = configs.iter().filter(|c| seen.insert(c.training_key.clone())).collect();
-    let mut order: Vec<usize> = (0..distinct.len()).collect();
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    order.shuffle(&mut rng);
-    order.into_iter().take(n).map(|i| distinct[i].clone()).collect()
+    sample_stratified(configs, &[], n, seed)
 }
 
 #[cfg(test)]
