@@ -12,6 +12,7 @@ use crate::plots::{self, ConfigPoint, PlotError};
 use crate::rank::Ranked;
 use crate::spec::Spec;
 use crate::store::Counts;
+use crate::text::shell_word;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -160,9 +161,10 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     } else {
         let _ = writeln!(
             html,
-            "<section id=\"imported\">\n<h2>Imported results</h2>\n<p>This sweep was imported from {}: it has no data or model of its own here, so there is no evaluation on a test part and no baseline. <code>gridsweep rerun {} --spec SPEC</code> trains its best again on the data a spec names.</p>\n</section>",
+            "<section id=\"imported\">\n<h2>Imported results</h2>\n<p>This sweep was imported from {}: it has no data or model of its own here, so there is no evaluation on a test part and no baseline. <code>gridsweep rerun {} --top K --repeats R --spec SPEC --db {}</code> trains its best again on the data a spec names.</p>\n</section>",
             esc(&input.spec.dataset.path.display().to_string()),
-            esc(&input.spec.name)
+            esc(&shell_word(&input.spec.name)),
+            esc(&shell_word(&input.db.to_string()))
         );
     }
     let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
@@ -228,7 +230,13 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
             let _ = writeln!(html, "<p class=\"note\">Not computed: {}.</p>", esc(note));
         }
         None => {
-            html.push_str("<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun</code> trains the best again with repeated cross-validation.</p>\n<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it is better)</th><th>folds</th></tr></thead><tbody>\n");
+            let _ = write!(
+                html,
+                "<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun {} --top K --repeats R --db {}</code> trains the best again with repeated cross-validation.</p>\n",
+                esc(&shell_word(&input.spec.name)),
+                esc(&shell_word(&input.db.to_string()))
+            );
+            html.push_str("<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it is better)</th><th>folds</th></tr></thead><tbody>\n");
             for c in &a.comparisons {
                 match &c.test {
                     Some(t) => {
@@ -253,7 +261,12 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
             html.push_str("</tbody></table>\n");
         }
     }
-    html.push_str("<p class=\"note\">Marginals per value with intervals, the other targets and all of it as JSON: <code>gridsweep analyze</code> (docs/confidence.md).</p>\n</section>\n");
+    let _ = writeln!(
+        html,
+        "<p class=\"note\">Marginals per value with intervals, the other targets and all of it as JSON: <code>gridsweep analyze {} --db {}</code> (docs/confidence.md).</p>\n</section>",
+        esc(&shell_word(&input.spec.name)),
+        esc(&shell_word(&input.db.to_string()))
+    );
     Ok(())
 }
 
@@ -390,7 +403,7 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(input.chosen))?;
         let what = if input.rungs.iter().any(|r| r.bracket > 0) { "Hyperband: one panel per bracket; in each" } else { "Successive halving:" };
-        figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark: went on, light: pruned; red: evaluated"));
+        figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark dots: went on, dark squares: finished (its configured epochs), light: pruned; red: evaluated"));
     }
     for w in input.weak_rungs {
         let _ = writeln!(html, "<p class=\"warning\"><strong>Warning:</strong> {}</p>", esc(w));
@@ -525,14 +538,14 @@ fn reproduce_section(html: &mut String, input: &ReportInput, e: &Evaluation, _im
     let spec_file = out.join("spec.json");
     std::fs::write(&spec_file, serde_json::to_string_pretty(spec).unwrap_or_default())
         .map_err(|source| ReportError::Io { path: spec_file.clone(), source })?;
-    let db = input.db.to_string();
-    let model = e.model_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "MODEL_DIR".into());
+    let db = shell_word(&input.db.to_string());
+    let model = e.model_dir.as_ref().map(|d| shell_word(&d.display().to_string())).unwrap_or_else(|| "MODEL_DIR".into());
     let _ = writeln!(
         html,
-        "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run {spec_file} --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. <code>spec.json</code> beside this page is the spec as run (also shown above under “Sweep”); `gridsweep resume {name}` continues an interrupted sweep.</p>\n</section>",
+        "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run {spec_file} --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. <code>spec.json</code> beside this page is the spec as run (also shown above under “Sweep”); <code>gridsweep resume {name} --db {db}</code> continues an interrupted sweep.</p>\n</section>",
         db = esc(&db),
-        spec_file = esc(&spec_file.display().to_string()),
-        name = esc(&spec.name),
+        spec_file = esc(&shell_word(&spec_file.display().to_string())),
+        name = esc(&shell_word(&spec.name)),
         id = esc(&e.config_id),
         epochs = e.params.get("epochs").map(display_value).unwrap_or_default(),
         model = esc(&model),

@@ -376,7 +376,7 @@ impl Reporter {
 pub fn summary_text(s: &RunSummary) -> String {
     let c = &s.counts;
     let mut t = format!(
-        "sweep {}: {} of {} folds done, {} failed, {} pending{}; this run: {} done, {} failed{} in {:.1} s",
+        "sweep {}: {} of {} folds done, {} failed, {} pending{}; this run: {} done{}, {} failed{} in {:.1} s",
         s.sweep,
         c.done,
         c.total(),
@@ -384,6 +384,8 @@ pub fn summary_text(s: &RunSummary) -> String {
         c.pending,
         if c.running > 0 { format!(", {} running elsewhere", c.running) } else { String::new() },
         s.done,
+        // A fold of a staged search trains once per rung it reaches: two different counts.
+        if s.staged { " (rung spans: a fold trains once per rung it reaches)" } else { "" },
         s.failed,
         if s.abandoned > 0 { format!(", {} abandoned", s.abandoned) } else { String::new() },
         s.wall_seconds

@@ -127,6 +127,22 @@ pub enum SpecError {
         place: String,
         message: String,
     },
+    /// Several mistakes, each `place: message`, all said at once.
+    #[error("{file}: {} mistakes:\n  {}", .mistakes.len(), .mistakes.join("\n  "))]
+    Several { file: PathBuf, mistakes: Vec<String> },
+}
+
+impl SpecError {
+    /// The message without the file's name in front (for a list under one name).
+    fn without_file(&self) -> String {
+        match self {
+            SpecError::Param { place, source, .. } => format!("{place}: {source}"),
+            SpecError::Invalid { place, message, .. } => format!("{place}: {message}"),
+            SpecError::Parse { message, .. } => message.clone(),
+            SpecError::Io { source, .. } => source.to_string(),
+            SpecError::Several { mistakes, .. } => mistakes.join("; "),
+        }
+    }
 }
 
 /// A JSON error as a sentence: serde's type names in words, the position as a line.
@@ -251,6 +267,12 @@ impl Spec {
 
     /// Parses and validates spec text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
+        if text.trim().is_empty() {
+            return Err(SpecError::Parse {
+                file: file.to_path_buf(),
+                message: "empty file: a spec is a JSON object with a name, a dataset and a grid (search-spaces/quick.json is one)".into(),
+            });
+        }
         let parse_error = |e: serde_json::Error| SpecError::Parse { file: file.to_path_buf(), message: json_error(&e) };
         // The search section first, as written: its mistakes are named by key.
         let value: Value = serde_json::from_str(text).map_err(parse_error)?;
@@ -272,61 +294,79 @@ impl Spec {
                 SpecError::Invalid { file: file.to_path_buf(), place: format!("{path} (line {})", inner.line()), message }
             }
         })?;
-        spec.validate(file)?;
+        spec.validate(file, text)?;
         Ok(spec)
     }
 
-    fn validate(&self, file: &Path) -> Result<(), SpecError> {
+    /// Checks everything serde's types do not, and says every mistake at once (each
+    /// with its key and, where it can be found, its line), so that a spec is mended in
+    /// one go.
+    fn validate(&self, file: &Path, text: &str) -> Result<(), SpecError> {
+        let mut mistakes: Vec<SpecError> = Vec::new();
         let invalid = |place: &str, message: String| SpecError::Invalid {
             file: file.to_path_buf(),
             place: place.to_string(),
             message,
         };
+        let param = |place: String, source: ParamError| SpecError::Param { file: file.to_path_buf(), place, source };
         if self.name.trim().is_empty() {
-            return Err(invalid("name", "must not be empty".into()));
+            mistakes.push(invalid("name", "must not be empty".into()));
+        }
+        for (key, v) in [("test_fraction", self.dataset.test_fraction), ("validation_fraction", self.dataset.validation_fraction)] {
+            if !(v > 0.0 && v < 1.0) {
+                mistakes.push(invalid(&place_with_line(text, &["dataset", key]), format!("{v}: expected a fraction in (0, 1)")));
+            }
         }
         if self.cv.folds < 2 {
-            return Err(invalid("cv.folds", format!("{}: expected at least 2", self.cv.folds)));
+            mistakes.push(invalid(&place_with_line(text, &["cv", "folds"]), format!("{}: expected at least 2", self.cv.folds)));
         }
         if self.cv.repeats < 1 {
-            return Err(invalid("cv.repeats", format!("{}: expected at least 1", self.cv.repeats)));
+            mistakes.push(invalid(&place_with_line(text, &["cv", "repeats"]), format!("{}: expected at least 1", self.cv.repeats)));
         }
-        self.score.check().map_err(|m| invalid("score", m))?;
-        self.search.check().map_err(|m| invalid("search", m))?;
+        if let Err(m) = self.score.check() {
+            mistakes.push(invalid("score", m));
+        }
+        if let Err(m) = self.search.check() {
+            mistakes.push(invalid("search", m));
+        }
+        // Each fixed key on its own, so that every bad one is named.
         let mut base = HyperParams::default();
-        base.apply_object(&self.fixed).map_err(|source| SpecError::Param {
-            file: file.to_path_buf(),
-            place: "fixed".into(),
-            source,
-        })?;
+        for (key, v) in &self.fixed {
+            if let Err(source) = base.set(key, v) {
+                mistakes.push(param(place_with_line(text, &["fixed", key]), source));
+            }
+        }
         let subgrids = self.grid.subgrids();
         if subgrids.is_empty() {
-            return Err(invalid("grid", "an empty list: give at least one sub-grid".into()));
+            mistakes.push(invalid("grid", "an empty list: give at least one sub-grid".into()));
         }
         for (i, g) in subgrids.iter().enumerate() {
+            let before = mistakes.len();
             for (key, values) in g.iter() {
                 let place = format!("grid[{i}].{key}");
-                let list = values.as_array().ok_or_else(|| {
-                    invalid(&place, format!("expected a list of values, got {values}"))
-                })?;
+                let Some(list) = values.as_array() else {
+                    mistakes.push(invalid(&place, format!("expected a list of values, got {values}")));
+                    continue;
+                };
                 if list.is_empty() {
-                    return Err(invalid(&place, "an empty list: give at least one value".into()));
+                    mistakes.push(invalid(&place, "an empty list: give at least one value".into()));
                 }
-                for v in list {
-                    base.clone().set(key, v).map_err(|source| SpecError::Param {
-                        file: file.to_path_buf(),
-                        place: place.clone(),
-                        source,
-                    })?;
+                // One mistake per key: the first value it refuses.
+                if let Some(source) = list.iter().find_map(|v| base.clone().set(key, v).err()) {
+                    mistakes.push(param(place.clone(), source));
                 }
             }
-            self.check_protocols(g).map_err(|source| SpecError::Param {
-                file: file.to_path_buf(),
-                place: format!("grid[{i}]"),
-                source,
-            })?;
+            if mistakes.len() == before {
+                if let Err(source) = self.check_protocols(g) {
+                    mistakes.push(param(format!("grid[{i}]"), source));
+                }
+            }
         }
-        Ok(())
+        match mistakes.len() {
+            0 => Ok(()),
+            1 => Err(mistakes.remove(0)),
+            _ => Err(SpecError::Several { file: file.to_path_buf(), mistakes: mistakes.iter().map(SpecError::without_file).collect() }),
+        }
     }
 
     /// A sub-grid (over `fixed`) whose rows include the notebook protocol must not give
@@ -486,6 +526,24 @@ mod tests {
         assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#).unwrap_err().to_string();
         assert!(e.contains("ratio"), "{e}");
+    }
+
+    #[test]
+    fn every_mistake_is_said_at_once_with_its_key_and_line() {
+        let text = "{\"name\": \"t\",\n \"dataset\": {\"path\": \"x\", \"test_fraction\": 1.5},\n \"fixed\": {\"batch_size\": 0,\n  \"learning_rate\": -1},\n \"grid\": {\"dropout\": [0.2, 2]}}";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: 4 mistakes:"), "{e}");
+        for part in ["dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)", "fixed.batch_size (line 3)", "fixed.learning_rate (line 4)", "grid[0].dropout"] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        // One mistake: said alone, as before.
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x", "validation_fraction": 0}, "grid": {}}"#).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: dataset.validation_fraction (line 1): 0: expected a fraction"), "{e}");
+        // An empty file is named as empty.
+        for empty in ["", "  \n"] {
+            let e = parse(empty).unwrap_err().to_string();
+            assert!(e.contains("t.json: empty file"), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Numbers as people read them: durations, FLOP counts, four-decimal figures. Shared
-//! by the command line and the report, so neither reaches into the other.
+//! Numbers and words as people read them: durations, FLOP counts, four-decimal
+//! figures, counts with their noun, shell words in hints. Shared by the command line
+//! and the report, so neither reaches into the other.
 
 /// `v` with four decimals, never `-0.0000` (a tiny negative Δacc reads as zero).
 pub fn four(v: f64) -> String {
@@ -31,6 +32,26 @@ pub fn human_duration(secs: f64) -> String {
         120..=7199 => format!("{} min", s / 60),
         _ => format!("{}h{:02}", s / 3600, (s % 3600) / 60),
     }
+}
+
+/// Single quotes for a shell word (the Slurm script's words, and hints' arguments
+/// that need quoting).
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A word as a shell would need it typed (quoted only when it has to be).
+pub fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c)) {
+        s.to_string()
+    } else {
+        sh_quote(s)
+    }
+}
+
+/// `n` and its noun, singular for 1: "1 configuration", "3 configurations".
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
 #[cfg(test)]

@@ -147,6 +147,26 @@ fn predict_classifies_rows_and_refuses_other_columns() {
     let (code, _, err) = run(bin().arg("predict").arg("--model").arg(&model).arg("--data").arg(&bad));
     assert_eq!(code, 2);
     assert!(err.contains("missing `Tempo`") && err.contains("unexpected `Speed`"), "{err}");
+    // An extra id column: named with the flags that take it.
+    let extra = d.path("extra.csv");
+    let text: String = std::fs::read_to_string(d.data()).unwrap().lines().enumerate().map(|(i, l)| if i == 0 { format!("{l},song_id\n") } else { format!("{l},{i}\n") }).collect();
+    std::fs::write(&extra, text).unwrap();
+    let (code, _, err) = run(bin().arg("predict").arg("--model").arg(&model).arg("--data").arg(&extra));
+    assert_eq!(code, 2);
+    assert!(err.contains("unexpected `song_id`") && err.contains("--ignore-extra") && err.contains("--id-column COLUMN"), "{err}");
+    // A decimal comma: predict's flag, and no spec key (predict has no spec).
+    let comma = d.path("comma.csv");
+    let text = std::fs::read_to_string(d.data()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let tempo = header.iter().position(|h| *h == "Tempo").unwrap();
+    let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+    cells[tempo] = "\"120,5\"".into();
+    lines[1] = cells.join(",");
+    std::fs::write(&comma, lines.join("\n") + "\n").unwrap();
+    let (code, _, err) = run(bin().arg("predict").arg("--model").arg(&model).arg("--data").arg(&comma));
+    assert_eq!(code, 2);
+    assert!(err.contains("has a decimal comma") && err.contains("--decimal-comma") && !err.contains("spec"), "{err}");
     let (code, _, err) = run(bin().arg("predict").arg("--model").arg(d.path("nowhere")).arg("--data").arg(&bad));
     assert_eq!(code, 2);
     assert!(err.contains("model.json"), "{err}");
@@ -271,6 +291,14 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     let spec: Value = serde_json::from_str(&std::fs::read_to_string(&spec_file).unwrap()).unwrap();
     assert_eq!(spec["name"], "s");
     assert!(html.contains(&format!("gridsweep run {}", spec_file.display())), "the real spec path");
+    // Every command the page names carries the sweep's database.
+    let db = d.db();
+    for cmd in ["run", "rank", "evaluate", "baselines", "report", "resume", "rerun", "analyze"] {
+        let at = html.find(&format!("gridsweep {cmd} ")).unwrap_or_else(|| panic!("no `gridsweep {cmd}`"));
+        let rest = &html[at..];
+        let end = rest.find(['\n', '<']).unwrap();
+        assert!(rest[..end].contains(&format!("--db {db}")), "`{}` lacks --db", &rest[..end]);
+    }
     // The final training's values beside the sweep's: epochs changed (4 against the
     // sweep's), and said so.
     assert!(html.contains("(changed for the final training)"), "changed values marked");

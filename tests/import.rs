@@ -52,13 +52,16 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     // Row 6 (line 6) repeats row 1's configuration (line 2) with its own results.
     assert!(out.contains("1 row(s) repeat") && out.contains("line 6 (line 2's"), "{out}");
 
-    // The ranking is the study's rule, ½·(0.5·(1 − |train − val|) + val), computed here
-    // independently from the rows.
+    // The file's delta_acc is relative, so the import ranks by it: ½·(0.5·(1 −
+    // |(train − val) / val|) + val), computed here independently from the rows.
+    assert!(out.contains("Δacc is relative, as the file's delta_acc column holds it"), "{out}");
+    // What the file does not state is named.
+    assert!(out.contains("the file does not state") && out.contains("learning_rate") && out.contains("--spec SPEC"), "{out}");
     let r = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"]));
     let ranked: Vec<(f64, f64)> =
         r["ranking"].as_array().unwrap().iter().map(|x| (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap())).collect();
     let mut want = [(0.70, 0.66), (0.68, 0.665), (0.75, 0.64), (0.62, 0.61), (0.69, 0.655), (0.72, 0.63), (0.71, 0.635), (0.66, 0.66)];
-    let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - (t - v as f64).abs()) + v);
+    let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - ((t - v as f64) / v).abs()) + v);
     want.sort_by(|a, b| score(*b).total_cmp(&score(*a)));
     assert_eq!(ranked, want);
     for x in r["ranking"].as_array().unwrap() {
@@ -74,14 +77,17 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     let gs = by_val(0.63);
     // (gridsearchcv is the default protocol: the canonical form leaves it out.)
     assert!(gs["params"].get("protocol").is_none_or(|p| p == "gridsearchcv"), "{gs}");
-    assert!(gs["params"]["early_stopping_patience"].as_u64().unwrap() > 0, "gridsweep's callback defaults: {gs}");
+    // The study's grid C callbacks (its authors' code): patience 20, min_lr 1e-5.
+    assert_eq!(gs["params"]["early_stopping_patience"], 20, "{gs}");
+    assert_eq!(gs["params"]["reduce_lr_min_lr"], 1e-5, "{gs}");
     assert_eq!(gs["params"]["weight_constraint"], 3.0, "{gs}");
     assert_eq!(gs["params"]["epochs"], 100);
     let repeat = by_val(0.655);
     assert!(repeat["config_id"].as_str().unwrap().ends_with("-2"), "{repeat}");
-    // --delta relative re-ranks by the Δ the file's column holds.
-    let rel = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "relative"]));
-    assert_eq!(rel["delta"], "relative");
+    assert_eq!(r["delta"], "relative");
+    // --delta absolute re-ranks by train − val.
+    let abs = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "absolute"]));
+    assert_eq!(abs["delta"], "absolute");
 
     // Status and exports know it.
     let st = json(bin().args(["status", "study", "--db", &db, "--json"]));
@@ -94,6 +100,15 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     let (code, out, err) = run(bin().args(["export", "study", "--db", &db, "--format", "hpo-combined"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1 + 8);
+    // import → export keeps the file's Δ kind: each exported delta_acc is the file's.
+    let mut rd = csv::Reader::from_reader(out.as_bytes());
+    let head = rd.headers().unwrap().clone();
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    for rec in rd.records() {
+        let rec = rec.unwrap();
+        let f = |n: &str| rec[col(n)].parse::<f64>().unwrap();
+        assert!((f("delta_acc") - (f("mean_train_score") - f("mean_val_score")) / f("mean_val_score")).abs() < 1e-12, "{rec:?}");
+    }
 
     // The same file again adds nothing; another file under the name is refused.
     let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
@@ -177,6 +192,63 @@ fn a_cv_results_file_brings_its_folds() {
     assert_eq!(code, 0);
     assert!(out.contains("imported from") && out.contains("3 configurations, complete"), "{out}");
 }
+
+/// A cv_results_ file has columns only for what its grid varied. Without a spec the
+/// import says which keys took gridsweep's defaults; with the spec the results were
+/// made with, its fixed values fill them: export → import gives back the same ids and
+/// hyperparameters. A file that leaves out a key the spec varies is refused, naming it.
+#[test]
+fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
+    let d = Dir::new("import", "cv-spec");
+    let spec = d.spec_with(
+        "t",
+        300,
+        r#"{"epochs": 3, "neurons_1": 32, "neurons_2": 16, "batch_size": 64}"#,
+        r#"[{"dropout": [0.0, 0.3]}, {"dropout": [0.5], "optimizer": ["adam"]}]"#,
+        "",
+    );
+    let db = d.path("c.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let file = d.path("cv.csv");
+    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
+    assert_eq!(code, 0, "{err}");
+    let configs = |name: &str| -> Vec<(String, Value)> {
+        let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
+        let mut v: Vec<(String, Value)> = r["ranking"].as_array().unwrap().iter().map(|x| (x["config_id"].as_str().unwrap().to_string(), x["params"].clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    // Without the spec (the format told from the header): defaults, named.
+    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "bare", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("the file does not state") && out.contains("batch_size") && out.contains("epochs") && out.contains("neurons_1"), "{out}");
+    assert!(!out.contains("dropout,") && out.contains("--spec SPEC"), "{out}");
+    let bare = configs("bare");
+    assert!(bare.iter().all(|(_, p)| p["epochs"] != 3), "{bare:?}");
+    // With it: the same ids and hyperparameters as the sweep that made the file.
+    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "back", "--db", &db, "--spec"]).arg(&spec));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("gave 3 row(s) what the file does not state"), "{out}");
+    assert_eq!(configs("back"), configs("t"));
+    // The dropout column left out: every row fits several configurations.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let head = rd.headers().unwrap().clone();
+    let cut = head.iter().position(|h| h == "param_dropout").unwrap();
+    let mut w = csv::Writer::from_path(d.path("cut.csv")).unwrap();
+    w.write_record(head.iter().enumerate().filter(|(i, _)| *i != cut).map(|(_, h)| h)).unwrap();
+    for rec in rd.records() {
+        let rec = rec.unwrap();
+        w.write_record(rec.iter().enumerate().filter(|(i, _)| *i != cut).map(|(_, c)| c)).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let (code, _, err) = run(bin().arg("import").arg(d.path("cut.csv")).args(["--name", "cut", "--db", &db, "--spec"]).arg(&spec));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cut.csv, line ") && err.contains("differ in dropout") && err.contains("does not state it"), "{err}");
+}
+
 
 /// The tests' statistics through the binary, against scipy's numbers
 /// (tests/reference/stats_reference.json): two configurations whose fold scores differ
@@ -273,4 +345,11 @@ fn an_imported_sweep_has_a_report_without_evaluation() {
         assert!(!html.contains(absent), "{absent}");
     }
     assert!(html.contains("no fold scores"), "the tests say why they are missing");
+    // `evaluate` and `baselines` say it has no data, not that "the data changed".
+    for cmd in ["evaluate", "baselines"] {
+        let (code, _, err) = run(bin().args([cmd, "study", "--db", &db]));
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains("was imported from") && err.contains("no data set or split") && err.contains("gridsweep rerun study"), "{cmd}: {err}");
+        assert!(!err.contains("changed since"), "{cmd}: {err}");
+    }
 }

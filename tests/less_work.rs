@@ -165,6 +165,13 @@ fn halving_survivors(backend: Backend) {
     for spec in [&grid, &halving] {
         let (code, _, err) = run(bin().arg("run").arg(spec).args(["--db", &db, "--jobs", "2"]));
         assert_eq!(code, 0, "{err}");
+        // The end line counts folds (36) and, for halving, what this run trained:
+        // rung spans, 12·3 + 4·3 + 2·3 = 54, named as such.
+        if spec == &halving {
+            assert!(err.contains("36 of 36 folds done") && err.contains("this run: 54 done (rung spans: a fold trains once per rung it reaches)"), "{err}");
+        } else {
+            assert!(err.contains("36 of 36 folds done") && err.contains("this run: 36 done,"), "{err}");
+        }
     }
     let r = ranking(&db, "halving");
     let complete = ids(&r["ranking"]);

@@ -290,6 +290,58 @@ fn a_rung_advances_once_postgres() {
     a_rung_advances_once(Backend::Postgres);
 }
 
+/// A rung whose every promoted configuration had already trained to its end (its own
+/// epochs below the next budget): the rung after it is complete at once, and its
+/// scores are recorded by the same `advance_rung` call, not left to a later one.
+fn a_rung_with_nothing_left_to_train_is_recorded_at_once(backend: Backend) {
+    let d = Dir::new("store", &format!("rung-done-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        use gridsweep::search::{plan_rung, Halving};
+        use gridsweep::store::RungStep;
+        let store = Store::open(db.as_str()).await.unwrap();
+        let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
+        let h = Halving { factor: 3, min_epochs: 2 };
+        // Four of 20 epochs (partial at rung 0) that score worst; three of 2 epochs
+        // (complete at rung 0) that score best and so are the three that go on.
+        let cs: Vec<Config> = (0..7)
+            .map(|i| Config::new(HyperParams { epochs: if i < 4 { 20 } else { 2 }, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() }))
+            .collect();
+        let rung0 = move |c: &gridsweep::spec::Config| (0, h.budget(0, c.params.epochs) as i64);
+        store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
+        let me = owner("hostA", 1);
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
+            let r = FoldResult { partial: i < 4, epochs_run: 2, ..result(0.1 * i as f64) };
+            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+        }
+        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap();
+        assert_eq!(step, RungStep::Finished);
+        let scores = store.rung_scores(sweep.id).await.unwrap();
+        let at = |rung: i64| scores.iter().filter(|s| s.rung == rung).count();
+        assert_eq!((at(0), at(1)), (7, 3), "{scores:?}");
+        let mut went_on: Vec<&str> = scores.iter().filter(|s| s.rung == 1).map(|s| s.config_id.as_str()).collect();
+        went_on.sort();
+        let mut best: Vec<&str> = cs[4..].iter().map(|c| c.id.as_str()).collect();
+        best.sort();
+        assert_eq!(went_on, best);
+        // Nothing is left: another call changes nothing.
+        assert_eq!(store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap(), RungStep::Finished);
+        assert_eq!(store.rung_scores(sweep.id).await.unwrap().len(), 10);
+        assert!(store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn a_rung_with_nothing_left_to_train_is_recorded_at_once_sqlite() {
+    a_rung_with_nothing_left_to_train_is_recorded_at_once(Backend::Sqlite);
+}
+
+#[test]
+fn a_rung_with_nothing_left_to_train_is_recorded_at_once_postgres() {
+    a_rung_with_nothing_left_to_train_is_recorded_at_once(Backend::Postgres);
+}
+
 /// Hyperband's brackets in one sweep: a bracket whose rung is complete is promoted
 /// while another's folds are still open, and neither touches the other's
 /// configurations, rung or scores.

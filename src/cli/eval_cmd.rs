@@ -175,6 +175,21 @@ fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &st
     })
 }
 
+/// The sweep's data (`sweep::evaluation_data`); an imported sweep's refusal names what
+/// to run instead, with this `--db`.
+fn evaluation_data(sweep: &crate::store::SweepRow, db: &DbLocation) -> Result<evaluate::EvalData> {
+    sweep::evaluation_data(sweep).map_err(|e| match e {
+        sweep::SweepError::Imported { name, source_file, .. } => {
+            let hint = format!(
+                "; to evaluate its best here, train them on your data first: `gridsweep rerun {name} --top K --repeats R --spec SPEC{}` (the spec names the data and split), then evaluate that sweep",
+                db_hint(db)
+            );
+            sweep::SweepError::Imported { name, source_file, hint }.into()
+        }
+        e => e.into(),
+    })
+}
+
 struct EpochLines {
     quiet: bool,
 }
@@ -206,7 +221,7 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         bail!("--epochs 0: expected at least 1");
     }
     check_precision(params.precision, device)?;
-    let data = sweep::evaluation_data(&sweep)?;
+    let data = evaluation_data(&sweep, &choice.db.db)?;
     if !t.quiet {
         eprintln!(
             "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
@@ -273,7 +288,7 @@ pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open_existing(&a.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
     rt.block_on(store.close());
-    let data = sweep::evaluation_data(&sweep)?;
+    let data = evaluation_data(&sweep, &a.db.db)?;
     let baselines = data.baselines(a.baselines.options())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&baselines)?);
@@ -431,10 +446,14 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
     let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
     let rung_scores = rt.block_on(store.rung_scores(sweep.id))?;
     let weak_rungs = sweep::status::weak_rungs(&sweep, &recorded.rows, &rung_scores);
+    let configured: std::collections::HashMap<&str, i64> =
+        recorded.rows.iter().filter_map(|r| Some((r.config_id.as_str(), r.params.get("epochs")?.as_i64()?))).collect();
     let rungs: Vec<crate::plots::RungPoint> = rung_scores
         .into_iter()
         .filter_map(|r| {
-            Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs: r.resource_epochs.unwrap_or(0), promoted: r.promoted })
+            let epochs = r.resource_epochs.unwrap_or(0);
+            let finished = configured.get(r.config_id.as_str()).is_some_and(|&e| epochs >= e);
+            Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs, promoted: r.promoted, finished })
         })
         .collect();
     let analysis = rt.block_on(sweep::analysis::analyze(&store, &sweep, &rule, None, 10, 0, Some(&config_id)))?;

@@ -17,8 +17,10 @@ pub struct ImportArgs {
     pub file: PathBuf,
     /// Its format: hpo-combined (means only) or cv-results (per-fold scores, from
     /// `pd.DataFrame(GridSearchCV(..., return_train_score=True).cv_results_).to_csv()`).
-    #[arg(long, default_value = "hpo-combined")]
-    pub format: String,
+    /// The spec (`--spec`) fills what the file does not state. Default: told from the
+    /// header (per-fold `splitK_test_score` columns: cv-results).
+    #[arg(long)]
+    pub format: Option<String>,
     /// The sweep's name in this database.
     #[arg(long)]
     pub name: String,
@@ -40,15 +42,24 @@ pub struct ImportArgs {
 }
 
 pub fn import(a: ImportArgs) -> Result<Outcome> {
-    let format = match a.format.as_str() {
-        "hpo-combined" => sweep::import::Format::HpoCombined,
-        "cv-results" => sweep::import::Format::CvResults,
-        other => bail!("--format {other}: expected hpo-combined (an HPO_combined-style CSV) or cv-results (scikit-learn's cv_results_)"),
+    let format = match a.format.as_deref() {
+        None => sweep::import::detect(&a.file)?,
+        Some("hpo-combined") => sweep::import::Format::HpoCombined,
+        Some("cv-results") => sweep::import::Format::CvResults,
+        Some(other) => bail!("--format {other}: expected hpo-combined (an HPO_combined-style CSV) or cv-results (scikit-learn's cv_results_)"),
     };
-    let rule = a.score.rule(ScoreRule::default())?;
     let spec = a.spec.as_deref().map(crate::spec::Spec::load).transpose()?;
+    // The rule: the spec's, else the Δ kind the file's own delta_acc holds; then the
+    // command line's overrides.
+    let file_delta = (format == sweep::import::Format::HpoCombined && spec.is_none()).then(|| sweep::import::file_delta(&a.file)).flatten();
+    let base = match (&spec, file_delta) {
+        (Some(s), _) => s.score,
+        (None, Some(delta)) => ScoreRule { delta, ..ScoreRule::default() },
+        (None, None) => ScoreRule::default(),
+    };
+    let rule = a.score.rule(base)?;
     // The file first: one refused opens no database.
-    let file = sweep::import::read(&a.file, rule, format, a.cv_folds)?;
+    let file = sweep::import::read(&a.file, rule, format, a.cv_folds, spec.as_ref())?;
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
@@ -64,6 +75,34 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
             "imported {} configuration(s) from {} ({} row(s), sha256 {}…) as sweep {}; `gridsweep rank {}{hint}` ranks them",
             done.added, a.file.display(), done.rows, &done.sha256[..12], a.name, a.name
         );
+    }
+    if let (Some(delta), None) = (file_delta, a.score.delta) {
+        println!("Δacc is {}, as the file's delta_acc column holds it (`--delta` sets another)", delta.name());
+    }
+    let f = &done.filled;
+    match (f.from_spec, &a.spec) {
+        (Some(n), Some(spec)) => {
+            if !f.unstated.is_empty() {
+                println!("the spec {} gave {n} row(s) what the file does not state ({})", spec.display(), f.unstated.join(", "));
+            }
+            if !f.outside_spec.is_empty() {
+                let lines: Vec<String> = f.outside_spec.iter().take(5).map(u64::to_string).collect();
+                println!(
+                    "{} row(s) fit no configuration of the spec (line {}{}): their unstated keys took gridsweep's defaults",
+                    f.outside_spec.len(),
+                    lines.join(", "),
+                    if f.outside_spec.len() > 5 { ", …" } else { "" }
+                );
+            }
+        }
+        _ if !f.unstated.is_empty() => {
+            let grid_c = if format == sweep::import::Format::HpoCombined { "; the GridSearchCV rows' callbacks are the study's grid C's" } else { "" };
+            println!(
+                "the file does not state {}: those took gridsweep's defaults{grid_c}; `--spec SPEC` takes them from the spec the results were made with",
+                f.unstated.join(", ")
+            );
+        }
+        _ => {}
     }
     if !done.repeats.is_empty() {
         let lines: Vec<String> = done.repeats.iter().take(5).map(|(l, e, id)| format!("line {l} (line {e}'s, as {id})")).collect();

@@ -93,7 +93,7 @@ pub enum Command {
     Rank(view_cmd::RankArgs),
     /// Export results as HPO_combined.csv or scikit-learn cv_results_ CSV.
     Export(view_cmd::ExportArgs),
-    /// Import results made elsewhere (an HPO_combined-style CSV) as a read-only sweep.
+    /// Import results made elsewhere (the study's HPO_combined.csv, or scikit-learn's cv_results_) as a read-only sweep.
     Import(import_cmd::ImportArgs),
     /// How sure is the choice: who wins under other weights, the Pareto front, hyperparameter importance (fANOVA) and marginals per sub-grid, and t-tests of the runners-up against the winner.
     Analyze(analyze_cmd::AnalyzeArgs),
@@ -294,11 +294,7 @@ fn mkl_avx512_from_env() -> Result<bool> {
     }
 }
 
-/// Single quotes for a shell word (the Slurm script's words, and hints' arguments
-/// that need quoting).
-pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub(crate) use crate::text::sh_quote;
 
 /// A count that must be at least 1 (`--jobs 0` would run nothing, or silently 1).
 pub fn positive(s: &str) -> std::result::Result<usize, String> {

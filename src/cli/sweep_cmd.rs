@@ -1,6 +1,7 @@
 //! Commands that run a sweep: plan, run, resume; and what every command shares (the
 //! database argument, the score overrides, picking a sweep, hints).
 
+use crate::text::shell_word;
 use super::{available_cores, Outcome};
 use crate::cv::{CvData, DeltaKind, ScoreRule};
 use crate::params::HyperParams;
@@ -484,11 +485,3 @@ pub fn db_hint(db: &DbLocation) -> String {
     }
 }
 
-/// A word as a shell would need it typed (quoted only when it has to be).
-fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c)) {
-        s.to_string()
-    } else {
-        super::sh_quote(s)
-    }
-}

@@ -326,6 +326,14 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     println!("sweep {}: {} of {} configurations complete; {}", sweep.name, ranking.complete.len(), ranking.configurations, rule.describe());
+    let hint = db_hint(&a.db.db);
+    if ranking.complete.is_empty() {
+        println!(
+            "nothing is complete yet, so nothing is ranked: `gridsweep status {name}{hint}` shows the progress{}",
+            if partial.is_empty() { String::new() } else { format!("; `gridsweep export {name} --include-partial{hint}` writes the partial results below", name = sweep.name) },
+            name = sweep.name
+        );
+    }
     let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"].map(String::from).to_vec();
     header.extend(keys.iter().cloned());
     let table: Vec<Vec<String>> = shown
@@ -344,7 +352,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             row
         })
         .collect();
-    print_aligned(&header, &table, "");
+    if !table.is_empty() {
+        print_aligned(&header, &table, "");
+    }
     // Successive halving's others in two tables: those it stopped for good, and those
     // still in the search (at a rung, to be continued).
     for pruned in [true, false] {
@@ -391,6 +401,17 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
         store.close().await;
         anyhow::Ok((sweep, x))
     })?;
+    // Nothing to write is an error, before any file is made: a header-only file would
+    // read as an export of nothing.
+    if !x.rows.iter().any(|r| r.summary.is_some()) {
+        let hint = db_hint(&a.db.db);
+        let what = if a.include_partial {
+            "no configuration has results yet, complete or partial"
+        } else {
+            "no configuration is complete yet (`--include-partial` adds those that successive halving stopped or holds at a rung, with the epochs their numbers are of)"
+        };
+        bail!("sweep `{name}`: {what}, so there is nothing to export; `gridsweep status {name}{hint}` shows the progress", name = sweep.name);
+    }
     let out: Box<dyn std::io::Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {

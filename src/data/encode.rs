@@ -34,6 +34,14 @@ impl Encoding {
             _ => None,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Onehot => "onehot",
+            Encoding::Ordinal => "ordinal",
+            Encoding::Drop => "drop",
+        }
+    }
 }
 
 /// One feature column of a CSV as read.

@@ -137,6 +137,7 @@ fn raw_columns(file: &Path, req: &FeatureRequest, cells: Vec<Vec<String>>, lines
             // the model fixed how each column is read.
             let col = read_column(file, &c.name, col, lines, req.read, encoding).map_err(|e| match e {
                 DataError::NotNumeric { file, line, column, value } => DataError::NotNumericForModel { file, line, column, value },
+                DataError::DecimalComma { file, line, column, value, .. } => DataError::DecimalComma { file, line, column, value, in_spec: false },
                 e => e,
             })?;
             // A column the model reads as numbers must be numbers here too.

@@ -218,12 +218,14 @@ pub enum DataError {
         column: String,
         value: String,
     },
-    #[error("{file}: line {line}, column `{column}`: `{value}` has a decimal comma; read such numbers with --decimal-comma (spec: \"decimal_comma\": true)")]
+    #[error("{file}: line {line}, column `{column}`: `{value}` has a decimal comma; read such numbers with --decimal-comma{}", if *in_spec { " (spec: \"decimal_comma\": true)" } else { "" })]
     DecimalComma {
         file: PathBuf,
         line: u64,
         column: String,
         value: String,
+        /// The read is a spec's dataset (which has the key), not `predict`'s file.
+        in_spec: bool,
     },
     #[error("{file}: line {line}, column `{column}`: `{value}` is not among the categories the model learned ({known}); without --strict it would read as no category")]
     UnseenCategory {
@@ -235,7 +237,7 @@ pub enum DataError {
     },
     #[error("{file}: {message}")]
     Selection { file: PathBuf, message: String },
-    #[error("{file}: the columns do not match the model's features: {}", describe_mismatch(missing, unexpected))]
+    #[error("{file}: the columns do not match the model's features: {}{}", describe_mismatch(missing, unexpected), if unexpected.is_empty() { "" } else { " (--ignore-extra leaves extra columns out; --id-column COLUMN carries an id column into the predictions)" })]
     Columns { file: PathBuf, missing: Vec<String>, unexpected: Vec<String> },
     #[error("{file}: {message}")]
     TooFewRows { file: PathBuf, message: String },

@@ -76,6 +76,17 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
             message: format!("`{}` is the label column and cannot be dropped (--label names the label column)", spec.label),
         });
     }
+    if let Some(encoding) = spec.encode.get(&spec.label) {
+        return Err(DataError::Selection {
+            file,
+            message: format!(
+                "`{}` is the label column and cannot be dropped or encoded, as it is not a feature (encode {}={}; --label names the label column)",
+                spec.label,
+                spec.label,
+                encoding.name()
+            ),
+        });
+    }
     let opts = spec.read_options()?;
     let delimiter = opts.delimiter_for(bytes);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes);
@@ -88,11 +99,27 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let columns = select_columns(spec, &headers, delimiter)?;
     let Rows { cells, lines, labels } = read_rows(spec, &mut rdr, bytes, &columns)?;
     let input_columns: Vec<String> = columns.features.iter().map(|&c| headers[c].clone()).collect();
-    let raw = input_columns
-        .iter()
-        .zip(cells)
-        .map(|(name, col)| read_column(&file, name, col, &lines, opts, spec.encode.get(name).copied()))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Every column is read; of several refusals, the one at the earliest line is said
+    // (then the leftmost), as a person reads the file: row by row.
+    let mut raw = Vec::with_capacity(input_columns.len());
+    let mut first: Option<DataError> = None;
+    for (name, col) in input_columns.iter().zip(cells) {
+        match read_column(&file, name, col, &lines, opts, spec.encode.get(name).copied()) {
+            Ok(c) => raw.push(c),
+            Err(e) => {
+                let line = |e: &DataError| match e {
+                    DataError::DecimalComma { line, .. } | DataError::NotNumeric { line, .. } => *line,
+                    _ => 0,
+                };
+                if first.as_ref().is_none_or(|f| line(&e) < line(f)) {
+                    first = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first {
+        return Err(e);
+    }
     let mut class_names: Vec<String> = labels.clone();
     class_names.sort();
     class_names.dedup();
@@ -136,7 +163,7 @@ fn select_columns(spec: &DatasetSpec, headers: &[String], delimiter: u8) -> Resu
         file: file.clone(),
         column: column.to_string(),
         what,
-        columns: headers.join(", "),
+        columns: column_list(headers),
         hint: separator_hint(headers, delimiter),
     };
     let label = headers.iter().position(|h| *h == spec.label).ok_or_else(|| {
@@ -268,7 +295,7 @@ pub(super) fn read_column(file: &Path, name: &str, cells: Vec<String>, lines: &[
             None => {
                 let (file, line, column, value) = (file.to_path_buf(), lines[r], name.to_string(), cell.to_string());
                 return Err(if looks_like_decimal_comma(cell) && !opts.decimal_comma {
-                    DataError::DecimalComma { file, line, column, value }
+                    DataError::DecimalComma { file, line, column, value, in_spec: true }
                 } else {
                     DataError::NotNumeric { file, line, column, value }
                 });
@@ -284,6 +311,16 @@ pub(super) fn check_text(file: &Path, bytes: &[u8]) -> Result<(), DataError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::Selection { file: file.to_path_buf(), message: "empty file: expected a header line and data rows".into() });
     }
+    // NUL bytes (or the magic of an archive or executable) mean a binary file, whatever
+    // else it holds: no text encoding would make it a CSV.
+    let head = &bytes[..bytes.len().min(8192)];
+    let magic = [(&b"\x7fELF"[..], "an executable (ELF)"), (b"PK\x03\x04", "a ZIP archive (an .xlsx is one: export it as CSV)"), (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"SQLite format 3", "a SQLite database")];
+    if let Some((_, what)) = magic.iter().find(|(m, _)| head.starts_with(m)) {
+        return Err(DataError::Selection { file: file.to_path_buf(), message: format!("not a CSV file: it is {what}") });
+    }
+    if head.contains(&0) {
+        return Err(DataError::Selection { file: file.to_path_buf(), message: "not a CSV file: it holds binary data (NUL bytes)".into() });
+    }
     if let Err(e) = std::str::from_utf8(bytes) {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
@@ -298,6 +335,20 @@ pub(super) fn check_text(file: &Path, bytes: &[u8]) -> Result<(), DataError> {
         });
     }
     Ok(())
+}
+
+/// A header's columns for a message: at most 30, each cut at 40 characters (a file
+/// read with the wrong separator has one column holding its whole first line).
+fn column_list(headers: &[String]) -> String {
+    let cut = |h: &String| match h.char_indices().nth(40) {
+        Some((i, _)) => format!("{}… ({} characters)", &h[..i], h.chars().count()),
+        None => h.clone(),
+    };
+    let mut list: Vec<String> = headers.iter().take(30).map(cut).collect();
+    if headers.len() > 30 {
+        list.push(format!("… ({} columns in all)", headers.len()));
+    }
+    list.join(", ")
 }
 
 /// When a header holds another separator than the one read with, say which to try.

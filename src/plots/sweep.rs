@@ -260,11 +260,15 @@ pub struct RungPoint {
     pub score: f64,
     /// It went on to the next rung.
     pub promoted: bool,
+    /// The rung's epochs are its configured epochs: its numbers here are its final ones
+    /// (it was not pruned; a one-rung Hyperband bracket's are all so).
+    pub finished: bool,
 }
 
 /// Score per configuration per rung: each configuration a line over the rungs it was
-/// trained in; those that went on from a rung drawn dark, the pruned light, the
-/// evaluated configuration in red. Hyperband's brackets each get a panel (two to a row).
+/// trained in; those that went on from a rung drawn dark, those that finished there
+/// (reached their configured epochs) as dark squares, the pruned light, the evaluated
+/// configuration in red. Hyperband's brackets each get a panel (two to a row).
 pub fn rungs(stem: &Path, points: &[RungPoint], chosen: Option<&str>) -> Result<Vec<PathBuf>, PlotError> {
     let brackets = points.iter().map(|p| p.bracket).max().map_or(1, |b| b as u32 + 1);
     let (cols, rows) = if brackets == 1 { (1, 1) } else { (2, brackets.div_ceil(2)) };
@@ -330,7 +334,7 @@ where
     }).collect();
     lines.sort_by_key(|(_, v)| v.len());
     for (id, ps) in &lines {
-        let survived = ps.len() > 1 || ps.iter().any(|p| p.promoted);
+        let survived = ps.len() > 1 || ps.iter().any(|p| p.promoted || p.finished);
         let style = if Some(*id) == chosen {
             RED.stroke_width(3)
         } else if survived {
@@ -339,9 +343,14 @@ where
             colour(0).mix(0.25).stroke_width(1)
         };
         chart.draw_series(std::iter::once(PathElement::new(ps.iter().map(|p| (p.rung as f64, p.score)).collect::<Vec<_>>(), style)))?;
-        chart.draw_series(ps.iter().map(|p| {
+        chart.draw_series(ps.iter().filter(|p| !p.finished).map(|p| {
             let fill = if Some(*id) == chosen { RED.filled() } else if p.promoted { colour(0).filled() } else { colour(0).mix(0.3).filled() };
             Circle::new((p.rung as f64, p.score), if p.promoted { 4 } else { 3 }, fill)
+        }))?;
+        // Finished: a dark square, never the pruned ones' light dot.
+        chart.draw_series(ps.iter().filter(|p| p.finished).map(|p| {
+            let fill = if Some(*id) == chosen { RED.filled() } else { colour(0).filled() };
+            EmptyElement::at((p.rung as f64, p.score)) + Rectangle::new([(-4, -4), (4, 4)], fill)
         }))?;
     }
     Ok(())

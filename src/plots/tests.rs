@@ -22,7 +22,7 @@ fn segments(svg: &str, stroke: &str) -> Vec<(f64, f64, f64, f64)> {
 /// and the evaluated configuration's line in red through its points.
 #[test]
 fn the_rung_plot_draws_each_configuration_over_its_rungs() {
-    let p = |id: &str, rung: i64, score: f64, promoted: bool| RungPoint { bracket: 0, config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted };
+    let p = |id: &str, rung: i64, score: f64, promoted: bool| RungPoint { bracket: 0, config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted, finished: false };
     let points = vec![
         p("a", 0, 0.40, true), p("a", 1, 0.45, true), p("a", 2, 0.47, false),
         p("b", 0, 0.42, true), p("b", 1, 0.44, false),
@@ -41,6 +41,32 @@ fn the_rung_plot_draws_each_configuration_over_its_rungs() {
     let circles = doc.descendants().filter(|n| n.has_tag_name("circle")).count();
     assert_eq!(circles, points.len());
     assert!(svg.contains("rung 2 (45 ep.)"), "{svg}");
+}
+
+/// Configurations that reached their configured epochs are finished, not pruned: a
+/// one-rung Hyperband bracket's are all drawn as dark squares, none as the pruned
+/// ones' light dots (issue 29.6).
+#[test]
+fn finished_configurations_are_not_drawn_as_pruned() {
+    let p = |b: i64, id: &str, rung: i64, score: f64, promoted: bool, finished: bool| RungPoint { bracket: b, config_id: id.into(), rung, epochs: 5 * 3i64.pow(rung as u32), score, promoted, finished };
+    let points = vec![
+        // Bracket 0: a went on and finished at rung 1, b was pruned at rung 0.
+        p(0, "a", 0, 0.40, true, false), p(0, "a", 1, 0.45, false, true), p(0, "b", 0, 0.38, false, false),
+        // Bracket 1: one rung, at the full epochs: both finished there.
+        p(1, "c", 0, 0.44, false, true), p(1, "d", 0, 0.41, false, true),
+    ];
+    let dir = std::env::temp_dir().join(format!("gridsweep-rungplot-finished-{}", std::process::id()));
+    let files = rungs(&dir.join("rungs"), &points, None).unwrap();
+    let svg = std::fs::read_to_string(files.iter().find(|f| f.extension().unwrap() == "svg").unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let translucent = |n: &roxmltree::Node| n.attribute("fill-opacity").is_some_and(|o| o.parse::<f64>().unwrap() < 1.0) || n.attribute("opacity").is_some_and(|o| o.parse::<f64>().unwrap() < 1.0);
+    // One light dot: b's. Three squares (a at rung 1, c, d), all opaque.
+    let light: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("circle") && translucent(n)).collect();
+    assert_eq!(light.len(), 1, "{svg}");
+    let squares: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("rect") && n.attribute("width") == Some("8")).collect();
+    assert_eq!(squares.len(), 3, "{svg}");
+    assert!(squares.iter().all(|n| !translucent(n)), "{svg}");
 }
 
 #[test]

@@ -508,6 +508,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             wall_seconds: started.elapsed().as_secs_f64(),
             best: self.best.clone(),
             resume_hint: self.job.resume_hint.clone(),
+            staged: !self.job.brackets.is_empty(),
         })
     }
 

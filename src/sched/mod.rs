@@ -122,7 +122,8 @@ impl RungProgress {
 pub struct RunSummary {
     pub sweep: String,
     pub counts: Counts,
-    /// Folds this run finished, failed, abandoned.
+    /// Folds this run finished, failed, abandoned. Under a staged search (halving,
+    /// Hyperband) a fold trains once per rung it reaches, and each such rung span counts.
     pub done: usize,
     pub failed: usize,
     pub abandoned: usize,
@@ -133,6 +134,8 @@ pub struct RunSummary {
     pub best: Option<(String, f64)>,
     /// The command that continues the sweep, as the user would type it.
     pub resume_hint: String,
+    /// A staged search: `done` counts rung spans, `counts` folds.
+    pub staged: bool,
 }
 
 impl RunSummary {
@@ -300,6 +303,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
                 wall_seconds: started.elapsed().as_secs_f64(),
                 best: None,
                 resume_hint: job.resume_hint.clone(),
+                staged: !job.brackets.is_empty(),
             });
         }
         dispatcher::Ended::Normally => {}

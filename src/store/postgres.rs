@@ -34,6 +34,12 @@ pub async fn open(url: &str, display: &str) -> Result<PgPool> {
             let place = format!("{}:{}", options.get_host(), options.get_port());
             let why = match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => format!("connection refused at {place} (is a PostgreSQL server running there, on that port?)"),
+                // Something answered, but not in PostgreSQL's protocol (a web server
+                // replies to the startup message and hangs up; sqlx reads its text as a
+                // message length).
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData => {
+                    format!("the server at {place} is not a PostgreSQL server: it answered outside PostgreSQL's protocol and closed the connection (is the port right?)")
+                }
                 _ => format!("cannot connect to {place}: {e}"),
             };
             return Err(StoreError::Connect { db: display.to_string(), why });
@@ -41,7 +47,7 @@ pub async fn open(url: &str, display: &str) -> Result<PgPool> {
         Ok(Err(e)) => return Err(at(StoreError::from_sql(e))),
         Err(_) => {
             let place = format!("{}:{}", options.get_host(), options.get_port());
-            return Err(StoreError::Connect { db: display.to_string(), why: format!("no answer from {place} within 10 s") });
+            return Err(StoreError::Connect { db: display.to_string(), why: format!("no answer from {place} within 10 s (is a PostgreSQL server running there, on that port?)") });
         }
     }
     let pool = PgPoolOptions::new()

@@ -171,7 +171,7 @@ impl Store {
         &self,
         sweep_id: i64,
         bracket: u32,
-        plan: impl FnOnce(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>,
+        mut plan: impl FnMut(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>,
     ) -> Result<RungStep> {
         let b = bracket as i64;
         with_pool!(self, p => {
@@ -187,107 +187,123 @@ impl Store {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Finished);
             };
-            let open: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
-                 WHERE f.sweep_id = $1 AND c.bracket = $2 AND f.state IN ('pending', 'running')",
-            )
-            .bind(sweep_id)
-            .bind(b)
-            .fetch_one(&mut *tx)
-            .await
-            .in_db(self)?;
-            if open > 0 {
-                tx.rollback().await.in_db(self)?;
-                return Ok(RungStep::Waiting);
-            }
-            let rows: Vec<CandidateColumns> = sqlx::query_as(&candidates_sql(""))
-            .bind(sweep_id)
-            .bind(r)
-            .bind(b)
-            .fetch_all(&mut *tx)
-            .await
-            .in_db(self)?;
-            let candidates: Vec<RungCandidate> = rows.into_iter().map(RungCandidate::from).collect();
-            // The decision is the sweep logic's, taken inside this transaction.
-            let decided = match plan(r as u32, &candidates) {
-                Ok(d) => d,
-                Err(message) => {
-                    tx.rollback().await.in_db(self)?;
-                    return Err(StoreError::Corrupt { db: self.name.clone(), message });
-                }
-            };
-            let (mut pending, mut pruned, mut kept) = (0u64, 0usize, 0usize);
-            for (c, d) in candidates.iter().zip(&decided.decisions) {
-                sqlx::query(
-                    "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted, bracket)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+            let mut r = r;
+            loop {
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
+                     WHERE f.sweep_id = $1 AND c.bracket = $2 AND f.state IN ('pending', 'running')",
                 )
                 .bind(sweep_id)
-                .bind(&c.config_id)
-                .bind(r)
-                .bind(d.epochs)
-                .bind(c.score)
-                .bind(c.mean_val_accuracy)
-                .bind(d.next_budget.is_some() as i64)
                 .bind(b)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .in_db(self)?;
-                if decided.last {
-                    continue;
+                if open > 0 {
+                    tx.rollback().await.in_db(self)?;
+                    return Ok(RungStep::Waiting);
                 }
-                if let Some(budget) = d.next_budget {
-                    kept += 1;
-                    for which in ["config_id", "trained_by"] {
-                        sqlx::query(&format!("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND {which} = $3"))
-                            .bind(r + 1)
+                let rows: Vec<CandidateColumns> = sqlx::query_as(&candidates_sql(""))
+                .bind(sweep_id)
+                .bind(r)
+                .bind(b)
+                .fetch_all(&mut *tx)
+                .await
+                .in_db(self)?;
+                let candidates: Vec<RungCandidate> = rows.into_iter().map(RungCandidate::from).collect();
+                // The decision is the sweep logic's, taken inside this transaction.
+                let decided = match plan(r as u32, &candidates) {
+                    Ok(d) => d,
+                    Err(message) => {
+                        tx.rollback().await.in_db(self)?;
+                        return Err(StoreError::Corrupt { db: self.name.clone(), message });
+                    }
+                };
+                let (mut pending, mut pruned, mut kept) = (0u64, 0usize, 0usize);
+                for (c, d) in candidates.iter().zip(&decided.decisions) {
+                    sqlx::query(
+                        "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted, bracket)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
+                    )
+                    .bind(sweep_id)
+                    .bind(&c.config_id)
+                    .bind(r)
+                    .bind(d.epochs)
+                    .bind(c.score)
+                    .bind(c.mean_val_accuracy)
+                    .bind(d.next_budget.is_some() as i64)
+                    .bind(b)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+                    if decided.last {
+                        continue;
+                    }
+                    if let Some(budget) = d.next_budget {
+                        kept += 1;
+                        for which in ["config_id", "trained_by"] {
+                            sqlx::query(&format!("UPDATE configurations SET rung = $1 WHERE sweep_id = $2 AND {which} = $3"))
+                                .bind(r + 1)
+                                .bind(sweep_id)
+                                .bind(&c.config_id)
+                                .execute(&mut *tx)
+                                .await
+                                .in_db(self)?;
+                        }
+                        if c.resource_epochs.is_some() {
+                            pending += sqlx::query(
+                                "UPDATE folds SET state = 'pending', budget = $1, worker = NULL, lease_until = NULL
+                                 WHERE sweep_id = $2 AND config_id = $3 AND state = 'done' AND partial = 1",
+                            )
+                            .bind(budget)
                             .bind(sweep_id)
                             .bind(&c.config_id)
                             .execute(&mut *tx)
                             .await
-                            .in_db(self)?;
-                    }
-                    if c.resource_epochs.is_some() {
-                        pending += sqlx::query(
-                            "UPDATE folds SET state = 'pending', budget = $1, worker = NULL, lease_until = NULL
-                             WHERE sweep_id = $2 AND config_id = $3 AND state = 'done' AND partial = 1",
-                        )
-                        .bind(budget)
-                        .bind(sweep_id)
-                        .bind(&c.config_id)
-                        .execute(&mut *tx)
-                        .await
-                        .in_db(self)?
-                        .rows_affected();
-                    }
-                } else if c.resource_epochs.is_some() || !c.scored {
-                    pruned += 1;
-                    // Marked pruned (with whatever shares its training), and its saved
-                    // states deleted: it will not continue.
-                    for sql in [
-                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND config_id = $2",
-                        "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND trained_by = $2",
-                        "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)",
-                        "UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2",
-                    ] {
-                        sqlx::query(sql).bind(sweep_id).bind(&c.config_id).execute(&mut *tx).await.in_db(self)?;
+                            .in_db(self)?
+                            .rows_affected();
+                        }
+                    } else if c.resource_epochs.is_some() || !c.scored {
+                        pruned += 1;
+                        // Marked pruned (with whatever shares its training), and its saved
+                        // states deleted: it will not continue.
+                        for sql in [
+                            "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND config_id = $2",
+                            "UPDATE configurations SET pruned = 1 WHERE sweep_id = $1 AND trained_by = $2",
+                            "DELETE FROM checkpoints WHERE fold_id IN (SELECT id FROM folds WHERE sweep_id = $1 AND config_id = $2)",
+                            "UPDATE folds SET checkpoint_epochs = NULL WHERE sweep_id = $1 AND config_id = $2",
+                        ] {
+                            sqlx::query(sql).bind(sweep_id).bind(&c.config_id).execute(&mut *tx).await.in_db(self)?;
+                        }
                     }
                 }
+                if decided.last {
+                    tx.commit().await.in_db(self)?;
+                    return Ok(RungStep::Finished);
+                }
+                sqlx::query("UPDATE brackets SET rung = $1 WHERE sweep_id = $2 AND bracket = $3 AND rung = $4")
+                    .bind(r + 1)
+                    .bind(sweep_id)
+                    .bind(b)
+                    .bind(r)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+                if pending > 0 {
+                    tx.commit().await.in_db(self)?;
+                    return Ok(RungStep::Promoted { rung: r as u32 + 1, configurations: kept, pruned, folds: pending });
+                }
+                // Every configuration that went on had already trained to the next rung's
+                // budget (their own epochs are below it): that rung is complete too, and is
+                // decided (its scores recorded) in this same transaction, not at some later
+                // call that may never come. (Such a rung is its bracket's last: what went on
+                // holds no partial fold, so the planner ends there; the bound only guards a
+                // damaged database against a loop.)
+                r += 1;
+                if r > 64 {
+                    tx.commit().await.in_db(self)?;
+                    return Ok(RungStep::Finished);
+                }
             }
-            if decided.last {
-                tx.commit().await.in_db(self)?;
-                return Ok(RungStep::Finished);
-            }
-            sqlx::query("UPDATE brackets SET rung = $1 WHERE sweep_id = $2 AND bracket = $3 AND rung = $4")
-                .bind(r + 1)
-                .bind(sweep_id)
-                .bind(b)
-                .bind(r)
-                .execute(&mut *tx)
-                .await
-                .in_db(self)?;
-            tx.commit().await.in_db(self)?;
-            Ok(if pending > 0 { RungStep::Promoted { rung: r as u32 + 1, configurations: kept, pruned, folds: pending } } else { RungStep::Finished })
         })
     }
 

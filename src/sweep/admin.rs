@@ -34,11 +34,14 @@ pub enum Deletion {
 
 /// Removes a sweep, unless a live worker holds one of its folds (then only with
 /// `force`: that worker's results are lost and its process ends with an error).
+/// "Live" is what `status` says: a worker of this host whose process is gone (kill -9,
+/// a crash) holds nothing, whatever its leases say.
 pub async fn delete(store: &Store, sweep: &SweepRow, force: bool) -> Result<Deletion> {
-    let live = store.live_running(sweep.id).await?;
-    if live > 0 && !force {
-        let workers = store.workers(sweep.id).await?.iter().map(|w| format!("{}:{}", w.host, w.pid)).collect();
-        return Ok(Deletion::Busy { folds: live, workers });
+    let live: Vec<_> = store.workers(sweep.id).await?.into_iter().filter(|w| !w.gone).collect();
+    let folds: i64 = live.iter().map(|w| w.running).sum();
+    if folds > 0 && !force {
+        let workers = live.iter().map(|w| format!("{}:{}", w.host, w.pid)).collect();
+        return Ok(Deletion::Busy { folds, workers });
     }
     Ok(Deletion::Removed(store.delete_sweep(sweep.id).await?))
 }

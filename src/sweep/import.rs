@@ -9,8 +9,11 @@
 //!
 //! How the study's columns map onto gridsweep's hyperparameters (the study's README):
 //! - rows whose callback columns (`early_stopping_patience`, `reduce_lr_*`) are all 0 are
-//!   the GridSearchCV grid, which did not vary them: protocol `gridsearchcv` with
-//!   gridsweep's callback defaults; every other row is the notebook loop's (`notebook`);
+//!   the GridSearchCV grid (the study's grid C), which did not vary them: protocol
+//!   `gridsearchcv` with the callbacks its authors' code set (EarlyStopping patience 20,
+//!   ReduceLROnPlateau factor 0.1, patience 5, `min_lr` 1e-5, as
+//!   `search-spaces/genre-factor.json`); every other row is the notebook loop's
+//!   (`notebook`);
 //! - `weight_contraint` (sic; `weight_constraint` is read too) 10.0 means no constraint;
 //! - the learning rate is not in the file: Keras' default, 0.001, as the study used;
 //! - `delta_acc` (relative there), `activation_numerical` and `optimizer_numerical` are
@@ -22,8 +25,16 @@
 //! `splitK_train_score` become done folds, so `analyze` can test on them. Its
 //! hyperparameters are the `param_<name>` columns: a pipeline's or SciKeras' prefix
 //! (`model__`, `clf__`, `estimator__`) is dropped and SciKeras' `dropout_rate` read as
-//! `dropout`; an empty cell leaves the key at its default. What the file does not name
-//! keeps gridsweep's default (the format records only what the grid varied).
+//! `dropout`; an empty cell leaves the key unstated.
+//!
+//! Neither format states every key: a cv_results_ file has columns only for what its
+//! grid varied, an HPO_combined file has no learning rate (and no callbacks in its
+//! GridSearchCV rows). With the spec the results were made with (`--spec`), each row is
+//! the spec's configuration that agrees with everything the row states, so fixed values
+//! and single-valued sub-grid keys come from the spec and an export → import gives
+//! back the same ids; a row that fits none keeps the defaults below, and a row that
+//! fits several (the file leaves out a key the spec varies) is an error naming the key.
+//! Without a spec, the unstated keys take gridsweep's defaults, and `import` names them.
 //!
 //! A configuration in several rows (the study ran four of its configurations in both
 //! grid A and grid B, with different results) is kept once per row: the repeats get
@@ -54,6 +65,21 @@ pub fn unstated(params: &Map<String, Value>) -> &'static [&'static str] {
     }
 }
 
+/// The callbacks of the study's GridSearchCV grid (grid C), whose rows of the file
+/// hold 0 for them: EarlyStopping patience 20, ReduceLROnPlateau factor 0.1, `min_lr`
+/// 1e-5 (`hyperparameter_optimisation_multi.py` at 604b19a, line 129), patience 5.
+const GRID_C_CALLBACKS: [f64; 4] = [20.0, 0.1, 1e-5, 5.0];
+
+/// What an HPO_combined row states: everything but the learning rate, and in the
+/// GridSearchCV grid's rows the callbacks and what they monitor.
+fn hpo_stated(obj: &Map<String, Value>) -> Map<String, Value> {
+    let mut stated = obj.clone();
+    for k in unstated(obj) {
+        stated.remove(*k);
+    }
+    stated
+}
+
 /// The layouts `import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -63,12 +89,50 @@ pub enum Format {
     CvResults,
 }
 
+/// The format of a file, told from its header: scikit-learn's per-fold
+/// `split0_test_score` column makes it cv-results, anything else is read as
+/// HPO_combined (whose errors then name the columns it lacks).
+pub fn detect(path: &Path) -> Result<Format> {
+    let fail = |why: String| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
+    let header = rd.headers().map_err(|e| fail(e.to_string()))?;
+    Ok(if header.iter().any(|h| h.trim() == "split0_test_score") { Format::CvResults } else { Format::HpoCombined })
+}
+
+/// The Δacc kind an HPO_combined file's `delta_acc` column holds: relative where
+/// every row's is (train − val) / val, absolute where every row's is train − val (to
+/// 1e-9), None where the column is absent, unreadable or neither, so that an import
+/// ranks, and exports, by the Δ its file used unless told otherwise.
+pub fn file_delta(path: &Path) -> Option<crate::score::DeltaKind> {
+    use crate::score::DeltaKind;
+    let mut rd = csv::Reader::from_path(path).ok()?;
+    let header = rd.headers().ok()?.clone();
+    let at = |name: &str| header.iter().position(|h| h.trim() == name);
+    let (d, t, v) = (at("delta_acc")?, at("mean_train_score")?, at("mean_val_score")?);
+    let (mut relative, mut absolute, mut rows) = (true, true, 0);
+    for record in rd.records() {
+        let record = record.ok()?;
+        let num = |i: usize| record.get(i).and_then(|c| c.trim().parse::<f64>().ok());
+        let (d, t, v) = (num(d)?, num(t)?, num(v)?);
+        relative &= ((t - v) / v - d).abs() <= 1e-9;
+        absolute &= (t - v - d).abs() <= 1e-9;
+        rows += 1;
+    }
+    match (rows > 0, relative, absolute) {
+        (true, true, false) => Some(DeltaKind::Relative),
+        (true, false, true) => Some(DeltaKind::Absolute),
+        _ => None,
+    }
+}
+
 /// One row of the file, read.
 #[derive(Debug, Clone)]
 pub struct ImportedRow {
     /// The file's line (the header is line 1).
     pub line: u64,
     pub config: Config,
+    /// The hyperparameters the row states (the others are defaults, or the spec's).
+    pub stated: Map<String, Value>,
     pub summary: CvSummary,
     /// Per-fold results, when the file has them.
     pub folds: Vec<crate::store::FoldMetrics>,
@@ -87,6 +151,21 @@ pub struct Imported {
     pub sha256: String,
     /// The same file was imported under this name before.
     pub already: bool,
+    /// How the keys the file does not state were filled.
+    pub filled: Filled,
+}
+
+/// How an import filled the hyperparameters its file does not state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filled {
+    /// Keys some row does not state, in canonical order.
+    pub unstated: Vec<String>,
+    /// A spec was given: rows that matched one of its configurations (their unstated
+    /// keys are the spec's).
+    pub from_spec: Option<usize>,
+    /// With a spec: lines of rows that match none of its configurations (kept with
+    /// the defaults).
+    pub outside_spec: Vec<u64>,
 }
 
 /// The columns of the study's file (`export::HPO_COMBINED_COLUMNS`) that are not read:
@@ -109,7 +188,10 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
     let at = |name: &str| header.iter().position(|h| h == name);
     let mut index: HashMap<&str, usize> = HashMap::new();
     for name in required() {
-        let i = at(name).ok_or_else(|| fail(1, name, format!("missing column (an HPO_combined file has {})", required().collect::<Vec<_>>().join(", "))))?;
+        let i = at(name).ok_or_else(|| {
+            let other = if header.iter().any(|h| h.starts_with("param_")) { "; this looks like scikit-learn's cv_results_: --format cv-results" } else { "" };
+            fail(1, name, format!("missing column (an HPO_combined file has {}){other}", required().collect::<Vec<_>>().join(", ")))
+        })?;
         index.insert(name, i);
     }
     let constraint = at("weight_contraint")
@@ -142,10 +224,9 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         let callbacks = [whole("early_stopping_patience")? as f64, number("reduce_lr_factor")?, number("reduce_lr_min_lr")?, whole("reduce_lr_patience")? as f64];
         let gridsearchcv = callbacks.iter().all(|&x| x == 0.0);
         obj.insert("protocol".into(), json!(if gridsearchcv { "gridsearchcv" } else { "notebook" }));
-        if !gridsearchcv {
-            for (k, v) in ["early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience"].iter().zip(callbacks) {
-                obj.insert(k.to_string(), json!(v));
-            }
+        let callbacks = if gridsearchcv { GRID_C_CALLBACKS } else { callbacks };
+        for (k, v) in ["early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience"].iter().zip(callbacks) {
+            obj.insert(k.to_string(), json!(v));
         }
         let c = record.get(constraint).unwrap_or("").trim();
         let bound: f64 = c.parse().ok().filter(|x: &f64| x.is_finite() && *x >= 0.0).ok_or_else(|| fail(line, &header[constraint], format!("expected a number ≥ 0, got {c:?}")))?;
@@ -165,7 +246,7 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             score: rule.score(train, val),
             total_fit_seconds: f64::NAN,
         };
-        out.push(ImportedRow { line, config: Config::new(params), summary, folds: Vec::new() });
+        out.push(ImportedRow { line, config: Config::new(params), stated: hpo_stated(&obj), summary, folds: Vec::new() });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -272,12 +353,91 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             score: rule.score(mt, mv),
             total_fit_seconds: seconds(fit_time) * splits as f64,
         };
-        out.push(ImportedRow { line, config: Config::new(p), summary, folds });
+        out.push(ImportedRow { line, config: Config::new(p), stated: obj, summary, folds });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
     }
     Ok(out)
+}
+
+/// Fills what the rows do not state. With a spec, each row becomes the one
+/// configuration of the spec's grid that agrees with everything the row states
+/// (setting the row's values on it changes nothing); a row that several distinct
+/// configurations fit is an error naming the keys they differ in, one that none fits
+/// keeps its defaults (and is listed). Without a spec the defaults stand.
+fn resolve(path: &Path, rows: &mut [ImportedRow], spec: Option<&crate::spec::Spec>) -> Result<Filled> {
+    // Keys of some row's configuration that the row does not state (precision, left
+    // out of the canonical form at its default fp32, never counts).
+    let mut unstated = std::collections::BTreeSet::new();
+    for r in rows.iter() {
+        unstated.extend(r.config.params.canonical().into_keys().filter(|k| !r.stated.contains_key(*k)).map(String::from));
+    }
+    let unstated: Vec<String> = unstated.into_iter().collect();
+    let Some(spec) = spec else {
+        return Ok(Filled { unstated, from_spec: None, outside_spec: Vec::new() });
+    };
+    let fail = |line: u64, why: String| SweepError::Import { file: path.display().to_string(), line, column: String::new(), why };
+    let grid = spec.expand().map_err(|e| fail(0, format!("the spec's grid: {e}")))?;
+    let mut from_spec = 0;
+    let mut outside = Vec::new();
+    for r in rows.iter_mut() {
+        let fits: Vec<&Config> = grid.configs.iter().filter(|c| !differs_plainly(&r.config.params, &c.params, &r.stated) && agrees(c, &r.stated)).collect();
+        match fits.as_slice() {
+            [] => outside.push(r.line),
+            [one] => {
+                r.config = (*one).clone();
+                from_spec += 1;
+            }
+            several => {
+                let objs: Vec<Map<String, Value>> = several.iter().map(|c| c.params_object()).collect();
+                let differ: Vec<&str> = crate::params::KEYS.iter().copied().filter(|k| objs.iter().any(|o| o.get(*k) != objs[0].get(*k))).collect();
+                return Err(fail(
+                    r.line,
+                    format!(
+                        "fits {} configurations of the spec {}, which differ in {}: the file does not state {}, so which one this row is cannot be told",
+                        several.len(),
+                        spec.name,
+                        differ.join(", "),
+                        if differ.len() == 1 { "it" } else { "them" }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Filled { unstated, from_spec: Some(from_spec), outside_spec: outside })
+}
+
+/// A cheap first look (the study's 2,032 rows against its 2,032 configurations):
+/// a stated key that every configuration's canonical form holds, with another value.
+fn differs_plainly(row: &HyperParams, c: &HyperParams, stated: &Map<String, Value>) -> bool {
+    let says = |k: &str| stated.contains_key(k);
+    (says("activation") && row.activation != c.activation)
+        || (says("optimizer") && row.optimizer != c.optimizer)
+        || (says("batch_size") && row.batch_size != c.batch_size)
+        || (says("epochs") && row.epochs != c.epochs)
+        || (says("dropout") && row.dropout != c.dropout)
+        || (says("num_hidden_layers") && row.num_hidden_layers != c.num_hidden_layers)
+        || ["neurons_1", "neurons_2", "neurons_3", "neurons_4"].iter().enumerate().any(|(i, k)| says(k) && row.neurons[i] != c.neurons[i])
+}
+
+/// Whether configuration `c` agrees with the values a row states: setting them on it
+/// leaves it the same configuration (the same canonical form).
+fn agrees(c: &Config, stated: &Map<String, Value>) -> bool {
+    let mut q = c.params.clone();
+    if q.apply_object(stated).is_err() {
+        return false;
+    }
+    if q == c.params {
+        return true;
+    }
+    // Only keys the canonical form leaves out for this configuration may differ (the
+    // notebook protocol's unused ones, an unwatched inner validation): compare forms.
+    let mut same_elsewhere = q.clone();
+    same_elsewhere.monitor = c.params.monitor;
+    same_elsewhere.inner_validation = c.params.inner_validation;
+    same_elsewhere.weight_constraint = c.params.weight_constraint;
+    same_elsewhere == c.params && q.canonical_json() == c.canonical_json
 }
 
 /// A file read and checked, ready to store: [`read`] does all that can fail on the
@@ -294,22 +454,27 @@ pub struct ReadFile {
     repeats: Vec<(u64, u64, String)>,
     kept: Vec<crate::store::ImportedConfig>,
     rule: ScoreRule,
+    filled: Filled,
 }
 
 /// Reads a file of `format`, its configurations scored by `rule`.
 ///
 /// `k`: the k of the file's k-fold when its splits are repeats of it
 /// (`RepeatedStratifiedKFold`: n splits = k × repeats); default, the splits are one k-fold.
-pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>) -> Result<ReadFile> {
+///
+/// `spec`: the spec the results were made with; each row becomes its configuration
+/// that agrees with what the row states ([`resolve`]).
+pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec: Option<&crate::spec::Spec>) -> Result<ReadFile> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
         format!("{:x}", Sha256::digest(&bytes))
     };
-    let rows = match format {
+    let mut rows = match format {
         Format::HpoCombined => read_hpo_combined(path, &rule)?,
         Format::CvResults => read_cv_results(path, &rule)?,
     };
+    let filled = resolve(path, &mut rows, spec)?;
     let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
     let k = k.unwrap_or(folds);
     if k < 2 || folds % k != 0 {
@@ -334,7 +499,7 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>) -> R
         }
         kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone() });
     }
-    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule })
+    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule, filled })
 }
 
 /// Stores a file [`read`] as sweep `name`. A sweep of that name imported from the same
@@ -342,12 +507,12 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>) -> R
 /// sub-grids of the spec the results were made with (`--spec`), stored so that
 /// `analyze` analyses each sub-grid.
 pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
-    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule } = file;
+    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule, filled } = file;
     let path = path.as_path();
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     if let Some(row) = store.sweep_by_name(name).await? {
         if row.source_sha256.as_deref() == Some(sha256.as_str()) {
-            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true });
+            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true, filled });
         }
         let what = match &row.source {
             Some(s) => format!("imported from {s}"),
@@ -368,5 +533,5 @@ pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&cra
     });
     let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
     let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
-    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false })
+    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false, filled })
 }

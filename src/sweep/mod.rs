@@ -42,6 +42,9 @@ pub enum SweepError {
     Conflict(String),
     #[error("sweep `{name}`: the stored spec is unreadable ({why})")]
     StoredSpec { name: String, why: String },
+    /// An imported sweep has results only: no data, split or trained network.
+    #[error("sweep `{name}` was imported from {source_file}: it holds results made elsewhere, with no data set or split of its own, so there is nothing to train or score here{hint}")]
+    Imported { name: String, source_file: String, hint: String },
     #[error("the data of sweep `{name}` ({file}) changed since the sweep ran (sha256 {now} now, {then} then); its split would differ")]
     DataChanged { name: String, file: String, now: String, then: String },
     /// A file to import that cannot be read as its format: where, and what was expected
@@ -116,6 +119,9 @@ pub fn score_rule(sweep: &SweepRow) -> Result<ScoreRule> {
 /// dataset, checked against the fingerprint recorded when the sweep ran (an evaluation
 /// of other data would not be of the same split).
 pub fn evaluation_data(sweep: &SweepRow) -> Result<crate::evaluate::EvalData> {
+    if let Some(source) = &sweep.source {
+        return Err(SweepError::Imported { name: sweep.name.clone(), source_file: source.clone(), hint: String::new() });
+    }
     let spec = stored_spec(sweep)?;
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     if fingerprint != sweep.dataset_fingerprint {
