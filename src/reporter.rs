@@ -278,8 +278,8 @@ impl Reporter {
         self.sweep = sweep.clone();
         if self.mode != Mode::Quiet {
             eprintln!(
-                "sweep {sweep}: {configs} configurations ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
-                counts.total(), counts.done, counts.failed, counts.pending + counts.running
+                "sweep {sweep}: {} ({new_configs} new), {} folds: {} done, {} failed, {} to run; {jobs} job(s) × {threads_per_job} thread(s) on {device}",
+                crate::text::count(*configs, "configuration", "configurations"), counts.total(), counts.done, counts.failed, counts.pending + counts.running
             );
             eprintln!("data: {data}");
             if let Some(r) = rung {

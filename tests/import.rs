@@ -88,6 +88,17 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     // --delta absolute re-ranks by train − val.
     let abs = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "absolute"]));
     assert_eq!(abs["delta"], "absolute");
+    // A negative weight is read as a value and refused by the rule, not taken for a flag.
+    let (code, _, err) = run(bin().args(["rank", "study", "--db", &db, "--w1", "-1"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("w1 = -1") && !err.contains("-- -1"), "{err}");
+    // analyze's marginals write values as the tables do, and name the omitted default.
+    let (code, out, err) = run(bin().args(["analyze", "study", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let protocol = out.lines().find(|l| l.trim_start().starts_with("protocol:")).unwrap_or_else(|| panic!("{out}"));
+    assert!(protocol.contains("gridsearchcv:") && !protocol.contains("null"), "{protocol}");
+    let min_lr = out.lines().find(|l| l.trim_start().starts_with("reduce_lr_min_lr:")).unwrap_or_else(|| panic!("{out}"));
+    assert!(min_lr.contains("1e-05:") && min_lr.contains("1e-07:") && !min_lr.contains("0.00001"), "{min_lr}");
 
     // Status and exports know it.
     let st = json(bin().args(["status", "study", "--db", &db, "--json"]));

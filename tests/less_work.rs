@@ -366,6 +366,11 @@ fn random_search_is_reproducible_and_prefix_stable() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("8 configurations (3 new)"), "{err}");
     assert_eq!(folds(&db, "rnd").len(), 24);
+    // status: the draw and the grid both named; finished, so no rate, no ETA.
+    let (code, out, _) = run(bin().args(["status", "rnd", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains("sweep rnd: 8 drawn of 24 grid rows"), "{out}");
+    assert!(out.contains("complete: every fold is done") && !out.contains("folds/min") && !out.contains("ETA"), "{out}");
     let mut ranked = ids(&ranking(&db, "rnd")["ranking"]);
     ranked.sort();
     let mut want = more.clone();

@@ -139,7 +139,7 @@ fn a_failed_first_run_records_nothing_and_plan_fails_as_run_would() {
     std::fs::write(&gone, format!(r#"{{"name": "gone", "dataset": {{"path": "nowhere.csv"}}, "fixed": {SMALL}, "grid": {{}}}}"#)).unwrap();
     let (code, _, err) = run(bin().arg("plan").arg(&gone));
     assert_eq!(code, 2);
-    assert!(err.contains("nowhere.csv") && err.contains("cannot read"), "{err}");
+    assert!(err.contains("nowhere.csv") && err.contains("cannot read") && err.contains("--data FILE"), "{err}");
 }
 
 #[test]

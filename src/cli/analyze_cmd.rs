@@ -107,7 +107,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
 
     for g in &an.groups {
         let title = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", g.name) };
-        println!("\nImportance in {title} ({} configurations; fANOVA, share of variance):", g.configurations);
+        println!("\nImportance in {title} ({}; fANOVA, share of variance):", crate::text::count(g.configurations, "configuration", "configurations"));
         for t in &g.importance {
             let parts: Vec<String> = t.importances.iter().map(|i| format!("{} {:.3}", i.param, i.importance)).collect();
             println!("  {:<15} {}", t.target, if parts.is_empty() { "(nothing varies, or nothing to explain)".to_string() } else { parts.join(", ") });
@@ -118,9 +118,12 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                 .values
                 .iter()
                 .map(|v| {
+                    // As the tables and exports write values (1e-05, not 0.00001), and the
+                    // default a canonical form leaves out by its name (protocol
+                    // gridsearchcv), not `null`.
                     let value = match &v.value {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
+                        serde_json::Value::Null => crate::params::omitted_default(&m.param).unwrap_or("(none)").to_string(),
+                        other => crate::export::display_value(other),
                     };
                     match (v.ci_low, v.ci_high) {
                         (Some(lo), Some(hi)) => format!("{value}: {:.4} [{lo:.4}, {hi:.4}] n {}", v.mean, v.n),
@@ -137,8 +140,8 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         None => {
             let reference = an.winner.as_deref().map(short).unwrap_or_default();
             println!(
-                "\nIs {reference} better? Its fold scores against {} others of the best {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
-                an.comparisons.len(),
+                "\nIs {reference} better? Its fold scores against {} of the best {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
+                crate::text::count(an.comparisons.len(), "other", "others"),
                 a.top
             );
             let rows: Vec<Vec<String>> = an

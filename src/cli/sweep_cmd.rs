@@ -172,10 +172,12 @@ pub struct RerunArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScoreArgs {
     /// Weight of 1 − |Δacc| in the score (default: the sweep's, 0.5 unless its spec says).
-    #[arg(long)]
+    // A negative value is read as a value (and refused by the rule, saying why), not as
+    // an unknown flag with clap's `-- -1` tip, which would not work here.
+    #[arg(long, allow_negative_numbers = true)]
     pub w1: Option<f64>,
     /// Weight of the mean validation accuracy in the score (default: the sweep's, 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub w2: Option<f64>,
     /// Δacc as train − val (absolute) or (train − val) / val (relative, the study's
     /// file) (default: the sweep's).
@@ -239,11 +241,24 @@ pub(super) async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<Swee
     }
 }
 
+/// A spec's data file that is not there: name the option that reads another.
+fn with_data_hint(e: anyhow::Error, data_given: bool) -> anyhow::Error {
+    let missing = e.chain().any(|c| {
+        matches!(c.downcast_ref::<crate::data::DataError>(), Some(crate::data::DataError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound)
+            || matches!(c.downcast_ref::<sweep::SweepError>(), Some(sweep::SweepError::Data(crate::data::DataError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound)
+    });
+    if missing && !data_given {
+        e.context("the spec's dataset.path is not there (--data FILE reads the data from another file)")
+    } else {
+        e
+    }
+}
+
 pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
     // A dry run must fail where the run would: data that cannot be read or split is an
     // error (exit 2), not an unknown cost.
-    let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores))?;
+    let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores)).map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
     let e = &p.expansion;
     if a.json {
         let doc = json!({

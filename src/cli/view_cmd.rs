@@ -124,8 +124,10 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
             }))?);
         } else if let Some(source) = &sweep.source {
             // Results made elsewhere: no folds, no workers, nothing to run.
-            println!("sweep {}: imported from {source} (sha256 {}); {} configurations, complete; nothing runs on it",
-                sweep.name, sweep.source_sha256.as_deref().unwrap_or("?"), s.configurations);
+            // A cv_results_ file brings per-fold scores: say how many.
+            let folds = if s.counts.done > 0 { format!(" ({} folds)", s.counts.done) } else { String::new() };
+            println!("sweep {}: imported from {source} (sha256 {}); {}, complete{folds}; nothing runs on it",
+                sweep.name, sweep.source_sha256.as_deref().unwrap_or("?"), crate::text::count(s.configurations, "configuration", "configurations"));
             if let Some(b) = s.best() {
                 println!("best: {} score {:.4} (val {:.4}, Δacc {}; {})", b.config_id, b.score, b.summary.mean_val_accuracy,
                     crate::text::four(b.summary.delta_accuracy), s.rule.describe());
@@ -139,8 +141,12 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
 
 fn print_status(name: &str, s: &Status, db_hint: &str) {
     let c = &s.counts;
-    println!("sweep {}: {} grid rows, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
-        name, s.configurations, s.distinct_trainings, c.total(), c.done, c.running, c.pending, c.failed);
+    let rows = match s.grid_rows {
+        Some(all) => format!("{} drawn of {all} grid rows", s.configurations),
+        None => crate::text::count(s.configurations, "grid row", "grid rows"),
+    };
+    println!("sweep {name}: {rows}, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
+        s.distinct_trainings, c.total(), c.done, c.running, c.pending, c.failed);
     if let Some(b) = s.best() {
         println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", s.ranked.len(),
             b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), s.rule.describe());
@@ -196,15 +202,23 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
         );
     }
     let remaining = s.remaining();
-    if remaining > 0 && s.live_running == 0 {
+    if remaining == 0 {
+        // Finished (or copied here whole): no rate to speak of.
+        if c.failed == 0 {
+            println!("complete: every fold is done");
+        } else {
+            println!("finished: {} fold(s) failed (below); `gridsweep resume {name}{db_hint} --retry-failed` runs them again", c.failed);
+        }
+    } else if s.live_running == 0 {
         // Leases tell: no process holds a fold of this sweep now.
         println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {name}{db_hint}` continues)");
     } else if s.rate_per_min > 0.0 {
-        println!("rate {:.1} folds/min over the last {}{}", s.rate_per_min, human_duration(s.rate_span),
-            s.eta.filter(|_| remaining > 0)
-                .map(|e| format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for the rungs in progress (later rungs are not counted)" } else { "" }))
-                .unwrap_or_default());
-    } else if remaining > 0 {
+        let eta = match s.eta {
+            Some(e) => format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for the rungs in progress (later rungs are not counted)" } else { "" }),
+            None => format!(", ETA once {} folds have finished", sweep::status::ETA_MIN_FOLDS),
+        };
+        println!("rate {:.1} folds/min over the last {}{eta}", s.rate_per_min, human_duration(s.rate_span));
+    } else {
         println!("no fold finished in the last 10 minutes");
     }
     for f in &s.failures {
@@ -325,7 +339,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         }))?);
         return Ok(Outcome::Ok);
     }
-    println!("sweep {}: {} of {} configurations complete; {}", sweep.name, ranking.complete.len(), ranking.configurations, rule.describe());
+    println!("sweep {}: {} of {} complete; {}", sweep.name, ranking.complete.len(), crate::text::count(ranking.configurations, "configuration", "configurations"), rule.describe());
     let hint = db_hint(&a.db.db);
     if ranking.complete.is_empty() {
         println!(
@@ -429,7 +443,7 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
         }
     };
     if let Some(p) = &a.out {
-        eprintln!("gridsweep: wrote {n} configurations of sweep {} to {}", sweep.name, p.display());
+        eprintln!("gridsweep: wrote {} of sweep {} to {}", crate::text::count(n, "configuration", "configurations"), sweep.name, p.display());
     }
     Ok(Outcome::Ok)
 }

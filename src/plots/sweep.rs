@@ -150,12 +150,12 @@ where
             .label(format!("stopped at {e} epochs"))
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.stroke_width(2)));
     }
-    chart
-        .draw_series(points.iter().enumerate().filter(|(i, p)| Some(*i) != chosen && p.stopped_at.is_none()).map(|(_, p)| {
-            Circle::new((p.delta_accuracy, p.val_accuracy), 3, colour(0).mix(0.6).filled())
-        }))?
-        .label("complete configuration")
-        .legend(|(x, y)| Circle::new((x + 8, y), 4, colour(0).filled()));
+    let complete: Vec<&ConfigPoint> = points.iter().enumerate().filter(|(i, p)| Some(*i) != chosen && p.stopped_at.is_none()).map(|(_, p)| p).collect();
+    let series = chart.draw_series(complete.iter().map(|p| Circle::new((p.delta_accuracy, p.val_accuracy), 3, colour(0).mix(0.6).filled())))?;
+    // In the legend only where there are such points (not beside the chosen one alone).
+    if !complete.is_empty() {
+        series.label("complete configuration").legend(|(x, y)| Circle::new((x + 8, y), 4, colour(0).filled()));
+    }
     if let Some(c) = chosen.and_then(|c| points.get(c)) {
         chart
             .draw_series(std::iter::once(Circle::new((c.delta_accuracy, c.val_accuracy), 6, RED.filled())))?

@@ -1,8 +1,10 @@
 //! A sweep's state for `status`: progress, rate and ETA, workers, rungs, the best.
 //!
 //! The rate is over the last ten minutes of finished folds, and the ETA is only given
-//! while some live worker holds a fold: folds held by processes of this host that are
-//! gone are not being worked on, whatever their leases say.
+//! while some live worker holds a fold (folds held by processes of this host that are
+//! gone are not being worked on, whatever their leases say) and once
+//! [`ETA_MIN_FOLDS`] folds have finished in the window: from one or two folds the
+//! estimate swings by the fold's own length.
 
 use super::Result;
 use crate::rank::{self, Ranked};
@@ -14,11 +16,18 @@ use crate::store::{now, Counts, Failure, RungRow, RungScore, Store, SweepRow, Wo
 /// The window the rate is measured over, seconds.
 pub const RATE_WINDOW: f64 = 600.0;
 
+/// Folds finished in the window before an ETA is given.
+pub const ETA_MIN_FOLDS: i64 = 5;
+
 #[derive(Debug, Clone)]
 pub struct Status {
     pub counts: Counts,
-    /// Configurations the sweep holds (grid rows).
+    /// Configurations the sweep holds (grid rows, or the ones a search drew).
     pub configurations: usize,
+    /// The spec's grid rows, where the search drew fewer than all of them.
+    pub grid_rows: Option<usize>,
+    /// Folds finished within the rate's window.
+    pub recent: i64,
     pub distinct_trainings: i64,
     /// Complete configurations, best first, by the sweep's score rule.
     pub ranked: Vec<Ranked>,
@@ -62,7 +71,7 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     let workers = store.workers(sweep.id).await?;
     let live_running = store.live_running(sweep.id).await? - workers.iter().filter(|w| w.gone).map(|w| w.running).sum::<i64>();
     let remaining = counts.pending + counts.running;
-    let eta = (rate_per_min > 0.0 && live_running > 0).then(|| remaining as f64 / rate_per_min * 60.0);
+    let eta = (rate_per_min > 0.0 && live_running > 0 && recent >= ETA_MIN_FOLDS).then(|| remaining as f64 / rate_per_min * 60.0);
     let rule = super::score_rule(sweep)?;
     let rows = store.configurations(sweep.id).await?;
     let rungs = store.rungs(sweep.id).await?;
@@ -70,9 +79,17 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         Some(_) => weak_rungs(sweep, &rows, &store.rung_scores(sweep.id).await?),
         None => Vec::new(),
     };
+    // A drawn search (random, a halving sample, Hyperband) holds fewer rows than its
+    // grid has: say both. (Imports have no grid of their own.)
+    let grid_rows = match (&sweep.source, super::stored_spec(sweep).ok().and_then(|s| s.expand().ok())) {
+        (None, Some(g)) if g.configs.len() != rows.len() => Some(g.configs.len()),
+        _ => None,
+    };
     Ok(Status {
         counts,
         configurations: rows.len(),
+        grid_rows,
+        recent,
         distinct_trainings: store.training_count(sweep.id).await?,
         ranked: rank::rank(&rows, &rule),
         rule,
