@@ -173,6 +173,20 @@ fn halving_survivors(backend: Backend) {
             assert!(err.contains("36 of 36 folds done") && err.contains("this run: 36 done,"), "{err}");
         }
     }
+    // The SQLite file the binary made gives deleted states' pages back: incremental
+    // auto-vacuum, and at the end at most twice its live pages.
+    if backend == Backend::Sqlite {
+        rt().block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{db}")).await.unwrap();
+            let q = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+            let mode = q("PRAGMA auto_vacuum").fetch_one(&mut c).await.unwrap();
+            let pages = q("PRAGMA page_count").fetch_one(&mut c).await.unwrap();
+            let free = q("PRAGMA freelist_count").fetch_one(&mut c).await.unwrap();
+            assert_eq!(mode, 2, "incremental auto-vacuum");
+            assert!(pages <= 2 * (pages - free), "{pages} pages, {free} free");
+        });
+    }
     let r = ranking(&db, "halving");
     let complete = ids(&r["ranking"]);
     let partial = r["partial"].as_array().unwrap();

@@ -342,6 +342,44 @@ fn a_rung_with_nothing_left_to_train_is_recorded_at_once_postgres() {
     a_rung_with_nothing_left_to_train_is_recorded_at_once(Backend::Postgres);
 }
 
+/// A new SQLite file gives the pages of deleted training states back: after 24 saved
+/// states of 1 MB each are deleted as their folds complete, the file holds at most
+/// twice its live data (its peak is said by the test's own numbers), and most of the
+/// states' pages have left the file.
+#[test]
+fn a_sqlite_file_shrinks_as_training_states_are_deleted() {
+    let d = Dir::new("store", "reclaim");
+    let path = d.path("r.db");
+    rt().block_on(async {
+        let store = Store::open(path.to_str().unwrap()).await.unwrap();
+        let sweep = store.ensure_sweep("s", "{}", "fp", 3, 1).await.unwrap();
+        let cs: Vec<Config> = (0..8).map(|i| Config::new(HyperParams { dropout: 0.05 * i as f64, ..HyperParams::default() })).collect();
+        store.add_configs(sweep.id, &cs, 3).await.unwrap();
+        let me = owner("hostA", 1);
+        let mut claims = Vec::new();
+        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+            // 1 MB of incompressible-looking bytes per state.
+            let state: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ c.fold_id as u8).collect();
+            assert!(store.save_checkpoint(c.fold_id, "w", 2, &state).await.unwrap());
+            claims.push(c);
+        }
+        assert_eq!(claims.len(), 24);
+        let (peak_pages, _) = store.sqlite_pages().await.unwrap().unwrap();
+        for c in &claims {
+            store.record_done(c.fold_id, "w", &result(0.5), &default_rule).await.unwrap();
+        }
+        let (pages, free) = store.sqlite_pages().await.unwrap().unwrap();
+        let live = pages - free;
+        assert!(peak_pages * 4096 > 24_000_000, "the states were stored: {peak_pages} pages");
+        assert!(pages <= 2 * live.max(1), "the file keeps {pages} pages for {live} live ones (peak {peak_pages})");
+        assert!(pages * 10 < peak_pages, "{pages} pages left of the peak's {peak_pages}");
+        store.close().await;
+    });
+    // What the file system sees, once the WAL is folded in at close.
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size < 2_500_000, "the file is {size} bytes after its states were deleted");
+}
+
 /// Hyperband's brackets in one sweep: a bracket whose rung is complete is promoted
 /// while another's folds are still open, and neither touches the other's
 /// configurations, rung or scores.

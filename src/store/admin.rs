@@ -35,6 +35,12 @@ impl Store {
     /// Removes a sweep and everything recorded of it, in one transaction. The caller
     /// decides whether it may (see `sweep::delete`); this only removes.
     pub async fn delete_sweep(&self, sweep_id: i64) -> Result<Removed> {
+        let removed = self.delete_sweep_in_one(sweep_id).await?;
+        self.reclaim().await;
+        Ok(removed)
+    }
+
+    async fn delete_sweep_in_one(&self, sweep_id: i64) -> Result<Removed> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state = 'done'")

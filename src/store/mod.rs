@@ -141,4 +141,33 @@ impl Store {
     pub async fn close(self) {
         with_pool!(self, p => p.close().await)
     }
+
+    /// Gives the pages that deleted training states leave free back to the file system
+    /// (SQLite files made with incremental auto-vacuum; a no-op for older files and for
+    /// PostgreSQL, whose autovacuum does this). Called after each transaction that
+    /// deletes saved states, so that a halving sweep's file shrinks as its states are
+    /// dropped instead of keeping its peak size. A short write of its own: a failure
+    /// (a busy file) is left to the next call.
+    pub(crate) async fn reclaim(&self) {
+        if let Pool::Sqlite(p) = &self.pool {
+            let _ = sqlx::query("PRAGMA incremental_vacuum").execute(p).await;
+            // The file itself shrinks when the write-ahead log is copied back into it: a
+            // passive checkpoint, which waits for no reader or writer (it copies what it
+            // can, and the automatic ones do the rest).
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(p).await;
+        }
+    }
+
+    /// A SQLite file's pages in all and free ones (None for PostgreSQL): what
+    /// `reclaim` gives back shows in the second.
+    pub async fn sqlite_pages(&self) -> Result<Option<(i64, i64)>> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(p).await.in_db(self)?;
+                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(p).await.in_db(self)?;
+                Ok(Some((pages, free)))
+            }
+            Pool::Postgres(_) => Ok(None),
+        }
+    }
 }

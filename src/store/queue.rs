@@ -276,7 +276,8 @@ impl Store {
         let history = serde_json::to_string(&r.history).unwrap_or_else(|_| "[]".into());
         let t = now();
         let claim_sql = self.claim_sql();
-        with_pool!(self, p => {
+        let mut freed = false;
+        let recorded = with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let updated = sqlx::query(
                 "UPDATE folds SET state = 'done', finished_at = $1, lease_until = NULL, error = NULL,
@@ -309,7 +310,7 @@ impl Store {
             };
             if !r.partial {
                 // A complete fold needs no saved state any more.
-                sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.in_db(self)?;
+                freed = sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.in_db(self)?.rows_affected() > 0;
             }
             let (sweep_id, config_id): (i64, String) = (row.get("sweep_id"), row.get("config_id"));
             if let Some(lock) = self.dialect.lock_rows("SELECT config_id FROM configurations WHERE sweep_id = $1 AND config_id = $2") {
@@ -399,7 +400,11 @@ impl Store {
             }
             tx.commit().await.in_db(self)?;
             Ok(Recorded { written: true, completed, rung_summary, next: claim })
-        })
+        });
+        if freed {
+            self.reclaim().await;
+        }
+        recorded
     }
 
     pub async fn record_failed(&self, fold_id: i64, worker: &str, error: &str) -> Result<()> {

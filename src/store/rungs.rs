@@ -171,6 +171,20 @@ impl Store {
         &self,
         sweep_id: i64,
         bracket: u32,
+        plan: impl FnMut(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>,
+    ) -> Result<RungStep> {
+        let step = self.advance_rung_in_one(sweep_id, bracket, plan).await?;
+        if step != RungStep::Waiting {
+            // The pruned configurations' states were deleted: give their pages back.
+            self.reclaim().await;
+        }
+        Ok(step)
+    }
+
+    async fn advance_rung_in_one(
+        &self,
+        sweep_id: i64,
+        bracket: u32,
         mut plan: impl FnMut(u32, &[RungCandidate]) -> std::result::Result<RungPlan, String>,
     ) -> Result<RungStep> {
         let b = bracket as i64;
@@ -314,6 +328,14 @@ impl Store {
     /// a configuration with a fold pending or running is never touched. Returns the
     /// states deleted.
     pub async fn drop_states_with(&self, sweep_id: i64, config_id: &str, decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>) -> Result<u64> {
+        let dropped = self.drop_states_in_one(sweep_id, config_id, decide).await?;
+        if dropped > 0 {
+            self.reclaim().await;
+        }
+        Ok(dropped)
+    }
+
+    async fn drop_states_in_one(&self, sweep_id: i64, config_id: &str, decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>) -> Result<u64> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let at: Option<(i64, Option<i64>)> = sqlx::query_as("SELECT bracket, rung FROM configurations WHERE sweep_id = $1 AND config_id = $2")

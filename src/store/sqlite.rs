@@ -7,7 +7,7 @@
 //! way (network file systems do not honour SQLite's locks): that is PostgreSQL's job.
 
 use super::{Result, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,6 +25,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
+        // A new file can give the pages of deleted training states back (see
+        // `Store::reclaim`); an older file, made without, keeps its peak size until a
+        // VACUUM (docs/database.md): SQLite fixes this mode when the first table is made.
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(60))
@@ -35,6 +39,12 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
     let mut attempt = 0u64;
     loop {
         let result = async {
+            // One connection first, alone: on a new file it sets incremental auto-vacuum
+            // and then WAL, in that order, before the pool's connections (opened
+            // concurrently) can switch the file to WAL first, which would fix the mode
+            // at none.
+            let first = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.map_err(StoreError::from_sql)?;
+            sqlx::Connection::close(first).await.map_err(StoreError::from_sql)?;
             let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options.clone()).await.map_err(StoreError::from_sql)?;
             if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
                 pool.close().await;
