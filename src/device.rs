@@ -112,11 +112,14 @@ pub fn name(d: Device) -> String {
 }
 
 /// The device as recorded with each fold and shown in progress: its name, and for the
-/// CPU `+mkl-avx512` when `--mkl-avx512` changed MKL's kernels (the results' rounding
-/// depends on it).
+/// CPU the kernel path of its fp32 products, whose rounding the results depend on:
+/// `cpu+mkl-avx512` where MKL runs its AVX-512 kernels (its own choice on Intel CPUs
+/// with AVX-512, or `--mkl-avx512` on others), `cpu` where it runs its AVX2 ones (its
+/// choice on AMD CPUs, and on CPUs without AVX-512). A sweep continued on the other path
+/// is then told apart, also when nobody asked for `--mkl-avx512`.
 pub fn label(d: Device) -> String {
     match d {
-        Device::Cpu if crate::mkl::avx512_forced() => "cpu+mkl-avx512".into(),
+        Device::Cpu if crate::mkl::avx512_path() => "cpu+mkl-avx512".into(),
         other => name(other),
     }
 }

@@ -96,6 +96,12 @@ pub fn avx512_forced() -> bool {
     FORCE_AVX512.load(Ordering::SeqCst)
 }
 
+/// Whether MKL runs its AVX-512 kernels in this process: forced ([`force_avx512`]), or
+/// its own choice on an Intel CPU with AVX-512.
+pub fn avx512_path() -> bool {
+    avx512_forced() || (vendor_is_intel() && cpu_has_avx512())
+}
+
 /// Whether `--mkl-avx512` would change MKL's kernels here: a CPU with AVX-512 that is
 /// not Intel's.
 pub fn avx512_would_change_mkl() -> bool {

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long the server lets a session of gridsweep's sit idle inside a transaction.
+pub const IDLE_IN_TRANSACTION: &str = "10s";
+
 /// The current time in SQL, Unix seconds, by the database server's clock.
 pub const NOW: &str = "(extract(epoch from clock_timestamp())::double precision)";
 
@@ -23,7 +26,13 @@ pub const NOW: &str = "(extract(epoch from clock_timestamp())::double precision)
 /// (the URL without its password).
 pub async fn open(url: &str, display: &str) -> Result<PgPool> {
     let at = |e: StoreError| e.at(display);
-    let options = PgConnectOptions::from_str(url).map_err(|e| at(StoreError::from_sql(e)))?;
+    // A process frozen (SIGSTOP, a hung machine) inside one of its transactions, which
+    // all take milliseconds, would hold its row locks for as long as it stays frozen,
+    // and claims skip locked rows: the server ends such a session after 10 s idle in a
+    // transaction, so that the fold's lease can expire and another worker take it over.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| at(StoreError::from_sql(e)))?
+        .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
     // One plain connection first: a closed port or an unknown host is then said as
     // such at once, where the pool would retry until its timeout and report only that.
     match tokio::time::timeout(Duration::from_secs(10), <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)).await {

@@ -17,6 +17,27 @@ use std::collections::HashSet;
 /// measured 52-75 GFLOP/s per job (batch 64 to 512) on the 2-core AVX-512 machine.
 pub const GFLOPS_PER_JOB: f64 = 60.0;
 
+/// The notebook protocol's scoring of the training fold on each epoch whose weights
+/// become the checkpoint, as a share of its other work per fold-epoch: an A/B of the
+/// builds without and with it (`gridsweep bench --precision fp32 --protocol both
+/// --batch-sizes 512`, 2026-11-30, docs/performance.md) measured 8.4 %.
+pub const NOTEBOOK_CHECKPOINT_SHARE: f64 = 0.084;
+
+/// One fold's arithmetic for `epochs` epochs of configuration `p`: training on
+/// `fit_rows`, and under the notebook protocol the validation pass over the CV fold
+/// (`val_rows`) after every epoch (Keras' `validation_data`) and the checkpoint
+/// scoring ([`NOTEBOOK_CHECKPOINT_SHARE`]). Without the two, `plan` fell 19-26 % short
+/// of the measured halving runs of the study's notebook grids.
+pub fn fold_flops(p: &crate::params::HyperParams, n_features: usize, n_classes: usize, fit_rows: usize, val_rows: usize, epochs: u32) -> f64 {
+    let train = crate::bench::fold_fit_flops(p, n_features, n_classes, fit_rows, epochs);
+    if p.protocol != crate::params::Protocol::Notebook {
+        return train;
+    }
+    // A forward pass is a third of a training step's arithmetic (forward + backward).
+    let validation = crate::bench::fold_fit_flops(p, n_features, n_classes, val_rows, epochs) / 3.0;
+    (train + validation) * (1.0 + NOTEBOOK_CHECKPOINT_SHARE)
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub expansion: Expansion,
@@ -85,7 +106,8 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
     let fit_rows = train_rows * (k - 1) / k;
-    let flops = trainings.iter().map(|c| crate::bench::fold_fit_flops(&c.params, nf, nc, fit_rows, c.params.epochs)).sum::<f64>()
+    let val_rows = train_rows - fit_rows;
+    let flops = trainings.iter().map(|c| fold_flops(&c.params, nf, nc, fit_rows, val_rows, c.params.epochs)).sum::<f64>()
         * folds as f64
         * share;
     let jobs = jobs.max(1);
@@ -113,4 +135,24 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         seconds: flops / (GFLOPS_PER_JOB * 1e9 * jobs as f64),
         jobs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::{HyperParams, Protocol};
+
+    /// The notebook protocol costs its validation pass (a forward pass over the CV
+    /// fold, half the training fold's rows at 3 folds: a sixth of the training step's
+    /// arithmetic) and the checkpoint scoring's share on top; GridSearchCV's fold only
+    /// trains.
+    #[test]
+    fn the_notebook_protocol_costs_its_extra_passes() {
+        let gs = HyperParams::default();
+        let nb = HyperParams { protocol: Protocol::Notebook, ..HyperParams::default() };
+        let train = crate::bench::fold_fit_flops(&gs, 19, 6, 2000, 60);
+        assert_eq!(fold_flops(&gs, 19, 6, 2000, 1000, 60), train);
+        let want = train * (1.0 + 1.0 / 6.0) * (1.0 + NOTEBOOK_CHECKPOINT_SHARE);
+        assert!((fold_flops(&nb, 19, 6, 2000, 1000, 60) - want).abs() < 1e-6 * want);
+    }
 }
