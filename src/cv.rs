@@ -10,7 +10,7 @@
 pub use crate::score::{mean_std, summarize, CvSummary, DeltaKind, ScoreRule, W1, W2};
 
 use crate::data::preprocess::Preprocessor;
-use crate::data::split::stratified_kfold;
+use crate::data::split::Splitter;
 use crate::data::{self, DataError, DatasetSpec, Prepared};
 use crate::params::HyperParams;
 use crate::train::{self, FoldData, FoldError, FoldResult, Silent};
@@ -37,13 +37,15 @@ pub struct CvData {
 
 impl CvData {
     pub fn load(spec: &DatasetSpec, folds: usize) -> Result<Self, DataError> {
-        Self::load_repeated(spec, folds, 1, 0)
+        Self::load_repeated(spec, folds, 1, 0, Splitter::Stratified)
     }
 
     /// K-fold repeated `repeats` times: repeat 0 is [`CvData::load`]'s folds; repeat r
     /// stratifies a permutation of the training rows drawn from `(seed, r)`, so each
     /// repeat is a new stratified split, the same for every configuration.
-    pub fn load_repeated(spec: &DatasetSpec, folds: usize, repeats: usize, seed: u64) -> Result<Self, DataError> {
+    ///
+    /// `splitter`: stratified k-fold, or plain (unshuffled) k-fold.
+    pub fn load_repeated(spec: &DatasetSpec, folds: usize, repeats: usize, seed: u64, splitter: Splitter) -> Result<Self, DataError> {
         if folds < 2 {
             return Err(DataError::BadOption {
                 key: "folds",
@@ -59,7 +61,7 @@ impl CvData {
         })?;
         let train_x = preprocessor.transform(&raw_train);
         let labels = prepared.train_y();
-        let fold_of = stratified_kfold(&labels, folds);
+        let fold_of = splitter.folds(&labels, folds);
         let repeat_fold_of = (1..repeats.max(1))
             .map(|r| {
                 use rand::seq::SliceRandom;
@@ -67,7 +69,7 @@ impl CvData {
                 order.shuffle(&mut crate::rng::stream(seed, r as u64, crate::rng::Stream::Repeat));
                 let permuted: Vec<usize> = order.iter().map(|&i| labels[i]).collect();
                 let mut of = vec![0; labels.len()];
-                for (p, f) in stratified_kfold(&permuted, folds).into_iter().enumerate() {
+                for (p, f) in splitter.folds(&permuted, folds).into_iter().enumerate() {
                     of[order[p]] = f;
                 }
                 of

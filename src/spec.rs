@@ -60,6 +60,10 @@ pub struct CvSection {
     /// default, left out of the stored spec) is plain k-fold, today's folds and ids.
     #[serde(default = "default_repeats", skip_serializing_if = "is_one")]
     pub repeats: usize,
+    /// `stratified` (`StratifiedKFold`, the default, left out of the stored spec) or
+    /// `kfold` (`KFold`, unshuffled: what `GridSearchCV(cv=k)` does with a one-hot `y`).
+    #[serde(default, skip_serializing_if = "crate::data::split::Splitter::is_default")]
+    pub splitter: crate::data::split::Splitter,
 }
 
 fn default_folds() -> usize {
@@ -76,7 +80,7 @@ fn is_one(n: &usize) -> bool {
 
 impl Default for CvSection {
     fn default() -> Self {
-        CvSection { folds: 3, repeats: 1 }
+        CvSection { folds: 3, repeats: 1, splitter: Default::default() }
     }
 }
 

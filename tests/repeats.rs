@@ -140,3 +140,51 @@ fn rerun_trains_the_best_again_with_repeats() {
     assert_eq!(r["complete"], 1);
     assert_eq!(r["ranking"][0]["params"]["protocol"], "notebook");
 }
+
+/// The study's ways of splitting (issue 30): `dataset.stratify: "onehot"`,
+/// `dataset.preshuffle` and `cv.splitter: "kfold"` run, change the sweep's results (other
+/// rows, other folds), and a sweep cannot switch them once run; the plain spec, which
+/// names none of them, stays the same sweep with the same ids and results.
+#[test]
+fn the_studys_splits_are_options_that_change_the_sweep_and_stay_with_it() {
+    let d = Dir::new("repeats", "study-splits");
+    let plain = d.spec_with("t", 300, FIXED, GRID, "");
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let write = |name: &str, from: &str, to: &str| {
+        let p = d.path(name);
+        let t = text.replace(from, to);
+        assert_ne!(t, text, "{name}: the spec was rewritten");
+        std::fs::write(&p, t).unwrap();
+        p
+    };
+    let onehot = write("onehot.json", r#""path": "data-300.csv""#, r#""path": "data-300.csv", "stratify": "onehot", "preshuffle": 42"#);
+    let kfold = write("kfold.json", r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "splitter": "kfold"}"#);
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let db2 = d.path("s2.db").to_string_lossy().into_owned();
+    let db3 = d.path("s3.db").to_string_lossy().into_owned();
+    run_spec(&plain, &db);
+    run_spec(&onehot, &db2);
+    run_spec(&kfold, &db3);
+    let ids0 = ids(&db, "t");
+    // The same configurations, other results: other rows in the splits, other folds.
+    for other in [&db2, &db3] {
+        assert_eq!({ let mut a = ids(other, "t"); a.sort(); a }, { let mut a = ids0.clone(); a.sort(); a });
+        assert_ne!(exact_results(other, "t", &ids0[0]), exact_results(&db, "t", &ids0[0]));
+    }
+    // A sweep keeps its splits: the plain spec cannot continue either.
+    let (code, _, err) = run(bin().arg("run").arg(&plain).args(["--db", &db2, "--quiet"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("was run on different data") && err.contains("dataset options changed"), "{err}");
+    let (code, _, err) = run(bin().arg("run").arg(&plain).args(["--db", &db3, "--quiet"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3 folds (KFold)") && err.contains("another `name`"), "{err}");
+    // The plain spec continues its own sweep: nothing new to train.
+    let (code, out, err) = run(bin().arg("run").arg(&plain).args(["--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(format!("{out}{err}").contains("this run: 0 done"), "{err}");
+    // A bad value is named by key.
+    let bad = write("bad.json", r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "splitter": "shuffled"}"#);
+    let (code, _, err) = run(bin().arg("plan").arg(&bad));
+    assert_eq!(code, 2);
+    assert!(err.contains("cv.splitter") && err.contains("kfold"), "{err}");
+}

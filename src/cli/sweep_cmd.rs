@@ -422,7 +422,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     }
     // The data first: a spec whose data cannot be read or split fails here, before
     // anything is recorded.
-    let data = Arc::new(CvData::load_repeated(&spec.dataset, spec.cv.folds, spec.cv.repeats, spec.seed)?);
+    let data = Arc::new(CvData::load_repeated(&spec.dataset, spec.cv.folds, spec.cv.repeats, spec.seed, spec.cv.splitter)?);
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;
     let hint = db_hint(&x.db.db);

@@ -57,6 +57,30 @@ pub struct DatasetSpec {
     /// categories.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub encode: BTreeMap<String, Encoding>,
+    /// What the train/validation/test splits stratify on: the labels (the default), or,
+    /// as code that passes `pd.get_dummies(labels)` to `train_test_split(stratify=…)`,
+    /// their one-hot rows, whose class order differs (see `split::onehot_order`).
+    #[serde(default, skip_serializing_if = "Stratify::is_default")]
+    pub stratify: Stratify,
+    /// `df.sample(frac=1, random_state=SEED)` before the splits (the rows' order, which
+    /// the splits' draws depend on); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preshuffle: Option<u64>,
+}
+
+/// What the splits stratify on (`dataset.stratify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stratify {
+    #[default]
+    Labels,
+    Onehot,
+}
+
+impl Stratify {
+    pub fn is_default(&self) -> bool {
+        *self == Stratify::Labels
+    }
 }
 
 /// The dataset path that selects the built-in synthetic data (no file needed).
@@ -99,6 +123,8 @@ impl DatasetSpec {
             delimiter: None,
             decimal_comma: false,
             encode: BTreeMap::new(),
+            stratify: Stratify::Labels,
+            preshuffle: None,
         }
     }
 
@@ -407,13 +433,29 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
         file: file.clone(),
         message,
     };
-    let all: Vec<usize> = (0..dataset.y.len()).collect();
     let k = dataset.n_classes();
+    // The rows in the order the splits see them, and the labels they stratify on.
+    let all: Vec<usize> = match spec.preshuffle {
+        Some(s) => {
+            let s = u32::try_from(s).map_err(|_| DataError::BadOption { key: "preshuffle", value: s.to_string(), expected: "an integer in [0, 2^32) (NumPy's RandomState seeds)" })?;
+            split::preshuffle(dataset.y.len(), s)
+        }
+        None => (0..dataset.y.len()).collect(),
+    };
+    let strata: Vec<usize> = match spec.stratify {
+        Stratify::Labels => dataset.y.clone(),
+        Stratify::Onehot => split::onehot_order(&dataset.y, k),
+    };
+    let class_of_stratum = |s: usize| match spec.stratify {
+        Stratify::Labels => s,
+        Stratify::Onehot => k - 1 - s,
+    };
     let in_file = dataset.class_counts();
     // A class too small to split: its counts in the file and after each split, and the
     // option that leaves it out.
     let small_class = |e: split::SplitError, step: &str, after_test: bool| match e {
         split::SplitError::ClassTooSmall { class, rows } => {
+            let class = class_of_stratum(class);
             let name = &dataset.class_names[class];
             let others: Vec<&str> = dataset.class_names.iter().filter(|c| *c != name).map(String::as_str).collect();
             let counts = if after_test {
@@ -430,8 +472,8 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
         other => too_few(format!("{step} split: {}", other.describe(&dataset.class_names))),
     };
     // As the study: train_test_split(random_state=seed) twice, each with a fresh generator.
-    let (rest, test) = split::stratified_split(&all, &dataset.y, spec.test_fraction, seed).map_err(|e| small_class(e, "test", false))?;
-    let (train, validation) = split::stratified_split(&rest, &dataset.y, spec.validation_fraction, seed)
+    let (rest, test) = split::stratified_split(&all, &strata, spec.test_fraction, seed).map_err(|e| small_class(e, "test", false))?;
+    let (train, validation) = split::stratified_split(&rest, &strata, spec.validation_fraction, seed)
         .map_err(|e| small_class(e, "validation", true))?;
     let mut prepared = Prepared {
         dataset,

@@ -55,6 +55,12 @@ pub(super) fn fingerprint_bytes(spec: &DatasetSpec, bytes: &[u8]) -> String {
     if !spec.encode.is_empty() {
         options["encode"] = serde_json::json!(spec.encode);
     }
+    if !spec.stratify.is_default() {
+        options["stratify"] = serde_json::json!(spec.stratify);
+    }
+    if let Some(s) = spec.preshuffle {
+        options["preshuffle"] = serde_json::json!(s);
+    }
     let mut h = Sha256::new();
     h.update(bytes);
     h.update(options.to_string().as_bytes());

@@ -6,7 +6,16 @@
 //!
 //! `stratified_kfold` is `StratifiedKFold(shuffle=False)` exactly: classes ordered by
 //! first appearance, per-fold counts by a round robin over the sorted labels, and each
-//! class's rows assigned to folds in blocks, in data order.
+//! class's rows assigned to folds in blocks, in data order. `kfold` is plain
+//! `KFold(shuffle=False)`: contiguous blocks, the first `n % k` one row longer (what
+//! `GridSearchCV(cv=3)` uses when `y` is one-hot, which scikit-learn takes for
+//! multilabel and will not stratify).
+//!
+//! `onehot_order` is the class order a split stratified on one-hot rows sees:
+//! scikit-learn joins each row of `pd.get_dummies(labels)` (columns in sorted label
+//! order) into a string and sorts those, which puts the class of the last column first
+//! ("0 … 0 1" before "0 … 1 0"): the sorted classes reversed. `preshuffle` is
+//! `df.sample(frac=1, random_state=seed)`: NumPy's `RandomState(seed).permutation(n)`.
 
 use super::numpy_rng::RandomState;
 
@@ -109,6 +118,53 @@ pub fn stratified_split(
     Ok((train.iter().map(|&i| rows[i]).collect(), test.iter().map(|&i| rows[i]).collect()))
 }
 
+/// How a training part is cut into folds (`cv.splitter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Splitter {
+    /// `StratifiedKFold(k)` (the default).
+    #[default]
+    Stratified,
+    /// `KFold(k)`, unshuffled.
+    Kfold,
+}
+
+impl Splitter {
+    pub fn is_default(&self) -> bool {
+        *self == Splitter::Stratified
+    }
+
+    /// The fold (0..k) of each row of `labels`, in their order.
+    pub fn folds(self, labels: &[usize], k: usize) -> Vec<usize> {
+        match self {
+            Splitter::Stratified => stratified_kfold(labels, k),
+            Splitter::Kfold => kfold(labels.len(), k),
+        }
+    }
+}
+
+/// `KFold(n_splits = k, shuffle = False)`: the fold of each of `n` rows; fold f holds
+/// a contiguous block, the first `n % k` folds one row more.
+pub fn kfold(n: usize, k: usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(n);
+    for f in 0..k {
+        let size = n / k + usize::from(f < n % k);
+        out.extend(std::iter::repeat_n(f, size));
+    }
+    out
+}
+
+/// The labels a split stratified on one-hot rows sees, as class indices in its order:
+/// class `c` of `n_classes` (sorted names) becomes `n_classes - 1 - c`.
+pub fn onehot_order(y: &[usize], n_classes: usize) -> Vec<usize> {
+    y.iter().map(|&c| n_classes - 1 - c).collect()
+}
+
+/// `df.sample(frac=1, random_state=seed)`'s row order of `n` rows.
+pub fn preshuffle(n: usize, seed: u32) -> Vec<usize> {
+    RandomState::new(seed).permutation(n)
+}
+
 /// `StratifiedKFold(n_splits = k, shuffle = False)`: the fold (0..k) of each row of
 /// `labels`, where a fold is the validation part of that split.
 pub fn stratified_kfold(labels: &[usize], k: usize) -> Vec<usize> {
@@ -149,7 +205,7 @@ mod tests {
     use rand::seq::SliceRandom;
 
     #[test]
-    fn kfold_matches_scikit_learn() {
+    fn stratified_kfold_matches_scikit_learn() {
         // StratifiedKFold(3).split(np.zeros(14), y): validation fold of each row, from
         // tests/reference/sklearn_reference.py (scikit-learn 1.7), committed as numbers.
         let y = [2, 0, 0, 1, 2, 2, 0, 1, 0, 2, 0, 1, 2, 0];
@@ -187,6 +243,45 @@ mod tests {
         let (train2, val) = stratified_split(&train, &y, 0.3, 42).unwrap();
         assert_eq!(train2, [33, 31, 36, 39, 35, 11, 24, 6, 10, 0, 27, 1, 37, 28, 14, 8, 19, 32, 38]);
         assert_eq!(val, [23, 18, 2, 16, 20, 5, 3, 34, 22]);
+    }
+
+    /// The study's splits (tests/reference/split_reference.py, scikit-learn 1.9.1,
+    /// pandas 3.1.1): 60 rows of six classes.
+    fn study_like_labels() -> Vec<usize> {
+        (0..60).map(|i| (i * 5 + i / 7) % 7 % 6).collect()
+    }
+
+    #[test]
+    fn onehot_stratification_matches_train_test_split_on_get_dummies() {
+        let y = study_like_labels();
+        let strata = onehot_order(&y, 6);
+        let rows: Vec<usize> = (0..60).collect();
+        let (rest, test) = stratified_split(&rows, &strata, 0.2, 42).unwrap();
+        assert_eq!(test, [43, 30, 22, 29, 18, 20, 23, 27, 40, 32, 15, 31]);
+        let (train, val) = stratified_split(&rest, &strata, 0.2, 42).unwrap();
+        assert_eq!(train, [16, 56, 42, 21, 26, 33, 49, 12, 4, 36, 9, 2, 24, 34, 8, 6, 48, 11, 38, 44, 41, 1, 7, 28, 51, 54, 47, 45, 14, 35, 25, 52, 57, 13, 37, 46, 59, 58]);
+        assert_eq!(val, [39, 19, 10, 5, 50, 53, 3, 55, 0, 17]);
+        // Stratified on the labels themselves, the draw differs.
+        let (_, by_labels) = stratified_split(&rows, &y, 0.2, 42).unwrap();
+        assert_ne!(by_labels, test);
+    }
+
+    #[test]
+    fn preshuffle_matches_dataframe_sample_and_the_splits_after_it() {
+        let y = study_like_labels();
+        let order = preshuffle(60, 42);
+        assert_eq!(order, [0, 5, 36, 45, 13, 54, 33, 48, 12, 57, 46, 50, 31, 3, 52, 17, 8, 6, 40, 4, 43, 19, 34, 58, 25, 56, 15, 27, 9, 30, 26, 16, 24, 55, 11, 32, 53, 41, 37, 29, 44, 1, 21, 2, 47, 39, 35, 23, 49, 10, 22, 18, 59, 20, 7, 42, 14, 28, 51, 38]);
+        let strata = onehot_order(&y, 6);
+        let (rest, test) = stratified_split(&order, &strata, 0.3, 42).unwrap();
+        assert_eq!(test, [38, 52, 13, 31, 34, 45, 3, 39, 29, 21, 44, 43, 22, 27, 30, 28, 55, 4]);
+        let (train, _) = stratified_split(&rest, &strata, 0.3, 42).unwrap();
+        assert_eq!(train, [51, 58, 16, 19, 9, 15, 7, 59, 26, 23, 40, 36, 35, 25, 57, 0, 1, 33, 53, 47, 24, 8, 20, 12, 18, 11, 32, 37, 10]);
+    }
+
+    #[test]
+    fn kfold_matches_scikit_learn() {
+        assert_eq!(kfold(20, 3), [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+        assert_eq!(Splitter::Kfold.folds(&[5; 20], 3), kfold(20, 3));
     }
 
     #[test]

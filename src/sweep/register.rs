@@ -115,11 +115,12 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
         .ok()
         .and_then(|v| v.get("cv").cloned())
         .and_then(|cv| serde_json::from_value::<crate::spec::CvSection>(cv).ok())
-        .unwrap_or(crate::spec::CvSection { folds: row.folds as usize, repeats: 1 });
+        .unwrap_or(crate::spec::CvSection { folds: row.folds as usize, repeats: 1, splitter: Default::default() });
     let describe = |cv: &crate::spec::CvSection| {
-        if cv.repeats > 1 { format!("{} folds × {} repeats", cv.folds, cv.repeats) } else { format!("{} folds", cv.folds) }
+        let kind = if cv.splitter.is_default() { "" } else { " (KFold)" };
+        if cv.repeats > 1 { format!("{} folds × {} repeats{kind}", cv.folds, cv.repeats) } else { format!("{} folds{kind}", cv.folds) }
     };
-    if row.folds as usize != spec.cv.total() || stored_cv.folds != spec.cv.folds || row.seed as u64 != spec.seed {
+    if row.folds as usize != spec.cv.total() || stored_cv.folds != spec.cv.folds || stored_cv.splitter != spec.cv.splitter || row.seed as u64 != spec.seed {
         return Ok(Some(format!(
             "sweep `{}` was run with {} and seed {}; this spec asks for {} and seed {}. \
              Results would not be comparable: give the spec another `name`.",

@@ -47,7 +47,7 @@ pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, r
             base.cv.folds
         )),
         dataset: base.dataset,
-        cv: CvSection { folds: base.cv.folds, repeats },
+        cv: CvSection { folds: base.cv.folds, repeats, splitter: base.cv.splitter },
         seed: base.seed,
         fixed: Map::new(),
         grid: Grid::Many(grid),
