@@ -290,6 +290,8 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     let spec_file = out.join("spec.json");
     let spec: Value = serde_json::from_str(&std::fs::read_to_string(&spec_file).unwrap()).unwrap();
     assert_eq!(spec["name"], "s");
+    // The default `drop` (the index column, never a feature) is not shown as if given.
+    assert!(spec["dataset"].get("drop").is_none(), "{spec}");
     assert!(html.contains(&format!("gridsweep run {}", spec_file.display())), "the real spec path");
     // Every command the page names carries the sweep's database.
     let db = d.db();

@@ -34,7 +34,10 @@ pub struct DatasetSpec {
     /// Columns that are neither features nor the label, besides the unnamed row-index
     /// column (an empty header or `Unnamed: 0`, as pandas writes it), which is never a
     /// feature. A column named here that is absent is an error, except that index.
-    #[serde(default = "default_drop")]
+    // Left out of a written spec when it is only the default (the index column, which
+    // is never a feature anyway): the report's spec then shows no `drop` for a file
+    // whose index header is empty.
+    #[serde(default = "default_drop", skip_serializing_if = "is_default_drop")]
     pub drop: Vec<String>,
     /// Labels to keep; `None` keeps every row.
     #[serde(default)]
@@ -99,6 +102,9 @@ fn default_label() -> String {
 }
 fn default_drop() -> Vec<String> {
     vec![INDEX_COLUMN.into()]
+}
+fn is_default_drop(drop: &Vec<String>) -> bool {
+    *drop == default_drop()
 }
 fn default_test_fraction() -> f64 {
     0.3

@@ -123,10 +123,9 @@ where
                         chart.draw_series(DashedLineSeries::new(vec![a, b], 5, 4, RGBColor(160, 160, 160).stroke_width(1)))?;
                     }
                 }
-                // Label on the line near the right edge, if inside.
-                let xl = x1 - (x1 - x0) * 0.14;
-                let y = (2.0 * s - rule.w1 * (1.0 - xl.abs())) / rule.w2;
-                if y > y0 && y < y1 {
+                // Label on the line, right of centre where it can: not over a point and
+                // not under the legend (lower right).
+                if let Some((xl, y)) = label_place(s, rule, points, (x0, x1), (y0, y1)) {
                     chart.draw_series(std::iter::once(Text::new(format!("score {s:.3}"), (xl, y), text_style(13))))?;
                 }
             }
@@ -170,6 +169,26 @@ where
         .label_font(text_style(15))
         .draw()?;
     Ok(())
+}
+
+/// Where an equal-score line's label goes: the first of a few places along the line,
+/// from the right, that is inside the plot, clear of the legend's corner (lower right)
+/// and clear of every point (the label runs right of its anchor, about a tenth of the
+/// width and a thirtieth of the height). None when no place is clear.
+pub(super) fn label_place(s: f64, rule: &ScoreRule, points: &[ConfigPoint], xs: (f64, f64), ys: (f64, f64)) -> Option<(f64, f64)> {
+    let (w, h) = (xs.1 - xs.0, ys.1 - ys.0);
+    [0.84, 0.7, 0.56, 0.42, 0.28, 0.14].into_iter().find_map(|f| {
+        let x = xs.0 + w * f;
+        let y = (2.0 * s - rule.w1 * (1.0 - x.abs())) / rule.w2;
+        let fy = (y - ys.0) / h;
+        let inside = fy > 0.04 && fy < 0.96;
+        let legend = f > 0.6 && fy < 0.22;
+        let on_point = points.iter().any(|p| {
+            let (dx, dy) = ((p.delta_accuracy - x) / w, (p.val_accuracy - y) / h);
+            (-0.02..0.13).contains(&dx) && dy.abs() < 0.045
+        });
+        (inside && !legend && !on_point).then_some((x, y))
+    })
 }
 
 pub(super) fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -150,3 +150,24 @@ fn equal_score_lines_are_parallel_and_through_the_chosen_point() {
     let dist = ((cx - s.0) * dy - (cy - s.1) * dx).abs() / (dx * dx + dy * dy).sqrt();
     assert!(dist < 1.5, "the chosen point is {dist:.1} px off its line");
 }
+
+/// An equal-score line's label is not put on a point, nor in the legend's corner: it
+/// moves left along its line (issue 29).
+#[test]
+fn score_labels_keep_clear_of_points_and_the_legend() {
+    let rule = ScoreRule::default();
+    let (xs, ys) = ((0.0, 0.1), (0.5, 0.7));
+    let line_y = |s: f64, x: f64| (2.0 * s - rule.w1 * (1.0 - x)) / rule.w2;
+    let s = 0.5 * (rule.w1 * (1.0 - 0.05) + rule.w2 * 0.6);
+    // Nothing in the way: the rightmost place, on the line.
+    let (x, y) = label_place(s, &rule, &[], xs, ys).unwrap();
+    assert!((x - 0.084).abs() < 1e-12 && (y - line_y(s, x)).abs() < 1e-12);
+    // A point just right of that anchor on the line: the label moves left.
+    let p = ConfigPoint { delta_accuracy: 0.086, val_accuracy: line_y(s, 0.086), score: s, stopped_at: None };
+    let (x2, _) = label_place(s, &rule, &[p], xs, ys).unwrap();
+    assert!(x2 < 0.08, "{x2}");
+    // A line low at the right edge runs through the legend's corner there and lower
+    // still to the left: its label is left out rather than put under the legend.
+    let low = 0.5 * (rule.w1 * (1.0 - 0.084) + rule.w2 * 0.52);
+    assert_eq!(label_place(low, &rule, &[], xs, ys), None);
+}
