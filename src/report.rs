@@ -230,9 +230,9 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
             let _ = writeln!(html, "<p class=\"note\">Not computed: {}.</p>", esc(note));
         }
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 html,
-                "<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun {} --top K --repeats R --db {}</code> trains the best again with repeated cross-validation.</p>\n",
+                "<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun {} --top K --repeats R --db {}</code> trains the best again with repeated cross-validation.</p>",
                 esc(&shell_word(&input.spec.name)),
                 esc(&shell_word(&input.db.to_string()))
             );

@@ -61,7 +61,7 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     let ranked: Vec<(f64, f64)> =
         r["ranking"].as_array().unwrap().iter().map(|x| (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap())).collect();
     let mut want = [(0.70, 0.66), (0.68, 0.665), (0.75, 0.64), (0.62, 0.61), (0.69, 0.655), (0.72, 0.63), (0.71, 0.635), (0.66, 0.66)];
-    let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - ((t - v as f64) / v).abs()) + v);
+    let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - ((t - v) / v).abs()) + v);
     want.sort_by(|a, b| score(*b).total_cmp(&score(*a)));
     assert_eq!(ranked, want);
     for x in r["ranking"].as_array().unwrap() {
@@ -178,12 +178,7 @@ fn a_bad_file_is_named_by_line_and_column_and_nothing_is_recorded() {
 fn a_cv_results_file_brings_its_folds() {
     let d = Dir::new("import", "cv-results");
     let spec = d.spec_with("t", 300, r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#, r#"{"dropout": [0.0, 0.3, 0.6]}"#, "");
-    let db = d.path("c.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
-    assert_eq!(code, 0, "{err}");
-    let file = d.path("cv.csv");
-    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
-    assert_eq!(code, 0, "{err}");
+    let (db, file) = run_and_export_cv_results(&d, &spec);
     let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "back", "--format", "cv-results", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("imported 3 configuration(s)"), "{out}");
@@ -218,12 +213,7 @@ fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
         r#"[{"dropout": [0.0, 0.3]}, {"dropout": [0.5], "optimizer": ["adam"]}]"#,
         "",
     );
-    let db = d.path("c.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
-    assert_eq!(code, 0, "{err}");
-    let file = d.path("cv.csv");
-    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
-    assert_eq!(code, 0, "{err}");
+    let (db, file) = run_and_export_cv_results(&d, &spec);
     let configs = |name: &str| -> Vec<(String, Value)> {
         let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
         let mut v: Vec<(String, Value)> = r["ranking"].as_array().unwrap().iter().map(|x| (x["config_id"].as_str().unwrap().to_string(), x["params"].clone())).collect();
@@ -260,6 +250,17 @@ fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
     assert!(err.contains("cut.csv, line ") && err.contains("differ in dropout") && err.contains("does not state it"), "{err}");
 }
 
+
+/// Runs `spec` (sweep `t`) into `c.db` and exports it as `cv.csv` in cv-results form.
+fn run_and_export_cv_results(d: &Dir, spec: &std::path::Path) -> (String, std::path::PathBuf) {
+    let db = d.path("c.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let file = d.path("cv.csv");
+    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
+    assert_eq!(code, 0, "{err}");
+    (db, file)
+}
 
 /// The tests' statistics through the binary, against scipy's numbers
 /// (tests/reference/stats_reference.json): two configurations whose fold scores differ
