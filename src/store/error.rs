@@ -73,8 +73,10 @@ impl StoreError {
         match source {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
             // PostgreSQL: connection exceptions (08…), the server shutting down or
-            // starting (57P01-57P03).
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+            // starting (57P01-57P03), and the server ending a session that sat idle
+            // (in a transaction, 25P03, as a frozen worker's does; or at all, 57P05):
+            // a new connection carries on.
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "57P05" | "25P03")),
             _ => false,
         }
     }
@@ -103,4 +105,35 @@ where
         }
         e => StoreError::Migrate { db: String::new(), source: e },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A session the server ended for sitting idle in a transaction (what happens to a
+    /// worker frozen inside one) is a lost connection, waited out like a restart; a
+    /// refused statement is not. Needs the PostgreSQL scripts/test.sh starts.
+    #[test]
+    fn a_session_ended_for_idling_in_a_transaction_is_a_lost_connection() {
+        let Ok(url) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
+            eprintln!("skipped: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
+            return;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::{Connection, Executor};
+            use std::str::FromStr;
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("idle_in_transaction_session_timeout", "300ms")]);
+            let mut c = sqlx::PgConnection::connect_with(&options).await.unwrap();
+            let refused = c.execute("SELEC 1").await.unwrap_err();
+            assert!(!StoreError::from_sql(refused).is_connection_lost());
+            c.execute("BEGIN").await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+            let ended = c.execute("SELECT 1").await.unwrap_err();
+            let e = StoreError::from_sql(ended);
+            assert!(e.to_string().contains("idle-in-transaction"), "{e}");
+            assert!(e.is_connection_lost(), "{e}");
+        });
+    }
 }
