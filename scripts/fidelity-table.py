@@ -32,25 +32,15 @@ def key(params):
     return tuple(json.dumps(params.get(k), sort_keys=True) for k in KEYS)
 
 
-def ranks(xs):
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    r = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
 def spearman(a, b):
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    return cov / math.sqrt(sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb))
+    """halving-vs-grid.py's Spearman correlation (average ranks for ties), loaded from there."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).with_name("halving-vs-grid.py")
+    spec = importlib.util.spec_from_file_location("halving_vs_grid", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.spearman(a, b)
 
 
 def main():

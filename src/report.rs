@@ -164,7 +164,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             "<section id=\"imported\">\n<h2>Imported results</h2>\n<p>This sweep was imported from {}: it has no data or model of its own here, so there is no evaluation on a test part and no baseline. <code>gridsweep rerun {} --top K --repeats R --spec SPEC --db {}</code> trains its best again on the data a spec names.</p>\n</section>",
             esc(&input.spec.dataset.path.display().to_string()),
             esc(&shell_word(&input.spec.name)),
-            esc(&shell_word(&input.db.to_string()))
+            db_word(input)
         );
     }
     let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
@@ -234,7 +234,7 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
                 html,
                 "<p class=\"note\">On paired fold scores: the corrected resampled t-test (Nadeau &amp; Bengio; one-sided p) and the Bayesian correlated t-test (the probability that the runner-up is the better one). With few folds they have little power: <code>gridsweep rerun {} --top K --repeats R --db {}</code> trains the best again with repeated cross-validation.</p>",
                 esc(&shell_word(&input.spec.name)),
-                esc(&shell_word(&input.db.to_string()))
+                db_word(input)
             );
             html.push_str("<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it is better)</th><th>folds</th></tr></thead><tbody>\n");
             for c in &a.comparisons {
@@ -265,7 +265,7 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
         html,
         "<p class=\"note\">Marginals per value with intervals, the other targets and all of it as JSON: <code>gridsweep analyze {} --db {}</code> (docs/confidence.md).</p>\n</section>",
         esc(&shell_word(&input.spec.name)),
-        esc(&shell_word(&input.db.to_string()))
+        db_word(input)
     );
     Ok(())
 }
@@ -529,6 +529,11 @@ fn baselines_section(html: &mut String, _input: &ReportInput, e: &Evaluation, im
     }
     html.push_str("</section>\n");
     Ok(())
+}
+
+/// The sweep's database as a hint's `--db` word, escaped for the page.
+fn db_word(input: &ReportInput) -> String {
+    esc(&shell_word(&input.db.to_string()))
 }
 
 /// The commands that reproduce the page, and `spec.json` beside it.
