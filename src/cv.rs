@@ -9,6 +9,7 @@
 
 pub use crate::score::{mean_std, summarize, CvSummary, DeltaKind, ScoreRule, W1, W2};
 
+use crate::data::partition::Partition;
 use crate::data::preprocess::Preprocessor;
 use crate::data::split::Splitter;
 use crate::data::{self, DataError, DatasetSpec, Prepared};
@@ -125,6 +126,64 @@ impl CvData {
             }
         }
         f
+    }
+}
+
+/// A sweep's data on each partition its configurations use: the spec's own, and one
+/// per sub-grid `"split"` (see [`crate::data::partition`]). Each is split,
+/// preprocessed (fitted on its own training part) and cut into folds once.
+pub struct CvSets {
+    /// The spec's own partition.
+    pub base: std::sync::Arc<CvData>,
+    /// The others, in the order first met.
+    pub others: Vec<(Partition, std::sync::Arc<CvData>)>,
+    dataset: DatasetSpec,
+    seed: u64,
+}
+
+impl CvSets {
+    /// Loads the spec's own partition (`dataset`, `splitter`) and each distinct one of
+    /// `partitions` (`None`: the spec's own).
+    pub fn load<'a>(
+        dataset: &DatasetSpec,
+        folds: usize,
+        repeats: usize,
+        seed: u64,
+        splitter: Splitter,
+        partitions: impl IntoIterator<Item = Option<&'a Partition>>,
+    ) -> Result<Self, DataError> {
+        let base = std::sync::Arc::new(CvData::load_repeated(dataset, folds, repeats, seed, splitter)?);
+        let mut sets = CvSets { base, others: Vec::new(), dataset: dataset.clone(), seed };
+        sets.add(partitions)?;
+        Ok(sets)
+    }
+
+    /// Loads each of `partitions` not loaded yet (a sweep may hold configurations of an
+    /// earlier spec version, on partitions the present spec no longer names).
+    pub fn add<'a>(&mut self, partitions: impl IntoIterator<Item = Option<&'a Partition>>) -> Result<(), DataError> {
+        let (folds, repeats) = (self.base.folds, self.base.repeats);
+        for p in partitions.into_iter().flatten() {
+            if self.others.iter().any(|(q, _)| q == p) {
+                continue;
+            }
+            let data = CvData::load_repeated(&p.apply(&self.dataset), folds, repeats, self.seed, p.splitter)?;
+            self.others.push((p.clone(), std::sync::Arc::new(data)));
+        }
+        Ok(())
+    }
+
+    /// The data of a configuration's partition (`None`: the spec's own); `None` when it
+    /// was not loaded.
+    pub fn get(&self, partition: Option<&Partition>) -> Option<&std::sync::Arc<CvData>> {
+        match partition {
+            None => Some(&self.base),
+            Some(p) => self.others.iter().find(|(q, _)| q == p).map(|(_, d)| d),
+        }
+    }
+
+    /// Every partition's data, the spec's own first.
+    pub fn all(&self) -> impl Iterator<Item = (Option<&Partition>, &std::sync::Arc<CvData>)> {
+        std::iter::once((None, &self.base)).chain(self.others.iter().map(|(p, d)| (Some(p), d)))
     }
 }
 

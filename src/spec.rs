@@ -9,6 +9,7 @@
 //! configuration runs once, whichever sub-grids produce it.
 
 use crate::score::ScoreRule;
+use crate::data::partition::Partition;
 use crate::data::DatasetSpec;
 use crate::params::{HyperParams, ParamError, Protocol};
 use crate::search::Search;
@@ -240,6 +241,9 @@ impl Spec {
                     if unstated.contains(&key.as_str()) {
                         return true;
                     }
+                    if key == "split" {
+                        return true; // compared below, also where the sub-grid does not list it
+                    }
                     let Some(have) = params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)) else { return true };
                     let listed: Vec<&Value> = match listed {
                         Value::Array(a) => a.iter().collect(),
@@ -248,10 +252,25 @@ impl Spec {
                     let listed: Vec<Value> = listed.iter().filter_map(|v| canonical(key, v)).collect();
                     // A key the canonical form names otherwise is not compared.
                     listed.is_empty() || listed.contains(&have)
-                })
+                }) && self.partition_listed(g, params)
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// Whether a configuration's partition (its `split`; absent: the spec's own) is one
+    /// sub-grid `g` gives its rows: its own `split`, else `fixed`'s, else the spec's.
+    fn partition_listed(&self, g: &Map<String, Value>, params: &Map<String, Value>) -> bool {
+        let have = params.get("split").cloned().unwrap_or(Value::Null);
+        let listed = match g.get("split").or_else(|| self.fixed.get("split")) {
+            Some(Value::Array(a)) => a.clone(),
+            Some(one) => vec![one.clone()],
+            None => vec![Value::Null],
+        };
+        listed.iter().any(|v| match v {
+            Value::Null => have.is_null(),
+            v => Partition::from_stored(v).is_ok_and(|p| p.to_value() == have),
+        })
     }
 
     /// Reads and validates a spec file; relative dataset paths resolve against the
@@ -298,15 +317,64 @@ impl Spec {
                 SpecError::Invalid { file: file.to_path_buf(), place: format!("{path} (line {})", inner.line()), message }
             }
         })?;
-        spec.validate(file, text)?;
+        let mut spec = spec;
+        let split_mistakes = spec.resolve_splits(file, text);
+        spec.validate(file, text, split_mistakes)?;
         Ok(spec)
+    }
+
+    /// The partition of the spec's own `dataset` and `cv` sections.
+    pub fn partition(&self) -> Partition {
+        Partition::of(&self.dataset, self.cv.splitter)
+    }
+
+    /// Resolves every `"split"` (in `fixed` and in each sub-grid; an object, or a list of
+    /// them in a sub-grid) into full partitions over the spec's own, a list in a
+    /// sub-grid, `null` where it comes out as the spec's own (so that such a
+    /// configuration keeps its id). Resolving a resolved spec changes nothing, so a
+    /// stored spec reads back as it was. Returns the mistakes, each naming its place.
+    fn resolve_splits(&mut self, file: &Path, text: &str) -> Vec<SpecError> {
+        let base = self.partition();
+        let mut mistakes = Vec::new();
+        let mut resolve = |place: String, v: &Value| -> Value {
+            if v.is_null() {
+                return Value::Null;
+            }
+            match Partition::over(&base, v) {
+                Ok(p) if p == base => Value::Null,
+                Ok(p) => p.to_value(),
+                Err((key, message)) => {
+                    let place = if key.is_empty() { place } else { format!("{place}.{key}") };
+                    mistakes.push(SpecError::Invalid { file: file.to_path_buf(), place, message });
+                    // Said once: the spec's own partition stands in for the rest of the checks.
+                    Value::Null
+                }
+            }
+        };
+        if let Some(v) = self.fixed.get("split").cloned() {
+            let r = resolve(place_with_line(text, &["fixed", "split"]), &v);
+            self.fixed.insert("split".into(), r);
+        }
+        let subgrids: Vec<&mut Map<String, Value>> = match &mut self.grid {
+            Grid::One(m) => vec![m],
+            Grid::Many(v) => v.iter_mut().collect(),
+        };
+        for (i, g) in subgrids.into_iter().enumerate() {
+            let Some(v) = g.get("split").cloned() else { continue };
+            let listed = match v {
+                Value::Array(list) => list,
+                one => vec![one],
+            };
+            let resolved: Vec<Value> = listed.iter().map(|v| resolve(format!("grid[{i}].split"), v)).collect();
+            g.insert("split".into(), Value::Array(resolved));
+        }
+        mistakes
     }
 
     /// Checks everything serde's types do not, and says every mistake at once (each
     /// with its key and, where it can be found, its line), so that a spec is mended in
     /// one go.
-    fn validate(&self, file: &Path, text: &str) -> Result<(), SpecError> {
-        let mut mistakes: Vec<SpecError> = Vec::new();
+    fn validate(&self, file: &Path, text: &str, mut mistakes: Vec<SpecError>) -> Result<(), SpecError> {
         let invalid = |place: &str, message: String| SpecError::Invalid {
             file: file.to_path_buf(),
             place: place.to_string(),

@@ -177,8 +177,8 @@ fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &st
 
 /// The sweep's data (`sweep::evaluation_data`); an imported sweep's refusal names what
 /// to run instead, with this `--db`.
-fn evaluation_data(sweep: &crate::store::SweepRow, db: &DbLocation) -> Result<evaluate::EvalData> {
-    sweep::evaluation_data(sweep).map_err(|e| match e {
+fn evaluation_data(sweep: &crate::store::SweepRow, partition: Option<&crate::data::partition::Partition>, db: &DbLocation) -> Result<evaluate::EvalData> {
+    sweep::evaluation_data(sweep, partition).map_err(|e| match e {
         sweep::SweepError::Imported { name, source_file, .. } => {
             let hint = format!(
                 "; to evaluate its best here, train them on your data first: `gridsweep rerun {name} --top K --repeats R --spec SPEC{}` (the spec names the data and split), then evaluate that sweep",
@@ -221,7 +221,8 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         bail!("--epochs 0: expected at least 1");
     }
     check_precision(params.precision, device)?;
-    let data = evaluation_data(&sweep, &choice.db.db)?;
+    // On the configuration's own partition, where its sub-grid gave one.
+    let data = evaluation_data(&sweep, params.split.as_ref(), &choice.db.db)?;
     if !t.quiet {
         eprintln!(
             "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
@@ -288,7 +289,7 @@ pub fn baselines(a: BaselinesArgs) -> Result<Outcome> {
     let store = rt.block_on(Store::open_existing(&a.db.db))?;
     let sweep = rt.block_on(pick_sweep(&store, a.name.as_deref()))?;
     rt.block_on(store.close());
-    let data = evaluation_data(&sweep, &a.db.db)?;
+    let data = evaluation_data(&sweep, None, &a.db.db)?;
     let baselines = data.baselines(a.baselines.options())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&baselines)?);

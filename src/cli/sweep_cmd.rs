@@ -3,7 +3,7 @@
 
 use crate::text::shell_word;
 use super::{available_cores, Outcome};
-use crate::cv::{CvData, DeltaKind, ScoreRule};
+use crate::cv::{CvSets, DeltaKind, ScoreRule};
 use crate::params::HyperParams;
 use crate::rank;
 use crate::reporter;
@@ -422,7 +422,14 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     }
     // The data first: a spec whose data cannot be read or split fails here, before
     // anything is recorded.
-    let data = Arc::new(CvData::load_repeated(&spec.dataset, spec.cv.folds, spec.cv.repeats, spec.seed, spec.cv.splitter)?);
+    let mut data = CvSets::load(
+        &spec.dataset,
+        spec.cv.folds,
+        spec.cv.repeats,
+        spec.seed,
+        spec.cv.splitter,
+        expansion.configs.iter().map(|c| c.params.split.as_ref()),
+    )?;
     let rt = runtime()?;
     let store = rt.block_on(Store::open(&x.db.db))?;
     let hint = db_hint(&x.db.db);
@@ -449,8 +456,14 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         let resume_hint = format!("gridsweep resume {}{hint}", shell_word(&spec.name));
         anyhow::Ok(sweep::job::job(&store, &spec, &data, r.sweep_id, r.new_configs, resume_hint).await?)
     })?;
-    for w in &data.prepared.warnings {
-        eprintln!("gridsweep: warning: {w}");
+    // Configurations an earlier version of the spec added may use partitions this one
+    // does not name.
+    data.add(job.params.values().map(|p| p.split.as_ref()))?;
+    let mut warned = std::collections::HashSet::new();
+    for w in data.all().flat_map(|(_, d)| d.prepared.warnings.iter()) {
+        if warned.insert(w) {
+            eprintln!("gridsweep: warning: {w}");
+        }
     }
     // The benchmark's simulated folds, or training.
     let runner: Arc<dyn sched::FoldRunner> = match x.simulate_ms {

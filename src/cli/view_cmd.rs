@@ -71,6 +71,10 @@ pub struct RankArgs {
     /// Print one JSON document (the ranking with every summary) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Rank only the configurations sub-grid N of the spec lists (0-based, as `grid[N]`
+    /// in messages): one experiment where sub-grids run on partitions of their own.
+    #[arg(long, value_name = "N")]
+    pub subgrid: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -317,8 +321,13 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         store.close().await;
         anyhow::Ok((sweep, recorded))
     })?;
+    let recorded = match a.subgrid {
+        Some(g) => recorded.in_subgrid(&sweep, g)?,
+        None => recorded,
+    };
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let ranking = recorded.rank(&rule);
+    let partitions = ranking.partitions();
     let partial = ranking.partial_by_progress();
     let keys = &ranking.varying;
     let top = if a.top == 0 { usize::MAX } else { a.top };
@@ -336,6 +345,8 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&json!({
             "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
             "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial_json,
+            "subgrid": a.subgrid,
+            "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
         }))?);
         return Ok(Outcome::Ok);
     }
@@ -362,12 +373,25 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
                 crate::text::four(s.delta_accuracy),
                 r.config_id.clone(),
             ];
-            row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
+            row.extend(keys.iter().map(|k| match k.as_str() {
+                "split" => crate::data::partition::Partition::cell(r.params.get(k)),
+                _ => crate::export::param_cell(&r.params, k),
+            }));
             row
         })
         .collect();
     if !table.is_empty() {
         print_aligned(&header, &table, "");
+    }
+    if partitions.len() > 1 {
+        let each: Vec<String> = partitions.iter().map(|(p, n)| format!("{n} on `{p}`")).collect();
+        println!(
+            "note: these configurations were measured on {} partitions of the data ({}; the `split` column): their scores come from \
+             different training and validation rows, so this ranking compares different experiments, as the study's combined file did; \
+             `--subgrid N` ranks one sub-grid's alone",
+            partitions.len(),
+            each.join(", ")
+        );
     }
     // Successive halving's others in two tables: those it stopped for good, and those
     // still in the search (at a rung, to be continued).

@@ -12,6 +12,7 @@ pub mod encode;
 mod features;
 mod read;
 pub mod numpy_rng;
+pub mod partition;
 pub mod preprocess;
 pub mod split;
 

@@ -9,6 +9,7 @@
 //! filled in, names case-normalised and numbers in one form, so that `"Adam"` and
 //! `"adam"`, or `0.10` and `0.1`, are the same configuration.
 
+use crate::data::partition::Partition;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -245,6 +246,9 @@ pub struct HyperParams {
     pub inner_validation: f64,
     pub precision: Precision,
     pub protocol: Protocol,
+    /// The partition of the data it is measured on, where its sub-grid gives one other
+    /// than the spec's (`"split"`, see [`crate::data::partition`]); `None`: the spec's.
+    pub split: Option<Partition>,
 }
 
 impl Default for HyperParams {
@@ -267,12 +271,13 @@ impl Default for HyperParams {
             inner_validation: 0.1,
             precision: Precision::Fp32,
             protocol: Protocol::GridSearchCv,
+            split: None,
         }
     }
 }
 
 /// Every key a configuration accepts, in canonical (alphabetical) order.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "activation",
     "batch_size",
     "dropout",
@@ -292,6 +297,7 @@ pub const KEYS: [&str; 20] = [
     "reduce_lr_factor",
     "reduce_lr_min_lr",
     "reduce_lr_patience",
+    "split",
     "weight_constraint",
 ];
 
@@ -447,6 +453,14 @@ impl HyperParams {
                     bad(k, v, format!("one of {}", names(&Protocol::ALL, Protocol::name)))
                 })?;
             }
+            "split" => {
+                // A spec resolves its sub-grids' split objects into full ones (or null,
+                // the spec's own) before they get here; see `Spec::parse`.
+                self.split = match v {
+                    Value::Null => None,
+                    _ => Some(Partition::from_stored(v).map_err(|why| bad(k, v, why))?),
+                };
+            }
             _ => return Err(ParamError::UnknownKey { key: k.to_string() }),
         }
         Ok(())
@@ -561,6 +575,11 @@ impl HyperParams {
         m.insert("reduce_lr_factor", num(self.reduce_lr_factor));
         m.insert("reduce_lr_min_lr", num(self.reduce_lr_min_lr));
         m.insert("reduce_lr_patience", Value::from(self.reduce_lr_patience));
+        // Only where a sub-grid gives its own partition: every other configuration
+        // keeps the id it had before the key existed.
+        if let Some(p) = &self.split {
+            m.insert("split", p.to_value());
+        }
         if !notebook {
             m.insert("weight_constraint", num(self.weight_constraint.unwrap_or(0.0)));
         }

@@ -5,7 +5,8 @@
 //! A worker reports through messages only (epochs, training states to save, the
 //! result), so every write happens in the dispatcher.
 
-use crate::cv::CvData;
+use crate::cv::CvSets;
+use crate::data::partition::Partition;
 use crate::params::HyperParams;
 use crate::store::Claim;
 use crate::train::state::TrainState;
@@ -74,13 +75,18 @@ impl FoldObserver for WorkerObserver<'_> {
 
 /// Training: each fold of the sweep's data, from its saved state when it has one.
 pub struct TrainRunner {
-    folds: Vec<Arc<FoldData>>,
+    /// Each partition's folds (`None`: the spec's own partition).
+    folds: Vec<(Option<Partition>, Vec<Arc<FoldData>>)>,
     seed: u64,
 }
 
 impl TrainRunner {
-    pub fn new(data: &CvData, seed: u64) -> Self {
-        TrainRunner { folds: (0..data.total_folds()).map(|k| Arc::new(data.fold(k))).collect(), seed }
+    pub fn new(data: &CvSets, seed: u64) -> Self {
+        let folds = data
+            .all()
+            .map(|(p, d)| (p.cloned(), (0..d.total_folds()).map(|k| Arc::new(d.fold(k))).collect()))
+            .collect();
+        TrainRunner { folds, seed }
     }
 }
 
@@ -89,7 +95,16 @@ impl FoldRunner for TrainRunner {
     /// state that cannot be continued from is reported and the fold starts over, which
     /// gives the same result), up to its budget.
     fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
-        let data = &self.folds[job.claim.fold as usize % self.folds.len()];
+        let Some((_, folds)) = self.folds.iter().find(|(p, _)| p.as_ref() == job.params.split.as_ref()) else {
+            // The partitions loaded are those of the spec's configurations, which are
+            // the sweep's: only a database changed under the run gets here.
+            return Err(FoldError::Data(format!(
+                "configuration {}'s partition ({}) is none of the spec's",
+                job.claim.config_id,
+                job.params.split.as_ref().map(Partition::describe).unwrap_or_default()
+            )));
+        };
+        let data = &folds[job.claim.fold as usize % folds.len()];
         let until = job.claim.budget.map(|b| b as u32);
         let from = match job.resume.as_deref().map(TrainState::decode) {
             Some(Ok(s)) => Some(s),

@@ -3,7 +3,7 @@
 
 use super::{Result, SweepError};
 use crate::config::ConfigRow;
-use crate::cv::CvData;
+use crate::cv::CvSets;
 use crate::params::HyperParams;
 use crate::sched::SweepJob;
 use crate::spec::Spec;
@@ -13,23 +13,23 @@ use std::collections::HashMap;
 /// The scheduler's job for sweep `sweep_id` (registered from `spec`), over every
 /// configuration the sweep holds, also those an earlier spec version added.
 /// `resume_hint` is the command that continues it.
-pub async fn job(store: &Store, spec: &Spec, data: &CvData, sweep_id: i64, new_configs: usize, resume_hint: String) -> Result<SweepJob> {
+pub async fn job(store: &Store, spec: &Spec, data: &CvSets, sweep_id: i64, new_configs: usize, resume_hint: String) -> Result<SweepJob> {
     let rows = store.configurations(sweep_id).await?;
     let mut params = HashMap::new();
     for r in &rows {
         let p = HyperParams::from_object(&r.params).map_err(|source| SweepError::StoredParams { config_id: r.config_id.clone(), source })?;
         params.insert(r.config_id.clone(), p);
     }
-    let prepared = &data.prepared;
+    let prepared = &data.base.prepared;
+    let others: Vec<String> = data.others.iter().map(|(_, d)| d.prepared.train.len().to_string()).collect();
+    let training = match others.len() {
+        0 => format!("{} training", prepared.train.len()),
+        _ => format!("{} training; {} on the sub-grids' own partitions", prepared.train.len(), others.join(", ")),
+    };
     Ok(SweepJob {
         sweep_id,
         name: spec.name.clone(),
-        data_description: format!(
-            "{} rows ({} training), {}",
-            prepared.dataset.y.len(),
-            prepared.train.len(),
-            prepared.dataset.describe_features()
-        ),
+        data_description: format!("{} rows ({training}), {}", prepared.dataset.y.len(), prepared.dataset.describe_features()),
         params,
         configs: rows.len(),
         new_configs,

@@ -51,6 +51,8 @@ pub enum SweepError {
     /// (line 0: the file itself; an empty column: the whole line).
     #[error("{file}{}{}: {why}", if *line > 0 { format!(", line {line}") } else { String::new() }, if column.is_empty() { String::new() } else { format!(", column {column}") })]
     Import { file: String, line: u64, column: String, why: String },
+    #[error("sweep `{name}` has {n} sub-grid(s), grid[0]..grid[{}]: there is no grid[{g}]", .n.saturating_sub(1))]
+    NoSuchSubgrid { name: String, g: usize, n: usize },
     #[error("stored configuration {config_id}: {source}")]
     StoredParams {
         config_id: String,
@@ -116,9 +118,10 @@ pub fn score_rule(sweep: &SweepRow) -> Result<ScoreRule> {
 }
 
 /// The sweep's data, for evaluating one of its configurations: its stored spec's
-/// dataset, checked against the fingerprint recorded when the sweep ran (an evaluation
-/// of other data would not be of the same split).
-pub fn evaluation_data(sweep: &SweepRow) -> Result<crate::evaluate::EvalData> {
+/// dataset, cut as the configuration's partition says (`None`: the spec's own),
+/// checked against the fingerprint recorded when the sweep ran (an evaluation of other
+/// data would not be of the same split).
+pub fn evaluation_data(sweep: &SweepRow, partition: Option<&crate::data::partition::Partition>) -> Result<crate::evaluate::EvalData> {
     if let Some(source) = &sweep.source {
         return Err(SweepError::Imported { name: sweep.name.clone(), source_file: source.clone(), hint: String::new() });
     }
@@ -133,5 +136,6 @@ pub fn evaluation_data(sweep: &SweepRow) -> Result<crate::evaluate::EvalData> {
             then: short(&sweep.dataset_fingerprint),
         });
     }
-    Ok(crate::evaluate::EvalData::load(&spec.dataset, spec.cv.folds)?)
+    let dataset = partition.map_or_else(|| spec.dataset.clone(), |p| p.apply(&spec.dataset));
+    Ok(crate::evaluate::EvalData::load(&dataset, spec.cv.folds)?)
 }

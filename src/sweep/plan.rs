@@ -105,9 +105,21 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         true => full_fold_epochs,
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
-    let fit_rows = train_rows * (k - 1) / k;
-    let val_rows = train_rows - fit_rows;
-    let flops = trainings.iter().map(|c| fold_flops(&c.params, nf, nc, fit_rows, val_rows, c.params.epochs)).sum::<f64>()
+    // Each configuration on its partition's training part (a sub-grid's `"split"`).
+    let mut rows_of: Vec<(Option<&crate::data::partition::Partition>, usize)> = vec![(None, train_rows)];
+    for c in &trainings {
+        if let Some(p) = c.params.split.as_ref().filter(|p| !rows_of.iter().any(|(q, _)| *q == Some(*p))) {
+            rows_of.push((Some(p), crate::data::prepare(&p.apply(&spec.dataset), k)?.train.len()));
+        }
+    }
+    let flops = trainings
+        .iter()
+        .map(|c| {
+            let rows = rows_of.iter().find(|(p, _)| *p == c.params.split.as_ref()).map_or(train_rows, |(_, r)| *r);
+            let fit_rows = rows * (k - 1) / k;
+            fold_flops(&c.params, nf, nc, fit_rows, rows - fit_rows, c.params.epochs)
+        })
+        .sum::<f64>()
         * folds as f64
         * share;
     let jobs = jobs.max(1);

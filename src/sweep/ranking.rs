@@ -5,7 +5,9 @@
 //! they rank among themselves, apart from the complete ones, since a score at 5
 //! epochs and a score at 60 are not of the same thing.
 
-use super::Result;
+use super::{Result, SweepError};
+use crate::data::partition::Partition;
+use crate::store::SweepRow;
 use crate::config::ConfigRow;
 use crate::rank::{self, Ranked};
 use crate::score::ScoreRule;
@@ -78,7 +80,42 @@ impl Recorded {
     }
 }
 
+impl Recorded {
+    /// Only the configurations that sub-grid `g` (0-based, `grid[g]`) of the sweep's
+    /// spec lists (`rank --subgrid`): one experiment of a spec whose sub-grids ran on
+    /// partitions of their own, or one of the study's grids.
+    pub fn in_subgrid(mut self, sweep: &SweepRow, g: usize) -> Result<Recorded> {
+        let spec = super::stored_spec(sweep)?;
+        let n = spec.grid.subgrids().len();
+        if g >= n {
+            return Err(SweepError::NoSuchSubgrid { name: sweep.name.clone(), g, n });
+        }
+        let lists = |params: &Map<String, Value>| {
+            let unstated = if sweep.source.is_some() { super::import::unstated(params) } else { &[] };
+            spec.subgrids_of(params, unstated).contains(&g)
+        };
+        self.rows.retain(|r| lists(&r.params));
+        self.partial.retain(|p| lists(&p.params));
+        Ok(self)
+    }
+}
+
 impl Ranking {
+    /// The partitions the complete configurations were measured on (a table cell each,
+    /// see [`Partition::cell`]) with how many of them each, in order of first rank.
+    /// More than one: the ranking mixes experiments on different rows.
+    pub fn partitions(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for r in &self.complete {
+            let cell = Partition::cell(r.params.get("split"));
+            match out.iter_mut().find(|(c, _)| *c == cell) {
+                Some((_, n)) => *n += 1,
+                None => out.push((cell, 1)),
+            }
+        }
+        out
+    }
+
     /// The stopped ones as `rank` lists them: the furthest trained first, then by
     /// score at that point, then grid order.
     pub fn partial_by_progress(&self) -> Vec<&PartialRanked> {

@@ -66,6 +66,8 @@ pub enum FoldError {
     Cancelled,
     #[error("cannot continue from the saved training state: {0}")]
     BadState(String),
+    #[error("no data for it: {0}")]
+    Data(String),
 }
 
 impl From<tch::TchError> for FoldError {
