@@ -202,9 +202,11 @@ fn sweep_with_both_protocols_and_relative_delta() {
     assert!(e["history"][0]["val_loss"].is_f64(), "the final training watches the validation part");
 }
 
-/// The shipped spec is the study's real search space: 960 + 1,024 + 48 grid rows, of
-/// which 4 repeat a configuration of another sub-grid; notebook rows for grids A and B,
-/// gridsearchcv with the real callback values for grid C; relative Δacc.
+/// The shipped spec is the study's real search space as its authors' code ran it:
+/// 960 + 1,024 + 48 grid rows, all distinct (grid B's four configurations that grid A
+/// also lists ran 30 epochs on B's own partition); notebook rows for grids A and B,
+/// gridsearchcv with the real callback values for grid C; grid B and C on their own
+/// partitions; relative Δacc.
 #[test]
 fn genre_factor_spec_is_the_study_space() {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces/genre-factor.json");
@@ -217,15 +219,19 @@ fn genre_factor_spec_is_the_study_space() {
     let plan: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["grid_rows"], 2032);
     let configs = plan["configurations"].as_array().unwrap();
-    assert_eq!(configs.len(), 2028);
+    assert_eq!(configs.len(), 2032);
     // Grid B's rows with 2 hidden layers differ only in neurons_4, which is not built:
     // 256 configurations share another's training (about one eighth of the work).
-    assert_eq!(plan["distinct_trainings"], 1772);
-    assert_eq!(plan["fold_fits"], 1772 * 3);
+    assert_eq!(plan["distinct_trainings"], 1776);
+    assert_eq!(plan["fold_fits"], 1776 * 3);
     assert_eq!(plan["score"]["delta"], "relative");
     let count = |f: &dyn Fn(&Value) -> bool| configs.iter().filter(|c| f(&c["params"])).count();
-    assert_eq!(count(&|p| p["protocol"] == "notebook"), 1980);
+    assert_eq!(count(&|p| p["protocol"] == "notebook"), 1984);
     assert_eq!(count(&|p| p.get("protocol").is_none()), 48);
+    // The partitions: grid A on the spec's own, B pre-shuffled 0.3 twice, C with KFold.
+    assert_eq!(count(&|p| p.get("split").is_none()), 960);
+    assert_eq!(count(&|p| p["split"]["preshuffle"] == 42 && p["split"]["test_fraction"] == 0.3 && p["split"]["stratify"] == "onehot" && p["epochs"] == 30), 1024);
+    assert_eq!(count(&|p| p["split"]["splitter"] == "kfold" && p["split"]["test_fraction"] == 0.2 && p["split"].get("preshuffle").is_none_or(Value::is_null)), 48);
     assert_eq!(
         count(&|p| p.get("protocol").is_none()
             && p["early_stopping_patience"] == 20
@@ -234,5 +240,5 @@ fn genre_factor_spec_is_the_study_space() {
             && p["epochs"] == 100),
         48
     );
-    assert_eq!(count(&|p| p["protocol"] == "notebook" && p.get("weight_constraint").is_none() && p["epochs"] == 60), 1980);
+    assert_eq!(count(&|p| p["protocol"] == "notebook" && p.get("weight_constraint").is_none() && p["epochs"] == 60), 960);
 }

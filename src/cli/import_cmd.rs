@@ -76,6 +76,12 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
             done.added, a.file.display(), done.rows, &done.sha256[..12], a.name, a.name
         );
     }
+    if !done.corrections.is_empty() && !done.already {
+        println!("this is the study's own file (its published SHA-256); from its authors' code, the import corrected:");
+        for c in &done.corrections {
+            println!("  - {c}");
+        }
+    }
     if let (Some(delta), None) = (file_delta, a.score.delta) {
         println!("Δacc is {}, as the file's delta_acc column holds it (`--delta` sets another)", delta.name());
     }

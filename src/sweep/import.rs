@@ -153,6 +153,8 @@ pub struct Imported {
     pub already: bool,
     /// How the keys the file does not state were filled.
     pub filled: Filled,
+    /// What was corrected in the study's own file (`study::correct`), a sentence each.
+    pub corrections: Vec<String>,
 }
 
 /// How an import filled the hyperparameters its file does not state.
@@ -455,6 +457,7 @@ pub struct ReadFile {
     kept: Vec<crate::store::ImportedConfig>,
     rule: ScoreRule,
     filled: Filled,
+    corrections: Vec<String>,
 }
 
 /// Reads a file of `format`, its configurations scored by `rule`.
@@ -473,6 +476,10 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
     let mut rows = match format {
         Format::HpoCombined => read_hpo_combined(path, &rule)?,
         Format::CvResults => read_cv_results(path, &rule)?,
+    };
+    let corrections = match format {
+        Format::HpoCombined => super::study::correct(&sha256, &mut rows),
+        Format::CvResults => Vec::new(),
     };
     let filled = resolve(path, &mut rows, spec)?;
     let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
@@ -499,7 +506,7 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
         }
         kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone() });
     }
-    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule, filled })
+    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule, filled, corrections })
 }
 
 /// Stores a file [`read`] as sweep `name`. A sweep of that name imported from the same
@@ -507,12 +514,12 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
 /// sub-grids of the spec the results were made with (`--spec`), stored so that
 /// `analyze` analyses each sub-grid.
 pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
-    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule, filled } = file;
+    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule, filled, corrections } = file;
     let path = path.as_path();
     let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
     if let Some(row) = store.sweep_by_name(name).await? {
         if row.source_sha256.as_deref() == Some(sha256.as_str()) {
-            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true, filled });
+            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true, filled, corrections });
         }
         let what = match &row.source {
             Some(s) => format!("imported from {s}"),
@@ -533,5 +540,5 @@ pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&cra
     });
     let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
     let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
-    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false, filled })
+    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false, filled, corrections })
 }

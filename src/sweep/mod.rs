@@ -21,6 +21,7 @@ pub mod register;
 pub mod replay;
 pub mod rerun;
 pub mod status;
+pub mod study;
 
 use crate::data::DataError;
 use crate::params::ParamError;
