@@ -29,6 +29,7 @@ pub mod report;
 pub mod reporter;
 pub mod rng;
 pub mod text;
+pub mod tieset;
 pub mod score;
 pub mod sched;
 pub mod search;

@@ -75,6 +75,36 @@ pub struct RankArgs {
     /// in messages): one experiment where sub-grids run on partitions of their own.
     #[arg(long, value_name = "N")]
     pub subgrid: Option<usize>,
+    #[command(flatten)]
+    pub ties: TieArgs,
+}
+
+/// How the tie set is computed and the pick made (see `crate::tieset`).
+#[derive(Args, Debug, Clone)]
+pub struct TieArgs {
+    /// The pick among the configurations the folds cannot tell apart: score (the
+    /// leader), smallest (fewest parameters), fastest (least fit time).
+    #[arg(long, value_enum, default_value_t = crate::tieset::Prefer::Score)]
+    pub prefer: crate::tieset::Prefer,
+    /// The posterior probability at which a configuration counts as credibly worse
+    /// than the leader.
+    #[arg(long, default_value_t = crate::tieset::DEFAULT_CONFIDENCE)]
+    pub confidence: f64,
+    /// The region of practical equivalence, ± this much score.
+    #[arg(long, default_value_t = crate::tieset::DEFAULT_ROPE)]
+    pub rope: f64,
+}
+
+impl TieArgs {
+    pub fn settings(&self) -> Result<crate::tieset::Settings> {
+        if !(self.confidence > 0.5 && self.confidence < 1.0) {
+            bail!("--confidence {}: expected a probability in (0.5, 1)", self.confidence);
+        }
+        if !(self.rope >= 0.0 && self.rope.is_finite()) {
+            bail!("--rope {}: expected a score difference ≥ 0", self.rope);
+        }
+        Ok(crate::tieset::Settings { confidence: self.confidence, rope: self.rope, prefer: self.prefer })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -328,6 +358,14 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let ranking = recorded.rank(&rule);
     let partitions = ranking.partitions();
+    let settings = a.ties.settings()?;
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| sweep::ranking::data_dims(&sweep)).flatten();
+    let ties = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let t = sweep::ranking::tie_set(&store, &sweep, &ranking, &rule, &settings, dims).await;
+        store.close().await;
+        anyhow::Ok(t?)
+    })?;
     let partial = ranking.partial_by_progress();
     let keys = &ranking.varying;
     let top = if a.top == 0 { usize::MAX } else { a.top };
@@ -346,6 +384,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
             "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial_json,
             "subgrid": a.subgrid,
+            "tie_set": ties,
             "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
         }))?);
         return Ok(Outcome::Ok);
@@ -360,7 +399,19 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         );
     }
     let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"].map(String::from).to_vec();
+    if ties.is_some() {
+        header.push("tie".into());
+    }
     header.extend(keys.iter().cloned());
+    let tie_cell = |id: &str| -> Option<String> {
+        let t = ties.as_ref()?;
+        let v = t.verdicts.iter().find(|v| v.config_id == id)?;
+        Some(match (v.config_id == t.leader, v.tied) {
+            (true, _) => "leader".into(),
+            (false, true) => format!("{:.2}", v.p_not_worse),
+            (false, false) => String::new(),
+        })
+    };
     let table: Vec<Vec<String>> = shown
         .iter()
         .map(|r| {
@@ -373,6 +424,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
                 crate::text::four(s.delta_accuracy),
                 r.config_id.clone(),
             ];
+            if ties.is_some() {
+                row.push(tie_cell(&r.config_id).unwrap_or_default());
+            }
             row.extend(keys.iter().map(|k| match k.as_str() {
                 "split" => crate::data::partition::Partition::cell(r.params.get(k)),
                 _ => crate::export::param_cell(&r.params, k),
@@ -382,6 +436,34 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         .collect();
     if !table.is_empty() {
         print_aligned(&header, &table, "");
+    }
+    match &ties {
+        Some(t) => {
+            let k = sweep::stored_spec(&sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize);
+            let folds = t.verdicts.first().map_or(0, |v| v.folds);
+            println!(
+                "tie set: {} of {} not credibly worse than the leader {} (P(δ > {}) < {}, δ the leader's lead in score, on {} paired folds; \
+                 `tie` is each one's probability of being the best or within ±{} of it)",
+                t.members.len(),
+                crate::text::count(t.verdicts.len(), "configuration", "configurations"),
+                t.leader,
+                t.settings.rope,
+                t.settings.confidence,
+                folds,
+                t.settings.rope
+            );
+            if folds <= k {
+                println!(
+                    "  one repeat of {k} folds decides little: `\"cv\": {{\"repeats\": 10}}` or `gridsweep rerun {} --top N --repeats 10{hint}` separates more",
+                    sweep.name
+                );
+            }
+            println!("pick ({}): {}, {}", t.settings.prefer.name(), t.pick, t.why);
+        }
+        None if !ranking.complete.is_empty() => {
+            println!("no tie set: the sweep has no fold scores to compare (an HPO_combined import keeps means only), or one configuration");
+        }
+        None => {}
     }
     if partitions.len() > 1 {
         let each: Vec<String> = partitions.iter().map(|(p, n)| format!("{n} on `{p}`")).collect();

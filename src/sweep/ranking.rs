@@ -80,6 +80,50 @@ impl Recorded {
     }
 }
 
+/// The tie set of a ranking's complete configurations (see [`crate::tieset`]) on the
+/// sweep's fold scores by `rule`; None when the sweep has none to compare (an
+/// HPO_combined import, fewer than two complete configurations). `dims`: the data's
+/// (features, classes), for parameter counts (`prefer: smallest`).
+pub async fn tie_set(
+    store: &Store,
+    sweep: &SweepRow,
+    ranking: &Ranking,
+    rule: &ScoreRule,
+    settings: &crate::tieset::Settings,
+    dims: Option<(usize, usize)>,
+) -> Result<Option<crate::tieset::TieSet>> {
+    let metrics = store.fold_metrics(sweep.id).await?;
+    let k = super::stored_spec(sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize).max(2);
+    let candidates: Vec<crate::tieset::Candidate> = ranking
+        .complete
+        .iter()
+        .map(|r| {
+            let folds = metrics.get(&r.config_id).map(Vec::as_slice).unwrap_or_default();
+            let fit: Vec<f64> = folds.iter().map(|f| f.fit_seconds).filter(|s| s.is_finite()).collect();
+            crate::tieset::Candidate {
+                config_id: r.config_id.clone(),
+                rank: r.rank,
+                score: r.score,
+                folds: folds.iter().map(|f| (f.fold, rule.score(f.train_accuracy, f.val_accuracy))).collect(),
+                parameters: dims.and_then(|(nf, nc)| crate::params::HyperParams::from_object(&r.params).ok().map(|p| p.parameter_count(nf, nc))),
+                fit_seconds: (!fit.is_empty() && fit.len() == folds.len()).then(|| fit.iter().sum::<f64>() / fit.len() as f64),
+            }
+        })
+        .collect();
+    Ok(crate::tieset::tie_set(&candidates, k, settings))
+}
+
+/// The (features, classes) of a sweep's data, read from its stored spec's data file;
+/// None for an import, or where the file cannot be read.
+pub fn data_dims(sweep: &SweepRow) -> Option<(usize, usize)> {
+    if sweep.source.is_some() {
+        return None;
+    }
+    let spec = super::stored_spec(sweep).ok()?;
+    let prepared = crate::data::prepare(&spec.dataset, spec.cv.folds).ok()?;
+    Some((prepared.dataset.x.cols, prepared.dataset.n_classes()))
+}
+
 impl Recorded {
     /// Only the configurations that sub-grid `g` (0-based, `grid[g]`) of the sweep's
     /// spec lists (`rank --subgrid`): one experiment of a spec whose sub-grids ran on
