@@ -23,6 +23,7 @@ pub mod fold;
 pub mod metrics;
 pub mod mkl;
 pub mod params;
+pub mod race;
 pub mod plots;
 pub mod rank;
 pub mod report;

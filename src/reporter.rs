@@ -171,6 +171,20 @@ impl Reporter {
                 self.advance(*worker);
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
             }
+            Event::RaceStage { stage, left, dropped, folds } => {
+                (self.done, self.total) = (0, *folds);
+                if let Some(o) = &self.overall {
+                    o.set_length(self.total);
+                    o.set_position(0);
+                    o.reset_eta();
+                    o.set_prefix(format!("{} race, barrier {}", self.sweep, stage + 1));
+                }
+                self.line(format!(
+                    "race: barrier {stage} decided: {} go on to their next fold, {} left the race as credibly worse",
+                    crate::text::count(*left, "configuration", "configurations"),
+                    dropped
+                ));
+            }
             Event::RungPromoted { bracket, rung, configurations, pruned, folds, weak } => {
                 // Plain halving's progress is its rung's: it starts again. Hyperband's
                 // is its brackets' rungs in progress: the new rung's folds add to it.

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The spec's `search` section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "strategy", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Search {
     #[default]
@@ -81,10 +81,47 @@ pub enum Search {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         stratify: bool,
     },
+    /// Racing over folds at full epochs ([`crate::race`]).
+    Race {
+        /// The posterior probability at which a configuration is credibly worse.
+        #[serde(default = "default_confidence")]
+        confidence: f64,
+        /// The region of practical equivalence, ± this much score.
+        #[serde(default = "default_rope")]
+        rope: f64,
+        /// Folds every configuration trains before the first drop.
+        #[serde(default = "default_min_folds")]
+        min_folds: u32,
+        /// Repeats of the k-fold at most (default: the spec's `cv.repeats`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_repeats: Option<u32>,
+        /// The pick among the configurations left.
+        #[serde(default)]
+        prefer: crate::tieset::Prefer,
+        /// Start from a random sample of this many trainings instead of the whole grid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sample: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stratify: bool,
+    },
 }
 
 fn default_factor() -> u32 {
     3
+}
+
+fn default_confidence() -> f64 {
+    crate::race::DEFAULT_CONFIDENCE
+}
+
+fn default_rope() -> f64 {
+    crate::race::DEFAULT_ROPE
+}
+
+fn default_min_folds() -> u32 {
+    crate::race::DEFAULT_MIN_FOLDS
 }
 
 /// Successive halving's two numbers.
@@ -289,16 +326,38 @@ pub fn weak_rung_advice(h: &Halving, bracket: Option<u32>, rung: u32, agreement:
 }
 
 /// A key of a strategy: its name, its least value (`None`: any integer ≥ 0), and
-/// whether it is required.
+/// whether it is required. Race's keys that are not integers are named in
+/// [`OTHER_KEYS`].
 type StrategyKey = (&'static str, Option<u64>, bool);
 
+/// Keys whose values are not integers, and what they take.
+const OTHER_KEYS: [(&str, &str); 4] = [
+    ("stratify", "true or false"),
+    ("confidence", "a probability in (0.5, 1)"),
+    ("rope", "a score difference ≥ 0"),
+    ("prefer", "one of score, smallest, fastest"),
+];
+
 /// The keys each strategy takes.
-const STRATEGY_KEYS: [(&str, &[StrategyKey]); 4] = [
+const STRATEGY_KEYS: [(&str, &[StrategyKey]); 5] = [
     ("grid", &[]),
     // (key, least value, required)
     ("random", &[("n", Some(1), true), ("seed", None, false), ("stratify", None, false)]),
     ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
     ("hyperband", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
+    (
+        "race",
+        &[
+            ("confidence", None, false),
+            ("rope", None, false),
+            ("min_folds", Some(2), false),
+            ("max_repeats", Some(1), false),
+            ("prefer", None, false),
+            ("sample", Some(1), false),
+            ("seed", None, false),
+            ("stratify", None, false),
+        ],
+    ),
 ];
 
 /// Checks a spec's `search` section as written, before it is read into a [`Search`],
@@ -329,9 +388,15 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 },
             ));
         };
-        if k == "stratify" {
-            if !value.is_boolean() {
-                return Err((k.clone(), format!("expected true or false, got {value}")));
+        if let Some((_, expected)) = OTHER_KEYS.iter().find(|(name, _)| name == k) {
+            let fits = match k.as_str() {
+                "stratify" => value.is_boolean(),
+                "confidence" => value.as_f64().is_some_and(|p| p > 0.5 && p < 1.0),
+                "rope" => value.as_f64().is_some_and(|r| r >= 0.0 && r.is_finite()),
+                _ => value.as_str().is_some_and(|p| ["score", "smallest", "fastest"].contains(&p)),
+            };
+            if !fits {
+                return Err((k.clone(), format!("expected {expected}, got {value}")));
             }
             continue;
         }
@@ -367,6 +432,24 @@ impl Search {
             Search::Halving { min_epochs: 0, .. } | Search::Hyperband { min_epochs: 0, .. } => Err("min_epochs: expected at least 1".into()),
             Search::Halving { sample: Some(0), .. } | Search::Hyperband { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
             Search::Halving { .. } | Search::Hyperband { .. } => Ok(()),
+            Search::Race { confidence, .. } if !(confidence > 0.5 && confidence < 1.0) => Err(format!("confidence: {confidence}: expected a probability in (0.5, 1)")),
+            Search::Race { rope, .. } if !(rope >= 0.0 && rope.is_finite()) => Err(format!("rope: {rope}: expected a score difference ≥ 0")),
+            Search::Race { min_folds, .. } if min_folds < 2 => Err(format!("min_folds: {min_folds}: expected at least 2 (a paired test needs two folds)")),
+            Search::Race { max_repeats: Some(0), .. } => Err("max_repeats: expected at least 1".into()),
+            Search::Race { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
+            Search::Race { .. } => Ok(()),
+        }
+    }
+
+    /// Racing's settings, for a race.
+    pub fn race(&self) -> Option<crate::race::Race> {
+        match *self {
+            Search::Race { confidence, rope, min_folds, max_repeats, prefer, .. } => Some(crate::race::Race {
+                ties: crate::tieset::Settings { confidence, rope, prefer },
+                min_folds,
+                max_repeats,
+            }),
+            _ => None,
         }
     }
 
@@ -404,6 +487,7 @@ impl Search {
             Search::Random { .. } => "random",
             Search::Halving { .. } => "halving",
             Search::Hyperband { .. } => "hyperband",
+            Search::Race { .. } => "race",
         }
     }
 
@@ -418,8 +502,10 @@ impl Search {
             sample_stratified(configs, if stratify { subgrids } else { &[] }, n, seed.unwrap_or(spec_seed))
         };
         match *self {
-            Search::Grid | Search::Halving { sample: None, .. } => configs.to_vec(),
-            Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } => draw(n, seed, stratify),
+            Search::Grid | Search::Halving { sample: None, .. } | Search::Race { sample: None, .. } => configs.to_vec(),
+            Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } | Search::Race { sample: Some(n), seed, stratify, .. } => {
+                draw(n, seed, stratify)
+            }
             Search::Hyperband { sample: n, seed, stratify, .. } => {
                 let n = n.unwrap_or_else(|| self.brackets(max_epochs(configs)).iter().map(|b| b.1).sum());
                 draw(n, seed, stratify)

@@ -235,7 +235,7 @@ fn pick(members: &[&Verdict], prefer: Prefer) -> (String, String) {
     };
     match prefer {
         Prefer::Score if n == 1 => (leader.config_id.clone(), "the best score, credibly better than every other".into()),
-        Prefer::Score => (leader.config_id.clone(), format!("the best mean score; {} others are not credibly worse", n - 1)),
+        Prefer::Score => (leader.config_id.clone(), format!("the best mean score; {} not credibly worse", crate::text::count(n - 1, "other is", "others are"))),
         Prefer::Smallest => by(&|v: &Verdict| v.parameters.map(|p| p as f64), "the fewest parameters"),
         Prefer::Fastest => by(&|v: &Verdict| v.fit_seconds, "the least fit time"),
     }

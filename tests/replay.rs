@@ -135,7 +135,7 @@ fn sweep_with_rungs(db: &str, agree: bool) {
         let store = Store::open(db).await.unwrap();
         let s = store.ensure_sweep("w", spec, "fp", 1, 42).await.unwrap();
         let configs: Vec<Config> = (0..9).map(|i| Config::new(HyperParams { epochs: 18, learning_rate: 1e-3 * (i + 1) as f64, ..HyperParams::default() })).collect();
-        let rung0 = |_: &Config| (0i64, 2i64);
+        let rung0 = |_: &Config| (0i64, Some(2i64));
         store.add_configs_with(s.id, &configs, 1, Some(&rung0)).await.unwrap();
         let owner = Owner::this_process();
         // Rung 0: the configuration at position i scores 0.5 + i/100; the best three go on.

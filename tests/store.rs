@@ -241,7 +241,7 @@ fn a_rung_advances_once(backend: Backend) {
                 Config::new(HyperParams { epochs: 20, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })
             })
             .collect();
-        let rung0 = move |c: &gridsweep::spec::Config| (0, h.budget(0, c.params.epochs) as i64);
+        let rung0 = move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
         store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         // Nothing is promoted while folds are open.
@@ -307,7 +307,7 @@ fn a_rung_with_nothing_left_to_train_is_recorded_at_once(backend: Backend) {
         let cs: Vec<Config> = (0..7)
             .map(|i| Config::new(HyperParams { epochs: if i < 4 { 20 } else { 2 }, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() }))
             .collect();
-        let rung0 = move |c: &gridsweep::spec::Config| (0, h.budget(0, c.params.epochs) as i64);
+        let rung0 = move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
         store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
@@ -396,7 +396,7 @@ fn brackets_advance_on_their_own(backend: Backend) {
         let cs: Vec<Config> =
             (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
         let bracket = |c: &Config| usize::from(cs.iter().position(|x| x.id == c.id).unwrap() >= 6);
-        let rung0 = |c: &Config| (bracket(c) as i64, hs[bracket(c)].budget(0, 18) as i64);
+        let rung0 = |c: &Config| (bracket(c) as i64, Some(hs[bracket(c)].budget(0, 18) as i64));
         store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         // Every fold of bracket 0 done; bracket 1's left claimed and running.
@@ -443,7 +443,7 @@ fn hopeless_states_go_early(backend: Backend) {
         let h = Halving { factor: 3, min_epochs: 2 };
         let cs: Vec<Config> =
             (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
-        let rung0 = |_: &Config| (0, 2);
+        let rung0 = |_: &Config| (0, Some(2));
         store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
         let me = owner("hostA", 1);
         // Results arrive worst first... then a mixed order: 4, 0, 8, 1, 7, 2, 6, 3, 5.

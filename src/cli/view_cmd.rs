@@ -188,8 +188,11 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
     if let Some(rungs) = &s.rungs {
         // Hyperband's brackets each have their rungs: a bracket column says whose.
         let several = rungs.iter().any(|r| r.bracket > 0);
-        println!("{}", if several { "hyperband:" } else { "successive halving:" });
+        println!("{}", if s.race { "race (stage 0: the first folds, then one fold per stage):" } else if several { "hyperband:" } else { "successive halving:" });
         let mut header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+        if s.race {
+            header = ["stage", "configurations", "", "folds done", "went on"].map(String::from).to_vec();
+        }
         if several {
             header.insert(0, "bracket".into());
         }
@@ -207,6 +210,7 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
                     match (r.promoted, r.folds) {
                         (Some(p), _) => p.to_string(),
                         (None, Some(_)) => "(in progress)".into(),
+                        (None, None) if s.race => "(the race's end)".into(),
                         (None, None) => "(the last rung)".into(),
                     },
                 ]).collect()
@@ -377,6 +381,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
                 let mut v = serde_json::to_value(&p.ranked).unwrap_or_default();
                 v["resource_epochs"] = json!(p.epochs);
                 v["pruned"] = json!(p.pruned);
+                v["folds"] = json!(p.folds);
                 v
             })
             .collect();
@@ -476,18 +481,21 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         );
     }
     // Successive halving's others in two tables: those it stopped for good, and those
-    // still in the search (at a rung, to be continued).
+    // still in the search (at a rung, to be continued); a race's dropped ones.
+    let race = sweep::stored_spec(&sweep).is_ok_and(|s| s.search.race().is_some());
     for pruned in [true, false] {
         let group: Vec<&&PartialRanked> = partial.iter().filter(|p| p.pruned == pruned).collect();
         if group.is_empty() {
             continue;
         }
-        if pruned {
+        if race {
+            println!("\ndropped: {} left the race as credibly worse than the leader, with their scores over the folds they ran:", crate::text::count(group.len(), "configuration", "configurations"));
+        } else if pruned {
             println!("\npruned: {} configuration(s) stopped by successive halving for good, with their scores at the epochs they reached:", group.len());
         } else {
             println!("\nstill in the search: {} configuration(s) stopped by successive halving at a rung, to be continued, with their scores so far:", group.len());
         }
-        let mut header: Vec<String> = ["epochs", "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
+        let mut header: Vec<String> = [if race { "folds" } else { "epochs" }, "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
         header.extend(keys.iter().cloned());
         let table: Vec<Vec<String>> = group
             .iter()
@@ -495,12 +503,17 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             .map(|p| {
                 let (r, s) = (&p.ranked, &p.ranked.summary);
                 let mut row = vec![
-                    p.epochs.to_string(),
+                    if race { p.folds.to_string() } else { p.epochs.to_string() },
                     format!("{:.4}", r.score),
                     format!("{:.4}", s.mean_val_accuracy),
                     format!("{:.4}", s.mean_train_accuracy),
                     r.config_id.clone(),
-                    if p.pruned { "pruned" } else { "in the search" }.to_string(),
+                    match (race, p.pruned) {
+                        (true, _) => "dropped",
+                        (false, true) => "pruned",
+                        (false, false) => "in the search",
+                    }
+                    .to_string(),
                 ];
                 row.extend(keys.iter().map(|k| crate::export::param_cell(&r.params, k)));
                 row

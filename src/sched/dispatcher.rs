@@ -245,6 +245,31 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     /// rung's last folds does not hold up the others: Hyperband's brackets fill each
     /// other's idle time, while each one's promotions stay synchronous.
     async fn advance(&mut self) -> bool {
+        if let Some(rules) = self.job.race {
+            if self.finished.contains(&0) {
+                return false;
+            }
+            let (q, sweep) = (self.queue, self.job.sweep_id);
+            let how = (self.opts.db_patience, q.name());
+            return match Self::patiently(&mut self.signals, self.emit, how, || q.advance_race(sweep, &rules)).await {
+                Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
+                    (self.emit)(Event::RaceStage { stage: rung - 1, left: configurations, dropped: pruned, folds });
+                    true
+                }
+                Ok(RungStep::Waiting) => {
+                    self.waiting = true;
+                    false
+                }
+                Ok(RungStep::Finished) => {
+                    self.finished.insert(0);
+                    false
+                }
+                Err(e) => {
+                    self.fail(e);
+                    false
+                }
+            };
+        }
         let brackets = self.job.brackets.clone();
         let several = brackets.len() > 1;
         let mut promoted = false;

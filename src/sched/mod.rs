@@ -82,6 +82,10 @@ pub enum Event {
     /// configurations unlike the rung before it (`search::rung_agreement` below
     /// `search::WEAK_AGREEMENT`), and what to do about it.
     RungPromoted { bracket: Option<u32>, rung: u32, configurations: usize, pruned: usize, folds: u64, weak: Option<String> },
+    /// A race's barrier was decided: `left` configurations go on to their next fold
+    /// (`folds` folds to train), `dropped` left the race as credibly worse; `stage` is
+    /// the barrier's number (0: after the first folds).
+    RaceStage { stage: u32, left: usize, dropped: usize, folds: u64 },
     Stopping { running: usize },
     /// The database connection was lost; the dispatcher retries (results are kept).
     WaitingForDatabase { error: String, patience_seconds: f64 },
@@ -187,9 +191,12 @@ pub struct SweepJob {
     /// nothing is claimable, a complete rung of one of them is promoted. Empty for
     /// grid and random search.
     pub brackets: Vec<Halving>,
+    /// A race: when nothing is claimable, its barrier is decided.
+    pub race: Option<crate::race::Rules>,
     /// The command that continues this sweep (`gridsweep resume NAME --db …`).
     pub resume_hint: String,
 }
+
 
 /// How often a process with idle workers looks again for work while a halving rung's
 /// last folds run elsewhere.
@@ -248,6 +255,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
     queue.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = queue.counts(job.sweep_id).await?;
     let rung = match job.brackets.len() {
+        0 if job.race.is_some() => queue.rung_progress(job.sweep_id, 1).await?,
         0 => None,
         n => queue.rung_progress(job.sweep_id, n).await?,
     };

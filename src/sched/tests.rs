@@ -123,6 +123,10 @@ impl FoldQueue for MemQueue {
         }
         Ok(c)
     }
+    async fn advance_race(&self, _sweep: i64, _rules: &crate::race::Rules) -> QueueResult<RungStep> {
+        // Races are the store's (tests/race.rs); this queue has none.
+        Ok(RungStep::Finished)
+    }
     async fn advance_rung(&self, _sweep: i64, _bracket: u32, _h: &Halving) -> QueueResult<RungStep> {
         let mut m = self.up()?;
         if m.folds.iter().any(|f| f.state == "running" || f.state == "pending") {
@@ -252,6 +256,7 @@ fn job(configs: &[&str], halving: bool) -> SweepJob {
         score: ScoreRule::default(),
         labels: HashMap::new(),
         brackets: if halving { vec![Halving { factor: 3, min_epochs: 1 }] } else { Vec::new() },
+        race: None,
         resume_hint: "gridsweep resume t".into(),
     }
 }

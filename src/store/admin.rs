@@ -71,7 +71,7 @@ impl Store {
         with_pool!(self, p => {
             let row = sqlx::query(
                 "SELECT config_id, score FROM configurations
-                 WHERE sweep_id = $1 AND score IS NOT NULL AND completed_at IS NOT NULL AND resource_epochs IS NULL
+                 WHERE sweep_id = $1 AND score IS NOT NULL AND completed_at IS NOT NULL AND resource_epochs IS NULL AND pruned = 0
                  ORDER BY score DESC, position LIMIT 1",
             )
             .bind(sweep_id)

@@ -70,6 +70,7 @@ mod location;
 mod queue;
 mod reads;
 mod rows;
+mod race;
 mod rungs;
 mod sweeps;
 
@@ -84,6 +85,7 @@ use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;
 pub use reads::{Attempts, Counts, Failure, FoldMetrics, PartialConfig, WorkerRow};
+pub use race::{RaceDecision, RaceEntry};
 pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
 use rungs::{RungScoreColumns, RUNG_SCORES};
 pub use sweeps::{ImportedConfig, Rung0Budget, SweepRow};

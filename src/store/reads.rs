@@ -28,6 +28,8 @@ pub struct PartialConfig {
     pub resource_epochs: Option<i64>,
     pub pruned: bool,
     pub summary: CvSummary,
+    /// Its done folds (a race's dropped configurations ran fewer than the others).
+    pub folds: i64,
 }
 
 /// One fold's recorded metrics (for exports).
@@ -134,7 +136,7 @@ impl Store {
             summary: SummaryColumns,
         }
         let sql = format!(
-            "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL THEN completed_at END AS complete, trained_by, {SUMMARY_READ}
+            "SELECT config_id, position, params_json, CASE WHEN resource_epochs IS NULL AND pruned = 0 THEN completed_at END AS complete, trained_by, {SUMMARY_READ}
              FROM configurations WHERE sweep_id = $1 ORDER BY position"
         );
         let rows: Vec<Columns> = with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.in_db(self))?;
@@ -159,8 +161,10 @@ impl Store {
             .map_err(|e| StoreError::Corrupt { db: self.name().to_string(), message: format!("configuration {config_id}: {e}") })
     }
 
-    /// Configurations with a partial summary (successive halving's rungs): each with its
-    /// summary, the epochs it was taken at, and whether the configuration was pruned.
+    /// Configurations with a partial summary (successive halving's rungs; a race's
+    /// dropped configurations, over the folds they ran): each with its summary, the
+    /// epochs it was taken at (None: full epochs, a race's), and whether the
+    /// configuration was pruned.
     pub async fn partial_configurations(&self, sweep_id: i64) -> Result<Vec<PartialConfig>> {
         #[derive(sqlx::FromRow)]
         struct Columns {
@@ -169,12 +173,15 @@ impl Store {
             params_json: String,
             resource_epochs: Option<i64>,
             pruned: i64,
+            folds_done: i64,
             #[sqlx(flatten)]
             summary: SummaryColumns,
         }
         let sql = format!(
-            "SELECT config_id, position, params_json, resource_epochs, pruned, {SUMMARY_READ}
-             FROM configurations WHERE sweep_id = $1 AND resource_epochs IS NOT NULL AND completed_at IS NOT NULL ORDER BY position"
+            "SELECT config_id, position, params_json, resource_epochs, pruned,
+                    (SELECT COUNT(*) FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id) AND f.state = 'done') AS folds_done,
+                    {SUMMARY_READ}
+             FROM configurations c WHERE sweep_id = $1 AND (resource_epochs IS NOT NULL OR pruned = 1) AND completed_at IS NOT NULL ORDER BY position"
         );
         let rows: Vec<Columns> = with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.in_db(self))?;
         rows.into_iter()
@@ -187,6 +194,7 @@ impl Store {
                     params_json: r.params_json,
                     resource_epochs: r.resource_epochs,
                     pruned: r.pruned != 0,
+                    folds: r.folds_done,
                 })
             })
             .collect()

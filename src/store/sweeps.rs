@@ -6,7 +6,8 @@ use super::*;
 /// Where a configuration starts in a staged search (successive halving, Hyperband):
 /// its bracket, and the epochs its folds train to in that bracket's rung 0 (the sweep
 /// logic decides; the store records).
-pub type Rung0Budget<'a> = dyn Fn(&Config) -> (i64, i64) + Sync + 'a;
+/// A staged search's bracket and first epoch budget (None: full epochs, a race's) of a configuration.
+pub type Rung0Budget<'a> = dyn Fn(&Config) -> (i64, Option<i64>) + Sync + 'a;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SweepRow {
@@ -165,7 +166,7 @@ impl Store {
                     continue;
                 }
                 leads.insert(c.training_key.clone(), c.id.clone());
-                let budget = staged.map(|s| s.1);
+                let budget = staged.and_then(|s| s.1);
                 for k in 0..folds {
                     sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, $4)")
                         .bind(sweep_id)

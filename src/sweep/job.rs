@@ -36,6 +36,13 @@ pub async fn job(store: &Store, spec: &Spec, data: &CvSets, sweep_id: i64, new_c
         score: spec.score,
         labels: labels(&rows),
         brackets: super::brackets(spec)?,
+        race: spec.search.race().map(|race| crate::race::Rules {
+            race,
+            k: spec.cv.folds,
+            max_folds: race.max_folds(spec.cv.folds, spec.cv.repeats),
+            rule: spec.score,
+            dims: Some((data.base.n_features(), data.base.n_classes())),
+        }),
         resume_hint,
     })
 }

@@ -32,6 +32,8 @@ pub struct PartialRanked {
     pub epochs: i64,
     /// Stopped for good (else it waits for the next rung).
     pub pruned: bool,
+    /// Its done folds.
+    pub folds: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +70,8 @@ impl Recorded {
             .into_iter()
             .filter_map(|r| {
                 let p = self.partial.iter().find(|p| p.config_id == r.config_id)?;
-                Some(PartialRanked { epochs: p.resource_epochs.unwrap_or(0), pruned: p.pruned, ranked: r })
+                let epochs = p.resource_epochs.or_else(|| p.params.get("epochs").and_then(Value::as_i64)).unwrap_or(0);
+                Some(PartialRanked { epochs, pruned: p.pruned, folds: p.folds, ranked: r })
             })
             .collect();
         Ranking {

@@ -58,10 +58,16 @@ pub async fn register(store: &Store, spec: &Spec, expansion: &Expansion, retry_f
     let brackets: Vec<_> = spec.search.brackets(crate::search::max_epochs(&expansion.configs)).into_iter().map(|b| b.0).collect();
     let rung0 = |c: &Config| {
         let b = bracket_of.get(&c.id).copied().unwrap_or(0);
-        (b as i64, brackets[b].budget(0, c.params.epochs) as i64)
+        (b as i64, Some(brackets[b].budget(0, c.params.epochs) as i64))
     };
-    let staged = (!brackets.is_empty()).then_some(&rung0 as &Rung0Budget);
-    let new_configs = store.add_configs_with(row.id, &configs, spec.cv.total(), staged).await?;
+    // A race: every configuration starts with its first folds at full epochs; the
+    // barriers create the others.
+    let race0 = |_: &Config| (0i64, None);
+    let (folds, staged) = match spec.search.race() {
+        Some(r) => (r.first_folds(spec.cv.folds, spec.cv.repeats), Some(&race0 as &Rung0Budget)),
+        None => (spec.cv.total(), (!brackets.is_empty()).then_some(&rung0 as &Rung0Budget)),
+    };
+    let new_configs = store.add_configs_with(row.id, &configs, folds, staged).await?;
     if new_configs > 0 {
         store.update_spec(row.id, &spec_json).await?;
     }
@@ -153,14 +159,18 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
             show(&spec.search)
         )));
     }
-    if spec.search.halving().is_some() {
+    if spec.search.halving().is_some() || spec.search.race().is_some() {
         let known: std::collections::HashSet<String> = store.configurations(row.id).await?.into_iter().map(|c| c.config_id).collect();
         let new = configs.iter().filter(|c| !known.contains(&c.id)).count();
         if new > 0 {
             return Ok(Some(format!(
                 "sweep `{}` is a {} sweep already under way: its rungs rank a fixed set of configurations, and this spec adds {new}. Give the spec another `name` to start a new sweep",
                 spec.name,
-                if matches!(spec.search, Search::Hyperband { .. }) { "hyperband" } else { "successive-halving" }
+                match spec.search {
+                    Search::Hyperband { .. } => "hyperband",
+                    Search::Race { .. } => "race",
+                    _ => "successive-halving",
+                }
             )));
         }
     }

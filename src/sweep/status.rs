@@ -45,8 +45,10 @@ pub struct Status {
     /// Where the done folds ran (device label, count): a sweep continued on other
     /// kernels or devices mixes results that differ in rounding.
     pub devices: Vec<(String, i64)>,
-    /// Successive halving's rungs.
+    /// Successive halving's rungs; a race's barriers (one per stage).
     pub rungs: Option<Vec<RungRow>>,
+    /// The sweep is a race (its rungs are barriers: the first folds, then one fold each).
+    pub race: bool,
     /// Complete rungs that ranked their configurations unlike the rung before them,
     /// each with what to change.
     pub weak_rungs: Vec<String>,
@@ -102,6 +104,7 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         devices: store.done_fold_devices(sweep.id).await?,
         rungs,
         weak_rungs,
+        race: super::stored_spec(sweep).is_ok_and(|s| s.search.race().is_some()),
     })
 }
 

@@ -1,0 +1,234 @@
+//! Racing (`"search": {"strategy": "race", …}`): configurations race over folds at their
+//! full epochs, and the credibly worse ones drop out at each barrier.
+//!
+//! F-Race and irace (Birattari et al. 2002; López-Ibáñez et al. 2016) race candidates
+//! over instances; here the instances are the folds of repeated k-fold CV (`cv.repeats`),
+//! repeat 0's folds first, so every configuration is compared on the same splits and the
+//! comparisons are paired. A stage is one fold: its barrier is reached when every
+//! configuration still in the race has it. Then, once they have `min_folds` folds:
+//! - every configuration credibly worse than the leader leaves the race: the tie set's
+//!   test ([`crate::tieset`]: paired fold differences, their variance pooled across the
+//!   configurations so that it can act after the first folds, Nadeau & Bengio's
+//!   correction, a ROPE);
+//! - the race stops when one configuration is left, when all that are left are
+//!   practically equivalent to the leader (each within the ROPE with probability ≥
+//!   `confidence`), or at `max_repeats` repeats; otherwise the ones left get their next
+//!   fold. So a further repeat is added only while the top is undecided.
+//!
+//! The decision is a pure function of the stored fold results of the stage (ties by
+//! grid position), taken inside the store's transaction at the barrier, so the outcome
+//! does not depend on jobs, processes, kills or the order folds finished in. A fold of a
+//! race is the same fold of the repeated grid (the same split, the same seeds): its
+//! results are a repeated grid's, bit for bit.
+
+use crate::score::ScoreRule;
+use crate::store::{RaceDecision, RaceEntry};
+use crate::tieset::{self, Candidate, Settings};
+
+pub const DEFAULT_CONFIDENCE: f64 = tieset::DEFAULT_CONFIDENCE;
+pub const DEFAULT_ROPE: f64 = tieset::DEFAULT_ROPE;
+pub const DEFAULT_MIN_FOLDS: u32 = 3;
+
+/// A race's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Race {
+    pub ties: Settings,
+    pub min_folds: u32,
+    /// Repeats at most (None: the spec's `cv.repeats`).
+    pub max_repeats: Option<u32>,
+}
+
+impl Race {
+    /// The most folds a configuration runs: k × the repeats it may use.
+    pub fn max_folds(&self, k: usize, repeats: usize) -> usize {
+        k * self.max_repeats.map_or(repeats, |m| (m as usize).min(repeats)).max(1)
+    }
+
+    /// The folds every configuration starts with.
+    pub fn first_folds(&self, k: usize, repeats: usize) -> usize {
+        (self.min_folds as usize).clamp(1, self.max_folds(k, repeats))
+    }
+}
+
+/// What a barrier needs besides the stored results: the race, the k of the k-fold, the
+/// most folds, the sweep's score rule, and the data's (features, classes) for
+/// parameter counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub race: Race,
+    pub k: usize,
+    pub max_folds: usize,
+    pub rule: ScoreRule,
+    pub dims: Option<(usize, usize)>,
+}
+
+/// The decision at a barrier on the store's entries (see [`decide`]); an entry whose
+/// stored hyperparameters cannot be read is an error.
+pub fn plan(rules: &Rules, entries: &[RaceEntry]) -> Result<RaceDecision, String> {
+    let entrants = entries
+        .iter()
+        .map(|e| {
+            let params = crate::config::params_object(&e.params_json)
+                .and_then(|o| crate::params::HyperParams::from_object(&o).map_err(|err| err.to_string()))
+                .map_err(|why| format!("configuration {}: {why}", e.config_id))?;
+            Ok(Entrant {
+                config_id: e.config_id.clone(),
+                position: e.position,
+                folds: e.folds.iter().map(|&(f, t, v, s)| (f, rules.rule.score(t, v), s)).collect(),
+                failed: e.failed,
+                parameters: rules.dims.map(|(nf, nc)| params.parameter_count(nf, nc)),
+            })
+        })
+        .collect::<Result<Vec<Entrant>, String>>()?;
+    let stage = decide(&rules.race, rules.k, rules.max_folds, &entrants);
+    Ok(RaceDecision { drop: stage.drop, next_fold: stage.next_fold, scores: stage.scores })
+}
+
+/// A configuration still in the race, at a barrier.
+#[derive(Debug, Clone)]
+pub struct Entrant {
+    pub config_id: String,
+    pub position: i64,
+    /// (fold, score by the sweep's rule, fit seconds) of each done fold.
+    pub folds: Vec<(i64, f64, f64)>,
+    /// A fold of it failed: it cannot be compared, and leaves.
+    pub failed: bool,
+    /// Its parameter count, when known (`prefer: smallest` at the end).
+    pub parameters: Option<usize>,
+}
+
+/// What a barrier decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Configurations that leave the race.
+    pub drop: Vec<String>,
+    /// The fold each configuration left trains next (None: the race is over).
+    pub next_fold: Option<i64>,
+    /// Each entrant's mean score over its folds so far, in the entrants' order.
+    pub scores: Vec<Option<f64>>,
+    /// Why the race ended, when it did.
+    pub ended: Option<String>,
+}
+
+/// The decision at a barrier: `entrants` (every configuration still in the race, in
+/// grid order), a k-fold CV of at most `max_folds` folds.
+pub fn decide(race: &Race, k: usize, max_folds: usize, entrants: &[Entrant]) -> Stage {
+    let mean = |e: &Entrant| (!e.folds.is_empty()).then(|| e.folds.iter().map(|f| f.1).sum::<f64>() / e.folds.len() as f64);
+    let scores: Vec<Option<f64>> = entrants.iter().map(|e| if e.failed { None } else { mean(e) }).collect();
+    let mut drop: Vec<String> = entrants.iter().zip(&scores).filter(|(e, s)| e.failed || s.is_none()).map(|(e, _)| e.config_id.clone()).collect();
+    // Ranked by the mean score, ties by grid position.
+    let mut live: Vec<(&Entrant, f64)> = entrants.iter().zip(&scores).filter_map(|(e, s)| Some((e, (*s)?))).collect();
+    live.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
+    let folds = live.iter().map(|(e, _)| e.folds.len()).min().unwrap_or(0);
+    let mut all_equivalent = false;
+    if folds >= race.min_folds as usize && live.len() > 1 {
+        let candidates: Vec<Candidate> = live
+            .iter()
+            .enumerate()
+            .map(|(i, (e, s))| Candidate {
+                config_id: e.config_id.clone(),
+                rank: i + 1,
+                score: *s,
+                folds: e.folds.iter().map(|f| (f.0, f.1)).collect(),
+                parameters: e.parameters,
+                fit_seconds: None,
+            })
+            .collect();
+        if let Some(t) = tieset::tie_set(&candidates, k, &race.ties) {
+            drop.extend(t.verdicts.iter().filter(|v| !v.tied).map(|v| v.config_id.clone()));
+            let members: Vec<&tieset::Verdict> = t.verdicts.iter().filter(|v| v.tied).collect();
+            all_equivalent = members.len() > 1 && members[1..].iter().all(|v| v.p_equivalent >= race.ties.confidence);
+            live.retain(|(e, _)| t.members.contains(&e.config_id));
+        }
+    }
+    let ended = if live.len() <= 1 {
+        Some(match live.first() {
+            Some((e, _)) => format!("{} is the only configuration left", e.config_id),
+            None => "no configuration is left".into(),
+        })
+    } else if all_equivalent {
+        Some(format!("the {} left are practically equivalent (within ±{} with probability ≥ {})", live.len(), race.ties.rope, race.ties.confidence))
+    } else if folds >= max_folds {
+        Some(format!("{max_folds} folds, the most the race may use; {} are left, not credibly worse than the leader", live.len()))
+    } else {
+        None
+    };
+    Stage { drop, next_fold: ended.is_none().then_some(folds as i64), scores, ended }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn race() -> Race {
+        Race { ties: Settings::default(), min_folds: 3, max_repeats: None }
+    }
+
+    fn entrant(id: &str, position: i64, scores: &[f64]) -> Entrant {
+        Entrant {
+            config_id: id.into(),
+            position,
+            folds: scores.iter().enumerate().map(|(i, &s)| (i as i64, s, 1.0)).collect(),
+            failed: false,
+            parameters: None,
+        }
+    }
+
+    fn noise(i: usize, c: usize) -> f64 {
+        (((i * 7 + c * 13) % 5) as f64 - 2.0) * 0.002
+    }
+
+    #[test]
+    fn before_min_folds_nothing_drops() {
+        let e = [entrant("a", 0, &[0.6, 0.6]), entrant("b", 1, &[0.1, 0.1])];
+        let s = decide(&race(), 3, 30, &e);
+        assert!(s.drop.is_empty());
+        assert_eq!(s.next_fold, Some(2));
+    }
+
+    #[test]
+    fn the_clearly_worse_drop_and_a_clear_winner_ends_the_race() {
+        let e: Vec<Entrant> = (0..6)
+            .map(|c| entrant(&format!("c{c}"), c as i64, &(0..3).map(|i| if c == 0 { 0.65 } else { 0.55 } + noise(i, c)).collect::<Vec<_>>()))
+            .collect();
+        let s = decide(&race(), 3, 30, &e);
+        assert_eq!(s.drop.len(), 5, "{s:?}");
+        assert_eq!(s.next_fold, None);
+        assert!(s.ended.unwrap().contains("c0 is the only"));
+    }
+
+    #[test]
+    fn a_true_tie_ends_as_equivalent_or_at_the_last_fold() {
+        // Equal configurations up to fold noise: no one is credibly worse; with a wide ROPE they are
+        // practically equivalent at once, with a narrow one the race runs to the end.
+        let e: Vec<Entrant> = (0..4).map(|c| entrant(&format!("c{c}"), c as i64, &(0..6).map(|i| 0.6 + noise(i, c)).collect::<Vec<_>>())).collect();
+        let wide = Race { ties: Settings { rope: 0.05, ..Settings::default() }, ..race() };
+        let s = decide(&wide, 3, 30, &e);
+        assert!(s.drop.is_empty());
+        assert!(s.ended.unwrap().contains("practically equivalent"));
+        let narrow = Race { ties: Settings { rope: 0.0, ..Settings::default() }, ..race() };
+        let s = decide(&narrow, 3, 6, &e);
+        assert!(s.drop.is_empty(), "{s:?}");
+        assert!(s.ended.unwrap().contains("6 folds"));
+        let s = decide(&narrow, 3, 9, &e);
+        assert_eq!(s.next_fold, Some(6));
+    }
+
+    #[test]
+    fn a_failed_configuration_leaves() {
+        let mut e = vec![entrant("a", 0, &[0.6, 0.61, 0.6]), entrant("b", 1, &[0.6, 0.6, 0.61]), entrant("c", 2, &[0.6])];
+        e[2].failed = true;
+        let s = decide(&Race { ties: Settings { rope: 0.0, ..Settings::default() }, ..race() }, 3, 30, &e);
+        assert_eq!(s.drop, ["c"]);
+        assert_eq!(s.scores[2], None);
+        assert_eq!(s.next_fold, Some(3));
+    }
+
+    #[test]
+    fn max_folds_take_the_spec_repeats_or_fewer() {
+        assert_eq!(race().max_folds(3, 10), 30);
+        assert_eq!(Race { max_repeats: Some(4), ..race() }.max_folds(3, 10), 12);
+        assert_eq!(Race { max_repeats: Some(40), ..race() }.max_folds(3, 10), 30);
+        assert_eq!(race().first_folds(3, 1), 3);
+    }
+}
