@@ -1,0 +1,175 @@
+//! Racing (`"search": {"strategy": "race"}`, issue 31), through the binary: a race's
+//! folds are a repeated grid's bit for bit; a configuration that cannot learn leaves at
+//! the first barrier; kill -9 and resume, two processes and PostgreSQL end the race as
+//! one uninterrupted process does; configurations that train the same network tie and
+//! end the race as practically equivalent; `rank --json` carries the tie set.
+
+mod common;
+use common::{bin, exact_results, run, wait_for_done, Backend, Dir};
+
+use serde_json::Value;
+use std::process::Stdio;
+
+const FIXED: &str = r#"{"epochs": 6, "neurons_1": 16, "neurons_2": 16, "batch_size": 32}"#;
+/// Three that learn alike and one that cannot (one epoch at a learning rate of 1e-6).
+const GRID: &str = r#"[{"dropout": [0.0, 0.1, 0.2]}, {"dropout": [0.9], "epochs": [1], "learning_rate": [1e-6]}]"#;
+
+/// A spec of `rows` demo rows, 3-fold × 4 repeats, with `search`.
+fn spec(d: &Dir, name: &str, rows: usize, fixed: &str, search: &str) -> std::path::PathBuf {
+    let p = d.spec_with(name, rows, fixed, GRID, search);
+    let text = std::fs::read_to_string(&p).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 4}"#);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn json(cmd: &mut std::process::Command) -> Value {
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// What a race decided: (complete ids, (dropped id, folds) sorted, the tie set's members, its pick).
+fn outcome(db: &str, name: &str) -> (Vec<String>, Vec<(String, i64)>, Value, Value) {
+    let r = json(bin().args(["rank", name, "--db", db, "--json", "--top", "0"]));
+    let complete = r["ranking"].as_array().unwrap().iter().map(|x| x["config_id"].as_str().unwrap().to_string()).collect();
+    let mut dropped: Vec<(String, i64)> =
+        r["partial"].as_array().unwrap().iter().map(|x| (x["config_id"].as_str().unwrap().to_string(), x["folds"].as_i64().unwrap())).collect();
+    dropped.sort();
+    (complete, dropped, r["tie_set"]["members"].clone(), r["tie_set"]["pick"].clone())
+}
+
+const RACE: &str = r#", "search": {"strategy": "race"}"#;
+
+#[test]
+fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
+    let d = Dir::new("race", "exact");
+    let g = Dir::new("race", "exact-grid");
+    let race = spec(&d, "r", 300, FIXED, RACE);
+    let grid = spec(&g, "r", 300, FIXED, "");
+    let (rdb, gdb) = (d.path("race.db").to_string_lossy().into_owned(), g.path("grid.db").to_string_lossy().into_owned());
+    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &rdb, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("race: barrier 0 decided") && err.contains("left the race as credibly worse"), "{err}");
+    let (code, _, err) = run(bin().arg("run").arg(&grid).args(["--db", &gdb, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+
+    let (complete, dropped, members, pick) = outcome(&rdb, "r");
+    // The one that cannot learn left at the first barrier, after its 3 folds.
+    let r = json(bin().args(["rank", "r", "--db", &gdb, "--json", "--top", "0"]));
+    let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();
+    assert!(dropped.contains(&(hopeless.clone(), 3)), "{dropped:?}");
+    assert!(!complete.is_empty());
+    assert_eq!(pick, Value::String(complete[0].clone()));
+    assert!(members.as_array().unwrap().iter().all(|m| complete.contains(&m.as_str().unwrap().to_string())));
+    // Every fold a race ran is the repeated grid's same fold, bit for bit.
+    let ids: Vec<String> = complete.iter().cloned().chain(dropped.iter().map(|d| d.0.clone())).collect();
+    for id in &ids {
+        let raced = exact_results(&rdb, "r", id);
+        let all = exact_results(&gdb, "r", id);
+        assert_eq!(all.len(), 12);
+        assert!(!raced.is_empty() && raced.len() <= 12);
+        assert_eq!(raced[..], all[..raced.len()], "{id}");
+    }
+    // The status tells its stages; a second run changes nothing.
+    let (code, out, _) = run(bin().args(["status", "r", "--db", &rdb]));
+    assert_eq!(code, 0);
+    assert!(out.contains("race (stage 0: the first folds"), "{out}");
+    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &rdb, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("this run: 0 done"), "{err}");
+    assert_eq!(outcome(&rdb, "r"), (complete, dropped, members, pick));
+}
+
+#[test]
+fn configurations_of_one_network_tie_and_end_the_race_as_equivalent() {
+    let d = Dir::new("race", "tie");
+    // num_hidden_layers 3 and 4 build the same network: one training, equal scores.
+    let p = d.spec_with("tie", 300, FIXED, r#"{"num_hidden_layers": [3, 4], "neurons_4": [8]}"#, r#", "search": {"strategy": "race", "rope": 0.001}"#);
+    let text = std::fs::read_to_string(&p).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 4}"#);
+    std::fs::write(&p, text).unwrap();
+    let db = d.path("t.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (complete, dropped, members, _) = outcome(&db, "tie");
+    assert_eq!(complete.len(), 2, "{complete:?}");
+    assert!(dropped.is_empty());
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    // Practically equivalent after the first barrier: no further fold was trained.
+    assert_eq!(common::done_count(&db, "tie"), 3, "one training of 3 folds");
+}
+
+fn slow() -> &'static str {
+    r#"{"epochs": 12, "neurons_1": 64, "neurons_2": 64, "batch_size": 16}"#
+}
+
+#[test]
+fn kill_9_and_resume_end_the_race_as_an_uninterrupted_run_sqlite() {
+    kill_9_and_resume(Backend::Sqlite);
+}
+
+#[test]
+fn kill_9_and_resume_end_the_race_as_an_uninterrupted_run_postgres() {
+    kill_9_and_resume(Backend::Postgres);
+}
+
+fn kill_9_and_resume(backend: Backend) {
+    let d = Dir::new("race", &format!("kill-{backend:?}"));
+    let Some(db) = d.db_on(backend, "k") else { return };
+    let Some(clean) = d.db_on(backend, "c") else { return };
+    let p = spec(&d, "k", 900, slow(), RACE);
+    let mut child = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "2", "--quiet"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for_done(&db, "k", 5, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (code, _, err) = run(bin().args(["resume", "k", "--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &clean, "--jobs", "1", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(outcome(&db, "k"), outcome(&clean, "k"));
+    for id in outcome(&clean, "k").0 {
+        assert_eq!(exact_results(&db, "k", &id), exact_results(&clean, "k", &id));
+    }
+}
+
+#[test]
+fn two_processes_end_the_race_as_one_does_sqlite() {
+    two_processes(Backend::Sqlite);
+}
+
+#[test]
+fn two_processes_end_the_race_as_one_does_postgres() {
+    two_processes(Backend::Postgres);
+}
+
+fn two_processes(backend: Backend) {
+    let d = Dir::new("race", &format!("two-{backend:?}"));
+    let Some(db) = d.db_on(backend, "two") else { return };
+    let Some(one) = d.db_on(backend, "one") else { return };
+    let p = spec(&d, "two", 300, FIXED, RACE);
+    let a = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "1", "--quiet"]).stderr(Stdio::piped()).spawn().unwrap();
+    let b = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "1", "--quiet"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
+    assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+    let f = common::folds(&db, "two");
+    assert!(f.iter().all(|x| x.2 == "done" && x.3 == 1), "a fold was claimed twice: {f:?}");
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &one, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(outcome(&db, "two"), outcome(&one, "two"));
+}
+
+#[test]
+fn race_settings_are_checked_by_key() {
+    let d = Dir::new("race", "keys");
+    for (search, key, says) in [
+        (r#", "search": {"strategy": "race", "confidence": 1.2}"#, "search.confidence", "a probability in (0.5, 1)"),
+        (r#", "search": {"strategy": "race", "min_folds": 1}"#, "search.min_folds", "an integer ≥ 2"),
+        (r#", "search": {"strategy": "race", "prefer": "cheapest"}"#, "search.prefer", "one of score, smallest, fastest"),
+        (r#", "search": {"strategy": "race", "factor": 3}"#, "search.factor", "not a key of strategy race"),
+    ] {
+        let p = spec(&d, "bad", 300, FIXED, search);
+        let (code, _, err) = run(bin().arg("plan").arg(&p));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(key) && err.contains(says), "{search}: {err}");
+    }
+}
