@@ -173,3 +173,50 @@ fn race_settings_are_checked_by_key() {
         assert!(err.contains(key) && err.contains(says), "{search}: {err}");
     }
 }
+
+#[test]
+fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
+    let d = Dir::new("race", "replay");
+    let g = Dir::new("race", "replay-grid");
+    let race = spec(&d, "r", 300, FIXED, RACE);
+    let grid = spec(&g, "r", 300, FIXED, "");
+    let (rdb, gdb) = (d.path("race.db").to_string_lossy().into_owned(), g.path("grid.db").to_string_lossy().into_owned());
+    for (p, db) in [(&race, &rdb), (&grid, &gdb)] {
+        let (code, _, err) = run(bin().arg("run").arg(p).args(["--db", db, "--jobs", "2", "--quiet"]));
+        assert_eq!(code, 0, "{err}");
+    }
+    let (complete, dropped, members, pick) = outcome(&rdb, "r");
+    let r = json(bin().args(["replay", "r", "--db", &gdb, "--json", "--strategy", r#"{"strategy": "race"}"#]));
+    let replayed = &r["race"];
+    let mut left: Vec<String> = replayed["left"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    let mut real = complete.clone();
+    left.sort();
+    real.sort();
+    assert_eq!(left, real);
+    let mut rdropped: Vec<(String, i64)> = replayed["dropped"].as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_i64().unwrap())).collect();
+    rdropped.sort();
+    assert_eq!(rdropped, dropped);
+    assert_eq!(replayed["tie_set"]["members"], members);
+    assert_eq!(replayed["tie_set"]["pick"], pick);
+    // The fold-fits are those the race ran.
+    assert_eq!(replayed["fold_fits"].as_u64().unwrap() as usize, common::done_count(&rdb, "r"));
+
+    // Held out: strategies see repeats 0-1 and are judged on 2-3.
+    for strategy in [r#"{"strategy": "race"}"#, r#"{"strategy": "grid"}"#] {
+        let h = json(bin().args(["replay", "r", "--db", &gdb, "--json", "--seen", "2", "--sample", "3", "--repeats", "20", "--strategy", strategy]));
+        let h = &h["held_out"];
+        assert_eq!(h["repeats"], 20);
+        assert!(h["mean_regret"].as_f64().unwrap() >= 0.0);
+        let share = h["pick_in_truth_ties"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share));
+        let ratio = h["fold_fit_ratio"].as_f64().unwrap();
+        if strategy.contains("grid") {
+            assert_eq!(ratio, 1.0);
+        } else {
+            assert!(ratio > 0.0 && ratio <= 2.0, "{h}");
+        }
+    }
+    let (code, _, err) = run(bin().args(["replay", "r", "--db", &gdb, "--seen", "4", "--strategy", r#"{"strategy": "race"}"#]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seen 4") && err.contains("leave one unseen"), "{err}");
+}

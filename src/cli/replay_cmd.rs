@@ -29,12 +29,25 @@ pub struct ReplayArgs {
     /// Seed of the sub-samples (and of hyperband's brackets).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Held out: judge the strategy (`race`, or `{"strategy": "grid"}` for the plain
+    /// k-fold grid) by the folds of the repeats from this one on, which it does not see
+    /// (with --sample; the sweep needs `cv.repeats` above it).
+    #[arg(long, value_parser = super::positive)]
+    pub seen: Option<usize>,
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn replay(a: ReplayArgs) -> Result<Outcome> {
+    let value: serde_json::Value = serde_json::from_str(&a.strategy).with_context(|| format!("--strategy {}: not JSON", a.strategy))?;
+    let name = value.get("strategy").and_then(|s| s.as_str()).unwrap_or_default();
+    if name == "race" || name == "grid" {
+        return replay_folds(&a, &value);
+    }
+    if a.seen.is_some() {
+        anyhow::bail!("--seen: held-out judging is for {{\"strategy\": \"race\"}} and {{\"strategy\": \"grid\"}}");
+    }
     let strategy: Strategy = serde_json::from_str(&a.strategy)
         .with_context(|| format!("--strategy {}: expected {{\"strategy\": \"halving\" or \"hyperband\", \"factor\": 3, \"min_epochs\": 5}}", a.strategy))?;
     strategy.check().map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
@@ -99,6 +112,79 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
         o.fold_epochs,
         o.full_fold_epochs,
         100.0 * o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64
+    );
+    Ok(Outcome::Ok)
+}
+
+/// A race (or the plain grid, held out) replayed on a sweep's folds: any protocol, since
+/// neither stops a fold early.
+fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
+    crate::search::check_json(value).map_err(|(k, m)| anyhow::anyhow!("--strategy: {}{m}", if k.is_empty() { String::new() } else { format!("{k}: ") }))?;
+    let search: crate::search::Search = serde_json::from_value(value.clone()).with_context(|| format!("--strategy {}", a.strategy))?;
+    search.check().map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
+    let rt = runtime()?;
+    let (sweep, curves) = rt.block_on(async {
+        let store = Store::open_existing(&a.db.db).await?;
+        let sweep = pick_sweep(&store, a.name.as_deref()).await?;
+        let curves = sweep::replay::complete_folds(&store, &sweep).await?;
+        store.close().await;
+        anyhow::Ok((sweep, curves))
+    })?;
+    if curves.is_empty() {
+        anyhow::bail!("sweep `{}` has no complete configuration: nothing to replay", sweep.name);
+    }
+    let rule = sweep::score_rule(&sweep)?;
+    let spec = sweep::stored_spec(&sweep)?;
+    let k = spec.cv.folds;
+    let shown = serde_json::to_string(value)?;
+    let judged = match search.race() {
+        Some(r) => sweep::replay::Judged::Race(r),
+        None => sweep::replay::Judged::Grid,
+    };
+    if let Some(seen) = a.seen {
+        let n = a.sample.unwrap_or(curves.len());
+        let h = sweep::replay::held_out(&judged, &curves, &rule, k, seen, n, if a.sample.is_some() { a.repeats } else { 1 }, a.seed).map_err(anyhow::Error::msg)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen, "held_out": h}))?);
+            return Ok(Outcome::Ok);
+        }
+        println!(
+            "replay of {shown} on sweep {}: {} sub-samples of {} of its {} configurations, seeing repeats 0..{seen}, judged on the others",
+            sweep.name, h.repeats, h.sample, curves.len()
+        );
+        println!("regret against the held-out truth: mean {:.5}, 95th percentile {:.5}", h.mean_regret, h.p95_regret);
+        println!("pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}%", 100.0 * h.pick_in_truth_ties, 100.0 * h.truth_best_kept);
+        println!("fold-fits: {:.2}× the plain {k}-fold grid's", h.fold_fit_ratio);
+        return Ok(Outcome::Ok);
+    }
+    let sweep::replay::Judged::Race(race) = judged else {
+        anyhow::bail!("--strategy {shown}: the plain grid is replayed held out only (--seen R --sample N)");
+    };
+    let max_folds = race.max_folds(k, spec.cv.repeats);
+    let dims = if race.ties.prefer == crate::tieset::Prefer::Smallest { sweep::ranking::data_dims(&sweep) } else { None };
+    let parameters = |c: &sweep::replay::Curve| -> Option<usize> {
+        let (nf, nc) = dims?;
+        let obj = crate::config::params_object(&c.params_json).ok()?;
+        Some(crate::params::HyperParams::from_object(&obj).ok()?.parameter_count(nf, nc))
+    };
+    let all: Vec<&sweep::replay::Curve> = curves.iter().collect();
+    let r = sweep::replay::replay_race(&race, &all, &rule, k, max_folds, &parameters).map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "race": r}))?);
+        return Ok(Outcome::Ok);
+    }
+    println!("replay of {shown} on sweep {}: its {} configurations, up to {max_folds} folds each", sweep.name, curves.len());
+    let dropped: Vec<String> = r.dropped.iter().map(|(id, n)| format!("{id} after {n}")).collect();
+    println!("dropped as credibly worse: {}", if dropped.is_empty() { "none".into() } else { dropped.join(", ") });
+    println!("left after {} folds: {} ({})", r.folds, r.left.join(", "), r.ended);
+    if let Some(t) = &r.tie_set {
+        println!("tie set: {} of {}; pick ({}): {}, {}", t.members.len(), r.left.len(), t.settings.prefer.name(), t.pick, t.why);
+    }
+    println!(
+        "fold-fits: {} ({:.2}× the plain {k}-fold grid's {})",
+        r.fold_fits,
+        r.fold_fits as f64 / (curves.len() * k) as f64,
+        curves.len() * k
     );
     Ok(Outcome::Ok)
 }

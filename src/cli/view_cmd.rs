@@ -79,31 +79,38 @@ pub struct RankArgs {
     pub ties: TieArgs,
 }
 
-/// How the tie set is computed and the pick made (see `crate::tieset`).
+/// How the tie set is computed and the pick made (see `crate::tieset`); the defaults
+/// are a race's own settings, or the tie set's defaults.
 #[derive(Args, Debug, Clone)]
 pub struct TieArgs {
     /// The pick among the configurations the folds cannot tell apart: score (the
     /// leader), smallest (fewest parameters), fastest (least fit time).
-    #[arg(long, value_enum, default_value_t = crate::tieset::Prefer::Score)]
-    pub prefer: crate::tieset::Prefer,
+    #[arg(long, value_enum)]
+    pub prefer: Option<crate::tieset::Prefer>,
     /// The posterior probability at which a configuration counts as credibly worse
-    /// than the leader.
-    #[arg(long, default_value_t = crate::tieset::DEFAULT_CONFIDENCE)]
-    pub confidence: f64,
-    /// The region of practical equivalence, ± this much score.
-    #[arg(long, default_value_t = crate::tieset::DEFAULT_ROPE)]
-    pub rope: f64,
+    /// than the leader (default 0.95).
+    #[arg(long)]
+    pub confidence: Option<f64>,
+    /// The region of practical equivalence, ± this much score (default 0.002).
+    #[arg(long)]
+    pub rope: Option<f64>,
 }
 
 impl TieArgs {
-    pub fn settings(&self) -> Result<crate::tieset::Settings> {
-        if !(self.confidence > 0.5 && self.confidence < 1.0) {
-            bail!("--confidence {}: expected a probability in (0.5, 1)", self.confidence);
+    /// The settings: these options over `base` (a race's, or the defaults).
+    pub fn settings(&self, base: crate::tieset::Settings) -> Result<crate::tieset::Settings> {
+        let s = crate::tieset::Settings {
+            confidence: self.confidence.unwrap_or(base.confidence),
+            rope: self.rope.unwrap_or(base.rope),
+            prefer: self.prefer.unwrap_or(base.prefer),
+        };
+        if !(s.confidence > 0.5 && s.confidence < 1.0) {
+            bail!("--confidence {}: expected a probability in (0.5, 1)", s.confidence);
         }
-        if !(self.rope >= 0.0 && self.rope.is_finite()) {
-            bail!("--rope {}: expected a score difference ≥ 0", self.rope);
+        if !(s.rope >= 0.0 && s.rope.is_finite()) {
+            bail!("--rope {}: expected a score difference ≥ 0", s.rope);
         }
-        Ok(crate::tieset::Settings { confidence: self.confidence, rope: self.rope, prefer: self.prefer })
+        Ok(s)
     }
 }
 
@@ -362,7 +369,8 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let ranking = recorded.rank(&rule);
     let partitions = ranking.partitions();
-    let settings = a.ties.settings()?;
+    let base = sweep::stored_spec(&sweep).ok().and_then(|s| s.search.race()).map(|r| r.ties).unwrap_or_default();
+    let settings = a.ties.settings(base)?;
     let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| sweep::ranking::data_dims(&sweep)).flatten();
     let ties = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;

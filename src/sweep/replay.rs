@@ -292,6 +292,16 @@ fn rung_spearman(scores: &[RungScore], group: &[&Curve]) -> Vec<Option<f64>> {
 /// The full runs of a sweep: every distinct training whose folds all trained to their
 /// end. Refused under the gridsearchcv protocol (see the module's doc).
 pub async fn curves(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
+    curves_of(store, sweep, true).await
+}
+
+/// Every complete distinct training's folds, whatever its protocol: what a race or a
+/// plain grid replays (they never stop a fold early).
+pub async fn complete_folds(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
+    curves_of(store, sweep, false).await
+}
+
+async fn curves_of(store: &Store, sweep: &SweepRow, notebook_only: bool) -> Result<Vec<Curve>> {
     let rule = super::score_rule(sweep)?;
     let mut out = Vec::new();
     for r in store.configurations(sweep.id).await? {
@@ -300,7 +310,7 @@ pub async fn curves(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
             continue;
         }
         let protocol = r.params.get("protocol").and_then(|v| v.as_str()).unwrap_or("gridsearchcv");
-        if !protocol.eq_ignore_ascii_case("notebook") {
+        if notebook_only && !protocol.eq_ignore_ascii_case("notebook") {
             return Err(SweepError::Conflict(format!(
                 "sweep `{}`: configuration {} runs the {protocol} protocol, whose stopped folds are scored on weights the history does not hold; replay needs the notebook protocol",
                 sweep.name, r.config_id
@@ -360,6 +370,185 @@ pub fn replay_many(strategy: &Strategy, curves: &[Curve], rule: &ScoreRule, samp
         within_0002: regrets.iter().filter(|&&r| r <= 0.002).count() as f64 / n,
         fold_epoch_share: share / n,
         spearman: rho.into_iter().map(|(s, k)| (k > 0).then(|| s / k as f64)).collect(),
+    })
+}
+
+/// A race replayed on recorded folds: what a real race on those configurations does
+/// (the same barriers, [`crate::race::decide`]), since a race's fold is the repeated
+/// grid's same fold.
+#[derive(Debug, Clone, Serialize)]
+pub struct RaceReplay {
+    /// The configurations left at the end, in grid order, and the folds they ran.
+    pub left: Vec<String>,
+    pub folds: usize,
+    /// The configurations dropped, with the folds they ran (in the order dropped).
+    pub dropped: Vec<(String, usize)>,
+    /// Fold-fits the race spent.
+    pub fold_fits: usize,
+    /// The tie set of the ones left, on their folds, and its pick.
+    pub tie_set: Option<crate::tieset::TieSet>,
+    /// Why the race ended.
+    pub ended: String,
+}
+
+/// Races `set` over their first folds (at most `max_folds`, k-fold repeats in order).
+/// `parameters`: each configuration's parameter count, when known (`prefer: smallest`).
+pub fn replay_race(
+    race: &crate::race::Race,
+    set: &[&Curve],
+    rule: &ScoreRule,
+    k: usize,
+    max_folds: usize,
+    parameters: &dyn Fn(&Curve) -> Option<usize>,
+) -> std::result::Result<RaceReplay, String> {
+    let mut live: Vec<&Curve> = set.to_vec();
+    live.sort_by_key(|c| c.position);
+    let max_folds = live.iter().map(|c| c.folds.len()).min().unwrap_or(0).min(max_folds);
+    if max_folds < 2 {
+        return Err(format!("a race needs at least 2 folds per configuration; these have {max_folds}"));
+    }
+    let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
+    let entrant = |c: &Curve, n: usize| crate::race::Entrant {
+        config_id: c.config_id.clone(),
+        position: c.position,
+        folds: c.folds[..n].iter().enumerate().map(|(i, f)| (i as i64, fold_score(f), f.fit_seconds)).collect(),
+        failed: false,
+        parameters: parameters(c),
+    };
+    let mut n = (race.min_folds as usize).clamp(1, max_folds);
+    let (mut dropped, mut fold_fits) = (Vec::new(), 0usize);
+    let ended = loop {
+        let entrants: Vec<crate::race::Entrant> = live.iter().map(|c| entrant(c, n)).collect();
+        let stage = crate::race::decide(race, k, max_folds, &entrants);
+        for id in &stage.drop {
+            dropped.push((id.clone(), n));
+            fold_fits += n;
+        }
+        live.retain(|c| !stage.drop.contains(&c.config_id));
+        match stage.next_fold {
+            Some(f) => n = f as usize + 1,
+            None => break stage.ended.unwrap_or_default(),
+        }
+    };
+    fold_fits += live.len() * n;
+    let mut ranked: Vec<(&Curve, f64)> = live.iter().map(|c| (*c, c.folds[..n].iter().map(fold_score).sum::<f64>() / n as f64)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
+    let candidates: Vec<crate::tieset::Candidate> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, (c, score))| crate::tieset::Candidate {
+            config_id: c.config_id.clone(),
+            rank: i + 1,
+            score: *score,
+            folds: c.folds[..n].iter().enumerate().map(|(j, f)| (j as i64, fold_score(f))).collect(),
+            parameters: parameters(c),
+            fit_seconds: Some(c.folds[..n].iter().map(|f| f.fit_seconds).sum::<f64>() / n as f64),
+        })
+        .collect();
+    let tie_set = crate::tieset::tie_set(&candidates, k, &race.ties);
+    Ok(RaceReplay { left: live.iter().map(|c| c.config_id.clone()).collect(), folds: n, dropped, fold_fits, tie_set, ended })
+}
+
+/// A strategy judged against a held-out truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Judged {
+    /// The study's way: one k-fold (repeat 0), the best mean score.
+    Grid,
+    /// A race over the seen repeats; its pick.
+    Race(crate::race::Race),
+}
+
+/// How a strategy did over many sub-samples against the held-out truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldOut {
+    pub repeats: usize,
+    pub sample: usize,
+    /// Regret: the sample's best held-out score − the pick's held-out score.
+    pub mean_regret: f64,
+    pub p95_regret: f64,
+    /// Share of sub-samples whose pick is in the truth's tie set.
+    pub pick_in_truth_ties: f64,
+    /// Share whose truth's best is among what the strategy left (a race's tie set; the
+    /// grid's pick).
+    pub truth_best_kept: f64,
+    /// Fold-fits spent, relative to the plain k-fold grid's (k per configuration).
+    pub fold_fit_ratio: f64,
+}
+
+/// `repeats` sub-samples of `sample` configurations: each judged by the mean score of
+/// the folds of repeats `seen..` (which no strategy sees), strategies given only the
+/// folds of repeats `..seen` (the grid, repeat 0's). A truth scored on the folds a
+/// strategy chose by would flatter it (the winner's curse); this one cannot.
+pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, seen: usize, sample: usize, repeats: usize, seed: u64) -> std::result::Result<HeldOut, String> {
+    let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
+    if seen == 0 || seen * k >= total {
+        return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
+    }
+    let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
+    let truth = |c: &Curve| {
+        let held = &c.folds[seen * k..total];
+        held.iter().map(fold_score).sum::<f64>() / held.len() as f64
+    };
+    let truth_ties = |set: &[&Curve]| -> Vec<String> {
+        let mut r: Vec<(&Curve, f64)> = set.iter().map(|c| (*c, truth(c))).collect();
+        r.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
+        let candidates: Vec<crate::tieset::Candidate> = r
+            .iter()
+            .enumerate()
+            .map(|(i, (c, s))| crate::tieset::Candidate {
+                config_id: c.config_id.clone(),
+                rank: i + 1,
+                score: *s,
+                folds: c.folds[seen * k..total].iter().enumerate().map(|(j, f)| (j as i64, fold_score(f))).collect(),
+                parameters: None,
+                fit_seconds: None,
+            })
+            .collect();
+        crate::tieset::tie_set(&candidates, k, &crate::tieset::Settings::default()).map(|t| t.members).unwrap_or_default()
+    };
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (mut regrets, mut in_ties, mut kept, mut ratio) = (Vec::new(), 0usize, 0usize, 0.0);
+    for _ in 0..repeats {
+        let set: Vec<&Curve> = curves.choose_multiple(&mut rng, sample.min(curves.len())).collect();
+        let best = set.iter().map(|c| truth(c)).fold(f64::NEG_INFINITY, f64::max);
+        let best_id = set.iter().max_by(|a, b| truth(a).total_cmp(&truth(b)).then(b.position.cmp(&a.position))).map(|c| c.config_id.clone());
+        let (pick, left, fits) = match judged {
+            Judged::Grid => {
+                let p = set
+                    .iter()
+                    .max_by(|a, b| {
+                        let m = |c: &Curve| c.folds[..k].iter().map(fold_score).sum::<f64>();
+                        m(a).total_cmp(&m(b)).then(b.position.cmp(&a.position))
+                    })
+                    .map(|c| c.config_id.clone())
+                    .unwrap_or_default();
+                (p.clone(), vec![p], set.len() * k)
+            }
+            Judged::Race(race) => {
+                let r = replay_race(race, &set, rule, k, seen * k, &|_| None)?;
+                let pick = r.tie_set.as_ref().map(|t| t.pick.clone()).or_else(|| r.left.first().cloned()).unwrap_or_default();
+                let left = r.tie_set.as_ref().map(|t| t.members.clone()).unwrap_or_else(|| r.left.clone());
+                (pick, left, r.fold_fits)
+            }
+        };
+        let picked = set.iter().find(|c| c.config_id == pick).map(|c| truth(c)).unwrap_or(f64::NAN);
+        regrets.push(best - picked);
+        in_ties += truth_ties(&set).contains(&pick) as usize;
+        kept += best_id.is_some_and(|b| left.contains(&b)) as usize;
+        ratio += fits as f64 / (set.len() * k) as f64;
+    }
+    let n = repeats.max(1) as f64;
+    let mut sorted = regrets.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p95 = sorted.get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    Ok(HeldOut {
+        repeats,
+        sample: sample.min(curves.len()),
+        mean_regret: regrets.iter().sum::<f64>() / n,
+        p95_regret: p95,
+        pick_in_truth_ties: in_ties as f64 / n,
+        truth_best_kept: kept as f64 / n,
+        fold_fit_ratio: ratio / n,
     })
 }
 
