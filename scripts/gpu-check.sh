@@ -11,7 +11,7 @@
 # difference is measured, not expected to be 0); (4) times a benchmark sweep of the
 # study's shape (6,446 rows of built-in data, the final configuration with adam/nadam
 # × dropout 0.3/0.4, batch 512 and 64) with 1, 4 and 8 workers per GPU; (5) estimates
-# the study's whole grid (5,316 fold-fits, its fold-epochs from `plan`) at the best
+# the study's whole grid (5,328 fold-fits, its fold-epochs from `plan`) at the best
 # rate. Everything it measures goes to OUT_DIR/gpu-check.json, step by step, so a run
 # cut short still leaves what it had. Under 8 minutes on a GPU; DEVICE=cpu runs the
 # same steps on the CPU (how the test suite checks the script itself), and
