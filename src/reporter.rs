@@ -185,6 +185,12 @@ impl Reporter {
                     dropped
                 ));
             }
+            Event::RaceEnded { stage, left, dropped, why } => {
+                self.line(format!(
+                    "race: barrier {stage} decided: {dropped} left the race as credibly worse; it is over with {} left: {why}",
+                    crate::text::count(*left, "configuration", "configurations")
+                ));
+            }
             Event::RungPromoted { bracket, rung, configurations, pruned, folds, weak } => {
                 // Plain halving's progress is its rung's: it starts again. Hyperband's
                 // is its brackets' rungs in progress: the new rung's folds add to it.
@@ -297,7 +303,11 @@ impl Reporter {
             );
             eprintln!("data: {data}");
             if let Some(r) = rung {
-                let what = if r.brackets > 1 { format!("hyperband, {} brackets", r.brackets) } else { "successive halving".into() };
+                let what = match r.brackets {
+                    0 => "race".to_string(),
+                    1 => "successive halving".into(),
+                    n => format!("hyperband, {n} brackets"),
+                };
                 eprintln!("{what}: {}, {} of {} folds done", r.label(), r.done, r.total);
             }
         }

@@ -132,9 +132,34 @@ pub struct TieSet {
 }
 
 /// The tie set of `candidates` (ranked, the leader first), on folds of a k-fold CV.
-/// None when fewer than two configurations share at least two folds with the leader.
+/// None when fewer than two configurations share at least two folds with the leader;
+/// a lone configuration with folds (a race's last one) is its own tie set.
 pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Option<TieSet> {
     let leader = candidates.first()?;
+    if candidates.len() == 1 && leader.folds.len() >= 2 {
+        let v = Verdict {
+            config_id: leader.config_id.clone(),
+            rank: leader.rank,
+            score: leader.score,
+            folds: leader.folds.len(),
+            mean_difference: 0.0,
+            p_not_worse: 1.0,
+            p_equivalent: 1.0,
+            tied: true,
+            parameters: leader.parameters,
+            fit_seconds: leader.fit_seconds,
+        };
+        return Some(TieSet {
+            settings: *settings,
+            leader: leader.config_id.clone(),
+            members: vec![leader.config_id.clone()],
+            pooled_sd: f64::NAN,
+            df: 0.0,
+            pick: leader.config_id.clone(),
+            why: "the only configuration compared".into(),
+            verdicts: vec![v],
+        });
+    }
     let rho = 1.0 / (k.max(2) - 1) as f64;
     // Paired differences with the leader, on the folds both have.
     let diffs: Vec<Vec<f64>> = candidates[1..]
@@ -306,7 +331,14 @@ mod tests {
     #[test]
     fn nothing_to_compare() {
         assert!(tie_set(&[], 3, &Settings::default()).is_none());
-        assert!(tie_set(&[cand("a", 1, &[0.6, 0.6, 0.6], 1)], 3, &Settings::default()).is_none());
+        assert!(tie_set(&[cand("a", 1, &[0.6], 1)], 3, &Settings::default()).is_none());
         assert!(tie_set(&[cand("a", 1, &[0.6], 1), cand("b", 2, &[0.5], 1)], 3, &Settings::default()).is_none());
+    }
+
+    #[test]
+    fn a_lone_configuration_is_its_own_tie_set() {
+        // A race's last one left: the tie set is it, and so is the pick.
+        let t = tie_set(&[cand("a", 1, &[0.6, 0.61, 0.59], 1)], 3, &Settings::default()).unwrap();
+        assert_eq!((t.members.clone(), t.pick.as_str(), t.verdicts.len()), (vec!["a".to_string()], "a", 1));
     }
 }

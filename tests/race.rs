@@ -54,10 +54,10 @@ fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
     assert_eq!(code, 0, "{err}");
 
     let (complete, dropped, members, pick) = outcome(&rdb, "r");
-    // The one that cannot learn left at the first barrier, after its 3 folds.
+    // The one that cannot learn left at the first barrier, after its first 2 folds (min_folds).
     let r = json(bin().args(["rank", "r", "--db", &gdb, "--json", "--top", "0"]));
     let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();
-    assert!(dropped.contains(&(hopeless.clone(), 3)), "{dropped:?}");
+    assert!(dropped.contains(&(hopeless.clone(), 2)), "{dropped:?}");
     assert!(!complete.is_empty());
     assert_eq!(pick, Value::String(complete[0].clone()));
     assert!(members.as_array().unwrap().iter().all(|m| complete.contains(&m.as_str().unwrap().to_string())));
@@ -95,7 +95,7 @@ fn configurations_of_one_network_tie_and_end_the_race_as_equivalent() {
     assert!(dropped.is_empty());
     assert_eq!(members.as_array().unwrap().len(), 2);
     // Practically equivalent after the first barrier: no further fold was trained.
-    assert_eq!(common::done_count(&db, "tie"), 3, "one training of 3 folds");
+    assert_eq!(common::done_count(&db, "tie"), 2, "one training of its first 2 folds");
 }
 
 fn slow() -> &'static str {

@@ -260,6 +260,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                     self.waiting = true;
                     false
                 }
+                Ok(RungStep::Ended { rung, configurations, pruned, why }) => {
+                    (self.emit)(Event::RaceEnded { stage: rung, left: configurations, dropped: pruned, why });
+                    self.finished.insert(0);
+                    false
+                }
                 Ok(RungStep::Finished) => {
                     self.finished.insert(0);
                     false
@@ -296,7 +301,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                 }
                 Ok(RungStep::Waiting) => self.waiting = true,
                 // For good: nothing is added to a staged sweep under way.
-                Ok(RungStep::Finished) => {
+                Ok(RungStep::Finished | RungStep::Ended { .. }) => {
                     self.finished.insert(b);
                 }
                 Err(e) => {

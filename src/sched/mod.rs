@@ -86,6 +86,8 @@ pub enum Event {
     /// (`folds` folds to train), `dropped` left the race as credibly worse; `stage` is
     /// the barrier's number (0: after the first folds).
     RaceStage { stage: u32, left: usize, dropped: usize, folds: u64 },
+    /// A race's last barrier: `left` are left, `dropped` left at it, and why it ended.
+    RaceEnded { stage: u32, left: usize, dropped: usize, why: String },
     Stopping { running: usize },
     /// The database connection was lost; the dispatcher retries (results are kept).
     WaitingForDatabase { error: String, patience_seconds: f64 },
@@ -102,7 +104,7 @@ pub enum Event {
 
 /// The rungs a staged run is on: (bracket, rung) of each bracket with one in
 /// progress, and their folds done (or failed) and in all. `brackets`: the sweep's
-/// brackets (1: plain successive halving).
+/// brackets (1: plain successive halving; 0: a race, whose rung is its stage).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RungProgress {
     pub brackets: usize,
@@ -114,7 +116,10 @@ pub struct RungProgress {
 impl RungProgress {
     /// How the progress bar names it: `rung 2`, or Hyperband's `brackets 0:2 1:1`.
     pub fn label(&self) -> String {
-        if self.brackets <= 1 {
+        if self.brackets == 0 {
+            return self.rungs.first().map_or_else(|| "stage -".into(), |r| format!("stage {}", r.1));
+        }
+        if self.brackets == 1 {
             return self.rungs.first().map_or_else(|| "rung -".into(), |r| format!("rung {}", r.1));
         }
         let at: Vec<String> = self.rungs.iter().map(|(b, r)| format!("{b}:{r}")).collect();
@@ -255,7 +260,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
     queue.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = queue.counts(job.sweep_id).await?;
     let rung = match job.brackets.len() {
-        0 if job.race.is_some() => queue.rung_progress(job.sweep_id, 1).await?,
+        0 if job.race.is_some() => queue.rung_progress(job.sweep_id, 1).await?.map(|r| RungProgress { brackets: 0, ..r }),
         0 => None,
         n => queue.rung_progress(job.sweep_id, n).await?,
     };

@@ -28,6 +28,8 @@ pub struct RaceDecision {
     pub next_fold: Option<i64>,
     /// Each entry's mean score so far (its stage score), in the entries' order.
     pub scores: Vec<Option<f64>>,
+    /// Why the race ended (with `next_fold` None).
+    pub ended: Option<String>,
 }
 
 impl Store {
@@ -54,6 +56,20 @@ impl Store {
                 tx.rollback().await.in_db(self)?;
                 return Ok(RungStep::Finished);
             };
+            // A stage with recorded scores was decided, and the race did not go on from
+            // it: it is over. (Deciding it again on the configurations left would pool
+            // another variance and could drop more: the outcome would depend on how
+            // often a barrier is reached.)
+            let decided: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rung_scores WHERE sweep_id = $1 AND bracket = 0 AND rung = $2")
+                .bind(sweep_id)
+                .bind(stage)
+                .fetch_one(&mut *tx)
+                .await
+                .in_db(self)?;
+            if decided > 0 {
+                tx.rollback().await.in_db(self)?;
+                return Ok(RungStep::Finished);
+            }
             let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state IN ('pending', 'running')")
                 .bind(sweep_id)
                 .fetch_one(&mut *tx)
@@ -126,7 +142,8 @@ impl Store {
             }
             let Some(next) = decided.next_fold else {
                 tx.commit().await.in_db(self)?;
-                return Ok(RungStep::Finished);
+                let left = entries.len() - decided.drop.len();
+                return Ok(RungStep::Ended { rung: stage as u32, configurations: left, pruned: decided.drop.len(), why: decided.ended.unwrap_or_default() });
             };
             let mut created = 0u64;
             let mut kept = 0usize;

@@ -91,6 +91,9 @@ pub enum RungStep {
     Waiting,
     /// Nothing is left to train.
     Finished,
+    /// A race's last barrier was just decided (once): `configurations` are left,
+    /// `pruned` left at it, and why it is over.
+    Ended { rung: u32, configurations: usize, pruned: usize, why: String },
 }
 
 /// A configuration's result at a complete rung of successive halving.
