@@ -124,9 +124,30 @@ fn has_study_column(key: &str) -> bool {
     HPO_COMBINED_COLUMNS.contains(&key) || key == "weight_constraint"
 }
 
+/// The columns the tie set adds to both exports.
+pub const TIE_COLUMNS: [&str; 2] = ["in_tie_set", "p_not_worse"];
+
+/// A configuration's tie-set cells: `True`/`False` as pandas writes booleans, and its
+/// probability (empty for a configuration outside the ranking: partial rows).
+fn tie_cells(ties: &HashMap<String, (bool, f64)>, id: &str) -> [String; 2] {
+    match ties.get(id) {
+        Some((tied, p)) => [if *tied { "True" } else { "False" }.to_string(), py_float(*p)],
+        None => [String::new(), String::new()],
+    }
+}
+
 /// `resource`, with `--include-partial`: every row is exported, and the epochs each
 /// configuration's numbers are of go in a last `resource_epochs` column.
-pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resource: Option<&HashMap<String, i64>>) -> csv::Result<usize> {
+/// `ties`: each complete configuration's place in the tie set (in it, P(not worse)),
+/// written in two last columns, `in_tie_set` and `p_not_worse` (the study's columns stay
+/// as they are).
+pub fn hpo_combined(
+    out: impl Write,
+    rows: &[ConfigRow],
+    rule: &ScoreRule,
+    resource: Option<&HashMap<String, i64>>,
+    ties: Option<&HashMap<String, (bool, f64)>>,
+) -> csv::Result<usize> {
     let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
     let params: Vec<&Map<String, Value>> = selected.iter().map(|r| &r.params).collect();
     // `weight_constraint` has the study's (misspelt) column; a notebook row, which has
@@ -140,6 +161,9 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resou
     header.extend(extra.iter().cloned());
     if resource.is_some() {
         header.push("resource_epochs".into());
+    }
+    if ties.is_some() {
+        header.extend(TIE_COLUMNS.map(String::from));
     }
     w.write_record(&header)?;
     let mut n = 0;
@@ -178,6 +202,9 @@ pub fn hpo_combined(out: impl Write, rows: &[ConfigRow], rule: &ScoreRule, resou
         if let Some(r) = resource {
             rec.push(r.get(id).map(|e| e.to_string()).unwrap_or_default());
         }
+        if let Some(t) = ties {
+            rec.extend(tie_cells(t, id));
+        }
         w.write_record(&rec)?;
         n += 1;
     }
@@ -193,6 +220,7 @@ pub fn cv_results(
     n_folds: usize,
     grid_keys: &[String],
     resource: Option<&HashMap<String, i64>>,
+    ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
     let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
     let none = Vec::new();
@@ -216,6 +244,9 @@ pub fn cv_results(
     header.extend(["mean_train_score", "std_train_score"].map(String::from));
     if resource.is_some() {
         header.push("resource_epochs".into());
+    }
+    if ties.is_some() {
+        header.extend(TIE_COLUMNS.map(String::from));
     }
     w.write_record(&header)?;
 
@@ -254,6 +285,9 @@ pub fn cv_results(
         rec.extend([mtr, str_]);
         if let Some(res) = resource {
             rec.push(res.get(&r.config_id).map(|e| e.to_string()).unwrap_or_default());
+        }
+        if let Some(t) = ties {
+            rec.extend(tie_cells(t, &r.config_id));
         }
         w.write_record(&rec)?;
     }

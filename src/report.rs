@@ -49,6 +49,10 @@ pub struct ReportInput<'a> {
     pub weak_rungs: &'a [String],
     /// What `analyze` says of the sweep (the section "How sure is the choice?").
     pub analysis: Option<&'a crate::analyze::Analysis>,
+    /// The tie set of the complete configurations, where there are fold scores; k of
+    /// the k-fold (to say when one repeat decides little).
+    pub tie_set: Option<&'a crate::tieset::TieSet>,
+    pub k: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +265,9 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
             html.push_str("</tbody></table>\n");
         }
     }
+    if let Some(t) = input.tie_set {
+        tie_set_part(html, input, t);
+    }
     let _ = writeln!(
         html,
         "<p class=\"note\">Marginals per value with intervals, the other targets and all of it as JSON: <code>gridsweep analyze {} --db {}</code> (docs/confidence.md).</p>\n</section>",
@@ -268,6 +275,53 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
         db_word(input)
     );
     Ok(())
+}
+
+/// What the data cannot separate: the tie set, each member's probabilities, the pick
+/// and why.
+fn tie_set_part(html: &mut String, input: &ReportInput, t: &crate::tieset::TieSet) {
+    let short = |id: &str| id[..12.min(id.len())].to_string();
+    let folds = t.verdicts.first().map_or(0, |v| v.folds);
+    html.push_str("<h3 id=\"tie-set\">What the data cannot separate: the tie set</h3>\n");
+    let _ = writeln!(
+        html,
+        "<p><strong>{} of {}</strong> complete configurations are not credibly worse than the leader <strong>{}</strong>: for each, P(δ &gt; {}) &lt; {}, δ the leader's lead in score on {} paired folds (pooled variance of the paired differences, Nadeau &amp; Bengio's correction, a Student-t posterior; docs/confidence.md). The pick ({}): <strong>{}</strong>, {}.</p>",
+        t.members.len(),
+        t.verdicts.len(),
+        esc(&short(&t.leader)),
+        t.settings.rope,
+        t.settings.confidence,
+        folds,
+        esc(t.settings.prefer.name()),
+        esc(&short(&t.pick)),
+        esc(&t.why)
+    );
+    if folds <= input.k {
+        let _ = writeln!(
+            html,
+            "<p class=\"note\">One repeat of {} folds decides little: <code>\"cv\": {{\"repeats\": 10}}</code>, a race, or <code>gridsweep rerun {} --top N --repeats 10 --db {}</code> separates more.</p>",
+            input.k,
+            esc(&shell_word(&input.spec.name)),
+            db_word(input)
+        );
+    }
+    html.push_str("<table class=\"ties\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>P(best, or within the ROPE of it)</th><th>P(within the ROPE)</th></tr></thead><tbody>\n");
+    for v in t.verdicts.iter().filter(|v| v.tied).take(input.top.max(10)) {
+        let class = if v.config_id == t.pick { " class=\"chosen\"" } else { "" };
+        let _ = writeln!(
+            html,
+            "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.2}</td></tr>",
+            v.rank,
+            esc(&short(&v.config_id)),
+            v.score,
+            if v.config_id == t.leader { "leader".to_string() } else { format!("{:.2}", v.p_not_worse) },
+            v.p_equivalent
+        );
+    }
+    html.push_str("</tbody></table>\n");
+    if t.members.len() > input.top.max(10) {
+        let _ = writeln!(html, "<p class=\"note\">… and {} more: <code>gridsweep rank {} --db {}</code> lists them all.</p>", t.members.len() - input.top.max(10), esc(&shell_word(&input.spec.name)), db_word(input));
+    }
 }
 
 /// The sweep: its facts, the class balance, the spec as run.
@@ -350,6 +404,9 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
 /// successive halving stopped) against Δacc and against each varying hyperparameter.
 fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
     html.push_str("<section id=\"top\">\n<h2>Top configurations</h2>\n<table class=\"ranking\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>val acc (mean ± std)</th><th>train acc</th><th>Δacc</th>");
+    if input.tie_set.is_some() {
+        html.push_str("<th title=\"P(best, or within the ROPE of the best); empty: credibly worse\">tie set</th>");
+    }
     for k in input.varying {
         let _ = write!(html, "<th>{}</th>", esc(k));
     }
@@ -368,6 +425,14 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             s.mean_train_accuracy,
             crate::text::four(s.delta_accuracy)
         );
+        if let Some(t) = input.tie_set {
+            let cell = match t.verdicts.iter().find(|v| v.config_id == r.config_id) {
+                Some(v) if v.config_id == t.leader => "leader".to_string(),
+                Some(v) if v.tied => format!("{:.2}", v.p_not_worse),
+                _ => String::new(),
+            };
+            let _ = write!(html, "<td>{cell}</td>");
+        }
         for k in input.varying {
             let _ = write!(html, "<td>{}</td>", esc(&crate::export::param_cell(&r.params, k)));
         }

@@ -256,4 +256,11 @@ fn runners_up_are_tested_against_the_winner_on_their_folds() {
         assert!((0.0..=1.0).contains(&p));
         assert_eq!(p > 0.5, mean > 0.0, "{t}");
     }
+    // The tie set: analyze says what rank says, in JSON and in words.
+    assert_eq!(a["tie_set"]["members"], r["tie_set"]["members"]);
+    assert_eq!(a["tie_set"]["pick"], r["tie_set"]["pick"]);
+    assert!(!a["tie_set"]["members"].as_array().unwrap().is_empty());
+    let (code, out, err) = run(bin().args(["analyze", "t", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tie set: ") && out.contains("one repeat of 3 folds decides little") && out.contains("pick (score): "), "{out}");
 }

@@ -260,6 +260,10 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     assert!(imgs.contains(&"img/weights.png") && imgs.contains(&"img/pareto.png"), "{imgs:?}");
     // How sure is the choice: the weights' interval, what mattered, the runners-up tested.
     assert!(html.contains("How sure is the choice?") && html.contains("wins for w from") && html.contains("What mattered"), "confidence section");
+    // The tie set: who the data cannot separate from the leader, the pick and why, and
+    // that one repeat decides little.
+    assert!(html.contains("the tie set</h3>") && html.contains("The pick (score)") && html.contains("One repeat of 3 folds decides little"), "tie set");
+    assert!(html.contains("<th title=\"P(best, or within the ROPE of the best); empty: credibly worse\">tie set</th>"), "top table's tie column");
     assert!(html.contains("P(it is better)") && html.contains("corrected resampled t-test"), "runners-up tested on their folds");
     for src in &imgs {
         let png = std::fs::read(out.join(src)).unwrap();

@@ -95,7 +95,7 @@ fn a_subgrids_partition_trains_as_a_spec_of_that_partition_and_is_part_of_its_id
     assert_eq!(zero.iter().map(|r| r.1).collect::<Vec<_>>().len(), 2, "grid[0] lists dropout 0.0 and 0.3 on the spec's partition only");
     let (code, out, _) = run(bin().args(["rank", "mixed", "--db", &db, "--subgrid", "1"]));
     assert_eq!(code, 0);
-    assert!(!out.contains("partitions"), "{out}");
+    assert!(!out.contains("measured on"), "{out}");
     let (code, _, err) = run(bin().args(["rank", "mixed", "--db", &db, "--subgrid", "3"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no grid[3]"), "{err}");

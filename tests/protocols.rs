@@ -159,11 +159,13 @@ fn sweep_with_both_protocols_and_relative_delta() {
     let (code, out, err) = run(bin().args(["export", "both", "--db", &db, "--format", "hpo-combined"]));
     assert_eq!(code, 0, "{err}");
     let (header, rows) = csv_rows(&out);
-    assert_eq!(header.len(), 22 + 3, "{header:?}");
+    assert_eq!(header.len(), 22 + 3 + 2, "{header:?}");
     assert_eq!(&header[..3], ["activation", "activation_numerical", "batch_size"]);
     // The keys the study's columns lack, after them: the protocol, and the gridsearchcv
     // row's monitor and inner hold-out, which do not apply to notebook rows.
-    assert_eq!(&header[22..], ["inner_validation", "monitor", "protocol"]);
+    assert_eq!(&header[22..25], ["inner_validation", "monitor", "protocol"]);
+    // The tie set's columns come last (the study's stay as they are).
+    assert_eq!(&header[25..], ["in_tie_set", "p_not_worse"]);
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let mut protocols: Vec<&str> = rows.iter().map(|r| r[col("protocol")].as_str()).collect();
     protocols.sort();
@@ -172,6 +174,9 @@ fn sweep_with_both_protocols_and_relative_delta() {
         let (t, v): (f64, f64) = (r[col("mean_train_score")].parse().unwrap(), r[col("mean_val_score")].parse().unwrap());
         let d: f64 = r[col("delta_acc")].parse().unwrap();
         assert!((d - (t - v) / v).abs() < 1e-12, "{r:?}");
+        assert!(["True", "False"].contains(&r[col("in_tie_set")].as_str()), "{r:?}");
+        let p: f64 = r[col("p_not_worse")].parse().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{r:?}");
         let wc = &r[col("weight_contraint")];
         if r[col("protocol")] == "notebook" {
             assert_eq!(wc, "0.0");

@@ -87,9 +87,21 @@ fn run_rank_export_and_extend(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&hpo).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), "activation,activation_numerical,batch_size,delta_acc,dropout,early_stopping_patience,epochs,mean_train_score,mean_val_score,neurons_1,neurons_2,neurons_3,neurons_4,num_hidden_layers,optimizer,optimizer_numerical,reduce_lr_factor,reduce_lr_min_lr,reduce_lr_patience,std_train_score,std_val_score,weight_contraint");
+    assert_eq!(lines.next().unwrap(), "activation,activation_numerical,batch_size,delta_acc,dropout,early_stopping_patience,epochs,mean_train_score,mean_val_score,neurons_1,neurons_2,neurons_3,neurons_4,num_hidden_layers,optimizer,optimizer_numerical,reduce_lr_factor,reduce_lr_min_lr,reduce_lr_patience,std_train_score,std_val_score,weight_contraint,in_tie_set,p_not_worse");
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
     assert_eq!(rows.len(), 4);
+    // The tie set's columns, after the study's: as many in it as `rank --json` says (by
+    // the sweep's own rule, as the export ranks).
+    let own = json(bin().args(["rank", "basic", "--db", &db, "--json"]));
+    let members = own["tie_set"]["members"].as_array().unwrap().len();
+    let st = json(bin().args(["status", "basic", "--db", &db, "--json"]));
+    assert_eq!(st["tie_set"]["members"], own["tie_set"]["members"]);
+    assert_eq!(st["tie_set"]["pick"], own["tie_set"]["pick"]);
+    let (code, out, _) = run(bin().args(["status", "basic", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("tie set: {members} of 4 not credibly worse")), "{out}");
+    assert_eq!(rows.iter().filter(|r| r[22] == "True").count(), members, "{rows:?}");
+    assert!(rows.iter().all(|r| ["True", "False"].contains(&r[22].as_str()) && (0.0..=1.0).contains(&r[23].parse::<f64>().unwrap())));
     for r in &rows {
         assert_eq!(r[0], "LeakyReLU");
         assert_eq!(r[1], "1");
@@ -106,7 +118,7 @@ fn run_rank_export_and_extend(backend: Backend) {
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(header, ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "param_dropout", "param_optimizer",
         "params", "split0_test_score", "split1_test_score", "split2_test_score", "mean_test_score", "std_test_score", "rank_test_score",
-        "split0_train_score", "split1_train_score", "split2_train_score", "mean_train_score", "std_train_score"]);
+        "split0_train_score", "split1_train_score", "split2_train_score", "mean_train_score", "std_train_score", "in_tie_set", "p_not_worse"]);
     let recs: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(recs.len(), 4);
     assert_eq!(&recs[0][6], "{'dropout': 0.2, 'optimizer': 'adam'}");

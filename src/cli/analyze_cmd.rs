@@ -61,6 +61,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
             "subgrids": done.subgrids.iter().map(|(n, k)| json!({"name": n, "configurations": k})).collect::<Vec<_>>(),
             "shared": done.shared, "outside": done.outside, "folds": done.folds,
             "analysis": an,
+            "tie_set": done.tie_set,
         }))?);
         return Ok(Outcome::Ok);
     }
@@ -167,6 +168,32 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                 "  ",
             );
         }
+    }
+    match &done.tie_set {
+        Some(t) => {
+            println!();
+            super::view_cmd::print_tie_set(t, done.folds, &sweep.name, &super::sweep_cmd::db_hint(&a.db.db));
+            let rows: Vec<Vec<String>> = t
+                .verdicts
+                .iter()
+                .filter(|v| v.tied)
+                .take(a.top.max(10))
+                .map(|v| {
+                    vec![
+                        v.rank.to_string(),
+                        short(&v.config_id).to_string(),
+                        format!("{:.4}", v.score),
+                        if v.config_id == t.leader { "leader".into() } else { format!("{:.2}", v.p_not_worse) },
+                        format!("{:.2}", v.p_equivalent),
+                    ]
+                })
+                .collect();
+            print_aligned(&["rank".into(), "id".into(), "score".into(), "tie".into(), "P(within ±rope)".into()], &rows, "  ");
+            if t.members.len() > rows.len() {
+                println!("  … and {} more (`gridsweep rank` lists them all)", t.members.len() - rows.len());
+            }
+        }
+        None => println!("\nNo tie set: no fold scores to compare (an HPO_combined import keeps means only)."),
     }
     Ok(Outcome::Ok)
 }

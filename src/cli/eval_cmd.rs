@@ -501,6 +501,8 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
             partial: &ranking.partial,
             weak_rungs: &weak_rungs,
             analysis: Some(&analysis.analysis),
+            tie_set: analysis.tie_set.as_ref(),
+            k: analysis.folds,
         },
         &out,
     )?;

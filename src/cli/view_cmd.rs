@@ -160,6 +160,7 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
                 "rate_folds_per_minute": s.rate_per_min, "eta_seconds": s.eta, "failures": s.failures,
                 "workers_running": s.live_running > 0, "live_running_folds": s.live_running, "workers": s.workers,
                 "done_fold_devices": devices, "rungs": s.rungs, "weak_rungs": s.weak_rungs,
+                "tie_set": s.tie_set.as_ref().map(|t| json!({"members": t.members, "pick": t.pick, "why": t.why, "settings": t.settings})),
                 "created_at": sweep.created_at, "updated_at": sweep.updated_at,
                 "imported_from": sweep.source, "imported_sha256": sweep.source_sha256,
             }))?);
@@ -191,6 +192,17 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
     if let Some(b) = s.best() {
         println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", s.ranked.len(),
             b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), s.rule.describe());
+    }
+    if let Some(t) = &s.tie_set {
+        println!(
+            "tie set: {} of {} not credibly worse than the leader (±{} at {}); pick ({}): {} (`gridsweep rank {name}{db_hint}` lists them)",
+            t.members.len(),
+            t.verdicts.len(),
+            t.settings.rope,
+            t.settings.confidence,
+            t.settings.prefer.name(),
+            t.pick
+        );
     }
     if let Some(rungs) = &s.rungs {
         // Hyperband's brackets each have their rungs: a bracket column says whose.
@@ -369,12 +381,11 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let ranking = recorded.rank(&rule);
     let partitions = ranking.partitions();
-    let base = sweep::stored_spec(&sweep).ok().and_then(|s| s.search.race()).map(|r| r.ties).unwrap_or_default();
-    let settings = a.ties.settings(base)?;
+    let settings = a.ties.settings(sweep::ranking::tie_settings(&sweep))?;
     let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| sweep::ranking::data_dims(&sweep)).flatten();
     let ties = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
-        let t = sweep::ranking::tie_set(&store, &sweep, &ranking, &rule, &settings, dims).await;
+        let t = sweep::ranking::tie_set(&store, &sweep, &ranking.complete, &rule, &settings, dims).await;
         store.close().await;
         anyhow::Ok(t?)
     })?;
@@ -453,25 +464,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     match &ties {
         Some(t) => {
             let k = sweep::stored_spec(&sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize);
-            let folds = t.verdicts.first().map_or(0, |v| v.folds);
-            println!(
-                "tie set: {} of {} not credibly worse than the leader {} (P(δ > {}) < {}, δ the leader's lead in score, on {} paired folds; \
-                 `tie` is each one's probability of being the best or within ±{} of it)",
-                t.members.len(),
-                crate::text::count(t.verdicts.len(), "configuration", "configurations"),
-                t.leader,
-                t.settings.rope,
-                t.settings.confidence,
-                folds,
-                t.settings.rope
-            );
-            if folds <= k {
-                println!(
-                    "  one repeat of {k} folds decides little: `\"cv\": {{\"repeats\": 10}}` or `gridsweep rerun {} --top N --repeats 10{hint}` separates more",
-                    sweep.name
-                );
-            }
-            println!("pick ({}): {}, {}", t.settings.prefer.name(), t.pick, t.why);
+            print_tie_set(t, k, &sweep.name, &hint);
         }
         None if !ranking.complete.is_empty() => {
             println!("no tie set: the sweep has no fold scores to compare (an HPO_combined import keeps means only), or one configuration");
@@ -563,14 +556,35 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let n = match a.format {
-        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &x.rows, &x.rule, x.resource.as_ref())?,
+        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref())?,
         ExportFormat::CvResults => {
             let keys = sweep::export::grid_keys(&sweep)?;
-            crate::export::cv_results(out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref())?
+            crate::export::cv_results(out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref(), x.ties.as_ref())?
         }
     };
     if let Some(p) = &a.out {
         eprintln!("gridsweep: wrote {} of sweep {} to {}", crate::text::count(n, "configuration", "configurations"), sweep.name, p.display());
     }
     Ok(Outcome::Ok)
+}
+
+/// The tie set's lines (rank, analyze): who is in it and on what test, that one repeat
+/// decides little where there is one, and the pick with why.
+pub(super) fn print_tie_set(t: &crate::tieset::TieSet, k: usize, name: &str, hint: &str) {
+    let folds = t.verdicts.first().map_or(0, |v| v.folds);
+    println!(
+        "tie set: {} of {} not credibly worse than the leader {} (P(δ > {}) < {}, δ the leader's lead in score, on {} paired folds; \
+         `tie` is each one's probability of being the best or within ±{} of it)",
+        t.members.len(),
+        crate::text::count(t.verdicts.len(), "configuration", "configurations"),
+        t.leader,
+        t.settings.rope,
+        t.settings.confidence,
+        folds,
+        t.settings.rope
+    );
+    if folds <= k {
+        println!("  one repeat of {k} folds decides little: `\"cv\": {{\"repeats\": 10}}` or `gridsweep rerun {name} --top N --repeats 10{hint}` separates more");
+    }
+    println!("pick ({}): {}, {}", t.settings.prefer.name(), t.pick, t.why);
 }

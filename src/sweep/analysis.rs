@@ -21,6 +21,9 @@ pub struct Analyzed {
     pub outside: usize,
     /// Folds per configuration (k of k-fold).
     pub folds: usize,
+    /// The tie set of the complete configurations (the sweep's race settings, or the
+    /// defaults), where there are fold scores.
+    pub tie_set: Option<crate::tieset::TieSet>,
 }
 
 /// The name of sub-grid `i`: A, B, C, … as the study named its grids.
@@ -99,5 +102,8 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         seed,
         against,
     };
-    Ok(Analyzed { analysis: analyze::analyze(&input), subgrids, shared, outside, folds: k })
+    let settings = super::ranking::tie_settings(sweep);
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| super::ranking::data_dims(sweep)).flatten();
+    let tie_set = super::ranking::tie_set(store, sweep, &ranked, rule, &settings, dims).await?;
+    Ok(Analyzed { analysis: analyze::analyze(&input), subgrids, shared, outside, folds: k, tie_set })
 }

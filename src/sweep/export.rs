@@ -21,6 +21,9 @@ pub struct ExportRows {
     pub resource: Option<HashMap<String, i64>>,
     /// The sweep's score rule (the export's `delta_acc`).
     pub rule: ScoreRule,
+    /// The tie set of the complete configurations (added columns `in_tie_set`,
+    /// `p_not_worse`), where the sweep has fold scores.
+    pub ties: Option<HashMap<String, (bool, f64)>>,
 }
 
 pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool, with_folds: bool) -> Result<ExportRows> {
@@ -32,7 +35,12 @@ pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool,
         None
     };
     let folds = if with_folds { store.fold_metrics(sweep.id).await? } else { HashMap::new() };
-    Ok(ExportRows { rows, folds, resource, rule: super::score_rule(sweep)? })
+    let rule = super::score_rule(sweep)?;
+    let complete = crate::rank::rank(&store.configurations(sweep.id).await?, &rule);
+    let ties = super::ranking::tie_set(store, sweep, &complete, &rule, &super::ranking::tie_settings(sweep), None)
+        .await?
+        .map(|t| super::ranking::tie_columns(&t));
+    Ok(ExportRows { rows, folds, resource, rule, ties })
 }
 
 /// Gives each stopped configuration its rung's summary; returns the epochs every row
@@ -44,7 +52,9 @@ fn merge_partial(rows: &mut [ConfigRow], partial: Vec<PartialConfig>) -> HashMap
         match partial.get(&r.config_id) {
             Some(p) => {
                 r.summary = Some(p.summary.clone());
-                resource.insert(r.config_id.clone(), p.resource_epochs.unwrap_or(0));
+                // (A race's dropped configurations ran their folds at full epochs.)
+                let full = r.params.get("epochs").and_then(Value::as_i64).unwrap_or(0);
+                resource.insert(r.config_id.clone(), p.resource_epochs.unwrap_or(full));
             }
             None if r.summary.is_some() => {
                 let epochs = r.params.get("epochs").and_then(Value::as_i64).unwrap_or(0);

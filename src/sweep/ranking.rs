@@ -90,15 +90,14 @@ impl Recorded {
 pub async fn tie_set(
     store: &Store,
     sweep: &SweepRow,
-    ranking: &Ranking,
+    complete: &[Ranked],
     rule: &ScoreRule,
     settings: &crate::tieset::Settings,
     dims: Option<(usize, usize)>,
 ) -> Result<Option<crate::tieset::TieSet>> {
     let metrics = store.fold_metrics(sweep.id).await?;
     let k = super::stored_spec(sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize).max(2);
-    let candidates: Vec<crate::tieset::Candidate> = ranking
-        .complete
+    let candidates: Vec<crate::tieset::Candidate> = complete
         .iter()
         .map(|r| {
             let folds = metrics.get(&r.config_id).map(Vec::as_slice).unwrap_or_default();
@@ -114,6 +113,17 @@ pub async fn tie_set(
         })
         .collect();
     Ok(crate::tieset::tie_set(&candidates, k, settings))
+}
+
+/// The tie settings of a sweep: its race's, or the defaults.
+pub fn tie_settings(sweep: &SweepRow) -> crate::tieset::Settings {
+    super::stored_spec(sweep).ok().and_then(|s| s.search.race()).map(|r| r.ties).unwrap_or_default()
+}
+
+/// Each complete configuration's place in the tie set: (in it, P(not worse than the
+/// leader by more than the ROPE)), for the exports' added columns.
+pub fn tie_columns(t: &crate::tieset::TieSet) -> std::collections::HashMap<String, (bool, f64)> {
+    t.verdicts.iter().map(|v| (v.config_id.clone(), (v.tied, v.p_not_worse))).collect()
 }
 
 /// The (features, classes) of a sweep's data, read from its stored spec's data file;

@@ -49,6 +49,8 @@ pub struct Status {
     pub rungs: Option<Vec<RungRow>>,
     /// The sweep is a race (its rungs are barriers: the first folds, then one fold each).
     pub race: bool,
+    /// The tie set of the complete configurations, where there are fold scores.
+    pub tie_set: Option<crate::tieset::TieSet>,
     /// Complete rungs that ranked their configurations unlike the rung before them,
     /// each with what to change.
     pub weak_rungs: Vec<String>,
@@ -87,13 +89,15 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         (None, Some(g)) if g.configs.len() != rows.len() => Some(g.configs.len()),
         _ => None,
     };
+    let ranked = rank::rank(&rows, &rule);
+    let tie_set = super::ranking::tie_set(store, sweep, &ranked, &rule, &super::ranking::tie_settings(sweep), None).await?;
     Ok(Status {
         counts,
         configurations: rows.len(),
         grid_rows,
         recent,
         distinct_trainings: store.training_count(sweep.id).await?,
-        ranked: rank::rank(&rows, &rule),
+        ranked,
         rule,
         rate_per_min,
         rate_span,
@@ -105,6 +109,7 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         rungs,
         weak_rungs,
         race: super::stored_spec(sweep).is_ok_and(|s| s.search.race().is_some()),
+        tie_set,
     })
 }
 
