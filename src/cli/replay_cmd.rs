@@ -29,9 +29,9 @@ pub struct ReplayArgs {
     /// Seed of the sub-samples (and of hyperband's brackets).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Held out: judge the strategy (`race`, or `{"strategy": "grid"}` for the plain
-    /// k-fold grid) by the folds of the repeats from this one on, which it does not see
-    /// (with --sample; the sweep needs `cv.repeats` above it).
+    /// Held out: judge the strategy (`race`, `halving`, `hyperband`, or `{"strategy":
+    /// "grid"}` for the plain k-fold grid) by the folds of the repeats from this one on,
+    /// which it does not see (with --sample; the sweep needs `cv.repeats` above it).
     #[arg(long, value_parser = super::positive)]
     pub seen: Option<usize>,
     /// Print one JSON document.
@@ -44,9 +44,6 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
     let name = value.get("strategy").and_then(|s| s.as_str()).unwrap_or_default();
     if name == "race" || name == "grid" {
         return replay_folds(&a, &value);
-    }
-    if a.seen.is_some() {
-        anyhow::bail!("--seen: held-out judging is for {{\"strategy\": \"race\"}} and {{\"strategy\": \"grid\"}}");
     }
     let strategy: Strategy = serde_json::from_str(&a.strategy)
         .with_context(|| format!("--strategy {}: expected {{\"strategy\": \"halving\" or \"hyperband\", \"factor\": 3, \"min_epochs\": 5}}", a.strategy))?;
@@ -64,6 +61,10 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
     }
     let rule = sweep::score_rule(&sweep)?;
     let shown = serde_json::to_string(&strategy)?;
+    if let Some(seen) = a.seen {
+        let k = sweep::stored_spec(&sweep)?.cv.folds;
+        return held_out(&a, &sweep, &curves, &sweep::replay::Judged::Halving(strategy), &rule, k, seen, &serde_json::to_value(strategy)?);
+    }
     if let Some(n) = a.sample {
         let s = sweep::replay::replay_many(&strategy, &curves, &rule, n, a.repeats, a.seed).map_err(anyhow::Error::msg)?;
         if a.json {
@@ -142,20 +143,7 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
         None => sweep::replay::Judged::Grid,
     };
     if let Some(seen) = a.seen {
-        let n = a.sample.unwrap_or(curves.len());
-        let h = sweep::replay::held_out(&judged, &curves, &rule, k, seen, n, if a.sample.is_some() { a.repeats } else { 1 }, a.seed).map_err(anyhow::Error::msg)?;
-        if a.json {
-            println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen, "held_out": h}))?);
-            return Ok(Outcome::Ok);
-        }
-        println!(
-            "replay of {shown} on sweep {}: {} sub-samples of {} of its {} configurations, seeing repeats 0..{seen}, judged on the others",
-            sweep.name, h.repeats, h.sample, curves.len()
-        );
-        println!("regret against the held-out truth: mean {:.5}, 95th percentile {:.5}", h.mean_regret, h.p95_regret);
-        println!("pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}%", 100.0 * h.pick_in_truth_ties, 100.0 * h.truth_best_kept);
-        println!("fold-fits: {:.2}× the plain {k}-fold grid's", h.fold_fit_ratio);
-        return Ok(Outcome::Ok);
+        return held_out(a, &sweep, &curves, &judged, &rule, k, seen, value);
     }
     let sweep::replay::Judged::Race(race) = judged else {
         anyhow::bail!("--strategy {shown}: the plain grid is replayed held out only (--seen R --sample N)");
@@ -186,5 +174,37 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
         r.fold_fits as f64 / (curves.len() * k) as f64,
         curves.len() * k
     );
+    Ok(Outcome::Ok)
+}
+
+/// A strategy judged on the repeats from `seen` on, which it does not see (`--seen`).
+#[allow(clippy::too_many_arguments)]
+fn held_out(
+    a: &ReplayArgs,
+    sweep: &crate::store::SweepRow,
+    curves: &[sweep::replay::Curve],
+    judged: &sweep::replay::Judged,
+    rule: &crate::score::ScoreRule,
+    k: usize,
+    seen: usize,
+    value: &serde_json::Value,
+) -> Result<Outcome> {
+    let n = a.sample.unwrap_or(curves.len());
+    let h = sweep::replay::held_out(judged, curves, rule, k, seen, n, if a.sample.is_some() { a.repeats } else { 1 }, a.seed).map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen, "held_out": h}))?);
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "replay of {} on sweep {}: {} sub-samples of {} of its {} configurations, seeing repeats 0..{seen}, judged on the others",
+        serde_json::to_string(value)?,
+        sweep.name,
+        h.repeats,
+        h.sample,
+        curves.len()
+    );
+    println!("regret against the held-out truth: mean {:.5}, 95th percentile {:.5}", h.mean_regret, h.p95_regret);
+    println!("pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}%", 100.0 * h.pick_in_truth_ties, 100.0 * h.truth_best_kept);
+    println!("fold-fits: {:.2}× the plain {k}-fold grid's", h.fold_fit_ratio);
     Ok(Outcome::Ok)
 }

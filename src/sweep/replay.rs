@@ -449,6 +449,15 @@ pub fn replay_race(
     Ok(RaceReplay { left: live.iter().map(|c| c.config_id.clone()).collect(), folds: n, dropped, fold_fits, tie_set, ended })
 }
 
+/// A configuration's curve cut to its first `k` folds (repeat 0), scored on them.
+fn first_repeat(c: &Curve, rule: &ScoreRule, k: usize) -> Curve {
+    let folds = c.folds[..k.min(c.folds.len())].to_vec();
+    let n = folds.len().max(1) as f64;
+    let train = folds.iter().map(|f| f.train_accuracy).sum::<f64>() / n;
+    let val = folds.iter().map(|f| f.val_accuracy).sum::<f64>() / n;
+    Curve { score: rule.score(train, val), folds, ..c.clone() }
+}
+
 /// A strategy judged against a held-out truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Judged {
@@ -456,6 +465,10 @@ pub enum Judged {
     Grid,
     /// A race over the seen repeats; its pick.
     Race(crate::race::Race),
+    /// Successive halving or Hyperband on repeat 0's folds, cut at its rungs (notebook
+    /// protocol: see the module's doc); its winner. Its cost is counted in fold-epochs,
+    /// as a share of the plain grid's, and given as fold-fits at that share.
+    Halving(Strategy),
 }
 
 /// How a strategy did over many sub-samples against the held-out truth.
@@ -524,8 +537,16 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
                     .unwrap_or_default();
                 (p.clone(), vec![p], set.len() * k)
             }
+            Judged::Halving(strategy) => {
+                let first: Vec<Curve> = set.iter().map(|c| first_repeat(c, rule, k)).collect();
+                let refs: Vec<&Curve> = first.iter().collect();
+                let o = replay(strategy, &refs, rule, seed.wrapping_add(regrets.len() as u64 + 1))?;
+                let p = o.winner.map(|w| w.0).unwrap_or_default();
+                let share = o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64;
+                (p.clone(), vec![p], (share * (set.len() * k) as f64).round() as usize)
+            }
             Judged::Race(race) => {
-                let r = replay_race(race, &set, rule, k, seen * k, &|_| None)?;
+                let r = replay_race(race, &set, rule, k, race.max_folds(k, seen), &|_| None)?;
                 let pick = r.tie_set.as_ref().map(|t| t.pick.clone()).or_else(|| r.left.first().cloned()).unwrap_or_default();
                 let left = r.tie_set.as_ref().map(|t| t.members.clone()).unwrap_or_else(|| r.left.clone());
                 (pick, left, r.fold_fits)
