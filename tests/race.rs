@@ -210,10 +210,13 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
         let share = h["pick_in_truth_ties"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&share));
         let ratio = h["fold_fit_ratio"].as_f64().unwrap();
+        let left = h["mean_left"].as_f64().unwrap();
         if strategy.contains("grid") {
             assert_eq!(ratio, 1.0);
+            assert_eq!(left, 1.0, "the grid leaves its one pick");
         } else {
             assert!(ratio > 0.0 && ratio <= 2.0, "{h}");
+            assert!((1.0..=3.0).contains(&left), "a race leaves its tie set, 1 to 3 of a sample of 3: {h}");
         }
     }
     let (code, _, err) = run(bin().args(["replay", "r", "--db", &gdb, "--seen", "4", "--strategy", r#"{"strategy": "race"}"#]));

@@ -204,7 +204,12 @@ fn held_out(
         curves.len()
     );
     println!("regret against the held-out truth: mean {:.5}, 95th percentile {:.5}", h.mean_regret, h.p95_regret);
-    println!("pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}%", 100.0 * h.pick_in_truth_ties, 100.0 * h.truth_best_kept);
+    println!(
+        "pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}% (among {:.1} left on average)",
+        100.0 * h.pick_in_truth_ties,
+        100.0 * h.truth_best_kept,
+        h.mean_left
+    );
     println!("fold-fits: {:.2}× the plain {k}-fold grid's", h.fold_fit_ratio);
     Ok(Outcome::Ok)
 }

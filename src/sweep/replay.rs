@@ -484,6 +484,8 @@ pub struct HeldOut {
     /// Share whose truth's best is among what the strategy left (a race's tie set; the
     /// grid's pick).
     pub truth_best_kept: f64,
+    /// Mean size of what the strategy left: a race's tie set, 1 for a single pick.
+    pub mean_left: f64,
     /// Fold-fits spent, relative to the plain k-fold grid's (k per configuration).
     pub fold_fit_ratio: f64,
 }
@@ -520,7 +522,7 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
         crate::tieset::tie_set(&candidates, k, &crate::tieset::Settings::default()).map(|t| t.members).unwrap_or_default()
     };
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (mut regrets, mut in_ties, mut kept, mut ratio) = (Vec::new(), 0usize, 0usize, 0.0);
+    let (mut regrets, mut in_ties, mut kept, mut ratio, mut left_sum) = (Vec::new(), 0usize, 0usize, 0.0, 0usize);
     for _ in 0..repeats {
         let set: Vec<&Curve> = curves.choose_multiple(&mut rng, sample.min(curves.len())).collect();
         let best = set.iter().map(|c| truth(c)).fold(f64::NEG_INFINITY, f64::max);
@@ -556,6 +558,7 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
         regrets.push(best - picked);
         in_ties += truth_ties(&set).contains(&pick) as usize;
         kept += best_id.is_some_and(|b| left.contains(&b)) as usize;
+        left_sum += left.len();
         ratio += fits as f64 / (set.len() * k) as f64;
     }
     let n = repeats.max(1) as f64;
@@ -569,6 +572,7 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
         p95_regret: p95,
         pick_in_truth_ties: in_ties as f64 / n,
         truth_best_kept: kept as f64 / n,
+        mean_left: left_sum as f64 / n,
         fold_fit_ratio: ratio / n,
     })
 }
