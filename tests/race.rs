@@ -223,3 +223,35 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--seen 4") && err.contains("leave one unseen"), "{err}");
 }
+
+/// `rerun --race` races a sweep's best over the repeats (issue 31, part 4's way of
+/// answering the study): the new sweep is a race, the hopeless leave after their first
+/// folds, and it ends with a tie set and a pick by `--prefer`.
+#[test]
+fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
+    let d = Dir::new("race", "rerun");
+    let grid = d.spec_with("g", 300, FIXED, GRID, "");
+    let db = d.path("r.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&grid).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(bin().args(["rerun", "g", "--top", "4", "--repeats", "3", "--race", "--prefer", "smallest", "--db", &db, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("racing the best 4 of sweep g as sweep g-race-4x3 (3-fold × 3 repeats: 9 folds each at most)"), "{out}");
+    assert!(err.contains("race: barrier 0 decided"), "{err}");
+    let (complete, dropped, members, pick) = outcome(&db, "g-race-4x3");
+    let r = json(bin().args(["rank", "g", "--db", &db, "--json", "--top", "0"]));
+    let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();
+    assert!(dropped.contains(&(hopeless, 2)), "{dropped:?}");
+    assert!(!members.as_array().unwrap().is_empty() && complete.contains(&pick.as_str().unwrap().to_string()));
+    let t = json(bin().args(["rank", "g-race-4x3", "--db", &db, "--json"]));
+    assert_eq!(t["tie_set"]["settings"]["prefer"], "smallest", "{}", t["tie_set"]);
+    let why = t["tie_set"]["why"].as_str().unwrap();
+    assert!(why.contains("fewest parameters") || why.contains("the only configuration"), "{why}");
+    let (code, out, _) = run(bin().args(["status", "g-race-4x3", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(out.contains("race (stage 0"), "{out}");
+    // --prefer without --race is refused by the parser, naming both.
+    let (code, _, err) = run(bin().args(["rerun", "g", "--prefer", "smallest", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--race"), "{err}");
+}

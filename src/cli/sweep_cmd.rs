@@ -154,9 +154,17 @@ pub struct RerunArgs {
     /// Repeats of the k-fold cross-validation (a new seeded split each).
     #[arg(long, default_value_t = 10, value_parser = super::positive)]
     pub repeats: usize,
-    /// The new sweep's name (default: NAME-rerun-TOPxREPEATS).
+    /// The new sweep's name (default: NAME-rerun-TOPxREPEATS, or NAME-race-TOPxREPEATS).
     #[arg(long = "as", value_name = "NEW_NAME")]
     pub new_name: Option<String>,
+    /// Race them over the repeats instead of running every fold: the credibly worse
+    /// leave at each barrier and it ends with the tie set (the race's defaults; a spec's
+    /// `"search": {"strategy": "race", …}` sets others).
+    #[arg(long)]
+    pub race: bool,
+    /// With --race: the pick among the tie set (score, smallest, fastest).
+    #[arg(long, requires = "race", value_parser = ["score", "smallest", "fastest"])]
+    pub prefer: Option<String>,
     /// The data, split, folds and seed to train on (default: the sweep's own spec;
     /// needed for an imported sweep, e.g. search-spaces/genre-factor.json for the study's file).
     #[arg(long)]
@@ -388,7 +396,12 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
 
 pub fn rerun(a: RerunArgs) -> Result<Outcome> {
     let base = a.spec.as_deref().map(Spec::load).transpose()?;
-    let name = a.new_name.clone().unwrap_or_else(|| format!("{}-rerun-{}x{}", a.name, a.top, a.repeats));
+    let name = a.new_name.clone().unwrap_or_else(|| format!("{}-{}-{}x{}", a.name, if a.race { "race" } else { "rerun" }, a.top, a.repeats));
+    let search: crate::search::Search = if a.race {
+        serde_json::from_value(json!({"strategy": "race", "prefer": a.prefer.as_deref().unwrap_or("score")})).context("--prefer")?
+    } else {
+        Default::default()
+    };
     let rt = runtime()?;
     let spec = rt.block_on(async {
         let store = Store::open_existing(&a.exec.db.db).await?;
@@ -397,12 +410,14 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
         let recorded = sweep::ranking::recorded(&store, sweep.id).await?;
         store.close().await;
         let ranked = rank::rank(&recorded.rows, &rule);
-        anyhow::Ok(sweep::rerun::spec(&sweep, &ranked, &rule, a.top, a.repeats, base, &name)?)
+        anyhow::Ok(sweep::rerun::spec(&sweep, &ranked, &rule, a.top, a.repeats, base, &name, search)?)
     })?;
     if !a.exec.quiet {
         println!(
-            "rerunning the best {} of sweep {} as sweep {} ({}-fold × {} repeats: {} folds each)",
-            spec.grid.subgrids().len(), a.name, spec.name, spec.cv.folds, spec.cv.repeats, spec.cv.total()
+            "{} the best {} of sweep {} as sweep {} ({}-fold × {} repeats: {} folds each{})",
+            if a.race { "racing" } else { "rerunning" },
+            spec.grid.subgrids().len(), a.name, spec.name, spec.cv.folds, spec.cv.repeats, spec.cv.total(),
+            if a.race { " at most" } else { "" }
         );
     }
     execute(spec, &a.exec)

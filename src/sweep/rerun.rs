@@ -7,18 +7,25 @@
 //! that its fold scores answer whether the winner is really better. It is an ordinary
 //! sweep: resumable, rankable, analysable. An imported sweep has no data of its own:
 //! its rerun takes the data, split and seed from a spec (`--spec`).
+//!
+//! With a race (`rerun --race`) the best K are raced over those folds instead of each
+//! running all of them: the credibly worse leave at each barrier, and the rerun ends
+//! with the tie set of what the data cannot separate (`crate::race`).
 
 use super::{Result, SweepError};
 use crate::rank::Ranked;
 use crate::score::ScoreRule;
+use crate::search::Search;
 use crate::spec::{CvSection, Grid, Spec};
 use crate::store::SweepRow;
 use serde_json::{Map, Value};
 
 /// The spec of the rerun of `sweep`'s best `top` (of `ranked`, by `rule`) with
 /// `repeats` repeats, named `name`: the data, split, folds and seed of `base` (the
-/// sweep's own spec when None), one sub-grid per configuration, in rank order.
-pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, repeats: usize, base: Option<Spec>, name: &str) -> Result<Spec> {
+/// sweep's own spec when None), one sub-grid per configuration, in rank order, searched
+/// by `search` (the grid: every fold of every one; or a race over them).
+#[allow(clippy::too_many_arguments)]
+pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, repeats: usize, base: Option<Spec>, name: &str, search: Search) -> Result<Spec> {
     let base = match base {
         Some(s) => s,
         None if sweep.source.is_some() => {
@@ -39,10 +46,11 @@ pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, r
     let spec = Spec {
         name: name.to_string(),
         description: Some(format!(
-            "the best {} of sweep `{}` (ranks 1–{}), rerun with {} × {}-fold cross-validation",
+            "the best {} of sweep `{}` (ranks 1–{}), {} with {} × {}-fold cross-validation",
             chosen.len(),
             sweep.name,
             chosen.len(),
+            if matches!(search, Search::Race { .. }) { "raced" } else { "rerun" },
             repeats,
             base.cv.folds
         )),
@@ -52,7 +60,7 @@ pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, r
         fixed: Map::new(),
         grid: Grid::Many(grid),
         score: *rule,
-        search: Default::default(),
+        search,
     };
     Ok(spec)
 }
