@@ -243,14 +243,15 @@ impl Reporter {
                     b.set_message(format!("best score {score:.4} ({config_id})"));
                 }
             }
-            Event::ConfigCompleted { config_id, score, mean_val_accuracy } => {
+            Event::ConfigCompleted { config_id, score, mean_val_accuracy, staged } => {
                 // The sweep's best comes from the database (an `Event::Best` before this).
                 let (bid, bs) = self.best_score.clone().unwrap_or_default();
                 if let Some(b) = &self.best {
                     b.set_message(format!("best score {bs:.4} ({bid}); last complete {config_id}: score {score:.4}, val {mean_val_accuracy:.4}"));
                 }
                 if self.mode == Mode::Lines {
-                    self.line(format!("configuration {config_id} complete: score {score:.4}, mean val {mean_val_accuracy:.4} (best {bs:.4}, {bid})"));
+                    let what = if *staged { "done with this stage" } else { "complete" };
+                    self.line(format!("configuration {config_id} {what}: score {score:.4}, mean val {mean_val_accuracy:.4} (best {bs:.4}, {bid})"));
                 }
             }
             // The message goes on a line of its own above the bars, and the bar's own

@@ -238,6 +238,8 @@ fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("racing the best 4 of sweep g as sweep g-race-4x3 (3-fold × 3 repeats: 9 folds each at most)"), "{out}");
     assert!(err.contains("race: barrier 0 decided"), "{err}");
+    // A configuration whose stage is done is not called complete: a barrier may send it on.
+    assert!(err.contains(" done with this stage: score ") && !err.contains(" complete: score "), "{err}");
     let (complete, dropped, members, pick) = outcome(&db, "g-race-4x3");
     let r = json(bin().args(["rank", "g", "--db", &db, "--json", "--top", "0"]));
     let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();

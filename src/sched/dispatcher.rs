@@ -420,6 +420,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                         config_id: c.config_id,
                         score: c.summary.score,
                         mean_val_accuracy: c.summary.mean_val_accuracy,
+                        staged: self.job.race.is_some() || !self.job.brackets.is_empty(),
                     });
                 }
                 if let Some(n) = rec.next {

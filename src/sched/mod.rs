@@ -72,7 +72,10 @@ pub enum Event {
     /// A claimed fold belongs to a configuration this process does not know (another
     /// spec version added it): released, and this process claims no more.
     UnknownConfiguration { config_id: String, fold: i64 },
-    ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64 },
+    /// Every fold a configuration has so far is done. In a staged search (halving,
+    /// Hyperband, race: `staged`) that is the end of its current stage, not of the
+    /// configuration: a barrier may still send it on.
+    ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64, staged: bool },
     /// The sweep's best complete configuration changed (completed by this process or
     /// by another one on the same sweep).
     Best { config_id: String, score: f64 },
