@@ -148,5 +148,5 @@ fn the_scheduler_benchmark_simulates_hyperband() {
     // A search that is not staged is refused, named.
     let (code, _, err) = run(bin().args(["bench-scheduler", "--folds", "8", "--search", r#"{"strategy": "random", "n": 2}"#]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--search") && err.contains("halving or hyperband"), "{err}");
+    assert!(err.contains("--search") && err.contains("halving, hyperband or race"), "{err}");
 }

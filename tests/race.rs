@@ -257,3 +257,23 @@ fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--race"), "{err}");
 }
+
+/// `bench-scheduler --search` simulates a race through the real dispatcher and store:
+/// every fold its barriers created runs once, some configurations leave early (the
+/// simulated scores differ by configuration and fold), and the idle share is reported.
+#[test]
+fn bench_scheduler_simulates_a_race() {
+    let out = json(bin().args([
+        "bench-scheduler", "--processes", "2", "--workers-per-process", "2", "--folds", "80", "--work-ms", "60", "--epochs", "9",
+        "--search", r#"{"strategy": "race"}"#, "--json",
+    ]));
+    let c = &out["cases"][0];
+    assert_eq!(c["double_claims"], 0, "{out}");
+    assert_eq!(c["not_done"], 0, "{out}");
+    // 20 configurations of 4 folds × 3 repeats: each starts with 2 folds, and not all go on to all 12.
+    let folds = c["folds"].as_u64().unwrap();
+    assert!((40..240).contains(&folds), "{out}");
+    assert_eq!(c["fold_epochs"].as_u64().unwrap(), folds * 9, "{out}");
+    let idle = c["idle_share_after_start"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&idle), "{out}");
+}

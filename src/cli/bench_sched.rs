@@ -11,7 +11,9 @@
 //! search: a fold of all `--epochs` sleeps `--work-ms`, a rung's span its share. What
 //! matters there is the workers' idle share: time not spent in simulated work, which
 //! for synchronous halving is mostly waiting at rung barriers, and which Hyperband's
-//! brackets are meant to fill for each other.
+//! brackets are meant to fill for each other. A race (`{"strategy": "race"}`) runs over
+//! 3 repeats of the folds at full epochs; its simulated fold scores differ by
+//! configuration and, by ±0.01, by fold, so that its barriers have something to decide.
 
 use super::sweep_cmd::runtime;
 use super::Outcome;
@@ -60,6 +62,8 @@ pub struct BenchSchedulerArgs {
 
 /// Folds per configuration in the benchmark's sweeps.
 const FOLDS_PER_CONFIG: usize = 4;
+/// Repeats of those folds a race may use.
+const RACE_REPEATS: usize = 3;
 
 struct Case {
     processes: usize,
@@ -101,19 +105,21 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
                 Some(fe) => fe as f64 / a.epochs as f64 * work,
                 None => c.folds as f64 * work,
             };
+            // The folds the sweep has: --folds, or the ones a race's barriers created.
+            let folds = r.folds_run;
             let efficiency = ideal / (workers as f64 * r.wall);
-            let orchestration_ms = 1e3 * (workers as f64 * r.wall - ideal) / c.folds as f64;
+            let orchestration_ms = 1e3 * (workers as f64 * r.wall - ideal) / folds as f64;
             // Without the processes' start (loading LibTorch, the data, opening the
             // database), which a cluster's nodes pay in parallel and this machine's
             // cores one after another.
             let efficiency_after_start = ideal / r.worker_seconds_after_start;
-            let orchestration_after_start_ms = 1e3 * (r.worker_seconds_after_start - ideal) / c.folds as f64;
+            let orchestration_after_start_ms = 1e3 * (r.worker_seconds_after_start - ideal) / folds as f64;
             let line = format!(
                 "{} — {} process(es) × {} = {workers} workers, {} folds of {} ms: {:.1} s wall, {:.0} claims/s, \
                  {orchestration_ms:.1} ms orchestration per fold, efficiency {:.1} %; from each worker's first claim: \
                  {orchestration_after_start_ms:.1} ms per fold, efficiency {:.1} % (idle {:.1} %); {} fold(s) claimed more than once, {} not done{}",
                 if db.is_postgres() { "PostgreSQL" } else { "SQLite" },
-                c.processes, c.workers, c.folds, a.work_ms, r.wall, c.folds as f64 / r.wall, 100.0 * efficiency,
+                c.processes, c.workers, folds, a.work_ms, r.wall, folds as f64 / r.wall, 100.0 * efficiency,
                 100.0 * efficiency_after_start, 100.0 * (1.0 - efficiency_after_start), r.double, r.not_done,
                 match (&a.search, r.fold_epochs) {
                     (Some(s), Some(fe)) => format!("; search {s}: {fe} fold-epochs of {} epochs each", a.epochs),
@@ -126,8 +132,8 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
             results.push(json!({
                 "backend": if db.is_postgres() { "postgres" } else { "sqlite" },
                 "processes": c.processes, "workers_per_process": c.workers, "workers": workers,
-                "folds": c.folds, "work_ms": a.work_ms, "wall_seconds": r.wall,
-                "claims_per_second": c.folds as f64 / r.wall, "orchestration_ms_per_fold": orchestration_ms,
+                "folds": folds, "work_ms": a.work_ms, "wall_seconds": r.wall,
+                "claims_per_second": folds as f64 / r.wall, "orchestration_ms_per_fold": orchestration_ms,
                 "efficiency": efficiency, "double_claims": r.double, "not_done": r.not_done,
                 "efficiency_after_start": efficiency_after_start, "orchestration_ms_per_fold_after_start": orchestration_after_start_ms,
                 "idle_share_after_start": 1.0 - efficiency_after_start,
@@ -151,8 +157,8 @@ fn staged_search(s: &str, trainings: usize) -> Result<serde_json::Value> {
     if let Err((key, why)) = crate::search::check_json(&v) {
         bail!("--search: {key}: {why}");
     }
-    if !matches!(v["strategy"].as_str(), Some("halving" | "hyperband")) {
-        bail!("--search: expected strategy halving or hyperband (a staged search), got {}", v["strategy"]);
+    if !matches!(v["strategy"].as_str(), Some("halving" | "hyperband" | "race")) {
+        bail!("--search: expected strategy halving, hyperband or race (a staged search), got {}", v["strategy"]);
     }
     v["sample"] = json!(trainings);
     Ok(v)
@@ -167,6 +173,8 @@ struct Measured {
     /// Σ over workers of (the sweep's last result − the worker's first claim): the
     /// workers' time once their process had started.
     worker_seconds_after_start: f64,
+    /// The folds the sweep has (a race's: those its barriers created).
+    folds_run: usize,
 }
 
 /// `staged`: a staged search's section and the configurations' epochs.
@@ -182,10 +190,12 @@ fn measure(
     let name = format!("bench-scheduler-{}-{n}", std::process::id());
     let configs = c.folds.div_ceil(FOLDS_PER_CONFIG);
     let spec_path: PathBuf = tmp.join(format!("{name}.json"));
+    let race = staged.is_some_and(|(s, _)| s["strategy"] == "race");
+    let cv = if race { json!({"folds": FOLDS_PER_CONFIG, "repeats": RACE_REPEATS}) } else { json!({"folds": FOLDS_PER_CONFIG}) };
     let doc = match staged {
         // Distinct configurations of equal epochs: learning rates.
         Some((search, epochs)) => json!({
-            "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": {"folds": FOLDS_PER_CONFIG}, "seed": 1,
+            "name": name, "dataset": {"path": crate::spec::BUILTIN_DEMO}, "cv": cv, "seed": 1,
             "fixed": {"epochs": epochs},
             "grid": {"learning_rate": (1..=configs).map(|i| i as f64 * 1e-6).collect::<Vec<_>>()},
             "search": search,
@@ -227,7 +237,7 @@ fn measure(
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    let (double, not_done, r, fold_epochs) = rt.block_on(async {
+    let (double, not_done, r, fold_epochs, folds_run) = rt.block_on(async {
         let store = Store::open(db).await?;
         let sweep = store.sweep_by_name(&name).await?.context("the benchmark sweep vanished")?;
         let attempts = store.attempts(sweep.id).await?;
@@ -249,8 +259,11 @@ fn measure(
         // (The store may finish a last rung without recording its scores: one more.)
         let allowed = |config: &str| if staged.is_some() { rungs.get(config).copied().unwrap_or(0) + 1 } else { 1 };
         let double = attempts.iter().filter(|a| a.attempts > allowed(&a.config_id)).count() as i64;
-        let not_done = attempts.iter().filter(|a| a.state != crate::store::FoldState::Done).count() as i64 + (c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG) as i64
-            - attempts.len() as i64;
+        // A race creates its folds as barriers send configurations on: what it has must
+        // be done. Otherwise every fold of every configuration must exist and be done.
+        let expected = if race { attempts.len() } else { c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG };
+        let not_done = attempts.iter().filter(|a| a.state != crate::store::FoldState::Done).count() as i64 + expected as i64 - attempts.len() as i64;
+        let folds_run = attempts.len();
         let end = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
         let mut first: std::collections::HashMap<&str, f64> = Default::default();
         for (w, started, _) in &spans {
@@ -260,7 +273,7 @@ fn measure(
         // (Under a staged search a fold's span is its last rung's; a worker's first
         // claim is then taken from the folds it ran last, nearly all pruned at rung 0.)
         let after_start: f64 = first.values().map(|f| end - f).sum();
-        anyhow::Ok((double, not_done, after_start, fold_epochs))
+        anyhow::Ok((double, not_done, after_start, fold_epochs, folds_run))
     })?;
-    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r, fold_epochs })
+    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r, fold_epochs, folds_run })
 }
