@@ -277,3 +277,28 @@ fn bench_scheduler_simulates_a_race() {
     let idle = c["idle_share_after_start"].as_f64().unwrap();
     assert!((0.0..1.0).contains(&idle), "{out}");
 }
+
+/// A race over a seeded random draw of the grid races only the drawn configurations, and
+/// `copy` moves a finished race to another database with its decisions: `rank` there
+/// gives the same survivors, drops, tie set and pick, and `status` the same stages.
+#[test]
+fn a_raced_random_draw_copies_with_its_decisions() {
+    let d = Dir::new("race", "sample-copy");
+    let race = spec(&d, "s", 300, FIXED, r#", "search": {"strategy": "race", "sample": 3, "seed": 5}"#);
+    let (db, other) = (d.path("a.db").to_string_lossy().into_owned(), d.path("b.db").to_string_lossy().into_owned());
+    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (complete, dropped, members, pick) = outcome(&db, "s");
+    assert_eq!(complete.len() + dropped.len(), 3, "{complete:?} {dropped:?}");
+    let (code, _, err) = run(bin().args(["copy", "s", "--from", &db, "--to", &other]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(outcome(&other, "s"), (complete, dropped, members, pick));
+    let status = |db: &str| {
+        let (code, out, _) = run(bin().args(["status", "s", "--db", db]));
+        assert_eq!(code, 0);
+        out.lines().filter(|l| l.contains("stage")).map(String::from).collect::<Vec<_>>()
+    };
+    let here = status(&db);
+    assert!(!here.is_empty());
+    assert_eq!(here, status(&other));
+}
