@@ -34,6 +34,7 @@ pub mod tieset;
 pub mod score;
 pub mod sched;
 pub mod search;
+pub mod serve;
 pub mod spec;
 pub mod store;
 pub mod sweep;

@@ -13,6 +13,7 @@ pub mod slurm_cmd;
 pub mod sweep_cmd;
 mod replay_cmd;
 mod view_cmd;
+mod serve_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -111,6 +112,8 @@ pub enum Command {
     Predict(eval_cmd::PredictArgs),
     /// One HTML page with plots: sweep summary, top configurations, evaluation, baselines (evaluates if needed).
     Report(eval_cmd::ReportArgs),
+    /// A live, read-only view of the database in the browser: sweeps, progress, workers, leaderboard with the tie set.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +251,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Rerun(a) => sweep_cmd::rerun(a),
         Command::Status(a) => view_cmd::status(a),
         Command::List(a) => view_cmd::list(a),
+        Command::Serve(a) => serve_cmd::serve(a),
         Command::Copy(a) => view_cmd::copy(a),
         Command::Delete(a) => view_cmd::delete(a),
         Command::Slurm(a) => slurm_cmd::run(a),

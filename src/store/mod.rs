@@ -84,7 +84,7 @@ pub use queue::{Claim, CompletedConfig, FoldState, Owner, Recorded, Summarize};
 use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;
-pub use reads::{Attempts, Counts, Failure, FoldMetrics, PartialConfig, WorkerRow};
+pub use reads::{Attempts, Counts, Failure, FinishedFold, FoldMetrics, PartialConfig, WorkerRow};
 pub use race::{RaceDecision, RaceEntry};
 pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
 use rungs::{RungScoreColumns, RUNG_SCORES};
@@ -129,6 +129,23 @@ impl Store {
             }
         }
         Store::open(location).await
+    }
+
+    /// Opens an existing database for reading only (`serve`): a SQLite file read-only,
+    /// PostgreSQL in READ ONLY transactions; no migration, nothing created.
+    pub async fn open_read_only(db: impl Into<DbLocation>) -> Result<Store> {
+        let location = db.into();
+        let name = location.to_string();
+        let (pool, dialect) = match &location {
+            DbLocation::Sqlite(path) => {
+                if !path.exists() {
+                    return Err(StoreError::Missing { db: name });
+                }
+                (Pool::Sqlite(sqlite::open_read_only(path).await?), Dialect::Sqlite)
+            }
+            DbLocation::Postgres(url) => (Pool::Postgres(postgres::open_read_only(url, &name).await?), Dialect::Postgres),
+        };
+        Ok(Store { pool, dialect, location, name })
     }
 
     pub fn location(&self) -> &DbLocation {

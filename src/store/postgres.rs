@@ -25,6 +25,16 @@ pub const NOW: &str = "(extract(epoch from clock_timestamp())::double precision)
 /// Connects and applies pending migrations. `display` names the database in errors
 /// (the URL without its password).
 pub async fn open(url: &str, display: &str) -> Result<PgPool> {
+    connect(url, display, false).await
+}
+
+/// Connects for reading only (`serve`): every transaction is READ ONLY, so nothing it
+/// does can write, and no migration is applied.
+pub async fn open_read_only(url: &str, display: &str) -> Result<PgPool> {
+    connect(url, display, true).await
+}
+
+async fn connect(url: &str, display: &str, read_only: bool) -> Result<PgPool> {
     let at = |e: StoreError| e.at(display);
     // A process frozen (SIGSTOP, a hung machine) inside one of its transactions, which
     // all take milliseconds, would hold its row locks for as long as it stays frozen,
@@ -33,6 +43,7 @@ pub async fn open(url: &str, display: &str) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| at(StoreError::from_sql(e)))?
         .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
+    let options = if read_only { options.options([("default_transaction_read_only", "on")]) } else { options };
     // One plain connection first: a closed port or an unknown host is then said as
     // such at once, where the pool would retry until its timeout and report only that.
     match tokio::time::timeout(Duration::from_secs(10), <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)).await {
@@ -69,6 +80,9 @@ pub async fn open(url: &str, display: &str) -> Result<PgPool> {
         .map_err(|e| at(StoreError::from_sql(e)))?;
     // Several processes starting at once on a new database: migrations take a lock of
     // their own (sqlx's advisory lock), so one applies them and the others wait.
+    if read_only {
+        return Ok(pool);
+    }
     if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
         pool.close().await;
         return Err(at(e));

@@ -64,6 +64,21 @@ pub struct Failure {
     pub error: String,
 }
 
+/// A finished fold, as a live view lists them (`serve`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct FinishedFold {
+    pub id: i64,
+    pub config_id: String,
+    pub fold: i64,
+    pub device: Option<String>,
+    pub worker: Option<String>,
+    pub finished_at: f64,
+    pub train_accuracy: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    pub epochs_run: Option<i64>,
+    pub fit_seconds: Option<f64>,
+}
+
 /// A worker process as its folds' leases show it (for `status`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WorkerRow {
@@ -299,5 +314,22 @@ impl Store {
             .fetch_all(p)
             .await
             .in_db(self))
+    }
+
+    /// The sweep's done folds finished after `after` (Unix seconds), oldest first, at
+    /// most `limit`: what a live view has not seen yet. One short read; no history.
+    pub async fn finished_folds(&self, sweep_id: i64, after: f64, limit: i64) -> Result<Vec<FinishedFold>> {
+        with_pool!(self, p => {
+            sqlx::query_as::<_, FinishedFold>(
+                "SELECT id, config_id, fold, device, worker, finished_at, train_accuracy, val_accuracy, epochs_run, fit_seconds \
+                 FROM folds WHERE sweep_id = $1 AND state = 'done' AND finished_at > $2 ORDER BY finished_at, id LIMIT $3",
+            )
+            .bind(sweep_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+            .in_db(self)
+        })
     }
 }

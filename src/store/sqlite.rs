@@ -16,6 +16,18 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 /// The current time in SQL, Unix seconds: the database's clock (on SQLite, this host's).
 pub const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
 
+/// Opens an existing file for reading only (`serve`): SQLite refuses every write on
+/// such a connection, no migration is applied, and in WAL mode its reads never block
+/// the writers (each read sees the last commit before it started).
+pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::from_sql(e).at(&path.display().to_string()))
+}
+
 /// Opens (creating if needed) the file and applies pending migrations.
 pub async fn open(path: &Path) -> Result<SqlitePool> {
     let at = |e: StoreError| e.at(&path.display().to_string());

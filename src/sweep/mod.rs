@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod export;
 pub mod import;
 pub mod job;
+pub mod live;
 pub mod plan;
 pub mod ranking;
 pub mod register;

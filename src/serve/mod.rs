@@ -1,0 +1,382 @@
+//! `gridsweep serve`: a read-only live view of a database in the browser.
+//!
+//! Why it is built this way:
+//! - **It never hurts a run.** The database is opened read-only (a SQLite file with
+//!   SQLite's read-only flag, PostgreSQL in READ ONLY transactions), every read is one
+//!   short query of `sweep::live` (the same use cases `list`, `status` and `rank` call),
+//!   and no read transaction is held between requests, so writers and WAL checkpoints
+//!   never wait on a page (optuna-dashboard#545's "database is locked").
+//! - **Live but light.** A page polls `/api/sweeps/NAME/updates?after=CURSOR`, which
+//!   returns only the folds finished since the cursor (optuna-dashboard's `?after=`);
+//!   the leaderboard is read again only when new folds arrived.
+//! - **Safe by default.** It binds to loopback; any other address needs a token (made
+//!   up and printed when `--token` is not given), checked on every request. Every text
+//!   from a spec, the data or the database goes through [`esc`] on the server, and
+//!   through `textContent` in the page's script. There is no file serving (no path to
+//!   traverse), and the database is named without its password.
+//! - **Offline.** The page and its script are in the binary; no CDN, no npm.
+
+use crate::store::Store;
+use crate::sweep;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What a request handler shares: the read-only store and the token, if any.
+pub struct App {
+    pub store: Store,
+    pub token: Option<String>,
+}
+
+/// The server's routes over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/sweep/{name}", get(sweep_page))
+        .route("/api/sweeps", get(api_sweeps))
+        .route("/api/sweeps/{name}", get(api_board))
+        .route("/api/sweeps/{name}/updates", get(api_updates))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "no such page").into_response() })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), check_token))
+        .with_state(app)
+}
+
+/// Whether `addr` may be served without a token: loopback only.
+pub fn needs_token(addr: &SocketAddr) -> bool {
+    !addr.ip().is_loopback()
+}
+
+/// A token for a server bound beyond loopback: 128 random bits, hex.
+pub fn make_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Serves `app` on `listener` until Ctrl-C.
+pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+async fn check_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &app.token {
+        let from_query = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(String::from));
+        let from_header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(String::from);
+        if !from_query.iter().chain(from_header.iter()).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) {
+            return (StatusCode::UNAUTHORIZED, "this server needs its token: add ?token=… as printed by `gridsweep serve`").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// HTML-escapes text for an element or a quoted attribute.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// A path segment for a link: percent-encoded.
+fn seg(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn error(e: impl std::fmt::Display) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("gridsweep serve: {e}")).into_response()
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;font-size:13px}\
+td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}th{cursor:pointer;background:#f4f4f4}\
+.tie{color:#1f6f3f;font-weight:bold}.muted{color:#777}.bar{background:#eee;width:320px;height:10px;display:inline-block}\
+.bar>span{background:#1f77b4;height:10px;display:block}";
+
+fn page(title: &str, db: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t} — gridsweep</title><style>{STYLE}</style></head>\
+         <body><p class=\"muted\"><a href=\"/\" data-keep-token>gridsweep</a> · read-only view of {db}</p>{body}</body></html>",
+        t = esc(title),
+        db = esc(db)
+    ))
+}
+
+fn bar(done: i64, total: i64) -> String {
+    let pct = if total > 0 { 100.0 * done as f64 / total as f64 } else { 0.0 };
+    format!("<span class=\"bar\"><span style=\"width:{pct:.1}%\"></span></span>")
+}
+
+async fn index(State(app): State<Arc<App>>) -> Response {
+    let cards = match sweep::live::cards(&app.store).await {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let mut b = String::from("<h1>Sweeps</h1>");
+    if cards.is_empty() {
+        b.push_str("<p>No sweeps in this database yet.</p>");
+    } else {
+        b.push_str("<table id=\"sweeps\"><tr><th>sweep</th><th>strategy</th><th>configurations</th><th>folds done</th><th></th><th>failed</th><th>best score</th></tr>");
+        for c in &cards {
+            let _ = write!(
+                b,
+                "<tr><td><a href=\"/sweep/{link}\" data-keep-token>{name}</a>{desc}</td><td>{strategy}{source}</td><td>{configs}</td><td>{done} of {total}</td><td>{bar}</td><td>{failed}</td><td>{best}</td></tr>",
+                link = seg(&c.name),
+                name = esc(&c.name),
+                desc = c.description.as_deref().map(|d| format!("<br><span class=\"muted\">{}</span>", esc(d))).unwrap_or_default(),
+                strategy = esc(&c.strategy),
+                source = c.source.as_deref().map(|s| format!(" <span class=\"muted\">({})</span>", esc(s))).unwrap_or_default(),
+                configs = c.configurations,
+                done = c.counts.done,
+                total = c.counts.total(),
+                bar = bar(c.counts.done, c.counts.total()),
+                failed = c.counts.failed,
+                best = c.best.as_ref().map(|(id, s)| format!("{s:.4} ({})", esc(id))).unwrap_or_else(|| "–".into()),
+            );
+        }
+        b.push_str("</table>");
+    }
+    b.push_str(KEEP_TOKEN);
+    page("sweeps", app.store.name(), &b).into_response()
+}
+
+/// Carries `?token=` from the page's own address onto its links.
+const KEEP_TOKEN: &str = "<script>(function(){var t=new URLSearchParams(location.search).get('token');if(!t)return;\
+document.querySelectorAll('a[data-keep-token]').forEach(function(a){a.href+=(a.href.indexOf('?')<0?'?':'&')+'token='+encodeURIComponent(t);});})();</script>";
+
+async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    let board = match sweep::live::board(&app.store, &name).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response(),
+        Err(e) => return error(e),
+    };
+    let s = &board.status;
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>{name}</h1><p>{desc}</p><p>strategy: {strategy}; {rule}</p>\
+         <p id=\"progress\"><span id=\"done\">{done}</span> of <span id=\"total\">{total}</span> folds done, \
+         <span id=\"failed\">{failed}</span> failed {bar}{rate}</p>",
+        name = esc(&board.sweep.name),
+        desc = esc(board.description.as_deref().unwrap_or("")),
+        strategy = esc(&board.strategy),
+        rule = esc(&s.rule.describe()),
+        done = s.counts.done,
+        total = s.counts.total(),
+        failed = s.counts.failed,
+        bar = bar(s.counts.done, s.counts.total()),
+        rate = if s.rate_per_min > 0.0 {
+            format!(
+                "; {:.1} folds/min{}",
+                s.rate_per_min,
+                s.eta.map(|e| format!(", about {:.0} min left", e / 60.0)).unwrap_or_default()
+            )
+        } else {
+            String::new()
+        },
+    );
+    if !s.workers.is_empty() {
+        b.push_str("<h2>Workers</h2><table id=\"workers\"><tr><th>worker</th><th>folds held</th><th>state</th></tr>");
+        for w in &s.workers {
+            let _ = write!(
+                b,
+                "<tr><td>{}:{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&w.host),
+                w.pid,
+                w.running,
+                if w.gone { "gone (the process no longer exists)" } else { "live" }
+            );
+        }
+        b.push_str("</table>");
+    }
+    if let Some(t) = &s.tie_set {
+        let _ = write!(
+            b,
+            "<p class=\"tie\">tie set: {} configuration(s) the folds cannot tell from the leader; pick {} ({})</p>",
+            t.members.len(),
+            esc(&t.pick),
+            esc(&t.why)
+        );
+    }
+    let ties = s.tie_set.as_ref().map(sweep::ranking::tie_columns).unwrap_or_default();
+    b.push_str("<h2>Leaderboard</h2><p><input id=\"filter\" placeholder=\"filter: a hyperparameter value or id\"></p><table id=\"board\"><thead><tr><th>rank</th><th>score</th><th>val acc</th><th>train acc</th><th>Δacc</th><th>id</th><th>tie</th>");
+    for k in &board.varying {
+        let _ = write!(b, "<th>{}</th>", esc(k));
+    }
+    b.push_str("</tr></thead><tbody>");
+    for r in &s.ranked {
+        let tie = ties.get(&r.config_id).map(|(m, p)| if *m { format!("<span class=\"tie\">{p:.2}</span>") } else { format!("{p:.2}") }).unwrap_or_default();
+        let _ = write!(
+            b,
+            "<tr data-id=\"{id}\"><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{id}</td><td>{tie}</td>",
+            r.rank,
+            r.score,
+            r.summary.mean_val_accuracy,
+            r.summary.mean_train_accuracy,
+            r.summary.delta_accuracy,
+            id = esc(&r.config_id),
+        );
+        for k in &board.varying {
+            let v = r.params.get(k).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+            let _ = write!(b, "<td>{}</td>", esc(&v));
+        }
+        b.push_str("</tr>");
+    }
+    b.push_str("</tbody></table><h2>Folds finished while this page is open</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
+    let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name), json!(crate::store::now()));
+    b.push_str(SWEEP_SCRIPT);
+    b.push_str(KEEP_TOKEN);
+    page(&board.sweep.name, app.store.name(), &b).into_response()
+}
+
+/// The sweep page's behaviour: sorting and filtering the leaderboard, and polling for
+/// finished folds (all text set with textContent).
+const SWEEP_SCRIPT: &str = r#"<script>
+(function(){
+  var token = new URLSearchParams(location.search).get('token');
+  function api(path){ return path + (token ? (path.indexOf('?')<0?'?':'&') + 'token=' + encodeURIComponent(token) : ''); }
+  var seen = {};
+  var board = document.getElementById('board');
+  document.querySelectorAll('#board th').forEach(function(th, i){
+    th.addEventListener('click', function(){
+      var rows = Array.prototype.slice.call(board.tBodies[0].rows);
+      var asc = th.dataset.asc !== '1'; th.dataset.asc = asc ? '1' : '0';
+      rows.sort(function(a, b){
+        var x = a.cells[i].textContent, y = b.cells[i].textContent, nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+        return asc ? c : -c;
+      });
+      rows.forEach(function(r){ board.tBodies[0].appendChild(r); });
+    });
+  });
+  document.getElementById('filter').addEventListener('input', function(e){
+    var q = e.target.value.toLowerCase();
+    Array.prototype.forEach.call(board.tBodies[0].rows, function(r){
+      r.style.display = r.textContent.toLowerCase().indexOf(q) < 0 ? 'none' : '';
+    });
+  });
+  function cell(tr, text){ var td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
+  function fmt(x){ return x === null || x === undefined ? '' : (typeof x === 'number' ? x.toFixed(4) : String(x)); }
+  function poll(){
+    fetch(api('/api/sweeps/' + encodeURIComponent(SWEEP) + '/updates?after=' + CURSOR)).then(function(r){ return r.json(); }).then(function(u){
+      CURSOR = u.cursor;
+      document.getElementById('done').textContent = u.counts.done;
+      document.getElementById('failed').textContent = u.counts.failed;
+      document.getElementById('total').textContent = u.counts.pending + u.counts.running + u.counts.done + u.counts.failed;
+      var recent = document.getElementById('recent');
+      u.folds.forEach(function(f){
+        if (seen[f.id]) return; seen[f.id] = true;
+        var tr = document.createElement('tr'); tr.className = 'fold';
+        cell(tr, f.config_id); cell(tr, f.fold); cell(tr, fmt(f.val_accuracy)); cell(tr, fmt(f.train_accuracy));
+        cell(tr, fmt(f.epochs_run)); cell(tr, f.fit_seconds === null ? '' : f.fit_seconds.toFixed(1)); cell(tr, fmt(f.device)); cell(tr, fmt(f.worker));
+        recent.insertBefore(tr, recent.rows[1] || null);
+      });
+    }).catch(function(){}).then(function(){ setTimeout(poll, 2000); });
+  }
+  setTimeout(poll, 1000);
+})();
+</script>"#;
+
+async fn api_sweeps(State(app): State<Arc<App>>) -> Response {
+    match sweep::live::cards(&app.store).await {
+        Ok(c) => Json(json!({ "sweeps": c })).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+async fn api_board(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    let board = match sweep::live::board(&app.store, &name).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return (StatusCode::NOT_FOUND, Json(json!({"error": format!("no sweep named {name}")}))).into_response(),
+        Err(e) => return error(e),
+    };
+    let s = &board.status;
+    let ties = s.tie_set.as_ref().map(sweep::ranking::tie_columns).unwrap_or_default();
+    let ranking: Vec<Value> = s
+        .ranked
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let Some((m, p)) = ties.get(&r.config_id) {
+                v["in_tie_set"] = json!(m);
+                v["p_not_worse"] = json!(p);
+            }
+            v
+        })
+        .collect();
+    Json(json!({
+        "name": board.sweep.name, "strategy": board.strategy, "description": board.description,
+        "counts": s.counts, "rate_per_min": s.rate_per_min, "eta_seconds": s.eta,
+        "workers": s.workers, "failures": s.failures, "varying": board.varying,
+        "ranking": ranking, "tie_set": s.tie_set,
+    }))
+    .into_response()
+}
+
+async fn api_updates(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let after = match q.get("after").map(|a| a.parse::<f64>()) {
+        None => 0.0,
+        Some(Ok(a)) if a.is_finite() => a,
+        Some(_) => return (StatusCode::BAD_REQUEST, "after: expected a number (the `cursor` of the last update)").into_response(),
+    };
+    match sweep::live::update(&app.store, &name, after).await {
+        Ok(Some(u)) => Json(u).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no sweep named {name}")}))).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(esc("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+    }
+
+    #[test]
+    fn only_loopback_goes_without_a_token() {
+        assert!(!needs_token(&"127.0.0.1:8080".parse().unwrap()));
+        assert!(!needs_token(&"[::1]:8080".parse().unwrap()));
+        assert!(needs_token(&"0.0.0.0:8080".parse().unwrap()));
+        assert!(needs_token(&"192.168.1.5:80".parse().unwrap()));
+        assert_eq!(make_token().len(), 32);
+        assert_ne!(make_token(), make_token());
+    }
+
+    #[test]
+    fn link_segments_are_percent_encoded() {
+        assert_eq!(seg("a b/../c"), "a%20b%2F..%2Fc");
+    }
+}

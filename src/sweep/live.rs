@@ -1,0 +1,107 @@
+//! What a live view (`gridsweep serve`) shows of a database, as the CLI's `list`,
+//! `status` and `rank` do: the sweeps with their progress, one sweep's state with its
+//! leaderboard and tie set, and the folds finished since a cursor.
+//!
+//! The front end only formats these. The incremental read is the one that runs often
+//! (every few seconds per open page), so it is one indexed query returning only new
+//! rows, as optuna-dashboard's `?after=`; the heavier ones (a leaderboard with its tie
+//! set) run when a page is opened or when new folds arrived.
+
+use super::status::Status;
+use super::Result;
+use crate::store::{Counts, FinishedFold, Store, SweepRow};
+
+/// A sweep as the list shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Card {
+    pub name: String,
+    /// grid, random, halving, hyperband or race; "import" for results made elsewhere.
+    pub strategy: String,
+    /// An import's file.
+    pub source: Option<String>,
+    pub description: Option<String>,
+    pub configurations: usize,
+    pub counts: Counts,
+    /// The best complete configuration: (id, score).
+    pub best: Option<(String, f64)>,
+}
+
+/// The database's sweeps, newest last. Cheap: counts and the best, no tie set.
+pub async fn cards(store: &Store) -> Result<Vec<Card>> {
+    Ok(super::admin::overview(store)
+        .await?
+        .into_iter()
+        .map(|o| Card {
+            strategy: strategy(&o.sweep),
+            description: super::stored_spec(&o.sweep).ok().and_then(|s| s.description),
+            name: o.sweep.name,
+            source: o.sweep.source,
+            configurations: o.configurations,
+            counts: o.counts,
+            best: o.best,
+        })
+        .collect())
+}
+
+/// A sweep's search strategy as its stored spec names it.
+pub fn strategy(sweep: &SweepRow) -> String {
+    if sweep.source.is_some() {
+        return "import".into();
+    }
+    super::stored_spec(sweep)
+        .ok()
+        .and_then(|s| serde_json::to_value(s.search).ok())
+        .and_then(|v| v["strategy"].as_str().map(String::from))
+        .unwrap_or_else(|| "grid".into())
+}
+
+/// One sweep's page: its status (progress, rate, ETA, workers, failures, rungs, the
+/// ranking and tie set), and the hyperparameters that vary among its configurations.
+pub struct Board {
+    pub sweep: SweepRow,
+    pub strategy: String,
+    pub description: Option<String>,
+    pub status: Status,
+    pub varying: Vec<String>,
+}
+
+/// None: no sweep of that name.
+pub async fn board(store: &Store, name: &str) -> Result<Option<Board>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let status = super::status::status(store, &sweep).await?;
+    let mut varying: Vec<String> = Vec::new();
+    if let Some(first) = status.ranked.first() {
+        for k in first.params.keys() {
+            if status.ranked.iter().any(|r| r.params.get(k) != first.params.get(k)) {
+                varying.push(k.clone());
+            }
+        }
+    }
+    Ok(Some(Board { strategy: strategy(&sweep), description: super::stored_spec(&sweep).ok().and_then(|s| s.description), sweep, status, varying }))
+}
+
+/// What changed since `after` (Unix seconds, the last `cursor` a client was given):
+/// the folds finished since then, the counts now, and the cursor to ask with next.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Update {
+    pub folds: Vec<FinishedFold>,
+    pub counts: Counts,
+    pub cursor: f64,
+}
+
+/// Folds finish in transactions that can commit a little after the time they record
+/// (and, on PostgreSQL, by clocks of other machines): each read looks back this far
+/// before the cursor, and the client keeps the ids it has seen.
+pub const LOOK_BACK_SECONDS: f64 = 30.0;
+
+/// At most this many folds per update; a client far behind catches up over a few.
+pub const UPDATE_LIMIT: i64 = 500;
+
+/// None: no sweep of that name.
+pub async fn update(store: &Store, name: &str, after: f64) -> Result<Option<Update>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let folds = store.finished_folds(sweep.id, after - LOOK_BACK_SECONDS, UPDATE_LIMIT).await?;
+    let counts = store.counts(sweep.id).await?;
+    let cursor = folds.iter().map(|f| f.finished_at).fold(after, f64::max);
+    Ok(Some(Update { folds, counts, cursor }))
+}

@@ -1,0 +1,201 @@
+//! `gridsweep serve` (issue 32), through the binary over real HTTP: the pages and the
+//! API read the same use cases as the CLI (the leaderboard is `rank --json`'s, the tie
+//! set too), folds that finish while it serves come through the incremental updates,
+//! text from the spec is escaped, a token guards any request when set, and the
+//! database is only read.
+
+mod common;
+use common::{bin, run, Dir};
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+const FIXED: &str = r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 32}"#;
+
+/// A server on a free loopback port (or `bind`), and its printed address.
+struct Server {
+    child: Child,
+    /// e.g. 127.0.0.1:40123
+    addr: String,
+    /// The `?token=…` it printed, if any.
+    query: String,
+}
+
+impl Server {
+    fn start(db: &str, extra: &[&str]) -> Server {
+        let mut child = bin().args(["serve", "--db", db, "--bind", "127.0.0.1:0"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no address in {line:?}"));
+        let rest = url.trim_start_matches("http://");
+        let (addr, path) = rest.split_once('/').unwrap();
+        Server { child, addr: addr.to_string(), query: path.to_string() }
+    }
+
+    /// (status, body) of GET `path` with extra header lines.
+    fn get_with(&self, path: &str, headers: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{headers}\r\n", self.addr).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        // Chunked bodies (axum streams some): join the chunks.
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
+        (status, body)
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        self.get_with(path, "")
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unchunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn rank_json(db: &str, name: &str) -> Value {
+    let (code, out, err) = run(bin().args(["rank", name, "--db", db, "--json", "--top", "0"]));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn pages_and_api_show_what_the_cli_shows_and_folds_arrive_live() {
+    let d = Dir::new("serve", "live");
+    let spec = d.spec_with("web", 300, FIXED, r#"{"dropout": [0.0, 0.2, 0.4]}"#, r#", "description": "<script>alert('x')</script> & more""#);
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let srv = Server::start(&db, &[]);
+    assert_eq!(srv.query, "", "no token on loopback");
+
+    // The list and the sweep page: the sweep, its progress, the description escaped.
+    let (status, index) = srv.get("/");
+    assert_eq!(status, 200);
+    assert!(index.contains(">web</a>") && index.contains("9 of 9"), "{index}");
+    assert!(index.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"), "{index}");
+    assert!(!index.contains("<script>alert"), "unescaped text from the spec: {index}");
+    let (status, page) = srv.get("/sweep/web");
+    assert_eq!(status, 200);
+    assert!(!page.contains("<script>alert") && page.contains("Leaderboard") && page.contains("tie set: "), "{page}");
+
+    // The leaderboard is rank --json's, row for row, with its tie set.
+    let board = srv.json("/api/sweeps/web");
+    let rank = rank_json(&db, "web");
+    let ids = |v: &Value| v.as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&board["ranking"]), ids(&rank["ranking"]));
+    for (a, b) in board["ranking"].as_array().unwrap().iter().zip(rank["ranking"].as_array().unwrap()) {
+        assert_eq!(a["score"], b["score"]);
+        assert!(a["p_not_worse"].is_number());
+    }
+    assert_eq!(board["tie_set"]["members"], rank["tie_set"]["members"]);
+    assert_eq!(board["counts"]["done"], 9);
+    let sweeps = srv.json("/api/sweeps");
+    assert_eq!(sweeps["sweeps"][0]["strategy"], "grid");
+
+    // Updates: every done fold from the start; none after a cursor past them.
+    let u = srv.json("/api/sweeps/web/updates?after=0");
+    assert_eq!(u["folds"].as_array().unwrap().len(), 9);
+    let cursor = u["cursor"].as_f64().unwrap();
+    let later = srv.json(&format!("/api/sweeps/web/updates?after={}", cursor + 1000.0));
+    assert_eq!(later["folds"].as_array().unwrap().len(), 0);
+    let (status, _) = srv.get("/api/sweeps/web/updates?after=soon");
+    assert_eq!(status, 400);
+
+    // A run adds two configurations while it serves: their folds come through the
+    // updates after the cursor, and the counts follow.
+    let more = std::fs::read_to_string(&spec).unwrap().replace("[0.0, 0.2, 0.4]", "[0.0, 0.2, 0.4, 0.1, 0.3]");
+    std::fs::write(&spec, more).unwrap();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let u = srv.json(&format!("/api/sweeps/web/updates?after={cursor}"));
+    let new: Vec<&Value> = u["folds"].as_array().unwrap().iter().filter(|f| f["finished_at"].as_f64().unwrap() > cursor).collect();
+    assert_eq!(new.len(), 6, "{u}");
+    assert_eq!(u["counts"]["done"], 15);
+    assert!(new.iter().all(|f| f["device"] == "cpu" && f["worker"].is_string() && f["val_accuracy"].is_number()));
+
+    // Unknown sweeps and paths are 404; nothing outside the routes is served.
+    assert_eq!(srv.get("/sweep/nope").0, 404);
+    assert_eq!(srv.get("/api/sweeps/nope/updates").0, 404);
+    assert_eq!(srv.get("/../../etc/passwd").0, 404);
+    assert_eq!(srv.get("/static/..%2F..%2Fetc%2Fpasswd").0, 404);
+}
+
+#[test]
+fn a_token_guards_every_request_and_is_made_up_beyond_loopback() {
+    let d = Dir::new("serve", "token");
+    let spec = d.spec_with("t", 200, FIXED, r#"{"dropout": [0.0]}"#, "");
+    let db = d.path("t.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let srv = Server::start(&db, &["--token", "s3cret"]);
+    assert_eq!(srv.query, "?token=s3cret");
+    for path in ["/", "/sweep/t", "/api/sweeps", "/api/sweeps/t/updates?after=0"] {
+        assert_eq!(srv.get(path).0, 401, "{path}");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        assert_eq!(srv.get(&format!("{path}{sep}token=s3cret")).0, 200, "{path}");
+        assert_eq!(srv.get(&format!("{path}{sep}token=s3cre")).0, 401, "{path}");
+        assert_eq!(srv.get_with(path, "Authorization: Bearer s3cret\r\n").0, 200, "{path}");
+    }
+    drop(srv);
+
+    // Beyond loopback without --token, serve makes one up and prints it.
+    let mut child = bin().args(["serve", "--db", &db, "--bind", "0.0.0.0:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let token = line.split("?token=").nth(1).map(|t| t.split_whitespace().next().unwrap().to_string()).unwrap_or_default();
+    assert_eq!(token.len(), 32, "{line}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+}
+
+#[test]
+fn it_only_reads_the_database() {
+    let d = Dir::new("serve", "readonly");
+    // A missing file is an error naming it, and is not created.
+    let missing = d.path("none.db");
+    let (code, _, err) = run(bin().args(["serve", "--db", missing.to_str().unwrap(), "--bind", "127.0.0.1:0"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("none.db"), "{err}");
+    assert!(!missing.exists());
+    // Serving leaves the file's bytes as they were.
+    let spec = d.spec_with("r", 200, FIXED, r#"{"dropout": [0.0]}"#, "");
+    let db = d.path("r.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read(&db).unwrap();
+    let srv = Server::start(&db, &[]);
+    for _ in 0..5 {
+        assert_eq!(srv.get("/sweep/r").0, 200);
+        assert_eq!(srv.get("/api/sweeps/r/updates?after=0").0, 200);
+    }
+    drop(srv);
+    assert!(std::fs::read(&db).unwrap() == before, "serve changed the database file");
+}
