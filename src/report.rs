@@ -81,8 +81,7 @@ fn pct(v: f64) -> String {
 }
 
 fn when(unix: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
+    crate::text::utc(unix)
 }
 
 /// A figure: the PNG shown, the SVG linked.

@@ -75,3 +75,9 @@ mod tests {
         assert_eq!(human_flops(2.5e12), "2.5 TFLOP");
     }
 }
+
+/// A Unix time as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc(unix: f64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
+}

@@ -140,6 +140,27 @@ fn pages_and_api_show_what_the_cli_shows_and_folds_arrive_live() {
     assert_eq!(u["counts"]["done"], 15);
     assert!(new.iter().all(|f| f["device"] == "cpu" && f["worker"].is_string() && f["val_accuracy"].is_number()));
 
+    // A configuration's page: its folds (device, worker, epochs), its curves, and the
+    // same in JSON; the downloads are `export`'s files, byte for byte.
+    let best = rank["ranking"][0]["config_id"].as_str().unwrap().to_string();
+    let (status, cpage) = srv.get(&format!("/sweep/web/config/{best}"));
+    assert_eq!(status, 200);
+    // (The default protocol scores the CV fold once, after training: one curve per fold.)
+    assert_eq!(cpage.matches("<polyline").count(), 3, "the training curves of 3 folds: {cpage}");
+    assert!(cpage.contains("<th>dropout</th>"), "{cpage}");
+    let c = srv.json(&format!("/api/sweeps/web/configs/{best}"));
+    let folds = c["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    assert!(folds.iter().all(|f| f["state"] == "done" && f["device"] == "cpu" && f["epochs_run"] == 3 && f["history"].as_array().unwrap().len() == 3), "{c}");
+    assert_eq!(srv.get("/sweep/web/config/nope").0, 404);
+    for (file, format) in [("hpo_combined.csv", "hpo-combined"), ("cv_results.csv", "cv-results")] {
+        let (status, body) = srv.get(&format!("/sweep/web/{file}"));
+        assert_eq!(status, 200, "{body}");
+        let (code, out, err) = run(bin().args(["export", "web", "--db", &db, "--format", format]));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(body, out, "{file}");
+    }
+
     // Unknown sweeps and paths are 404; nothing outside the routes is served.
     assert_eq!(srv.get("/sweep/nope").0, 404);
     assert_eq!(srv.get("/api/sweeps/nope/updates").0, 404);

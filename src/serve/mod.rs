@@ -41,9 +41,13 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/sweep/{name}", get(sweep_page))
+        .route("/sweep/{name}/config/{id}", get(config_page))
+        .route("/sweep/{name}/hpo_combined.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::HpoCombined)))
+        .route("/sweep/{name}/cv_results.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::CvResults)))
         .route("/api/sweeps", get(api_sweeps))
         .route("/api/sweeps/{name}", get(api_board))
         .route("/api/sweeps/{name}/updates", get(api_updates))
+        .route("/api/sweeps/{name}/configs/{id}", get(api_config))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such page").into_response() })
         .layer(axum::middleware::from_fn_with_state(app.clone(), check_token))
         .with_state(app)
@@ -205,6 +209,12 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Re
             String::new()
         },
     );
+    let _ = write!(
+        b,
+        "<p>Downloads: <a href=\"/sweep/{n}/hpo_combined.csv\" data-keep-token>HPO_combined.csv</a> · \
+         <a href=\"/sweep/{n}/cv_results.csv\" data-keep-token>cv_results.csv</a> (as `gridsweep export` writes them)</p>",
+        n = seg(&board.sweep.name)
+    );
     if !s.workers.is_empty() {
         b.push_str("<h2>Workers</h2><table id=\"workers\"><tr><th>worker</th><th>folds held</th><th>state</th></tr>");
         for w in &s.workers {
@@ -238,13 +248,15 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Re
         let tie = ties.get(&r.config_id).map(|(m, p)| if *m { format!("<span class=\"tie\">{p:.2}</span>") } else { format!("{p:.2}") }).unwrap_or_default();
         let _ = write!(
             b,
-            "<tr data-id=\"{id}\"><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{id}</td><td>{tie}</td>",
+            "<tr data-id=\"{id}\"><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td><a href=\"/sweep/{sweep}/config/{link}\" data-keep-token>{id}</a></td><td>{tie}</td>",
             r.rank,
             r.score,
             r.summary.mean_val_accuracy,
             r.summary.mean_train_accuracy,
             r.summary.delta_accuracy,
             id = esc(&r.config_id),
+            sweep = seg(&board.sweep.name),
+            link = seg(&r.config_id),
         );
         for k in &board.varying {
             let v = r.params.get(k).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
@@ -352,6 +364,129 @@ async fn api_updates(State(app): State<Arc<App>>, Path(name): Path<String>, Quer
     match sweep::live::update(&app.store, &name, after).await {
         Ok(Some(u)) => Json(u).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no sweep named {name}")}))).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+async fn download(State(app): State<Arc<App>>, Path(name): Path<String>, format: sweep::live::CsvFormat) -> Response {
+    match sweep::live::export_csv(&app.store, &name, format).await {
+        Ok(sweep::live::Csv::File(bytes)) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response(),
+        Ok(sweep::live::Csv::Nothing(why)) => (StatusCode::CONFLICT, why).into_response(),
+        Ok(sweep::live::Csv::NoSweep) => (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// A fold's history: (epoch, train accuracy, val accuracy) of each epoch.
+fn curve(history: Option<&str>) -> Vec<(f64, f64, Option<f64>)> {
+    history
+        .and_then(|h| serde_json::from_str::<Vec<crate::fold::EpochRecord>>(h).ok())
+        .unwrap_or_default()
+        .iter()
+        .map(|e| (f64::from(e.epoch), e.accuracy, e.val_accuracy))
+        .collect()
+}
+
+/// The folds' learning curves overlaid, as an inline SVG: accuracy on the training fold
+/// (dashed) and on the CV fold (solid), one colour per fold.
+fn curves_svg(folds: &[(i64, Vec<(f64, f64, Option<f64>)>)]) -> String {
+    let pts: Vec<(f64, f64)> = folds.iter().flat_map(|(_, c)| c.iter().flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))]).flatten()).collect();
+    if pts.is_empty() {
+        return "<p class=\"muted\">No per-epoch history recorded.</p>".into();
+    }
+    let (w, h, m) = (640.0, 300.0, 40.0);
+    let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+    let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if y1 - y0 < 1e-6 {
+        y0 -= 0.01;
+        y1 += 0.01;
+    }
+    let sx = |x: f64| m + (x - 1.0) / (x1 - 1.0).max(1.0) * (w - 2.0 * m);
+    let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
+    let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    let mut o = format!(
+        "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-size=\"11\">\
+         <line x1=\"{m}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{b}\" stroke=\"black\"/>\
+         <text x=\"{m}\" y=\"{lb}\">epoch 1</text><text x=\"{r}\" y=\"{lb}\" text-anchor=\"end\">{x1}</text>\
+         <text x=\"4\" y=\"{yt}\">{y1:.3}</text><text x=\"4\" y=\"{b}\">{y0:.3}</text>",
+        b = h - m,
+        r = w - m,
+        lb = h - m + 14.0,
+        yt = m + 4.0
+    );
+    for (i, (fold, c)) in folds.iter().enumerate() {
+        let col = colours[i % colours.len()];
+        let train: Vec<String> = c.iter().map(|(e, t, _)| format!("{:.1},{:.1}", sx(*e), sy(*t))).collect();
+        let val: Vec<String> = c.iter().filter_map(|(e, _, v)| v.map(|v| format!("{:.1},{:.1}", sx(*e), sy(v)))).collect();
+        let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" stroke-dasharray=\"4 3\" points=\"{}\"><title>fold {fold}, training accuracy</title></polyline>", train.join(" "));
+        if !val.is_empty() {
+            let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" points=\"{}\"><title>fold {fold}, CV-fold accuracy</title></polyline>", val.join(" "));
+        }
+    }
+    o.push_str("</svg><p class=\"muted\">Accuracy per epoch: dashed on the training fold, solid on the CV fold; one colour per fold.</p>");
+    o
+}
+
+async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String, String)>) -> Response {
+    let c = match sweep::live::config_page(&app.store, &name, &id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return (StatusCode::NOT_FOUND, format!("no configuration {id} in a sweep named {name}")).into_response(),
+        Err(e) => return error(e),
+    };
+    let mut b = format!("<h1>{} <span class=\"muted\">in <a href=\"/sweep/{}\" data-keep-token>{}</a></span></h1>", esc(&c.config_id), seg(&c.sweep), esc(&c.sweep));
+    if let Some(s) = &c.summary {
+        let _ = write!(b, "<p>score {:.4}; val accuracy {:.4} ± {:.4}; train {:.4} ± {:.4}</p>", s.score, s.mean_val_accuracy, s.std_val_accuracy, s.mean_train_accuracy, s.std_train_accuracy);
+    }
+    if let Some(other) = &c.shares_training_of {
+        let _ = write!(b, "<p class=\"muted\">It trains the same network as {} (settings its protocol does not use differ): the folds below are that training's.</p>", esc(other));
+    }
+    b.push_str("<h2>Hyperparameters</h2><table id=\"params\">");
+    for (k, v) in &c.params {
+        let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&crate::export::display_value(v)));
+    }
+    b.push_str("</table><h2>Folds</h2><table id=\"folds\"><tr><th>fold</th><th>state</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th><th>finished</th></tr>");
+    let num = |x: Option<f64>, p: usize| x.map(|x| format!("{x:.p$}")).unwrap_or_default();
+    for f in &c.folds {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f.fold,
+            esc(&f.state),
+            num(f.val_accuracy, 4),
+            num(f.train_accuracy, 4),
+            f.epochs_run.map(|e| e.to_string()).unwrap_or_default(),
+            num(f.fit_seconds, 1),
+            esc(f.device.as_deref().unwrap_or("")),
+            esc(f.worker.as_deref().unwrap_or("")),
+            f.finished_at.map(crate::text::utc).unwrap_or_default(),
+        );
+    }
+    b.push_str("</table><h2>Learning curves</h2>");
+    let curves: Vec<(i64, Vec<(f64, f64, Option<f64>)>)> = c.folds.iter().map(|f| (f.fold, curve(f.history_json.as_deref()))).collect();
+    b.push_str(&curves_svg(&curves));
+    if let Some(e) = &c.evaluation {
+        let pretty = serde_json::from_str::<Value>(e).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_else(|| e.clone());
+        let _ = write!(b, "<h2>Evaluation</h2><pre id=\"evaluation\">{}</pre>", esc(&pretty));
+    }
+    b.push_str(KEEP_TOKEN);
+    page(&c.config_id, app.store.name(), &b).into_response()
+}
+
+async fn api_config(State(app): State<Arc<App>>, Path((name, id)): Path<(String, String)>) -> Response {
+    match sweep::live::config_page(&app.store, &name, &id).await {
+        Ok(Some(c)) => Json(json!({
+            "sweep": c.sweep, "config_id": c.config_id, "params": c.params, "summary": c.summary,
+            "shares_training_of": c.shares_training_of,
+            "folds": c.folds.iter().map(|f| json!({
+                "fold": f.fold, "state": f.state, "device": f.device, "worker": f.worker, "started_at": f.started_at,
+                "finished_at": f.finished_at, "train_accuracy": f.train_accuracy, "val_accuracy": f.val_accuracy,
+                "epochs_run": f.epochs_run, "fit_seconds": f.fit_seconds, "error": f.error,
+                "history": f.history_json.as_deref().and_then(|h| serde_json::from_str::<Value>(h).ok()),
+            })).collect::<Vec<_>>(),
+            "evaluation": c.evaluation.as_deref().and_then(|e| serde_json::from_str::<Value>(e).ok()),
+        }))
+        .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no configuration {id} in a sweep named {name}")}))).into_response(),
         Err(e) => error(e),
     }
 }

@@ -84,7 +84,7 @@ pub use queue::{Claim, CompletedConfig, FoldState, Owner, Recorded, Summarize};
 use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;
-pub use reads::{Attempts, Counts, Failure, FinishedFold, FoldMetrics, PartialConfig, WorkerRow};
+pub use reads::{Attempts, Counts, Failure, FinishedFold, FoldView, FoldMetrics, PartialConfig, WorkerRow};
 pub use race::{RaceDecision, RaceEntry};
 pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
 use rungs::{RungScoreColumns, RUNG_SCORES};

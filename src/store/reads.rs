@@ -79,6 +79,24 @@ pub struct FinishedFold {
     pub fit_seconds: Option<f64>,
 }
 
+/// One fold of a configuration as its page shows it (`serve`): where and when it ran,
+/// its scores and its per-epoch history (JSON, as stored).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct FoldView {
+    pub fold: i64,
+    pub state: String,
+    pub device: Option<String>,
+    pub worker: Option<String>,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub train_accuracy: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    pub epochs_run: Option<i64>,
+    pub fit_seconds: Option<f64>,
+    pub history_json: Option<String>,
+    pub error: Option<String>,
+}
+
 /// A worker process as its folds' leases show it (for `status`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WorkerRow {
@@ -331,5 +349,18 @@ impl Store {
             .await
             .in_db(self)
         })
+    }
+
+    /// Every fold of one configuration, by fold (`serve`'s configuration page).
+    pub async fn config_folds(&self, sweep_id: i64, config_id: &str) -> Result<Vec<FoldView>> {
+        with_pool!(self, p => sqlx::query_as::<_, FoldView>(
+            "SELECT fold, state, device, worker, started_at, finished_at, train_accuracy, val_accuracy, epochs_run, fit_seconds, history_json, error \
+             FROM folds WHERE sweep_id = $1 AND config_id = $2 ORDER BY fold",
+        )
+        .bind(sweep_id)
+        .bind(config_id)
+        .fetch_all(p)
+        .await
+        .in_db(self))
     }
 }

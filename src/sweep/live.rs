@@ -9,7 +9,7 @@
 
 use super::status::Status;
 use super::Result;
-use crate::store::{Counts, FinishedFold, Store, SweepRow};
+use crate::store::{Counts, FinishedFold, FoldView, Store, SweepRow};
 
 /// A sweep as the list shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -104,4 +104,68 @@ pub async fn update(store: &Store, name: &str, after: f64) -> Result<Option<Upda
     let counts = store.counts(sweep.id).await?;
     let cursor = folds.iter().map(|f| f.finished_at).fold(after, f64::max);
     Ok(Some(Update { folds, counts, cursor }))
+}
+
+/// One configuration's page: its hyperparameters and summary, every fold (those of the
+/// configuration whose training it shares, when it shares one), and its newest
+/// evaluation's JSON, if `evaluate` ran on it.
+pub struct ConfigPage {
+    pub sweep: String,
+    pub config_id: String,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub summary: Option<crate::score::CvSummary>,
+    pub shares_training_of: Option<String>,
+    pub folds: Vec<FoldView>,
+    pub evaluation: Option<String>,
+}
+
+/// None: no such sweep or configuration.
+pub async fn config_page(store: &Store, name: &str, config_id: &str) -> Result<Option<ConfigPage>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(row) = store.configurations(sweep.id).await?.into_iter().find(|c| c.config_id == config_id) else { return Ok(None) };
+    let trained = row.shares_training_of.clone().unwrap_or_else(|| row.config_id.clone());
+    let folds = store.config_folds(sweep.id, &trained).await?;
+    let evaluation = store.latest_evaluation(sweep.id, Some(config_id)).await?;
+    Ok(Some(ConfigPage {
+        sweep: sweep.name,
+        config_id: row.config_id,
+        params: row.params,
+        summary: row.summary,
+        shares_training_of: row.shares_training_of,
+        folds,
+        evaluation,
+    }))
+}
+
+/// The two CSV exports, as `export --format` writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvFormat {
+    HpoCombined,
+    CvResults,
+}
+
+/// What a download gives.
+pub enum Csv {
+    NoSweep,
+    /// Nothing complete yet: why.
+    Nothing(String),
+    File(Vec<u8>),
+}
+
+pub async fn export_csv(store: &Store, name: &str, format: CsvFormat) -> Result<Csv> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(Csv::NoSweep) };
+    let x = super::export::export_rows(store, &sweep, false, format == CsvFormat::CvResults).await?;
+    if !x.rows.iter().any(|r| r.summary.is_some()) {
+        return Ok(Csv::Nothing(format!("sweep `{name}`: no configuration is complete yet, so there is nothing to export")));
+    }
+    let mut out = Vec::new();
+    let written = match format {
+        CsvFormat::HpoCombined => crate::export::hpo_combined(&mut out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref()),
+        CsvFormat::CvResults => {
+            let keys = super::export::grid_keys(&sweep)?;
+            crate::export::cv_results(&mut out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref(), x.ties.as_ref())
+        }
+    };
+    written.map_err(|e| super::SweepError::Conflict(format!("writing the export of `{name}`: {e}")))?;
+    Ok(Csv::File(out))
 }
