@@ -10,7 +10,9 @@ fi
 # Services the tests need, started here and stopped at exit.
 source scripts/postgres.sh
 source scripts/slurm.sh
+source scripts/chromium.sh
 trap 'stop_slurm; stop_postgres' EXIT
 start_postgres
 start_slurm
+find_chromium
 cargo test --release "$@"

@@ -255,7 +255,7 @@ fn pick(members: &[&Verdict], prefer: Prefer) -> (String, String) {
                 format!("{what} of the {n} the folds cannot tell apart (rank {}, {:.4} below the leader's score)", v.rank, leader.score - v.score),
             ),
             Some(v) => (v.config_id.clone(), format!("{what} of the {n} the folds cannot tell apart, and the best score")),
-            None => (leader.config_id.clone(), format!("the best score: no {what} is known for these configurations")),
+            None => (leader.config_id.clone(), format!("the best score ({what} cannot be told: the data these configurations were trained on is not at hand to count or time them)")),
         }
     };
     match prefer {

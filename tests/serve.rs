@@ -220,3 +220,111 @@ fn it_only_reads_the_database() {
     drop(srv);
     assert!(std::fs::read(&db).unwrap() == before, "serve changed the database file");
 }
+
+/// Two worker processes run a sweep while four clients poll `serve` as fast as they
+/// can: every fold is done exactly once, no process meets "database is locked", and
+/// both end normally. (The wall-time cost is measured by scripts/serve-bench.py, not
+/// here: a timed test on a loaded machine proves nothing.)
+#[test]
+fn polling_hard_never_hurts_a_run() {
+    let d = Dir::new("serve", "interference");
+    let spec = d.spec_with("busy", 200, r#"{"epochs": 2}"#, r#"{"learning_rate": [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, 0.011, 0.012, 0.013, 0.014, 0.015, 0.016, 0.017, 0.018, 0.019, 0.02]}"#, "");
+    let db = d.path("busy.db").to_string_lossy().into_owned();
+    // The database exists before serve opens it (another sweep's); `busy` appears in it
+    // while the clients poll (404 until then).
+    let first = d.spec_with("first", 200, r#"{"epochs": 1}"#, r#"{"dropout": [0.0]}"#, "");
+    let (code, _, err) = run(bin().arg("run").arg(&first).args(["--db", &db, "--jobs", "1", "--quiet", "--simulate-ms", "1"]));
+    assert_eq!(code, 0, "{err}");
+    let spec_text = std::fs::read_to_string(&spec).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 4}"#);
+    std::fs::write(&spec, spec_text).unwrap();
+    let srv = std::sync::Arc::new(Server::start(&db, &[]));
+    let runs: Vec<Child> = (0..2)
+        .map(|_| bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet", "--simulate-ms", "20"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pollers: Vec<_> = (0..4)
+        .map(|i| {
+            let (srv, stop) = (srv.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = if i % 2 == 0 { "/api/sweeps/busy/updates?after=0".to_string() } else { "/api/sweeps/busy".to_string() };
+                    let (status, body) = srv.get(&path);
+                    assert!(status == 200 || status == 404, "{path}: {status} {body}");
+                    assert!(!body.contains("locked"), "{body}");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut errs = String::new();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        errs.push_str(&err);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polled: usize = pollers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert!(polled > 20, "the clients barely polled: {polled}");
+    assert!(!errs.contains("locked"), "{errs}");
+    let folds = common::folds(&db, "busy");
+    assert_eq!(folds.len(), 240);
+    assert!(folds.iter().all(|f| f.2 == "done" && f.3 == 1), "{folds:?}");
+}
+
+/// In a real browser (headless Chromium, when scripts/test.sh found one): after the
+/// page's scripts ran, the leaderboard's rows are `rank --json`'s, and folds finished
+/// after the page's cursor were added by its polling, not by the server's HTML.
+#[test]
+fn in_chromium_the_page_fills_in_by_itself() {
+    let Ok(chromium) = std::env::var("GRIDSWEEP_TEST_CHROMIUM") else {
+        eprintln!("skipped: no headless Chromium (scripts/test.sh installs Debian's chromium and sets GRIDSWEEP_TEST_CHROMIUM)");
+        return;
+    };
+    let d = Dir::new("serve", "chromium");
+    let spec = d.spec_with("web", 300, FIXED, r#"{"dropout": [0.0, 0.2, 0.4]}"#, "");
+    let db = d.path("c.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    // Two more configurations, finished after the cursor the page is opened with.
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let more = std::fs::read_to_string(&spec).unwrap().replace("[0.0, 0.2, 0.4]", "[0.0, 0.2, 0.4, 0.1, 0.3]");
+    std::fs::write(&spec, more).unwrap();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let rank = rank_json(&db, "web");
+    let new_ids: Vec<String> = rank["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| [0.1, 0.3].contains(&r["params"]["dropout"].as_f64().unwrap()))
+        .map(|r| r["config_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(new_ids.len(), 2);
+
+    let srv = Server::start(&db, &[]);
+    let path = format!("/sweep/web?since={since}");
+    let (_, served) = srv.get(&path);
+    assert!(!served.contains("<tr class=\"fold\">"), "the server's HTML lists no fold: the script does");
+    let out = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("http://{}{path}", srv.addr))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(dom.contains("Leaderboard"), "{}", String::from_utf8_lossy(&out.stderr));
+    // The rows the script added: the new configurations' 6 folds among them.
+    let folds: Vec<&str> = dom.split("<tr class=\"fold\"><td>").skip(1).map(|r| r.split('<').next().unwrap()).collect();
+    for id in &new_ids {
+        assert_eq!(folds.iter().filter(|f| *f == id).count(), 3, "{id} in {folds:?}");
+    }
+    // The leaderboard after the script re-read it: rank --json's rows, in its order.
+    let board = dom.split("<table id=\"board\">").nth(1).unwrap().split("</table>").next().unwrap();
+    let rows: Vec<&str> = board.split("<tr data-id=\"").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+    let ids: Vec<&str> = rank["ranking"].as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap()).collect();
+    assert_eq!(rows, ids);
+    assert_eq!(dom.split("<span id=\"done\">").nth(1).unwrap().split('<').next().unwrap(), "15");
+}

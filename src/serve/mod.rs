@@ -178,7 +178,10 @@ async fn index(State(app): State<Arc<App>>) -> Response {
 const KEEP_TOKEN: &str = "<script>(function(){var t=new URLSearchParams(location.search).get('token');if(!t)return;\
 document.querySelectorAll('a[data-keep-token]').forEach(function(a){a.href+=(a.href.indexOf('?')<0?'?':'&')+'token='+encodeURIComponent(t);});})();</script>";
 
-async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+/// `?since=T` (Unix seconds) lists the folds finished since T, not only those from the
+/// page's opening on.
+async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let since = q.get("since").and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite()).unwrap_or_else(crate::store::now);
     let board = match sweep::live::board(&app.store, &name).await {
         Ok(Some(b)) => b,
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response(),
@@ -264,8 +267,9 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>) -> Re
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table><h2>Folds finished while this page is open</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
-    let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name), json!(crate::store::now()));
+    b.push_str("</tbody></table><h2>Folds finished lately (live: they arrive without a reload)</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
+    // (JSON in a script element: `</` written as `<\/`, so no name can close it.)
+    let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name).to_string().replace("</", "<\\/"), json!(since));
     b.push_str(SWEEP_SCRIPT);
     b.push_str(KEEP_TOKEN);
     page(&board.sweep.name, app.store.name(), &b).into_response()
@@ -299,6 +303,29 @@ const SWEEP_SCRIPT: &str = r#"<script>
   });
   function cell(tr, text){ var td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
   function fmt(x){ return x === null || x === undefined ? '' : (typeof x === 'number' ? x.toFixed(4) : String(x)); }
+  // The leaderboard is read again when folds arrived, at most every 10 s.
+  var lastBoard = 0;
+  function refreshBoard(){
+    lastBoard = Date.now();
+    fetch(api('/api/sweeps/' + encodeURIComponent(SWEEP))).then(function(r){ return r.json(); }).then(function(b){
+      var keys = Array.prototype.slice.call(board.tHead.rows[0].cells, 7).map(function(th){ return th.textContent; });
+      var body = document.createElement('tbody');
+      b.ranking.forEach(function(r){
+        var tr = document.createElement('tr'); tr.dataset.id = r.config_id;
+        cell(tr, r.rank); cell(tr, r.score.toFixed(4)); cell(tr, r.summary.mean_val_accuracy.toFixed(4));
+        cell(tr, r.summary.mean_train_accuracy.toFixed(4)); cell(tr, r.summary.delta_accuracy.toFixed(4));
+        var td = document.createElement('td'), a = document.createElement('a');
+        a.href = api('/sweep/' + encodeURIComponent(SWEEP) + '/config/' + encodeURIComponent(r.config_id)); a.textContent = r.config_id;
+        td.appendChild(a); tr.appendChild(td);
+        cell(tr, r.p_not_worse === undefined ? '' : r.p_not_worse.toFixed(2));
+        if (r.in_tie_set) tr.cells[6].className = 'tie';
+        keys.forEach(function(k){ var v = r.params[k]; cell(tr, v === undefined ? '' : (typeof v === 'string' ? v : JSON.stringify(v))); });
+        body.appendChild(tr);
+      });
+      board.replaceChild(body, board.tBodies[0]);
+      document.getElementById('filter').dispatchEvent(new Event('input'));
+    }).catch(function(){});
+  }
   function poll(){
     fetch(api('/api/sweeps/' + encodeURIComponent(SWEEP) + '/updates?after=' + CURSOR)).then(function(r){ return r.json(); }).then(function(u){
       CURSOR = u.cursor;
@@ -313,6 +340,7 @@ const SWEEP_SCRIPT: &str = r#"<script>
         cell(tr, fmt(f.epochs_run)); cell(tr, f.fit_seconds === null ? '' : f.fit_seconds.toFixed(1)); cell(tr, fmt(f.device)); cell(tr, fmt(f.worker));
         recent.insertBefore(tr, recent.rows[1] || null);
       });
+      if (u.folds.length && Date.now() - lastBoard > 10000) refreshBoard();
     }).catch(function(){}).then(function(){ setTimeout(poll, 2000); });
   }
   setTimeout(poll, 1000);

@@ -90,7 +90,10 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         _ => None,
     };
     let ranked = rank::rank(&rows, &rule);
-    let tie_set = super::ranking::tie_set(store, sweep, &ranked, &rule, &super::ranking::tie_settings(sweep), None).await?;
+    // A race that prefers the smallest needs the data's shape to count parameters.
+    let settings = super::ranking::tie_settings(sweep);
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| super::ranking::data_dims(sweep)).flatten();
+    let tie_set = super::ranking::tie_set(store, sweep, &ranked, &rule, &settings, dims).await?;
     Ok(Status {
         counts,
         configurations: rows.len(),
