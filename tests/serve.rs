@@ -104,6 +104,9 @@ fn pages_and_api_show_what_the_cli_shows_and_folds_arrive_live() {
     let (status, page) = srv.get("/sweep/web");
     assert_eq!(status, 200);
     assert!(!page.contains("<script>alert") && page.contains("Leaderboard") && page.contains("tie set: "), "{page}");
+    // Score against the one hyperparameter that varies: a dot per configuration.
+    assert_eq!(page.matches("<svg class=\"score-vs\"").count(), 1, "{page}");
+    assert_eq!(page.matches("<circle").count(), 3, "{page}");
 
     // The leaderboard is rank --json's, row for row, with its tie set.
     let board = srv.json("/api/sweeps/web");
@@ -327,4 +330,48 @@ fn in_chromium_the_page_fills_in_by_itself() {
     let ids: Vec<&str> = rank["ranking"].as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap()).collect();
     assert_eq!(rows, ids);
     assert_eq!(dom.split("<span id=\"done\">").nth(1).unwrap().split('<').next().unwrap(), "15");
+}
+
+/// On PostgreSQL (the server scripts/test.sh starts): the same pages and leaderboard,
+/// and a password in the URL appears neither in what serve prints nor in its pages.
+#[test]
+fn on_postgres_it_serves_the_same_and_never_shows_the_password() {
+    let Ok(admin) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
+        eprintln!("skipped on PostgreSQL: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
+        return;
+    };
+    let db = format!("gs_serve_{}", std::process::id());
+    common::rt().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'").fetch_optional(&mut c).await.unwrap();
+        if exists.is_none() {
+            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'").execute(&mut c).await.unwrap();
+        }
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password")).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    });
+    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let url = format!("postgres://gs_password:s3cret@{hostport}/{db}");
+    let d = Dir::new("serve", "postgres");
+    let spec = d.spec_with("pg", 200, FIXED, r#"{"dropout": [0.0, 0.3]}"#, "");
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &url, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let mut child = bin().args(["serve", "--db", &url, "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let srv = Server { child, addr, query: String::new() };
+    assert!(!line.contains("s3cret"), "{line}");
+    let (status, index) = srv.get("/");
+    assert_eq!(status, 200);
+    assert!(index.contains(">pg</a>") && !index.contains("s3cret"), "{index}");
+    let (_, page) = srv.get("/sweep/pg");
+    assert!(!page.contains("s3cret"));
+    let board = srv.json("/api/sweeps/pg");
+    let rank = rank_json(&url, "pg");
+    assert_eq!(board["ranking"].as_array().unwrap().len(), 2);
+    assert_eq!(board["ranking"][0]["config_id"], rank["ranking"][0]["config_id"]);
+    assert_eq!(srv.json("/api/sweeps/pg/updates?after=0")["folds"].as_array().unwrap().len(), 6);
 }

@@ -267,7 +267,15 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
         }
         b.push_str("</tr>");
     }
-    b.push_str("</tbody></table><h2>Folds finished lately (live: they arrive without a reload)</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
+    b.push_str("</tbody></table>");
+    if !board.varying.is_empty() && !s.ranked.is_empty() {
+        b.push_str("<h2>Score against each hyperparameter</h2><p class=\"muted\">One dot per complete configuration; green: in the tie set.</p><div id=\"score-vs\">");
+        for k in board.varying.iter().take(16) {
+            b.push_str(&score_vs_svg(k, &s.ranked, &ties));
+        }
+        b.push_str("</div>");
+    }
+    b.push_str("<h2>Folds finished lately (live: they arrive without a reload)</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
     // (JSON in a script element: `</` written as `<\/`, so no name can close it.)
     let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name).to_string().replace("</", "<\\/"), json!(since));
     b.push_str(SWEEP_SCRIPT);
@@ -517,6 +525,53 @@ async fn api_config(State(app): State<Arc<App>>, Path((name, id)): Path<(String,
         Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no configuration {id} in a sweep named {name}")}))).into_response(),
         Err(e) => error(e),
     }
+}
+
+/// Score against one hyperparameter: a dot per complete configuration over the key's
+/// values (tie-set members green), as an inline SVG.
+fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String, (bool, f64)>) -> String {
+    let value = |r: &crate::rank::Ranked| r.params.get(key).map(crate::export::display_value).unwrap_or_default();
+    let mut values: Vec<String> = ranked.iter().map(value).collect();
+    values.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    values.dedup();
+    let (w, h, m) = (280.0, 170.0, 34.0);
+    let (y0, y1) = ranked.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| (a.min(r.score), b.max(r.score)));
+    let (y0, y1) = if y1 - y0 < 1e-9 { (y0 - 0.001, y1 + 0.001) } else { (y0, y1) };
+    let step = (w - 2.0 * m) / values.len().max(1) as f64;
+    let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
+    let mut o = format!(
+        "<svg class=\"score-vs\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-size=\"10\">\
+         <text x=\"{m}\" y=\"12\" font-weight=\"bold\">score by {k}</text>\
+         <line x1=\"{m}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{b}\" stroke=\"black\"/>\
+         <text x=\"2\" y=\"{yt}\">{y1:.3}</text><text x=\"2\" y=\"{b}\">{y0:.3}</text>",
+        k = esc(key),
+        b = h - m,
+        r = w - m,
+        yt = m + 4.0
+    );
+    for (i, v) in values.iter().enumerate() {
+        let _ = write!(o, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", m + step * (i as f64 + 0.5), h - m + 13.0, esc(v));
+    }
+    for (j, r) in ranked.iter().enumerate() {
+        let i = values.iter().position(|v| *v == value(r)).unwrap_or(0);
+        // A fixed spread within the value's band, so that equal scores stay visible.
+        let jitter = ((j * 37) % 21) as f64 / 20.0 - 0.5;
+        let x = m + step * (i as f64 + 0.5 + 0.6 * jitter);
+        let tie = ties.get(&r.config_id).is_some_and(|t| t.0);
+        let _ = write!(
+            o,
+            "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\" fill-opacity=\"0.7\"><title>{} {:.4}</title></circle>",
+            sy(r.score),
+            if tie { "#1f6f3f" } else { "#1f77b4" },
+            esc(&r.config_id),
+            r.score
+        );
+    }
+    o.push_str("</svg>");
+    o
 }
 
 #[cfg(test)]
