@@ -375,3 +375,32 @@ fn on_postgres_it_serves_the_same_and_never_shows_the_password() {
     assert_eq!(board["ranking"][0]["config_id"], rank["ranking"][0]["config_id"]);
     assert_eq!(srv.json("/api/sweeps/pg/updates?after=0")["folds"].as_array().unwrap().len(), 6);
 }
+
+/// A race's page tells the dropped from the complete: the leaderboard holds the
+/// complete ones, "Stopped early" the dropped, as `rank --json`'s `partial` has them.
+#[test]
+fn a_race_shows_its_dropped_configurations_apart() {
+    let d = Dir::new("serve", "race");
+    let grid = r#"[{"dropout": [0.0, 0.1, 0.2]}, {"dropout": [0.9], "epochs": [1], "learning_rate": [1e-6]}]"#;
+    let spec = d.spec_with("r", 300, r#"{"epochs": 6, "neurons_1": 16, "neurons_2": 16, "batch_size": 32}"#, grid, r#", "search": {"strategy": "race"}"#);
+    let text = std::fs::read_to_string(&spec).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 3}"#);
+    std::fs::write(&spec, text).unwrap();
+    let db = d.path("r.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let rank = rank_json(&db, "r");
+    let srv = Server::start(&db, &[]);
+    let board = srv.json("/api/sweeps/r");
+    assert_eq!(board["strategy"], "race");
+    let ids = |v: &Value| {
+        let mut x: Vec<String> = v.as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap().to_string()).collect();
+        x.sort();
+        x
+    };
+    assert_eq!(ids(&board["ranking"]), ids(&rank["ranking"]));
+    assert_eq!(ids(&board["partial"]), ids(&rank["partial"]));
+    assert!(!rank["partial"].as_array().unwrap().is_empty(), "the hopeless one was dropped: {rank}");
+    let (_, page) = srv.get("/sweep/r");
+    let stopped = page.split("<table id=\"partial\">").nth(1).expect("a Stopped early table").split("</table>").next().unwrap();
+    assert_eq!(stopped.matches("<tr class=\"dropped\">").count(), rank["partial"].as_array().unwrap().len(), "{stopped}");
+}

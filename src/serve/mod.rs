@@ -268,6 +268,43 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
         b.push_str("</tr>");
     }
     b.push_str("</tbody></table>");
+    if !board.partial.is_empty() {
+        let _ = write!(
+            b,
+            "<h2>Stopped early</h2><p class=\"muted\">{} configuration(s) a staged search pruned, dropped from a race, or holds at a rung, with the score of what they ran.</p>\
+             <table id=\"partial\"><tr><th>state</th><th>folds</th><th>epochs</th><th>score</th><th>val acc</th><th>id</th>",
+            board.partial.len()
+        );
+        for k in &board.varying {
+            let _ = write!(b, "<th>{}</th>", esc(k));
+        }
+        b.push_str("</tr>");
+        for p in &board.partial {
+            let r = &p.ranked;
+            let state = match (p.pruned, s.race) {
+                (true, true) => "dropped",
+                (true, false) => "pruned",
+                (false, _) => "waiting",
+            };
+            let _ = write!(
+                b,
+                "<tr class=\"{state}\"><td>{state}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td><a href=\"/sweep/{}/config/{}\" data-keep-token>{}</a></td>",
+                p.folds,
+                p.epochs,
+                r.score,
+                r.summary.mean_val_accuracy,
+                seg(&board.sweep.name),
+                seg(&r.config_id),
+                esc(&r.config_id)
+            );
+            for k in &board.varying {
+                let v = r.params.get(k).map(crate::export::display_value).unwrap_or_default();
+                let _ = write!(b, "<td>{}</td>", esc(&v));
+            }
+            b.push_str("</tr>");
+        }
+        b.push_str("</table>");
+    }
     if !board.varying.is_empty() && !s.ranked.is_empty() {
         b.push_str("<h2>Score against each hyperparameter</h2><p class=\"muted\">One dot per complete configuration; green: in the tie set.</p><div id=\"score-vs\">");
         for k in board.varying.iter().take(16) {
@@ -387,6 +424,13 @@ async fn api_board(State(app): State<Arc<App>>, Path(name): Path<String>) -> Res
         "counts": s.counts, "rate_per_min": s.rate_per_min, "eta_seconds": s.eta,
         "workers": s.workers, "failures": s.failures, "varying": board.varying,
         "ranking": ranking, "tie_set": s.tie_set,
+        "partial": board.partial.iter().map(|p| {
+            let mut v = serde_json::to_value(&p.ranked).unwrap_or_default();
+            v["resource_epochs"] = json!(p.epochs);
+            v["pruned"] = json!(p.pruned);
+            v["folds"] = json!(p.folds);
+            v
+        }).collect::<Vec<_>>(),
     }))
     .into_response()
 }

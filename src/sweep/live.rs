@@ -63,21 +63,25 @@ pub struct Board {
     pub description: Option<String>,
     pub status: Status,
     pub varying: Vec<String>,
+    /// Configurations a staged search stopped or holds at a rung (pruned, dropped from
+    /// a race, or waiting), best first by the score of what they ran.
+    pub partial: Vec<super::ranking::PartialRanked>,
 }
 
 /// None: no sweep of that name.
 pub async fn board(store: &Store, name: &str) -> Result<Option<Board>> {
     let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
     let status = super::status::status(store, &sweep).await?;
-    let mut varying: Vec<String> = Vec::new();
-    if let Some(first) = status.ranked.first() {
-        for k in first.params.keys() {
-            if status.ranked.iter().any(|r| r.params.get(k) != first.params.get(k)) {
-                varying.push(k.clone());
-            }
-        }
-    }
-    Ok(Some(Board { strategy: strategy(&sweep), description: super::stored_spec(&sweep).ok().and_then(|s| s.description), sweep, status, varying }))
+    let ranking = super::ranking::recorded(store, sweep.id).await?.rank(&status.rule);
+    let partial = ranking.partial_by_progress().into_iter().cloned().collect();
+    Ok(Some(Board {
+        strategy: strategy(&sweep),
+        description: super::stored_spec(&sweep).ok().and_then(|s| s.description),
+        sweep,
+        status,
+        varying: ranking.varying,
+        partial,
+    }))
 }
 
 /// What changed since `after` (Unix seconds, the last `cursor` a client was given):
