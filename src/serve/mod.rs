@@ -235,8 +235,8 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     if let Some(t) = &s.tie_set {
         let _ = write!(
             b,
-            "<p class=\"tie\">tie set: {} configuration(s) the folds cannot tell from the leader; pick {} ({})</p>",
-            t.members.len(),
+            "<p class=\"tie\">tie set: {} the folds cannot tell from the leader; pick {}: {}</p>",
+            crate::text::count(t.members.len(), "configuration", "configurations"),
             esc(&t.pick),
             esc(&t.why)
         );
@@ -271,9 +271,9 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     if !board.partial.is_empty() {
         let _ = write!(
             b,
-            "<h2>Stopped early</h2><p class=\"muted\">{} configuration(s) a staged search pruned, dropped from a race, or holds at a rung, with the score of what they ran.</p>\
+            "<h2>Stopped early</h2><p class=\"muted\">{} a staged search pruned, dropped from a race, or holds at a rung, with the score of what they ran.</p>\
              <table id=\"partial\"><tr><th>state</th><th>folds</th><th>epochs</th><th>score</th><th>val acc</th><th>id</th>",
-            board.partial.len()
+            crate::text::count(board.partial.len(), "configuration", "configurations")
         );
         for k in &board.varying {
             let _ = write!(b, "<th>{}</th>", esc(k));
