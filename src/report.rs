@@ -68,9 +68,7 @@ pub enum ReportError {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
+pub use crate::text::esc;
 
 fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
@@ -78,10 +76,6 @@ fn slug(s: &str) -> String {
 
 fn pct(v: f64) -> String {
     format!("{:.2}&#8239;%", 100.0 * v)
-}
-
-fn when(unix: f64) -> String {
-    crate::text::utc(unix)
 }
 
 /// A figure: the PNG shown, the SVG linked.
@@ -170,7 +164,7 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             db_word(input)
         );
     }
-    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), when(crate::store::now()));
+    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), crate::text::utc(crate::store::now()));
     let page = out.join("index.html");
     std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
     Ok(page)
@@ -370,8 +364,8 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
             format!(
                 "{} of fold time, summed over the done folds; sweep created {}, last update {}",
                 crate::text::human_duration(input.fit_seconds),
-                when(input.created_at),
-                when(input.updated_at)
+                crate::text::utc(input.created_at),
+                crate::text::utc(input.updated_at)
             ),
         ),
         ("database", esc(&input.db.to_string())),
@@ -380,7 +374,7 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
     if input.evaluation.is_none() {
         // An import: its folds and times are the file's, not a run's here.
         facts.retain(|(k, _)| *k != "cross-validation" && *k != "time");
-        facts.push(("imported", when(input.created_at)));
+        facts.push(("imported", crate::text::utc(input.created_at)));
     }
     for (k, v) in facts {
         let _ = writeln!(html, "<dt>{k}</dt><dd>{v}</dd>");
@@ -630,8 +624,8 @@ mod tests {
 
     #[test]
     fn dates_and_escaping() {
-        assert_eq!(when(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(when(1_795_000_000.0), "2026-11-18 11:06:40 UTC");
+        assert_eq!(crate::text::utc(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(crate::text::utc(1_795_000_000.0), "2026-11-18 11:06:40 UTC");
         assert_eq!(esc("a<b & 'c'"), "a&lt;b &amp; &#39;c&#39;");
     }
 }

@@ -54,6 +54,17 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
+/// A Unix time as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc(unix: f64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
+}
+
+/// HTML-escapes text for an element or a quoted attribute (the report's and serve's).
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,8 +87,3 @@ mod tests {
     }
 }
 
-/// A Unix time as `YYYY-MM-DD hh:mm:ss UTC`.
-pub fn utc(unix: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
-}

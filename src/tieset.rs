@@ -136,19 +136,21 @@ pub struct TieSet {
 /// a lone configuration with folds (a race's last one) is its own tie set.
 pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Option<TieSet> {
     let leader = candidates.first()?;
+    // The leader against itself: in the tie set, by definition.
+    let leader_verdict = || Verdict {
+        config_id: leader.config_id.clone(),
+        rank: leader.rank,
+        score: leader.score,
+        folds: leader.folds.len(),
+        mean_difference: 0.0,
+        p_not_worse: 1.0,
+        p_equivalent: 1.0,
+        tied: true,
+        parameters: leader.parameters,
+        fit_seconds: leader.fit_seconds,
+    };
     if candidates.len() == 1 && leader.folds.len() >= 2 {
-        let v = Verdict {
-            config_id: leader.config_id.clone(),
-            rank: leader.rank,
-            score: leader.score,
-            folds: leader.folds.len(),
-            mean_difference: 0.0,
-            p_not_worse: 1.0,
-            p_equivalent: 1.0,
-            tied: true,
-            parameters: leader.parameters,
-            fit_seconds: leader.fit_seconds,
-        };
+        let v = leader_verdict();
         return Some(TieSet {
             settings: *settings,
             leader: leader.config_id.clone(),
@@ -181,18 +183,7 @@ pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Optio
         return None;
     }
     let var = ss / df;
-    let mut verdicts = vec![Verdict {
-        config_id: leader.config_id.clone(),
-        rank: leader.rank,
-        score: leader.score,
-        folds: leader.folds.len(),
-        mean_difference: 0.0,
-        p_not_worse: 1.0,
-        p_equivalent: 1.0,
-        tied: true,
-        parameters: leader.parameters,
-        fit_seconds: leader.fit_seconds,
-    }];
+    let mut verdicts = vec![leader_verdict()];
     for (c, d) in candidates[1..].iter().zip(&diffs) {
         let n = d.len();
         let mean = if n == 0 { f64::NAN } else { d.iter().sum::<f64>() / n as f64 };

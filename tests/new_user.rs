@@ -539,24 +539,8 @@ fn config_inline_closed_ports_and_where_options_show() {
 /// pgpass file, as the README says (the test server asks role gs_password for one).
 #[test]
 fn postgres_passwords_come_from_pgpassword_or_a_pgpass_file() {
-    let Ok(admin) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
-        eprintln!("skipped on PostgreSQL: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
-        return;
-    };
+    let Some((hostport, db)) = common::postgres_password_db("pw") else { return };
     let d = Dir::new("new-user", "pgpass");
-    let db = format!("gs_pw_{}", std::process::id());
-    common::rt().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'").fetch_optional(&mut c).await.unwrap();
-        if exists.is_none() {
-            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'").execute(&mut c).await.unwrap();
-        }
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password")).execute(&mut c).await.unwrap();
-        c.close().await.unwrap();
-    });
-    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
     let url = format!("postgres://gs_password@{hostport}/{db}");
     let list = |env: &[(&str, &str)]| {
         let mut c = bin();

@@ -336,23 +336,7 @@ fn in_chromium_the_page_fills_in_by_itself() {
 /// and a password in the URL appears neither in what serve prints nor in its pages.
 #[test]
 fn on_postgres_it_serves_the_same_and_never_shows_the_password() {
-    let Ok(admin) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
-        eprintln!("skipped on PostgreSQL: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
-        return;
-    };
-    let db = format!("gs_serve_{}", std::process::id());
-    common::rt().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'").fetch_optional(&mut c).await.unwrap();
-        if exists.is_none() {
-            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'").execute(&mut c).await.unwrap();
-        }
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password")).execute(&mut c).await.unwrap();
-        c.close().await.unwrap();
-    });
-    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let Some((hostport, db)) = common::postgres_password_db("serve") else { return };
     let url = format!("postgres://gs_password:s3cret@{hostport}/{db}");
     let d = Dir::new("serve", "postgres");
     let spec = d.spec_with("pg", 200, FIXED, r#"{"dropout": [0.0, 0.3]}"#, "");

@@ -95,21 +95,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// HTML-escapes text for an element or a quoted attribute.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use crate::text::esc;
 
 /// A path segment for a link: percent-encoded.
 fn seg(s: &str) -> String {
@@ -458,7 +444,9 @@ async fn download(State(app): State<Arc<App>>, Path(name): Path<String>, format:
 }
 
 /// A fold's history: (epoch, train accuracy, val accuracy) of each epoch.
-fn curve(history: Option<&str>) -> Vec<(f64, f64, Option<f64>)> {
+type Curve = Vec<(f64, f64, Option<f64>)>;
+
+fn curve(history: Option<&str>) -> Curve {
     history
         .and_then(|h| serde_json::from_str::<Vec<crate::fold::EpochRecord>>(h).ok())
         .unwrap_or_default()
@@ -469,7 +457,7 @@ fn curve(history: Option<&str>) -> Vec<(f64, f64, Option<f64>)> {
 
 /// The folds' learning curves overlaid, as an inline SVG: accuracy on the training fold
 /// (dashed) and on the CV fold (solid), one colour per fold.
-fn curves_svg(folds: &[(i64, Vec<(f64, f64, Option<f64>)>)]) -> String {
+fn curves_svg(folds: &[(i64, Curve)]) -> String {
     let pts: Vec<(f64, f64)> = folds.iter().flat_map(|(_, c)| c.iter().flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))]).flatten()).collect();
     if pts.is_empty() {
         return "<p class=\"muted\">No per-epoch history recorded.</p>".into();
@@ -542,7 +530,7 @@ async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String
         );
     }
     b.push_str("</table><h2>Learning curves</h2>");
-    let curves: Vec<(i64, Vec<(f64, f64, Option<f64>)>)> = c.folds.iter().map(|f| (f.fold, curve(f.history_json.as_deref()))).collect();
+    let curves: Vec<(i64, Curve)> = c.folds.iter().map(|f| (f.fold, curve(f.history_json.as_deref()))).collect();
     b.push_str(&curves_svg(&curves));
     if let Some(e) = &c.evaluation {
         let pretty = serde_json::from_str::<Value>(e).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_else(|| e.clone());

@@ -87,6 +87,30 @@ pub fn postgres_db(name: &str) -> Option<String> {
     Some(format!("{base}/{db}"))
 }
 
+/// A fresh PostgreSQL database owned by role gs_password (password `s3cret`, made if
+/// missing) on the test server: (host:port, database name); None, saying so, where
+/// there is no server.
+pub fn postgres_password_db(tag: &str) -> Option<(String, String)> {
+    let Ok(admin) = std::env::var("GRIDSWEEP_TEST_POSTGRES") else {
+        eprintln!("skipped on PostgreSQL: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
+        return None;
+    };
+    let db = format!("gs_{tag}_{}", std::process::id());
+    rt().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'").fetch_optional(&mut c).await.unwrap();
+        if exists.is_none() {
+            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'").execute(&mut c).await.unwrap();
+        }
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password")).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    });
+    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    Some((hostport, db))
+}
+
 impl Dir {
     /// The test's database on `backend` (`name` tells several apart); None where that
     /// backend cannot be had (the test then skips, having said so).
