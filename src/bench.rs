@@ -5,7 +5,8 @@
 //! per minute, achieved GFLOP/s as a share of the measured peak, the share of wall time
 //! spent outside training), which is what stays comparable between machines.
 
-use crate::params::HyperParams;
+use crate::params::{HyperParams, Precision, Protocol};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
@@ -94,26 +95,6 @@ fn sync(device: Device) {
     }
 }
 
-/// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
-/// GPUs are taken to have it.
-pub fn bf16_supported(device: Device) -> bool {
-    device != Device::Cpu || cpu_has_bf16()
-}
-
-/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo
-/// (read once: the kernel takes about a millisecond to produce it).
-fn cpu_has_bf16() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::fs::read_to_string("/proc/cpuinfo")
-            .map(|s| {
-                s.lines()
-                    .filter(|l| l.starts_with("flags"))
-                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
-            })
-            .unwrap_or(false)
-    })
-}
 
 /// The process floor: median wall time, over `runs`, of `exe --version`, i.e. of
 /// starting and ending a process that links LibTorch (loading it and running its static
@@ -209,6 +190,127 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
     }
 }
 
+
+// ---------------------------------------------------------------- benchmark cases
+
+/// One benchmark case: a precision, for fp32 whether MKL runs its AVX-512 kernels, and
+/// the protocol the folds are trained and scored by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Case {
+    pub precision: Precision,
+    pub mkl_avx512: bool,
+    pub protocol: Protocol,
+    /// `run --checkpoint-every`.
+    pub checkpoint_every: u32,
+}
+
+impl Case {
+    pub fn name(self) -> String {
+        let base = match (self.precision, self.mkl_avx512) {
+            (Precision::Fp32, true) => "fp32+mkl-avx512",
+            (p, _) => p.name(),
+        };
+        let base = match self.protocol {
+            Protocol::GridSearchCv => base.to_string(),
+            Protocol::Notebook => format!("{base}+notebook"),
+        };
+        match self.checkpoint_every {
+            crate::sched::CHECKPOINT_EVERY => base,
+            0 => format!("{base}+no-checkpoints"),
+            n => format!("{base}+checkpoint-every-{n}"),
+        }
+    }
+}
+
+/// The labels the study kept: the benchmark's data is cut to them, as the Keras
+/// reference's.
+pub const KEEP_LABELS: [&str; 6] = ["classic", "metal", "rock", "hip hop", "electronic", "pop"];
+
+/// A benchmark case's spec: the Keras reference's `small4` grid at one batch size.
+pub fn case_spec(name: &str, data: &std::path::Path, batch: u32, c: Case) -> serde_json::Value {
+    let mut dataset = json!({"path": data});
+    if data.as_os_str() != crate::spec::BUILTIN_DEMO {
+        dataset["keep_labels"] = json!(KEEP_LABELS);
+    }
+    json!({
+        "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
+        "fixed": {"batch_size": batch, "precision": c.precision.name(), "protocol": c.protocol.name()},
+        // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
+        "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
+    })
+}
+
+/// What a case's figures are measured against.
+pub struct Reference<'a> {
+    pub jobs: usize,
+    /// Seconds to start and end a process linking LibTorch.
+    pub floor: f64,
+    /// The all-jobs matmul peak per precision, GFLOP/s.
+    pub peak_all: &'a std::collections::HashMap<&'static str, f64>,
+    /// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, and oneDNN's.
+    pub avx512_peak: Option<(f64, f64)>,
+    pub onednn: Option<(f64, f64)>,
+    /// The first checkpoint interval asked for: the default case's.
+    pub default_interval: u32,
+}
+
+/// A case's figures from its median run, as the JSON object `bench --json` prints;
+/// `fp32_rate` carries the default fp32 case's fold-fits per minute to the cases after it.
+pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference, fp32_rate: &mut Option<f64>) -> serde_json::Value {
+    let Run { wall, maxrss, fits, flops, spans, val, epochs } = run;
+    let prec = c.precision;
+    let outside = outside_training(&spans, r.jobs, wall);
+    // A fold's time with its worker per epoch it trained: comparable across
+    // protocols, whose callbacks stop training at different epochs.
+    let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
+    let gflops = flops / wall / 1e9;
+    let peak = match c.mkl_avx512 {
+        true => r.avx512_peak.map(|(_, all)| all),
+        false => r.peak_all.get(prec.name()).copied(),
+    };
+    let rate = fits as f64 / wall * 60.0;
+    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
+        && c.checkpoint_every == r.default_interval;
+    if is_default_fp32 {
+        *fp32_rate = Some(rate);
+    }
+    let case = json!({
+        "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
+        "checkpoint_every": c.checkpoint_every,
+        "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
+        "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
+        "fold_fits": fits, "wall_seconds": wall,
+        "wall_seconds_of_every_run": walls,
+        "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
+        "training_tflop": flops / 1e12, "achieved_gflops": gflops,
+        "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
+        "percent_of_fp32_peak": r.peak_all.get("fp32").map(|p| 100.0 * gflops / p),
+        "percent_of_mkl_avx512_fp32_peak": r.avx512_peak.map(|(_, all)| 100.0 * gflops / all),
+        "percent_of_onednn_fp32_peak": r.onednn.map(|(_, all)| 100.0 * gflops / all),
+        "outside_training_percent": outside.total,
+        "outside_training": outside,
+        "process_floor_percent": 100.0 * r.floor / wall,
+        "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / r.jobs as f64,
+        "peak_rss_mb_process": maxrss as f64 / 1e6,
+        "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32 && c.protocol == Protocol::GridSearchCv).map(|f| rate / f),
+        "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
+    });
+    case
+}
+
+/// One benchmark sweep through the real binary: its wall time and peak memory, and
+/// what its database says of it (`sweep::bench::recorded`).
+pub struct Run {
+    pub wall: f64,
+    pub maxrss: u64,
+    pub fits: usize,
+    pub flops: f64,
+    /// (worker, claimed at, recorded at) of each fold.
+    pub spans: Vec<(String, f64, f64)>,
+    /// (optimizer, dropout, mean val accuracy) of each configuration.
+    pub val: Vec<(String, f64, f64)>,
+    pub epochs: u64,
+}
 
 #[cfg(test)]
 mod tests {

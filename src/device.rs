@@ -21,6 +21,16 @@ pub enum DeviceError {
     NoSuchGpu { asked: String, count: usize },
     #[error("--jobs-per-device is for GPUs; on the CPU use --jobs")]
     PerDeviceOnCpu,
+    #[error("precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo); use fp32")]
+    NoBf16,
+}
+
+/// Refuses bf16 where the hardware has no native bf16 arithmetic.
+pub fn check_precision(p: crate::params::Precision, device: Device) -> Result<(), DeviceError> {
+    if p == crate::params::Precision::Bf16 && !bf16_supported(device) {
+        return Err(DeviceError::NoBf16);
+    }
+    Ok(())
 }
 
 /// Loads `libtorch_cuda.so` (from the binary's rpath, `LD_LIBRARY_PATH`, or the
@@ -146,4 +156,25 @@ mod tests {
             assert_eq!(parse("auto").unwrap(), Device::Cpu);
         }
     }
+}
+
+/// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
+/// GPUs are taken to have it.
+pub fn bf16_supported(device: Device) -> bool {
+    device != Device::Cpu || cpu_has_bf16()
+}
+
+/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo
+/// (read once: the kernel takes about a millisecond to produce it).
+fn cpu_has_bf16() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.starts_with("flags"))
+                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+            })
+            .unwrap_or(false)
+    })
 }

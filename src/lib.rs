@@ -18,6 +18,7 @@ pub mod cv;
 pub mod data;
 pub mod evaluate;
 pub mod device;
+pub mod domain;
 pub mod export;
 pub mod fold;
 pub mod metrics;

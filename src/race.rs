@@ -22,7 +22,7 @@
 //! results are a repeated grid's, bit for bit.
 
 use crate::score::ScoreRule;
-use crate::store::{RaceDecision, RaceEntry};
+use crate::domain::{RaceDecision, RaceEntry};
 use crate::tieset::{self, Candidate, Settings};
 
 // The defaults were chosen by measurement (docs/less-work.md, "Racing: measured"):

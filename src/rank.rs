@@ -79,6 +79,18 @@ pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
     ranks
 }
 
+/// A configuration stopped at a rung, ranked by its score there.
+#[derive(Debug, Clone)]
+pub struct PartialRanked {
+    pub ranked: Ranked,
+    /// The epochs its summary was taken at.
+    pub epochs: i64,
+    /// Stopped for good (else it waits for the next rung).
+    pub pruned: bool,
+    /// Its done folds.
+    pub folds: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

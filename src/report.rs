@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::plots::{self, ConfigPoint, PlotError};
 use crate::rank::Ranked;
 use crate::spec::Spec;
-use crate::store::Counts;
+use crate::domain::Counts;
 use crate::text::shell_word;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -44,7 +44,7 @@ pub struct ReportInput<'a> {
     pub rungs: &'a [plots::RungPoint],
     /// Configurations successive halving stopped before their end, ranked by their
     /// scores at the epochs they reached: (ranking entry, epochs reached, pruned).
-    pub partial: &'a [crate::sweep::ranking::PartialRanked],
+    pub partial: &'a [crate::rank::PartialRanked],
     /// Successive halving's rungs that ranked unlike the rung before them, as advice.
     pub weak_rungs: &'a [String],
     /// What `analyze` says of the sweep (the section "How sure is the choice?").
@@ -53,6 +53,8 @@ pub struct ReportInput<'a> {
     /// the k-fold (to say when one repeat decides little).
     pub tie_set: Option<&'a crate::tieset::TieSet>,
     pub k: usize,
+    /// The sweep was imported (results made elsewhere: no data, no model here).
+    pub imported: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +157,15 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
         evaluation_section(&mut html, input, e, &img, out)?;
         baselines_section(&mut html, input, e, &img, out)?;
         reproduce_section(&mut html, input, e, &img, out)?;
+    } else if !input.imported {
+        let _ = writeln!(
+            html,
+            "<section id=\"not-evaluated\">\n<h2>Not evaluated yet</h2>\n<p>Configuration {} has no evaluation on the test part yet; <code>gridsweep evaluate {} --config {} --db {}</code> trains it on the sweep's split, tests it and fits the baselines, and the report made after it shows them.</p>\n</section>",
+            esc(input.chosen),
+            esc(&shell_word(&input.spec.name)),
+            esc(input.chosen),
+            db_word(input)
+        );
     } else {
         let _ = writeln!(
             html,
@@ -170,6 +181,40 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
     Ok(page)
 }
 
+
+/// The page written into `out` as one file: each picture inlined as its SVG (a
+/// `data:` URI; the PNG where there is no SVG) and the links to the separate SVG files
+/// dropped. What `serve` hands out as the report's download.
+pub fn self_contained(out: &Path) -> Result<String, ReportError> {
+    use base64::Engine as _;
+    let read = |p: &Path| std::fs::read(p).map_err(|source| ReportError::Io { path: p.to_path_buf(), source });
+    let page = out.join("index.html");
+    let html = String::from_utf8_lossy(&read(&page)?).into_owned();
+    let mut inlined = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(i) = rest.find("src=\"img/") {
+        let start = i + "src=\"".len();
+        let Some(len) = rest[start..].find('"') else { break };
+        let rel = &rest[start..start + len];
+        let png = out.join(rel);
+        let svg = png.with_extension("svg");
+        let (mime, bytes) = if svg.exists() { ("image/svg+xml", read(&svg)?) } else { ("image/png", read(&png)?) };
+        inlined.push_str(&rest[..start]);
+        let _ = write!(inlined, "data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+        rest = &rest[start + len..];
+    }
+    inlined.push_str(rest);
+    // figure()'s " (<a href=\"img/….svg\">SVG</a>)": the picture is the SVG now.
+    let mut out_html = String::with_capacity(inlined.len());
+    let mut rest = inlined.as_str();
+    while let Some(i) = rest.find(" (<a href=\"img/") {
+        let Some(end) = rest[i..].find("</a>)") else { break };
+        out_html.push_str(&rest[..i]);
+        rest = &rest[i + end + "</a>)".len()..];
+    }
+    out_html.push_str(rest);
+    Ok(out_html)
+}
 
 /// How sure is the choice: the winners over the weights, the Pareto front, what
 /// mattered per sub-grid, and the runners-up tested against the winner.

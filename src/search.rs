@@ -32,7 +32,7 @@
 
 use crate::config::Config;
 use crate::params::HyperParams;
-use crate::store::{RungCandidate, RungDecision, RungPlan, RungScore};
+use crate::domain::{RungCandidate, RungDecision, RungPlan, RungScore};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};

@@ -36,6 +36,12 @@ impl Server {
 
     /// (status, body) of GET `path` with extra header lines.
     fn get_with(&self, path: &str, headers: &str) -> (u16, String) {
+        let (status, _, body) = self.request(path, headers);
+        (status, body)
+    }
+
+    /// (status, head, body) of GET `path` with extra header lines.
+    fn request(&self, path: &str, headers: &str) -> (u16, String, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(s, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{headers}\r\n", self.addr).unwrap();
         let mut raw = Vec::new();
@@ -45,11 +51,15 @@ impl Server {
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         // Chunked bodies (axum streams some): join the chunks.
         let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
-        (status, body)
+        (status, head.to_string(), body)
     }
 
     fn get(&self, path: &str) -> (u16, String) {
         self.get_with(path, "")
+    }
+
+    fn get_head(&self, path: &str) -> (u16, String, String) {
+        self.request(path, "")
     }
 
     fn json(&self, path: &str) -> Value {
@@ -330,6 +340,10 @@ fn in_chromium_the_page_fills_in_by_itself() {
     let ids: Vec<&str> = rank["ranking"].as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap()).collect();
     assert_eq!(rows, ids);
     assert_eq!(dom.split("<span id=\"done\">").nth(1).unwrap().split('<').next().unwrap(), "15");
+    // analyze's part, fetched by the script after the page; the re-read leaderboard
+    // keeps its curve boxes.
+    assert!(dom.contains("<table id=\"importance\">") && dom.contains("<img id=\"pareto\""), "{dom}");
+    assert_eq!(board.matches("class=\"curve\"").count(), ids.len(), "{board}");
 }
 
 /// On PostgreSQL (the server scripts/test.sh starts): the same pages and leaderboard,
@@ -387,4 +401,80 @@ fn a_race_shows_its_dropped_configurations_apart() {
     let (_, page) = srv.get("/sweep/r");
     let stopped = page.split("<table id=\"partial\">").nth(1).expect("a Stopped early table").split("</table>").next().unwrap();
     assert_eq!(stopped.matches("<tr class=\"dropped\">").count(), rank["partial"].as_array().unwrap().len(), "{stopped}");
+    // The stage plot: a line per configuration over the stages it ran.
+    assert!(page.contains("<img id=\"rungs\""), "{page}");
+    let (status, head, svg) = srv.get_head("/sweep/r/plots/rungs.svg");
+    assert_eq!(status, 200, "{svg}");
+    assert!(head.to_ascii_lowercase().contains("content-type: image/svg+xml"), "{head}");
+    assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{svg}");
+}
+
+/// The sweep page's pictures and analysis, and the report as a download: the curves of
+/// the configurations asked for, `analyze`'s bands, front and importance per sub-grid,
+/// and one self-contained HTML file, with the evaluation once there is one.
+#[test]
+fn plots_analysis_and_the_report_come_from_the_same_use_cases() {
+    let d = Dir::new("serve", "plots");
+    let grid = r#"[{"dropout": [0.0, 0.3], "optimizer": ["adam", "sgd"]}, {"dropout": [0.1, 0.2], "neurons_1": [4]}]"#;
+    let spec = d.spec_with("p", 300, FIXED, grid, "");
+    let db = d.path("p.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let rank = rank_json(&db, "p");
+    let ids: Vec<String> = rank["ranking"].as_array().unwrap().iter().map(|r| r["config_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 6);
+    let srv = Server::start(&db, &[]);
+    let (_, page) = srv.get("/sweep/p");
+    // The best three are ticked for the curves at first; the picture asks for them.
+    assert_eq!(page.matches("class=\"curve\" checked").count(), 3, "{page}");
+    assert!(page.contains(&format!("/sweep/p/plots/curves.svg?ids={},{},{}", ids[0], ids[1], ids[2])), "{page}");
+    assert!(page.contains("report.html") && page.contains("<div id=\"analysis\">"), "{page}");
+    assert!(!page.contains("<img id=\"rungs\""), "a grid has no rungs");
+
+    // Curves: two configurations, named; no script
+    // can run from the picture.
+    let (status, head, svg) = srv.get_head(&format!("/sweep/p/plots/curves.svg?ids={},{},nonesuch", ids[0], ids[4]));
+    assert_eq!(status, 200, "{svg}");
+    assert!(head.to_ascii_lowercase().contains("content-security-policy: default-src 'none'"), "{head}");
+    // (GridSearchCV's protocol scores the CV fold once, at the end: a training line each.)
+    assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+    assert!(svg.contains(&format!(">{}</text>", ids[0])) && svg.contains(&format!(">{}</text>", ids[4])), "{svg}");
+    assert_eq!(srv.get("/sweep/p/plots/rungs.svg").0, 404);
+    assert_eq!(srv.get("/sweep/p/plots/other.svg").0, 404);
+    assert_eq!(srv.get("/sweep/nonesuch/plots/curves.svg").0, 404);
+
+    // analyze's part: as `analyze --json` says, the whole sweep and both sub-grids.
+    let (code, out, err) = run(bin().args(["analyze", "p", "--db", &db, "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let analysis: Value = serde_json::from_str(&out).unwrap();
+    let (status, part) = srv.get("/sweep/p/analysis");
+    assert_eq!(status, 200, "{part}");
+    let groups = analysis["analysis"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3, "{analysis}");
+    for g in groups {
+        let name = g["name"].as_str().unwrap();
+        let shown = if name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {name}") };
+        assert!(part.contains(&format!("<td>{shown}</td><td>{}</td>", g["configurations"])), "{shown} in {part}");
+    }
+    let winner = &analysis["analysis"]["winner"].as_str().unwrap()[..12];
+    assert!(part.contains(&format!("<strong>{winner}</strong>")), "{part}");
+    for p in ["weights", "pareto"] {
+        let (status, svg) = srv.get(&format!("/sweep/p/plots/{p}.svg"));
+        assert_eq!(status, 200, "{p}: {svg}");
+        assert!(svg.starts_with("<svg"), "{p}: {svg}");
+    }
+
+    // The report: one file, its pictures inside; not evaluated yet, it says how.
+    let (status, head, report) = srv.get_head("/sweep/p/report.html");
+    assert_eq!(status, 200, "{report}");
+    assert!(head.to_ascii_lowercase().contains("content-disposition: attachment; filename=\"p-report.html\""), "{head}");
+    assert!(report.contains("How sure is the choice?") && report.contains("data:image/svg+xml;base64,"), "{report}");
+    assert!(!report.contains("src=\"img/") && !report.contains("href=\"img/"), "links to files not in the download");
+    assert!(report.contains("Not evaluated yet") && !report.contains("was imported"), "{report}");
+    // Evaluated (by the CLI, beside the running server): the download shows it.
+    let (code, _, err) = run(bin().args(["evaluate", "p", "--db", &db, "--epochs", "3", "--quiet", "--model-dir"]).arg(d.path("model")));
+    assert_eq!(code, 0, "{err}");
+    let (_, report) = srv.get("/sweep/p/report.html");
+    assert!(!report.contains("Not evaluated yet") && report.contains("id=\"baselines\""), "{report}");
+    assert_eq!(srv.get(&format!("/sweep/p/report.html?config={}", "nonesuch")).0, 404);
 }

@@ -3,8 +3,8 @@
 //! against the study's Keras stack run side by side).
 
 use super::{available_cores, Outcome};
-use crate::bench;
-use crate::params::{HyperParams, Precision, Protocol};
+use crate::bench::{self, Case, Reference, Run};
+use crate::params::{Precision, Protocol};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -16,7 +16,6 @@ use tch::Kind;
 
 pub const SHARED_DATA: &str = "../shared/data/genre-factor/data_selected_v1.csv";
 pub const KERAS_SCRIPT: &str = "../shared/bench/keras_reference.py";
-const KEEP: [&str; 6] = ["classic", "metal", "rock", "hip hop", "electronic", "pop"];
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -79,35 +78,6 @@ pub struct BenchArgs {
     pub peaks_only: bool,
 }
 
-/// One benchmark case: a precision, for fp32 whether MKL runs its AVX-512 kernels, and
-/// the protocol the folds are trained and scored by.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Case {
-    precision: Precision,
-    mkl_avx512: bool,
-    protocol: Protocol,
-    /// `run --checkpoint-every`.
-    checkpoint_every: u32,
-}
-
-impl Case {
-    fn name(self) -> String {
-        let base = match (self.precision, self.mkl_avx512) {
-            (Precision::Fp32, true) => "fp32+mkl-avx512",
-            (p, _) => p.name(),
-        };
-        let base = match self.protocol {
-            Protocol::GridSearchCv => base.to_string(),
-            Protocol::Notebook => format!("{base}+notebook"),
-        };
-        match self.checkpoint_every {
-            crate::sched::CHECKPOINT_EVERY => base,
-            0 => format!("{base}+no-checkpoints"),
-            n => format!("{base}+checkpoint-every-{n}"),
-        }
-    }
-}
-
 fn protocols(s: &str) -> Result<Vec<Protocol>> {
     Ok(match s.trim().to_ascii_lowercase().as_str() {
         "both" => vec![Protocol::GridSearchCv, Protocol::Notebook],
@@ -128,7 +98,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
     let mut precs = precisions(&a.precision)?;
     let protos = protocols(&a.protocol)?;
-    let bf16_ok = bench::bf16_supported(device);
+    let bf16_ok = crate::device::bf16_supported(device);
     if !bf16_ok {
         if a.precision.eq_ignore_ascii_case("bf16") {
             bail!("--precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag)");
@@ -220,105 +190,29 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// A benchmark case's spec: the Keras reference's `small4` grid at one batch size.
-fn write_case_spec(tmp: &Path, name: &str, data: &PathBuf, batch: u32, c: Case) -> Result<PathBuf> {
-    let prec = c.precision;
+/// Writes a case's spec (`bench::case_spec`) into `tmp`.
+fn write_case_spec(tmp: &Path, name: &str, data: &Path, batch: u32, c: Case) -> Result<PathBuf> {
     let spec = tmp.join(format!("{name}.json"));
-    let mut dataset = json!({"path": data});
-    if data.as_os_str() != crate::spec::BUILTIN_DEMO {
-        dataset["keep_labels"] = json!(KEEP);
-    }
-    let doc = json!({
-        "name": name, "dataset": dataset, "cv": {"folds": 3}, "seed": 42,
-        "fixed": {"batch_size": batch, "precision": prec.name(), "protocol": c.protocol.name()},
-        // The Keras reference's `small4` grid: the final model with 2 optimizers × 2 dropouts.
-        "grid": {"optimizer": ["adam", "nadam"], "dropout": [0.3, 0.4]},
-    });
-    std::fs::write(&spec, serde_json::to_string_pretty(&doc)?)?;
+    std::fs::write(&spec, serde_json::to_string_pretty(&bench::case_spec(name, data, batch, c))?)?;
     Ok(spec)
 }
 
-/// What a case's figures are measured against.
-struct Reference<'a> {
-    jobs: usize,
-    /// Seconds to start and end a process linking LibTorch.
-    floor: f64,
-    /// The all-jobs matmul peak per precision, GFLOP/s.
-    peak_all: &'a std::collections::HashMap<&'static str, f64>,
-    /// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, and oneDNN's.
-    avx512_peak: Option<(f64, f64)>,
-    onednn: Option<(f64, f64)>,
-    /// The first checkpoint interval asked for: the default case's.
-    default_interval: u32,
-}
-
-/// A case's figures from its median run: the JSON object, and the line said.
+/// A case's figures (`bench::case_figures`), and its line said.
 fn case_report(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference, fp32_rate: &mut Option<f64>, say: &dyn Fn(String)) -> Value {
-    let Run { wall, maxrss, fits, flops, spans, val, epochs } = run;
-    let prec = c.precision;
-    let outside = bench::outside_training(&spans, r.jobs, wall);
-    // A fold's time with its worker per epoch it trained: comparable across
-    // protocols, whose callbacks stop training at different epochs.
-    let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
-    let gflops = flops / wall / 1e9;
-    let peak = match c.mkl_avx512 {
-        true => r.avx512_peak.map(|(_, all)| all),
-        false => r.peak_all.get(prec.name()).copied(),
-    };
-    let rate = fits as f64 / wall * 60.0;
-    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
-        && c.checkpoint_every == r.default_interval;
-    if is_default_fp32 {
-        *fp32_rate = Some(rate);
-    }
-    let case = json!({
-        "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
-        "checkpoint_every": c.checkpoint_every,
-        "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
-        "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
-        "fold_fits": fits, "wall_seconds": wall,
-        "wall_seconds_of_every_run": walls,
-        "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,
-        "training_tflop": flops / 1e12, "achieved_gflops": gflops,
-        "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
-        "percent_of_fp32_peak": r.peak_all.get("fp32").map(|p| 100.0 * gflops / p),
-        "percent_of_mkl_avx512_fp32_peak": r.avx512_peak.map(|(_, all)| 100.0 * gflops / all),
-        "percent_of_onednn_fp32_peak": r.onednn.map(|(_, all)| 100.0 * gflops / all),
-        "outside_training_percent": outside.total,
-        "outside_training": outside,
-        "process_floor_percent": 100.0 * r.floor / wall,
-        "peak_rss_mb_per_worker": maxrss as f64 / 1e6 / r.jobs as f64,
-        "peak_rss_mb_process": maxrss as f64 / 1e6,
-        "speedup_vs_fp32": fp32_rate.filter(|_| !is_default_fp32 && c.protocol == Protocol::GridSearchCv).map(|f| rate / f),
-        "mean_val_accuracy": val.iter().map(|(o, d, v)| json!({"optimizer": o, "dropout": d, "mean_val_accuracy": v})).collect::<Vec<_>>(),
-    });
+    let case = bench::case_figures(c, batch, run, walls, r, fp32_rate);
+    let f = |k: &str| case[k].as_f64().unwrap_or(f64::NAN);
+    let o = |k: &str| case["outside_training"][k].as_f64().unwrap_or(f64::NAN);
     say(format!(
-        "batch {batch:>4} {:>4}: {fits} fold-fits in {wall:.1} s = {rate:.1}/min, {:.2} s per fold-fit, {epochs} fold-epochs at {ms_per_fold_epoch:.1} ms each; {:.1} TFLOP, {gflops:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
-        c.name(), wall / fits as f64, flops / 1e12,
-        peak.map(|p| format!("{:.0}", 100.0 * gflops / p)).unwrap_or_else(|| "?".into()),
-        r.onednn.filter(|_| prec == Precision::Fp32).map(|(_, all)| format!(" ({:.0}% of oneDNN's fp32 peak)", 100.0 * gflops / all)).unwrap_or_default(),
-        outside.total,
-        outside.start_and_exit,
-        100.0 * r.floor / wall,
-        outside.between_folds,
-        outside.idle_tail,
-        case["peak_rss_mb_per_worker"].as_f64().unwrap_or(0.0),
+        "batch {batch:>4} {:>4}: {} fold-fits in {:.1} s = {:.1}/min, {:.2} s per fold-fit, {} fold-epochs at {:.1} ms each; {:.1} TFLOP, {:.0} GFLOP/s = {}% of peak{}; {:.1}% of wall outside training ({:.1}% start and exit, of which {:.1}% the process floor; {:.1}% between folds, {:.1}% idle tail); peak RSS {:.0} MB per worker{}",
+        c.name(), case["fold_fits"], f("wall_seconds"), f("fold_fits_per_minute"), f("seconds_per_fold_fit"), case["fold_epochs"], f("ms_per_fold_epoch"),
+        f("training_tflop"), f("achieved_gflops"),
+        case["percent_of_peak"].as_f64().map(|p| format!("{p:.0}")).unwrap_or_else(|| "?".into()),
+        case["percent_of_onednn_fp32_peak"].as_f64().filter(|_| c.precision == Precision::Fp32).map(|p| format!(" ({p:.0}% of oneDNN's fp32 peak)")).unwrap_or_default(),
+        o("total"), o("start_and_exit"), f("process_floor_percent"), o("between_folds"), o("idle_tail"),
+        f("peak_rss_mb_per_worker"),
         case["speedup_vs_fp32"].as_f64().map(|s| format!("; {s:.2}× the fp32 throughput")).unwrap_or_default(),
     ) + &runs_note(walls));
     case
-}
-
-/// One benchmark sweep through the real binary, and what its database says of it.
-struct Run {
-    wall: f64,
-    maxrss: u64,
-    fits: usize,
-    flops: f64,
-    /// (worker, claimed at, recorded at) of each fold.
-    spans: Vec<(String, f64, f64)>,
-    /// (optimizer, dropout, mean val accuracy) of each configuration.
-    val: Vec<(String, f64, f64)>,
-    epochs: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -351,31 +245,13 @@ fn one_run(
         }
         bail!("benchmark sweep {name} exited with {code}: {}", err.trim());
     }
-    let (fits, flops, spans, val, epochs) = rt.block_on(async {
+    let r = rt.block_on(async {
         let store = Store::open(db).await?;
-        let sweep = store.sweep_by_name(name).await?.context("benchmark sweep missing")?;
-        let rows = store.configurations(sweep.id).await?;
-        let (mut fits, mut flops, mut val, mut epochs) = (0usize, 0.0, Vec::new(), 0u64);
-        let data = crate::cv::CvData::load(&crate::sweep::stored_spec(&sweep)?.dataset, 3)?;
-        for r in &rows {
-            let p = HyperParams::from_object(&r.params)?;
-            for (k, f) in store.fold_results(sweep.id, &r.config_id).await?.iter().enumerate() {
-                let fit_rows = data.fold_of.iter().filter(|&&x| x != k).count();
-                flops += bench::fold_fit_flops(&p, data.n_features(), data.n_classes(), fit_rows, f.epochs_run);
-                fits += 1;
-                epochs += f.epochs_run as u64;
-            }
-            if let Some(s) = &r.summary {
-                val.push((p.optimizer.name().to_string(), p.dropout, s.mean_val_accuracy));
-            }
-        }
-        // Each fold's time with its worker, claim to recorded result: training,
-        // scoring, moving its data to tensors. The rest is outside training.
-        let spans = store.fold_spans(sweep.id).await?;
+        let r = crate::sweep::bench::recorded(&store, name).await;
         store.close().await;
-        anyhow::Ok((fits, flops, spans, val, epochs))
+        r
     })?;
-    Ok(Run { wall, maxrss, fits, flops, spans, val, epochs })
+    Ok(Run { wall, maxrss, fits: r.fits, flops: r.flops, spans: r.spans, val: r.val, epochs: r.epochs })
 }
 
 /// The Keras reference's runs of one batch size: the median by wall time, beside

@@ -78,7 +78,7 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
     let params = load_params(a.config.as_deref(), &a.set)?;
     let rule = a.score.rule(cv::ScoreRule::default())?;
     let device = crate::device::parse(&a.device)?;
-    super::check_precision(params.precision, device)?;
+    crate::device::check_precision(params.precision, device)?;
     let spec = a.dataset.spec()?;
     let data = CvData::load(&spec, a.folds)?;
     let jobs = a.jobs.unwrap_or_else(available_cores).min(a.folds).max(1);

@@ -1,20 +1,19 @@
 //! After the sweep: evaluate, baselines, predict.
 
 use super::sweep_cmd::{db_hint, pick_sweep, runtime, DbArg, ScoreArgs};
-use super::{check_precision, Outcome};
+use super::Outcome;
 use crate::baselines::{Baseline, BaselineOptions};
 use crate::cv::ScoreRule;
-use crate::evaluate::{self, Evaluation, FinalTraining, SavedModel};
+use crate::evaluate::{self, Evaluation, SavedModel};
 use crate::metrics::Metrics;
-use crate::params::HyperParams;
 use crate::rank;
 use crate::sweep::{self, ranking::{Choice, Chosen, NotChosen}};
-use crate::store::{now, DbLocation, Store};
+use crate::store::{DbLocation, Store};
 use crate::train::{EpochProgress, FoldObserver};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct ChoiceArgs {
@@ -150,14 +149,7 @@ pub struct PredictArgs {
     pub label: Option<String>,
 }
 
-/// `name` in the database's folder (the default place of models and reports).
-fn beside_db(db: &DbLocation, name: &str) -> PathBuf {
-    match db.file() {
-        Some(file) => file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name),
-        // A PostgreSQL database has no folder: results/ of the current one.
-        None => Path::new("results").join(name),
-    }
-}
+use crate::sweep::evaluation::beside_db;
 
 /// The configuration `--config`/`--rank` name, or an error that says what there is.
 fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &str) -> Result<Chosen> {
@@ -178,7 +170,12 @@ fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &st
 /// The sweep's data (`sweep::evaluation_data`); an imported sweep's refusal names what
 /// to run instead, with this `--db`.
 fn evaluation_data(sweep: &crate::store::SweepRow, partition: Option<&crate::data::partition::Partition>, db: &DbLocation) -> Result<evaluate::EvalData> {
-    sweep::evaluation_data(sweep, partition).map_err(|e| match e {
+    sweep::evaluation_data(sweep, partition).map_err(|e| imported_hint(e, db))
+}
+
+/// An imported sweep's refusal, with what to run instead.
+fn imported_hint(e: sweep::SweepError, db: &DbLocation) -> anyhow::Error {
+    match e {
         sweep::SweepError::Imported { name, source_file, .. } => {
             let hint = format!(
                 "; to evaluate its best here, train them on your data first: `gridsweep rerun {name} --top K --repeats R --spec SPEC{}` (the spec names the data and split), then evaluate that sweep",
@@ -187,7 +184,7 @@ fn evaluation_data(sweep: &crate::store::SweepRow, partition: Option<&crate::dat
             sweep::SweepError::Imported { name, source_file, hint }.into()
         }
         e => e.into(),
-    })
+    }
 }
 
 struct EpochLines {
@@ -205,73 +202,34 @@ impl FoldObserver for EpochLines {
 /// Evaluates a configuration of a sweep, saves the model and records the evaluation.
 pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &TrainingArgs) -> Result<Evaluation> {
     let device = crate::device::parse(&t.device)?;
-    tch::set_num_threads(t.threads_per_job.unwrap_or(super::THREADS_PER_JOB) as i32);
-    let rt = runtime()?;
-    let store = rt.block_on(Store::open_existing(&choice.db.db))?;
-    let sweep = rt.block_on(pick_sweep(&store, choice.name.as_deref()))?;
-    let rows = rt.block_on(store.configurations(sweep.id))?;
-    let rule = choice.score.rule(sweep::score_rule(&sweep)?)?;
-    let Chosen { config_id, rank, params: chosen, summary } = choose(&rows, choice, &rule, &sweep.name)?;
-    let mut params = HyperParams::default();
-    params
-        .apply_object(&chosen)
-        .with_context(|| format!("configuration {config_id} of sweep `{}`", sweep.name))?;
-    let params = evaluate::final_params(params, t.epochs);
     if t.epochs == 0 {
         bail!("--epochs 0: expected at least 1");
     }
-    check_precision(params.precision, device)?;
-    // On the configuration's own partition, where its sub-grid gave one.
-    let data = evaluation_data(&sweep, params.split.as_ref(), &choice.db.db)?;
-    if !t.quiet {
-        eprintln!(
-            "gridsweep: evaluating configuration {config_id}{} of sweep `{}`: final training on {} rows, val_loss watched on {} rows, test on {} rows",
-            rank.map(|r| format!(" (rank {r})")).unwrap_or_default(),
-            sweep.name,
-            data.cv.train_y.len(),
-            data.val_y.len(),
-            data.test_y.len()
-        );
-    }
-    let mut observer = EpochLines { quiet: t.quiet };
-    let (model, final_run) = evaluate::train_and_test(
-        &data,
-        FinalTraining { params: params.clone(), seed: sweep.seed as u64, device, observer: &mut observer },
-    )?;
-    if !t.quiet {
-        eprintln!("gridsweep: baselines (SVM, KNN, most frequent, random) on the same split");
-    }
-    let baselines = data.baselines(baseline_args.options())?;
-    let model_dir = t.model_dir.clone().unwrap_or_else(|| beside_db(&choice.db.db, &format!("{}-{}-model", sweep.name, config_id)));
-    model.save(&model_dir)?;
-    let evaluation = Evaluation {
-        sweep: sweep.name.clone(),
-        config_id: config_id.clone(),
-        rank,
-        w1: rule.w1,
-        w2: rule.w2,
-        delta: rule.delta,
-        cv: summary,
-        params: params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        seed: sweep.seed as u64,
-        feature_names: data.cv.prepared.dataset.feature_names.clone(),
-        class_names: data.class_names().to_vec(),
-        class_counts: data.class_counts(),
-        final_run,
-        baselines,
-        model_dir: Some(model_dir.clone()),
-        created_at: now(),
+    let f = sweep::evaluation::Final {
+        device,
+        threads_per_job: t.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        epochs: t.epochs,
+        model_dir: t.model_dir.clone(),
+        baselines: baseline_args.options(),
     };
-    let json = serde_json::to_string(&evaluation)?;
-    rt.block_on(store.add_evaluation(
-        sweep.id,
-        &config_id,
-        evaluation.final_run.test.accuracy,
-        Some(&model_dir.to_string_lossy()),
-        &json,
-    ))?;
-    rt.block_on(store.close());
-    Ok(evaluation)
+    runtime()?.block_on(async {
+        let store = Store::open_existing(&choice.db.db).await?;
+        let sweep = pick_sweep(&store, choice.name.as_deref()).await?;
+        let rows = store.configurations(sweep.id).await?;
+        let rule = choice.score.rule(sweep::score_rule(&sweep)?)?;
+        let chosen = choose(&rows, choice, &rule, &sweep.name)?;
+        let mut observer = EpochLines { quiet: t.quiet };
+        let quiet = t.quiet;
+        let evaluation = sweep::evaluation::evaluate(&store, &sweep, chosen, &rule, &f, &mut observer, &mut |n| {
+            if !quiet {
+                eprintln!("gridsweep: {n}");
+            }
+        })
+        .await
+        .map_err(|e| imported_hint(e, &choice.db.db));
+        store.close().await;
+        evaluation
+    })
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<Outcome> {
@@ -437,75 +395,36 @@ pub fn print_evaluation(e: &Evaluation) {
 
 pub fn report(a: ReportArgs) -> Result<Outcome> {
     let rt = runtime()?;
-    let store = rt.block_on(Store::open_existing(&a.choice.db.db))?;
-    let sweep = rt.block_on(pick_sweep(&store, a.choice.name.as_deref()))?;
-    let recorded = rt.block_on(sweep::ranking::recorded(&store, sweep.id))?;
-    let rule = a.choice.score.rule(sweep::score_rule(&sweep)?)?;
-    let config_id = choose(&recorded.rows, &a.choice, &rule, &sweep.name)?.config_id;
-    let stored = if a.fresh { None } else { rt.block_on(store.latest_evaluation(sweep.id, Some(&config_id)))? };
-    let counts = rt.block_on(store.counts(sweep.id))?;
-    let fit_seconds: f64 = rt.block_on(store.fold_durations(sweep.id))?.iter().sum();
-    let rung_scores = rt.block_on(store.rung_scores(sweep.id))?;
-    let weak_rungs = sweep::status::weak_rungs(&sweep, &recorded.rows, &rung_scores);
-    let configured: std::collections::HashMap<&str, i64> =
-        recorded.rows.iter().filter_map(|r| Some((r.config_id.as_str(), r.params.get("epochs")?.as_i64()?))).collect();
-    let rungs: Vec<crate::plots::RungPoint> = rung_scores
-        .into_iter()
-        .filter_map(|r| {
-            let epochs = r.resource_epochs.unwrap_or(0);
-            let finished = configured.get(r.config_id.as_str()).is_some_and(|&e| epochs >= e);
-            Some(crate::plots::RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs, promoted: r.promoted, finished })
-        })
-        .collect();
-    let analysis = rt.block_on(sweep::analysis::analyze(&store, &sweep, &rule, None, 10, 0, Some(&config_id)))?;
-    rt.block_on(store.close());
-    let imported = sweep.source.is_some();
-    let evaluation: Option<Evaluation> = match stored {
-        _ if imported => {
-            eprintln!("gridsweep: sweep {} was imported: the report leaves out what needs its data or a model (evaluation, baselines)", sweep.name);
-            None
-        }
-        Some(json) => Some({
-            eprintln!("gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)");
-            serde_json::from_str(&json).context("the stored evaluation is unreadable; run with --fresh")?
-        }),
-        None => {
-            let mut choice = a.choice.clone();
-            choice.config = Some(config_id.clone());
-            choice.rank = None;
-            Some(evaluate_sweep(&choice, &a.baselines, &a.training)?)
-        }
+    let (sweep, rule, config_id, stored) = rt.block_on(async {
+        let store = Store::open_existing(&a.choice.db.db).await?;
+        let sweep = pick_sweep(&store, a.choice.name.as_deref()).await?;
+        let rows = store.configurations(sweep.id).await?;
+        let rule = a.choice.score.rule(sweep::score_rule(&sweep)?)?;
+        let config_id = choose(&rows, &a.choice, &rule, &sweep.name)?.config_id;
+        let stored = if a.fresh || sweep.source.is_some() { None } else { sweep::evaluation::stored(&store, &sweep, &config_id).await? };
+        store.close().await;
+        anyhow::Ok((sweep, rule, config_id, stored))
+    })?;
+    let evaluation: Option<Evaluation> = if sweep.source.is_some() {
+        eprintln!("gridsweep: sweep {} was imported: the report leaves out what needs its data or a model (evaluation, baselines)", sweep.name);
+        None
+    } else if let Some(e) = stored {
+        eprintln!("gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)");
+        Some(e)
+    } else {
+        let mut choice = a.choice.clone();
+        choice.config = Some(config_id.clone());
+        choice.rank = None;
+        Some(evaluate_sweep(&choice, &a.baselines, &a.training)?)
     };
-    let spec = sweep::stored_spec(&sweep)?;
-    let rule = evaluation.as_ref().map_or(rule, |e| e.score_rule());
-    // Successive halving's stopped configurations come at the epochs they reached.
-    let ranking = recorded.rank(&rule);
     let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
-    let page = crate::report::write(
-        &crate::report::ReportInput {
-            spec: &spec,
-            db: &a.choice.db.db,
-            dataset_fingerprint: &sweep.dataset_fingerprint,
-            counts,
-            created_at: sweep.created_at,
-            updated_at: sweep.updated_at,
-            fit_seconds,
-            ranked: &ranking.complete,
-            configurations: ranking.configurations,
-            varying: &ranking.varying,
-            evaluation: evaluation.as_ref(),
-            chosen: &config_id,
-            rule,
-            top: a.top,
-            rungs: &rungs,
-            partial: &ranking.partial,
-            weak_rungs: &weak_rungs,
-            analysis: Some(&analysis.analysis),
-            tie_set: analysis.tie_set.as_ref(),
-            k: analysis.folds,
-        },
-        &out,
-    )?;
+    let page = rt.block_on(async {
+        let store = Store::open_existing(&a.choice.db.db).await?;
+        let request = sweep::report::Request { config_id: &config_id, rule, evaluation: evaluation.as_ref(), top: a.top };
+        let page = sweep::report::write(&store, &sweep, &request, &out).await;
+        store.close().await;
+        anyhow::Ok(page?)
+    })?;
     println!("{}", page.display());
     eprintln!("gridsweep: report written; open {} in a browser", page.display());
     Ok(Outcome::Ok)

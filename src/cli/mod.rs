@@ -317,12 +317,3 @@ pub fn available_cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
-/// Refuses bf16 where the hardware has no native bf16 arithmetic.
-pub fn check_precision(p: crate::params::Precision, device: tch::Device) -> anyhow::Result<()> {
-    if p == crate::params::Precision::Bf16 && !crate::bench::bf16_supported(device) {
-        anyhow::bail!(
-            "precision bf16: this CPU has no native bf16 arithmetic (no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo); use fp32"
-        );
-    }
-    Ok(())
-}

@@ -36,7 +36,7 @@ pub fn serve(a: ServeArgs) -> Result<Outcome> {
         let at = listener.local_addr()?;
         let query = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
         println!("gridsweep serve: http://{at}/{query} — a read-only view of {} (Ctrl-C stops)", store.name());
-        crate::serve::serve(listener, Arc::new(crate::serve::App { store, token })).await.context("serving")?;
+        crate::serve::serve(listener, Arc::new(crate::serve::App::new(store, token))).await.context("serving")?;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)

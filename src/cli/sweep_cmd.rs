@@ -3,11 +3,10 @@
 
 use crate::text::shell_word;
 use super::{available_cores, Outcome};
-use crate::cv::{CvSets, DeltaKind, ScoreRule};
+use crate::cv::{DeltaKind, ScoreRule};
 use crate::params::HyperParams;
 use crate::rank;
 use crate::reporter;
-use crate::sched::{self, RunOptions};
 use crate::search::Search;
 use crate::spec::{Spec, BUILTIN_DEMO};
 use crate::store::{DbLocation, Store, SweepRow};
@@ -17,7 +16,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_DB: &str = "results/gridsweep.db";
@@ -425,97 +423,32 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
 
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let devices = crate::device::workers(&x.device, x.jobs.unwrap_or_else(available_cores), x.jobs_per_device)?;
-    let device = devices[0];
     if let Some(p) = &x.precision {
         let mut check = HyperParams::default();
         check.set("precision", &json!(p)).context("--precision")?;
         spec.fixed.insert("precision".into(), json!(check.precision.name()));
     }
-    let expansion = spec.expand()?;
-    for c in &expansion.configs {
-        super::check_precision(c.params.precision, device)?;
-    }
-    // The data first: a spec whose data cannot be read or split fails here, before
-    // anything is recorded.
-    let mut data = CvSets::load(
-        &spec.dataset,
-        spec.cv.folds,
-        spec.cv.repeats,
-        spec.seed,
-        spec.cv.splitter,
-        expansion.configs.iter().map(|c| c.params.split.as_ref()),
-    )?;
-    let rt = runtime()?;
-    let store = rt.block_on(Store::open(&x.db.db))?;
-    let hint = db_hint(&x.db.db);
-    let job = rt.block_on(async {
-        let r = sweep::register::register(&store, &spec, &expansion, x.retry_failed, &hint).await?;
-        if let Some(why) = &r.replaced {
-            eprintln!(
-                "gridsweep: note: sweep `{}` in {} had no done fold ({}); it is replaced by this spec",
-                spec.name, store.name(), why.split(". ").next().unwrap_or_default()
-            );
-        }
-        // fp32 results depend on MKL's kernels (`--mkl-avx512`): say so where this run's
-        // differ from those the sweep's done folds ran with.
-        if device == tch::Device::Cpu {
-            let here = crate::device::label(device);
-            for (there, n) in sweep::job::other_cpu_kernels(&store, r.sweep_id, &here).await? {
-                eprintln!(
-                    "gridsweep: note: {n} done fold(s) of sweep `{}` ran on `{there}`, this run on `{here}`: \
-                     their fp32 results differ in rounding (MKL's kernels, see --mkl-avx512), and the sweep will hold both",
-                    spec.name
-                );
-            }
-        }
-        let resume_hint = format!("gridsweep resume {}{hint}", shell_word(&spec.name));
-        anyhow::Ok(sweep::job::job(&store, &spec, &data, r.sweep_id, r.new_configs, resume_hint).await?)
-    })?;
-    // Configurations an earlier version of the spec added may use partitions this one
-    // does not name.
-    data.add(job.params.values().map(|p| p.split.as_ref()))?;
-    let mut warned = std::collections::HashSet::new();
-    for w in data.all().flat_map(|(_, d)| d.prepared.warnings.iter()) {
-        if warned.insert(w) {
-            eprintln!("gridsweep: warning: {w}");
-        }
-    }
-    // The benchmark's simulated folds, or training.
-    let runner: Arc<dyn sched::FoldRunner> = match x.simulate_ms {
-        Some(ms) => Arc::new(sched::SimulatedRunner { work: Duration::from_millis(ms) }),
-        None => Arc::new(sched::TrainRunner::new(&data, spec.seed)),
-    };
-    let opts = RunOptions {
-        jobs: devices.len(),
-        threads_per_job: x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+    let settings = sweep::run::Settings {
         devices,
+        threads_per_job: x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        retry_failed: x.retry_failed,
         lease: Duration::from_secs(x.lease_seconds.max(2)),
-        heartbeat: Duration::from_secs((x.lease_seconds / 4).max(1)),
         db_patience: Duration::from_secs(x.db_timeout),
         checkpoint_every: x.checkpoint_every,
+        simulate_ms: x.simulate_ms,
+        db_hint: db_hint(&x.db.db),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);
     let display = std::thread::spawn(move || reporter::report(mode, rx));
-    let result = rt.block_on(sched::run(&store, job, &opts, runner, &tx));
+    let ended = runtime()?.block_on(sweep::run::execute(&spec, &x.db.db, &settings, &tx, &mut |n| eprintln!("gridsweep: {n}")));
     drop(tx);
     let _ = display.join();
-    rt.block_on(store.close());
-    let summary = match result {
-        Err(e @ crate::store::StoreError::Interrupted { .. }) => {
-            eprintln!("gridsweep: {e}");
-            return Ok(Outcome::Interrupted);
-        }
-        r => r?,
-    };
-    Ok(if summary.terminated() {
-        Outcome::Terminated
-    } else if summary.stopped == Some(sched::Stopped::Aborted) || summary.interrupted() {
-        Outcome::Interrupted
-    } else if summary.counts.failed > 0 {
-        Outcome::SomeFailed
-    } else {
-        Outcome::Ok
+    Ok(match ended? {
+        sweep::run::Ended::Complete => Outcome::Ok,
+        sweep::run::Ended::SomeFailed => Outcome::SomeFailed,
+        sweep::run::Ended::Interrupted => Outcome::Interrupted,
+        sweep::run::Ended::Terminated => Outcome::Terminated,
     })
 }
 

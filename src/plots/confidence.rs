@@ -14,6 +14,11 @@ pub fn weight_bands(stem: &Path, bands: &[WeightBand], w: f64) -> Result<Vec<Pat
     render!(stem, (900, 230), draw_weight_bands(bands, w))
 }
 
+/// [`weight_bands`] as an SVG document.
+pub fn weight_bands_svg(bands: &[WeightBand], w: f64) -> Result<String, PlotError> {
+    render_svg!((900, 230), draw_weight_bands(bands, w))
+}
+
 fn draw_weight_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bands: &[WeightBand], w: f64) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -63,6 +68,11 @@ pub struct FrontPoint {
 /// gap's size), the Pareto front joined, the chosen one red.
 pub fn pareto(stem: &Path, points: &[FrontPoint]) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (900, 640), draw_pareto(points))
+}
+
+/// [`pareto`] as an SVG document.
+pub fn pareto_svg(points: &[FrontPoint]) -> Result<String, PlotError> {
+    render_svg!((900, 640), draw_pareto(points))
 }
 
 fn draw_pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[FrontPoint]) -> DrawResult

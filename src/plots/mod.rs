@@ -74,6 +74,21 @@ macro_rules! render {
     }};
 }
 
+/// Renders `draw` to an SVG document in memory (for `serve`, which sends it as it is).
+/// Text is escaped by plotters' SVG backend.
+macro_rules! render_svg {
+    ($size:expr, $draw:ident ( $($arg:expr),* )) => {{
+        register_font();
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
+            $draw(&root, $($arg),*).and_then(|_| root.present().map_err(|e| e.into()))
+                .map_err(|e| PlotError { path: PathBuf::from("(in memory)"), message: e.to_string() })?;
+        }
+        Ok::<String, PlotError>(svg)
+    }};
+}
+
 /// Rasterises an SVG written by [`render`] with the compiled-in font.
 fn svg_to_png(svg: &Path, png: &Path) -> Result<(), PlotError> {
     use resvg::{tiny_skia, usvg};

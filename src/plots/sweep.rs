@@ -294,6 +294,13 @@ pub fn rungs(stem: &Path, points: &[RungPoint], chosen: Option<&str>) -> Result<
     render!(stem, (760 * cols, 480 * rows), draw_rungs(points, chosen))
 }
 
+/// [`rungs`] as an SVG document.
+pub fn rungs_svg(points: &[RungPoint], chosen: Option<&str>) -> Result<String, PlotError> {
+    let brackets = points.iter().map(|p| p.bracket).max().map_or(1, |b| b as u32 + 1);
+    let (cols, rows) = if brackets == 1 { (1, 1) } else { (2, brackets.div_ceil(2)) };
+    render_svg!((760 * cols, 480 * rows), draw_rungs(points, chosen))
+}
+
 fn draw_rungs<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[RungPoint], chosen: Option<&str>) -> DrawResult
 where
     DB::ErrorType: 'static,

@@ -10,7 +10,8 @@
 use super::RungProgress;
 use crate::score::ScoreRule;
 use crate::search::Halving;
-use crate::store::{Claim, Counts, Owner, Recorded, RungStep, Store, StoreError};
+use crate::domain::{Claim, Counts, Owner, Recorded, RungStep};
+use crate::store::{Store, StoreError};
 
 /// The summary of a configuration's folds by `rule`, as the store writes it.
 fn summarizer(rule: &ScoreRule) -> impl Fn(&[FoldResult]) -> crate::score::CvSummary + Sync + '_ {

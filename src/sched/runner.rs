@@ -8,7 +8,7 @@
 use crate::cv::CvSets;
 use crate::data::partition::Partition;
 use crate::params::HyperParams;
-use crate::store::Claim;
+use crate::domain::Claim;
 use crate::train::state::TrainState;
 use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult, Span};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,7 +6,7 @@
 use super::queue::{FoldQueue, NextClaim, QueueResult};
 use super::runner::{FoldRunner, Job, WorkerObserver};
 use super::*;
-use crate::store::{Claim, CompletedConfig, Recorded, RungStep};
+use crate::domain::{Claim, CompletedConfig, Recorded, RungStep};
 use crate::train::{FoldError, FoldObserver, FoldResult};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

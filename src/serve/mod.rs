@@ -30,10 +30,19 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// What a request handler shares: the read-only store and the token, if any.
+/// What a request handler shares: the read-only store, the token, if any, and the
+/// last analysis of each sweep (reused until a fold finishes: `analyze`'s forests are
+/// the one heavy computation here).
 pub struct App {
-    pub store: Store,
-    pub token: Option<String>,
+    store: Store,
+    token: Option<String>,
+    analyses: tokio::sync::Mutex<HashMap<String, Arc<sweep::live::AnalysisView>>>,
+}
+
+impl App {
+    pub fn new(store: Store, token: Option<String>) -> App {
+        App { store, token, analyses: Default::default() }
+    }
 }
 
 /// The server's routes over `app`.
@@ -44,6 +53,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sweep/{name}/config/{id}", get(config_page))
         .route("/sweep/{name}/hpo_combined.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::HpoCombined)))
         .route("/sweep/{name}/cv_results.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::CvResults)))
+        .route("/sweep/{name}/report.html", get(report_download))
+        .route("/sweep/{name}/analysis", get(analysis_part))
+        .route("/sweep/{name}/plots/{plot}", get(plot))
         .route("/api/sweeps", get(api_sweeps))
         .route("/api/sweeps/{name}", get(api_board))
         .route("/api/sweeps/{name}/updates", get(api_updates))
@@ -160,9 +172,11 @@ async fn index(State(app): State<Arc<App>>) -> Response {
     page("sweeps", app.store.name(), &b).into_response()
 }
 
-/// Carries `?token=` from the page's own address onto its links.
+/// Carries `?token=` from the page's own address onto its links and pictures.
 const KEEP_TOKEN: &str = "<script>(function(){var t=new URLSearchParams(location.search).get('token');if(!t)return;\
-document.querySelectorAll('a[data-keep-token]').forEach(function(a){a.href+=(a.href.indexOf('?')<0?'?':'&')+'token='+encodeURIComponent(t);});})();</script>";
+function add(u){return u+(u.indexOf('?')<0?'?':'&')+'token='+encodeURIComponent(t);}\
+document.querySelectorAll('a[data-keep-token]').forEach(function(a){a.href=add(a.href);});\
+document.querySelectorAll('img[data-keep-token]').forEach(function(i){i.src=add(i.getAttribute('src'));});})();</script>";
 
 /// `?since=T` (Unix seconds) lists the folds finished since T, not only those from the
 /// page's opening on.
@@ -201,7 +215,8 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     let _ = write!(
         b,
         "<p>Downloads: <a href=\"/sweep/{n}/hpo_combined.csv\" data-keep-token>HPO_combined.csv</a> · \
-         <a href=\"/sweep/{n}/cv_results.csv\" data-keep-token>cv_results.csv</a> (as `gridsweep export` writes them)</p>",
+         <a href=\"/sweep/{n}/cv_results.csv\" data-keep-token>cv_results.csv</a> (as `gridsweep export` writes them) · \
+         <a href=\"/sweep/{n}/report.html\" data-keep-token>the report</a> (one HTML file, with the newest evaluation if there is one)</p>",
         n = seg(&board.sweep.name)
     );
     if !s.workers.is_empty() {
@@ -230,9 +245,9 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     let ties = s.tie_set.as_ref().map(sweep::ranking::tie_columns).unwrap_or_default();
     b.push_str("<h2>Leaderboard</h2><p><input id=\"filter\" placeholder=\"filter: a hyperparameter value or id\"></p><table id=\"board\"><thead><tr><th>rank</th><th>score</th><th>val acc</th><th>train acc</th><th>Δacc</th><th>id</th><th>tie</th>");
     for k in &board.varying {
-        let _ = write!(b, "<th>{}</th>", esc(k));
+        let _ = write!(b, "<th class=\"param\">{}</th>", esc(k));
     }
-    b.push_str("</tr></thead><tbody>");
+    b.push_str("<th>curve</th></tr></thead><tbody>");
     for r in &s.ranked {
         let tie = ties.get(&r.config_id).map(|(m, p)| if *m { format!("<span class=\"tie\">{p:.2}</span>") } else { format!("{p:.2}") }).unwrap_or_default();
         let _ = write!(
@@ -251,7 +266,7 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
             let v = r.params.get(k).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
             let _ = write!(b, "<td>{}</td>", esc(&v));
         }
-        b.push_str("</tr>");
+        let _ = write!(b, "<td><input type=\"checkbox\" class=\"curve\"{}></td></tr>", if r.rank <= CURVES_SHOWN { " checked" } else { "" });
     }
     b.push_str("</tbody></table>");
     if !board.partial.is_empty() {
@@ -298,6 +313,29 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
         }
         b.push_str("</div>");
     }
+    let n = seg(&board.sweep.name);
+    if !s.ranked.is_empty() {
+        let ids: Vec<String> = s.ranked.iter().take(CURVES_SHOWN).map(|r| seg(&r.config_id)).collect();
+        let _ = write!(
+            b,
+            "<h2>Learning curves</h2><p class=\"muted\">The configurations ticked in the leaderboard's last column (at most {}), \
+             mean accuracy over their folds per epoch: dashed on the training folds, solid on the CV folds where the protocol scores them each epoch (the notebook's).</p>\
+             <img id=\"curves\" alt=\"learning curves\" src=\"/sweep/{n}/plots/curves.svg?ids={}\" data-keep-token>",
+            sweep::live::CURVES_AT_MOST,
+            ids.join(",")
+        );
+    }
+    if matches!(board.strategy.as_str(), "halving" | "hyperband" | "race") {
+        let _ = write!(
+            b,
+            "<h2>Rungs</h2><p class=\"muted\">Each configuration's score at each {} it was trained to: dark where it went on, light where it stopped.</p>\
+             <img id=\"rungs\" alt=\"scores per rung\" loading=\"lazy\" src=\"/sweep/{n}/plots/rungs.svg\" data-keep-token>",
+            if board.strategy == "race" { "stage" } else { "rung (per bracket)" }
+        );
+    }
+    if !s.ranked.is_empty() {
+        b.push_str("<h2>How sure is the choice?</h2><div id=\"analysis\"><p class=\"muted\">Analysing (the weights' bands, the Pareto front, the importance per sub-grid)…</p></div>");
+    }
     b.push_str("<h2>Folds finished lately (live: they arrive without a reload)</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
     // (JSON in a script element: `</` written as `<\/`, so no name can close it.)
     let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name).to_string().replace("</", "<\\/"), json!(since));
@@ -339,7 +377,9 @@ const SWEEP_SCRIPT: &str = r#"<script>
   function refreshBoard(){
     lastBoard = Date.now();
     fetch(api('/api/sweeps/' + encodeURIComponent(SWEEP))).then(function(r){ return r.json(); }).then(function(b){
-      var keys = Array.prototype.slice.call(board.tHead.rows[0].cells, 7).map(function(th){ return th.textContent; });
+      var keys = Array.prototype.map.call(board.tHead.querySelectorAll('th.param'), function(th){ return th.textContent; });
+      var ticked = {};
+      board.querySelectorAll('tbody tr').forEach(function(tr){ var c = tr.querySelector('input.curve'); if (c && c.checked) ticked[tr.dataset.id] = true; });
       var body = document.createElement('tbody');
       b.ranking.forEach(function(r){
         var tr = document.createElement('tr'); tr.dataset.id = r.config_id;
@@ -351,6 +391,8 @@ const SWEEP_SCRIPT: &str = r#"<script>
         cell(tr, r.p_not_worse === undefined ? '' : r.p_not_worse.toFixed(2));
         if (r.in_tie_set) tr.cells[6].className = 'tie';
         keys.forEach(function(k){ var v = r.params[k]; cell(tr, v === undefined ? '' : (typeof v === 'string' ? v : JSON.stringify(v))); });
+        var box = document.createElement('input'); box.type = 'checkbox'; box.className = 'curve'; box.checked = !!ticked[r.config_id];
+        var btd = document.createElement('td'); btd.appendChild(box); tr.appendChild(btd);
         body.appendChild(tr);
       });
       board.replaceChild(body, board.tBodies[0]);
@@ -375,6 +417,20 @@ const SWEEP_SCRIPT: &str = r#"<script>
     }).catch(function(){}).then(function(){ setTimeout(poll, 2000); });
   }
   setTimeout(poll, 1000);
+  // The learning curves of the ticked configurations.
+  board.addEventListener('change', function(e){
+    if (!e.target.classList.contains('curve')) return;
+    var ids = [];
+    board.querySelectorAll('tbody tr').forEach(function(tr){ var c = tr.querySelector('input.curve'); if (c && c.checked) ids.push(encodeURIComponent(tr.dataset.id)); });
+    var img = document.getElementById('curves');
+    if (img) img.src = api('/sweep/' + encodeURIComponent(SWEEP) + '/plots/curves.svg?ids=' + ids.join(','));
+  });
+  // What `analyze` says: a part of the page the server renders (escaped as the page
+  // itself is), fetched after the page so that opening it stays fast.
+  var analysis = document.getElementById('analysis');
+  if (analysis) fetch(api('/sweep/' + encodeURIComponent(SWEEP) + '/analysis')).then(function(r){ return r.ok ? r.text() : Promise.reject(r.status); })
+    .then(function(html){ analysis.innerHTML = html; analysis.querySelectorAll('img').forEach(function(i){ i.src = api(i.getAttribute('src')); }); })
+    .catch(function(){ analysis.textContent = 'The analysis could not be made.'; });
 })();
 </script>"#;
 
@@ -455,14 +511,17 @@ fn curve(history: Option<&str>) -> Curve {
         .collect()
 }
 
-/// The folds' learning curves overlaid, as an inline SVG: accuracy on the training fold
-/// (dashed) and on the CV fold (solid), one colour per fold.
-fn curves_svg(folds: &[(i64, Curve)]) -> String {
-    let pts: Vec<(f64, f64)> = folds.iter().flat_map(|(_, c)| c.iter().flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))]).flatten()).collect();
+/// Learning curves overlaid, as an SVG element (also a document on its own): accuracy
+/// on the training folds (dashed) and on the CV folds (solid), one colour per series,
+/// each named in its lines' tooltip and in a legend.
+fn curves_svg(series: &[(String, Curve)]) -> Option<String> {
+    let pts: Vec<(f64, f64)> = series.iter().flat_map(|(_, c)| c.iter().flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))]).flatten()).collect();
     if pts.is_empty() {
-        return "<p class=\"muted\">No per-epoch history recorded.</p>".into();
+        return None;
     }
-    let (w, h, m) = (640.0, 300.0, 40.0);
+    let (w, m, legend) = (640.0, 40.0, 14.0 * series.len() as f64);
+    let h = 300.0 + legend;
+    let bottom = 300.0 - m;
     let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
     let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
     if y1 - y0 < 1e-6 {
@@ -470,29 +529,32 @@ fn curves_svg(folds: &[(i64, Curve)]) -> String {
         y1 += 0.01;
     }
     let sx = |x: f64| m + (x - 1.0) / (x1 - 1.0).max(1.0) * (w - 2.0 * m);
-    let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
+    let sy = |y: f64| bottom - (y - y0) / (y1 - y0) * (bottom - m);
     let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
     let mut o = format!(
-        "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-size=\"11\">\
-         <line x1=\"{m}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{b}\" stroke=\"black\"/>\
+        "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-size=\"11\" font-family=\"sans-serif\">\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
+         <line x1=\"{m}\" y1=\"{bottom}\" x2=\"{r}\" y2=\"{bottom}\" stroke=\"black\"/><line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{bottom}\" stroke=\"black\"/>\
          <text x=\"{m}\" y=\"{lb}\">epoch 1</text><text x=\"{r}\" y=\"{lb}\" text-anchor=\"end\">{x1}</text>\
-         <text x=\"4\" y=\"{yt}\">{y1:.3}</text><text x=\"4\" y=\"{b}\">{y0:.3}</text>",
-        b = h - m,
+         <text x=\"4\" y=\"{yt}\">{y1:.3}</text><text x=\"4\" y=\"{bottom}\">{y0:.3}</text>",
         r = w - m,
-        lb = h - m + 14.0,
+        lb = bottom + 14.0,
         yt = m + 4.0
     );
-    for (i, (fold, c)) in folds.iter().enumerate() {
+    for (i, (label, c)) in series.iter().enumerate() {
         let col = colours[i % colours.len()];
+        let label = esc(label);
         let train: Vec<String> = c.iter().map(|(e, t, _)| format!("{:.1},{:.1}", sx(*e), sy(*t))).collect();
         let val: Vec<String> = c.iter().filter_map(|(e, _, v)| v.map(|v| format!("{:.1},{:.1}", sx(*e), sy(v)))).collect();
-        let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" stroke-dasharray=\"4 3\" points=\"{}\"><title>fold {fold}, training accuracy</title></polyline>", train.join(" "));
+        let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" stroke-dasharray=\"4 3\" points=\"{}\"><title>{label}, training accuracy</title></polyline>", train.join(" "));
         if !val.is_empty() {
-            let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" points=\"{}\"><title>fold {fold}, CV-fold accuracy</title></polyline>", val.join(" "));
+            let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" points=\"{}\"><title>{label}, CV-fold accuracy</title></polyline>", val.join(" "));
         }
+        let y = 300.0 + 14.0 * i as f64;
+        let _ = write!(o, "<line x1=\"{m}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{col}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{y:.1}\">{label}</text>", y - 4.0, m + 20.0, y - 4.0, m + 26.0);
     }
-    o.push_str("</svg><p class=\"muted\">Accuracy per epoch: dashed on the training fold, solid on the CV fold; one colour per fold.</p>");
-    o
+    o.push_str("</svg>");
+    Some(o)
 }
 
 async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String, String)>) -> Response {
@@ -530,8 +592,14 @@ async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String
         );
     }
     b.push_str("</table><h2>Learning curves</h2>");
-    let curves: Vec<(i64, Curve)> = c.folds.iter().map(|f| (f.fold, curve(f.history_json.as_deref()))).collect();
-    b.push_str(&curves_svg(&curves));
+    let curves: Vec<(String, Curve)> = c.folds.iter().map(|f| (format!("fold {}", f.fold), curve(f.history_json.as_deref()))).collect();
+    match curves_svg(&curves) {
+        Some(svg) => {
+            b.push_str(&svg);
+            b.push_str("<p class=\"muted\">Accuracy per epoch: dashed on the training fold, solid on the CV fold; one colour per fold.</p>");
+        }
+        None => b.push_str("<p class=\"muted\">No per-epoch history recorded.</p>"),
+    }
     if let Some(e) = &c.evaluation {
         let pretty = serde_json::from_str::<Value>(e).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_else(|| e.clone());
         let _ = write!(b, "<h2>Evaluation</h2><pre id=\"evaluation\">{}</pre>", esc(&pretty));
@@ -555,6 +623,184 @@ async fn api_config(State(app): State<Arc<App>>, Path((name, id)): Path<(String,
         }))
         .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no configuration {id} in a sweep named {name}")}))).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// The configurations' learning curves shown at first: the best few.
+const CURVES_SHOWN: usize = 3;
+
+/// An SVG picture, sent so that it can never run a script of its own, even when opened
+/// as a page.
+fn svg_response(svg: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'")],
+        svg,
+    )
+        .into_response()
+}
+
+fn no_sweep(name: &str) -> Response {
+    (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response()
+}
+
+/// The sweep's analysis, computed once per done-fold count.
+async fn analysis_of(app: &Arc<App>, name: &str) -> Result<Option<Arc<sweep::live::AnalysisView>>, sweep::SweepError> {
+    let Some(done) = sweep::live::done_folds(&app.store, name).await? else { return Ok(None) };
+    let mut cache = app.analyses.lock().await;
+    if let Some(a) = cache.get(name).filter(|a| a.done == done) {
+        return Ok(Some(a.clone()));
+    }
+    // `analyze`'s forests take a while on thousands of configurations: off the thread
+    // that answers the polling pages.
+    let (worker, key) = (app.clone(), name.to_string());
+    let handle = tokio::runtime::Handle::current();
+    let made = tokio::task::spawn_blocking(move || handle.block_on(sweep::live::analysis(&worker.store, &key)))
+        .await
+        .map_err(|e| sweep::SweepError::Conflict(format!("the analysis stopped: {e}")))??;
+    let Some(made) = made else { return Ok(None) };
+    let made = Arc::new(made);
+    cache.insert(name.to_string(), made.clone());
+    Ok(Some(made))
+}
+
+/// `/sweep/NAME/plots/{rungs,weights,pareto,curves}.svg` (curves: `?ids=A,B,…`).
+async fn plot(State(app): State<Arc<App>>, Path((name, plot)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let drawn: Result<Option<String>, String> = match plot.as_str() {
+        "curves.svg" => {
+            let ids: Vec<String> = q.get("ids").map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default();
+            match sweep::live::curves(&app.store, &name, &ids).await {
+                Ok(None) => return no_sweep(&name),
+                Ok(Some(cs)) => {
+                    let series: Vec<(String, Curve)> =
+                        cs.iter().map(|c| (c.config_id.clone(), c.epochs.iter().map(|&(e, t, v, _)| (f64::from(e), t, v)).collect())).collect();
+                    Ok(Some(curves_svg(&series).unwrap_or_else(|| {
+                        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"40\" font-family=\"sans-serif\" font-size=\"12\"><text x=\"4\" y=\"24\">No configuration ticked, or none with a recorded history.</text></svg>".into()
+                    })))
+                }
+                Err(e) => return error(e),
+            }
+        }
+        "rungs.svg" => match sweep::live::rungs(&app.store, &name).await {
+            Ok(None) => return no_sweep(&name),
+            Ok(Some(points)) if points.is_empty() => Ok(None),
+            Ok(Some(points)) => crate::plots::rungs_svg(&points, None).map(Some).map_err(|e| e.to_string()),
+            Err(e) => return error(e),
+        },
+        "weights.svg" | "pareto.svg" => match analysis_of(&app, &name).await {
+            Ok(None) => return no_sweep(&name),
+            Ok(Some(a)) => {
+                let an = &a.analyzed.analysis;
+                let short = |id: &str| id[..12.min(id.len())].to_string();
+                if plot == "weights.svg" {
+                    match &an.sensitivity {
+                        None => Ok(None),
+                        Some(sv) => {
+                            let bands: Vec<crate::plots::WeightBand> = sv.intervals.iter().map(|i| (i.from, i.to, format!("{} (#{})", short(&i.config_id), i.rank))).collect();
+                            crate::plots::weight_bands_svg(&bands, sv.w).map(Some).map_err(|e| e.to_string())
+                        }
+                    }
+                } else {
+                    let on_front: std::collections::HashSet<&str> = an.pareto.iter().map(|p| p.config_id.as_str()).collect();
+                    let leader = a.ranked.first().map(|r| r.config_id.as_str());
+                    let points: Vec<crate::plots::FrontPoint> = a
+                        .ranked
+                        .iter()
+                        .map(|r| crate::plots::FrontPoint {
+                            abs_delta: r.summary.delta_accuracy.abs(),
+                            val_accuracy: r.summary.mean_val_accuracy,
+                            on_front: on_front.contains(r.config_id.as_str()),
+                            chosen: Some(r.config_id.as_str()) == leader,
+                        })
+                        .collect();
+                    crate::plots::pareto_svg(&points).map(Some).map_err(|e| e.to_string())
+                }
+            }
+            Err(e) => return error(e),
+        },
+        _ => return (StatusCode::NOT_FOUND, "no such plot: rungs.svg, weights.svg, pareto.svg or curves.svg").into_response(),
+    };
+    match drawn {
+        Ok(Some(svg)) => svg_response(svg),
+        Ok(None) => (StatusCode::NOT_FOUND, format!("sweep {name} has nothing for {plot}")).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// The sweep page's "How sure is the choice?": `analyze`'s weight bands, Pareto front
+/// and importance per sub-grid, as a part of a page.
+async fn analysis_part(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    let a = match analysis_of(&app, &name).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return no_sweep(&name),
+        Err(e) => return error(e),
+    };
+    let an = &a.analyzed.analysis;
+    let n = seg(&name);
+    let mut b = String::new();
+    let short = |id: &str| id[..12.min(id.len())].to_string();
+    if let Some(sv) = &an.sensitivity {
+        let cur = &sv.intervals[sv.current];
+        let _ = write!(
+            b,
+            "<p id=\"weights-text\">The score ranks like w·(1 − |Δacc|) + (1 − w)·val with w = w1 / (w1 + w2) = {:.3}. \
+             <strong>{}</strong> (rank {}) wins for w from {:.3} to {:.3}; {} win somewhere in [0, 1].</p>\
+             <img id=\"weights\" alt=\"the winner for every weighting\" src=\"/sweep/{n}/plots/weights.svg\">\
+             <img id=\"pareto\" alt=\"the Pareto front\" src=\"/sweep/{n}/plots/pareto.svg\">\
+             <p class=\"muted\">Red line: this sweep's weights. Blue: the configurations no other beats on both val accuracy and |Δacc|; every weighting picks its winner from them; red: the leader.</p>",
+            sv.w,
+            esc(&short(&cur.config_id)),
+            cur.rank,
+            cur.from,
+            cur.to,
+            crate::text::count(sv.intervals.len(), "configuration", "configurations"),
+        );
+    }
+    b.push_str("<h3>What mattered (fANOVA importance; share of the variance)</h3><table id=\"importance\"><tr><th>configurations</th><th>n</th><th>best</th><th>of the score</th><th>of val accuracy</th><th>of Δacc</th></tr>");
+    for g in &an.groups {
+        let name = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", g.name) };
+        let top = |target: &str| {
+            g.importance
+                .iter()
+                .find(|t| t.target == target)
+                .map(|t| t.importances.iter().take(4).map(|i| format!("{} {:.2}", i.param, i.importance)).collect::<Vec<_>>().join(", "))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "—".into())
+        };
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            g.configurations,
+            esc(&g.best.as_deref().map(short).unwrap_or_default()),
+            esc(&top("score")),
+            esc(&top("val_accuracy")),
+            esc(&top("delta_accuracy"))
+        );
+    }
+    b.push_str("</table>");
+    let _ = write!(
+        b,
+        "<p class=\"muted\">Marginals per value with intervals and the tests against the runners-up: <code>gridsweep analyze {}</code> (docs/confidence.md).</p>",
+        esc(&crate::text::shell_word(&name))
+    );
+    Html(b).into_response()
+}
+
+/// `/sweep/NAME/report.html[?config=ID]`: the report as one file, with the stored
+/// evaluation (nothing is trained here).
+async fn report_download(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+    match sweep::live::report(&app.store, &name, q.get("config").map(String::as_str)).await {
+        Ok(Some(html)) => {
+            let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}-report.html\""))],
+                html,
+            )
+                .into_response()
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, format!("no sweep named {name}, or no such configuration in it")).into_response(),
+        Err(sweep::SweepError::Conflict(why)) => (StatusCode::CONFLICT, why).into_response(),
         Err(e) => error(e),
     }
 }

@@ -80,13 +80,12 @@ use dialect::Dialect;
 pub use error::{Result, StoreError};
 use error::{migrate, InDb};
 pub use location::DbLocation;
-pub use queue::{Claim, CompletedConfig, FoldState, Owner, Recorded, Summarize};
+pub use queue::Summarize;
+pub use crate::domain::{Claim, CompletedConfig, Counts, FoldState, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
 use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;
-pub use reads::{Attempts, Counts, Failure, FinishedFold, FoldView, FoldMetrics, PartialConfig, WorkerRow};
-pub use race::{RaceDecision, RaceEntry};
-pub use rungs::{RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep};
+pub use reads::{Attempts, Failure, FinishedFold, FoldView, FoldMetrics, PartialConfig, WorkerRow};
 use rungs::{RungScoreColumns, RUNG_SCORES};
 pub use sweeps::{ImportedConfig, Rung0Budget, SweepRow};
 

@@ -4,72 +4,6 @@
 
 use super::*;
 
-/// Where a fold is in the queue. Stored as its name in `folds.state`, which the
-/// schema checks (`CHECK (state IN (...))`); the SQL in this module spells the same
-/// names, and a test holds the two lists together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FoldState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-}
-
-impl FoldState {
-    pub const ALL: [FoldState; 4] = [FoldState::Pending, FoldState::Running, FoldState::Done, FoldState::Failed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FoldState::Pending => "pending",
-            FoldState::Running => "running",
-            FoldState::Done => "done",
-            FoldState::Failed => "failed",
-        }
-    }
-}
-
-impl std::fmt::Display for FoldState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A stored state that is none of the four (a database written by something else).
-#[derive(Debug, thiserror::Error)]
-#[error("unknown fold state `{0}`")]
-pub struct UnknownFoldState(String);
-
-impl TryFrom<String> for FoldState {
-    type Error = UnknownFoldState;
-    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
-        FoldState::ALL.into_iter().find(|st| st.as_str() == s).ok_or(UnknownFoldState(s))
-    }
-}
-
-/// Who holds a claim: this host, this process, and the worker slot in it.
-#[derive(Debug, Clone)]
-pub struct Owner {
-    pub host: String,
-    pub pid: u32,
-}
-
-impl Owner {
-    pub fn this_process() -> Owner {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "localhost".into());
-        Owner { host, pid: std::process::id() }
-    }
-
-    pub fn worker(&self, slot: usize) -> String {
-        format!("{}:{}:{}", self.host, self.pid, slot)
-    }
-}
-
 /// Is a process of this host alive? (Linux: /proc; elsewhere assume yes, and the lease
 /// decides.)
 pub(super) fn process_alive(pid: i64) -> bool {
@@ -80,45 +14,25 @@ pub(super) fn process_alive(pid: i64) -> bool {
     }
 }
 
-/// A claimed fold.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Claim {
-    pub fold_id: i64,
-    pub config_id: String,
-    pub fold: i64,
-    /// Train to this many epochs (a rung's budget); None: all of them.
-    pub budget: Option<i64>,
-    /// Epochs of the saved training state to continue from, if there is one.
-    pub checkpoint_epochs: Option<i64>,
+/// A claim as its query returns it.
+#[derive(sqlx::FromRow)]
+struct ClaimColumns {
+    fold_id: i64,
+    config_id: String,
+    fold: i64,
+    budget: Option<i64>,
+    checkpoint_epochs: Option<i64>,
 }
 
-/// A configuration whose folds are all done.
-#[derive(Debug, Clone)]
-pub struct CompletedConfig {
-    pub config_id: String,
-    pub position: i64,
-    pub params_json: String,
-    pub summary: CvSummary,
+impl From<ClaimColumns> for Claim {
+    fn from(c: ClaimColumns) -> Self {
+        Claim { fold_id: c.fold_id, config_id: c.config_id, fold: c.fold, budget: c.budget, checkpoint_epochs: c.checkpoint_epochs }
+    }
 }
 
 /// Turns a configuration's done folds into its summary: the sweep's score rule, handed
 /// in by the sweep logic (the store stores; it does not score).
 pub type Summarize<'a> = dyn Fn(&[FoldResult]) -> CvSummary + Sync + 'a;
-
-/// What recording a fold's result did.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// False when the worker no longer held the fold (its lease expired and another
-    /// worker took it over): nothing was written.
-    pub written: bool,
-    /// The configuration, if this was its last fold.
-    pub completed: Option<CompletedConfig>,
-    /// This was the last fold of the configuration's rung: its rung summary was
-    /// written (successive halving; `completed` is None then).
-    pub rung_summary: bool,
-    /// The worker's next claim, made in the same transaction.
-    pub next: Option<Claim>,
-}
 
 impl Store {
     /// `--retry-failed`: failed folds become pending again.
@@ -180,7 +94,7 @@ impl Store {
 
     pub async fn claim(&self, sweep_id: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> Result<Option<Claim>> {
         for sql in self.claim_sql() {
-            let row = with_pool!(self, p => sqlx::query_as::<_, Claim>(&sql)
+            let row = with_pool!(self, p => sqlx::query_as::<_, ClaimColumns>(&sql)
                 .bind(worker)
                 .bind(&owner.host)
                 .bind(owner.pid as i64)
@@ -191,7 +105,7 @@ impl Store {
                 .await
                 .in_db(self))?;
             if row.is_some() {
-                return Ok(row);
+                return Ok(row.map(Claim::from));
             }
         }
         Ok(None)
@@ -382,7 +296,7 @@ impl Store {
             let mut claim = None;
             if let Some((next_sweep, owner, lease, device)) = next {
                 for sql in &claim_sql {
-                    let row = sqlx::query_as::<_, Claim>(sql)
+                    let row = sqlx::query_as::<_, ClaimColumns>(sql)
                         .bind(worker)
                         .bind(&owner.host)
                         .bind(owner.pid as i64)
@@ -393,7 +307,7 @@ impl Store {
                         .await
                         .in_db(self)?;
                     if row.is_some() {
-                        claim = row;
+                        claim = row.map(Claim::from);
                         break;
                     }
                 }

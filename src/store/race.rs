@@ -6,32 +6,6 @@
 
 use super::*;
 
-/// A configuration still in the race, as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RaceEntry {
-    pub config_id: String,
-    pub position: i64,
-    /// Its hyperparameters (canonical JSON, as stored).
-    pub params_json: String,
-    /// (fold, train accuracy, val accuracy, fit seconds) of each done fold, by fold.
-    pub folds: Vec<(i64, f64, f64, f64)>,
-    /// A fold of it failed.
-    pub failed: bool,
-}
-
-/// The sweep logic's decision at a barrier.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RaceDecision {
-    /// Leave the race.
-    pub drop: Vec<String>,
-    /// The fold the others train next; None: the race is over.
-    pub next_fold: Option<i64>,
-    /// Each entry's mean score so far (its stage score), in the entries' order.
-    pub scores: Vec<Option<f64>>,
-    /// Why the race ended (with `next_fold` None).
-    pub ended: Option<String>,
-}
-
 impl Store {
     /// After a claim found nothing, in a race: when no fold is pending or running, hands
     /// the configurations still in the race to `decide` (the sweep logic), records each

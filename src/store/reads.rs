@@ -2,20 +2,6 @@
 
 use super::*;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    pub pending: i64,
-    pub running: i64,
-    pub done: i64,
-    pub failed: i64,
-}
-
-impl Counts {
-    pub fn total(&self) -> i64 {
-        self.pending + self.running + self.done + self.failed
-    }
-}
-
 /// A configuration whose summary is of a rung (successive halving), not of its end.
 #[derive(Debug, Clone)]
 pub struct PartialConfig {

@@ -5,27 +5,6 @@
 
 use super::*;
 
-/// A configuration of a complete rung, as the store hands it to the rung's planner.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RungCandidate {
-    pub config_id: String,
-    pub position: i64,
-    /// Its hyperparameters (canonical JSON, as stored).
-    pub params_json: String,
-    /// All its folds are done and summarised (a failed fold leaves it unscored).
-    pub scored: bool,
-    /// The sweep's score at this rung (None when unscored).
-    pub score: Option<f64>,
-    pub mean_val_accuracy: Option<f64>,
-    /// The epochs its rung summary was taken at; None: it trained to its end.
-    pub resource_epochs: Option<i64>,
-    /// A fold of it still holds a saved training state (deleted once it cannot go on).
-    pub holds_state: bool,
-}
-
-/// The configurations of sweep $1 in rung $2 of bracket $3 that are still in the
-/// search (their own training, not pruned), as [`CandidateColumns`], in grid order;
-/// `and` adds conditions on `c`.
 fn candidates_sql(and: &str) -> String {
     format!(
         "SELECT config_id, position, score, resource_epochs, params_json, completed_at, mean_val_accuracy,
@@ -65,54 +44,6 @@ impl From<CandidateColumns> for RungCandidate {
     }
 }
 
-/// The sweep logic's decision on a complete rung.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RungPlan {
-    /// Nothing goes on: the rung's scores are recorded and the search is over.
-    pub last: bool,
-    /// One per candidate, in the candidates' order.
-    pub decisions: Vec<RungDecision>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RungDecision {
-    /// The epochs its rung score is of.
-    pub epochs: i64,
-    /// It goes on, its folds trained next to this many epochs; None: it stops here.
-    pub next_budget: Option<i64>,
-}
-
-/// What [`Store::advance_rung_with`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RungStep {
-    /// The rung was complete: `configurations` went on to rung `rung`, `pruned` stopped.
-    Promoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
-    /// Folds of the current rung are still pending or running.
-    Waiting,
-    /// Nothing is left to train.
-    Finished,
-    /// A race's last barrier was just decided (once): `configurations` are left,
-    /// `pruned` left at it, and why it is over.
-    Ended { rung: u32, configurations: usize, pruned: usize, why: String },
-}
-
-/// A configuration's result at a complete rung of successive halving.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RungScore {
-    /// Its bracket (0 for plain successive halving).
-    pub bracket: i64,
-    pub config_id: String,
-    pub rung: i64,
-    /// The epochs its rung summary was taken at (None: it trained to its end).
-    pub resource_epochs: Option<i64>,
-    /// None when a failed fold left it unscored.
-    pub score: Option<f64>,
-    pub mean_val_accuracy: Option<f64>,
-    /// It went on to the next rung.
-    pub promoted: bool,
-}
-
-/// Every rung score of a sweep, as [`RungScoreColumns`].
 pub(super) const RUNG_SCORES: &str =
     "SELECT bracket, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted FROM rung_scores WHERE sweep_id = $1 ORDER BY bracket, rung, config_id";
 
@@ -140,22 +71,6 @@ impl From<RungScoreColumns> for RungScore {
             promoted: c.promoted != 0,
         }
     }
-}
-
-/// One rung of a halving sweep, for `status`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RungRow {
-    pub bracket: i64,
-    pub rung: i64,
-    pub configurations: i64,
-    /// The largest epoch budget of the rung.
-    pub epochs: Option<i64>,
-    /// For the rung in progress: folds done of all.
-    pub folds_done: Option<i64>,
-    pub folds: Option<i64>,
-    /// For a complete rung: how many went on (None for the rung in progress and for
-    /// the last one).
-    pub promoted: Option<i64>,
 }
 
 impl Store {

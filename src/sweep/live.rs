@@ -173,3 +173,115 @@ pub async fn export_csv(store: &Store, name: &str, format: CsvFormat) -> Result<
     written.map_err(|e| super::SweepError::Conflict(format!("writing the export of `{name}`: {e}")))?;
     Ok(Csv::File(out))
 }
+
+/// A configuration's learning curve: per epoch, the mean over its folds of the
+/// accuracy on the training fold and on the CV fold (over the folds that reached the
+/// epoch: early stopping ends folds at different epochs).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConfigCurve {
+    pub config_id: String,
+    /// (epoch, mean training accuracy, mean CV-fold accuracy, folds that reached it).
+    pub epochs: Vec<(u32, f64, Option<f64>, usize)>,
+}
+
+/// At most this many configurations' curves are overlaid.
+pub const CURVES_AT_MOST: usize = 10;
+
+/// The learning curves of `ids` in sweep `name` (unknown ids are left out; the first
+/// [`CURVES_AT_MOST`]). None: no sweep of that name.
+pub async fn curves(store: &Store, name: &str, ids: &[String]) -> Result<Option<Vec<ConfigCurve>>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let rows = store.configurations(sweep.id).await?;
+    let mut out = Vec::new();
+    for id in ids.iter().take(CURVES_AT_MOST) {
+        let Some(row) = rows.iter().find(|c| &c.config_id == id) else { continue };
+        let trained = row.shares_training_of.as_deref().unwrap_or(&row.config_id);
+        let folds = store.config_folds(sweep.id, trained).await?;
+        let histories: Vec<Vec<crate::fold::EpochRecord>> =
+            folds.iter().filter_map(|f| serde_json::from_str(f.history_json.as_deref()?).ok()).collect();
+        out.push(ConfigCurve { config_id: id.clone(), epochs: mean_curve(&histories) });
+    }
+    Ok(Some(out))
+}
+
+/// Per epoch, the mean over the histories that reached it.
+pub fn mean_curve(histories: &[Vec<crate::fold::EpochRecord>]) -> Vec<(u32, f64, Option<f64>, usize)> {
+    let mut by_epoch: std::collections::BTreeMap<u32, (f64, f64, usize, usize)> = Default::default();
+    for h in histories {
+        for e in h {
+            let s = by_epoch.entry(e.epoch).or_default();
+            s.0 += e.accuracy;
+            s.2 += 1;
+            if let Some(v) = e.val_accuracy {
+                s.1 += v;
+                s.3 += 1;
+            }
+        }
+    }
+    by_epoch.into_iter().map(|(epoch, (t, v, n, nv))| (epoch, t / n as f64, (nv > 0).then(|| v / nv as f64), n)).collect()
+}
+
+/// What `analyze` says of a sweep, for the live view's analysis section: the analysis,
+/// the ranking it was made of, and the done folds it saw (a cache key: a new fold
+/// makes it stale).
+pub struct AnalysisView {
+    pub analyzed: super::analysis::Analyzed,
+    pub ranked: Vec<crate::rank::Ranked>,
+    pub rule: crate::score::ScoreRule,
+    pub done: i64,
+}
+
+/// The sweep's done folds now (None: no such sweep): whether a cached
+/// [`AnalysisView`] is stale.
+pub async fn done_folds(store: &Store, name: &str) -> Result<Option<i64>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    Ok(Some(store.counts(sweep.id).await?.done))
+}
+
+/// None: no sweep of that name.
+pub async fn analysis(store: &Store, name: &str) -> Result<Option<AnalysisView>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let done = store.counts(sweep.id).await?.done;
+    let rule = super::score_rule(&sweep)?;
+    let recorded = super::ranking::recorded(store, sweep.id).await?;
+    let ranked = crate::rank::rank(&recorded.rows, &rule);
+    let analyzed = super::analysis::analyze(store, &sweep, &rule, None, 10, 0, None).await?;
+    Ok(Some(AnalysisView { analyzed, ranked, rule, done }))
+}
+
+/// A staged search's scores per rung, for the rung plot (empty for other sweeps).
+/// None: no sweep of that name.
+pub async fn rungs(store: &Store, name: &str) -> Result<Option<Vec<crate::plots::RungPoint>>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let rows = store.configurations(sweep.id).await?;
+    Ok(Some(super::report::rung_points(store, &sweep, &rows).await?))
+}
+
+/// The report of sweep `name` as one HTML file, about `config` (default: the newest
+/// evaluated configuration, else rank 1), with its stored evaluation if there is one.
+/// Read-only: nothing is trained. None: no sweep of that name, or no such
+/// configuration; Err(Conflict) when nothing is complete yet.
+pub async fn report(store: &Store, name: &str, config: Option<&str>) -> Result<Option<String>> {
+    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let rule = super::score_rule(&sweep)?;
+    let rows = store.configurations(sweep.id).await?;
+    let config_id = match config {
+        Some(c) => match rows.iter().find(|r| r.config_id == c) {
+            Some(r) => r.config_id.clone(),
+            None => return Ok(None),
+        },
+        None => {
+            let newest = store.latest_evaluation(sweep.id, None).await?.and_then(|j| serde_json::from_str::<crate::evaluate::Evaluation>(&j).ok());
+            match newest {
+                Some(e) => e.config_id,
+                None => match super::ranking::choose(&rows, &rule, super::ranking::Choice::Rank(1)) {
+                    Ok(c) => c.config_id,
+                    Err(_) => return Err(super::SweepError::Conflict(format!("sweep `{name}`: no configuration is complete yet, so there is no report"))),
+                },
+            }
+        }
+    };
+    let evaluation = if sweep.source.is_some() { None } else { super::evaluation::stored(store, &sweep, &config_id).await? };
+    let request = super::report::Request { config_id: &config_id, rule, evaluation: evaluation.as_ref(), top: 10 };
+    super::report::single_page(store, &sweep, &request).await.map(Some)
+}

@@ -12,6 +12,8 @@
 
 pub mod admin;
 pub mod analysis;
+pub mod bench;
+pub mod evaluation;
 pub mod export;
 pub mod import;
 pub mod job;
@@ -20,7 +22,9 @@ pub mod plan;
 pub mod ranking;
 pub mod register;
 pub mod replay;
+pub mod report;
 pub mod rerun;
+pub mod run;
 pub mod status;
 pub mod study;
 
@@ -38,6 +42,12 @@ pub enum SweepError {
     Data(#[from] DataError),
     #[error(transparent)]
     Param(#[from] ParamError),
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+    #[error(transparent)]
+    Eval(#[from] crate::evaluate::EvalError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// The spec cannot continue the recorded sweep of its name (the message says why
     /// and what to do).
     #[error("{0}")]

@@ -24,17 +24,7 @@ pub struct Recorded {
     pub partial: Vec<PartialConfig>,
 }
 
-/// A configuration stopped at a rung, ranked by its score there.
-#[derive(Debug, Clone)]
-pub struct PartialRanked {
-    pub ranked: Ranked,
-    /// The epochs its summary was taken at.
-    pub epochs: i64,
-    /// Stopped for good (else it waits for the next rung).
-    pub pruned: bool,
-    /// Its done folds.
-    pub folds: i64,
-}
+pub use crate::rank::PartialRanked;
 
 #[derive(Debug, Clone)]
 pub struct Ranking {
