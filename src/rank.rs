@@ -79,11 +79,15 @@ pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
     ranks
 }
 
-/// A configuration stopped at a rung, ranked by its score there.
-#[derive(Debug, Clone)]
+/// A configuration stopped at a rung, ranked by its score there. As JSON (`rank
+/// --json`'s and `serve`'s `partial`): its ranking entry with `resource_epochs`,
+/// `pruned` and `folds` beside.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PartialRanked {
+    #[serde(flatten)]
     pub ranked: Ranked,
     /// The epochs its summary was taken at.
+    #[serde(rename = "resource_epochs")]
     pub epochs: i64,
     /// Stopped for good (else it waits for the next rung).
     pub pruned: bool,

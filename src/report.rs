@@ -32,7 +32,7 @@ pub struct ReportInput<'a> {
     pub configurations: usize,
     pub varying: &'a [String],
     /// The chosen configuration's evaluation; None for an imported sweep (no data, no
-    /// model: the sections that need one are left out).
+    /// model) or one not evaluated yet: the sections that need one are left out.
     pub evaluation: Option<&'a Evaluation>,
     /// The configuration the page is about (the evaluated one).
     pub chosen: &'a str,
@@ -384,7 +384,8 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
                 ),
             ));
         }
-        None => facts.push(("imported from", esc(&spec.dataset.path.display().to_string()))),
+        None if input.imported => facts.push(("imported from", esc(&spec.dataset.path.display().to_string()))),
+        None => facts.push(("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())])))),
     }
     facts.extend([
         ("cross-validation", if spec.cv.repeats > 1 {
@@ -416,7 +417,7 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
         ("database", esc(&input.db.to_string())),
         ("ranking", esc(&input.rule.describe())),
     ]);
-    if input.evaluation.is_none() {
+    if input.imported {
         // An import: its folds and times are the file's, not a run's here.
         facts.retain(|(k, _)| *k != "cross-validation" && *k != "time");
         facts.push(("imported", crate::text::utc(input.created_at)));

@@ -470,7 +470,7 @@ fn plots_analysis_and_the_report_come_from_the_same_use_cases() {
     assert!(head.to_ascii_lowercase().contains("content-disposition: attachment; filename=\"p-report.html\""), "{head}");
     assert!(report.contains("How sure is the choice?") && report.contains("data:image/svg+xml;base64,"), "{report}");
     assert!(!report.contains("src=\"img/") && !report.contains("href=\"img/"), "links to files not in the download");
-    assert!(report.contains("Not evaluated yet") && !report.contains("was imported"), "{report}");
+    assert!(report.contains("Not evaluated yet") && !report.contains("was imported") && !report.contains("imported from"), "{report}");
     // Evaluated (by the CLI, beside the running server): the download shows it.
     let (code, _, err) = run(bin().args(["evaluate", "p", "--db", &db, "--epochs", "3", "--quiet", "--model-dir"]).arg(d.path("model")));
     assert_eq!(code, 0, "{err}");

@@ -10,7 +10,7 @@ use crate::sweep::{self, admin::Deletion, ranking::PartialRanked, status::Status
 use crate::text::human_duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -394,19 +394,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let top = if a.top == 0 { usize::MAX } else { a.top };
     let shown: Vec<&Ranked> = ranking.complete.iter().take(top).collect();
     if a.json {
-        let partial_json: Vec<Value> = partial
-            .iter()
-            .map(|p| {
-                let mut v = serde_json::to_value(&p.ranked).unwrap_or_default();
-                v["resource_epochs"] = json!(p.epochs);
-                v["pruned"] = json!(p.pruned);
-                v["folds"] = json!(p.folds);
-                v
-            })
-            .collect();
         println!("{}", serde_json::to_string_pretty(&json!({
             "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
-            "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial_json,
+            "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial,
             "subgrid": a.subgrid,
             "tie_set": ties,
             "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),

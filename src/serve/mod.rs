@@ -466,13 +466,7 @@ async fn api_board(State(app): State<Arc<App>>, Path(name): Path<String>) -> Res
         "counts": s.counts, "rate_per_min": s.rate_per_min, "eta_seconds": s.eta,
         "workers": s.workers, "failures": s.failures, "varying": board.varying,
         "ranking": ranking, "tie_set": s.tie_set,
-        "partial": board.partial.iter().map(|p| {
-            let mut v = serde_json::to_value(&p.ranked).unwrap_or_default();
-            v["resource_epochs"] = json!(p.epochs);
-            v["pruned"] = json!(p.pruned);
-            v["folds"] = json!(p.folds);
-            v
-        }).collect::<Vec<_>>(),
+        "partial": board.partial,
     }))
     .into_response()
 }
@@ -809,12 +803,14 @@ async fn report_download(State(app): State<Arc<App>>, Path(name): Path<String>, 
 /// values (tie-set members green), as an inline SVG.
 fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String, (bool, f64)>) -> String {
     let value = |r: &crate::rank::Ranked| r.params.get(key).map(crate::export::display_value).unwrap_or_default();
-    let mut values: Vec<String> = ranked.iter().map(value).collect();
+    let of: Vec<String> = ranked.iter().map(value).collect();
+    let mut values: Vec<String> = of.clone();
     values.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => x.total_cmp(&y),
         _ => a.cmp(b),
     });
     values.dedup();
+    let slot: HashMap<&str, usize> = values.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
     let (w, h, m) = (280.0, 170.0, 34.0);
     let (y0, y1) = ranked.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| (a.min(r.score), b.max(r.score)));
     let (y0, y1) = if y1 - y0 < 1e-9 { (y0 - 0.001, y1 + 0.001) } else { (y0, y1) };
@@ -834,7 +830,7 @@ fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String
         let _ = write!(o, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", m + step * (i as f64 + 0.5), h - m + 13.0, esc(v));
     }
     for (j, r) in ranked.iter().enumerate() {
-        let i = values.iter().position(|v| *v == value(r)).unwrap_or(0);
+        let i = slot.get(of[j].as_str()).copied().unwrap_or(0);
         // A fixed spread within the value's band, so that equal scores stay visible.
         let jitter = ((j * 37) % 21) as f64 / 20.0 - 0.5;
         let x = m + step * (i as f64 + 0.5 + 0.6 * jitter);
