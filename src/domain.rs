@@ -101,6 +101,9 @@ pub struct Recorded {
     /// False when the worker no longer held the fold (its lease expired and another
     /// worker took it over): nothing was written.
     pub written: bool,
+    /// Not written because the fold no longer exists: a race's speculative fold whose
+    /// configuration left the race while it trained.
+    pub gone: bool,
     /// The configuration, if this was its last fold.
     pub completed: Option<CompletedConfig>,
     /// This was the last fold of the configuration's rung: its rung summary was
@@ -171,6 +174,10 @@ pub enum RungStep {
     Waiting,
     /// Nothing is left to train.
     Finished,
+    /// A race's barrier waits on its last folds, and `folds` speculative folds were
+    /// added for the idle workers: each configuration's next fold, kept if the barrier
+    /// sends it on.
+    Speculated { folds: u64 },
     /// A race's last barrier was just decided (once): `configurations` are left,
     /// `pruned` left at it, and why it is over.
     Ended { rung: u32, configurations: usize, pruned: usize, why: String },
@@ -233,4 +240,17 @@ pub struct RaceDecision {
     pub scores: Vec<Option<f64>>,
     /// Why the race ended (with `next_fold` None).
     pub ended: Option<String>,
+}
+
+/// A configuration in a race, as a barrier that waits shows it to the sweep logic
+/// deciding which folds to train ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ahead {
+    pub config_id: String,
+    /// Its folds (not speculative), done or not.
+    pub folds: i64,
+    /// Its speculative folds.
+    pub ahead: i64,
+    /// (mean train accuracy, mean val accuracy) of its done folds, if any.
+    pub means: Option<(f64, f64)>,
 }

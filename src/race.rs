@@ -22,7 +22,7 @@
 //! results are a repeated grid's, bit for bit.
 
 use crate::score::ScoreRule;
-use crate::domain::{RaceDecision, RaceEntry};
+use crate::domain::{Ahead, RaceDecision, RaceEntry};
 use crate::tieset::{self, Candidate, Settings};
 
 // The defaults were chosen by measurement (docs/less-work.md, "Racing: measured"):
@@ -88,6 +88,42 @@ pub fn plan(rules: &Rules, entries: &[RaceEntry]) -> Result<RaceDecision, String
         .collect::<Result<Vec<Entrant>, String>>()?;
     let stage = decide(&rules.race, rules.k, rules.max_folds, &entrants);
     Ok(RaceDecision { drop: stage.drop, next_fold: stage.next_fold, scores: stage.scores, ended: stage.ended })
+}
+
+/// While a barrier waits on its last folds: at most `idle` folds for idle workers to
+/// train ahead, given the configurations still in the race ([`Ahead`]): the next ones
+/// in order, one per configuration and round, the configurations best first by the
+/// mean score of their done folds (those likeliest to go on; none yet: last, in grid
+/// order), where the race may still use them. Whether they count is for the barriers
+/// to decide: a fold trained ahead is kept when the race sends its configuration that
+/// far, deleted when it drops it; so the order changes only how much of that work is
+/// kept, never a result.
+pub fn speculate(rules: &Rules, race: &[Ahead], idle: usize) -> Vec<(String, i64)> {
+    let mut order: Vec<(&Ahead, Option<f64>)> = race.iter().map(|a| (a, a.means.map(|(t, v)| rules.rule.score(t, v)))).collect();
+    order.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    let mut out = Vec::new();
+    let mut depth: Vec<i64> = order.iter().map(|(a, _)| a.folds + a.ahead).collect();
+    while out.len() < idle {
+        let before = out.len();
+        for (i, (a, _)) in order.iter().enumerate() {
+            if out.len() >= idle {
+                break;
+            }
+            if (depth[i] as usize) < rules.max_folds {
+                out.push((a.config_id.clone(), depth[i]));
+                depth[i] += 1;
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
 }
 
 /// A configuration still in the race, at a barrier.
@@ -228,6 +264,21 @@ mod tests {
         assert_eq!(s.drop, ["c"]);
         assert_eq!(s.scores[2], None);
         assert_eq!(s.next_fold, Some(3));
+    }
+
+    #[test]
+    fn training_ahead_goes_round_the_race_best_first_within_the_idle_and_the_most_folds() {
+        let rules = Rules { race: race(), k: 3, max_folds: 5, rule: ScoreRule::default(), dims: None };
+        let a = |id: &str, folds: i64, ahead: i64, val: Option<f64>| Ahead { config_id: id.into(), folds, ahead, means: val.map(|v| (v, v)) };
+        // b scores best, c has no done fold yet, a is between.
+        let race3 = [a("a", 2, 0, Some(0.5)), a("b", 2, 1, Some(0.6)), a("c", 2, 0, None)];
+        let ids = |v: Vec<(String, i64)>| v.into_iter().map(|(a, f)| format!("{a}{f}")).collect::<Vec<_>>();
+        assert_eq!(ids(speculate(&rules, &race3, 2)), ["b3", "a2"]);
+        assert_eq!(ids(speculate(&rules, &race3, 7)), ["b3", "a2", "c2", "b4", "a3", "c3", "a4"]);
+        // Nothing past the most folds, however many are idle.
+        assert_eq!(speculate(&rules, &race3, 100).len(), 2 + 3 + 3);
+        assert!(speculate(&rules, &[a("a", 5, 0, Some(0.5))], 4).is_empty());
+        assert!(speculate(&rules, &race3, 0).is_empty());
     }
 
     #[test]

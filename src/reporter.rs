@@ -106,6 +106,8 @@ struct Reporter {
     best_score: Option<(String, f64)>,
     /// The sweep's name (the bar's prefix, with the rung for successive halving).
     sweep: String,
+    /// A race's barrier was said to be filled with folds trained ahead (once a stage).
+    ahead_said: bool,
 }
 
 impl Reporter {
@@ -126,6 +128,7 @@ impl Reporter {
             total: 0,
             best_score: None,
             sweep: String::new(),
+            ahead_said: false,
         }
     }
 
@@ -172,6 +175,7 @@ impl Reporter {
                 self.line(format!("[{:>5}/{}] {config_id} fold {fold}: FAILED: {error}", self.done, self.total));
             }
             Event::RaceStage { stage, left, dropped, folds } => {
+                self.ahead_said = false;
                 (self.done, self.total) = (0, *folds);
                 if let Some(o) = &self.overall {
                     o.set_length(self.total);
@@ -214,6 +218,15 @@ impl Reporter {
                 if let Some(w) = weak {
                     self.warn(format!("warning: {w}"));
                 }
+            }
+            Event::TrainingAhead { .. } if self.ahead_said => {}
+            Event::TrainingAhead { .. } => {
+                self.ahead_said = true;
+                self.line("race: the barrier waits on its last folds; idle workers train next folds ahead meanwhile (kept for the configurations that go on)".into());
+            }
+            Event::FoldNotNeeded { worker, config_id, fold } => {
+                self.advance(*worker);
+                self.line(format!("{config_id} fold {fold}: trained ahead while the race's barrier waited, but the configuration left the race: not recorded"));
             }
             Event::FoldLost { worker, config_id, fold } => {
                 self.advance(*worker);

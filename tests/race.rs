@@ -80,6 +80,34 @@ fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
     assert_eq!(outcome(&rdb, "r"), (complete, dropped, members, pick));
 }
 
+/// While a barrier waits on its last folds, idle workers train the next folds of the
+/// configurations in the race; the barrier keeps those of the ones that go on and
+/// deletes the others', so the race records exactly what one worker (never idle at a
+/// barrier) records.
+#[test]
+fn idle_workers_train_ahead_and_the_race_records_what_it_would_without() {
+    let d = Dir::new("race", "ahead");
+    let p = spec(&d, "a", 300, FIXED, RACE);
+    let (many, one) = (d.path("many.db").to_string_lossy().into_owned(), d.path("one.db").to_string_lossy().into_owned());
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &many, "--jobs", "4"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("train next folds ahead meanwhile"), "no barrier wait was filled: {err}");
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &one, "--jobs", "1", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(outcome(&many, "a"), outcome(&one, "a"));
+    let (complete, dropped, _, _) = outcome(&one, "a");
+    for id in complete.iter().chain(dropped.iter().map(|d| &d.0)) {
+        assert_eq!(exact_results(&many, "a", id), exact_results(&one, "a", id), "{id}");
+    }
+    // Nothing speculative is left, and the fold rows are the same ones.
+    let folds = |db: &str| {
+        let mut f: Vec<(String, i64, String)> = common::folds(db, "a").into_iter().map(|x| (x.0, x.1, x.2)).collect();
+        f.sort();
+        f
+    };
+    assert_eq!(folds(&many), folds(&one));
+}
+
 #[test]
 fn configurations_of_one_network_tie_and_end_the_race_as_equivalent() {
     let d = Dir::new("race", "tie");

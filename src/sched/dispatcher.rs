@@ -252,7 +252,8 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             }
             let (q, sweep) = (self.queue, self.job.sweep_id);
             let how = (self.opts.db_patience, q.name());
-            return match Self::patiently(&mut self.signals, self.emit, how, || q.advance_race(sweep, &rules)).await {
+            let idle = self.idle.len();
+            return match Self::patiently(&mut self.signals, self.emit, how, || q.advance_race(sweep, &rules, idle)).await {
                 Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
                     (self.emit)(Event::RaceStage { stage: rung - 1, left: configurations, dropped: pruned, folds });
                     true
@@ -260,6 +261,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                 Ok(RungStep::Waiting) => {
                     self.waiting = true;
                     false
+                }
+                // Next folds to train ahead while the barrier waits.
+                Ok(RungStep::Speculated { folds }) => {
+                    (self.emit)(Event::TrainingAhead { folds });
+                    true
                 }
                 Ok(RungStep::Ended { rung, configurations, pruned, why }) => {
                     (self.emit)(Event::RaceEnded { stage: rung, left: configurations, dropped: pruned, why });
@@ -300,7 +306,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                     (self.emit)(Event::RungPromoted { bracket: several.then_some(b as u32), rung, configurations, pruned, folds, weak });
                     promoted = true;
                 }
-                Ok(RungStep::Waiting) => self.waiting = true,
+                Ok(RungStep::Waiting | RungStep::Speculated { .. }) => self.waiting = true,
                 // For good: nothing is added to a staged sweep under way.
                 Ok(RungStep::Finished | RungStep::Ended { .. }) => {
                     self.finished.insert(b);
@@ -409,6 +415,10 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         let how = (self.opts.db_patience, q.name());
         let recorded = Self::patiently(&mut self.signals, self.emit, how, || q.record_done_then_claim(claim.fold_id, &wname, &r, rule, next)).await;
         match recorded {
+            Ok(rec) if rec.gone => {
+                // A fold trained ahead of a race's barrier, whose configuration left.
+                (self.emit)(Event::FoldNotNeeded { worker, config_id: claim.config_id, fold: claim.fold });
+            }
             Ok(rec) if !rec.written => {
                 // Its lease expired and another worker took the fold over: the other
                 // worker's result is the one recorded.

@@ -70,6 +70,9 @@ pub enum Event {
     /// A fold finished after its lease had expired and another worker had taken it
     /// over: this result was not recorded (the other worker's is).
     FoldLost { worker: usize, config_id: String, fold: i64 },
+    /// A fold trained ahead while a race's barrier waited, whose configuration left the
+    /// race meanwhile: its result is not recorded.
+    FoldNotNeeded { worker: usize, config_id: String, fold: i64 },
     /// A claimed fold belongs to a configuration this process does not know (another
     /// spec version added it): released, and this process claims no more.
     UnknownConfiguration { config_id: String, fold: i64 },
@@ -90,6 +93,9 @@ pub enum Event {
     /// (`folds` folds to train), `dropped` left the race as credibly worse; `stage` is
     /// the barrier's number (0: after the first folds).
     RaceStage { stage: u32, left: usize, dropped: usize, folds: u64 },
+    /// A race's barrier waits on its last folds: `folds` next folds were added for idle
+    /// workers to train ahead (kept for the configurations the barrier sends on).
+    TrainingAhead { folds: u64 },
     /// A race's last barrier: `left` are left, `dropped` left at it, and why it ended.
     RaceEnded { stage: u32, left: usize, dropped: usize, why: String },
     Stopping { running: usize },

@@ -43,7 +43,8 @@ pub trait FoldQueue {
     /// Successive halving, when nothing is claimable: promote `bracket`'s complete rung.
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep>;
     /// A race, when nothing is claimable: decide its barrier.
-    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules) -> QueueResult<RungStep>;
+    /// (`idle`: workers with nothing to do, for folds to train ahead while it waits.)
+    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules, idle: usize) -> QueueResult<RungStep>;
     /// Successive halving, when `config_id`'s rung summary was written: the saved
     /// states of its rung's configurations that can no longer go on are deleted.
     async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64>;
@@ -103,8 +104,9 @@ impl FoldQueue for Store {
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep> {
         self.advance_rung_with(sweep, bracket, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
     }
-    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules) -> QueueResult<RungStep> {
-        self.advance_race_with(sweep, |_, entries| crate::race::plan(rules, entries)).await
+    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules, idle: usize) -> QueueResult<RungStep> {
+        self.advance_race_with(sweep, |_, entries| crate::race::plan(rules, entries), |race| crate::race::speculate(rules, race, idle), &summarizer(&rules.rule))
+            .await
     }
     async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64> {
         self.drop_states_with(sweep, config_id, |n, settled| crate::search::hopeless(h, n, settled)).await

@@ -123,7 +123,7 @@ impl FoldQueue for MemQueue {
         }
         Ok(c)
     }
-    async fn advance_race(&self, _sweep: i64, _rules: &crate::race::Rules) -> QueueResult<RungStep> {
+    async fn advance_race(&self, _sweep: i64, _rules: &crate::race::Rules, _idle: usize) -> QueueResult<RungStep> {
         // Races are the store's (tests/race.rs); this queue has none.
         Ok(RungStep::Finished)
     }
@@ -166,10 +166,10 @@ impl FoldQueue for MemQueue {
     ) -> QueueResult<Recorded> {
         let mut m = self.up()?;
         if m.steal == Some(fold_id) {
-            return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None });
+            return Ok(Recorded { written: false, gone: false, completed: None, rung_summary: false, next: None });
         }
         let f = m.folds.iter_mut().find(|f| f.id == fold_id && f.state == "running" && f.worker.as_deref() == Some(worker));
-        let Some(f) = f else { return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None }) };
+        let Some(f) = f else { return Ok(Recorded { written: false, gone: false, completed: None, rung_summary: false, next: None }) };
         f.state = "done";
         f.val = Some(r.val_accuracy);
         let config = f.config.clone();
@@ -177,7 +177,7 @@ impl FoldQueue for MemQueue {
         let complete = m.folds.iter().filter(|f| f.config == config).all(|f| f.state == "done");
         let completed = complete.then(|| CompletedConfig { config_id: config.clone(), position: 0, params_json: "{}".into(), summary: crate::score::summarize(&done, rule) });
         let next = next.and_then(|_| MemQueue::take(&mut m, worker));
-        Ok(Recorded { written: true, completed, rung_summary: false, next })
+        Ok(Recorded { written: true, gone: false, completed, rung_summary: false, next })
     }
     async fn record_failed(&self, fold_id: i64, _worker: &str, _error: &str) -> QueueResult<()> {
         let mut m = self.up()?;

@@ -43,6 +43,60 @@ macro_rules! with_pool {
     };
 }
 
+/// Inside a transaction `$tx` of `$store`: summarises `$config_id`'s done folds
+/// (`speculative = 0`) with `$summarize`, writes the summary with `completed_at` `$t`
+/// (and to the configurations sharing its training); evaluates to the configuration's
+/// `(position, params_json, summary, resource epochs)`. A macro because the statements
+/// run on the one backend-typed `tx` of `with_pool!` (as the long transactions do).
+macro_rules! write_summary {
+    ($store:expr, $tx:expr, $sweep_id:expr, $config_id:expr, $summarize:expr, $t:expr) => {{
+        let rows: Vec<FoldColumns> = sqlx::query_as(FOLD_RESULTS).bind($sweep_id).bind($config_id).fetch_all(&mut *$tx).await.in_db($store)?;
+        let folds = rows.into_iter().map(|r| r.result($store)).collect::<Result<Vec<FoldResult>>>()?;
+        let s = $summarize(&folds);
+        // A rung's summary (some fold stopped at its budget) is partial: it says at how
+        // many epochs it was taken.
+        let resource = folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max();
+        let row = sqlx::query(
+            "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
+                    std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
+                    delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12, resource_epochs = $15
+             WHERE sweep_id = $13 AND config_id = $14
+             RETURNING position, params_json, config_id",
+        )
+        .bind(s.mean_train_accuracy)
+        .bind(s.std_train_accuracy)
+        .bind(s.mean_val_accuracy)
+        .bind(s.std_val_accuracy)
+        .bind(s.mean_train_loss)
+        .bind(s.std_train_loss)
+        .bind(s.mean_val_loss)
+        .bind(s.std_val_loss)
+        .bind(s.delta_accuracy)
+        .bind(s.score)
+        .bind(s.total_fit_seconds)
+        .bind($t)
+        .bind($sweep_id)
+        .bind($config_id)
+        .bind(resource)
+        .fetch_all(&mut *$tx)
+        .await
+        .in_db($store)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt { db: $store.name.clone(), message: format!("configuration {} has folds but no row", $config_id) })?;
+        // ... and every configuration that shares the training (by its index).
+        sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by = $2"))
+            .bind($sweep_id)
+            .bind($config_id)
+            .execute(&mut *$tx)
+            .await
+            .in_db($store)?;
+        let position: i64 = row.get("position");
+        let params_json: String = row.get("params_json");
+        (position, params_json, s, resource)
+    }};
+}
+
 /// Copies the summary of the configuration holding a training to the configurations
 /// `selection` picks among those sharing it (`trained_by` set).
 fn copy_shared_summary_sql(selection: &str) -> String {
@@ -81,7 +135,7 @@ pub use error::{Result, StoreError};
 use error::{migrate, InDb};
 pub use location::DbLocation;
 pub use queue::Summarize;
-pub use crate::domain::{Claim, CompletedConfig, Counts, FoldState, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
+pub use crate::domain::{Ahead, Claim, CompletedConfig, Counts, FoldState, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
 use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;

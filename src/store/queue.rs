@@ -199,7 +199,7 @@ impl Store {
                         final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11,
                         partial = $14, checkpoint_epochs = CASE WHEN $14 = 1 THEN checkpoint_epochs END
                  WHERE id = $12 AND state = 'running' AND worker = $13
-                 RETURNING sweep_id, config_id",
+                 RETURNING sweep_id, config_id, speculative",
             )
             .bind(t)
             .bind(r.train_accuracy)
@@ -219,14 +219,18 @@ impl Store {
             .await
             .in_db(self)?;
             let Some(row) = updated else {
+                // Taken over by another worker after its lease expired, or gone: a
+                // speculative fold of a configuration that left its race.
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE id = $1").bind(fold_id).fetch_one(&mut *tx).await.in_db(self)?;
                 tx.rollback().await.in_db(self)?;
-                return Ok(Recorded { written: false, completed: None, rung_summary: false, next: None });
+                return Ok(Recorded { written: false, gone: exists == 0, completed: None, rung_summary: false, next: None });
             };
             if !r.partial {
                 // A complete fold needs no saved state any more.
                 freed = sqlx::query("DELETE FROM checkpoints WHERE fold_id = $1").bind(fold_id).execute(&mut *tx).await.in_db(self)?.rows_affected() > 0;
             }
             let (sweep_id, config_id): (i64, String) = (row.get("sweep_id"), row.get("config_id"));
+            let speculative = row.get::<i64, _>("speculative") != 0;
             if let Some(lock) = self.dialect.lock_rows("SELECT config_id FROM configurations WHERE sweep_id = $1 AND config_id = $2") {
                 // Two workers recording a configuration's last two folds at once queue
                 // here, so the second sees the first's fold done (READ COMMITTED).
@@ -237,58 +241,21 @@ impl Store {
                     .await
                     .in_db(self)?;
             }
-            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state != 'done'")
+            // A race's speculative fold (trained ahead while a barrier waits) completes
+            // nothing: its barrier decides whether it counts. Nor does one keep a
+            // configuration's stage from completing.
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND config_id = $2 AND state != 'done' AND speculative = 0")
                 .bind(sweep_id)
                 .bind(&config_id)
                 .fetch_one(&mut *tx)
                 .await
                 .in_db(self)?;
             let (mut completed, mut rung_summary) = (None, false);
-            if open == 0 {
-                let rows: Vec<FoldColumns> = sqlx::query_as(FOLD_RESULTS).bind(sweep_id).bind(&config_id).fetch_all(&mut *tx).await.in_db(self)?;
-                let folds = rows.into_iter().map(|r| r.result(self)).collect::<Result<Vec<FoldResult>>>()?;
-                let s = summarize(&folds);
-                // A rung's summary (some fold stopped at its budget) is partial: it says
-                // at how many epochs it was taken.
-                let resource = folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max();
-                let row = sqlx::query(
-                    "UPDATE configurations SET mean_train_accuracy = $1, std_train_accuracy = $2, mean_val_accuracy = $3,
-                            std_val_accuracy = $4, mean_train_loss = $5, std_train_loss = $6, mean_val_loss = $7, std_val_loss = $8,
-                            delta_accuracy = $9, score = $10, total_fit_seconds = $11, completed_at = $12, resource_epochs = $15
-                     WHERE sweep_id = $13 AND config_id = $14
-                     RETURNING position, params_json, config_id",
-                )
-                .bind(s.mean_train_accuracy)
-                .bind(s.std_train_accuracy)
-                .bind(s.mean_val_accuracy)
-                .bind(s.std_val_accuracy)
-                .bind(s.mean_train_loss)
-                .bind(s.std_train_loss)
-                .bind(s.mean_val_loss)
-                .bind(s.std_val_loss)
-                .bind(s.delta_accuracy)
-                .bind(s.score)
-                .bind(s.total_fit_seconds)
-                .bind(t)
-                .bind(sweep_id)
-                .bind(&config_id)
-                .bind(resource)
-                .fetch_all(&mut *tx)
-                .await
-                .in_db(self)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {config_id} has folds but no row") })?;
-                // ... and every configuration that shares the training (by its index).
-                sqlx::query(&copy_shared_summary_sql("sweep_id = $1 AND trained_by = $2"))
-                .bind(sweep_id)
-                .bind(&config_id)
-                .execute(&mut *tx)
-                .await
-                .in_db(self)?;
+            if open == 0 && !speculative {
+                let (position, params_json, s, resource) = write_summary!(self, tx, sweep_id, &config_id, summarize, t);
                 rung_summary = resource.is_some();
                 if resource.is_none() {
-                    completed = Some(CompletedConfig { config_id: config_id.clone(), position: row.get("position"), params_json: row.get("params_json"), summary: s });
+                    completed = Some(CompletedConfig { config_id: config_id.clone(), position, params_json, summary: s });
                 }
             }
             // (No `updated_at` of the sweep here: one row every worker would update is a
@@ -313,7 +280,7 @@ impl Store {
                 }
             }
             tx.commit().await.in_db(self)?;
-            Ok(Recorded { written: true, completed, rung_summary, next: claim })
+            Ok(Recorded { written: true, gone: false, completed, rung_summary, next: claim })
         });
         if freed {
             self.reclaim().await;

@@ -198,7 +198,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT config_id, position, params_json, resource_epochs, pruned,
-                    (SELECT COUNT(*) FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id) AND f.state = 'done') AS folds_done,
+                    (SELECT COUNT(*) FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id) AND f.state = 'done' AND f.speculative = 0) AS folds_done,
                     {SUMMARY_READ}
              FROM configurations c WHERE sweep_id = $1 AND (resource_epochs IS NOT NULL OR pruned = 1) AND completed_at IS NOT NULL ORDER BY position"
         );
@@ -225,7 +225,7 @@ impl Store {
         let rows: Vec<FoldMetricRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT c.config_id, f.fold, f.train_accuracy, f.val_accuracy, f.fit_seconds, f.score_seconds
              FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id)
-             WHERE c.sweep_id = $1 AND f.state = 'done' ORDER BY c.config_id, f.fold",
+             WHERE c.sweep_id = $1 AND f.state = 'done' AND f.speculative = 0 ORDER BY c.config_id, f.fold",
         )
         .bind(sweep_id)
         .fetch_all(p)

@@ -51,7 +51,7 @@ impl SummaryColumns {
 /// those of the configuration whose training it shares.
 pub(super) const FOLD_RESULTS: &str = "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
         fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run) AS scored_epoch, partial
- FROM folds WHERE sweep_id = $1 AND state = 'done'
+ FROM folds WHERE sweep_id = $1 AND state = 'done' AND speculative = 0
    AND config_id = (SELECT COALESCE(trained_by, config_id) FROM configurations WHERE sweep_id = $1 AND config_id = $2)
  ORDER BY fold";
 
