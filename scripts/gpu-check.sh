@@ -12,7 +12,9 @@
 # study's shape (6,446 rows of built-in data, the final configuration with adam/nadam
 # × dropout 0.3/0.4, batch 512 and 64) with 1, 4 and 8 workers per GPU; (5) estimates
 # the study's whole grid (5,328 fold-fits, its fold-epochs from `plan`) at the best
-# rate. Everything it measures goes to OUT_DIR/gpu-check.json, step by step, so a run
+# rate; (6) times fused training's premise (scripts/fusion-kernels.py: N networks'
+# products batched against one by one). Everything it measures goes to
+# OUT_DIR/gpu-check.json, step by step, so a run
 # cut short still leaves what it had. Under 8 minutes on a GPU; DEVICE=cpu runs the
 # same steps on the CPU (how the test suite checks the script itself), and
 # GPU_CHECK_EPOCHS (default 20) sets the benchmark's epochs.
@@ -138,5 +140,16 @@ print(json.dumps({"fold_fits": fold_fits, "fold_epochs": fold_epochs, "best_run"
                   "note": "full epochs, no early stopping: an upper bound"}))
 PY
 )"
+# (6) Fused training's premise on DEVICE (issue 33): one training step's products of N
+# same-shape networks as batched products against one by one, each member's slice
+# compared with its own (python3's torch; the cache is a site-packages folder).
+BUDGET=0.5
+[ "$DEVICE" = cpu ] && BUDGET=0.02
+if FK=$(PYTHONPATH="$CACHE${PYTHONPATH:+:$PYTHONPATH}" timeout 120 python3 "$REPO/scripts/fusion-kernels.py" --device "$DEVICE" --budget "$BUDGET" --json 2>"$W/fk.err"); then
+  record fusion_kernels "$FK"
+  say "fused products: $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(", ".join("w%d b%d n%d: %.2fx%s" % (c["width"], c["batch"], c["members"], c["fused_over_unfused"], "" if c["bit_for_bit"] else " (not bit for bit)") for c in d["cases"]))' "$FK")"
+else
+  record fusion_kernels "$(python3 -c 'import json,sys; print(json.dumps({"error": open(sys.argv[1]).read()[-1000:]}))' "$W/fk.err")"
+fi
 record finished "\"$(date -u +%FT%TZ)\""
 say "figures in $JSON"

@@ -36,6 +36,11 @@ fn the_gpu_check_runs_its_steps_on_the_cpu_and_says_why_cuda_is_missing() {
     // 3 × (960 × 60 + 768 × 30 + 48 × 100) (grid B's 30 epochs, its 256 twins shared).
     assert_eq!((est["fold_fits"].as_u64(), est["fold_epochs"].as_u64()), (Some(5328), Some(3 * (960 * 60 + 768 * 30 + 48 * 100))), "{j}");
     assert!(est["minutes"].as_f64().unwrap() > 0.0 && j["finished"].is_string(), "{j}");
+    // Fused training's premise: 12 cases, each member's fused products its own, bit for
+    // bit, on this CPU.
+    let cases = j["fusion_kernels"]["cases"].as_array().unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(cases.len(), 12, "{j}");
+    assert!(cases.iter().all(|c| c["bit_for_bit"] == true && c["fused_over_unfused"].as_f64().unwrap() > 0.0), "{j}");
     if !tch::Cuda::is_available() {
         let (code, err, j) = script(&d.path("out2"), "cuda");
         assert_eq!(code, 3, "{err}");
