@@ -423,7 +423,11 @@ pub fn summary_text(s: &RunSummary) -> String {
         if c.running > 0 { format!(", {} running elsewhere", c.running) } else { String::new() },
         s.done,
         // A fold of a staged search trains once per rung it reaches: two different counts.
-        if s.staged { " (rung spans: a fold trains once per rung it reaches)" } else { "" },
+        match (s.staged, s.not_needed) {
+            (_, n) if n > 0 => format!(" (of which {n} trained ahead at a race's barrier for configurations that then left it: not recorded)"),
+            (true, _) => " (rung spans: a fold trains once per rung it reaches)".to_string(),
+            _ => String::new(),
+        },
         s.failed,
         if s.abandoned > 0 { format!(", {} abandoned", s.abandoned) } else { String::new() },
         s.wall_seconds
@@ -440,4 +444,33 @@ pub fn summary_text(s: &RunSummary) -> String {
         t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `{}`) to continue", s.resume_hint));
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(done: usize, not_needed: usize, staged: bool) -> RunSummary {
+        RunSummary {
+            sweep: "s".into(),
+            counts: crate::domain::Counts { pending: 0, running: 0, done: 12, failed: 0 },
+            done,
+            failed: 0,
+            abandoned: 0,
+            not_needed,
+            stopped: None,
+            wall_seconds: 1.0,
+            best: None,
+            resume_hint: String::new(),
+            staged,
+        }
+    }
+
+    #[test]
+    fn the_summary_says_which_of_this_runs_folds_were_trained_ahead_and_not_needed() {
+        let t = summary_text(&summary(14, 2, false));
+        assert!(t.contains("this run: 14 done (of which 2 trained ahead at a race's barrier"), "{t}");
+        assert!(!summary_text(&summary(12, 0, false)).contains("trained ahead"));
+        assert!(summary_text(&summary(20, 0, true)).contains("rung spans"));
+    }
 }

@@ -27,6 +27,8 @@ struct Tally {
     done: usize,
     failed: usize,
     abandoned: usize,
+    /// Done, but trained ahead for a configuration that left its race.
+    not_needed: usize,
 }
 
 pub(super) struct Dispatcher<'a, Q: FoldQueue> {
@@ -417,6 +419,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         match recorded {
             Ok(rec) if rec.gone => {
                 // A fold trained ahead of a race's barrier, whose configuration left.
+                self.tally.not_needed += 1;
                 (self.emit)(Event::FoldNotNeeded { worker, config_id: claim.config_id, fold: claim.fold });
             }
             Ok(rec) if !rec.written => {
@@ -546,6 +549,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             done: self.tally.done,
             failed: self.tally.failed,
             abandoned: self.tally.abandoned,
+            not_needed: self.tally.not_needed,
             stopped: self.escalation.stopped(),
             wall_seconds: started.elapsed().as_secs_f64(),
             best: self.best.clone(),

@@ -146,6 +146,9 @@ pub struct RunSummary {
     pub done: usize,
     pub failed: usize,
     pub abandoned: usize,
+    /// Of `done`: folds trained ahead while a race's barrier waited, for configurations
+    /// that then left the race (not recorded).
+    pub not_needed: usize,
     /// How a signal stopped it, if one did.
     pub stopped: Option<Stopped>,
     pub wall_seconds: f64,
@@ -322,6 +325,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
                 done: 0,
                 failed: 0,
                 abandoned: 0,
+                not_needed: 0,
                 stopped: d.stopped(),
                 wall_seconds: started.elapsed().as_secs_f64(),
                 best: None,

@@ -345,7 +345,7 @@ impl Store {
                 let (n, folds, fdone, epochs): (i64, i64, i64, Option<i64>) = sqlx::query_as(
                     "SELECT COUNT(DISTINCT c.config_id), COUNT(f.id), COALESCE(SUM(CASE WHEN f.state = 'done' THEN 1 ELSE 0 END), 0), MAX(f.budget)
                      FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = c.config_id
-                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2 AND c.bracket = $3",
+                     WHERE c.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND c.rung = $2 AND c.bracket = $3 AND f.speculative = 0",
                 )
                 .bind(sweep_id)
                 .bind(now)
