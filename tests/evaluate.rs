@@ -57,7 +57,7 @@ fn evaluate_reports_test_metrics_stores_them_and_saves_the_model() {
     assert_eq!(e["rank"], 1);
     assert_eq!(e["params"]["epochs"], 8);
     assert_eq!(e["params"]["monitor"], "val_loss");
-    assert_eq!(e["device"], "cpu", "where the final training ran");
+    assert_eq!(e["device"], common::cpu_label(), "where the final training ran");
 
     // Parts: 900 rows cut 49/21/30 as the study's split.
     let part = |k: &str| e["class_counts"][k].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>();

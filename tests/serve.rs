@@ -151,7 +151,7 @@ fn pages_and_api_show_what_the_cli_shows_and_folds_arrive_live() {
     let new: Vec<&Value> = u["folds"].as_array().unwrap().iter().filter(|f| f["finished_at"].as_f64().unwrap() > cursor).collect();
     assert_eq!(new.len(), 6, "{u}");
     assert_eq!(u["counts"]["done"], 15);
-    assert!(new.iter().all(|f| f["device"] == "cpu" && f["worker"].is_string() && f["val_accuracy"].is_number()));
+    assert!(new.iter().all(|f| f["device"] == common::cpu_label().as_str() && f["worker"].is_string() && f["val_accuracy"].is_number()));
 
     // A configuration's page: its folds (device, worker, epochs), its curves, and the
     // same in JSON; the downloads are `export`'s files, byte for byte.
@@ -164,7 +164,7 @@ fn pages_and_api_show_what_the_cli_shows_and_folds_arrive_live() {
     let c = srv.json(&format!("/api/sweeps/web/configs/{best}"));
     let folds = c["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 3);
-    assert!(folds.iter().all(|f| f["state"] == "done" && f["device"] == "cpu" && f["epochs_run"] == 3 && f["history"].as_array().unwrap().len() == 3), "{c}");
+    assert!(folds.iter().all(|f| f["state"] == "done" && f["device"] == common::cpu_label().as_str() && f["epochs_run"] == 3 && f["history"].as_array().unwrap().len() == 3), "{c}");
     assert_eq!(srv.get("/sweep/web/config/nope").0, 404);
     for (file, format) in [("hpo_combined.csv", "hpo-combined"), ("cv_results.csv", "cv-results")] {
         let (status, body) = srv.get(&format!("/sweep/web/{file}"));

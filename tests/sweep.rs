@@ -62,10 +62,10 @@ fn run_rank_export_and_extend(backend: Backend) {
     let st = json(bin().args(["status", "--db", &db, "--json"]));
     assert_eq!(st["counts"]["done"], 12);
     assert_eq!(st["failures"].as_array().unwrap().len(), 0);
-    assert_eq!(st["done_fold_devices"], serde_json::json!([{"device": "cpu", "folds": 12}]));
+    assert_eq!(st["done_fold_devices"], serde_json::json!([{"device": common::cpu_label(), "folds": 12}]));
     let (code, out, err) = run(bin().args(["status", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("done folds: 12 on cpu"), "{out}");
+    assert!(out.contains(&format!("done folds: 12 on {}", common::cpu_label())), "{out}");
 
     let r = json(bin().args(["rank", "basic", "--db", &db, "--json", "--w1", "0.2", "--w2", "1.5"]));
     let ranking = r["ranking"].as_array().unwrap();

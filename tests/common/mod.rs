@@ -5,11 +5,17 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The gridsweep binary under test, with MKL's default kernels whatever the
-/// environment says (tests that want `--mkl-avx512` ask for it).
+/// environment says (tests that want `--mkl-avx512` or `--fp32-portable` ask for it).
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridsweep"));
-    c.env_remove(gridsweep::mkl::ENV);
+    c.env_remove(gridsweep::mkl::ENV).env_remove(gridsweep::mkl::PORTABLE_ENV).env_remove(gridsweep::mkl::VENDOR_ENV);
     c
+}
+
+/// The device label the binary records for CPU folds here by default: `cpu`, or
+/// `cpu+mkl-avx512` on an Intel CPU with AVX-512, where MKL takes those kernels itself.
+pub fn cpu_label() -> String {
+    gridsweep::device::label(tch::Device::Cpu)
 }
 
 /// Runs a command; returns (exit code, stdout, stderr).
