@@ -199,6 +199,8 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
 pub struct Case {
     pub precision: Precision,
     pub mkl_avx512: bool,
+    /// fp32 on the vendor-independent path (`--fp32-portable`).
+    pub portable: bool,
     pub protocol: Protocol,
     /// `run --checkpoint-every`.
     pub checkpoint_every: u32,
@@ -206,9 +208,10 @@ pub struct Case {
 
 impl Case {
     pub fn name(self) -> String {
-        let base = match (self.precision, self.mkl_avx512) {
-            (Precision::Fp32, true) => "fp32+mkl-avx512",
-            (p, _) => p.name(),
+        let base = match (self.precision, self.mkl_avx512, self.portable) {
+            (Precision::Fp32, true, _) => "fp32+mkl-avx512",
+            (Precision::Fp32, _, true) => "fp32+portable",
+            (p, _, _) => p.name(),
         };
         let base = match self.protocol {
             Protocol::GridSearchCv => base.to_string(),
@@ -269,7 +272,7 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
         false => r.peak_all.get(prec.name()).copied(),
     };
     let rate = fits as f64 / wall * 60.0;
-    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && c.protocol == Protocol::GridSearchCv
+    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && !c.portable && c.protocol == Protocol::GridSearchCv
         && c.checkpoint_every == r.default_interval;
     if is_default_fp32 {
         *fp32_rate = Some(rate);
@@ -279,6 +282,7 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
         "checkpoint_every": c.checkpoint_every,
         "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
         "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
+        "fp32_portable": prec == Precision::Fp32 && (c.portable || crate::mkl::portable_path()),
         "fold_fits": fits, "wall_seconds": wall,
         "wall_seconds_of_every_run": walls,
         "fold_fits_per_minute": rate, "seconds_per_fold_fit": wall / fits as f64,

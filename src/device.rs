@@ -126,17 +126,47 @@ pub fn name(d: Device) -> String {
 /// `cpu+mkl-avx512` where MKL runs its AVX-512 kernels (its own choice on Intel CPUs
 /// with AVX-512, or `--mkl-avx512` on others), `cpu` where it runs its AVX2 ones (its
 /// choice on AMD CPUs, and on CPUs without AVX-512). A sweep continued on the other path
-/// is then told apart, also when nobody asked for `--mkl-avx512`.
+/// is then told apart, also when nobody asked for `--mkl-avx512`. `cpu+portable` is the
+/// vendor-independent path (`--fp32-portable`), the same numbers on every vendor's CPU.
 pub fn label(d: Device) -> String {
     match d {
+        Device::Cpu if crate::mkl::portable_path() => "cpu+portable".into(),
         Device::Cpu if crate::mkl::avx512_path() => "cpu+mkl-avx512".into(),
         other => name(other),
     }
 }
 
+/// Where a sweep's done folds ran on more than one device or CPU kernel path (per
+/// label: `cpu`, `cpu+mkl-avx512`, `cpu+portable`, `cuda:0`, with their fold counts),
+/// what that means for its comparisons; None where they all ran on one.
+pub fn mixed_paths_note(devices: &[(String, i64)]) -> Option<String> {
+    if devices.len() < 2 {
+        return None;
+    }
+    Some(format!(
+        "this sweep's done folds ran on {} kernel paths ({}): the same fold trains to numbers that differ in rounding on each,          so configurations trained on different paths are compared across that difference (docs/reference.md, `--fp32-portable`)",
+        devices.len(),
+        folds_per_path(devices)
+    ))
+}
+
+/// "3 on cpu, 6 on cpu+mkl-avx512": done folds per device label.
+pub fn folds_per_path(devices: &[(String, i64)]) -> String {
+    let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
+    on.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_on_two_paths_is_named_and_one_on_one_is_not() {
+        assert_eq!(mixed_paths_note(&[]), None);
+        assert_eq!(mixed_paths_note(&[("cpu".into(), 12)]), None);
+        let note = mixed_paths_note(&[("cpu".into(), 3), ("cpu+mkl-avx512".into(), 6)]).unwrap();
+        assert!(note.contains("2 kernel paths (3 on cpu, 6 on cpu+mkl-avx512)") && note.contains("--fp32-portable"), "{note}");
+    }
 
     #[test]
     fn names_parse() {

@@ -22,10 +22,14 @@
 //! path they used (the fold's device reads `cpu+mkl-avx512`). bf16 products go to
 //! oneDNN, which already uses AVX-512 here, and do not change.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Set by [`force_avx512`] where it changes MKL's choice (a CPU that is not Intel's).
 static FORCE_AVX512: AtomicBool = AtomicBool::new(false);
+/// Set by [`portable`]: MKL's vendor-independent kernels and ATen's AVX2 ones.
+static PORTABLE: AtomicBool = AtomicBool::new(false);
+/// The vendor MKL is told ([`VENDOR_ENV`], for tests): 0 the CPU's own, 1 Intel, 2 another.
+static ANSWER: AtomicU8 = AtomicU8::new(0);
 /// Set by MKL's first vendor query: from then on its choice is made.
 static ASKED: AtomicBool = AtomicBool::new(false);
 
@@ -33,10 +37,19 @@ static ASKED: AtomicBool = AtomicBool::new(false);
 #[no_mangle]
 pub extern "C" fn mkl_serv_intel_cpu_true() -> libc::c_int {
     ASKED.store(true, Ordering::SeqCst);
+    answers_intel() as libc::c_int
+}
+
+/// What MKL's vendor test answers in this process.
+fn answers_intel() -> bool {
     if FORCE_AVX512.load(Ordering::SeqCst) {
-        return 1;
+        return true;
     }
-    vendor_is_intel() as libc::c_int
+    match ANSWER.load(Ordering::SeqCst) {
+        1 => true,
+        2 => false,
+        _ => vendor_is_intel(),
+    }
 }
 
 /// cpuid leaf 0's vendor string is "GenuineIntel": MKL's own test.
@@ -58,6 +71,14 @@ pub fn vendor_is_intel() -> bool {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MklError {
+    #[error("--fp32-portable and --mkl-avx512 ask for different kernels; give one")]
+    Both,
+    #[error("--fp32-portable: this CPU has no AVX2, which the portable path's ATen kernels need")]
+    NoAvx2,
+    #[error("--fp32-portable: MKL had already chosen its kernels in this process (the option must take effect before any fp32 product)")]
+    PortableTooLate,
+    #[error("{VENDOR_ENV}={0}: expected intel or other (it answers MKL's vendor test, for tests)")]
+    BadVendor(String),
     #[error("--mkl-avx512: this CPU has no AVX-512 (no avx512f), so MKL has no AVX-512 kernel to run here; leave the option out")]
     NoAvx512,
     #[error("--mkl-avx512: MKL had already chosen its kernels in this process (the option must take effect before any fp32 product)")]
@@ -69,6 +90,9 @@ pub enum MklError {
 /// Makes MKL take its AVX-512 kernels (where the CPU has AVX-512) in this process. Call
 /// before any fp32 product; a no-op on Intel CPUs, where MKL chooses by instruction set.
 pub fn force_avx512() -> Result<(), MklError> {
+    if PORTABLE.load(Ordering::SeqCst) {
+        return Err(MklError::Both);
+    }
     if !cpu_has_avx512() {
         return Err(MklError::NoAvx512);
     }
@@ -77,7 +101,7 @@ pub fn force_avx512() -> Result<(), MklError> {
     }
     // Children (bench's sweeps) inherit the choice.
     std::env::set_var(ENV, "1");
-    if vendor_is_intel() {
+    if answers_intel() {
         return Ok(());
     }
     FORCE_AVX512.store(true, Ordering::SeqCst);
@@ -97,15 +121,75 @@ pub fn avx512_forced() -> bool {
 }
 
 /// Whether MKL runs its AVX-512 kernels in this process: forced ([`force_avx512`]), or
-/// its own choice on an Intel CPU with AVX-512.
+/// its own choice on an Intel CPU with AVX-512 (not on the portable path).
 pub fn avx512_path() -> bool {
-    avx512_forced() || (vendor_is_intel() && cpu_has_avx512())
+    !portable_path() && answers_intel() && cpu_has_avx512()
+}
+
+/// The environment variable that asks for [`portable`], as `--fp32-portable` does.
+pub const PORTABLE_ENV: &str = "GRIDSWEEP_FP32_PORTABLE";
+
+/// The vendor-independent fp32 path (`--fp32-portable`): MKL in its conditional
+/// numerical reproducibility mode `COMPATIBLE` (`MKL_CBWR`), whose kernels MKL
+/// documents as giving the same results on Intel and compatible CPUs whatever their
+/// instruction sets, and ATen's elementwise and reduction kernels pinned to their AVX2
+/// build (`ATEN_CPU_CAPABILITY=avx2`) instead of AVX-512 where the CPU has it, since a
+/// wider vector sums in another order. Both are read once, at the libraries' first use:
+/// call before any tensor operation. Children (bench's sweeps) inherit both.
+pub fn portable() -> Result<(), MklError> {
+    if FORCE_AVX512.load(Ordering::SeqCst) {
+        return Err(MklError::Both);
+    }
+    if !cpu_has_avx2() {
+        return Err(MklError::NoAvx2);
+    }
+    if ASKED.load(Ordering::SeqCst) {
+        return Err(MklError::PortableTooLate);
+    }
+    std::env::set_var("MKL_CBWR", "COMPATIBLE");
+    std::env::set_var("ATEN_CPU_CAPABILITY", "avx2");
+    std::env::set_var(PORTABLE_ENV, "1");
+    PORTABLE.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Whether this process runs the portable path ([`portable`]).
+pub fn portable_path() -> bool {
+    PORTABLE.load(Ordering::SeqCst)
+}
+
+/// For tests: `GRIDSWEEP_MKL_VENDOR=intel|other` makes MKL's vendor test answer as on
+/// that vendor's CPU with this one's instruction sets, so that one machine shows what a
+/// machine of the other vendor computes (MKL's vendor test is the only place its
+/// choice of kernels looks at the vendor).
+pub const VENDOR_ENV: &str = "GRIDSWEEP_MKL_VENDOR";
+
+/// Reads [`VENDOR_ENV`]; call before any tensor operation.
+pub fn vendor_from_env() -> Result<(), MklError> {
+    let Ok(v) = std::env::var(VENDOR_ENV) else { return Ok(()) };
+    let answer = match v.trim() {
+        "intel" => 1,
+        "other" => 2,
+        "" => 0,
+        other => return Err(MklError::BadVendor(other.into())),
+    };
+    ANSWER.store(answer, Ordering::SeqCst);
+    Ok(())
 }
 
 /// Whether `--mkl-avx512` would change MKL's kernels here: a CPU with AVX-512 that is
 /// not Intel's.
 pub fn avx512_would_change_mkl() -> bool {
-    cpu_has_avx512() && !vendor_is_intel()
+    cpu_has_avx512() && !answers_intel()
+}
+
+fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 fn cpu_has_avx512() -> bool {
@@ -126,7 +210,9 @@ pub fn interposed() -> bool {
 
 /// One line on the fp32 product path, for `bench` and logs.
 pub fn describe() -> &'static str {
-    if avx512_forced() {
+    if portable_path() {
+        "MKL sgemm in its vendor-independent mode (MKL_CBWR=COMPATIBLE), ATen's AVX2 kernels (--fp32-portable)"
+    } else if avx512_forced() {
         "MKL sgemm, AVX-512 kernels (--mkl-avx512)"
     } else if avx512_would_change_mkl() {
         "MKL sgemm, MKL's AVX2 kernels (its choice on non-Intel CPUs; --mkl-avx512 takes its AVX-512 ones)"
@@ -158,7 +244,7 @@ mod tests {
             assert_ne!(f as usize, mkl_serv_intel_cpu_true as *const () as usize);
             std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> libc::c_int>(f)()
         };
-        assert!(!FORCE_AVX512.load(Ordering::SeqCst));
+        assert!(!FORCE_AVX512.load(Ordering::SeqCst) && ANSWER.load(Ordering::SeqCst) == 0);
         assert_eq!(mkl_serv_intel_cpu_true(), own);
         assert_eq!(own == 1, vendor_is_intel());
     }

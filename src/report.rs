@@ -55,6 +55,8 @@ pub struct ReportInput<'a> {
     pub k: usize,
     /// The sweep was imported (results made elsewhere: no data, no model here).
     pub imported: bool,
+    /// Done folds per device label (the CPU's kernel path included).
+    pub devices: &'a [(String, i64)],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -417,6 +419,13 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
         ("database", esc(&input.db.to_string())),
         ("ranking", esc(&input.rule.describe())),
     ]);
+    if !input.devices.is_empty() && !input.imported {
+        let mut v = esc(&crate::device::folds_per_path(input.devices));
+        if let Some(note) = crate::device::mixed_paths_note(input.devices) {
+            let _ = write!(v, "<br><strong>Note:</strong> {}", esc(&note));
+        }
+        facts.push(("devices", v));
+    }
     if input.imported {
         // An import: its folds and times are the file's, not a run's here.
         facts.retain(|(k, _)| *k != "cross-validation" && *k != "time");

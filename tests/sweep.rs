@@ -66,6 +66,7 @@ fn run_rank_export_and_extend(backend: Backend) {
     let (code, out, err) = run(bin().args(["status", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("done folds: 12 on {}", common::cpu_label())), "{out}");
+    assert!(!out.contains("kernel paths"), "one path is not a mix: {out}");
 
     let r = json(bin().args(["rank", "basic", "--db", &db, "--json", "--w1", "0.2", "--w2", "1.5"]));
     let ranking = r["ranking"].as_array().unwrap();

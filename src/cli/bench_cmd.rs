@@ -72,6 +72,10 @@ pub struct BenchArgs {
     /// benchmark otherwise adds on CPUs where that option changes MKL's choice.
     #[arg(long)]
     pub no_mkl_avx512_cases: bool,
+    /// Also run the fp32 cases on the vendor-independent path (`--fp32-portable`), for
+    /// its cost against the default path in the same run.
+    #[arg(long)]
+    pub portable_case: bool,
     /// Measure the fp32 matmul peak only and print it as JSON (the benchmark runs this in
     /// a child process to measure MKL's AVX-512 peak beside its default one).
     #[arg(long, hide = true)]
@@ -131,15 +135,20 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
     // child process, as MKL's choice is made once per process.
     let mut case_list: Vec<Case> =
-        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY }).collect();
+        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY }).collect();
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
         let (one, all) = mkl_avx512_peak(&exe, jobs, threads, a.peak_seconds)?;
         if let (Some(one), Some(all)) = (one, all) {
             say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
             avx512_peak = Some((one, all));
-            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
+            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
         }
+    }
+    // The vendor-independent path beside the default, where asked for.
+    if a.portable_case && device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !crate::mkl::portable_path() {
+        let at = case_list.iter().position(|c| c.precision == Precision::Fp32).map_or(0, |i| i + 1);
+        case_list.insert(at, Case { precision: Precision::Fp32, mkl_avx512: false, portable: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
     }
     // Each case once per protocol asked for, the protocols of a case side by side.
     let case_list: Vec<Case> =
@@ -230,6 +239,7 @@ fn one_run(
     let started = Instant::now();
     let child = Command::new(exe)
         .args(c.mkl_avx512.then_some("--mkl-avx512"))
+        .args(c.portable.then_some("--fp32-portable"))
         .arg("run").arg(spec).arg("--db").arg(db)
         .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", device, "--quiet"])
         .args(["--checkpoint-every", &c.checkpoint_every.to_string()])

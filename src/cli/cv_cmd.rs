@@ -123,6 +123,8 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
             "data": { "file": ds.file, "rows": ds.y.len(), "features": ds.feature_names,
                       "classes": ds.class_names, "train_rows": data.prepared.train.len() },
             "params": params.canonical(),
+            // The device and, on the CPU, the kernel path (as sweeps record it).
+            "device": crate::device::label(device),
             "folds": results.iter().map(|r| match r {
                 Ok(f) => serde_json::to_value(f).unwrap_or(Value::Null),
                 Err(e) => json!({ "error": e.to_string() }),

@@ -30,7 +30,10 @@ use crate::data::DatasetSpec;
 MKL's AVX-512 kernels on CPUs that have AVX-512 but are not Intel's (AMD Zen 4/5), where MKL otherwise takes its \
 AVX2 ones: 1.85x the fp32 training speed on a Zen 5, 1.10x on a Zen 4 (`gridsweep bench` shows it on yours), with results that differ from the default in rounding (not bit \
 for bit); a sweep records which kernels each fold ran on. Refused without AVX-512; no effect on Intel CPUs or on \
-bf16.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
+bf16.\n\n--fp32-portable (any command that trains; also GRIDSWEEP_FP32_PORTABLE=1): fp32 on kernels that give \
+the same numbers on every x86-64 CPU with AVX2, Intel's or AMD's (MKL_CBWR=COMPATIBLE, ATen's AVX2 kernels), so that \
+a sweep spread over both vendors, or resumed on another, holds one set of numbers; slower (see docs/reference.md). \
+Folds record it as `cpu+portable`.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
 stopped by Ctrl-C before the end, 143 a run ended by SIGTERM (its running folds saved and returned to pending)."
 )]
 pub struct Cli {
@@ -40,28 +43,36 @@ pub struct Cli {
     /// commands that train.
     #[arg(long)]
     pub mkl_avx512: bool,
+    /// fp32 on kernels that give the same numbers on every vendor's x86-64 CPU; see
+    /// below. Also taken after the commands that train.
+    #[arg(long, conflicts_with = "mkl_avx512")]
+    pub fp32_portable: bool,
 }
 
-/// `--mkl-avx512` on the commands that train (and only there).
+/// `--mkl-avx512` and `--fp32-portable` on the commands that train (and only there).
 #[derive(Args, Debug, Clone, Default)]
 pub struct MklArg {
     /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see `gridsweep --help`.
     #[arg(long)]
     pub mkl_avx512: bool,
+    /// fp32 on kernels that give the same numbers on Intel and AMD CPUs (slower); see
+    /// `gridsweep --help`.
+    #[arg(long, conflicts_with = "mkl_avx512")]
+    pub fp32_portable: bool,
 }
 
 impl Command {
-    /// Whether the command asked for MKL's AVX-512 kernels.
-    fn mkl_avx512(&self) -> bool {
+    /// The command's kernel options, where it trains.
+    fn mkl(&self) -> Option<&MklArg> {
         match self {
-            Command::Cv(a) => a.mkl.mkl_avx512,
-            Command::Run(a) => a.exec.mkl.mkl_avx512,
-            Command::Resume(a) => a.exec.mkl.mkl_avx512,
-            Command::Rerun(a) => a.exec.mkl.mkl_avx512,
-            Command::Evaluate(a) => a.training.mkl.mkl_avx512,
-            Command::Report(a) => a.training.mkl.mkl_avx512,
-            Command::Bench(a) => a.mkl.mkl_avx512,
-            _ => false,
+            Command::Cv(a) => Some(&a.mkl),
+            Command::Run(a) => Some(&a.exec.mkl),
+            Command::Resume(a) => Some(&a.exec.mkl),
+            Command::Rerun(a) => Some(&a.exec.mkl),
+            Command::Evaluate(a) => Some(&a.training.mkl),
+            Command::Report(a) => Some(&a.training.mkl),
+            Command::Bench(a) => Some(&a.mkl),
+            _ => None,
         }
     }
 }
@@ -234,8 +245,19 @@ impl Outcome {
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     // Before anything multiplies: MKL chooses its kernels once, at its first call.
-    if cli.mkl_avx512 || cli.command.mkl_avx512() || mkl_avx512_from_env()? {
+    crate::mkl::vendor_from_env()?;
+    let (avx512, portable) = (
+        cli.mkl_avx512 || cli.command.mkl().is_some_and(|m| m.mkl_avx512) || switch_from_env(crate::mkl::ENV, "MKL's AVX-512 kernels")?,
+        cli.fp32_portable || cli.command.mkl().is_some_and(|m| m.fp32_portable) || switch_from_env(crate::mkl::PORTABLE_ENV, "the portable fp32 path")?,
+    );
+    if avx512 && portable {
+        return Err(crate::mkl::MklError::Both.into());
+    }
+    if avx512 {
         crate::mkl::force_avx512()?;
+    }
+    if portable {
+        crate::mkl::portable()?;
     }
     match cli.command {
         Command::DemoData(a) => {
@@ -286,14 +308,15 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
-/// GRIDSWEEP_MKL_AVX512: 1 asks for `--mkl-avx512`, 0 or unset does not.
-fn mkl_avx512_from_env() -> Result<bool> {
-    match std::env::var(crate::mkl::ENV) {
+/// GRIDSWEEP_MKL_AVX512 and GRIDSWEEP_FP32_PORTABLE: 1 asks for the option, 0 or
+/// unset does not.
+fn switch_from_env(var: &str, what: &str) -> Result<bool> {
+    match std::env::var(var) {
         Err(_) => Ok(false),
         Ok(v) => match v.trim() {
             "1" => Ok(true),
             "0" | "" => Ok(false),
-            other => anyhow::bail!("{}={other}: expected 1 (MKL's AVX-512 kernels) or 0", crate::mkl::ENV),
+            other => anyhow::bail!("{var}={other}: expected 1 ({what}) or 0"),
         },
     }
 }

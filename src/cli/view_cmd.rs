@@ -241,8 +241,10 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
         }
     }
     if !s.devices.is_empty() {
-        let on: Vec<String> = s.devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
-        println!("done folds: {}", on.join(", "));
+        println!("done folds: {}", crate::device::folds_per_path(&s.devices));
+    }
+    if let Some(note) = crate::device::mixed_paths_note(&s.devices) {
+        println!("note: {note}");
     }
     for w in &s.workers {
         if w.gone {
@@ -383,11 +385,12 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let partitions = ranking.partitions();
     let settings = a.ties.settings(sweep::ranking::tie_settings(&sweep))?;
     let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| sweep::ranking::data_dims(&sweep)).flatten();
-    let ties = rt.block_on(async {
+    let (ties, devices) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
         let t = sweep::ranking::tie_set(&store, &sweep, &ranking.complete, &rule, &settings, dims).await;
+        let d = store.done_fold_devices(sweep.id).await;
         store.close().await;
-        anyhow::Ok(t?)
+        anyhow::Ok((t?, d?))
     })?;
     let partial = ranking.partial_by_progress();
     let keys = &ranking.varying;
@@ -400,6 +403,8 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             "subgrid": a.subgrid,
             "tie_set": ties,
             "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
+            "done_fold_devices": devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect::<Vec<_>>(),
+            "mixed_paths": crate::device::mixed_paths_note(&devices),
         }))?);
         return Ok(Outcome::Ok);
     }
@@ -460,6 +465,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             println!("no tie set: the sweep has no fold scores to compare (an HPO_combined import keeps means only), or one configuration");
         }
         None => {}
+    }
+    if let Some(note) = crate::device::mixed_paths_note(&devices) {
+        println!("note: {note}");
     }
     if partitions.len() > 1 {
         let each: Vec<String> = partitions.iter().map(|(p, n)| format!("{n} on `{p}`")).collect();

@@ -45,6 +45,7 @@ pub async fn write(store: &Store, sweep: &SweepRow, r: &Request<'_>, out: &Path)
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let counts = store.counts(sweep.id).await?;
     let fit_seconds: f64 = store.fold_durations(sweep.id).await?.iter().sum();
+    let devices = store.done_fold_devices(sweep.id).await?;
     let rung_scores = store.rung_scores(sweep.id).await?;
     let weak_rungs = super::status::weak_rungs(sweep, &recorded.rows, &rung_scores);
     let rungs = rung_points(store, sweep, &recorded.rows).await?;
@@ -77,6 +78,7 @@ pub async fn write(store: &Store, sweep: &SweepRow, r: &Request<'_>, out: &Path)
             tie_set: analysis.tie_set.as_ref(),
             k: analysis.folds,
             imported: sweep.source.is_some(),
+            devices: &devices,
         },
         out,
     )?)

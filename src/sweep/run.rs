@@ -114,7 +114,7 @@ async fn run_on(
         for (there, n) in super::job::other_cpu_kernels(store, r.sweep_id, &here).await? {
             note(format!(
                 "note: {n} done fold(s) of sweep `{}` ran on `{there}`, this run on `{here}`: \
-                 their fp32 results differ in rounding (MKL's kernels, see --mkl-avx512), and the sweep will hold both",
+                 their fp32 results differ in rounding (the CPU's kernels: see --mkl-avx512 and --fp32-portable), and the sweep will hold both",
                 spec.name
             ));
         }
