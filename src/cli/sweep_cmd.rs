@@ -48,6 +48,12 @@ pub struct PlanArgs {
     /// List every configuration (default: the first 20).
     #[arg(long)]
     pub list: bool,
+    /// Estimate the time from the folds of this database's sweeps on the same data
+    /// (SQLite file or PostgreSQL URL; read only): their seconds per GFLOP and per
+    /// step on this machine, and for full runs their early-stopping share. Calibrate
+    /// from a run with the same jobs per machine.
+    #[arg(long, value_name = "DB", value_parser = parse_db)]
+    pub calibrate: Option<DbLocation>,
     /// Print one JSON document (every configuration with its canonical hyperparameters).
     #[arg(long)]
     pub json: bool,
@@ -265,6 +271,16 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     // A dry run must fail where the run would: data that cannot be read or split is an
     // error (exit 2), not an unknown cost.
     let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores)).map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
+    let calibration = match &a.calibrate {
+        None => None,
+        Some(db) => Some(runtime()?.block_on(async {
+            let store = Store::open_read_only(db).await?;
+            let c = sweep::plan::calibrate(&store, &spec, p.jobs).await;
+            store.close().await;
+            anyhow::Ok(c?)
+        })?),
+    };
+    let estimate = calibration.as_ref().map_or(p.seconds, |c| p.calibrated_seconds(c));
     let e = &p.expansion;
     if a.json {
         let doc = json!({
@@ -288,18 +304,21 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             "folds": p.folds,
             "fold_fits": p.trainings * p.folds,
             "training_flops_upper_bound": p.flops,
-            "estimated_seconds": p.seconds,
+            "optimizer_steps_upper_bound": p.steps,
+            "estimated_seconds": estimate,
+            "bound_seconds": p.seconds,
+            "calibration": calibration,
             "jobs": p.jobs,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
     }
-    print_plan(&spec, &p, a.list);
+    print_plan(&spec, &p, calibration.as_ref(), a.list);
     Ok(Outcome::Ok)
 }
 
 /// The plan's summary first, then the configurations, capped unless `list`.
-fn print_plan(spec: &Spec, p: &sweep::plan::Plan, list: bool) {
+fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::plan::Calibration>, list: bool) {
     let e = &p.expansion;
     println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations, {} distinct trainings",
         spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), p.grid_trainings);
@@ -351,10 +370,25 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, list: bool) {
     println!("{}", spec.score.describe());
     println!("{} folds each: {} fold-fits", p.folds, p.trainings * p.folds);
     let time = if p.seconds < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(p.seconds)) };
-    println!(
-        "cost: at most {} of training on {} training rows; {time} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less)",
-        human_flops(p.flops), p.train_rows, p.jobs, sweep::plan::GFLOPS_PER_JOB
-    );
+    match calibration {
+        None => println!(
+            "cost: at most {} of training on {} training rows; {time} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less; --calibrate DB measures it)",
+            human_flops(p.flops), p.train_rows, p.jobs, sweep::plan::GFLOPS_PER_JOB
+        ),
+        Some(c) => {
+            let s = p.calibrated_seconds(c);
+            let time = if s < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(s)) };
+            let stopping = match (p.brackets.is_empty(), c.staged_factor) {
+                (true, _) => format!(", early stopping leaving {:.0} % of the epochs", 100.0 * c.early_stopping_share),
+                (false, Some(f)) => format!(", staged runs taking {f:.2}× their rungs' training ({})", c.staged_sweeps.join(", ")),
+                (false, None) => ", the rungs' training only: no staged run there to measure its overhead".to_string(),
+            };
+            println!(
+                "cost: at most {} of training on {} training rows; {time} with {} job(s), calibrated on {} fold(s) of {} ({:.1} ms per GFLOP, {:.2} ms per step{stopping})",
+                human_flops(p.flops), p.train_rows, p.jobs, c.folds, c.sweeps.join(", "), 1e3 * c.seconds_per_gflop, 1e3 * c.seconds_per_step
+            );
+        }
+    }
     let keys = rank::varying_keys(e.configs.iter().map(|c| c.params_object()));
     let shown = if list { p.selected.len() } else { p.selected.len().min(PLAN_ROWS) };
     let mut header = vec!["id".to_string()];

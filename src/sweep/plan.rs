@@ -62,6 +62,8 @@ pub struct Plan {
     pub train_rows: usize,
     /// Upper bound of the training arithmetic, FLOP.
     pub flops: f64,
+    /// Optimizer steps (batches) of the same bound.
+    pub steps: f64,
     /// The bound's time with `jobs` jobs at [`GFLOPS_PER_JOB`].
     pub seconds: f64,
     pub jobs: usize,
@@ -72,6 +74,162 @@ impl Plan {
     pub fn share(&self) -> f64 {
         self.fold_epochs as f64 / self.full_fold_epochs.max(1) as f64
     }
+
+    /// The estimate from measured folds (`plan --calibrate`): their seconds per GFLOP
+    /// and per step applied to this plan's arithmetic and steps with `jobs` jobs, and
+    /// for full runs (grid and random) their early-stopping share. A staged search's
+    /// rungs stay at their budgets: its configurations that go on are the ones still
+    /// improving.
+    pub fn calibrated_seconds(&self, c: &Calibration) -> f64 {
+        let stage = if self.brackets.is_empty() { c.early_stopping_share } else { c.staged_factor.unwrap_or(1.0) };
+        (c.seconds_per_gflop * self.flops / 1e9 + c.seconds_per_step * self.steps) * stage / self.jobs as f64
+    }
+}
+
+/// Seconds per fold measured on this machine: `seconds_per_gflop` × the fold's
+/// arithmetic + `seconds_per_step` × its optimizer steps (small batches cost more per
+/// FLOP: each step has work besides its products), fitted by least squares over folds
+/// recorded whole (`Store::whole_fold_times`); and the share of their epochs that early
+/// stopping left. Staged searches (halving, Hyperband) cost more than their rungs'
+/// arithmetic (saving and restoring training states, the workers a barrier leaves
+/// idle) and less (early stopping within rungs): where the database holds such runs,
+/// their wall time against this model's estimate of them is `staged_factor`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Calibration {
+    pub seconds_per_gflop: f64,
+    pub seconds_per_step: f64,
+    pub early_stopping_share: f64,
+    /// Measured ÷ modelled wall time of the staged sweeps (None: there are none).
+    pub staged_factor: Option<f64>,
+    pub staged_sweeps: Vec<String>,
+    /// Folds and sweeps it was measured on.
+    pub folds: usize,
+    pub sweeps: Vec<String>,
+}
+
+/// One recorded fold for [`fit`]: its arithmetic (GFLOP), its optimizer steps, the
+/// seconds it took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedFold {
+    pub gflop: f64,
+    pub steps: f64,
+    pub seconds: f64,
+}
+
+/// Least squares of seconds on (GFLOP, steps) without intercept, both coefficients
+/// non-negative: where the pair would make one negative, the better of the two one-term
+/// fits. None without folds that did any work.
+pub fn fit(folds: &[TimedFold]) -> Option<(f64, f64)> {
+    let (mut xx, mut xs, mut ss, mut xy, mut sy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for f in folds.iter().filter(|f| f.gflop.is_finite() && f.steps.is_finite() && f.seconds.is_finite() && f.seconds >= 0.0) {
+        xx += f.gflop * f.gflop;
+        xs += f.gflop * f.steps;
+        ss += f.steps * f.steps;
+        xy += f.gflop * f.seconds;
+        sy += f.steps * f.seconds;
+    }
+    let det = xx * ss - xs * xs;
+    if det > 1e-12 * xx * ss {
+        let (a, b) = ((xy * ss - sy * xs) / det, (sy * xx - xy * xs) / det);
+        if a >= 0.0 && b >= 0.0 {
+            return Some((a, b));
+        }
+    }
+    // One term: the one that leaves the smaller squared error (Σy² − fit's share).
+    let gain_a = (xx > 0.0).then(|| xy * xy / xx);
+    let gain_b = (ss > 0.0).then(|| sy * sy / ss);
+    match (gain_a, gain_b) {
+        (Some(ga), Some(gb)) if gb > ga => Some((0.0, (sy / ss).max(0.0))),
+        (Some(_), _) => Some(((xy / xx).max(0.0), 0.0)),
+        (None, Some(_)) => Some((0.0, (sy / ss).max(0.0))),
+        (None, None) => None,
+    }
+}
+
+/// A fold's optimizer steps: a batch per step over the rows it fits on.
+pub fn fold_steps(p: &crate::params::HyperParams, fit_rows: usize, epochs: u32) -> f64 {
+    (fit_rows.div_ceil(p.batch_size.max(1) as usize) * epochs as usize) as f64
+}
+
+/// The calibration from every sweep of `store` run here on the data `spec` names
+/// (same fingerprint; imports have no timings), each recorded fold's arithmetic
+/// counted on the rows its partition gives; staged sweeps' wall times (first claim to
+/// last record) are taken as run with `jobs` jobs. Errors where nothing can be measured.
+pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) -> Result<Calibration> {
+    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    let k = spec.cv.folds;
+    let prepared = check_data(spec)?;
+    let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
+    let mut rows_of: Vec<(Option<crate::data::partition::Partition>, usize)> = vec![(None, prepared.train.len())];
+    let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) = (Vec::new(), Vec::new(), 0u64, 0u64);
+    let mut staged = Vec::new();
+    for sweep in store.sweeps().await? {
+        if sweep.source.is_some() || sweep.dataset_fingerprint != fingerprint {
+            continue;
+        }
+        if let Ok(mut recorded) = super::stored_spec(&sweep) {
+            if !super::brackets(&recorded).unwrap_or_default().is_empty() {
+                // Counted once the per-fold costs are known; the data is this spec's.
+                recorded.dataset.path = spec.dataset.path.clone();
+                if let Some((from, to)) = store.active_span(sweep.id).await? {
+                    staged.push((sweep.name.clone(), recorded, to - from));
+                }
+                continue;
+            }
+        }
+        let folds = store.whole_fold_times(sweep.id).await?;
+        if folds.is_empty() {
+            continue;
+        }
+        for (params, epochs_run, seconds) in folds {
+            let Ok(p) = crate::params::HyperParams::from_object(&params) else { continue };
+            let rows = match rows_of.iter().find(|(q, _)| q.as_ref() == p.split.as_ref()) {
+                Some((_, r)) => *r,
+                None => {
+                    let r = match &p.split {
+                        Some(part) => crate::data::prepare(&part.apply(&spec.dataset), k)?.train.len(),
+                        None => prepared.train.len(),
+                    };
+                    rows_of.push((p.split.clone(), r));
+                    r
+                }
+            };
+            let fit_rows = rows * (k - 1) / k;
+            let e = epochs_run.max(0) as u32;
+            timed.push(TimedFold {
+                gflop: fold_flops(&p, nf, nc, fit_rows, rows - fit_rows, e) / 1e9,
+                steps: fold_steps(&p, fit_rows, e),
+                seconds,
+            });
+            run_epochs += e as u64;
+            max_epochs += p.epochs as u64;
+        }
+        sweeps.push(sweep.name);
+    }
+    let (a, b) = fit(&timed).ok_or_else(|| super::SweepError::NoCalibration {
+        db: store.name().to_string(),
+        fingerprint: fingerprint[..12.min(fingerprint.len())].to_string(),
+    })?;
+    let mut c = Calibration {
+        seconds_per_gflop: a,
+        seconds_per_step: b,
+        early_stopping_share: run_epochs as f64 / max_epochs.max(1) as f64,
+        staged_factor: None,
+        staged_sweeps: Vec::new(),
+        folds: timed.len(),
+        sweeps,
+    };
+    let (mut measured, mut modelled) = (0.0, 0.0);
+    for (name, recorded, wall) in staged {
+        let Ok(p) = plan(&recorded, jobs) else { continue };
+        measured += wall;
+        modelled += p.calibrated_seconds(&c);
+        c.staged_sweeps.push(name);
+    }
+    if modelled > 0.0 {
+        c.staged_factor = Some(measured / modelled);
+    }
+    Ok(c)
 }
 
 /// Plans `spec` for `jobs` jobs. Reads and splits the data as a run would: a plan
@@ -112,16 +270,15 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
             rows_of.push((Some(p), crate::data::prepare(&p.apply(&spec.dataset), k)?.train.len()));
         }
     }
-    let flops = trainings
+    let (flops, steps) = trainings
         .iter()
         .map(|c| {
             let rows = rows_of.iter().find(|(p, _)| *p == c.params.split.as_ref()).map_or(train_rows, |(_, r)| *r);
             let fit_rows = rows * (k - 1) / k;
-            fold_flops(&c.params, nf, nc, fit_rows, rows - fit_rows, c.params.epochs)
+            (fold_flops(&c.params, nf, nc, fit_rows, rows - fit_rows, c.params.epochs), fold_steps(&c.params, fit_rows, c.params.epochs))
         })
-        .sum::<f64>()
-        * folds as f64
-        * share;
+        .fold((0.0, 0.0), |(f, s), (df, ds)| (f + df, s + ds));
+    let (flops, steps) = (flops * folds as f64 * share, steps * folds as f64 * share);
     let jobs = jobs.max(1);
     let mut per_subgrid = vec![(0, 0); expansion.subgrid.iter().max().map_or(0, |m| m + 1)];
     let picked: HashSet<&str> = trainings.iter().map(|c| c.training_key.as_str()).collect();
@@ -144,6 +301,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         fold_epochs,
         train_rows,
         flops,
+        steps,
         seconds: flops / (GFLOPS_PER_JOB * 1e9 * jobs as f64),
         jobs,
     })
@@ -153,6 +311,28 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
 mod tests {
     use super::*;
     use crate::params::{HyperParams, Protocol};
+
+    fn timed(gflop: f64, steps: f64, a: f64, b: f64) -> TimedFold {
+        TimedFold { gflop, steps, seconds: a * gflop + b * steps }
+    }
+
+    /// Folds timed by a known rule give the rule back; a rule a negative coefficient
+    /// would fit better falls back to one term; nothing to fit gives None.
+    #[test]
+    fn the_fit_recovers_per_gflop_and_per_step_costs() {
+        let folds = [timed(10.0, 500.0, 0.02, 0.001), timed(40.0, 500.0, 0.02, 0.001), timed(10.0, 4000.0, 0.02, 0.001), timed(25.0, 1000.0, 0.02, 0.001)];
+        let (a, b) = fit(&folds).unwrap();
+        assert!((a - 0.02).abs() < 1e-12 && (b - 0.001).abs() < 1e-12, "{a} {b}");
+        // Seconds that fall as steps grow: no negative per-step cost, GFLOP alone.
+        let folds = [TimedFold { gflop: 10.0, steps: 100.0, seconds: 2.0 }, TimedFold { gflop: 20.0, steps: 4000.0, seconds: 3.0 }];
+        let (a, b) = fit(&folds).unwrap();
+        assert!(a > 0.0 && b == 0.0, "{a} {b}");
+        // Steps alone explain it: the per-step term.
+        let folds = [timed(0.0, 100.0, 0.0, 0.01), timed(0.0, 300.0, 0.0, 0.01)];
+        assert_eq!(fit(&folds), Some((0.0, 0.01)));
+        assert_eq!(fit(&[]), None);
+        assert_eq!(fit(&[TimedFold { gflop: 0.0, steps: 0.0, seconds: 1.0 }]), None);
+    }
 
     /// The notebook protocol costs its validation pass (a forward pass over the CV
     /// fold, half the training fold's rows at 3 folds: a sixth of the training step's
