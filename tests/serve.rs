@@ -425,6 +425,8 @@ fn plots_analysis_and_the_report_come_from_the_same_use_cases() {
     assert_eq!(ids.len(), 6);
     let srv = Server::start(&db, &[]);
     let (_, page) = srv.get("/sweep/p");
+    // A finished sweep has no rate, as `status` says.
+    assert!(page.contains("finished: no fold left to run") && !page.contains("folds/min"), "{page}");
     // The best three are ticked for the curves at first; the picture asks for them.
     assert_eq!(page.matches("class=\"curve\" checked").count(), 3, "{page}");
     assert!(page.contains(&format!("/sweep/p/plots/curves.svg?ids={},{},{}", ids[0], ids[1], ids[2])), "{page}");

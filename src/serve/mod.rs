@@ -202,7 +202,10 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
         total = s.counts.total(),
         failed = s.counts.failed,
         bar = bar(s.counts.done, s.counts.total()),
-        rate = if s.rate_per_min > 0.0 {
+        rate = if s.counts.pending + s.counts.running == 0 && s.counts.done > 0 {
+            // Finished (or copied here whole): no rate to speak of, as `status` says.
+            "; finished: no fold left to run".to_string()
+        } else if s.rate_per_min > 0.0 {
             format!(
                 "; {:.1} folds/min{}",
                 s.rate_per_min,
