@@ -156,6 +156,28 @@ pub fn folds_per_path(devices: &[(String, i64)]) -> String {
     on.join(", ")
 }
 
+
+/// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
+/// GPUs are taken to have it.
+pub fn bf16_supported(device: Device) -> bool {
+    device != Device::Cpu || cpu_has_bf16()
+}
+
+/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo
+/// (read once: the kernel takes about a millisecond to produce it).
+fn cpu_has_bf16() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.starts_with("flags"))
+                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+            })
+            .unwrap_or(false)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,25 +208,4 @@ mod tests {
             assert_eq!(parse("auto").unwrap(), Device::Cpu);
         }
     }
-}
-
-/// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
-/// GPUs are taken to have it.
-pub fn bf16_supported(device: Device) -> bool {
-    device != Device::Cpu || cpu_has_bf16()
-}
-
-/// Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo
-/// (read once: the kernel takes about a millisecond to produce it).
-fn cpu_has_bf16() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::fs::read_to_string("/proc/cpuinfo")
-            .map(|s| {
-                s.lines()
-                    .filter(|l| l.starts_with("flags"))
-                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
-            })
-            .unwrap_or(false)
-    })
 }

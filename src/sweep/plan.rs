@@ -146,6 +146,36 @@ pub fn fit(folds: &[TimedFold]) -> Option<(f64, f64)> {
     }
 }
 
+/// The training part's rows per partition (a sub-grid's `"split"`), each read and
+/// split once.
+struct TrainRows<'a> {
+    spec: &'a Spec,
+    known: Vec<(Option<crate::data::partition::Partition>, usize)>,
+}
+
+impl<'a> TrainRows<'a> {
+    fn new(spec: &'a Spec, default_rows: usize) -> Self {
+        TrainRows { spec, known: vec![(None, default_rows)] }
+    }
+
+    /// (rows a fold fits on, rows it validates on) for configuration `p`.
+    fn fold_rows(&mut self, p: &crate::params::HyperParams) -> Result<(usize, usize)> {
+        let k = self.spec.cv.folds;
+        let rows = match (self.known.iter().find(|(q, _)| q.as_ref() == p.split.as_ref()), &p.split) {
+            (Some((_, r)), _) => *r,
+            (None, Some(part)) => {
+                let r = crate::data::prepare(&part.apply(&self.spec.dataset), k)?.train.len();
+                self.known.push((p.split.clone(), r));
+                r
+            }
+            // The default partition is known from the start.
+            (None, None) => self.known[0].1,
+        };
+        let fit = rows * (k - 1) / k;
+        Ok((fit, rows - fit))
+    }
+}
+
 /// A fold's optimizer steps: a batch per step over the rows it fits on.
 pub fn fold_steps(p: &crate::params::HyperParams, fit_rows: usize, epochs: u32) -> f64 {
     (fit_rows.div_ceil(p.batch_size.max(1) as usize) * epochs as usize) as f64
@@ -157,10 +187,9 @@ pub fn fold_steps(p: &crate::params::HyperParams, fit_rows: usize, epochs: u32) 
 /// last record) are taken as run with `jobs` jobs. Errors where nothing can be measured.
 pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) -> Result<Calibration> {
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
-    let k = spec.cv.folds;
     let prepared = check_data(spec)?;
     let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
-    let mut rows_of: Vec<(Option<crate::data::partition::Partition>, usize)> = vec![(None, prepared.train.len())];
+    let mut rows = TrainRows::new(spec, prepared.train.len());
     let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) = (Vec::new(), Vec::new(), 0u64, 0u64);
     let mut staged = Vec::new();
     for sweep in store.sweeps().await? {
@@ -183,21 +212,10 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         }
         for (params, epochs_run, seconds) in folds {
             let Ok(p) = crate::params::HyperParams::from_object(&params) else { continue };
-            let rows = match rows_of.iter().find(|(q, _)| q.as_ref() == p.split.as_ref()) {
-                Some((_, r)) => *r,
-                None => {
-                    let r = match &p.split {
-                        Some(part) => crate::data::prepare(&part.apply(&spec.dataset), k)?.train.len(),
-                        None => prepared.train.len(),
-                    };
-                    rows_of.push((p.split.clone(), r));
-                    r
-                }
-            };
-            let fit_rows = rows * (k - 1) / k;
+            let (fit_rows, val_rows) = rows.fold_rows(&p)?;
             let e = epochs_run.max(0) as u32;
             timed.push(TimedFold {
-                gflop: fold_flops(&p, nf, nc, fit_rows, rows - fit_rows, e) / 1e9,
+                gflop: fold_flops(&p, nf, nc, fit_rows, val_rows, e) / 1e9,
                 steps: fold_steps(&p, fit_rows, e),
                 seconds,
             });
@@ -237,7 +255,7 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
 pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let expansion = spec.expand()?;
     // Folds each configuration trains (folds × repeats); each fits on (k − 1)/k of the rows.
-    let (folds, k) = (spec.cv.total(), spec.cv.folds);
+    let folds = spec.cv.total();
     let prepared = check_data(spec)?;
     let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
     let selected = spec.search.select(&expansion.configs, &expansion.subgrid, spec.seed);
@@ -264,20 +282,13 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
     // Each configuration on its partition's training part (a sub-grid's `"split"`).
-    let mut rows_of: Vec<(Option<&crate::data::partition::Partition>, usize)> = vec![(None, train_rows)];
+    let mut rows = TrainRows::new(spec, train_rows);
+    let (mut flops, mut steps) = (0.0, 0.0);
     for c in &trainings {
-        if let Some(p) = c.params.split.as_ref().filter(|p| !rows_of.iter().any(|(q, _)| *q == Some(*p))) {
-            rows_of.push((Some(p), crate::data::prepare(&p.apply(&spec.dataset), k)?.train.len()));
-        }
+        let (fit_rows, val_rows) = rows.fold_rows(&c.params)?;
+        flops += fold_flops(&c.params, nf, nc, fit_rows, val_rows, c.params.epochs);
+        steps += fold_steps(&c.params, fit_rows, c.params.epochs);
     }
-    let (flops, steps) = trainings
-        .iter()
-        .map(|c| {
-            let rows = rows_of.iter().find(|(p, _)| *p == c.params.split.as_ref()).map_or(train_rows, |(_, r)| *r);
-            let fit_rows = rows * (k - 1) / k;
-            (fold_flops(&c.params, nf, nc, fit_rows, rows - fit_rows, c.params.epochs), fold_steps(&c.params, fit_rows, c.params.epochs))
-        })
-        .fold((0.0, 0.0), |(f, s), (df, ds)| (f + df, s + ds));
     let (flops, steps) = (flops * folds as f64 * share, steps * folds as f64 * share);
     let jobs = jobs.max(1);
     let mut per_subgrid = vec![(0, 0); expansion.subgrid.iter().max().map_or(0, |m| m + 1)];
