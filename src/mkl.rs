@@ -75,14 +75,13 @@ pub enum MklError {
     Both,
     #[error("--fp32-portable: this CPU has no AVX2, which the portable path's ATen kernels need")]
     NoAvx2,
-    #[error("--fp32-portable: MKL had already chosen its kernels in this process (the option must take effect before any fp32 product)")]
-    PortableTooLate,
     #[error("{VENDOR_ENV}={0}: expected intel or other (it answers MKL's vendor test, for tests)")]
     BadVendor(String),
     #[error("--mkl-avx512: this CPU has no AVX-512 (no avx512f), so MKL has no AVX-512 kernel to run here; leave the option out")]
     NoAvx512,
-    #[error("--mkl-avx512: MKL had already chosen its kernels in this process (the option must take effect before any fp32 product)")]
-    TooLate,
+    /// The option named came after MKL's first product.
+    #[error("{0}: MKL had already chosen its kernels in this process (the option must take effect before any fp32 product)")]
+    TooLate(&'static str),
     #[error("--mkl-avx512: MKL would not see the option: this binary's `mkl_serv_intel_cpu_true` is not the one the dynamic linker resolves (was it linked without build.rs's export?)")]
     NotInterposed,
 }
@@ -90,9 +89,6 @@ pub enum MklError {
 /// Makes MKL take its AVX-512 kernels (where the CPU has AVX-512) in this process. Call
 /// before any fp32 product; a no-op on Intel CPUs, where MKL chooses by instruction set.
 pub fn force_avx512() -> Result<(), MklError> {
-    if PORTABLE.load(Ordering::SeqCst) {
-        return Err(MklError::Both);
-    }
     if !cpu_has_avx512() {
         return Err(MklError::NoAvx512);
     }
@@ -107,7 +103,7 @@ pub fn force_avx512() -> Result<(), MklError> {
     FORCE_AVX512.store(true, Ordering::SeqCst);
     if ASKED.load(Ordering::SeqCst) {
         FORCE_AVX512.store(false, Ordering::SeqCst);
-        return Err(MklError::TooLate);
+        return Err(MklError::TooLate("--mkl-avx512"));
     }
     Ok(())
 }
@@ -135,16 +131,14 @@ pub const PORTABLE_ENV: &str = "GRIDSWEEP_FP32_PORTABLE";
 /// instruction sets, and ATen's elementwise and reduction kernels pinned to their AVX2
 /// build (`ATEN_CPU_CAPABILITY=avx2`) instead of AVX-512 where the CPU has it, since a
 /// wider vector sums in another order. Both are read once, at the libraries' first use:
-/// call before any tensor operation. Children (bench's sweeps) inherit both.
+/// call before any tensor operation. Children (bench's sweeps) inherit both. Not
+/// together with [`force_avx512`] (the command line refuses the pair: `MklError::Both`).
 pub fn portable() -> Result<(), MklError> {
-    if FORCE_AVX512.load(Ordering::SeqCst) {
-        return Err(MklError::Both);
-    }
     if !cpu_has_avx2() {
         return Err(MklError::NoAvx2);
     }
     if ASKED.load(Ordering::SeqCst) {
-        return Err(MklError::PortableTooLate);
+        return Err(MklError::TooLate("--fp32-portable"));
     }
     std::env::set_var("MKL_CBWR", "COMPATIBLE");
     std::env::set_var("ATEN_CPU_CAPABILITY", "avx2");

@@ -313,12 +313,13 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
     }
-    print_plan(&spec, &p, calibration.as_ref(), a.list);
+    print_plan(&spec, &p, calibration.as_ref(), estimate, a.list);
     Ok(Outcome::Ok)
 }
 
 /// The plan's summary first, then the configurations, capped unless `list`.
-fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::plan::Calibration>, list: bool) {
+/// `seconds`: the estimate (the bound's, or the calibrated one).
+fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::plan::Calibration>, seconds: f64, list: bool) {
     let e = &p.expansion;
     println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations, {} distinct trainings",
         spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), p.grid_trainings);
@@ -369,15 +370,13 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
     }
     println!("{}", spec.score.describe());
     println!("{} folds each: {} fold-fits", p.folds, p.trainings * p.folds);
-    let time = if p.seconds < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(p.seconds)) };
+    let time = if seconds < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(seconds)) };
     match calibration {
         None => println!(
             "cost: at most {} of training on {} training rows; {time} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less; --calibrate DB measures it)",
             human_flops(p.flops), p.train_rows, p.jobs, sweep::plan::GFLOPS_PER_JOB
         ),
         Some(c) => {
-            let s = p.calibrated_seconds(c);
-            let time = if s < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(s)) };
             let stopping = match (p.brackets.is_empty(), c.staged_factor) {
                 (true, _) => format!(", early stopping leaving {:.0} % of the epochs", 100.0 * c.early_stopping_share),
                 (false, Some(f)) => format!(", staged runs taking {f:.2}× their rungs' training ({})", c.staged_sweeps.join(", ")),
