@@ -13,7 +13,9 @@
 # × dropout 0.3/0.4, batch 512 and 64) with 1, 4 and 8 workers per GPU; (5) estimates
 # the study's whole grid (5,328 fold-fits, its fold-epochs from `plan`) at the best
 # rate; (6) times fused training's premise (scripts/fusion-kernels.py: N networks'
-# products batched against one by one). Everything it measures goes to
+# products batched against one by one); (7) runs 48 configurations with --fuse 1, 8,
+# 32 and 128 (GPU_CHECK_FUSE sets the list), their throughput and how far their
+# scores are from the unfused run's. Everything it measures goes to
 # OUT_DIR/gpu-check.json, step by step, so a run
 # cut short still leaves what it had. Under 8 minutes on a GPU; DEVICE=cpu runs the
 # same steps on the CPU (how the test suite checks the script itself), and
@@ -151,5 +153,46 @@ if FK=$(PYTHONPATH="$CACHE${PYTHONPATH:+:$PYTHONPATH}" timeout 120 python3 "$REP
 else
   record fusion_kernels "$(python3 -c 'import json,sys; print(json.dumps({"error": open(sys.argv[1]).read()[-1000:]}))' "$W/fk.err")"
 fi
+# (7) Fused training itself (`run --fuse N`): 48 configurations of the final network's
+# shape (6 dropout rates x 2 optimizers x 4 learning-rate factors), 3 folds, batch 512,
+# one worker per device, N = 1, 8, 32, 128 folds as one; each run's fold-fits per
+# minute, and how far its fold scores are from the unfused run's (0 on a CPU with one
+# thread, where a fused fold trains bit for bit as alone; measured on a GPU).
+FUSE_GRID='{"dropout": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45], "optimizer": ["adam", "nadam"], "reduce_lr_factor": [0.1, 0.2, 0.5, 0.7]}'
+FUSE_SIZES="${GPU_CHECK_FUSE:-1 8 32 128}"
+fused="[]"
+for n in $FUSE_SIZES; do
+  F="$(spec "fuse-$n" "$W/study-shape.csv" "$EPOCHS" "$FUSE_GRID")"
+  sed -i "s/\"epochs\": $EPOCHS,/\"epochs\": $EPOCHS, \"batch_size\": 512,/" "$F"
+  sed -i "s/\"name\": \"fuse-$n\"/\"name\": \"fuse\"/" "$F"
+  start=$(date +%s.%N)
+  if timeout 150 "$BIN" run "$F" --db "$W/fuse-$n.db" --device "$DEVICE" $(workers 1) --fuse "$n" --quiet 2>"$W/fuse.err"; then
+    wall=$(python3 -c "print($(date +%s.%N) - $start)")
+    "$BIN" export fuse --db "$W/fuse-$n.db" --format cv-results --out "$W/fuse-$n.csv" 2>/dev/null
+    fused=$(python3 - "$fused" "$n" "$wall" "$W/fuse-1.csv" "$W/fuse-$n.csv" "$EPOCHS" <<'PY'
+import csv, json, os, sys
+runs, n, wall, base, this, epochs = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+def folds(path):
+    rows = list(csv.DictReader(open(path)))
+    return {r["params"]: [float(r[k]) for k in sorted(r) if k.startswith("split") and k.endswith("_test_score")] for r in rows}
+r = {"fuse": n, "fold_fits": 144, "epochs": epochs, "wall_seconds": round(wall, 2), "fold_fits_per_minute": round(144 * 60 / wall, 1)}
+if os.path.exists(base) and n != 1:
+    a, b = folds(base), folds(this)
+    d = [abs(x - y) for k in a for x, y in zip(a[k], b.get(k, []))]
+    r["max_abs_val_diff_vs_unfused"] = max(d) if d else None
+    r["mean_abs_val_diff_vs_unfused"] = sum(d) / len(d) if d else None
+one = [x for x in runs if x.get("fuse") == 1 and "wall_seconds" in x]
+if one:
+    r["throughput_vs_unfused"] = round(one[0]["wall_seconds"] / wall, 2)
+runs.append(r)
+print(json.dumps(runs))
+PY
+)
+    say "--fuse $n: $(python3 -c "print(round($wall, 1))") s for 144 fold-fits of $EPOCHS epochs"
+  else
+    fused=$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); r.append({'fuse': $n, 'error': open(sys.argv[2]).read()[-1000:] or 'over 150 s'}); print(json.dumps(r))" "$fused" "$W/fuse.err")
+  fi
+  record fused_runs "$fused"
+done
 record finished "\"$(date -u +%FT%TZ)\""
 say "figures in $JSON"

@@ -204,6 +204,8 @@ pub struct Case {
     pub protocol: Protocol,
     /// `run --checkpoint-every`.
     pub checkpoint_every: u32,
+    /// `run --fuse` (1: one fold at a time).
+    pub fuse: usize,
 }
 
 impl Case {
@@ -217,10 +219,14 @@ impl Case {
             Protocol::GridSearchCv => base.to_string(),
             Protocol::Notebook => format!("{base}+notebook"),
         };
-        match self.checkpoint_every {
+        let base = match self.checkpoint_every {
             crate::sched::CHECKPOINT_EVERY => base,
             0 => format!("{base}+no-checkpoints"),
             n => format!("{base}+checkpoint-every-{n}"),
+        };
+        match self.fuse {
+            0 | 1 => base,
+            n => format!("{base}+fuse-{n}"),
         }
     }
 }
@@ -273,13 +279,13 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
     };
     let rate = fits as f64 / wall * 60.0;
     let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && !c.portable && c.protocol == Protocol::GridSearchCv
-        && c.checkpoint_every == r.default_interval;
+        && c.checkpoint_every == r.default_interval && c.fuse <= 1;
     if is_default_fp32 {
         *fp32_rate = Some(rate);
     }
     let case = json!({
         "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
-        "checkpoint_every": c.checkpoint_every,
+        "checkpoint_every": c.checkpoint_every, "fuse": c.fuse,
         "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
         "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
         "fp32_portable": prec == Precision::Fp32 && (c.portable || crate::mkl::portable_path()),

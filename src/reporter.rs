@@ -301,7 +301,7 @@ impl Reporter {
     }
 
     fn started(&mut self, e: &Event) {
-        let Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, device, data, rung, best } = e else { return };
+        let Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, fuse, device, data, rung, best } = e else { return };
         // A halving run's progress is its current rung's folds; the next rung's
         // replace them when it is promoted.
         (self.done, self.total) = match rung {
@@ -316,6 +316,9 @@ impl Reporter {
                 crate::text::count(*configs, "configuration", "configurations"), counts.total(), counts.done, counts.failed, counts.pending + counts.running
             );
             eprintln!("data: {data}");
+            if *fuse > 1 {
+                eprintln!("fused: each job trains up to {fuse} folds of one network shape and batch size as one");
+            }
             if let Some(r) = rung {
                 let what = match r.brackets {
                     0 => "race".to_string(),

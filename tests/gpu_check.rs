@@ -13,6 +13,7 @@ fn script(out: &std::path::Path, device: &str) -> (i32, String, serde_json::Valu
         .arg(device)
         .env("GRIDSWEEP_BIN", env!("CARGO_BIN_EXE_gridsweep"))
         .env("GPU_CHECK_EPOCHS", "1")
+        .env("GPU_CHECK_FUSE", "1 8")
         .env_remove(gridsweep::mkl::ENV)
         .output()
         .unwrap();
@@ -41,6 +42,12 @@ fn the_gpu_check_runs_its_steps_on_the_cpu_and_says_why_cuda_is_missing() {
     let cases = j["fusion_kernels"]["cases"].as_array().unwrap_or_else(|| panic!("{j}"));
     assert_eq!(cases.len(), 12, "{j}");
     assert!(cases.iter().all(|c| c["bit_for_bit"] == true && c["fused_over_unfused"].as_f64().unwrap() > 0.0), "{j}");
+    // Fused training itself: 144 fold-fits unfused and 8 at a time, the same scores here.
+    let fused = j["fused_runs"].as_array().unwrap_or_else(|| panic!("{j}"));
+    assert_eq!(fused.len(), 2, "{j}");
+    assert!(fused.iter().all(|r| r["fold_fits_per_minute"].as_f64().unwrap() > 0.0), "{j}");
+    assert_eq!(fused[1]["fuse"], 8, "{j}");
+    assert_eq!(fused[1]["max_abs_val_diff_vs_unfused"], 0.0, "{j}");
     if !tch::Cuda::is_available() {
         let (code, err, j) = script(&d.path("out2"), "cuda");
         assert_eq!(code, 3, "{err}");

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// states), e.g. `0,10` for the cost of saving them; default: run's default.
     #[arg(long, value_delimiter = ',')]
     pub checkpoint_every: Vec<u32>,
+    /// `run --fuse` values to run each case with, e.g. `1,4,16` (folds a job trains as
+    /// one; the benchmark's 12 folds share one network shape); default: 1.
+    #[arg(long, value_delimiter = ',', value_parser = super::positive)]
+    pub fuse: Vec<usize>,
     /// Batch sizes to run (each a sweep of 4 configurations × 3 folds around the final model).
     #[arg(long, value_delimiter = ',', default_value = "512,64")]
     pub batch_sizes: Vec<u32>,
@@ -135,20 +139,20 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
     // child process, as MKL's choice is made once per process.
     let mut case_list: Vec<Case> =
-        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY }).collect();
+        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 }).collect();
     let mut avx512_peak = None;
     if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
         let (one, all) = mkl_avx512_peak(&exe, jobs, threads, a.peak_seconds)?;
         if let (Some(one), Some(all)) = (one, all) {
             say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
             avx512_peak = Some((one, all));
-            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
+            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
         }
     }
     // The vendor-independent path beside the default, where asked for.
     if a.portable_case && device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !crate::mkl::portable_path() {
         let at = case_list.iter().position(|c| c.precision == Precision::Fp32).map_or(0, |i| i + 1);
-        case_list.insert(at, Case { precision: Precision::Fp32, mkl_avx512: false, portable: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY });
+        case_list.insert(at, Case { precision: Precision::Fp32, mkl_avx512: false, portable: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
     }
     // Each case once per protocol asked for, the protocols of a case side by side.
     let case_list: Vec<Case> =
@@ -157,6 +161,9 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     let intervals = if a.checkpoint_every.is_empty() { vec![crate::sched::CHECKPOINT_EVERY] } else { a.checkpoint_every.clone() };
     let case_list: Vec<Case> =
         case_list.into_iter().flat_map(|c| intervals.iter().map(move |&checkpoint_every| Case { checkpoint_every, ..c })).collect();
+    // ... and once per fusion group size asked for.
+    let fusions = if a.fuse.is_empty() { vec![1] } else { a.fuse.clone() };
+    let case_list: Vec<Case> = case_list.into_iter().flat_map(|c| fusions.iter().map(move |&fuse| Case { fuse, ..c })).collect();
     if let Some((one, all)) = avx512_peak {
         peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
@@ -242,7 +249,7 @@ fn one_run(
         .args(c.portable.then_some("--fp32-portable"))
         .arg("run").arg(spec).arg("--db").arg(db)
         .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", device, "--quiet"])
-        .args(["--checkpoint-every", &c.checkpoint_every.to_string()])
+        .args(["--checkpoint-every", &c.checkpoint_every.to_string(), "--fuse", &c.fuse.max(1).to_string()])
         .stdout(Stdio::null()).stderr(Stdio::piped())
         .spawn().context("starting gridsweep run")?;
     let (code, maxrss) = bench::wait_with_rusage(&child)?;

@@ -123,6 +123,12 @@ pub struct ExecArgs {
     /// from there; 0 turns it off.
     #[arg(long, default_value_t = crate::sched::CHECKPOINT_EVERY)]
     pub checkpoint_every: u32,
+    /// Train up to N folds of one network shape and batch size at a time as one
+    /// stacked model per worker (batched products; each fold keeps its own seeds,
+    /// optimizer, callbacks and result). For GPUs, where one small network leaves the
+    /// chip idle; on a CPU it does not pay (docs/performance.md). Off (1) by default.
+    #[arg(long, default_value_t = 1, value_parser = super::positive)]
+    pub fuse: usize,
     /// Simulated folds of this many milliseconds instead of training (the scheduler
     /// benchmark's workers).
     #[arg(long, hide = true)]
@@ -309,6 +315,9 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             "bound_seconds": p.seconds,
             "calibration": calibration,
             "jobs": p.jobs,
+            "fusion_groups": p.fusion_groups().iter().map(|(k, n)| json!({
+                "hidden_widths": k.widths, "batch_size": k.batch_size, "precision": k.precision.name(), "fuses": k.fusable, "trainings": n,
+            })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
@@ -388,6 +397,15 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
             );
         }
     }
+    let groups = p.fusion_groups();
+    let sizes: Vec<String> = groups.iter().take(6).map(|(_, n)| n.to_string()).collect();
+    println!(
+        "--fuse groups (network shape, kind and batch size): {}, of {} training(s){}; largest: {}",
+        groups.len(),
+        sizes.join(", "),
+        if groups.len() > 6 { ", …" } else { "" },
+        groups.first().map(|(k, _)| k.describe()).unwrap_or_default()
+    );
     let keys = rank::varying_keys(e.configs.iter().map(|c| c.params_object()));
     let shown = if list { p.selected.len() } else { p.selected.len().min(PLAN_ROWS) };
     let mut header = vec!["id".to_string()];
@@ -468,6 +486,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         db_patience: Duration::from_secs(x.db_timeout),
         checkpoint_every: x.checkpoint_every,
+        fuse: x.fuse,
         simulate_ms: x.simulate_ms,
         db_hint: db_hint(&x.db.db),
     };

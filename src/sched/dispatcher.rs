@@ -38,12 +38,18 @@ pub(super) struct Dispatcher<'a, Q: FoldQueue> {
     owner: Owner,
     emit: &'a dyn Fn(Event),
     signals: amsc::UnboundedReceiver<Signal>,
-    /// One sender per worker thread.
-    workers: Vec<mpsc::Sender<Job>>,
+    /// One sender per worker thread: a fold, or a group of folds trained as one.
+    workers: Vec<mpsc::Sender<Vec<Job>>>,
     /// Read by the workers once per epoch: abandon the fold (after saving its state).
     cancel: Arc<AtomicBool>,
     idle: Vec<usize>,
-    running: HashMap<usize, Claim>,
+    /// Each busy worker's folds (several under `--fuse`).
+    running: HashMap<usize, Vec<Claim>>,
+    /// `--fuse`: per worker, folds it claimed that wait for a group of their network
+    /// shape (see `train::fused::GroupKey`). A claim is written in its claimer's name
+    /// and device, so it stays that worker's. Handed out before anything new is
+    /// claimed; released with the rest of what the process holds at its end.
+    pool: HashMap<usize, Vec<Claim>>,
     /// Claims made in the same transaction as a worker's last result, not yet handed out.
     prefetched: HashMap<usize, Claim>,
     /// No more claims (a signal, an error, the database gone).
@@ -77,7 +83,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         owner: Owner,
         emit: &'a dyn Fn(Event),
         signals: amsc::UnboundedReceiver<Signal>,
-        workers: Vec<mpsc::Sender<Job>>,
+        workers: Vec<mpsc::Sender<Vec<Job>>>,
         cancel: Arc<AtomicBool>,
         best: Option<(String, f64)>,
     ) -> Self {
@@ -93,6 +99,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             cancel,
             idle,
             running: HashMap::new(),
+            pool: HashMap::new(),
             prefetched: HashMap::new(),
             stopping: false,
             escalation: Escalation::default(),
@@ -208,39 +215,85 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     }
 
     /// Idle workers get folds: a prefetched claim, or a new one; with nothing to claim,
-    /// successive halving promotes the complete rung (or waits for it).
+    /// successive halving promotes the complete rung (or waits for it). Under `--fuse N`
+    /// a worker gets up to N folds of one network shape (`train::fused::GroupKey`):
+    /// pooled ones first, then new claims, a claim of another shape going to the pool.
     async fn fill(&mut self) {
         self.waiting = false;
+        let size = self.opts.fuse.max(1);
         while let Some(w) = self.idle.pop() {
-            let (dname, wname) = (self.device_label(w), self.owner.worker(w));
-            let next = match self.prefetched.remove(&w) {
-                Some(c) => Ok(Some(c)),
-                None => {
-                    let (q, sweep, owner, lease) = (self.queue, self.job.sweep_id, &self.owner, self.opts.lease);
-                    let how = (self.opts.db_patience, q.name());
-                    Self::patiently(&mut self.signals, self.emit, how, || q.claim(sweep, owner, &wname, lease, &dname)).await
-                }
-            };
-            match next {
-                Ok(Some(claim)) => {
-                    if !self.start(w, claim).await {
+            let mut group: Vec<Job> = Vec::new();
+            let mut key: Option<crate::train::fused::GroupKey> = None;
+            let mut stop = false;
+            while group.len() < size {
+                let next = match self.take_pooled(w, key.as_ref()) {
+                    Some(c) => Ok(Some(c)),
+                    None => match self.prefetched.remove(&w) {
+                        Some(c) => Ok(Some(c)),
+                        None => {
+                            let (dname, wname) = (self.device_label(w), self.owner.worker(w));
+                            let (q, sweep, owner, lease) = (self.queue, self.job.sweep_id, &self.owner, self.opts.lease);
+                            let how = (self.opts.db_patience, q.name());
+                            Self::patiently(&mut self.signals, self.emit, how, || q.claim(sweep, owner, &wname, lease, &dname)).await
+                        }
+                    },
+                };
+                match next {
+                    Ok(Some(claim)) => {
+                        let k = self.job.params.get(&claim.config_id).map(crate::train::fused::GroupKey::of);
+                        if key.is_some() && k != key {
+                            // Another shape: it waits for a group of its own.
+                            let pool = self.pool.entry(w).or_default();
+                            pool.push(claim);
+                            if pool.len() >= size {
+                                break;
+                            }
+                            continue;
+                        }
+                        match self.prepare(w, claim).await {
+                            Some(job) => {
+                                key = k;
+                                group.push(job);
+                            }
+                            None => {
+                                stop = true;
+                                break;
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.fail(e);
+                        stop = true;
                         break;
                     }
                 }
-                Ok(None) => {
-                    self.idle.push(w);
-                    if self.advance().await {
-                        continue;
-                    }
-                    break;
+            }
+            if group.is_empty() {
+                self.idle.push(w);
+                if !stop && self.advance().await {
+                    continue;
                 }
-                Err(e) => {
-                    self.idle.push(w);
-                    self.fail(e);
-                    break;
-                }
+                break;
+            }
+            if self.workers[w].send(group).is_err() {
+                self.running.remove(&w);
+            }
+            if stop {
+                break;
             }
         }
+    }
+
+    /// One of worker `w`'s pooled claims: of shape `key`, or with no key the oldest.
+    fn take_pooled(&mut self, w: usize, key: Option<&crate::train::fused::GroupKey>) -> Option<Claim> {
+        let pool = self.pool.get_mut(&w)?;
+        let params = &self.job.params;
+        let at = match key {
+            None => (!pool.is_empty()).then_some(0),
+            Some(k) => pool.iter().position(|c| params.get(&c.config_id).map(crate::train::fused::GroupKey::of).as_ref() == Some(k)),
+        }?;
+        Some(pool.remove(at))
     }
 
     /// Successive halving with nothing to claim: each bracket whose rung is complete is
@@ -322,17 +375,16 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         promoted
     }
 
-    /// Hands a claimed fold to worker `w`, with its saved state if it has one. False
-    /// when claiming should stop.
-    async fn start(&mut self, w: usize, claim: Claim) -> bool {
+    /// A claimed fold for worker `w`, with its saved state if it has one, marked
+    /// running. None when claiming should stop (the claim is released).
+    async fn prepare(&mut self, w: usize, claim: Claim) -> Option<Job> {
         let wname = self.owner.worker(w);
         let Some(params) = self.job.params.get(&claim.config_id).cloned() else {
             // A configuration another spec version added: not this process's to run.
             (self.emit)(Event::UnknownConfiguration { config_id: claim.config_id.clone(), fold: claim.fold });
             let _ = self.queue.release(claim.fold_id, &wname).await;
-            self.idle.push(w);
             self.stopping = true;
-            return false;
+            return None;
         };
         // The saved state it continues from, if any (a fold interrupted mid-way, or one
         // promoted to the next rung).
@@ -344,9 +396,8 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = self.queue.release(claim.fold_id, &wname).await;
-                        self.idle.push(w);
                         self.fail(e);
-                        return false;
+                        return None;
                     }
                 }
             }
@@ -364,11 +415,26 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             from_epoch,
             until,
         });
-        self.running.insert(w, claim.clone());
-        if self.workers[w].send(Job { claim, params, resume: resume.map(|(_, s)| s) }).is_err() {
-            self.running.remove(&w);
+        self.running.entry(w).or_default().push(claim.clone());
+        Some(Job { claim, params, resume: resume.map(|(_, s)| s) })
+    }
+
+    /// Worker `w`'s fold `claim` is over; the worker is idle once all its folds are.
+    fn finished_on(&mut self, w: usize, claim: &Claim) {
+        if let Some(claims) = self.running.get_mut(&w) {
+            claims.retain(|c| c.fold_id != claim.fold_id);
+            if claims.is_empty() {
+                self.running.remove(&w);
+                if !self.db_gone {
+                    self.idle.push(w);
+                }
+            }
         }
-        true
+    }
+
+    /// Folds running on the workers.
+    fn running_folds(&self) -> usize {
+        self.running.values().map(Vec::len).sum()
     }
 
     async fn on_worker(&mut self, msg: WorkerMsg) {
@@ -385,13 +451,12 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             }
             WorkerMsg::StateRefused { worker, config_id, fold, why } => (self.emit)(Event::StateRefused { worker, config_id, fold, why }),
             WorkerMsg::Done { worker, claim, .. } if self.db_gone => {
-                self.running.remove(&worker);
+                self.finished_on(worker, &claim);
                 self.tally.abandoned += 1;
                 (self.emit)(Event::FoldAbandoned { worker, config_id: claim.config_id, fold: claim.fold });
             }
             WorkerMsg::Done { worker, claim, result } => {
-                self.running.remove(&worker);
-                self.idle.push(worker);
+                self.finished_on(worker, &claim);
                 match result {
                     Ok(r) => self.on_done(worker, claim, r).await,
                     Err(FoldError::Cancelled) => self.on_abandoned(worker, claim).await,
@@ -412,7 +477,9 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             fit_seconds: r.fit_seconds,
         });
         let (wname, dname) = (self.owner.worker(worker), self.device_label(worker));
-        let next = (!self.stopping).then_some((self.job.sweep_id, &self.owner, self.opts.lease, dname.as_str()));
+        // The worker's next fold in the same transaction (not under `--fuse`: a
+        // group is claimed when all of the worker's folds are over).
+        let next = (!self.stopping && self.opts.fuse <= 1).then_some((self.job.sweep_id, &self.owner, self.opts.lease, dname.as_str()));
         let (q, rule) = (self.queue, &self.job.score);
         let how = (self.opts.db_patience, q.name());
         let recorded = Self::patiently(&mut self.signals, self.emit, how, || q.record_done_then_claim(claim.fold_id, &wname, &r, rule, next)).await;
@@ -500,7 +567,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
 
     /// True when the run must end at once.
     fn on_signal(&mut self, s: Signal) -> bool {
-        let running = self.running.len();
+        let running = self.running_folds();
         match self.escalation.on(s) {
             Action::StopClaiming => {
                 self.stopping = true;

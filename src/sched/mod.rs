@@ -48,6 +48,8 @@ pub enum Event {
         counts: Counts,
         jobs: usize,
         threads_per_job: usize,
+        /// Folds a job trains as one (`--fuse`; 1: one at a time).
+        fuse: usize,
         device: String,
         /// The data: rows, features, what is not a feature.
         data: String,
@@ -184,6 +186,8 @@ pub struct RunOptions {
     pub db_patience: Duration,
     /// Save a running fold's training state every this many epochs (0: never).
     pub checkpoint_every: u32,
+    /// Folds a worker trains as one (`train::fused`); 1: one at a time.
+    pub fuse: usize,
 }
 
 /// Epochs between two saved training states of a running fold, by default. Measured
@@ -287,6 +291,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
         counts,
         jobs: opts.jobs,
         threads_per_job: opts.threads_per_job,
+        fuse: opts.fuse,
         device: names.join(","),
         data: job.data_description.clone(),
         rung,

@@ -38,6 +38,37 @@ pub enum WorkerMsg {
 /// Runs one fold's work in a worker thread.
 pub trait FoldRunner: Send + Sync {
     fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError>;
+
+    /// Runs a group of folds (`run --fuse`), reporting each one's result through
+    /// `worker` as soon as it has one. By default one after the other.
+    fn run_group(&self, jobs: Vec<Job>, device: Device, worker: &WorkerContext) {
+        for job in jobs {
+            let mut obs = worker.observer(job.claim.fold_id);
+            let result = self.run(&job, device, &mut obs);
+            worker.done(job.claim, result);
+        }
+    }
+}
+
+/// What a worker thread reports through: its number, the state-saving interval, the
+/// dispatcher's channel and cancel flag.
+pub struct WorkerContext {
+    worker: usize,
+    every: u32,
+    tx: amsc::UnboundedSender<WorkerMsg>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl WorkerContext {
+    /// The observer of fold `fold_id` on this worker.
+    pub fn observer(&self, fold_id: i64) -> WorkerObserver<'_> {
+        WorkerObserver { worker: self.worker, fold_id, every: self.every, tx: &self.tx, cancel: &self.cancel }
+    }
+
+    /// A fold's result, to the dispatcher (false: the dispatcher is gone).
+    pub fn done(&self, claim: Claim, result: Result<FoldResult, FoldError>) -> bool {
+        self.tx.send(WorkerMsg::Done { worker: self.worker, claim, result }).is_ok()
+    }
 }
 
 /// A worker's view of its fold: progress and states go to the dispatcher, and the
@@ -124,6 +155,70 @@ impl FoldRunner for TrainRunner {
             r => r,
         }
     }
+
+    /// Trains the group's folds as one (`train::fused`), each from its saved state when
+    /// it has one; a state refused once training begins trains its fold alone from
+    /// its start afterwards, as `run` does.
+    fn run_group(&self, jobs: Vec<Job>, device: Device, worker: &WorkerContext) {
+        let mut ready = Vec::new();
+        for job in jobs {
+            match self.folds.iter().find(|(p, _)| p.as_ref() == job.params.split.as_ref()) {
+                Some((_, folds)) => {
+                    let data = folds[job.claim.fold as usize % folds.len()].clone();
+                    ready.push((job, data));
+                }
+                // As in `run`: the fold fails, the others train.
+                None => {
+                    let mut obs = worker.observer(job.claim.fold_id);
+                    let r = self.run(&job, device, &mut obs);
+                    worker.done(job.claim, r);
+                }
+            }
+        }
+        let mut observers: Vec<WorkerObserver> = ready.iter().map(|(j, _)| worker.observer(j.claim.fold_id)).collect();
+        let mut spans = Vec::with_capacity(ready.len());
+        for ((job, _), obs) in ready.iter().zip(&observers) {
+            let until = job.claim.budget.map(|b| b as u32);
+            let from = match job.resume.as_deref().map(TrainState::decode) {
+                Some(Ok(s)) => Some(s),
+                Some(Err(why)) => {
+                    obs.refuse_state(&job.claim, why);
+                    None
+                }
+                None => None,
+            };
+            spans.push((from.is_some(), Span { from, until }));
+        }
+        let resumed: Vec<bool> = spans.iter().map(|(r, _)| *r).collect();
+        let folds = ready
+            .iter()
+            .zip(observers.iter_mut())
+            .zip(spans)
+            .map(|(((job, data), obs), (_, span))| train::fused::GroupFold {
+                data: data.as_ref(),
+                p: &job.params,
+                seed: self.seed,
+                fold: job.claim.fold as u64,
+                observer: obs,
+                span,
+            })
+            .collect();
+        let mut again = Vec::new();
+        train::fused::train_group(folds, device, &mut |k, r| match r {
+            Err(FoldError::BadState(why)) if resumed[k] => again.push((k, why)),
+            r => {
+                worker.done(ready[k].0.claim.clone(), r);
+            }
+        });
+        for (k, why) in again {
+            let (job, data) = &ready[k];
+            let mut obs = worker.observer(job.claim.fold_id);
+            obs.refuse_state(&job.claim, why);
+            let span = Span { from: None, until: job.claim.budget.map(|b| b as u32) };
+            let r = train::train_fold_span(data, &job.params, self.seed, job.claim.fold as u64, device, &mut obs, span);
+            worker.done(job.claim.clone(), r);
+        }
+    }
 }
 
 /// The scheduler benchmark's folds: a sleep and a made-up result, through the real
@@ -179,21 +274,29 @@ pub struct WorkerSpec {
     pub every: u32,
 }
 
+/// A worker thread: folds from `jobs` until that closes, one at a time, or a group
+/// at a time (`run --fuse`).
 pub fn spawn_worker(
     spec: WorkerSpec,
     runner: Arc<dyn FoldRunner>,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Vec<Job>>,
     tx: amsc::UnboundedSender<WorkerMsg>,
     cancel: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(format!("gridsweep-worker-{}", spec.worker)).spawn(move || {
         // OpenMP's thread count is per thread: set it here, before any work.
         tch::set_num_threads(spec.threads as i32);
-        while let Ok(job) = jobs.recv() {
-            let mut obs = WorkerObserver { worker: spec.worker, fold_id: job.claim.fold_id, every: spec.every, tx: &tx, cancel: &cancel };
-            let result = runner.run(&job, spec.device, &mut obs);
-            if tx.send(WorkerMsg::Done { worker: spec.worker, claim: job.claim, result }).is_err() {
-                break;
+        let ctx = WorkerContext { worker: spec.worker, every: spec.every, tx, cancel };
+        while let Ok(mut group) = jobs.recv() {
+            if group.len() == 1 {
+                let job = group.pop().expect("one job");
+                let mut obs = ctx.observer(job.claim.fold_id);
+                let result = runner.run(&job, spec.device, &mut obs);
+                if !ctx.done(job.claim, result) {
+                    break;
+                }
+            } else {
+                runner.run_group(group, spec.device, &ctx);
             }
         }
     })

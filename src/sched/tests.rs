@@ -270,6 +270,7 @@ fn opts(jobs: usize) -> RunOptions {
         heartbeat: Duration::from_millis(50),
         db_patience: Duration::from_secs(30),
         checkpoint_every: 0,
+        fuse: 1,
     }
 }
 

@@ -70,6 +70,23 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// `run --fuse`: the distinct trainings per group of one network shape, kind and
+    /// batch size (`train::fused::GroupKey`), largest first: what a job can train as
+    /// one. (A staged search's rungs regroup whichever configurations go on.)
+    pub fn fusion_groups(&self) -> Vec<(crate::train::fused::GroupKey, usize)> {
+        let mut seen = HashSet::new();
+        let mut groups: Vec<(crate::train::fused::GroupKey, usize)> = Vec::new();
+        for c in self.selected.iter().filter(|c| seen.insert(&c.training_key)) {
+            let key = crate::train::fused::GroupKey::of(&c.params);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((key, 1)),
+            }
+        }
+        groups.sort_by_key(|g| std::cmp::Reverse(g.1));
+        groups
+    }
+
     /// The strategy's fold-epochs as a share of the full runs'.
     pub fn share(&self) -> f64 {
         self.fold_epochs as f64 / self.full_fold_epochs.max(1) as f64

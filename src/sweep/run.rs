@@ -29,6 +29,8 @@ pub struct Settings {
     /// How long to wait for a lost database connection.
     pub db_patience: Duration,
     pub checkpoint_every: u32,
+    /// Folds a worker trains as one (`train::fused`); 1: one at a time.
+    pub fuse: usize,
     /// Simulated folds of this many milliseconds instead of training (the scheduler
     /// benchmark).
     pub simulate_ms: Option<u64>,
@@ -142,6 +144,7 @@ async fn run_on(
         heartbeat: Duration::from_secs((s.lease.as_secs() / 4).max(1)),
         db_patience: s.db_patience,
         checkpoint_every: s.checkpoint_every,
+        fuse: s.fuse.max(1),
     };
     Ok(sched::run(store, job, &opts, runner, events).await?)
 }

@@ -22,6 +22,7 @@
 
 pub mod backprop;
 pub mod callbacks;
+pub mod fused;
 pub mod model;
 pub mod optim;
 pub mod saved;
@@ -207,6 +208,13 @@ struct Part {
     y: Tensor,
 }
 
+impl Part {
+    /// The same tensors (no copy).
+    fn share(&self) -> Part {
+        Part { x: self.x.shallow_clone(), y: self.y.shallow_clone() }
+    }
+}
+
 fn to_tensors(x: &[f32], y: &[i64], n_features: usize, device: Device) -> Part {
     let rows = y.len() as i64;
     Part {
@@ -262,96 +270,95 @@ fn train_fold_inner(
     span: Span,
 ) -> Result<FoldResult, FoldError> {
     let started = Instant::now();
-    let nf = data.n_features;
-    let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
-    let val = to_tensors(&data.val_x, &data.val_y, nf, device);
-    if p.protocol == Protocol::Notebook {
-        return notebook_fold(&whole_train, &val, data, p, seed, fold, device, observer, path, started, span);
-    }
-
-    // With a val_* monitor, an inner hold-out carved from the training fold (never
-    // the CV validation fold) is what the callbacks watch.
-    let (fit, inner) = if p.monitor.is_validation() {
-        let labels: Vec<usize> = data.train_y.iter().map(|&y| y as usize).collect();
-        let rows: Vec<usize> = (0..labels.len()).collect();
-        let inner_seed = (crate::rng::stream(seed, fold, Stream::InnerSplit).next_u32()) as u32;
-        let (fit_rows, inner_rows) = stratified_split(&rows, &labels, p.inner_validation, inner_seed)
-            .map_err(|e| FoldError::InnerSplit(format!("{e:?}")))?;
-        let idx = |r: &[usize]| Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
-        let (fi, ii) = (idx(&fit_rows), idx(&inner_rows));
-        (
-            Part { x: whole_train.x.index_select(0, &fi), y: whole_train.y.index_select(0, &fi) },
-            Some(Part { x: whole_train.x.index_select(0, &ii), y: whole_train.y.index_select(0, &ii) }),
-        )
-    } else {
-        (Part { x: whole_train.x.shallow_clone(), y: whole_train.y.shallow_clone() }, None)
-    };
-    let watch = Watch { part: inner.as_ref(), checkpoint: false };
-    let fitted = fit_epochs(&fit, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
-
-    let scoring = Instant::now();
-    let (val_loss, val_accuracy) = evaluate(&fitted.net, &val);
-    let score_seconds = scoring.elapsed().as_secs_f64();
-    let (train_loss, train_accuracy) = evaluate(&fitted.net, &whole_train);
-    Ok(FoldResult {
-        train_accuracy,
-        train_loss,
-        val_accuracy,
-        val_loss,
-        epochs_run: fitted.history.len() as u32,
-        final_learning_rate: fitted.final_learning_rate,
-        fit_seconds,
-        score_seconds,
-        scored_epoch: fitted.kept_epoch,
-        history: fitted.history,
-        partial: fitted.partial,
-    })
+    let prepared = Prepared::new(data, p, seed, fold, device)?;
+    let fitted = fit_epochs(&prepared.fit, prepared.watch(), data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
+    Ok(prepared.score(fitted, started))
 }
 
-/// A fold under the notebook protocol: the CV fold is the validation data the
-/// callbacks watch; the scores are the best-`val_accuracy` epoch's (the first to reach
-/// the maximum) and its checkpoint's accuracy and loss on the training fold.
-#[allow(clippy::too_many_arguments)]
-fn notebook_fold(
-    train: &Part,
-    val: &Part,
-    data: &FoldData,
-    p: &HyperParams,
-    seed: u64,
-    fold: u64,
-    device: Device,
-    observer: &mut dyn FoldObserver,
-    path: StepPath,
-    started: Instant,
-    span: Span,
-) -> Result<FoldResult, FoldError> {
-    let watch = Watch { part: Some(val), checkpoint: true };
-    let fitted = fit_epochs(train, watch, data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
-    // The checkpoint's weights are what `fit_epochs` left in the network, and their
-    // scores on the training fold were recorded when they were kept (a state saved by
-    // an older build lacks them: score the weights now, which gives the same numbers).
-    let best = &fitted.history[fitted.kept_epoch as usize - 1];
-    let scoring = Instant::now();
-    let (train_loss, train_accuracy) = match (best.checkpoint_train_loss, best.checkpoint_train_accuracy) {
-        (Some(l), Some(a)) => (l, a),
-        _ => evaluate(&fitted.net, train),
-    };
-    let score_seconds = scoring.elapsed().as_secs_f64();
-    Ok(FoldResult {
-        train_accuracy,
-        train_loss,
-        val_accuracy: best.val_accuracy.unwrap_or(f64::NAN),
-        val_loss: best.val_loss.unwrap_or(f64::NAN),
-        epochs_run: fitted.history.len() as u32,
-        final_learning_rate: fitted.final_learning_rate,
-        fit_seconds,
-        score_seconds,
-        scored_epoch: fitted.kept_epoch,
-        history: fitted.history,
-        partial: fitted.partial,
-    })
+/// A fold's tensors, and what its epoch loop fits on and watches: how its protocol
+/// (`params::Protocol`) sets the fold up before training and scores it after.
+struct Prepared {
+    whole_train: Part,
+    val: Part,
+    /// The rows it trains on.
+    fit: Part,
+    /// The rows the callbacks watch after every epoch, if any.
+    watched: Option<Part>,
+    notebook: bool,
+}
+
+impl Prepared {
+    /// `gridsearchcv`: with a val_* monitor, an inner hold-out carved from the training
+    /// fold (never the CV validation fold) is what the callbacks watch. `notebook`: the
+    /// CV fold is the validation data the callbacks watch.
+    fn new(data: &FoldData, p: &HyperParams, seed: u64, fold: u64, device: Device) -> Result<Prepared, FoldError> {
+        let nf = data.n_features;
+        let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
+        let val = to_tensors(&data.val_x, &data.val_y, nf, device);
+        if p.protocol == Protocol::Notebook {
+            return Ok(Prepared { fit: whole_train.share(), watched: Some(val.share()), whole_train, val, notebook: true });
+        }
+        let (fit, watched) = if p.monitor.is_validation() {
+            let labels: Vec<usize> = data.train_y.iter().map(|&y| y as usize).collect();
+            let rows: Vec<usize> = (0..labels.len()).collect();
+            let inner_seed = (crate::rng::stream(seed, fold, Stream::InnerSplit).next_u32()) as u32;
+            let (fit_rows, inner_rows) = stratified_split(&rows, &labels, p.inner_validation, inner_seed)
+                .map_err(|e| FoldError::InnerSplit(format!("{e:?}")))?;
+            let idx = |r: &[usize]| Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
+            let (fi, ii) = (idx(&fit_rows), idx(&inner_rows));
+            (
+                Part { x: whole_train.x.index_select(0, &fi), y: whole_train.y.index_select(0, &fi) },
+                Some(Part { x: whole_train.x.index_select(0, &ii), y: whole_train.y.index_select(0, &ii) }),
+            )
+        } else {
+            (whole_train.share(), None)
+        };
+        Ok(Prepared { whole_train, val, fit, watched, notebook: false })
+    }
+
+    fn watch(&self) -> Watch<'_> {
+        Watch { part: self.watched.as_ref(), checkpoint: self.notebook }
+    }
+
+    /// The fold's scores from its trained network. `gridsearchcv`: the training and
+    /// validation folds scored in evaluation mode. `notebook`: the best-`val_accuracy`
+    /// epoch's (the first to reach the maximum) and its checkpoint's accuracy and loss
+    /// on the training fold.
+    fn score(&self, fitted: Fitted, started: Instant) -> FoldResult {
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let scoring = Instant::now();
+        // Timed as scikit-learn's `score_time`: the validation fold's scoring only.
+        let (train_loss, train_accuracy, val_loss, val_accuracy, score_seconds) = if self.notebook {
+            // The checkpoint's weights are what the epoch loop left in the network, and
+            // their scores on the training fold were recorded when they were kept (a
+            // state saved by an older build lacks them: score the weights now, which
+            // gives the same numbers).
+            let best = &fitted.history[fitted.kept_epoch as usize - 1];
+            let (l, a) = match (best.checkpoint_train_loss, best.checkpoint_train_accuracy) {
+                (Some(l), Some(a)) => (l, a),
+                _ => evaluate(&fitted.net, &self.whole_train),
+            };
+            (l, a, best.val_loss.unwrap_or(f64::NAN), best.val_accuracy.unwrap_or(f64::NAN), scoring.elapsed().as_secs_f64())
+        } else {
+            let (vl, va) = evaluate(&fitted.net, &self.val);
+            let score_seconds = scoring.elapsed().as_secs_f64();
+            let (tl, ta) = evaluate(&fitted.net, &self.whole_train);
+            (tl, ta, vl, va, score_seconds)
+        };
+        FoldResult {
+            train_accuracy,
+            train_loss,
+            val_accuracy,
+            val_loss,
+            epochs_run: fitted.history.len() as u32,
+            final_learning_rate: fitted.final_learning_rate,
+            fit_seconds,
+            score_seconds,
+            scored_epoch: fitted.kept_epoch,
+            history: fitted.history,
+            partial: fitted.partial,
+        }
+    }
 }
 
 /// What the epoch loop scores after every epoch, and which weights it keeps.
@@ -459,9 +466,6 @@ impl Progress {
 /// at the end (Keras' `restore_best_weights=True`), or, with `watch.checkpoint`, those
 /// of the best-`val_accuracy` epoch. `span` says where it starts (the first epoch or a
 /// saved state) and where it stops.
-// Long on purpose: the epoch loop reads top to bottom as Keras' `fit` runs an epoch
-// (shuffle, batches, the epoch's metrics, callbacks, checkpoint), and its steps share
-// the loop's state.
 #[allow(clippy::too_many_arguments)]
 fn fit_epochs(
     fit: &Part,
@@ -476,150 +480,257 @@ fn fit_epochs(
     path: StepPath,
     span: Span,
 ) -> Result<Fitted, FoldError> {
-    let vs = nn::VarStore::new(device);
-    let mut init_rng = stream(seed, fold, Stream::InitialWeights);
-    let mut net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
-    let mut scratch = backprop::Scratch::default();
-    let monitor = p.callback_monitor();
-    let mode = if monitor.higher_is_better() { Mode::Max } else { Mode::Min };
-    let monitor_part = watch.part;
-    let restore_best = monitor_part.is_some() && !watch.checkpoint;
-    let n = fit.y.size()[0];
-    let mut s = Progress {
-        opt: Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32),
-        dropout: DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout),
-        shuffle_rng: stream(seed, fold, Stream::Shuffle),
-        early: EarlyStopping::new(mode, p.early_stopping_patience),
-        plateau: ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr),
-        checkpoint: watch.checkpoint.then(BestCheckpoint::new),
-        kept: None,
-        kept_epoch: 0,
-        order: (0..n).collect(),
-        history: Vec::with_capacity(p.epochs as usize),
-        finished: false,
-    };
-    if let Some(from) = span.from {
-        s.restore(&vs, from).map_err(FoldError::BadState)?;
-    }
-    let until = span.until.unwrap_or(p.epochs).min(p.epochs);
-    let batch = p.batch_size as i64;
-    let resumed_at = s.history.len() as u32;
-
-    for epoch in resumed_at..until {
-        if s.finished {
-            break;
+    let mut run = FoldRun::new(fit, watch, nf, n_classes, p, seed, fold, device, observer, span)?;
+    while run.begin_epoch()? {
+        while let Some((xb, yb)) = run.next_batch() {
+            run.step_alone(&xb, &yb, path);
         }
-        if observer.cancelled() {
-            if epoch > resumed_at {
-                observer.checkpoint(s.save(&vs));
+        run.end_epoch()?;
+    }
+    Ok(run.finish())
+}
+
+/// One fold's epoch loop as a state machine, so that several folds can run it in
+/// step (`fused`): [`begin_epoch`](Self::begin_epoch), then a step per
+/// [`next_batch`](Self::next_batch), then [`end_epoch`](Self::end_epoch), until
+/// `begin_epoch` says it is over; then [`finish`](Self::finish). It reads as Keras'
+/// `fit` runs an epoch: shuffle, batches, the epoch's metrics, callbacks, checkpoint.
+struct FoldRun<'a> {
+    fit: &'a Part,
+    watch: Watch<'a>,
+    p: &'a HyperParams,
+    observer: &'a mut dyn FoldObserver,
+    device: Device,
+    vs: nn::VarStore,
+    net: DenseNet,
+    scratch: backprop::Scratch,
+    monitor: Monitor,
+    restore_best: bool,
+    /// Training rows.
+    n: i64,
+    s: Progress,
+    /// The epoch it stops after (the span's end, at most `epochs`).
+    until: u32,
+    resumed_at: u32,
+    /// The running epoch's shuffle, learning rate, sums and next batch's first row.
+    epoch: Option<EpochSums>,
+}
+
+struct EpochSums {
+    perm: Tensor,
+    lr_used: f64,
+    loss_sum: Tensor,
+    correct: Tensor,
+    start: i64,
+}
+
+impl<'a> FoldRun<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        fit: &'a Part,
+        watch: Watch<'a>,
+        nf: usize,
+        n_classes: usize,
+        p: &'a HyperParams,
+        seed: u64,
+        fold: u64,
+        device: Device,
+        observer: &'a mut dyn FoldObserver,
+        span: Span,
+    ) -> Result<Self, FoldError> {
+        let vs = nn::VarStore::new(device);
+        let mut init_rng = stream(seed, fold, Stream::InitialWeights);
+        let net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
+        let monitor = p.callback_monitor();
+        let mode = if monitor.higher_is_better() { Mode::Max } else { Mode::Min };
+        let n = fit.y.size()[0];
+        let mut s = Progress {
+            opt: Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32),
+            dropout: DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout),
+            shuffle_rng: stream(seed, fold, Stream::Shuffle),
+            early: EarlyStopping::new(mode, p.early_stopping_patience),
+            plateau: ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr),
+            checkpoint: watch.checkpoint.then(BestCheckpoint::new),
+            kept: None,
+            kept_epoch: 0,
+            order: (0..n).collect(),
+            history: Vec::with_capacity(p.epochs as usize),
+            finished: false,
+        };
+        if let Some(from) = span.from {
+            s.restore(&vs, from).map_err(FoldError::BadState)?;
+        }
+        let until = span.until.unwrap_or(p.epochs).min(p.epochs);
+        let resumed_at = s.history.len() as u32;
+        Ok(FoldRun {
+            fit,
+            watch,
+            p,
+            observer,
+            device,
+            vs,
+            net,
+            scratch: backprop::Scratch::default(),
+            monitor,
+            restore_best: watch.part.is_some() && !watch.checkpoint,
+            n,
+            s,
+            until,
+            resumed_at,
+            epoch: None,
+        })
+    }
+
+    /// Starts the next epoch (shuffles the rows); false when there is none to run.
+    /// Cancelled, it saves the training state (if an epoch ran) and says so.
+    fn begin_epoch(&mut self) -> Result<bool, FoldError> {
+        let epoch = self.s.history.len() as u32;
+        if self.s.finished || epoch >= self.until {
+            return Ok(false);
+        }
+        if self.observer.cancelled() {
+            if epoch > self.resumed_at {
+                self.observer.checkpoint(self.s.save(&self.vs));
             }
             return Err(FoldError::Cancelled);
         }
-        let lr_used = s.opt.learning_rate as f64;
-        s.order.shuffle(&mut s.shuffle_rng);
-        let perm = Tensor::from_slice(&s.order).to_device(device);
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
-        let mut correct = Tensor::zeros([], (Kind::Int64, device));
-        let mut start = 0;
-        while start < n {
-            let len = batch.min(n - start);
-            let idx = perm.narrow(0, start, len);
-            let xb = fit.x.index_select(0, &idx);
-            let yb = fit.y.index_select(0, &idx);
-            let written_out = match path {
-                StepPath::Fastest => backprop::step(&net, &xb, &yb, &mut s.dropout, &mut scratch),
-                StepPath::Autograd => None,
-            };
-            let (loss, logits) = match written_out {
-                Some(step) => {
-                    s.opt.step_with(step.grads);
-                    (step.loss, step.logits)
-                }
-                None => {
-                    let logits = net.forward(&xb, Some(&mut s.dropout));
-                    let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&yb);
-                    // Gradients as fresh tensors (torch.autograd.grad), not accumulated
-                    // into `.grad`: that would add each one onto a zeroed buffer.
-                    let grads = Tensor::run_backward(&[&loss], s.opt.params(), false, false);
-                    s.opt.step_with(grads);
-                    (loss, logits)
-                }
-            };
-            net.apply_constraints();
-            tch::no_grad(|| {
-                loss_sum += loss.detach() * len as f64;
-                correct += logits.argmax(-1, false).eq_tensor(&yb).sum(Kind::Int64);
-            });
-            start += len;
+        let lr_used = self.s.opt.learning_rate as f64;
+        self.s.order.shuffle(&mut self.s.shuffle_rng);
+        self.epoch = Some(EpochSums {
+            perm: Tensor::from_slice(&self.s.order).to_device(self.device),
+            lr_used,
+            loss_sum: Tensor::zeros([], (Kind::Float, self.device)),
+            correct: Tensor::zeros([], (Kind::Int64, self.device)),
+            start: 0,
+        });
+        Ok(true)
+    }
+
+    /// The epoch's next batch (rows, labels), the last one partial; None at its end.
+    fn next_batch(&self) -> Option<(Tensor, Tensor)> {
+        let e = self.epoch.as_ref()?;
+        if e.start >= self.n {
+            return None;
         }
-        let loss = loss_sum.double_value(&[]) / n as f64;
-        let accuracy = correct.int64_value(&[]) as f64 / n as f64;
+        let len = (self.p.batch_size as i64).min(self.n - e.start);
+        let idx = e.perm.narrow(0, e.start, len);
+        Some((self.fit.x.index_select(0, &idx), self.fit.y.index_select(0, &idx)))
+    }
+
+    /// One training step on the batch, on its own: written out (`backprop`) where that
+    /// applies, autograd elsewhere.
+    fn step_alone(&mut self, xb: &Tensor, yb: &Tensor, path: StepPath) {
+        let written_out = match path {
+            StepPath::Fastest => backprop::step(&self.net, xb, yb, &mut self.s.dropout, &mut self.scratch),
+            StepPath::Autograd => None,
+        };
+        match written_out {
+            Some(step) => self.take_step(step.loss, &step.logits, yb, step.grads),
+            None => {
+                let logits = self.net.forward(xb, Some(&mut self.s.dropout));
+                let loss = logits.log_softmax(-1, Kind::Float).nll_loss(yb);
+                // Gradients as fresh tensors (torch.autograd.grad), not accumulated
+                // into `.grad`: that would add each one onto a zeroed buffer.
+                let grads = Tensor::run_backward(&[&loss], self.s.opt.params(), false, false);
+                self.take_step(loss, &logits, yb, grads);
+            }
+        }
+    }
+
+    /// The step's update from its gradients (one per parameter, as
+    /// `DenseNet::parameters`), the constraints, and the batch's loss and accuracy.
+    fn take_step(&mut self, loss: Tensor, logits: &Tensor, yb: &Tensor, grads: Vec<Tensor>) {
+        self.s.opt.step_with(grads);
+        self.net.apply_constraints();
+        let e = self.epoch.as_mut().expect("a step within an epoch");
+        let len = yb.size()[0];
+        tch::no_grad(|| {
+            e.loss_sum += loss.detach() * len as f64;
+            e.correct += logits.argmax(-1, false).eq_tensor(yb).sum(Kind::Int64);
+        });
+        e.start += len;
+    }
+
+    /// The epoch's metrics and scores, the callbacks, the checkpoint.
+    fn end_epoch(&mut self) -> Result<(), FoldError> {
+        let e = self.epoch.take().expect("an epoch was begun");
+        let epoch = self.s.history.len() as u32;
+        let (n, p) = (self.n, self.p);
+        let loss = e.loss_sum.double_value(&[]) / n as f64;
+        let accuracy = e.correct.int64_value(&[]) as f64 / n as f64;
         if !loss.is_finite() {
             return Err(FoldError::Diverged { epoch: epoch + 1, value: loss });
         }
-        let (val_loss, val_accuracy) = match monitor_part {
+        let (val_loss, val_accuracy) = match self.watch.part {
             Some(part) => {
-                let (l, a) = evaluate(&net, part);
+                let (l, a) = evaluate(&self.net, part);
                 (Some(l), Some(a))
             }
             None => (None, None),
         };
-        s.history.push(EpochRecord {
+        self.s.history.push(EpochRecord {
             epoch: epoch + 1,
             loss,
             accuracy,
-            learning_rate: lr_used,
+            learning_rate: e.lr_used,
             val_loss,
             val_accuracy,
             checkpoint_train_loss: None,
             checkpoint_train_accuracy: None,
         });
-        observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
+        self.observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
 
-        let monitored = match monitor {
+        let monitored = match self.monitor {
             Monitor::Loss => loss,
             Monitor::Accuracy => accuracy,
             Monitor::ValLoss => val_loss.unwrap_or(f64::NAN),
             Monitor::ValAccuracy => val_accuracy.unwrap_or(f64::NAN),
         };
+        let s = &mut self.s;
         let decision = s.early.on_epoch_end(epoch, monitored);
         let keep = match &mut s.checkpoint {
             Some(c) => c.on_epoch_end(epoch, val_accuracy.unwrap_or(f64::NAN)),
-            None => restore_best && decision.improved,
+            None => self.restore_best && decision.improved,
         };
         if keep {
-            if watch.checkpoint {
-                let (l, a) = evaluate(&net, fit);
+            if self.watch.checkpoint {
+                let (l, a) = evaluate(&self.net, self.fit);
                 let last = s.history.last_mut().expect("this epoch's record was just pushed");
                 (last.checkpoint_train_loss, last.checkpoint_train_accuracy) = (Some(l), Some(a));
             }
             s.kept_epoch = epoch + 1;
-            s.kept = Some(tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect()));
+            s.kept = Some(tch::no_grad(|| self.vs.trainable_variables().iter().map(|t| t.copy()).collect()));
         }
         if let Some(new_lr) = s.plateau.on_epoch_end(monitored, s.opt.learning_rate) {
             s.opt.learning_rate = new_lr;
         }
         s.finished = decision.stop || epoch + 1 == p.epochs;
-        if !s.finished && epoch + 1 < until && observer.checkpoint_due(epoch + 1) {
-            observer.checkpoint(s.save(&vs));
+        if !s.finished && epoch + 1 < self.until && self.observer.checkpoint_due(epoch + 1) {
+            self.observer.checkpoint(self.s.save(&self.vs));
         }
+        Ok(())
     }
-    // Stopped at the span's end with epochs left: the state to continue from.
-    let partial = !s.finished;
-    if partial && s.history.len() as u32 > resumed_at {
-        observer.checkpoint(s.save(&vs));
+
+    /// The trained network: the kept weights restored where there are any; a span that
+    /// stopped with epochs left saves its state to continue from.
+    fn finish(self) -> Fitted {
+        let s = self.s;
+        let partial = !s.finished;
+        if partial && s.history.len() as u32 > self.resumed_at {
+            self.observer.checkpoint(s.save(&self.vs));
+        }
+        let mut kept_epoch = s.kept_epoch;
+        if let Some(best) = s.kept {
+            tch::no_grad(|| {
+                for (mut var, b) in self.vs.trainable_variables().into_iter().zip(best) {
+                    var.copy_(&b);
+                }
+            });
+        } else {
+            kept_epoch = s.history.len() as u32;
+        }
+        Fitted { vs: self.vs, net: self.net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial }
     }
-    let mut kept_epoch = s.kept_epoch;
-    if let Some(best) = s.kept {
-        tch::no_grad(|| {
-            for (mut var, b) in vs.trainable_variables().into_iter().zip(best) {
-                var.copy_(&b);
-            }
-        });
-    } else {
-        kept_epoch = s.history.len() as u32;
-    }
-    Ok(Fitted { vs, net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial })
 }
 
 #[cfg(test)]

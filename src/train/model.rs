@@ -113,6 +113,16 @@ impl DenseNet {
         }
     }
 
+    /// The kind of the products and activations (fp32 or bf16).
+    pub(crate) fn compute_kind(&self) -> Kind {
+        self.compute
+    }
+
+    /// LeakyReLU's slope (None for every other activation).
+    pub(crate) fn slope(&self) -> Option<f32> {
+        (self.activation == Activation::LeakyRelu).then_some(LEAKY_SLOPE)
+    }
+
     fn activate(&self, h: Tensor) -> Tensor {
         match self.activation {
             Activation::Relu => h.relu(),

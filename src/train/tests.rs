@@ -223,3 +223,126 @@ fn the_written_out_step_applies_only_where_it_is_exact() {
     assert_eq!(applies(HyperParams { precision: Precision::Bf16, ..base.clone() }), Some(true));
     assert_eq!(applies(HyperParams { activation: Activation::Gelu, precision: Precision::Bf16, ..base }), None);
 }
+
+/// Fused training (`fused`): sixteen folds of one network shape and batch size, with
+/// their own seeds, folds, dropout rates, activations, optimizers, learning rates,
+/// callbacks and both protocols (early stopping at different epochs, a val_* monitor
+/// fitting on fewer rows, MaxNorm), plus one that cannot fuse (tanh) and one of another
+/// batch size. Trained in groups of 1, 3 and all of them, each fold's result is bit for
+/// bit its unfused result: a member's result does not depend on its group.
+#[test]
+fn fused_folds_train_bit_for_bit_as_alone_whatever_their_group() {
+    for precision in [Precision::Fp32, Precision::Bf16] {
+        let data = fold_data();
+        let configs: Vec<(HyperParams, u64, u64)> = (0..18u32)
+            .map(|i| {
+                let p = HyperParams {
+                    num_hidden_layers: 2,
+                    neurons: [24, 40, 16, 8],
+                    activation: if i % 3 == 0 { Activation::Relu } else { Activation::LeakyRelu },
+                    dropout: [0.2, 0.3, 0.5][i as usize % 3],
+                    optimizer: [OptimizerKind::Adam, OptimizerKind::Nadam, OptimizerKind::Sgd, OptimizerKind::Rmsprop][i as usize % 4],
+                    learning_rate: [0.01, 0.003][i as usize % 2],
+                    batch_size: 64,
+                    epochs: 6 + i % 5,
+                    early_stopping_patience: 1 + i % 3,
+                    reduce_lr_patience: 1,
+                    monitor: if i % 5 == 1 { Monitor::ValLoss } else { Monitor::Loss },
+                    weight_constraint: (i % 4 == 2).then_some(1.0),
+                    protocol: if i % 2 == 0 { Protocol::Notebook } else { Protocol::GridSearchCv },
+                    precision,
+                    ..HyperParams::default()
+                };
+                let p = match i {
+                    16 => HyperParams { activation: Activation::Tanh, ..p },
+                    17 => HyperParams { batch_size: 48, ..p },
+                    _ => p,
+                };
+                (p, 3 + i as u64 % 4, i as u64 % 3)
+            })
+            .collect();
+        let alone: Vec<FoldResult> = configs
+            .iter()
+            .map(|(p, seed, fold)| train_fold(&data, p, *seed, *fold, Device::Cpu, &mut Silent).map(without_timings).expect("trains"))
+            .collect();
+        let epochs: std::collections::BTreeSet<u32> = alone.iter().map(|r| r.epochs_run).collect();
+        assert!(epochs.len() >= 3, "members leave at different epochs: {epochs:?}");
+        for size in [1, 3, configs.len()] {
+            let mut got: Vec<Option<FoldResult>> = vec![None; configs.len()];
+            for chunk in (0..configs.len()).collect::<Vec<_>>().chunks(size) {
+                let mut observers: Vec<Silent> = chunk.iter().map(|_| Silent).collect();
+                let folds = chunk
+                    .iter()
+                    .zip(observers.iter_mut())
+                    .map(|(&i, obs)| fused::GroupFold { data: &data, p: &configs[i].0, seed: configs[i].1, fold: configs[i].2, observer: obs, span: Span::default() })
+                    .collect();
+                fused::train_group(folds, Device::Cpu, &mut |k, r| {
+                    assert!(got[chunk[k]].is_none(), "one result per fold");
+                    got[chunk[k]] = Some(r.map(without_timings).expect("trains"));
+                });
+            }
+            for (i, (g, a)) in got.into_iter().zip(&alone).enumerate() {
+                assert_eq!(g.as_ref(), Some(a), "{precision:?}, groups of {size}: fold {i} ({:?})", configs[i].0);
+            }
+        }
+    }
+}
+
+/// In a group, a fold continued from a saved state (and stopped at a rung's budget)
+/// gives what it gives alone, with the same states saved; a fold cancelled mid-group
+/// saves its state and says so while the others go on to their results.
+#[test]
+fn fused_folds_resume_and_cancel_as_alone() {
+    let data = fold_data();
+    let p = HyperParams { neurons: [24, 40, 16, 8], dropout: 0.3, batch_size: 64, epochs: 9, early_stopping_patience: 30, protocol: Protocol::Notebook, ..HyperParams::default() };
+    let q = HyperParams { optimizer: OptimizerKind::Nadam, protocol: Protocol::GridSearchCv, ..p.clone() };
+    // A state at epoch 3 of fold (p, 7, 0), saved by the unfused run.
+    let mut saver = Saver { every: 3, saved: Vec::new() };
+    train_fold_span(&data, &p, 7, 0, Device::Cpu, &mut saver, Span::default()).unwrap();
+    let state = saver.saved.into_iter().find(|s| s.epochs_done() == 3).expect("a state at epoch 3");
+    let alone_span = {
+        let mut s = Saver { every: 2, saved: Vec::new() };
+        let r = train_fold_span(&data, &p, 7, 0, Device::Cpu, &mut s, Span { from: Some(state.clone()), until: Some(7) }).map(without_timings).unwrap();
+        (r, s.saved)
+    };
+    let alone_q = train_fold(&data, &q, 8, 1, Device::Cpu, &mut Silent).map(without_timings).unwrap();
+
+    /// Cancels before its epoch `at` (saving states every epoch).
+    struct CancelAt {
+        at: u32,
+        epochs: std::cell::Cell<u32>,
+        saved: Vec<TrainState>,
+    }
+    impl FoldObserver for CancelAt {
+        fn on_epoch(&mut self, p: EpochProgress) {
+            self.epochs.set(p.epoch);
+        }
+        fn cancelled(&self) -> bool {
+            self.epochs.get() >= self.at
+        }
+        fn checkpoint(&mut self, state: TrainState) {
+            self.saved.push(state);
+        }
+    }
+    let mut span_saver = Saver { every: 2, saved: Vec::new() };
+    let mut cancel = CancelAt { at: 4, epochs: std::cell::Cell::new(0), saved: Vec::new() };
+    let mut silent = Silent;
+    let folds = vec![
+        fused::GroupFold { data: &data, p: &p, seed: 7, fold: 0, observer: &mut span_saver, span: Span { from: Some(state), until: Some(7) } },
+        fused::GroupFold { data: &data, p: &q, seed: 8, fold: 1, observer: &mut silent, span: Span::default() },
+        fused::GroupFold { data: &data, p: &q, seed: 9, fold: 2, observer: &mut cancel, span: Span::default() },
+    ];
+    let mut got: Vec<Option<Result<FoldResult, FoldError>>> = vec![None, None, None];
+    fused::train_group(folds, Device::Cpu, &mut |k, r| got[k] = Some(r.map(without_timings)));
+    assert_eq!(got[0].clone().unwrap().unwrap(), alone_span.0);
+    assert!(alone_span.0.partial && alone_span.0.epochs_run == 7);
+    assert_eq!(span_saver.saved, alone_span.1, "the same states saved");
+    assert_eq!(got[1].clone().unwrap().unwrap(), alone_q);
+    assert_eq!(got[2].clone().unwrap().unwrap_err(), FoldError::Cancelled);
+    let last = cancel.saved.last().expect("the cancelled fold's state");
+    assert_eq!(last.epochs_done(), 4);
+    // Its state continues, alone, to its uninterrupted result.
+    let whole = train_fold(&data, &q, 9, 2, Device::Cpu, &mut Silent).map(without_timings).unwrap();
+    let rest = train_fold_span(&data, &q, 9, 2, Device::Cpu, &mut Silent, Span { from: Some(last.clone()), until: None }).map(without_timings).unwrap();
+    assert_eq!(rest, whole);
+}
