@@ -66,9 +66,10 @@ fn the_script_runs_the_sweep_on_each_task() {
     let exec = out.lines().find(|l| l.starts_with("exec ")).unwrap();
     assert!(exec.contains(&format!("run '{}'", spec.display())) && exec.contains("--jobs 2") && exec.contains(&format!("--db '{db}'")), "{exec}");
     assert!(out.contains("export LD_LIBRARY_PATH="), "the LibTorch folder for the nodes:\n{out}");
-    let (code, out, _) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "1", "--gpus-per-worker", "1", "--allow-local-db"]));
+    assert!(!exec.contains("--fuse"), "{exec}");
+    let (code, out, _) = run(bin().arg("slurm").arg(&spec).args(["--db", &db, "--workers", "1", "--gpus-per-worker", "1", "--fuse", "32", "--allow-local-db"]));
     assert_eq!(code, 0);
-    assert!(out.contains("#SBATCH --gres=gpu:1") && out.contains("--device cuda"), "{out}");
+    assert!(out.contains("#SBATCH --gres=gpu:1") && out.contains("--device cuda --fuse 32"), "{out}");
 }
 
 #[test]

@@ -34,6 +34,10 @@ pub struct SlurmArgs {
     /// GPUs per task (--gres=gpu:G); the tasks then train with --device cuda.
     #[arg(long)]
     pub gpus_per_worker: Option<usize>,
+    /// Each task's `run --fuse N`: up to N folds of one network shape trained as one
+    /// per job (for GPUs; see docs/performance.md). Default 1: off.
+    #[arg(long, default_value_t = 1, value_parser = super::positive)]
+    pub fuse: usize,
     /// Slurm partition.
     #[arg(long)]
     pub partition: Option<String>,
@@ -129,6 +133,9 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     match a.gpus_per_worker {
         Some(_) => cmd += " --device cuda",
         None => cmd += &format!(" --jobs {}", a.cpus_per_worker),
+    }
+    if a.fuse > 1 {
+        cmd += &format!(" --fuse {}", a.fuse);
     }
     if let Some(d) = data {
         cmd += &format!(" --data {}", sh_quote(&d.display().to_string()));
