@@ -136,15 +136,7 @@ impl FoldRunner for TrainRunner {
             )));
         };
         let data = &folds[job.claim.fold as usize % folds.len()];
-        let until = job.claim.budget.map(|b| b as u32);
-        let from = match job.resume.as_deref().map(TrainState::decode) {
-            Some(Ok(s)) => Some(s),
-            Some(Err(why)) => {
-                obs.refuse_state(&job.claim, why);
-                None
-            }
-            None => None,
-        };
+        let Span { from, until } = span_of(job, obs);
         let resumed = from.is_some();
         let fold = job.claim.fold as u64;
         match train::train_fold_span(data, &job.params, self.seed, fold, device, obs, Span { from, until }) {
@@ -178,16 +170,8 @@ impl FoldRunner for TrainRunner {
         let mut observers: Vec<WorkerObserver> = ready.iter().map(|(j, _)| worker.observer(j.claim.fold_id)).collect();
         let mut spans = Vec::with_capacity(ready.len());
         for ((job, _), obs) in ready.iter().zip(&observers) {
-            let until = job.claim.budget.map(|b| b as u32);
-            let from = match job.resume.as_deref().map(TrainState::decode) {
-                Some(Ok(s)) => Some(s),
-                Some(Err(why)) => {
-                    obs.refuse_state(&job.claim, why);
-                    None
-                }
-                None => None,
-            };
-            spans.push((from.is_some(), Span { from, until }));
+            let span = span_of(job, obs);
+            spans.push((span.from.is_some(), span));
         }
         let resumed: Vec<bool> = spans.iter().map(|(r, _)| *r).collect();
         let folds = ready
@@ -219,6 +203,20 @@ impl FoldRunner for TrainRunner {
             worker.done(job.claim.clone(), r);
         }
     }
+}
+
+/// A claimed fold's span: from its saved state when it has one that decodes (one that
+/// does not is reported, and the fold starts over), up to its rung's budget.
+fn span_of(job: &Job, obs: &WorkerObserver) -> Span {
+    let from = match job.resume.as_deref().map(TrainState::decode) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(why)) => {
+            obs.refuse_state(&job.claim, why);
+            None
+        }
+        None => None,
+    };
+    Span { from, until: job.claim.budget.map(|b| b as u32) }
 }
 
 /// The scheduler benchmark's folds: a sleep and a made-up result, through the real
