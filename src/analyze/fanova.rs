@@ -13,6 +13,7 @@
 //! Both forests are random (and not the same random), so agreement with Optuna is
 //! checked by order (the same top 3, Spearman over the parameters), not by digits.
 
+use super::design::{Design, Encoding};
 use super::forest::{self, Tree};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -31,64 +32,19 @@ pub struct Importance {
     pub std: f64,
 }
 
-/// How one hyperparameter is encoded: its columns of the design matrix.
-enum Encoding {
-    Number { column: usize },
-    /// One column per category, in sorted order.
-    OneHot { first: usize, categories: Vec<String> },
-}
-
-fn category(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// The importances of the hyperparameters of `rows` for target `y` (one per row), most
 /// important first; empty when no hyperparameter varies or the forest explains no
 /// variance (every target the same).
 pub fn importances(rows: &[&Map<String, Value>], y: &[f64], seed: u64) -> Vec<Importance> {
-    let Some(first) = rows.first() else { return Vec::new() };
     // The parameters every row has that take more than one value, in name order.
-    let mut params: Vec<(&String, Encoding)> = Vec::new();
-    let mut width = 0;
-    for key in first.keys() {
-        let values: Option<Vec<&Value>> = rows.iter().map(|r| r.get(key)).collect();
-        let Some(values) = values else { continue };
-        if values.iter().all(|v| *v == values[0]) {
-            continue;
-        }
-        if values.iter().all(|v| v.is_number()) {
-            params.push((key, Encoding::Number { column: width }));
-            width += 1;
-        } else {
-            let mut categories: Vec<String> = values.iter().map(|v| category(v)).collect();
-            categories.sort();
-            categories.dedup();
-            let n = categories.len();
-            params.push((key, Encoding::OneHot { first: width, categories }));
-            width += n;
-        }
-    }
+    let design = Design::common(rows);
+    let (params, width) = (&design.params, design.width);
     if params.is_empty() {
         return Vec::new();
     }
-    let mut x = vec![vec![0.0; width]; rows.len()];
-    for (r, row) in rows.iter().enumerate() {
-        for (key, enc) in &params {
-            let v = &row[key.as_str()];
-            match enc {
-                Encoding::Number { column } => x[r][*column] = v.as_f64().unwrap_or(f64::NAN),
-                Encoding::OneHot { first, categories } => {
-                    let c = categories.binary_search(&category(v)).unwrap_or(0);
-                    x[r][first + c] = 1.0;
-                }
-            }
-        }
-    }
+    let x: Vec<Vec<f64>> = rows.iter().map(|r| design.encode(r)).collect();
     let mut bounds = vec![[0.0, 1.0]; width];
-    for (_, enc) in &params {
+    for (_, enc) in params {
         if let Encoding::Number { column } = enc {
             let lo = x.iter().map(|r| r[*column]).fold(f64::INFINITY, f64::min);
             let hi = x.iter().map(|r| r[*column]).fold(f64::NEG_INFINITY, f64::max);
@@ -103,10 +59,7 @@ pub fn importances(rows: &[&Map<String, Value>], y: &[f64], seed: u64) -> Vec<Im
     let mut out: Vec<Importance> = params
         .iter()
         .map(|(key, enc)| {
-            let columns: Vec<usize> = match enc {
-                Encoding::Number { column } => vec![*column],
-                Encoding::OneHot { first, categories } => (*first..first + categories.len()).collect(),
-            };
+            let columns: Vec<usize> = enc.columns().collect();
             let shares: Vec<f64> = trees.par_iter().filter(|t| t.variance > 0.0).map(|t| t.marginal_variance(&columns).max(0.0) / t.variance).collect();
             let mean = shares.iter().sum::<f64>() / shares.len() as f64;
             let std = (shares.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / shares.len() as f64).sqrt();

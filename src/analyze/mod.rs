@@ -13,15 +13,20 @@
 //! - [`pareto`]: the configurations no other beats on both val accuracy and |Δacc|;
 //! - [`compare`]: corrected t-tests of the runners-up against the winner on fold scores.
 //!
+//! Beside them, [`surrogate`] predicts a configuration's score after some epochs from
+//! recorded ones, for `plan --calibrate`'s estimate of a staged search.
+//!
 //! Everything here is a pure function of the ranked configurations (and their folds):
 //! the sweep layer gathers them, the command line prints, the report draws.
 
 pub mod compare;
+pub mod design;
 pub mod fanova;
 pub mod forest;
 pub mod marginals;
 pub mod pareto;
 pub mod sensitivity;
+pub mod surrogate;
 
 use crate::rank::Ranked;
 use crate::score::ScoreRule;

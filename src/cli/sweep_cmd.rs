@@ -388,7 +388,11 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
         Some(c) => {
             let stopping = match (p.brackets.is_empty(), c.staged_factor) {
                 (true, _) => format!(", early stopping leaving {:.0} % of the epochs", 100.0 * c.early_stopping_share),
-                (false, Some(f)) => format!(", staged runs taking {f:.2}× their rungs' training ({})", c.staged_sweeps.join(", ")),
+                (false, Some(f)) => format!(
+                    ", each rung's survivors predicted from {} recorded rung score(s), staged runs taking {f:.2}× the training of the configurations they promoted ({})",
+                    c.survivor_scores,
+                    c.staged_sweeps.join(", ")
+                ),
                 (false, None) => ", the rungs' training only: no staged run there to measure its overhead".to_string(),
             };
             println!(

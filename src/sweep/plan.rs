@@ -8,10 +8,11 @@
 
 use super::register::check_data;
 use super::Result;
+use crate::analyze::surrogate::{Observation, Surrogate};
 use crate::config::Config;
 use crate::search::Halving;
 use crate::spec::{Expansion, Spec};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Rough single-core fp32 training throughput used by the estimate: `gridsweep bench`
 /// measured 52-75 GFLOP/s per job (batch 64 to 512) on the 2-core AVX-512 machine.
@@ -67,6 +68,30 @@ pub struct Plan {
     /// The bound's time with `jobs` jobs at [`GFLOPS_PER_JOB`].
     pub seconds: f64,
     pub jobs: usize,
+    /// Each distinct training's cost per fold and epoch, and its bracket.
+    pub work: Vec<TrainingWork>,
+}
+
+/// One distinct training of a plan: the configuration (index into `Plan::selected`),
+/// its bracket (0 without brackets), and one fold's arithmetic (GFLOP) and optimizer
+/// steps per epoch (both are linear in the epochs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingWork {
+    pub config: usize,
+    pub bracket: usize,
+    pub gflop_per_epoch: f64,
+    pub steps_per_epoch: f64,
+}
+
+/// Which configurations a staged search's rungs train ([`Plan::staged_work`]).
+pub enum Promotion<'a> {
+    /// Each rung's configurations cost the bracket's average (the bound's assumption).
+    Average,
+    /// The ones `Surrogate` scores best at a rung's budget go on, as the run would
+    /// promote on their measured scores.
+    Predicted(&'a crate::analyze::surrogate::Surrogate),
+    /// The ones a run trained: training keys per (bracket, rung).
+    Recorded(&'a HashMap<(usize, usize), HashSet<String>>),
 }
 
 impl Plan {
@@ -93,13 +118,75 @@ impl Plan {
     }
 
     /// The estimate from measured folds (`plan --calibrate`): their seconds per GFLOP
-    /// and per step applied to this plan's arithmetic and steps with `jobs` jobs, and
-    /// for full runs (grid and random) their early-stopping share. A staged search's
-    /// rungs stay at their budgets: its configurations that go on are the ones still
-    /// improving.
+    /// and per step applied to this plan's arithmetic and steps with `jobs` jobs; for
+    /// full runs (grid and random) times their early-stopping share; for a staged search
+    /// its rungs at their budgets, each rung's survivors predicted from the database's
+    /// scores where it has staged runs (their configurations that go on are not a
+    /// cross-section), times those runs' measured overhead.
     pub fn calibrated_seconds(&self, c: &Calibration) -> f64 {
-        let stage = if self.brackets.is_empty() { c.early_stopping_share } else { c.staged_factor.unwrap_or(1.0) };
-        (c.seconds_per_gflop * self.flops / 1e9 + c.seconds_per_step * self.steps) * stage / self.jobs as f64
+        let (gflop, steps, stage) = match (&self.brackets[..], &c.surrogate) {
+            ([], _) => (self.flops / 1e9, self.steps, c.early_stopping_share),
+            (_, Some(s)) => {
+                let (g, st) = self.staged_work(&Promotion::Predicted(s));
+                (g, st, c.staged_factor.unwrap_or(1.0))
+            }
+            (_, None) => (self.flops / 1e9, self.steps, c.staged_factor.unwrap_or(1.0)),
+        };
+        (c.seconds_per_gflop * gflop + c.seconds_per_step * steps) * stage / self.jobs as f64
+    }
+
+    /// A staged search's fold arithmetic (GFLOP) and optimizer steps over every fold,
+    /// rung by rung: each rung trains its configurations from the last budget to its
+    /// own (a promoted fold continues from its saved state), the configurations being
+    /// those `promotion` names. Zero for a plan without brackets.
+    pub fn staged_work(&self, promotion: &Promotion) -> (f64, f64) {
+        let (mut gflop, mut steps) = (0.0, 0.0);
+        for (b, (_, rungs)) in self.brackets.iter().enumerate() {
+            let members: Vec<&TrainingWork> = self.work.iter().filter(|w| w.bracket == b).collect();
+            if members.is_empty() {
+                continue;
+            }
+            let mut entrants = members.clone();
+            let mut before = 0u32;
+            for (r, &(n, budget)) in rungs.iter().enumerate() {
+                // A configuration of fewer epochs stops at its own end.
+                let span = |w: &TrainingWork| {
+                    let e = self.selected[w.config].params.epochs;
+                    (budget.min(e) - before.min(e)) as f64
+                };
+                let sum = |ws: &[&TrainingWork]| {
+                    ws.iter().fold((0.0, 0.0), |(g, s), w| (g + w.gflop_per_epoch * span(w), s + w.steps_per_epoch * span(w)))
+                };
+                let (g, s) = match promotion {
+                    Promotion::Average => {
+                        let (g, s) = sum(&members);
+                        let share = n as f64 / members.len() as f64;
+                        (g * share, s * share)
+                    }
+                    Promotion::Recorded(trained) => {
+                        let keys = trained.get(&(b, r));
+                        let ran: Vec<&TrainingWork> =
+                            members.iter().copied().filter(|w| keys.is_some_and(|k| k.contains(&self.selected[w.config].training_key))).collect();
+                        sum(&ran)
+                    }
+                    Promotion::Predicted(model) => {
+                        let here = sum(&entrants);
+                        // The next rung's: the best predicted at this budget, ties by
+                        // grid position, as `search::promoted` orders measured scores.
+                        let mut scored: Vec<(f64, &TrainingWork)> =
+                            entrants.iter().map(|w| (model.predict(&self.selected[w.config].params_object(), budget), *w)).collect();
+                        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.config.cmp(&b.1.config)));
+                        let next = rungs.get(r + 1).map_or(0, |x| x.0);
+                        entrants = scored.into_iter().take(next).map(|(_, w)| w).collect();
+                        here
+                    }
+                };
+                gflop += g;
+                steps += s;
+                before = budget;
+            }
+        }
+        (gflop * self.folds as f64, steps * self.folds as f64)
     }
 }
 
@@ -111,14 +198,20 @@ impl Plan {
 /// arithmetic (saving and restoring training states, the workers a barrier leaves
 /// idle) and less (early stopping within rungs): where the database holds such runs,
 /// their wall time against this model's estimate of them is `staged_factor`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Calibration {
     pub seconds_per_gflop: f64,
     pub seconds_per_step: f64,
     pub early_stopping_share: f64,
-    /// Measured ÷ modelled wall time of the staged sweeps (None: there are none).
+    /// Measured ÷ modelled wall time of the staged sweeps, each modelled with the
+    /// configurations it actually trained per rung (None: there are none).
     pub staged_factor: Option<f64>,
     pub staged_sweeps: Vec<String>,
+    /// The rung and full-run scores the survivor model learned from.
+    pub survivor_scores: usize,
+    /// Predicts a staged search's survivors (None: no staged sweep to learn from).
+    #[serde(skip)]
+    pub surrogate: Option<crate::analyze::surrogate::Surrogate>,
     /// Folds and sweeps it was measured on.
     pub folds: usize,
     pub sweeps: Vec<String>,
@@ -208,7 +301,7 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
     let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
     let mut rows = TrainRows::new(spec, prepared.train.len());
     let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) = (Vec::new(), Vec::new(), 0u64, 0u64);
-    let mut staged = Vec::new();
+    let (mut staged, mut observations) = (Vec::new(), Vec::new());
     for sweep in store.sweeps().await? {
         if sweep.source.is_some() || sweep.dataset_fingerprint != fingerprint {
             continue;
@@ -217,8 +310,19 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
             if !super::brackets(&recorded).unwrap_or_default().is_empty() {
                 // Counted once the per-fold costs are known; the data is this spec's.
                 recorded.dataset.path = spec.dataset.path.clone();
+                let Ok(p) = plan(&recorded, jobs) else { continue };
+                let configs: HashMap<&str, &Config> = p.selected.iter().map(|c| (c.id.as_str(), c)).collect();
+                let mut trained: HashMap<(usize, usize), HashSet<String>> = HashMap::new();
+                for r in store.rung_scores(sweep.id).await? {
+                    let Some(c) = configs.get(r.config_id.as_str()) else { continue };
+                    let fresh = trained.entry((r.bracket as usize, r.rung as usize)).or_default().insert(c.training_key.clone());
+                    if let (true, Some(score)) = (fresh, r.score) {
+                        let epochs = r.resource_epochs.map_or(c.params.epochs, |e| e.max(0) as u32);
+                        observations.push(Observation { params: c.params_object(), epochs, score });
+                    }
+                }
                 if let Some((from, to)) = store.active_span(sweep.id).await? {
-                    staged.push((sweep.name.clone(), recorded, to - from));
+                    staged.push((sweep.name.clone(), p, trained, to - from));
                 }
                 continue;
             }
@@ -251,21 +355,33 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         early_stopping_share: run_epochs as f64 / max_epochs.max(1) as f64,
         staged_factor: None,
         staged_sweeps: Vec::new(),
+        survivor_scores: 0,
+        surrogate: None,
         folds: timed.len(),
         sweeps,
     };
+    // Each staged run against the model of what it trained: its own rungs'
+    // configurations, so that the factor is its overhead, not its draw's luck.
     let (mut measured, mut modelled) = (0.0, 0.0);
-    for (name, recorded, wall) in staged {
-        let Ok(p) = plan(&recorded, jobs) else { continue };
-        measured += wall;
-        modelled += p.calibrated_seconds(&c);
-        c.staged_sweeps.push(name);
+    for (name, p, trained, wall) in staged {
+        let (g, st) = p.staged_work(&Promotion::Recorded(&trained));
+        let model = (a * g + b * st) / p.jobs as f64;
+        if model > 0.0 {
+            measured += wall;
+            modelled += model;
+            c.staged_sweeps.push(name);
+        }
     }
     if modelled > 0.0 {
         c.staged_factor = Some(measured / modelled);
     }
+    c.surrogate = Surrogate::fit(&observations, SURROGATE_SEED);
+    c.survivor_scores = c.surrogate.as_ref().map_or(0, |s| s.observations);
     Ok(c)
 }
+
+/// The survivor model's seed: the same database gives the same estimate.
+const SURROGATE_SEED: u64 = 0x5eed;
 
 /// Plans `spec` for `jobs` jobs. Reads and splits the data as a run would: a plan
 /// fails where the run would.
@@ -277,7 +393,9 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
     let selected = spec.search.select(&expansion.configs, &expansion.subgrid, spec.seed);
     let mut seen = HashSet::new();
-    let trainings: Vec<&Config> = selected.iter().filter(|c| seen.insert(&c.training_key)).collect();
+    // Each distinct training: its first configuration (index into `selected`).
+    let firsts: Vec<usize> = (0..selected.len()).filter(|&i| seen.insert(&selected[i].training_key)).collect();
+    let trainings: Vec<&Config> = firsts.iter().map(|&i| &selected[i]).collect();
     let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
     let full_fold_epochs = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
     // Each bracket's trainings: Hyperband deals them as `register` does.
@@ -300,11 +418,18 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
     // Each configuration on its partition's training part (a sub-grid's `"split"`).
     let mut rows = TrainRows::new(spec, train_rows);
-    let (mut flops, mut steps) = (0.0, 0.0);
-    for c in &trainings {
-        let (fit_rows, val_rows) = rows.fold_rows(&c.params)?;
-        flops += fold_flops(&c.params, nf, nc, fit_rows, val_rows, c.params.epochs);
-        steps += fold_steps(&c.params, fit_rows, c.params.epochs);
+    let (mut flops, mut steps, mut work) = (0.0, 0.0, Vec::with_capacity(firsts.len()));
+    for &i in &firsts {
+        let p = &selected[i].params;
+        let (fit_rows, val_rows) = rows.fold_rows(p)?;
+        flops += fold_flops(p, nf, nc, fit_rows, val_rows, p.epochs);
+        steps += fold_steps(p, fit_rows, p.epochs);
+        work.push(TrainingWork {
+            config: i,
+            bracket: if brackets.is_empty() { 0 } else { dealt[i] },
+            gflop_per_epoch: fold_flops(p, nf, nc, fit_rows, val_rows, 1) / 1e9,
+            steps_per_epoch: fold_steps(p, fit_rows, 1),
+        });
     }
     let (flops, steps) = (flops * folds as f64 * share, steps * folds as f64 * share);
     let jobs = jobs.max(1);
@@ -332,6 +457,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         steps,
         seconds: flops / (GFLOPS_PER_JOB * 1e9 * jobs as f64),
         jobs,
+        work,
     })
 }
 
