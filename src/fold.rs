@@ -46,4 +46,13 @@ pub struct FoldResult {
     /// of the fold's state at that epoch, and training can continue from it.
     #[serde(default)]
     pub partial: bool,
+    /// The `run --fuse N` of the worker that trained it (1: one fold at a time). Above
+    /// 1 its claim-to-record span and `fit_seconds` are its group's (it trained beside
+    /// the others, or waited for them), not its own: `plan --calibrate` leaves it out.
+    #[serde(default = "one_at_a_time")]
+    pub fused: u32,
+}
+
+fn one_at_a_time() -> u32 {
+    1
 }

@@ -48,6 +48,14 @@ fn fused_runs_record_the_unfused_results(backend: Backend) {
     assert_eq!(cv_results(&fused, "fused"), want, "fused folds record their unfused results");
     let f = folds(&fused, "fused");
     assert!(f.len() == 99 && f.iter().all(|x| x.2 == "done" && x.3 == 1), "{f:?}");
+    // A fused fold's span is its group's: `plan --calibrate` does not time from it,
+    // and says so; the unfused run calibrates.
+    let (code, _, err) = run(bin().arg("plan").arg(&spec).args(["--calibrate", &fused]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fused ran under run --fuse"), "{err}");
+    let (code, out, err) = run(bin().arg("plan").arg(&spec).args(["--calibrate", &plain]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("calibrated on 99 fold(s) of fused"), "{out}");
 
     // Two processes on one database, each fusing: every fold once, the same results.
     let spawn = || bin().arg("run").arg(&spec).args(["--db", &shared, "--jobs", "1", "--fuse", "5"]).stderr(Stdio::piped()).spawn().unwrap();
@@ -128,4 +136,26 @@ fn a_fused_halving_sweep_scores_its_rungs_as_unfused() {
     assert!(a.len() > 12, "rungs beyond the first: {}", a.len());
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     assert_eq!(cv_results(&plain, "halved"), cv_results(&fused, "halved"));
+    // Beside an unfused full run, `plan --calibrate` learns survivors from the fused
+    // run's rung scores but leaves its wall time out of the staged factor.
+    let full = d.spec_with("full", 500, r#"{"epochs": 4, "neurons_2": 24, "num_hidden_layers": 2}"#, r#"{"batch_size": [32, 64]}"#, "");
+    let (code, _, err) = run(bin().arg("run").arg(&full).args(["--db", &fused, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(bin().arg("plan").arg(&spec).args(["--json", "--calibrate", &fused]));
+    assert_eq!(code, 0, "{err}");
+    let c = &serde_json::from_str::<serde_json::Value>(&out).unwrap()["calibration"];
+    assert_eq!(c["sweeps"], serde_json::json!(["full"]), "{c}");
+    assert_eq!(c["staged_sweeps"], serde_json::json!([]), "{c}");
+    assert_eq!(c["left_out_fused"], serde_json::json!(["halved"]), "{c}");
+    assert!(c["staged_factor"].is_null(), "{c}");
+    assert_eq!(c["survivor_scores"], b.iter().filter(|r| r.score.is_some()).count(), "{c}");
+    // `copy` carries the mark.
+    let copied = d.path("copied.db").to_string_lossy().into_owned();
+    for sweep in ["halved", "full"] {
+        let (code, _, err) = run(bin().args(["copy", "--from", &fused, "--to", &copied, sweep]));
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, again, err) = run(bin().arg("plan").arg(&spec).args(["--json", "--calibrate", &copied]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&again).unwrap()["calibration"]["left_out_fused"], c["left_out_fused"]);
 }

@@ -130,6 +130,7 @@ fn sweep_with_rungs(db: &str, agree: bool) {
         scored_epoch: epochs,
         history: Vec::new(),
         partial: true,
+        fused: 1,
     };
     rt().block_on(async {
         let store = Store::open(db).await.unwrap();

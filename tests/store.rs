@@ -41,6 +41,7 @@ fn result(val: f64) -> FoldResult {
         scored_epoch: 3,
         history: Vec::new(),
         partial: false,
+        fused: 1,
     }
 }
 

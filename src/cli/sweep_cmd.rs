@@ -393,12 +393,19 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
                     c.survivor_scores,
                     c.staged_sweeps.join(", ")
                 ),
+                (false, None) if c.survivor_scores > 0 => format!(
+                    ", each rung's survivors predicted from {} recorded rung score(s), the rungs' training only: no staged run there without --fuse to measure its overhead",
+                    c.survivor_scores
+                ),
                 (false, None) => ", the rungs' training only: no staged run there to measure its overhead".to_string(),
             };
             println!(
                 "cost: at most {} of training on {} training rows; {time} with {} job(s), calibrated on {} fold(s) of {} ({:.1} ms per GFLOP, {:.2} ms per step{stopping})",
                 human_flops(p.flops), p.train_rows, p.jobs, c.folds, c.sweeps.join(", "), 1e3 * c.seconds_per_gflop, 1e3 * c.seconds_per_step
             );
+            if !c.left_out_fused.is_empty() {
+                println!("  timings left out: {} (run --fuse: each fold's time is its group's)", c.left_out_fused.join(", "));
+            }
         }
     }
     let groups = p.fusion_groups();

@@ -468,6 +468,8 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
 
     /// A fold's result, and the worker's next claim in the same transaction.
     async fn on_done(&mut self, worker: usize, claim: Claim, r: FoldResult) {
+        // Under `--fuse` its span was its group's: recorded, so that timings can tell.
+        let r = FoldResult { fused: self.opts.fuse.max(1) as u32, ..r };
         self.tally.done += 1;
         (self.emit)(Event::FoldDone {
             worker,

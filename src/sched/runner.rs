@@ -258,6 +258,7 @@ impl FoldRunner for SimulatedRunner {
             scored_epoch: until,
             history: Vec::new(),
             partial,
+            fused: 1,
         })
     }
 }

@@ -241,6 +241,7 @@ impl FoldRunner for Fake {
             scored_epoch: 1,
             history: Vec::new(),
             partial: false,
+            fused: 1,
         })
     }
 }

@@ -58,6 +58,8 @@ pub struct FoldDump {
     pub partial: i64,
     /// A race's fold trained ahead of its barrier (1), which the barrier keeps or drops.
     pub speculative: i64,
+    /// The `run --fuse` it was trained under (1: alone).
+    pub fused: i64,
 }
 
 /// What a copy added or wrote.
@@ -118,7 +120,7 @@ impl Store {
             let folds: Vec<FoldDump> = sqlx::query_as(
                 "SELECT config_id, fold, state, attempts, device, started_at, finished_at, train_accuracy, train_loss,
                         val_accuracy, val_loss, epochs_run, final_learning_rate, fit_seconds, score_seconds, history_json,
-                        error, scored_epoch, worker, budget, partial, speculative
+                        error, scored_epoch, worker, budget, partial, speculative, fused
                  FROM folds WHERE sweep_id = $1 ORDER BY id",
             )
             .bind(sweep.id)
@@ -224,7 +226,7 @@ impl Store {
                     "UPDATE folds SET state = $1, attempts = $2, device = $3, started_at = $4, finished_at = $5,
                             train_accuracy = $6, train_loss = $7, val_accuracy = $8, val_loss = $9, epochs_run = $10,
                             final_learning_rate = $11, fit_seconds = $12, score_seconds = $13, history_json = $14, error = $15,
-                            scored_epoch = $16, worker = $17, lease_until = NULL, budget = $21, partial = $22, speculative = $23
+                            scored_epoch = $16, worker = $17, lease_until = NULL, budget = $21, partial = $22, speculative = $23, fused = $24
                      WHERE sweep_id = $18 AND config_id = $19 AND fold = $20 AND state != 'done' AND state != 'running'",
                 )
                 .bind(state.as_str())
@@ -250,6 +252,7 @@ impl Store {
                 .bind(f.budget)
                 .bind(f.partial)
                 .bind(f.speculative)
+                .bind(f.fused)
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;

@@ -197,7 +197,7 @@ impl Store {
                 "UPDATE folds SET state = 'done', finished_at = $1, lease_until = NULL, error = NULL,
                         train_accuracy = $2, train_loss = $3, val_accuracy = $4, val_loss = $5, epochs_run = $6,
                         final_learning_rate = $7, fit_seconds = $8, score_seconds = $9, history_json = $10, scored_epoch = $11,
-                        partial = $14, checkpoint_epochs = CASE WHEN $14 = 1 THEN checkpoint_epochs END
+                        partial = $14, checkpoint_epochs = CASE WHEN $14 = 1 THEN checkpoint_epochs END, fused = $15
                  WHERE id = $12 AND state = 'running' AND worker = $13
                  RETURNING sweep_id, config_id, speculative",
             )
@@ -215,6 +215,7 @@ impl Store {
             .bind(fold_id)
             .bind(worker)
             .bind(r.partial as i64)
+            .bind(r.fused.max(1) as i64)
             .fetch_optional(&mut *tx)
             .await
             .in_db(self)?;

@@ -259,14 +259,14 @@ impl Store {
     }
 
     /// Folds trained in one go from epoch 0 to their end (done, claimed once, not a
-    /// rung's partial result nor a race's speculation): each configuration's
+    /// rung's partial result nor a race's speculation, not under `run --fuse`): each configuration's
     /// hyperparameters, the epochs it ran and the seconds from claim to record. What
     /// `plan` calibrates its estimate from.
     pub async fn whole_fold_times(&self, sweep_id: i64) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, i64, f64)>> {
         let rows: Vec<(String, String, i64, f64)> = with_pool!(self, p => sqlx::query_as(
             "SELECT f.config_id, c.params_json, f.epochs_run, f.finished_at - f.started_at
              FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
-             WHERE f.sweep_id = $1 AND f.state = 'done' AND f.attempts = 1 AND f.partial = 0 AND f.speculative = 0
+             WHERE f.sweep_id = $1 AND f.state = 'done' AND f.attempts = 1 AND f.partial = 0 AND f.speculative = 0 AND f.fused = 1
                AND f.budget IS NULL AND f.epochs_run IS NOT NULL AND f.started_at IS NOT NULL AND f.finished_at IS NOT NULL
              ORDER BY f.id",
         )
@@ -275,6 +275,16 @@ impl Store {
         .await
         .in_db(self))?;
         rows.into_iter().map(|(id, json, epochs, secs)| Ok((self.params_of(&id, &json)?, epochs, secs))).collect()
+    }
+
+    /// How many of a sweep's done folds were trained under `run --fuse` (their spans
+    /// are their groups').
+    pub async fn fused_folds(&self, sweep_id: i64) -> Result<i64> {
+        with_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM folds WHERE sweep_id = $1 AND state = 'done' AND fused > 1")
+            .bind(sweep_id)
+            .fetch_one(p)
+            .await
+            .in_db(self))
     }
 
     /// From the first claim to the last record of a sweep's done folds (seconds since

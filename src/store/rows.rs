@@ -50,7 +50,7 @@ impl SummaryColumns {
 /// The done folds of configuration `$2` of sweep `$1` as [`FoldColumns`]: its own, or
 /// those of the configuration whose training it shares.
 pub(super) const FOLD_RESULTS: &str = "SELECT train_accuracy, train_loss, val_accuracy, val_loss, epochs_run, final_learning_rate,
-        fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run) AS scored_epoch, partial
+        fit_seconds, score_seconds, history_json, COALESCE(scored_epoch, epochs_run) AS scored_epoch, partial, fused
  FROM folds WHERE sweep_id = $1 AND state = 'done' AND speculative = 0
    AND config_id = (SELECT COALESCE(trained_by, config_id) FROM configurations WHERE sweep_id = $1 AND config_id = $2)
  ORDER BY fold";
@@ -69,6 +69,7 @@ pub(super) struct FoldColumns {
     history_json: String,
     scored_epoch: i64,
     partial: i64,
+    fused: i64,
 }
 
 impl FoldColumns {
@@ -90,6 +91,7 @@ impl FoldColumns {
             scored_epoch: self.scored_epoch as u32,
             history,
             partial: self.partial != 0,
+            fused: self.fused.max(1) as u32,
         })
     }
 }

@@ -64,8 +64,8 @@ pub enum SweepError {
     #[error("{file}{}{}: {why}", if *line > 0 { format!(", line {line}") } else { String::new() }, if column.is_empty() { String::new() } else { format!(", column {column}") })]
     Import { file: String, line: u64, column: String, why: String },
     /// `plan --calibrate` found nothing to measure.
-    #[error("--calibrate {db}: no sweep there was run here on this spec's data (sha256 {fingerprint}…) with folds trained whole from the first epoch to their end; calibrate from a grid or random sweep on the same data")]
-    NoCalibration { db: String, fingerprint: String },
+    #[error("--calibrate {db}: no sweep there was run here on this spec's data (sha256 {fingerprint}…) with folds trained whole from the first epoch to their end{fused}; calibrate from a grid or random sweep on the same data, run without --fuse")]
+    NoCalibration { db: String, fingerprint: String, fused: String },
     #[error("sweep `{name}` has {n} sub-grid(s), grid[0]..grid[{}]: there is no grid[{g}]", .n.saturating_sub(1))]
     NoSuchSubgrid { name: String, g: usize, n: usize },
     #[error("stored configuration {config_id}: {source}")]

@@ -209,6 +209,9 @@ pub struct Calibration {
     pub staged_sweeps: Vec<String>,
     /// The rung and full-run scores the survivor model learned from.
     pub survivor_scores: usize,
+    /// Sweeps whose timings were left out: trained under `run --fuse`, each fold's
+    /// span is its group's.
+    pub left_out_fused: Vec<String>,
     /// Predicts a staged search's survivors (None: no staged sweep to learn from).
     #[serde(skip)]
     pub surrogate: Option<crate::analyze::surrogate::Surrogate>,
@@ -301,7 +304,7 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
     let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
     let mut rows = TrainRows::new(spec, prepared.train.len());
     let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) = (Vec::new(), Vec::new(), 0u64, 0u64);
-    let (mut staged, mut observations) = (Vec::new(), Vec::new());
+    let (mut staged, mut observations, mut fused) = (Vec::new(), Vec::new(), Vec::new());
     for sweep in store.sweeps().await? {
         if sweep.source.is_some() || sweep.dataset_fingerprint != fingerprint {
             continue;
@@ -321,7 +324,11 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
                         observations.push(Observation { params: c.params_object(), epochs, score });
                     }
                 }
-                if let Some((from, to)) = store.active_span(sweep.id).await? {
+                // Its rung scores teach the survivor model whatever trained them; its
+                // wall time counts only without `--fuse`, whose cost `plan` does not model.
+                if store.fused_folds(sweep.id).await? > 0 {
+                    fused.push(sweep.name.clone());
+                } else if let Some((from, to)) = store.active_span(sweep.id).await? {
                     staged.push((sweep.name.clone(), p, trained, to - from));
                 }
                 continue;
@@ -329,6 +336,9 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         }
         let folds = store.whole_fold_times(sweep.id).await?;
         if folds.is_empty() {
+            if store.fused_folds(sweep.id).await? > 0 {
+                fused.push(sweep.name.clone());
+            }
             continue;
         }
         for (params, epochs_run, seconds) in folds {
@@ -348,6 +358,7 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
     let (a, b) = fit(&timed).ok_or_else(|| super::SweepError::NoCalibration {
         db: store.name().to_string(),
         fingerprint: fingerprint[..12.min(fingerprint.len())].to_string(),
+        fused: if fused.is_empty() { String::new() } else { format!(" ({} ran under run --fuse, whose folds' times are their groups')", fused.join(", ")) },
     })?;
     let mut c = Calibration {
         seconds_per_gflop: a,
@@ -357,6 +368,7 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         staged_sweeps: Vec::new(),
         survivor_scores: 0,
         surrogate: None,
+        left_out_fused: fused,
         folds: timed.len(),
         sweeps,
     };

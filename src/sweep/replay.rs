@@ -118,6 +118,7 @@ pub fn fold_at(f: &FoldResult, e: u32) -> std::result::Result<FoldResult, String
             scored_epoch: f.scored_epoch,
             history: Vec::new(),
             partial: f.partial,
+            fused: 1,
         });
     }
     let h = &f.history[..e as usize];
@@ -153,6 +154,7 @@ pub fn fold_at(f: &FoldResult, e: u32) -> std::result::Result<FoldResult, String
         // Left out: a rung's summary needs the scores only, and replays make many.
         history: Vec::new(),
         partial: true,
+        fused: 1,
     })
 }
 

@@ -357,6 +357,7 @@ impl Prepared {
             scored_epoch: fitted.kept_epoch,
             history: fitted.history,
             partial: fitted.partial,
+            fused: 1,
         }
     }
 }
