@@ -239,8 +239,8 @@ mod tests {
         // KNeighborsClassifier(5).predict / predict_proba
         assert_eq!(p.labels, vec![0, 1, 2, 0, 0]);
         let expected_row4 = [0.6, 0.4, 0.0];
-        for c in 0..3 {
-            assert!((p.scores[4 * 3 + c] - expected_row4[c]).abs() < 1e-12);
+        for (c, want) in expected_row4.iter().enumerate() {
+            assert!((p.scores[4 * 3 + c] - want).abs() < 1e-12);
         }
     }
 

@@ -223,7 +223,8 @@ pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Optio
 
 /// (P(δ ≤ rope), P(|δ| ≤ rope)) for δ ~ t(df, mean, scale).
 fn posterior(mean: f64, scale: f64, df: f64, rope: f64) -> (f64, f64) {
-    if !(scale > 0.0) || !scale.is_finite() {
+    // NaN, zero, negative or infinite: no spread to integrate over.
+    if scale.is_nan() || scale <= 0.0 || scale.is_infinite() {
         let not_worse = if mean <= rope { 1.0 } else { 0.0 };
         let equivalent = if mean.abs() <= rope { 1.0 } else { 0.0 };
         return (not_worse, equivalent);

@@ -177,8 +177,7 @@ fn saved_model_predicts_what_the_trained_one_did() {
     let d = Dir::new("eval", "roundtrip");
     let spec = gridsweep::data::DatasetSpec::new(d.data());
     let data = EvalData::load(&spec, 3).unwrap();
-    let mut p = HyperParams::default();
-    p.epochs = 3;
+    let mut p = HyperParams { epochs: 3, ..HyperParams::default() };
     for k in ["neurons_1", "neurons_2", "neurons_3"] {
         p.set(k, &serde_json::json!(32)).unwrap();
     }

@@ -216,7 +216,7 @@ fn every_process_shows_the_sweeps_best() {
     // Both end after the last configuration is complete (one of them finishes it, the
     // other has nothing left to claim only once every fold is taken): each closing line
     // is the sweep's best as `rank` has it, whichever process trained it.
-    let last = |e: &str| e.lines().filter(|l| l.starts_with("best score of the sweep")).last().unwrap_or("").to_string();
+    let last = |e: &str| e.lines().rfind(|l| l.starts_with("best score of the sweep")).unwrap_or("").to_string();
     let (la, lb) = (last(&ea), last(&eb));
     assert!(la == line || lb == line, "neither process ends with the sweep's best {line}:\n{la}\n{lb}");
     // A process with nothing left to do shows the database's best too.

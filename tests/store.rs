@@ -21,9 +21,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn configs(n: usize) -> Vec<Config> {
     (0..n)
         .map(|i| {
-            let mut p = HyperParams::default();
-            p.epochs = 1 + i as u32;
-            Config::new(p)
+            Config::new(HyperParams { epochs: 1 + i as u32, ..HyperParams::default() })
         })
         .collect()
 }

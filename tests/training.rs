@@ -150,7 +150,7 @@ fn a_diverging_fold_fails_with_its_epoch() {
     }
     let e = train::train_fold(&data.fold(0), &p, 1, 0, Device::Cpu, &mut Silent).unwrap_err();
     match e {
-        FoldError::Diverged { epoch, .. } => assert!(epoch >= 1 && epoch <= 4),
+        FoldError::Diverged { epoch, .. } => assert!((1..=4).contains(&epoch)),
         other => panic!("expected divergence, got {other:?}"),
     }
     assert!(e.to_string().starts_with("diverged at epoch "));

@@ -6,6 +6,12 @@
 
 use super::*;
 
+/// A configuration still in the race: id, its folds, its speculative folds, its mean
+/// train and val accuracy so far.
+type OpenConfigRow = (String, i64, i64, Option<f64>, Option<f64>);
+/// A race fold: configuration, fold, state, train and val accuracy, fit seconds.
+type RaceFoldRow = (String, i64, String, Option<f64>, Option<f64>, Option<f64>);
+
 impl Store {
     /// After a claim found nothing, in a race: when no fold is pending or running, hands
     /// the configurations still in the race to `decide` (the sweep logic), records each
@@ -65,7 +71,7 @@ impl Store {
                 .in_db(self)?;
             if open > 0 {
                 // The barrier waits: the next folds of those in the race, for the idle.
-                let rows: Vec<(String, i64, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+                let rows: Vec<OpenConfigRow> = sqlx::query_as(
                     "SELECT c.config_id,
                             (SELECT COUNT(*) FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.speculative = 0),
                             (SELECT COUNT(*) FROM folds f WHERE f.sweep_id = c.sweep_id AND f.config_id = c.config_id AND f.speculative = 1),
@@ -110,7 +116,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .in_db(self)?;
-            let folds: Vec<(String, i64, String, Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
+            let folds: Vec<RaceFoldRow> = sqlx::query_as(
                 "SELECT f.config_id, f.fold, f.state, f.train_accuracy, f.val_accuracy, f.fit_seconds FROM folds f
                  JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
                  WHERE f.sweep_id = $1 AND c.trained_by IS NULL AND c.pruned = 0 AND f.speculative = 0 ORDER BY f.config_id, f.fold",

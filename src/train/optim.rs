@@ -531,5 +531,7 @@ mod tests {
         }
     }
 
+    // Printed by Keras at full f64 precision: kept as printed.
+    #[allow(clippy::excessive_precision)]
     const KERAS: [[f32; 3]; 5] = include!("keras_optimizer_steps.in");
 }
