@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # How close `plan --calibrate` comes on the study's data (docs/less-work.md, "`plan`'s
-# estimate"): runs two random and four halving sweeps of the study's grids one after
-# the other (--jobs 2; a sweep already recorded in DIR is not run again), then
-# estimates each run from databases that do not hold it and prints measured against
-# estimated seconds. Run it on an otherwise idle machine.
+# estimate"): runs two random, four halving and one Hyperband sweep of the study's
+# grids one after the other (--jobs 2; a sweep already recorded in DIR is not run
+# again), then estimates each run from databases that do not hold it and prints
+# measured against estimated seconds. Run it on an otherwise idle machine.
 # usage: scripts/plan-calibration-check.sh [DIR] [GRIDSWEEP]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ DIR=${1:-/tmp/plan-calibration}
 BIN=${2:-target/release/gridsweep}
 mkdir -p "$DIR"
 HALVING="halving60 halving60b halving60c halving60d"
-for s in random24a random24b $HALVING; do
+for s in random24a random24b $HALVING hyperband; do
   [ -f "$DIR/$s.done" ] && continue
   rm -f "$DIR/genre-factor-$s.db"*
   "$BIN" run "search-spaces/genre-factor-$s.json" --db "$DIR/genre-factor-$s.db" --jobs 2 --quiet
@@ -45,3 +45,5 @@ for x in $HALVING; do
   # shellcheck disable=SC2086
   report "$x" "$(mix "loo-$x" random24a random24b $others)" "leave one out"
 done
+# shellcheck disable=SC2086
+report hyperband "$(mix all random24a random24b $HALVING)" "all others"

@@ -210,7 +210,61 @@ fn newer_database_is_refused(backend: Backend) {
             Err(e) => panic!("expected a refusal as newer, got {e}"),
             Ok(_) => panic!("a newer database was opened"),
         }
+        assert!(matches!(Store::open_read_only(db.as_str()).await, Err(StoreError::Newer { .. })), "refused read-only too");
     });
+}
+
+/// A database of an earlier version opened read-only (`plan --calibrate`, `serve`)
+/// cannot be migrated: it is refused with how to upgrade it, not failed on a missing
+/// column; once opened to write (migrated), it reads.
+fn older_database_is_refused_read_only_until_upgraded(backend: Backend) {
+    let d = Dir::new("store", &format!("older-{backend:?}"));
+    let Some(db) = d.db_on(backend, "g") else { return };
+    rt().block_on(async {
+        let store = Store::open(db.as_str()).await.unwrap();
+        store.close().await;
+        // Undo the newest migration (the `fused` column) as an earlier gridsweep left it.
+        let undo = ["ALTER TABLE folds DROP COLUMN fused", "DELETE FROM _sqlx_migrations WHERE version = 20261206090000"];
+        match backend {
+            Backend::Sqlite => {
+                use sqlx::Connection;
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{db}")).await.unwrap();
+                for q in undo {
+                    sqlx::query(q).execute(&mut c).await.unwrap();
+                }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&db).await.unwrap();
+                for q in undo {
+                    sqlx::query(q).execute(&mut c).await.unwrap();
+                }
+            }
+        }
+        match Store::open_read_only(db.as_str()).await {
+            Err(e @ StoreError::Older { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("earlier gridsweep") && msg.contains("gridsweep status --db"), "{msg}");
+            }
+            Err(e) => panic!("expected a refusal as older, got {e}"),
+            Ok(_) => panic!("an older database was opened read-only"),
+        }
+        let store = Store::open(db.as_str()).await.unwrap();
+        store.close().await;
+        let store = Store::open_read_only(db.as_str()).await.unwrap();
+        assert!(store.sweeps().await.unwrap().is_empty());
+        store.close().await;
+    });
+}
+
+#[test]
+fn older_database_is_refused_read_only_until_upgraded_sqlite() {
+    older_database_is_refused_read_only_until_upgraded(Backend::Sqlite);
+}
+
+#[test]
+fn older_database_is_refused_read_only_until_upgraded_postgres() {
+    older_database_is_refused_read_only_until_upgraded(Backend::Postgres);
 }
 
 #[test]

@@ -20,6 +20,8 @@ pub enum StoreError {
     },
     #[error("database {db} was written by a newer gridsweep (its schema has migration {version}; this gridsweep knows up to {known}): use that version, or another database")]
     Newer { db: String, version: i64, known: i64 },
+    #[error("database {db} was written by an earlier gridsweep (its schema is at migration {version}; this gridsweep's is {known}) and is opened read-only here, so it is not upgraded: run `gridsweep status --db {db}` once (it upgrades the database; a run on it does too), then try again")]
+    Older { db: String, version: i64, known: i64 },
     #[error("database {db}: {source}")]
     Io {
         db: String,

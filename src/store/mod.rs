@@ -198,7 +198,32 @@ impl Store {
             }
             DbLocation::Postgres(url) => (Pool::Postgres(postgres::open_read_only(url, &name).await?), Dialect::Postgres),
         };
-        Ok(Store { pool, dialect, location, name })
+        let store = Store { pool, dialect, location, name };
+        store.check_schema().await?;
+        Ok(store)
+    }
+
+    /// A database opened without migrating must be at this binary's schema: an older
+    /// one lacks columns the reads name, a newer one may mean other things by them.
+    async fn check_schema(&self) -> Result<()> {
+        let known = match self.dialect {
+            Dialect::Sqlite => sqlite::MIGRATOR.iter().map(|m| m.version).max(),
+            Dialect::Postgres => postgres::MIGRATOR.iter().map(|m| m.version).max(),
+        }
+        .unwrap_or(0);
+        let version: Option<i64> = with_pool!(self, p => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(p)
+            .await
+            .map_err(|e| match e.to_string().contains("_sqlx_migrations") {
+                true => StoreError::Corrupt { db: self.name.clone(), message: "it holds no gridsweep schema (no _sqlx_migrations table): not a gridsweep database".into() },
+                false => StoreError::from_sql(e).at(&self.name),
+            }))?;
+        let (db, version) = (self.name.clone(), version.unwrap_or(0));
+        match version.cmp(&known) {
+            std::cmp::Ordering::Less => Err(StoreError::Older { db, version, known }),
+            std::cmp::Ordering::Greater => Err(StoreError::Newer { db, version, known }),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
     }
 
     pub fn location(&self) -> &DbLocation {
