@@ -435,6 +435,42 @@ fn copy_moves_a_sweep_postgres() {
     copy_moves_a_sweep(Backend::Postgres);
 }
 
+/// A copy that fails inside its transaction (here a trigger refuses the folds) says
+/// why, exits non-zero and leaves no empty sweep of that name behind; copied again
+/// once the cause is gone, it arrives whole.
+#[test]
+fn a_failed_copy_leaves_nothing_behind() {
+    let d = Dir::new("sweep", "copy-fails");
+    let spec = d.spec("cp", 400, SMALL, r#"{"dropout": [0.1, 0.3]}"#);
+    let src = d.path("src.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &src, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let dst = d.path("dst.db").to_string_lossy().into_owned();
+    let sql = |q: &'static str| {
+        rt().block_on(async {
+            Store::open(dst.as_str()).await.unwrap().close().await;
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{dst}")).await.unwrap();
+            sqlx::query(q).execute(&mut c).await.unwrap();
+        })
+    };
+    sql("CREATE TRIGGER refuse_folds BEFORE INSERT ON folds BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    let (code, _, err) = run(bin().args(["copy", "cp", "--from", &src, "--to", &dst]));
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("injected failure"), "{err}");
+    let sweeps = rt().block_on(async {
+        let store = Store::open(dst.as_str()).await.unwrap();
+        let s = store.sweeps().await.unwrap();
+        store.close().await;
+        s
+    });
+    assert!(sweeps.is_empty(), "an empty sweep was left: {:?}", sweeps.iter().map(|s| &s.name).collect::<Vec<_>>());
+    sql("DROP TRIGGER refuse_folds");
+    let (code, _, err) = run(bin().args(["copy", "cp", "--from", &src, "--to", &dst]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cv_results(&src, "cp"), cv_results(&dst, "cp"));
+}
+
 /// A worker frozen (SIGSTOP) past its lease while training: another process takes its
 /// fold over and finishes the sweep; when the frozen one wakes, its result for that
 /// fold is not written over the new owner's. Every fold ends done; the taken-over one

@@ -149,11 +149,25 @@ impl Store {
     /// absent (and refused if one of that name ran on other data, folds or seed);
     /// configurations, summaries and evaluations that are missing are added; a fold
     /// takes the dump's state unless it is already done here. Running folds arrive as
-    /// pending (their process belongs to the other database). One transaction.
+    /// pending (their process belongs to the other database). One transaction; a
+    /// sweep this call created is removed again if that transaction fails, so that a
+    /// failed copy leaves no empty sweep behind.
+    pub async fn load_sweep(&self, d: &SweepDump) -> Result<CopyCounts> {
+        let existed = self.sweep_by_name(&d.sweep.name).await?.is_some();
+        let loaded = self.load_sweep_rows(d).await;
+        if loaded.is_err() && !existed {
+            if let Ok(Some(s)) = self.sweep_by_name(&d.sweep.name).await {
+                // Best effort: the copy's own error is the one to report.
+                let _ = self.delete_sweep(s.id).await;
+            }
+        }
+        loaded
+    }
+
     // Long on purpose: one transaction, whose statements run on the one `tx` that
     // `with_pool!` types per backend; helpers would each need to be generic over
     // sqlx's `Database` to share it.
-    pub async fn load_sweep(&self, d: &SweepDump) -> Result<CopyCounts> {
+    async fn load_sweep_rows(&self, d: &SweepDump) -> Result<CopyCounts> {
         let s = &d.sweep;
         let existing = self.ensure_sweep(&s.name, &s.spec_json, &s.dataset_fingerprint, s.folds as usize, s.seed as u64).await?;
         if existing.dataset_fingerprint != s.dataset_fingerprint || existing.folds != s.folds || existing.seed != s.seed {
