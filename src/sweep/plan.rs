@@ -171,8 +171,9 @@ impl Plan {
                     }
                     Promotion::Predicted(model) => {
                         let here = sum(&entrants);
-                        // The next rung's: the best predicted at this budget, ties by
-                        // grid position, as `search::promoted` orders measured scores.
+                        // The next rung's: the best predicted at this budget, as
+                        // `search::promoted` takes the best measured; ties (rare in a
+                        // forest's means) by the plan's order.
                         let mut scored: Vec<(f64, &TrainingWork)> =
                             entrants.iter().map(|w| (model.predict(&self.selected[w.config].params_object(), budget), *w)).collect();
                         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.config.cmp(&b.1.config)));
@@ -196,8 +197,10 @@ impl Plan {
 /// recorded whole (`Store::whole_fold_times`); and the share of their epochs that early
 /// stopping left. Staged searches (halving, Hyperband) cost more than their rungs'
 /// arithmetic (saving and restoring training states, the workers a barrier leaves
-/// idle) and less (early stopping within rungs): where the database holds such runs,
-/// their wall time against this model's estimate of them is `staged_factor`.
+/// idle) and less (early stopping within rungs): where the database holds such runs
+/// (not under `run --fuse`), their wall time against this model's estimate of the
+/// configurations they trained, rung by rung, is `staged_factor`; their rung scores
+/// teach `surrogate` which configurations a staged search promotes.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Calibration {
     pub seconds_per_gflop: f64,
