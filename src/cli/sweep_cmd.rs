@@ -386,18 +386,20 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
             human_flops(p.flops), p.train_rows, p.jobs, sweep::plan::GFLOPS_PER_JOB
         ),
         Some(c) => {
+            let survivors = match c.survivor_scores() {
+                0 => String::new(),
+                n => format!(", each rung's survivors predicted from {n} recorded rung score(s)"),
+            };
             let stopping = match (p.brackets.is_empty(), c.staged_factor) {
                 (true, _) => format!(", early stopping leaving {:.0} % of the epochs", 100.0 * c.early_stopping_share),
                 (false, Some(f)) => format!(
-                    ", each rung's survivors predicted from {} recorded rung score(s), staged runs taking {f:.2}× the training of the configurations they promoted ({})",
-                    c.survivor_scores,
+                    "{survivors}, staged runs taking {f:.2}× the training of the configurations they promoted ({})",
                     c.staged_sweeps.join(", ")
                 ),
-                (false, None) if c.survivor_scores > 0 => format!(
-                    ", each rung's survivors predicted from {} recorded rung score(s), the rungs' training only: no staged run there without --fuse to measure its overhead",
-                    c.survivor_scores
+                (false, None) => format!(
+                    "{survivors}, the rungs' training only: no staged run there{} to measure its overhead",
+                    if c.left_out_fused.is_empty() { "" } else { " without --fuse" }
                 ),
-                (false, None) => ", the rungs' training only: no staged run there to measure its overhead".to_string(),
             };
             println!(
                 "cost: at most {} of training on {} training rows; {time} with {} job(s), calibrated on {} fold(s) of {} ({:.1} ms per GFLOP, {:.2} ms per step{stopping})",

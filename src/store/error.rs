@@ -94,6 +94,11 @@ impl StoreError {
     }
 }
 
+/// The newest migration `m` knows.
+pub(super) fn newest(m: &sqlx::migrate::Migrator) -> i64 {
+    m.iter().map(|x| x.version).max().unwrap_or(0)
+}
+
 /// Applies the pending migrations; a database that has a migration this binary does
 /// not know was written by a newer gridsweep and is refused as such.
 pub(super) async fn migrate<'a, A>(m: &sqlx::migrate::Migrator, conn: A) -> Result<()>
@@ -103,7 +108,7 @@ where
 {
     m.run(conn).await.map_err(|e| match e {
         sqlx::migrate::MigrateError::VersionMissing(version) => {
-            StoreError::Newer { db: String::new(), version, known: m.iter().map(|x| x.version).max().unwrap_or(0) }
+            StoreError::Newer { db: String::new(), version, known: newest(m) }
         }
         e => StoreError::Migrate { db: String::new(), source: e },
     })

@@ -206,11 +206,10 @@ impl Store {
     /// A database opened without migrating must be at this binary's schema: an older
     /// one lacks columns the reads name, a newer one may mean other things by them.
     async fn check_schema(&self) -> Result<()> {
-        let known = match self.dialect {
-            Dialect::Sqlite => sqlite::MIGRATOR.iter().map(|m| m.version).max(),
-            Dialect::Postgres => postgres::MIGRATOR.iter().map(|m| m.version).max(),
-        }
-        .unwrap_or(0);
+        let known = error::newest(match self.dialect {
+            Dialect::Sqlite => &sqlite::MIGRATOR,
+            Dialect::Postgres => &postgres::MIGRATOR,
+        });
         let version: Option<i64> = with_pool!(self, p => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(p)
             .await

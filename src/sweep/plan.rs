@@ -210,14 +210,13 @@ pub struct Calibration {
     /// configurations it actually trained per rung (None: there are none).
     pub staged_factor: Option<f64>,
     pub staged_sweeps: Vec<String>,
-    /// The rung and full-run scores the survivor model learned from.
-    pub survivor_scores: usize,
     /// Sweeps whose timings were left out: trained under `run --fuse`, each fold's
     /// span is its group's.
     pub left_out_fused: Vec<String>,
-    /// Predicts a staged search's survivors (None: no staged sweep to learn from).
-    #[serde(skip)]
-    pub surrogate: Option<crate::analyze::surrogate::Surrogate>,
+    /// Predicts a staged search's survivors (None: no staged sweep to learn from);
+    /// shown as the number of rung scores it learned from.
+    #[serde(rename = "survivor_scores", serialize_with = "learned_from")]
+    pub surrogate: Option<Surrogate>,
     /// Folds and sweeps it was measured on.
     pub folds: usize,
     pub sweeps: Vec<String>,
@@ -369,7 +368,6 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         early_stopping_share: run_epochs as f64 / max_epochs.max(1) as f64,
         staged_factor: None,
         staged_sweeps: Vec::new(),
-        survivor_scores: 0,
         surrogate: None,
         left_out_fused: fused,
         folds: timed.len(),
@@ -391,8 +389,18 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
         c.staged_factor = Some(measured / modelled);
     }
     c.surrogate = Surrogate::fit(&observations, SURROGATE_SEED);
-    c.survivor_scores = c.surrogate.as_ref().map_or(0, |s| s.observations);
     Ok(c)
+}
+
+impl Calibration {
+    /// The rung scores the survivor model learned from (0: there is none).
+    pub fn survivor_scores(&self) -> usize {
+        self.surrogate.as_ref().map_or(0, |s| s.observations)
+    }
+}
+
+fn learned_from<S: serde::Serializer>(s: &Option<Surrogate>, out: S) -> std::result::Result<S::Ok, S::Error> {
+    out.serialize_u64(s.as_ref().map_or(0, |s| s.observations) as u64)
 }
 
 /// The survivor model's seed: the same database gives the same estimate.
