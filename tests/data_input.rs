@@ -168,3 +168,23 @@ fn predict_applies_the_encoding_and_carries_ids() {
     assert_eq!(code, 2);
     assert!(err.contains("new.csv: line 3, column `colour`: `purple` is not among the categories the model learned (blue, green, red)"), "{err}");
 }
+
+/// Two columns of one name are refused, naming both, before anything is trained: with
+/// one of them dropped by name, the other would be taken for it.
+#[test]
+fn duplicate_column_names_are_refused_naming_both() {
+    let dir = Dir::new("data", "dup-columns");
+    let text = table(60, ',', false).replacen("f1,f2,f3", "x1,f2,x1", 1);
+    let data = write(&dir, "dup.csv", &text);
+    for extra in [&[][..], &["--drop", "x1"][..]] {
+        let (code, _, err) = cv(&data, extra);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("dup.csv") && err.contains("columns 2 and 4 are both named `x1`"), "{err}");
+        assert_eq!(err.matches("both named").count(), 1, "said once: {err}");
+    }
+    // Unnamed columns (pandas' index) may repeat: they are never chosen by name.
+    let text = table(60, ',', false).replacen("Unnamed: 0,f1", ",f1", 1).lines().map(|l| format!(",{l}")).collect::<Vec<_>>().join("\n");
+    let data = write(&dir, "two-index.csv", &text);
+    let (code, _, err) = cv(&data, &[]);
+    assert_eq!(code, 0, "{err}");
+}

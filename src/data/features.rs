@@ -2,7 +2,7 @@
 //! encoded as in training, refused with both column lists when they do not match.
 
 use super::encode::{self, Encoder, Encoding, RawColumn};
-use super::read::{check_text, csv_error, csv_error_at, read_column, separator_hint, LineCounter};
+use super::read::{check_text, csv_error_at, read_column, separator_hint, LineCounter};
 use super::{is_index_column, DataError, Matrix, ReadOptions};
 use std::path::Path;
 
@@ -40,8 +40,7 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
     check_text(file, &bytes)?;
     let delimiter = req.read.delimiter_for(&bytes);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes.as_slice());
-    let headers: Vec<String> =
-        rdr.headers().map_err(|e| csv_error(file, e))?.iter().map(|h| h.trim().to_string()).collect();
+    let headers = super::read::header_names(file, &mut rdr)?;
     let features: Vec<&str> = req.encoder.columns.iter().map(|c| c.name.as_str()).collect();
     let id_col = match req.id_column {
         Some(id) => Some(headers.iter().position(|h| h == id).ok_or_else(|| DataError::MissingColumn {

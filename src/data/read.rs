@@ -96,12 +96,7 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let opts = spec.read_options()?;
     let delimiter = opts.delimiter_for(bytes);
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes);
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(&file, e))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let headers = header_names(&file, &mut rdr)?;
     let columns = select_columns(spec, &headers, delimiter)?;
     let Rows { cells, lines, labels } = read_rows(spec, &mut rdr, bytes, &columns)?;
     let input_columns: Vec<String> = columns.features.iter().map(|&c| headers[c].clone()).collect();
@@ -418,6 +413,28 @@ pub(super) fn csv_error_at(file: &Path, e: csv::Error, lines: &mut LineCounter) 
         DataError::Csv { file, message, .. } => DataError::Csv { file, line, message },
         other => other,
     }
+}
+
+/// The header's column names, trimmed. Two columns of one name are refused, naming
+/// both: a column is chosen by its name (`--drop`, `--encode`, a model's features), so
+/// one of them would be taken for the other. (Unnamed columns, pandas' row index, are
+/// never chosen by name and may repeat.)
+pub(super) fn header_names<R: std::io::Read>(file: &Path, rdr: &mut csv::Reader<R>) -> Result<Vec<String>, DataError> {
+    let headers: Vec<String> = rdr.headers().map_err(|e| csv_error(file, e))?.iter().map(|h| h.trim().to_string()).collect();
+    for (j, h) in headers.iter().enumerate() {
+        if let Some(i) = headers[..j].iter().position(|g| g == h).filter(|_| !h.is_empty()) {
+            return Err(DataError::Csv {
+                file: file.to_path_buf(),
+                line: 1,
+                message: format!(
+                    "columns {} and {} are both named `{h}`: columns are chosen by name (--drop, --encode, a model's features), so each name must be unique; rename one",
+                    i + 1,
+                    j + 1
+                ),
+            });
+        }
+    }
+    Ok(headers)
 }
 
 pub(super) fn csv_error(file: &Path, e: csv::Error) -> DataError {
