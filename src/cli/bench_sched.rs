@@ -77,7 +77,7 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
     let dbs: Vec<DbLocation> = if a.dbs.is_empty() {
         vec![DbLocation::Sqlite(tmp.join("bench.db"))]
     } else {
-        a.dbs.iter().map(|d| DbLocation::parse(d)).collect()
+        a.dbs.iter().map(|d| DbLocation::try_parse(d).map_err(anyhow::Error::msg)).collect::<Result<_>>()?
     };
     let mut cases = Vec::new();
     if a.scaling {

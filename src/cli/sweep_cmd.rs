@@ -30,9 +30,9 @@ pub struct DbArg {
 
 pub(super) fn parse_db(s: &str) -> std::result::Result<DbLocation, String> {
     if s.trim().is_empty() {
-        return Err("expected a file path or a postgres:// URL".into());
+        return Err(format!("expected {}", crate::store::location::ACCEPTED));
     }
-    Ok(DbLocation::parse(s))
+    DbLocation::try_parse(s)
 }
 
 #[derive(Args, Debug)]

@@ -36,6 +36,8 @@ pub enum StoreError {
     Interrupted { db: String, seconds: f64 },
     #[error("database {db}: {why}")]
     Connect { db: String, why: String },
+    #[error("{0}")]
+    Location(String),
     #[error("database {db} does not exist (a sweep creates it: `gridsweep run SPEC --db {db}`; `--db` names another)")]
     Missing { db: String },
 }
@@ -64,6 +66,7 @@ impl StoreError {
             StoreError::Sql { source, .. } => StoreError::Sql { db: db.into(), source },
             StoreError::Migrate { source, .. } => StoreError::Migrate { db: db.into(), source },
             StoreError::Newer { version, known, .. } => StoreError::Newer { db: db.into(), version, known },
+            StoreError::Corrupt { db: d, message } if d.is_empty() => StoreError::Corrupt { db: db.into(), message },
             other => other,
         }
     }

@@ -12,7 +12,38 @@ pub enum DbLocation {
     Postgres(String),
 }
 
+/// The URL schemes `--db` takes, as messages list them.
+pub const ACCEPTED: &str = "a SQLite file path (results/x.db) or a PostgreSQL URL (postgres://user@host:port/dbname, or postgresql://…)";
+
 impl DbLocation {
+    /// `--db` as given, checked: a URL of another scheme (`postgress://`, `mysql://`)
+    /// is refused, naming the ones taken, instead of becoming a file of that name.
+    /// `sqlite:` URLs are refused too: their slashes mean other paths in SQLAlchemy
+    /// (Optuna's `sqlite:///x.db`) and in sqlx, so the file's path is asked for.
+    pub fn try_parse(s: &str) -> Result<DbLocation, String> {
+        let location = DbLocation::parse(s);
+        if let DbLocation::Sqlite(_) = location {
+            let scheme = s.split_once(':').map(|(head, rest)| (head, rest.starts_with("//"))).filter(|(head, slashes)| {
+                let url_like = head.len() > 1 && head.starts_with(|c: char| c.is_ascii_alphabetic()) && head.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+                url_like && (*slashes || head.eq_ignore_ascii_case("sqlite"))
+            });
+            if let Some((scheme, _)) = scheme {
+                if scheme.eq_ignore_ascii_case("sqlite") {
+                    // Suggested as Optuna's users mean it (SQLAlchemy: `sqlite:///rel.db`,
+                    // `sqlite:////abs.db`).
+                    let rest = &s[s.find(':').map_or(0, |i| i + 1)..];
+                    let path = rest.strip_prefix("///").or_else(|| rest.strip_prefix("//")).unwrap_or(rest);
+                    return Err(format!(
+                        "`{s}`: a sqlite: URL names its file differently in SQLAlchemy (Optuna) and sqlx; give the file's path instead (--db {})",
+                        if path.is_empty() { "results/x.db" } else { path }
+                    ));
+                }
+                return Err(format!("`{}`: unknown database URL scheme `{scheme}://`; --db takes {ACCEPTED}", DbLocation::Sqlite(s.into())));
+            }
+        }
+        Ok(location)
+    }
+
     pub fn parse(s: &str) -> DbLocation {
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             DbLocation::Postgres(s.to_string())
@@ -138,6 +169,22 @@ mod location_tests {
         assert_eq!(d.password(), None);
         assert_eq!(d.without_password(), "postgres://me@db.example/sweeps");
         assert_eq!(DbLocation::parse("results/x.db").password(), None);
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_naming_the_accepted_ones() {
+        for bad in ["postgress://me@dbhost/sweeps", "mysql://x", "MySQL://x/y", "http://host/db"] {
+            let e = DbLocation::try_parse(bad).unwrap_err();
+            assert!(e.contains("unknown database URL scheme") && e.contains("postgres://") && e.contains("SQLite file path"), "{e}");
+        }
+        let e = DbLocation::try_parse("sqlite:///results/x.db").unwrap_err();
+        assert!(e.contains("--db results/x.db"), "{e}");
+        let e = DbLocation::try_parse("sqlite:////tmp/x.db").unwrap_err();
+        assert!(e.contains("--db /tmp/x.db"), "{e}");
+        for good in ["results/x.db", "x.db", "./a:b.db", "C:\\runs\\x.db", "/tmp/x.db"] {
+            assert_eq!(DbLocation::try_parse(good), Ok(DbLocation::Sqlite(good.into())), "{good}");
+        }
+        assert!(DbLocation::try_parse("postgresql://me@h/x").unwrap().is_postgres());
     }
 
     #[test]

@@ -120,7 +120,7 @@ mod copy;
 mod dialect;
 mod error;
 mod evaluations;
-mod location;
+pub mod location;
 mod queue;
 mod reads;
 mod rows;
@@ -143,6 +143,32 @@ pub use reads::{Attempts, Failure, FinishedFold, FoldView, FoldMetrics, PartialC
 use rungs::{RungScoreColumns, RUNG_SCORES};
 pub use sweeps::{ImportedConfig, Rung0Budget, SweepRow};
 
+/// Why a database holding `tables` (and opened to be gridsweep's) is another
+/// program's: tables, but no gridsweep schema (sqlx's `_sqlx_migrations`). An empty
+/// database is new, and one with the schema is gridsweep's (of some version).
+fn foreign(tables: &[String]) -> Option<StoreError> {
+    if tables.is_empty() || tables.iter().any(|t| t == "_sqlx_migrations") {
+        return None;
+    }
+    let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    if tables.len() > 5 {
+        shown.push("…");
+    }
+    Some(StoreError::Corrupt {
+        db: String::new(),
+        message: format!(
+            "not a gridsweep database: it holds {} ({}) and no gridsweep schema (no _sqlx_migrations table); nothing was changed. \
+             Give --db a new file or a gridsweep database (PostgreSQL: a database or schema of its own)",
+            text_tables(tables.len()),
+            shown.join(", ")
+        ),
+    })
+}
+
+fn text_tables(n: usize) -> String {
+    if n == 1 { "1 table".into() } else { format!("{n} tables") }
+}
+
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -163,6 +189,8 @@ impl Store {
     /// migrations: a file path or a `postgres://` URL.
     pub async fn open(db: impl Into<DbLocation>) -> Result<Store> {
         let location = db.into();
+        // A URL of a scheme not taken never becomes a file of that name.
+        DbLocation::try_parse(&location.to_url()).map_err(StoreError::Location)?;
         let name = location.to_string();
         let (pool, dialect) = match &location {
             DbLocation::Sqlite(path) => (Pool::Sqlite(sqlite::open(path).await?), Dialect::Sqlite),
@@ -188,6 +216,7 @@ impl Store {
     /// PostgreSQL in READ ONLY transactions; no migration, nothing created.
     pub async fn open_read_only(db: impl Into<DbLocation>) -> Result<Store> {
         let location = db.into();
+        DbLocation::try_parse(&location.to_url()).map_err(StoreError::Location)?;
         let name = location.to_string();
         let (pool, dialect) = match &location {
             DbLocation::Sqlite(path) => {

@@ -83,6 +83,15 @@ async fn connect(url: &str, display: &str, read_only: bool) -> Result<PgPool> {
     if read_only {
         return Ok(pool);
     }
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| at(StoreError::from_sql(e)))?;
+    if let Some(e) = super::foreign(&tables) {
+        pool.close().await;
+        return Err(at(e));
+    }
     if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
         pool.close().await;
         return Err(at(e));

@@ -34,6 +34,20 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { db: path.display().to_string(), source })?;
     }
+    // Another program's file is refused before anything touches it (switching it to
+    // WAL would already change its header).
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        let probe = SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(Duration::from_secs(60));
+        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&probe).await.map_err(|e| at(StoreError::from_sql(e)))?;
+        let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .fetch_all(&mut c)
+            .await
+            .map_err(|e| at(StoreError::from_sql(e)))?;
+        let _ = sqlx::Connection::close(c).await;
+        if let Some(e) = super::foreign(&tables) {
+            return Err(at(e));
+        }
+    }
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
