@@ -254,3 +254,20 @@ pub struct Ahead {
     /// (mean train accuracy, mean val accuracy) of its done folds, if any.
     pub means: Option<(f64, f64)>,
 }
+
+/// What an imported row's file states beyond its scores: the hyperparameters it
+/// states, in the file's column order, and a scikit-learn `cv_results_` row's timings
+/// (each None where the file has no such column or an empty cell). Exports write these
+/// back instead of what gridsweep's defaults or its per-fold records would make of them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportedDetails {
+    pub stated: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_fit_time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_fit_time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_score_time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std_score_time: Option<f64>,
+}

@@ -13,6 +13,7 @@
 use crate::score::{mean_std, ScoreRule};
 use crate::params::{Activation, OptimizerKind};
 use crate::rank::{min_ranks, ConfigRow};
+use crate::domain::ImportedDetails;
 use crate::store::FoldMetrics;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -212,16 +213,33 @@ pub fn hpo_combined(
     Ok(n)
 }
 
-/// `cv_results_` columns; `grid_keys` are the hyperparameters the spec's grid varies.
+/// What shapes a `cv_results_` export beyond its rows.
+#[derive(Debug, Clone)]
+pub struct CvColumns<'a> {
+    /// Splits per configuration (`splitK_*` columns).
+    pub n_folds: usize,
+    /// The `param_*` columns: the hyperparameters the spec's grid varies, or those an
+    /// import's file stated.
+    pub keys: Vec<String>,
+    /// An imported sweep's rows: their file's timings are written instead of the
+    /// folds', and with `stated_only` each row's `param_*` cells and `params` hold only
+    /// the keys it stated.
+    pub imported: &'a HashMap<String, ImportedDetails>,
+    pub stated_only: bool,
+}
+
+/// `cv_results_` columns. A row without per-fold results (an imported HPO_combined
+/// file holds only means and standard deviations) leaves its split cells empty and
+/// writes its summary's means and standard deviations.
 pub fn cv_results(
     out: impl Write,
     rows: &[ConfigRow],
     folds: &HashMap<String, Vec<FoldMetrics>>,
-    n_folds: usize,
-    grid_keys: &[String],
+    columns: &CvColumns,
     resource: Option<&HashMap<String, i64>>,
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
+    let (n_folds, grid_keys) = (columns.n_folds, &columns.keys);
     let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
     let none = Vec::new();
     let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
@@ -229,7 +247,11 @@ pub fn cv_results(
         .iter()
         .map(|r| {
             let f = fold_list(&r.config_id);
-            if f.is_empty() { f64::NEG_INFINITY } else { mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0 }
+            match &r.summary {
+                _ if !f.is_empty() => mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0,
+                Some(s) => s.mean_val_accuracy,
+                None => f64::NEG_INFINITY,
+            }
         })
         .collect();
     let ranks = min_ranks(&mean_test);
@@ -256,21 +278,33 @@ pub fn cv_results(
         let by_fold = |k: usize, g: fn(&FoldMetrics) -> f64| {
             f.iter().find(|m| m.fold == k as i64).map(|m| py_float(g(m))).unwrap_or_default()
         };
-        let stat = |g: fn(&FoldMetrics) -> f64| {
+        // Over the folds; without any, the summary's (`of`), or empty.
+        let stat = |g: fn(&FoldMetrics) -> f64, of: Option<fn(&crate::cv::CvSummary) -> (f64, f64)>| {
             if f.is_empty() {
-                (String::new(), String::new())
+                match (&r.summary, of) {
+                    (Some(s), Some(of)) => (py_float(of(s).0), py_float(of(s).1)),
+                    _ => (String::new(), String::new()),
+                }
             } else {
                 let (m, s) = mean_std(&f.iter().map(g).collect::<Vec<_>>());
                 (py_float(m), py_float(s))
             }
         };
         let mut rec = Vec::with_capacity(header.len());
-        let (mf, sf) = stat(|m| m.fit_seconds);
-        let (ms, ss) = stat(|m| m.score_seconds);
-        rec.extend([mf, sf, ms, ss]);
-        rec.extend(grid_keys.iter().map(|k| param_cell(p, k)));
+        match columns.imported.get(&r.config_id) {
+            // The file's own timings (each empty where it had none).
+            Some(d) => rec.extend([d.mean_fit_time, d.std_fit_time, d.mean_score_time, d.std_score_time].map(|x| x.map(py_float).unwrap_or_default())),
+            None => {
+                let (mf, sf) = stat(|m| m.fit_seconds, None);
+                let (ms, ss) = stat(|m| m.score_seconds, None);
+                rec.extend([mf, sf, ms, ss]);
+            }
+        }
+        let stated = |k: &String| !columns.stated_only || columns.imported.get(&r.config_id).is_some_and(|d| d.stated.contains(k));
+        rec.extend(grid_keys.iter().map(|k| if stated(k) { param_cell(p, k) } else { String::new() }));
         let dict: Vec<String> = grid_keys
             .iter()
+            .filter(|k| stated(k))
             .filter_map(|k| {
                 let v = p.get(k).cloned().or_else(|| crate::params::omitted_default(k).map(Value::from))?;
                 Some(format!("'{k}': {}", py_literal(&v)))
@@ -278,10 +312,10 @@ pub fn cv_results(
             .collect();
         rec.push(format!("{{{}}}", dict.join(", ")));
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.val_accuracy)));
-        let (mt, st) = stat(|m| m.val_accuracy);
-        rec.extend([mt, st, if f.is_empty() { String::new() } else { ranks[i].to_string() }]);
+        let (mt, st) = stat(|m| m.val_accuracy, Some(|s| (s.mean_val_accuracy, s.std_val_accuracy)));
+        rec.extend([mt, st, if mean_test[i] == f64::NEG_INFINITY { String::new() } else { ranks[i].to_string() }]);
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.train_accuracy)));
-        let (mtr, str_) = stat(|m| m.train_accuracy);
+        let (mtr, str_) = stat(|m| m.train_accuracy, Some(|s| (s.mean_train_accuracy, s.std_train_accuracy)));
         rec.extend([mtr, str_]);
         if let Some(res) = resource {
             rec.push(res.get(&r.config_id).map(|e| e.to_string()).unwrap_or_default());

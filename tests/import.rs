@@ -365,3 +365,82 @@ fn an_imported_sweep_has_a_report_without_evaluation() {
         assert!(!err.contains("changed since"), "{cmd}: {err}");
     }
 }
+
+/// The cells of a CSV export, by column name, one map a row.
+fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    rd.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect()
+}
+
+/// An HPO_combined import holds means and standard deviations, no folds: its
+/// cv-results export writes them (split cells and times empty), with the file's
+/// hyperparameters as `param_*` columns, instead of empty scores.
+#[test]
+fn an_hpo_combined_import_exports_its_means_as_cv_results() {
+    let d = Dir::new("import", "hpo-cv-results");
+    let file = study_like(&d);
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(bin().args(["export", "study", "--db", &db, "--format", "cv-results"]));
+    assert_eq!(code, 0, "{err}");
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 8);
+    let source = csv_rows(&std::fs::read_to_string(&file).unwrap());
+    let mut means: Vec<(String, String)> = rows.iter().map(|r| (r["mean_test_score"].clone(), r["mean_train_score"].clone())).collect();
+    let mut want: Vec<(String, String)> = source.iter().map(|r| (r["mean_val_score"].clone(), r["mean_train_score"].clone())).collect();
+    means.sort();
+    want.sort();
+    assert_eq!(means, want, "the file's means, as written");
+    for r in &rows {
+        assert_eq!((r["std_test_score"].as_str(), r["std_train_score"].as_str()), ("0.02", "0.01"), "{r:?}");
+        for k in ["split0_test_score", "split2_train_score", "mean_fit_time", "std_score_time"] {
+            assert_eq!(r[k], "", "{k}: the file has none");
+        }
+        assert!(!r["rank_test_score"].is_empty() && r["params"].contains("'activation': ") && r["params"].contains("'batch_size': "), "{r:?}");
+        assert!(!r["param_dropout"].is_empty() && !r["param_optimizer"].is_empty(), "{r:?}");
+    }
+}
+
+/// A scikit-learn file imported without a spec exports its hyperparameters (only those
+/// each row states) and its own fit and score times, and imports back.
+#[test]
+fn a_cv_results_import_exports_what_its_file_held_and_imports_back() {
+    let d = Dir::new("import", "cv-results-back");
+    let head = "mean_fit_time,std_fit_time,mean_score_time,std_score_time,param_model__dropout,param_model__optimizer,params,\
+                split0_test_score,split1_test_score,split2_test_score,mean_test_score,std_test_score,rank_test_score,\
+                split0_train_score,split1_train_score,split2_train_score,mean_train_score,std_train_score";
+    let rows = [
+        "3.5,0.232,0.05,0.004,0.2,adam,\"{'model__dropout': 0.2, 'model__optimizer': 'adam'}\",0.61,0.63,0.62,0.62,0.008,2,0.70,0.71,0.72,0.71,0.008",
+        "2.25,0.118,0.04,0.002,0.4,nadam,\"{'model__dropout': 0.4, 'model__optimizer': 'nadam'}\",0.64,0.62,0.63,0.63,0.008,1,0.66,0.67,0.68,0.67,0.008",
+        "4.0,0.5,0.06,0.01,,adam,\"{'model__optimizer': 'adam'}\",0.55,0.56,0.57,0.56,0.008,3,0.60,0.61,0.62,0.61,0.008",
+    ];
+    let file = d.path("cv_results.csv");
+    std::fs::write(&file, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "sk", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let out_file = d.path("export.csv");
+    let (code, _, err) = run(bin().args(["export", "sk", "--db", &db, "--format", "cv-results", "--out"]).arg(&out_file));
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("std_score_time,param_dropout,param_optimizer,params,"), "the file's keys, in its order: {header}");
+    let by_time: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
+        csv_rows(&text).into_iter().map(|r| (r["mean_fit_time"].clone(), r)).collect();
+    let r = &by_time["3.5"];
+    assert_eq!((r["std_fit_time"].as_str(), r["mean_score_time"].as_str(), r["std_score_time"].as_str()), ("0.232", "0.05", "0.004"));
+    assert_eq!(r["params"], "{'dropout': 0.2, 'optimizer': 'adam'}");
+    let r = &by_time["4.0"];
+    assert_eq!((r["param_dropout"].as_str(), r["params"].as_str()), ("", "{'optimizer': 'adam'}"), "a key the row does not state stays empty");
+    assert_eq!(by_time["2.25"]["std_fit_time"], "0.118");
+    // And back.
+    let (code, _, err) = run(bin().arg("import").arg(&out_file).args(["--name", "back", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    let scores = |name: &str| {
+        let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
+        r["ranking"].as_array().unwrap().iter().map(|x| (x["config_id"].clone(), x["score"].as_f64().unwrap())).collect::<Vec<_>>()
+    };
+    assert_eq!(scores("back"), scores("sk"));
+}

@@ -556,8 +556,8 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
     let n = match a.format {
         ExportFormat::HpoCombined => crate::export::hpo_combined(out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref())?,
         ExportFormat::CvResults => {
-            let keys = sweep::export::grid_keys(&sweep)?;
-            crate::export::cv_results(out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref(), x.ties.as_ref())?
+            let columns = sweep::export::cv_columns(&sweep, &x)?;
+            crate::export::cv_results(out, &x.rows, &x.folds, &columns, x.resource.as_ref(), x.ties.as_ref())?
         }
     };
     if let Some(p) = &a.out {

@@ -30,6 +30,8 @@ pub struct ConfigDump {
     pub rung: Option<i64>,
     pub pruned: i64,
     pub resource_epochs: Option<i64>,
+    /// An imported row's details (`configurations.imported_json`).
+    pub imported_json: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -94,7 +96,7 @@ impl Store {
     pub async fn dump_sweep(&self, sweep: &SweepRow) -> Result<SweepDump> {
         with_pool!(self, p => {
             let sql = format!(
-                "SELECT config_id, position, params_json, {}, training_key, trained_by, bracket, rung, pruned, resource_epochs
+                "SELECT config_id, position, params_json, {}, training_key, trained_by, bracket, rung, pruned, resource_epochs, imported_json
                  FROM configurations WHERE sweep_id = $1 ORDER BY position",
                 COPIED_SUMMARY.join(", ")
             );
@@ -115,6 +117,7 @@ impl Store {
                     rung: r.get("rung"),
                     pruned: r.get("pruned"),
                     resource_epochs: r.get("resource_epochs"),
+                    imported_json: r.get("imported_json"),
                 })
                 .collect();
             let folds: Vec<FoldDump> = sqlx::query_as(
@@ -186,8 +189,8 @@ impl Store {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             for c in &d.configs {
                 let r = sqlx::query(
-                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, pruned, bracket)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sweep_id, config_id) DO NOTHING",
+                    "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, trained_by, rung, pruned, bracket, imported_json)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(id)
                 .bind(&c.config_id)
@@ -198,6 +201,7 @@ impl Store {
                 .bind(c.rung)
                 .bind(c.pruned)
                 .bind(c.bracket)
+                .bind(&c.imported_json)
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?;

@@ -135,7 +135,7 @@ pub use error::{Result, StoreError};
 use error::{migrate, InDb};
 pub use location::DbLocation;
 pub use queue::Summarize;
-pub use crate::domain::{Ahead, Claim, CompletedConfig, Counts, FoldState, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
+pub use crate::domain::{Ahead, Claim, CompletedConfig, Counts, FoldState, ImportedDetails, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
 use queue::process_alive;
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
 pub use crate::config::ConfigRow;

@@ -240,22 +240,31 @@ impl Store {
         Ok(map)
     }
 
+    /// The details an import stored of its rows (`configurations.imported_json`), by
+    /// configuration: empty for a sweep run here. A value this build cannot read is an
+    /// error naming the configuration.
+    pub async fn imported_details(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, ImportedDetails>> {
+        let rows: Vec<(String, String)> = with_pool!(self, p => sqlx::query_as(
+            "SELECT config_id, imported_json FROM configurations WHERE sweep_id = $1 AND imported_json IS NOT NULL",
+        )
+        .bind(sweep_id)
+        .fetch_all(p)
+        .await
+        .in_db(self))?;
+        rows.into_iter()
+            .map(|(id, json)| match serde_json::from_str(&json) {
+                Ok(d) => Ok((id, d)),
+                Err(e) => Err(StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {id}: imported_json is not what an import writes: {e}") }),
+            })
+            .collect()
+    }
+
     /// Per-fold results of one configuration (for tests and `cv` comparisons).
     pub async fn fold_results(&self, sweep_id: i64, config_id: &str) -> Result<Vec<FoldResult>> {
         with_pool!(self, p => {
             let rows: Vec<FoldColumns> = sqlx::query_as(FOLD_RESULTS).bind(sweep_id).bind(config_id).fetch_all(p).await.in_db(self)?;
             rows.into_iter().map(|r| r.result(self)).collect()
         })
-    }
-
-    /// Seconds each done fold spent with its worker (claim to result), for the share
-    /// of wall time spent outside training.
-    pub async fn fold_durations(&self, sweep_id: i64) -> Result<Vec<f64>> {
-        with_pool!(self, p => sqlx::query_scalar("SELECT finished_at - started_at FROM folds WHERE sweep_id = $1 AND state = 'done'")
-            .bind(sweep_id)
-            .fetch_all(p)
-            .await
-            .in_db(self))
     }
 
     /// Folds trained in one go from epoch 0 to their end (done, claimed once, not a
@@ -302,7 +311,8 @@ impl Store {
 
     /// (worker, claimed at, recorded at) of every done fold of a sweep.
     pub async fn fold_spans(&self, sweep_id: i64) -> Result<Vec<(String, f64, f64)>> {
-        with_pool!(self, p => sqlx::query_as("SELECT worker, started_at, finished_at FROM folds WHERE sweep_id = $1 AND state = 'done'")
+        with_pool!(self, p => sqlx::query_as("SELECT COALESCE(worker, ''), started_at, finished_at FROM folds
+             WHERE sweep_id = $1 AND state = 'done' AND started_at IS NOT NULL AND finished_at IS NOT NULL")
             .bind(sweep_id)
             .fetch_all(p)
             .await

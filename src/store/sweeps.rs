@@ -31,6 +31,8 @@ pub struct ImportedConfig {
     pub config: Config,
     pub summary: crate::score::CvSummary,
     pub folds: Vec<crate::store::FoldMetrics>,
+    /// What the row states beyond its scores (`configurations.imported_json`).
+    pub details: crate::domain::ImportedDetails,
 }
 
 impl Store {
@@ -216,14 +218,14 @@ impl Store {
                 .in_db(self)?;
             let t = now();
             let mut added = 0usize;
-            for (position, ImportedConfig { config: c, summary: s, folds }) in rows.iter().enumerate() {
+            for (position, ImportedConfig { config: c, summary: s, folds, details }) in rows.iter().enumerate() {
                 // A number that is not one (an unmeasured loss) is stored as NULL.
                 let v = |x: f64| x.is_finite().then_some(x);
                 added += sqlx::query(
                     "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, mean_train_accuracy,
                             std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
-                            std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                            std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at, imported_json)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                      ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(sweep_id)
@@ -243,6 +245,7 @@ impl Store {
                 .bind(v(s.score))
                 .bind(v(s.total_fit_seconds))
                 .bind(t)
+                .bind(serde_json::to_string(details).unwrap_or_default())
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?

@@ -8,7 +8,7 @@
 use super::Result;
 use crate::config::ConfigRow;
 use crate::score::ScoreRule;
-use crate::store::{FoldMetrics, PartialConfig, Store, SweepRow};
+use crate::store::{FoldMetrics, ImportedDetails, PartialConfig, Store, SweepRow};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -24,6 +24,8 @@ pub struct ExportRows {
     /// The tie set of the complete configurations (added columns `in_tie_set`,
     /// `p_not_worse`), where the sweep has fold scores.
     pub ties: Option<HashMap<String, (bool, f64)>>,
+    /// An imported sweep's rows: what their file stated beyond the scores.
+    pub imported: HashMap<String, ImportedDetails>,
 }
 
 pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool, with_folds: bool) -> Result<ExportRows> {
@@ -40,7 +42,8 @@ pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool,
     let ties = super::ranking::tie_set(store, sweep, &complete, &rule, &super::ranking::tie_settings(sweep), None)
         .await?
         .map(|t| super::ranking::tie_columns(&t));
-    Ok(ExportRows { rows, folds, resource, rule, ties })
+    let imported = store.imported_details(sweep.id).await?;
+    Ok(ExportRows { rows, folds, resource, rule, ties, imported })
 }
 
 /// Gives each stopped configuration its rung's summary; returns the epochs every row
@@ -66,7 +69,25 @@ fn merge_partial(rows: &mut [ConfigRow], partial: Vec<PartialConfig>) -> HashMap
     resource
 }
 
-/// The hyperparameters the sweep's grid varies (`cv_results_`'s `param_*` columns).
-pub fn grid_keys(sweep: &SweepRow) -> Result<Vec<String>> {
-    Ok(super::stored_spec(sweep)?.expand()?.grid_keys)
+/// `cv_results_`'s `param_*` columns: the hyperparameters the sweep's grid varies; for
+/// a sweep imported without a spec, those its file stated, in the file's order (then
+/// each row's cells and `params` hold only what it stated, as scikit-learn leaves a key
+/// a sub-grid does not set empty).
+pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::export::CvColumns<'a>> {
+    let mut keys = super::stored_spec(sweep)?.expand()?.grid_keys;
+    let stated_only = keys.is_empty() && !x.imported.is_empty();
+    if stated_only {
+        let mut rows: Vec<(&String, &ImportedDetails)> = x.imported.iter().collect();
+        // (In the file's row order: the configurations' recorded order.)
+        let position: HashMap<&str, usize> = x.rows.iter().enumerate().map(|(i, r)| (r.config_id.as_str(), i)).collect();
+        rows.sort_by_key(|(id, _)| position.get(id.as_str()).copied().unwrap_or(usize::MAX));
+        for (_, d) in rows {
+            for k in &d.stated {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+    }
+    Ok(crate::export::CvColumns { n_folds: sweep.folds as usize, keys, imported: &x.imported, stated_only })
 }

@@ -136,6 +136,8 @@ pub struct ImportedRow {
     pub summary: CvSummary,
     /// Per-fold results, when the file has them.
     pub folds: Vec<crate::store::FoldMetrics>,
+    /// The keys it states in the file's column order, and its timings.
+    pub details: crate::store::ImportedDetails,
 }
 
 /// What [`import`] did.
@@ -248,7 +250,9 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             score: rule.score(train, val),
             total_fit_seconds: f64::NAN,
         };
-        out.push(ImportedRow { line, config: Config::new(params), stated: hpo_stated(&obj), summary, folds: Vec::new() });
+        let stated = hpo_stated(&obj);
+        let details = crate::store::ImportedDetails { stated: stated.keys().cloned().collect(), ..Default::default() };
+        out.push(ImportedRow { line, config: Config::new(params), stated, summary, folds: Vec::new(), details });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -329,7 +333,8 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             let c = record.get(i).unwrap_or("").trim();
             c.parse::<f64>().ok().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| fail(line, &header[i], format!("expected an accuracy in [0, 1], got {c:?}")))
         };
-        let seconds = |i: Option<usize>| i.and_then(|i| record.get(i)).and_then(|c| c.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let finite = |i: Option<usize>| i.and_then(|i| record.get(i)).and_then(|c| c.trim().parse::<f64>().ok()).filter(|x| x.is_finite());
+        let seconds = |i: Option<usize>| finite(i).unwrap_or(f64::NAN);
         let mut folds = Vec::with_capacity(splits);
         for k in 0..splits {
             folds.push(crate::store::FoldMetrics {
@@ -355,7 +360,14 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             score: rule.score(mt, mv),
             total_fit_seconds: seconds(fit_time) * splits as f64,
         };
-        out.push(ImportedRow { line, config: Config::new(p), stated: obj, summary, folds });
+        let details = crate::store::ImportedDetails {
+            stated: params.iter().filter(|(_, n)| obj.contains_key(n)).map(|(_, n)| n.clone()).collect(),
+            mean_fit_time: finite(fit_time),
+            std_fit_time: finite(at("std_fit_time")),
+            mean_score_time: finite(score_time),
+            std_score_time: finite(at("std_score_time")),
+        };
+        out.push(ImportedRow { line, config: Config::new(p), stated: obj, summary, folds, details });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -504,7 +516,7 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
             config.id = format!("{}-{}", r.config.id, e.1);
             repeats.push((r.line, e.0, config.id.clone()));
         }
-        kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone() });
+        kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone(), details: r.details.clone() });
     }
     Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule, filled, corrections })
 }

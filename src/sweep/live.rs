@@ -166,8 +166,8 @@ pub async fn export_csv(store: &Store, name: &str, format: CsvFormat) -> Result<
     let written = match format {
         CsvFormat::HpoCombined => crate::export::hpo_combined(&mut out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref()),
         CsvFormat::CvResults => {
-            let keys = super::export::grid_keys(&sweep)?;
-            crate::export::cv_results(&mut out, &x.rows, &x.folds, sweep.folds as usize, &keys, x.resource.as_ref(), x.ties.as_ref())
+            let columns = super::export::cv_columns(&sweep, &x)?;
+            crate::export::cv_results(&mut out, &x.rows, &x.folds, &columns, x.resource.as_ref(), x.ties.as_ref())
         }
     };
     written.map_err(|e| super::SweepError::Conflict(format!("writing the export of `{name}`: {e}")))?;
