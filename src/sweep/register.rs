@@ -142,6 +142,25 @@ async fn conflict(store: &Store, row: &SweepRow, spec: &Spec, fingerprint: &str,
     if store.config_count(row.id).await? == 0 {
         return Ok(None);
     }
+    // The score rule made the recorded summaries, the tie set and a staged search's
+    // decisions (halving's promotions, a race's drops): another rule is refused, and
+    // `rank` shows the recorded results by any rule without training.
+    if before.score != spec.score {
+        let show = |r: &crate::score::ScoreRule| format!("w1 {}, w2 {}, Δ {}", r.w1, r.w2, r.delta.name());
+        let s = &spec.score;
+        return Ok(Some(format!(
+            "sweep `{name}` was recorded with the score rule {}; this spec asks for {}. Its summaries, tie set and any staged \
+             search's decisions were made with the recorded rule, so the change is refused. \
+             `gridsweep rank {name}{db_hint} --w1 {} --w2 {} --delta {}` ranks the recorded results by the new rule without training; \
+             or give the spec another `name` to run it anew",
+            show(&before.score),
+            show(s),
+            s.w1,
+            s.w2,
+            s.delta.name(),
+            name = spec.name,
+        )));
+    }
     let same = match (before.search, spec.search) {
         (Search::Random { seed: a, .. }, Search::Random { seed: b, .. }) => a.unwrap_or(before.seed) == b.unwrap_or(spec.seed),
         // A changed sample is a changed configuration set: refused below, saying so.
