@@ -160,9 +160,27 @@ pub struct OutsideTraining {
     pub idle_tail: f64,
 }
 
+/// Each worker's busy time as disjoint spans: its folds' (worker, claimed at,
+/// recorded at) with overlapping ones merged. Under `run --fuse` a worker's folds are
+/// claimed together and trained as one group, so their spans overlap; counted one by
+/// one they would give the worker more busy time than the wall clock has.
+pub fn merged_spans(spans: &[(String, f64, f64)]) -> Vec<(String, f64, f64)> {
+    let mut sorted = spans.to_vec();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut out: Vec<(String, f64, f64)> = Vec::with_capacity(sorted.len());
+    for (w, start, end) in sorted {
+        match out.last_mut() {
+            Some(last) if last.0 == w && start <= last.2 => last.2 = last.2.max(end),
+            _ => out.push((w, start, end)),
+        }
+    }
+    out
+}
+
 /// Splits the time outside training from the folds' spans: (worker, claimed at,
-/// result recorded at), in seconds.
+/// result recorded at), in seconds (overlapping spans of one worker count once).
 pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) -> OutsideTraining {
+    let spans = &merged_spans(spans)[..];
     let total_time = jobs as f64 * wall;
     let pct = |x: f64| 100.0 * x / total_time;
     if spans.is_empty() || total_time <= 0.0 {
@@ -269,9 +287,10 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
     let Run { wall, maxrss, fits, flops, spans, val, epochs } = run;
     let prec = c.precision;
     let outside = outside_training(&spans, r.jobs, wall);
-    // A fold's time with its worker per epoch it trained: comparable across
-    // protocols, whose callbacks stop training at different epochs.
-    let ms_per_fold_epoch = 1e3 * spans.iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
+    // The workers' busy time per epoch trained: comparable across protocols, whose
+    // callbacks stop training at different epochs (a fused group's folds share their
+    // worker's time: `merged_spans`).
+    let ms_per_fold_epoch = 1e3 * merged_spans(&spans).iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
     let gflops = flops / wall / 1e9;
     let peak = match c.mkl_avx512 {
         true => r.avx512_peak.map(|(_, all)| all),
@@ -361,5 +380,26 @@ mod tests {
         close(o.idle_tail, 100.0 * 1.0 / 20.0);
         close(o.between_folds, 100.0 * 0.5 / 20.0);
         close(o.total, o.start_and_exit + o.idle_tail + o.between_folds);
+    }
+
+    #[test]
+    fn a_fused_groups_overlapping_spans_count_once() {
+        // Worker a trains three folds as one group from 1 s (each recorded as it ends),
+        // then one alone; b trains one fold. 10 s process, 2 workers.
+        let spans = vec![
+            ("a".to_string(), 1.0, 4.0),
+            ("a".to_string(), 1.0, 5.0),
+            ("a".to_string(), 1.0, 6.0),
+            ("a".to_string(), 6.5, 9.0),
+            ("b".to_string(), 1.0, 9.0),
+        ];
+        let merged = merged_spans(&spans);
+        assert_eq!(merged, vec![("a".to_string(), 1.0, 6.0), ("a".to_string(), 6.5, 9.0), ("b".to_string(), 1.0, 9.0)]);
+        let o = outside_training(&spans, 2, 10.0);
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        // Busy 5 + 2.5 + 8 = 15.5 of 20 worker-seconds.
+        close(o.total, 100.0 * 4.5 / 20.0);
+        close(o.between_folds, 100.0 * 0.5 / 20.0);
+        assert!(o.total >= 0.0);
     }
 }

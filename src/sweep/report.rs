@@ -44,7 +44,8 @@ pub struct Request<'a> {
 pub async fn write(store: &Store, sweep: &SweepRow, r: &Request<'_>, out: &Path) -> Result<PathBuf> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let counts = store.counts(sweep.id).await?;
-    let fit_seconds: f64 = store.fold_durations(sweep.id).await?.iter().sum();
+    // The workers' busy time (a fused group's folds share theirs).
+    let fit_seconds: f64 = crate::bench::merged_spans(&store.fold_spans(sweep.id).await?).iter().map(|(_, start, end)| end - start).sum();
     let devices = store.done_fold_devices(sweep.id).await?;
     let rung_scores = store.rung_scores(sweep.id).await?;
     let weak_rungs = super::status::weak_rungs(sweep, &recorded.rows, &rung_scores);

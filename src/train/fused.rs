@@ -27,7 +27,7 @@
 //! out on the CPU); their batches of the same size step together. Other folds in a
 //! group train in the same lock step, each with its own unfused step.
 
-use super::{FoldData, FoldError, FoldObserver, FoldResult, FoldRun, Prepared, Span, StepPath};
+use super::{Clock, FoldData, FoldError, FoldObserver, FoldResult, FoldRun, Prepared, Span, StepPath};
 use crate::params::HyperParams;
 use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor};
@@ -81,8 +81,9 @@ impl GroupKey {
 /// group's folds in step with their products batched, and calls `done(i, result)` for
 /// fold `i` as soon as it leaves its group (its training over, failed or cancelled),
 /// so that its result can be recorded while the others go on. Each fold's result is
-/// the one [`super::train_fold_span`] gives it; `fit_seconds` is the time from the
-/// group's start to the fold's end (the folds shared the machine).
+/// the one [`super::train_fold_span`] gives it; `fit_seconds` is the fold's share of
+/// the group's time: its own setup, epochs' starts and ends and unfused steps, and an
+/// equal share of each fused step (so the group's folds add up to the group's time).
 pub fn train_group(folds: Vec<GroupFold<'_>>, device: Device, done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>)) {
     // Sub-groups by key, in the order of their first fold.
     let mut keys: Vec<((GroupKey, usize, usize), Vec<usize>)> = Vec::new();
@@ -115,20 +116,26 @@ pub fn train_group(folds: Vec<GroupFold<'_>>, device: Device, done: &mut dyn FnM
 }
 
 fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>)) {
-    let started = Instant::now();
-    // Each fold's tensors first (the runs borrow them), then its run.
-    let mut prepared: Vec<(usize, Prepared, GroupFold)> = Vec::new();
+    // Each fold's tensors first (the runs borrow them), then its run; each timed as
+    // the fold's own.
+    let mut prepared: Vec<(usize, Prepared, GroupFold, f64)> = Vec::new();
     for (i, f) in group {
+        let t = Instant::now();
         match Prepared::new(f.data, f.p, f.seed, f.fold, device) {
-            Ok(p) => prepared.push((i, p, f)),
+            Ok(p) => prepared.push((i, p, f, t.elapsed().as_secs_f64())),
             Err(e) => done(i, Err(e)),
         }
     }
     let mut running: Vec<(usize, &Prepared, FoldRun)> = Vec::new();
-    for (i, prep, f) in prepared.iter_mut() {
+    for (i, prep, f, setup) in prepared.iter_mut() {
         let d = f.data;
-        match FoldRun::new(&prep.fit, prep.watch(), d.n_features, d.n_classes, f.p, f.seed, f.fold, device, &mut *f.observer, std::mem::take(&mut f.span)) {
-            Ok(run) => running.push((*i, &*prep, run)),
+        let t = Instant::now();
+        let span = std::mem::take(&mut f.span);
+        match FoldRun::new(&prep.fit, prep.watch(), d.n_features, d.n_classes, f.p, f.seed, f.fold, device, &mut *f.observer, span, Clock::Charged(*setup)) {
+            Ok(mut run) => {
+                run.charge(t.elapsed().as_secs_f64());
+                running.push((*i, &*prep, run))
+            }
             Err(e) => done(*i, Err(e)),
         }
     }
@@ -136,9 +143,13 @@ fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done
         // Folds whose training is over leave before the epoch.
         let mut members = Vec::with_capacity(running.len());
         for (i, prep, mut run) in running.drain(..) {
+            let t = Instant::now();
             match run.begin_epoch() {
-                Ok(true) => members.push((i, prep, run)),
-                Ok(false) => done(i, Ok(prep.score(run.finish(), started))),
+                Ok(true) => {
+                    run.charge(t.elapsed().as_secs_f64());
+                    members.push((i, prep, run))
+                }
+                Ok(false) => done(i, Ok(prep.score(run.finish()))),
                 Err(e) => done(i, Err(e)),
             }
         }
@@ -155,18 +166,27 @@ fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done
                 let (same, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, (x, _))| x.size()[0] == rows);
                 pending = rest;
                 let (mut runs, batches): (Vec<&mut FoldRun>, Vec<(Tensor, Tensor)>) = same.into_iter().unzip();
+                let t = Instant::now();
                 if fusable {
                     step_fused(&mut runs, &batches);
+                    let share = t.elapsed().as_secs_f64() / runs.len() as f64;
+                    runs.iter_mut().for_each(|r| r.charge(share));
                 } else {
                     for (run, (xb, yb)) in runs.iter_mut().zip(&batches) {
+                        let t = Instant::now();
                         run.step_alone(xb, yb, StepPath::Fastest);
+                        run.charge(t.elapsed().as_secs_f64());
                     }
                 }
             }
         }
         for (i, prep, mut run) in members {
+            let t = Instant::now();
             match run.end_epoch() {
-                Ok(()) => running.push((i, prep, run)),
+                Ok(()) => {
+                    run.charge(t.elapsed().as_secs_f64());
+                    running.push((i, prep, run))
+                }
                 Err(e) => done(i, Err(e)),
             }
         }

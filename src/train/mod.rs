@@ -161,7 +161,8 @@ pub fn train_final(
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
         let monitor = p.callback_monitor().is_validation().then_some(&val);
         let watch = Watch { part: monitor, checkpoint: false };
-        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest, Span::default())
+        let clock = Clock::Alone(Instant::now());
+        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest, Span::default(), clock)
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -271,8 +272,8 @@ fn train_fold_inner(
 ) -> Result<FoldResult, FoldError> {
     let started = Instant::now();
     let prepared = Prepared::new(data, p, seed, fold, device)?;
-    let fitted = fit_epochs(&prepared.fit, prepared.watch(), data.n_features, data.n_classes, p, seed, fold, device, observer, path, span)?;
-    Ok(prepared.score(fitted, started))
+    let fitted = fit_epochs(&prepared.fit, prepared.watch(), data.n_features, data.n_classes, p, seed, fold, device, observer, path, span, Clock::Alone(started))?;
+    Ok(prepared.score(fitted))
 }
 
 /// A fold's tensors, and what its epoch loop fits on and watches: how its protocol
@@ -324,8 +325,8 @@ impl Prepared {
     /// validation folds scored in evaluation mode. `notebook`: the best-`val_accuracy`
     /// epoch's (the first to reach the maximum) and its checkpoint's accuracy and loss
     /// on the training fold.
-    fn score(&self, fitted: Fitted, started: Instant) -> FoldResult {
-        let fit_seconds = started.elapsed().as_secs_f64();
+    fn score(&self, fitted: Fitted) -> FoldResult {
+        let fit_seconds = fitted.seconds;
         let scoring = Instant::now();
         // Timed as scikit-learn's `score_time`: the validation fold's scoring only.
         let (train_loss, train_accuracy, val_loss, val_accuracy, score_seconds) = if self.notebook {
@@ -384,6 +385,19 @@ pub struct Fitted {
     pub kept_epoch: u32,
     /// Stopped at the span's end with epochs left.
     pub partial: bool,
+    /// Seconds of training, over every span it took (a resumed fold's earlier spans
+    /// included): its `fit_seconds`.
+    pub seconds: f64,
+}
+
+/// How a fold's own training time is counted in this span: by the wall clock from
+/// the span's start (a fold trained alone), or charged to it piece by piece by the
+/// group it trains in (`fused`: each step's time shared among the folds it stepped),
+/// so that a group's folds' times add up to the group's.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    Alone(Instant),
+    Charged(f64),
 }
 
 /// Where a fold's training starts and where it stops.
@@ -412,11 +426,15 @@ struct Progress {
     order: Vec<i64>,
     history: Vec<EpochRecord>,
     finished: bool,
+    /// Seconds of training in the spans before this one (from the state it resumed).
+    seconds_before: f64,
 }
 
 impl Progress {
-    fn save(&self, vs: &nn::VarStore) -> TrainState {
+    /// The state now, `seconds` of training so far.
+    fn save(&self, vs: &nn::VarStore, seconds: f64) -> TrainState {
         TrainState {
+            seconds,
             history: self.history.clone(),
             weights: vs.trainable_variables().iter().map(SavedTensor::of).collect(),
             optimizer: self.opt.state(),
@@ -458,6 +476,7 @@ impl Progress {
         self.order = s.order;
         self.history = s.history;
         self.finished = s.finished;
+        self.seconds_before = s.seconds;
         Ok(())
     }
 }
@@ -480,8 +499,9 @@ fn fit_epochs(
     observer: &mut dyn FoldObserver,
     path: StepPath,
     span: Span,
+    clock: Clock,
 ) -> Result<Fitted, FoldError> {
-    let mut run = FoldRun::new(fit, watch, nf, n_classes, p, seed, fold, device, observer, span)?;
+    let mut run = FoldRun::new(fit, watch, nf, n_classes, p, seed, fold, device, observer, span, clock)?;
     while run.begin_epoch()? {
         while let Some((xb, yb)) = run.next_batch() {
             run.step_alone(&xb, &yb, path);
@@ -515,6 +535,7 @@ struct FoldRun<'a> {
     resumed_at: u32,
     /// The running epoch's shuffle, learning rate, sums and next batch's first row.
     epoch: Option<EpochSums>,
+    clock: Clock,
 }
 
 struct EpochSums {
@@ -538,6 +559,7 @@ impl<'a> FoldRun<'a> {
         device: Device,
         observer: &'a mut dyn FoldObserver,
         span: Span,
+        clock: Clock,
     ) -> Result<Self, FoldError> {
         let vs = nn::VarStore::new(device);
         let mut init_rng = stream(seed, fold, Stream::InitialWeights);
@@ -557,6 +579,7 @@ impl<'a> FoldRun<'a> {
             order: (0..n).collect(),
             history: Vec::with_capacity(p.epochs as usize),
             finished: false,
+            seconds_before: 0.0,
         };
         if let Some(from) = span.from {
             s.restore(&vs, from).map_err(FoldError::BadState)?;
@@ -579,7 +602,28 @@ impl<'a> FoldRun<'a> {
             until,
             resumed_at,
             epoch: None,
+            clock,
         })
+    }
+
+    /// Seconds of training so far, earlier spans included.
+    fn seconds(&self) -> f64 {
+        self.s.seconds_before
+            + match self.clock {
+                Clock::Alone(t) => t.elapsed().as_secs_f64(),
+                Clock::Charged(x) => x,
+            }
+    }
+
+    /// Charges `seconds` of a group's time to this fold (`Clock::Charged`).
+    fn charge(&mut self, seconds: f64) {
+        if let Clock::Charged(x) = &mut self.clock {
+            *x += seconds;
+        }
+    }
+
+    fn save(&self) -> TrainState {
+        self.s.save(&self.vs, self.seconds())
     }
 
     /// Starts the next epoch (shuffles the rows); false when there is none to run.
@@ -591,7 +635,7 @@ impl<'a> FoldRun<'a> {
         }
         if self.observer.cancelled() {
             if epoch > self.resumed_at {
-                self.observer.checkpoint(self.s.save(&self.vs));
+                self.observer.checkpoint(self.save());
             }
             return Err(FoldError::Cancelled);
         }
@@ -707,7 +751,8 @@ impl<'a> FoldRun<'a> {
         }
         s.finished = decision.stop || epoch + 1 == p.epochs;
         if !s.finished && epoch + 1 < self.until && self.observer.checkpoint_due(epoch + 1) {
-            self.observer.checkpoint(self.s.save(&self.vs));
+            let state = self.save();
+            self.observer.checkpoint(state);
         }
         Ok(())
     }
@@ -715,10 +760,11 @@ impl<'a> FoldRun<'a> {
     /// The trained network: the kept weights restored where there are any; a span that
     /// stopped with epochs left saves its state to continue from.
     fn finish(self) -> Fitted {
+        let seconds = self.seconds();
         let s = self.s;
         let partial = !s.finished;
         if partial && s.history.len() as u32 > self.resumed_at {
-            self.observer.checkpoint(s.save(&self.vs));
+            self.observer.checkpoint(s.save(&self.vs, seconds));
         }
         let mut kept_epoch = s.kept_epoch;
         if let Some(best) = s.kept {
@@ -730,7 +776,7 @@ impl<'a> FoldRun<'a> {
         } else {
             kept_epoch = s.history.len() as u32;
         }
-        Fitted { vs: self.vs, net: self.net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial }
+        Fitted { vs: self.vs, net: self.net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial, seconds }
     }
 }
 

@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
 /// must change this line, so that no fold continues from a state of another scheme.
 ///
 /// v2: the history keeps the checkpoint's train-fold scores (notebook protocol).
-pub const FORMAT: &[u8] = b"gridsweep-train-state v2 xoshiro256++/dropout-stream\n";
+/// v3: the seconds of training so far, so that a resumed fold's `fit_seconds` is its
+/// whole training's (a v2 state is refused: its fold trains again from its start).
+pub const FORMAT: &[u8] = b"gridsweep-train-state v3 xoshiro256++/dropout-stream\n";
 
 /// Everything a fold's training depends on after its history's epochs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,9 @@ pub struct TrainState {
     pub dropout_rng: Rng,
     /// Training stopped (early stopping or the last epoch): nothing is left to run.
     pub finished: bool,
+    /// Seconds of training up to this state, over every span so far (the fold's own
+    /// share where it trained in a fused group).
+    pub seconds: f64,
 }
 
 impl TrainState {

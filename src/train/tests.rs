@@ -22,6 +22,11 @@ fn fold_data() -> FoldData {
     FoldData { n_features: 7, n_classes: 3, train_x, train_y, val_x, val_y }
 }
 
+/// States without their seconds of training (which no two runs share).
+fn untimed(states: Vec<TrainState>) -> Vec<TrainState> {
+    states.into_iter().map(|s| TrainState { seconds: 0.0, ..s }).collect()
+}
+
 fn without_timings(mut r: FoldResult) -> FoldResult {
     r.fit_seconds = 0.0;
     r.score_seconds = 0.0;
@@ -179,7 +184,7 @@ fn a_notebook_history_scores_every_epoch_without_training() {
     let train = to_tensors(&data.train_x, &data.train_y, 7, Device::Cpu);
     let val = to_tensors(&data.val_x, &data.val_y, 7, Device::Cpu);
     let watch = Watch { part: Some(&val), checkpoint: true };
-    let fitted = fit_epochs(&train, watch, 7, 3, &p, 7, 1, Device::Cpu, &mut Silent, StepPath::Fastest, Span::default()).unwrap();
+    let fitted = fit_epochs(&train, watch, 7, 3, &p, 7, 1, Device::Cpu, &mut Silent, StepPath::Fastest, Span::default(), Clock::Alone(std::time::Instant::now())).unwrap();
     let kept = &fitted.history[fitted.kept_epoch as usize - 1];
     let (loss, accuracy) = evaluate(&fitted.net, &train);
     assert_eq!((kept.checkpoint_train_loss, kept.checkpoint_train_accuracy), (Some(loss), Some(accuracy)));
@@ -336,7 +341,7 @@ fn fused_folds_resume_and_cancel_as_alone() {
     fused::train_group(folds, Device::Cpu, &mut |k, r| got[k] = Some(r.map(without_timings)));
     assert_eq!(got[0].clone().unwrap().unwrap(), alone_span.0);
     assert!(alone_span.0.partial && alone_span.0.epochs_run == 7);
-    assert_eq!(span_saver.saved, alone_span.1, "the same states saved");
+    assert_eq!(untimed(span_saver.saved), untimed(alone_span.1), "the same states saved");
     assert_eq!(got[1].clone().unwrap().unwrap(), alone_q);
     assert_eq!(got[2].clone().unwrap().unwrap_err(), FoldError::Cancelled);
     let last = cancel.saved.last().expect("the cancelled fold's state");
@@ -345,4 +350,45 @@ fn fused_folds_resume_and_cancel_as_alone() {
     let whole = train_fold(&data, &q, 9, 2, Device::Cpu, &mut Silent).map(without_timings).unwrap();
     let rest = train_fold_span(&data, &q, 9, 2, Device::Cpu, &mut Silent, Span { from: Some(last.clone()), until: None }).map(without_timings).unwrap();
     assert_eq!(rest, whole);
+}
+
+/// A fold's `fit_seconds` is its whole training's: a fold continued from a saved state
+/// counts the seconds before the state (which the state carries) and after it.
+#[test]
+fn a_resumed_folds_fit_time_counts_every_span() {
+    let data = fold_data();
+    let p = HyperParams { neurons: [64, 64, 64, 8], dropout: 0.3, batch_size: 16, epochs: 12, early_stopping_patience: 100, ..HyperParams::default() };
+    let mut saver = Saver { every: 1000, saved: Vec::new() };
+    let first = train_fold_span(&data, &p, 7, 0, Device::Cpu, &mut saver, Span { from: None, until: Some(6) }).unwrap();
+    let state = saver.saved.pop().expect("the state at the span's end");
+    assert!(state.seconds > 0.0 && state.seconds <= first.fit_seconds, "{} of {}", state.seconds, first.fit_seconds);
+    let decoded = TrainState::decode(&state.encode()).unwrap();
+    assert_eq!(decoded.seconds, state.seconds);
+    let before = std::time::Instant::now();
+    let rest = train_fold_span(&data, &p, 7, 0, Device::Cpu, &mut Silent, Span { from: Some(decoded), until: None }).unwrap();
+    let this_span = before.elapsed().as_secs_f64();
+    assert!(rest.fit_seconds > state.seconds, "{} ≤ the {} s before the state", rest.fit_seconds, state.seconds);
+    assert!((rest.fit_seconds - state.seconds) <= this_span, "the rest took at most this span's {this_span} s");
+}
+
+/// The folds of a fused group share its time: each records its share, so that their
+/// `fit_seconds` add up to at most the group's wall time (and most of it), where each
+/// recording the group's time would add up to about three times that.
+#[test]
+fn fused_folds_record_their_share_of_the_groups_time() {
+    let data = fold_data();
+    let p = HyperParams { neurons: [64, 64, 64, 8], dropout: 0.3, batch_size: 16, epochs: 10, early_stopping_patience: 100, ..HyperParams::default() };
+    let mut observers = [Silent, Silent, Silent];
+    let folds = observers
+        .iter_mut()
+        .enumerate()
+        .map(|(i, obs)| fused::GroupFold { data: &data, p: &p, seed: 7, fold: i as u64, observer: obs, span: Span::default() })
+        .collect();
+    let mut seconds = Vec::new();
+    let started = std::time::Instant::now();
+    fused::train_group(folds, Device::Cpu, &mut |_, r| seconds.push(r.expect("trains").fit_seconds));
+    let wall = started.elapsed().as_secs_f64();
+    let sum: f64 = seconds.iter().sum();
+    assert_eq!(seconds.len(), 3);
+    assert!(sum <= wall && sum >= 0.5 * wall, "shares {seconds:?} add up to {sum} s of the group's {wall} s");
 }
