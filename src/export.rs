@@ -213,6 +213,9 @@ pub fn hpo_combined(
     Ok(n)
 }
 
+/// A mean and standard deviation a summary holds (a row without folds writes these).
+type SummaryStat = fn(&crate::cv::CvSummary) -> (f64, f64);
+
 /// What shapes a `cv_results_` export beyond its rows.
 #[derive(Debug, Clone)]
 pub struct CvColumns<'a> {
@@ -279,7 +282,7 @@ pub fn cv_results(
             f.iter().find(|m| m.fold == k as i64).map(|m| py_float(g(m))).unwrap_or_default()
         };
         // Over the folds; without any, the summary's (`of`), or empty.
-        let stat = |g: fn(&FoldMetrics) -> f64, of: Option<fn(&crate::cv::CvSummary) -> (f64, f64)>| {
+        let stat = |g: fn(&FoldMetrics) -> f64, of: Option<SummaryStat>| {
             if f.is_empty() {
                 match (&r.summary, of) {
                     (Some(s), Some(of)) => (py_float(of(s).0), py_float(of(s).1)),

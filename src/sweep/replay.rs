@@ -496,6 +496,9 @@ pub struct HeldOut {
 /// the folds of repeats `seen..` (which no strategy sees), strategies given only the
 /// folds of repeats `..seen` (the grid, repeat 0's). A truth scored on the folds a
 /// strategy chose by would flatter it (the winner's curse); this one cannot.
+// The replay's settings, each a flag of `replay` passed through once; a struct for
+// them would only rename the flags.
+#[allow(clippy::too_many_arguments)]
 pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, seen: usize, sample: usize, repeats: usize, seed: u64) -> std::result::Result<HeldOut, String> {
     let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
     if seen == 0 || seen * k >= total {
