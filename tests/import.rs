@@ -444,3 +444,23 @@ fn a_cv_results_import_exports_what_its_file_held_and_imports_back() {
     };
     assert_eq!(scores("back"), scores("sk"));
 }
+
+/// Import's messages say what is wrong: an estimator's own key is named in its own
+/// column (not the first `param_` column whose name its list of keys mentions), and
+/// `--cv-folds` below 2 is refused as such.
+#[test]
+fn import_messages_name_the_right_column_and_the_fold_count() {
+    let d = Dir::new("import", "messages");
+    let db = d.path("s.db").to_string_lossy().into_owned();
+    let file = d.path("sk.csv");
+    std::fs::write(&file, "param_dropout,param_alpha,split0_test_score,split1_test_score,split0_train_score,split1_train_score\n0.2,3,0.5,0.5,0.6,0.6\n").unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "a", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("column param_alpha") && err.contains("unknown hyperparameter `alpha`") && err.contains("dense network"), "{err}");
+    let file = study_like(&d);
+    for k in ["1", "0"] {
+        let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "b", "--db", &db, "--cv-folds", k]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(&format!("--cv-folds {k}: a k-fold has at least 2 folds")), "{err}");
+    }
+}

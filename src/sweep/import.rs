@@ -326,8 +326,15 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             }
         }
         let p = HyperParams::from_object(&obj).map_err(|e| {
-            let column = params.iter().find(|(_, n)| e.to_string().contains(n.as_str())).map_or(String::new(), |(i, _)| header[*i].clone());
-            fail(line, &column, format!("not a hyperparameter gridsweep knows, or not a value it takes: {e}"))
+            // The column of the key the error quotes (`alpha`), not the first whose name
+            // appears in its list of accepted keys.
+            let message = e.to_string();
+            let column = params.iter().find(|(_, n)| message.contains(&format!("`{n}`"))).map_or(String::new(), |(i, _)| header[*i].clone());
+            fail(
+                line,
+                &column,
+                format!("not a hyperparameter gridsweep knows, or not a value it takes: {e} (gridsweep reads a dense network's hyperparameters, as SciKeras/Keras name them; an estimator's own keys such as alpha or C are not among them)"),
+            )
         })?;
         let share = |i: usize| -> Result<f64> {
             let c = record.get(i).unwrap_or("").trim();
@@ -496,7 +503,15 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
     let filled = resolve(path, &mut rows, spec)?;
     let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
     let k = k.unwrap_or(folds);
-    if k < 2 || folds % k != 0 {
+    if k < 2 {
+        return Err(SweepError::Import {
+            file: path.display().to_string(),
+            line: 0,
+            column: String::new(),
+            why: format!("--cv-folds {k}: a k-fold has at least 2 folds (this file has {folds} splits per configuration)"),
+        });
+    }
+    if folds % k != 0 {
         return Err(SweepError::Import {
             file: path.display().to_string(),
             line: 1,
