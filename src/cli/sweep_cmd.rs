@@ -487,6 +487,9 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
 
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let devices = crate::device::workers(&x.device, x.jobs.unwrap_or_else(available_cores), x.jobs_per_device)?;
+    if let Some(note) = oversubscribed(&x.device, x.jobs, x.threads_per_job.unwrap_or(super::THREADS_PER_JOB), available_cores()) {
+        eprintln!("gridsweep: {note}");
+    }
     if let Some(p) = &x.precision {
         let mut check = HyperParams::default();
         check.set("precision", &json!(p)).context("--precision")?;
@@ -515,6 +518,32 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
         sweep::run::Ended::Interrupted => Outcome::Interrupted,
         sweep::run::Ended::Terminated => Outcome::Terminated,
     })
+}
+
+/// A note where CPU jobs × threads ask for more cores than the machine has: they then
+/// share the cores, each fold slower, for no more throughput and more memory.
+fn oversubscribed(device: &str, jobs: Option<usize>, threads: usize, cores: usize) -> Option<String> {
+    let jobs = jobs?;
+    (device == "cpu" && jobs * threads > cores).then(|| {
+        format!(
+            "--jobs {jobs} × {threads} thread(s) per job asks for {} cores, and this machine has {cores}: the jobs share them \
+             (each fold slower, no more folds per minute, more memory); --jobs {} uses them all",
+            jobs * threads,
+            (cores / threads).max(1)
+        )
+    })
+}
+
+#[cfg(test)]
+mod oversubscription_tests {
+    #[test]
+    fn more_jobs_than_cores_is_noted() {
+        assert!(super::oversubscribed("cpu", Some(64), 1, 2).is_some_and(|n| n.contains("--jobs 64") && n.contains("--jobs 2 uses them all")));
+        assert!(super::oversubscribed("cpu", Some(2), 2, 2).is_some_and(|n| n.contains("--jobs 1 uses")));
+        assert_eq!(super::oversubscribed("cpu", Some(2), 1, 2), None);
+        assert_eq!(super::oversubscribed("cpu", None, 1, 2), None, "the default is the cores");
+        assert_eq!(super::oversubscribed("cuda", Some(8), 1, 2), None);
+    }
 }
 
 /// ` --db X` when `db` is not the default database, for hints that name a command.
