@@ -60,6 +60,8 @@ fn another_programs_sqlite_file_is_refused_unchanged() {
     for (file, tables) in [
         ("customers.db", vec!["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"]),
         ("own-sweeps.db", vec!["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)", "CREATE TABLE sweeps (id INTEGER PRIMARY KEY, what TEXT)"]),
+        // In WAL mode (closed, so without its log): the look leaves no -wal/-shm behind.
+        ("wal.db", vec!["PRAGMA journal_mode = wal", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"]),
     ] {
         let db = d.path(file);
         other_program_file(&db, &tables);

@@ -223,8 +223,8 @@ fn older_database_is_refused_read_only_until_upgraded(backend: Backend) {
     rt().block_on(async {
         let store = Store::open(db.as_str()).await.unwrap();
         store.close().await;
-        // Undo the newest migration (the `fused` column) as an earlier gridsweep left it.
-        let undo = ["ALTER TABLE folds DROP COLUMN fused", "DELETE FROM _sqlx_migrations WHERE version = 20261206090000"];
+        // Undo the newest migration (the `imported_json` column) as an earlier gridsweep left it.
+        let undo = ["ALTER TABLE configurations DROP COLUMN imported_json", "DELETE FROM _sqlx_migrations WHERE version = 20261207120000"];
         match backend {
             Backend::Sqlite => {
                 use sqlx::Connection;

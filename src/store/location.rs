@@ -25,16 +25,17 @@ impl DbLocation {
         if let DbLocation::Sqlite(_) = location {
             let scheme = s.split_once(':').map(|(head, rest)| (head, rest.starts_with("//"))).filter(|(head, slashes)| {
                 let url_like = head.len() > 1 && head.starts_with(|c: char| c.is_ascii_alphabetic()) && head.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-                url_like && (*slashes || head.eq_ignore_ascii_case("sqlite"))
+                url_like && (*slashes || head.eq_ignore_ascii_case("sqlite") || head.eq_ignore_ascii_case("file"))
             });
             if let Some((scheme, _)) = scheme {
-                if scheme.eq_ignore_ascii_case("sqlite") {
+                if scheme.eq_ignore_ascii_case("sqlite") || scheme.eq_ignore_ascii_case("file") {
                     // Suggested as Optuna's users mean it (SQLAlchemy: `sqlite:///rel.db`,
                     // `sqlite:////abs.db`).
                     let rest = &s[s.find(':').map_or(0, |i| i + 1)..];
                     let path = rest.strip_prefix("///").or_else(|| rest.strip_prefix("//")).unwrap_or(rest);
                     return Err(format!(
-                        "`{s}`: a sqlite: URL names its file differently in SQLAlchemy (Optuna) and sqlx; give the file's path instead (--db {})",
+                        "`{s}`: a {}: URL names its file differently in SQLAlchemy (Optuna), SQLite and sqlx; give the file's path instead (--db {})",
+                        scheme.to_ascii_lowercase(),
                         if path.is_empty() { "results/x.db" } else { path }
                     ));
                 }
@@ -181,6 +182,8 @@ mod location_tests {
         assert!(e.contains("--db results/x.db"), "{e}");
         let e = DbLocation::try_parse("sqlite:////tmp/x.db").unwrap_err();
         assert!(e.contains("--db /tmp/x.db"), "{e}");
+        let e = DbLocation::try_parse("file:x.db").unwrap_err();
+        assert!(e.contains("a file: URL") && e.contains("--db x.db"), "{e}");
         for good in ["results/x.db", "x.db", "./a:b.db", "C:\\runs\\x.db", "/tmp/x.db"] {
             assert_eq!(DbLocation::try_parse(good), Ok(DbLocation::Sqlite(good.into())), "{good}");
         }

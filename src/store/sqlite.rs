@@ -35,9 +35,15 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { db: path.display().to_string(), source })?;
     }
     // Another program's file is refused before anything touches it (switching it to
-    // WAL would already change its header).
+    // WAL would already change its header). A file without a write-ahead log beside it
+    // is read as immutable, so that the look leaves no -wal/-shm files behind (a
+    // reader of a WAL file makes them); one with a log is open or was left open, and is
+    // read through it.
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-        let probe = SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(Duration::from_secs(60));
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let logged = Path::new(&wal).exists();
+        let probe = SqliteConnectOptions::new().filename(path).read_only(true).immutable(!logged).busy_timeout(Duration::from_secs(60));
         let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&probe).await.map_err(|e| at(StoreError::from_sql(e)))?;
         let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
             .fetch_all(&mut c)
