@@ -109,7 +109,7 @@ pub enum Command {
     Import(import_cmd::ImportArgs),
     /// How sure is the choice: who wins under other weights, the Pareto front, hyperparameter importance (fANOVA) and marginals per sub-grid, and t-tests of the runners-up against the winner.
     Analyze(analyze_cmd::AnalyzeArgs),
-    /// Evaluate a search strategy (successive halving, hyperband) on a sweep's recorded full runs, without training.
+    /// Evaluate a search strategy (successive halving, hyperband, race) on a sweep's recorded full runs, without training.
     Replay(replay_cmd::ReplayArgs),
     /// Benchmark: matmul peak, then real sweeps (batch 512 and 64) measured against it.
     Bench(bench_cmd::BenchArgs),

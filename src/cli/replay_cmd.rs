@@ -16,7 +16,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub db: DbArg,
     /// The strategy, as a spec's `search` section: {"strategy": "halving", "factor": 3,
-    /// "min_epochs": 5} or {"strategy": "hyperband", "factor": 3, "min_epochs": 5}.
+    /// "min_epochs": 5}, {"strategy": "hyperband", "factor": 3, "min_epochs": 5} or {"strategy": "race"} (its settings as a spec's).
     #[arg(long)]
     pub strategy: String,
     /// Replay on this many configurations drawn at random, --repeats times (default:
