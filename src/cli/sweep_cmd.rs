@@ -534,6 +534,15 @@ fn oversubscribed(device: &str, jobs: Option<usize>, threads: usize, cores: usiz
     })
 }
 
+/// ` --db X` when `db` is not the default database, for hints that name a command.
+pub fn db_hint(db: &DbLocation) -> String {
+    if db.file() == Some(Path::new(DEFAULT_DB)) {
+        String::new()
+    } else {
+        format!(" --db {}", shell_word(&db.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod oversubscription_tests {
     #[test]
@@ -545,13 +554,3 @@ mod oversubscription_tests {
         assert_eq!(super::oversubscribed("cuda", Some(8), 1, 2), None);
     }
 }
-
-/// ` --db X` when `db` is not the default database, for hints that name a command.
-pub fn db_hint(db: &DbLocation) -> String {
-    if db.file() == Some(Path::new(DEFAULT_DB)) {
-        String::new()
-    } else {
-        format!(" --db {}", shell_word(&db.to_string()))
-    }
-}
-
