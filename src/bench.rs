@@ -211,12 +211,14 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
 
 // ---------------------------------------------------------------- benchmark cases
 
-/// One benchmark case: a precision, for fp32 whether MKL runs its AVX-512 kernels, and
-/// the protocol the folds are trained and scored by.
+/// One benchmark case: a precision, for fp32 whether it runs on MKL's AVX2 kernels
+/// (`--kernels avx2`, beside the default AVX-512 path on CPUs that have AVX-512: the
+/// path AMD CPUs took by default before), and the protocol the folds are trained and
+/// scored by.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Case {
     pub precision: Precision,
-    pub mkl_avx512: bool,
+    pub avx2: bool,
     /// fp32 on the vendor-independent path (`--fp32-portable`).
     pub portable: bool,
     pub protocol: Protocol,
@@ -228,8 +230,8 @@ pub struct Case {
 
 impl Case {
     pub fn name(self) -> String {
-        let base = match (self.precision, self.mkl_avx512, self.portable) {
-            (Precision::Fp32, true, _) => "fp32+mkl-avx512",
+        let base = match (self.precision, self.avx2, self.portable) {
+            (Precision::Fp32, true, _) => "fp32+avx2",
             (Precision::Fp32, _, true) => "fp32+portable",
             (p, _, _) => p.name(),
         };
@@ -274,8 +276,9 @@ pub struct Reference<'a> {
     pub floor: f64,
     /// The all-jobs matmul peak per precision, GFLOP/s.
     pub peak_all: &'a std::collections::HashMap<&'static str, f64>,
-    /// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, and oneDNN's.
-    pub avx512_peak: Option<(f64, f64)>,
+    /// fp32 peaks (one job, all jobs) on MKL's AVX2 kernels (`--kernels avx2`), and
+    /// oneDNN's.
+    pub avx2_peak: Option<(f64, f64)>,
     pub onednn: Option<(f64, f64)>,
     /// The first checkpoint interval asked for: the default case's.
     pub default_interval: u32,
@@ -292,12 +295,12 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
     // worker's time: `merged_spans`).
     let ms_per_fold_epoch = 1e3 * merged_spans(&spans).iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
     let gflops = flops / wall / 1e9;
-    let peak = match c.mkl_avx512 {
-        true => r.avx512_peak.map(|(_, all)| all),
+    let peak = match c.avx2 {
+        true => r.avx2_peak.map(|(_, all)| all),
         false => r.peak_all.get(prec.name()).copied(),
     };
     let rate = fits as f64 / wall * 60.0;
-    let is_default_fp32 = prec == Precision::Fp32 && !c.mkl_avx512 && !c.portable && c.protocol == Protocol::GridSearchCv
+    let is_default_fp32 = prec == Precision::Fp32 && !c.avx2 && !c.portable && c.protocol == Protocol::GridSearchCv
         && c.checkpoint_every == r.default_interval && c.fuse <= 1;
     if is_default_fp32 {
         *fp32_rate = Some(rate);
@@ -306,7 +309,7 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
         "batch_size": batch, "precision": prec.name(), "case": c.name(), "protocol": c.protocol.name(),
         "checkpoint_every": c.checkpoint_every, "fuse": c.fuse,
         "fold_epochs": epochs, "ms_per_fold_epoch": ms_per_fold_epoch,
-        "mkl_avx512": c.mkl_avx512 || (prec == Precision::Fp32 && crate::mkl::avx512_forced()),
+        "kernels": if prec != Precision::Fp32 { "onednn" } else if c.avx2 { "avx2" } else if c.portable { "portable" } else { crate::mkl::current().name() },
         "fp32_portable": prec == Precision::Fp32 && (c.portable || crate::mkl::portable_path()),
         "fold_fits": fits, "wall_seconds": wall,
         "wall_seconds_of_every_run": walls,
@@ -314,7 +317,7 @@ pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference,
         "training_tflop": flops / 1e12, "achieved_gflops": gflops,
         "percent_of_peak": peak.map(|p| 100.0 * gflops / p),
         "percent_of_fp32_peak": r.peak_all.get("fp32").map(|p| 100.0 * gflops / p),
-        "percent_of_mkl_avx512_fp32_peak": r.avx512_peak.map(|(_, all)| 100.0 * gflops / all),
+        "percent_of_mkl_avx2_fp32_peak": r.avx2_peak.map(|(_, all)| 100.0 * gflops / all),
         "percent_of_onednn_fp32_peak": r.onednn.map(|(_, all)| 100.0 * gflops / all),
         "outside_training_percent": outside.total,
         "outside_training": outside,

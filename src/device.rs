@@ -123,11 +123,11 @@ pub fn name(d: Device) -> String {
 
 /// The device as recorded with each fold and shown in progress: its name, and for the
 /// CPU the kernel path of its fp32 products, whose rounding the results depend on:
-/// `cpu+mkl-avx512` where MKL runs its AVX-512 kernels (its own choice on Intel CPUs
-/// with AVX-512, or `--mkl-avx512` on others), `cpu` where it runs its AVX2 ones (its
-/// choice on AMD CPUs, and on CPUs without AVX-512). A sweep continued on the other path
-/// is then told apart, also when nobody asked for `--mkl-avx512`. `cpu+portable` is the
-/// vendor-independent path (`--fp32-portable`), the same numbers on every vendor's CPU.
+/// `cpu+mkl-avx512` where MKL runs its AVX-512 kernels (`--kernels avx512`, the default
+/// on every CPU with AVX-512), `cpu` where it runs its AVX2 ones (`--kernels avx2`, the
+/// default on CPUs without AVX-512, and what AMD CPUs recorded by default before).
+/// `cpu+portable` is the vendor-independent path (`--kernels portable`), the same
+/// numbers on every x86-64 CPU with AVX2.
 pub fn label(d: Device) -> String {
     match d {
         Device::Cpu if crate::mkl::portable_path() => "cpu+portable".into(),
@@ -144,7 +144,8 @@ pub fn mixed_paths_note(devices: &[(String, i64)]) -> Option<String> {
         return None;
     }
     Some(format!(
-        "this sweep's done folds ran on {} kernel paths ({}): the same fold trains to numbers that differ in rounding on each,          so configurations trained on different paths are compared across that difference (docs/reference.md, `--fp32-portable`)",
+        "this sweep's done folds ran on {} kernel paths ({}): the same fold trains to numbers that differ in rounding on each, \
+         so configurations trained on different paths are compared across that difference (docs/reference.md, `--kernels`)",
         devices.len(),
         folds_per_path(devices)
     ))

@@ -63,16 +63,17 @@ fn bench_reports_peaks_and_cases_against_them() {
     assert!(floor_pct < parts["start_and_exit"].as_f64().unwrap() + 2.0, "{floor_pct} vs {parts}");
     assert!(case["peak_rss_mb_per_worker"].as_f64().unwrap() > 10.0);
     assert_eq!(case["mean_val_accuracy"].as_array().unwrap().len(), 4);
-    // Where `--mkl-avx512` would change MKL's kernels, the benchmark adds the fp32 case
-    // on them, against MKL's AVX-512 peak measured in a child process.
+    // Where the default path is MKL's AVX-512 kernels (a CPU with AVX-512), the
+    // benchmark adds the fp32 case on its AVX2 kernels beside it, against MKL's AVX2 peak
+    // measured in a child process.
     let cases = v["cases"].as_array().unwrap();
-    if gridsweep::mkl::avx512_would_change_mkl() {
+    if gridsweep::mkl::Cpu::this().avx512 {
         assert_eq!(cases.len(), 2);
         let c = &cases[1];
-        assert_eq!(c["case"], "fp32+mkl-avx512");
-        assert_eq!(c["mkl_avx512"], true);
-        assert_eq!(case["mkl_avx512"], false);
-        let peak = v["peaks"]["fp32_mkl_avx512"]["all_jobs_gflops"].as_f64().unwrap();
+        assert_eq!(c["case"], "fp32+avx2");
+        assert_eq!(c["kernels"], "avx2");
+        assert_eq!(case["kernels"], "avx512");
+        let peak = v["peaks"]["fp32_mkl_avx2"]["all_jobs_gflops"].as_f64().unwrap();
         assert!(peak > 0.5);
         let g = c["achieved_gflops"].as_f64().unwrap();
         assert!((c["percent_of_peak"].as_f64().unwrap() - 100.0 * g / peak).abs() < 1e-6);
@@ -81,7 +82,7 @@ fn bench_reports_peaks_and_cases_against_them() {
         assert!((speedup - rates).abs() < 1e-9, "{speedup} vs {rates}");
     } else {
         assert_eq!(cases.len(), 1);
-        assert!(v["peaks"].get("fp32_mkl_avx512").is_none());
+        assert!(v["peaks"].get("fp32_mkl_avx2").is_none());
     }
 }
 

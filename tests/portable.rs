@@ -1,11 +1,11 @@
-//! `--fp32-portable` through the binary: the same fold results whichever vendor MKL
-//! believes it runs on, where the default path gives other numbers on each.
+//! The kernel paths through the binary: the default gives one set of numbers on every
+//! vendor's CPU with AVX-512, and `--fp32-portable` (`--kernels portable`) one set on
+//! CPUs with and without AVX-512, where the default path gives other numbers on each.
 //!
-//! One machine shows both vendors: `GRIDSWEEP_MKL_VENDOR` answers MKL's vendor test (the
-//! only place its choice of kernels looks at the vendor) as Intel's or as another's, on
-//! this CPU's instruction sets. On a CPU with AVX-512 the default path then takes MKL's
-//! AVX-512 kernels for "Intel" and its AVX2 ones for "other", as an Intel and an AMD
-//! machine do.
+//! One machine shows the others: `GRIDSWEEP_MKL_VENDOR` answers MKL's vendor test (the
+//! only place its own choice of kernels looks at the vendor) as Intel's or as
+//! another's, and `GRIDSWEEP_CPU_AVX512=0` makes gridsweep take this CPU for one without
+//! AVX-512, on this CPU's instruction sets.
 
 mod common;
 use common::{bin, run, Dir};
@@ -17,7 +17,15 @@ use std::path::Path;
 /// `cv --json` of a network wide enough for MKL's kernels to differ, as MKL's vendor
 /// test is answered `vendor`, with `global` options before the command.
 fn cv(data: &Path, vendor: &str, global: &[&str]) -> (i32, String, String) {
+    cv_on(data, vendor, true, global)
+}
+
+/// As [`cv`], on a CPU taken to have AVX-512 or not.
+fn cv_on(data: &Path, vendor: &str, avx512: bool, global: &[&str]) -> (i32, String, String) {
     let mut c = bin();
+    if !avx512 {
+        c.env("GRIDSWEEP_CPU_AVX512", "0");
+    }
     c.env(mkl::VENDOR_ENV, vendor)
         .env_remove(mkl::PORTABLE_ENV)
         .env_remove("MKL_CBWR")
@@ -58,31 +66,37 @@ fn the_portable_path_gives_one_set_of_numbers_for_both_vendors() {
     }
     let dir = Dir::new("portable", "vendors");
     let data = dir.demo_data(600);
-    let mut by_vendor = Vec::new();
-    for vendor in ["intel", "other"] {
-        let (code, out, err) = cv(&data, vendor, &["--fp32-portable"]);
+    let mut by_cpu = Vec::new();
+    for (vendor, avx512) in [("intel", true), ("other", true), ("intel", false)] {
+        let (code, out, err) = cv_on(&data, vendor, avx512, &["--fp32-portable"]);
         assert_eq!(code, 0, "{err}");
         let (h, device) = results(&out);
         assert_eq!(device, "cpu+portable", "the path is named");
-        by_vendor.push(h);
+        by_cpu.push(h);
     }
-    assert_eq!(by_vendor[0], by_vendor[1], "the portable path gave other numbers when MKL was told another vendor");
+    assert_eq!(by_cpu[0], by_cpu[1], "the portable path gave other numbers when MKL was told another vendor");
+    assert_eq!(by_cpu[0], by_cpu[2], "the portable path gave other numbers on a CPU taken to have no AVX-512");
 
-    // The default path: on a CPU with AVX-512 the two vendors get other kernels and
-    // other numbers (what the portable path is for), recorded as other paths.
+    // The default path: one path, the same numbers, for both vendors on a CPU with
+    // AVX-512 (MKL's AVX-512 kernels); on a CPU without, AVX2 kernels and other numbers
+    // (what the portable path is still for), recorded as another path.
     let (code, intel, err) = cv(&data, "intel", &[]);
     assert_eq!(code, 0, "{err}");
     let (code, other, err) = cv(&data, "other", &[]);
     assert_eq!(code, 0, "{err}");
-    let ((intel, di), (other, dother)) = (results(&intel), results(&other));
+    let (code, without, err) = cv_on(&data, "intel", false, &[]);
+    assert_eq!(code, 0, "{err}");
+    let ((intel, di), (other, dother), (without, dwithout)) = (results(&intel), results(&other), results(&without));
     if std::arch::is_x86_feature_detected!("avx512f") {
-        assert_ne!(intel, other, "MKL's vendor test did not change its kernels: this test shows nothing");
-        assert_eq!((di.as_str(), dother.as_str()), ("cpu+mkl-avx512", "cpu"));
+        assert_eq!(intel, other, "the default path gave other numbers when MKL was told another vendor");
+        assert_eq!((di.as_str(), dother.as_str(), dwithout.as_str()), ("cpu+mkl-avx512", "cpu+mkl-avx512", "cpu"));
+        assert_ne!(intel, without, "the AVX2 path gave the AVX-512 path's numbers: this test shows nothing");
     } else {
-        eprintln!("this CPU has no AVX-512: MKL runs its AVX2 kernels for either vendor; checked the portable path only");
+        assert_eq!(intel, other);
+        eprintln!("this CPU has no AVX-512: one AVX2 path for either vendor; checked the portable path only");
     }
     // Another path, the same training: within rounding of the default's first epoch.
-    for (p, d) in by_vendor[0].iter().zip(&other) {
+    for (p, d) in by_cpu[0].iter().zip(&without) {
         assert!((p[0].0 - d[0].0).abs() <= 1e-4 * d[0].0.abs(), "first-epoch loss {} vs {}", p[0].0, d[0].0);
     }
 }

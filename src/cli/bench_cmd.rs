@@ -72,16 +72,16 @@ pub struct BenchArgs {
     /// Print every figure as one JSON document at the end.
     #[arg(long)]
     pub json: bool,
-    /// Leave out the fp32 cases on MKL's AVX-512 kernels (`--mkl-avx512`), which the
-    /// benchmark otherwise adds on CPUs where that option changes MKL's choice.
-    #[arg(long)]
-    pub no_mkl_avx512_cases: bool,
+    /// Leave out the fp32 cases on MKL's AVX2 kernels (`--kernels avx2`), which the
+    /// benchmark otherwise adds beside the default AVX-512 path on CPUs that have AVX-512.
+    #[arg(long, alias = "no-mkl-avx512-cases")]
+    pub no_avx2_cases: bool,
     /// Also run the fp32 cases on the vendor-independent path (`--fp32-portable`), for
     /// its cost against the default path in the same run.
     #[arg(long)]
     pub portable_case: bool,
     /// Measure the fp32 matmul peak only and print it as JSON (the benchmark runs this in
-    /// a child process to measure MKL's AVX-512 peak beside its default one).
+    /// a child process to measure MKL's AVX2 peak beside its default one).
     #[arg(long, hide = true)]
     pub peaks_only: bool,
 }
@@ -136,23 +136,24 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
-    // MKL's AVX-512 peak, where `--mkl-avx512` would change MKL's choice: measured in a
-    // child process, as MKL's choice is made once per process.
+    // Where the default path is MKL's AVX-512 kernels, the AVX2 path beside it (the one
+    // AMD CPUs took by default before): its peak measured in a child process, as MKL's
+    // choice is made once per process.
     let mut case_list: Vec<Case> =
-        precs.iter().map(|&precision| Case { precision, mkl_avx512: false, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 }).collect();
-    let mut avx512_peak = None;
-    if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_mkl_avx512_cases && !crate::mkl::avx512_forced() && crate::mkl::avx512_would_change_mkl() {
-        let (one, all) = mkl_avx512_peak(&exe, jobs, threads, a.peak_seconds)?;
+        precs.iter().map(|&precision| Case { precision, avx2: false, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 }).collect();
+    let mut avx2_peak = None;
+    if device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !a.no_avx2_cases && crate::mkl::current() == crate::mkl::Kernels::Avx512 {
+        let (one, all) = avx2_peak_in_child(&exe, jobs, threads, a.peak_seconds)?;
         if let (Some(one), Some(all)) = (one, all) {
-            say(format!("peak fp32 on MKL's AVX-512 kernels (--mkl-avx512): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
-            avx512_peak = Some((one, all));
-            case_list.insert(1, Case { precision: Precision::Fp32, mkl_avx512: true, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
+            say(format!("peak fp32 on MKL's AVX2 kernels (--kernels avx2): {one:.1} GFLOP/s for one job, {all:.1} GFLOP/s for {jobs} jobs"));
+            avx2_peak = Some((one, all));
+            case_list.insert(1, Case { precision: Precision::Fp32, avx2: true, portable: false, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
         }
     }
     // The vendor-independent path beside the default, where asked for.
     if a.portable_case && device == tch::Device::Cpu && precs.contains(&Precision::Fp32) && !crate::mkl::portable_path() {
         let at = case_list.iter().position(|c| c.precision == Precision::Fp32).map_or(0, |i| i + 1);
-        case_list.insert(at, Case { precision: Precision::Fp32, mkl_avx512: false, portable: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
+        case_list.insert(at, Case { precision: Precision::Fp32, avx2: false, portable: true, protocol: Protocol::GridSearchCv, checkpoint_every: crate::sched::CHECKPOINT_EVERY, fuse: 1 });
     }
     // Each case once per protocol asked for, the protocols of a case side by side.
     let case_list: Vec<Case> =
@@ -164,8 +165,8 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
     // ... and once per fusion group size asked for.
     let fusions = if a.fuse.is_empty() { vec![1] } else { a.fuse.clone() };
     let case_list: Vec<Case> = case_list.into_iter().flat_map(|c| fusions.iter().map(move |&fuse| Case { fuse, ..c })).collect();
-    if let Some((one, all)) = avx512_peak {
-        peaks.insert("fp32_mkl_avx512".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
+    if let Some((one, all)) = avx2_peak {
+        peaks.insert("fp32_mkl_avx2".into(), json!({"one_job_gflops": one, "all_jobs_gflops": all}));
     }
 
     // 2. Sweeps through the real binary, after the floor every such process pays.
@@ -189,7 +190,7 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
             runs.sort_by(|x, y| x.wall.total_cmp(&y.wall));
             let run = runs.swap_remove(runs.len() / 2);
-            let reference = Reference { jobs, floor, peak_all: &peak_all, avx512_peak, onednn, default_interval: intervals[0] };
+            let reference = Reference { jobs, floor, peak_all: &peak_all, avx2_peak, onednn, default_interval: intervals[0] };
             cases.push(case_report(c, batch, run, &walls, &reference, &mut fp32_rate, &say));
         }
         if let Some(py) = &a.keras_python {
@@ -245,8 +246,7 @@ fn one_run(
 ) -> Result<Run> {
     let started = Instant::now();
     let child = Command::new(exe)
-        .args(c.mkl_avx512.then_some("--mkl-avx512"))
-        .args(c.portable.then_some("--fp32-portable"))
+        .args(if c.avx2 { &["--kernels", "avx2"][..] } else if c.portable { &["--kernels", "portable"][..] } else { &[][..] })
         .arg("run").arg(spec).arg("--db").arg(db)
         .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--device", device, "--quiet"])
         .args(["--checkpoint-every", &c.checkpoint_every.to_string(), "--fuse", &c.fuse.max(1).to_string()])
@@ -294,17 +294,17 @@ fn keras_case(py: &PathBuf, a: &BenchArgs, data: &PathBuf, jobs: usize, batch: u
                       "seconds_per_fold_fit": wall / fits, "gridsweep_fp32_speedup": fp32_rate.map(|r| r / krate)}))
 }
 
-/// fp32 peaks (one job, all jobs) on MKL's AVX-512 kernels, measured in a child
-/// process: MKL chooses its kernels once per process.
-fn mkl_avx512_peak(exe: &Path, jobs: usize, threads: usize, peak_seconds: f64) -> Result<(Option<f64>, Option<f64>)> {
+/// fp32 peaks (one job, all jobs) on MKL's AVX2 kernels, measured in a child process:
+/// MKL chooses its kernels once per process.
+fn avx2_peak_in_child(exe: &Path, jobs: usize, threads: usize, peak_seconds: f64) -> Result<(Option<f64>, Option<f64>)> {
     let out = Command::new(exe)
-        .args(["--mkl-avx512", "bench", "--peaks-only", "--json"])
+        .args(["--kernels", "avx2", "bench", "--peaks-only", "--json"])
         .args(["--jobs", &jobs.to_string(), "--threads-per-job", &threads.to_string(), "--peak-seconds", &peak_seconds.to_string()])
         .stderr(Stdio::inherit())
         .output()
-        .context("measuring MKL's AVX-512 peak in a child process")?;
+        .context("measuring MKL's AVX2 peak in a child process")?;
     if !out.status.success() {
-        bail!("measuring MKL's AVX-512 peak: the child process exited with {}", out.status);
+        bail!("measuring MKL's AVX2 peak: the child process exited with {}", out.status);
     }
     let v: Value = serde_json::from_slice(&out.stdout).context("reading the child's peaks")?;
     let (one, all) = (v["fp32"]["one_job_gflops"].as_f64(), v["fp32"]["all_jobs_gflops"].as_f64());

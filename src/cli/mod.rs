@@ -26,39 +26,60 @@ use crate::data::DatasetSpec;
     name = "gridsweep",
     version,
     about = "Hyperparameter grid searches for dense networks on tabular data (LibTorch)",
-    after_help = "--mkl-avx512 (any command that trains; also GRIDSWEEP_MKL_AVX512=1): run fp32 products on \
-MKL's AVX-512 kernels on CPUs that have AVX-512 but are not Intel's (AMD Zen 4/5), where MKL otherwise takes its \
-AVX2 ones: 1.85x the fp32 training speed on a Zen 5, 1.10x on a Zen 4 (`gridsweep bench` shows it on yours), with results that differ from the default in rounding (not bit \
-for bit); a sweep records which kernels each fold ran on. Refused without AVX-512; no effect on Intel CPUs or on \
-bf16.\n\n--fp32-portable (any command that trains; also GRIDSWEEP_FP32_PORTABLE=1): fp32 on kernels that give \
-the same numbers on every x86-64 CPU with AVX2, Intel's or AMD's (MKL_CBWR=COMPATIBLE, ATen's AVX2 kernels), so that \
-a sweep spread over both vendors, or resumed on another, holds one set of numbers; slower (see docs/reference.md). \
-Folds record it as `cpu+portable`.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
+    after_help = "--kernels auto|avx512|avx2|portable (any command that trains; also GRIDSWEEP_KERNELS): the fp32 kernel \
+path, whose rounding the numbers depend on. auto (the default): a sweep's recorded path where it continues one, else \
+MKL's AVX-512 kernels wherever the CPU has AVX-512, Intel's or AMD's (one set of numbers on both; on AMD also the \
+faster), else its AVX2 kernels. avx512 / avx2: those kernels whatever the vendor (folds record `cpu+mkl-avx512` / \
+`cpu`). portable: kernels that give the same numbers on every x86-64 CPU with AVX2, with or without AVX-512 \
+(MKL_CBWR=COMPATIBLE, ATen's AVX2 kernels; slower, see docs/reference.md; `cpu+portable`). A sweep continued on a CPU \
+that cannot run its recorded path is refused, naming both paths. --mkl-avx512 and --fp32-portable (and \
+GRIDSWEEP_MKL_AVX512=1, GRIDSWEEP_FP32_PORTABLE=1) are the same as --kernels avx512 and --kernels portable.\n\nExit codes: 0 ok, 1 some folds failed, 2 error (bad input, missing file, unusable database), 130 a run \
 stopped by Ctrl-C before the end, 143 a run ended by SIGTERM (its running folds saved and returned to pending)."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see below. Also taken after the
-    /// commands that train.
-    #[arg(long)]
+    #[command(flatten)]
+    pub mkl: MklArg,
+}
+
+/// `--kernels` (and its old spellings) before any command, and after the commands that
+/// train.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MklArg {
+    /// The fp32 kernel path: auto (default: a continued sweep's own, else AVX-512 where
+    /// the CPU has it, whatever its vendor, else AVX2), avx512, avx2 or portable; see
+    /// `gridsweep --help`.
+    #[arg(long, value_name = "auto|avx512|avx2|portable", value_parser = parse_kernels)]
+    pub kernels: Option<KernelsArg>,
+    /// The same as --kernels avx512.
+    #[arg(long, conflicts_with_all = ["kernels", "fp32_portable"])]
     pub mkl_avx512: bool,
-    /// fp32 on kernels that give the same numbers on every vendor's x86-64 CPU; see
-    /// below. Also taken after the commands that train.
-    #[arg(long, conflicts_with = "mkl_avx512")]
+    /// The same as --kernels portable.
+    #[arg(long, conflicts_with = "kernels")]
     pub fp32_portable: bool,
 }
 
-/// `--mkl-avx512` and `--fp32-portable` on the commands that train (and only there).
-#[derive(Args, Debug, Clone, Default)]
-pub struct MklArg {
-    /// fp32 on MKL's AVX-512 kernels (AMD CPUs); see `gridsweep --help`.
-    #[arg(long)]
-    pub mkl_avx512: bool,
-    /// fp32 on kernels that give the same numbers on Intel and AMD CPUs (slower); see
-    /// `gridsweep --help`.
-    #[arg(long, conflicts_with = "mkl_avx512")]
-    pub fp32_portable: bool,
+/// `--kernels` as given: auto (None) or a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelsArg(pub Option<crate::mkl::Kernels>);
+
+fn parse_kernels(s: &str) -> std::result::Result<KernelsArg, String> {
+    crate::mkl::Kernels::parse(s).map(KernelsArg)
+}
+
+impl MklArg {
+    /// The path these options ask for: None where none is given (or auto); Some(None)
+    /// for an explicit auto.
+    fn asked(&self) -> Option<Option<crate::mkl::Kernels>> {
+        use crate::mkl::Kernels;
+        match (self.kernels, self.mkl_avx512, self.fp32_portable) {
+            (Some(k), _, _) => Some(k.0),
+            (None, true, _) => Some(Some(Kernels::Avx512)),
+            (None, false, true) => Some(Some(Kernels::Portable)),
+            (None, false, false) => None,
+        }
+    }
 }
 
 impl Command {
@@ -246,19 +267,10 @@ impl Outcome {
 pub fn run(cli: Cli) -> Result<Outcome> {
     // Before anything multiplies: MKL chooses its kernels once, at its first call.
     crate::mkl::vendor_from_env()?;
-    let (avx512, portable) = (
-        cli.mkl_avx512 || cli.command.mkl().is_some_and(|m| m.mkl_avx512) || switch_from_env(crate::mkl::ENV, "MKL's AVX-512 kernels")?,
-        cli.fp32_portable || cli.command.mkl().is_some_and(|m| m.fp32_portable) || switch_from_env(crate::mkl::PORTABLE_ENV, "the portable fp32 path")?,
-    );
-    if avx512 && portable {
-        return Err(crate::mkl::MklError::Both.into());
-    }
-    if avx512 {
-        crate::mkl::force_avx512()?;
-    }
-    if portable {
-        crate::mkl::portable()?;
-    }
+    let requested = requested_kernels(&cli)?;
+    let recorded = recorded_kernels(&cli.command);
+    let recorded = recorded.as_ref().map(|(k, name)| (*k, name.as_str()));
+    crate::mkl::apply(crate::mkl::resolve(requested, recorded, crate::mkl::Cpu::this())?)?;
     match cli.command {
         Command::DemoData(a) => {
             crate::data::demo::write_csv(&a.out, a.rows, a.seed)
@@ -310,6 +322,47 @@ pub fn error_text(e: &anyhow::Error) -> String {
 
 /// GRIDSWEEP_MKL_AVX512 and GRIDSWEEP_FP32_PORTABLE: 1 asks for the option, 0 or
 /// unset does not.
+/// The kernel path asked for: the command line's (before or after the command; two
+/// different ones are refused), else GRIDSWEEP_KERNELS, else the old variables
+/// (GRIDSWEEP_MKL_AVX512=1, GRIDSWEEP_FP32_PORTABLE=1); None: auto.
+fn requested_kernels(cli: &Cli) -> Result<Option<crate::mkl::Kernels>> {
+    use crate::mkl::{Kernels, KERNELS_ENV};
+    let asked: Vec<Option<Kernels>> = [cli.mkl.asked(), cli.command.mkl().and_then(MklArg::asked)].into_iter().flatten().collect();
+    if let [first, rest @ ..] = asked.as_slice() {
+        if rest.iter().any(|k| k != first) {
+            anyhow::bail!("--kernels is given twice, before and after the command, with different paths; give one");
+        }
+        return Ok(*first);
+    }
+    if let Ok(v) = std::env::var(KERNELS_ENV) {
+        return Kernels::parse(&v).map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"));
+    }
+    let (avx512, portable) = (
+        switch_from_env(crate::mkl::ENV, "MKL's AVX-512 kernels")?,
+        switch_from_env(crate::mkl::PORTABLE_ENV, "the portable fp32 path")?,
+    );
+    match (avx512, portable) {
+        (true, true) => Err(crate::mkl::MklError::Both.into()),
+        (true, false) => Ok(Some(Kernels::Avx512)),
+        (false, true) => Ok(Some(Kernels::Portable)),
+        (false, false) => Ok(None),
+    }
+}
+
+/// The recorded kernel path of the sweep a `run` or `resume` continues (the path of
+/// most of its done CPU folds), and the sweep's name. Best effort: a spec or database
+/// that cannot be read here is reported by the command itself.
+fn recorded_kernels(command: &Command) -> Option<(crate::mkl::Kernels, String)> {
+    let (db, name) = match command {
+        Command::Run(a) => (&a.exec.db.db, crate::spec::Spec::load(&a.spec).ok()?.name),
+        Command::Resume(a) => (&a.exec.db.db, a.name.clone()),
+        _ => return None,
+    };
+    let paths = sweep_cmd::runtime().ok()?.block_on(crate::store::Store::recorded_cpu_paths(db, &name)).ok()?;
+    let (label, _) = paths.first()?;
+    Some((crate::mkl::Kernels::of_label(label)?, name))
+}
+
 fn switch_from_env(var: &str, what: &str) -> Result<bool> {
     match std::env::var(var) {
         Err(_) => Ok(false),

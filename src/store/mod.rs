@@ -232,6 +232,34 @@ impl Store {
         Ok(store)
     }
 
+    /// The CPU kernel paths (device labels `cpu…`) of sweep `name`'s done folds, most
+    /// folds first, read without migrating or checking the schema (any gridsweep
+    /// version's database has these columns): what a `run` continuing the sweep keeps.
+    /// Empty where the database or the sweep does not exist yet.
+    pub async fn recorded_cpu_paths(db: impl Into<DbLocation>, name: &str) -> Result<Vec<(String, i64)>> {
+        let location: DbLocation = db.into();
+        if location.file().is_some_and(|f| !f.exists()) {
+            return Ok(Vec::new());
+        }
+        let store = match &location {
+            DbLocation::Sqlite(path) => Store { pool: Pool::Sqlite(sqlite::open_read_only(path).await?), dialect: Dialect::Sqlite, name: location.to_string(), location },
+            DbLocation::Postgres(url) => {
+                let name = location.to_string();
+                Store { pool: Pool::Postgres(postgres::open_read_only(url, &name).await?), dialect: Dialect::Postgres, name, location }
+            }
+        };
+        let rows: std::result::Result<Vec<(String, i64)>, sqlx::Error> = with_pool!(store, p => sqlx::query_as(
+            "SELECT f.device, COUNT(*) FROM folds f JOIN sweeps s ON s.id = f.sweep_id
+             WHERE s.name = $1 AND f.state = 'done' AND f.device LIKE 'cpu%' GROUP BY f.device ORDER BY COUNT(*) DESC, f.device",
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await);
+        store.close().await;
+        // A database without gridsweep's tables yet (a new or foreign one) records none.
+        Ok(rows.unwrap_or_default())
+    }
+
     /// A database opened without migrating must be at this binary's schema: an older
     /// one lacks columns the reads name, a newer one may mean other things by them.
     async fn check_schema(&self) -> Result<()> {

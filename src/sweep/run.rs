@@ -108,7 +108,7 @@ async fn run_on(
             why.split(". ").next().unwrap_or_default()
         ));
     }
-    // fp32 results depend on MKL's kernels (`--mkl-avx512`): say so where this run's
+    // fp32 results depend on the kernel path (`--kernels`): say so where this run's
     // differ from those the sweep's done folds ran with.
     let device = s.devices.first().copied().unwrap_or(tch::Device::Cpu);
     if device == tch::Device::Cpu {
@@ -116,7 +116,7 @@ async fn run_on(
         for (there, n) in super::job::other_cpu_kernels(store, r.sweep_id, &here).await? {
             note(format!(
                 "note: {n} done fold(s) of sweep `{}` ran on `{there}`, this run on `{here}`: \
-                 their fp32 results differ in rounding (the CPU's kernels: see --mkl-avx512 and --fp32-portable), and the sweep will hold both",
+                 their fp32 results differ in rounding (the kernel path: see --kernels), and the sweep will hold both",
                 spec.name
             ));
         }

@@ -21,7 +21,7 @@
 //! eight lanes wide (AVX2) and hands exactly those inputs to MKL itself, one by one, so it
 //! is MKL's function wherever the sequence is MKL's sequence.
 //!
-//! Where MKL runs its AVX-512 kernels (Intel CPUs with AVX-512, or `--mkl-avx512`: see
+//! Where MKL runs its AVX-512 kernels (`--kernels avx512`, the default with AVX-512: see
 //! `crate::mkl`) its kernel is `mkl_vml_kernel_sSqrt_Z0HAynn`, 16 lanes, with fused
 //! multiply-adds:
 //!

@@ -8,14 +8,18 @@ use std::process::Command;
 /// environment says (tests that want `--mkl-avx512` or `--fp32-portable` ask for it).
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridsweep"));
-    c.env_remove(gridsweep::mkl::ENV).env_remove(gridsweep::mkl::PORTABLE_ENV).env_remove(gridsweep::mkl::VENDOR_ENV);
+    c.env_remove(gridsweep::mkl::ENV)
+        .env_remove(gridsweep::mkl::PORTABLE_ENV)
+        .env_remove(gridsweep::mkl::VENDOR_ENV)
+        .env_remove(gridsweep::mkl::KERNELS_ENV)
+        .env_remove("GRIDSWEEP_CPU_AVX512");
     c
 }
 
-/// The device label the binary records for CPU folds here by default: `cpu`, or
-/// `cpu+mkl-avx512` on an Intel CPU with AVX-512, where MKL takes those kernels itself.
+/// The device label the binary records for CPU folds here by default:
+/// `cpu+mkl-avx512` on a CPU with AVX-512 (whatever its vendor), else `cpu`.
 pub fn cpu_label() -> String {
-    gridsweep::device::label(tch::Device::Cpu)
+    gridsweep::mkl::Cpu::this().default_kernels().label().to_string()
 }
 
 /// Runs a command; returns (exit code, stdout, stderr).
