@@ -77,9 +77,11 @@ pub fn plan(rules: &Rules, entries: &[RaceEntry]) -> Result<RaceDecision, String
             let params = crate::config::params_object(&e.params_json)
                 .and_then(|o| crate::params::HyperParams::from_object(&o).map_err(|err| err.to_string()))
                 .map_err(|why| format!("configuration {}: {why}", e.config_id))?;
+            let (train, val): (Vec<f64>, Vec<f64>) = e.folds.iter().map(|&(_, t, v, _)| (t, v)).unzip();
             Ok(Entrant {
                 config_id: e.config_id.clone(),
                 position: e.position,
+                score: score_of_means(&rules.rule, &train, &val),
                 folds: e.folds.iter().map(|&(f, t, v, s)| (f, rules.rule.score(t, v), s)).collect(),
                 failed: e.failed,
                 parameters: rules.dims.map(|(nf, nc)| params.parameter_count(nf, nc)),
@@ -126,11 +128,22 @@ pub fn speculate(rules: &Rules, race: &[Ahead], idle: usize) -> Vec<(String, i64
     out
 }
 
+/// The study's rule on folds: the score of the mean train and validation accuracies
+/// (None without folds). It orders the race, as it orders `rank`, the exports and the
+/// study's table; the paired test looks at the per-fold scores.
+pub fn score_of_means(rule: &ScoreRule, train: &[f64], val: &[f64]) -> Option<f64> {
+    let n = train.len().min(val.len());
+    (n > 0).then(|| rule.score(train[..n].iter().sum::<f64>() / n as f64, val[..n].iter().sum::<f64>() / n as f64))
+}
+
 /// A configuration still in the race, at a barrier.
 #[derive(Debug, Clone)]
 pub struct Entrant {
     pub config_id: String,
     pub position: i64,
+    /// Its score by the sweep's rule over its folds so far ([`score_of_means`]): what
+    /// ranks it, and makes the leader.
+    pub score: Option<f64>,
     /// (fold, score by the sweep's rule, fit seconds) of each done fold.
     pub folds: Vec<(i64, f64, f64)>,
     /// A fold of it failed: it cannot be compared, and leaves.
@@ -146,7 +159,8 @@ pub struct Stage {
     pub drop: Vec<String>,
     /// The fold each configuration left trains next (None: the race is over).
     pub next_fold: Option<i64>,
-    /// Each entrant's mean score over its folds so far, in the entrants' order.
+    /// Each entrant's score over its folds so far ([`Entrant::score`]), in the
+    /// entrants' order.
     pub scores: Vec<Option<f64>>,
     /// Why the race ended, when it did.
     pub ended: Option<String>,
@@ -155,10 +169,10 @@ pub struct Stage {
 /// The decision at a barrier: `entrants` (every configuration still in the race, in
 /// grid order), a k-fold CV of at most `max_folds` folds.
 pub fn decide(race: &Race, k: usize, max_folds: usize, entrants: &[Entrant]) -> Stage {
-    let mean = |e: &Entrant| (!e.folds.is_empty()).then(|| e.folds.iter().map(|f| f.1).sum::<f64>() / e.folds.len() as f64);
-    let scores: Vec<Option<f64>> = entrants.iter().map(|e| if e.failed { None } else { mean(e) }).collect();
+    let scores: Vec<Option<f64>> = entrants.iter().map(|e| if e.failed || e.folds.is_empty() { None } else { e.score }).collect();
     let mut drop: Vec<String> = entrants.iter().zip(&scores).filter(|(e, s)| e.failed || s.is_none()).map(|(e, _)| e.config_id.clone()).collect();
-    // Ranked by the mean score, ties by grid position.
+    // Ranked by the study's rule (the score of the mean accuracies), ties by grid
+    // position; the leader is the first.
     let mut live: Vec<(&Entrant, f64)> = entrants.iter().zip(&scores).filter_map(|(e, s)| Some((e, (*s)?))).collect();
     live.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
     let folds = live.iter().map(|(e, _)| e.folds.len()).min().unwrap_or(0);
@@ -210,6 +224,7 @@ mod tests {
         Entrant {
             config_id: id.into(),
             position,
+            score: (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
             folds: scores.iter().enumerate().map(|(i, &s)| (i as i64, s, 1.0)).collect(),
             failed: false,
             parameters: None,
@@ -279,6 +294,34 @@ mod tests {
         assert_eq!(speculate(&rules, &race3, 100).len(), 2 + 3 + 3);
         assert!(speculate(&rules, &[a("a", 5, 0, Some(0.5))], 4).is_empty());
         assert!(speculate(&rules, &race3, 0).is_empty());
+    }
+
+    /// Under the relative Δ the mean of the per-fold scores and the score of the mean
+    /// accuracies rank differently; the race ranks by the latter, as `rank` does.
+    #[test]
+    fn the_race_ranks_by_the_score_of_the_mean_accuracies() {
+        use crate::score::DeltaKind;
+        let rule = ScoreRule { delta: DeltaKind::Relative, w1: 0.4, w2: 1.0 };
+        let rules = Rules { race: Race { min_folds: 10, ..race() }, k: 3, max_folds: 30, rule, dims: None };
+        // a: steady; b: one fold with a low validation accuracy, whose relative Δ weighs
+        // heavily in that fold's score but little in the score of the means.
+        let entry = |id: &str, position: i64, folds: &[(f64, f64)]| RaceEntry {
+            config_id: id.into(),
+            position,
+            params_json: "{}".into(),
+            folds: folds.iter().enumerate().map(|(i, &(t, v))| (i as i64, t, v, 1.0)).collect(),
+            failed: false,
+        };
+        let a = entry("a", 0, &[(0.70, 0.645), (0.70, 0.645), (0.70, 0.645)]);
+        let b = entry("b", 1, &[(0.70, 0.70), (0.70, 0.70), (0.70, 0.54)]);
+        let per_fold = |e: &RaceEntry| e.folds.iter().map(|&(_, t, v, _)| rule.score(t, v)).sum::<f64>() / 3.0;
+        let of_means = |e: &RaceEntry| {
+            let (t, v): (Vec<f64>, Vec<f64>) = e.folds.iter().map(|&(_, t, v, _)| (t, v)).unzip();
+            score_of_means(&rule, &t, &v).unwrap()
+        };
+        assert!(per_fold(&a) > per_fold(&b) && of_means(&b) > of_means(&a), "the two rules disagree here");
+        let d = plan(&rules, &[a.clone(), b.clone()]).unwrap();
+        assert_eq!(d.scores, vec![Some(of_means(&a)), Some(of_means(&b))]);
     }
 
     #[test]

@@ -410,9 +410,14 @@ pub fn replay_race(
         return Err(format!("a race needs at least 2 folds per configuration; these have {max_folds}"));
     }
     let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
+    let of_means = |c: &Curve, n: usize| {
+        let (train, val): (Vec<f64>, Vec<f64>) = c.folds[..n].iter().map(|f| (f.train_accuracy, f.val_accuracy)).unzip();
+        crate::race::score_of_means(rule, &train, &val)
+    };
     let entrant = |c: &Curve, n: usize| crate::race::Entrant {
         config_id: c.config_id.clone(),
         position: c.position,
+        score: of_means(c, n),
         folds: c.folds[..n].iter().enumerate().map(|(i, f)| (i as i64, fold_score(f), f.fit_seconds)).collect(),
         failed: false,
         parameters: parameters(c),
@@ -433,7 +438,8 @@ pub fn replay_race(
         }
     };
     fold_fits += live.len() * n;
-    let mut ranked: Vec<(&Curve, f64)> = live.iter().map(|c| (*c, c.folds[..n].iter().map(fold_score).sum::<f64>() / n as f64)).collect();
+    // Ranked by the study's rule, as the race and `rank` rank.
+    let mut ranked: Vec<(&Curve, f64)> = live.iter().map(|c| (*c, of_means(c, n).unwrap_or(f64::NEG_INFINITY))).collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
     let candidates: Vec<crate::tieset::Candidate> = ranked
         .iter()
@@ -492,8 +498,9 @@ pub struct HeldOut {
     pub fold_fit_ratio: f64,
 }
 
-/// `repeats` sub-samples of `sample` configurations: each judged by the mean score of
-/// the folds of repeats `seen..` (which no strategy sees), strategies given only the
+/// `repeats` sub-samples of `sample` configurations: each judged by the study's rule
+/// (the score of the mean accuracies) over the folds of repeats `seen..` (which no
+/// strategy sees), strategies given only the
 /// folds of repeats `..seen` (the grid, repeat 0's). A truth scored on the folds a
 /// strategy chose by would flatter it (the winner's curse); this one cannot.
 // The replay's settings, each a flag of `replay` passed through once; a struct for
@@ -505,10 +512,11 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
         return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
     }
     let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
-    let truth = |c: &Curve| {
-        let held = &c.folds[seen * k..total];
-        held.iter().map(fold_score).sum::<f64>() / held.len() as f64
+    let of_means = |folds: &[FoldResult]| {
+        let (train, val): (Vec<f64>, Vec<f64>) = folds.iter().map(|f| (f.train_accuracy, f.val_accuracy)).unzip();
+        crate::race::score_of_means(rule, &train, &val).unwrap_or(f64::NEG_INFINITY)
     };
+    let truth = |c: &Curve| of_means(&c.folds[seen * k..total]);
     let truth_ties = |set: &[&Curve]| -> Vec<String> {
         let mut r: Vec<(&Curve, f64)> = set.iter().map(|c| (*c, truth(c))).collect();
         r.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
@@ -537,7 +545,7 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
                 let p = set
                     .iter()
                     .max_by(|a, b| {
-                        let m = |c: &Curve| c.folds[..k].iter().map(fold_score).sum::<f64>();
+                        let m = |c: &Curve| of_means(&c.folds[..k]);
                         m(a).total_cmp(&m(b)).then(b.position.cmp(&a.position))
                     })
                     .map(|c| c.config_id.clone())
