@@ -226,7 +226,7 @@ impl Reporter {
             }
             Event::FoldNotNeeded { worker, config_id, fold } => {
                 self.advance(*worker);
-                self.line(format!("{config_id} fold {fold}: trained ahead while the race's barrier waited, but the configuration left the race: not recorded"));
+                self.line(format!("{config_id} fold {fold}: trained ahead while the race's barrier waited, but the race did not need it (the configuration left the race, or the race ended first): not recorded"));
             }
             Event::FoldLost { worker, config_id, fold } => {
                 self.advance(*worker);
@@ -427,7 +427,7 @@ pub fn summary_text(s: &RunSummary) -> String {
         s.done,
         // A fold of a staged search trains once per rung it reaches: two different counts.
         match (s.staged, s.not_needed) {
-            (_, n) if n > 0 => format!(" (of which {n} trained ahead at a race's barrier for configurations that then left it: not recorded)"),
+            (_, n) if n > 0 => format!(" (of which {n} trained ahead at a race's barrier and not needed, their configuration gone from the race or the race ended: not recorded)"),
             (true, _) => " (rung spans: a fold trains once per rung it reaches)".to_string(),
             _ => String::new(),
         },

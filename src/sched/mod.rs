@@ -72,8 +72,9 @@ pub enum Event {
     /// A fold finished after its lease had expired and another worker had taken it
     /// over: this result was not recorded (the other worker's is).
     FoldLost { worker: usize, config_id: String, fold: i64 },
-    /// A fold trained ahead while a race's barrier waited, whose configuration left the
-    /// race meanwhile: its result is not recorded.
+    /// A fold trained ahead while a race's barrier waited, which the race then did not
+    /// need (its configuration left the race, or the race ended): its result is not
+    /// recorded.
     FoldNotNeeded { worker: usize, config_id: String, fold: i64 },
     /// A claimed fold belongs to a configuration this process does not know (another
     /// spec version added it): released, and this process claims no more.
