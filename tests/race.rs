@@ -250,6 +250,11 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
     let (code, _, err) = run(bin().args(["replay", "r", "--db", &gdb, "--seen", "4", "--strategy", r#"{"strategy": "race"}"#]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--seen 4") && err.contains("leave one unseen"), "{err}");
+    // A race that may see more repeats than --seen leaves it: refused, not capped.
+    let (code, _, err) =
+        run(bin().args(["replay", "r", "--db", &gdb, "--seen", "2", "--sample", "3", "--strategy", r#"{"strategy": "race", "max_repeats": 3}"#]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seen 2 with a race of max_repeats 3"), "{err}");
 }
 
 /// `rerun --race` races a sweep's best over the repeats (issue 31, part 4's way of

@@ -511,6 +511,13 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
     if seen == 0 || seen * k >= total {
         return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
     }
+    if let Judged::Race(race) = judged {
+        if let Some(m) = race.max_repeats.filter(|&m| m as usize > seen) {
+            return Err(format!(
+                "--seen {seen} with a race of max_repeats {m}: the race may see only the first {seen} repeat(s), which the truth leaves to it; give max_repeats ≤ {seen}, or --seen {m} where the sweep has repeats left to judge on"
+            ));
+        }
+    }
     let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
     let of_means = |folds: &[FoldResult]| {
         let (train, val): (Vec<f64>, Vec<f64>) = folds.iter().map(|f| (f.train_accuracy, f.val_accuracy)).unzip();
