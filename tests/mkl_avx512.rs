@@ -131,10 +131,19 @@ fn a_sweep_keeps_its_kernel_path_and_folds_record_it() {
     let (code, _, err) = run(bin().args(["resume", "s", "--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(devices(), vec![("cpu".to_string(), 9)]);
+    // Two processes continuing it at once, by default: both keep it.
+    write("[0.2, 0.3, 0.4, 0.5, 0.6]");
+    let spawn = || bin().arg("run").arg(&spec).args(["--db", &db, "--jobs", "1", "--quiet"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let (p1, p2) = (spawn(), spawn());
+    for p in [p1, p2] {
+        let o = p.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(devices(), vec![("cpu".to_string(), 15)]);
 
     // A sweep on the AVX-512 path, continued on a CPU taken to have none: refused.
     let other = dir.path("t.json");
-    std::fs::write(&other, std::fs::read_to_string(&spec).unwrap().replace("\"name\": \"s\"", "\"name\": \"t\"").replace("[0.2, 0.3, 0.4]", "[0.2]")).unwrap();
+    std::fs::write(&other, std::fs::read_to_string(&spec).unwrap().replace("\"name\": \"s\"", "\"name\": \"t\"").replace("[0.2, 0.3, 0.4, 0.5, 0.6]", "[0.2]")).unwrap();
     let (code, _, err) = run(not_intel().arg("run").arg(&other).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
     std::fs::write(&other, std::fs::read_to_string(&other).unwrap().replace("[0.2]", "[0.2, 0.5]")).unwrap();
