@@ -37,7 +37,10 @@ pub struct BaselineOptions {
 
 impl Default for BaselineOptions {
     fn default() -> Self {
-        BaselineOptions { knn_k: 12, svm_c: 1.0 }
+        BaselineOptions {
+            knn_k: 12,
+            svm_c: 1.0,
+        }
     }
 }
 
@@ -63,7 +66,11 @@ impl Baseline {
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     #[error("the SVM for classes `{a}` vs `{b}` failed: {message}")]
-    Svm { a: String, b: String, message: String },
+    Svm {
+        a: String,
+        b: String,
+        message: String,
+    },
     #[error("k = {k} neighbours, but the training part has only {rows} rows")]
     TooFewRows { k: usize, rows: usize },
 }
@@ -76,24 +83,39 @@ pub struct Predictions {
 
 pub fn most_frequent(train_y: &[usize], n_test: usize, n_classes: usize) -> Predictions {
     let counts = crate::data::counts(train_y, n_classes);
-    let best = metrics::argmax_rows(&counts.iter().map(|&c| c as f64).collect::<Vec<_>>(), n_classes)[0];
+    let best = metrics::argmax_rows(
+        &counts.iter().map(|&c| c as f64).collect::<Vec<_>>(),
+        n_classes,
+    )[0];
     // DummyClassifier(strategy="most_frequent").predict_proba: one-hot on that class.
     let mut row = vec![0.0; n_classes];
     row[best] = 1.0;
-    Predictions { labels: vec![best; n_test], scores: row.repeat(n_test) }
+    Predictions {
+        labels: vec![best; n_test],
+        scores: row.repeat(n_test),
+    }
 }
 
 /// Expected metrics of guessing uniformly at random.
 pub fn random_guess(test_y: &[usize], class_names: &[String]) -> Metrics {
     let k = class_names.len();
     let support = crate::data::counts(test_y, k);
-    let cm = support.iter().map(|&n| vec![n as f64 / k as f64; k]).collect();
+    let cm = support
+        .iter()
+        .map(|&n| vec![n as f64 / k as f64; k])
+        .collect();
     let scores = vec![1.0 / k as f64; test_y.len() * k];
     metrics::from_confusion(cm, class_names, test_y, Some(&scores))
 }
 
 /// Brute-force k-nearest neighbours, euclidean.
-pub fn knn(train: &Part, test_x: &[f64], n_features: usize, n_classes: usize, k: usize) -> Result<Predictions, BaselineError> {
+pub fn knn(
+    train: &Part,
+    test_x: &[f64],
+    n_features: usize,
+    n_classes: usize,
+    k: usize,
+) -> Result<Predictions, BaselineError> {
     let rows = train.y.len();
     if k == 0 || k > rows {
         return Err(BaselineError::TooFewRows { k, rows });
@@ -148,19 +170,26 @@ pub fn svm(
     let mut confidence = vec![0.0; n_test * k];
     for a in 0..k {
         for b in a + 1..k {
-            let rows: Vec<usize> = (0..train.y.len()).filter(|&r| train.y[r] == a || train.y[r] == b).collect();
+            let rows: Vec<usize> = (0..train.y.len())
+                .filter(|&r| train.y[r] == a || train.y[r] == b)
+                .collect();
             let mut x = Vec::with_capacity(rows.len() * n_features);
             for &r in &rows {
                 x.extend_from_slice(&train.x[r * n_features..(r + 1) * n_features]);
             }
-            let x = Array2::from_shape_vec((rows.len(), n_features), x).expect("pair rows are whole");
+            let x =
+                Array2::from_shape_vec((rows.len(), n_features), x).expect("pair rows are whole");
             let y: Array1<bool> = rows.iter().map(|&r| train.y[r] == a).collect();
             let model = Svm::<f64, bool>::params()
                 .gaussian_kernel(1.0 / gamma)
                 .pos_neg_weights(c, c)
                 .eps(1e-3)
                 .fit(&Dataset::new(x, y))
-                .map_err(|e| BaselineError::Svm { a: class_names[a].clone(), b: class_names[b].clone(), message: e.to_string() })?;
+                .map_err(|e| BaselineError::Svm {
+                    a: class_names[a].clone(),
+                    b: class_names[b].clone(),
+                    message: e.to_string(),
+                })?;
             for (i, row) in test.outer_iter().enumerate() {
                 let d = decision(&model, row);
                 // libsvm: positive decision votes for the first class of the pair.
@@ -175,7 +204,11 @@ pub fn svm(
         }
     }
     let labels = metrics::argmax_rows(&votes, k);
-    let scores = votes.iter().zip(&confidence).map(|(v, s)| v + s / (3.0 * (s.abs() + 1.0))).collect();
+    let scores = votes
+        .iter()
+        .zip(&confidence)
+        .map(|(v, s)| v + s / (3.0 * (s.abs() + 1.0)))
+        .collect();
     Ok(Predictions { labels, scores })
 }
 
@@ -195,18 +228,34 @@ pub fn run_all(
     let timed = |key: &str, label: String, f: &dyn Fn() -> Result<Metrics, BaselineError>| {
         let t = std::time::Instant::now();
         let metrics = f()?;
-        Ok::<_, BaselineError>(Baseline { key: key.into(), label, metrics, fit_seconds: t.elapsed().as_secs_f64() })
+        Ok::<_, BaselineError>(Baseline {
+            key: key.into(),
+            label,
+            metrics,
+            fit_seconds: t.elapsed().as_secs_f64(),
+        })
     };
-    let scored = |p: Predictions| metrics::evaluate(test.y, &p.labels, Some(&p.scores), class_names);
+    let scored =
+        |p: Predictions| metrics::evaluate(test.y, &p.labels, Some(&p.scores), class_names);
     Ok(vec![
         timed("svm", format!("SVM (RBF, C = {})", opts.svm_c), &|| {
-            Ok(scored(svm(train, test.x, n_features, class_names, opts.svm_c)?))
+            Ok(scored(svm(
+                train,
+                test.x,
+                n_features,
+                class_names,
+                opts.svm_c,
+            )?))
         })?,
         timed("knn", format!("KNN (k = {})", opts.knn_k), &|| {
             Ok(scored(knn(train, test.x, n_features, k, opts.knn_k)?))
         })?,
-        timed("most_frequent", "most frequent".into(), &|| Ok(scored(most_frequent(train.y, test.y.len(), k))))?,
-        timed("random", "random guess".into(), &|| Ok(random_guess(test.y, class_names)))?,
+        timed("most_frequent", "most frequent".into(), &|| {
+            Ok(scored(most_frequent(train.y, test.y.len(), k)))
+        })?,
+        timed("random", "random guess".into(), &|| {
+            Ok(random_guess(test.y, class_names))
+        })?,
     ])
 }
 
@@ -253,11 +302,15 @@ mod tests {
         // SVC().predict and decision_function (ovr shape), scikit-learn 1.7
         assert_eq!(p.labels, vec![0, 1, 2, 2, 0]);
         let expected = [
-            2.2186, -0.1973, 0.8956, 0.9435, 2.2279, -0.2206, 0.9264, -0.2272, 2.236, 1.0436, -0.0732, 2.0386,
-            2.183, 1.0744, -0.2002,
+            2.2186, -0.1973, 0.8956, 0.9435, 2.2279, -0.2206, 0.9264, -0.2272, 2.236, 1.0436,
+            -0.0732, 2.0386, 2.183, 1.0744, -0.2002,
         ];
         for (i, e) in expected.iter().enumerate() {
-            assert!((p.scores[i] - e).abs() < 2e-3, "score {i}: {} vs {e}", p.scores[i]);
+            assert!(
+                (p.scores[i] - e).abs() < 2e-3,
+                "score {i}: {} vs {e}",
+                p.scores[i]
+            );
         }
     }
 

@@ -12,7 +12,14 @@ use tch::{Device, Kind, Tensor};
 
 /// Sustained GFLOP/s of `jobs` threads, each multiplying square `n`×`n` matrices of
 /// `kind` with `threads_per_job` LibTorch threads, for about `secs` seconds.
-pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, device: Device, secs: f64) -> f64 {
+pub fn matmul_peak(
+    kind: Kind,
+    n: i64,
+    jobs: usize,
+    threads_per_job: usize,
+    device: Device,
+    secs: f64,
+) -> f64 {
     let round = move || {
         let a = Tensor::ones([n, n], (kind, device)) * 0.5;
         let b = Tensor::ones([n, n], (kind, device)) * 0.25;
@@ -25,7 +32,14 @@ pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, devi
             Some(())
         })
     };
-    sustained_gflops(jobs, threads_per_job, secs, ROUND as f64 * 2.0 * (n as f64).powi(3), round).unwrap_or(0.0)
+    sustained_gflops(
+        jobs,
+        threads_per_job,
+        secs,
+        ROUND as f64 * 2.0 * (n as f64).powi(3),
+        round,
+    )
+    .unwrap_or(0.0)
 }
 
 /// The fp32 matrix-multiply peak of LibTorch's other CPU library, oneDNN
@@ -36,7 +50,9 @@ pub fn matmul_peak(kind: Kind, n: i64, jobs: usize, threads_per_job: usize, devi
 /// (AMD with AVX-512: MKL's AVX2 "zen" path) this is the higher of the two.
 pub fn onednn_fp32_peak(n: i64, jobs: usize, threads_per_job: usize, secs: f64) -> Option<f64> {
     let round = move || {
-        let a = (Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.5).f_to_mkldnn(None).ok()?;
+        let a = (Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.5)
+            .f_to_mkldnn(None)
+            .ok()?;
         let w = Tensor::ones([n, n], (Kind::Float, Device::Cpu)) * 0.25;
         Some(move || {
             for _ in 0..ROUND {
@@ -45,7 +61,13 @@ pub fn onednn_fp32_peak(n: i64, jobs: usize, threads_per_job: usize, secs: f64) 
             Some(())
         })
     };
-    sustained_gflops(jobs, threads_per_job, secs, ROUND as f64 * 2.0 * (n as f64).powi(3), round)
+    sustained_gflops(
+        jobs,
+        threads_per_job,
+        secs,
+        ROUND as f64 * 2.0 * (n as f64).powi(3),
+        round,
+    )
 }
 
 /// Products per timed round (a GPU is synchronised once per round).
@@ -83,9 +105,14 @@ where
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
     });
-    let total = results.into_iter().try_fold(0.0, |sum, r| r.map(|(rounds, t)| sum + rounds as f64 * flops_per_round / t))?;
+    let total = results.into_iter().try_fold(0.0, |sum, r| {
+        r.map(|(rounds, t)| sum + rounds as f64 * flops_per_round / t)
+    })?;
     Some(total / 1e9)
 }
 
@@ -94,7 +121,6 @@ fn sync(device: Device) {
         tch::Cuda::synchronize(i as i64);
     }
 }
-
 
 /// The process floor: median wall time, over `runs`, of `exe --version`, i.e. of
 /// starting and ending a process that links LibTorch (loading it and running its static
@@ -109,7 +135,10 @@ pub fn process_floor(exe: &std::path::Path, runs: usize) -> std::io::Result<f64>
             .stdout(std::process::Stdio::null())
             .status()?;
         if !status.success() {
-            return Err(std::io::Error::other(format!("{} --version: {status}", exe.display())));
+            return Err(std::io::Error::other(format!(
+                "{} --version: {status}",
+                exe.display()
+            )));
         }
         walls.push(t.elapsed().as_secs_f64());
     }
@@ -119,7 +148,13 @@ pub fn process_floor(exe: &std::path::Path, runs: usize) -> std::io::Result<f64>
 
 /// Training FLOPs of one fold-fit as run: forward and backward (≈ 3 × the forward
 /// multiply-adds × 2) for every training row of every epoch actually run.
-pub fn fold_fit_flops(p: &HyperParams, n_features: usize, n_classes: usize, fit_rows: usize, epochs_run: u32) -> f64 {
+pub fn fold_fit_flops(
+    p: &HyperParams,
+    n_features: usize,
+    n_classes: usize,
+    fit_rows: usize,
+    epochs_run: u32,
+) -> f64 {
     let mut prev = n_features as f64;
     let mut macs = 0.0;
     for w in p.hidden_widths() {
@@ -140,7 +175,11 @@ pub fn wait_with_rusage(child: &std::process::Child) -> std::io::Result<(i32, u6
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
     Ok((code, usage.ru_maxrss as u64 * 1024))
 }
 
@@ -184,7 +223,12 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
     let total_time = jobs as f64 * wall;
     let pct = |x: f64| 100.0 * x / total_time;
     if spans.is_empty() || total_time <= 0.0 {
-        return OutsideTraining { total: 100.0, start_and_exit: 100.0, between_folds: 0.0, idle_tail: 0.0 };
+        return OutsideTraining {
+            total: 100.0,
+            start_and_exit: 100.0,
+            between_folds: 0.0,
+            idle_tail: 0.0,
+        };
     }
     let first = spans.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
     let last = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
@@ -194,7 +238,11 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
     workers.sort_unstable();
     workers.dedup();
     for w in &workers {
-        let done = spans.iter().filter(|s| s.0 == *w).map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
+        let done = spans
+            .iter()
+            .filter(|s| s.0 == *w)
+            .map(|s| s.2)
+            .fold(f64::NEG_INFINITY, f64::max);
         tail += last - done;
     }
     // Workers that never got a fold idled the whole window.
@@ -207,7 +255,6 @@ pub fn outside_training(spans: &[(String, f64, f64)], jobs: usize, wall: f64) ->
         idle_tail: pct(tail),
     }
 }
-
 
 // ---------------------------------------------------------------- benchmark cases
 
@@ -286,22 +333,46 @@ pub struct Reference<'a> {
 
 /// A case's figures from its median run, as the JSON object `bench --json` prints;
 /// `fp32_rate` carries the default fp32 case's fold-fits per minute to the cases after it.
-pub fn case_figures(c: Case, batch: u32, run: Run, walls: &[f64], r: &Reference, fp32_rate: &mut Option<f64>) -> serde_json::Value {
-    let Run { wall, maxrss, fits, flops, spans, val, epochs } = run;
+pub fn case_figures(
+    c: Case,
+    batch: u32,
+    run: Run,
+    walls: &[f64],
+    r: &Reference,
+    fp32_rate: &mut Option<f64>,
+) -> serde_json::Value {
+    let Run {
+        wall,
+        maxrss,
+        fits,
+        flops,
+        spans,
+        val,
+        epochs,
+    } = run;
     let prec = c.precision;
     let outside = outside_training(&spans, r.jobs, wall);
     // The workers' busy time per epoch trained: comparable across protocols, whose
     // callbacks stop training at different epochs (a fused group's folds share their
     // worker's time: `merged_spans`).
-    let ms_per_fold_epoch = 1e3 * merged_spans(&spans).iter().map(|(_, start, end)| end - start).sum::<f64>() / epochs.max(1) as f64;
+    let ms_per_fold_epoch = 1e3
+        * merged_spans(&spans)
+            .iter()
+            .map(|(_, start, end)| end - start)
+            .sum::<f64>()
+        / epochs.max(1) as f64;
     let gflops = flops / wall / 1e9;
     let peak = match c.avx2 {
         true => r.avx2_peak.map(|(_, all)| all),
         false => r.peak_all.get(prec.name()).copied(),
     };
     let rate = fits as f64 / wall * 60.0;
-    let is_default_fp32 = prec == Precision::Fp32 && !c.avx2 && !c.portable && c.protocol == Protocol::GridSearchCv
-        && c.checkpoint_every == r.default_interval && c.fuse <= 1;
+    let is_default_fp32 = prec == Precision::Fp32
+        && !c.avx2
+        && !c.portable
+        && c.protocol == Protocol::GridSearchCv
+        && c.checkpoint_every == r.default_interval
+        && c.fuse <= 1;
     if is_default_fp32 {
         *fp32_rate = Some(rate);
     }
@@ -397,7 +468,14 @@ mod tests {
             ("b".to_string(), 1.0, 9.0),
         ];
         let merged = merged_spans(&spans);
-        assert_eq!(merged, vec![("a".to_string(), 1.0, 6.0), ("a".to_string(), 6.5, 9.0), ("b".to_string(), 1.0, 9.0)]);
+        assert_eq!(
+            merged,
+            vec![
+                ("a".to_string(), 1.0, 6.0),
+                ("a".to_string(), 6.5, 9.0),
+                ("b".to_string(), 1.0, 9.0)
+            ]
+        );
         let o = outside_training(&spans, 2, 10.0);
         let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         // Busy 5 + 2.5 + 8 = 15.5 of 20 worker-seconds.

@@ -27,14 +27,23 @@ pub struct Config {
 impl Config {
     /// Its canonical hyperparameters as a JSON object (what `canonical_json` holds).
     pub fn params_object(&self) -> Map<String, Value> {
-        self.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        self.params
+            .canonical()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
     }
 
     pub fn new(params: HyperParams) -> Self {
         let canonical_json = params.canonical_json();
         let id = config_id(&canonical_json);
         let training_key = config_id(&params.effective_json());
-        Config { id, params, canonical_json, training_key }
+        Config {
+            id,
+            params,
+            canonical_json,
+            training_key,
+        }
     }
 }
 
@@ -62,5 +71,6 @@ pub struct ConfigRow {
 /// A stored configuration's hyperparameters as a JSON object; the error says what is
 /// wrong (gridsweep writes them, so an unreadable one means a damaged database).
 pub fn params_object(json: &str) -> Result<Map<String, Value>, String> {
-    serde_json::from_str(json).map_err(|e| format!("its stored hyperparameters are not a JSON object ({e})"))
+    serde_json::from_str(json)
+        .map_err(|e| format!("its stored hyperparameters are not a JSON object ({e})"))
 }

@@ -46,7 +46,13 @@ impl CvData {
     /// repeat is a new stratified split, the same for every configuration.
     ///
     /// `splitter`: stratified k-fold, or plain (unshuffled) k-fold.
-    pub fn load_repeated(spec: &DatasetSpec, folds: usize, repeats: usize, seed: u64, splitter: Splitter) -> Result<Self, DataError> {
+    pub fn load_repeated(
+        spec: &DatasetSpec,
+        folds: usize,
+        repeats: usize,
+        seed: u64,
+        splitter: Splitter,
+    ) -> Result<Self, DataError> {
         if folds < 2 {
             return Err(DataError::BadOption {
                 key: "folds",
@@ -67,7 +73,11 @@ impl CvData {
             .map(|r| {
                 use rand::seq::SliceRandom;
                 let mut order: Vec<usize> = (0..labels.len()).collect();
-                order.shuffle(&mut crate::rng::stream(seed, r as u64, crate::rng::Stream::Repeat));
+                order.shuffle(&mut crate::rng::stream(
+                    seed,
+                    r as u64,
+                    crate::rng::Stream::Repeat,
+                ));
                 let permuted: Vec<usize> = order.iter().map(|&i| labels[i]).collect();
                 let mut of = vec![0; labels.len()];
                 for (p, f) in splitter.folds(&permuted, folds).into_iter().enumerate() {
@@ -105,7 +115,11 @@ impl CvData {
     /// its rows are the validation part, all other training rows train.
     pub fn fold(&self, index: usize) -> FoldData {
         let (repeat, k) = (index / self.folds, index % self.folds);
-        let assignment = if repeat == 0 { &self.fold_of } else { &self.repeat_fold_of[repeat - 1] };
+        let assignment = if repeat == 0 {
+            &self.fold_of
+        } else {
+            &self.repeat_fold_of[repeat - 1]
+        };
         let nf = self.n_features();
         let mut f = FoldData {
             n_features: nf,
@@ -152,21 +166,37 @@ impl CvSets {
         splitter: Splitter,
         partitions: impl IntoIterator<Item = Option<&'a Partition>>,
     ) -> Result<Self, DataError> {
-        let base = std::sync::Arc::new(CvData::load_repeated(dataset, folds, repeats, seed, splitter)?);
-        let mut sets = CvSets { base, others: Vec::new(), dataset: dataset.clone(), seed };
+        let base = std::sync::Arc::new(CvData::load_repeated(
+            dataset, folds, repeats, seed, splitter,
+        )?);
+        let mut sets = CvSets {
+            base,
+            others: Vec::new(),
+            dataset: dataset.clone(),
+            seed,
+        };
         sets.add(partitions)?;
         Ok(sets)
     }
 
     /// Loads each of `partitions` not loaded yet (a sweep may hold configurations of an
     /// earlier spec version, on partitions the present spec no longer names).
-    pub fn add<'a>(&mut self, partitions: impl IntoIterator<Item = Option<&'a Partition>>) -> Result<(), DataError> {
+    pub fn add<'a>(
+        &mut self,
+        partitions: impl IntoIterator<Item = Option<&'a Partition>>,
+    ) -> Result<(), DataError> {
         let (folds, repeats) = (self.base.folds, self.base.repeats);
         for p in partitions.into_iter().flatten() {
             if self.others.iter().any(|(q, _)| q == p) {
                 continue;
             }
-            let data = CvData::load_repeated(&p.apply(&self.dataset), folds, repeats, self.seed, p.splitter)?;
+            let data = CvData::load_repeated(
+                &p.apply(&self.dataset),
+                folds,
+                repeats,
+                self.seed,
+                p.splitter,
+            )?;
             self.others.push((p.clone(), std::sync::Arc::new(data)));
         }
         Ok(())
@@ -210,7 +240,14 @@ pub fn run_folds(
                     if k >= data.folds {
                         break;
                     }
-                    let r = train::train_fold(&data.fold(k), params, seed, k as u64, device, &mut Silent);
+                    let r = train::train_fold(
+                        &data.fold(k),
+                        params,
+                        seed,
+                        k as u64,
+                        device,
+                        &mut Silent,
+                    );
                     results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
                 }
             });

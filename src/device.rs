@@ -48,14 +48,19 @@ pub fn load_cuda_backend() -> Result<(), String> {
                 let name = std::ffi::CString::new(c).map_err(|e| e.to_string())?;
                 // SAFETY: dlopen with a NUL-terminated name; the handle is kept for the
                 // life of the process (LibTorch's registrations point into the library).
-                let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+                let handle =
+                    unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
                 if !handle.is_null() {
                     return Ok(());
                 }
                 // SAFETY: dlerror returns a thread-local C string or null.
                 let err = unsafe { libc::dlerror() };
                 if !err.is_null() {
-                    reasons.push(unsafe { std::ffi::CStr::from_ptr(err) }.to_string_lossy().into_owned());
+                    reasons.push(
+                        unsafe { std::ffi::CStr::from_ptr(err) }
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
                 }
             }
             Err(reasons.join("; "))
@@ -69,21 +74,36 @@ pub fn parse(name: &str) -> Result<Device, DeviceError> {
     let index = match s.as_str() {
         "cpu" => return Ok(Device::Cpu),
         "auto" => {
-            return Ok(if load_cuda_backend().is_ok() { Device::cuda_if_available() } else { Device::Cpu });
+            return Ok(if load_cuda_backend().is_ok() {
+                Device::cuda_if_available()
+            } else {
+                Device::Cpu
+            });
         }
         "cuda" | "gpu" => 0,
-        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+        _ => match s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(i) => i,
             None => return Err(DeviceError::Unknown(name.to_string())),
         },
     };
-    load_cuda_backend().map_err(|reason| DeviceError::CudaLibrary { asked: name.to_string(), reason })?;
+    load_cuda_backend().map_err(|reason| DeviceError::CudaLibrary {
+        asked: name.to_string(),
+        reason,
+    })?;
     if !tch::Cuda::is_available() {
-        return Err(DeviceError::NoCuda { asked: name.to_string() });
+        return Err(DeviceError::NoCuda {
+            asked: name.to_string(),
+        });
     }
     let count = tch::Cuda::device_count() as usize;
     if index >= count {
-        return Err(DeviceError::NoSuchGpu { asked: name.to_string(), count });
+        return Err(DeviceError::NoSuchGpu {
+            asked: name.to_string(),
+            count,
+        });
     }
     Ok(Device::Cuda(index))
 }
@@ -93,14 +113,20 @@ pub fn parse(name: &str) -> Result<Device, DeviceError> {
 pub fn parse_all(name: &str) -> Result<Vec<Device>, DeviceError> {
     let first = parse(name)?;
     if matches!(name.trim().to_ascii_lowercase().as_str(), "cuda" | "gpu") {
-        return Ok((0..tch::Cuda::device_count().max(1) as usize).map(Device::Cuda).collect());
+        return Ok((0..tch::Cuda::device_count().max(1) as usize)
+            .map(Device::Cuda)
+            .collect());
     }
     Ok(vec![first])
 }
 
 /// The device of each of a run's workers: `jobs` on the CPU, or `per_device` (default
 /// 2) on each GPU that `name` stands for.
-pub fn workers(name: &str, jobs: usize, per_device: Option<usize>) -> Result<Vec<Device>, DeviceError> {
+pub fn workers(
+    name: &str,
+    jobs: usize,
+    per_device: Option<usize>,
+) -> Result<Vec<Device>, DeviceError> {
     let devices = parse_all(name)?;
     if devices == [Device::Cpu] {
         if per_device.is_some() {
@@ -109,7 +135,10 @@ pub fn workers(name: &str, jobs: usize, per_device: Option<usize>) -> Result<Vec
         return Ok(vec![Device::Cpu; jobs.max(1)]);
     }
     let per = per_device.unwrap_or(2).max(1);
-    Ok(devices.iter().flat_map(|d| std::iter::repeat_n(*d, per)).collect())
+    Ok(devices
+        .iter()
+        .flat_map(|d| std::iter::repeat_n(*d, per))
+        .collect())
 }
 
 /// The name used in output and stored results.
@@ -153,10 +182,12 @@ pub fn mixed_paths_note(devices: &[(String, i64)]) -> Option<String> {
 
 /// "3 on cpu, 6 on cpu+mkl-avx512": done folds per device label.
 pub fn folds_per_path(devices: &[(String, i64)]) -> String {
-    let on: Vec<String> = devices.iter().map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d })).collect();
+    let on: Vec<String> = devices
+        .iter()
+        .map(|(d, n)| format!("{n} on {}", if d.is_empty() { "?" } else { d }))
+        .collect();
     on.join(", ")
 }
-
 
 /// Whether `device` does bf16 arithmetic natively: on the CPU, AVX512-BF16 or AMX;
 /// GPUs are taken to have it.
@@ -171,9 +202,10 @@ fn cpu_has_bf16() -> bool {
     *HAS.get_or_init(|| {
         std::fs::read_to_string("/proc/cpuinfo")
             .map(|s| {
-                s.lines()
-                    .filter(|l| l.starts_with("flags"))
-                    .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+                s.lines().filter(|l| l.starts_with("flags")).any(|l| {
+                    l.split_whitespace()
+                        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+                })
             })
             .unwrap_or(false)
     })
@@ -188,7 +220,11 @@ mod tests {
         assert_eq!(mixed_paths_note(&[]), None);
         assert_eq!(mixed_paths_note(&[("cpu".into(), 12)]), None);
         let note = mixed_paths_note(&[("cpu".into(), 3), ("cpu+mkl-avx512".into(), 6)]).unwrap();
-        assert!(note.contains("2 kernel paths (3 on cpu, 6 on cpu+mkl-avx512)") && note.contains("--fp32-portable"), "{note}");
+        assert!(
+            note.contains("2 kernel paths (3 on cpu, 6 on cpu+mkl-avx512)")
+                && note.contains("--fp32-portable"),
+            "{note}"
+        );
     }
 
     #[test]
@@ -201,7 +237,9 @@ mod tests {
         // The backend is registered: without it LibTorch says it has no ATen_cuda
         // library; with it (and no GPU) it complains about the driver instead.
         if !tch::Cuda::is_available() {
-            let err = tch::Tensor::f_zeros([1], (tch::Kind::Float, Device::Cuda(0))).unwrap_err().to_string();
+            let err = tch::Tensor::f_zeros([1], (tch::Kind::Float, Device::Cuda(0)))
+                .unwrap_err()
+                .to_string();
             assert!(!err.contains("without ATen_cuda library"), "{err}");
         }
         if !tch::Cuda::is_available() {

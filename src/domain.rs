@@ -21,7 +21,12 @@ pub enum FoldState {
 }
 
 impl FoldState {
-    pub const ALL: [FoldState; 4] = [FoldState::Pending, FoldState::Running, FoldState::Done, FoldState::Failed];
+    pub const ALL: [FoldState; 4] = [
+        FoldState::Pending,
+        FoldState::Running,
+        FoldState::Done,
+        FoldState::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,7 +52,10 @@ pub struct UnknownFoldState(String);
 impl TryFrom<String> for FoldState {
     type Error = UnknownFoldState;
     fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
-        FoldState::ALL.into_iter().find(|st| st.as_str() == s).ok_or(UnknownFoldState(s))
+        FoldState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or(UnknownFoldState(s))
     }
 }
 
@@ -66,7 +74,10 @@ impl Owner {
             .filter(|h| !h.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "localhost".into());
-        Owner { host, pid: std::process::id() }
+        Owner {
+            host,
+            pid: std::process::id(),
+        }
     }
 
     pub fn worker(&self, slot: usize) -> String {
@@ -169,7 +180,12 @@ pub struct RungDecision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RungStep {
     /// The rung was complete: `configurations` went on to rung `rung`, `pruned` stopped.
-    Promoted { rung: u32, configurations: usize, pruned: usize, folds: u64 },
+    Promoted {
+        rung: u32,
+        configurations: usize,
+        pruned: usize,
+        folds: u64,
+    },
     /// Folds of the current rung are still pending or running.
     Waiting,
     /// Nothing is left to train.
@@ -180,7 +196,12 @@ pub enum RungStep {
     Speculated { folds: u64 },
     /// A race's last barrier was just decided (once): `configurations` are left,
     /// `pruned` left at it, and why it is over.
-    Ended { rung: u32, configurations: usize, pruned: usize, why: String },
+    Ended {
+        rung: u32,
+        configurations: usize,
+        pruned: usize,
+        why: String,
+    },
 }
 
 /// A configuration's result at a complete rung of successive halving.

@@ -13,8 +13,8 @@
 
 use crate::baselines::{self, Baseline, BaselineOptions};
 use crate::cv::{CvData, CvSummary};
-use crate::data::preprocess::Preprocessor;
 use crate::data::encode::Encoder;
+use crate::data::preprocess::Preprocessor;
 use crate::data::{self, DataError, DatasetSpec, Matrix, ReadOptions};
 use crate::metrics::{self, Metrics};
 use crate::params::{HyperParams, Monitor};
@@ -82,7 +82,11 @@ pub struct Evaluation {
 impl Evaluation {
     /// The score rule the configuration was ranked by.
     pub fn score_rule(&self) -> crate::cv::ScoreRule {
-        crate::cv::ScoreRule { delta: self.delta, w1: self.w1, w2: self.w2 }
+        crate::cv::ScoreRule {
+            delta: self.delta,
+            w1: self.w1,
+            w2: self.w2,
+        }
     }
 }
 
@@ -115,8 +119,20 @@ impl EvalData {
         let ignored_columns = std::iter::once(spec.label.clone())
             .chain(cv.prepared.dataset.excluded.iter().map(|(c, _)| c.clone()))
             .collect();
-        let read = ReadOptions { delimiter: None, decimal_comma: spec.decimal_comma };
-        Ok(EvalData { cv, val_x, val_y, test_x, test_y, train_x, ignored_columns, read })
+        let read = ReadOptions {
+            delimiter: None,
+            decimal_comma: spec.decimal_comma,
+        };
+        Ok(EvalData {
+            cv,
+            val_x,
+            val_y,
+            test_x,
+            test_y,
+            train_x,
+            ignored_columns,
+            read,
+        })
     }
 
     pub fn n_features(&self) -> usize {
@@ -141,11 +157,20 @@ impl EvalData {
     }
 
     /// Baselines fitted on the training part, scored on the test part.
-    pub fn baselines(&self, opts: BaselineOptions) -> Result<Vec<Baseline>, baselines::BaselineError> {
+    pub fn baselines(
+        &self,
+        opts: BaselineOptions,
+    ) -> Result<Vec<Baseline>, baselines::BaselineError> {
         let train_y = self.train_y();
         baselines::run_all(
-            &baselines::Part { x: &self.train_x, y: &train_y },
-            &baselines::Part { x: &self.test_x, y: &self.test_y },
+            &baselines::Part {
+                x: &self.train_x,
+                y: &train_y,
+            },
+            &baselines::Part {
+                x: &self.test_x,
+                y: &self.test_y,
+            },
             self.n_features(),
             self.class_names(),
             opts,
@@ -182,7 +207,10 @@ pub struct TrainedModel {
 
 /// Trains the final model and scores it on the test part. Returns the model (to save)
 /// and the parts of the [`Evaluation`] that come from training and testing.
-pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel, FinalRun), EvalError> {
+pub fn train_and_test(
+    data: &EvalData,
+    t: FinalTraining,
+) -> Result<(TrainedModel, FinalRun), EvalError> {
     let nf = data.n_features();
     let k = data.class_names().len();
     let fold = FoldData {
@@ -197,14 +225,28 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
     let fitted = train::train_final(&fold, &t.params, t.seed, t.device, t.observer)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
-    let (validation_loss, validation_accuracy) = train::score(&fitted.net, &fold.val_x, &fold.val_y, nf, t.device)?;
+    let (validation_loss, validation_accuracy) =
+        train::score(&fitted.net, &fold.val_x, &fold.val_y, nf, t.device)?;
     let test_probs: Vec<f64> =
-        train::predict_proba(&fitted.net, &to_f32(&data.test_x), nf, t.device)?.into_iter().map(f64::from).collect();
+        train::predict_proba(&fitted.net, &to_f32(&data.test_x), nf, t.device)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
     let test_pred = metrics::argmax_rows(&test_probs, k);
-    let test = metrics::evaluate(&data.test_y, &test_pred, Some(&test_probs), data.class_names());
+    let test = metrics::evaluate(
+        &data.test_y,
+        &test_pred,
+        Some(&test_probs),
+        data.class_names(),
+    );
     let meta = ModelMeta {
         format: 1,
-        params: t.params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        params: t
+            .params
+            .canonical()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         feature_names: data.cv.prepared.dataset.feature_names.clone(),
         class_names: data.class_names().to_vec(),
         ignored_columns: data.ignored_columns.clone(),
@@ -221,7 +263,14 @@ pub fn train_and_test(data: &EvalData, t: FinalTraining) -> Result<(TrainedModel
         validation_loss,
         test,
     };
-    Ok((TrainedModel { vs: fitted.vs, net: fitted.net, meta }, final_run))
+    Ok((
+        TrainedModel {
+            vs: fitted.vs,
+            net: fitted.net,
+            meta,
+        },
+        final_run,
+    ))
 }
 
 /// Training and test results of [`train_and_test`].
@@ -280,9 +329,12 @@ impl TrainedModel {
         let err = |path: PathBuf, message: String| EvalError::Model { path, message };
         std::fs::create_dir_all(dir).map_err(|e| err(dir.into(), format!("cannot create: {e}")))?;
         let weights = dir.join(WEIGHTS_FILE);
-        self.vs.save(&weights).map_err(|e| err(weights.clone(), e.to_string()))?;
+        self.vs
+            .save(&weights)
+            .map_err(|e| err(weights.clone(), e.to_string()))?;
         let meta = dir.join(META_FILE);
-        let json = serde_json::to_string(&self.meta).map_err(|e| err(meta.clone(), e.to_string()))?;
+        let json =
+            serde_json::to_string(&self.meta).map_err(|e| err(meta.clone(), e.to_string()))?;
         std::fs::write(&meta, json).map_err(|e| err(meta.clone(), format!("cannot write: {e}")))?;
         Ok(())
     }
@@ -330,7 +382,11 @@ impl FilePredictions {
     pub fn accuracy(&self) -> Option<(f64, usize)> {
         let (_, labels) = self.labels.as_ref()?;
         let n = labels.len().min(self.predictions.len());
-        let right = labels.iter().zip(&self.predictions).filter(|(l, p)| **l == p.class).count();
+        let right = labels
+            .iter()
+            .zip(&self.predictions)
+            .filter(|(l, p)| **l == p.class)
+            .count();
         (n > 0).then(|| (right as f64 / n as f64, n))
     }
 }
@@ -346,42 +402,80 @@ impl SavedModel {
     pub fn load(dir: &Path) -> Result<SavedModel, EvalError> {
         let err = |path: PathBuf, message: String| EvalError::Model { path, message };
         let meta_path = dir.join(META_FILE);
-        let text = std::fs::read_to_string(&meta_path)
-            .map_err(|e| err(meta_path.clone(), format!("cannot read ({e}); is {} a model folder written by `gridsweep evaluate`?", dir.display())))?;
-        let mut meta: ModelMeta =
-            serde_json::from_str(&text).map_err(|e| err(meta_path.clone(), format!("not a gridsweep model description: {e}")))?;
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| {
+            err(
+                meta_path.clone(),
+                format!(
+                    "cannot read ({e}); is {} a model folder written by `gridsweep evaluate`?",
+                    dir.display()
+                ),
+            )
+        })?;
+        let mut meta: ModelMeta = serde_json::from_str(&text).map_err(|e| {
+            err(
+                meta_path.clone(),
+                format!("not a gridsweep model description: {e}"),
+            )
+        })?;
         if meta.encoder.columns.is_empty() {
             // Saved before text columns: every feature a numeric column of the file.
             meta.encoder.columns = meta
                 .feature_names
                 .iter()
-                .map(|n| crate::data::encode::ColumnCode { name: n.clone(), code: crate::data::encode::Code::Numeric })
+                .map(|n| crate::data::encode::ColumnCode {
+                    name: n.clone(),
+                    code: crate::data::encode::Code::Numeric,
+                })
                 .collect();
         }
         let mut p = HyperParams::default();
-        p.apply_object(&meta.params).map_err(|e| err(meta_path.clone(), e.to_string()))?;
+        p.apply_object(&meta.params)
+            .map_err(|e| err(meta_path.clone(), e.to_string()))?;
         let mut vs = nn::VarStore::new(Device::Cpu);
         let mut rng = crate::rng::stream(0, 0, crate::rng::Stream::InitialWeights);
-        let net = DenseNet::new(&vs.root(), meta.feature_names.len() as i64, meta.class_names.len() as i64, &p, &mut rng);
+        let net = DenseNet::new(
+            &vs.root(),
+            meta.feature_names.len() as i64,
+            meta.class_names.len() as i64,
+            &p,
+            &mut rng,
+        );
         let weights = dir.join(WEIGHTS_FILE);
-        vs.load(&weights).map_err(|e| err(weights.clone(), e.to_string()))?;
-        Ok(SavedModel { dir: dir.into(), meta, _vs: vs, net })
+        vs.load(&weights)
+            .map_err(|e| err(weights.clone(), e.to_string()))?;
+        Ok(SavedModel {
+            dir: dir.into(),
+            meta,
+            _vs: vs,
+            net,
+        })
     }
 
     /// Classifies the rows of a CSV with the model's input columns (encoded as in
     /// training); also returns the `id_column`'s values when one is asked for.
-    pub fn predict_file(&self, file: &Path, o: &PredictOptions) -> Result<FilePredictions, EvalError> {
+    pub fn predict_file(
+        &self,
+        file: &Path,
+        o: &PredictOptions,
+    ) -> Result<FilePredictions, EvalError> {
         // The training data's label column comes first among the ignored columns.
         let label = match &o.label {
             Some(l) => Some((l.as_str(), true)),
-            None => self.meta.ignored_columns.first().map(|l| (l.as_str(), false)),
+            None => self
+                .meta
+                .ignored_columns
+                .first()
+                .map(|l| (l.as_str(), false)),
         };
         let rows = data::load_features(
             file,
             data::FeatureRequest {
                 encoder: &self.meta.encoder,
                 ignored: &self.meta.ignored_columns,
-                read: ReadOptions { delimiter: o.delimiter, decimal_comma: o.decimal_comma || self.meta.read.decimal_comma },
+                read: ReadOptions {
+                    delimiter: o.delimiter,
+                    decimal_comma: o.decimal_comma || self.meta.read.decimal_comma,
+                },
                 strict: o.strict,
                 ignore_extra: o.ignore_extra,
                 id_column: o.id_column.as_deref(),
@@ -391,7 +485,10 @@ impl SavedModel {
         Ok(FilePredictions {
             predictions: self.predict(&rows.x)?,
             ids: rows.ids,
-            labels: rows.labels.zip(label).map(|(v, (name, _))| (name.to_string(), v)),
+            labels: rows
+                .labels
+                .zip(label)
+                .map(|(v, (name, _))| (name.to_string(), v)),
         })
     }
 
@@ -408,7 +505,10 @@ impl SavedModel {
             .map(|row| {
                 let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
                 let best = metrics::argmax_rows(&row, k)[0];
-                Prediction { class: self.meta.class_names[best].clone(), probabilities: row }
+                Prediction {
+                    class: self.meta.class_names[best].clone(),
+                    probabilities: row,
+                }
             })
             .collect())
     }

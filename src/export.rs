@@ -10,10 +10,10 @@
 //! Values are written as pandas writes them: floats in Python's `repr` form (`1e-07`,
 //! `10.0`), dicts in Python's literal form. Rows are written as they are produced.
 
-use crate::score::{mean_std, ScoreRule};
+use crate::domain::ImportedDetails;
 use crate::params::{Activation, OptimizerKind};
 use crate::rank::{min_ranks, ConfigRow};
-use crate::domain::ImportedDetails;
+use crate::score::{mean_std, ScoreRule};
 use crate::store::FoldMetrics;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -54,7 +54,11 @@ pub fn py_float(x: f64) -> String {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if x.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{:e}", x); // e.g. "-1.2345e-7"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -65,13 +69,20 @@ pub fn py_float(x: f64) -> String {
     let sign = if neg { "-" } else { "" };
     if !(-4 < decpt && decpt <= 16) {
         let (head, tail) = digits.split_at(1);
-        let frac = if tail.is_empty() { String::new() } else { format!(".{tail}") };
+        let frac = if tail.is_empty() {
+            String::new()
+        } else {
+            format!(".{tail}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{head}{frac}e{esign}{:02}", exp.abs())
     } else if decpt <= 0 {
         format!("{sign}0.{}{digits}", "0".repeat((-decpt) as usize))
     } else if decpt as usize >= digits.len() {
-        format!("{sign}{digits}{}.0", "0".repeat(decpt as usize - digits.len()))
+        format!(
+            "{sign}{digits}{}.0",
+            "0".repeat(decpt as usize - digits.len())
+        )
     } else {
         let (a, b) = digits.split_at(decpt as usize);
         format!("{sign}{a}.{b}")
@@ -84,7 +95,13 @@ fn cell(v: &Value) -> String {
         Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
         Value::Number(n) => py_float(n.as_f64().unwrap_or(f64::NAN)),
         Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "True".into() } else { "False".into() },
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
         Value::Null => String::new(),
         other => other.to_string(),
     }
@@ -108,7 +125,10 @@ fn py_literal(v: &Value) -> String {
 /// default a canonical form leaves out (`protocol`, `precision`), or empty where it does
 /// not apply.
 pub fn param_cell(p: &Map<String, Value>, k: &str) -> String {
-    p.get(k).map(cell).or_else(|| crate::params::omitted_default(k).map(String::from)).unwrap_or_default()
+    p.get(k)
+        .map(cell)
+        .or_else(|| crate::params::omitted_default(k).map(String::from))
+        .unwrap_or_default()
 }
 
 fn float_of(p: &Map<String, Value>, k: &str) -> f64 {
@@ -132,7 +152,10 @@ pub const TIE_COLUMNS: [&str; 2] = ["in_tie_set", "p_not_worse"];
 /// probability (empty for a configuration outside the ranking: partial rows).
 fn tie_cells(ties: &HashMap<String, (bool, f64)>, id: &str) -> [String; 2] {
     match ties.get(id) {
-        Some((tied, p)) => [if *tied { "True" } else { "False" }.to_string(), py_float(*p)],
+        Some((tied, p)) => [
+            if *tied { "True" } else { "False" }.to_string(),
+            py_float(*p),
+        ],
         None => [String::new(), String::new()],
     }
 }
@@ -149,7 +172,10 @@ pub fn hpo_combined(
     resource: Option<&HashMap<String, i64>>,
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
+    let selected: Vec<&ConfigRow> = rows
+        .iter()
+        .filter(|r| resource.is_some() || r.summary.is_some())
+        .collect();
     let params: Vec<&Map<String, Value>> = selected.iter().map(|r| &r.params).collect();
     // `weight_constraint` has the study's (misspelt) column; a notebook row, which has
     // none, writes 0 there as the study's file did.
@@ -173,11 +199,16 @@ pub fn hpo_combined(
         let act = p.get("activation").and_then(Value::as_str).unwrap_or("");
         let opt = p.get("optimizer").and_then(Value::as_str).unwrap_or("");
         let s = summary.as_ref();
-        let metric = |f: fn(&crate::cv::CvSummary) -> f64| s.map(|s| py_float(f(s))).unwrap_or_default();
-        let delta = s.map(|s| py_float(rule.delta(s.mean_train_accuracy, s.mean_val_accuracy))).unwrap_or_default();
+        let metric =
+            |f: fn(&crate::cv::CvSummary) -> f64| s.map(|s| py_float(f(s))).unwrap_or_default();
+        let delta = s
+            .map(|s| py_float(rule.delta(s.mean_train_accuracy, s.mean_val_accuracy)))
+            .unwrap_or_default();
         let mut rec = vec![
             act.to_string(),
-            Activation::parse(act).map(|a| a.code().to_string()).unwrap_or_default(),
+            Activation::parse(act)
+                .map(|a| a.code().to_string())
+                .unwrap_or_default(),
             int_of(p, "batch_size"),
             delta,
             py_float(float_of(p, "dropout")),
@@ -191,13 +222,19 @@ pub fn hpo_combined(
             int_of(p, "neurons_4"),
             int_of(p, "num_hidden_layers"),
             opt.to_string(),
-            OptimizerKind::parse(opt).map(|o| py_float(o.code() as f64)).unwrap_or_default(),
+            OptimizerKind::parse(opt)
+                .map(|o| py_float(o.code() as f64))
+                .unwrap_or_default(),
             py_float(float_of(p, "reduce_lr_factor")),
             py_float(float_of(p, "reduce_lr_min_lr")),
             int_of(p, "reduce_lr_patience"),
             metric(|s| s.std_train_accuracy),
             metric(|s| s.std_val_accuracy),
-            py_float(p.get("weight_constraint").and_then(Value::as_f64).unwrap_or(0.0)),
+            py_float(
+                p.get("weight_constraint")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0),
+            ),
         ];
         rec.extend(extra.iter().map(|k| param_cell(p, k)));
         if let Some(r) = resource {
@@ -243,7 +280,10 @@ pub fn cv_results(
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
     let (n_folds, grid_keys) = (columns.n_folds, &columns.keys);
-    let selected: Vec<&ConfigRow> = rows.iter().filter(|r| resource.is_some() || r.summary.is_some()).collect();
+    let selected: Vec<&ConfigRow> = rows
+        .iter()
+        .filter(|r| resource.is_some() || r.summary.is_some())
+        .collect();
     let none = Vec::new();
     let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
     let mean_test: Vec<f64> = selected
@@ -251,7 +291,9 @@ pub fn cv_results(
         .map(|r| {
             let f = fold_list(&r.config_id);
             match &r.summary {
-                _ if !f.is_empty() => mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0,
+                _ if !f.is_empty() => {
+                    mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0
+                }
                 Some(s) => s.mean_val_accuracy,
                 None => f64::NEG_INFINITY,
             }
@@ -260,7 +302,14 @@ pub fn cv_results(
     let ranks = min_ranks(&mean_test);
 
     let mut w = csv::Writer::from_writer(out);
-    let mut header: Vec<String> = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"].map(String::from).to_vec();
+    let mut header: Vec<String> = [
+        "mean_fit_time",
+        "std_fit_time",
+        "mean_score_time",
+        "std_score_time",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(grid_keys.iter().map(|k| format!("param_{k}")));
     header.push("params".into());
     header.extend((0..n_folds).map(|k| format!("split{k}_test_score")));
@@ -279,7 +328,10 @@ pub fn cv_results(
         let p = &r.params;
         let f = fold_list(&r.config_id);
         let by_fold = |k: usize, g: fn(&FoldMetrics) -> f64| {
-            f.iter().find(|m| m.fold == k as i64).map(|m| py_float(g(m))).unwrap_or_default()
+            f.iter()
+                .find(|m| m.fold == k as i64)
+                .map(|m| py_float(g(m)))
+                .unwrap_or_default()
         };
         // Over the folds; without any, the summary's (`of`), or empty.
         let stat = |g: fn(&FoldMetrics) -> f64, of: Option<SummaryStat>| {
@@ -296,32 +348,73 @@ pub fn cv_results(
         let mut rec = Vec::with_capacity(header.len());
         match columns.imported.get(&r.config_id) {
             // The file's own timings (each empty where it had none).
-            Some(d) => rec.extend([d.mean_fit_time, d.std_fit_time, d.mean_score_time, d.std_score_time].map(|x| x.map(py_float).unwrap_or_default())),
+            Some(d) => rec.extend(
+                [
+                    d.mean_fit_time,
+                    d.std_fit_time,
+                    d.mean_score_time,
+                    d.std_score_time,
+                ]
+                .map(|x| x.map(py_float).unwrap_or_default()),
+            ),
             None => {
                 let (mf, sf) = stat(|m| m.fit_seconds, None);
                 let (ms, ss) = stat(|m| m.score_seconds, None);
                 rec.extend([mf, sf, ms, ss]);
             }
         }
-        let stated = |k: &String| !columns.stated_only || columns.imported.get(&r.config_id).is_some_and(|d| d.stated.contains(k));
-        rec.extend(grid_keys.iter().map(|k| if stated(k) { param_cell(p, k) } else { String::new() }));
+        let stated = |k: &String| {
+            !columns.stated_only
+                || columns
+                    .imported
+                    .get(&r.config_id)
+                    .is_some_and(|d| d.stated.contains(k))
+        };
+        rec.extend(grid_keys.iter().map(|k| {
+            if stated(k) {
+                param_cell(p, k)
+            } else {
+                String::new()
+            }
+        }));
         let dict: Vec<String> = grid_keys
             .iter()
             .filter(|k| stated(k))
             .filter_map(|k| {
-                let v = p.get(k).cloned().or_else(|| crate::params::omitted_default(k).map(Value::from))?;
+                let v = p
+                    .get(k)
+                    .cloned()
+                    .or_else(|| crate::params::omitted_default(k).map(Value::from))?;
                 Some(format!("'{k}': {}", py_literal(&v)))
             })
             .collect();
         rec.push(format!("{{{}}}", dict.join(", ")));
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.val_accuracy)));
-        let (mt, st) = stat(|m| m.val_accuracy, Some(|s| (s.mean_val_accuracy, s.std_val_accuracy)));
-        rec.extend([mt, st, if mean_test[i] == f64::NEG_INFINITY { String::new() } else { ranks[i].to_string() }]);
+        let (mt, st) = stat(
+            |m| m.val_accuracy,
+            Some(|s| (s.mean_val_accuracy, s.std_val_accuracy)),
+        );
+        rec.extend([
+            mt,
+            st,
+            if mean_test[i] == f64::NEG_INFINITY {
+                String::new()
+            } else {
+                ranks[i].to_string()
+            },
+        ]);
         rec.extend((0..n_folds).map(|k| by_fold(k, |m| m.train_accuracy)));
-        let (mtr, str_) = stat(|m| m.train_accuracy, Some(|s| (s.mean_train_accuracy, s.std_train_accuracy)));
+        let (mtr, str_) = stat(
+            |m| m.train_accuracy,
+            Some(|s| (s.mean_train_accuracy, s.std_train_accuracy)),
+        );
         rec.extend([mtr, str_]);
         if let Some(res) = resource {
-            rec.push(res.get(&r.config_id).map(|e| e.to_string()).unwrap_or_default());
+            rec.push(
+                res.get(&r.config_id)
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            );
         }
         if let Some(t) = ties {
             rec.extend(tie_cells(t, &r.config_id));

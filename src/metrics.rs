@@ -94,7 +94,12 @@ pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize], n_classes: usize) ->
 
 /// Report of a (possibly expected) confusion matrix; `scores` (row-major,
 /// `n_classes` per row, aligned with `y_true`) give the PR curves, if any.
-pub fn from_confusion(cm: Vec<Vec<f64>>, class_names: &[String], y_true: &[usize], scores: Option<&[f64]>) -> Metrics {
+pub fn from_confusion(
+    cm: Vec<Vec<f64>>,
+    class_names: &[String],
+    y_true: &[usize],
+    scores: Option<&[f64]>,
+) -> Metrics {
     let k = class_names.len();
     let total: f64 = cm.iter().flatten().sum();
     let diag: f64 = (0..k).map(|i| cm[i][i]).sum();
@@ -114,8 +119,14 @@ pub fn from_confusion(cm: Vec<Vec<f64>>, class_names: &[String], y_true: &[usize
     }
     let avg = |weight: &dyn Fn(&ClassReport) -> f64| {
         let w: f64 = classes.iter().map(weight).sum();
-        let mean = |f: &dyn Fn(&ClassReport) -> f64| ratio(classes.iter().map(|c| weight(c) * f(c)).sum::<f64>(), w);
-        Average { precision: mean(&|c| c.precision), recall: mean(&|c| c.recall), f1: mean(&|c| c.f1) }
+        let mean = |f: &dyn Fn(&ClassReport) -> f64| {
+            ratio(classes.iter().map(|c| weight(c) * f(c)).sum::<f64>(), w)
+        };
+        Average {
+            precision: mean(&|c| c.precision),
+            recall: mean(&|c| c.recall),
+            f1: mean(&|c| c.f1),
+        }
     };
     let macro_avg = avg(&|_| 1.0);
     let weighted_avg = avg(&|c| c.support as f64);
@@ -134,16 +145,35 @@ pub fn from_confusion(cm: Vec<Vec<f64>>, class_names: &[String], y_true: &[usize
                 let (precision, recall) = precision_recall_curve(&truth, &col);
                 let auc = trapezoid_auc(&recall, &precision);
                 let average_precision = Some(average_precision(&recall, &precision));
-                PrCurve { class: class_names[c].clone(), precision, recall, auc, average_precision }
+                PrCurve {
+                    class: class_names[c].clone(),
+                    precision,
+                    recall,
+                    auc,
+                    average_precision,
+                }
             })
             .collect(),
         None => Vec::new(),
     };
-    Metrics { accuracy: ratio(diag, total), classes, macro_avg, weighted_avg, confusion: cm, confusion_normalized, pr_curves }
+    Metrics {
+        accuracy: ratio(diag, total),
+        classes,
+        macro_avg,
+        weighted_avg,
+        confusion: cm,
+        confusion_normalized,
+        pr_curves,
+    }
 }
 
 /// Metrics of predictions: labels, and optional per-class scores for the curves.
-pub fn evaluate(y_true: &[usize], y_pred: &[usize], scores: Option<&[f64]>, class_names: &[String]) -> Metrics {
+pub fn evaluate(
+    y_true: &[usize],
+    y_pred: &[usize],
+    scores: Option<&[f64]>,
+    class_names: &[String],
+) -> Metrics {
     let cm = confusion_matrix(y_true, y_pred, class_names.len());
     from_confusion(cm, class_names, y_true, scores)
 }
@@ -171,9 +201,17 @@ pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> (Vec<f64>, Vec
         }
     }
     let positives = tps.last().copied().unwrap_or(0.0);
-    let mut precision: Vec<f64> = tps.iter().zip(&fps).map(|(t, f)| ratio(*t, t + f)).rev().collect();
-    let mut recall: Vec<f64> =
-        tps.iter().map(|t| if positives > 0.0 { t / positives } else { 1.0 }).rev().collect();
+    let mut precision: Vec<f64> = tps
+        .iter()
+        .zip(&fps)
+        .map(|(t, f)| ratio(*t, t + f))
+        .rev()
+        .collect();
+    let mut recall: Vec<f64> = tps
+        .iter()
+        .map(|t| if positives > 0.0 { t / positives } else { 1.0 })
+        .rev()
+        .collect();
     precision.push(1.0);
     recall.push(0.0);
     (precision, recall)
@@ -182,14 +220,22 @@ pub fn precision_recall_curve(y_true: &[bool], scores: &[f64]) -> (Vec<f64>, Vec
 /// Area under a curve by the trapezoid rule, for x monotonic in either direction
 /// (scikit-learn's `auc`).
 pub fn trapezoid_auc(x: &[f64], y: &[f64]) -> f64 {
-    let area: f64 = x.windows(2).zip(y.windows(2)).map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0).sum();
+    let area: f64 = x
+        .windows(2)
+        .zip(y.windows(2))
+        .map(|(xs, ys)| (xs[1] - xs[0]) * (ys[0] + ys[1]) / 2.0)
+        .sum();
     area.abs()
 }
 
 /// scikit-learn's `average_precision_score` from `precision_recall_curve`'s points
 /// (recall decreasing): −Σ (r[i+1] − r[i])·p[i].
 pub fn average_precision(recall: &[f64], precision: &[f64]) -> f64 {
-    -recall.windows(2).zip(precision).map(|(r, p)| (r[1] - r[0]) * p).sum::<f64>()
+    -recall
+        .windows(2)
+        .zip(precision)
+        .map(|(r, p)| (r[1] - r[0]) * p)
+        .sum::<f64>()
 }
 
 /// Index of the largest value per row (ties: the first), as `argmax`.
@@ -234,12 +280,22 @@ mod tests {
             close(m.classes[i].recall, r[i]);
             close(m.classes[i].f1, f[i]);
         }
-        assert_eq!(m.classes.iter().map(|c| c.support).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            m.classes.iter().map(|c| c.support).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
         close(m.macro_avg.f1, 0.6551226551226551);
         close(m.weighted_avg.precision, 0.6666666666666666);
         close(m.weighted_avg.recall, 0.6666666666666666);
         close(m.weighted_avg.f1, 0.6601731601731602);
-        assert_eq!(m.confusion, vec![vec![2.0, 0.0, 1.0], vec![1.0, 2.0, 1.0], vec![0.0, 1.0, 4.0]]);
+        assert_eq!(
+            m.confusion,
+            vec![
+                vec![2.0, 0.0, 1.0],
+                vec![1.0, 2.0, 1.0],
+                vec![0.0, 1.0, 4.0]
+            ]
+        );
         close(m.confusion_normalized[1][0], 0.25);
     }
 
@@ -247,11 +303,26 @@ mod tests {
     fn precision_recall_curve_matches_sklearn() {
         let truth: Vec<bool> = Y_TRUE.iter().map(|&t| t == 2).collect();
         let (p, r) = precision_recall_curve(&truth, &SCORE_2);
-        let ep = [0.4166666666666667, 0.5, 0.5555555555555556, 0.7142857142857143, 0.6666666666666666, 1.0, 1.0, 1.0, 1.0];
+        let ep = [
+            0.4166666666666667,
+            0.5,
+            0.5555555555555556,
+            0.7142857142857143,
+            0.6666666666666666,
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+        ];
         let er = [1.0, 1.0, 1.0, 1.0, 0.8, 0.8, 0.6, 0.2, 0.0];
         assert_eq!(p.len(), ep.len());
         for i in 0..ep.len() {
-            assert!((p[i] - ep[i]).abs() < 1e-12 && (r[i] - er[i]).abs() < 1e-12, "point {i}: {} {}", p[i], r[i]);
+            assert!(
+                (p[i] - ep[i]).abs() < 1e-12 && (r[i] - er[i]).abs() < 1e-12,
+                "point {i}: {} {}",
+                p[i],
+                r[i]
+            );
         }
         assert!((trapezoid_auc(&r, &p) - 0.9380952380952381).abs() < 1e-12);
         // sklearn.metrics.average_precision_score(y == 2, score_2)

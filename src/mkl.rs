@@ -156,7 +156,9 @@ impl Kernels {
             "avx512" => Ok(Some(Kernels::Avx512)),
             "avx2" => Ok(Some(Kernels::Avx2)),
             "portable" => Ok(Some(Kernels::Portable)),
-            other => Err(format!("`{other}`: expected auto, avx512, avx2 or portable")),
+            other => Err(format!(
+                "`{other}`: expected auto, avx512, avx2 or portable"
+            )),
         }
     }
 
@@ -180,7 +182,9 @@ impl Kernels {
     /// The path a recorded CPU label names (`cpu` is the AVX2 path: what a database
     /// made before `--kernels` recorded for AMD CPUs and CPUs without AVX-512).
     pub fn of_label(label: &str) -> Option<Kernels> {
-        [Kernels::Avx512, Kernels::Avx2, Kernels::Portable].into_iter().find(|k| k.label() == label)
+        [Kernels::Avx512, Kernels::Avx2, Kernels::Portable]
+            .into_iter()
+            .find(|k| k.label() == label)
     }
 }
 
@@ -196,13 +200,20 @@ impl Cpu {
     /// This machine's (`GRIDSWEEP_CPU_AVX512=0` pretends it has no AVX-512, for tests).
     pub fn this() -> Cpu {
         let pretend_none = std::env::var("GRIDSWEEP_CPU_AVX512").is_ok_and(|v| v.trim() == "0");
-        Cpu { avx512: cpu_has_avx512() && !pretend_none, avx2: cpu_has_avx2() }
+        Cpu {
+            avx512: cpu_has_avx512() && !pretend_none,
+            avx2: cpu_has_avx2(),
+        }
     }
 
     /// The default path: MKL's AVX-512 kernels wherever the CPU has them, whatever its
     /// vendor; AVX2 elsewhere.
     pub fn default_kernels(self) -> Kernels {
-        if self.avx512 { Kernels::Avx512 } else { Kernels::Avx2 }
+        if self.avx512 {
+            Kernels::Avx512
+        } else {
+            Kernels::Avx2
+        }
     }
 
     fn runs(self, k: Kernels) -> bool {
@@ -219,12 +230,19 @@ impl Cpu {
 pub enum KernelsError {
     #[error("--kernels avx512: this CPU has no AVX-512 (MKL's AVX-512 kernels need avx512f, cd, bw, dq and vl), so there is no such kernel to run here; leave the option out (the default is avx2 here)")]
     NoAvx512,
-    #[error("--kernels portable: this CPU has no AVX2, which the portable path's ATen kernels need")]
+    #[error(
+        "--kernels portable: this CPU has no AVX2, which the portable path's ATen kernels need"
+    )]
     NoAvx2,
     #[error("sweep `{sweep}`'s done folds ran on `{recorded}` (--kernels {}), which this CPU cannot run ({why}); its default path is `{here}`. \
              Going on here mixes the two paths (the same fold trains to numbers that differ in rounding): give --kernels {} to go on anyway, \
              or continue the sweep on a CPU that runs `{recorded}`", Kernels::of_label(recorded).map_or("?", Kernels::name), Kernels::of_label(here).map_or("?", Kernels::name))]
-    CannotKeep { sweep: String, recorded: &'static str, here: &'static str, why: &'static str },
+    CannotKeep {
+        sweep: String,
+        recorded: &'static str,
+        here: &'static str,
+        why: &'static str,
+    },
 }
 
 /// The kernel path of a process: the one asked for (`--kernels`, explicit: checked
@@ -232,7 +250,11 @@ pub enum KernelsError {
 /// the sweep's done CPU folds, and its name) where this CPU runs it, else the CPU's
 /// default ([`Cpu::default_kernels`]). A sweep whose path this CPU cannot run is
 /// refused rather than continued on another path silently.
-pub fn resolve(requested: Option<Kernels>, recorded: Option<(Kernels, &str)>, cpu: Cpu) -> Result<Kernels, KernelsError> {
+pub fn resolve(
+    requested: Option<Kernels>,
+    recorded: Option<(Kernels, &str)>,
+    cpu: Cpu,
+) -> Result<Kernels, KernelsError> {
     if let Some(k) = requested {
         return match k {
             _ if cpu.runs(k) => Ok(k),
@@ -246,7 +268,11 @@ pub fn resolve(requested: Option<Kernels>, recorded: Option<(Kernels, &str)>, cp
             sweep: sweep.to_string(),
             recorded: k.label(),
             here: cpu.default_kernels().label(),
-            why: if k == Kernels::Avx512 { "it has no AVX-512" } else { "it has no AVX2" },
+            why: if k == Kernels::Avx512 {
+                "it has no AVX-512"
+            } else {
+                "it has no AVX2"
+            },
         }),
         None => Ok(cpu.default_kernels()),
     }
@@ -322,7 +348,9 @@ pub const VENDOR_ENV: &str = "GRIDSWEEP_MKL_VENDOR";
 
 /// Reads [`VENDOR_ENV`]; call before any tensor operation.
 pub fn vendor_from_env() -> Result<(), MklError> {
-    let Ok(v) = std::env::var(VENDOR_ENV) else { return Ok(()) };
+    let Ok(v) = std::env::var(VENDOR_ENV) else {
+        return Ok(());
+    };
     let answer = match v.trim() {
         "intel" => 1,
         "other" => 2,
@@ -388,22 +416,62 @@ mod tests {
 
     #[test]
     fn a_path_is_asked_for_kept_or_the_cpus_default() {
-        let both = Cpu { avx512: true, avx2: true };
-        let avx2_only = Cpu { avx512: false, avx2: true };
+        let both = Cpu {
+            avx512: true,
+            avx2: true,
+        };
+        let avx2_only = Cpu {
+            avx512: false,
+            avx2: true,
+        };
         // Nothing asked, nothing recorded: AVX-512 wherever the CPU has it.
         assert_eq!(resolve(None, None, both), Ok(Kernels::Avx512));
         assert_eq!(resolve(None, None, avx2_only), Ok(Kernels::Avx2));
         // A sweep keeps its path where this CPU runs it.
-        assert_eq!(resolve(None, Some((Kernels::Avx2, "s")), both), Ok(Kernels::Avx2));
-        assert_eq!(resolve(None, Some((Kernels::Portable, "s")), avx2_only), Ok(Kernels::Portable));
+        assert_eq!(
+            resolve(None, Some((Kernels::Avx2, "s")), both),
+            Ok(Kernels::Avx2)
+        );
+        assert_eq!(
+            resolve(None, Some((Kernels::Portable, "s")), avx2_only),
+            Ok(Kernels::Portable)
+        );
         // ... and is refused where it cannot, naming both paths and the way on.
         let e = resolve(None, Some((Kernels::Avx512, "s")), avx2_only).unwrap_err();
-        assert_eq!(e, KernelsError::CannotKeep { sweep: "s".into(), recorded: "cpu+mkl-avx512", here: "cpu", why: "it has no AVX-512" });
-        assert!(e.to_string().contains("give --kernels avx2 to go on anyway"), "{e}");
+        assert_eq!(
+            e,
+            KernelsError::CannotKeep {
+                sweep: "s".into(),
+                recorded: "cpu+mkl-avx512",
+                here: "cpu",
+                why: "it has no AVX-512"
+            }
+        );
+        assert!(
+            e.to_string()
+                .contains("give --kernels avx2 to go on anyway"),
+            "{e}"
+        );
         // Asked for: that path, where the CPU runs it, whatever was recorded.
-        assert_eq!(resolve(Some(Kernels::Avx2), Some((Kernels::Avx512, "s")), both), Ok(Kernels::Avx2));
-        assert_eq!(resolve(Some(Kernels::Avx512), None, avx2_only), Err(KernelsError::NoAvx512));
-        assert_eq!(resolve(Some(Kernels::Portable), None, Cpu { avx512: false, avx2: false }), Err(KernelsError::NoAvx2));
+        assert_eq!(
+            resolve(Some(Kernels::Avx2), Some((Kernels::Avx512, "s")), both),
+            Ok(Kernels::Avx2)
+        );
+        assert_eq!(
+            resolve(Some(Kernels::Avx512), None, avx2_only),
+            Err(KernelsError::NoAvx512)
+        );
+        assert_eq!(
+            resolve(
+                Some(Kernels::Portable),
+                None,
+                Cpu {
+                    avx512: false,
+                    avx2: false
+                }
+            ),
+            Err(KernelsError::NoAvx2)
+        );
         for k in [Kernels::Avx512, Kernels::Avx2, Kernels::Portable] {
             assert_eq!(Kernels::of_label(k.label()), Some(k));
             assert_eq!(Kernels::parse(k.name()), Ok(Some(k)));
@@ -423,7 +491,10 @@ mod tests {
         // SAFETY: dlopen of a library this process already links (no new
         // initialisation); the symbol is a C function without arguments.
         let own = unsafe {
-            let lib = libc::dlopen(c"libtorch_cpu.so".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+            let lib = libc::dlopen(
+                c"libtorch_cpu.so".as_ptr(),
+                libc::RTLD_NOW | libc::RTLD_NOLOAD,
+            );
             assert!(!lib.is_null(), "libtorch_cpu.so is linked");
             let f = libc::dlsym(lib, c"mkl_serv_intel_cpu_true".as_ptr());
             assert!(!f.is_null());

@@ -21,8 +21,8 @@
 //! race is the same fold of the repeated grid (the same split, the same seeds): its
 //! results are a repeated grid's, bit for bit.
 
-use crate::score::ScoreRule;
 use crate::domain::{Ahead, RaceDecision, RaceEntry};
+use crate::score::ScoreRule;
 use crate::tieset::{self, Candidate, Settings};
 
 // The defaults were chosen by measurement (docs/less-work.md, "Racing: measured"):
@@ -47,7 +47,10 @@ pub struct Race {
 impl Race {
     /// The most folds a configuration runs: k × the repeats it may use.
     pub fn max_folds(&self, k: usize, repeats: usize) -> usize {
-        k * self.max_repeats.map_or(repeats, |m| (m as usize).min(repeats)).max(1)
+        k * self
+            .max_repeats
+            .map_or(repeats, |m| (m as usize).min(repeats))
+            .max(1)
     }
 
     /// The folds every configuration starts with.
@@ -75,21 +78,33 @@ pub fn plan(rules: &Rules, entries: &[RaceEntry]) -> Result<RaceDecision, String
         .iter()
         .map(|e| {
             let params = crate::config::params_object(&e.params_json)
-                .and_then(|o| crate::params::HyperParams::from_object(&o).map_err(|err| err.to_string()))
+                .and_then(|o| {
+                    crate::params::HyperParams::from_object(&o).map_err(|err| err.to_string())
+                })
                 .map_err(|why| format!("configuration {}: {why}", e.config_id))?;
-            let (train, val): (Vec<f64>, Vec<f64>) = e.folds.iter().map(|&(_, t, v, _)| (t, v)).unzip();
+            let (train, val): (Vec<f64>, Vec<f64>) =
+                e.folds.iter().map(|&(_, t, v, _)| (t, v)).unzip();
             Ok(Entrant {
                 config_id: e.config_id.clone(),
                 position: e.position,
                 score: score_of_means(&rules.rule, &train, &val),
-                folds: e.folds.iter().map(|&(f, t, v, s)| (f, rules.rule.score(t, v), s)).collect(),
+                folds: e
+                    .folds
+                    .iter()
+                    .map(|&(f, t, v, s)| (f, rules.rule.score(t, v), s))
+                    .collect(),
                 failed: e.failed,
                 parameters: rules.dims.map(|(nf, nc)| params.parameter_count(nf, nc)),
             })
         })
         .collect::<Result<Vec<Entrant>, String>>()?;
     let stage = decide(&rules.race, rules.k, rules.max_folds, &entrants);
-    Ok(RaceDecision { drop: stage.drop, next_fold: stage.next_fold, scores: stage.scores, ended: stage.ended })
+    Ok(RaceDecision {
+        drop: stage.drop,
+        next_fold: stage.next_fold,
+        scores: stage.scores,
+        ended: stage.ended,
+    })
 }
 
 /// While a barrier waits on its last folds: at most `idle` folds for idle workers to
@@ -101,7 +116,10 @@ pub fn plan(rules: &Rules, entries: &[RaceEntry]) -> Result<RaceDecision, String
 /// far, deleted when it drops it; so the order changes only how much of that work is
 /// kept, never a result.
 pub fn speculate(rules: &Rules, race: &[Ahead], idle: usize) -> Vec<(String, i64)> {
-    let mut order: Vec<(&Ahead, Option<f64>)> = race.iter().map(|a| (a, a.means.map(|(t, v)| rules.rule.score(t, v)))).collect();
+    let mut order: Vec<(&Ahead, Option<f64>)> = race
+        .iter()
+        .map(|a| (a, a.means.map(|(t, v)| rules.rule.score(t, v))))
+        .collect();
     order.sort_by(|a, b| match (a.1, b.1) {
         (Some(x), Some(y)) => y.total_cmp(&x),
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -133,7 +151,12 @@ pub fn speculate(rules: &Rules, race: &[Ahead], idle: usize) -> Vec<(String, i64
 /// study's table; the paired test looks at the per-fold scores.
 pub fn score_of_means(rule: &ScoreRule, train: &[f64], val: &[f64]) -> Option<f64> {
     let n = train.len().min(val.len());
-    (n > 0).then(|| rule.score(train[..n].iter().sum::<f64>() / n as f64, val[..n].iter().sum::<f64>() / n as f64))
+    (n > 0).then(|| {
+        rule.score(
+            train[..n].iter().sum::<f64>() / n as f64,
+            val[..n].iter().sum::<f64>() / n as f64,
+        )
+    })
 }
 
 /// A configuration still in the race, at a barrier.
@@ -169,11 +192,29 @@ pub struct Stage {
 /// The decision at a barrier: `entrants` (every configuration still in the race, in
 /// grid order), a k-fold CV of at most `max_folds` folds.
 pub fn decide(race: &Race, k: usize, max_folds: usize, entrants: &[Entrant]) -> Stage {
-    let scores: Vec<Option<f64>> = entrants.iter().map(|e| if e.failed || e.folds.is_empty() { None } else { e.score }).collect();
-    let mut drop: Vec<String> = entrants.iter().zip(&scores).filter(|(e, s)| e.failed || s.is_none()).map(|(e, _)| e.config_id.clone()).collect();
+    let scores: Vec<Option<f64>> = entrants
+        .iter()
+        .map(|e| {
+            if e.failed || e.folds.is_empty() {
+                None
+            } else {
+                e.score
+            }
+        })
+        .collect();
+    let mut drop: Vec<String> = entrants
+        .iter()
+        .zip(&scores)
+        .filter(|(e, s)| e.failed || s.is_none())
+        .map(|(e, _)| e.config_id.clone())
+        .collect();
     // Ranked by the study's rule (the score of the mean accuracies), ties by grid
     // position; the leader is the first.
-    let mut live: Vec<(&Entrant, f64)> = entrants.iter().zip(&scores).filter_map(|(e, s)| Some((e, (*s)?))).collect();
+    let mut live: Vec<(&Entrant, f64)> = entrants
+        .iter()
+        .zip(&scores)
+        .filter_map(|(e, s)| Some((e, (*s)?)))
+        .collect();
     live.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
     let folds = live.iter().map(|(e, _)| e.folds.len()).min().unwrap_or(0);
     let mut all_equivalent = false;
@@ -191,9 +232,17 @@ pub fn decide(race: &Race, k: usize, max_folds: usize, entrants: &[Entrant]) -> 
             })
             .collect();
         if let Some(t) = tieset::tie_set(&candidates, k, &race.ties) {
-            drop.extend(t.verdicts.iter().filter(|v| !v.tied).map(|v| v.config_id.clone()));
+            drop.extend(
+                t.verdicts
+                    .iter()
+                    .filter(|v| !v.tied)
+                    .map(|v| v.config_id.clone()),
+            );
             let members: Vec<&tieset::Verdict> = t.verdicts.iter().filter(|v| v.tied).collect();
-            all_equivalent = members.len() > 1 && members[1..].iter().all(|v| v.p_equivalent >= race.ties.confidence);
+            all_equivalent = members.len() > 1
+                && members[1..]
+                    .iter()
+                    .all(|v| v.p_equivalent >= race.ties.confidence);
             live.retain(|(e, _)| t.members.contains(&e.config_id));
         }
     }
@@ -203,13 +252,23 @@ pub fn decide(race: &Race, k: usize, max_folds: usize, entrants: &[Entrant]) -> 
             None => "no configuration is left".into(),
         })
     } else if all_equivalent {
-        Some(format!("the {} left are practically equivalent (within ±{} with probability ≥ {})", live.len(), race.ties.rope, race.ties.confidence))
+        Some(format!(
+            "the {} left are practically equivalent (within ±{} with probability ≥ {})",
+            live.len(),
+            race.ties.rope,
+            race.ties.confidence
+        ))
     } else if folds >= max_folds {
         Some(format!("{max_folds} folds, the most the race may use; {} are left, not credibly worse than the leader", live.len()))
     } else {
         None
     };
-    Stage { drop, next_fold: ended.is_none().then_some(folds as i64), scores, ended }
+    Stage {
+        drop,
+        next_fold: ended.is_none().then_some(folds as i64),
+        scores,
+        ended,
+    }
 }
 
 #[cfg(test)]
@@ -217,7 +276,11 @@ mod tests {
     use super::*;
 
     fn race() -> Race {
-        Race { ties: Settings::default(), min_folds: 3, max_repeats: None }
+        Race {
+            ties: Settings::default(),
+            min_folds: 3,
+            max_repeats: None,
+        }
     }
 
     fn entrant(id: &str, position: i64, scores: &[f64]) -> Entrant {
@@ -225,7 +288,11 @@ mod tests {
             config_id: id.into(),
             position,
             score: (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64),
-            folds: scores.iter().enumerate().map(|(i, &s)| (i as i64, s, 1.0)).collect(),
+            folds: scores
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| (i as i64, s, 1.0))
+                .collect(),
             failed: false,
             parameters: None,
         }
@@ -246,7 +313,15 @@ mod tests {
     #[test]
     fn the_clearly_worse_drop_and_a_clear_winner_ends_the_race() {
         let e: Vec<Entrant> = (0..6)
-            .map(|c| entrant(&format!("c{c}"), c as i64, &(0..3).map(|i| if c == 0 { 0.65 } else { 0.55 } + noise(i, c)).collect::<Vec<_>>()))
+            .map(|c| {
+                entrant(
+                    &format!("c{c}"),
+                    c as i64,
+                    &(0..3)
+                        .map(|i| if c == 0 { 0.65 } else { 0.55 } + noise(i, c))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         let s = decide(&race(), 3, 30, &e);
         assert_eq!(s.drop.len(), 5, "{s:?}");
@@ -258,12 +333,32 @@ mod tests {
     fn a_true_tie_ends_as_equivalent_or_at_the_last_fold() {
         // Equal configurations up to fold noise: no one is credibly worse; with a wide ROPE they are
         // practically equivalent at once, with a narrow one the race runs to the end.
-        let e: Vec<Entrant> = (0..4).map(|c| entrant(&format!("c{c}"), c as i64, &(0..6).map(|i| 0.6 + noise(i, c)).collect::<Vec<_>>())).collect();
-        let wide = Race { ties: Settings { rope: 0.05, ..Settings::default() }, ..race() };
+        let e: Vec<Entrant> = (0..4)
+            .map(|c| {
+                entrant(
+                    &format!("c{c}"),
+                    c as i64,
+                    &(0..6).map(|i| 0.6 + noise(i, c)).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let wide = Race {
+            ties: Settings {
+                rope: 0.05,
+                ..Settings::default()
+            },
+            ..race()
+        };
         let s = decide(&wide, 3, 30, &e);
         assert!(s.drop.is_empty());
         assert!(s.ended.unwrap().contains("practically equivalent"));
-        let narrow = Race { ties: Settings { rope: 0.0, ..Settings::default() }, ..race() };
+        let narrow = Race {
+            ties: Settings {
+                rope: 0.0,
+                ..Settings::default()
+            },
+            ..race()
+        };
         let s = decide(&narrow, 3, 6, &e);
         assert!(s.drop.is_empty(), "{s:?}");
         assert!(s.ended.unwrap().contains("6 folds"));
@@ -273,9 +368,24 @@ mod tests {
 
     #[test]
     fn a_failed_configuration_leaves() {
-        let mut e = vec![entrant("a", 0, &[0.6, 0.61, 0.6]), entrant("b", 1, &[0.6, 0.6, 0.61]), entrant("c", 2, &[0.6])];
+        let mut e = vec![
+            entrant("a", 0, &[0.6, 0.61, 0.6]),
+            entrant("b", 1, &[0.6, 0.6, 0.61]),
+            entrant("c", 2, &[0.6]),
+        ];
         e[2].failed = true;
-        let s = decide(&Race { ties: Settings { rope: 0.0, ..Settings::default() }, ..race() }, 3, 30, &e);
+        let s = decide(
+            &Race {
+                ties: Settings {
+                    rope: 0.0,
+                    ..Settings::default()
+                },
+                ..race()
+            },
+            3,
+            30,
+            &e,
+        );
         assert_eq!(s.drop, ["c"]);
         assert_eq!(s.scores[2], None);
         assert_eq!(s.next_fold, Some(3));
@@ -283,13 +393,35 @@ mod tests {
 
     #[test]
     fn training_ahead_goes_round_the_race_best_first_within_the_idle_and_the_most_folds() {
-        let rules = Rules { race: race(), k: 3, max_folds: 5, rule: ScoreRule::default(), dims: None };
-        let a = |id: &str, folds: i64, ahead: i64, val: Option<f64>| Ahead { config_id: id.into(), folds, ahead, means: val.map(|v| (v, v)) };
+        let rules = Rules {
+            race: race(),
+            k: 3,
+            max_folds: 5,
+            rule: ScoreRule::default(),
+            dims: None,
+        };
+        let a = |id: &str, folds: i64, ahead: i64, val: Option<f64>| Ahead {
+            config_id: id.into(),
+            folds,
+            ahead,
+            means: val.map(|v| (v, v)),
+        };
         // b scores best, c has no done fold yet, a is between.
-        let race3 = [a("a", 2, 0, Some(0.5)), a("b", 2, 1, Some(0.6)), a("c", 2, 0, None)];
-        let ids = |v: Vec<(String, i64)>| v.into_iter().map(|(a, f)| format!("{a}{f}")).collect::<Vec<_>>();
+        let race3 = [
+            a("a", 2, 0, Some(0.5)),
+            a("b", 2, 1, Some(0.6)),
+            a("c", 2, 0, None),
+        ];
+        let ids = |v: Vec<(String, i64)>| {
+            v.into_iter()
+                .map(|(a, f)| format!("{a}{f}"))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(speculate(&rules, &race3, 2)), ["b3", "a2"]);
-        assert_eq!(ids(speculate(&rules, &race3, 7)), ["b3", "a2", "c2", "b4", "a3", "c3", "a4"]);
+        assert_eq!(
+            ids(speculate(&rules, &race3, 7)),
+            ["b3", "a2", "c2", "b4", "a3", "c3", "a4"]
+        );
         // Nothing past the most folds, however many are idle.
         assert_eq!(speculate(&rules, &race3, 100).len(), 2 + 3 + 3);
         assert!(speculate(&rules, &[a("a", 5, 0, Some(0.5))], 4).is_empty());
@@ -301,25 +433,51 @@ mod tests {
     #[test]
     fn the_race_ranks_by_the_score_of_the_mean_accuracies() {
         use crate::score::DeltaKind;
-        let rule = ScoreRule { delta: DeltaKind::Relative, w1: 0.4, w2: 1.0 };
-        let rules = Rules { race: Race { min_folds: 10, ..race() }, k: 3, max_folds: 30, rule, dims: None };
+        let rule = ScoreRule {
+            delta: DeltaKind::Relative,
+            w1: 0.4,
+            w2: 1.0,
+        };
+        let rules = Rules {
+            race: Race {
+                min_folds: 10,
+                ..race()
+            },
+            k: 3,
+            max_folds: 30,
+            rule,
+            dims: None,
+        };
         // a: steady; b: one fold with a low validation accuracy, whose relative Δ weighs
         // heavily in that fold's score but little in the score of the means.
         let entry = |id: &str, position: i64, folds: &[(f64, f64)]| RaceEntry {
             config_id: id.into(),
             position,
             params_json: "{}".into(),
-            folds: folds.iter().enumerate().map(|(i, &(t, v))| (i as i64, t, v, 1.0)).collect(),
+            folds: folds
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, v))| (i as i64, t, v, 1.0))
+                .collect(),
             failed: false,
         };
         let a = entry("a", 0, &[(0.70, 0.645), (0.70, 0.645), (0.70, 0.645)]);
         let b = entry("b", 1, &[(0.70, 0.70), (0.70, 0.70), (0.70, 0.54)]);
-        let per_fold = |e: &RaceEntry| e.folds.iter().map(|&(_, t, v, _)| rule.score(t, v)).sum::<f64>() / 3.0;
+        let per_fold = |e: &RaceEntry| {
+            e.folds
+                .iter()
+                .map(|&(_, t, v, _)| rule.score(t, v))
+                .sum::<f64>()
+                / 3.0
+        };
         let of_means = |e: &RaceEntry| {
             let (t, v): (Vec<f64>, Vec<f64>) = e.folds.iter().map(|&(_, t, v, _)| (t, v)).unzip();
             score_of_means(&rule, &t, &v).unwrap()
         };
-        assert!(per_fold(&a) > per_fold(&b) && of_means(&b) > of_means(&a), "the two rules disagree here");
+        assert!(
+            per_fold(&a) > per_fold(&b) && of_means(&b) > of_means(&a),
+            "the two rules disagree here"
+        );
         let d = plan(&rules, &[a.clone(), b.clone()]).unwrap();
         assert_eq!(d.scores, vec![Some(of_means(&a)), Some(of_means(&b))]);
     }
@@ -327,8 +485,22 @@ mod tests {
     #[test]
     fn max_folds_take_the_spec_repeats_or_fewer() {
         assert_eq!(race().max_folds(3, 10), 30);
-        assert_eq!(Race { max_repeats: Some(4), ..race() }.max_folds(3, 10), 12);
-        assert_eq!(Race { max_repeats: Some(40), ..race() }.max_folds(3, 10), 30);
+        assert_eq!(
+            Race {
+                max_repeats: Some(4),
+                ..race()
+            }
+            .max_folds(3, 10),
+            12
+        );
+        assert_eq!(
+            Race {
+                max_repeats: Some(40),
+                ..race()
+            }
+            .max_folds(3, 10),
+            30
+        );
         assert_eq!(race().first_folds(3, 1), 3);
     }
 }

@@ -38,7 +38,11 @@ pub fn rank(rows: &[ConfigRow], rule: &ScoreRule) -> Vec<Ranked> {
             })
         })
         .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.position.cmp(&b.position)));
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.position.cmp(&b.position))
+    });
     for (i, r) in out.iter_mut().enumerate() {
         r.rank = i + 1;
     }
@@ -74,7 +78,11 @@ pub fn min_ranks(scores: &[f64]) -> Vec<usize> {
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut ranks = vec![0; scores.len()];
     for (i, &j) in idx.iter().enumerate() {
-        ranks[j] = if i > 0 && scores[idx[i - 1]] == scores[j] { ranks[idx[i - 1]] } else { i + 1 };
+        ranks[j] = if i > 0 && scores[idx[i - 1]] == scores[j] {
+            ranks[idx[i - 1]]
+        } else {
+            i + 1
+        };
     }
     ranks
 }

@@ -5,13 +5,13 @@
 //! PNG shown, SVG linked). Being well-formed lets the test suite parse it as XML and
 //! check its structure.
 
+use crate::domain::Counts;
 use crate::evaluate::Evaluation;
 use crate::export::display_value;
 use crate::metrics::Metrics;
 use crate::plots::{self, ConfigPoint, PlotError};
 use crate::rank::Ranked;
 use crate::spec::Spec;
-use crate::domain::Counts;
 use crate::text::shell_word;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -75,7 +75,15 @@ pub enum ReportError {
 pub use crate::text::esc;
 
 fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn pct(v: f64) -> String {
@@ -84,9 +92,18 @@ fn pct(v: f64) -> String {
 
 /// A figure: the PNG shown, the SVG linked.
 fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
-    let rel = |p: &PathBuf| p.strip_prefix(out).unwrap_or(p).to_string_lossy().replace('\\', "/");
-    let png = files.iter().find(|p| p.extension().is_some_and(|e| e == "png"));
-    let svg = files.iter().find(|p| p.extension().is_some_and(|e| e == "svg"));
+    let rel = |p: &PathBuf| {
+        p.strip_prefix(out)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let png = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "png"));
+    let svg = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "svg"));
     if let Some(png) = png {
         let _ = writeln!(
             html,
@@ -94,7 +111,8 @@ fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
             esc(&rel(png)),
             esc(caption),
             esc(caption),
-            svg.map(|s| format!(" (<a href=\"{}\">SVG</a>)", esc(&rel(s)))).unwrap_or_default()
+            svg.map(|s| format!(" (<a href=\"{}\">SVG</a>)", esc(&rel(s))))
+                .unwrap_or_default()
         );
     }
 }
@@ -102,8 +120,17 @@ fn figure(html: &mut String, files: &[PathBuf], out: &Path, caption: &str) {
 fn metrics_table(html: &mut String, m: &Metrics) {
     html.push_str("<table class=\"metrics\"><thead><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th><th>PR-AUC</th><th>average precision</th></tr></thead><tbody>\n");
     for (i, c) in m.classes.iter().enumerate() {
-        let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
-        let ap = m.pr_curves.get(i).and_then(|p| p.average_precision).map(|a| format!("{a:.4}")).unwrap_or_default();
+        let auc = m
+            .pr_curves
+            .get(i)
+            .map(|p| format!("{:.4}", p.auc))
+            .unwrap_or_default();
+        let ap = m
+            .pr_curves
+            .get(i)
+            .and_then(|p| p.average_precision)
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_default();
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{auc}</td><td>{ap}</td></tr>",
@@ -115,14 +142,21 @@ fn metrics_table(html: &mut String, m: &Metrics) {
         );
     }
     let support: usize = m.classes.iter().map(|c| c.support).sum();
-    for (name, a) in [("macro avg", &m.macro_avg), ("weighted avg", &m.weighted_avg)] {
+    for (name, a) in [
+        ("macro avg", &m.macro_avg),
+        ("weighted avg", &m.weighted_avg),
+    ] {
         let _ = writeln!(
             html,
             "<tr class=\"avg\"><td>{name}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{support}</td><td></td></tr>",
             a.precision, a.recall, a.f1
         );
     }
-    let _ = writeln!(html, "</tbody></table>\n<p>Accuracy: <strong>{}</strong> of {support} test rows.</p>", pct(m.accuracy));
+    let _ = writeln!(
+        html,
+        "</tbody></table>\n<p>Accuracy: <strong>{}</strong> of {support} test rows.</p>",
+        pct(m.accuracy)
+    );
 }
 
 const CSS: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -177,32 +211,54 @@ pub fn write(input: &ReportInput, out: &Path) -> Result<PathBuf, ReportError> {
             db_word(input)
         );
     }
-    let _ = writeln!(html, "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>", env!("CARGO_PKG_VERSION"), crate::text::utc(crate::store::now()));
+    let _ = writeln!(
+        html,
+        "<footer class=\"note\">Made by gridsweep {} on {}.</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION"),
+        crate::text::utc(crate::store::now())
+    );
     let page = out.join("index.html");
-    std::fs::write(&page, html).map_err(|source| ReportError::Io { path: page.clone(), source })?;
+    std::fs::write(&page, html).map_err(|source| ReportError::Io {
+        path: page.clone(),
+        source,
+    })?;
     Ok(page)
 }
-
 
 /// The page written into `out` as one file: each picture inlined as its SVG (a
 /// `data:` URI; the PNG where there is no SVG) and the links to the separate SVG files
 /// dropped. What `serve` hands out as the report's download.
 pub fn self_contained(out: &Path) -> Result<String, ReportError> {
     use base64::Engine as _;
-    let read = |p: &Path| std::fs::read(p).map_err(|source| ReportError::Io { path: p.to_path_buf(), source });
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| ReportError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
     let page = out.join("index.html");
     let html = String::from_utf8_lossy(&read(&page)?).into_owned();
     let mut inlined = String::with_capacity(html.len());
     let mut rest = html.as_str();
     while let Some(i) = rest.find("src=\"img/") {
         let start = i + "src=\"".len();
-        let Some(len) = rest[start..].find('"') else { break };
+        let Some(len) = rest[start..].find('"') else {
+            break;
+        };
         let rel = &rest[start..start + len];
         let png = out.join(rel);
         let svg = png.with_extension("svg");
-        let (mime, bytes) = if svg.exists() { ("image/svg+xml", read(&svg)?) } else { ("image/png", read(&png)?) };
+        let (mime, bytes) = if svg.exists() {
+            ("image/svg+xml", read(&svg)?)
+        } else {
+            ("image/png", read(&png)?)
+        };
         inlined.push_str(&rest[..start]);
-        let _ = write!(inlined, "data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+        let _ = write!(
+            inlined,
+            "data:{mime};base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        );
         rest = &rest[start + len..];
     }
     inlined.push_str(rest);
@@ -210,7 +266,9 @@ pub fn self_contained(out: &Path) -> Result<String, ReportError> {
     let mut out_html = String::with_capacity(inlined.len());
     let mut rest = inlined.as_str();
     while let Some(i) = rest.find(" (<a href=\"img/") {
-        let Some(end) = rest[i..].find("</a>)") else { break };
+        let Some(end) = rest[i..].find("</a>)") else {
+            break;
+        };
         out_html.push_str(&rest[..i]);
         rest = &rest[i + end + "</a>)".len()..];
     }
@@ -220,7 +278,13 @@ pub fn self_contained(out: &Path) -> Result<String, ReportError> {
 
 /// How sure is the choice: the winners over the weights, the Pareto front, what
 /// mattered per sub-grid, and the runners-up tested against the winner.
-fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze::Analysis, img: &Path, out: &Path) -> Result<(), ReportError> {
+fn confidence_section(
+    html: &mut String,
+    input: &ReportInput,
+    a: &crate::analyze::Analysis,
+    img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     let short = |id: &str| id[..12.min(id.len())].to_string();
     let chosen = input.chosen;
     html.push_str("<section id=\"confidence\">\n<h2>How sure is the choice?</h2>\n");
@@ -241,11 +305,27 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
             s.margin_up,
             s.intervals.len()
         );
-        let bands: Vec<plots::WeightBand> = s.intervals.iter().map(|i| (i.from, i.to, format!("{} (#{})", short(&i.config_id), i.rank))).collect();
+        let bands: Vec<plots::WeightBand> = s
+            .intervals
+            .iter()
+            .map(|i| {
+                (
+                    i.from,
+                    i.to,
+                    format!("{} (#{})", short(&i.config_id), i.rank),
+                )
+            })
+            .collect();
         html.push_str("<div class=\"gallery\">\n");
         let files = plots::weight_bands(&img.join("weights"), &bands, s.w)?;
-        figure(html, &files, out, "The winner for every weighting; red: this sweep's weights");
-        let on_front: std::collections::HashSet<&str> = a.pareto.iter().map(|p| p.config_id.as_str()).collect();
+        figure(
+            html,
+            &files,
+            out,
+            "The winner for every weighting; red: this sweep's weights",
+        );
+        let on_front: std::collections::HashSet<&str> =
+            a.pareto.iter().map(|p| p.config_id.as_str()).collect();
         let points: Vec<plots::FrontPoint> = input
             .ranked
             .iter()
@@ -262,10 +342,30 @@ fn confidence_section(html: &mut String, input: &ReportInput, a: &crate::analyze
     }
     html.push_str("<h3>What mattered (fANOVA importance of the score; share of its variance)</h3>\n<table><thead><tr><th>configurations</th><th>n</th><th>most important hyperparameters</th></tr></thead><tbody>\n");
     for g in &a.groups {
-        let Some(t) = g.importance.iter().find(|t| t.target == "score") else { continue };
-        let top: Vec<String> = t.importances.iter().take(5).map(|i| format!("{} {:.2}", esc(&i.param), i.importance)).collect();
-        let name = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", esc(&g.name)) };
-        let _ = writeln!(html, "<tr><td>{name}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>", g.configurations, if top.is_empty() { "—".into() } else { top.join(", ") });
+        let Some(t) = g.importance.iter().find(|t| t.target == "score") else {
+            continue;
+        };
+        let top: Vec<String> = t
+            .importances
+            .iter()
+            .take(5)
+            .map(|i| format!("{} {:.2}", esc(&i.param), i.importance))
+            .collect();
+        let name = if g.name == "all" {
+            "the whole sweep".to_string()
+        } else {
+            format!("sub-grid {}", esc(&g.name))
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td>{name}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+            g.configurations,
+            if top.is_empty() {
+                "—".into()
+            } else {
+                top.join(", ")
+            }
+        );
     }
     html.push_str("</tbody></table>\n");
     html.push_str("<h3>Is the winner better than its runners-up?</h3>\n");
@@ -347,14 +447,22 @@ fn tie_set_part(html: &mut String, input: &ReportInput, t: &crate::tieset::TieSe
     }
     html.push_str("<table class=\"ties\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>P(best, or within the ROPE of it)</th><th>P(within the ROPE)</th></tr></thead><tbody>\n");
     for v in t.verdicts.iter().filter(|v| v.tied).take(input.top.max(10)) {
-        let class = if v.config_id == t.pick { " class=\"chosen\"" } else { "" };
+        let class = if v.config_id == t.pick {
+            " class=\"chosen\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             html,
             "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.2}</td></tr>",
             v.rank,
             esc(&short(&v.config_id)),
             v.score,
-            if v.config_id == t.leader { "leader".to_string() } else { format!("{:.2}", v.p_not_worse) },
+            if v.config_id == t.leader {
+                "leader".to_string()
+            } else {
+                format!("{:.2}", v.p_not_worse)
+            },
             v.p_equivalent
         );
     }
@@ -365,15 +473,28 @@ fn tie_set_part(html: &mut String, input: &ReportInput, t: &crate::tieset::TieSe
 }
 
 /// The sweep: its facts, the class balance, the spec as run.
-fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+fn summary_section(
+    html: &mut String,
+    input: &ReportInput,
+    img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     let spec = input.spec;
     let n = |v: &[usize]| v.iter().sum::<usize>();
     html.push_str("<section id=\"summary\">\n<h2>Sweep</h2>\n<dl class=\"facts\">\n");
     let mut facts: Vec<(&str, String)> = vec![("name", esc(&spec.name))];
     match input.evaluation {
         Some(e) => {
-            let rows_total = n(&e.class_counts.train) + n(&e.class_counts.validation) + n(&e.class_counts.test);
-            facts.push(("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())]))));
+            let rows_total =
+                n(&e.class_counts.train) + n(&e.class_counts.validation) + n(&e.class_counts.test);
+            facts.push((
+                "data",
+                format!(
+                    "{} (sha256 {}…)",
+                    esc(&spec.dataset.path.display().to_string()),
+                    esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())])
+                ),
+            ));
             facts.push((
                 "rows",
                 format!(
@@ -386,8 +507,18 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
                 ),
             ));
         }
-        None if input.imported => facts.push(("imported from", esc(&spec.dataset.path.display().to_string()))),
-        None => facts.push(("data", format!("{} (sha256 {}…)", esc(&spec.dataset.path.display().to_string()), esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())])))),
+        None if input.imported => facts.push((
+            "imported from",
+            esc(&spec.dataset.path.display().to_string()),
+        )),
+        None => facts.push((
+            "data",
+            format!(
+                "{} (sha256 {}…)",
+                esc(&spec.dataset.path.display().to_string()),
+                esc(&input.dataset_fingerprint[..16.min(input.dataset_fingerprint.len())])
+            ),
+        )),
     }
     facts.extend([
         ("cross-validation", if spec.cv.repeats > 1 {
@@ -439,18 +570,36 @@ fn summary_section(html: &mut String, input: &ReportInput, img: &Path, out: &Pat
         let files = plots::class_balance(
             &img.join("class-balance"),
             &e.class_names,
-            &[("training", e.class_counts.train.clone()), ("validation", e.class_counts.validation.clone()), ("test", e.class_counts.test.clone())],
+            &[
+                ("training", e.class_counts.train.clone()),
+                ("validation", e.class_counts.validation.clone()),
+                ("test", e.class_counts.test.clone()),
+            ],
         )?;
-        figure(html, &files, out, "Rows per class in each part of the split");
+        figure(
+            html,
+            &files,
+            out,
+            "Rows per class in each part of the split",
+        );
     }
     let spec_json = serde_json::to_string_pretty(spec).unwrap_or_default();
-    let _ = writeln!(html, "<details><summary>The spec as run</summary><pre>{}</pre></details>\n</section>", esc(&spec_json));
+    let _ = writeln!(
+        html,
+        "<details><summary>The spec as run</summary><pre>{}</pre></details>\n</section>",
+        esc(&spec_json)
+    );
     Ok(())
 }
 
 /// The best configurations, and every configuration's score (complete ones and those
 /// successive halving stopped) against Δacc and against each varying hyperparameter.
-fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -> Result<(), ReportError> {
+fn top_section(
+    html: &mut String,
+    input: &ReportInput,
+    img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     html.push_str("<section id=\"top\">\n<h2>Top configurations</h2>\n<table class=\"ranking\"><thead><tr><th>rank</th><th>id</th><th>score</th><th>val acc (mean ± std)</th><th>train acc</th><th>Δacc</th>");
     if input.tie_set.is_some() {
         html.push_str("<th title=\"P(best, or within the ROPE of the best); empty: credibly worse\">tie set</th>");
@@ -461,7 +610,11 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     html.push_str("</tr></thead><tbody>\n");
     for r in input.ranked.iter().take(input.top) {
         let s = &r.summary;
-        let class = if r.config_id == input.chosen { " class=\"chosen\"" } else { "" };
+        let class = if r.config_id == input.chosen {
+            " class=\"chosen\""
+        } else {
+            ""
+        };
         let _ = write!(
             html,
             "<tr{class}><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4} ± {:.4}</td><td>{:.4}</td><td>{}</td>",
@@ -482,15 +635,23 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             let _ = write!(html, "<td>{cell}</td>");
         }
         for k in input.varying {
-            let _ = write!(html, "<td>{}</td>", esc(&crate::export::param_cell(&r.params, k)));
+            let _ = write!(
+                html,
+                "<td>{}</td>",
+                esc(&crate::export::param_cell(&r.params, k))
+            );
         }
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table>\n");
     // Every configuration: the complete ones first (the chosen one is among them),
     // then those successive halving stopped, at the epochs they reached.
-    let every: Vec<(&Ranked, Option<i64>)> =
-        input.ranked.iter().map(|r| (r, None)).chain(input.partial.iter().map(|p| (&p.ranked, Some(p.epochs)))).collect();
+    let every: Vec<(&Ranked, Option<i64>)> = input
+        .ranked
+        .iter()
+        .map(|r| (r, None))
+        .chain(input.partial.iter().map(|p| (&p.ranked, Some(p.epochs))))
+        .collect();
     let points: Vec<ConfigPoint> = every
         .iter()
         .map(|(r, stopped_at)| ConfigPoint {
@@ -500,11 +661,19 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             stopped_at: *stopped_at,
         })
         .collect();
-    let chosen = input.ranked.iter().position(|r| r.config_id == input.chosen);
+    let chosen = input
+        .ranked
+        .iter()
+        .position(|r| r.config_id == input.chosen);
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::hpo_scatter(&img.join("hpo-scatter"), &points, chosen, &input.rule)?;
     if input.partial.is_empty() {
-        figure(html, &files, out, "Every complete configuration; the evaluated one in red; dashed: equal score");
+        figure(
+            html,
+            &files,
+            out,
+            "Every complete configuration; the evaluated one in red; dashed: equal score",
+        );
     } else {
         let caption = format!(
             "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
@@ -515,16 +684,28 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
     }
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(input.chosen))?;
-        let what = if input.rungs.iter().any(|r| r.bracket > 0) { "Hyperband: one panel per bracket; in each" } else { "Successive halving:" };
+        let what = if input.rungs.iter().any(|r| r.bracket > 0) {
+            "Hyperband: one panel per bracket; in each"
+        } else {
+            "Successive halving:"
+        };
         figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark dots: went on, dark squares: finished (its configured epochs), light: pruned; red: evaluated"));
     }
     for w in input.weak_rungs {
-        let _ = writeln!(html, "<p class=\"warning\"><strong>Warning:</strong> {}</p>", esc(w));
+        let _ = writeln!(
+            html,
+            "<p class=\"warning\"><strong>Warning:</strong> {}</p>",
+            esc(w)
+        );
     }
     for key in input.varying {
         // One group of scores per value, in axis order: numbers ascending, others by name.
         let value_of = |r: &Ranked| {
-            r.params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)).unwrap_or(Value::Null)
+            r.params
+                .get(key)
+                .cloned()
+                .or_else(|| crate::params::omitted_default(key).map(Value::from))
+                .unwrap_or(Value::Null)
         };
         let axis_order = |v: &Value| (v.as_f64().unwrap_or(f64::NAN), display_value(v));
         let mut values: Vec<Value> = every.iter().map(|(r, _)| value_of(r)).collect();
@@ -533,7 +714,10 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             x.total_cmp(&y).then(xs.cmp(&ys))
         });
         values.dedup();
-        let mut groups: Vec<plots::ScoreGroup> = values.iter().map(|v| (display_value(v), Vec::new())).collect();
+        let mut groups: Vec<plots::ScoreGroup> = values
+            .iter()
+            .map(|v| (display_value(v), Vec::new()))
+            .collect();
         let mut chosen_point = None;
         for (r, stopped_at) in &every {
             let g = values.iter().position(|v| *v == value_of(r)).unwrap_or(0);
@@ -542,15 +726,31 @@ fn top_section(html: &mut String, input: &ReportInput, img: &Path, out: &Path) -
             }
             groups[g].1.push((r.score, *stopped_at));
         }
-        let files = plots::score_vs_param(&img.join(format!("score-vs-{}", slug(key))), key, &groups, chosen_point)?;
-        figure(html, &files, out, &format!("Score by {key} (bar: best of each value; red: evaluated)"));
+        let files = plots::score_vs_param(
+            &img.join(format!("score-vs-{}", slug(key))),
+            key,
+            &groups,
+            chosen_point,
+        )?;
+        figure(
+            html,
+            &files,
+            out,
+            &format!("Score by {key} (bar: best of each value; red: evaluated)"),
+        );
     }
     html.push_str("</div>\n</section>\n");
     Ok(())
 }
 
 /// The evaluated configuration: its final training and its test metrics.
-fn evaluation_section(html: &mut String, input: &ReportInput, e: &Evaluation, img: &Path, out: &Path) -> Result<(), ReportError> {
+fn evaluation_section(
+    html: &mut String,
+    input: &ReportInput,
+    e: &Evaluation,
+    img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     let n = |v: &[usize]| v.iter().sum::<usize>();
     let _ = writeln!(
         html,
@@ -560,13 +760,28 @@ fn evaluation_section(html: &mut String, input: &ReportInput, e: &Evaluation, im
     );
     // The final training's values beside the sweep's, where the final training
     // changed them (epochs, the monitored metric).
-    let swept = input.ranked.iter().find(|r| r.config_id == e.config_id).map(|r| &r.params);
+    let swept = input
+        .ranked
+        .iter()
+        .find(|r| r.config_id == e.config_id)
+        .map(|r| &r.params);
     html.push_str("<table class=\"params\"><thead><tr><th>hyperparameter</th><th>final training</th><th>in the sweep</th></tr></thead><tbody>\n");
     for (k, v) in &e.params {
-        let before = swept.map(|p| crate::export::param_cell(p, k)).unwrap_or_default();
+        let before = swept
+            .map(|p| crate::export::param_cell(p, k))
+            .unwrap_or_default();
         let changed = swept.is_some() && before != display_value(v);
-        let note = if changed { format!("{} (changed for the final training)", esc(&before)) } else { esc(&before) };
-        let _ = writeln!(html, "<tr><td>{}</td><td>{}</td><td>{note}</td></tr>", esc(k), esc(&display_value(v)));
+        let note = if changed {
+            format!("{} (changed for the final training)", esc(&before))
+        } else {
+            esc(&before)
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{note}</td></tr>",
+            esc(k),
+            esc(&display_value(v))
+        );
     }
     html.push_str("</tbody></table>\n");
     let _ = writeln!(
@@ -590,25 +805,61 @@ fn evaluation_section(html: &mut String, input: &ReportInput, e: &Evaluation, im
         );
     }
     metrics_table(html, &e.final_run.test);
-    let files = plots::learning_curves(&img.join("learning-curves"), &e.final_run.history, e.final_run.kept_epoch)?;
-    figure(html, &files, out, "Loss and accuracy per epoch of the final training");
+    let files = plots::learning_curves(
+        &img.join("learning-curves"),
+        &e.final_run.history,
+        e.final_run.kept_epoch,
+    )?;
+    figure(
+        html,
+        &files,
+        out,
+        "Loss and accuracy per epoch of the final training",
+    );
     html.push_str("<div class=\"gallery\">\n");
     let files = plots::confusion(&img.join("confusion-dense"), "Dense net", &e.final_run.test)?;
-    figure(html, &files, out, "Dense net: counts and row shares (recall) on the test part");
-    let files = plots::pr_curves(&img.join("pr-dense"), "Dense net", &e.final_run.test.pr_curves)?;
-    figure(html, &files, out, "Dense net: precision-recall curves, PR-AUC by the trapezoid rule");
+    figure(
+        html,
+        &files,
+        out,
+        "Dense net: counts and row shares (recall) on the test part",
+    );
+    let files = plots::pr_curves(
+        &img.join("pr-dense"),
+        "Dense net",
+        &e.final_run.test.pr_curves,
+    )?;
+    figure(
+        html,
+        &files,
+        out,
+        "Dense net: precision-recall curves, PR-AUC by the trapezoid rule",
+    );
     html.push_str("</div>\n</section>\n");
     Ok(())
 }
 
 /// The baselines on the same split, beside the dense net.
-fn baselines_section(html: &mut String, _input: &ReportInput, e: &Evaluation, img: &Path, out: &Path) -> Result<(), ReportError> {
+fn baselines_section(
+    html: &mut String,
+    _input: &ReportInput,
+    e: &Evaluation,
+    img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     html.push_str("<section id=\"baselines\">\n<h2>Baselines on the same split</h2>\n<p>Fitted on the training part with the same preprocessing, scored on the same test part. Random guessing is uniform over the classes, reported by its expectation. Average precision (scikit-learn's <code>average_precision_score</code>, no interpolation) is the fair ranking measure here: for the constant predictors it is each class's share, chance. Their trapezoid PR-AUC, the study's measure, is left empty<sup>*</sup>.</p>\n");
     html.push_str("<table class=\"comparison\"><thead><tr><th>model</th><th>test accuracy</th><th>macro F1</th><th>weighted F1</th><th>macro average precision</th><th>macro PR-AUC (trapezoid)</th></tr></thead><tbody>\n");
     let mut bars = vec![("dense net".to_string(), e.final_run.test.accuracy)];
     let row = |html: &mut String, name: &str, m: &Metrics, constant: bool| {
-        let ap = m.macro_average_precision().map(|a| format!("{a:.4}")).unwrap_or_default();
-        let auc = if constant { "<sup>*</sup>".to_string() } else { format!("{:.4}", m.macro_pr_auc()) };
+        let ap = m
+            .macro_average_precision()
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_default();
+        let auc = if constant {
+            "<sup>*</sup>".to_string()
+        } else {
+            format!("{:.4}", m.macro_pr_auc())
+        };
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{ap}</td><td>{auc}</td></tr>",
@@ -621,18 +872,44 @@ fn baselines_section(html: &mut String, _input: &ReportInput, e: &Evaluation, im
     row(html, "dense net", &e.final_run.test, false);
     for b in &e.baselines {
         row(html, &b.label, &b.metrics, b.constant_scores());
-        bars.push((b.label.split(" (").next().unwrap_or(&b.label).to_string(), b.metrics.accuracy));
+        bars.push((
+            b.label.split(" (").next().unwrap_or(&b.label).to_string(),
+            b.metrics.accuracy,
+        ));
     }
     html.push_str("</tbody></table>\n<p class=\"note\"><sup>*</sup> With a constant score for every row, the trapezoid rule joins the single point (recall 1, precision = the class's share) to (0, 1) and gives (1 + share) / 2 per class, which reads as better than a real model's; it measures the method, not skill.</p>\n");
     let files = plots::accuracy_comparison(&img.join("accuracy-comparison"), &bars)?;
-    figure(html, &files, out, "Test accuracy of the dense net and the baselines");
+    figure(
+        html,
+        &files,
+        out,
+        "Test accuracy of the dense net and the baselines",
+    );
     html.push_str("<div class=\"gallery\">\n");
     for b in &e.baselines {
-        let files = plots::confusion(&img.join(format!("confusion-{}", slug(&b.key))), &b.label, &b.metrics)?;
-        figure(html, &files, out, &format!("{}: confusion matrix on the test part", b.label));
+        let files = plots::confusion(
+            &img.join(format!("confusion-{}", slug(&b.key))),
+            &b.label,
+            &b.metrics,
+        )?;
+        figure(
+            html,
+            &files,
+            out,
+            &format!("{}: confusion matrix on the test part", b.label),
+        );
         if b.key == "svm" || b.key == "knn" {
-            let files = plots::pr_curves(&img.join(format!("pr-{}", slug(&b.key))), &b.label, &b.metrics.pr_curves)?;
-            figure(html, &files, out, &format!("{}: precision-recall curves", b.label));
+            let files = plots::pr_curves(
+                &img.join(format!("pr-{}", slug(&b.key))),
+                &b.label,
+                &b.metrics.pr_curves,
+            )?;
+            figure(
+                html,
+                &files,
+                out,
+                &format!("{}: precision-recall curves", b.label),
+            );
         }
     }
     html.push_str("</div>\n");
@@ -650,14 +927,30 @@ fn db_word(input: &ReportInput) -> String {
 }
 
 /// The commands that reproduce the page, and `spec.json` beside it.
-fn reproduce_section(html: &mut String, input: &ReportInput, e: &Evaluation, _img: &Path, out: &Path) -> Result<(), ReportError> {
+fn reproduce_section(
+    html: &mut String,
+    input: &ReportInput,
+    e: &Evaluation,
+    _img: &Path,
+    out: &Path,
+) -> Result<(), ReportError> {
     let spec = input.spec;
     // The spec as run, beside the page: the command below runs it as it is.
     let spec_file = out.join("spec.json");
-    std::fs::write(&spec_file, serde_json::to_string_pretty(spec).unwrap_or_default())
-        .map_err(|source| ReportError::Io { path: spec_file.clone(), source })?;
+    std::fs::write(
+        &spec_file,
+        serde_json::to_string_pretty(spec).unwrap_or_default(),
+    )
+    .map_err(|source| ReportError::Io {
+        path: spec_file.clone(),
+        source,
+    })?;
     let db = shell_word(&input.db.to_string());
-    let model = e.model_dir.as_ref().map(|d| shell_word(&d.display().to_string())).unwrap_or_else(|| "MODEL_DIR".into());
+    let model = e
+        .model_dir
+        .as_ref()
+        .map(|d| shell_word(&d.display().to_string()))
+        .unwrap_or_else(|| "MODEL_DIR".into());
     let _ = writeln!(
         html,
         "<section id=\"reproduce\">\n<h2>How to reproduce</h2>\n<pre>gridsweep run {spec_file} --db {db}\ngridsweep rank {name} --db {db}\ngridsweep evaluate {name} --db {db} --config {id} --epochs {epochs}\ngridsweep baselines {name} --db {db}\ngridsweep report {name} --db {db}\ngridsweep predict --model {model} --data NEW_ROWS.csv</pre>\n<p class=\"note\">Seeds: split {split_seed}, sweep {seed}. <code>spec.json</code> beside this page is the spec as run (also shown above under “Sweep”); <code>gridsweep resume {name} --db {db}</code> continues an interrupted sweep.</p>\n</section>",

@@ -70,7 +70,9 @@ impl QuietControlChars {
             // SAFETY: plain termios calls on standard error, a terminal in Bars mode.
             unsafe {
                 let mut t: libc::termios = std::mem::zeroed();
-                if libc::tcgetattr(libc::STDERR_FILENO, &mut t) != 0 || t.c_lflag & libc::ECHOCTL == 0 {
+                if libc::tcgetattr(libc::STDERR_FILENO, &mut t) != 0
+                    || t.c_lflag & libc::ECHOCTL == 0
+                {
                     return None;
                 }
                 *SAVED_TERMIOS.lock().ok()? = Some(t);
@@ -118,7 +120,11 @@ impl Reporter {
         });
         Reporter {
             mode,
-            _quiet_ctrl: if mode == Mode::Bars { QuietControlChars::new() } else { None },
+            _quiet_ctrl: if mode == Mode::Bars {
+                QuietControlChars::new()
+            } else {
+                None
+            },
             multi,
             overall: None,
             best: None,
@@ -301,7 +307,22 @@ impl Reporter {
     }
 
     fn started(&mut self, e: &Event) {
-        let Event::Started { sweep, configs, new_configs, counts, jobs, threads_per_job, fuse, device, data, rung, best } = e else { return };
+        let Event::Started {
+            sweep,
+            configs,
+            new_configs,
+            counts,
+            jobs,
+            threads_per_job,
+            fuse,
+            device,
+            data,
+            rung,
+            best,
+        } = e
+        else {
+            return;
+        };
         // A halving run's progress is its current rung's folds; the next rung's
         // replace them when it is promoted.
         (self.done, self.total) = match rung {
@@ -325,7 +346,12 @@ impl Reporter {
                     1 => "successive halving".into(),
                     n => format!("hyperband, {n} brackets"),
                 };
-                eprintln!("{what}: {}, {} of {} folds done", r.label(), r.done, r.total);
+                eprintln!(
+                    "{what}: {}, {} of {} folds done",
+                    r.label(),
+                    r.done,
+                    r.total
+                );
             }
         }
         if self.mode == Mode::Bars {
@@ -343,7 +369,10 @@ impl Reporter {
             bar.set_position(self.done);
             bar.reset_eta();
             let best = self.multi.add(ProgressBar::new_spinner());
-            best.set_style(ProgressStyle::with_template("  {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            best.set_style(
+                ProgressStyle::with_template("  {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             best.set_message(match &self.best_score {
                 Some((id, score)) => format!("best score {score:.4} ({id})"),
                 None => "best score: none complete yet".into(),
@@ -353,7 +382,10 @@ impl Reporter {
             self.workers = (0..*jobs)
                 .map(|_| {
                     let w = self.multi.add(ProgressBar::new_spinner());
-                    w.set_style(ProgressStyle::with_template("  {prefix} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                    w.set_style(
+                        ProgressStyle::with_template("  {prefix} {wide_msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
                     Some(w)
                 })
                 .collect();
@@ -366,8 +398,23 @@ impl Reporter {
     }
 
     fn fold_started(&mut self, e: &Event) {
-        let Event::FoldStarted { worker, config_id, label, fold, epochs, from_epoch, until } = e else { return };
-        let mut text = if label.is_empty() { format!("{config_id} fold {fold}") } else { format!("{config_id} ({label}) fold {fold}") };
+        let Event::FoldStarted {
+            worker,
+            config_id,
+            label,
+            fold,
+            epochs,
+            from_epoch,
+            until,
+        } = e
+        else {
+            return;
+        };
+        let mut text = if label.is_empty() {
+            format!("{config_id} fold {fold}")
+        } else {
+            format!("{config_id} ({label}) fold {fold}")
+        };
         if until < epochs {
             text.push_str(&format!(" to epoch {until}"));
         }
@@ -376,7 +423,9 @@ impl Reporter {
             w.set_message(format!("{text}  epoch {from_epoch}/{epochs}{from}"));
         }
         if *from_epoch > 0 {
-            self.line(format!("{text}: continues from its saved state at epoch {from_epoch}"));
+            self.line(format!(
+                "{text}: continues from its saved state at epoch {from_epoch}"
+            ));
         }
         if let Some(l) = self.worker_label.get_mut(*worker) {
             *l = text;
@@ -436,7 +485,9 @@ pub fn summary_text(s: &RunSummary) -> String {
         s.wall_seconds
     );
     if let Some((id, score)) = &s.best {
-        t.push_str(&format!("\nbest score of the sweep so far: {score:.4} ({id})"));
+        t.push_str(&format!(
+            "\nbest score of the sweep so far: {score:.4} ({id})"
+        ));
     }
     if s.terminated() {
         t.push_str(&format!(
@@ -444,7 +495,10 @@ pub fn summary_text(s: &RunSummary) -> String {
             s.resume_hint
         ));
     } else if s.interrupted() {
-        t.push_str(&format!("\ninterrupted before the end (exit code 130): run it again (or `{}`) to continue", s.resume_hint));
+        t.push_str(&format!(
+            "\ninterrupted before the end (exit code 130): run it again (or `{}`) to continue",
+            s.resume_hint
+        ));
     }
     t
 }
@@ -456,7 +510,12 @@ mod tests {
     fn summary(done: usize, not_needed: usize, staged: bool) -> RunSummary {
         RunSummary {
             sweep: "s".into(),
-            counts: crate::domain::Counts { pending: 0, running: 0, done: 12, failed: 0 },
+            counts: crate::domain::Counts {
+                pending: 0,
+                running: 0,
+                done: 12,
+                failed: 0,
+            },
             done,
             failed: 0,
             abandoned: 0,
@@ -472,7 +531,10 @@ mod tests {
     #[test]
     fn the_summary_says_which_of_this_runs_folds_were_trained_ahead_and_not_needed() {
         let t = summary_text(&summary(14, 2, false));
-        assert!(t.contains("this run: 14 done (of which 2 trained ahead at a race's barrier"), "{t}");
+        assert!(
+            t.contains("this run: 14 done (of which 2 trained ahead at a race's barrier"),
+            "{t}"
+        );
         assert!(!summary_text(&summary(12, 0, false)).contains("trained ahead"));
         assert!(summary_text(&summary(20, 0, true)).contains("rung spans"));
     }

@@ -57,7 +57,11 @@ pub struct ScoreRule {
 
 impl Default for ScoreRule {
     fn default() -> Self {
-        ScoreRule { delta: DeltaKind::Absolute, w1: W1, w2: W2 }
+        ScoreRule {
+            delta: DeltaKind::Absolute,
+            w1: W1,
+            w2: W2,
+        }
     }
 }
 
@@ -75,7 +79,11 @@ impl ScoreRule {
 
     /// This rule with the given command-line overrides.
     pub fn overridden(self, w1: Option<f64>, w2: Option<f64>, delta: Option<DeltaKind>) -> Self {
-        ScoreRule { delta: delta.unwrap_or(self.delta), w1: w1.unwrap_or(self.w1), w2: w2.unwrap_or(self.w2) }
+        ScoreRule {
+            delta: delta.unwrap_or(self.delta),
+            w1: w1.unwrap_or(self.w1),
+            w2: w2.unwrap_or(self.w2),
+        }
     }
 
     /// One line for headers and reports.
@@ -84,7 +92,10 @@ impl ScoreRule {
             DeltaKind::Absolute => "Δacc = train − val",
             DeltaKind::Relative => "Δacc = (train − val) / val",
         };
-        format!("score = ½·(w1·(1 − |Δacc|) + w2·val acc), {delta}, w1 = {}, w2 = {}", self.w1, self.w2)
+        format!(
+            "score = ½·(w1·(1 − |Δacc|) + w2·val acc), {delta}, w1 = {}, w2 = {}",
+            self.w1, self.w2
+        )
     }
 
     /// Finite, non-negative weights, not both zero.
@@ -199,12 +210,12 @@ mod tests {
     /// perfect inversion is −1.
     #[test]
     fn spearman_is_scipys() {
-        let pairs: Vec<(f64, f64)> = [(1.0, 5.0), (2.0, 6.0), (3.0, 7.0), (4.0, 8.0), (5.0, 7.0)].to_vec();
+        let pairs: Vec<(f64, f64)> =
+            [(1.0, 5.0), (2.0, 6.0), (3.0, 7.0), (4.0, 8.0), (5.0, 7.0)].to_vec();
         assert!((spearman(&pairs).unwrap() - 8.0 / 95f64.sqrt()).abs() < 1e-12);
         assert_eq!(spearman(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]), Some(-1.0));
         assert_eq!(spearman(&[(1.0, 3.0), (2.0, 2.0)]), None);
     }
-
 
     fn rule(delta: DeltaKind, w1: f64, w2: f64) -> ScoreRule {
         ScoreRule { delta, w1, w2 }

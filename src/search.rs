@@ -31,8 +31,8 @@
 //! which process promotes or when.
 
 use crate::config::Config;
-use crate::params::HyperParams;
 use crate::domain::{RungCandidate, RungDecision, RungPlan, RungScore};
+use crate::params::HyperParams;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -189,8 +189,15 @@ pub fn hyperband(factor: u32, min_epochs: u32, max_epochs: u32) -> Vec<(Halving,
         .rev()
         .map(|s| {
             let start = ladder.budget(s_max - s, max_epochs);
-            let n = ((s_max + 1) as f64 / (s + 1) as f64 * (factor as f64).powi(s as i32)).ceil() as usize;
-            (Halving { factor, min_epochs: start }, n)
+            let n = ((s_max + 1) as f64 / (s + 1) as f64 * (factor as f64).powi(s as i32)).ceil()
+                as usize;
+            (
+                Halving {
+                    factor,
+                    min_epochs: start,
+                },
+                n,
+            )
         })
         .collect()
 }
@@ -240,23 +247,47 @@ pub fn plan_rung(h: &Halving, rung: u32, candidates: &[RungCandidate]) -> Result
     let epochs: Vec<u32> = candidates
         .iter()
         .map(|c| {
-            let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&c.params_json)
-                .map_err(|e| format!("configuration {}: its stored hyperparameters are not JSON: {e}", c.config_id))?;
+            let obj: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&c.params_json).map_err(|e| {
+                    format!(
+                        "configuration {}: its stored hyperparameters are not JSON: {e}",
+                        c.config_id
+                    )
+                })?;
             HyperParams::from_object(&obj)
                 .map(|p| p.epochs)
-                .map_err(|e| format!("configuration {}: its stored hyperparameters are unreadable: {e}", c.config_id))
+                .map_err(|e| {
+                    format!(
+                        "configuration {}: its stored hyperparameters are unreadable: {e}",
+                        c.config_id
+                    )
+                })
         })
         .collect::<Result<_, String>>()?;
-    let last = !candidates.iter().any(|c| c.scored && c.resource_epochs.is_some());
-    let entries: Vec<RungEntry> =
-        candidates.iter().map(|c| RungEntry { config_id: c.config_id.clone(), position: c.position, score: c.score }).collect();
-    let kept = if last { HashSet::new() } else { promoted(h, &entries) };
+    let last = !candidates
+        .iter()
+        .any(|c| c.scored && c.resource_epochs.is_some());
+    let entries: Vec<RungEntry> = candidates
+        .iter()
+        .map(|c| RungEntry {
+            config_id: c.config_id.clone(),
+            position: c.position,
+            score: c.score,
+        })
+        .collect();
+    let kept = if last {
+        HashSet::new()
+    } else {
+        promoted(h, &entries)
+    };
     let decisions = candidates
         .iter()
         .zip(&epochs)
         .map(|(c, &e)| RungDecision {
             epochs: c.resource_epochs.unwrap_or(h.budget(rung, e) as i64),
-            next_budget: kept.contains(&c.config_id).then(|| h.budget(rung + 1, e) as i64),
+            next_budget: kept
+                .contains(&c.config_id)
+                .then(|| h.budget(rung + 1, e) as i64),
         })
         .collect();
     Ok(RungPlan { last, decisions })
@@ -265,9 +296,21 @@ pub fn plan_rung(h: &Halving, rung: u32, candidates: &[RungCandidate]) -> Result
 /// The configurations that go on from a complete rung: the best ⌈n/factor⌉ by score,
 /// ties by grid position; configurations without a score never go on.
 pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
-    let mut ranked: Vec<&RungEntry> = entries.iter().filter(|e| e.score.is_some_and(|s| s.is_finite())).collect();
-    ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
-    ranked.into_iter().take(h.survivors(entries.len())).map(|e| e.config_id.clone()).collect()
+    let mut ranked: Vec<&RungEntry> = entries
+        .iter()
+        .filter(|e| e.score.is_some_and(|s| s.is_finite()))
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .unwrap()
+            .total_cmp(&a.score.unwrap())
+            .then(a.position.cmp(&b.position))
+    });
+    ranked
+        .into_iter()
+        .take(h.survivors(entries.len()))
+        .map(|e| e.config_id.clone())
+        .collect()
 }
 
 /// The configurations of a rung of `n` whose saved states can go: settled ones (every
@@ -279,9 +322,22 @@ pub fn promoted(h: &Halving, entries: &[RungEntry]) -> HashSet<String> {
 /// space, most of the run's time).
 pub fn hopeless(h: &Halving, n: usize, settled: &[RungCandidate]) -> Vec<String> {
     let keep = h.survivors(n);
-    let mut ranked: Vec<&RungCandidate> = settled.iter().filter(|c| c.score.is_some_and(|s| s.is_finite())).collect();
-    ranked.sort_by(|a, b| b.score.unwrap().total_cmp(&a.score.unwrap()).then(a.position.cmp(&b.position)));
-    ranked.into_iter().skip(keep).filter(|c| c.holds_state).map(|c| c.config_id.clone()).collect()
+    let mut ranked: Vec<&RungCandidate> = settled
+        .iter()
+        .filter(|c| c.score.is_some_and(|s| s.is_finite()))
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .unwrap()
+            .total_cmp(&a.score.unwrap())
+            .then(a.position.cmp(&b.position))
+    });
+    ranked
+        .into_iter()
+        .skip(keep)
+        .filter(|c| c.holds_state)
+        .map(|c| c.config_id.clone())
+        .collect()
 }
 
 /// Below this rank agreement between a complete rung and the one before it, the
@@ -312,7 +368,13 @@ pub fn rung_agreement(scores: &[RungScore], bracket: i64, rung: i64) -> Option<f
 /// What to tell the user when rung `rung` of a bracket (halving `h`; `bracket`: its
 /// number in a Hyperband sweep, None for plain halving) disagrees with the rung
 /// before it: which rungs, and what to change. `epochs`: the largest configured epochs.
-pub fn weak_rung_advice(h: &Halving, bracket: Option<u32>, rung: u32, agreement: f64, epochs: u32) -> String {
+pub fn weak_rung_advice(
+    h: &Halving,
+    bracket: Option<u32>,
+    rung: u32,
+    agreement: f64,
+    epochs: u32,
+) -> String {
     let (cheap, dear) = (h.budget(rung - 1, epochs), h.budget(rung, epochs));
     let (which, change) = match bracket {
         None => (String::new(), format!("raise min_epochs to {dear}, or use hyperband")),
@@ -342,9 +404,34 @@ const OTHER_KEYS: [(&str, &str); 4] = [
 const STRATEGY_KEYS: [(&str, &[StrategyKey]); 5] = [
     ("grid", &[]),
     // (key, least value, required)
-    ("random", &[("n", Some(1), true), ("seed", None, false), ("stratify", None, false)]),
-    ("halving", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
-    ("hyperband", &[("factor", Some(2), false), ("min_epochs", Some(1), true), ("sample", Some(1), false), ("seed", None, false), ("stratify", None, false)]),
+    (
+        "random",
+        &[
+            ("n", Some(1), true),
+            ("seed", None, false),
+            ("stratify", None, false),
+        ],
+    ),
+    (
+        "halving",
+        &[
+            ("factor", Some(2), false),
+            ("min_epochs", Some(1), true),
+            ("sample", Some(1), false),
+            ("seed", None, false),
+            ("stratify", None, false),
+        ],
+    ),
+    (
+        "hyperband",
+        &[
+            ("factor", Some(2), false),
+            ("min_epochs", Some(1), true),
+            ("sample", Some(1), false),
+            ("seed", None, false),
+            ("stratify", None, false),
+        ],
+    ),
     (
         "race",
         &[
@@ -365,16 +452,32 @@ const STRATEGY_KEYS: [(&str, &[StrategyKey]); 5] = [
 /// integer ≥ 2, got 1.5`) rather than by a parser's type names. Err: (key, message).
 pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
     let Some(obj) = v.as_object() else {
-        return Err((String::new(), format!("expected an object such as {{\"strategy\": \"random\", \"n\": 50}}, got {v}")));
+        return Err((
+            String::new(),
+            format!("expected an object such as {{\"strategy\": \"random\", \"n\": 50}}, got {v}"),
+        ));
     };
     let names: Vec<&str> = STRATEGY_KEYS.iter().map(|(n, _)| *n).collect();
     let strategy = match obj.get("strategy") {
-        None => return Err(("strategy".into(), format!("missing: one of {}", names.join(", ")))),
+        None => {
+            return Err((
+                "strategy".into(),
+                format!("missing: one of {}", names.join(", ")),
+            ))
+        }
         Some(serde_json::Value::String(s)) => s.as_str(),
-        Some(other) => return Err(("strategy".into(), format!("expected one of {}, got {other}", names.join(", ")))),
+        Some(other) => {
+            return Err((
+                "strategy".into(),
+                format!("expected one of {}, got {other}", names.join(", ")),
+            ))
+        }
     };
     let Some((_, keys)) = STRATEGY_KEYS.iter().find(|(n, _)| *n == strategy) else {
-        return Err(("strategy".into(), format!("expected one of {}, got \"{strategy}\"", names.join(", "))));
+        return Err((
+            "strategy".into(),
+            format!("expected one of {}, got \"{strategy}\"", names.join(", ")),
+        ));
     };
     for (k, value) in obj.iter().filter(|(k, _)| k.as_str() != "strategy") {
         let Some((_, least, _)) = keys.iter().find(|(name, ..)| name == k) else {
@@ -384,7 +487,10 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 if takes.is_empty() {
                     format!("strategy {strategy} takes no other key")
                 } else {
-                    format!("not a key of strategy {strategy} (it takes {})", takes.join(", "))
+                    format!(
+                        "not a key of strategy {strategy} (it takes {})",
+                        takes.join(", ")
+                    )
                 },
             ));
         };
@@ -393,7 +499,9 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 "stratify" => value.is_boolean(),
                 "confidence" => value.as_f64().is_some_and(|p| p > 0.5 && p < 1.0),
                 "rope" => value.as_f64().is_some_and(|r| r >= 0.0 && r.is_finite()),
-                _ => value.as_str().is_some_and(|p| ["score", "smallest", "fastest"].contains(&p)),
+                _ => value
+                    .as_str()
+                    .is_some_and(|p| ["score", "smallest", "fastest"].contains(&p)),
             };
             if !fits {
                 return Err((k.clone(), format!("expected {expected}, got {value}")));
@@ -406,7 +514,10 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
             None => false,
         };
         if !fits {
-            return Err((k.clone(), format!("expected an integer ≥ {least}, got {value}")));
+            return Err((
+                k.clone(),
+                format!("expected an integer ≥ {least}, got {value}"),
+            ));
         }
     }
     for (k, _, required) in keys.iter() {
@@ -415,7 +526,10 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 "n" => "how many distinct trainings to draw",
                 _ => "the epochs of the first rung",
             };
-            return Err((k.to_string(), format!("missing: {what} (strategy {strategy})")));
+            return Err((
+                k.to_string(),
+                format!("missing: {what} (strategy {strategy})"),
+            ));
         }
     }
     Ok(())
@@ -428,15 +542,35 @@ impl Search {
             Search::Grid => Ok(()),
             Search::Random { n: 0, .. } => Err("n: expected at least 1".into()),
             Search::Random { .. } => Ok(()),
-            Search::Halving { factor, .. } | Search::Hyperband { factor, .. } if factor < 2 => Err(format!("factor: {factor}: expected at least 2")),
-            Search::Halving { min_epochs: 0, .. } | Search::Hyperband { min_epochs: 0, .. } => Err("min_epochs: expected at least 1".into()),
-            Search::Halving { sample: Some(0), .. } | Search::Hyperband { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
+            Search::Halving { factor, .. } | Search::Hyperband { factor, .. } if factor < 2 => {
+                Err(format!("factor: {factor}: expected at least 2"))
+            }
+            Search::Halving { min_epochs: 0, .. } | Search::Hyperband { min_epochs: 0, .. } => {
+                Err("min_epochs: expected at least 1".into())
+            }
+            Search::Halving {
+                sample: Some(0), ..
+            }
+            | Search::Hyperband {
+                sample: Some(0), ..
+            } => Err("sample: expected at least 1".into()),
             Search::Halving { .. } | Search::Hyperband { .. } => Ok(()),
-            Search::Race { confidence, .. } if !(confidence > 0.5 && confidence < 1.0) => Err(format!("confidence: {confidence}: expected a probability in (0.5, 1)")),
-            Search::Race { rope, .. } if !(rope >= 0.0 && rope.is_finite()) => Err(format!("rope: {rope}: expected a score difference ≥ 0")),
-            Search::Race { min_folds, .. } if min_folds < 2 => Err(format!("min_folds: {min_folds}: expected at least 2 (a paired test needs two folds)")),
-            Search::Race { max_repeats: Some(0), .. } => Err("max_repeats: expected at least 1".into()),
-            Search::Race { sample: Some(0), .. } => Err("sample: expected at least 1".into()),
+            Search::Race { confidence, .. } if !(confidence > 0.5 && confidence < 1.0) => Err(
+                format!("confidence: {confidence}: expected a probability in (0.5, 1)"),
+            ),
+            Search::Race { rope, .. } if !(rope >= 0.0 && rope.is_finite()) => {
+                Err(format!("rope: {rope}: expected a score difference ≥ 0"))
+            }
+            Search::Race { min_folds, .. } if min_folds < 2 => Err(format!(
+                "min_folds: {min_folds}: expected at least 2 (a paired test needs two folds)"
+            )),
+            Search::Race {
+                max_repeats: Some(0),
+                ..
+            } => Err("max_repeats: expected at least 1".into()),
+            Search::Race {
+                sample: Some(0), ..
+            } => Err("sample: expected at least 1".into()),
             Search::Race { .. } => Ok(()),
         }
     }
@@ -444,8 +578,19 @@ impl Search {
     /// Racing's settings, for a race.
     pub fn race(&self) -> Option<crate::race::Race> {
         match *self {
-            Search::Race { confidence, rope, min_folds, max_repeats, prefer, .. } => Some(crate::race::Race {
-                ties: crate::tieset::Settings { confidence, rope, prefer },
+            Search::Race {
+                confidence,
+                rope,
+                min_folds,
+                max_repeats,
+                prefer,
+                ..
+            } => Some(crate::race::Race {
+                ties: crate::tieset::Settings {
+                    confidence,
+                    rope,
+                    prefer,
+                },
                 min_folds,
                 max_repeats,
             }),
@@ -456,7 +601,12 @@ impl Search {
     /// Successive halving's factor and first rung (also Hyperband's ladder).
     pub fn halving(&self) -> Option<Halving> {
         match *self {
-            Search::Halving { factor, min_epochs, .. } | Search::Hyperband { factor, min_epochs, .. } => Some(Halving { factor, min_epochs }),
+            Search::Halving {
+                factor, min_epochs, ..
+            }
+            | Search::Hyperband {
+                factor, min_epochs, ..
+            } => Some(Halving { factor, min_epochs }),
             _ => None,
         }
     }
@@ -466,8 +616,12 @@ impl Search {
     /// (of every selected training), hyperband the paper's; empty for grid and random.
     pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, usize)> {
         match *self {
-            Search::Halving { factor, min_epochs, .. } => vec![(Halving { factor, min_epochs }, usize::MAX)],
-            Search::Hyperband { factor, min_epochs, .. } => hyperband(factor, min_epochs, max_epochs),
+            Search::Halving {
+                factor, min_epochs, ..
+            } => vec![(Halving { factor, min_epochs }, usize::MAX)],
+            Search::Hyperband {
+                factor, min_epochs, ..
+            } => hyperband(factor, min_epochs, max_epochs),
             _ => Vec::new(),
         }
     }
@@ -476,7 +630,14 @@ impl Search {
     /// order), for a grid whose largest configured epochs are `max_epochs`.
     pub fn assign(&self, selected: &[Config], max_epochs: u32) -> Vec<usize> {
         match self {
-            Search::Hyperband { .. } => deal(&self.brackets(max_epochs).iter().map(|b| b.1).collect::<Vec<_>>(), selected.len()),
+            Search::Hyperband { .. } => deal(
+                &self
+                    .brackets(max_epochs)
+                    .iter()
+                    .map(|b| b.1)
+                    .collect::<Vec<_>>(),
+                selected.len(),
+            ),
             _ => vec![0; selected.len()],
         }
     }
@@ -499,15 +660,39 @@ impl Search {
     /// [`Expansion::subgrid`]: crate::spec::Expansion::subgrid
     pub fn select(&self, configs: &[Config], subgrids: &[usize], spec_seed: u64) -> Vec<Config> {
         let draw = |n: usize, seed: Option<u64>, stratify: bool| {
-            sample_stratified(configs, if stratify { subgrids } else { &[] }, n, seed.unwrap_or(spec_seed))
+            sample_stratified(
+                configs,
+                if stratify { subgrids } else { &[] },
+                n,
+                seed.unwrap_or(spec_seed),
+            )
         };
         match *self {
-            Search::Grid | Search::Halving { sample: None, .. } | Search::Race { sample: None, .. } => configs.to_vec(),
-            Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } | Search::Race { sample: Some(n), seed, stratify, .. } => {
-                draw(n, seed, stratify)
+            Search::Grid
+            | Search::Halving { sample: None, .. }
+            | Search::Race { sample: None, .. } => configs.to_vec(),
+            Search::Random { n, seed, stratify }
+            | Search::Halving {
+                sample: Some(n),
+                seed,
+                stratify,
+                ..
             }
-            Search::Hyperband { sample: n, seed, stratify, .. } => {
-                let n = n.unwrap_or_else(|| self.brackets(max_epochs(configs)).iter().map(|b| b.1).sum());
+            | Search::Race {
+                sample: Some(n),
+                seed,
+                stratify,
+                ..
+            } => draw(n, seed, stratify),
+            Search::Hyperband {
+                sample: n,
+                seed,
+                stratify,
+                ..
+            } => {
+                let n = n.unwrap_or_else(|| {
+                    self.brackets(max_epochs(configs)).iter().map(|b| b.1).sum()
+                });
                 draw(n, seed, stratify)
             }
         }
@@ -548,7 +733,10 @@ pub fn sample_stratified(configs: &[Config], strata: &[usize], n: usize, seed: u
             // deficits sum to one draw, so the one picked is > 0 behind and a full
             // stratum (deficit ≤ 0) is never picked.
             let deficit = |s: usize| (k + 1) * sizes[s] - taken[s] * total;
-            let s = (1..sizes.len()).fold(0, |best, s| if deficit(s) > deficit(best) { s } else { best });
+            let s = (1..sizes.len()).fold(
+                0,
+                |best, s| if deficit(s) > deficit(best) { s } else { best },
+            );
             taken[s] += 1;
             members[s][taken[s] as usize - 1].clone()
         })
@@ -570,68 +758,140 @@ mod tests {
     fn grid(n: usize) -> Vec<Config> {
         (0..n)
             .map(|i| {
-                Config::new(HyperParams { learning_rate: 1e-4 * (i + 1) as f64, ..HyperParams::default() })
+                Config::new(HyperParams {
+                    learning_rate: 1e-4 * (i + 1) as f64,
+                    ..HyperParams::default()
+                })
             })
             .collect()
     }
 
     #[test]
     fn budgets_grow_by_the_factor_up_to_the_epochs() {
-        let h = Halving { factor: 3, min_epochs: 5 };
+        let h = Halving {
+            factor: 3,
+            min_epochs: 5,
+        };
         let b: Vec<u32> = (0..5).map(|r| h.budget(r, 60)).collect();
         assert_eq!(b, vec![5, 15, 45, 60, 60]);
         assert_eq!(h.budget(0, 3), 3);
         assert_eq!(h.survivors(120), 40);
         assert_eq!(h.survivors(40), 14);
         assert_eq!(h.survivors(1), 1);
-        assert_eq!(Halving { factor: 1000, min_epochs: 1000 }.budget(40, 60), 60);
-        assert_eq!(h.rungs(120, 60), vec![(120, 5), (40, 15), (14, 45), (5, 60)]);
+        assert_eq!(
+            Halving {
+                factor: 1000,
+                min_epochs: 1000
+            }
+            .budget(40, 60),
+            60
+        );
+        assert_eq!(
+            h.rungs(120, 60),
+            vec![(120, 5), (40, 15), (14, 45), (5, 60)]
+        );
         assert_eq!(h.fold_epochs(120, 60), 120 * 5 + 40 * 10 + 14 * 30 + 5 * 15);
     }
 
     #[test]
     fn promotion_keeps_the_best_by_score_then_position() {
-        let h = Halving { factor: 2, min_epochs: 1 };
-        let e = |id: &str, position, score| RungEntry { config_id: id.into(), position, score };
-        let entries = [e("a", 0, Some(0.3)), e("b", 1, Some(0.5)), e("c", 2, Some(0.5)), e("d", 3, None), e("f", 4, Some(f64::NAN))];
+        let h = Halving {
+            factor: 2,
+            min_epochs: 1,
+        };
+        let e = |id: &str, position, score| RungEntry {
+            config_id: id.into(),
+            position,
+            score,
+        };
+        let entries = [
+            e("a", 0, Some(0.3)),
+            e("b", 1, Some(0.5)),
+            e("c", 2, Some(0.5)),
+            e("d", 3, None),
+            e("f", 4, Some(f64::NAN)),
+        ];
         // ⌈5/2⌉ = 3 places; only three have a score; b before c by position.
         let kept = promoted(&h, &entries);
-        assert_eq!(kept, ["a", "b", "c"].iter().map(|s| s.to_string()).collect());
-        let kept = promoted(&Halving { factor: 3, min_epochs: 1 }, &entries);
+        assert_eq!(
+            kept,
+            ["a", "b", "c"].iter().map(|s| s.to_string()).collect()
+        );
+        let kept = promoted(
+            &Halving {
+                factor: 3,
+                min_epochs: 1,
+            },
+            &entries,
+        );
         assert_eq!(kept, ["b", "c"].iter().map(|s| s.to_string()).collect());
     }
 
     #[test]
     fn a_rung_plan_promotes_the_best_and_refuses_unreadable_rows() {
-        let h = Halving { factor: 2, min_epochs: 5 };
-        let c = |id: &str, position, score: Option<f64>, resource: Option<i64>, epochs: u32| RungCandidate {
-            config_id: id.into(),
-            position,
-            params_json: format!(r#"{{"epochs": {epochs}}}"#),
-            scored: score.is_some(),
-            score,
-            mean_val_accuracy: score,
-            resource_epochs: resource,
-            holds_state: resource.is_some(),
+        let h = Halving {
+            factor: 2,
+            min_epochs: 5,
+        };
+        let c = |id: &str, position, score: Option<f64>, resource: Option<i64>, epochs: u32| {
+            RungCandidate {
+                config_id: id.into(),
+                position,
+                params_json: format!(r#"{{"epochs": {epochs}}}"#),
+                scored: score.is_some(),
+                score,
+                mean_val_accuracy: score,
+                resource_epochs: resource,
+                holds_state: resource.is_some(),
+            }
         };
         // Rung 0 of 5-epoch budgets: ⌈3/2⌉ go on, to 10 epochs (or b's own 8); the one
         // without a score (a failed fold) never does.
-        let plan = plan_rung(&h, 0, &[c("a", 0, Some(0.4), Some(5), 40), c("b", 1, Some(0.6), Some(5), 8), c("f", 2, None, Some(5), 40)]).unwrap();
+        let plan = plan_rung(
+            &h,
+            0,
+            &[
+                c("a", 0, Some(0.4), Some(5), 40),
+                c("b", 1, Some(0.6), Some(5), 8),
+                c("f", 2, None, Some(5), 40),
+            ],
+        )
+        .unwrap();
         assert!(!plan.last);
-        assert_eq!(plan.decisions, vec![
-            RungDecision { epochs: 5, next_budget: Some(10) },
-            RungDecision { epochs: 5, next_budget: Some(8) },
-            RungDecision { epochs: 5, next_budget: None },
-        ]);
+        assert_eq!(
+            plan.decisions,
+            vec![
+                RungDecision {
+                    epochs: 5,
+                    next_budget: Some(10)
+                },
+                RungDecision {
+                    epochs: 5,
+                    next_budget: Some(8)
+                },
+                RungDecision {
+                    epochs: 5,
+                    next_budget: None
+                },
+            ]
+        );
         // Every one complete: the last rung, nothing goes on; a complete one's rung
         // score is of the rung's budget for its epochs.
         let plan = plan_rung(&h, 1, &[c("a", 0, Some(0.4), None, 8)]).unwrap();
         assert!(plan.last);
-        assert_eq!(plan.decisions, vec![RungDecision { epochs: 8, next_budget: None }]);
+        assert_eq!(
+            plan.decisions,
+            vec![RungDecision {
+                epochs: 8,
+                next_budget: None
+            }]
+        );
         // A stored row that cannot be read is an error, not a budget of 0.
         let mut bad = c("x", 0, Some(0.5), Some(5), 40);
         bad.params_json = r#"{"epochs": "many"}"#.into();
-        assert!(plan_rung(&h, 0, &[bad]).unwrap_err().contains("configuration x"));
+        assert!(plan_rung(&h, 0, &[bad])
+            .unwrap_err()
+            .contains("configuration x"));
     }
 
     #[test]
@@ -652,52 +912,128 @@ mod tests {
     fn stratified_samples_keep_each_subgrid_in_proportion() {
         // Sub-grids of 60, 30 and 10 trainings, the small one last (as the study's C).
         let g = grid(100);
-        let strata: Vec<usize> = (0..100).map(|i| if i < 60 { 0 } else if i < 90 { 1 } else { 2 }).collect();
+        let strata: Vec<usize> = (0..100)
+            .map(|i| {
+                if i < 60 {
+                    0
+                } else if i < 90 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let stratum = |c: &Config| strata[g.iter().position(|x| x.id == c.id).unwrap()];
-        let count = |v: &[Config]| (0..3).map(|s| v.iter().filter(|c| stratum(c) == s).count()).collect::<Vec<_>>();
+        let count = |v: &[Config]| {
+            (0..3)
+                .map(|s| v.iter().filter(|c| stratum(c) == s).count())
+                .collect::<Vec<_>>()
+        };
         let twenty = sample_stratified(&g, &strata, 20, 7);
         assert_eq!(count(&twenty), vec![12, 6, 2]);
         // Every prefix is within one training of its share; the draw is prefix-stable,
         // reproducible, distinct, and seeded.
         let fifty = sample_stratified(&g, &strata, 50, 7);
-        assert_eq!(fifty[..20].iter().map(|c| &c.id).collect::<Vec<_>>(), twenty.iter().map(|c| &c.id).collect::<Vec<_>>());
+        assert_eq!(
+            fifty[..20].iter().map(|c| &c.id).collect::<Vec<_>>(),
+            twenty.iter().map(|c| &c.id).collect::<Vec<_>>()
+        );
         for k in 1..=50 {
             for (s, n) in count(&fifty[..k]).into_iter().enumerate() {
                 let share = k as f64 * [60.0, 30.0, 10.0][s] / 100.0;
-                assert!((n as f64 - share).abs() <= 1.0, "prefix {k}, stratum {s}: {n} for a share of {share}");
+                assert!(
+                    (n as f64 - share).abs() <= 1.0,
+                    "prefix {k}, stratum {s}: {n} for a share of {share}"
+                );
             }
         }
-        assert_eq!(fifty.iter().map(|c| &c.id).collect::<HashSet<_>>().len(), 50);
-        assert_ne!(twenty.iter().map(|c| &c.id).collect::<Vec<_>>(), sample_stratified(&g, &strata, 20, 8).iter().map(|c| &c.id).collect::<Vec<_>>());
+        assert_eq!(
+            fifty.iter().map(|c| &c.id).collect::<HashSet<_>>().len(),
+            50
+        );
+        assert_ne!(
+            twenty.iter().map(|c| &c.id).collect::<Vec<_>>(),
+            sample_stratified(&g, &strata, 20, 8)
+                .iter()
+                .map(|c| &c.id)
+                .collect::<Vec<_>>()
+        );
         // The whole grid, and beyond, is every training once.
-        assert_eq!(count(&sample_stratified(&g, &strata, 500, 7)), vec![60, 30, 10]);
+        assert_eq!(
+            count(&sample_stratified(&g, &strata, 500, 7)),
+            vec![60, 30, 10]
+        );
         // Through the strategy: "stratify" draws so, and reads from JSON.
         let s: Search = serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5, "sample": 20, "seed": 7, "stratify": true}"#).unwrap();
         assert_eq!(count(&s.select(&g, &strata, 0)), vec![12, 6, 2]);
-        assert!(check_json(&serde_json::json!({"strategy": "random", "n": 3, "stratify": 1})).unwrap_err().1.contains("true or false"));
+        assert!(
+            check_json(&serde_json::json!({"strategy": "random", "n": 3, "stratify": 1}))
+                .unwrap_err()
+                .1
+                .contains("true or false")
+        );
     }
 
     #[test]
     fn search_sections_parse_and_check() {
-        let s: Search = serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5}"#).unwrap();
-        assert_eq!(s, Search::Halving { factor: 3, min_epochs: 5, sample: None, seed: None, stratify: false });
-        let s: Search = serde_json::from_str(r#"{"strategy": "random", "n": 200, "seed": 1}"#).unwrap();
-        assert_eq!(s, Search::Random { n: 200, seed: Some(1), stratify: false });
+        let s: Search =
+            serde_json::from_str(r#"{"strategy": "halving", "min_epochs": 5}"#).unwrap();
+        assert_eq!(
+            s,
+            Search::Halving {
+                factor: 3,
+                min_epochs: 5,
+                sample: None,
+                seed: None,
+                stratify: false
+            }
+        );
+        let s: Search =
+            serde_json::from_str(r#"{"strategy": "random", "n": 200, "seed": 1}"#).unwrap();
+        assert_eq!(
+            s,
+            Search::Random {
+                n: 200,
+                seed: Some(1),
+                stratify: false
+            }
+        );
         assert!(serde_json::from_str::<Search>(r#"{"strategy": "bayes"}"#).is_err());
-        assert!(serde_json::from_str::<Search>(r#"{"strategy": "random", "n": 3, "m": 1}"#).is_err());
-        assert!(Search::Halving { factor: 1, min_epochs: 5, sample: None, seed: None, stratify: false }.check().unwrap_err().contains("factor"));
+        assert!(
+            serde_json::from_str::<Search>(r#"{"strategy": "random", "n": 3, "m": 1}"#).is_err()
+        );
+        assert!(Search::Halving {
+            factor: 1,
+            min_epochs: 5,
+            sample: None,
+            seed: None,
+            stratify: false
+        }
+        .check()
+        .unwrap_err()
+        .contains("factor"));
     }
 
     #[test]
     fn hyperband_brackets_are_the_papers() {
         // Ladder 5, 15, 45, 60: s_max = 3; n_s = ⌈4/(s+1)·3^s⌉ = 27, 12, 6, 4.
         let b = hyperband(3, 5, 60);
-        assert_eq!(b.iter().map(|(h, n)| (h.min_epochs, *n)).collect::<Vec<_>>(), vec![(5, 27), (15, 12), (45, 6), (60, 4)]);
+        assert_eq!(
+            b.iter()
+                .map(|(h, n)| (h.min_epochs, *n))
+                .collect::<Vec<_>>(),
+            vec![(5, 27), (15, 12), (45, 6), (60, 4)]
+        );
         // Each bracket climbs the same ladder from its start.
         assert_eq!(b[1].0.rungs(12, 60), vec![(12, 15), (4, 45), (2, 60)]);
         // R = 81 = 3^4: the paper's own table (n = 81, 34, 15, 8, 5).
         let b = hyperband(3, 1, 81);
-        assert_eq!(b.iter().map(|(h, n)| (h.min_epochs, *n)).collect::<Vec<_>>(), vec![(1, 81), (3, 34), (9, 15), (27, 8), (81, 5)]);
+        assert_eq!(
+            b.iter()
+                .map(|(h, n)| (h.min_epochs, *n))
+                .collect::<Vec<_>>(),
+            vec![(1, 81), (3, 34), (9, 15), (27, 8), (81, 5)]
+        );
         assert_eq!(hyperband(3, 5, 5).len(), 1);
     }
 
@@ -721,25 +1057,75 @@ mod tests {
     #[test]
     fn hyperband_draws_reproducibly_without_overlap() {
         let g: Vec<Config> = (0..200)
-            .map(|i| Config::new(HyperParams { learning_rate: 1e-5 * (i + 1) as f64, epochs: 9, ..HyperParams::default() }))
+            .map(|i| {
+                Config::new(HyperParams {
+                    learning_rate: 1e-5 * (i + 1) as f64,
+                    epochs: 9,
+                    ..HyperParams::default()
+                })
+            })
             .collect();
-        let s = Search::Hyperband { factor: 3, min_epochs: 1, sample: None, seed: Some(4), stratify: false };
+        let s = Search::Hyperband {
+            factor: 3,
+            min_epochs: 1,
+            sample: None,
+            seed: Some(4),
+            stratify: false,
+        };
         // Ladder 1, 3, 9: n = 9, 5, 3.
         let picked = s.select(&g, &[], 0);
         assert_eq!(picked.len(), 17);
-        assert_eq!(picked.iter().map(|c| &c.id).collect::<HashSet<_>>().len(), 17);
-        assert_eq!(picked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), s.select(&g, &[], 0).into_iter().map(|c| c.id).collect::<Vec<_>>());
+        assert_eq!(
+            picked.iter().map(|c| &c.id).collect::<HashSet<_>>().len(),
+            17
+        );
+        assert_eq!(
+            picked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            s.select(&g, &[], 0)
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        );
         let brackets = s.assign(&picked, max_epochs(&g));
-        assert_eq!((0..3).map(|b| brackets.iter().filter(|&&x| x == b).count()).collect::<Vec<_>>(), vec![9, 5, 3]);
+        assert_eq!(
+            (0..3)
+                .map(|b| brackets.iter().filter(|&&x| x == b).count())
+                .collect::<Vec<_>>(),
+            vec![9, 5, 3]
+        );
         // A larger sample keeps the first draws and their brackets.
-        let more = Search::Hyperband { factor: 3, min_epochs: 1, sample: Some(40), seed: Some(4), stratify: false };
+        let more = Search::Hyperband {
+            factor: 3,
+            min_epochs: 1,
+            sample: Some(40),
+            seed: Some(4),
+            stratify: false,
+        };
         let picked40 = more.select(&g, &[], 0);
-        assert_eq!(picked40[..17].iter().map(|c| &c.id).collect::<Vec<_>>(), picked.iter().map(|c| &c.id).collect::<Vec<_>>());
+        assert_eq!(
+            picked40[..17].iter().map(|c| &c.id).collect::<Vec<_>>(),
+            picked.iter().map(|c| &c.id).collect::<Vec<_>>()
+        );
         assert_eq!(more.assign(&picked40, 9)[..17], brackets[..]);
         // The whole grid when it is smaller than Σ n_s.
         assert_eq!(s.select(&g[..10], &[], 0).len(), 10);
-        let h: Search = serde_json::from_str(r#"{"strategy": "hyperband", "min_epochs": 5}"#).unwrap();
-        assert_eq!(h, Search::Hyperband { factor: 3, min_epochs: 5, sample: None, seed: None, stratify: false });
-        assert!(check_json(&serde_json::json!({"strategy": "hyperband", "factor": 1, "min_epochs": 5})).unwrap_err().0 == "factor");
+        let h: Search =
+            serde_json::from_str(r#"{"strategy": "hyperband", "min_epochs": 5}"#).unwrap();
+        assert_eq!(
+            h,
+            Search::Hyperband {
+                factor: 3,
+                min_epochs: 5,
+                sample: None,
+                seed: None,
+                stratify: false
+            }
+        );
+        assert!(
+            check_json(&serde_json::json!({"strategy": "hyperband", "factor": 1, "min_epochs": 5}))
+                .unwrap_err()
+                .0
+                == "factor"
+        );
     }
 }

@@ -8,10 +8,10 @@
 //! did); a configuration's identity is the hash of its canonical form, so each distinct
 //! configuration runs once, whichever sub-grids produce it.
 
-use crate::score::ScoreRule;
 use crate::data::partition::Partition;
 use crate::data::DatasetSpec;
 use crate::params::{HyperParams, ParamError, Protocol};
+use crate::score::ScoreRule;
 use crate::search::Search;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -63,7 +63,10 @@ pub struct CvSection {
     pub repeats: usize,
     /// `stratified` (`StratifiedKFold`, the default, left out of the stored spec) or
     /// `kfold` (`KFold`, unshuffled: what `GridSearchCV(cv=k)` does with a one-hot `y`).
-    #[serde(default, skip_serializing_if = "crate::data::split::Splitter::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::data::split::Splitter::is_default"
+    )]
     pub splitter: crate::data::split::Splitter,
 }
 
@@ -81,7 +84,11 @@ fn is_one(n: &usize) -> bool {
 
 impl Default for CvSection {
     fn default() -> Self {
-        CvSection { folds: 3, repeats: 1, splitter: Default::default() }
+        CvSection {
+            folds: 3,
+            repeats: 1,
+            splitter: Default::default(),
+        }
     }
 }
 
@@ -134,7 +141,10 @@ pub enum SpecError {
     },
     /// Several mistakes, each `place: message`, all said at once.
     #[error("{file}: {} mistakes:\n  {}", .mistakes.len(), .mistakes.join("\n  "))]
-    Several { file: PathBuf, mistakes: Vec<String> },
+    Several {
+        file: PathBuf,
+        mistakes: Vec<String>,
+    },
 }
 
 impl SpecError {
@@ -165,7 +175,12 @@ fn json_error(e: &serde_json::Error) -> String {
         .replace("expected usize", "expected a whole number ≥ 0")
         .replace("expected f64", "expected a number")
         .replace("integer `", "the number `");
-    if e.line() > 0 && matches!(e.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof) {
+    if e.line() > 0
+        && matches!(
+            e.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        )
+    {
         format!("line {}, column {}: {base}", e.line(), e.column())
     } else {
         base
@@ -213,7 +228,11 @@ impl Expansion {
 
     /// Distinct trainings: configurations that train the same network count once.
     pub fn trainings(&self) -> usize {
-        self.configs.iter().map(|c| &c.training_key).collect::<HashSet<_>>().len()
+        self.configs
+            .iter()
+            .map(|c| &c.training_key)
+            .collect::<HashSet<_>>()
+            .len()
     }
 }
 
@@ -230,7 +249,10 @@ impl Spec {
             let mut p = HyperParams::default();
             let one: Map<String, Value> = std::iter::once((key.to_string(), v.clone())).collect();
             p.apply_object(&one).ok()?;
-            p.canonical().get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from))
+            p.canonical()
+                .get(key)
+                .cloned()
+                .or_else(|| crate::params::omitted_default(key).map(Value::from))
         };
         self.grid
             .subgrids()
@@ -244,12 +266,19 @@ impl Spec {
                     if key == "split" {
                         return true; // compared below, also where the sub-grid does not list it
                     }
-                    let Some(have) = params.get(key).cloned().or_else(|| crate::params::omitted_default(key).map(Value::from)) else { return true };
+                    let Some(have) = params
+                        .get(key)
+                        .cloned()
+                        .or_else(|| crate::params::omitted_default(key).map(Value::from))
+                    else {
+                        return true;
+                    };
                     let listed: Vec<&Value> = match listed {
                         Value::Array(a) => a.iter().collect(),
                         one => vec![one],
                     };
-                    let listed: Vec<Value> = listed.iter().filter_map(|v| canonical(key, v)).collect();
+                    let listed: Vec<Value> =
+                        listed.iter().filter_map(|v| canonical(key, v)).collect();
                     // A key the canonical form names otherwise is not compared.
                     listed.is_empty() || listed.contains(&have)
                 }) && self.partition_listed(g, params)
@@ -296,13 +325,22 @@ impl Spec {
                 message: "empty file: a spec is a JSON object with a name, a dataset and a grid (search-spaces/quick.json is one)".into(),
             });
         }
-        let parse_error = |e: serde_json::Error| SpecError::Parse { file: file.to_path_buf(), message: json_error(&e) };
+        let parse_error = |e: serde_json::Error| SpecError::Parse {
+            file: file.to_path_buf(),
+            message: json_error(&e),
+        };
         // The search section first, as written: its mistakes are named by key.
         let value: Value = serde_json::from_str(text).map_err(parse_error)?;
         if let Some(search) = value.get("search") {
             crate::search::check_json(search).map_err(|(key, message)| {
-                let path: Vec<&str> = std::iter::once("search").chain((!key.is_empty()).then_some(key.as_str())).collect();
-                SpecError::Invalid { file: file.to_path_buf(), place: place_with_line(text, &path), message }
+                let path: Vec<&str> = std::iter::once("search")
+                    .chain((!key.is_empty()).then_some(key.as_str()))
+                    .collect();
+                SpecError::Invalid {
+                    file: file.to_path_buf(),
+                    place: place_with_line(text, &path),
+                    message,
+                }
             })?;
         }
         // Then the whole spec, with the path of whatever does not fit.
@@ -312,9 +350,16 @@ impl Spec {
             let inner = e.into_inner();
             let message = json_error(&inner);
             if path.is_empty() || path == "." {
-                SpecError::Parse { file: file.to_path_buf(), message }
+                SpecError::Parse {
+                    file: file.to_path_buf(),
+                    message,
+                }
             } else {
-                SpecError::Invalid { file: file.to_path_buf(), place: format!("{path} (line {})", inner.line()), message }
+                SpecError::Invalid {
+                    file: file.to_path_buf(),
+                    place: format!("{path} (line {})", inner.line()),
+                    message,
+                }
             }
         })?;
         let mut spec = spec;
@@ -344,8 +389,16 @@ impl Spec {
                 Ok(p) if p == base => Value::Null,
                 Ok(p) => p.to_value(),
                 Err((key, message)) => {
-                    let place = if key.is_empty() { place } else { format!("{place}.{key}") };
-                    mistakes.push(SpecError::Invalid { file: file.to_path_buf(), place, message });
+                    let place = if key.is_empty() {
+                        place
+                    } else {
+                        format!("{place}.{key}")
+                    };
+                    mistakes.push(SpecError::Invalid {
+                        file: file.to_path_buf(),
+                        place,
+                        message,
+                    });
                     // Said once: the spec's own partition stands in for the rest of the checks.
                     Value::Null
                 }
@@ -360,12 +413,17 @@ impl Spec {
             Grid::Many(v) => v.iter_mut().collect(),
         };
         for (i, g) in subgrids.into_iter().enumerate() {
-            let Some(v) = g.get("split").cloned() else { continue };
+            let Some(v) = g.get("split").cloned() else {
+                continue;
+            };
             let listed = match v {
                 Value::Array(list) => list,
                 one => vec![one],
             };
-            let resolved: Vec<Value> = listed.iter().map(|v| resolve(format!("grid[{i}].split"), v)).collect();
+            let resolved: Vec<Value> = listed
+                .iter()
+                .map(|v| resolve(format!("grid[{i}].split"), v))
+                .collect();
             g.insert("split".into(), Value::Array(resolved));
         }
         mistakes
@@ -374,26 +432,47 @@ impl Spec {
     /// Checks everything serde's types do not, and says every mistake at once (each
     /// with its key and, where it can be found, its line), so that a spec is mended in
     /// one go.
-    fn validate(&self, file: &Path, text: &str, mut mistakes: Vec<SpecError>) -> Result<(), SpecError> {
+    fn validate(
+        &self,
+        file: &Path,
+        text: &str,
+        mut mistakes: Vec<SpecError>,
+    ) -> Result<(), SpecError> {
         let invalid = |place: &str, message: String| SpecError::Invalid {
             file: file.to_path_buf(),
             place: place.to_string(),
             message,
         };
-        let param = |place: String, source: ParamError| SpecError::Param { file: file.to_path_buf(), place, source };
+        let param = |place: String, source: ParamError| SpecError::Param {
+            file: file.to_path_buf(),
+            place,
+            source,
+        };
         if self.name.trim().is_empty() {
             mistakes.push(invalid("name", "must not be empty".into()));
         }
-        for (key, v) in [("test_fraction", self.dataset.test_fraction), ("validation_fraction", self.dataset.validation_fraction)] {
+        for (key, v) in [
+            ("test_fraction", self.dataset.test_fraction),
+            ("validation_fraction", self.dataset.validation_fraction),
+        ] {
             if !(v > 0.0 && v < 1.0) {
-                mistakes.push(invalid(&place_with_line(text, &["dataset", key]), format!("{v}: expected a fraction in (0, 1)")));
+                mistakes.push(invalid(
+                    &place_with_line(text, &["dataset", key]),
+                    format!("{v}: expected a fraction in (0, 1)"),
+                ));
             }
         }
         if self.cv.folds < 2 {
-            mistakes.push(invalid(&place_with_line(text, &["cv", "folds"]), format!("{}: expected at least 2", self.cv.folds)));
+            mistakes.push(invalid(
+                &place_with_line(text, &["cv", "folds"]),
+                format!("{}: expected at least 2", self.cv.folds),
+            ));
         }
         if self.cv.repeats < 1 {
-            mistakes.push(invalid(&place_with_line(text, &["cv", "repeats"]), format!("{}: expected at least 1", self.cv.repeats)));
+            mistakes.push(invalid(
+                &place_with_line(text, &["cv", "repeats"]),
+                format!("{}: expected at least 1", self.cv.repeats),
+            ));
         }
         if let Err(m) = self.score.check() {
             mistakes.push(invalid("score", m));
@@ -410,18 +489,27 @@ impl Spec {
         }
         let subgrids = self.grid.subgrids();
         if subgrids.is_empty() {
-            mistakes.push(invalid("grid", "an empty list: give at least one sub-grid".into()));
+            mistakes.push(invalid(
+                "grid",
+                "an empty list: give at least one sub-grid".into(),
+            ));
         }
         for (i, g) in subgrids.iter().enumerate() {
             let before = mistakes.len();
             for (key, values) in g.iter() {
                 let place = format!("grid[{i}].{key}");
                 let Some(list) = values.as_array() else {
-                    mistakes.push(invalid(&place, format!("expected a list of values, got {values}")));
+                    mistakes.push(invalid(
+                        &place,
+                        format!("expected a list of values, got {values}"),
+                    ));
                     continue;
                 };
                 if list.is_empty() {
-                    mistakes.push(invalid(&place, "an empty list: give at least one value".into()));
+                    mistakes.push(invalid(
+                        &place,
+                        "an empty list: give at least one value".into(),
+                    ));
                 }
                 // One mistake per key: the first value it refuses.
                 if let Some(source) = list.iter().find_map(|v| base.clone().set(key, v).err()) {
@@ -437,7 +525,10 @@ impl Spec {
         match mistakes.len() {
             0 => Ok(()),
             1 => Err(mistakes.remove(0)),
-            _ => Err(SpecError::Several { file: file.to_path_buf(), mistakes: mistakes.iter().map(SpecError::without_file).collect() }),
+            _ => Err(SpecError::Several {
+                file: file.to_path_buf(),
+                mistakes: mistakes.iter().map(SpecError::without_file).collect(),
+            }),
         }
     }
 
@@ -458,7 +549,10 @@ impl Spec {
         if !notebook {
             return Ok(());
         }
-        let p = HyperParams { protocol: Protocol::Notebook, ..HyperParams::default() };
+        let p = HyperParams {
+            protocol: Protocol::Notebook,
+            ..HyperParams::default()
+        };
         for k in crate::params::NOT_UNDER_NOTEBOOK {
             for v in values(k) {
                 p.check_protocol([(k, v)])?;
@@ -494,7 +588,11 @@ impl Spec {
                     chosen.push((k.as_str(), v));
                     rest /= values.len();
                 }
-                let fixed = self.fixed.iter().filter(|(k, _)| !g.contains_key(*k)).map(|(k, v)| (k.as_str(), v));
+                let fixed = self
+                    .fixed
+                    .iter()
+                    .filter(|(k, _)| !g.contains_key(*k))
+                    .map(|(k, v)| (k.as_str(), v));
                 p.check_protocol(fixed.chain(chosen))?;
                 generated += 1;
                 let c = Config::new(p);
@@ -539,14 +637,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_subgrid_and_key() {
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": [{}, {"dropuot": [0.1]}]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"), "{e}");
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": [{}, {"dropuot": [0.1]}]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"),
+            "{e}"
+        );
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": []}}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("grid[0].dropout") && e.contains("empty list"), "{e}");
+        assert!(
+            e.contains("grid[0].dropout") && e.contains("empty list"),
+            "{e}"
+        );
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": 0.2}}"#)
             .unwrap_err()
             .to_string();
@@ -555,9 +660,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("[0, 1)"), "{e}");
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"batch_size": ["big"]}}"#)
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"batch_size": ["big"]}}"#)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("batch_size") && e.contains("integer"), "{e}");
         let e = parse(r#"{"name": "t", "dataset": {"path": "x", "lable": "G"}, "grid": {}}"#)
             .unwrap_err()
@@ -573,7 +679,11 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("grid[1]") && e.contains("`weight_constraint` does not apply under protocol notebook"), "{e}");
+        assert!(
+            e.contains("grid[1]")
+                && e.contains("`weight_constraint` does not apply under protocol notebook"),
+            "{e}"
+        );
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"protocol": ["notebook", "gridsearchcv"], "monitor": ["val_loss"]}}"#)
             .unwrap_err()
             .to_string();
@@ -587,16 +697,27 @@ mod tests {
         let e = s.expand().unwrap();
         assert_eq!(e.configs.len(), 2);
         assert_eq!(e.configs[1].params.protocol, Protocol::Notebook);
-        assert!(!e.configs[1].canonical_json.contains("weight_constraint"), "{}", e.configs[1].canonical_json);
+        assert!(
+            !e.configs[1].canonical_json.contains("weight_constraint"),
+            "{}",
+            e.configs[1].canonical_json
+        );
     }
 
     #[test]
     fn score_section_is_validated() {
         let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "relative"}}"#).unwrap();
         assert_eq!(s.score.delta, crate::score::DeltaKind::Relative);
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#).unwrap_err().to_string();
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#)
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#).unwrap_err().to_string();
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("ratio"), "{e}");
     }
 
@@ -605,12 +726,24 @@ mod tests {
         let text = "{\"name\": \"t\",\n \"dataset\": {\"path\": \"x\", \"test_fraction\": 1.5},\n \"fixed\": {\"batch_size\": 0,\n  \"learning_rate\": -1},\n \"grid\": {\"dropout\": [0.2, 2]}}";
         let e = parse(text).unwrap_err().to_string();
         assert!(e.starts_with("t.json: 4 mistakes:"), "{e}");
-        for part in ["dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)", "fixed.batch_size (line 3)", "fixed.learning_rate (line 4)", "grid[0].dropout"] {
+        for part in [
+            "dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)",
+            "fixed.batch_size (line 3)",
+            "fixed.learning_rate (line 4)",
+            "grid[0].dropout",
+        ] {
             assert!(e.contains(part), "{part}: {e}");
         }
         // One mistake: said alone, as before.
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x", "validation_fraction": 0}, "grid": {}}"#).unwrap_err().to_string();
-        assert!(e.starts_with("t.json: dataset.validation_fraction (line 1): 0: expected a fraction"), "{e}");
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x", "validation_fraction": 0}, "grid": {}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.json: dataset.validation_fraction (line 1): 0: expected a fraction"),
+            "{e}"
+        );
         // An empty file is named as empty.
         for empty in ["", "  \n"] {
             let e = parse(empty).unwrap_err().to_string();
@@ -620,7 +753,9 @@ mod tests {
 
     #[test]
     fn empty_subgrid_is_one_configuration() {
-        let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"epochs": 5}, "grid": {}}"#).unwrap();
+        let s =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"epochs": 5}, "grid": {}}"#)
+                .unwrap();
         let e = s.expand().unwrap();
         assert_eq!(e.configs.len(), 1);
         assert_eq!(e.configs[0].params.epochs, 5);

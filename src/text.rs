@@ -42,7 +42,10 @@ pub fn sh_quote(s: &str) -> String {
 
 /// A word as a shell would need it typed (quoted only when it has to be).
 pub fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:@=+,".contains(c))
+    {
         s.to_string()
     } else {
         sh_quote(s)
@@ -56,13 +59,24 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
 
 /// A Unix time as `YYYY-MM-DD hh:mm:ss UTC`.
 pub fn utc(unix: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{} {:02}:{:02}:{:02} UTC", t.date(), t.hour(), t.minute(), t.second())
+    let t = time::OffsetDateTime::from_unix_timestamp(unix.max(0.0) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        t.date(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// HTML-escapes text for an element or a quoted attribute (the report's and serve's).
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 #[cfg(test)]
@@ -86,4 +100,3 @@ mod tests {
         assert_eq!(human_flops(2.5e12), "2.5 TFLOP");
     }
 }
-

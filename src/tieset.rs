@@ -73,7 +73,11 @@ pub const DEFAULT_ROPE: f64 = 0.002;
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { confidence: DEFAULT_CONFIDENCE, rope: DEFAULT_ROPE, prefer: Prefer::Score }
+        Settings {
+            confidence: DEFAULT_CONFIDENCE,
+            rope: DEFAULT_ROPE,
+            prefer: Prefer::Score,
+        }
     }
 }
 
@@ -169,7 +173,13 @@ pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Optio
         .map(|c| {
             c.folds
                 .iter()
-                .filter_map(|(f, s)| leader.folds.iter().find(|(lf, _)| lf == f).map(|(_, ls)| ls - s))
+                .filter_map(|(f, s)| {
+                    leader
+                        .folds
+                        .iter()
+                        .find(|(lf, _)| lf == f)
+                        .map(|(_, ls)| ls - s)
+                })
                 .collect()
         })
         .collect();
@@ -186,11 +196,20 @@ pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Optio
     let mut verdicts = vec![leader_verdict()];
     for (c, d) in candidates[1..].iter().zip(&diffs) {
         let n = d.len();
-        let mean = if n == 0 { f64::NAN } else { d.iter().sum::<f64>() / n as f64 };
+        let mean = if n == 0 {
+            f64::NAN
+        } else {
+            d.iter().sum::<f64>() / n as f64
+        };
         let (p_not_worse, p_equivalent) = if n == 0 {
             (f64::NAN, f64::NAN)
         } else {
-            posterior(mean, (var * (1.0 / n as f64 + rho)).sqrt(), df, settings.rope)
+            posterior(
+                mean,
+                (var * (1.0 / n as f64 + rho)).sqrt(),
+                df,
+                settings.rope,
+            )
         };
         // Without shared folds nothing can be said: it stays in (honestly undecided).
         let tied = n == 0 || 1.0 - p_not_worse < settings.confidence;
@@ -240,7 +259,10 @@ fn pick(members: &[&Verdict], prefer: Prefer) -> (String, String) {
     let leader = members[0];
     let n = members.len();
     let by = |key: &dyn Fn(&Verdict) -> Option<f64>, what: &str| -> (String, String) {
-        let known: Vec<&&Verdict> = members.iter().filter(|v| key(v).is_some_and(f64::is_finite)).collect();
+        let known: Vec<&&Verdict> = members
+            .iter()
+            .filter(|v| key(v).is_some_and(f64::is_finite))
+            .collect();
         match known.iter().min_by(|a, b| key(a).unwrap().total_cmp(&key(b).unwrap()).then(a.rank.cmp(&b.rank))) {
             Some(v) if v.config_id != leader.config_id => (
                 v.config_id.clone(),
@@ -251,9 +273,21 @@ fn pick(members: &[&Verdict], prefer: Prefer) -> (String, String) {
         }
     };
     match prefer {
-        Prefer::Score if n == 1 => (leader.config_id.clone(), "the best score, credibly better than every other".into()),
-        Prefer::Score => (leader.config_id.clone(), format!("the best mean score; {} not credibly worse", crate::text::count(n - 1, "other is", "others are"))),
-        Prefer::Smallest => by(&|v: &Verdict| v.parameters.map(|p| p as f64), "the fewest parameters"),
+        Prefer::Score if n == 1 => (
+            leader.config_id.clone(),
+            "the best score, credibly better than every other".into(),
+        ),
+        Prefer::Score => (
+            leader.config_id.clone(),
+            format!(
+                "the best mean score; {} not credibly worse",
+                crate::text::count(n - 1, "other is", "others are")
+            ),
+        ),
+        Prefer::Smallest => by(
+            &|v: &Verdict| v.parameters.map(|p| p as f64),
+            "the fewest parameters",
+        ),
         Prefer::Fastest => by(&|v: &Verdict| v.fit_seconds, "the least fit time"),
     }
 }
@@ -268,7 +302,11 @@ mod tests {
             config_id: id.into(),
             rank,
             score,
-            folds: folds.iter().enumerate().map(|(i, &s)| (i as i64, s)).collect(),
+            folds: folds
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| (i as i64, s))
+                .collect(),
             parameters: Some(parameters),
             fit_seconds: Some(parameters as f64 / 100.0),
         }
@@ -287,9 +325,16 @@ mod tests {
         let t = tie_set(&cands, 3, &Settings::default()).unwrap();
         assert_eq!(t.members, ["best"]);
         assert_eq!(t.pick, "best");
-        assert!(t.verdicts[1..].iter().all(|v| v.p_not_worse < 1e-6), "{:?}", t.verdicts);
+        assert!(
+            t.verdicts[1..].iter().all(|v| v.p_not_worse < 1e-6),
+            "{:?}",
+            t.verdicts
+        );
         // Preferring the smallest cannot leave the tie set.
-        let s = Settings { prefer: Prefer::Smallest, ..Settings::default() };
+        let s = Settings {
+            prefer: Prefer::Smallest,
+            ..Settings::default()
+        };
         assert_eq!(tie_set(&cands, 3, &s).unwrap().pick, "best");
     }
 
@@ -297,40 +342,82 @@ mod tests {
     /// and practically equivalent, and `smallest` picks the smallest.
     #[test]
     fn a_true_tie_keeps_everyone_and_the_pick_says_why() {
-        let folds = |c: usize| (0..30).map(|i| 0.60 + (((i * 31 + c * 17) % 11) as f64 - 5.0) * 0.0004).collect::<Vec<_>>();
-        let cands: Vec<Candidate> = (0..5).map(|c| cand(&format!("c{c}"), c + 1, &folds(c), 1000 - c * 100)).collect();
+        let folds = |c: usize| {
+            (0..30)
+                .map(|i| 0.60 + (((i * 31 + c * 17) % 11) as f64 - 5.0) * 0.0004)
+                .collect::<Vec<_>>()
+        };
+        let cands: Vec<Candidate> = (0..5)
+            .map(|c| cand(&format!("c{c}"), c + 1, &folds(c), 1000 - c * 100))
+            .collect();
         let t = tie_set(&cands, 3, &Settings::default()).unwrap();
         assert_eq!(t.members.len(), 5, "{:?}", t.verdicts);
-        assert!(t.verdicts.iter().all(|v| v.p_equivalent > 0.5), "{:?}", t.verdicts);
+        assert!(
+            t.verdicts.iter().all(|v| v.p_equivalent > 0.5),
+            "{:?}",
+            t.verdicts
+        );
         assert_eq!(t.pick, "c0");
-        let s = Settings { prefer: Prefer::Smallest, ..Settings::default() };
+        let s = Settings {
+            prefer: Prefer::Smallest,
+            ..Settings::default()
+        };
         let t = tie_set(&cands, 3, &s).unwrap();
         assert_eq!(t.pick, "c4");
         assert!(t.why.contains("fewest parameters of the 5"), "{}", t.why);
-        let f = tie_set(&cands, 3, &Settings { prefer: Prefer::Fastest, ..Settings::default() }).unwrap();
+        let f = tie_set(
+            &cands,
+            3,
+            &Settings {
+                prefer: Prefer::Fastest,
+                ..Settings::default()
+            },
+        )
+        .unwrap();
         assert_eq!(f.pick, "c4");
     }
 
     /// Three folds decide little: a 0.01 lead with fold noise of 0.01 leaves a tie.
     #[test]
     fn three_folds_decide_little() {
-        let cands = vec![cand("a", 1, &[0.62, 0.60, 0.61], 1), cand("b", 2, &[0.60, 0.61, 0.59], 1), cand("c", 3, &[0.50, 0.49, 0.51], 1)];
+        let cands = vec![
+            cand("a", 1, &[0.62, 0.60, 0.61], 1),
+            cand("b", 2, &[0.60, 0.61, 0.59], 1),
+            cand("c", 3, &[0.50, 0.49, 0.51], 1),
+        ];
         let t = tie_set(&cands, 3, &Settings::default()).unwrap();
         assert_eq!(t.members, ["a", "b"]);
-        assert!(t.verdicts[1].p_not_worse > 0.05 && t.verdicts[1].p_not_worse < 0.5, "{:?}", t.verdicts[1]);
+        assert!(
+            t.verdicts[1].p_not_worse > 0.05 && t.verdicts[1].p_not_worse < 0.5,
+            "{:?}",
+            t.verdicts[1]
+        );
     }
 
     #[test]
     fn nothing_to_compare() {
         assert!(tie_set(&[], 3, &Settings::default()).is_none());
         assert!(tie_set(&[cand("a", 1, &[0.6], 1)], 3, &Settings::default()).is_none());
-        assert!(tie_set(&[cand("a", 1, &[0.6], 1), cand("b", 2, &[0.5], 1)], 3, &Settings::default()).is_none());
+        assert!(tie_set(
+            &[cand("a", 1, &[0.6], 1), cand("b", 2, &[0.5], 1)],
+            3,
+            &Settings::default()
+        )
+        .is_none());
     }
 
     #[test]
     fn a_lone_configuration_is_its_own_tie_set() {
         // A race's last one left: the tie set is it, and so is the pick.
-        let t = tie_set(&[cand("a", 1, &[0.6, 0.61, 0.59], 1)], 3, &Settings::default()).unwrap();
-        assert_eq!((t.members.clone(), t.pick.as_str(), t.verdicts.len()), (vec!["a".to_string()], "a", 1));
+        let t = tie_set(
+            &[cand("a", 1, &[0.6, 0.61, 0.59], 1)],
+            3,
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.members.clone(), t.pick.as_str(), t.verdicts.len()),
+            (vec!["a".to_string()], "a", 1)
+        );
     }
 }

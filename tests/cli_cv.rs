@@ -13,7 +13,9 @@ fn tmp(name: &str) -> PathBuf {
 
 fn demo(rows: usize) -> PathBuf {
     let path = tmp(&format!("demo-{rows}.csv"));
-    let (code, _, err) = run(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&path));
+    let (code, _, err) = run(bin()
+        .args(["demo-data", "--rows", &rows.to_string(), "--out"])
+        .arg(&path));
     assert_eq!(code, 0, "{err}");
     path
 }
@@ -35,7 +37,9 @@ fn demo_data_has_the_study_shape() {
     let mut counts = std::collections::BTreeMap::new();
     let mut rows = 0;
     for l in lines {
-        *counts.entry(l.split(',').nth(genre).unwrap().to_string()).or_insert(0usize) += 1;
+        *counts
+            .entry(l.split(',').nth(genre).unwrap().to_string())
+            .or_insert(0usize) += 1;
         rows += 1;
     }
     assert_eq!(rows, 6446);
@@ -52,27 +56,73 @@ fn demo_data_has_the_study_shape() {
 #[test]
 fn cv_prints_folds_means_and_score() {
     let data = demo(900);
-    let (code, out, err) = cv(&data, &["--set", "epochs=3", "--set", "batch_size=128", "--set", "neurons_2=64", "--set", "neurons_3=64"]);
+    let (code, out, err) = cv(
+        &data,
+        &[
+            "--set",
+            "epochs=3",
+            "--set",
+            "batch_size=128",
+            "--set",
+            "neurons_2=64",
+            "--set",
+            "neurons_3=64",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
-    for needle in ["fold", "train_acc", "val_acc", "mean  train", "Δacc", "score"] {
+    for needle in [
+        "fold",
+        "train_acc",
+        "val_acc",
+        "mean  train",
+        "Δacc",
+        "score",
+    ] {
         assert!(out.contains(needle), "missing {needle} in:\n{out}");
     }
-    assert_eq!(out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count(), 3, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .count(),
+        3,
+        "{out}"
+    );
 }
 
 #[test]
 fn cv_json_is_consistent() {
     let data = demo(900);
     let cfg = tmp("cfg.json");
-    std::fs::write(&cfg, r#"{"epochs": 3, "optimizer": "Adam", "neurons_1": 64, "neurons_2": 64, "neurons_3": 64}"#).unwrap();
-    let (code, out, err) = cv(&data, &["--config", cfg.to_str().unwrap(), "--json", "--folds", "4", "--w1", "0.3"]);
+    std::fs::write(
+        &cfg,
+        r#"{"epochs": 3, "optimizer": "Adam", "neurons_1": 64, "neurons_2": 64, "neurons_3": 64}"#,
+    )
+    .unwrap();
+    let (code, out, err) = cv(
+        &data,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--json",
+            "--folds",
+            "4",
+            "--w1",
+            "0.3",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["params"]["optimizer"], "adam");
     let folds = v["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 4);
-    let val: Vec<f64> = folds.iter().map(|f| f["val_accuracy"].as_f64().unwrap()).collect();
-    let train: Vec<f64> = folds.iter().map(|f| f["train_accuracy"].as_f64().unwrap()).collect();
+    let val: Vec<f64> = folds
+        .iter()
+        .map(|f| f["val_accuracy"].as_f64().unwrap())
+        .collect();
+    let train: Vec<f64> = folds
+        .iter()
+        .map(|f| f["train_accuracy"].as_f64().unwrap())
+        .collect();
     let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
     let s = &v["summary"];
     assert!((s["mean_val_accuracy"].as_f64().unwrap() - mean(&val)).abs() < 1e-12);
@@ -88,7 +138,10 @@ fn bad_hyperparameters_are_rejected_with_what_is_accepted() {
     let data = demo(300);
     let (code, _, err) = cv(&data, &["--set", "dropuot=0.2"]);
     assert_eq!(code, 2);
-    assert!(err.contains("unknown hyperparameter `dropuot`") && err.contains("did you mean `dropout`"), "{err}");
+    assert!(
+        err.contains("unknown hyperparameter `dropuot`") && err.contains("did you mean `dropout`"),
+        "{err}"
+    );
     let (code, _, err) = cv(&data, &["--set", "activation=softplus"]);
     assert_eq!(code, 2);
     assert!(err.contains("relu, LeakyReLU"), "{err}");
@@ -103,22 +156,38 @@ fn bad_data_errors_name_file_line_and_column() {
     std::fs::write(&bad, "a,b,Genre\n1,2,x\n3,oops,y\n5,6,x\n").unwrap();
     let (code, _, err) = cv(&bad, &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.csv") && err.contains("line 3") && err.contains("column `b`") && err.contains("`oops`"), "{err}");
+    assert!(
+        err.contains("bad.csv")
+            && err.contains("line 3")
+            && err.contains("column `b`")
+            && err.contains("`oops`"),
+        "{err}"
+    );
 
     let (code, _, err) = cv(&bad, &["--label", "Class"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no column `Class`") && err.contains("a, b, Genre"), "{err}");
+    assert!(
+        err.contains("no column `Class`") && err.contains("a, b, Genre"),
+        "{err}"
+    );
 
     let data = demo(300);
     let (code, _, err) = cv(&data, &["--keep-labels", "jazz"]);
     assert_eq!(code, 2);
-    assert!(err.contains("jazz") && err.contains("match no row"), "{err}");
+    assert!(
+        err.contains("jazz") && err.contains("match no row"),
+        "{err}"
+    );
 
     // Few rows of one label: fewer than the folds in the training part. scikit-learn's
     // StratifiedKFold warns and goes on; so does gridsweep, naming both counts.
     let mut text = String::from("f1,f2,Genre\n");
     for i in 0..40 {
-        text.push_str(&format!("{i},{},{}\n", i * 2, if i < 4 { "rare" } else { "common" }));
+        text.push_str(&format!(
+            "{i},{},{}\n",
+            i * 2,
+            if i < 4 { "rare" } else { "common" }
+        ));
     }
     let few = tmp("few.csv");
     std::fs::write(&few, text).unwrap();
@@ -130,13 +199,27 @@ fn bad_data_errors_name_file_line_and_column() {
     // the counts and the option that leaves the label out.
     let mut text = String::from("f1,f2,Genre\n");
     for i in 0..60 {
-        text.push_str(&format!("{i},{},{}\n", i * 2, if i < 2 { "polka" } else if i % 2 == 0 { "rock" } else { "pop" }));
+        text.push_str(&format!(
+            "{i},{},{}\n",
+            i * 2,
+            if i < 2 {
+                "polka"
+            } else if i % 2 == 0 {
+                "rock"
+            } else {
+                "pop"
+            }
+        ));
     }
     let tiny = tmp("tiny.csv");
     std::fs::write(&tiny, text).unwrap();
     let (code, _, err) = cv(&tiny, &["--test-fraction", "0.5"]);
     assert_eq!(code, 2);
-    assert!(err.contains("tiny.csv") && err.contains("label `polka` has 2 row(s) in the file, 1 left after the test split"), "{err}");
+    assert!(
+        err.contains("tiny.csv")
+            && err.contains("label `polka` has 2 row(s) in the file, 1 left after the test split"),
+        "{err}"
+    );
     assert!(err.contains("--keep-labels \"pop,rock\""), "{err}");
 
     let (code, _, err) = cv(Path::new("/nonexistent/x.csv"), &[]);
@@ -167,14 +250,32 @@ fn missing_cells_are_imputed() {
     let (code, out, err) = cv(&path, &["--set", "epochs=2", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v["summary"]["mean_val_accuracy"].as_f64().unwrap().is_finite());
+    assert!(v["summary"]["mean_val_accuracy"]
+        .as_f64()
+        .unwrap()
+        .is_finite());
 }
 
 #[test]
 fn a_diverging_configuration_exits_1_with_the_reason() {
     let data = demo(300);
-    let (code, out, _) = cv(&data, &["--set", "optimizer=sgd", "--set", "learning_rate=1e12", "--set", "dropout=0",
-                                     "--set", "weight_constraint=0", "--set", "activation=relu", "--set", "epochs=5"]);
+    let (code, out, _) = cv(
+        &data,
+        &[
+            "--set",
+            "optimizer=sgd",
+            "--set",
+            "learning_rate=1e12",
+            "--set",
+            "dropout=0",
+            "--set",
+            "weight_constraint=0",
+            "--set",
+            "activation=relu",
+            "--set",
+            "epochs=5",
+        ],
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("failed: diverged at epoch"), "{out}");
 }
@@ -189,7 +290,11 @@ fn errors_print_each_cause_once() {
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let spec = tmp("typo.json");
-    std::fs::write(&spec, r#"{"name": "t", "dataset": {"path": "builtin:demo"}, "grid": {"optimiser": ["adam"]}}"#).unwrap();
+    std::fs::write(
+        &spec,
+        r#"{"name": "t", "dataset": {"path": "builtin:demo"}, "grid": {"optimiser": ["adam"]}}"#,
+    )
+    .unwrap();
     let (code, _, err) = run(bin().arg("plan").arg(&spec));
     assert_eq!(code, 2);
     assert!(err.contains("grid[0].optimiser"), "{err}");
@@ -206,7 +311,22 @@ fn errors_print_each_cause_once() {
 /// Every argument and option of a command is described; counts must be at least 1.
 #[test]
 fn help_describes_every_argument_and_zero_jobs_are_refused() {
-    for cmd in ["cv", "plan", "run", "resume", "status", "list", "rank", "export", "evaluate", "baselines", "predict", "report", "bench", "demo-data"] {
+    for cmd in [
+        "cv",
+        "plan",
+        "run",
+        "resume",
+        "status",
+        "list",
+        "rank",
+        "export",
+        "evaluate",
+        "baselines",
+        "predict",
+        "report",
+        "bench",
+        "demo-data",
+    ] {
         let (code, out, _) = run(bin().args([cmd, "--help"]));
         assert_eq!(code, 0);
         // An item is described on its own line (short layout: after two spaces) or on
@@ -216,11 +336,20 @@ fn help_describes_every_argument_and_zero_jobs_are_refused() {
             let item = l.starts_with("  -") || l.starts_with("  [") || l.starts_with("  <");
             if item {
                 let same_line = l.trim().contains("  ");
-                let below = lines.get(i + 1).is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
-                assert!(same_line || below, "`gridsweep {cmd} --help`: `{}` has no description", l.trim());
+                let below = lines
+                    .get(i + 1)
+                    .is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
+                assert!(
+                    same_line || below,
+                    "`gridsweep {cmd} --help`: `{}` has no description",
+                    l.trim()
+                );
             }
         }
-        assert!(!out.contains("AVX2 ones"), "the long --mkl-avx512 text belongs to the top-level help only ({cmd})");
+        assert!(
+            !out.contains("AVX2 ones"),
+            "the long --mkl-avx512 text belongs to the top-level help only ({cmd})"
+        );
     }
     let (_, top, _) = run(bin().arg("--help"));
     assert!(top.contains("AVX2 ones") && top.contains("130"), "{top}");

@@ -15,17 +15,40 @@ fn table(rows: usize, sep: char, comma: bool) -> String {
     let mut s = format!("Unnamed: 0{sep}f1{sep}f2{sep}f3{sep}colour{sep}Genre\n");
     let mut state = 12345u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 33) as f64) / (1u64 << 31) as f64
     };
     for i in 0..rows {
         let (a, b, c) = (next() * 4.0 - 2.0, next() * 4.0 - 2.0, next());
         let colour = colours[(next() * 3.0) as usize % 3];
-        let shift = match colour { "red" => 0.8, "green" => 0.0, _ => -0.8 };
+        let shift = match colour {
+            "red" => 0.8,
+            "green" => 0.0,
+            _ => -0.8,
+        };
         let s_ = a + 0.5 * b + shift + (next() - 0.5) * 0.6;
-        let label = if s_ < -0.6 { "low" } else if s_ < 0.6 { "mid" } else { "high" };
-        let num = |x: f64| if comma { format!("{x:.4}").replace('.', ",") } else { format!("{x:.4}") };
-        s.push_str(&format!("{i}{sep}{}{sep}{}{sep}{}{sep}{colour}{sep}{label}\n", num(a), num(b), num(c)));
+        let label = if s_ < -0.6 {
+            "low"
+        } else if s_ < 0.6 {
+            "mid"
+        } else {
+            "high"
+        };
+        let num = |x: f64| {
+            if comma {
+                format!("{x:.4}").replace('.', ",")
+            } else {
+                format!("{x:.4}")
+            }
+        };
+        s.push_str(&format!(
+            "{i}{sep}{}{sep}{}{sep}{}{sep}{colour}{sep}{label}\n",
+            num(a),
+            num(b),
+            num(c)
+        ));
     }
     s
 }
@@ -36,10 +59,25 @@ fn write(dir: &Dir, name: &str, text: &str) -> PathBuf {
     p
 }
 
-const QUICK: [&str; 8] = ["--set", "epochs=3", "--set", "neurons_1=16", "--set", "neurons_2=16", "--set", "neurons_3=16"];
+const QUICK: [&str; 8] = [
+    "--set",
+    "epochs=3",
+    "--set",
+    "neurons_1=16",
+    "--set",
+    "neurons_2=16",
+    "--set",
+    "neurons_3=16",
+];
 
 fn cv(data: &Path, extra: &[&str]) -> (i32, String, String) {
-    run(bin().arg("cv").arg("--data").arg(data).args(["--label", "Genre"]).args(QUICK).args(extra))
+    run(bin()
+        .arg("cv")
+        .arg("--data")
+        .arg(data)
+        .args(["--label", "Genre"])
+        .args(QUICK)
+        .args(extra))
 }
 
 /// The summary without its timing.
@@ -65,7 +103,10 @@ fn the_row_index_is_never_a_feature_and_drop_adds_to_it() {
     assert_eq!(v["data"]["features"], serde_json::json!(["f1", "f2"]));
     // The same rows without the index column at all: the same numbers.
     let text = table(400, ',', false);
-    let no_index: String = text.lines().map(|l| l.split_once(',').unwrap().1.to_string() + "\n").collect();
+    let no_index: String = text
+        .lines()
+        .map(|l| l.split_once(',').unwrap().1.to_string() + "\n")
+        .collect();
     let plain = write(&d, "plain.csv", &no_index);
     let w = cv_json(&plain, &["--drop", "f3", "--drop", "colour"]);
     assert_eq!(summary(&v), summary(&w));
@@ -82,14 +123,32 @@ fn text_columns_are_encoded_and_stray_text_is_named() {
     let d = Dir::new("data", "text");
     let data = write(&d, "t.csv", &table(500, ',', false));
     let v = cv_json(&data, &[]);
-    assert_eq!(v["data"]["features"], serde_json::json!(["f1", "f2", "f3", "colour=blue", "colour=green", "colour=red"]));
+    assert_eq!(
+        v["data"]["features"],
+        serde_json::json!([
+            "f1",
+            "f2",
+            "f3",
+            "colour=blue",
+            "colour=green",
+            "colour=red"
+        ])
+    );
     let o = cv_json(&data, &["--encode", "colour=ordinal"]);
-    assert_eq!(o["data"]["features"], serde_json::json!(["f1", "f2", "f3", "colour"]));
+    assert_eq!(
+        o["data"]["features"],
+        serde_json::json!(["f1", "f2", "f3", "colour"])
+    );
     let x = cv_json(&data, &["--encode", "colour=drop"]);
     assert_eq!(x["data"]["features"], serde_json::json!(["f1", "f2", "f3"]));
     // The colour carries signal: with it, validation accuracy is higher.
     let acc = |v: &Value| v["summary"]["mean_val_accuracy"].as_f64().unwrap();
-    assert!(acc(&v) > acc(&x), "one-hot {} vs dropped {}", acc(&v), acc(&x));
+    assert!(
+        acc(&v) > acc(&x),
+        "one-hot {} vs dropped {}",
+        acc(&v),
+        acc(&x)
+    );
 
     // A numeric column with one word in it: an error naming the cell, not a category.
     let text = table(300, ',', false);
@@ -100,11 +159,21 @@ fn text_columns_are_encoded_and_stray_text_is_named() {
     let bad = write(&d, "bad.csv", &(lines.join("\n") + "\n"));
     let (code, _, err) = cv(&bad, &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.csv: line 8, column `f2`: `oops` is not a number"), "{err}");
-    assert_eq!(err.matches("is not a number").count(), 1, "printed once: {err}");
+    assert!(
+        err.contains("bad.csv: line 8, column `f2`: `oops` is not a number"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("is not a number").count(),
+        1,
+        "printed once: {err}"
+    );
     let (code, _, err) = cv(&data, &["--encode", "shade=onehot"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no column `shade` (listed in `encode`)"), "{err}");
+    assert!(
+        err.contains("no column `shade` (listed in `encode`)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -119,14 +188,27 @@ fn separators_are_guessed_and_decimal_commas_named() {
     // Semicolons with decimal commas: named, then read with the option.
     let (code, _, err) = cv(&semis, &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("s.csv: line 2, column `f1`") && err.contains("decimal comma") && err.contains("--decimal-comma"), "{err}");
-    assert_eq!(summary(&cv_json(&semis, &["--decimal-comma"])), summary(&reference));
+    assert!(
+        err.contains("s.csv: line 2, column `f1`")
+            && err.contains("decimal comma")
+            && err.contains("--decimal-comma"),
+        "{err}"
+    );
+    assert_eq!(
+        summary(&cv_json(&semis, &["--decimal-comma"])),
+        summary(&reference)
+    );
     // Forcing the wrong separator: the label is not found, and the message says why.
     let (code, _, err) = cv(&semis, &["--delimiter", ",", "--decimal-comma"]);
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = cv(&semis, &["--delimiter", ","]);
     assert_eq!(code, 2);
-    assert!(err.contains("no column `Genre`") && err.contains("the header holds `;`") && err.contains("--delimiter ';'"), "{err}");
+    assert!(
+        err.contains("no column `Genre`")
+            && err.contains("the header holds `;`")
+            && err.contains("--delimiter ';'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,9 +225,21 @@ fn predict_applies_the_encoding_and_carries_ids() {
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
     let model = d.path("model");
-    let (code, _, err) = run(bin().args(["evaluate", "s", "--db", &db, "--epochs", "3", "--quiet", "--model-dir"]).arg(&model));
+    let (code, _, err) = run(bin()
+        .args([
+            "evaluate",
+            "s",
+            "--db",
+            &db,
+            "--epochs",
+            "3",
+            "--quiet",
+            "--model-dir",
+        ])
+        .arg(&model));
     assert_eq!(code, 0, "{err}");
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("model.json")).unwrap()).unwrap();
     assert_eq!(meta["encoder"]["columns"][2]["kind"], "onehot");
 
     // New rows: an id, an extra column, an unseen colour.
@@ -154,15 +248,29 @@ fn predict_applies_the_encoding_and_carries_ids() {
         "new.csv",
         "song_id,notes,f1,f2,colour\na17,x,0.5,-1.0,red\nb02,y,-1.2,0.3,purple\nc33,z,1.5,1.5,blue\n",
     );
-    let predict = |extra: &[&str]| run(bin().arg("predict").arg("--model").arg(&model).arg("--data").arg(&new).args(extra));
+    let predict = |extra: &[&str]| {
+        run(bin()
+            .arg("predict")
+            .arg("--model")
+            .arg(&model)
+            .arg("--data")
+            .arg(&new)
+            .args(extra))
+    };
     let (code, _, err) = predict(&[]);
     assert_eq!(code, 2);
     assert!(err.contains("unexpected `song_id`, `notes`"), "{err}");
     let (code, out, err) = predict(&["--id-column", "song_id", "--ignore-extra"]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("song_id,predicted,p_high,p_low,p_mid"), "{out}");
-    let ids: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert!(
+        lines[0].starts_with("song_id,predicted,p_high,p_low,p_mid"),
+        "{out}"
+    );
+    let ids: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(ids, ["a17", "b02", "c33"]);
     let (code, _, err) = predict(&["--id-column", "song_id", "--ignore-extra", "--strict"]);
     assert_eq!(code, 2);
@@ -179,11 +287,19 @@ fn duplicate_column_names_are_refused_naming_both() {
     for extra in [&[][..], &["--drop", "x1"][..]] {
         let (code, _, err) = cv(&data, extra);
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("dup.csv") && err.contains("columns 2 and 4 are both named `x1`"), "{err}");
+        assert!(
+            err.contains("dup.csv") && err.contains("columns 2 and 4 are both named `x1`"),
+            "{err}"
+        );
         assert_eq!(err.matches("both named").count(), 1, "said once: {err}");
     }
     // Unnamed columns (pandas' index) may repeat: they are never chosen by name.
-    let text = table(60, ',', false).replacen("Unnamed: 0,f1", ",f1", 1).lines().map(|l| format!(",{l}")).collect::<Vec<_>>().join("\n");
+    let text = table(60, ',', false)
+        .replacen("Unnamed: 0,f1", ",f1", 1)
+        .lines()
+        .map(|l| format!(",{l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let data = write(&dir, "two-index.csv", &text);
     let (code, _, err) = cv(&data, &[]);
     assert_eq!(code, 0, "{err}");

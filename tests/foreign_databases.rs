@@ -7,7 +7,8 @@ use common::{bin, postgres_db, rt, run, Dir};
 
 use std::path::Path;
 
-const TINY: &str = r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "neurons_3": 8, "batch_size": 64}"#;
+const TINY: &str =
+    r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "neurons_3": 8, "batch_size": 64}"#;
 
 fn spec(d: &Dir) -> std::path::PathBuf {
     let p = d.path("s.json");
@@ -17,8 +18,12 @@ fn spec(d: &Dir) -> std::path::PathBuf {
 
 /// Every file under `dir`, with its bytes.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
     out.sort();
     out
 }
@@ -29,10 +34,17 @@ fn an_unknown_url_scheme_is_refused_and_creates_nothing() {
     let spec = spec(&d);
     let before = files(&d.0);
     for db in ["postgress://me@dbhost/sweeps", "mysql://x"] {
-        for args in [vec!["list", "--db", db], vec!["status", "--db", db], vec!["run", spec.to_str().unwrap(), "--db", db, "--quiet"]] {
+        for args in [
+            vec!["list", "--db", db],
+            vec!["status", "--db", db],
+            vec!["run", spec.to_str().unwrap(), "--db", db, "--quiet"],
+        ] {
             let (code, _, err) = run(bin().current_dir(&d.0).args(&args));
             assert_eq!(code, 2, "{args:?}: {err}");
-            assert!(err.contains("unknown database URL scheme") && err.contains("postgres://user@host"), "{args:?}: {err}");
+            assert!(
+                err.contains("unknown database URL scheme") && err.contains("postgres://user@host"),
+                "{args:?}: {err}"
+            );
         }
     }
     assert_eq!(files(&d.0), before, "nothing was created");
@@ -48,7 +60,10 @@ fn other_program_file(path: &Path, tables: &[&str]) {
         for t in tables {
             sqlx::query(t).execute(&mut c).await.unwrap();
         }
-        sqlx::query("INSERT INTO customers (name) VALUES ('ada')").execute(&mut c).await.unwrap();
+        sqlx::query("INSERT INTO customers (name) VALUES ('ada')")
+            .execute(&mut c)
+            .await
+            .unwrap();
         c.close().await.unwrap();
     });
 }
@@ -58,10 +73,25 @@ fn another_programs_sqlite_file_is_refused_unchanged() {
     let d = Dir::new("foreign", "sqlite");
     let spec = spec(&d);
     for (file, tables) in [
-        ("customers.db", vec!["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"]),
-        ("own-sweeps.db", vec!["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)", "CREATE TABLE sweeps (id INTEGER PRIMARY KEY, what TEXT)"]),
+        (
+            "customers.db",
+            vec!["CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"],
+        ),
+        (
+            "own-sweeps.db",
+            vec![
+                "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)",
+                "CREATE TABLE sweeps (id INTEGER PRIMARY KEY, what TEXT)",
+            ],
+        ),
         // In WAL mode (closed, so without its log): the look leaves no -wal/-shm behind.
-        ("wal.db", vec!["PRAGMA journal_mode = wal", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"]),
+        (
+            "wal.db",
+            vec![
+                "PRAGMA journal_mode = wal",
+                "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)",
+            ],
+        ),
     ] {
         let db = d.path(file);
         other_program_file(&db, &tables);
@@ -76,15 +106,32 @@ fn another_programs_sqlite_file_is_refused_unchanged() {
         ] {
             let (code, _, err) = run(bin().args(&args));
             assert_eq!(code, 2, "{args:?}: {err}");
-            assert!(err.contains("not a gridsweep database") && err.contains("customers") && err.contains(file), "{args:?}: {err}");
-            assert_eq!(err.matches("not a gridsweep database").count(), 1, "said once: {err}");
+            assert!(
+                err.contains("not a gridsweep database")
+                    && err.contains("customers")
+                    && err.contains(file),
+                "{args:?}: {err}"
+            );
+            assert_eq!(
+                err.matches("not a gridsweep database").count(),
+                1,
+                "said once: {err}"
+            );
         }
-        assert_eq!(files(&d.0), before, "{file}: the file is unchanged and nothing was made beside it");
+        assert_eq!(
+            files(&d.0),
+            before,
+            "{file}: the file is unchanged and nothing was made beside it"
+        );
     }
     // An empty file is a new database, and a gridsweep one opens as before.
     let fresh = d.path("fresh.db");
     std::fs::write(&fresh, b"").unwrap();
-    let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", fresh.to_str().unwrap(), "--quiet"]));
+    let (code, _, err) =
+        run(bin()
+            .arg("run")
+            .arg(&spec)
+            .args(["--db", fresh.to_str().unwrap(), "--quiet"]));
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run(bin().args(["list", "--db", fresh.to_str().unwrap()]));
     assert_eq!(code, 0, "{err}");
@@ -93,7 +140,9 @@ fn another_programs_sqlite_file_is_refused_unchanged() {
 
 #[test]
 fn another_programs_postgres_database_is_refused_unchanged() {
-    let Some(url) = postgres_db("foreign") else { return };
+    let Some(url) = postgres_db("foreign") else {
+        return;
+    };
     let tables = || -> Vec<String> {
         rt().block_on(async {
             use sqlx::Connection;
@@ -109,15 +158,29 @@ fn another_programs_postgres_database_is_refused_unchanged() {
     rt().block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query("CREATE TABLE customers (id serial PRIMARY KEY, name text)").execute(&mut c).await.unwrap();
+        sqlx::query("CREATE TABLE customers (id serial PRIMARY KEY, name text)")
+            .execute(&mut c)
+            .await
+            .unwrap();
         c.close().await.unwrap();
     });
     let d = Dir::new("foreign", "postgres");
     let spec = spec(&d);
-    for args in [vec!["list", "--db", &url], vec!["rank", "--db", &url], vec!["run", spec.to_str().unwrap(), "--db", &url, "--quiet"]] {
+    for args in [
+        vec!["list", "--db", &url],
+        vec!["rank", "--db", &url],
+        vec!["run", spec.to_str().unwrap(), "--db", &url, "--quiet"],
+    ] {
         let (code, _, err) = run(bin().args(&args));
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains("not a gridsweep database") && err.contains("customers"), "{args:?}: {err}");
+        assert!(
+            err.contains("not a gridsweep database") && err.contains("customers"),
+            "{args:?}: {err}"
+        );
     }
-    assert_eq!(tables(), vec!["customers".to_string()], "no table was added");
+    assert_eq!(
+        tables(),
+        vec!["customers".to_string()],
+        "no table was added"
+    );
 }

@@ -12,7 +12,20 @@ const HEADER: &str = "activation,activation_numerical,batch_size,delta_acc,dropo
 /// A row of the study's shape: (activation, batch, dropout, patience, epochs, train,
 /// val, optimizer, reduce-lr factor, min lr, reduce-lr patience, constraint).
 #[allow(clippy::too_many_arguments)]
-fn row(act: &str, batch: u32, dropout: f64, es: u32, epochs: u32, train: f64, val: f64, opt: &str, f: f64, min: f64, p: u32, wc: f64) -> String {
+fn row(
+    act: &str,
+    batch: u32,
+    dropout: f64,
+    es: u32,
+    epochs: u32,
+    train: f64,
+    val: f64,
+    opt: &str,
+    f: f64,
+    min: f64,
+    p: u32,
+    wc: f64,
+) -> String {
     format!("{act},0,{batch},{},{dropout},{es},{epochs},{train},{val},128,256,512,1024,2,{opt},0.0,{f},{min},{p},0.01,0.02,{wc}", (train - val) / val)
 }
 
@@ -21,14 +34,85 @@ fn row(act: &str, batch: u32, dropout: f64, es: u32, epochs: u32, train: f64, va
 /// MaxNorm bound).
 fn study_like(d: &Dir) -> std::path::PathBuf {
     let rows = [
-        row("LeakyReLU", 512, 0.3, 15, 60, 0.70, 0.66, "adam", 0.1, 1e-7, 5, 10.0),
-        row("LeakyReLU", 512, 0.4, 15, 60, 0.68, 0.665, "nadam", 0.1, 1e-7, 5, 10.0),
-        row("relu", 64, 0.2, 20, 60, 0.75, 0.64, "adam", 0.5, 1e-5, 7, 10.0),
-        row("LeakyReLU", 1024, 0.5, 15, 60, 0.62, 0.61, "adam", 0.1, 1e-7, 5, 10.0),
-        row("LeakyReLU", 512, 0.3, 15, 60, 0.69, 0.655, "adam", 0.1, 1e-7, 5, 10.0),
-        row("relu", 128, 0.3, 0, 100, 0.72, 0.63, "Adam", 0.0, 0.0, 0, 3.0),
-        row("relu", 128, 0.3, 0, 100, 0.71, 0.635, "Adam", 0.0, 0.0, 0, 5.0),
-        row("LeakyReLU", 256, 0.3, 20, 60, 0.66, 0.66, "nadam", 0.1, 1e-7, 5, 10.0),
+        row(
+            "LeakyReLU",
+            512,
+            0.3,
+            15,
+            60,
+            0.70,
+            0.66,
+            "adam",
+            0.1,
+            1e-7,
+            5,
+            10.0,
+        ),
+        row(
+            "LeakyReLU",
+            512,
+            0.4,
+            15,
+            60,
+            0.68,
+            0.665,
+            "nadam",
+            0.1,
+            1e-7,
+            5,
+            10.0,
+        ),
+        row(
+            "relu", 64, 0.2, 20, 60, 0.75, 0.64, "adam", 0.5, 1e-5, 7, 10.0,
+        ),
+        row(
+            "LeakyReLU",
+            1024,
+            0.5,
+            15,
+            60,
+            0.62,
+            0.61,
+            "adam",
+            0.1,
+            1e-7,
+            5,
+            10.0,
+        ),
+        row(
+            "LeakyReLU",
+            512,
+            0.3,
+            15,
+            60,
+            0.69,
+            0.655,
+            "adam",
+            0.1,
+            1e-7,
+            5,
+            10.0,
+        ),
+        row(
+            "relu", 128, 0.3, 0, 100, 0.72, 0.63, "Adam", 0.0, 0.0, 0, 3.0,
+        ),
+        row(
+            "relu", 128, 0.3, 0, 100, 0.71, 0.635, "Adam", 0.0, 0.0, 0, 5.0,
+        ),
+        row(
+            "LeakyReLU",
+            256,
+            0.3,
+            20,
+            60,
+            0.66,
+            0.66,
+            "nadam",
+            0.1,
+            1e-7,
+            5,
+            10.0,
+        ),
     ];
     let p = d.path("HPO_like.csv");
     std::fs::write(&p, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
@@ -46,47 +130,108 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     let d = Dir::new("import", "ok");
     let file = study_like(&d);
     let db = d.path("i.db").to_string_lossy().into_owned();
-    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "study", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("imported 8 configuration(s)") && out.contains("8 row(s)"), "{out}");
+    assert!(
+        out.contains("imported 8 configuration(s)") && out.contains("8 row(s)"),
+        "{out}"
+    );
     // Row 6 (line 6) repeats row 1's configuration (line 2) with its own results.
-    assert!(out.contains("1 row(s) repeat") && out.contains("line 6 (line 2's"), "{out}");
+    assert!(
+        out.contains("1 row(s) repeat") && out.contains("line 6 (line 2's"),
+        "{out}"
+    );
 
     // The file's delta_acc is relative, so the import ranks by it: ½·(0.5·(1 −
     // |(train − val) / val|) + val), computed here independently from the rows.
-    assert!(out.contains("Δacc is relative, as the file's delta_acc column holds it"), "{out}");
+    assert!(
+        out.contains("Δacc is relative, as the file's delta_acc column holds it"),
+        "{out}"
+    );
     // What the file does not state is named.
-    assert!(out.contains("the file does not state") && out.contains("learning_rate") && out.contains("--spec SPEC"), "{out}");
+    assert!(
+        out.contains("the file does not state")
+            && out.contains("learning_rate")
+            && out.contains("--spec SPEC"),
+        "{out}"
+    );
     let r = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"]));
-    let ranked: Vec<(f64, f64)> =
-        r["ranking"].as_array().unwrap().iter().map(|x| (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap())).collect();
-    let mut want = [(0.70, 0.66), (0.68, 0.665), (0.75, 0.64), (0.62, 0.61), (0.69, 0.655), (0.72, 0.63), (0.71, 0.635), (0.66, 0.66)];
+    let ranked: Vec<(f64, f64)> = r["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["summary"]["mean_train_accuracy"].as_f64().unwrap(),
+                x["summary"]["mean_val_accuracy"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let mut want = [
+        (0.70, 0.66),
+        (0.68, 0.665),
+        (0.75, 0.64),
+        (0.62, 0.61),
+        (0.69, 0.655),
+        (0.72, 0.63),
+        (0.71, 0.635),
+        (0.66, 0.66),
+    ];
     let score = |(t, v): (f64, f64)| 0.5 * (0.5 * (1.0 - ((t - v) / v).abs()) + v);
     want.sort_by(|a, b| score(*b).total_cmp(&score(*a)));
     assert_eq!(ranked, want);
     for x in r["ranking"].as_array().unwrap() {
-        let (t, v) = (x["summary"]["mean_train_accuracy"].as_f64().unwrap(), x["summary"]["mean_val_accuracy"].as_f64().unwrap());
+        let (t, v) = (
+            x["summary"]["mean_train_accuracy"].as_f64().unwrap(),
+            x["summary"]["mean_val_accuracy"].as_f64().unwrap(),
+        );
         assert!((x["score"].as_f64().unwrap() - score((t, v))).abs() < 1e-12);
     }
     // The mapping: 10.0 is no constraint, the callbacks' zeros the GridSearchCV grid.
-    let by_val = |v: f64| r["ranking"].as_array().unwrap().iter().find(|x| x["summary"]["mean_val_accuracy"].as_f64() == Some(v)).unwrap().clone();
+    let by_val = |v: f64| {
+        r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["summary"]["mean_val_accuracy"].as_f64() == Some(v))
+            .unwrap()
+            .clone()
+    };
     let nb = by_val(0.665);
     assert_eq!(nb["params"]["protocol"], "notebook", "{nb}");
     assert_eq!(nb["params"]["optimizer"], "nadam");
-    assert!(nb["params"].get("weight_constraint").is_none_or(|w| w == 0.0), "{nb}");
+    assert!(
+        nb["params"]
+            .get("weight_constraint")
+            .is_none_or(|w| w == 0.0),
+        "{nb}"
+    );
     let gs = by_val(0.63);
     // (gridsearchcv is the default protocol: the canonical form leaves it out.)
-    assert!(gs["params"].get("protocol").is_none_or(|p| p == "gridsearchcv"), "{gs}");
+    assert!(
+        gs["params"]
+            .get("protocol")
+            .is_none_or(|p| p == "gridsearchcv"),
+        "{gs}"
+    );
     // The study's grid C callbacks (its authors' code): patience 20, min_lr 1e-5.
     assert_eq!(gs["params"]["early_stopping_patience"], 20, "{gs}");
     assert_eq!(gs["params"]["reduce_lr_min_lr"], 1e-5, "{gs}");
     assert_eq!(gs["params"]["weight_constraint"], 3.0, "{gs}");
     assert_eq!(gs["params"]["epochs"], 100);
     let repeat = by_val(0.655);
-    assert!(repeat["config_id"].as_str().unwrap().ends_with("-2"), "{repeat}");
+    assert!(
+        repeat["config_id"].as_str().unwrap().ends_with("-2"),
+        "{repeat}"
+    );
     assert_eq!(r["delta"], "relative");
     // --delta absolute re-ranks by train − val.
-    let abs = json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "absolute"]));
+    let abs = json(bin().args([
+        "rank", "study", "--db", &db, "--json", "--top", "1", "--delta", "absolute",
+    ]));
     assert_eq!(abs["delta"], "absolute");
     // A negative weight is read as a value and refused by the rule, not taken for a flag.
     let (code, _, err) = run(bin().args(["rank", "study", "--db", &db, "--w1", "-1"]));
@@ -95,20 +240,42 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     // analyze's marginals write values as the tables do, and name the omitted default.
     let (code, out, err) = run(bin().args(["analyze", "study", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    let protocol = out.lines().find(|l| l.trim_start().starts_with("protocol:")).unwrap_or_else(|| panic!("{out}"));
-    assert!(protocol.contains("gridsearchcv:") && !protocol.contains("null"), "{protocol}");
-    let min_lr = out.lines().find(|l| l.trim_start().starts_with("reduce_lr_min_lr:")).unwrap_or_else(|| panic!("{out}"));
-    assert!(min_lr.contains("1e-05:") && min_lr.contains("1e-07:") && !min_lr.contains("0.00001"), "{min_lr}");
+    let protocol = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("protocol:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        protocol.contains("gridsearchcv:") && !protocol.contains("null"),
+        "{protocol}"
+    );
+    let min_lr = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("reduce_lr_min_lr:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        min_lr.contains("1e-05:") && min_lr.contains("1e-07:") && !min_lr.contains("0.00001"),
+        "{min_lr}"
+    );
 
     // Status and exports know it.
     let st = json(bin().args(["status", "study", "--db", &db, "--json"]));
-    assert!(st["imported_from"].as_str().unwrap().ends_with("HPO_like.csv"), "{st}");
+    assert!(
+        st["imported_from"]
+            .as_str()
+            .unwrap()
+            .ends_with("HPO_like.csv"),
+        "{st}"
+    );
     assert_eq!(st["imported_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(st["complete_configurations"], 8);
     let (code, out, _) = run(bin().args(["status", "study", "--db", &db]));
     assert_eq!(code, 0);
-    assert!(out.contains("imported from") && out.contains("nothing runs on it"), "{out}");
-    let (code, out, err) = run(bin().args(["export", "study", "--db", &db, "--format", "hpo-combined"]));
+    assert!(
+        out.contains("imported from") && out.contains("nothing runs on it"),
+        "{out}"
+    );
+    let (code, out, err) =
+        run(bin().args(["export", "study", "--db", &db, "--format", "hpo-combined"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1 + 8);
     // import → export keeps the file's Δ kind: each exported delta_acc is the file's.
@@ -118,56 +285,130 @@ fn an_hpo_combined_file_becomes_a_read_only_sweep_that_ranks_as_the_study_did() 
     for rec in rd.records() {
         let rec = rec.unwrap();
         let f = |n: &str| rec[col(n)].parse::<f64>().unwrap();
-        assert!((f("delta_acc") - (f("mean_train_score") - f("mean_val_score")) / f("mean_val_score")).abs() < 1e-12, "{rec:?}");
+        assert!(
+            (f("delta_acc") - (f("mean_train_score") - f("mean_val_score")) / f("mean_val_score"))
+                .abs()
+                < 1e-12,
+            "{rec:?}"
+        );
     }
 
     // The same file again adds nothing; another file under the name is refused.
-    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "study", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("nothing added"), "{out}");
     let other = d.path("other.csv");
-    std::fs::write(&other, format!("{HEADER}\n{}\n", row("relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0))).unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&other).args(["--name", "study", "--db", &db]));
+    std::fs::write(
+        &other,
+        format!(
+            "{HEADER}\n{}\n",
+            row("relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0)
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&other)
+        .args(["--name", "study", "--db", &db]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("already has a sweep `study`") && err.contains("--name"), "{err}");
+    assert!(
+        err.contains("already has a sweep `study`") && err.contains("--name"),
+        "{err}"
+    );
 
     // Read-only: a spec of that name does not run on it, and it is not replaced.
-    let spec = d.spec_with("study", 200, r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#, r#"{"dropout": [0.1]}"#, "");
+    let spec = d.spec_with(
+        "study",
+        200,
+        r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#,
+        r#"{"dropout": [0.1]}"#,
+        "",
+    );
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("was imported from") && err.contains("another `name`"), "{err}");
-    assert_eq!(json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"])), r);
+    assert!(
+        err.contains("was imported from") && err.contains("another `name`"),
+        "{err}"
+    );
+    assert_eq!(
+        json(bin().args(["rank", "study", "--db", &db, "--json", "--top", "0"])),
+        r
+    );
 }
 
 #[test]
 fn a_bad_file_is_named_by_line_and_column_and_nothing_is_recorded() {
     let d = Dir::new("import", "bad");
     let db = d.path("i.db").to_string_lossy().into_owned();
-    let good = row("relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0);
+    let good = row(
+        "relu", 64, 0.2, 20, 60, 0.7, 0.6, "adam", 0.1, 1e-7, 5, 10.0,
+    );
     let cases = [
         // A missing column, named.
-        (HEADER.replace(",dropout", ""), vec![good.replace(",0.2,20,", ",20,")], "column dropout", "missing column"),
+        (
+            HEADER.replace(",dropout", ""),
+            vec![good.replace(",0.2,20,", ",20,")],
+            "column dropout",
+            "missing column",
+        ),
         // A cell that is not a number: its line and column.
-        (HEADER.to_string(), vec![good.clone(), good.replace(",0.2,20,", ",lots,20,")], "line 3, column dropout", "expected a number"),
+        (
+            HEADER.to_string(),
+            vec![good.clone(), good.replace(",0.2,20,", ",lots,20,")],
+            "line 3, column dropout",
+            "expected a number",
+        ),
         // An accuracy outside [0, 1].
-        (HEADER.to_string(), vec![good.replace(",0.7,0.6,", ",70,0.6,")], "line 2, column mean_train_score", "accuracy in [0, 1]"),
+        (
+            HEADER.to_string(),
+            vec![good.replace(",0.7,0.6,", ",70,0.6,")],
+            "line 2, column mean_train_score",
+            "accuracy in [0, 1]",
+        ),
         // A value gridsweep cannot hold.
-        (HEADER.to_string(), vec![good.replace("relu,", "bogus,")], "line 2", "not a configuration"),
+        (
+            HEADER.to_string(),
+            vec![good.replace("relu,", "bogus,")],
+            "line 2",
+            "not a configuration",
+        ),
         // No rows.
         (HEADER.to_string(), vec![], "line 2", "no rows"),
     ];
     for (i, (header, rows, at, what)) in cases.iter().enumerate() {
         let f = d.path(&format!("bad{i}.csv"));
-        std::fs::write(&f, format!("{header}\n{}", rows.iter().map(|r| format!("{r}\n")).collect::<String>())).unwrap();
-        let (code, _, err) = run(bin().arg("import").arg(&f).args(["--name", "bad", "--db", &db]));
+        std::fs::write(
+            &f,
+            format!(
+                "{header}\n{}",
+                rows.iter().map(|r| format!("{r}\n")).collect::<String>()
+            ),
+        )
+        .unwrap();
+        let (code, _, err) = run(bin()
+            .arg("import")
+            .arg(&f)
+            .args(["--name", "bad", "--db", &db]));
         assert_eq!(code, 2, "case {i}: {err}");
-        assert!(err.contains(&format!("bad{i}.csv")) && err.contains(at) && err.contains(what), "case {i}: {err}");
+        assert!(
+            err.contains(&format!("bad{i}.csv")) && err.contains(at) && err.contains(what),
+            "case {i}: {err}"
+        );
         assert_eq!(err.matches("gridsweep:").count(), 1, "printed once: {err}");
         // The file is read before any database is opened: none is left behind.
-        assert!(!std::path::Path::new(&db).exists(), "case {i}: a refused file created {db}");
+        assert!(
+            !std::path::Path::new(&db).exists(),
+            "case {i}: a refused file created {db}"
+        );
     }
     // A format it does not read.
-    let (code, _, err) = run(bin().arg("import").arg(d.path("bad0.csv")).args(["--name", "bad", "--format", "parquet", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(d.path("bad0.csv"))
+        .args(["--name", "bad", "--format", "parquet", "--db", &db]));
     assert_eq!(code, 2);
     assert!(err.contains("--format parquet"), "{err}");
 }
@@ -177,26 +418,57 @@ fn a_bad_file_is_named_by_line_and_column_and_nothing_is_recorded() {
 #[test]
 fn a_cv_results_file_brings_its_folds() {
     let d = Dir::new("import", "cv-results");
-    let spec = d.spec_with("t", 300, r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#, r#"{"dropout": [0.0, 0.3, 0.6]}"#, "");
+    let spec = d.spec_with(
+        "t",
+        300,
+        r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#,
+        r#"{"dropout": [0.0, 0.3, 0.6]}"#,
+        "",
+    );
     let (db, file) = run_and_export_cv_results(&d, &spec);
-    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "back", "--format", "cv-results", "--db", &db]));
+    let (code, out, err) = run(bin().arg("import").arg(&file).args([
+        "--name",
+        "back",
+        "--format",
+        "cv-results",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("imported 3 configuration(s)"), "{out}");
     let scores = |name: &str| -> Vec<(f64, f64)> {
         let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
-        r["ranking"].as_array().unwrap().iter().map(|x| (x["score"].as_f64().unwrap(), x["params"]["dropout"].as_f64().unwrap())).collect()
+        r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["score"].as_f64().unwrap(),
+                    x["params"]["dropout"].as_f64().unwrap(),
+                )
+            })
+            .collect()
     };
     assert_eq!(scores("back"), scores("t"));
     let tests = |name: &str| -> Vec<Value> {
         let a = json(bin().args(["analyze", name, "--db", &db, "--json"]));
-        a["analysis"]["comparisons"].as_array().unwrap().iter().map(|c| c["test"].clone()).collect()
+        a["analysis"]["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["test"].clone())
+            .collect()
     };
     let (here, back) = (tests("t"), tests("back"));
     assert_eq!(here.len(), 2);
     assert_eq!(back, here, "the same fold scores, the same tests");
     let (code, out, _) = run(bin().args(["status", "back", "--db", &db]));
     assert_eq!(code, 0);
-    assert!(out.contains("imported from") && out.contains("3 configurations, complete"), "{out}");
+    assert!(
+        out.contains("imported from") && out.contains("3 configurations, complete"),
+        "{out}"
+    );
 }
 
 /// A cv_results_ file has columns only for what its grid varied. Without a spec the
@@ -216,21 +488,50 @@ fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
     let (db, file) = run_and_export_cv_results(&d, &spec);
     let configs = |name: &str| -> Vec<(String, Value)> {
         let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
-        let mut v: Vec<(String, Value)> = r["ranking"].as_array().unwrap().iter().map(|x| (x["config_id"].as_str().unwrap().to_string(), x["params"].clone())).collect();
+        let mut v: Vec<(String, Value)> = r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["config_id"].as_str().unwrap().to_string(),
+                    x["params"].clone(),
+                )
+            })
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
     // Without the spec (the format told from the header): defaults, named.
-    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "bare", "--db", &db]));
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "bare", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("the file does not state") && out.contains("batch_size") && out.contains("epochs") && out.contains("neurons_1"), "{out}");
-    assert!(!out.contains("dropout,") && out.contains("--spec SPEC"), "{out}");
+    assert!(
+        out.contains("the file does not state")
+            && out.contains("batch_size")
+            && out.contains("epochs")
+            && out.contains("neurons_1"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("dropout,") && out.contains("--spec SPEC"),
+        "{out}"
+    );
     let bare = configs("bare");
     assert!(bare.iter().all(|(_, p)| p["epochs"] != 3), "{bare:?}");
     // With it: the same ids and hyperparameters as the sweep that made the file.
-    let (code, out, err) = run(bin().arg("import").arg(&file).args(["--name", "back", "--db", &db, "--spec"]).arg(&spec));
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "back", "--db", &db, "--spec"])
+        .arg(&spec));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("gave 3 row(s) what the file does not state"), "{out}");
+    assert!(
+        out.contains("gave 3 row(s) what the file does not state"),
+        "{out}"
+    );
     assert_eq!(configs("back"), configs("t"));
     // The dropout column left out: every row fits several configurations.
     let text = std::fs::read_to_string(&file).unwrap();
@@ -238,26 +539,59 @@ fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
     let head = rd.headers().unwrap().clone();
     let cut = head.iter().position(|h| h == "param_dropout").unwrap();
     let mut w = csv::Writer::from_path(d.path("cut.csv")).unwrap();
-    w.write_record(head.iter().enumerate().filter(|(i, _)| *i != cut).map(|(_, h)| h)).unwrap();
+    w.write_record(
+        head.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != cut)
+            .map(|(_, h)| h),
+    )
+    .unwrap();
     for rec in rd.records() {
         let rec = rec.unwrap();
-        w.write_record(rec.iter().enumerate().filter(|(i, _)| *i != cut).map(|(_, c)| c)).unwrap();
+        w.write_record(
+            rec.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != cut)
+                .map(|(_, c)| c),
+        )
+        .unwrap();
     }
     w.flush().unwrap();
     drop(w);
-    let (code, _, err) = run(bin().arg("import").arg(d.path("cut.csv")).args(["--name", "cut", "--db", &db, "--spec"]).arg(&spec));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(d.path("cut.csv"))
+        .args(["--name", "cut", "--db", &db, "--spec"])
+        .arg(&spec));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("cut.csv, line ") && err.contains("differ in dropout") && err.contains("does not state it"), "{err}");
+    assert!(
+        err.contains("cut.csv, line ")
+            && err.contains("differ in dropout")
+            && err.contains("does not state it"),
+        "{err}"
+    );
 }
-
 
 /// Runs `spec` (sweep `t`) into `c.db` and exports it as `cv.csv` in cv-results form.
 fn run_and_export_cv_results(d: &Dir, spec: &std::path::Path) -> (String, std::path::PathBuf) {
     let db = d.path("c.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("run").arg(spec).args(["--db", &db, "--quiet", "--jobs", "2"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(spec)
+        .args(["--db", &db, "--quiet", "--jobs", "2"]));
     assert_eq!(code, 0, "{err}");
     let file = d.path("cv.csv");
-    let (code, _, err) = run(bin().args(["export", "t", "--db", &db, "--format", "cv-results", "--out"]).arg(&file));
+    let (code, _, err) = run(bin()
+        .args([
+            "export",
+            "t",
+            "--db",
+            &db,
+            "--format",
+            "cv-results",
+            "--out",
+        ])
+        .arg(&file));
     assert_eq!(code, 0, "{err}");
     (db, file)
 }
@@ -268,9 +602,15 @@ fn run_and_export_cv_results(d: &Dir, spec: &std::path::Path) -> (String, std::p
 #[test]
 fn analyze_tests_match_scipy_through_the_binary() {
     let d = Dir::new("import", "scipy");
-    let reference: Value = serde_json::from_str(include_str!("reference/stats_reference.json")).unwrap();
+    let reference: Value =
+        serde_json::from_str(include_str!("reference/stats_reference.json")).unwrap();
     let case = &reference["cases"][0];
-    let diffs: Vec<f64> = case["differences"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let diffs: Vec<f64> = case["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     // train = val, so a fold's score is 0.25 + val / 2: val differences of 2·d.
     let cells = |vals: &[f64]| vals.iter().map(|v| format!("{v}")).collect::<Vec<_>>();
     let winner: Vec<f64> = diffs.iter().map(|d| 0.7 + 2.0 * d).collect();
@@ -279,31 +619,77 @@ fn analyze_tests_match_scipy_through_the_binary() {
     let mut header = vec!["param_dropout".to_string()];
     header.extend((0..n).map(|k| format!("split{k}_test_score")));
     header.extend((0..n).map(|k| format!("split{k}_train_score")));
-    let line = |dropout: &str, v: &[f64]| [vec![dropout.to_string()], cells(v), cells(v)].concat().join(",");
+    let line = |dropout: &str, v: &[f64]| {
+        [vec![dropout.to_string()], cells(v), cells(v)]
+            .concat()
+            .join(",")
+    };
     let file = d.path("two.csv");
-    std::fs::write(&file, format!("{}\n{}\n{}\n", header.join(","), line("0.1", &winner), line("0.2", &other))).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n{}\n",
+            header.join(","),
+            line("0.1", &winner),
+            line("0.2", &other)
+        ),
+    )
+    .unwrap();
     let db = d.path("s.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "s", "--format", "cv-results", "--db", &db]));
+    let (code, _, err) = run(bin().arg("import").arg(&file).args([
+        "--name",
+        "s",
+        "--format",
+        "cv-results",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 0, "{err}");
     let a = json(bin().args(["analyze", "s", "--db", &db, "--json"]));
     assert_eq!(a["folds"], 3);
     let t = &a["analysis"]["comparisons"][0]["test"];
     for key in ["mean", "corrected_std", "t", "p_value", "p_first_better"] {
         let (got, want) = (t[key].as_f64().unwrap(), case[key].as_f64().unwrap());
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-3), "{key}: {got} vs scipy {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1e-3),
+            "{key}: {got} vs scipy {want}"
+        );
     }
     // Ten repeats of 3-fold (scipy's third case: 30 differences): --cv-folds 3 tells
     // the 30 splits apart as 3-fold × 10, and the tests correct by 1/2, not 1/29.
     let case30 = &reference["cases"][2];
-    let diffs30: Vec<f64> = case30["differences"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let diffs30: Vec<f64> = case30["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     let winner30: Vec<f64> = diffs30.iter().map(|d| 0.7 + 2.0 * d).collect();
     let other30 = vec![0.7; diffs30.len()];
-        let mut header30 = vec!["param_dropout".to_string()];
+    let mut header30 = vec!["param_dropout".to_string()];
     header30.extend((0..diffs30.len()).map(|k| format!("split{k}_test_score")));
     header30.extend((0..diffs30.len()).map(|k| format!("split{k}_train_score")));
     let file30 = d.path("thirty.csv");
-    std::fs::write(&file30, format!("{}\n{}\n{}\n", header30.join(","), line("0.1", &winner30), line("0.2", &other30))).unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&file30).args(["--name", "r", "--format", "cv-results", "--cv-folds", "3", "--db", &db]));
+    std::fs::write(
+        &file30,
+        format!(
+            "{}\n{}\n{}\n",
+            header30.join(","),
+            line("0.1", &winner30),
+            line("0.2", &other30)
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&file30).args([
+        "--name",
+        "r",
+        "--format",
+        "cv-results",
+        "--cv-folds",
+        "3",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 0, "{err}");
     let a = json(bin().args(["analyze", "r", "--db", &db, "--json"]));
     assert_eq!(a["folds"], 3);
@@ -311,29 +697,89 @@ fn analyze_tests_match_scipy_through_the_binary() {
     assert_eq!(t["n"], 30);
     for key in ["mean", "corrected_std", "t", "p_value", "p_first_better"] {
         let (got, want) = (t[key].as_f64().unwrap(), case30[key].as_f64().unwrap());
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-3), "{key}: {got} vs scipy {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1e-3),
+            "{key}: {got} vs scipy {want}"
+        );
     }
-    let (code, _, err) = run(bin().arg("import").arg(&file30).args(["--name", "r7", "--format", "cv-results", "--cv-folds", "7", "--db", &db]));
+    let (code, _, err) = run(bin().arg("import").arg(&file30).args([
+        "--name",
+        "r7",
+        "--format",
+        "cv-results",
+        "--cv-folds",
+        "7",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("--cv-folds 7") && err.contains("30 splits"), "{err}");
+    assert!(
+        err.contains("--cv-folds 7") && err.contains("30 splits"),
+        "{err}"
+    );
     // A file without train scores is named, with what to do.
     let bad = d.path("notrain.csv");
-    std::fs::write(&bad, "param_dropout,split0_test_score,split1_test_score\n0.1,0.6,0.7\n").unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    std::fs::write(
+        &bad,
+        "param_dropout,split0_test_score,split1_test_score\n0.1,0.6,0.7\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args([
+        "--name",
+        "x",
+        "--format",
+        "cv-results",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("notrain.csv") && err.contains("split0_train_score") && err.contains("return_train_score"), "{err}");
+    assert!(
+        err.contains("notrain.csv")
+            && err.contains("split0_train_score")
+            && err.contains("return_train_score"),
+        "{err}"
+    );
     // An accuracy that is not one: line and column.
     let bad = d.path("badcell.csv");
-    std::fs::write(&bad, format!("{}\n{}\n{}\n", header.join(","), line("0.1", &winner), line("0.2", &other).replacen("0.7", "seventy", 1))).unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{}\n{}\n",
+            header.join(","),
+            line("0.1", &winner),
+            line("0.2", &other).replacen("0.7", "seventy", 1)
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args([
+        "--name",
+        "x",
+        "--format",
+        "cv-results",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("line 3, column split0_test_score") && err.contains("accuracy"), "{err}");
+    assert!(
+        err.contains("line 3, column split0_test_score") && err.contains("accuracy"),
+        "{err}"
+    );
     // An unknown hyperparameter: its column.
     let bad = d.path("unknown.csv");
     std::fs::write(&bad, "param_model__colour,split0_test_score,split1_test_score,split0_train_score,split1_train_score\nred,0.6,0.7,0.6,0.7\n").unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&bad).args(["--name", "x", "--format", "cv-results", "--db", &db]));
+    let (code, _, err) = run(bin().arg("import").arg(&bad).args([
+        "--name",
+        "x",
+        "--format",
+        "cv-results",
+        "--db",
+        &db,
+    ]));
     assert_eq!(code, 2);
-    assert!(err.contains("line 2") && err.contains("param_model__colour"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("param_model__colour"),
+        "{err}"
+    );
 }
 
 /// `report` on an imported sweep: the page without what needs data or a model, with
@@ -343,25 +789,45 @@ fn an_imported_sweep_has_a_report_without_evaluation() {
     let d = Dir::new("import", "report");
     let file = study_like(&d);
     let db = d.path("r.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "study", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     let out = d.path("page");
-    let (code, _, err) = run(bin().args(["report", "study", "--db", &db, "--out"]).arg(&out));
+    let (code, _, err) = run(bin()
+        .args(["report", "study", "--db", &db, "--out"])
+        .arg(&out));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("was imported"), "{err}");
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    for part in ["id=\"summary\"", "id=\"top\"", "id=\"confidence\"", "id=\"imported\"", "img/weights.png", "img/pareto.png"] {
+    for part in [
+        "id=\"summary\"",
+        "id=\"top\"",
+        "id=\"confidence\"",
+        "id=\"imported\"",
+        "img/weights.png",
+        "img/pareto.png",
+    ] {
         assert!(html.contains(part), "{part}");
     }
     for absent in ["id=\"evaluation\"", "id=\"baselines\"", "class-balance"] {
         assert!(!html.contains(absent), "{absent}");
     }
-    assert!(html.contains("no fold scores"), "the tests say why they are missing");
+    assert!(
+        html.contains("no fold scores"),
+        "the tests say why they are missing"
+    );
     // `evaluate` and `baselines` say it has no data, not that "the data changed".
     for cmd in ["evaluate", "baselines"] {
         let (code, _, err) = run(bin().args([cmd, "study", "--db", &db]));
         assert_eq!(code, 2, "{cmd}: {err}");
-        assert!(err.contains("was imported from") && err.contains("no data set or split") && err.contains("gridsweep rerun study"), "{cmd}: {err}");
+        assert!(
+            err.contains("was imported from")
+                && err.contains("no data set or split")
+                && err.contains("gridsweep rerun study"),
+            "{cmd}: {err}"
+        );
         assert!(!err.contains("changed since"), "{cmd}: {err}");
     }
 }
@@ -370,7 +836,15 @@ fn an_imported_sweep_has_a_report_without_evaluation() {
 fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut rd = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
-    rd.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(String::from)).collect()).collect()
+    rd.records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
 }
 
 /// An HPO_combined import holds means and standard deviations, no folds: its
@@ -381,25 +855,52 @@ fn an_hpo_combined_import_exports_its_means_as_cv_results() {
     let d = Dir::new("import", "hpo-cv-results");
     let file = study_like(&d);
     let db = d.path("s.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "study", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "study", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(bin().args(["export", "study", "--db", &db, "--format", "cv-results"]));
+    let (code, out, err) =
+        run(bin().args(["export", "study", "--db", &db, "--format", "cv-results"]));
     assert_eq!(code, 0, "{err}");
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 8);
     let source = csv_rows(&std::fs::read_to_string(&file).unwrap());
-    let mut means: Vec<(String, String)> = rows.iter().map(|r| (r["mean_test_score"].clone(), r["mean_train_score"].clone())).collect();
-    let mut want: Vec<(String, String)> = source.iter().map(|r| (r["mean_val_score"].clone(), r["mean_train_score"].clone())).collect();
+    let mut means: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["mean_test_score"].clone(), r["mean_train_score"].clone()))
+        .collect();
+    let mut want: Vec<(String, String)> = source
+        .iter()
+        .map(|r| (r["mean_val_score"].clone(), r["mean_train_score"].clone()))
+        .collect();
     means.sort();
     want.sort();
     assert_eq!(means, want, "the file's means, as written");
     for r in &rows {
-        assert_eq!((r["std_test_score"].as_str(), r["std_train_score"].as_str()), ("0.02", "0.01"), "{r:?}");
-        for k in ["split0_test_score", "split2_train_score", "mean_fit_time", "std_score_time"] {
+        assert_eq!(
+            (r["std_test_score"].as_str(), r["std_train_score"].as_str()),
+            ("0.02", "0.01"),
+            "{r:?}"
+        );
+        for k in [
+            "split0_test_score",
+            "split2_train_score",
+            "mean_fit_time",
+            "std_score_time",
+        ] {
             assert_eq!(r[k], "", "{k}: the file has none");
         }
-        assert!(!r["rank_test_score"].is_empty() && r["params"].contains("'activation': ") && r["params"].contains("'batch_size': "), "{r:?}");
-        assert!(!r["param_dropout"].is_empty() && !r["param_optimizer"].is_empty(), "{r:?}");
+        assert!(
+            !r["rank_test_score"].is_empty()
+                && r["params"].contains("'activation': ")
+                && r["params"].contains("'batch_size': "),
+            "{r:?}"
+        );
+        assert!(
+            !r["param_dropout"].is_empty() && !r["param_optimizer"].is_empty(),
+            "{r:?}"
+        );
     }
 }
 
@@ -419,28 +920,66 @@ fn a_cv_results_import_exports_what_its_file_held_and_imports_back() {
     let file = d.path("cv_results.csv");
     std::fs::write(&file, format!("{head}\n{}\n", rows.join("\n"))).unwrap();
     let db = d.path("s.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "sk", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "sk", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     let out_file = d.path("export.csv");
-    let (code, _, err) = run(bin().args(["export", "sk", "--db", &db, "--format", "cv-results", "--out"]).arg(&out_file));
+    let (code, _, err) = run(bin()
+        .args([
+            "export",
+            "sk",
+            "--db",
+            &db,
+            "--format",
+            "cv-results",
+            "--out",
+        ])
+        .arg(&out_file));
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&out_file).unwrap();
     let header = text.lines().next().unwrap();
-    assert!(header.contains("std_score_time,param_dropout,param_optimizer,params,"), "the file's keys, in its order: {header}");
+    assert!(
+        header.contains("std_score_time,param_dropout,param_optimizer,params,"),
+        "the file's keys, in its order: {header}"
+    );
     let by_time: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
-        csv_rows(&text).into_iter().map(|r| (r["mean_fit_time"].clone(), r)).collect();
+        csv_rows(&text)
+            .into_iter()
+            .map(|r| (r["mean_fit_time"].clone(), r))
+            .collect();
     let r = &by_time["3.5"];
-    assert_eq!((r["std_fit_time"].as_str(), r["mean_score_time"].as_str(), r["std_score_time"].as_str()), ("0.232", "0.05", "0.004"));
+    assert_eq!(
+        (
+            r["std_fit_time"].as_str(),
+            r["mean_score_time"].as_str(),
+            r["std_score_time"].as_str()
+        ),
+        ("0.232", "0.05", "0.004")
+    );
     assert_eq!(r["params"], "{'dropout': 0.2, 'optimizer': 'adam'}");
     let r = &by_time["4.0"];
-    assert_eq!((r["param_dropout"].as_str(), r["params"].as_str()), ("", "{'optimizer': 'adam'}"), "a key the row does not state stays empty");
+    assert_eq!(
+        (r["param_dropout"].as_str(), r["params"].as_str()),
+        ("", "{'optimizer': 'adam'}"),
+        "a key the row does not state stays empty"
+    );
     assert_eq!(by_time["2.25"]["std_fit_time"], "0.118");
     // And back.
-    let (code, _, err) = run(bin().arg("import").arg(&out_file).args(["--name", "back", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&out_file)
+        .args(["--name", "back", "--db", &db]));
     assert_eq!(code, 0, "{err}");
     let scores = |name: &str| {
         let r = json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]));
-        r["ranking"].as_array().unwrap().iter().map(|x| (x["config_id"].clone(), x["score"].as_f64().unwrap())).collect::<Vec<_>>()
+        r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["config_id"].clone(), x["score"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(scores("back"), scores("sk"));
 }
@@ -454,13 +993,28 @@ fn import_messages_name_the_right_column_and_the_fold_count() {
     let db = d.path("s.db").to_string_lossy().into_owned();
     let file = d.path("sk.csv");
     std::fs::write(&file, "param_dropout,param_alpha,split0_test_score,split1_test_score,split0_train_score,split1_train_score\n0.2,3,0.5,0.5,0.6,0.6\n").unwrap();
-    let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "a", "--db", &db]));
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "a", "--db", &db]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("column param_alpha") && err.contains("unknown hyperparameter `alpha`") && err.contains("dense network"), "{err}");
+    assert!(
+        err.contains("column param_alpha")
+            && err.contains("unknown hyperparameter `alpha`")
+            && err.contains("dense network"),
+        "{err}"
+    );
     let file = study_like(&d);
     for k in ["1", "0"] {
-        let (code, _, err) = run(bin().arg("import").arg(&file).args(["--name", "b", "--db", &db, "--cv-folds", k]));
+        let (code, _, err) =
+            run(bin()
+                .arg("import")
+                .arg(&file)
+                .args(["--name", "b", "--db", &db, "--cv-folds", k]));
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains(&format!("--cv-folds {k}: a k-fold has at least 2 folds")), "{err}");
+        assert!(
+            err.contains(&format!("--cv-folds {k}: a k-fold has at least 2 folds")),
+            "{err}"
+        );
     }
 }

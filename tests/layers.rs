@@ -28,7 +28,14 @@ fn graph() -> Graph {
     let mut g = Graph::new();
     for p in all {
         let rel = p.strip_prefix(&src).unwrap();
-        let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        let module = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
         if p.file_name().is_some_and(|f| f == "tests.rs") || module == "main" || module == "lib" {
             continue;
         }
@@ -44,7 +51,11 @@ fn graph() -> Graph {
                     None => vec![rest],
                 };
                 for item in list {
-                    let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    let name: String = item
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
                     if !name.is_empty() && name != module && name != "self" {
                         names.insert(name);
                     }
@@ -74,9 +85,18 @@ fn reaches(g: &Graph, from: &str, to: &str) -> bool {
 #[test]
 fn no_module_depends_on_itself_through_others() {
     let g = graph();
-    let cycles: Vec<(String, String)> =
-        g.iter().flat_map(|(m, ns)| ns.iter().filter(|n| reaches(&g, n, m)).map(move |n| (m.clone(), n.clone()))).collect();
-    assert!(cycles.is_empty(), "import cycles (a → b → … → a): {cycles:?}\n{g:#?}");
+    let cycles: Vec<(String, String)> = g
+        .iter()
+        .flat_map(|(m, ns)| {
+            ns.iter()
+                .filter(|n| reaches(&g, n, m))
+                .map(move |n| (m.clone(), n.clone()))
+        })
+        .collect();
+    assert!(
+        cycles.is_empty(),
+        "import cycles (a → b → … → a): {cycles:?}\n{g:#?}"
+    );
 }
 
 #[test]
@@ -84,14 +104,20 @@ fn the_layers_are_as_the_design_says() {
     let g = graph();
     let names = |m: &str| g.get(m).unwrap_or_else(|| panic!("no module {m}")).clone();
     let only = |m: &str, allowed: &[&str]| {
-        let extra: Vec<String> = names(m).into_iter().filter(|n| !allowed.contains(&n.as_str())).collect();
+        let extra: Vec<String> = names(m)
+            .into_iter()
+            .filter(|n| !allowed.contains(&n.as_str()))
+            .collect();
         assert!(extra.is_empty(), "{m} names {extra:?}, beyond {allowed:?}");
     };
     // The shared vocabulary and the store sit below everything.
     only("domain", &["score"]);
     only("store", &["config", "domain", "fold", "score"]);
     // Nothing below the application layer knows of it or of a front end.
-    for m in g.keys().filter(|m| !["cli", "serve", "sweep"].contains(&m.as_str())) {
+    for m in g
+        .keys()
+        .filter(|m| !["cli", "serve", "sweep"].contains(&m.as_str()))
+    {
         for upper in ["cli", "serve", "sweep"] {
             assert!(!names(m).contains(upper), "{m} names {upper}");
         }
@@ -101,7 +127,10 @@ fn the_layers_are_as_the_design_says() {
     // place it names it.
     assert!(!names("search").contains("store"), "search names the store");
     // serve reads through sweep::live (and formats with the leaves).
-    only("serve", &["export", "fold", "plots", "rank", "store", "sweep", "text"]);
+    only(
+        "serve",
+        &["export", "fold", "plots", "rank", "store", "sweep", "text"],
+    );
     // cli is named by nobody but the binary.
     for (m, ns) in &g {
         assert!(!ns.contains("cli"), "{m} names cli");

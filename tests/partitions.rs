@@ -10,7 +10,8 @@ use common::{bin, exact_results, run, Dir};
 use serde_json::Value;
 
 const FIXED: &str = r#"{"epochs": 3, "neurons_1": 8, "neurons_2": 8, "batch_size": 64}"#;
-const SPLIT: &str = r#"{"preshuffle": 42, "stratify": "onehot", "test_fraction": 0.25, "splitter": "kfold"}"#;
+const SPLIT: &str =
+    r#"{"preshuffle": 42, "stratify": "onehot", "test_fraction": 0.25, "splitter": "kfold"}"#;
 
 fn json(cmd: &mut std::process::Command) -> Value {
     let (code, out, err) = run(cmd);
@@ -26,12 +27,22 @@ fn run_spec(spec: &std::path::Path, db: &str) -> String {
 
 /// (id, dropout, split) of every ranked configuration.
 fn ranked(db: &str, name: &str, extra: &[&str]) -> Vec<(String, f64, Value)> {
-    let r = json(bin().args(["rank", name, "--db", db, "--json", "--top", "0"]).args(extra));
+    let r = json(
+        bin()
+            .args(["rank", name, "--db", db, "--json", "--top", "0"])
+            .args(extra),
+    );
     r["ranking"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["config_id"].as_str().unwrap().to_string(), x["params"]["dropout"].as_f64().unwrap(), x["params"].get("split").cloned().unwrap_or(Value::Null)))
+        .map(|x| {
+            (
+                x["config_id"].as_str().unwrap().to_string(),
+                x["params"]["dropout"].as_f64().unwrap(),
+                x["params"].get("split").cloned().unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 
@@ -66,10 +77,19 @@ fn a_subgrids_partition_trains_as_a_spec_of_that_partition_and_is_part_of_its_id
     assert_eq!(mixed_rows.iter().filter(|r| r.1 == 0.0).count(), 2);
     // The spec's own partition: the ids a spec without the key gives ("test_fraction":
     // 0.3 is the data's default, so the third sub-grid is on the spec's own too).
-    let plain_ids: Vec<String> = ranked(&db_plain, "plain", &[]).into_iter().map(|r| r.0).collect();
+    let plain_ids: Vec<String> = ranked(&db_plain, "plain", &[])
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     for (id, dropout, split) in mixed_rows.iter().filter(|r| r.2.is_null()) {
-        assert!(plain_ids.contains(id), "{id} (dropout {dropout}) kept its id");
-        assert_eq!(exact_results(&db, "mixed", id), exact_results(&db_plain, "plain", id));
+        assert!(
+            plain_ids.contains(id),
+            "{id} (dropout {dropout}) kept its id"
+        );
+        assert_eq!(
+            exact_results(&db, "mixed", id),
+            exact_results(&db_plain, "plain", id)
+        );
         let _ = split;
     }
     // The sub-grid's partition: the folds of a spec of that partition, bit for bit,
@@ -78,21 +98,37 @@ fn a_subgrids_partition_trains_as_a_spec_of_that_partition_and_is_part_of_its_id
     for (id, dropout, split) in mixed_rows.iter().filter(|r| !r.2.is_null()) {
         assert_eq!(split["preshuffle"], 42);
         assert_eq!(split["splitter"], "kfold");
-        assert_eq!(split["validation_fraction"], 0.3, "the keys not given are the spec's");
+        assert_eq!(
+            split["validation_fraction"], 0.3,
+            "the keys not given are the spec's"
+        );
         let twin = own_rows.iter().find(|r| r.1 == *dropout).unwrap();
         assert_ne!(&twin.0, id, "the partition is part of the id");
-        assert_eq!(exact_results(&db, "mixed", id), exact_results(&db_own, "own", &twin.0), "dropout {dropout}");
+        assert_eq!(
+            exact_results(&db, "mixed", id),
+            exact_results(&db_own, "own", &twin.0),
+            "dropout {dropout}"
+        );
     }
 
     // rank says that it mixes partitions; --subgrid ranks one alone.
     let (code, out, err) = run(bin().args(["rank", "mixed", "--db", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("measured on 2 partitions") && out.contains("t0.25 v0.3 s42 pre42 onehot kfold") && out.contains("--subgrid"), "{out}");
+    assert!(
+        out.contains("measured on 2 partitions")
+            && out.contains("t0.25 v0.3 s42 pre42 onehot kfold")
+            && out.contains("--subgrid"),
+        "{out}"
+    );
     let one = ranked(&db, "mixed", &["--subgrid", "1"]);
     assert_eq!(one.len(), 2);
     assert!(one.iter().all(|r| !r.2.is_null()));
     let zero = ranked(&db, "mixed", &["--subgrid", "0"]);
-    assert_eq!(zero.iter().map(|r| r.1).collect::<Vec<_>>().len(), 2, "grid[0] lists dropout 0.0 and 0.3 on the spec's partition only");
+    assert_eq!(
+        zero.iter().map(|r| r.1).collect::<Vec<_>>().len(),
+        2,
+        "grid[0] lists dropout 0.0 and 0.3 on the spec's partition only"
+    );
     let (code, out, _) = run(bin().args(["rank", "mixed", "--db", &db, "--subgrid", "1"]));
     assert_eq!(code, 0);
     assert!(!out.contains("measured on"), "{out}");
@@ -106,11 +142,35 @@ fn a_subgrids_partition_trains_as_a_spec_of_that_partition_and_is_part_of_its_id
 
     // evaluate trains and tests on the configuration's own partition: 25 % of 300 rows.
     let split_id = &mixed_rows.iter().find(|r| !r.2.is_null()).unwrap().0;
-    let (code, _, err) = run(bin().args(["evaluate", "mixed", "--db", &db, "--config", split_id, "--epochs", "2", "--model-dir"]).arg(d.path("model")));
+    let (code, _, err) = run(bin()
+        .args([
+            "evaluate",
+            "mixed",
+            "--db",
+            &db,
+            "--config",
+            split_id,
+            "--epochs",
+            "2",
+            "--model-dir",
+        ])
+        .arg(d.path("model")));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("test on 75 rows"), "{err}");
     let plain_id = &mixed_rows.iter().find(|r| r.2.is_null()).unwrap().0;
-    let (code, _, err) = run(bin().args(["evaluate", "mixed", "--db", &db, "--config", plain_id, "--epochs", "2", "--model-dir"]).arg(d.path("model2")));
+    let (code, _, err) = run(bin()
+        .args([
+            "evaluate",
+            "mixed",
+            "--db",
+            &db,
+            "--config",
+            plain_id,
+            "--epochs",
+            "2",
+            "--model-dir",
+        ])
+        .arg(d.path("model2")));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("test on 90 rows"), "{err}");
 }
@@ -128,8 +188,22 @@ fn split_mistakes_are_named_by_key_all_at_once() {
     let (code, _, err) = run(bin().arg("plan").arg(&spec));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("3 mistakes"), "{err}");
-    assert!(err.contains("grid[1].split.folds") && err.contains("folds and repeats are the spec's"), "{err}");
-    assert!(err.contains("grid[2].split.test_fraction") && err.contains("expected a fraction in (0, 1)"), "{err}");
-    assert!(err.contains("grid[3].split") && err.contains("expected an object of split keys"), "{err}");
-    assert_eq!(err.matches("gridsweep: error").count(), 1, "said once: {err}");
+    assert!(
+        err.contains("grid[1].split.folds") && err.contains("folds and repeats are the spec's"),
+        "{err}"
+    );
+    assert!(
+        err.contains("grid[2].split.test_fraction")
+            && err.contains("expected a fraction in (0, 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("grid[3].split") && err.contains("expected an object of split keys"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("gridsweep: error").count(),
+        1,
+        "said once: {err}"
+    );
 }

@@ -9,7 +9,11 @@ use serde_json::Value;
 use std::path::Path;
 
 fn plan_json(spec: &Path, extra: &[&str]) -> (i32, Value, String) {
-    let (code, out, err) = run(bin().arg("plan").arg(spec).args(["--json", "--jobs", "2"]).args(extra));
+    let (code, out, err) = run(bin()
+        .arg("plan")
+        .arg(spec)
+        .args(["--json", "--jobs", "2"])
+        .args(extra));
     (code, serde_json::from_str(&out).unwrap_or(Value::Null), err)
 }
 
@@ -25,11 +29,20 @@ fn plan_calibrates_from_recorded_folds_on_the_same_data() {
         r#"{"batch_size": [16, 128], "dropout": [0.2, 0.4]}"#,
         "",
     );
-    let (code, _, err) = run(bin().arg("run").arg(&measured).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&measured)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
 
     // The sweep to plan: other configurations on the same data.
-    let next = d.spec_with("next", 400, r#"{"epochs": 12, "neurons_1": 64, "early_stopping_patience": 2}"#, r#"{"batch_size": [32, 64]}"#, "");
+    let next = d.spec_with(
+        "next",
+        400,
+        r#"{"epochs": 12, "neurons_1": 64, "early_stopping_patience": 2}"#,
+        r#"{"batch_size": [32, 64]}"#,
+        "",
+    );
     let (code, bound, err) = plan_json(&next, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(bound["calibration"].is_null());
@@ -37,7 +50,10 @@ fn plan_calibrates_from_recorded_folds_on_the_same_data() {
     let (code, cal, err) = plan_json(&next, &["--calibrate", &db]);
     assert_eq!(code, 0, "{err}");
     let c = &cal["calibration"];
-    assert_eq!(c["folds"], 12, "every fold of the measured run, trained whole: {c}");
+    assert_eq!(
+        c["folds"], 12,
+        "every fold of the measured run, trained whole: {c}"
+    );
     assert_eq!(c["sweeps"], serde_json::json!(["measured"]));
     // The early-stopping share is the recorded epochs' over the configured ones.
     let epochs_run: i64 = rt().block_on(async {
@@ -48,29 +64,53 @@ fn plan_calibrates_from_recorded_folds_on_the_same_data() {
         folds.iter().map(|f| f.1).sum()
     });
     let share = c["early_stopping_share"].as_f64().unwrap();
-    assert!((share - epochs_run as f64 / (12.0 * 12.0)).abs() < 1e-12, "{share} vs {epochs_run}");
+    assert!(
+        (share - epochs_run as f64 / (12.0 * 12.0)).abs() < 1e-12,
+        "{share} vs {epochs_run}"
+    );
     // The estimate applies the fitted costs to the plan's arithmetic and steps.
-    let (a, b) = (c["seconds_per_gflop"].as_f64().unwrap(), c["seconds_per_step"].as_f64().unwrap());
+    let (a, b) = (
+        c["seconds_per_gflop"].as_f64().unwrap(),
+        c["seconds_per_step"].as_f64().unwrap(),
+    );
     assert!(a >= 0.0 && b >= 0.0 && a + b > 0.0, "{c}");
-    let want = (a * cal["training_flops_upper_bound"].as_f64().unwrap() / 1e9 + b * cal["optimizer_steps_upper_bound"].as_f64().unwrap()) * share / 2.0;
+    let want = (a * cal["training_flops_upper_bound"].as_f64().unwrap() / 1e9
+        + b * cal["optimizer_steps_upper_bound"].as_f64().unwrap())
+        * share
+        / 2.0;
     let got = cal["estimated_seconds"].as_f64().unwrap();
-    assert!((got - want).abs() <= 1e-9 * want.max(1.0), "{got} vs {want}");
-    assert_eq!(cal["bound_seconds"], bound["bound_seconds"], "the bound is unchanged");
+    assert!(
+        (got - want).abs() <= 1e-9 * want.max(1.0),
+        "{got} vs {want}"
+    );
+    assert_eq!(
+        cal["bound_seconds"], bound["bound_seconds"],
+        "the bound is unchanged"
+    );
     let (code, out, err) = run(bin().arg("plan").arg(&next).args(["--calibrate", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("calibrated on 12 fold(s) of measured") && out.contains("ms per step"), "{out}");
+    assert!(
+        out.contains("calibrated on 12 fold(s) of measured") && out.contains("ms per step"),
+        "{out}"
+    );
 
     // Other data: nothing to calibrate from, said with the database and what to do.
     let other = Dir::new("plan-calibration", "other");
     let spec = other.spec_with("o", 300, r#"{"epochs": 2}"#, "{}", "");
     let (code, _, err) = run(bin().arg("plan").arg(&spec).args(["--calibrate", &db]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--calibrate") && err.contains("g.db") && err.contains("same data"), "{err}");
+    assert!(
+        err.contains("--calibrate") && err.contains("g.db") && err.contains("same data"),
+        "{err}"
+    );
     assert_eq!(err.matches("--calibrate").count(), 1, "said once: {err}");
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A halving plan's work rung by rung: at the average configuration's cost it is the
@@ -98,14 +138,25 @@ fn staged_work_follows_the_configurations_each_rung_trains() {
     let folds = p.folds as f64;
     // Epochs each training trains in rungs 0, 1, 2.
     let work_of = |ws: &[(usize, f64)]| {
-        ws.iter().fold((0.0, 0.0), |(g, s), &(i, e)| (g + p.work[i].gflop_per_epoch * e * folds, s + p.work[i].steps_per_epoch * e * folds))
+        ws.iter().fold((0.0, 0.0), |(g, s), &(i, e)| {
+            (
+                g + p.work[i].gflop_per_epoch * e * folds,
+                s + p.work[i].steps_per_epoch * e * folds,
+            )
+        })
     };
     let (g, s) = p.staged_work(&Promotion::Average);
-    assert!(close(g, p.flops / 1e9) && close(s, p.steps), "{g} {s} vs {} {}", p.flops / 1e9, p.steps);
+    assert!(
+        close(g, p.flops / 1e9) && close(s, p.steps),
+        "{g} {s} vs {} {}",
+        p.flops / 1e9,
+        p.steps
+    );
 
     let key = |i: usize| p.selected[p.work[i].config].training_key.clone();
     let everyone: HashSet<String> = (0..9).map(key).collect();
-    let all_rungs: HashMap<(usize, usize), HashSet<String>> = (0..3).map(|r| ((0, r), everyone.clone())).collect();
+    let all_rungs: HashMap<(usize, usize), HashSet<String>> =
+        (0..3).map(|r| ((0, r), everyone.clone())).collect();
     let full = work_of(&(0..9).map(|i| (i, 18.0)).collect::<Vec<_>>());
     let (g, s) = p.staged_work(&Promotion::Recorded(&all_rungs));
     assert!(close(g, full.0) && close(s, full.1));
@@ -118,7 +169,15 @@ fn staged_work_follows_the_configurations_each_rung_trains() {
             .flat_map(|i| [2, 6, 18].map(move |e| (i, e)))
             .map(|(i, e)| {
                 let b = batch(i) as f64;
-                Observation { params: p.selected[p.work[i].config].params_object(), epochs: e, score: if best_small { 1.0 - b / 1000.0 } else { b / 1000.0 } }
+                Observation {
+                    params: p.selected[p.work[i].config].params_object(),
+                    epochs: e,
+                    score: if best_small {
+                        1.0 - b / 1000.0
+                    } else {
+                        b / 1000.0
+                    },
+                }
             })
             .collect()
     };
@@ -146,7 +205,10 @@ fn staged_work_follows_the_configurations_each_rung_trains() {
     let prefers_large = Surrogate::fit(&observe(false), 1).unwrap();
     let (gl, sl) = p.staged_work(&Promotion::Predicted(&prefers_large));
     let want = expect(&large);
-    assert!(close(gl, want.0) && close(sl, want.1), "{gl} {sl} vs {want:?}");
+    assert!(
+        close(gl, want.0) && close(sl, want.1),
+        "{gl} {sl} vs {want:?}"
+    );
     assert!(sl < s, "batch 512 survivors take fewer steps: {sl} vs {s}");
 }
 
@@ -162,9 +224,18 @@ fn plan_calibrates_staged_searches_from_the_runs_own_rungs() {
     let fixed = r#"{"epochs": 9, "neurons_1": 32, "neurons_2": 32}"#;
     let grid = r#"{"batch_size": [16, 128], "dropout": [0.1, 0.2, 0.3]}"#;
     let full = d.spec_with("full", 400, fixed, grid, "");
-    let staged = d.spec_with("hv", 400, fixed, grid, r#", "search": {"strategy": "halving", "factor": 3, "min_epochs": 1}"#);
+    let staged = d.spec_with(
+        "hv",
+        400,
+        fixed,
+        grid,
+        r#", "search": {"strategy": "halving", "factor": 3, "min_epochs": 1}"#,
+    );
     for s in [&full, &staged] {
-        let (code, _, err) = run(bin().arg("run").arg(s).args(["--db", &db, "--jobs", "2", "--quiet"]));
+        let (code, _, err) = run(bin()
+            .arg("run")
+            .arg(s)
+            .args(["--db", &db, "--jobs", "2", "--quiet"]));
         assert_eq!(code, 0, "{err}");
     }
     let (code, cal, err) = plan_json(&staged, &["--calibrate", &db]);
@@ -177,19 +248,36 @@ fn plan_calibrates_staged_searches_from_the_runs_own_rungs() {
     let (scores, span) = rt().block_on(async {
         let store = Store::open(Path::new(&db)).await.unwrap();
         let s = store.sweep_by_name("hv").await.unwrap().unwrap();
-        let out = (store.rung_scores(s.id).await.unwrap(), store.active_span(s.id).await.unwrap().unwrap());
+        let out = (
+            store.rung_scores(s.id).await.unwrap(),
+            store.active_span(s.id).await.unwrap().unwrap(),
+        );
         store.close().await;
         out
     });
-    assert_eq!(c["survivor_scores"], scores.iter().filter(|r| r.score.is_some()).count(), "{c}");
-    let key: HashMap<&str, &str> = p.selected.iter().map(|c| (c.id.as_str(), c.training_key.as_str())).collect();
+    assert_eq!(
+        c["survivor_scores"],
+        scores.iter().filter(|r| r.score.is_some()).count(),
+        "{c}"
+    );
+    let key: HashMap<&str, &str> = p
+        .selected
+        .iter()
+        .map(|c| (c.id.as_str(), c.training_key.as_str()))
+        .collect();
     let mut trained: HashMap<(usize, usize), HashSet<String>> = HashMap::new();
     for r in &scores {
-        trained.entry((r.bracket as usize, r.rung as usize)).or_default().insert(key[r.config_id.as_str()].to_string());
+        trained
+            .entry((r.bracket as usize, r.rung as usize))
+            .or_default()
+            .insert(key[r.config_id.as_str()].to_string());
     }
     assert_eq!(trained.len(), p.brackets[0].1.len(), "every rung recorded");
     let (g, s) = p.staged_work(&Promotion::Recorded(&trained));
-    let (a, b) = (c["seconds_per_gflop"].as_f64().unwrap(), c["seconds_per_step"].as_f64().unwrap());
+    let (a, b) = (
+        c["seconds_per_gflop"].as_f64().unwrap(),
+        c["seconds_per_step"].as_f64().unwrap(),
+    );
     let want = (span.1 - span.0) / ((a * g + b * s) / 2.0);
     let got = c["staged_factor"].as_f64().unwrap();
     assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}");
@@ -197,5 +285,11 @@ fn plan_calibrates_staged_searches_from_the_runs_own_rungs() {
     assert!(est.is_finite() && est > 0.0, "{cal}");
     let (code, out, err) = run(bin().arg("plan").arg(&staged).args(["--calibrate", &db]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("survivors predicted from {} recorded rung score(s)", c["survivor_scores"])), "{out}");
+    assert!(
+        out.contains(&format!(
+            "survivors predicted from {} recorded rung score(s)",
+            c["survivor_scores"]
+        )),
+        "{out}"
+    );
 }

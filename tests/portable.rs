@@ -31,7 +31,21 @@ fn cv_on(data: &Path, vendor: &str, avx512: bool, global: &[&str]) -> (i32, Stri
         .env_remove("MKL_CBWR")
         .env_remove("ATEN_CPU_CAPABILITY")
         .args(global)
-        .args(["cv", "--json", "--jobs", "1", "--set", "epochs=4", "--set", "batch_size=64", "--set", "neurons_1=128", "--set", "neurons_2=128", "--data"])
+        .args([
+            "cv",
+            "--json",
+            "--jobs",
+            "1",
+            "--set",
+            "epochs=4",
+            "--set",
+            "batch_size=64",
+            "--set",
+            "neurons_1=128",
+            "--set",
+            "neurons_2=128",
+            "--data",
+        ])
         .arg(data);
     run(&mut c)
 }
@@ -44,9 +58,16 @@ fn results(out: &str) -> (Vec<Vec<(f64, f64)>>, String) {
     let h = folds
         .iter()
         .map(|f| {
-            let mut h: Vec<(f64, f64)> =
-                f["history"].as_array().unwrap().iter().map(|e| (e["loss"].as_f64().unwrap(), e["accuracy"].as_f64().unwrap())).collect();
-            h.push((f["val_loss"].as_f64().unwrap(), f["val_accuracy"].as_f64().unwrap()));
+            let mut h: Vec<(f64, f64)> = f["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["loss"].as_f64().unwrap(), e["accuracy"].as_f64().unwrap()))
+                .collect();
+            h.push((
+                f["val_loss"].as_f64().unwrap(),
+                f["val_accuracy"].as_f64().unwrap(),
+            ));
             h
         })
         .collect();
@@ -60,7 +81,10 @@ fn the_portable_path_gives_one_set_of_numbers_for_both_vendors() {
         let data = dir.demo_data(300);
         let (code, _, err) = cv(&data, "intel", &["--fp32-portable"]);
         assert_eq!(code, 2);
-        assert!(err.contains("--fp32-portable") && err.contains("AVX2"), "{err}");
+        assert!(
+            err.contains("--fp32-portable") && err.contains("AVX2"),
+            "{err}"
+        );
         eprintln!("this CPU has no AVX2: checked the refusal only");
         return;
     }
@@ -74,8 +98,14 @@ fn the_portable_path_gives_one_set_of_numbers_for_both_vendors() {
         assert_eq!(device, "cpu+portable", "the path is named");
         by_cpu.push(h);
     }
-    assert_eq!(by_cpu[0], by_cpu[1], "the portable path gave other numbers when MKL was told another vendor");
-    assert_eq!(by_cpu[0], by_cpu[2], "the portable path gave other numbers on a CPU taken to have no AVX-512");
+    assert_eq!(
+        by_cpu[0], by_cpu[1],
+        "the portable path gave other numbers when MKL was told another vendor"
+    );
+    assert_eq!(
+        by_cpu[0], by_cpu[2],
+        "the portable path gave other numbers on a CPU taken to have no AVX-512"
+    );
 
     // The default path: one path, the same numbers, for both vendors on a CPU with
     // AVX-512 (MKL's AVX-512 kernels); on a CPU without, AVX2 kernels and other numbers
@@ -86,18 +116,33 @@ fn the_portable_path_gives_one_set_of_numbers_for_both_vendors() {
     assert_eq!(code, 0, "{err}");
     let (code, without, err) = cv_on(&data, "intel", false, &[]);
     assert_eq!(code, 0, "{err}");
-    let ((intel, di), (other, dother), (without, dwithout)) = (results(&intel), results(&other), results(&without));
+    let ((intel, di), (other, dother), (without, dwithout)) =
+        (results(&intel), results(&other), results(&without));
     if std::arch::is_x86_feature_detected!("avx512f") {
-        assert_eq!(intel, other, "the default path gave other numbers when MKL was told another vendor");
-        assert_eq!((di.as_str(), dother.as_str(), dwithout.as_str()), ("cpu+mkl-avx512", "cpu+mkl-avx512", "cpu"));
-        assert_ne!(intel, without, "the AVX2 path gave the AVX-512 path's numbers: this test shows nothing");
+        assert_eq!(
+            intel, other,
+            "the default path gave other numbers when MKL was told another vendor"
+        );
+        assert_eq!(
+            (di.as_str(), dother.as_str(), dwithout.as_str()),
+            ("cpu+mkl-avx512", "cpu+mkl-avx512", "cpu")
+        );
+        assert_ne!(
+            intel, without,
+            "the AVX2 path gave the AVX-512 path's numbers: this test shows nothing"
+        );
     } else {
         assert_eq!(intel, other);
         eprintln!("this CPU has no AVX-512: one AVX2 path for either vendor; checked the portable path only");
     }
     // Another path, the same training: within rounding of the default's first epoch.
     for (p, d) in by_cpu[0].iter().zip(&without) {
-        assert!((p[0].0 - d[0].0).abs() <= 1e-4 * d[0].0.abs(), "first-epoch loss {} vs {}", p[0].0, d[0].0);
+        assert!(
+            (p[0].0 - d[0].0).abs() <= 1e-4 * d[0].0.abs(),
+            "first-epoch loss {} vs {}",
+            p[0].0,
+            d[0].0
+        );
     }
 }
 
@@ -108,18 +153,31 @@ fn the_portable_path_is_asked_for_once_and_named_when_malformed() {
     // Two paths at once: refused by name.
     let (code, _, err) = cv(&data, "", &["--fp32-portable", "--mkl-avx512"]);
     assert_eq!(code, 2);
-    assert!(err.contains("--fp32-portable") && err.contains("--mkl-avx512"), "{err}");
+    assert!(
+        err.contains("--fp32-portable") && err.contains("--mkl-avx512"),
+        "{err}"
+    );
     let mut c = bin();
-    c.env(mkl::PORTABLE_ENV, "yes").args(["cv", "--json", "--set", "epochs=1", "--data"]).arg(&data);
+    c.env(mkl::PORTABLE_ENV, "yes")
+        .args(["cv", "--json", "--set", "epochs=1", "--data"])
+        .arg(&data);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2);
-    assert!(err.contains("GRIDSWEEP_FP32_PORTABLE=yes") && err.contains("expected 1"), "{err}");
+    assert!(
+        err.contains("GRIDSWEEP_FP32_PORTABLE=yes") && err.contains("expected 1"),
+        "{err}"
+    );
     let (code, _, err) = cv(&data, "amd", &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("GRIDSWEEP_MKL_VENDOR=amd") && err.contains("intel or other"), "{err}");
+    assert!(
+        err.contains("GRIDSWEEP_MKL_VENDOR=amd") && err.contains("intel or other"),
+        "{err}"
+    );
     // The environment variable is the option.
     let mut c = bin();
-    c.env(mkl::PORTABLE_ENV, "1").args(["cv", "--json", "--set", "epochs=1", "--data"]).arg(&data);
+    c.env(mkl::PORTABLE_ENV, "1")
+        .args(["cv", "--json", "--set", "epochs=1", "--data"])
+        .arg(&data);
     let (code, out, err) = run(&mut c);
     if std::arch::is_x86_feature_detected!("avx2") {
         assert_eq!(code, 0, "{err}");

@@ -12,12 +12,16 @@ use std::process::Stdio;
 
 const FIXED: &str = r#"{"epochs": 6, "neurons_1": 16, "neurons_2": 16, "batch_size": 32}"#;
 /// Three that learn alike and one that cannot (one epoch at a learning rate of 1e-6).
-const GRID: &str = r#"[{"dropout": [0.0, 0.1, 0.2]}, {"dropout": [0.9], "epochs": [1], "learning_rate": [1e-6]}]"#;
+const GRID: &str =
+    r#"[{"dropout": [0.0, 0.1, 0.2]}, {"dropout": [0.9], "epochs": [1], "learning_rate": [1e-6]}]"#;
 
 /// A spec of `rows` demo rows, 3-fold × 4 repeats, with `search`.
 fn spec(d: &Dir, name: &str, rows: usize, fixed: &str, search: &str) -> std::path::PathBuf {
     let p = d.spec_with(name, rows, fixed, GRID, search);
-    let text = std::fs::read_to_string(&p).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 4}"#);
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        r#""cv": {"folds": 3}"#,
+        r#""cv": {"folds": 3, "repeats": 4}"#,
+    );
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -31,11 +35,30 @@ fn json(cmd: &mut std::process::Command) -> Value {
 /// What a race decided: (complete ids, (dropped id, folds) sorted, the tie set's members, its pick).
 fn outcome(db: &str, name: &str) -> (Vec<String>, Vec<(String, i64)>, Value, Value) {
     let r = json(bin().args(["rank", name, "--db", db, "--json", "--top", "0"]));
-    let complete = r["ranking"].as_array().unwrap().iter().map(|x| x["config_id"].as_str().unwrap().to_string()).collect();
-    let mut dropped: Vec<(String, i64)> =
-        r["partial"].as_array().unwrap().iter().map(|x| (x["config_id"].as_str().unwrap().to_string(), x["folds"].as_i64().unwrap())).collect();
+    let complete = r["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["config_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut dropped: Vec<(String, i64)> = r["partial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["config_id"].as_str().unwrap().to_string(),
+                x["folds"].as_i64().unwrap(),
+            )
+        })
+        .collect();
     dropped.sort();
-    (complete, dropped, r["tie_set"]["members"].clone(), r["tie_set"]["pick"].clone())
+    (
+        complete,
+        dropped,
+        r["tie_set"]["members"].clone(),
+        r["tie_set"]["pick"].clone(),
+    )
 }
 
 const RACE: &str = r#", "search": {"strategy": "race"}"#;
@@ -46,23 +69,51 @@ fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
     let g = Dir::new("race", "exact-grid");
     let race = spec(&d, "r", 300, FIXED, RACE);
     let grid = spec(&g, "r", 300, FIXED, "");
-    let (rdb, gdb) = (d.path("race.db").to_string_lossy().into_owned(), g.path("grid.db").to_string_lossy().into_owned());
-    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &rdb, "--jobs", "2"]));
+    let (rdb, gdb) = (
+        d.path("race.db").to_string_lossy().into_owned(),
+        g.path("grid.db").to_string_lossy().into_owned(),
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&race)
+        .args(["--db", &rdb, "--jobs", "2"]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("race: barrier 0 decided") && err.contains("left the race as credibly worse"), "{err}");
-    let (code, _, err) = run(bin().arg("run").arg(&grid).args(["--db", &gdb, "--jobs", "2", "--quiet"]));
+    assert!(
+        err.contains("race: barrier 0 decided") && err.contains("left the race as credibly worse"),
+        "{err}"
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&grid)
+        .args(["--db", &gdb, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
 
     let (complete, dropped, members, pick) = outcome(&rdb, "r");
     // The one that cannot learn left at the first barrier, after its first 2 folds (min_folds).
     let r = json(bin().args(["rank", "r", "--db", &gdb, "--json", "--top", "0"]));
-    let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();
+    let hopeless = r["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["params"]["epochs"] == 1)
+        .unwrap()["config_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(dropped.contains(&(hopeless.clone(), 2)), "{dropped:?}");
     assert!(!complete.is_empty());
     assert_eq!(pick, Value::String(complete[0].clone()));
-    assert!(members.as_array().unwrap().iter().all(|m| complete.contains(&m.as_str().unwrap().to_string())));
+    assert!(members
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| complete.contains(&m.as_str().unwrap().to_string())));
     // Every fold a race ran is the repeated grid's same fold, bit for bit.
-    let ids: Vec<String> = complete.iter().cloned().chain(dropped.iter().map(|d| d.0.clone())).collect();
+    let ids: Vec<String> = complete
+        .iter()
+        .cloned()
+        .chain(dropped.iter().map(|d| d.0.clone()))
+        .collect();
     for id in &ids {
         let raced = exact_results(&rdb, "r", id);
         let all = exact_results(&gdb, "r", id);
@@ -74,7 +125,10 @@ fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
     let (code, out, _) = run(bin().args(["status", "r", "--db", &rdb]));
     assert_eq!(code, 0);
     assert!(out.contains("race (stage 0: the first folds"), "{out}");
-    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &rdb, "--jobs", "2"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&race)
+        .args(["--db", &rdb, "--jobs", "2"]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("this run: 0 done"), "{err}");
     assert_eq!(outcome(&rdb, "r"), (complete, dropped, members, pick));
@@ -88,20 +142,39 @@ fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
 fn idle_workers_train_ahead_and_the_race_records_what_it_would_without() {
     let d = Dir::new("race", "ahead");
     let p = spec(&d, "a", 300, FIXED, RACE);
-    let (many, one) = (d.path("many.db").to_string_lossy().into_owned(), d.path("one.db").to_string_lossy().into_owned());
-    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &many, "--jobs", "4"]));
+    let (many, one) = (
+        d.path("many.db").to_string_lossy().into_owned(),
+        d.path("one.db").to_string_lossy().into_owned(),
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &many, "--jobs", "4"]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("train next folds ahead meanwhile"), "no barrier wait was filled: {err}");
-    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &one, "--jobs", "1", "--quiet"]));
+    assert!(
+        err.contains("train next folds ahead meanwhile"),
+        "no barrier wait was filled: {err}"
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &one, "--jobs", "1", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(outcome(&many, "a"), outcome(&one, "a"));
     let (complete, dropped, _, _) = outcome(&one, "a");
     for id in complete.iter().chain(dropped.iter().map(|d| &d.0)) {
-        assert_eq!(exact_results(&many, "a", id), exact_results(&one, "a", id), "{id}");
+        assert_eq!(
+            exact_results(&many, "a", id),
+            exact_results(&one, "a", id),
+            "{id}"
+        );
     }
     // Nothing speculative is left, and the fold rows are the same ones.
     let folds = |db: &str| {
-        let mut f: Vec<(String, i64, String)> = common::folds(db, "a").into_iter().map(|x| (x.0, x.1, x.2)).collect();
+        let mut f: Vec<(String, i64, String)> = common::folds(db, "a")
+            .into_iter()
+            .map(|x| (x.0, x.1, x.2))
+            .collect();
         f.sort();
         f
     };
@@ -112,18 +185,34 @@ fn idle_workers_train_ahead_and_the_race_records_what_it_would_without() {
 fn configurations_of_one_network_tie_and_end_the_race_as_equivalent() {
     let d = Dir::new("race", "tie");
     // num_hidden_layers 3 and 4 build the same network: one training, equal scores.
-    let p = d.spec_with("tie", 300, FIXED, r#"{"num_hidden_layers": [3, 4], "neurons_4": [8]}"#, r#", "search": {"strategy": "race", "rope": 0.001}"#);
-    let text = std::fs::read_to_string(&p).unwrap().replace(r#""cv": {"folds": 3}"#, r#""cv": {"folds": 3, "repeats": 4}"#);
+    let p = d.spec_with(
+        "tie",
+        300,
+        FIXED,
+        r#"{"num_hidden_layers": [3, 4], "neurons_4": [8]}"#,
+        r#", "search": {"strategy": "race", "rope": 0.001}"#,
+    );
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        r#""cv": {"folds": 3}"#,
+        r#""cv": {"folds": 3, "repeats": 4}"#,
+    );
     std::fs::write(&p, text).unwrap();
     let db = d.path("t.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     let (complete, dropped, members, _) = outcome(&db, "tie");
     assert_eq!(complete.len(), 2, "{complete:?}");
     assert!(dropped.is_empty());
     assert_eq!(members.as_array().unwrap().len(), 2);
     // Practically equivalent after the first barrier: no further fold was trained.
-    assert_eq!(common::done_count(&db, "tie"), 2, "one training of its first 2 folds");
+    assert_eq!(
+        common::done_count(&db, "tie"),
+        2,
+        "one training of its first 2 folds"
+    );
 }
 
 fn slow() -> &'static str {
@@ -142,20 +231,37 @@ fn kill_9_and_resume_end_the_race_as_an_uninterrupted_run_postgres() {
 
 fn kill_9_and_resume(backend: Backend) {
     let d = Dir::new("race", &format!("kill-{backend:?}"));
-    let Some(db) = d.db_on(backend, "k") else { return };
-    let Some(clean) = d.db_on(backend, "c") else { return };
+    let Some(db) = d.db_on(backend, "k") else {
+        return;
+    };
+    let Some(clean) = d.db_on(backend, "c") else {
+        return;
+    };
     let p = spec(&d, "k", 900, slow(), RACE);
-    let mut child = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "2", "--quiet"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &db, "--jobs", "2", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for_done(&db, "k", 5, &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
     let (code, _, err) = run(bin().args(["resume", "k", "--db", &db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &clean, "--jobs", "1", "--quiet"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &clean, "--jobs", "1", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(outcome(&db, "k"), outcome(&clean, "k"));
     for id in outcome(&clean, "k").0 {
-        assert_eq!(exact_results(&db, "k", &id), exact_results(&clean, "k", &id));
+        assert_eq!(
+            exact_results(&db, "k", &id),
+            exact_results(&clean, "k", &id)
+        );
     }
 }
 
@@ -171,17 +277,47 @@ fn two_processes_end_the_race_as_one_does_postgres() {
 
 fn two_processes(backend: Backend) {
     let d = Dir::new("race", &format!("two-{backend:?}"));
-    let Some(db) = d.db_on(backend, "two") else { return };
-    let Some(one) = d.db_on(backend, "one") else { return };
+    let Some(db) = d.db_on(backend, "two") else {
+        return;
+    };
+    let Some(one) = d.db_on(backend, "one") else {
+        return;
+    };
     let p = spec(&d, "two", 300, FIXED, RACE);
-    let a = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "1", "--quiet"]).stderr(Stdio::piped()).spawn().unwrap();
-    let b = bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "1", "--quiet"]).stderr(Stdio::piped()).spawn().unwrap();
+    let a = bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &db, "--jobs", "1", "--quiet"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &db, "--jobs", "1", "--quiet"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(oa.status.success(), "{}", String::from_utf8_lossy(&oa.stderr));
-    assert!(ob.status.success(), "{}", String::from_utf8_lossy(&ob.stderr));
+    assert!(
+        oa.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oa.stderr)
+    );
+    assert!(
+        ob.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ob.stderr)
+    );
     let f = common::folds(&db, "two");
-    assert!(f.iter().all(|x| x.2 == "done" && x.3 == 1), "a fold was claimed twice: {f:?}");
-    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &one, "--jobs", "2", "--quiet"]));
+    assert!(
+        f.iter().all(|x| x.2 == "done" && x.3 == 1),
+        "a fold was claimed twice: {f:?}"
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &one, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(outcome(&db, "two"), outcome(&one, "two"));
 }
@@ -190,10 +326,26 @@ fn two_processes(backend: Backend) {
 fn race_settings_are_checked_by_key() {
     let d = Dir::new("race", "keys");
     for (search, key, says) in [
-        (r#", "search": {"strategy": "race", "confidence": 1.2}"#, "search.confidence", "a probability in (0.5, 1)"),
-        (r#", "search": {"strategy": "race", "min_folds": 1}"#, "search.min_folds", "an integer ≥ 2"),
-        (r#", "search": {"strategy": "race", "prefer": "cheapest"}"#, "search.prefer", "one of score, smallest, fastest"),
-        (r#", "search": {"strategy": "race", "factor": 3}"#, "search.factor", "not a key of strategy race"),
+        (
+            r#", "search": {"strategy": "race", "confidence": 1.2}"#,
+            "search.confidence",
+            "a probability in (0.5, 1)",
+        ),
+        (
+            r#", "search": {"strategy": "race", "min_folds": 1}"#,
+            "search.min_folds",
+            "an integer ≥ 2",
+        ),
+        (
+            r#", "search": {"strategy": "race", "prefer": "cheapest"}"#,
+            "search.prefer",
+            "one of score, smallest, fastest",
+        ),
+        (
+            r#", "search": {"strategy": "race", "factor": 3}"#,
+            "search.factor",
+            "not a key of strategy race",
+        ),
     ] {
         let p = spec(&d, "bad", 300, FIXED, search);
         let (code, _, err) = run(bin().arg("plan").arg(&p));
@@ -208,30 +360,71 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
     let g = Dir::new("race", "replay-grid");
     let race = spec(&d, "r", 300, FIXED, RACE);
     let grid = spec(&g, "r", 300, FIXED, "");
-    let (rdb, gdb) = (d.path("race.db").to_string_lossy().into_owned(), g.path("grid.db").to_string_lossy().into_owned());
+    let (rdb, gdb) = (
+        d.path("race.db").to_string_lossy().into_owned(),
+        g.path("grid.db").to_string_lossy().into_owned(),
+    );
     for (p, db) in [(&race, &rdb), (&grid, &gdb)] {
-        let (code, _, err) = run(bin().arg("run").arg(p).args(["--db", db, "--jobs", "2", "--quiet"]));
+        let (code, _, err) = run(bin()
+            .arg("run")
+            .arg(p)
+            .args(["--db", db, "--jobs", "2", "--quiet"]));
         assert_eq!(code, 0, "{err}");
     }
     let (complete, dropped, members, pick) = outcome(&rdb, "r");
-    let r = json(bin().args(["replay", "r", "--db", &gdb, "--json", "--strategy", r#"{"strategy": "race"}"#]));
+    let r = json(bin().args([
+        "replay",
+        "r",
+        "--db",
+        &gdb,
+        "--json",
+        "--strategy",
+        r#"{"strategy": "race"}"#,
+    ]));
     let replayed = &r["race"];
-    let mut left: Vec<String> = replayed["left"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    let mut left: Vec<String> = replayed["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
     let mut real = complete.clone();
     left.sort();
     real.sort();
     assert_eq!(left, real);
-    let mut rdropped: Vec<(String, i64)> = replayed["dropped"].as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_i64().unwrap())).collect();
+    let mut rdropped: Vec<(String, i64)> = replayed["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_i64().unwrap()))
+        .collect();
     rdropped.sort();
     assert_eq!(rdropped, dropped);
     assert_eq!(replayed["tie_set"]["members"], members);
     assert_eq!(replayed["tie_set"]["pick"], pick);
     // The fold-fits are those the race ran.
-    assert_eq!(replayed["fold_fits"].as_u64().unwrap() as usize, common::done_count(&rdb, "r"));
+    assert_eq!(
+        replayed["fold_fits"].as_u64().unwrap() as usize,
+        common::done_count(&rdb, "r")
+    );
 
     // Held out: strategies see repeats 0-1 and are judged on 2-3.
     for strategy in [r#"{"strategy": "race"}"#, r#"{"strategy": "grid"}"#] {
-        let h = json(bin().args(["replay", "r", "--db", &gdb, "--json", "--seen", "2", "--sample", "3", "--repeats", "20", "--strategy", strategy]));
+        let h = json(bin().args([
+            "replay",
+            "r",
+            "--db",
+            &gdb,
+            "--json",
+            "--seen",
+            "2",
+            "--sample",
+            "3",
+            "--repeats",
+            "20",
+            "--strategy",
+            strategy,
+        ]));
         let h = &h["held_out"];
         assert_eq!(h["repeats"], 20);
         assert!(h["mean_regret"].as_f64().unwrap() >= 0.0);
@@ -244,17 +437,45 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
             assert_eq!(left, 1.0, "the grid leaves its one pick");
         } else {
             assert!(ratio > 0.0 && ratio <= 2.0, "{h}");
-            assert!((1.0..=3.0).contains(&left), "a race leaves its tie set, 1 to 3 of a sample of 3: {h}");
+            assert!(
+                (1.0..=3.0).contains(&left),
+                "a race leaves its tie set, 1 to 3 of a sample of 3: {h}"
+            );
         }
     }
-    let (code, _, err) = run(bin().args(["replay", "r", "--db", &gdb, "--seen", "4", "--strategy", r#"{"strategy": "race"}"#]));
+    let (code, _, err) = run(bin().args([
+        "replay",
+        "r",
+        "--db",
+        &gdb,
+        "--seen",
+        "4",
+        "--strategy",
+        r#"{"strategy": "race"}"#,
+    ]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--seen 4") && err.contains("leave one unseen"), "{err}");
+    assert!(
+        err.contains("--seen 4") && err.contains("leave one unseen"),
+        "{err}"
+    );
     // A race that may see more repeats than --seen leaves it: refused, not capped.
-    let (code, _, err) =
-        run(bin().args(["replay", "r", "--db", &gdb, "--seen", "2", "--sample", "3", "--strategy", r#"{"strategy": "race", "max_repeats": 3}"#]));
+    let (code, _, err) = run(bin().args([
+        "replay",
+        "r",
+        "--db",
+        &gdb,
+        "--seen",
+        "2",
+        "--sample",
+        "3",
+        "--strategy",
+        r#"{"strategy": "race", "max_repeats": 3}"#,
+    ]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--seen 2 with a race of max_repeats 3"), "{err}");
+    assert!(
+        err.contains("--seen 2 with a race of max_repeats 3"),
+        "{err}"
+    );
 }
 
 /// `rerun --race` races a sweep's best over the repeats (issue 31, part 4's way of
@@ -265,23 +486,61 @@ fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
     let d = Dir::new("race", "rerun");
     let grid = d.spec_with("g", 300, FIXED, GRID, "");
     let db = d.path("r.db").to_string_lossy().into_owned();
-    let (code, _, err) = run(bin().arg("run").arg(&grid).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&grid)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(bin().args(["rerun", "g", "--top", "4", "--repeats", "3", "--race", "--prefer", "smallest", "--db", &db, "--jobs", "2"]));
+    let (code, out, err) = run(bin().args([
+        "rerun",
+        "g",
+        "--top",
+        "4",
+        "--repeats",
+        "3",
+        "--race",
+        "--prefer",
+        "smallest",
+        "--db",
+        &db,
+        "--jobs",
+        "2",
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("racing the best 4 of sweep g as sweep g-race-4x3 (3-fold × 3 repeats: 9 folds each at most)"), "{out}");
     assert!(err.contains("race: barrier 0 decided"), "{err}");
     // A configuration whose stage is done is not called complete: a barrier may send it on.
-    assert!(err.contains(" done with this stage: score ") && !err.contains(" complete: score "), "{err}");
+    assert!(
+        err.contains(" done with this stage: score ") && !err.contains(" complete: score "),
+        "{err}"
+    );
     let (complete, dropped, members, pick) = outcome(&db, "g-race-4x3");
     let r = json(bin().args(["rank", "g", "--db", &db, "--json", "--top", "0"]));
-    let hopeless = r["ranking"].as_array().unwrap().iter().find(|c| c["params"]["epochs"] == 1).unwrap()["config_id"].as_str().unwrap().to_string();
+    let hopeless = r["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["params"]["epochs"] == 1)
+        .unwrap()["config_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(dropped.contains(&(hopeless, 2)), "{dropped:?}");
-    assert!(!members.as_array().unwrap().is_empty() && complete.contains(&pick.as_str().unwrap().to_string()));
+    assert!(
+        !members.as_array().unwrap().is_empty()
+            && complete.contains(&pick.as_str().unwrap().to_string())
+    );
     let t = json(bin().args(["rank", "g-race-4x3", "--db", &db, "--json"]));
-    assert_eq!(t["tie_set"]["settings"]["prefer"], "smallest", "{}", t["tie_set"]);
+    assert_eq!(
+        t["tie_set"]["settings"]["prefer"], "smallest",
+        "{}",
+        t["tie_set"]
+    );
     let why = t["tie_set"]["why"].as_str().unwrap();
-    assert!(why.contains("fewest parameters") || why.contains("the only configuration"), "{why}");
+    assert!(
+        why.contains("fewest parameters") || why.contains("the only configuration"),
+        "{why}"
+    );
     let (code, out, _) = run(bin().args(["status", "g-race-4x3", "--db", &db]));
     assert_eq!(code, 0);
     assert!(out.contains("race (stage 0"), "{out}");
@@ -297,8 +556,20 @@ fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
 #[test]
 fn bench_scheduler_simulates_a_race() {
     let out = json(bin().args([
-        "bench-scheduler", "--processes", "2", "--workers-per-process", "2", "--folds", "80", "--work-ms", "60", "--epochs", "9",
-        "--search", r#"{"strategy": "race"}"#, "--json",
+        "bench-scheduler",
+        "--processes",
+        "2",
+        "--workers-per-process",
+        "2",
+        "--folds",
+        "80",
+        "--work-ms",
+        "60",
+        "--epochs",
+        "9",
+        "--search",
+        r#"{"strategy": "race"}"#,
+        "--json",
     ]));
     let c = &out["cases"][0];
     assert_eq!(c["double_claims"], 0, "{out}");
@@ -317,19 +588,38 @@ fn bench_scheduler_simulates_a_race() {
 #[test]
 fn a_raced_random_draw_copies_with_its_decisions() {
     let d = Dir::new("race", "sample-copy");
-    let race = spec(&d, "s", 300, FIXED, r#", "search": {"strategy": "race", "sample": 3, "seed": 5}"#);
-    let (db, other) = (d.path("a.db").to_string_lossy().into_owned(), d.path("b.db").to_string_lossy().into_owned());
-    let (code, _, err) = run(bin().arg("run").arg(&race).args(["--db", &db, "--jobs", "2", "--quiet"]));
+    let race = spec(
+        &d,
+        "s",
+        300,
+        FIXED,
+        r#", "search": {"strategy": "race", "sample": 3, "seed": 5}"#,
+    );
+    let (db, other) = (
+        d.path("a.db").to_string_lossy().into_owned(),
+        d.path("b.db").to_string_lossy().into_owned(),
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&race)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
     assert_eq!(code, 0, "{err}");
     let (complete, dropped, members, pick) = outcome(&db, "s");
-    assert_eq!(complete.len() + dropped.len(), 3, "{complete:?} {dropped:?}");
+    assert_eq!(
+        complete.len() + dropped.len(),
+        3,
+        "{complete:?} {dropped:?}"
+    );
     let (code, _, err) = run(bin().args(["copy", "s", "--from", &db, "--to", &other]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(outcome(&other, "s"), (complete, dropped, members, pick));
     let status = |db: &str| {
         let (code, out, _) = run(bin().args(["status", "s", "--db", db]));
         assert_eq!(code, 0);
-        out.lines().filter(|l| l.contains("stage")).map(String::from).collect::<Vec<_>>()
+        out.lines()
+            .filter(|l| l.contains("stage"))
+            .map(String::from)
+            .collect::<Vec<_>>()
     };
     let here = status(&db);
     assert!(!here.is_empty());

@@ -5,7 +5,8 @@
 mod common;
 use common::{bin, run, Dir};
 
-const TINY: &str = r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "neurons_3": 8, "batch_size": 64}"#;
+const TINY: &str =
+    r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "neurons_3": 8, "batch_size": 64}"#;
 
 #[test]
 fn a_changed_score_section_is_refused_and_rank_shows_the_new_rule() {
@@ -15,17 +16,40 @@ fn a_changed_score_section_is_refused_and_rank_shows_the_new_rule() {
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
     let before = run(bin().args(["export", "s", "--db", &db, "--format", "hpo-combined"])).1;
-    let edited = d.spec_with("s", 240, TINY, r#"{"dropout": [0.1, 0.4]}"#, r#", "score": {"w1": 0.4, "delta": "relative"}"#);
+    let edited = d.spec_with(
+        "s",
+        240,
+        TINY,
+        r#"{"dropout": [0.1, 0.4]}"#,
+        r#", "score": {"w1": 0.4, "delta": "relative"}"#,
+    );
     let (code, _, err) = run(bin().arg("run").arg(&edited).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("score rule w1 0.5, w2 1, Δ absolute") && err.contains("w1 0.4, w2 1, Δ relative"), "{err}");
-    assert!(err.contains("gridsweep rank s --db") && err.contains("--w1 0.4 --w2 1 --delta relative"), "{err}");
-    assert_eq!(run(bin().args(["export", "s", "--db", &db, "--format", "hpo-combined"])).1, before, "nothing recorded changed");
+    assert!(
+        err.contains("score rule w1 0.5, w2 1, Δ absolute")
+            && err.contains("w1 0.4, w2 1, Δ relative"),
+        "{err}"
+    );
+    assert!(
+        err.contains("gridsweep rank s --db") && err.contains("--w1 0.4 --w2 1 --delta relative"),
+        "{err}"
+    );
+    assert_eq!(
+        run(bin().args(["export", "s", "--db", &db, "--format", "hpo-combined"])).1,
+        before,
+        "nothing recorded changed"
+    );
     // The suggested command ranks by the new rule.
-    let (code, out, err) = run(bin().args(["rank", "s", "--db", &db, "--w1", "0.4", "--delta", "relative", "--json"]));
+    let (code, out, err) = run(bin().args([
+        "rank", "s", "--db", &db, "--w1", "0.4", "--delta", "relative", "--json",
+    ]));
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v["w1"].as_f64(), v["delta"].as_str()), (Some(0.4), Some("relative")), "{v}");
+    assert_eq!(
+        (v["w1"].as_f64(), v["delta"].as_str()),
+        (Some(0.4), Some("relative")),
+        "{v}"
+    );
     // The unchanged spec still continues (`spec_with` writes s.json anew).
     let spec = d.spec_with("s", 240, TINY, r#"{"dropout": [0.1, 0.4]}"#, "");
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));

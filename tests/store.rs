@@ -15,13 +15,20 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn configs(n: usize) -> Vec<Config> {
     (0..n)
         .map(|i| {
-            Config::new(HyperParams { epochs: 1 + i as u32, ..HyperParams::default() })
+            Config::new(HyperParams {
+                epochs: 1 + i as u32,
+                ..HyperParams::default()
+            })
         })
         .collect()
 }
@@ -44,17 +51,25 @@ fn result(val: f64) -> FoldResult {
 }
 
 fn owner(host: &str, pid: u32) -> Owner {
-    Owner { host: host.into(), pid }
+    Owner {
+        host: host.into(),
+        pid,
+    }
 }
 
 /// 8 claimants on 4 connections race for 60 folds: every fold is handed out once.
 fn concurrent_claims_are_exclusive(backend: Backend) {
     let d = Dir::new("store", &format!("claims-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
         let sweep = store.ensure_sweep("s", "{}", "fp", 3, 1).await.unwrap();
-        assert_eq!(store.add_configs(sweep.id, &configs(20), 3).await.unwrap(), 20);
+        assert_eq!(
+            store.add_configs(sweep.id, &configs(20), 3).await.unwrap(),
+            20
+        );
         let mut tasks = Vec::new();
         for w in 0..8u32 {
             let store = store.clone();
@@ -62,7 +77,11 @@ fn concurrent_claims_are_exclusive(backend: Backend) {
                 // Other hosts, so that no claimant reclaims another's folds as dead.
                 let me = owner(&format!("host{w}"), 1000 + w);
                 let mut got = Vec::new();
-                while let Some(c) = store.claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu").await.unwrap() {
+                while let Some(c) = store
+                    .claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu")
+                    .await
+                    .unwrap()
+                {
                     got.push(c.fold_id);
                 }
                 got
@@ -73,12 +92,20 @@ fn concurrent_claims_are_exclusive(backend: Backend) {
             all.extend(t.await.unwrap());
         }
         assert_eq!(all.len(), 60, "every fold claimed");
-        assert_eq!(all.iter().collect::<HashSet<_>>().len(), 60, "no fold claimed twice");
+        assert_eq!(
+            all.iter().collect::<HashSet<_>>().len(),
+            60,
+            "no fold claimed twice"
+        );
         let attempts = store.attempts(sweep.id).await.unwrap();
-        assert!(attempts.iter().all(|a| a.state == gridsweep::store::FoldState::Running && a.attempts == 1), "{attempts:?}");
+        assert!(
+            attempts
+                .iter()
+                .all(|a| a.state == gridsweep::store::FoldState::Running && a.attempts == 1),
+            "{attempts:?}"
+        );
     });
 }
-
 
 /// The default score rule's summary, as a sweep hands it to the store.
 fn default_rule(folds: &[gridsweep::train::FoldResult]) -> gridsweep::score::CvSummary {
@@ -100,26 +127,56 @@ fn concurrent_claims_are_exclusive_postgres() {
 /// summary comes from the new owner's folds.
 fn lost_lease_cannot_overwrite_the_new_owner(backend: Backend) {
     let d = Dir::new("store", &format!("lease-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
         store.add_configs(sweep.id, &configs(1), 1).await.unwrap();
         let (a, b) = (owner("hostA", 11), owner("hostB", 22));
-        let first = store.claim(sweep.id, &a, "hostA:11:0", Duration::from_millis(300), "cpu").await.unwrap().unwrap();
+        let first = store
+            .claim(
+                sweep.id,
+                &a,
+                "hostA:11:0",
+                Duration::from_millis(300),
+                "cpu",
+            )
+            .await
+            .unwrap()
+            .unwrap();
         // Still held: nobody else can claim it.
-        assert!(store.claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu").await.unwrap().is_none());
+        assert!(store
+            .claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+            .is_none());
         let workers = store.workers(sweep.id).await.unwrap();
         assert_eq!(workers.len(), 1);
-        assert_eq!((workers[0].host.as_str(), workers[0].pid, workers[0].running), ("hostA", 11, 1));
+        assert_eq!(
+            (workers[0].host.as_str(), workers[0].pid, workers[0].running),
+            ("hostA", 11, 1)
+        );
         assert!(workers[0].heartbeat_age.unwrap() < 5.0, "{workers:?}");
         tokio::time::sleep(Duration::from_millis(600)).await;
         // Expired by the database's clock: B takes it over.
-        let second = store.claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu").await.unwrap().unwrap();
+        let second = store
+            .claim(sweep.id, &b, "hostB:22:0", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(second.fold_id, first.fold_id);
         // A comes back with its result: refused.
-        assert!(store.record_done(first.fold_id, "hostA:11:0", &result(0.1), &default_rule).await.unwrap().is_none());
-        let done = store.record_done(second.fold_id, "hostB:22:0", &result(0.6), &default_rule).await.unwrap();
+        assert!(store
+            .record_done(first.fold_id, "hostA:11:0", &result(0.1), &default_rule)
+            .await
+            .unwrap()
+            .is_none());
+        let done = store
+            .record_done(second.fold_id, "hostB:22:0", &result(0.6), &default_rule)
+            .await
+            .unwrap();
         let c = done.expect("the configuration is complete");
         assert_eq!(c.summary.mean_val_accuracy, 0.6);
         let folds = store.fold_results(sweep.id, &c.config_id).await.unwrap();
@@ -143,7 +200,9 @@ fn lost_lease_cannot_overwrite_the_new_owner_postgres() {
 /// one of them writes the summary, whatever the interleaving.
 fn last_folds_recorded_together_complete_once(backend: Backend) {
     let d = Dir::new("store", &format!("last-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
         let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
@@ -151,13 +210,26 @@ fn last_folds_recorded_together_complete_once(backend: Backend) {
         let mut claims = Vec::new();
         for w in 0..60u32 {
             let me = owner(&format!("h{w}"), w + 1);
-            claims.push((me.worker(0), store.claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu").await.unwrap().unwrap()));
+            claims.push((
+                me.worker(0),
+                store
+                    .claim(sweep.id, &me, &me.worker(0), Duration::from_secs(60), "cpu")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            ));
         }
         let tasks: Vec<_> = claims
             .into_iter()
             .map(|(worker, c)| {
                 let store = store.clone();
-                tokio::spawn(async move { store.record_done(c.fold_id, &worker, &result(0.5), &default_rule).await.unwrap().is_some() })
+                tokio::spawn(async move {
+                    store
+                        .record_done(c.fold_id, &worker, &result(0.5), &default_rule)
+                        .await
+                        .unwrap()
+                        .is_some()
+                })
             })
             .collect();
         let mut completed = 0;
@@ -166,7 +238,10 @@ fn last_folds_recorded_together_complete_once(backend: Backend) {
         }
         assert_eq!(completed, 30, "each configuration completed exactly once");
         let rows = store.configurations(sweep.id).await.unwrap();
-        assert!(rows.iter().all(|r| r.summary.is_some()), "every summary written");
+        assert!(
+            rows.iter().all(|r| r.summary.is_some()),
+            "every summary written"
+        );
     });
 }
 
@@ -184,7 +259,9 @@ fn last_folds_recorded_together_complete_once_postgres() {
 /// that says so, not a migration error.
 fn newer_database_is_refused(backend: Backend) {
     let d = Dir::new("store", &format!("newer-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         let store = Store::open(db.as_str()).await.unwrap();
         store.close().await;
@@ -219,16 +296,23 @@ fn newer_database_is_refused(backend: Backend) {
 /// column; once opened to write (migrated), it reads.
 fn older_database_is_refused_read_only_until_upgraded(backend: Backend) {
     let d = Dir::new("store", &format!("older-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         let store = Store::open(db.as_str()).await.unwrap();
         store.close().await;
         // Undo the newest migration (the `imported_json` column) as an earlier gridsweep left it.
-        let undo = ["ALTER TABLE configurations DROP COLUMN imported_json", "DELETE FROM _sqlx_migrations WHERE version = 20261207120000"];
+        let undo = [
+            "ALTER TABLE configurations DROP COLUMN imported_json",
+            "DELETE FROM _sqlx_migrations WHERE version = 20261207120000",
+        ];
         match backend {
             Backend::Sqlite => {
                 use sqlx::Connection;
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{db}")).await.unwrap();
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{db}"))
+                    .await
+                    .unwrap();
                 for q in undo {
                     sqlx::query(q).execute(&mut c).await.unwrap();
                 }
@@ -244,7 +328,10 @@ fn older_database_is_refused_read_only_until_upgraded(backend: Backend) {
         match Store::open_read_only(db.as_str()).await {
             Err(e @ StoreError::Older { .. }) => {
                 let msg = e.to_string();
-                assert!(msg.contains("earlier gridsweep") && msg.contains("gridsweep status --db"), "{msg}");
+                assert!(
+                    msg.contains("earlier gridsweep") && msg.contains("gridsweep status --db"),
+                    "{msg}"
+                );
             }
             Err(e) => panic!("expected a refusal as older, got {e}"),
             Ok(_) => panic!("an older database was opened read-only"),
@@ -282,44 +369,95 @@ fn newer_database_is_refused_postgres() {
 /// the best ⌈n/3⌉ by score go on with the next budget, and the others are pruned.
 fn a_rung_advances_once(backend: Backend) {
     let d = Dir::new("store", &format!("rung-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         use gridsweep::search::Halving;
         use gridsweep::store::RungStep;
         let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
         let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
-        let h = Halving { factor: 3, min_epochs: 2 };
+        let h = Halving {
+            factor: 3,
+            min_epochs: 2,
+        };
         let cs: Vec<Config> = (0..7)
             .map(|i| {
-                Config::new(HyperParams { epochs: 20, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })
+                Config::new(HyperParams {
+                    epochs: 20,
+                    dropout: 0.1 + 0.05 * i as f64,
+                    ..HyperParams::default()
+                })
             })
             .collect();
-        let rung0 = move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
-        store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
+        let rung0 =
+            move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
+        store
+            .add_configs_with(sweep.id, &cs, 2, Some(&rung0))
+            .await
+            .unwrap();
         let me = owner("hostA", 1);
         // Nothing is promoted while folds are open.
-        assert_eq!(store.advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap(), RungStep::Waiting);
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        assert_eq!(
+            store
+                .advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c))
+                .await
+                .unwrap(),
+            RungStep::Waiting
+        );
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             assert_eq!(c.budget, Some(2));
             // Configuration i scores by its position: the last ones best.
             let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
-            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
-            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+            let r = FoldResult {
+                partial: true,
+                epochs_run: 2,
+                ..result(0.1 * i as f64)
+            };
+            store
+                .record_done(c.fold_id, "w", &r, &default_rule)
+                .await
+                .unwrap();
         }
         let mut tasks = Vec::new();
         for _ in 0..6 {
             let store = store.clone();
-            tasks.push(tokio::spawn(async move { store.advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c)).await.unwrap() }));
+            tasks.push(tokio::spawn(async move {
+                store
+                    .advance_rung_with(sweep.id, 0, |r, c| gridsweep::search::plan_rung(&h, r, c))
+                    .await
+                    .unwrap()
+            }));
         }
         let mut steps = Vec::new();
         for t in tasks {
             steps.push(t.await.unwrap());
         }
-        let promoted: Vec<&RungStep> = steps.iter().filter(|s| matches!(s, RungStep::Promoted { .. })).collect();
-        assert_eq!(promoted, vec![&RungStep::Promoted { rung: 1, configurations: 3, pruned: 4, folds: 6 }], "{steps:?}");
+        let promoted: Vec<&RungStep> = steps
+            .iter()
+            .filter(|s| matches!(s, RungStep::Promoted { .. }))
+            .collect();
+        assert_eq!(
+            promoted,
+            vec![&RungStep::Promoted {
+                rung: 1,
+                configurations: 3,
+                pruned: 4,
+                folds: 6
+            }],
+            "{steps:?}"
+        );
         assert_eq!(store.rung_scores(sweep.id).await.unwrap().len(), 7);
         let mut next = Vec::new();
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             assert_eq!(c.budget, Some(6));
             next.push(c.config_id);
         }
@@ -348,40 +486,83 @@ fn a_rung_advances_once_postgres() {
 /// scores are recorded by the same `advance_rung` call, not left to a later one.
 fn a_rung_with_nothing_left_to_train_is_recorded_at_once(backend: Backend) {
     let d = Dir::new("store", &format!("rung-done-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         use gridsweep::search::{plan_rung, Halving};
         use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
-        let h = Halving { factor: 3, min_epochs: 2 };
+        let h = Halving {
+            factor: 3,
+            min_epochs: 2,
+        };
         // Four of 20 epochs (partial at rung 0) that score worst; three of 2 epochs
         // (complete at rung 0) that score best and so are the three that go on.
         let cs: Vec<Config> = (0..7)
-            .map(|i| Config::new(HyperParams { epochs: if i < 4 { 20 } else { 2 }, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() }))
+            .map(|i| {
+                Config::new(HyperParams {
+                    epochs: if i < 4 { 20 } else { 2 },
+                    dropout: 0.1 + 0.05 * i as f64,
+                    ..HyperParams::default()
+                })
+            })
             .collect();
-        let rung0 = move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
-        store.add_configs_with(sweep.id, &cs, 2, Some(&rung0)).await.unwrap();
+        let rung0 =
+            move |c: &gridsweep::spec::Config| (0, Some(h.budget(0, c.params.epochs) as i64));
+        store
+            .add_configs_with(sweep.id, &cs, 2, Some(&rung0))
+            .await
+            .unwrap();
         let me = owner("hostA", 1);
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
-            let r = FoldResult { partial: i < 4, epochs_run: 2, ..result(0.1 * i as f64) };
-            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+            let r = FoldResult {
+                partial: i < 4,
+                epochs_run: 2,
+                ..result(0.1 * i as f64)
+            };
+            store
+                .record_done(c.fold_id, "w", &r, &default_rule)
+                .await
+                .unwrap();
         }
-        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap();
+        let step = store
+            .advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c))
+            .await
+            .unwrap();
         assert_eq!(step, RungStep::Finished);
         let scores = store.rung_scores(sweep.id).await.unwrap();
         let at = |rung: i64| scores.iter().filter(|s| s.rung == rung).count();
         assert_eq!((at(0), at(1)), (7, 3), "{scores:?}");
-        let mut went_on: Vec<&str> = scores.iter().filter(|s| s.rung == 1).map(|s| s.config_id.as_str()).collect();
+        let mut went_on: Vec<&str> = scores
+            .iter()
+            .filter(|s| s.rung == 1)
+            .map(|s| s.config_id.as_str())
+            .collect();
         went_on.sort();
         let mut best: Vec<&str> = cs[4..].iter().map(|c| c.id.as_str()).collect();
         best.sort();
         assert_eq!(went_on, best);
         // Nothing is left: another call changes nothing.
-        assert_eq!(store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap(), RungStep::Finished);
+        assert_eq!(
+            store
+                .advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c))
+                .await
+                .unwrap(),
+            RungStep::Finished
+        );
         assert_eq!(store.rung_scores(sweep.id).await.unwrap().len(), 10);
-        assert!(store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap().is_none());
+        assert!(store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+            .is_none());
     });
 }
 
@@ -406,31 +587,62 @@ fn a_sqlite_file_shrinks_as_training_states_are_deleted() {
     rt().block_on(async {
         let store = Store::open(path.to_str().unwrap()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 3, 1).await.unwrap();
-        let cs: Vec<Config> = (0..8).map(|i| Config::new(HyperParams { dropout: 0.05 * i as f64, ..HyperParams::default() })).collect();
+        let cs: Vec<Config> = (0..8)
+            .map(|i| {
+                Config::new(HyperParams {
+                    dropout: 0.05 * i as f64,
+                    ..HyperParams::default()
+                })
+            })
+            .collect();
         store.add_configs(sweep.id, &cs, 3).await.unwrap();
         let me = owner("hostA", 1);
         let mut claims = Vec::new();
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             // 1 MB of incompressible-looking bytes per state.
-            let state: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ c.fold_id as u8).collect();
-            assert!(store.save_checkpoint(c.fold_id, "w", 2, &state).await.unwrap());
+            let state: Vec<u8> = (0..1_000_000u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ c.fold_id as u8)
+                .collect();
+            assert!(store
+                .save_checkpoint(c.fold_id, "w", 2, &state)
+                .await
+                .unwrap());
             claims.push(c);
         }
         assert_eq!(claims.len(), 24);
         let (peak_pages, _) = store.sqlite_pages().await.unwrap().unwrap();
         for c in &claims {
-            store.record_done(c.fold_id, "w", &result(0.5), &default_rule).await.unwrap();
+            store
+                .record_done(c.fold_id, "w", &result(0.5), &default_rule)
+                .await
+                .unwrap();
         }
         let (pages, free) = store.sqlite_pages().await.unwrap().unwrap();
         let live = pages - free;
-        assert!(peak_pages * 4096 > 24_000_000, "the states were stored: {peak_pages} pages");
-        assert!(pages <= 2 * live.max(1), "the file keeps {pages} pages for {live} live ones (peak {peak_pages})");
-        assert!(pages * 10 < peak_pages, "{pages} pages left of the peak's {peak_pages}");
+        assert!(
+            peak_pages * 4096 > 24_000_000,
+            "the states were stored: {peak_pages} pages"
+        );
+        assert!(
+            pages <= 2 * live.max(1),
+            "the file keeps {pages} pages for {live} live ones (peak {peak_pages})"
+        );
+        assert!(
+            pages * 10 < peak_pages,
+            "{pages} pages left of the peak's {peak_pages}"
+        );
         store.close().await;
     });
     // What the file system sees, once the WAL is folded in at close.
     let size = std::fs::metadata(&path).unwrap().len();
-    assert!(size < 2_500_000, "the file is {size} bytes after its states were deleted");
+    assert!(
+        size < 2_500_000,
+        "the file is {size} bytes after its states were deleted"
+    );
 }
 
 /// Hyperband's brackets in one sweep: a bracket whose rung is complete is promoted
@@ -438,23 +650,48 @@ fn a_sqlite_file_shrinks_as_training_states_are_deleted() {
 /// configurations, rung or scores.
 fn brackets_advance_on_their_own(backend: Backend) {
     let d = Dir::new("store", &format!("brackets-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         use gridsweep::search::{plan_rung, Halving};
         use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
         // Bracket 0 from 2 epochs (configurations 0-5), bracket 1 from 6 (6-8).
-        let hs = [Halving { factor: 3, min_epochs: 2 }, Halving { factor: 3, min_epochs: 6 }];
-        let cs: Vec<Config> =
-            (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
+        let hs = [
+            Halving {
+                factor: 3,
+                min_epochs: 2,
+            },
+            Halving {
+                factor: 3,
+                min_epochs: 6,
+            },
+        ];
+        let cs: Vec<Config> = (0..9)
+            .map(|i| {
+                Config::new(HyperParams {
+                    epochs: 18,
+                    dropout: 0.1 + 0.05 * i as f64,
+                    ..HyperParams::default()
+                })
+            })
+            .collect();
         let bracket = |c: &Config| usize::from(cs.iter().position(|x| x.id == c.id).unwrap() >= 6);
         let rung0 = |c: &Config| (bracket(c) as i64, Some(hs[bracket(c)].budget(0, 18) as i64));
-        store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
+        store
+            .add_configs_with(sweep.id, &cs, 1, Some(&rung0))
+            .await
+            .unwrap();
         let me = owner("hostA", 1);
         // Every fold of bracket 0 done; bracket 1's left claimed and running.
         let mut held = Vec::new();
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             let i = cs.iter().position(|x| x.id == c.config_id).unwrap();
             if i >= 6 {
                 assert_eq!(c.budget, Some(6));
@@ -462,23 +699,61 @@ fn brackets_advance_on_their_own(backend: Backend) {
                 continue;
             }
             assert_eq!(c.budget, Some(2));
-            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
-            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+            let r = FoldResult {
+                partial: true,
+                epochs_run: 2,
+                ..result(0.1 * i as f64)
+            };
+            store
+                .record_done(c.fold_id, "w", &r, &default_rule)
+                .await
+                .unwrap();
         }
         assert_eq!(held.len(), 3);
-        assert_eq!(store.advance_rung_with(sweep.id, 1, |r, c| plan_rung(&hs[1], r, c)).await.unwrap(), RungStep::Waiting);
-        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&hs[0], r, c)).await.unwrap();
-        assert_eq!(step, RungStep::Promoted { rung: 1, configurations: 2, pruned: 4, folds: 2 });
+        assert_eq!(
+            store
+                .advance_rung_with(sweep.id, 1, |r, c| plan_rung(&hs[1], r, c))
+                .await
+                .unwrap(),
+            RungStep::Waiting
+        );
+        let step = store
+            .advance_rung_with(sweep.id, 0, |r, c| plan_rung(&hs[0], r, c))
+            .await
+            .unwrap();
+        assert_eq!(
+            step,
+            RungStep::Promoted {
+                rung: 1,
+                configurations: 2,
+                pruned: 4,
+                folds: 2
+            }
+        );
         // Bracket 0's rung 1 is claimable (6 epochs); bracket 1 is still at its rung 0.
         let rungs = store.rungs(sweep.id).await.unwrap().unwrap();
-        let at: Vec<(i64, i64, Option<i64>)> = rungs.iter().map(|r| (r.bracket, r.rung, r.promoted)).collect();
-        assert_eq!(at, vec![(0, 0, Some(2)), (0, 1, None), (1, 0, None)], "{rungs:?}");
+        let at: Vec<(i64, i64, Option<i64>)> = rungs
+            .iter()
+            .map(|r| (r.bracket, r.rung, r.promoted))
+            .collect();
+        assert_eq!(
+            at,
+            vec![(0, 0, Some(2)), (0, 1, None), (1, 0, None)],
+            "{rungs:?}"
+        );
         let scores = store.rung_scores(sweep.id).await.unwrap();
         assert_eq!(scores.len(), 6);
         assert!(scores.iter().all(|s| s.bracket == 0 && s.rung == 0));
-        let next = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap().unwrap();
+        let next = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(next.budget, Some(6));
-        assert!(cs[4..6].iter().any(|c| c.id == next.config_id), "one of bracket 0's best two: {next:?}");
+        assert!(
+            cs[4..6].iter().any(|c| c.id == next.config_id),
+            "one of bracket 0's best two: {next:?}"
+        );
     });
 }
 
@@ -487,30 +762,64 @@ fn brackets_advance_on_their_own(backend: Backend) {
 /// states (plus the unsettled), and the promotion is the same and continues from them.
 fn hopeless_states_go_early(backend: Backend) {
     let d = Dir::new("store", &format!("hopeless-{backend:?}"));
-    let Some(db) = d.db_on(backend, "g") else { return };
+    let Some(db) = d.db_on(backend, "g") else {
+        return;
+    };
     rt().block_on(async {
         use gridsweep::search::{hopeless, plan_rung, Halving};
         use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
-        let h = Halving { factor: 3, min_epochs: 2 };
-        let cs: Vec<Config> =
-            (0..9).map(|i| Config::new(HyperParams { epochs: 18, dropout: 0.1 + 0.05 * i as f64, ..HyperParams::default() })).collect();
+        let h = Halving {
+            factor: 3,
+            min_epochs: 2,
+        };
+        let cs: Vec<Config> = (0..9)
+            .map(|i| {
+                Config::new(HyperParams {
+                    epochs: 18,
+                    dropout: 0.1 + 0.05 * i as f64,
+                    ..HyperParams::default()
+                })
+            })
+            .collect();
         let rung0 = |_: &Config| (0, Some(2));
-        store.add_configs_with(sweep.id, &cs, 1, Some(&rung0)).await.unwrap();
+        store
+            .add_configs_with(sweep.id, &cs, 1, Some(&rung0))
+            .await
+            .unwrap();
         let me = owner("hostA", 1);
         // Results arrive worst first... then a mixed order: 4, 0, 8, 1, 7, 2, 6, 3, 5.
         let mut claims = Vec::new();
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
-            assert!(store.save_checkpoint(c.fold_id, "w", 2, b"state").await.unwrap());
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
+            assert!(store
+                .save_checkpoint(c.fold_id, "w", 2, b"state")
+                .await
+                .unwrap());
             claims.push(c);
         }
         let index = |id: &str| cs.iter().position(|x| x.id == id).unwrap();
-        claims.sort_by_key(|c| [4, 0, 8, 1, 7, 2, 6, 3, 5].iter().position(|&i| i == index(&c.config_id)).unwrap());
+        claims.sort_by_key(|c| {
+            [4, 0, 8, 1, 7, 2, 6, 3, 5]
+                .iter()
+                .position(|&i| i == index(&c.config_id))
+                .unwrap()
+        });
         for (k, c) in claims.iter().enumerate() {
             let i = index(&c.config_id);
-            let r = FoldResult { partial: true, epochs_run: 2, ..result(0.1 * i as f64) };
-            store.record_done(c.fold_id, "w", &r, &default_rule).await.unwrap();
+            let r = FoldResult {
+                partial: true,
+                epochs_run: 2,
+                ..result(0.1 * i as f64)
+            };
+            store
+                .record_done(c.fold_id, "w", &r, &default_rule)
+                .await
+                .unwrap();
             let listed = std::cell::Cell::new(0);
             let dropped = store
                 .drop_states_with(sweep.id, &c.config_id, |n, settled| {
@@ -532,11 +841,29 @@ fn hopeless_states_go_early(backend: Backend) {
         let (kept, _) = store.checkpoint_storage(sweep.id).await.unwrap();
         assert_eq!(kept, 3, "the three best keep their states");
         for c in &claims {
-            assert_eq!(store.checkpoint(c.fold_id).await.unwrap().is_some(), index(&c.config_id) >= 6);
+            assert_eq!(
+                store.checkpoint(c.fold_id).await.unwrap().is_some(),
+                index(&c.config_id) >= 6
+            );
         }
-        let step = store.advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c)).await.unwrap();
-        assert_eq!(step, RungStep::Promoted { rung: 1, configurations: 3, pruned: 6, folds: 3 });
-        while let Some(c) = store.claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu").await.unwrap() {
+        let step = store
+            .advance_rung_with(sweep.id, 0, |r, c| plan_rung(&h, r, c))
+            .await
+            .unwrap();
+        assert_eq!(
+            step,
+            RungStep::Promoted {
+                rung: 1,
+                configurations: 3,
+                pruned: 6,
+                folds: 3
+            }
+        );
+        while let Some(c) = store
+            .claim(sweep.id, &me, "w", Duration::from_secs(60), "cpu")
+            .await
+            .unwrap()
+        {
             assert!(index(&c.config_id) >= 6);
             assert_eq!(c.checkpoint_epochs, Some(2), "it continues from its state");
         }

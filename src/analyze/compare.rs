@@ -46,14 +46,34 @@ pub fn paired(d: &[f64], test_over_train: f64) -> Option<PairedTest> {
     let corrected_std = ((1.0 / n as f64 + test_over_train) * var).sqrt();
     let df = (n - 1) as f64;
     if corrected_std == 0.0 || !corrected_std.is_finite() {
-        let p = if mean > 0.0 { 1.0 } else if mean < 0.0 { 0.0 } else { 0.5 };
-        return Some(PairedTest { n, mean, corrected_std, t: None, p_value: None, p_first_better: p });
+        let p = if mean > 0.0 {
+            1.0
+        } else if mean < 0.0 {
+            0.0
+        } else {
+            0.5
+        };
+        return Some(PairedTest {
+            n,
+            mean,
+            corrected_std,
+            t: None,
+            p_value: None,
+            p_first_better: p,
+        });
     }
     let standard = StudentsT::new(0.0, 1.0, df).ok()?;
     let t = mean / corrected_std;
     let p_value = standard.sf(t.abs());
     let posterior = StudentsT::new(mean, corrected_std, df).ok()?;
-    Some(PairedTest { n, mean, corrected_std, t: Some(t), p_value: Some(p_value), p_first_better: posterior.sf(0.0) })
+    Some(PairedTest {
+        n,
+        mean,
+        corrected_std,
+        t: Some(t),
+        p_value: Some(p_value),
+        p_first_better: posterior.sf(0.0),
+    })
 }
 
 #[cfg(test)]
@@ -63,15 +83,25 @@ mod tests {
     /// scipy's numbers (tests/reference/stats_reference.py).
     #[test]
     fn matches_scipy() {
-        let r: serde_json::Value = serde_json::from_str(include_str!("../../tests/reference/stats_reference.json")).unwrap();
+        let r: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/reference/stats_reference.json"))
+                .unwrap();
         let cases = r["cases"].as_array().unwrap();
         assert_eq!(cases.len(), 4);
         for c in cases {
-            let d: Vec<f64> = c["differences"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+            let d: Vec<f64> = c["differences"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
             let got = paired(&d, c["test_over_train"].as_f64().unwrap()).unwrap();
             let close = |a: f64, key: &str| {
                 let b = c[key].as_f64().unwrap();
-                assert!((a - b).abs() <= 1e-9 * b.abs().max(1e-3), "{key}: {a} vs scipy {b} ({d:?})");
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs().max(1e-3),
+                    "{key}: {a} vs scipy {b} ({d:?})"
+                );
             };
             close(got.mean, "mean");
             close(got.corrected_std, "corrected_std");

@@ -10,9 +10,14 @@ use serde_json::{Map, Value};
 /// How one hyperparameter is encoded: its columns of the design matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Encoding {
-    Number { column: usize },
+    Number {
+        column: usize,
+    },
     /// One column per category, in sorted order.
-    OneHot { first: usize, categories: Vec<String> },
+    OneHot {
+        first: usize,
+        categories: Vec<String>,
+    },
 }
 
 impl Encoding {
@@ -46,7 +51,12 @@ fn category(v: &Value) -> String {
 impl Design {
     /// The keys every row has that take more than one value (Optuna's fANOVA's choice).
     pub fn common(rows: &[&Map<String, Value>]) -> Design {
-        let Some(first) = rows.first() else { return Design { params: Vec::new(), width: 0 } };
+        let Some(first) = rows.first() else {
+            return Design {
+                params: Vec::new(),
+                width: 0,
+            };
+        };
         let keys = first.keys().filter(|k| {
             let values: Option<Vec<&Value>> = rows.iter().map(|r| r.get(*k)).collect();
             values.is_some_and(|v| v.iter().any(|x| *x != v[0]))
@@ -76,7 +86,13 @@ impl Design {
                 categories.sort();
                 categories.dedup();
                 let n = categories.len();
-                params.push((key, Encoding::OneHot { first: width, categories }));
+                params.push((
+                    key,
+                    Encoding::OneHot {
+                        first: width,
+                        categories,
+                    },
+                ));
                 width += n;
             }
         }
@@ -89,7 +105,9 @@ impl Design {
         for (key, enc) in &self.params {
             let v = row.get(key);
             match enc {
-                Encoding::Number { column } => x[*column] = v.map_or(ABSENT, |v| v.as_f64().unwrap_or(f64::NAN)),
+                Encoding::Number { column } => {
+                    x[*column] = v.map_or(ABSENT, |v| v.as_f64().unwrap_or(f64::NAN))
+                }
                 Encoding::OneHot { first, categories } => {
                     if let Some(c) = v.and_then(|v| categories.binary_search(&category(v)).ok()) {
                         x[first + c] = 1.0;

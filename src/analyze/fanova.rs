@@ -47,12 +47,18 @@ pub fn importances(rows: &[&Map<String, Value>], y: &[f64], seed: u64) -> Vec<Im
     for (_, enc) in params {
         if let Encoding::Number { column } = enc {
             let lo = x.iter().map(|r| r[*column]).fold(f64::INFINITY, f64::min);
-            let hi = x.iter().map(|r| r[*column]).fold(f64::NEG_INFINITY, f64::max);
+            let hi = x
+                .iter()
+                .map(|r| r[*column])
+                .fold(f64::NEG_INFINITY, f64::max);
             bounds[*column] = [lo, hi];
         }
     }
     let forest = forest::grow(&x, y, TREES, MAX_DEPTH, seed);
-    let trees: Vec<Marginals> = forest.par_iter().map(|t| Marginals::new(t, &bounds)).collect();
+    let trees: Vec<Marginals> = forest
+        .par_iter()
+        .map(|t| Marginals::new(t, &bounds))
+        .collect();
     if trees.iter().all(|t| t.variance == 0.0) {
         return Vec::new();
     }
@@ -60,10 +66,20 @@ pub fn importances(rows: &[&Map<String, Value>], y: &[f64], seed: u64) -> Vec<Im
         .iter()
         .map(|(key, enc)| {
             let columns: Vec<usize> = enc.columns().collect();
-            let shares: Vec<f64> = trees.par_iter().filter(|t| t.variance > 0.0).map(|t| t.marginal_variance(&columns).max(0.0) / t.variance).collect();
+            let shares: Vec<f64> = trees
+                .par_iter()
+                .filter(|t| t.variance > 0.0)
+                .map(|t| t.marginal_variance(&columns).max(0.0) / t.variance)
+                .collect();
             let mean = shares.iter().sum::<f64>() / shares.len() as f64;
-            let std = (shares.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / shares.len() as f64).sqrt();
-            Importance { param: key.to_string(), importance: mean, std }
+            let std = (shares.iter().map(|s| (s - mean).powi(2)).sum::<f64>()
+                / shares.len() as f64)
+                .sqrt();
+            Importance {
+                param: key.to_string(),
+                importance: mean,
+                std,
+            }
         })
         .collect();
     let total: f64 = out.iter().map(|i| i.importance).sum();
@@ -72,7 +88,11 @@ pub fn importances(rows: &[&Map<String, Value>], y: &[f64], seed: u64) -> Vec<Im
             i.importance /= total;
         }
     }
-    out.sort_by(|a, b| b.importance.total_cmp(&a.importance).then(a.param.cmp(&b.param)));
+    out.sort_by(|a, b| {
+        b.importance
+            .total_cmp(&a.importance)
+            .then(a.param.cmp(&b.param))
+    });
     out
 }
 
@@ -97,7 +117,12 @@ struct Marginals<'a> {
 fn weighted_mean_variance(values: &[f64], weights: &[f64]) -> (f64, f64) {
     let w: f64 = weights.iter().sum();
     let mean = values.iter().zip(weights).map(|(v, w)| v * w).sum::<f64>() / w;
-    let var = values.iter().zip(weights).map(|(v, w)| (v - mean).powi(2) * w).sum::<f64>() / w;
+    let var = values
+        .iter()
+        .zip(weights)
+        .map(|(v, w)| (v - mean).powi(2) * w)
+        .sum::<f64>()
+        / w;
     (mean, var)
 }
 
@@ -131,7 +156,11 @@ impl<'a> Marginals<'a> {
                 let (vl, wl) = stats[l];
                 let (vr, wr) = stats[r];
                 stats[i] = ((vl * wl + vr * wr) / (wl + wr), wl + wr);
-                let mut s: Vec<bool> = splits_on[l].iter().zip(&splits_on[r]).map(|(a, b)| *a || *b).collect();
+                let mut s: Vec<bool> = splits_on[l]
+                    .iter()
+                    .zip(&splits_on[r])
+                    .map(|(a, b)| *a || *b)
+                    .collect();
                 s[node.feature as usize] = true;
                 splits_on[i] = s;
             }
@@ -144,14 +173,31 @@ impl<'a> Marginals<'a> {
         for (f, t) in thresholds.iter_mut().enumerate() {
             t.sort_by(f64::total_cmp);
             t.dedup();
-            let edges: Vec<f64> = std::iter::once(bounds[f][0]).chain(t.iter().copied()).chain(std::iter::once(bounds[f][1])).collect();
+            let edges: Vec<f64> = std::iter::once(bounds[f][0])
+                .chain(t.iter().copied())
+                .chain(std::iter::once(bounds[f][1]))
+                .collect();
             midpoints.push(edges.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect());
             sizes.push(edges.windows(2).map(|w| w[1] - w[0]).collect());
         }
-        let leaves: Vec<(f64, f64)> = tree.nodes.iter().enumerate().filter(|(_, n)| n.feature < 0).map(|(i, _)| stats[i]).collect();
+        let leaves: Vec<(f64, f64)> = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.feature < 0)
+            .map(|(i, _)| stats[i])
+            .collect();
         let (values, weights): (Vec<f64>, Vec<f64>) = leaves.into_iter().unzip();
         let variance = weighted_mean_variance(&values, &weights).1;
-        Marginals { tree, bounds: bounds.to_vec(), stats, midpoints, sizes, splits_on, variance }
+        Marginals {
+            tree,
+            bounds: bounds.to_vec(),
+            stats,
+            midpoints,
+            sizes,
+            splits_on,
+            variance,
+        }
     }
 
     /// The variance, over the cells of `features`' thresholds, of the prediction with
@@ -161,8 +207,16 @@ impl<'a> Marginals<'a> {
         let mut weights = Vec::new();
         let mut cell = vec![0usize; features.len()];
         loop {
-            let point: Vec<f64> = features.iter().zip(&cell).map(|(&f, &c)| self.midpoints[f][c]).collect();
-            let size: f64 = features.iter().zip(&cell).map(|(&f, &c)| self.sizes[f][c]).product();
+            let point: Vec<f64> = features
+                .iter()
+                .zip(&cell)
+                .map(|(&f, &c)| self.midpoints[f][c])
+                .collect();
+            let size: f64 = features
+                .iter()
+                .zip(&cell)
+                .map(|(&f, &c)| self.sizes[f][c])
+                .product();
             let (v, w) = self.marginalized(features, &point);
             values.push(v);
             weights.push(w * size);
@@ -195,7 +249,15 @@ impl<'a> Marginals<'a> {
     /// Walks the subtree of node `i`: down the side of `point` where the node splits on
     /// an active feature, down both sides where the subtree below does, and otherwise
     /// takes the node's mean, weighted by its volume over the active box's.
-    fn visit(&self, i: usize, features: &[usize], point: &[f64], bx: &mut [[f64; 2]], sum_vw: &mut f64, sum_w: &mut f64) {
+    fn visit(
+        &self,
+        i: usize,
+        features: &[usize],
+        point: &[f64],
+        bx: &mut [[f64; 2]],
+        sum_vw: &mut f64,
+        sum_w: &mut f64,
+    ) {
         let node = &self.tree.nodes[i];
         if node.feature >= 0 {
             let f = node.feature as usize;

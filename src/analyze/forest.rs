@@ -10,9 +10,9 @@
 //! its rows instead of a sort.
 
 use rand::seq::SliceRandom;
-use rayon::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
 
 /// A node: a split (`feature` ≥ 0; rows with `x[feature] <= threshold` go left) or a
 /// leaf (`feature` < 0) predicting `value`. Children come after their parent.
@@ -55,7 +55,11 @@ impl Levels {
             values.push(v);
         }
         let widest = values.iter().map(Vec::len).max().unwrap_or(0);
-        Levels { values, codes, widest }
+        Levels {
+            values,
+            codes,
+            widest,
+        }
     }
 }
 
@@ -69,11 +73,21 @@ pub fn grow(x: &[Vec<f64>], y: &[f64], n_trees: usize, max_depth: usize, seed: u
     (0..n_trees)
         .into_par_iter()
         .map(|t| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             let sample: Vec<usize> = (0..y.len()).map(|_| rng.gen_range(0..y.len())).collect();
             let mut tree = Tree { nodes: Vec::new() };
             let cells = levels.widest * n_features;
-            let mut g = Grower { levels: &levels, y, rng: &mut rng, max_depth, n_features, count: vec![0; cells], sums: vec![0.0; cells] };
+            let mut g = Grower {
+                levels: &levels,
+                y,
+                rng: &mut rng,
+                max_depth,
+                n_features,
+                count: vec![0; cells],
+                sums: vec![0.0; cells],
+            };
             g.node(&mut tree, sample, 0);
             tree
         })
@@ -97,18 +111,38 @@ impl Grower<'_> {
         let n = rows.len() as f64;
         let sum: f64 = rows.iter().map(|&i| self.y[i]).sum();
         let mean = sum / n;
-        let impurity = rows.iter().map(|&i| (self.y[i] - mean).powi(2)).sum::<f64>() / n;
+        let impurity = rows
+            .iter()
+            .map(|&i| (self.y[i] - mean).powi(2))
+            .sum::<f64>()
+            / n;
         let at = tree.nodes.len();
-        tree.nodes.push(Node { feature: -1, threshold: -2.0, left: 0, right: 0, value: mean });
+        tree.nodes.push(Node {
+            feature: -1,
+            threshold: -2.0,
+            left: 0,
+            right: 0,
+            value: mean,
+        });
         if depth >= self.max_depth || rows.len() < 2 || impurity <= f64::EPSILON {
             return at;
         }
-        let Some((feature, threshold)) = self.best_split(&rows, sum) else { return at };
+        let Some((feature, threshold)) = self.best_split(&rows, sum) else {
+            return at;
+        };
         let nf = self.n_features;
-        let (l, r): (Vec<usize>, Vec<usize>) = rows.into_iter().partition(|&i| self.levels.values[feature][self.levels.codes[i * nf + feature] as usize] <= threshold);
+        let (l, r): (Vec<usize>, Vec<usize>) = rows.into_iter().partition(|&i| {
+            self.levels.values[feature][self.levels.codes[i * nf + feature] as usize] <= threshold
+        });
         let left = self.node(tree, l, depth + 1);
         let right = self.node(tree, r, depth + 1);
-        tree.nodes[at] = Node { feature: feature as i32, threshold, left, right, value: mean };
+        tree.nodes[at] = Node {
+            feature: feature as i32,
+            threshold,
+            left,
+            right,
+            value: mean,
+        };
         at
     }
 
@@ -133,7 +167,10 @@ impl Grower<'_> {
         }
         for f in order {
             let k = self.levels.values[f].len();
-            let (count, sums) = (&self.count[f * kw..f * kw + k], &self.sums[f * kw..f * kw + k]);
+            let (count, sums) = (
+                &self.count[f * kw..f * kw + k],
+                &self.sums[f * kw..f * kw + k],
+            );
             // Cut between each present value and the next present one.
             let (mut nl, mut sl) = (0.0, 0.0);
             let mut below: Option<usize> = None;
@@ -173,7 +210,11 @@ impl Tree {
             if n.feature < 0 {
                 return n.value;
             }
-            i = if row[n.feature as usize] <= n.threshold { n.left } else { n.right };
+            i = if row[n.feature as usize] <= n.threshold {
+                n.left
+            } else {
+                n.right
+            };
         }
     }
 }
@@ -184,12 +225,20 @@ mod tests {
 
     #[test]
     fn a_deep_tree_fits_distinct_rows_exactly() {
-        let x: Vec<Vec<f64>> = (0..40).map(|i| vec![(i % 5) as f64, (i / 5) as f64]).collect();
+        let x: Vec<Vec<f64>> = (0..40)
+            .map(|i| vec![(i % 5) as f64, (i / 5) as f64])
+            .collect();
         let y: Vec<f64> = x.iter().map(|r| r[0] * 10.0 + r[1]).collect();
         let trees = grow(&x, &y, 4, 64, 1);
         // Every row a bootstrap drew is predicted exactly; the forest's mean is close.
         for t in &trees {
-            assert!(t.nodes.iter().enumerate().all(|(i, n)| n.feature < 0 || (n.left > i && n.right > i)), "children after parents");
+            assert!(
+                t.nodes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, n)| n.feature < 0 || (n.left > i && n.right > i)),
+                "children after parents"
+            );
             let hits = x.iter().zip(&y).filter(|(r, &v)| t.predict(r) == v).count();
             assert!(hits >= 20, "{hits}");
         }
@@ -200,7 +249,9 @@ mod tests {
     fn a_constant_target_is_one_leaf() {
         let x: Vec<Vec<f64>> = (0..10).map(|i| vec![i as f64]).collect();
         let trees = grow(&x, &[0.5; 10], 2, 64, 0);
-        assert!(trees.iter().all(|t| t.nodes.len() == 1 && t.nodes[0].value == 0.5));
+        assert!(trees
+            .iter()
+            .all(|t| t.nodes.len() == 1 && t.nodes[0].value == 0.5));
     }
 
     #[test]

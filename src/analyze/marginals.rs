@@ -41,7 +41,13 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 
 /// The half-width factor of a 95 % interval of a mean of n values: t(0.975, n − 1).
 pub fn t95(n: usize) -> Option<f64> {
-    (n >= 2).then(|| StudentsT::new(0.0, 1.0, (n - 1) as f64).ok().map(|t| t.inverse_cdf(0.975))).flatten()
+    (n >= 2)
+        .then(|| {
+            StudentsT::new(0.0, 1.0, (n - 1) as f64)
+                .ok()
+                .map(|t| t.inverse_cdf(0.975))
+        })
+        .flatten()
 }
 
 fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
@@ -79,18 +85,36 @@ pub fn marginals(rows: &[&Map<String, Value>], y: &[f64]) -> Vec<Marginal> {
                 let mean = ys.iter().sum::<f64>() / n as f64;
                 let (ci_low, ci_high) = match t95(n) {
                     Some(t) => {
-                        let sd = (ys.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+                        let sd = (ys.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                            / (n - 1) as f64)
+                            .sqrt();
                         let h = t * sd / (n as f64).sqrt();
                         (Some(mean - h), Some(mean + h))
                     }
                     None => (None, None),
                 };
-                ValueStats { value, n, mean, ci_low, ci_high, min: ys[0], q1: quantile(&ys, 0.25), median: quantile(&ys, 0.5), q3: quantile(&ys, 0.75), max: ys[n - 1] }
+                ValueStats {
+                    value,
+                    n,
+                    mean,
+                    ci_low,
+                    ci_high,
+                    min: ys[0],
+                    q1: quantile(&ys, 0.25),
+                    median: quantile(&ys, 0.5),
+                    q3: quantile(&ys, 0.75),
+                    max: ys[n - 1],
+                }
             })
             .collect();
         let means = values.iter().map(|v| v.mean);
-        let spread = means.clone().fold(f64::NEG_INFINITY, f64::max) - means.fold(f64::INFINITY, f64::min);
-        out.push(Marginal { param: key.clone(), values, spread });
+        let spread =
+            means.clone().fold(f64::NEG_INFINITY, f64::max) - means.fold(f64::INFINITY, f64::min);
+        out.push(Marginal {
+            param: key.clone(),
+            values,
+            spread,
+        });
     }
     out.sort_by(|a, b| b.spread.total_cmp(&a.spread).then(a.param.cmp(&b.param)));
     out
@@ -103,12 +127,18 @@ mod tests {
 
     #[test]
     fn means_intervals_and_quartiles() {
-        let rows: Vec<Map<String, Value>> = [1, 1, 1, 2, 2].iter().map(|b| json!({"b": b, "c": "x"}).as_object().cloned().unwrap()).collect();
+        let rows: Vec<Map<String, Value>> = [1, 1, 1, 2, 2]
+            .iter()
+            .map(|b| json!({"b": b, "c": "x"}).as_object().cloned().unwrap())
+            .collect();
         let refs: Vec<&Map<String, Value>> = rows.iter().collect();
         let m = marginals(&refs, &[1.0, 2.0, 3.0, 10.0, 10.0]);
         assert_eq!(m.len(), 1, "c does not vary");
         let v = &m[0].values;
-        assert_eq!((v[0].value.clone(), v[0].n, v[0].mean, v[0].median, v[0].q1), (json!(1), 3, 2.0, 2.0, 1.5));
+        assert_eq!(
+            (v[0].value.clone(), v[0].n, v[0].mean, v[0].median, v[0].q1),
+            (json!(1), 3, 2.0, 2.0, 1.5)
+        );
         // t(0.975, 2) = 4.302653; sd 1; half-width 4.302653 / √3.
         assert!((v[0].ci_high.unwrap() - (2.0 + 4.302652729749464 / 3f64.sqrt())).abs() < 1e-9);
         assert_eq!((v[1].ci_low, v[1].ci_high), (Some(10.0), Some(10.0)));

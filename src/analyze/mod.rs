@@ -132,7 +132,10 @@ fn group(input: &Input, name: &str, members: &[usize]) -> GroupAnalysis {
         .iter()
         .map(|&t| {
             let y: Vec<f64> = rows.iter().map(|r| target(r, t)).collect();
-            TargetImportance { target: t, importances: fanova::importances(&params, &y, input.seed) }
+            TargetImportance {
+                target: t,
+                importances: fanova::importances(&params, &y, input.seed),
+            }
         })
         .collect();
     let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
@@ -149,7 +152,10 @@ fn group(input: &Input, name: &str, members: &[usize]) -> GroupAnalysis {
 
 /// The fold scores of a configuration by the rule, in fold order.
 fn fold_scores(folds: &[FoldScore], rule: &ScoreRule) -> Vec<(i64, f64)> {
-    let mut v: Vec<(i64, f64)> = folds.iter().map(|f| (f.fold, rule.score(f.train_accuracy, f.val_accuracy))).collect();
+    let mut v: Vec<(i64, f64)> = folds
+        .iter()
+        .map(|f| (f.fold, rule.score(f.train_accuracy, f.val_accuracy)))
+        .collect();
     v.sort_by_key(|x| x.0);
     v
 }
@@ -160,7 +166,10 @@ pub fn analyze(input: &Input) -> Analysis {
     for g in &input.groups {
         groups.push(group(input, &g.name, &g.members));
     }
-    let reference = input.against.and_then(|i| input.ranked.get(i)).or(input.ranked.first());
+    let reference = input
+        .against
+        .and_then(|i| input.ranked.get(i))
+        .or(input.ranked.first());
     let (comparisons, comparisons_note) = match (input.folds, reference) {
         (_, None) => (Vec::new(), Some("no complete configuration".to_string())),
         (None, _) => (Vec::new(), Some("the sweep holds no fold scores (an HPO_combined import has means only): import a cv_results_ file or rerun the top configurations".to_string())),

@@ -67,7 +67,10 @@ pub fn sensitivity(ranked: &[Ranked], rule: &ScoreRule) -> Option<Sensitivity> {
     // The winner just after w0: highest value there, then steepest, then best rank.
     let better = |i: usize, j: usize, w: f64| {
         let (fi, fj) = (lines[i].0 + w * lines[i].1, lines[j].0 + w * lines[j].1);
-        fi.total_cmp(&fj).then(lines[i].1.total_cmp(&lines[j].1)).then(j.cmp(&i)).is_gt()
+        fi.total_cmp(&fj)
+            .then(lines[i].1.total_cmp(&lines[j].1))
+            .then(j.cmp(&i))
+            .is_gt()
     };
     let mut current = (0..lines.len()).reduce(|b, i| if better(i, b, 0.0) { i } else { b })?;
     let mut from = 0.0;
@@ -91,12 +94,22 @@ pub fn sensitivity(ranked: &[Ranked], rule: &ScoreRule) -> Option<Sensitivity> {
         }
         match next {
             Some((w, i)) if w < 1.0 => {
-                intervals.push(Interval { from, to: w, config_id: ranked[current].config_id.clone(), rank: ranked[current].rank });
+                intervals.push(Interval {
+                    from,
+                    to: w,
+                    config_id: ranked[current].config_id.clone(),
+                    rank: ranked[current].rank,
+                });
                 from = w;
                 current = i;
             }
             _ => {
-                intervals.push(Interval { from, to: 1.0, config_id: ranked[current].config_id.clone(), rank: ranked[current].rank });
+                intervals.push(Interval {
+                    from,
+                    to: 1.0,
+                    config_id: ranked[current].config_id.clone(),
+                    rank: ranked[current].rank,
+                });
                 break;
             }
         }
@@ -106,11 +119,23 @@ pub fn sensitivity(ranked: &[Ranked], rule: &ScoreRule) -> Option<Sensitivity> {
         intervals.retain(|i| i.to > i.from);
     }
     let w = rule.w1 / (rule.w1 + rule.w2);
-    let current = intervals.iter().position(|i| i.config_id == ranked[0].config_id && i.from <= w && w <= i.to).unwrap_or_else(|| {
-        intervals.iter().position(|i| i.from <= w && w <= i.to).unwrap_or(0)
-    });
+    let current = intervals
+        .iter()
+        .position(|i| i.config_id == ranked[0].config_id && i.from <= w && w <= i.to)
+        .unwrap_or_else(|| {
+            intervals
+                .iter()
+                .position(|i| i.from <= w && w <= i.to)
+                .unwrap_or(0)
+        });
     let (margin_down, margin_up) = (w - intervals[current].from, intervals[current].to - w);
-    Some(Sensitivity { intervals, w, current, margin_down, margin_up })
+    Some(Sensitivity {
+        intervals,
+        w,
+        current,
+        margin_down,
+        margin_up,
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +147,11 @@ mod tests {
 
     #[test]
     fn winners_by_weight_on_a_constructed_case() {
-        let rule = ScoreRule { delta: DeltaKind::Absolute, w1: 0.5, w2: 1.0 };
+        let rule = ScoreRule {
+            delta: DeltaKind::Absolute,
+            w1: 0.5,
+            w2: 1.0,
+        };
         // (train, val): c0 the most accurate and overfit (Δ 0.2), c1 in between (Δ 0.05),
         // c2 the least overfit (Δ 0), c3 dominated by c1.
         let r = ranked(&[(0.9, 0.7), (0.7, 0.65), (0.5, 0.5), (0.75, 0.6)], &rule);
@@ -131,12 +160,18 @@ mod tests {
         assert_eq!(ids, ["c0", "c1", "c2"]);
         // c0 vs c1: 0.7 + w·(0.8 − 0.7) = 0.65 + w·(0.95 − 0.65) → w = 0.25.
         // c1 vs c2: 0.65 + 0.3w = 0.5 + 0.5w → w = 0.75.
-        assert!((s.intervals[0].to - 0.25).abs() < 1e-12 && (s.intervals[1].to - 0.75).abs() < 1e-12, "{s:?}");
+        assert!(
+            (s.intervals[0].to - 0.25).abs() < 1e-12 && (s.intervals[1].to - 0.75).abs() < 1e-12,
+            "{s:?}"
+        );
         assert_eq!((s.intervals[0].from, s.intervals[2].to), (0.0, 1.0));
         // The sweep's w = 1/3 lies in c1's interval, which is rank 1.
         assert_eq!(s.current, 1);
         assert_eq!(s.intervals[1].rank, 1);
-        assert!((s.margin_down - (1.0 / 3.0 - 0.25)).abs() < 1e-12 && (s.margin_up - (0.75 - 1.0 / 3.0)).abs() < 1e-12);
+        assert!(
+            (s.margin_down - (1.0 / 3.0 - 0.25)).abs() < 1e-12
+                && (s.margin_up - (0.75 - 1.0 / 3.0)).abs() < 1e-12
+        );
         assert!((w1_at(0.25, 1.0) - 1.0 / 3.0).abs() < 1e-12);
     }
 
@@ -145,7 +180,15 @@ mod tests {
         let rule = ScoreRule::default();
         let r = ranked(&[(0.7, 0.7), (0.9, 0.6)], &rule);
         let s = sensitivity(&r, &rule).unwrap();
-        assert_eq!(s.intervals, vec![Interval { from: 0.0, to: 1.0, config_id: "c0".into(), rank: 1 }]);
+        assert_eq!(
+            s.intervals,
+            vec![Interval {
+                from: 0.0,
+                to: 1.0,
+                config_id: "c0".into(),
+                rank: 1
+            }]
+        );
         assert!(sensitivity(&[], &rule).is_none());
     }
 

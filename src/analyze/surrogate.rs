@@ -44,15 +44,25 @@ impl Surrogate {
     /// The forest over `observations` (those with a finite score); None with fewer
     /// than two. The same observations and seed give the same predictions.
     pub fn fit(observations: &[Observation], seed: u64) -> Option<Surrogate> {
-        let rows: Vec<&Observation> = observations.iter().filter(|o| o.score.is_finite()).collect();
+        let rows: Vec<&Observation> = observations
+            .iter()
+            .filter(|o| o.score.is_finite())
+            .collect();
         if rows.len() < 2 {
             return None;
         }
         let design = Design::all(&rows.iter().map(|o| &o.params).collect::<Vec<_>>());
-        let x: Vec<Vec<f64>> = rows.iter().map(|o| row(&design, &o.params, o.epochs)).collect();
+        let x: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|o| row(&design, &o.params, o.epochs))
+            .collect();
         let y: Vec<f64> = rows.iter().map(|o| o.score).collect();
         let trees = forest::grow(&x, &y, TREES, MAX_DEPTH, seed);
-        Some(Surrogate { design, trees, observations: rows.len() })
+        Some(Surrogate {
+            design,
+            trees,
+            observations: rows.len(),
+        })
     }
 
     /// The predicted score of `params` after `epochs` epochs.
@@ -75,8 +85,15 @@ mod tests {
     use serde_json::json;
 
     fn obs(batch: u32, lr: f64, epochs: u32, score: f64) -> Observation {
-        let params = json!({"batch_size": batch, "learning_rate": lr, "optimizer": "adam"}).as_object().unwrap().clone();
-        Observation { params, epochs, score }
+        let params = json!({"batch_size": batch, "learning_rate": lr, "optimizer": "adam"})
+            .as_object()
+            .unwrap()
+            .clone();
+        Observation {
+            params,
+            epochs,
+            score,
+        }
     }
 
     /// Small batches lead at few epochs and large ones at many, as in the study: the

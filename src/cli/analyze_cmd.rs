@@ -50,32 +50,61 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         let store = Store::open_existing(&a.db.db).await?;
         let sweep = pick_sweep(&store, a.name.as_deref()).await?;
         let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
-        let done = sweep::analysis::analyze(&store, &sweep, &rule, spec.as_ref(), a.top, a.seed, a.against.as_deref()).await;
+        let done = sweep::analysis::analyze(
+            &store,
+            &sweep,
+            &rule,
+            spec.as_ref(),
+            a.top,
+            a.seed,
+            a.against.as_deref(),
+        )
+        .await;
         store.close().await;
         anyhow::Ok((sweep, rule, done?))
     })?;
     let an = &done.analysis;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({
-            "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta,
-            "subgrids": done.subgrids.iter().map(|(n, k)| json!({"name": n, "configurations": k})).collect::<Vec<_>>(),
-            "shared": done.shared, "outside": done.outside, "folds": done.folds,
-            "analysis": an,
-            "tie_set": done.tie_set,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta,
+                "subgrids": done.subgrids.iter().map(|(n, k)| json!({"name": n, "configurations": k})).collect::<Vec<_>>(),
+                "shared": done.shared, "outside": done.outside, "folds": done.folds,
+                "analysis": an,
+                "tie_set": done.tie_set,
+            }))?
+        );
         return Ok(Outcome::Ok);
     }
-    println!("sweep {}: {} complete configurations; {}", sweep.name, an.configurations, rule.describe());
+    println!(
+        "sweep {}: {} complete configurations; {}",
+        sweep.name,
+        an.configurations,
+        rule.describe()
+    );
     if an.configurations == 0 {
         return Ok(Outcome::Ok);
     }
     if !done.subgrids.is_empty() {
-        let sizes: Vec<String> = done.subgrids.iter().map(|(n, k)| format!("{n} {k}")).collect();
-        println!("sub-grids: {}; {} configuration(s) in more than one, {} in none", sizes.join(", "), done.shared, done.outside);
+        let sizes: Vec<String> = done
+            .subgrids
+            .iter()
+            .map(|(n, k)| format!("{n} {k}"))
+            .collect();
+        println!(
+            "sub-grids: {}; {} configuration(s) in more than one, {} in none",
+            sizes.join(", "),
+            done.shared,
+            done.outside
+        );
     }
 
     if let Some(s) = &an.sensitivity {
-        println!("\nWho wins as the weights change (w = w1 / (w1 + w2); this sweep's w = {:.4}):", s.w);
+        println!(
+            "\nWho wins as the weights change (w = w1 / (w1 + w2); this sweep's w = {:.4}):",
+            s.w
+        );
         let rows: Vec<Vec<String>> = s
             .intervals
             .iter()
@@ -83,14 +112,32 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
             .map(|(i, iv)| {
                 vec![
                     format!("{:.4} – {:.4}", iv.from, iv.to),
-                    format!("{} – {}", w1_text(iv.from, rule.w2), w1_text(iv.to, rule.w2)),
+                    format!(
+                        "{} – {}",
+                        w1_text(iv.from, rule.w2),
+                        w1_text(iv.to, rule.w2)
+                    ),
                     short(&iv.config_id).to_string(),
                     iv.rank.to_string(),
-                    if i == s.current { "← this sweep's weights".into() } else { String::new() },
+                    if i == s.current {
+                        "← this sweep's weights".into()
+                    } else {
+                        String::new()
+                    },
                 ]
             })
             .collect();
-        print_aligned(&["w".into(), format!("w1 (w2 = {})", rule.w2), "winner".into(), "rank".into(), String::new()], &rows, "  ");
+        print_aligned(
+            &[
+                "w".into(),
+                format!("w1 (w2 = {})", rule.w2),
+                "winner".into(),
+                "rank".into(),
+                String::new(),
+            ],
+            &rows,
+            "  ",
+        );
         let cur = &s.intervals[s.current];
         println!(
             "  {} stays first for w in [{:.4}, {:.4}] (w1 from {} to {} at w2 = {}): {:.4} below and {:.4} above this sweep's w",
@@ -98,20 +145,60 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         );
     }
 
-    println!("\nPareto front of (val accuracy ↑, |Δacc| ↓): {} configuration(s) no other beats on both", an.pareto.len());
+    println!(
+        "\nPareto front of (val accuracy ↑, |Δacc| ↓): {} configuration(s) no other beats on both",
+        an.pareto.len()
+    );
     let rows: Vec<Vec<String>> = an
         .pareto
         .iter()
-        .map(|p| vec![p.rank.to_string(), format!("{:.4}", p.score), format!("{:.4}", p.val_accuracy), format!("{:.4}", p.abs_delta), short(&p.config_id).to_string()])
+        .map(|p| {
+            vec![
+                p.rank.to_string(),
+                format!("{:.4}", p.score),
+                format!("{:.4}", p.val_accuracy),
+                format!("{:.4}", p.abs_delta),
+                short(&p.config_id).to_string(),
+            ]
+        })
         .collect();
-    print_aligned(&["rank".into(), "score".into(), "val acc".into(), "|Δacc|".into(), "id".into()], &rows, "  ");
+    print_aligned(
+        &[
+            "rank".into(),
+            "score".into(),
+            "val acc".into(),
+            "|Δacc|".into(),
+            "id".into(),
+        ],
+        &rows,
+        "  ",
+    );
 
     for g in &an.groups {
-        let title = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", g.name) };
-        println!("\nImportance in {title} ({}; fANOVA, share of variance):", crate::text::count(g.configurations, "configuration", "configurations"));
+        let title = if g.name == "all" {
+            "the whole sweep".to_string()
+        } else {
+            format!("sub-grid {}", g.name)
+        };
+        println!(
+            "\nImportance in {title} ({}; fANOVA, share of variance):",
+            crate::text::count(g.configurations, "configuration", "configurations")
+        );
         for t in &g.importance {
-            let parts: Vec<String> = t.importances.iter().map(|i| format!("{} {:.3}", i.param, i.importance)).collect();
-            println!("  {:<15} {}", t.target, if parts.is_empty() { "(nothing varies, or nothing to explain)".to_string() } else { parts.join(", ") });
+            let parts: Vec<String> = t
+                .importances
+                .iter()
+                .map(|i| format!("{} {:.3}", i.param, i.importance))
+                .collect();
+            println!(
+                "  {:<15} {}",
+                t.target,
+                if parts.is_empty() {
+                    "(nothing varies, or nothing to explain)".to_string()
+                } else {
+                    parts.join(", ")
+                }
+            );
         }
         println!("  Mean score by value (95 % interval; n):");
         for m in &g.marginals {
@@ -123,11 +210,15 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                     // default a canonical form leaves out by its name (protocol
                     // gridsearchcv), not `null`.
                     let value = match &v.value {
-                        serde_json::Value::Null => crate::params::omitted_default(&m.param).unwrap_or("(none)").to_string(),
+                        serde_json::Value::Null => crate::params::omitted_default(&m.param)
+                            .unwrap_or("(none)")
+                            .to_string(),
                         other => crate::export::display_value(other),
                     };
                     match (v.ci_low, v.ci_high) {
-                        (Some(lo), Some(hi)) => format!("{value}: {:.4} [{lo:.4}, {hi:.4}] n {}", v.mean, v.n),
+                        (Some(lo), Some(hi)) => {
+                            format!("{value}: {:.4} [{lo:.4}, {hi:.4}] n {}", v.mean, v.n)
+                        }
                         _ => format!("{value}: {:.4} n {}", v.mean, v.n),
                     }
                 })
@@ -159,11 +250,25 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                         format!("{:.3}", 1.0 - t.p_first_better),
                         t.n.to_string(),
                     ],
-                    None => vec![c.rank.to_string(), short(&c.config_id).to_string(), format!("{:.4}", c.score), "folds not paired".into()],
+                    None => vec![
+                        c.rank.to_string(),
+                        short(&c.config_id).to_string(),
+                        format!("{:.4}", c.score),
+                        "folds not paired".into(),
+                    ],
                 })
                 .collect();
             print_aligned(
-                &["rank".into(), "id".into(), "score".into(), format!("{reference} −"), "t".into(), "p".into(), "P(it is better)".into(), "folds".into()],
+                &[
+                    "rank".into(),
+                    "id".into(),
+                    "score".into(),
+                    format!("{reference} −"),
+                    "t".into(),
+                    "p".into(),
+                    "P(it is better)".into(),
+                    "folds".into(),
+                ],
                 &rows,
                 "  ",
             );
@@ -172,7 +277,12 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
     match &done.tie_set {
         Some(t) => {
             println!();
-            super::view_cmd::print_tie_set(t, done.folds, &sweep.name, &super::sweep_cmd::db_hint(&a.db.db));
+            super::view_cmd::print_tie_set(
+                t,
+                done.folds,
+                &sweep.name,
+                &super::sweep_cmd::db_hint(&a.db.db),
+            );
             let rows: Vec<Vec<String>> = t
                 .verdicts
                 .iter()
@@ -183,17 +293,36 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                         v.rank.to_string(),
                         short(&v.config_id).to_string(),
                         format!("{:.4}", v.score),
-                        if v.config_id == t.leader { "leader".into() } else { format!("{:.2}", v.p_not_worse) },
+                        if v.config_id == t.leader {
+                            "leader".into()
+                        } else {
+                            format!("{:.2}", v.p_not_worse)
+                        },
                         format!("{:.2}", v.p_equivalent),
                     ]
                 })
                 .collect();
-            print_aligned(&["rank".into(), "id".into(), "score".into(), "tie".into(), "P(within ±rope)".into()], &rows, "  ");
+            print_aligned(
+                &[
+                    "rank".into(),
+                    "id".into(),
+                    "score".into(),
+                    "tie".into(),
+                    "P(within ±rope)".into(),
+                ],
+                &rows,
+                "  ",
+            );
             if t.members.len() > rows.len() {
-                println!("  … and {} more (`gridsweep rank` lists them all)", t.members.len() - rows.len());
+                println!(
+                    "  … and {} more (`gridsweep rank` lists them all)",
+                    t.members.len() - rows.len()
+                );
             }
         }
-        None => println!("\nNo tie set: no fold scores to compare (an HPO_combined import keeps means only)."),
+        None => println!(
+            "\nNo tie set: no fold scores to compare (an HPO_combined import keeps means only)."
+        ),
     }
     Ok(Outcome::Ok)
 }

@@ -72,22 +72,42 @@ struct Case {
 }
 
 pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
-    let tmp = std::env::temp_dir().join(format!("gridsweep-bench-scheduler-{}", std::process::id()));
+    let tmp =
+        std::env::temp_dir().join(format!("gridsweep-bench-scheduler-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let dbs: Vec<DbLocation> = if a.dbs.is_empty() {
         vec![DbLocation::Sqlite(tmp.join("bench.db"))]
     } else {
-        a.dbs.iter().map(|d| DbLocation::try_parse(d).map_err(anyhow::Error::msg)).collect::<Result<_>>()?
+        a.dbs
+            .iter()
+            .map(|d| DbLocation::try_parse(d).map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?
     };
     let mut cases = Vec::new();
     if a.scaling {
         cases.extend([
-            Case { processes: 1, workers: 1, folds: 200 },
-            Case { processes: 1, workers: 4, folds: 200 },
-            Case { processes: 4, workers: 4, folds: 800 },
+            Case {
+                processes: 1,
+                workers: 1,
+                folds: 200,
+            },
+            Case {
+                processes: 1,
+                workers: 4,
+                folds: 200,
+            },
+            Case {
+                processes: 4,
+                workers: 4,
+                folds: 800,
+            },
         ]);
     }
-    cases.push(Case { processes: a.processes, workers: a.workers_per_process, folds: a.folds });
+    cases.push(Case {
+        processes: a.processes,
+        workers: a.workers_per_process,
+        folds: a.folds,
+    });
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
     let staged = match &a.search {
         Some(s) => Some(staged_search(s, a.folds.div_ceil(FOLDS_PER_CONFIG))?),
@@ -97,7 +117,15 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
     let mut results = Vec::new();
     for db in &dbs {
         for (n, c) in cases.iter().enumerate() {
-            let r = measure(&exe, &tmp, db, n, c, a.work_ms, staged.as_ref().map(|s| (s, a.epochs)))?;
+            let r = measure(
+                &exe,
+                &tmp,
+                db,
+                n,
+                c,
+                a.work_ms,
+                staged.as_ref().map(|s| (s, a.epochs)),
+            )?;
             let workers = c.processes * c.workers;
             // The simulated work done: every fold's, or under a staged search the
             // fold-epochs its rungs trained.
@@ -113,7 +141,8 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
             // database), which a cluster's nodes pay in parallel and this machine's
             // cores one after another.
             let efficiency_after_start = ideal / r.worker_seconds_after_start;
-            let orchestration_after_start_ms = 1e3 * (r.worker_seconds_after_start - ideal) / folds as f64;
+            let orchestration_after_start_ms =
+                1e3 * (r.worker_seconds_after_start - ideal) / folds as f64;
             let line = format!(
                 "{} — {} process(es) × {} = {workers} workers, {} folds of {} ms: {:.1} s wall, {:.0} claims/s, \
                  {orchestration_ms:.1} ms orchestration per fold, efficiency {:.1} %; from each worker's first claim: \
@@ -146,19 +175,29 @@ pub fn run(a: BenchSchedulerArgs) -> Result<Outcome> {
     }
     let _ = std::fs::remove_dir_all(&tmp);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"cases": results}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"cases": results}))?
+        );
     }
     Ok(Outcome::Ok)
 }
 
 /// The `--search` section, its sample set to the benchmark's trainings.
 fn staged_search(s: &str, trainings: usize) -> Result<serde_json::Value> {
-    let mut v: serde_json::Value = serde_json::from_str(s).with_context(|| format!("--search: not JSON: {s}"))?;
+    let mut v: serde_json::Value =
+        serde_json::from_str(s).with_context(|| format!("--search: not JSON: {s}"))?;
     if let Err((key, why)) = crate::search::check_json(&v) {
         bail!("--search: {key}: {why}");
     }
-    if !matches!(v["strategy"].as_str(), Some("halving" | "hyperband" | "race")) {
-        bail!("--search: expected strategy halving, hyperband or race (a staged search), got {}", v["strategy"]);
+    if !matches!(
+        v["strategy"].as_str(),
+        Some("halving" | "hyperband" | "race")
+    ) {
+        bail!(
+            "--search: expected strategy halving, hyperband or race (a staged search), got {}",
+            v["strategy"]
+        );
     }
     v["sample"] = json!(trainings);
     Ok(v)
@@ -191,7 +230,11 @@ fn measure(
     let configs = c.folds.div_ceil(FOLDS_PER_CONFIG);
     let spec_path: PathBuf = tmp.join(format!("{name}.json"));
     let race = staged.is_some_and(|(s, _)| s["strategy"] == "race");
-    let cv = if race { json!({"folds": FOLDS_PER_CONFIG, "repeats": RACE_REPEATS}) } else { json!({"folds": FOLDS_PER_CONFIG}) };
+    let cv = if race {
+        json!({"folds": FOLDS_PER_CONFIG, "repeats": RACE_REPEATS})
+    } else {
+        json!({"folds": FOLDS_PER_CONFIG})
+    };
     let doc = match staged {
         // Distinct configurations of equal epochs: learning rates.
         Some((search, epochs)) => json!({
@@ -212,7 +255,14 @@ fn measure(
     // Registered first, as `gridsweep slurm` does: the processes only claim.
     rt.block_on(async {
         let store = Store::open(db).await?;
-        crate::sweep::register::register(&store, &spec, &expansion, false, &super::sweep_cmd::db_hint(store.location())).await?;
+        crate::sweep::register::register(
+            &store,
+            &spec,
+            &expansion,
+            false,
+            &super::sweep_cmd::db_hint(store.location()),
+        )
+        .await?;
         store.close().await;
         anyhow::Ok(())
     })?;
@@ -223,7 +273,13 @@ fn measure(
                 .arg("run")
                 .arg(&spec_path)
                 .args(["--db", &db.to_url()])
-                .args(["--jobs", &c.workers.to_string(), "--simulate-ms", &work_ms.to_string(), "--quiet"])
+                .args([
+                    "--jobs",
+                    &c.workers.to_string(),
+                    "--simulate-ms",
+                    &work_ms.to_string(),
+                    "--quiet",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -233,13 +289,20 @@ fn measure(
     for ch in children {
         let out = ch.wait_with_output()?;
         if !out.status.success() {
-            bail!("a benchmark process exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "a benchmark process exited with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
     }
     let wall = started.elapsed().as_secs_f64();
     let (double, not_done, r, fold_epochs, folds_run) = rt.block_on(async {
         let store = Store::open(db).await?;
-        let sweep = store.sweep_by_name(&name).await?.context("the benchmark sweep vanished")?;
+        let sweep = store
+            .sweep_by_name(&name)
+            .await?
+            .context("the benchmark sweep vanished")?;
         let attempts = store.attempts(sweep.id).await?;
         let spans = store.fold_spans(sweep.id).await?;
         // A staged search claims a fold once per rung it is trained in: more than
@@ -250,19 +313,47 @@ fn measure(
                 *rungs.entry(s.config_id).or_default() += 1;
             }
             let mut fe = 0u64;
-            for c in store.configurations(sweep.id).await?.iter().filter(|c| c.shares_training_of.is_none()) {
-                fe += store.fold_results(sweep.id, &c.config_id).await?.iter().map(|f| f.epochs_run as u64).sum::<u64>();
+            for c in store
+                .configurations(sweep.id)
+                .await?
+                .iter()
+                .filter(|c| c.shares_training_of.is_none())
+            {
+                fe += store
+                    .fold_results(sweep.id, &c.config_id)
+                    .await?
+                    .iter()
+                    .map(|f| f.epochs_run as u64)
+                    .sum::<u64>();
             }
             fold_epochs = Some(fe);
         }
         store.close().await;
         // (The store may finish a last rung without recording its scores: one more.)
-        let allowed = |config: &str| if staged.is_some() { rungs.get(config).copied().unwrap_or(0) + 1 } else { 1 };
-        let double = attempts.iter().filter(|a| a.attempts > allowed(&a.config_id)).count() as i64;
+        let allowed = |config: &str| {
+            if staged.is_some() {
+                rungs.get(config).copied().unwrap_or(0) + 1
+            } else {
+                1
+            }
+        };
+        let double = attempts
+            .iter()
+            .filter(|a| a.attempts > allowed(&a.config_id))
+            .count() as i64;
         // A race creates its folds as barriers send configurations on: what it has must
         // be done. Otherwise every fold of every configuration must exist and be done.
-        let expected = if race { attempts.len() } else { c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG };
-        let not_done = attempts.iter().filter(|a| a.state != crate::store::FoldState::Done).count() as i64 + expected as i64 - attempts.len() as i64;
+        let expected = if race {
+            attempts.len()
+        } else {
+            c.folds.div_ceil(FOLDS_PER_CONFIG) * FOLDS_PER_CONFIG
+        };
+        let not_done = attempts
+            .iter()
+            .filter(|a| a.state != crate::store::FoldState::Done)
+            .count() as i64
+            + expected as i64
+            - attempts.len() as i64;
         let folds_run = attempts.len();
         let end = spans.iter().map(|s| s.2).fold(f64::NEG_INFINITY, f64::max);
         let mut first: std::collections::HashMap<&str, f64> = Default::default();
@@ -275,5 +366,12 @@ fn measure(
         let after_start: f64 = first.values().map(|f| end - f).sum();
         anyhow::Ok((double, not_done, after_start, fold_epochs, folds_run))
     })?;
-    Ok(Measured { wall, double, not_done, worker_seconds_after_start: r, fold_epochs, folds_run })
+    Ok(Measured {
+        wall,
+        double,
+        not_done,
+        worker_seconds_after_start: r,
+        fold_epochs,
+        folds_run,
+    })
 }

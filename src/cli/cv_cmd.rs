@@ -57,11 +57,21 @@ pub fn load_params(config: Option<&str>, sets: &[String]) -> Result<HyperParams>
             (config.to_string(), "--config".to_string())
         } else {
             let path = PathBuf::from(config);
-            (std::fs::read_to_string(&path).with_context(|| format!("--config {}: reading the file (or give the JSON object inline)", path.display()))?,
-             path.display().to_string())
+            (
+                std::fs::read_to_string(&path).with_context(|| {
+                    format!(
+                        "--config {}: reading the file (or give the JSON object inline)",
+                        path.display()
+                    )
+                })?,
+                path.display().to_string(),
+            )
         };
-        let v: Value = serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
-        let obj = v.as_object().with_context(|| format!("{what}: expected a JSON object of hyperparameters"))?;
+        let v: Value =
+            serde_json::from_str(&text).with_context(|| format!("{what}: not valid JSON"))?;
+        let obj = v
+            .as_object()
+            .with_context(|| format!("{what}: expected a JSON object of hyperparameters"))?;
         p.apply_object(obj).with_context(|| what.clone())?;
         explicit.extend(obj.clone());
     }
@@ -110,7 +120,10 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
     let results = cv::run_folds(&data, &params, a.seed, device, jobs, threads);
     let wall = started.elapsed().as_secs_f64();
-    let ok: Vec<FoldResult> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let ok: Vec<FoldResult> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     let failed: Vec<(usize, String)> = results
         .iter()
         .enumerate()
@@ -139,7 +152,11 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
     } else {
         print_table(&results, summary.as_ref(), &rule, wall);
     }
-    Ok(if failed.is_empty() { Outcome::Ok } else { Outcome::SomeFailed })
+    Ok(if failed.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::SomeFailed
+    })
 }
 
 fn print_table(
@@ -150,14 +167,29 @@ fn print_table(
 ) {
     println!(
         "{:>4}  {:>9}  {:>9}  {:>10}  {:>9}  {:>6}  {:>6}  {:>9}  {:>7}",
-        "fold", "train_acc", "val_acc", "train_loss", "val_loss", "epochs", "scored", "final_lr", "fit_s"
+        "fold",
+        "train_acc",
+        "val_acc",
+        "train_loss",
+        "val_loss",
+        "epochs",
+        "scored",
+        "final_lr",
+        "fit_s"
     );
     for (k, r) in results.iter().enumerate() {
         match r {
             Ok(f) => println!(
                 "{:>4}  {:>9.4}  {:>9.4}  {:>10.4}  {:>9.4}  {:>6}  {:>6}  {:>9.1e}  {:>7.1}",
-                k, f.train_accuracy, f.val_accuracy, f.train_loss, f.val_loss, f.epochs_run,
-                f.scored_epoch, f.final_learning_rate, f.fit_seconds
+                k,
+                f.train_accuracy,
+                f.val_accuracy,
+                f.train_loss,
+                f.val_loss,
+                f.epochs_run,
+                f.scored_epoch,
+                f.final_learning_rate,
+                f.fit_seconds
             ),
             Err(e) => println!("{k:>4}  failed: {e}"),
         }
@@ -166,9 +198,17 @@ fn print_table(
         Some(s) => {
             println!(
                 "mean  train {:.4} ± {:.4}   val {:.4} ± {:.4}",
-                s.mean_train_accuracy, s.std_train_accuracy, s.mean_val_accuracy, s.std_val_accuracy
+                s.mean_train_accuracy,
+                s.std_train_accuracy,
+                s.mean_val_accuracy,
+                s.std_val_accuracy
             );
-            println!("Δacc {}   score {:.4}   wall {:.1} s", crate::text::four(s.delta_accuracy), s.score, wall);
+            println!(
+                "Δacc {}   score {:.4}   wall {:.1} s",
+                crate::text::four(s.delta_accuracy),
+                s.score,
+                wall
+            );
             println!("({})", rule.describe());
         }
         None => println!("some folds failed: no summary"),

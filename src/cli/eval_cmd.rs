@@ -7,8 +7,11 @@ use crate::cv::ScoreRule;
 use crate::evaluate::{self, Evaluation, SavedModel};
 use crate::metrics::Metrics;
 use crate::rank;
-use crate::sweep::{self, ranking::{Choice, Chosen, NotChosen}};
 use crate::store::{DbLocation, Store};
+use crate::sweep::{
+    self,
+    ranking::{Choice, Chosen, NotChosen},
+};
 use crate::train::{EpochProgress, FoldObserver};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -43,7 +46,10 @@ pub struct BaselineArgs {
 
 impl BaselineArgs {
     fn options(&self) -> BaselineOptions {
-        BaselineOptions { knn_k: self.knn_k, svm_c: self.svm_c }
+        BaselineOptions {
+            knn_k: self.knn_k,
+            svm_c: self.svm_c,
+        }
     }
 }
 
@@ -152,36 +158,65 @@ pub struct PredictArgs {
 use crate::sweep::evaluation::beside_db;
 
 /// The configuration `--config`/`--rank` name, or an error that says what there is.
-fn choose(rows: &[rank::ConfigRow], c: &ChoiceArgs, rule: &ScoreRule, sweep: &str) -> Result<Chosen> {
+fn choose(
+    rows: &[rank::ConfigRow],
+    c: &ChoiceArgs,
+    rule: &ScoreRule,
+    sweep: &str,
+) -> Result<Chosen> {
     let choice = match &c.config {
         Some(prefix) => Choice::Id(prefix),
         None => Choice::Rank(c.rank.unwrap_or(1)),
     };
     sweep::ranking::choose(rows, rule, choice).map_err(|why| match why {
         NotChosen::NoSuchId => {
-            anyhow::anyhow!("sweep `{sweep}` has no configuration `{}` (`gridsweep rank {sweep}{}` lists them)", c.config.as_deref().unwrap_or_default(), db_hint(&c.db.db))
+            anyhow::anyhow!(
+                "sweep `{sweep}` has no configuration `{}` (`gridsweep rank {sweep}{}` lists them)",
+                c.config.as_deref().unwrap_or_default(),
+                db_hint(&c.db.db)
+            )
         }
-        NotChosen::Ambiguous(n) => anyhow::anyhow!("`{}` matches {n} configurations of sweep `{sweep}`; give more of the id", c.config.as_deref().unwrap_or_default()),
-        NotChosen::NoneComplete => anyhow::anyhow!("sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}{}`)", db_hint(&c.db.db)),
-        NotChosen::NoSuchRank(n) => anyhow::anyhow!("--rank {}: sweep `{sweep}` has {n} complete configurations", c.rank.unwrap_or(1)),
+        NotChosen::Ambiguous(n) => anyhow::anyhow!(
+            "`{}` matches {n} configurations of sweep `{sweep}`; give more of the id",
+            c.config.as_deref().unwrap_or_default()
+        ),
+        NotChosen::NoneComplete => anyhow::anyhow!(
+            "sweep `{sweep}` has no complete configuration yet (`gridsweep status {sweep}{}`)",
+            db_hint(&c.db.db)
+        ),
+        NotChosen::NoSuchRank(n) => anyhow::anyhow!(
+            "--rank {}: sweep `{sweep}` has {n} complete configurations",
+            c.rank.unwrap_or(1)
+        ),
     })
 }
 
 /// The sweep's data (`sweep::evaluation_data`); an imported sweep's refusal names what
 /// to run instead, with this `--db`.
-fn evaluation_data(sweep: &crate::store::SweepRow, partition: Option<&crate::data::partition::Partition>, db: &DbLocation) -> Result<evaluate::EvalData> {
+fn evaluation_data(
+    sweep: &crate::store::SweepRow,
+    partition: Option<&crate::data::partition::Partition>,
+    db: &DbLocation,
+) -> Result<evaluate::EvalData> {
     sweep::evaluation_data(sweep, partition).map_err(|e| imported_hint(e, db))
 }
 
 /// An imported sweep's refusal, with what to run instead.
 fn imported_hint(e: sweep::SweepError, db: &DbLocation) -> anyhow::Error {
     match e {
-        sweep::SweepError::Imported { name, source_file, .. } => {
+        sweep::SweepError::Imported {
+            name, source_file, ..
+        } => {
             let hint = format!(
                 "; to evaluate its best here, train them on your data first: `gridsweep rerun {name} --top K --repeats R --spec SPEC{}` (the spec names the data and split), then evaluate that sweep",
                 db_hint(db)
             );
-            sweep::SweepError::Imported { name, source_file, hint }.into()
+            sweep::SweepError::Imported {
+                name,
+                source_file,
+                hint,
+            }
+            .into()
         }
         e => e.into(),
     }
@@ -194,13 +229,20 @@ struct EpochLines {
 impl FoldObserver for EpochLines {
     fn on_epoch(&mut self, p: EpochProgress) {
         if !self.quiet && (p.epoch.is_multiple_of(25) || p.epoch == 1) {
-            eprintln!("gridsweep: final training, epoch {}/{}: loss {:.4}", p.epoch, p.epochs, p.loss);
+            eprintln!(
+                "gridsweep: final training, epoch {}/{}: loss {:.4}",
+                p.epoch, p.epochs, p.loss
+            );
         }
     }
 }
 
 /// Evaluates a configuration of a sweep, saves the model and records the evaluation.
-pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &TrainingArgs) -> Result<Evaluation> {
+pub fn evaluate_sweep(
+    choice: &ChoiceArgs,
+    baseline_args: &BaselineArgs,
+    t: &TrainingArgs,
+) -> Result<Evaluation> {
     let device = crate::device::parse(&t.device)?;
     if t.epochs == 0 {
         bail!("--epochs 0: expected at least 1");
@@ -220,11 +262,19 @@ pub fn evaluate_sweep(choice: &ChoiceArgs, baseline_args: &BaselineArgs, t: &Tra
         let chosen = choose(&rows, choice, &rule, &sweep.name)?;
         let mut observer = EpochLines { quiet: t.quiet };
         let quiet = t.quiet;
-        let evaluation = sweep::evaluation::evaluate(&store, &sweep, chosen, &rule, &f, &mut observer, &mut |n| {
-            if !quiet {
-                eprintln!("gridsweep: {n}");
-            }
-        })
+        let evaluation = sweep::evaluation::evaluate(
+            &store,
+            &sweep,
+            chosen,
+            &rule,
+            &f,
+            &mut observer,
+            &mut |n| {
+                if !quiet {
+                    eprintln!("gridsweep: {n}");
+                }
+            },
+        )
         .await
         .map_err(|e| imported_hint(e, &choice.db.db));
         store.close().await;
@@ -282,25 +332,36 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
     let out: Box<dyn Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
         }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec![a.id_column.clone().unwrap_or_else(|| "row".into()), "predicted".to_string()];
+    let mut header = vec![
+        a.id_column.clone().unwrap_or_else(|| "row".into()),
+        "predicted".to_string(),
+    ];
     header.extend(model.meta.class_names.iter().map(|c| format!("p_{c}")));
     w.write_record(&header)?;
     for (i, p) in predictions.iter().enumerate() {
-        let id = ids.as_ref().and_then(|v| v.get(i).cloned()).unwrap_or_else(|| i.to_string());
+        let id = ids
+            .as_ref()
+            .and_then(|v| v.get(i).cloned())
+            .unwrap_or_else(|| i.to_string());
         let mut rec = vec![id, p.class.clone()];
         rec.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
         w.write_record(&rec)?;
     }
     w.flush()?;
     if let Some(p) = &a.out {
-        eprintln!("gridsweep: wrote {} predictions to {}", predictions.len(), p.display());
+        eprintln!(
+            "gridsweep: wrote {} predictions to {}",
+            predictions.len(),
+            p.display()
+        );
     }
     if let (Some((acc, n)), Some((column, _))) = (file.accuracy(), &file.labels) {
         eprintln!("gridsweep: accuracy against column `{column}`: {acc:.4} ({n} rows)");
@@ -309,24 +370,65 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
 }
 
 fn print_metrics(m: &Metrics) {
-    let width = m.classes.iter().map(|c| c.name.len()).max().unwrap_or(5).max(12);
-    println!("{:<width$}  {:>9}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}", "class", "precision", "recall", "f1", "support", "PR-AUC", "AP");
+    let width = m
+        .classes
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(12);
+    println!(
+        "{:<width$}  {:>9}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}",
+        "class", "precision", "recall", "f1", "support", "PR-AUC", "AP"
+    );
     for (i, c) in m.classes.iter().enumerate() {
-        let auc = m.pr_curves.get(i).map(|p| format!("{:.4}", p.auc)).unwrap_or_default();
-        let ap = m.pr_curves.get(i).and_then(|p| p.average_precision).map(|a| format!("{a:.4}")).unwrap_or_default();
-        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}  {:>6}  {:>6}", c.name, c.precision, c.recall, c.f1, c.support, auc, ap);
+        let auc = m
+            .pr_curves
+            .get(i)
+            .map(|p| format!("{:.4}", p.auc))
+            .unwrap_or_default();
+        let ap = m
+            .pr_curves
+            .get(i)
+            .and_then(|p| p.average_precision)
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_default();
+        println!(
+            "{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}  {:>6}  {:>6}",
+            c.name, c.precision, c.recall, c.f1, c.support, auc, ap
+        );
     }
     let support: usize = m.classes.iter().map(|c| c.support).sum();
-    for (name, a) in [("macro avg", &m.macro_avg), ("weighted avg", &m.weighted_avg)] {
-        println!("{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", name, a.precision, a.recall, a.f1, support);
+    for (name, a) in [
+        ("macro avg", &m.macro_avg),
+        ("weighted avg", &m.weighted_avg),
+    ] {
+        println!(
+            "{:<width$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}",
+            name, a.precision, a.recall, a.f1, support
+        );
     }
     println!("accuracy {:.4}", m.accuracy);
     println!("confusion matrix (rows: true, columns: predicted; counts, then row-normalised)");
-    let short: Vec<String> = m.classes.iter().map(|c| c.name.chars().take(10).collect()).collect();
-    println!("{:<width$}  {}", "", short.iter().map(|s| format!("{s:>11}")).collect::<String>());
+    let short: Vec<String> = m
+        .classes
+        .iter()
+        .map(|c| c.name.chars().take(10).collect())
+        .collect();
+    println!(
+        "{:<width$}  {}",
+        "",
+        short.iter().map(|s| format!("{s:>11}")).collect::<String>()
+    );
     for (i, c) in m.classes.iter().enumerate() {
-        let counts: String = m.confusion[i].iter().map(|v| format!("{:>11}", format_count(*v))).collect();
-        let norm: String = m.confusion_normalized[i].iter().map(|v| format!("{v:>7.3}")).collect();
+        let counts: String = m.confusion[i]
+            .iter()
+            .map(|v| format!("{:>11}", format_count(*v)))
+            .collect();
+        let norm: String = m.confusion_normalized[i]
+            .iter()
+            .map(|v| format!("{v:>7.3}"))
+            .collect();
         println!("{:<width$}  {counts}   {norm}", c.name);
     }
 }
@@ -340,11 +442,24 @@ fn format_count(v: f64) -> String {
 }
 
 fn print_comparison(dense: Option<&Metrics>, baselines: &[Baseline]) {
-    println!("{:<22}  {:>8}  {:>8}  {:>8}  {:>12}", "model", "accuracy", "macro F1", "macro AP", "macro PR-AUC");
+    println!(
+        "{:<22}  {:>8}  {:>8}  {:>8}  {:>12}",
+        "model", "accuracy", "macro F1", "macro AP", "macro PR-AUC"
+    );
     let row = |name: &str, m: &Metrics, constant: bool| {
-        let ap = m.macro_average_precision().map(|a| format!("{a:.4}")).unwrap_or_default();
-        let auc = if constant { "*".to_string() } else { format!("{:.4}", m.macro_pr_auc()) };
-        println!("{:<22}  {:>8.4}  {:>8.4}  {:>8}  {:>12}", name, m.accuracy, m.macro_avg.f1, ap, auc);
+        let ap = m
+            .macro_average_precision()
+            .map(|a| format!("{a:.4}"))
+            .unwrap_or_default();
+        let auc = if constant {
+            "*".to_string()
+        } else {
+            format!("{:.4}", m.macro_pr_auc())
+        };
+        println!(
+            "{:<22}  {:>8.4}  {:>8.4}  {:>8}  {:>12}",
+            name, m.accuracy, m.macro_avg.f1, ap, auc
+        );
     };
     if let Some(m) = dense {
         row("dense net", m, false);
@@ -362,7 +477,9 @@ pub fn print_evaluation(e: &Evaluation) {
         "sweep {}, configuration {}{}",
         e.sweep,
         e.config_id,
-        e.rank.map(|r| format!(" (rank {r} by {})", e.score_rule().describe())).unwrap_or_default()
+        e.rank
+            .map(|r| format!(" (rank {r} by {})", e.score_rule().describe()))
+            .unwrap_or_default()
     );
     if let Some(cv) = &e.cv {
         println!(
@@ -370,7 +487,8 @@ pub fn print_evaluation(e: &Evaluation) {
             cv.mean_val_accuracy,
             cv.std_val_accuracy,
             cv.mean_train_accuracy,
-            e.score_rule().score(cv.mean_train_accuracy, cv.mean_val_accuracy)
+            e.score_rule()
+                .score(cv.mean_train_accuracy, cv.mean_val_accuracy)
         );
     }
     let n = |v: &[usize]| v.iter().sum::<usize>();
@@ -389,7 +507,11 @@ pub fn print_evaluation(e: &Evaluation) {
     println!("\nbaselines on the same split and preprocessing:");
     print_comparison(Some(&e.final_run.test), &e.baselines);
     if let Some(dir) = &e.model_dir {
-        println!("\nmodel saved in {} (classify new rows: gridsweep predict --model {} --data FILE.csv)", dir.display(), dir.display());
+        println!(
+            "\nmodel saved in {} (classify new rows: gridsweep predict --model {} --data FILE.csv)",
+            dir.display(),
+            dir.display()
+        );
     }
 }
 
@@ -401,7 +523,11 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
         let rows = store.configurations(sweep.id).await?;
         let rule = a.choice.score.rule(sweep::score_rule(&sweep)?)?;
         let config_id = choose(&rows, &a.choice, &rule, &sweep.name)?.config_id;
-        let stored = if a.fresh || sweep.source.is_some() { None } else { sweep::evaluation::stored(&store, &sweep, &config_id).await? };
+        let stored = if a.fresh || sweep.source.is_some() {
+            None
+        } else {
+            sweep::evaluation::stored(&store, &sweep, &config_id).await?
+        };
         store.close().await;
         anyhow::Ok((sweep, rule, config_id, stored))
     })?;
@@ -409,7 +535,9 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
         eprintln!("gridsweep: sweep {} was imported: the report leaves out what needs its data or a model (evaluation, baselines)", sweep.name);
         None
     } else if let Some(e) = stored {
-        eprintln!("gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)");
+        eprintln!(
+            "gridsweep: using the stored evaluation of {config_id} (--fresh evaluates again)"
+        );
         Some(e)
     } else {
         let mut choice = a.choice.clone();
@@ -417,15 +545,26 @@ pub fn report(a: ReportArgs) -> Result<Outcome> {
         choice.rank = None;
         Some(evaluate_sweep(&choice, &a.baselines, &a.training)?)
     };
-    let out = a.out.clone().unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| beside_db(&a.choice.db.db, &format!("{}-report", sweep.name)));
     let page = rt.block_on(async {
         let store = Store::open_existing(&a.choice.db.db).await?;
-        let request = sweep::report::Request { config_id: &config_id, rule, evaluation: evaluation.as_ref(), top: a.top };
+        let request = sweep::report::Request {
+            config_id: &config_id,
+            rule,
+            evaluation: evaluation.as_ref(),
+            top: a.top,
+        };
         let page = sweep::report::write(&store, &sweep, &request, &out).await;
         store.close().await;
         anyhow::Ok(page?)
     })?;
     println!("{}", page.display());
-    eprintln!("gridsweep: report written; open {} in a browser", page.display());
+    eprintln!(
+        "gridsweep: report written; open {} in a browser",
+        page.display()
+    );
     Ok(Outcome::Ok)
 }

@@ -51,10 +51,15 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     let spec = a.spec.as_deref().map(crate::spec::Spec::load).transpose()?;
     // The rule: the spec's, else the Δ kind the file's own delta_acc holds; then the
     // command line's overrides.
-    let file_delta = (format == sweep::import::Format::HpoCombined && spec.is_none()).then(|| sweep::import::file_delta(&a.file)).flatten();
+    let file_delta = (format == sweep::import::Format::HpoCombined && spec.is_none())
+        .then(|| sweep::import::file_delta(&a.file))
+        .flatten();
     let base = match (&spec, file_delta) {
         (Some(s), _) => s.score,
-        (None, Some(delta)) => ScoreRule { delta, ..ScoreRule::default() },
+        (None, Some(delta)) => ScoreRule {
+            delta,
+            ..ScoreRule::default()
+        },
         (None, None) => ScoreRule::default(),
     };
     let rule = a.score.rule(base)?;
@@ -69,7 +74,12 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     })?;
     let hint = db_hint(&a.db.db);
     if done.already {
-        println!("{} was imported as sweep {} before (sha256 {}…): nothing added", a.file.display(), a.name, &done.sha256[..12]);
+        println!(
+            "{} was imported as sweep {} before (sha256 {}…): nothing added",
+            a.file.display(),
+            a.name,
+            &done.sha256[..12]
+        );
     } else {
         println!(
             "imported {} configuration(s) from {} ({} row(s), sha256 {}…) as sweep {}; `gridsweep rank {}{hint}` ranks them",
@@ -83,16 +93,24 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
         }
     }
     if let (Some(delta), None) = (file_delta, a.score.delta) {
-        println!("Δacc is {}, as the file's delta_acc column holds it (`--delta` sets another)", delta.name());
+        println!(
+            "Δacc is {}, as the file's delta_acc column holds it (`--delta` sets another)",
+            delta.name()
+        );
     }
     let f = &done.filled;
     match (f.from_spec, &a.spec) {
         (Some(n), Some(spec)) => {
             if !f.unstated.is_empty() {
-                println!("the spec {} gave {n} row(s) what the file does not state ({})", spec.display(), f.unstated.join(", "));
+                println!(
+                    "the spec {} gave {n} row(s) what the file does not state ({})",
+                    spec.display(),
+                    f.unstated.join(", ")
+                );
             }
             if !f.outside_spec.is_empty() {
-                let lines: Vec<String> = f.outside_spec.iter().take(5).map(u64::to_string).collect();
+                let lines: Vec<String> =
+                    f.outside_spec.iter().take(5).map(u64::to_string).collect();
                 println!(
                     "{} row(s) fit no configuration of the spec (line {}{}): their unstated keys took gridsweep's defaults",
                     f.outside_spec.len(),
@@ -102,7 +120,11 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
             }
         }
         _ if !f.unstated.is_empty() => {
-            let grid_c = if format == sweep::import::Format::HpoCombined { "; the GridSearchCV rows' callbacks are the study's grid C's" } else { "" };
+            let grid_c = if format == sweep::import::Format::HpoCombined {
+                "; the GridSearchCV rows' callbacks are the study's grid C's"
+            } else {
+                ""
+            };
             println!(
                 "the file does not state {}: those took gridsweep's defaults{grid_c}; `--spec SPEC` takes them from the spec the results were made with",
                 f.unstated.join(", ")
@@ -111,7 +133,12 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
         _ => {}
     }
     if !done.repeats.is_empty() {
-        let lines: Vec<String> = done.repeats.iter().take(5).map(|(l, e, id)| format!("line {l} (line {e}'s, as {id})")).collect();
+        let lines: Vec<String> = done
+            .repeats
+            .iter()
+            .take(5)
+            .map(|(l, e, id)| format!("line {l} (line {e}'s, as {id})"))
+            .collect();
         println!(
             "{} row(s) repeat the configuration of an earlier row with their own results; each is kept: {}{}",
             done.repeats.len(),

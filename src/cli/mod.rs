@@ -9,11 +9,11 @@ mod bench_sched;
 mod cv_cmd;
 mod eval_cmd;
 mod import_cmd;
+mod replay_cmd;
+mod serve_cmd;
 pub mod slurm_cmd;
 pub mod sweep_cmd;
-mod replay_cmd;
 mod view_cmd;
-mod serve_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -205,19 +205,29 @@ impl DatasetArgs {
         let mut s = DatasetSpec::new(&self.data);
         s.label = self.label.clone();
         // Added to the default (the index column), not instead of it.
-        s.drop.extend(self.drop.iter().filter(|d| !s.drop.contains(d)).cloned().collect::<Vec<_>>());
+        s.drop.extend(
+            self.drop
+                .iter()
+                .filter(|d| !s.drop.contains(d))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
         for e in &self.encode {
-            let (col, how) = e.split_once('=').with_context(|| format!("--encode {e}: expected COLUMN=onehot|ordinal|drop"))?;
+            let (col, how) = e
+                .split_once('=')
+                .with_context(|| format!("--encode {e}: expected COLUMN=onehot|ordinal|drop"))?;
             let how = crate::data::encode::Encoding::parse(how)
                 .with_context(|| format!("--encode {e}: `{how}` is not onehot, ordinal or drop"))?;
             s.encode.insert(col.trim().to_string(), how);
         }
         s.delimiter = self.delimiter;
         s.decimal_comma = self.decimal_comma;
-        s.keep_labels = self
-            .keep_labels
-            .as_ref()
-            .map(|ls| ls.iter().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect());
+        s.keep_labels = self.keep_labels.as_ref().map(|ls| {
+            ls.iter()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        });
         s.test_fraction = self.test_fraction;
         s.validation_fraction = self.validation_fraction;
         s.seed = self.split_seed;
@@ -236,7 +246,10 @@ fn parse_delimiter(s: &str) -> std::result::Result<char, String> {
 
 /// A delimiter as the CSV reader takes it.
 pub fn delimiter_byte(c: char) -> Result<u8> {
-    u8::try_from(c).ok().filter(u8::is_ascii).with_context(|| format!("delimiter {c:?}: expected an ASCII character"))
+    u8::try_from(c)
+        .ok()
+        .filter(u8::is_ascii)
+        .with_context(|| format!("delimiter {c:?}: expected an ASCII character"))
 }
 
 /// How a command ended, for the exit code.
@@ -270,12 +283,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let requested = requested_kernels(&cli)?;
     let recorded = recorded_kernels(&cli.command);
     let recorded = recorded.as_ref().map(|(k, name)| (*k, name.as_str()));
-    crate::mkl::apply(crate::mkl::resolve(requested, recorded, crate::mkl::Cpu::this())?)?;
+    crate::mkl::apply(crate::mkl::resolve(
+        requested,
+        recorded,
+        crate::mkl::Cpu::this(),
+    )?)?;
     match cli.command {
         Command::DemoData(a) => {
             crate::data::demo::write_csv(&a.out, a.rows, a.seed)
                 .with_context(|| format!("writing {}", a.out.display()))?;
-            eprintln!("gridsweep: wrote {} rows of demo data to {}", a.rows, a.out.display());
+            eprintln!(
+                "gridsweep: wrote {} rows of demo data to {}",
+                a.rows,
+                a.out.display()
+            );
             Ok(Outcome::Ok)
         }
         Command::Cv(a) => cv_cmd::run(a),
@@ -327,7 +348,10 @@ pub fn error_text(e: &anyhow::Error) -> String {
 /// (GRIDSWEEP_MKL_AVX512=1, GRIDSWEEP_FP32_PORTABLE=1); None: auto.
 fn requested_kernels(cli: &Cli) -> Result<Option<crate::mkl::Kernels>> {
     use crate::mkl::{Kernels, KERNELS_ENV};
-    let asked: Vec<Option<Kernels>> = [cli.mkl.asked(), cli.command.mkl().and_then(MklArg::asked)].into_iter().flatten().collect();
+    let asked: Vec<Option<Kernels>> = [cli.mkl.asked(), cli.command.mkl().and_then(MklArg::asked)]
+        .into_iter()
+        .flatten()
+        .collect();
     if let [first, rest @ ..] = asked.as_slice() {
         if rest.iter().any(|k| k != first) {
             anyhow::bail!("--kernels is given twice, before and after the command, with different paths; give one");
@@ -358,7 +382,10 @@ fn recorded_kernels(command: &Command) -> Option<(crate::mkl::Kernels, String)> 
         Command::Resume(a) => (&a.exec.db.db, a.name.clone()),
         _ => return None,
     };
-    let paths = sweep_cmd::runtime().ok()?.block_on(crate::store::Store::recorded_cpu_paths(db, &name)).ok()?;
+    let paths = sweep_cmd::runtime()
+        .ok()?
+        .block_on(crate::store::Store::recorded_cpu_paths(db, &name))
+        .ok()?;
     let (label, _) = paths.first()?;
     Some((crate::mkl::Kernels::of_label(label)?, name))
 }
@@ -390,6 +417,7 @@ pub const THREADS_PER_JOB: usize = 1;
 
 /// Default number of parallel jobs: every core busy.
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
-

@@ -40,14 +40,20 @@ pub struct ReplayArgs {
 }
 
 pub fn replay(a: ReplayArgs) -> Result<Outcome> {
-    let value: serde_json::Value = serde_json::from_str(&a.strategy).with_context(|| format!("--strategy {}: not JSON", a.strategy))?;
-    let name = value.get("strategy").and_then(|s| s.as_str()).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(&a.strategy)
+        .with_context(|| format!("--strategy {}: not JSON", a.strategy))?;
+    let name = value
+        .get("strategy")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
     if name == "race" || name == "grid" {
         return replay_folds(&a, &value);
     }
     let strategy: Strategy = serde_json::from_str(&a.strategy)
         .with_context(|| format!("--strategy {}: expected {{\"strategy\": \"halving\" or \"hyperband\", \"factor\": 3, \"min_epochs\": 5}}", a.strategy))?;
-    strategy.check().map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
+    strategy
+        .check()
+        .map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
     let rt = runtime()?;
     let (sweep, curves) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
@@ -57,56 +63,151 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
         anyhow::Ok((sweep, curves))
     })?;
     if curves.is_empty() {
-        anyhow::bail!("sweep `{}` has no configuration that ran to its end: nothing to replay", sweep.name);
+        anyhow::bail!(
+            "sweep `{}` has no configuration that ran to its end: nothing to replay",
+            sweep.name
+        );
     }
     let rule = sweep::score_rule(&sweep)?;
     let shown = serde_json::to_string(&strategy)?;
     if let Some(seen) = a.seen {
         let k = sweep::stored_spec(&sweep)?.cv.folds;
-        return held_out(&a, &sweep, &curves, &sweep::replay::Judged::Halving(strategy), &rule, k, seen, &serde_json::to_value(strategy)?);
+        return held_out(
+            &a,
+            &sweep,
+            &curves,
+            &sweep::replay::Judged::Halving(strategy),
+            &rule,
+            k,
+            seen,
+            &serde_json::to_value(strategy)?,
+        );
     }
     if let Some(n) = a.sample {
-        let s = sweep::replay::replay_many(&strategy, &curves, &rule, n, a.repeats, a.seed).map_err(anyhow::Error::msg)?;
+        let s = sweep::replay::replay_many(&strategy, &curves, &rule, n, a.repeats, a.seed)
+            .map_err(anyhow::Error::msg)?;
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "summary": s}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "summary": s})
+                )?
+            );
             return Ok(Outcome::Ok);
         }
-        println!("replay of {shown} on sweep {}: {} repeats on random samples of {} of its {} full runs", sweep.name, s.repeats, s.sample, curves.len());
+        println!(
+            "replay of {shown} on sweep {}: {} repeats on random samples of {} of its {} full runs",
+            sweep.name,
+            s.repeats,
+            s.sample,
+            curves.len()
+        );
         println!("regret (sample's best score − the strategy's winner's): mean {:.5}, 95th percentile {:.5}", s.mean_regret, s.p95_regret);
-        println!("winner within 0.002 of the sample's best in {:.1}% of repeats", 100.0 * s.within_0002);
-        println!("fold-epochs trained: {:.1}% of the full runs'", 100.0 * s.fold_epoch_share);
-        let rho: Vec<String> = s.spearman.iter().enumerate().map(|(r, x)| format!("rung {r} {}", x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()))).collect();
-        println!("Spearman of rung scores with full-run scores (first bracket, mean): {}", rho.join(", "));
+        println!(
+            "winner within 0.002 of the sample's best in {:.1}% of repeats",
+            100.0 * s.within_0002
+        );
+        println!(
+            "fold-epochs trained: {:.1}% of the full runs'",
+            100.0 * s.fold_epoch_share
+        );
+        let rho: Vec<String> = s
+            .spearman
+            .iter()
+            .enumerate()
+            .map(|(r, x)| {
+                format!(
+                    "rung {r} {}",
+                    x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into())
+                )
+            })
+            .collect();
+        println!(
+            "Spearman of rung scores with full-run scores (first bracket, mean): {}",
+            rho.join(", ")
+        );
         return Ok(Outcome::Ok);
     }
     let all: Vec<&sweep::replay::Curve> = curves.iter().collect();
     let o = sweep::replay::replay(&strategy, &all, &rule, a.seed).map_err(anyhow::Error::msg)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "outcome": o}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"name": sweep.name, "strategy": strategy, "configurations": curves.len(), "outcome": o})
+            )?
+        );
         return Ok(Outcome::Ok);
     }
-    println!("replay of {shown} on sweep {}: its {} full runs", sweep.name, curves.len());
-    let brackets = o.rung_scores.iter().map(|r| r.bracket).max().map_or(0, |b| b + 1);
-    let header: Vec<String> = ["bracket", "rung", "configurations", "epochs", "promoted", "Spearman"].map(String::from).to_vec();
+    println!(
+        "replay of {shown} on sweep {}: its {} full runs",
+        sweep.name,
+        curves.len()
+    );
+    let brackets = o
+        .rung_scores
+        .iter()
+        .map(|r| r.bracket)
+        .max()
+        .map_or(0, |b| b + 1);
+    let header: Vec<String> = [
+        "bracket",
+        "rung",
+        "configurations",
+        "epochs",
+        "promoted",
+        "Spearman",
+    ]
+    .map(String::from)
+    .to_vec();
     let mut table = Vec::new();
     for b in 0..brackets {
-        let rungs = o.rung_scores.iter().filter(|r| r.bracket == b).map(|r| r.rung).max().map_or(0, |r| r + 1);
+        let rungs = o
+            .rung_scores
+            .iter()
+            .filter(|r| r.bracket == b)
+            .map(|r| r.rung)
+            .max()
+            .map_or(0, |r| r + 1);
         for r in 0..rungs {
-            let at: Vec<_> = o.rung_scores.iter().filter(|x| x.bracket == b && x.rung == r).collect();
+            let at: Vec<_> = o
+                .rung_scores
+                .iter()
+                .filter(|x| x.bracket == b && x.rung == r)
+                .collect();
             table.push(vec![
                 b.to_string(),
                 r.to_string(),
                 at.len().to_string(),
-                at.iter().filter_map(|x| x.resource_epochs).max().map(|e| e.to_string()).unwrap_or_default(),
+                at.iter()
+                    .filter_map(|x| x.resource_epochs)
+                    .max()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
                 at.iter().filter(|x| x.promoted).count().to_string(),
-                if b == 0 { o.spearman.get(r as usize).copied().flatten().map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()) } else { String::new() },
+                if b == 0 {
+                    o.spearman
+                        .get(r as usize)
+                        .copied()
+                        .flatten()
+                        .map(|x| format!("{x:.2}"))
+                        .unwrap_or_else(|| "-".into())
+                } else {
+                    String::new()
+                },
             ]);
         }
     }
     print_aligned(&header, &table, "  ");
     match &o.winner {
-        Some((id, score)) => println!("winner {id}, full-run score {score:.5}; the best full run {} {:.5}; regret {:.5}", o.best.0, o.best.1, o.regret),
-        None => println!("no configuration reached its end; the best full run {} {:.5}", o.best.0, o.best.1),
+        Some((id, score)) => println!(
+            "winner {id}, full-run score {score:.5}; the best full run {} {:.5}; regret {:.5}",
+            o.best.0, o.best.1, o.regret
+        ),
+        None => println!(
+            "no configuration reached its end; the best full run {} {:.5}",
+            o.best.0, o.best.1
+        ),
     }
     println!(
         "fold-epochs trained: {} of the full runs' {} ({:.1}%)",
@@ -120,9 +221,21 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
 /// A race (or the plain grid, held out) replayed on a sweep's folds: any protocol, since
 /// neither stops a fold early.
 fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
-    crate::search::check_json(value).map_err(|(k, m)| anyhow::anyhow!("--strategy: {}{m}", if k.is_empty() { String::new() } else { format!("{k}: ") }))?;
-    let search: crate::search::Search = serde_json::from_value(value.clone()).with_context(|| format!("--strategy {}", a.strategy))?;
-    search.check().map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
+    crate::search::check_json(value).map_err(|(k, m)| {
+        anyhow::anyhow!(
+            "--strategy: {}{m}",
+            if k.is_empty() {
+                String::new()
+            } else {
+                format!("{k}: ")
+            }
+        )
+    })?;
+    let search: crate::search::Search = serde_json::from_value(value.clone())
+        .with_context(|| format!("--strategy {}", a.strategy))?;
+    search
+        .check()
+        .map_err(|m| anyhow::anyhow!("--strategy: {m}"))?;
     let rt = runtime()?;
     let (sweep, curves) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
@@ -132,7 +245,10 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
         anyhow::Ok((sweep, curves))
     })?;
     if curves.is_empty() {
-        anyhow::bail!("sweep `{}` has no complete configuration: nothing to replay", sweep.name);
+        anyhow::bail!(
+            "sweep `{}` has no complete configuration: nothing to replay",
+            sweep.name
+        );
     }
     let rule = sweep::score_rule(&sweep)?;
     let spec = sweep::stored_spec(&sweep)?;
@@ -146,27 +262,70 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
         return held_out(a, &sweep, &curves, &judged, &rule, k, seen, value);
     }
     let sweep::replay::Judged::Race(race) = judged else {
-        anyhow::bail!("--strategy {shown}: the plain grid is replayed held out only (--seen R --sample N)");
+        anyhow::bail!(
+            "--strategy {shown}: the plain grid is replayed held out only (--seen R --sample N)"
+        );
     };
     let max_folds = race.max_folds(k, spec.cv.repeats);
-    let dims = if race.ties.prefer == crate::tieset::Prefer::Smallest { sweep::ranking::data_dims(&sweep) } else { None };
+    let dims = if race.ties.prefer == crate::tieset::Prefer::Smallest {
+        sweep::ranking::data_dims(&sweep)
+    } else {
+        None
+    };
     let parameters = |c: &sweep::replay::Curve| -> Option<usize> {
         let (nf, nc) = dims?;
         let obj = crate::config::params_object(&c.params_json).ok()?;
-        Some(crate::params::HyperParams::from_object(&obj).ok()?.parameter_count(nf, nc))
+        Some(
+            crate::params::HyperParams::from_object(&obj)
+                .ok()?
+                .parameter_count(nf, nc),
+        )
     };
     let all: Vec<&sweep::replay::Curve> = curves.iter().collect();
-    let r = sweep::replay::replay_race(&race, &all, &rule, k, max_folds, &parameters).map_err(anyhow::Error::msg)?;
+    let r = sweep::replay::replay_race(&race, &all, &rule, k, max_folds, &parameters)
+        .map_err(anyhow::Error::msg)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "race": r}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "race": r})
+            )?
+        );
         return Ok(Outcome::Ok);
     }
-    println!("replay of {shown} on sweep {}: its {} configurations, up to {max_folds} folds each", sweep.name, curves.len());
-    let dropped: Vec<String> = r.dropped.iter().map(|(id, n)| format!("{id} after {n}")).collect();
-    println!("dropped as credibly worse: {}", if dropped.is_empty() { "none".into() } else { dropped.join(", ") });
-    println!("left after {} folds: {} ({})", r.folds, r.left.join(", "), r.ended);
+    println!(
+        "replay of {shown} on sweep {}: its {} configurations, up to {max_folds} folds each",
+        sweep.name,
+        curves.len()
+    );
+    let dropped: Vec<String> = r
+        .dropped
+        .iter()
+        .map(|(id, n)| format!("{id} after {n}"))
+        .collect();
+    println!(
+        "dropped as credibly worse: {}",
+        if dropped.is_empty() {
+            "none".into()
+        } else {
+            dropped.join(", ")
+        }
+    );
+    println!(
+        "left after {} folds: {} ({})",
+        r.folds,
+        r.left.join(", "),
+        r.ended
+    );
     if let Some(t) = &r.tie_set {
-        println!("tie set: {} of {}; pick ({}): {}, {}", t.members.len(), r.left.len(), t.settings.prefer.name(), t.pick, t.why);
+        println!(
+            "tie set: {} of {}; pick ({}): {}, {}",
+            t.members.len(),
+            r.left.len(),
+            t.settings.prefer.name(),
+            t.pick,
+            t.why
+        );
     }
     println!(
         "fold-fits: {} ({:.2}× the plain {k}-fold grid's {})",
@@ -190,9 +349,24 @@ fn held_out(
     value: &serde_json::Value,
 ) -> Result<Outcome> {
     let n = a.sample.unwrap_or(curves.len());
-    let h = sweep::replay::held_out(judged, curves, rule, k, seen, n, if a.sample.is_some() { a.repeats } else { 1 }, a.seed).map_err(anyhow::Error::msg)?;
+    let h = sweep::replay::held_out(
+        judged,
+        curves,
+        rule,
+        k,
+        seen,
+        n,
+        if a.sample.is_some() { a.repeats } else { 1 },
+        a.seed,
+    )
+    .map_err(anyhow::Error::msg)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen, "held_out": h}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen, "held_out": h})
+            )?
+        );
         return Ok(Outcome::Ok);
     }
     println!(
@@ -203,13 +377,19 @@ fn held_out(
         h.sample,
         curves.len()
     );
-    println!("regret against the held-out truth: mean {:.5}, 95th percentile {:.5}", h.mean_regret, h.p95_regret);
+    println!(
+        "regret against the held-out truth: mean {:.5}, 95th percentile {:.5}",
+        h.mean_regret, h.p95_regret
+    );
     println!(
         "pick in the truth's tie set: {:.1}%; truth's best kept: {:.1}% (among {:.1} left on average)",
         100.0 * h.pick_in_truth_ties,
         100.0 * h.truth_best_kept,
         h.mean_left
     );
-    println!("fold-fits: {:.2}× the plain {k}-fold grid's", h.fold_fit_ratio);
+    println!(
+        "fold-fits: {:.2}× the plain {k}-fold grid's",
+        h.fold_fit_ratio
+    );
     Ok(Outcome::Ok)
 }

@@ -32,11 +32,21 @@ pub fn serve(a: ServeArgs) -> Result<Outcome> {
     let rt = runtime()?;
     rt.block_on(async {
         let store = crate::store::Store::open_read_only(&a.db.db).await?;
-        let listener = tokio::net::TcpListener::bind(a.bind).await.with_context(|| format!("--bind {}: cannot listen there", a.bind))?;
+        let listener = tokio::net::TcpListener::bind(a.bind)
+            .await
+            .with_context(|| format!("--bind {}: cannot listen there", a.bind))?;
         let at = listener.local_addr()?;
-        let query = token.as_deref().map(|t| format!("?token={t}")).unwrap_or_default();
-        println!("gridsweep serve: http://{at}/{query} — a read-only view of {} (Ctrl-C stops)", store.name());
-        crate::serve::serve(listener, Arc::new(crate::serve::App::new(store, token))).await.context("serving")?;
+        let query = token
+            .as_deref()
+            .map(|t| format!("?token={t}"))
+            .unwrap_or_default();
+        println!(
+            "gridsweep serve: http://{at}/{query} — a read-only view of {} (Ctrl-C stops)",
+            store.name()
+        );
+        crate::serve::serve(listener, Arc::new(crate::serve::App::new(store, token)))
+            .await
+            .context("serving")?;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)

@@ -8,9 +8,9 @@
 //! safe to share between nodes.
 
 use super::sweep_cmd::{db_hint, load_spec, runtime};
-use crate::sweep::register::{check_data, register};
 use super::{sh_quote, Outcome};
 use crate::store::{DbLocation, Store};
+use crate::sweep::register::{check_data, register};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -91,12 +91,25 @@ fn loaded_torch_lib() -> Option<PathBuf> {
 }
 
 /// The sbatch script for `a`, running `exe` on `spec`.
-pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&Path>, log_dir: &Path) -> String {
+pub fn script(
+    a: &SlurmArgs,
+    name: &str,
+    exe: &Path,
+    spec: &Path,
+    data: Option<&Path>,
+    log_dir: &Path,
+) -> String {
     let mut s = String::from("#!/bin/bash\n");
-    s += &format!("# gridsweep sweep `{name}`: {} worker(s), each `gridsweep run` with {} job(s).\n", a.workers, a.cpus_per_worker);
+    s += &format!(
+        "# gridsweep sweep `{name}`: {} worker(s), each `gridsweep run` with {} job(s).\n",
+        a.workers, a.cpus_per_worker
+    );
     s += "# Every task claims folds from the shared database until none is left; a task that\n";
     s += "# dies leaves its folds to the others once their leases expire.\n";
-    s += &format!("#SBATCH --job-name={}\n", sh_quote(&format!("gridsweep-{name}")));
+    s += &format!(
+        "#SBATCH --job-name={}\n",
+        sh_quote(&format!("gridsweep-{name}"))
+    );
     s += &format!("#SBATCH --array=0-{}\n", a.workers - 1);
     s += "#SBATCH --ntasks=1\n";
     s += &format!("#SBATCH --cpus-per-task={}\n", a.cpus_per_worker);
@@ -112,7 +125,10 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     if let Some(m) = &a.mem {
         s += &format!("#SBATCH --mem={m}\n");
     }
-    s += &format!("#SBATCH --output={}\n", directive_value(&format!("{}/gridsweep-{name}-%A_%a.log", log_dir.display())));
+    s += &format!(
+        "#SBATCH --output={}\n",
+        directive_value(&format!("{}/gridsweep-{name}-%A_%a.log", log_dir.display()))
+    );
     if a.signal_seconds > 0 {
         // `B:` signals the batch shell, which `exec` below makes the gridsweep process
         // itself (without it Slurm signals job steps, and this script starts none).
@@ -127,7 +143,12 @@ pub fn script(a: &SlurmArgs, name: &str, exe: &Path, spec: &Path, data: Option<&
     }
     // Never the password: the tasks read it from PGPASSWORD or ~/.pgpass.
     let db = DbLocation::parse(&a.db).without_password();
-    let mut cmd = format!("exec {} run {} --db {}", sh_quote(&exe.display().to_string()), sh_quote(&spec.display().to_string()), sh_quote(&db));
+    let mut cmd = format!(
+        "exec {} run {} --db {}",
+        sh_quote(&exe.display().to_string()),
+        sh_quote(&spec.display().to_string()),
+        sh_quote(&db)
+    );
     // CPU tasks run one training job per CPU; GPU tasks run --jobs-per-device workers
     // on every GPU they were given.
     match a.gpus_per_worker {
@@ -169,7 +190,8 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
              (exported before sbatch, which passes the environment on) or a ~/.pgpass line on the cluster's shared home"
         );
     }
-    let spec_path = std::path::absolute(&a.spec).with_context(|| format!("{}", a.spec.display()))?;
+    let spec_path =
+        std::path::absolute(&a.spec).with_context(|| format!("{}", a.spec.display()))?;
     let spec = load_spec(&spec_path, a.data.as_ref())?;
     let expansion = spec.expand()?;
     // As `run` would: a spec whose data cannot be used fails before anything is recorded.
@@ -182,21 +204,36 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
         let (id, added) = (r.sweep_id, r.new_configs);
         let c = store.counts(id).await?;
         store.close().await;
-        eprintln!("gridsweep: sweep {} in {}: {added} configuration(s) new, {} of {} folds pending", spec.name, db, c.pending, c.total());
+        eprintln!(
+            "gridsweep: sweep {} in {}: {added} configuration(s) new, {} of {} folds pending",
+            spec.name,
+            db,
+            c.pending,
+            c.total()
+        );
         anyhow::Ok(())
     })?;
     let exe = std::env::current_exe().context("locating the gridsweep binary")?;
-    let log_dir = std::path::absolute(a.log_dir.clone().unwrap_or_else(|| PathBuf::from("results/slurm")))?;
+    let log_dir = std::path::absolute(
+        a.log_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results/slurm")),
+    )?;
     let data = a.data.as_ref().map(std::path::absolute).transpose()?;
     let text = script(&a, &spec.name, &exe, &spec_path, data.as_deref(), &log_dir);
     // Slurm does not create the log folder: a task whose log cannot be opened fails
     // without a word.
-    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating the log folder {}", log_dir.display()))?;
-    let out = a.out.clone().or_else(|| a.submit.then(|| PathBuf::from(format!("results/{}.sbatch", spec.name))));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("creating the log folder {}", log_dir.display()))?;
+    let out = a.out.clone().or_else(|| {
+        a.submit
+            .then(|| PathBuf::from(format!("results/{}.sbatch", spec.name)))
+    });
     match &out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
             eprintln!("gridsweep: wrote {}", p.display());
@@ -208,10 +245,16 @@ pub fn run(a: SlurmArgs) -> Result<Outcome> {
         let o = std::process::Command::new("sbatch")
             .arg(path)
             .output()
-            .context("running sbatch (is Slurm's client installed and configured on this machine?)")?;
+            .context(
+                "running sbatch (is Slurm's client installed and configured on this machine?)",
+            )?;
         let stdout = String::from_utf8_lossy(&o.stdout);
         if !o.status.success() {
-            bail!("sbatch {} failed: {}", path.display(), String::from_utf8_lossy(&o.stderr).trim());
+            bail!(
+                "sbatch {} failed: {}",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
         }
         let id = stdout.split_whitespace().last().unwrap_or("").trim();
         println!("{id}");

@@ -1,7 +1,6 @@
 //! Commands that run a sweep: plan, run, resume; and what every command shares (the
 //! database argument, the score overrides, picking a sweep, hints).
 
-use crate::text::shell_word;
 use super::{available_cores, Outcome};
 use crate::cv::{DeltaKind, ScoreRule};
 use crate::params::HyperParams;
@@ -11,6 +10,7 @@ use crate::search::Search;
 use crate::spec::{Spec, BUILTIN_DEMO};
 use crate::store::{DbLocation, Store, SweepRow};
 use crate::sweep::{self, Pick};
+use crate::text::shell_word;
 use crate::text::{human_duration, human_flops};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -62,10 +62,23 @@ pub struct PlanArgs {
 /// Columns padded to their widest cell, header first.
 pub(super) fn aligned(header: &[String], rows: &[Vec<String>]) -> (String, Vec<String>) {
     let width: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain(std::iter::once(header[i].chars().count())).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain(std::iter::once(header[i].chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| {
-        cells.iter().zip(&width).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        cells
+            .iter()
+            .zip(&width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
     };
     (line(header), rows.iter().map(|r| line(r)).collect())
 }
@@ -218,7 +231,10 @@ impl ScoreArgs {
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
@@ -228,10 +244,14 @@ pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
     }
     // Stored specs carry an absolute path so `resume` works from any folder.
     if spec.dataset.path.as_os_str() != BUILTIN_DEMO {
-        spec.dataset.path = std::path::absolute(&spec.dataset.path).unwrap_or(spec.dataset.path.clone());
+        spec.dataset.path =
+            std::path::absolute(&spec.dataset.path).unwrap_or(spec.dataset.path.clone());
     }
     if let Some(h) = spec.search.halving() {
-        let most = spec.expand().map(|e| e.configs.iter().map(|c| c.params.epochs).max().unwrap_or(0)).unwrap_or(0);
+        let most = spec
+            .expand()
+            .map(|e| e.configs.iter().map(|c| c.params.epochs).max().unwrap_or(0))
+            .unwrap_or(0);
         if most > 0 && h.min_epochs >= most {
             eprintln!(
                 "gridsweep: warning: {}: search.min_epochs {} ≥ the configurations' epochs ({most}): successive halving has one rung, \
@@ -254,8 +274,16 @@ pub(super) async fn pick_sweep(store: &Store, name: Option<&str>) -> Result<Swee
             store.name(),
             db_hint(store.location())
         ),
-        Pick::Empty => bail!("{} has no sweeps yet (start one with `gridsweep run SPEC{}`)", store.name(), db_hint(store.location())),
-        Pick::Several(names) => bail!("{} has several sweeps; name one: {}", store.name(), names.join(", ")),
+        Pick::Empty => bail!(
+            "{} has no sweeps yet (start one with `gridsweep run SPEC{}`)",
+            store.name(),
+            db_hint(store.location())
+        ),
+        Pick::Several(names) => bail!(
+            "{} has several sweeps; name one: {}",
+            store.name(),
+            names.join(", ")
+        ),
     }
 }
 
@@ -266,7 +294,9 @@ fn with_data_hint(e: anyhow::Error, data_given: bool) -> anyhow::Error {
             || matches!(c.downcast_ref::<sweep::SweepError>(), Some(sweep::SweepError::Data(crate::data::DataError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound)
     });
     if missing && !data_given {
-        e.context("the spec's dataset.path is not there (--data FILE reads the data from another file)")
+        e.context(
+            "the spec's dataset.path is not there (--data FILE reads the data from another file)",
+        )
     } else {
         e
     }
@@ -276,7 +306,8 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
     // A dry run must fail where the run would: data that cannot be read or split is an
     // error (exit 2), not an unknown cost.
-    let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores)).map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
+    let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores))
+        .map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
     let calibration = match &a.calibrate {
         None => None,
         Some(db) => Some(runtime()?.block_on(async {
@@ -286,7 +317,9 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             anyhow::Ok(c?)
         })?),
     };
-    let estimate = calibration.as_ref().map_or(p.seconds, |c| p.calibrated_seconds(c));
+    let estimate = calibration
+        .as_ref()
+        .map_or(p.seconds, |c| p.calibrated_seconds(c));
     let e = &p.expansion;
     if a.json {
         let doc = json!({
@@ -328,7 +361,13 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
 
 /// The plan's summary first, then the configurations, capped unless `list`.
 /// `seconds`: the estimate (the bound's, or the calibrated one).
-fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::plan::Calibration>, seconds: f64, list: bool) {
+fn print_plan(
+    spec: &Spec,
+    p: &sweep::plan::Plan,
+    calibration: Option<&sweep::plan::Calibration>,
+    seconds: f64,
+    list: bool,
+) {
     let e = &p.expansion;
     println!("sweep {}: {} grid rows from {} sub-grid(s), {} distinct configurations, {} distinct trainings",
         spec.name, e.generated, spec.grid.subgrids().len(), e.configs.len(), p.grid_trainings);
@@ -338,12 +377,27 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
             e.duplicates(), e.configs.len() - p.grid_trainings
         );
     }
-    let how = |stratify: bool| if stratify { "stratified by sub-grid, " } else { "" };
+    let how = |stratify: bool| {
+        if stratify {
+            "stratified by sub-grid, "
+        } else {
+            ""
+        }
+    };
     let drawn = match spec.search {
-        Search::Random { n, seed, stratify } | Search::Halving { sample: Some(n), seed, stratify, .. } => {
+        Search::Random { n, seed, stratify }
+        | Search::Halving {
+            sample: Some(n),
+            seed,
+            stratify,
+            ..
+        } => {
             println!(
                 "random sample ({}seed {}): {} of the grid's {} distinct trainings",
-                how(stratify), seed.unwrap_or(spec.seed), p.trainings.min(n), p.grid_trainings
+                how(stratify),
+                seed.unwrap_or(spec.seed),
+                p.trainings.min(n),
+                p.grid_trainings
             );
             true
         }
@@ -357,10 +411,24 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
         _ => false,
     };
     if drawn && p.per_subgrid.len() > 1 {
-        let parts: Vec<String> = p.per_subgrid.iter().enumerate().map(|(g, (n, of))| format!("grid[{g}] {n} of {of}")).collect();
-        println!("  drawn per sub-grid (a training counts in the first sub-grid that gives it): {}", parts.join(", "));
+        let parts: Vec<String> = p
+            .per_subgrid
+            .iter()
+            .enumerate()
+            .map(|(g, (n, of))| format!("grid[{g}] {n} of {of}"))
+            .collect();
+        println!(
+            "  drawn per sub-grid (a training counts in the first sub-grid that gives it): {}",
+            parts.join(", ")
+        );
     }
-    let rungs = |rungs: &[(usize, u32)]| rungs.iter().map(|(n, b)| format!("{n} at {b}")).collect::<Vec<_>>().join(", ");
+    let rungs = |rungs: &[(usize, u32)]| {
+        rungs
+            .iter()
+            .map(|(n, b)| format!("{n} at {b}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match &p.brackets[..] {
         [] => {}
         [(h, r)] => println!(
@@ -378,8 +446,16 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
         }
     }
     println!("{}", spec.score.describe());
-    println!("{} folds each: {} fold-fits", p.folds, p.trainings * p.folds);
-    let time = if seconds < 1.0 { "under a second".to_string() } else { format!("about {}", human_duration(seconds)) };
+    println!(
+        "{} folds each: {} fold-fits",
+        p.folds,
+        p.trainings * p.folds
+    );
+    let time = if seconds < 1.0 {
+        "under a second".to_string()
+    } else {
+        format!("about {}", human_duration(seconds))
+    };
     match calibration {
         None => println!(
             "cost: at most {} of training on {} training rows; {time} with {} job(s) at ~{} GFLOP/s each (early stopping makes it less; --calibrate DB measures it)",
@@ -417,23 +493,35 @@ fn print_plan(spec: &Spec, p: &sweep::plan::Plan, calibration: Option<&sweep::pl
         groups.len(),
         sizes.join(", "),
         if groups.len() > 6 { ", …" } else { "" },
-        groups.first().map(|(k, _)| k.describe()).unwrap_or_default()
+        groups
+            .first()
+            .map(|(k, _)| k.describe())
+            .unwrap_or_default()
     );
     let keys = rank::varying_keys(e.configs.iter().map(|c| c.params_object()));
-    let shown = if list { p.selected.len() } else { p.selected.len().min(PLAN_ROWS) };
+    let shown = if list {
+        p.selected.len()
+    } else {
+        p.selected.len().min(PLAN_ROWS)
+    };
     let mut header = vec!["id".to_string()];
     header.extend(keys.iter().cloned());
     let rows: Vec<Vec<String>> = p.selected[..shown]
         .iter()
         .map(|c| {
             let canon = c.params_object();
-            std::iter::once(c.id.clone()).chain(keys.iter().map(|k| crate::export::param_cell(&canon, k))).collect()
+            std::iter::once(c.id.clone())
+                .chain(keys.iter().map(|k| crate::export::param_cell(&canon, k)))
+                .collect()
         })
         .collect();
     println!();
     print_aligned(&header, &rows, "");
     if shown < p.selected.len() {
-        println!("… and {} more (--list shows all, --json every one with its hyperparameters)", p.selected.len() - shown);
+        println!(
+            "… and {} more (--list shows all, --json every one with its hyperparameters)",
+            p.selected.len() - shown
+        );
     }
 }
 
@@ -447,10 +535,16 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
     let spec = rt.block_on(async {
         let store = Store::open_existing(&a.exec.db.db).await?;
         let row = store.sweep_by_name(&a.name).await?.with_context(|| {
-            format!("no sweep named `{}` in {} (`gridsweep list{}` shows them)", a.name, a.exec.db.db, db_hint(&a.exec.db.db))
+            format!(
+                "no sweep named `{}` in {} (`gridsweep list{}` shows them)",
+                a.name,
+                a.exec.db.db,
+                db_hint(&a.exec.db.db)
+            )
         })?;
         store.close().await;
-        let spec: Spec = serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
+        let spec: Spec =
+            serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
         anyhow::Ok(spec)
     })?;
     execute(spec, &a.exec)
@@ -458,9 +552,20 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
 
 pub fn rerun(a: RerunArgs) -> Result<Outcome> {
     let base = a.spec.as_deref().map(Spec::load).transpose()?;
-    let name = a.new_name.clone().unwrap_or_else(|| format!("{}-{}-{}x{}", a.name, if a.race { "race" } else { "rerun" }, a.top, a.repeats));
+    let name = a.new_name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}-{}x{}",
+            a.name,
+            if a.race { "race" } else { "rerun" },
+            a.top,
+            a.repeats
+        )
+    });
     let search: crate::search::Search = if a.race {
-        serde_json::from_value(json!({"strategy": "race", "prefer": a.prefer.as_deref().unwrap_or("score")})).context("--prefer")?
+        serde_json::from_value(
+            json!({"strategy": "race", "prefer": a.prefer.as_deref().unwrap_or("score")}),
+        )
+        .context("--prefer")?
     } else {
         Default::default()
     };
@@ -472,13 +577,20 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
         let recorded = sweep::ranking::recorded(&store, sweep.id).await?;
         store.close().await;
         let ranked = rank::rank(&recorded.rows, &rule);
-        anyhow::Ok(sweep::rerun::spec(&sweep, &ranked, &rule, a.top, a.repeats, base, &name, search)?)
+        anyhow::Ok(sweep::rerun::spec(
+            &sweep, &ranked, &rule, a.top, a.repeats, base, &name, search,
+        )?)
     })?;
     if !a.exec.quiet {
         println!(
             "{} the best {} of sweep {} as sweep {} ({}-fold × {} repeats: {} folds each{})",
             if a.race { "racing" } else { "rerunning" },
-            spec.grid.subgrids().len(), a.name, spec.name, spec.cv.folds, spec.cv.repeats, spec.cv.total(),
+            spec.grid.subgrids().len(),
+            a.name,
+            spec.name,
+            spec.cv.folds,
+            spec.cv.repeats,
+            spec.cv.total(),
             if a.race { " at most" } else { "" }
         );
     }
@@ -486,14 +598,24 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
 }
 
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
-    let devices = crate::device::workers(&x.device, x.jobs.unwrap_or_else(available_cores), x.jobs_per_device)?;
-    if let Some(note) = oversubscribed(&x.device, x.jobs, x.threads_per_job.unwrap_or(super::THREADS_PER_JOB), available_cores()) {
+    let devices = crate::device::workers(
+        &x.device,
+        x.jobs.unwrap_or_else(available_cores),
+        x.jobs_per_device,
+    )?;
+    if let Some(note) = oversubscribed(
+        &x.device,
+        x.jobs,
+        x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        available_cores(),
+    ) {
         eprintln!("gridsweep: {note}");
     }
     if let Some(p) = &x.precision {
         let mut check = HyperParams::default();
         check.set("precision", &json!(p)).context("--precision")?;
-        spec.fixed.insert("precision".into(), json!(check.precision.name()));
+        spec.fixed
+            .insert("precision".into(), json!(check.precision.name()));
     }
     let settings = sweep::run::Settings {
         devices,
@@ -509,7 +631,13 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mode = reporter::Mode::detect(x.quiet);
     let display = std::thread::spawn(move || reporter::report(mode, rx));
-    let ended = runtime()?.block_on(sweep::run::execute(&spec, &x.db.db, &settings, &tx, &mut |n| eprintln!("gridsweep: {n}")));
+    let ended = runtime()?.block_on(sweep::run::execute(
+        &spec,
+        &x.db.db,
+        &settings,
+        &tx,
+        &mut |n| eprintln!("gridsweep: {n}"),
+    ));
     drop(tx);
     let _ = display.join();
     Ok(match ended? {
@@ -522,7 +650,12 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
 
 /// A note where CPU jobs × threads ask for more cores than the machine has: they then
 /// share the cores, each fold slower, for no more throughput and more memory.
-fn oversubscribed(device: &str, jobs: Option<usize>, threads: usize, cores: usize) -> Option<String> {
+fn oversubscribed(
+    device: &str,
+    jobs: Option<usize>,
+    threads: usize,
+    cores: usize,
+) -> Option<String> {
     let jobs = jobs?;
     (device == "cpu" && jobs * threads > cores).then(|| {
         format!(
@@ -547,10 +680,16 @@ pub fn db_hint(db: &DbLocation) -> String {
 mod oversubscription_tests {
     #[test]
     fn more_jobs_than_cores_is_noted() {
-        assert!(super::oversubscribed("cpu", Some(64), 1, 2).is_some_and(|n| n.contains("--jobs 64") && n.contains("--jobs 2 uses them all")));
-        assert!(super::oversubscribed("cpu", Some(2), 2, 2).is_some_and(|n| n.contains("--jobs 1 uses")));
+        assert!(super::oversubscribed("cpu", Some(64), 1, 2)
+            .is_some_and(|n| n.contains("--jobs 64") && n.contains("--jobs 2 uses them all")));
+        assert!(super::oversubscribed("cpu", Some(2), 2, 2)
+            .is_some_and(|n| n.contains("--jobs 1 uses")));
         assert_eq!(super::oversubscribed("cpu", Some(2), 1, 2), None);
-        assert_eq!(super::oversubscribed("cpu", None, 1, 2), None, "the default is the cores");
+        assert_eq!(
+            super::oversubscribed("cpu", None, 1, 2),
+            None,
+            "the default is the cores"
+        );
         assert_eq!(super::oversubscribed("cuda", Some(8), 1, 2), None);
     }
 }

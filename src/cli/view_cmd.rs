@@ -105,7 +105,10 @@ impl TieArgs {
             prefer: self.prefer.unwrap_or(base.prefer),
         };
         if !(s.confidence > 0.5 && s.confidence < 1.0) {
-            bail!("--confidence {}: expected a probability in (0.5, 1)", s.confidence);
+            bail!(
+                "--confidence {}: expected a probability in (0.5, 1)",
+                s.confidence
+            );
         }
         if !(s.rope >= 0.0 && s.rope.is_finite()) {
             bail!("--rope {}: expected a score difference ≥ 0", s.rope);
@@ -140,7 +143,6 @@ pub struct ExportArgs {
     #[arg(long)]
     pub include_partial: bool,
 }
-
 
 pub fn status(a: StatusArgs) -> Result<Outcome> {
     let rt = runtime()?;
@@ -190,8 +192,15 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
     println!("sweep {name}: {rows}, {} distinct trainings; {} folds — {} done, {} running, {} pending, {} failed",
         s.distinct_trainings, c.total(), c.done, c.running, c.pending, c.failed);
     if let Some(b) = s.best() {
-        println!("best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})", s.ranked.len(),
-            b.config_id, b.score, b.summary.mean_val_accuracy, crate::text::four(b.summary.delta_accuracy), s.rule.describe());
+        println!(
+            "best of {} complete configurations: {} score {:.4} (val {:.4}, Δacc {}; {})",
+            s.ranked.len(),
+            b.config_id,
+            b.score,
+            b.summary.mean_val_accuracy,
+            crate::text::four(b.summary.delta_accuracy),
+            s.rule.describe()
+        );
     }
     if let Some(t) = &s.tie_set {
         println!(
@@ -207,10 +216,24 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
     if let Some(rungs) = &s.rungs {
         // Hyperband's brackets each have their rungs: a bracket column says whose.
         let several = rungs.iter().any(|r| r.bracket > 0);
-        println!("{}", if s.race { "race (stage 0: the first folds, then one fold per stage):" } else if several { "hyperband:" } else { "successive halving:" });
-        let mut header: Vec<String> = ["rung", "configurations", "epochs", "folds done", "promoted"].map(String::from).to_vec();
+        println!(
+            "{}",
+            if s.race {
+                "race (stage 0: the first folds, then one fold per stage):"
+            } else if several {
+                "hyperband:"
+            } else {
+                "successive halving:"
+            }
+        );
+        let mut header: Vec<String> =
+            ["rung", "configurations", "epochs", "folds done", "promoted"]
+                .map(String::from)
+                .to_vec();
         if s.race {
-            header = ["stage", "configurations", "", "folds done", "went on"].map(String::from).to_vec();
+            header = ["stage", "configurations", "", "folds done", "went on"]
+                .map(String::from)
+                .to_vec();
         }
         if several {
             header.insert(0, "bracket".into());
@@ -218,21 +241,25 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
         let table: Vec<Vec<String>> = rungs
             .iter()
             .map(|r| {
-                several.then(|| r.bracket.to_string()).into_iter().chain([
-                    r.rung.to_string(),
-                    r.configurations.to_string(),
-                    r.epochs.map(|e| e.to_string()).unwrap_or_default(),
-                    match (r.folds_done, r.folds) {
-                        (Some(d), Some(n)) => format!("{d} of {n}"),
-                        _ => "all".into(),
-                    },
-                    match (r.promoted, r.folds) {
-                        (Some(p), _) => p.to_string(),
-                        (None, Some(_)) => "(in progress)".into(),
-                        (None, None) if s.race => "(the race's end)".into(),
-                        (None, None) => "(the last rung)".into(),
-                    },
-                ]).collect()
+                several
+                    .then(|| r.bracket.to_string())
+                    .into_iter()
+                    .chain([
+                        r.rung.to_string(),
+                        r.configurations.to_string(),
+                        r.epochs.map(|e| e.to_string()).unwrap_or_default(),
+                        match (r.folds_done, r.folds) {
+                            (Some(d), Some(n)) => format!("{d} of {n}"),
+                            _ => "all".into(),
+                        },
+                        match (r.promoted, r.folds) {
+                            (Some(p), _) => p.to_string(),
+                            (None, Some(_)) => "(in progress)".into(),
+                            (None, None) if s.race => "(the race's end)".into(),
+                            (None, None) => "(the last rung)".into(),
+                        },
+                    ])
+                    .collect()
             })
             .collect();
         print_aligned(&header, &table, "  ");
@@ -256,8 +283,13 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
         }
         println!(
             "worker {}:{} — {} fold(s) running (e.g. {}), last heartbeat {}",
-            w.host, w.pid, w.running, w.example,
-            w.heartbeat_age.map(|a| format!("{a:.0} s ago")).unwrap_or_else(|| "unknown".into())
+            w.host,
+            w.pid,
+            w.running,
+            w.example,
+            w.heartbeat_age
+                .map(|a| format!("{a:.0} s ago"))
+                .unwrap_or_else(|| "unknown".into())
         );
     }
     let remaining = s.remaining();
@@ -273,15 +305,33 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
         println!("no worker is running: {remaining} fold(s) left (`gridsweep resume {name}{db_hint}` continues)");
     } else if s.rate_per_min > 0.0 {
         let eta = match s.eta {
-            Some(e) => format!(", ETA {}{}", human_duration(e), if s.rungs.is_some() { " for the rungs in progress (later rungs are not counted)" } else { "" }),
-            None => format!(", ETA once {} folds have finished", sweep::status::ETA_MIN_FOLDS),
+            Some(e) => format!(
+                ", ETA {}{}",
+                human_duration(e),
+                if s.rungs.is_some() {
+                    " for the rungs in progress (later rungs are not counted)"
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                ", ETA once {} folds have finished",
+                sweep::status::ETA_MIN_FOLDS
+            ),
         };
-        println!("rate {:.1} folds/min over the last {}{eta}", s.rate_per_min, human_duration(s.rate_span));
+        println!(
+            "rate {:.1} folds/min over the last {}{eta}",
+            s.rate_per_min,
+            human_duration(s.rate_span)
+        );
     } else {
         println!("no fold finished in the last 10 minutes");
     }
     for f in &s.failures {
-        println!("failed: {} fold {} (attempts {}): {}", f.config_id, f.fold, f.attempts, f.error);
+        println!(
+            "failed: {} fold {} (attempts {}): {}",
+            f.config_id, f.fold, f.attempts, f.error
+        );
     }
 }
 
@@ -309,11 +359,23 @@ pub fn list(a: ListArgs) -> Result<Outcome> {
     } else if out.is_empty() {
         println!("no sweeps in {}", a.db.db);
     } else {
-        println!("{:<24} {:>8} {:>14} {:>7}  best score", "name", "configs", "folds done", "failed");
+        println!(
+            "{:<24} {:>8} {:>14} {:>7}  best score",
+            "name", "configs", "folds done", "failed"
+        );
         for o in &out {
             let c = &o.counts;
-            println!("{:<24} {:>8} {:>14} {:>7}  {}", o.sweep.name, o.configurations, format!("{}/{}", c.done, c.total()), c.failed,
-                o.best.as_ref().map(|(id, sc)| format!("{sc:.4} ({id})")).unwrap_or_else(|| "-".into()));
+            println!(
+                "{:<24} {:>8} {:>14} {:>7}  {}",
+                o.sweep.name,
+                o.configurations,
+                format!("{}/{}", c.done, c.total()),
+                c.failed,
+                o.best
+                    .as_ref()
+                    .map(|(id, sc)| format!("{sc:.4} ({id})"))
+                    .unwrap_or_else(|| "-".into())
+            );
         }
     }
     Ok(Outcome::Ok)
@@ -384,10 +446,13 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let ranking = recorded.rank(&rule);
     let partitions = ranking.partitions();
     let settings = a.ties.settings(sweep::ranking::tie_settings(&sweep))?;
-    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| sweep::ranking::data_dims(&sweep)).flatten();
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest)
+        .then(|| sweep::ranking::data_dims(&sweep))
+        .flatten();
     let (ties, devices) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
-        let t = sweep::ranking::tie_set(&store, &sweep, &ranking.complete, &rule, &settings, dims).await;
+        let t = sweep::ranking::tie_set(&store, &sweep, &ranking.complete, &rule, &settings, dims)
+            .await;
         let d = store.done_fold_devices(sweep.id).await;
         store.close().await;
         anyhow::Ok((t?, d?))
@@ -397,18 +462,27 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let top = if a.top == 0 { usize::MAX } else { a.top };
     let shown: Vec<&Ranked> = ranking.complete.iter().take(top).collect();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({
-            "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
-            "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial,
-            "subgrid": a.subgrid,
-            "tie_set": ties,
-            "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
-            "done_fold_devices": devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect::<Vec<_>>(),
-            "mixed_paths": crate::device::mixed_paths_note(&devices),
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
+                "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial,
+                "subgrid": a.subgrid,
+                "tie_set": ties,
+                "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
+                "done_fold_devices": devices.iter().map(|(d, n)| json!({"device": d, "folds": n})).collect::<Vec<_>>(),
+                "mixed_paths": crate::device::mixed_paths_note(&devices),
+            }))?
+        );
         return Ok(Outcome::Ok);
     }
-    println!("sweep {}: {} of {} complete; {}", sweep.name, ranking.complete.len(), crate::text::count(ranking.configurations, "configuration", "configurations"), rule.describe());
+    println!(
+        "sweep {}: {} of {} complete; {}",
+        sweep.name,
+        ranking.complete.len(),
+        crate::text::count(ranking.configurations, "configuration", "configurations"),
+        rule.describe()
+    );
     let hint = db_hint(&a.db.db);
     if ranking.complete.is_empty() {
         println!(
@@ -417,7 +491,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             name = sweep.name
         );
     }
-    let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"].map(String::from).to_vec();
+    let mut header: Vec<String> = ["rank", "score", "val acc", "train acc", "Δacc", "id"]
+        .map(String::from)
+        .to_vec();
     if ties.is_some() {
         header.push("tie".into());
     }
@@ -458,7 +534,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     }
     match &ties {
         Some(t) => {
-            let k = sweep::stored_spec(&sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize);
+            let k = sweep::stored_spec(&sweep)
+                .map(|s| s.cv.folds)
+                .unwrap_or(sweep.folds as usize);
             print_tie_set(t, k, &sweep.name, &hint);
         }
         None if !ranking.complete.is_empty() => {
@@ -470,7 +548,10 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         println!("note: {note}");
     }
     if partitions.len() > 1 {
-        let each: Vec<String> = partitions.iter().map(|(p, n)| format!("{n} on `{p}`")).collect();
+        let each: Vec<String> = partitions
+            .iter()
+            .map(|(p, n)| format!("{n} on `{p}`"))
+            .collect();
         println!(
             "note: these configurations were measured on {} partitions of the data ({}; the `split` column): their scores come from \
              different training and validation rows, so this ranking compares different experiments, as the study's combined file did; \
@@ -494,7 +575,16 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         } else {
             println!("\nstill in the search: {} configuration(s) stopped by successive halving at a rung, to be continued, with their scores so far:", group.len());
         }
-        let mut header: Vec<String> = [if race { "folds" } else { "epochs" }, "score", "val acc", "train acc", "id", "state"].map(String::from).to_vec();
+        let mut header: Vec<String> = [
+            if race { "folds" } else { "epochs" },
+            "score",
+            "val acc",
+            "train acc",
+            "id",
+            "state",
+        ]
+        .map(String::from)
+        .to_vec();
         header.extend(keys.iter().cloned());
         let table: Vec<Vec<String>> = group
             .iter()
@@ -502,7 +592,11 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             .map(|p| {
                 let (r, s) = (&p.ranked, &p.ranked.summary);
                 let mut row = vec![
-                    if race { p.folds.to_string() } else { p.epochs.to_string() },
+                    if race {
+                        p.folds.to_string()
+                    } else {
+                        p.epochs.to_string()
+                    },
                     format!("{:.4}", r.score),
                     format!("{:.4}", s.mean_val_accuracy),
                     format!("{:.4}", s.mean_train_accuracy),
@@ -547,21 +641,42 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
     let out: Box<dyn std::io::Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?))
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            ))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let n = match a.format {
-        ExportFormat::HpoCombined => crate::export::hpo_combined(out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref())?,
+        ExportFormat::HpoCombined => crate::export::hpo_combined(
+            out,
+            &x.rows,
+            &x.rule,
+            x.resource.as_ref(),
+            x.ties.as_ref(),
+        )?,
         ExportFormat::CvResults => {
             let columns = sweep::export::cv_columns(&sweep, &x)?;
-            crate::export::cv_results(out, &x.rows, &x.folds, &columns, x.resource.as_ref(), x.ties.as_ref())?
+            crate::export::cv_results(
+                out,
+                &x.rows,
+                &x.folds,
+                &columns,
+                x.resource.as_ref(),
+                x.ties.as_ref(),
+            )?
         }
     };
     if let Some(p) = &a.out {
-        eprintln!("gridsweep: wrote {} of sweep {} to {}", crate::text::count(n, "configuration", "configurations"), sweep.name, p.display());
+        eprintln!(
+            "gridsweep: wrote {} of sweep {} to {}",
+            crate::text::count(n, "configuration", "configurations"),
+            sweep.name,
+            p.display()
+        );
     }
     Ok(Outcome::Ok)
 }

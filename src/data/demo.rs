@@ -57,12 +57,12 @@ pub const DEFAULT_SEED: u64 = 42;
 
 /// Latent class centres: fixed, so that every seed draws from the same problem.
 const CENTRES: [[f64; LATENT]; 6] = [
-    [1.0, 0.6, -0.4, 0.3, 0.0],   // hip hop: danceable, speechy
-    [-0.3, -0.6, 0.8, -0.2, 0.3], // rock: energetic, loud
-    [0.4, 0.0, 0.1, 0.7, -0.3],   // pop
-    [0.2, -0.8, -0.2, -0.6, 0.9], // electronic: instrumental
-    [-0.9, -0.5, 1.3, -0.4, -0.2],// metal: very energetic
-    [-1.3, 1.2, -1.4, 0.0, 0.4],  // classic: acoustic, quiet
+    [1.0, 0.6, -0.4, 0.3, 0.0],    // hip hop: danceable, speechy
+    [-0.3, -0.6, 0.8, -0.2, 0.3],  // rock: energetic, loud
+    [0.4, 0.0, 0.1, 0.7, -0.3],    // pop
+    [0.2, -0.8, -0.2, -0.6, 0.9],  // electronic: instrumental
+    [-0.9, -0.5, 1.3, -0.4, -0.2], // metal: very energetic
+    [-1.3, 1.2, -1.4, 0.0, 0.4],   // classic: acoustic, quiet
 ];
 
 fn sigmoid(x: f64) -> f64 {
@@ -132,7 +132,8 @@ pub fn write_rows(out: &mut impl Write, rows: usize, seed: u64) -> std::io::Resu
         for (j, v) in z.iter_mut().enumerate() {
             *v = CENTRES[class][j] + 0.85 * n();
         }
-        let proj = |i: usize| -> f64 { mixing[i].iter().zip(&z).map(|(a, b)| a * b).sum::<f64>() / 2.0 };
+        let proj =
+            |i: usize| -> f64 { mixing[i].iter().zip(&z).map(|(a, b)| a * b).sum::<f64>() / 2.0 };
         let mut f = [0.0f64; 19];
         f[0] = sigmoid(1.2 * z[0] + 0.3 * n()); // Danceability in (0, 1)
         f[1] = sigmoid(1.1 * z[2] - 0.5 * z[1] + 0.4 * n()); // Energy
@@ -141,7 +142,11 @@ pub fn write_rows(out: &mut impl Write, rows: usize, seed: u64) -> std::io::Resu
         f[3] = f[3].min(1.0);
         f[4] = (0.08 * (0.9 * z[0] + 0.5 * n()).exp()).min(0.95); // Speechiness: skewed
         f[5] = sigmoid(2.0 * z[1] - 0.5 + 0.6 * n()).powf(1.5); // Acousticness
-        f[6] = if z[4] + 0.5 * n() > 0.8 { sigmoid(2.0 * z[4] + n()) } else { 0.0 }; // Instrumentalness: zero-inflated
+        f[6] = if z[4] + 0.5 * n() > 0.8 {
+            sigmoid(2.0 * z[4] + n())
+        } else {
+            0.0
+        }; // Instrumentalness: zero-inflated
         f[7] = (0.1 + 0.1 * n().abs() + 0.05 * proj(7)).clamp(0.01, 1.0); // Liveness
         f[8] = sigmoid(0.8 * z[3] + 0.3 * z[0] + 0.5 * n()); // Valence
         f[9] = (120.0 + 12.0 * proj(9) + 25.0 * n()).max(40.0); // Tempo
@@ -152,7 +157,13 @@ pub fn write_rows(out: &mut impl Write, rows: usize, seed: u64) -> std::io::Resu
         f[13] = (f[12] * 0.03 * (0.5 * n()).exp()).round(); // Comments
         f[14] = (8e6 * (1.2 * pop + 0.3 * proj(14) + 0.6 * n()).exp()).round(); // Stream
         f[15] = ((sigmoid(0.7 * z[0] + 0.5 * z[2] + n()) * 2000.0).floor()).min(1999.0); // Artist_encoded
-        f[16] = if proj(16) + 0.8 * n() > 0.9 { 1.0 } else if proj(16) + n() < -1.2 { 2.0 } else { 0.0 };
+        f[16] = if proj(16) + 0.8 * n() > 0.9 {
+            1.0
+        } else if proj(16) + n() < -1.2 {
+            2.0
+        } else {
+            0.0
+        };
         f[17] = if z[3] + n() > -0.3 { 1.0 } else { 0.0 };
         f[18] = if pop + 0.5 * n() > -0.5 { 1.0 } else { 0.0 };
 

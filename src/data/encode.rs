@@ -94,7 +94,12 @@ pub struct Unseen {
 
 impl Encoder {
     /// Learns each text column's categories from the rows `rows` (the training part).
-    pub fn fit(names: &[String], columns: &[RawColumn], rows: &[usize], ordinal: &dyn Fn(&str) -> bool) -> Encoder {
+    pub fn fit(
+        names: &[String],
+        columns: &[RawColumn],
+        rows: &[usize],
+        ordinal: &dyn Fn(&str) -> bool,
+    ) -> Encoder {
         let columns = names
             .iter()
             .zip(columns)
@@ -115,7 +120,10 @@ impl Encoder {
                         }
                     }
                 };
-                ColumnCode { name: name.clone(), code }
+                ColumnCode {
+                    name: name.clone(),
+                    code,
+                }
             })
             .collect();
         Encoder { columns }
@@ -128,7 +136,9 @@ impl Encoder {
         for c in &self.columns {
             match &c.code {
                 Code::Numeric | Code::Ordinal { .. } => out.push(c.name.clone()),
-                Code::Onehot { categories } => out.extend(categories.iter().map(|v| format!("{}={v}", c.name))),
+                Code::Onehot { categories } => {
+                    out.extend(categories.iter().map(|v| format!("{}={v}", c.name)))
+                }
             }
         }
         out
@@ -140,8 +150,16 @@ impl Encoder {
             .iter()
             .filter_map(|c| match &c.code {
                 Code::Numeric => None,
-                Code::Onehot { categories } => Some(format!("{} one-hot ({} categories)", c.name, categories.len())),
-                Code::Ordinal { categories } => Some(format!("{} ordinal ({} categories)", c.name, categories.len())),
+                Code::Onehot { categories } => Some(format!(
+                    "{} one-hot ({} categories)",
+                    c.name,
+                    categories.len()
+                )),
+                Code::Ordinal { categories } => Some(format!(
+                    "{} ordinal ({} categories)",
+                    c.name,
+                    categories.len()
+                )),
             })
             .collect()
     }
@@ -158,7 +176,13 @@ impl Encoder {
                     (Code::Numeric, RawColumn::Numeric(v)) => data.push(v[r]),
                     (Code::Onehot { categories }, RawColumn::Text(v)) => {
                         let hit = lookup(categories, v[r].as_deref(), strict, &c.name, r)?;
-                        data.extend((0..categories.len()).map(|i| if Some(i) == hit { 1.0 } else { 0.0 }));
+                        data.extend((0..categories.len()).map(|i| {
+                            if Some(i) == hit {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }));
                     }
                     (Code::Ordinal { categories }, RawColumn::Text(v)) => {
                         let hit = lookup(categories, v[r].as_deref(), strict, &c.name, r)?;
@@ -167,7 +191,9 @@ impl Encoder {
                     // The reader classifies columns by the encoder's codes, so the
                     // kinds always agree; a numeric value in a text slot is missing.
                     (Code::Numeric, RawColumn::Text(_)) => data.push(f64::NAN),
-                    (Code::Onehot { categories }, RawColumn::Numeric(_)) => data.extend(std::iter::repeat_n(0.0, categories.len())),
+                    (Code::Onehot { categories }, RawColumn::Numeric(_)) => {
+                        data.extend(std::iter::repeat_n(0.0, categories.len()))
+                    }
                     (Code::Ordinal { .. }, RawColumn::Numeric(_)) => data.push(f64::NAN),
                 }
             }
@@ -176,11 +202,21 @@ impl Encoder {
     }
 }
 
-fn lookup(categories: &[String], value: Option<&str>, strict: bool, column: &str, row: usize) -> Result<Option<usize>, Unseen> {
+fn lookup(
+    categories: &[String],
+    value: Option<&str>,
+    strict: bool,
+    column: &str,
+    row: usize,
+) -> Result<Option<usize>, Unseen> {
     let Some(v) = value else { return Ok(None) };
     match categories.binary_search_by(|c| c.as_str().cmp(v)) {
         Ok(i) => Ok(Some(i)),
-        Err(_) if strict => Err(Unseen { column: column.into(), row, value: v.into() }),
+        Err(_) if strict => Err(Unseen {
+            column: column.into(),
+            row,
+            value: v.into(),
+        }),
         Err(_) => Ok(None),
     }
 }
@@ -204,9 +240,19 @@ mod tests {
         let e = Encoder::fit(&names, &cols, &[0, 1, 2], &|_| false);
         assert_eq!(e.feature_names(), ["x", "colour=green", "colour=red"]);
         let m = e.transform(&cols, false).unwrap();
-        assert_eq!(m.data, [1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 3.0, 0.0, 0.0, 4.0, 0.0, 0.0]);
+        assert_eq!(
+            m.data,
+            [1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 3.0, 0.0, 0.0, 4.0, 0.0, 0.0]
+        );
         let err = e.transform(&cols, true).unwrap_err();
-        assert_eq!(err, Unseen { column: "colour".into(), row: 3, value: "blue".into() });
+        assert_eq!(
+            err,
+            Unseen {
+                column: "colour".into(),
+                row: 3,
+                value: "blue".into()
+            }
+        );
     }
 
     #[test]

@@ -36,22 +36,36 @@ pub struct FeatureRows {
 /// training. A missing feature, or (unless `ignore_extra`) an unknown column, is refused
 /// with both lists named.
 pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, DataError> {
-    let bytes = std::fs::read(file).map_err(|source| DataError::Io { file: file.into(), source })?;
+    let bytes = std::fs::read(file).map_err(|source| DataError::Io {
+        file: file.into(),
+        source,
+    })?;
     check_text(file, &bytes)?;
     let delimiter = req.read.delimiter_for(&bytes);
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes.as_slice());
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter)
+        .from_reader(bytes.as_slice());
     let headers = super::read::header_names(file, &mut rdr)?;
-    let features: Vec<&str> = req.encoder.columns.iter().map(|c| c.name.as_str()).collect();
-    let id_col = match req.id_column {
-        Some(id) => Some(headers.iter().position(|h| h == id).ok_or_else(|| DataError::MissingColumn {
-            file: file.into(),
-            column: id.into(),
-            what: "the --id-column",
-            columns: headers.join(", "),
-            hint: separator_hint(&headers, delimiter),
-        })?),
-        None => None,
-    };
+    let features: Vec<&str> = req
+        .encoder
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let id_col =
+        match req.id_column {
+            Some(id) => Some(headers.iter().position(|h| h == id).ok_or_else(|| {
+                DataError::MissingColumn {
+                    file: file.into(),
+                    column: id.into(),
+                    what: "the --id-column",
+                    columns: headers.join(", "),
+                    hint: separator_hint(&headers, delimiter),
+                }
+            })?),
+            None => None,
+        };
     let label_col = match req.label_column {
         Some((label, required)) => match headers.iter().position(|h| h == label) {
             Some(i) => Some(i),
@@ -68,7 +82,11 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
         },
         None => None,
     };
-    let missing: Vec<String> = features.iter().filter(|f| !headers.iter().any(|h| h == *f)).map(|f| f.to_string()).collect();
+    let missing: Vec<String> = features
+        .iter()
+        .filter(|f| !headers.iter().any(|h| h == *f))
+        .map(|f| f.to_string())
+        .collect();
     let unexpected: Vec<String> = headers
         .iter()
         .filter(|h| {
@@ -81,16 +99,26 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
         .cloned()
         .collect();
     if !missing.is_empty() || (!unexpected.is_empty() && !req.ignore_extra) {
-        return Err(DataError::Columns { file: file.into(), missing, unexpected: if req.ignore_extra { vec![] } else { unexpected } });
+        return Err(DataError::Columns {
+            file: file.into(),
+            missing,
+            unexpected: if req.ignore_extra { vec![] } else { unexpected },
+        });
     }
-    let cols: Vec<usize> = features.iter().map(|f| headers.iter().position(|h| h == f).unwrap_or(0)).collect();
+    let cols: Vec<usize> = features
+        .iter()
+        .map(|f| headers.iter().position(|h| h == f).unwrap_or(0))
+        .collect();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); cols.len()];
     let mut ids = id_col.map(|_| Vec::new());
     let mut labels = label_col.map(|_| Vec::new());
     let mut lines = Vec::new();
     let mut lines_at = LineCounter::new(&bytes);
     let mut record = csv::StringRecord::new();
-    while rdr.read_record(&mut record).map_err(|e| csv_error_at(file, e, &mut lines_at))? {
+    while rdr
+        .read_record(&mut record)
+        .map_err(|e| csv_error_at(file, e, &mut lines_at))?
+    {
         lines.push(lines_at.line(record.position()));
         for (j, &c) in cols.iter().enumerate() {
             cells[j].push(record.get(c).unwrap_or("").to_string());
@@ -110,18 +138,31 @@ pub fn load_features(file: &Path, req: FeatureRequest) -> Result<FeatureRows, Da
             .iter()
             .find(|c| c.name == u.column)
             .map(|c| match &c.code {
-                encode::Code::Onehot { categories } | encode::Code::Ordinal { categories } => categories.join(", "),
+                encode::Code::Onehot { categories } | encode::Code::Ordinal { categories } => {
+                    categories.join(", ")
+                }
                 encode::Code::Numeric => String::new(),
             })
             .unwrap_or_default();
-        DataError::UnseenCategory { file: file.into(), line: lines[u.row], column: u.column, value: u.value, known }
+        DataError::UnseenCategory {
+            file: file.into(),
+            line: lines[u.row],
+            column: u.column,
+            value: u.value,
+            known,
+        }
     })?;
     Ok(FeatureRows { x, ids, labels })
 }
 
 /// The cells of each of the model's input columns, read as the model reads that column
 /// (numbers stay numbers: a text cell in one is an error naming it).
-fn raw_columns(file: &Path, req: &FeatureRequest, cells: Vec<Vec<String>>, lines: &[u64]) -> Result<Vec<RawColumn>, DataError> {
+fn raw_columns(
+    file: &Path,
+    req: &FeatureRequest,
+    cells: Vec<Vec<String>>,
+    lines: &[u64],
+) -> Result<Vec<RawColumn>, DataError> {
     req.encoder
         .columns
         .iter()
@@ -134,16 +175,49 @@ fn raw_columns(file: &Path, req: &FeatureRequest, cells: Vec<Vec<String>>, lines
             };
             // The advice of a training-time error (--encode) is not predict's to take:
             // the model fixed how each column is read.
-            let col = read_column(file, &c.name, col, lines, req.read, encoding).map_err(|e| match e {
-                DataError::NotNumeric { file, line, column, value } => DataError::NotNumericForModel { file, line, column, value },
-                DataError::DecimalComma { file, line, column, value, .. } => DataError::DecimalComma { file, line, column, value, in_spec: false },
-                e => e,
-            })?;
+            let col =
+                read_column(file, &c.name, col, lines, req.read, encoding).map_err(
+                    |e| match e {
+                        DataError::NotNumeric {
+                            file,
+                            line,
+                            column,
+                            value,
+                        } => DataError::NotNumericForModel {
+                            file,
+                            line,
+                            column,
+                            value,
+                        },
+                        DataError::DecimalComma {
+                            file,
+                            line,
+                            column,
+                            value,
+                            ..
+                        } => DataError::DecimalComma {
+                            file,
+                            line,
+                            column,
+                            value,
+                            in_spec: false,
+                        },
+                        e => e,
+                    },
+                )?;
             // A column the model reads as numbers must be numbers here too.
             match (&c.code, &col) {
                 (encode::Code::Numeric, RawColumn::Text(v)) => {
-                    let r = v.iter().position(|x| x.as_deref().is_some_and(|x| req.read.number(x).is_none())).unwrap_or(0);
-                    Err(DataError::NotNumericForModel { file: file.into(), line: lines[r], column: c.name.clone(), value: v[r].clone().unwrap_or_default() })
+                    let r = v
+                        .iter()
+                        .position(|x| x.as_deref().is_some_and(|x| req.read.number(x).is_none()))
+                        .unwrap_or(0);
+                    Err(DataError::NotNumericForModel {
+                        file: file.into(),
+                        line: lines[r],
+                        column: c.name.clone(),
+                        value: v[r].clone().unwrap_or_default(),
+                    })
                 }
                 _ => Ok(col),
             }

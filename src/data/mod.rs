@@ -10,15 +10,15 @@
 pub mod demo;
 pub mod encode;
 mod features;
-mod read;
 pub mod numpy_rng;
 pub mod partition;
 pub mod preprocess;
+mod read;
 pub mod split;
 
 pub use features::{load_features, FeatureRequest, FeatureRows};
-pub use read::{fingerprint, load, read_source};
 use read::describe_mismatch;
+pub use read::{fingerprint, load, read_source};
 
 use encode::{Encoder, Encoding, RawColumn};
 use serde::{Deserialize, Serialize};
@@ -158,10 +158,14 @@ impl DatasetSpec {
             return Err(DataError::BadOption {
                 key: "decimal_comma",
                 value: "true".into(),
-                expected: "a delimiter other than `,` (a comma cannot separate fields and decimals)",
+                expected:
+                    "a delimiter other than `,` (a comma cannot separate fields and decimals)",
             });
         }
-        Ok(ReadOptions { delimiter, decimal_comma: self.decimal_comma })
+        Ok(ReadOptions {
+            delimiter,
+            decimal_comma: self.decimal_comma,
+        })
     }
 }
 
@@ -194,13 +198,20 @@ impl ReadOptions {
                 }
             }
         }
-        counts.iter().fold((b',', 0), |best, c| if c.1 > best.1 { *c } else { best }).0
+        counts
+            .iter()
+            .fold((b',', 0), |best, c| if c.1 > best.1 { *c } else { best })
+            .0
     }
 
     /// A number, with a decimal comma where the option says so.
     fn number(&self, cell: &str) -> Option<f64> {
         let t = cell.trim();
-        let v = if self.decimal_comma && !t.contains('.') { t.replace(',', ".").parse::<f64>() } else { t.parse::<f64>() };
+        let v = if self.decimal_comma && !t.contains('.') {
+            t.replace(',', ".").parse::<f64>()
+        } else {
+            t.parse::<f64>()
+        };
         v.ok().filter(|v| v.is_finite())
     }
 }
@@ -209,7 +220,12 @@ impl ReadOptions {
 pub(super) fn looks_like_decimal_comma(cell: &str) -> bool {
     let t = cell.trim().trim_start_matches(['-', '+']);
     match t.split_once(',') {
-        Some((a, b)) => !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit()),
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
         None => false,
     }
 }
@@ -271,7 +287,11 @@ pub enum DataError {
     #[error("{file}: {message}")]
     Selection { file: PathBuf, message: String },
     #[error("{file}: the columns do not match the model's features: {}{}", describe_mismatch(missing, unexpected), if unexpected.is_empty() { "" } else { " (--ignore-extra leaves extra columns out; --id-column COLUMN carries an id column into the predictions)" })]
-    Columns { file: PathBuf, missing: Vec<String>, unexpected: Vec<String> },
+    Columns {
+        file: PathBuf,
+        missing: Vec<String>,
+        unexpected: Vec<String>,
+    },
     #[error("{file}: {message}")]
     TooFewRows { file: PathBuf, message: String },
     #[error("{file}: feature column `{column}` has no values in the training part; drop it")]
@@ -365,19 +385,30 @@ impl Dataset {
         let ordinal = |name: &str| spec.encode.get(name) == Some(&Encoding::Ordinal);
         self.encoder = Encoder::fit(&self.input_columns, &self.raw, rows, &ordinal);
         // Never strict here: a category the training part lacks reads as none.
-        self.x = self.encoder.transform(&self.raw, false).unwrap_or_else(|_| Matrix::new(0, 0, Vec::new()));
+        self.x = self
+            .encoder
+            .transform(&self.raw, false)
+            .unwrap_or_else(|_| Matrix::new(0, 0, Vec::new()));
         self.feature_names = self.encoder.feature_names();
     }
 
     /// One line for headers: how many features, which columns are text, which left out.
     pub fn describe_features(&self) -> String {
-        let mut s = format!("{} features from {} columns", self.feature_names.len(), self.input_columns.len());
+        let mut s = format!(
+            "{} features from {} columns",
+            self.feature_names.len(),
+            self.input_columns.len()
+        );
         let text = self.encoder.describe_text();
         if !text.is_empty() {
             s += &format!(" (text: {})", text.join(", "));
         }
         if !self.excluded.is_empty() {
-            let ex: Vec<String> = self.excluded.iter().map(|(c, why)| format!("`{c}` ({why})")).collect();
+            let ex: Vec<String> = self
+                .excluded
+                .iter()
+                .map(|(c, why)| format!("`{c}` ({why})"))
+                .collect();
             s += &format!("; not features: {}", ex.join(", "));
         }
         s
@@ -444,7 +475,11 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
     // The rows in the order the splits see them, and the labels they stratify on.
     let all: Vec<usize> = match spec.preshuffle {
         Some(s) => {
-            let s = u32::try_from(s).map_err(|_| DataError::BadOption { key: "preshuffle", value: s.to_string(), expected: "an integer in [0, 2^32) (NumPy's RandomState seeds)" })?;
+            let s = u32::try_from(s).map_err(|_| DataError::BadOption {
+                key: "preshuffle",
+                value: s.to_string(),
+                expected: "an integer in [0, 2^32) (NumPy's RandomState seeds)",
+            })?;
             split::preshuffle(dataset.y.len(), s)
         }
         None => (0..dataset.y.len()).collect(),
@@ -464,9 +499,17 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
         split::SplitError::ClassTooSmall { class, rows } => {
             let class = class_of_stratum(class);
             let name = &dataset.class_names[class];
-            let others: Vec<&str> = dataset.class_names.iter().filter(|c| *c != name).map(String::as_str).collect();
+            let others: Vec<&str> = dataset
+                .class_names
+                .iter()
+                .filter(|c| *c != name)
+                .map(String::as_str)
+                .collect();
             let counts = if after_test {
-                format!("{} row(s) in the file, {rows} left after the test split", in_file[class])
+                format!(
+                    "{} row(s) in the file, {rows} left after the test split",
+                    in_file[class]
+                )
             } else {
                 format!("{rows} row(s) in the file")
             };
@@ -476,12 +519,17 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
                 others.join(",")
             ))
         }
-        other => too_few(format!("{step} split: {}", other.describe(&dataset.class_names))),
+        other => too_few(format!(
+            "{step} split: {}",
+            other.describe(&dataset.class_names)
+        )),
     };
     // As the study: train_test_split(random_state=seed) twice, each with a fresh generator.
-    let (rest, test) = split::stratified_split(&all, &strata, spec.test_fraction, seed).map_err(|e| small_class(e, "test", false))?;
-    let (train, validation) = split::stratified_split(&rest, &strata, spec.validation_fraction, seed)
-        .map_err(|e| small_class(e, "validation", true))?;
+    let (rest, test) = split::stratified_split(&all, &strata, spec.test_fraction, seed)
+        .map_err(|e| small_class(e, "test", false))?;
+    let (train, validation) =
+        split::stratified_split(&rest, &strata, spec.validation_fraction, seed)
+            .map_err(|e| small_class(e, "validation", true))?;
     let mut prepared = Prepared {
         dataset,
         train,
@@ -493,10 +541,16 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
     let train = prepared.train.clone();
     prepared.dataset.encode_with(&train, spec);
     let train_counts = counts(&prepared.train_y(), k);
-    let fewest = train_counts.iter().enumerate().min_by_key(|(_, n)| **n).map(|(c, n)| (c, *n));
+    let fewest = train_counts
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, n)| **n)
+        .map(|(c, n)| (c, *n));
     if let Some((c, n)) = fewest.filter(|(_, n)| *n < folds) {
         if train_counts.iter().all(|&n| n < folds) {
-            return Err(too_few(format!("every label has fewer rows in the training part than the {folds} folds")));
+            return Err(too_few(format!(
+                "every label has fewer rows in the training part than the {folds} folds"
+            )));
         }
         // scikit-learn's StratifiedKFold warns and goes on; so do we.
         prepared.warnings.push(format!(
@@ -505,7 +559,9 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
             prepared.dataset.class_names[c], in_file[c]
         ));
     }
-    prepared.warnings.extend(id_like_columns(&prepared.dataset, spec));
+    prepared
+        .warnings
+        .extend(id_like_columns(&prepared.dataset, spec));
     Ok(prepared)
 }
 
@@ -515,12 +571,17 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
 fn id_like_columns(d: &Dataset, spec: &DatasetSpec) -> Vec<String> {
     let mut out = Vec::new();
     for (name, col) in d.input_columns.iter().zip(&d.raw) {
-        let RawColumn::Text(cells) = col else { continue };
+        let RawColumn::Text(cells) = col else {
+            continue;
+        };
         if spec.encode.contains_key(name) {
             continue; // the user chose its encoding
         }
         let present: Vec<&String> = cells.iter().flatten().collect();
-        let distinct = present.iter().collect::<std::collections::HashSet<_>>().len();
+        let distinct = present
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         if distinct >= 20 && distinct * 10 >= present.len() * 9 {
             out.push(format!(
                 "column `{name}` is text with {distinct} different values in {} rows (an id?): one-hot encoding turns it into \

@@ -67,7 +67,11 @@ impl RandomState {
 
     /// `RandomState.choice(a, size, replace=False)`.
     pub fn choice_without_replacement<T: Clone>(&mut self, a: &[T], size: usize) -> Vec<T> {
-        self.permutation(a.len()).into_iter().take(size).map(|i| a[i].clone()).collect()
+        self.permutation(a.len())
+            .into_iter()
+            .take(size)
+            .map(|i| a[i].clone())
+            .collect()
     }
 }
 
@@ -78,8 +82,14 @@ mod tests {
     #[test]
     fn matches_numpy() {
         // np.random.RandomState(42).permutation(10)
-        assert_eq!(RandomState::new(42).permutation(10), vec![8, 1, 5, 0, 7, 2, 9, 4, 3, 6]);
+        assert_eq!(
+            RandomState::new(42).permutation(10),
+            vec![8, 1, 5, 0, 7, 2, 9, 4, 3, 6]
+        );
         // np.random.RandomState(0).permutation(7)
-        assert_eq!(RandomState::new(0).permutation(7), vec![6, 2, 1, 3, 0, 5, 4]);
+        assert_eq!(
+            RandomState::new(0).permutation(7),
+            vec![6, 2, 1, 3, 0, 5, 4]
+        );
     }
 }

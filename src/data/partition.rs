@@ -36,7 +36,14 @@ pub struct Partition {
 }
 
 /// The keys a `"split"` object accepts.
-pub const KEYS: [&str; 6] = ["preshuffle", "seed", "splitter", "stratify", "test_fraction", "validation_fraction"];
+pub const KEYS: [&str; 6] = [
+    "preshuffle",
+    "seed",
+    "splitter",
+    "stratify",
+    "test_fraction",
+    "validation_fraction",
+];
 
 impl Partition {
     /// The partition a spec's `dataset` and `cv.splitter` give.
@@ -55,7 +62,13 @@ impl Partition {
     /// and says what it expected.
     pub fn over(base: &Partition, split: &Value) -> Result<Partition, (String, String)> {
         let Value::Object(obj) = split else {
-            return Err((String::new(), format!("expected an object of split keys ({}), got {split}", KEYS.join(", "))));
+            return Err((
+                String::new(),
+                format!(
+                    "expected an object of split keys ({}), got {split}",
+                    KEYS.join(", ")
+                ),
+            ));
         };
         let mut full: Map<String, Value> = match serde_json::to_value(base) {
             Ok(Value::Object(m)) => m,
@@ -67,27 +80,35 @@ impl Partition {
             }
             full.insert(k.clone(), v.clone());
         }
-        let p: Partition = serde_json::from_value(Value::Object(full)).map_err(|e| (String::new(), e.to_string()))?;
+        let p: Partition = serde_json::from_value(Value::Object(full))
+            .map_err(|e| (String::new(), e.to_string()))?;
         p.check()?;
         Ok(p)
     }
 
     /// A stored (full) partition, as a configuration's hyperparameters hold it.
     pub fn from_stored(v: &Value) -> Result<Partition, String> {
-        let p: Partition = serde_json::from_value(v.clone()).map_err(|e| format!("expected a full split object ({}): {e}", KEYS.join(", ")))?;
+        let p: Partition = serde_json::from_value(v.clone())
+            .map_err(|e| format!("expected a full split object ({}): {e}", KEYS.join(", ")))?;
         p.check().map_err(|(k, m)| format!("{k}: {m}"))?;
         Ok(p)
     }
 
     fn check(&self) -> Result<(), (String, String)> {
-        for (key, v) in [("test_fraction", self.test_fraction), ("validation_fraction", self.validation_fraction)] {
+        for (key, v) in [
+            ("test_fraction", self.test_fraction),
+            ("validation_fraction", self.validation_fraction),
+        ] {
             if !(v > 0.0 && v < 1.0) {
                 return Err((key.into(), format!("{v}: expected a fraction in (0, 1)")));
             }
         }
         if let Some(s) = self.preshuffle {
             if u32::try_from(s).is_err() {
-                return Err(("preshuffle".into(), format!("{s}: expected an integer in [0, 2^32) (NumPy's RandomState seeds)")));
+                return Err((
+                    "preshuffle".into(),
+                    format!("{s}: expected an integer in [0, 2^32) (NumPy's RandomState seeds)"),
+                ));
             }
         }
         Ok(())
@@ -117,7 +138,11 @@ impl Partition {
             None => "spec".into(),
             Some(Err(_)) => stored.map(Value::to_string).unwrap_or_default(),
             Some(Ok(p)) => {
-                let mut parts = vec![format!("t{}", p.test_fraction), format!("v{}", p.validation_fraction), format!("s{}", p.seed)];
+                let mut parts = vec![
+                    format!("t{}", p.test_fraction),
+                    format!("v{}", p.validation_fraction),
+                    format!("s{}", p.seed),
+                ];
                 parts.extend(p.preshuffle.map(|s| format!("pre{s}")));
                 parts.push(match p.stratify {
                     Stratify::Labels => "labels".into(),
@@ -134,7 +159,10 @@ impl Partition {
 
     /// A short description: "test 0.3, validation 0.3 of the rest, seed 42, pre-shuffled (42), one-hot strata, KFold".
     pub fn describe(&self) -> String {
-        let mut parts = vec![format!("test {}, validation {} of the rest, seed {}", self.test_fraction, self.validation_fraction, self.seed)];
+        let mut parts = vec![format!(
+            "test {}, validation {} of the rest, seed {}",
+            self.test_fraction, self.validation_fraction, self.seed
+        )];
         if let Some(s) = self.preshuffle {
             parts.push(format!("pre-shuffled ({s})"));
         }
@@ -166,7 +194,11 @@ mod tests {
         assert_eq!(p.validation_fraction, base().validation_fraction);
         assert_eq!(p.splitter, Splitter::Kfold);
         assert_eq!(Partition::from_stored(&p.to_value()).unwrap(), p);
-        assert_eq!(Partition::over(&p, &p.to_value()).unwrap(), p, "a resolved split resolves to itself");
+        assert_eq!(
+            Partition::over(&p, &p.to_value()).unwrap(),
+            p,
+            "a resolved split resolves to itself"
+        );
     }
 
     #[test]

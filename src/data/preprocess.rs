@@ -46,13 +46,20 @@ impl KnnImputer {
     pub fn fit(x: &Matrix, k: usize) -> Result<Self, usize> {
         let mut col_means = Vec::with_capacity(x.cols);
         for c in 0..x.cols {
-            let (s, n) = x.column(c).filter(|v| !v.is_nan()).fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+            let (s, n) = x
+                .column(c)
+                .filter(|v| !v.is_nan())
+                .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
             if n == 0 {
                 return Err(c);
             }
             col_means.push(s / n as f64);
         }
-        Ok(KnnImputer { k, fit: x.clone(), col_means })
+        Ok(KnnImputer {
+            k,
+            fit: x.clone(),
+            col_means,
+        })
     }
 
     pub fn transform(&self, x: &Matrix) -> Matrix {
@@ -62,7 +69,9 @@ impl KnnImputer {
             if !row.iter().any(|v| v.is_nan()) {
                 continue;
             }
-            let dist: Vec<f64> = (0..self.fit.rows).map(|f| nan_euclidean(row, self.fit.row(f))).collect();
+            let dist: Vec<f64> = (0..self.fit.rows)
+                .map(|f| nan_euclidean(row, self.fit.row(f)))
+                .collect();
             for (c, cell) in row.iter().enumerate() {
                 if !cell.is_nan() {
                     continue;
@@ -100,7 +109,10 @@ const BOUNDS_THRESHOLD: f64 = 1e-7;
 /// ppf(1 − (1e-7 − eps)), computed once (they were a third of preprocessing time).
 static CLIP_BOUNDS: std::sync::LazyLock<(f64, f64)> = std::sync::LazyLock::new(|| {
     let eps = f64::EPSILON;
-    (norm_ppf(BOUNDS_THRESHOLD - eps), norm_ppf(1.0 - (BOUNDS_THRESHOLD - eps)))
+    (
+        norm_ppf(BOUNDS_THRESHOLD - eps),
+        norm_ppf(1.0 - (BOUNDS_THRESHOLD - eps)),
+    )
 });
 
 /// `QuantileTransformer(n_quantiles=1000, output_distribution="normal")`.
@@ -167,10 +179,35 @@ pub fn norm_ppf(p: f64) -> f64 {
     // Acklam's rational approximation as the starting point (relative error < 1.2e-9).
     // The coefficients as published (more digits than f64 keeps: the nearest f64 is meant).
     #[allow(clippy::excessive_precision)]
-    const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00];
-    const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
-    const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549671010285398e+00, 4.374664141464968e+00, 2.938163982698783e+00];
-    const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+    const A: [f64; 6] = [
+        -3.969683028665376e+01,
+        2.209460984245205e+02,
+        -2.759285104469687e+02,
+        1.383577518672690e+02,
+        -3.066479806614716e+01,
+        2.506628277459239e+00,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e+01,
+        1.615858368580409e+02,
+        -1.556989798598866e+02,
+        6.680131188771972e+01,
+        -1.328068155288572e+01,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e+00,
+        -2.549671010285398e+00,
+        4.374664141464968e+00,
+        2.938163982698783e+00,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-03,
+        3.224671290700398e-01,
+        2.445134137142996e+00,
+        3.754408661907416e+00,
+    ];
     let plow = 0.02425;
     let mut x = if p < plow {
         let q = (-2.0 * p.ln()).sqrt();
@@ -219,7 +256,10 @@ impl QuantileTransformer {
                 q
             })
             .collect();
-        QuantileTransformer { references, quantiles }
+        QuantileTransformer {
+            references,
+            quantiles,
+        }
     }
 
     pub fn transform_value(&self, feature: usize, v: f64) -> f64 {
@@ -258,7 +298,8 @@ impl QuantileTransformer {
         for c in 0..x.cols {
             let (neg_q, neg_r) = self.reversed(c);
             for r in 0..x.rows {
-                out.data[r * x.cols + c] = self.transform_with(c, x.data[r * x.cols + c], &neg_q, &neg_r);
+                out.data[r * x.cols + c] =
+                    self.transform_with(c, x.data[r * x.cols + c], &neg_q, &neg_r);
             }
         }
         out
@@ -280,10 +321,16 @@ impl MinMaxScaler {
             let (dmin, dmax) = x
                 .column(c)
                 .filter(|v| !v.is_nan())
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
             let range = dmax - dmin;
             // _handle_zeros_in_scale: a constant column gets scale (hi − lo) / 1.
-            let range = if range == 0.0 || !range.is_finite() { 1.0 } else { range };
+            let range = if range == 0.0 || !range.is_finite() {
+                1.0
+            } else {
+                range
+            };
             let s = (hi - lo) / range;
             scale.push(s);
             min.push(lo - if dmin.is_finite() { dmin } else { 0.0 } * s);
@@ -317,15 +364,27 @@ impl Preprocessor {
     pub fn fit(x: &Matrix) -> Result<Self, usize> {
         let imputer = KnnImputer::fit(x, 5)?;
         let has_missing = x.data.iter().any(|v| v.is_nan());
-        let imputed = if has_missing { imputer.transform(x) } else { x.clone() };
+        let imputed = if has_missing {
+            imputer.transform(x)
+        } else {
+            x.clone()
+        };
         let quantile = QuantileTransformer::fit(&imputed, 1000);
         let scaler = MinMaxScaler::fit(&quantile.transform(&imputed), -1.0, 1.0);
-        Ok(Preprocessor { imputer, quantile, scaler })
+        Ok(Preprocessor {
+            imputer,
+            quantile,
+            scaler,
+        })
     }
 
     /// Transforms any part; returns row-major f32 features ready for a tensor.
     pub fn transform(&self, x: &Matrix) -> Vec<f32> {
-        self.transform_f64(x).data.iter().map(|&v| v as f32).collect()
+        self.transform_f64(x)
+            .data
+            .iter()
+            .map(|&v| v as f32)
+            .collect()
     }
 
     /// Transforms any part in double precision (what scikit-learn's baselines see).
@@ -365,12 +424,22 @@ mod tests {
     }
 
     fn fixture() -> (Matrix, Matrix) {
-        let x = Matrix::new(12, 3, vec![
-            1.0, 5.0, -3.0, 2.0, 5.0, 10.0, 3.5, 1.0, 0.25, 0.5, 5.0, 7.0, 9.0, 2.0, 7.0,
-            4.0, 3.0, -1.0, 6.0, 5.0, 2.0, 7.5, 4.0, 3.0, 8.0, 1.0, 7.0, 2.5, 0.0, 100.0,
-            5.0, 2.0, 4.0, 3.0, 5.0, 5.0,
-        ]);
-        let t = Matrix::new(4, 3, vec![0.0, 6.0, 50.0, 4.2, 2.5, 7.0, 9.0, 1.0, -3.0, 2.75, 4.5, 3.5]);
+        let x = Matrix::new(
+            12,
+            3,
+            vec![
+                1.0, 5.0, -3.0, 2.0, 5.0, 10.0, 3.5, 1.0, 0.25, 0.5, 5.0, 7.0, 9.0, 2.0, 7.0, 4.0,
+                3.0, -1.0, 6.0, 5.0, 2.0, 7.5, 4.0, 3.0, 8.0, 1.0, 7.0, 2.5, 0.0, 100.0, 5.0, 2.0,
+                4.0, 3.0, 5.0, 5.0,
+            ],
+        );
+        let t = Matrix::new(
+            4,
+            3,
+            vec![
+                0.0, 6.0, 50.0, 4.2, 2.5, 7.0, 9.0, 1.0, -3.0, 2.75, 4.5, 3.5,
+            ],
+        );
         (x, t)
     }
 
@@ -386,21 +455,57 @@ mod tests {
         let (x, t) = fixture();
         let qt = QuantileTransformer::fit(&x, 5);
         let train = [
-            -1.501085946044025, 5.19933758270342, -5.199337582605575, -0.8416212335729142,
-            5.19933758270342, 0.7000902126075669, -0.11418529432142824, -1.0675705238781414,
-            -0.9226984313380577, -5.199337582605575, 5.19933758270342, 0.6744897501960817,
-            5.19933758270342, -0.5659488219328631, 0.6744897501960817, 0.05971709978532289,
-            -0.18001236979270496, -1.2287165944770497, 0.5659488219328631, 5.19933758270342,
-            -0.5614833390479699, 1.0675705238781419, 0.21042839424792484, -0.3256610044665331,
-            1.309171716785777, -1.0675705238781414, 0.6744897501960817, -0.6045853465832371,
-            -5.199337582605575, 5.19933758270342, 0.30298044805620655, -0.5659488219328631,
-            -0.10686810468305773, -0.3487556955170447, 5.19933758270342, 0.12566134685507416,
+            -1.501085946044025,
+            5.19933758270342,
+            -5.199337582605575,
+            -0.8416212335729142,
+            5.19933758270342,
+            0.7000902126075669,
+            -0.11418529432142824,
+            -1.0675705238781414,
+            -0.9226984313380577,
+            -5.199337582605575,
+            5.19933758270342,
+            0.6744897501960817,
+            5.19933758270342,
+            -0.5659488219328631,
+            0.6744897501960817,
+            0.05971709978532289,
+            -0.18001236979270496,
+            -1.2287165944770497,
+            0.5659488219328631,
+            5.19933758270342,
+            -0.5614833390479699,
+            1.0675705238781419,
+            0.21042839424792484,
+            -0.3256610044665331,
+            1.309171716785777,
+            -1.0675705238781414,
+            0.6744897501960817,
+            -0.6045853465832371,
+            -5.199337582605575,
+            5.19933758270342,
+            0.30298044805620655,
+            -0.5659488219328631,
+            -0.10686810468305773,
+            -0.3487556955170447,
+            5.19933758270342,
+            0.12566134685507416,
         ];
         assert_all_close(&qt.transform(&x).data, &train, 1e-9);
         let test = [
-            -5.199337582605575, 5.19933758270342, 1.105790508186314, 0.1076343923831023,
-            -0.36610635680056963, 0.6744897501960817, 5.19933758270342, -1.0675705238781414,
-            -5.199337582605575, -0.4727891209922674, 0.43072729929545744, -0.21497445609916144,
+            -5.199337582605575,
+            5.19933758270342,
+            1.105790508186314,
+            0.1076343923831023,
+            -0.36610635680056963,
+            0.6744897501960817,
+            5.19933758270342,
+            -1.0675705238781414,
+            -5.199337582605575,
+            -0.4727891209922674,
+            0.43072729929545744,
+            -0.21497445609916144,
         ];
         assert_all_close(&qt.transform(&t).data, &test, 1e-9);
     }
@@ -410,9 +515,18 @@ mod tests {
         let (x, t) = fixture();
         let pre = Preprocessor::fit(&x).unwrap();
         let want = [
-            -1.0, 1.0000000000000002, 0.31542023267645086, 0.030810703333613108,
-            -0.04421411650496968, 0.1162812256221393, 1.0000000000000002, -0.21095063451957413,
-            -1.0, -0.09093256852920262, 0.044214116486151374, -0.04421411650496968,
+            -1.0,
+            1.0000000000000002,
+            0.31542023267645086,
+            0.030810703333613108,
+            -0.04421411650496968,
+            0.1162812256221393,
+            1.0000000000000002,
+            -0.21095063451957413,
+            -1.0,
+            -0.09093256852920262,
+            0.044214116486151374,
+            -0.04421411650496968,
         ];
         let got: Vec<f64> = pre.transform(&t).iter().map(|&v| v as f64).collect();
         assert_all_close(&got, &want, 1e-6);
@@ -421,19 +535,30 @@ mod tests {
     #[test]
     fn knn_imputer_matches_scikit_learn() {
         let n = f64::NAN;
-        let x = Matrix::new(8, 3, vec![
-            1.0, 2.0, n, 3.0, 4.1, 3.0, n, 6.0, 5.0, 8.0, 8.2, 7.0, 2.0, n, 1.5, 5.5, 1.0,
-            0.5, 0.3, 2.2, 9.0, 4.4, 7.7, 2.1,
-        ]);
+        let x = Matrix::new(
+            8,
+            3,
+            vec![
+                1.0, 2.0, n, 3.0, 4.1, 3.0, n, 6.0, 5.0, 8.0, 8.2, 7.0, 2.0, n, 1.5, 5.5, 1.0, 0.5,
+                0.3, 2.2, 9.0, 4.4, 7.7, 2.1,
+            ],
+        );
         let imp = KnnImputer::fit(&x, 5).unwrap();
         let want = [
-            1.0, 2.0, 3.8, 3.0, 4.1, 3.0, 3.54, 6.0, 5.0, 8.0, 8.2, 7.0, 2.0, 4.16, 1.5, 5.5,
-            1.0, 0.5, 0.3, 2.2, 9.0, 4.4, 7.7, 2.1,
+            1.0, 2.0, 3.8, 3.0, 4.1, 3.0, 3.54, 6.0, 5.0, 8.0, 8.2, 7.0, 2.0, 4.16, 1.5, 5.5, 1.0,
+            0.5, 0.3, 2.2, 9.0, 4.4, 7.7, 2.1,
         ];
         assert_all_close(&imp.transform(&x).data, &want, 1e-12);
         let t = Matrix::new(2, 3, vec![n, n, 4.0, 2.5, n, n]);
-        assert_all_close(&imp.transform(&t).data, &[4.58, 5.4, 4.0, 2.5, 3.4, 3.22], 1e-12);
-        assert_eq!(KnnImputer::fit(&Matrix::new(2, 2, vec![1.0, n, 2.0, n]), 5).unwrap_err(), 1);
+        assert_all_close(
+            &imp.transform(&t).data,
+            &[4.58, 5.4, 4.0, 2.5, 3.4, 3.22],
+            1e-12,
+        );
+        assert_eq!(
+            KnnImputer::fit(&Matrix::new(2, 2, vec![1.0, n, 2.0, n]), 5).unwrap_err(),
+            1
+        );
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! (as an editor counts it, `\r\n` endings included) and the column.
 
 use super::encode::{Encoder, Encoding, RawColumn};
-use super::{demo, is_index_column, looks_like_decimal_comma, DataError, Dataset, DatasetSpec, Matrix, ReadOptions, BUILTIN_DEMO, INDEX_COLUMN};
+use super::{
+    demo, is_index_column, looks_like_decimal_comma, DataError, Dataset, DatasetSpec, Matrix,
+    ReadOptions, BUILTIN_DEMO, INDEX_COLUMN,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -18,9 +21,11 @@ pub(super) fn is_missing(cell: &str) -> bool {
 pub fn read_source(spec: &DatasetSpec) -> Result<Vec<u8>, DataError> {
     if spec.path.as_os_str() == BUILTIN_DEMO {
         let mut bytes = Vec::new();
-        demo::write_rows(&mut bytes, demo::DEFAULT_ROWS, demo::DEFAULT_SEED).map_err(|source| DataError::Io {
-            file: spec.path.clone(),
-            source,
+        demo::write_rows(&mut bytes, demo::DEFAULT_ROWS, demo::DEFAULT_SEED).map_err(|source| {
+            DataError::Io {
+                file: spec.path.clone(),
+                source,
+            }
         })?;
         return Ok(bytes);
     }
@@ -79,7 +84,10 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     if spec.drop.contains(&spec.label) {
         return Err(DataError::Selection {
             file,
-            message: format!("`{}` is the label column and cannot be dropped (--label names the label column)", spec.label),
+            message: format!(
+                "`{}` is the label column and cannot be dropped (--label names the label column)",
+                spec.label
+            ),
         });
     }
     if let Some(encoding) = spec.encode.get(&spec.label) {
@@ -95,21 +103,41 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     }
     let opts = spec.read_options()?;
     let delimiter = opts.delimiter_for(bytes);
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).delimiter(delimiter).from_reader(bytes);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter)
+        .from_reader(bytes);
     let headers = header_names(&file, &mut rdr)?;
     let columns = select_columns(spec, &headers, delimiter)?;
-    let Rows { cells, lines, labels } = read_rows(spec, &mut rdr, bytes, &columns)?;
-    let input_columns: Vec<String> = columns.features.iter().map(|&c| headers[c].clone()).collect();
+    let Rows {
+        cells,
+        lines,
+        labels,
+    } = read_rows(spec, &mut rdr, bytes, &columns)?;
+    let input_columns: Vec<String> = columns
+        .features
+        .iter()
+        .map(|&c| headers[c].clone())
+        .collect();
     // Every column is read; of several refusals, the one at the earliest line is said
     // (then the leftmost), as a person reads the file: row by row.
     let mut raw = Vec::with_capacity(input_columns.len());
     let mut first: Option<DataError> = None;
     for (name, col) in input_columns.iter().zip(cells) {
-        match read_column(&file, name, col, &lines, opts, spec.encode.get(name).copied()) {
+        match read_column(
+            &file,
+            name,
+            col,
+            &lines,
+            opts,
+            spec.encode.get(name).copied(),
+        ) {
             Ok(c) => raw.push(c),
             Err(e) => {
                 let line = |e: &DataError| match e {
-                    DataError::DecimalComma { line, .. } | DataError::NotNumeric { line, .. } => *line,
+                    DataError::DecimalComma { line, .. } | DataError::NotNumeric { line, .. } => {
+                        *line
+                    }
                     _ => 0,
                 };
                 if first.as_ref().is_none_or(|f| line(&e) < line(f)) {
@@ -127,7 +155,10 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     if class_names.len() < 2 {
         return Err(DataError::Selection {
             file,
-            message: format!("only one class ({}) in the selection; need at least two", class_names[0]),
+            message: format!(
+                "only one class ({}) in the selection; need at least two",
+                class_names[0]
+            ),
         });
     }
     let y = labels
@@ -140,7 +171,11 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         input_columns,
         raw,
         encoder: Encoder::default(),
-        excluded: columns.excluded.iter().map(|&(i, why)| (headers[i].clone(), why)).collect(),
+        excluded: columns
+            .excluded
+            .iter()
+            .map(|&(i, why)| (headers[i].clone(), why))
+            .collect(),
         class_names,
         x: Matrix::new(0, 0, Vec::new()),
         y,
@@ -158,7 +193,11 @@ struct Columns {
     excluded: Vec<(usize, &'static str)>,
 }
 
-fn select_columns(spec: &DatasetSpec, headers: &[String], delimiter: u8) -> Result<Columns, DataError> {
+fn select_columns(
+    spec: &DatasetSpec,
+    headers: &[String],
+    delimiter: u8,
+) -> Result<Columns, DataError> {
     let file = &spec.path;
     let missing = |column: &str, what: &'static str| DataError::MissingColumn {
         file: file.clone(),
@@ -167,15 +206,19 @@ fn select_columns(spec: &DatasetSpec, headers: &[String], delimiter: u8) -> Resu
         columns: column_list(headers),
         hint: separator_hint(headers, delimiter),
     };
-    let label = headers.iter().position(|h| *h == spec.label).ok_or_else(|| {
-        let mut e = missing(&spec.label, "the label column");
-        if let DataError::MissingColumn { hint, .. } = &mut e {
-            if hint.is_empty() {
-                *hint = " (name the label column with --label COLUMN; spec: dataset.label)".into();
+    let label = headers
+        .iter()
+        .position(|h| *h == spec.label)
+        .ok_or_else(|| {
+            let mut e = missing(&spec.label, "the label column");
+            if let DataError::MissingColumn { hint, .. } = &mut e {
+                if hint.is_empty() {
+                    *hint =
+                        " (name the label column with --label COLUMN; spec: dataset.label)".into();
+                }
             }
-        }
-        e
-    })?;
+            e
+        })?;
     let mut excluded: Vec<(usize, &'static str)> = Vec::new();
     for d in &spec.drop {
         match headers.iter().position(|h| h == d) {
@@ -199,14 +242,20 @@ fn select_columns(spec: &DatasetSpec, headers: &[String], delimiter: u8) -> Resu
     }
     excluded.sort();
     excluded.dedup_by_key(|e| e.0);
-    let features: Vec<usize> = (0..headers.len()).filter(|&i| i != label && !excluded.iter().any(|e| e.0 == i)).collect();
+    let features: Vec<usize> = (0..headers.len())
+        .filter(|&i| i != label && !excluded.iter().any(|e| e.0 == i))
+        .collect();
     if features.is_empty() {
         return Err(DataError::Selection {
             file: file.clone(),
             message: "no feature columns left after removing the label and dropped columns".into(),
         });
     }
-    Ok(Columns { label, features, excluded })
+    Ok(Columns {
+        label,
+        features,
+        excluded,
+    })
 }
 
 /// The kept rows: cells per feature column, as text, each row's line and label.
@@ -216,10 +265,17 @@ struct Rows {
     labels: Vec<String>,
 }
 
-fn read_rows(spec: &DatasetSpec, rdr: &mut csv::Reader<&[u8]>, bytes: &[u8], columns: &Columns) -> Result<Rows, DataError> {
+fn read_rows(
+    spec: &DatasetSpec,
+    rdr: &mut csv::Reader<&[u8]>,
+    bytes: &[u8],
+    columns: &Columns,
+) -> Result<Rows, DataError> {
     let file = &spec.path;
-    let mut keep: Option<BTreeMap<&str, usize>> =
-        spec.keep_labels.as_ref().map(|ls| ls.iter().map(|l| (l.as_str(), 0usize)).collect());
+    let mut keep: Option<BTreeMap<&str, usize>> = spec
+        .keep_labels
+        .as_ref()
+        .map(|ls| ls.iter().map(|l| (l.as_str(), 0usize)).collect());
     let mut lines_at = LineCounter::new(bytes);
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); columns.features.len()];
     let mut lines = Vec::new();
@@ -253,7 +309,11 @@ fn read_rows(spec: &DatasetSpec, rdr: &mut csv::Reader<&[u8]>, bytes: &[u8], col
         labels.push(label.to_string());
     }
     if let Some(k) = &keep {
-        let absent: Vec<&str> = k.iter().filter(|(_, n)| **n == 0).map(|(l, _)| *l).collect();
+        let absent: Vec<&str> = k
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(l, _)| *l)
+            .collect();
         if !absent.is_empty() {
             return Err(DataError::Selection {
                 file: file.clone(),
@@ -270,18 +330,39 @@ fn read_rows(spec: &DatasetSpec, rdr: &mut csv::Reader<&[u8]>, bytes: &[u8], col
             message: "the selection is empty: no data rows".into(),
         });
     }
-    Ok(Rows { cells, lines, labels })
+    Ok(Rows {
+        cells,
+        lines,
+        labels,
+    })
 }
 
 /// A column as numbers, or as text when most of its cells are not numbers (or its
 /// encoding says so). A numeric column's stray text cell is an error naming it.
-pub(super) fn read_column(file: &Path, name: &str, cells: Vec<String>, lines: &[u64], opts: ReadOptions, encoding: Option<Encoding>) -> Result<RawColumn, DataError> {
-    let text = || RawColumn::Text(cells.iter().map(|c| (!is_missing(c)).then(|| c.trim().to_string())).collect());
+pub(super) fn read_column(
+    file: &Path,
+    name: &str,
+    cells: Vec<String>,
+    lines: &[u64],
+    opts: ReadOptions,
+    encoding: Option<Encoding>,
+) -> Result<RawColumn, DataError> {
+    let text = || {
+        RawColumn::Text(
+            cells
+                .iter()
+                .map(|c| (!is_missing(c)).then(|| c.trim().to_string()))
+                .collect(),
+        )
+    };
     if matches!(encoding, Some(Encoding::Onehot | Encoding::Ordinal)) {
         return Ok(text());
     }
     let present = cells.iter().filter(|c| !is_missing(c)).count();
-    let numeric_like = cells.iter().filter(|c| !is_missing(c) && (opts.number(c).is_some() || looks_like_decimal_comma(c))).count();
+    let numeric_like = cells
+        .iter()
+        .filter(|c| !is_missing(c) && (opts.number(c).is_some() || looks_like_decimal_comma(c)))
+        .count();
     if present > 0 && numeric_like * 2 < present {
         return Ok(text());
     }
@@ -294,11 +375,27 @@ pub(super) fn read_column(file: &Path, name: &str, cells: Vec<String>, lines: &[
         match opts.number(cell) {
             Some(v) => values.push(v),
             None => {
-                let (file, line, column, value) = (file.to_path_buf(), lines[r], name.to_string(), cell.to_string());
+                let (file, line, column, value) = (
+                    file.to_path_buf(),
+                    lines[r],
+                    name.to_string(),
+                    cell.to_string(),
+                );
                 return Err(if looks_like_decimal_comma(cell) && !opts.decimal_comma {
-                    DataError::DecimalComma { file, line, column, value, in_spec: true }
+                    DataError::DecimalComma {
+                        file,
+                        line,
+                        column,
+                        value,
+                        in_spec: true,
+                    }
                 } else {
-                    DataError::NotNumeric { file, line, column, value }
+                    DataError::NotNumeric {
+                        file,
+                        line,
+                        column,
+                        value,
+                    }
                 });
             }
         }
@@ -310,17 +407,35 @@ pub(super) fn read_column(file: &Path, name: &str, cells: Vec<String>, lines: &[
 /// encoding (Latin-1 from older spreadsheets), is said once, with what to do.
 pub(super) fn check_text(file: &Path, bytes: &[u8]) -> Result<(), DataError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(DataError::Selection { file: file.to_path_buf(), message: "empty file: expected a header line and data rows".into() });
+        return Err(DataError::Selection {
+            file: file.to_path_buf(),
+            message: "empty file: expected a header line and data rows".into(),
+        });
     }
     // NUL bytes (or the magic of an archive or executable) mean a binary file, whatever
     // else it holds: no text encoding would make it a CSV.
     let head = &bytes[..bytes.len().min(8192)];
-    let magic = [(&b"\x7fELF"[..], "an executable (ELF)"), (b"PK\x03\x04", "a ZIP archive (an .xlsx is one: export it as CSV)"), (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"SQLite format 3", "a SQLite database")];
+    let magic = [
+        (&b"\x7fELF"[..], "an executable (ELF)"),
+        (
+            b"PK\x03\x04",
+            "a ZIP archive (an .xlsx is one: export it as CSV)",
+        ),
+        (b"\x1f\x8b", "a gzip archive"),
+        (b"%PDF", "a PDF document"),
+        (b"SQLite format 3", "a SQLite database"),
+    ];
     if let Some((_, what)) = magic.iter().find(|(m, _)| head.starts_with(m)) {
-        return Err(DataError::Selection { file: file.to_path_buf(), message: format!("not a CSV file: it is {what}") });
+        return Err(DataError::Selection {
+            file: file.to_path_buf(),
+            message: format!("not a CSV file: it is {what}"),
+        });
     }
     if head.contains(&0) {
-        return Err(DataError::Selection { file: file.to_path_buf(), message: "not a CSV file: it holds binary data (NUL bytes)".into() });
+        return Err(DataError::Selection {
+            file: file.to_path_buf(),
+            message: "not a CSV file: it holds binary data (NUL bytes)".into(),
+        });
     }
     if let Err(e) = std::str::from_utf8(bytes) {
         let at = e.valid_up_to();
@@ -355,7 +470,12 @@ fn column_list(headers: &[String]) -> String {
 /// When a header holds another separator than the one read with, say which to try.
 pub(super) fn separator_hint(headers: &[String], delimiter: u8) -> String {
     let joined = headers.join("");
-    for (c, name, flag) in [(b';', "`;`", "';'"), (b'\t', "a tab", "tab"), (b',', "`,`", "','"), (b'|', "`|`", "'|'")] {
+    for (c, name, flag) in [
+        (b';', "`;`", "';'"),
+        (b'\t', "a tab", "tab"),
+        (b',', "`,`", "','"),
+        (b'|', "`|`", "'|'"),
+    ] {
         if c != delimiter && joined.as_bytes().contains(&c) {
             return format!(" (the header holds {name}: if the file is separated by it, pass --delimiter {flag}; spec: \"delimiter\")");
         }
@@ -364,7 +484,12 @@ pub(super) fn separator_hint(headers: &[String], delimiter: u8) -> String {
 }
 
 pub(super) fn describe_mismatch(missing: &[String], unexpected: &[String]) -> String {
-    let list = |v: &[String]| v.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut parts = Vec::new();
     if !missing.is_empty() {
         parts.push(format!("missing {}", list(missing)));
@@ -386,7 +511,11 @@ pub(super) struct LineCounter<'a> {
 
 impl<'a> LineCounter<'a> {
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        LineCounter { bytes, at: 0, line: 1 }
+        LineCounter {
+            bytes,
+            at: 0,
+            line: 1,
+        }
     }
 
     pub(super) fn line(&mut self, p: Option<&csv::Position>) -> u64 {
@@ -401,7 +530,10 @@ impl<'a> LineCounter<'a> {
             // Out of order (never, for one reader): count from the start.
             (self.at, self.line) = (0, 1);
         }
-        self.line += self.bytes[self.at..to].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.line += self.bytes[self.at..to]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
         self.at = to;
         self.line
     }
@@ -410,7 +542,11 @@ impl<'a> LineCounter<'a> {
 pub(super) fn csv_error_at(file: &Path, e: csv::Error, lines: &mut LineCounter) -> DataError {
     let line = lines.line(e.position());
     match csv_error(file, e) {
-        DataError::Csv { file, message, .. } => DataError::Csv { file, line, message },
+        DataError::Csv { file, message, .. } => DataError::Csv {
+            file,
+            line,
+            message,
+        },
         other => other,
     }
 }
@@ -419,10 +555,22 @@ pub(super) fn csv_error_at(file: &Path, e: csv::Error, lines: &mut LineCounter) 
 /// both: a column is chosen by its name (`--drop`, `--encode`, a model's features), so
 /// one of them would be taken for the other. (Unnamed columns, pandas' row index, are
 /// never chosen by name and may repeat.)
-pub(super) fn header_names<R: std::io::Read>(file: &Path, rdr: &mut csv::Reader<R>) -> Result<Vec<String>, DataError> {
-    let headers: Vec<String> = rdr.headers().map_err(|e| csv_error(file, e))?.iter().map(|h| h.trim().to_string()).collect();
+pub(super) fn header_names<R: std::io::Read>(
+    file: &Path,
+    rdr: &mut csv::Reader<R>,
+) -> Result<Vec<String>, DataError> {
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_error(file, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     for (j, h) in headers.iter().enumerate() {
-        if let Some(i) = headers[..j].iter().position(|g| g == h).filter(|_| !h.is_empty()) {
+        if let Some(i) = headers[..j]
+            .iter()
+            .position(|g| g == h)
+            .filter(|_| !h.is_empty())
+        {
             return Err(DataError::Csv {
                 file: file.to_path_buf(),
                 line: 1,

@@ -44,7 +44,11 @@ impl SplitError {
 
 /// scikit-learn's `_approximate_mode`: integer counts per class summing to `n_draws`,
 /// proportional to `class_counts`, ties in the remainders broken at random.
-pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut RandomState) -> Vec<usize> {
+pub fn approximate_mode(
+    class_counts: &[usize],
+    n_draws: usize,
+    rng: &mut RandomState,
+) -> Vec<usize> {
     let total: usize = class_counts.iter().sum();
     let continuous: Vec<f64> = class_counts
         .iter()
@@ -53,13 +57,18 @@ pub fn approximate_mode(class_counts: &[usize], n_draws: usize, rng: &mut Random
     let mut floored: Vec<usize> = continuous.iter().map(|c| c.floor() as usize).collect();
     let mut need = n_draws.saturating_sub(floored.iter().sum());
     if need > 0 {
-        let remainder: Vec<f64> =
-            continuous.iter().zip(&floored).map(|(c, f)| c - *f as f64).collect();
+        let remainder: Vec<f64> = continuous
+            .iter()
+            .zip(&floored)
+            .map(|(c, f)| c - *f as f64)
+            .collect();
         let mut values = remainder.clone();
         values.sort_by(|a, b| b.total_cmp(a));
         values.dedup();
         for value in values {
-            let inds: Vec<usize> = (0..remainder.len()).filter(|&i| remainder[i] == value).collect();
+            let inds: Vec<usize> = (0..remainder.len())
+                .filter(|&i| remainder[i] == value)
+                .collect();
             let add_now = inds.len().min(need);
             for i in rng.choice_without_replacement(&inds, add_now) {
                 floored[i] += 1;
@@ -93,12 +102,18 @@ pub fn stratified_split(
         .collect();
     let class_counts: Vec<usize> = class_indices.iter().map(Vec::len).collect();
     if let Some(k) = class_counts.iter().position(|&c| c < 2) {
-        return Err(SplitError::ClassTooSmall { class: classes[k], rows: class_counts[k] });
+        return Err(SplitError::ClassTooSmall {
+            class: classes[k],
+            rows: class_counts[k],
+        });
     }
     let n_test = (test_fraction * n as f64).ceil() as usize;
     let n_train = n - n_test;
     if n_test < classes.len() || n_train < classes.len() {
-        return Err(SplitError::PartTooSmall { rows: n_test.min(n_train), classes: classes.len() });
+        return Err(SplitError::PartTooSmall {
+            rows: n_test.min(n_train),
+            classes: classes.len(),
+        });
     }
     let mut rng = RandomState::new(seed);
     let n_i = approximate_mode(&class_counts, n_train, &mut rng);
@@ -115,7 +130,10 @@ pub fn stratified_split(
     }
     let train = rng.permuted(&train);
     let test = rng.permuted(&test);
-    Ok((train.iter().map(|&i| rows[i]).collect(), test.iter().map(|&i| rows[i]).collect()))
+    Ok((
+        train.iter().map(|&i| rows[i]).collect(),
+        test.iter().map(|&i| rows[i]).collect(),
+    ))
 }
 
 /// How a training part is cut into folds (`cv.splitter`).
@@ -188,8 +206,15 @@ pub fn stratified_kfold(labels: &[usize], k: usize) -> Vec<usize> {
     }
     let mut folds = vec![0usize; labels.len()];
     for c in 0..n_classes {
-        let blocks = allocation.iter().enumerate().flat_map(|(f, per_class)| std::iter::repeat_n(f, per_class[c]));
-        let members = encoded.iter().enumerate().filter(|(_, &e)| e == c).map(|(i, _)| i);
+        let blocks = allocation
+            .iter()
+            .enumerate()
+            .flat_map(|(f, per_class)| std::iter::repeat_n(f, per_class[c]));
+        let members = encoded
+            .iter()
+            .enumerate()
+            .filter(|(_, &e)| e == c)
+            .map(|(i, _)| i);
         for (row, fold) in members.zip(blocks) {
             folds[row] = fold;
         }
@@ -216,17 +241,27 @@ mod tests {
     #[test]
     fn kfold_proportions_within_one_row_per_class() {
         let mut rng = stream(7, 0, Stream::Shuffle);
-        let mut y: Vec<usize> = (0..1000).map(|i| [0, 0, 0, 1, 1, 2, 3, 4, 5, 5][i % 10]).collect();
+        let mut y: Vec<usize> = (0..1000)
+            .map(|i| [0, 0, 0, 1, 1, 2, 3, 4, 5, 5][i % 10])
+            .collect();
         y.shuffle(&mut rng);
         let folds = stratified_kfold(&y, 3);
         let total = counts(&y, 6);
         for f in 0..3 {
-            let in_fold: Vec<usize> =
-                y.iter().zip(&folds).filter(|(_, &g)| g == f).map(|(l, _)| *l).collect();
+            let in_fold: Vec<usize> = y
+                .iter()
+                .zip(&folds)
+                .filter(|(_, &g)| g == f)
+                .map(|(l, _)| *l)
+                .collect();
             let c = counts(&in_fold, 6);
             for k in 0..6 {
                 let ideal = total[k] as f64 / 3.0;
-                assert!((c[k] as f64 - ideal).abs() <= 1.0, "fold {f} class {k}: {} vs {ideal}", c[k]);
+                assert!(
+                    (c[k] as f64 - ideal).abs() <= 1.0,
+                    "fold {f} class {k}: {} vs {ideal}",
+                    c[k]
+                );
             }
         }
     }
@@ -235,13 +270,24 @@ mod tests {
     fn split_matches_train_test_split() {
         // tests/reference/sklearn_reference.py: train_test_split(np.arange(40), test_size=0.3,
         // stratify=y, random_state=42), then the train part split again the same way.
-        let y: Vec<usize> = (0..40).map(|i| if i % 3 != 0 { i * 7 % 5 } else { 0 }).collect();
+        let y: Vec<usize> = (0..40)
+            .map(|i| if i % 3 != 0 { i * 7 % 5 } else { 0 })
+            .collect();
         let rows: Vec<usize> = (0..40).collect();
         let (train, test) = stratified_split(&rows, &y, 0.3, 42).unwrap();
-        assert_eq!(train, [27, 6, 0, 2, 10, 16, 28, 20, 14, 22, 8, 35, 36, 38, 32, 11, 3, 34, 39, 24, 37, 18, 33, 31, 19, 5, 1, 23]);
+        assert_eq!(
+            train,
+            [
+                27, 6, 0, 2, 10, 16, 28, 20, 14, 22, 8, 35, 36, 38, 32, 11, 3, 34, 39, 24, 37, 18,
+                33, 31, 19, 5, 1, 23
+            ]
+        );
         assert_eq!(test, [17, 7, 21, 13, 30, 4, 29, 26, 9, 15, 12, 25]);
         let (train2, val) = stratified_split(&train, &y, 0.3, 42).unwrap();
-        assert_eq!(train2, [33, 31, 36, 39, 35, 11, 24, 6, 10, 0, 27, 1, 37, 28, 14, 8, 19, 32, 38]);
+        assert_eq!(
+            train2,
+            [33, 31, 36, 39, 35, 11, 24, 6, 10, 0, 27, 1, 37, 28, 14, 8, 19, 32, 38]
+        );
         assert_eq!(val, [23, 18, 2, 16, 20, 5, 3, 34, 22]);
     }
 
@@ -259,7 +305,13 @@ mod tests {
         let (rest, test) = stratified_split(&rows, &strata, 0.2, 42).unwrap();
         assert_eq!(test, [43, 30, 22, 29, 18, 20, 23, 27, 40, 32, 15, 31]);
         let (train, val) = stratified_split(&rest, &strata, 0.2, 42).unwrap();
-        assert_eq!(train, [16, 56, 42, 21, 26, 33, 49, 12, 4, 36, 9, 2, 24, 34, 8, 6, 48, 11, 38, 44, 41, 1, 7, 28, 51, 54, 47, 45, 14, 35, 25, 52, 57, 13, 37, 46, 59, 58]);
+        assert_eq!(
+            train,
+            [
+                16, 56, 42, 21, 26, 33, 49, 12, 4, 36, 9, 2, 24, 34, 8, 6, 48, 11, 38, 44, 41, 1,
+                7, 28, 51, 54, 47, 45, 14, 35, 25, 52, 57, 13, 37, 46, 59, 58
+            ]
+        );
         assert_eq!(val, [39, 19, 10, 5, 50, 53, 3, 55, 0, 17]);
         // Stratified on the labels themselves, the draw differs.
         let (_, by_labels) = stratified_split(&rows, &y, 0.2, 42).unwrap();
@@ -270,17 +322,36 @@ mod tests {
     fn preshuffle_matches_dataframe_sample_and_the_splits_after_it() {
         let y = study_like_labels();
         let order = preshuffle(60, 42);
-        assert_eq!(order, [0, 5, 36, 45, 13, 54, 33, 48, 12, 57, 46, 50, 31, 3, 52, 17, 8, 6, 40, 4, 43, 19, 34, 58, 25, 56, 15, 27, 9, 30, 26, 16, 24, 55, 11, 32, 53, 41, 37, 29, 44, 1, 21, 2, 47, 39, 35, 23, 49, 10, 22, 18, 59, 20, 7, 42, 14, 28, 51, 38]);
+        assert_eq!(
+            order,
+            [
+                0, 5, 36, 45, 13, 54, 33, 48, 12, 57, 46, 50, 31, 3, 52, 17, 8, 6, 40, 4, 43, 19,
+                34, 58, 25, 56, 15, 27, 9, 30, 26, 16, 24, 55, 11, 32, 53, 41, 37, 29, 44, 1, 21,
+                2, 47, 39, 35, 23, 49, 10, 22, 18, 59, 20, 7, 42, 14, 28, 51, 38
+            ]
+        );
         let strata = onehot_order(&y, 6);
         let (rest, test) = stratified_split(&order, &strata, 0.3, 42).unwrap();
-        assert_eq!(test, [38, 52, 13, 31, 34, 45, 3, 39, 29, 21, 44, 43, 22, 27, 30, 28, 55, 4]);
+        assert_eq!(
+            test,
+            [38, 52, 13, 31, 34, 45, 3, 39, 29, 21, 44, 43, 22, 27, 30, 28, 55, 4]
+        );
         let (train, _) = stratified_split(&rest, &strata, 0.3, 42).unwrap();
-        assert_eq!(train, [51, 58, 16, 19, 9, 15, 7, 59, 26, 23, 40, 36, 35, 25, 57, 0, 1, 33, 53, 47, 24, 8, 20, 12, 18, 11, 32, 37, 10]);
+        assert_eq!(
+            train,
+            [
+                51, 58, 16, 19, 9, 15, 7, 59, 26, 23, 40, 36, 35, 25, 57, 0, 1, 33, 53, 47, 24, 8,
+                20, 12, 18, 11, 32, 37, 10
+            ]
+        );
     }
 
     #[test]
     fn kfold_matches_scikit_learn() {
-        assert_eq!(kfold(20, 3), [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+        assert_eq!(
+            kfold(20, 3),
+            [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]
+        );
         assert_eq!(Splitter::Kfold.folds(&[5; 20], 3), kfold(20, 3));
     }
 

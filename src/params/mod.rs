@@ -113,7 +113,9 @@ impl OptimizerKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.name().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -148,7 +150,9 @@ impl Monitor {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
     }
 
     /// Needs the inner hold-out.
@@ -189,7 +193,9 @@ impl Protocol {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -349,7 +355,13 @@ fn as_f64(key: &str, v: &Value, expected: &str) -> Result<f64, ParamError> {
         Value::String(s) => s.trim().parse::<f64>().map_err(|_| bad(key, v, expected)),
         _ => Err(bad(key, v, expected)),
     }
-    .and_then(|x| if x.is_finite() { Ok(x) } else { Err(bad(key, v, expected)) })
+    .and_then(|x| {
+        if x.is_finite() {
+            Ok(x)
+        } else {
+            Err(bad(key, v, expected))
+        }
+    })
 }
 
 fn as_u32(key: &str, v: &Value, min: u32, max: u32) -> Result<u32, ParamError> {
@@ -382,7 +394,11 @@ impl HyperParams {
             "activation" => {
                 let s = as_str(k, v, "an activation name")?;
                 self.activation = Activation::parse(s).ok_or_else(|| {
-                    bad(k, v, format!("one of {}", names(&Activation::ALL, Activation::name)))
+                    bad(
+                        k,
+                        v,
+                        format!("one of {}", names(&Activation::ALL, Activation::name)),
+                    )
                 })?;
             }
             "dropout" => {
@@ -408,7 +424,11 @@ impl HyperParams {
             "optimizer" => {
                 let s = as_str(k, v, "an optimizer name")?;
                 self.optimizer = OptimizerKind::parse(s).ok_or_else(|| {
-                    bad(k, v, format!("one of {}", names(&OptimizerKind::ALL, OptimizerKind::name)))
+                    bad(
+                        k,
+                        v,
+                        format!("one of {}", names(&OptimizerKind::ALL, OptimizerKind::name)),
+                    )
                 })?;
             }
             "learning_rate" => self.learning_rate = positive(k, v)?,
@@ -433,7 +453,11 @@ impl HyperParams {
             "monitor" => {
                 let s = as_str(k, v, "a metric name")?;
                 self.monitor = Monitor::parse(s).ok_or_else(|| {
-                    bad(k, v, format!("one of {}", names(&Monitor::ALL, Monitor::name)))
+                    bad(
+                        k,
+                        v,
+                        format!("one of {}", names(&Monitor::ALL, Monitor::name)),
+                    )
                 })?;
             }
             "inner_validation" => {
@@ -450,7 +474,11 @@ impl HyperParams {
             "protocol" => {
                 let s = as_str(k, v, "a protocol name")?;
                 self.protocol = Protocol::parse(s).ok_or_else(|| {
-                    bad(k, v, format!("one of {}", names(&Protocol::ALL, Protocol::name)))
+                    bad(
+                        k,
+                        v,
+                        format!("one of {}", names(&Protocol::ALL, Protocol::name)),
+                    )
                 })?;
             }
             "split" => {
@@ -479,7 +507,10 @@ impl HyperParams {
     /// set, with their values): a `monitor` or an `inner_validation`, a weight
     /// constraint other than 0/null. Call it once all of a configuration's sources are
     /// applied, so that the order of the keys does not matter.
-    pub fn check_protocol<'a>(&self, explicit: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<(), ParamError> {
+    pub fn check_protocol<'a>(
+        &self,
+        explicit: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Result<(), ParamError> {
         if self.protocol != Protocol::Notebook {
             return Ok(());
         }
@@ -492,7 +523,10 @@ impl HyperParams {
                 }
                 _ => continue,
             };
-            return Err(ParamError::NotUnderNotebook { key: k.trim().to_string(), why });
+            return Err(ParamError::NotUnderNotebook {
+                key: k.trim().to_string(),
+                why,
+            });
         }
         Ok(())
     }
@@ -547,19 +581,29 @@ impl HyperParams {
         m.insert("activation", Value::from(self.activation.name()));
         m.insert("batch_size", Value::from(self.batch_size));
         m.insert("dropout", num(self.dropout));
-        m.insert("early_stopping_patience", Value::from(self.early_stopping_patience));
+        m.insert(
+            "early_stopping_patience",
+            Value::from(self.early_stopping_patience),
+        );
         m.insert("epochs", Value::from(self.epochs));
         // Only meaningful with a val_* monitor; normalised away otherwise so that it
         // never splits otherwise identical configurations. Under the notebook protocol
         // neither it, `monitor` nor the weight constraint applies: they are left out.
         if !notebook {
-            let inner = if self.monitor.is_validation() { self.inner_validation } else { 0.1 };
+            let inner = if self.monitor.is_validation() {
+                self.inner_validation
+            } else {
+                0.1
+            };
             m.insert("inner_validation", num(inner));
             m.insert("monitor", Value::from(self.monitor.name()));
         }
         m.insert("learning_rate", num(self.learning_rate));
         for (i, n) in self.neurons.iter().enumerate() {
-            m.insert(["neurons_1", "neurons_2", "neurons_3", "neurons_4"][i], Value::from(*n));
+            m.insert(
+                ["neurons_1", "neurons_2", "neurons_3", "neurons_4"][i],
+                Value::from(*n),
+            );
         }
         m.insert("num_hidden_layers", Value::from(self.num_hidden_layers));
         m.insert("optimizer", Value::from(self.optimizer.name()));
@@ -581,7 +625,10 @@ impl HyperParams {
             m.insert("split", p.to_value());
         }
         if !notebook {
-            m.insert("weight_constraint", num(self.weight_constraint.unwrap_or(0.0)));
+            m.insert(
+                "weight_constraint",
+                num(self.weight_constraint.unwrap_or(0.0)),
+            );
         }
         m
     }
@@ -599,7 +646,10 @@ impl HyperParams {
         for key in &["neurons_1", "neurons_2", "neurons_3", "neurons_4"][built..] {
             m.remove(key);
         }
-        m.insert("num_hidden_layers", Value::from(self.num_hidden_layers.min(3)));
+        m.insert(
+            "num_hidden_layers",
+            Value::from(self.num_hidden_layers.min(3)),
+        );
         m
     }
 
@@ -624,11 +674,13 @@ impl HyperParams {
 
 /// `key=value` as a key and a JSON value (a string where the value is not JSON).
 pub fn parse_assignment(assignment: &str) -> Result<(String, Value), ParamError> {
-    let (k, raw) = assignment.split_once('=').ok_or_else(|| ParamError::BadValue {
-        key: assignment.to_string(),
-        value: String::new(),
-        expected: "key=value".to_string(),
-    })?;
+    let (k, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| ParamError::BadValue {
+            key: assignment.to_string(),
+            value: String::new(),
+            expected: "key=value".to_string(),
+        })?;
     let raw = raw.trim();
     let v = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     Ok((k.trim().to_string(), v))
@@ -648,7 +700,9 @@ pub fn omitted_default(key: &str) -> Option<&'static str> {
 /// Numbers in one form: integral floats as integers-with-fraction-dropped are *not*
 /// merged with integers on purpose; every float goes through f64 so `0.10` == `0.1`.
 fn num(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(x)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn positive(k: &str, v: &Value) -> Result<f64, ParamError> {

@@ -39,7 +39,9 @@ fn the_effective_form_leaves_out_layers_that_are_not_built() {
     // What is built still tells them apart.
     let e = with(&[("num_hidden_layers", json!(3)), ("neurons_4", json!(128))]);
     assert_ne!(c.effective_json(), e.effective_json());
-    assert!(!with(&[("num_hidden_layers", json!(0))]).effective().contains_key("neurons_2"));
+    assert!(!with(&[("num_hidden_layers", json!(0))])
+        .effective()
+        .contains_key("neurons_2"));
 }
 
 #[test]
@@ -67,25 +69,44 @@ fn notebook_protocol_leaves_out_what_it_does_not_use() {
         assert!(!c.contains_key(k), "{k} in {c:?}");
     }
     // The canonical form reads back as the same configuration.
-    let back = HyperParams::from_object(&c.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).unwrap();
+    let back =
+        HyperParams::from_object(&c.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .unwrap();
     assert_eq!(back.canonical_json(), nb.canonical_json());
     // The default protocol is not in the canonical form: earlier ids are unchanged.
     assert!(!HyperParams::default().canonical().contains_key("protocol"));
     // Contradictions are refused whatever the key order; harmless values pass.
-    for bad in [r#"{"weight_constraint": 3, "protocol": "notebook"}"#, r#"{"protocol": "notebook", "monitor": "loss"}"#,
-                r#"{"inner_validation": 0.2, "protocol": "notebook"}"#] {
+    for bad in [
+        r#"{"weight_constraint": 3, "protocol": "notebook"}"#,
+        r#"{"protocol": "notebook", "monitor": "loss"}"#,
+        r#"{"inner_validation": 0.2, "protocol": "notebook"}"#,
+    ] {
         let msg = HyperParams::from_object(&obj(bad)).unwrap_err().to_string();
-        assert!(msg.contains("does not apply under protocol notebook"), "{msg}");
+        assert!(
+            msg.contains("does not apply under protocol notebook"),
+            "{msg}"
+        );
     }
-    assert!(HyperParams::from_object(&obj(r#"{"protocol": "notebook", "weight_constraint": null}"#)).is_ok());
-    assert!(HyperParams::from_object(&obj(r#"{"protocol": "gridsearchcv", "monitor": "val_loss"}"#)).is_ok());
-    let msg = HyperParams::default().set("protocol", &json!("keras")).unwrap_err().to_string();
+    assert!(HyperParams::from_object(&obj(
+        r#"{"protocol": "notebook", "weight_constraint": null}"#
+    ))
+    .is_ok());
+    assert!(HyperParams::from_object(&obj(
+        r#"{"protocol": "gridsearchcv", "monitor": "val_loss"}"#
+    ))
+    .is_ok());
+    let msg = HyperParams::default()
+        .set("protocol", &json!("keras"))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("gridsearchcv, notebook"), "{msg}");
 }
 
 #[test]
 fn unknown_keys_suggest_the_nearest() {
-    let e = HyperParams::default().set("dropuot", &json!(0.2)).unwrap_err();
+    let e = HyperParams::default()
+        .set("dropuot", &json!(0.2))
+        .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("did you mean `dropout`"), "{msg}");
     assert!(msg.contains("accepted:"), "{msg}");
@@ -96,7 +117,10 @@ fn bad_values_say_what_is_accepted() {
     let mut p = HyperParams::default();
     let msg = p.set("dropout", &json!(1.0)).unwrap_err().to_string();
     assert!(msg.contains("[0, 1)"), "{msg}");
-    let msg = p.set("optimizer", &json!("adagrad")).unwrap_err().to_string();
+    let msg = p
+        .set("optimizer", &json!("adagrad"))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("adam, nadam, sgd, rmsprop, adamw"), "{msg}");
     let msg = p.set("batch_size", &json!(0)).unwrap_err().to_string();
     assert!(msg.contains("integer"), "{msg}");

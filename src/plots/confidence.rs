@@ -19,7 +19,11 @@ pub fn weight_bands_svg(bands: &[WeightBand], w: f64) -> Result<String, PlotErro
     render_svg!((900, 230), draw_weight_bands(bands, w))
 }
 
-fn draw_weight_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bands: &[WeightBand], w: f64) -> DrawResult
+fn draw_weight_bands<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    bands: &[WeightBand],
+    w: f64,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -42,16 +46,33 @@ where
         .draw()?;
     for (i, (from, to, label)) in bands.iter().enumerate() {
         let c = colour(i);
-        chart.draw_series(std::iter::once(Rectangle::new([(*from, 0.15), (*to, 0.85)], c.mix(0.45).filled())))?;
-        chart.draw_series(std::iter::once(Rectangle::new([(*from, 0.15), (*to, 0.85)], c.stroke_width(1))))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(*from, 0.15), (*to, 0.85)],
+            c.mix(0.45).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(*from, 0.15), (*to, 0.85)],
+            c.stroke_width(1),
+        )))?;
         // The label where the band is wide enough to hold it.
         if to - from > 0.07 {
             let y = if i % 2 == 0 { 0.62 } else { 0.38 };
-            chart.draw_series(std::iter::once(Text::new(label.clone(), (from + 0.005, y), text_style(12))))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (from + 0.005, y),
+                text_style(12),
+            )))?;
         }
     }
-    chart.draw_series(std::iter::once(PathElement::new(vec![(w, 0.0), (w, 1.0)], RED.stroke_width(3))))?;
-    chart.draw_series(std::iter::once(Text::new(format!("this sweep: w = {w:.3}"), (w + 0.005, 0.93), text_style(12).color(&RED))))?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(w, 0.0), (w, 1.0)],
+        RED.stroke_width(3),
+    )))?;
+    chart.draw_series(std::iter::once(Text::new(
+        format!("this sweep: w = {w:.3}"),
+        (w + 0.005, 0.93),
+        text_style(12).color(&RED),
+    )))?;
     Ok(())
 }
 
@@ -75,7 +96,10 @@ pub fn pareto_svg(points: &[FrontPoint]) -> Result<String, PlotError> {
     render_svg!((900, 640), draw_pareto(points))
 }
 
-fn draw_pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[FrontPoint]) -> DrawResult
+fn draw_pareto<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    points: &[FrontPoint],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -83,7 +107,14 @@ where
     let (x0, x1) = super::sweep::padded(points.iter().map(|p| p.abs_delta));
     let (y0, y1) = super::sweep::padded(points.iter().map(|p| p.val_accuracy));
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("Pareto front: {} of {} configurations no other beats on both", points.iter().filter(|p| p.on_front).count(), points.len()), text_style(20))
+        .caption(
+            format!(
+                "Pareto front: {} of {} configurations no other beats on both",
+                points.iter().filter(|p| p.on_front).count(),
+                points.len()
+            ),
+            text_style(20),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)
@@ -99,10 +130,20 @@ where
         .axis_desc_style(text_style(15))
         .draw()?;
     chart
-        .draw_series(points.iter().filter(|p| !p.on_front).map(|p| Circle::new((p.abs_delta, p.val_accuracy), 3, colour(7).mix(0.5).filled())))?
+        .draw_series(points.iter().filter(|p| !p.on_front).map(|p| {
+            Circle::new(
+                (p.abs_delta, p.val_accuracy),
+                3,
+                colour(7).mix(0.5).filled(),
+            )
+        }))?
         .label("configuration")
         .legend(|(x, y)| Circle::new((x + 8, y), 4, colour(7).filled()));
-    let mut front: Vec<(f64, f64)> = points.iter().filter(|p| p.on_front).map(|p| (p.abs_delta, p.val_accuracy)).collect();
+    let mut front: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.on_front)
+        .map(|p| (p.abs_delta, p.val_accuracy))
+        .collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
     // The front as a staircase: each step holds until the next better accuracy.
     let mut stairs = Vec::new();
@@ -112,14 +153,21 @@ where
         }
         stairs.push(*p);
     }
-    chart.draw_series(std::iter::once(PathElement::new(stairs, colour(0).stroke_width(2))))?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        stairs,
+        colour(0).stroke_width(2),
+    )))?;
     chart
         .draw_series(front.iter().map(|&p| Circle::new(p, 4, colour(0).filled())))?
         .label("Pareto front")
         .legend(|(x, y)| Circle::new((x + 8, y), 4, colour(0).filled()));
     if let Some(c) = points.iter().find(|p| p.chosen) {
         chart
-            .draw_series(std::iter::once(Circle::new((c.abs_delta, c.val_accuracy), 6, RED.filled())))?
+            .draw_series(std::iter::once(Circle::new(
+                (c.abs_delta, c.val_accuracy),
+                6,
+                RED.filled(),
+            )))?
             .label("chosen")
             .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
     }

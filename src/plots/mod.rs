@@ -92,7 +92,10 @@ macro_rules! render_svg {
 /// Rasterises an SVG written by [`render`] with the compiled-in font.
 fn svg_to_png(svg: &Path, png: &Path) -> Result<(), PlotError> {
     use resvg::{tiny_skia, usvg};
-    let fail = |path: &Path, message: String| PlotError { path: path.into(), message };
+    let fail = |path: &Path, message: String| PlotError {
+        path: path.into(),
+        message,
+    };
     let data = std::fs::read(svg).map_err(|e| fail(svg, e.to_string()))?;
     let mut opt = usvg::Options::default();
     {
@@ -101,10 +104,19 @@ fn svg_to_png(svg: &Path, png: &Path) -> Result<(), PlotError> {
         db.set_sans_serif_family("DejaVu Sans");
     }
     let tree = usvg::Tree::from_data(&data, &opt).map_err(|e| fail(svg, e.to_string()))?;
-    let size = tree.size().to_int_size().scale_by(PNG_SCALE).ok_or_else(|| fail(png, "empty picture".into()))?;
-    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| fail(png, "empty picture".into()))?;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(PNG_SCALE)
+        .ok_or_else(|| fail(png, "empty picture".into()))?;
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| fail(png, "empty picture".into()))?;
     pixmap.fill(tiny_skia::Color::WHITE);
-    resvg::render(&tree, tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(PNG_SCALE, PNG_SCALE),
+        &mut pixmap.as_mut(),
+    );
     pixmap.save_png(png).map_err(|e| fail(png, e.to_string()))
 }
 
@@ -114,11 +126,19 @@ fn text_style(size: u32) -> TextStyle<'static> {
 
 // ---------------------------------------------------------------- class balance
 
-pub fn class_balance(stem: &Path, names: &[String], parts: &[(&str, Vec<usize>)]) -> Result<Vec<PathBuf>, PlotError> {
+pub fn class_balance(
+    stem: &Path,
+    names: &[String],
+    parts: &[(&str, Vec<usize>)],
+) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (900, 520), draw_class_balance(names, parts))
 }
 
-fn draw_class_balance<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, names: &[String], parts: &[(&str, Vec<usize>)]) -> DrawResult
+fn draw_class_balance<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    names: &[String],
+    parts: &[(&str, Vec<usize>)],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -147,18 +167,32 @@ where
         .draw()?;
     // Stacked bars: one segment per part.
     for (pi, (part, counts)) in parts.iter().enumerate() {
-        let below: Vec<usize> = (0..k).map(|c| parts[..pi].iter().map(|p| p.1[c]).sum()).collect();
+        let below: Vec<usize> = (0..k)
+            .map(|c| parts[..pi].iter().map(|p| p.1[c]).sum())
+            .collect();
         chart
             .draw_series((0..k).map(|c| {
                 let x = c as f64;
-                Rectangle::new([(x - 0.35, below[c] as f64), (x + 0.35, (below[c] + counts[c]) as f64)], colour(pi).filled())
+                Rectangle::new(
+                    [
+                        (x - 0.35, below[c] as f64),
+                        (x + 0.35, (below[c] + counts[c]) as f64),
+                    ],
+                    colour(pi).filled(),
+                )
             }))?
             .label(format!("{part} ({})", counts.iter().sum::<usize>()))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour(pi).filled()));
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour(pi).filled())
+            });
     }
     chart.draw_series((0..k).map(|c| {
         let share = 100.0 * totals[c] as f64 / all.max(1) as f64;
-        Text::new(format!("{} ({share:.1} %)", totals[c]), (c as f64 - 0.3, totals[c] as f64 + top * 0.06), text_style(14))
+        Text::new(
+            format!("{} ({share:.1} %)", totals[c]),
+            (c as f64 - 0.3, totals[c] as f64 + top * 0.06),
+            text_style(14),
+        )
     }))?;
     chart
         .configure_series_labels()
@@ -182,16 +216,27 @@ fn label_at(names: &[String], v: f64) -> String {
 
 // ---------------------------------------------------------------- learning curves
 
-pub fn learning_curves(stem: &Path, history: &[EpochRecord], kept_epoch: u32) -> Result<Vec<PathBuf>, PlotError> {
+pub fn learning_curves(
+    stem: &Path,
+    history: &[EpochRecord],
+    kept_epoch: u32,
+) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (1200, 500), draw_learning_curves(history, kept_epoch))
 }
 
-fn draw_learning_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, history: &[EpochRecord], kept: u32) -> DrawResult
+fn draw_learning_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    history: &[EpochRecord],
+    kept: u32,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let root = root.titled("Final training: learning curves (dashed grey: learning-rate drops; red: kept epoch)", text_style(20))?;
+    let root = root.titled(
+        "Final training: learning curves (dashed grey: learning-rate drops; red: kept epoch)",
+        text_style(20),
+    )?;
     let panels = root.split_evenly((1, 2));
     let epochs = history.len().max(1) as f64;
     // Epochs at which the learning rate changed (the new rate starts there).
@@ -202,14 +247,33 @@ where
         .collect();
     type Getter = fn(&EpochRecord) -> Option<f64>;
     let specs: [(&str, &str, Getter, Getter); 2] = [
-        ("loss", "cross-entropy loss", |r| Some(r.loss), |r| r.val_loss),
-        ("accuracy", "accuracy", |r| Some(r.accuracy), |r| r.val_accuracy),
+        (
+            "loss",
+            "cross-entropy loss",
+            |r| Some(r.loss),
+            |r| r.val_loss,
+        ),
+        (
+            "accuracy",
+            "accuracy",
+            |r| Some(r.accuracy),
+            |r| r.val_accuracy,
+        ),
     ];
     for (panel, (title, ydesc, train, val)) in panels.iter().zip(specs) {
-        let values: Vec<f64> = history.iter().flat_map(|r| [train(r), val(r)]).flatten().filter(|v| v.is_finite()).collect();
+        let values: Vec<f64> = history
+            .iter()
+            .flat_map(|r| [train(r), val(r)])
+            .flatten()
+            .filter(|v| v.is_finite())
+            .collect();
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
+        let (lo, hi) = if lo.is_finite() && hi > lo {
+            (lo, hi)
+        } else {
+            (0.0, 1.0)
+        };
         let pad = (hi - lo) * 0.08;
         let mut chart = ChartBuilder::on(panel)
             .caption(title, text_style(18))
@@ -219,7 +283,7 @@ where
             .build_cartesian_2d(0.5f64..epochs + 0.5, (lo - pad)..(hi + pad))?;
         chart
             .configure_mesh()
-        .light_line_style(TRANSPARENT)
+            .light_line_style(TRANSPARENT)
             .x_desc("epoch")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.2}"))
@@ -228,34 +292,69 @@ where
             .axis_desc_style(text_style(14))
             .draw()?;
         for (i, &(e, _)) in drops.iter().enumerate() {
-            let series = chart.draw_series(DashedLineSeries::new(vec![(e, lo - pad), (e, hi + pad)], 6, 4, RGBColor(150, 150, 150).stroke_width(1)))?;
+            let series = chart.draw_series(DashedLineSeries::new(
+                vec![(e, lo - pad), (e, hi + pad)],
+                6,
+                4,
+                RGBColor(150, 150, 150).stroke_width(1),
+            ))?;
             if i == 0 {
-                let rates: Vec<String> = drops.iter().take(4).map(|d| format!("{:.1e}", d.1)).collect();
+                let rates: Vec<String> = drops
+                    .iter()
+                    .take(4)
+                    .map(|d| format!("{:.1e}", d.1))
+                    .collect();
                 let more = if drops.len() > 4 { ", …" } else { "" };
                 series
                     .label(format!("learning rate drops to {}{more}", rates.join(", ")))
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(150, 150, 150).stroke_width(1)));
+                    .legend(|(x, y)| {
+                        PathElement::new(
+                            vec![(x, y), (x + 20, y)],
+                            RGBColor(150, 150, 150).stroke_width(1),
+                        )
+                    });
             }
         }
         if kept > 0 {
             chart
-                .draw_series(std::iter::once(PathElement::new(vec![(kept as f64, lo - pad), (kept as f64, hi + pad)], RED.stroke_width(1))))?
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(kept as f64, lo - pad), (kept as f64, hi + pad)],
+                    RED.stroke_width(1),
+                )))?
                 .label(format!("weights kept: epoch {kept}"))
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));
         }
         chart
-            .draw_series(LineSeries::new(history.iter().filter_map(|r| train(r).map(|v| (r.epoch as f64, v))), colour(0).stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                history
+                    .iter()
+                    .filter_map(|r| train(r).map(|v| (r.epoch as f64, v))),
+                colour(0).stroke_width(2),
+            ))?
             .label("training part")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour(0).stroke_width(2)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour(0).stroke_width(2))
+            });
         if history.iter().any(|r| val(r).is_some()) {
             chart
-                .draw_series(LineSeries::new(history.iter().filter_map(|r| val(r).map(|v| (r.epoch as f64, v))), colour(1).stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    history
+                        .iter()
+                        .filter_map(|r| val(r).map(|v| (r.epoch as f64, v))),
+                    colour(1).stroke_width(2),
+                ))?
                 .label("validation part")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour(1).stroke_width(2)));
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour(1).stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()
-            .position(if title == "loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+            .position(if title == "loss" {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            })
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(text_style(15))
@@ -270,7 +369,11 @@ pub fn confusion(stem: &Path, title: &str, m: &Metrics) -> Result<Vec<PathBuf>, 
     render!(stem, (760, 680), draw_confusion(title, m))
 }
 
-fn draw_confusion<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, m: &Metrics) -> DrawResult
+fn draw_confusion<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    m: &Metrics,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -278,7 +381,13 @@ where
     let names: Vec<String> = m.classes.iter().map(|c| c.name.clone()).collect();
     let k = names.len();
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{title}: confusion matrix (accuracy {:.1} %)", 100.0 * m.accuracy), text_style(20))
+        .caption(
+            format!(
+                "{title}: confusion matrix (accuracy {:.1} %)",
+                100.0 * m.accuracy
+            ),
+            text_style(20),
+        )
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(100)
@@ -304,17 +413,30 @@ where
             let shade = |c: u8| (255.0 - share * (255.0 - c as f64)) as u8;
             let fill = RGBColor(shade(8), shade(69), shade(148));
             let (x, y) = (p as f64, t as f64);
-            chart.draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], fill.filled())))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                fill.filled(),
+            )))?;
             let ink = if share > 0.45 { WHITE } else { BLACK };
             let count = m.confusion[t][p];
-            let count = if (count - count.round()).abs() < 1e-9 { format!("{}", count as i64) } else { format!("{count:.1}") };
-            let style = text_style(14).color(&ink).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            ));
+            let count = if (count - count.round()).abs() < 1e-9 {
+                format!("{}", count as i64)
+            } else {
+                format!("{count:.1}")
+            };
+            let style = text_style(14)
+                .color(&ink)
+                .pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Center,
+                ));
             chart.draw_series([
                 Text::new(count, (x, y - 0.13), style.clone()),
-                Text::new(format!("{:.0} %", 100.0 * share), (x, y + 0.15), style.clone()),
+                Text::new(
+                    format!("{:.0} %", 100.0 * share),
+                    (x, y + 0.15),
+                    style.clone(),
+                ),
             ])?;
         }
     }
@@ -327,13 +449,20 @@ pub fn pr_curves(stem: &Path, title: &str, curves: &[PrCurve]) -> Result<Vec<Pat
     render!(stem, (820, 640), draw_pr_curves(title, curves))
 }
 
-fn draw_pr_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, curves: &[PrCurve]) -> DrawResult
+fn draw_pr_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    curves: &[PrCurve],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(root)
-        .caption(format!("{title}: precision-recall per class (one vs rest)"), text_style(20))
+        .caption(
+            format!("{title}: precision-recall per class (one vs rest)"),
+            text_style(20),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -351,7 +480,10 @@ where
     for (i, c) in curves.iter().enumerate() {
         let col = colour(i);
         chart
-            .draw_series(LineSeries::new(c.recall.iter().copied().zip(c.precision.iter().copied()), col.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                c.recall.iter().copied().zip(c.precision.iter().copied()),
+                col.stroke_width(2),
+            ))?
             .label(format!("{} (PR-AUC {:.3})", c.class, c.auc))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
     }
@@ -367,11 +499,17 @@ where
 
 // ---------------------------------------------------------------- accuracy comparison
 
-pub fn accuracy_comparison(stem: &Path, models: &[(String, f64)]) -> Result<Vec<PathBuf>, PlotError> {
+pub fn accuracy_comparison(
+    stem: &Path,
+    models: &[(String, f64)],
+) -> Result<Vec<PathBuf>, PlotError> {
     render!(stem, (860, 480), draw_accuracy_comparison(models))
 }
 
-fn draw_accuracy_comparison<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, models: &[(String, f64)]) -> DrawResult
+fn draw_accuracy_comparison<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    models: &[(String, f64)],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -398,14 +536,21 @@ where
         .draw()?;
     chart.draw_series(models.iter().enumerate().map(|(i, (_, acc))| {
         let x = i as f64;
-        Rectangle::new([(x - 0.35, 0.0), (x + 0.35, acc * 100.0)], colour(i).filled())
+        Rectangle::new(
+            [(x - 0.35, 0.0), (x + 0.35, acc * 100.0)],
+            colour(i).filled(),
+        )
     }))?;
     let centre = plotters::style::text_anchor::Pos::new(
         plotters::style::text_anchor::HPos::Center,
         plotters::style::text_anchor::VPos::Bottom,
     );
     chart.draw_series(models.iter().enumerate().map(|(i, (_, acc))| {
-        Text::new(format!("{:.2} %", acc * 100.0), (i as f64, acc * 100.0 + top * 0.01), text_style(14).pos(centre))
+        Text::new(
+            format!("{:.2} %", acc * 100.0),
+            (i as f64, acc * 100.0 + top * 0.01),
+            text_style(14).pos(centre),
+        )
     }))?;
     Ok(())
 }

@@ -159,7 +159,10 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         let started = Instant::now();
         let mut delay = Duration::from_millis(200);
         let mut waiting = false;
-        let interrupted = || StoreError::Interrupted { db: db.into(), seconds: started.elapsed().as_secs_f64() };
+        let interrupted = || StoreError::Interrupted {
+            db: db.into(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
         loop {
             let attempt = op();
             let outcome = if waiting {
@@ -173,16 +176,25 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             match outcome {
                 Ok(v) => {
                     if waiting {
-                        emit(Event::DatabaseBack { waited_seconds: started.elapsed().as_secs_f64() });
+                        emit(Event::DatabaseBack {
+                            waited_seconds: started.elapsed().as_secs_f64(),
+                        });
                     }
                     return Ok(v);
                 }
                 Err(e) if e.is_connection_lost() => {
                     if started.elapsed() >= patience {
-                        return Err(StoreError::Unreachable { db: db.into(), seconds: started.elapsed().as_secs_f64(), last: e.to_string() });
+                        return Err(StoreError::Unreachable {
+                            db: db.into(),
+                            seconds: started.elapsed().as_secs_f64(),
+                            last: e.to_string(),
+                        });
                     }
                     if !waiting {
-                        emit(Event::WaitingForDatabase { error: e.to_string(), patience_seconds: patience.as_secs_f64() });
+                        emit(Event::WaitingForDatabase {
+                            error: e.to_string(),
+                            patience_seconds: patience.as_secs_f64(),
+                        });
                         waiting = true;
                     }
                     tokio::select! {
@@ -200,7 +212,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     /// signal ended the wait for it), running folds are abandoned and nothing more is
     /// written; their leases return them.
     fn fail(&mut self, e: StoreError) {
-        if matches!(e, StoreError::Unreachable { .. } | StoreError::Interrupted { .. }) && !self.db_gone {
+        if matches!(
+            e,
+            StoreError::Unreachable { .. } | StoreError::Interrupted { .. }
+        ) && !self.db_gone
+        {
             self.db_gone = true;
             self.cancel.store(true, Ordering::Relaxed);
         }
@@ -211,7 +227,13 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     }
 
     fn device_label(&self, worker: usize) -> String {
-        crate::device::label(self.opts.devices.get(worker).copied().unwrap_or(Device::Cpu))
+        crate::device::label(
+            self.opts
+                .devices
+                .get(worker)
+                .copied()
+                .unwrap_or(Device::Cpu),
+        )
     }
 
     /// Idle workers get folds: a prefetched claim, or a new one; with nothing to claim,
@@ -232,15 +254,23 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                         Some(c) => Ok(Some(c)),
                         None => {
                             let (dname, wname) = (self.device_label(w), self.owner.worker(w));
-                            let (q, sweep, owner, lease) = (self.queue, self.job.sweep_id, &self.owner, self.opts.lease);
+                            let (q, sweep, owner, lease) =
+                                (self.queue, self.job.sweep_id, &self.owner, self.opts.lease);
                             let how = (self.opts.db_patience, q.name());
-                            Self::patiently(&mut self.signals, self.emit, how, || q.claim(sweep, owner, &wname, lease, &dname)).await
+                            Self::patiently(&mut self.signals, self.emit, how, || {
+                                q.claim(sweep, owner, &wname, lease, &dname)
+                            })
+                            .await
                         }
                     },
                 };
                 match next {
                     Ok(Some(claim)) => {
-                        let k = self.job.params.get(&claim.config_id).map(crate::train::fused::GroupKey::of);
+                        let k = self
+                            .job
+                            .params
+                            .get(&claim.config_id)
+                            .map(crate::train::fused::GroupKey::of);
                         if key.is_some() && k != key {
                             // Another shape: it waits for a group of its own.
                             let pool = self.pool.entry(w).or_default();
@@ -286,12 +316,22 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     }
 
     /// One of worker `w`'s pooled claims: of shape `key`, or with no key the oldest.
-    fn take_pooled(&mut self, w: usize, key: Option<&crate::train::fused::GroupKey>) -> Option<Claim> {
+    fn take_pooled(
+        &mut self,
+        w: usize,
+        key: Option<&crate::train::fused::GroupKey>,
+    ) -> Option<Claim> {
         let pool = self.pool.get_mut(&w)?;
         let params = &self.job.params;
         let at = match key {
             None => (!pool.is_empty()).then_some(0),
-            Some(k) => pool.iter().position(|c| params.get(&c.config_id).map(crate::train::fused::GroupKey::of).as_ref() == Some(k)),
+            Some(k) => pool.iter().position(|c| {
+                params
+                    .get(&c.config_id)
+                    .map(crate::train::fused::GroupKey::of)
+                    .as_ref()
+                    == Some(k)
+            }),
         }?;
         Some(pool.remove(at))
     }
@@ -308,9 +348,23 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             let (q, sweep) = (self.queue, self.job.sweep_id);
             let how = (self.opts.db_patience, q.name());
             let idle = self.idle.len();
-            return match Self::patiently(&mut self.signals, self.emit, how, || q.advance_race(sweep, &rules, idle)).await {
-                Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
-                    (self.emit)(Event::RaceStage { stage: rung - 1, left: configurations, dropped: pruned, folds });
+            return match Self::patiently(&mut self.signals, self.emit, how, || {
+                q.advance_race(sweep, &rules, idle)
+            })
+            .await
+            {
+                Ok(RungStep::Promoted {
+                    rung,
+                    configurations,
+                    pruned,
+                    folds,
+                }) => {
+                    (self.emit)(Event::RaceStage {
+                        stage: rung - 1,
+                        left: configurations,
+                        dropped: pruned,
+                        folds,
+                    });
                     true
                 }
                 Ok(RungStep::Waiting) => {
@@ -322,8 +376,18 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                     (self.emit)(Event::TrainingAhead { folds });
                     true
                 }
-                Ok(RungStep::Ended { rung, configurations, pruned, why }) => {
-                    (self.emit)(Event::RaceEnded { stage: rung, left: configurations, dropped: pruned, why });
+                Ok(RungStep::Ended {
+                    rung,
+                    configurations,
+                    pruned,
+                    why,
+                }) => {
+                    (self.emit)(Event::RaceEnded {
+                        stage: rung,
+                        left: configurations,
+                        dropped: pruned,
+                        why,
+                    });
                     self.finished.insert(0);
                     false
                 }
@@ -346,19 +410,53 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             }
             let (q, sweep) = (self.queue, self.job.sweep_id);
             let how = (self.opts.db_patience, q.name());
-            match Self::patiently(&mut self.signals, self.emit, how, || q.advance_rung(sweep, b as u32, h)).await {
-                Ok(RungStep::Promoted { rung, configurations, pruned, folds }) => {
+            match Self::patiently(&mut self.signals, self.emit, how, || {
+                q.advance_rung(sweep, b as u32, h)
+            })
+            .await
+            {
+                Ok(RungStep::Promoted {
+                    rung,
+                    configurations,
+                    pruned,
+                    folds,
+                }) => {
                     // Did the rung just complete rank its configurations as the one before?
                     // (Advice only: a lost connection here costs the note, not the run.)
                     let complete = rung - 1;
                     let weak = match complete {
                         0 => None,
-                        r => q.rung_agreement(sweep, b as u32, r).await.ok().flatten().filter(|a| *a < crate::search::WEAK_AGREEMENT).map(|a| {
-                            let epochs = self.job.params.values().map(|p| p.epochs).max().unwrap_or(0);
-                            crate::search::weak_rung_advice(h, several.then_some(b as u32), r, a, epochs)
-                        }),
+                        r => q
+                            .rung_agreement(sweep, b as u32, r)
+                            .await
+                            .ok()
+                            .flatten()
+                            .filter(|a| *a < crate::search::WEAK_AGREEMENT)
+                            .map(|a| {
+                                let epochs = self
+                                    .job
+                                    .params
+                                    .values()
+                                    .map(|p| p.epochs)
+                                    .max()
+                                    .unwrap_or(0);
+                                crate::search::weak_rung_advice(
+                                    h,
+                                    several.then_some(b as u32),
+                                    r,
+                                    a,
+                                    epochs,
+                                )
+                            }),
                     };
-                    (self.emit)(Event::RungPromoted { bracket: several.then_some(b as u32), rung, configurations, pruned, folds, weak });
+                    (self.emit)(Event::RungPromoted {
+                        bracket: several.then_some(b as u32),
+                        rung,
+                        configurations,
+                        pruned,
+                        folds,
+                        weak,
+                    });
                     promoted = true;
                 }
                 Ok(RungStep::Waiting | RungStep::Speculated { .. }) => self.waiting = true,
@@ -381,7 +479,10 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         let wname = self.owner.worker(w);
         let Some(params) = self.job.params.get(&claim.config_id).cloned() else {
             // A configuration another spec version added: not this process's to run.
-            (self.emit)(Event::UnknownConfiguration { config_id: claim.config_id.clone(), fold: claim.fold });
+            (self.emit)(Event::UnknownConfiguration {
+                config_id: claim.config_id.clone(),
+                fold: claim.fold,
+            });
             let _ = self.queue.release(claim.fold_id, &wname).await;
             self.stopping = true;
             return None;
@@ -392,7 +493,9 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             Some(_) => {
                 let (q, fold_id) = (self.queue, claim.fold_id);
                 let how = (self.opts.db_patience, q.name());
-                match Self::patiently(&mut self.signals, self.emit, how, || q.checkpoint(fold_id)).await {
+                match Self::patiently(&mut self.signals, self.emit, how, || q.checkpoint(fold_id))
+                    .await
+                {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = self.queue.release(claim.fold_id, &wname).await;
@@ -403,8 +506,16 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             }
             None => None,
         };
-        let label = self.job.labels.get(&claim.config_id).cloned().unwrap_or_default();
-        let until = claim.budget.map(|b| (b as u32).min(params.epochs)).unwrap_or(params.epochs);
+        let label = self
+            .job
+            .labels
+            .get(&claim.config_id)
+            .cloned()
+            .unwrap_or_default();
+        let until = claim
+            .budget
+            .map(|b| (b as u32).min(params.epochs))
+            .unwrap_or(params.epochs);
         let from_epoch = resume.as_ref().map(|(e, _)| *e as u32).unwrap_or(0);
         (self.emit)(Event::FoldStarted {
             worker: w,
@@ -416,7 +527,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             until,
         });
         self.running.entry(w).or_default().push(claim.clone());
-        Some(Job { claim, params, resume: resume.map(|(_, s)| s) })
+        Some(Job {
+            claim,
+            params,
+            resume: resume.map(|(_, s)| s),
+        })
     }
 
     /// Worker `w`'s fold `claim` is over; the worker is idle once all its folds are.
@@ -439,23 +554,55 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
 
     async fn on_worker(&mut self, msg: WorkerMsg) {
         match msg {
-            WorkerMsg::Epoch { worker, p } => (self.emit)(Event::Epoch { worker, epoch: p.epoch, epochs: p.epochs, loss: p.loss }),
+            WorkerMsg::Epoch { worker, p } => (self.emit)(Event::Epoch {
+                worker,
+                epoch: p.epoch,
+                epochs: p.epochs,
+                loss: p.loss,
+            }),
             WorkerMsg::Checkpoint { .. } if self.db_gone => {}
-            WorkerMsg::Checkpoint { fold_id, worker, epochs, state } => {
+            WorkerMsg::Checkpoint {
+                fold_id,
+                worker,
+                epochs,
+                state,
+            } => {
                 // A state is a shortcut, never needed for a correct result: one that
                 // cannot be written now is skipped.
-                match self.queue.save_checkpoint(fold_id, &self.owner.worker(worker), epochs, &state).await {
+                match self
+                    .queue
+                    .save_checkpoint(fold_id, &self.owner.worker(worker), epochs, &state)
+                    .await
+                {
                     Err(e) if !e.is_connection_lost() => self.fail(e),
                     _ => {}
                 }
             }
-            WorkerMsg::StateRefused { worker, config_id, fold, why } => (self.emit)(Event::StateRefused { worker, config_id, fold, why }),
+            WorkerMsg::StateRefused {
+                worker,
+                config_id,
+                fold,
+                why,
+            } => (self.emit)(Event::StateRefused {
+                worker,
+                config_id,
+                fold,
+                why,
+            }),
             WorkerMsg::Done { worker, claim, .. } if self.db_gone => {
                 self.finished_on(worker, &claim);
                 self.tally.abandoned += 1;
-                (self.emit)(Event::FoldAbandoned { worker, config_id: claim.config_id, fold: claim.fold });
+                (self.emit)(Event::FoldAbandoned {
+                    worker,
+                    config_id: claim.config_id,
+                    fold: claim.fold,
+                });
             }
-            WorkerMsg::Done { worker, claim, result } => {
+            WorkerMsg::Done {
+                worker,
+                claim,
+                result,
+            } => {
                 self.finished_on(worker, &claim);
                 match result {
                     Ok(r) => self.on_done(worker, claim, r).await,
@@ -469,7 +616,10 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     /// A fold's result, and the worker's next claim in the same transaction.
     async fn on_done(&mut self, worker: usize, claim: Claim, r: FoldResult) {
         // Under `--fuse` its span was its group's: recorded, so that timings can tell.
-        let r = FoldResult { fused: self.opts.fuse.max(1) as u32, ..r };
+        let r = FoldResult {
+            fused: self.opts.fuse.max(1) as u32,
+            ..r
+        };
         self.tally.done += 1;
         (self.emit)(Event::FoldDone {
             worker,
@@ -481,20 +631,36 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
         let (wname, dname) = (self.owner.worker(worker), self.device_label(worker));
         // The worker's next fold in the same transaction (not under `--fuse`: a
         // group is claimed when all of the worker's folds are over).
-        let next = (!self.stopping && self.opts.fuse <= 1).then_some((self.job.sweep_id, &self.owner, self.opts.lease, dname.as_str()));
+        let next = (!self.stopping && self.opts.fuse <= 1).then_some((
+            self.job.sweep_id,
+            &self.owner,
+            self.opts.lease,
+            dname.as_str(),
+        ));
         let (q, rule) = (self.queue, &self.job.score);
         let how = (self.opts.db_patience, q.name());
-        let recorded = Self::patiently(&mut self.signals, self.emit, how, || q.record_done_then_claim(claim.fold_id, &wname, &r, rule, next)).await;
+        let recorded = Self::patiently(&mut self.signals, self.emit, how, || {
+            q.record_done_then_claim(claim.fold_id, &wname, &r, rule, next)
+        })
+        .await;
         match recorded {
             Ok(rec) if rec.gone => {
                 // A fold trained ahead of a race's barrier, whose configuration left.
                 self.tally.not_needed += 1;
-                (self.emit)(Event::FoldNotNeeded { worker, config_id: claim.config_id, fold: claim.fold });
+                (self.emit)(Event::FoldNotNeeded {
+                    worker,
+                    config_id: claim.config_id,
+                    fold: claim.fold,
+                });
             }
             Ok(rec) if !rec.written => {
                 // Its lease expired and another worker took the fold over: the other
                 // worker's result is the one recorded.
-                (self.emit)(Event::FoldLost { worker, config_id: claim.config_id, fold: claim.fold });
+                (self.emit)(Event::FoldLost {
+                    worker,
+                    config_id: claim.config_id,
+                    fold: claim.fold,
+                });
             }
             Ok(rec) => {
                 if let Some(c) = rec.completed {
@@ -516,7 +682,9 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                 if rec.rung_summary {
                     // (Every bracket has the same factor, which is all it needs.)
                     if let Some(h) = self.job.brackets.first() {
-                        let _ = q.drop_hopeless_states(self.job.sweep_id, &claim.config_id, h).await;
+                        let _ = q
+                            .drop_hopeless_states(self.job.sweep_id, &claim.config_id, h)
+                            .await;
                     }
                 }
             }
@@ -526,20 +694,37 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
 
     async fn on_abandoned(&mut self, worker: usize, claim: Claim) {
         self.tally.abandoned += 1;
-        (self.emit)(Event::FoldAbandoned { worker, config_id: claim.config_id.clone(), fold: claim.fold });
+        (self.emit)(Event::FoldAbandoned {
+            worker,
+            config_id: claim.config_id.clone(),
+            fold: claim.fold,
+        });
         let (q, wname) = (self.queue, self.owner.worker(worker));
         let how = (self.opts.db_patience, q.name());
-        if let Err(e) = Self::patiently(&mut self.signals, self.emit, how, || q.release(claim.fold_id, &wname)).await {
+        if let Err(e) = Self::patiently(&mut self.signals, self.emit, how, || {
+            q.release(claim.fold_id, &wname)
+        })
+        .await
+        {
             self.fail(e);
         }
     }
 
     async fn on_failed(&mut self, worker: usize, claim: Claim, msg: String) {
         self.tally.failed += 1;
-        (self.emit)(Event::FoldFailed { worker, config_id: claim.config_id.clone(), fold: claim.fold, error: msg.clone() });
+        (self.emit)(Event::FoldFailed {
+            worker,
+            config_id: claim.config_id.clone(),
+            fold: claim.fold,
+            error: msg.clone(),
+        });
         let (q, wname) = (self.queue, self.owner.worker(worker));
         let how = (self.opts.db_patience, q.name());
-        if let Err(e) = Self::patiently(&mut self.signals, self.emit, how, || q.record_failed(claim.fold_id, &wname, &msg)).await {
+        if let Err(e) = Self::patiently(&mut self.signals, self.emit, how, || {
+            q.record_failed(claim.fold_id, &wname, &msg)
+        })
+        .await
+        {
             self.fail(e);
         }
     }
@@ -560,7 +745,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
     /// the next tick (the leases cover a lost one or two). Other processes may have
     /// completed configurations meanwhile: the best is read again.
     async fn on_heartbeat(&mut self) {
-        match self.queue.renew(self.job.sweep_id, &self.owner, self.opts.lease).await {
+        match self
+            .queue
+            .renew(self.job.sweep_id, &self.owner, self.opts.lease)
+            .await
+        {
             Err(e) if e.is_connection_lost() => {}
             Err(e) => self.fail(e),
             Ok(()) => self.refresh_best().await,
@@ -600,7 +789,11 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                 last: String::new(),
             }));
         }
-        if let Err(e) = self.queue.release_owned(self.job.sweep_id, &self.owner).await {
+        if let Err(e) = self
+            .queue
+            .release_owned(self.job.sweep_id, &self.owner)
+            .await
+        {
             self.error.get_or_insert(e);
         }
         if let Some(e) = self.error.take() {

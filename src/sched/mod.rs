@@ -26,10 +26,10 @@ pub use queue::FoldQueue;
 pub use runner::{FoldRunner, SimulatedRunner, TrainRunner};
 pub use signals::{Signal, Stopped};
 
-use crate::score::ScoreRule;
-use crate::params::HyperParams;
-use crate::search::Halving;
 use crate::domain::{Counts, Owner};
+use crate::params::HyperParams;
+use crate::score::ScoreRule;
+use crate::search::Halving;
 use crate::store::StoreError;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -62,56 +62,140 @@ pub enum Event {
     /// `label`: the hyperparameters that vary in the sweep, as `rank` shows them.
     /// `from_epoch`: the epochs of the saved state it continues from (0: the start);
     /// `until`: the epoch it stops at (a rung's budget, or `epochs`).
-    FoldStarted { worker: usize, config_id: String, label: String, fold: i64, epochs: u32, from_epoch: u32, until: u32 },
-    Epoch { worker: usize, epoch: u32, epochs: u32, loss: f64 },
-    FoldDone { worker: usize, config_id: String, fold: i64, val_accuracy: f64, fit_seconds: f64 },
-    FoldFailed { worker: usize, config_id: String, fold: i64, error: String },
-    FoldAbandoned { worker: usize, config_id: String, fold: i64 },
+    FoldStarted {
+        worker: usize,
+        config_id: String,
+        label: String,
+        fold: i64,
+        epochs: u32,
+        from_epoch: u32,
+        until: u32,
+    },
+    Epoch {
+        worker: usize,
+        epoch: u32,
+        epochs: u32,
+        loss: f64,
+    },
+    FoldDone {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+        val_accuracy: f64,
+        fit_seconds: f64,
+    },
+    FoldFailed {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+        error: String,
+    },
+    FoldAbandoned {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+    },
     /// A fold's saved training state could not be continued from; it trains from its start.
-    StateRefused { worker: usize, config_id: String, fold: i64, why: String },
+    StateRefused {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+        why: String,
+    },
     /// A fold finished after its lease had expired and another worker had taken it
     /// over: this result was not recorded (the other worker's is).
-    FoldLost { worker: usize, config_id: String, fold: i64 },
+    FoldLost {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+    },
     /// A fold trained ahead while a race's barrier waited, which the race then did not
     /// need (its configuration left the race, or the race ended): its result is not
     /// recorded.
-    FoldNotNeeded { worker: usize, config_id: String, fold: i64 },
+    FoldNotNeeded {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+    },
     /// A claimed fold belongs to a configuration this process does not know (another
     /// spec version added it): released, and this process claims no more.
-    UnknownConfiguration { config_id: String, fold: i64 },
+    UnknownConfiguration {
+        config_id: String,
+        fold: i64,
+    },
     /// Every fold a configuration has so far is done. In a staged search (halving,
     /// Hyperband, race: `staged`) that is the end of its current stage, not of the
     /// configuration: a barrier may still send it on.
-    ConfigCompleted { config_id: String, score: f64, mean_val_accuracy: f64, staged: bool },
+    ConfigCompleted {
+        config_id: String,
+        score: f64,
+        mean_val_accuracy: f64,
+        staged: bool,
+    },
     /// The sweep's best complete configuration changed (completed by this process or
     /// by another one on the same sweep).
-    Best { config_id: String, score: f64 },
+    Best {
+        config_id: String,
+        score: f64,
+    },
     /// Successive halving: a rung was complete; `configurations` went on to `rung`
     /// (`folds` more folds to train), `pruned` stopped. `bracket`: which, in a sweep of
     /// Hyperband (None: plain halving). `weak`: the complete rung ranked its
     /// configurations unlike the rung before it (`search::rung_agreement` below
     /// `search::WEAK_AGREEMENT`), and what to do about it.
-    RungPromoted { bracket: Option<u32>, rung: u32, configurations: usize, pruned: usize, folds: u64, weak: Option<String> },
+    RungPromoted {
+        bracket: Option<u32>,
+        rung: u32,
+        configurations: usize,
+        pruned: usize,
+        folds: u64,
+        weak: Option<String>,
+    },
     /// A race's barrier was decided: `left` configurations go on to their next fold
     /// (`folds` folds to train), `dropped` left the race as credibly worse; `stage` is
     /// the barrier's number (0: after the first folds).
-    RaceStage { stage: u32, left: usize, dropped: usize, folds: u64 },
+    RaceStage {
+        stage: u32,
+        left: usize,
+        dropped: usize,
+        folds: u64,
+    },
     /// A race's barrier waits on its last folds: `folds` next folds were added for idle
     /// workers to train ahead (kept for the configurations the barrier sends on).
-    TrainingAhead { folds: u64 },
+    TrainingAhead {
+        folds: u64,
+    },
     /// A race's last barrier: `left` are left, `dropped` left at it, and why it ended.
-    RaceEnded { stage: u32, left: usize, dropped: usize, why: String },
-    Stopping { running: usize },
+    RaceEnded {
+        stage: u32,
+        left: usize,
+        dropped: usize,
+        why: String,
+    },
+    Stopping {
+        running: usize,
+    },
     /// The database connection was lost; the dispatcher retries (results are kept).
-    WaitingForDatabase { error: String, patience_seconds: f64 },
+    WaitingForDatabase {
+        error: String,
+        patience_seconds: f64,
+    },
     /// It is back after this long.
-    DatabaseBack { waited_seconds: f64 },
-    Abandoning { running: usize },
+    DatabaseBack {
+        waited_seconds: f64,
+    },
+    Abandoning {
+        running: usize,
+    },
     /// SIGTERM (a batch system's time limit): running folds save their training states
     /// and return to pending, and the process ends.
-    Terminating { running: usize },
+    Terminating {
+        running: usize,
+    },
     /// Ctrl-C a third time: the run returns at once.
-    Aborted { running: usize },
+    Aborted {
+        running: usize,
+    },
     Finished(RunSummary),
 }
 
@@ -130,10 +214,16 @@ impl RungProgress {
     /// How the progress bar names it: `rung 2`, or Hyperband's `brackets 0:2 1:1`.
     pub fn label(&self) -> String {
         if self.brackets == 0 {
-            return self.rungs.first().map_or_else(|| "stage -".into(), |r| format!("stage {}", r.1));
+            return self
+                .rungs
+                .first()
+                .map_or_else(|| "stage -".into(), |r| format!("stage {}", r.1));
         }
         if self.brackets == 1 {
-            return self.rungs.first().map_or_else(|| "rung -".into(), |r| format!("rung {}", r.1));
+            return self
+                .rungs
+                .first()
+                .map_or_else(|| "rung -".into(), |r| format!("rung {}", r.1));
         }
         let at: Vec<String> = self.rungs.iter().map(|(b, r)| format!("{b}:{r}")).collect();
         format!("brackets {}", at.join(" "))
@@ -220,7 +310,6 @@ pub struct SweepJob {
     pub resume_hint: String,
 }
 
-
 /// How often a process with idle workers looks again for work while a halving rung's
 /// last folds run elsewhere.
 pub(crate) const RUNG_POLL: Duration = Duration::from_millis(500);
@@ -242,9 +331,15 @@ pub async fn run<Q: FoldQueue>(
 }
 
 /// Forwards SIGINT and SIGTERM to the dispatcher.
-fn listen_for_signals(tx: amsc::UnboundedSender<Signal>, db: &str) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+fn listen_for_signals(
+    tx: amsc::UnboundedSender<Signal>,
+    db: &str,
+) -> Result<tokio::task::JoinHandle<()>, StoreError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let io = |e| StoreError::Io { db: db.into(), source: e };
+    let io = |e| StoreError::Io {
+        db: db.into(),
+        source: e,
+    };
     let mut int = signal(SignalKind::interrupt()).map_err(io)?;
     let mut term = signal(SignalKind::terminate()).map_err(io)?;
     Ok(tokio::spawn(async move {
@@ -278,12 +373,19 @@ pub async fn run_with_signals<Q: FoldQueue>(
     queue.reclaim_dead(job.sweep_id, &owner).await?;
     let counts = queue.counts(job.sweep_id).await?;
     let rung = match job.brackets.len() {
-        0 if job.race.is_some() => queue.rung_progress(job.sweep_id, 1).await?.map(|r| RungProgress { brackets: 0, ..r }),
+        0 if job.race.is_some() => queue
+            .rung_progress(job.sweep_id, 1)
+            .await?
+            .map(|r| RungProgress { brackets: 0, ..r }),
         0 => None,
         n => queue.rung_progress(job.sweep_id, n).await?,
     };
     let best = queue.best(job.sweep_id).await?;
-    let mut names: Vec<String> = opts.devices.iter().map(|d| crate::device::label(*d)).collect();
+    let mut names: Vec<String> = opts
+        .devices
+        .iter()
+        .map(|d| crate::device::label(*d))
+        .collect();
     names.dedup();
     emit(Event::Started {
         sweep: job.name.clone(),
@@ -313,17 +415,24 @@ pub async fn run_with_signals<Q: FoldQueue>(
             every: opts.checkpoint_every,
         };
         let handle = runner::spawn_worker(spec, runner.clone(), jrx, tx.clone(), cancel.clone())
-            .map_err(|e| StoreError::Io { db: queue.name().into(), source: e })?;
+            .map_err(|e| StoreError::Io {
+                db: queue.name().into(),
+                source: e,
+            })?;
         handles.push(handle);
     }
     drop(tx);
 
-    let mut d = dispatcher::Dispatcher::new(queue, &job, opts, owner, &emit, signals, senders, cancel, best);
+    let mut d = dispatcher::Dispatcher::new(
+        queue, &job, opts, owner, &emit, signals, senders, cancel, best,
+    );
     match d.run(&mut rx).await {
         dispatcher::Ended::Aborted => {
             // Out at once: the workers are left to the process's end, their folds to
             // the next run on this host (or their leases).
-            emit(Event::Aborted { running: handles.len() });
+            emit(Event::Aborted {
+                running: handles.len(),
+            });
             let counts = Counts::default();
             return Ok(RunSummary {
                 sweep: job.name.clone(),

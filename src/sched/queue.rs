@@ -8,9 +8,9 @@
 //! promoted once) are the store's, not the dispatcher's.
 
 use super::RungProgress;
+use crate::domain::{Claim, Counts, Owner, Recorded, RungStep};
 use crate::score::ScoreRule;
 use crate::search::Halving;
-use crate::domain::{Claim, Counts, Owner, Recorded, RungStep};
 use crate::store::{Store, StoreError};
 
 /// The summary of a configuration's folds by `rule`, as the store writes it.
@@ -36,24 +36,49 @@ pub trait FoldQueue {
     async fn counts(&self, sweep: i64) -> QueueResult<Counts>;
     /// Successive halving and Hyperband (`brackets` of them): the rungs in progress,
     /// with their folds done and in all.
-    async fn rung_progress(&self, sweep: i64, brackets: usize) -> QueueResult<Option<RungProgress>>;
+    async fn rung_progress(&self, sweep: i64, brackets: usize)
+        -> QueueResult<Option<RungProgress>>;
     /// The sweep's best complete configuration: (id, score).
     async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>>;
-    async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>>;
+    async fn claim(
+        &self,
+        sweep: i64,
+        owner: &Owner,
+        worker: &str,
+        lease: Duration,
+        device: &str,
+    ) -> QueueResult<Option<Claim>>;
     /// Successive halving, when nothing is claimable: promote `bracket`'s complete rung.
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep>;
     /// A race, when nothing is claimable: decide its barrier.
     /// (`idle`: workers with nothing to do, for folds to train ahead while it waits.)
-    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules, idle: usize) -> QueueResult<RungStep>;
+    async fn advance_race(
+        &self,
+        sweep: i64,
+        rules: &crate::race::Rules,
+        idle: usize,
+    ) -> QueueResult<RungStep>;
     /// Successive halving, when `config_id`'s rung summary was written: the saved
     /// states of its rung's configurations that can no longer go on are deleted.
-    async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64>;
+    async fn drop_hopeless_states(
+        &self,
+        sweep: i64,
+        config_id: &str,
+        h: &Halving,
+    ) -> QueueResult<u64>;
     /// Successive halving: how complete rung `rung` of `bracket` ranks its
     /// configurations against the rung before (`search::rung_agreement`).
-    async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>>;
+    async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32)
+        -> QueueResult<Option<f64>>;
     /// A fold's saved training state: (epochs, encoded state).
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>>;
-    async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool>;
+    async fn save_checkpoint(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        epochs: u32,
+        state: &[u8],
+    ) -> QueueResult<bool>;
     /// A fold's result and, in the same transaction, the worker's next claim.
     async fn record_done_then_claim(
         &self,
@@ -82,9 +107,18 @@ impl FoldQueue for Store {
     async fn counts(&self, sweep: i64) -> QueueResult<Counts> {
         Store::counts(self, sweep).await
     }
-    async fn rung_progress(&self, sweep: i64, brackets: usize) -> QueueResult<Option<RungProgress>> {
+    async fn rung_progress(
+        &self,
+        sweep: i64,
+        brackets: usize,
+    ) -> QueueResult<Option<RungProgress>> {
         Ok(self.rungs(sweep).await?.map(|rows| {
-            let mut p = RungProgress { brackets, rungs: Vec::new(), done: 0, total: 0 };
+            let mut p = RungProgress {
+                brackets,
+                rungs: Vec::new(),
+                done: 0,
+                total: 0,
+            };
             for r in rows {
                 if let (Some(done), Some(total)) = (r.folds_done, r.folds) {
                     p.rungs.push((r.bracket as u32, r.rung as u32));
@@ -98,26 +132,69 @@ impl FoldQueue for Store {
     async fn best(&self, sweep: i64) -> QueueResult<Option<(String, f64)>> {
         Store::best(self, sweep).await
     }
-    async fn claim(&self, sweep: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> QueueResult<Option<Claim>> {
+    async fn claim(
+        &self,
+        sweep: i64,
+        owner: &Owner,
+        worker: &str,
+        lease: Duration,
+        device: &str,
+    ) -> QueueResult<Option<Claim>> {
         Store::claim(self, sweep, owner, worker, lease, device).await
     }
     async fn advance_rung(&self, sweep: i64, bracket: u32, h: &Halving) -> QueueResult<RungStep> {
-        self.advance_rung_with(sweep, bracket, |rung, candidates| crate::search::plan_rung(h, rung, candidates)).await
+        self.advance_rung_with(sweep, bracket, |rung, candidates| {
+            crate::search::plan_rung(h, rung, candidates)
+        })
+        .await
     }
-    async fn advance_race(&self, sweep: i64, rules: &crate::race::Rules, idle: usize) -> QueueResult<RungStep> {
-        self.advance_race_with(sweep, |_, entries| crate::race::plan(rules, entries), |race| crate::race::speculate(rules, race, idle), &summarizer(&rules.rule))
-            .await
+    async fn advance_race(
+        &self,
+        sweep: i64,
+        rules: &crate::race::Rules,
+        idle: usize,
+    ) -> QueueResult<RungStep> {
+        self.advance_race_with(
+            sweep,
+            |_, entries| crate::race::plan(rules, entries),
+            |race| crate::race::speculate(rules, race, idle),
+            &summarizer(&rules.rule),
+        )
+        .await
     }
-    async fn drop_hopeless_states(&self, sweep: i64, config_id: &str, h: &Halving) -> QueueResult<u64> {
-        self.drop_states_with(sweep, config_id, |n, settled| crate::search::hopeless(h, n, settled)).await
+    async fn drop_hopeless_states(
+        &self,
+        sweep: i64,
+        config_id: &str,
+        h: &Halving,
+    ) -> QueueResult<u64> {
+        self.drop_states_with(sweep, config_id, |n, settled| {
+            crate::search::hopeless(h, n, settled)
+        })
+        .await
     }
-    async fn rung_agreement(&self, sweep: i64, bracket: u32, rung: u32) -> QueueResult<Option<f64>> {
-        Ok(crate::search::rung_agreement(&self.rung_scores(sweep).await?, bracket as i64, rung as i64))
+    async fn rung_agreement(
+        &self,
+        sweep: i64,
+        bracket: u32,
+        rung: u32,
+    ) -> QueueResult<Option<f64>> {
+        Ok(crate::search::rung_agreement(
+            &self.rung_scores(sweep).await?,
+            bracket as i64,
+            rung as i64,
+        ))
     }
     async fn checkpoint(&self, fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
         Store::checkpoint(self, fold_id).await
     }
-    async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> QueueResult<bool> {
+    async fn save_checkpoint(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        epochs: u32,
+        state: &[u8],
+    ) -> QueueResult<bool> {
         Store::save_checkpoint(self, fold_id, worker, epochs, state).await
     }
     async fn record_done_then_claim(

@@ -7,8 +7,8 @@
 
 use crate::cv::CvSets;
 use crate::data::partition::Partition;
-use crate::params::HyperParams;
 use crate::domain::Claim;
+use crate::params::HyperParams;
 use crate::train::state::TrainState;
 use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult, Span};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,17 +27,39 @@ pub struct Job {
 
 /// What a worker tells the dispatcher.
 pub enum WorkerMsg {
-    Epoch { worker: usize, p: EpochProgress },
+    Epoch {
+        worker: usize,
+        p: EpochProgress,
+    },
     /// A training state to save (encoded in the worker's thread).
-    Checkpoint { fold_id: i64, worker: usize, epochs: u32, state: Vec<u8> },
+    Checkpoint {
+        fold_id: i64,
+        worker: usize,
+        epochs: u32,
+        state: Vec<u8>,
+    },
     /// A saved state that could not be continued from: the fold trains from its start.
-    StateRefused { worker: usize, config_id: String, fold: i64, why: String },
-    Done { worker: usize, claim: Claim, result: Result<FoldResult, FoldError> },
+    StateRefused {
+        worker: usize,
+        config_id: String,
+        fold: i64,
+        why: String,
+    },
+    Done {
+        worker: usize,
+        claim: Claim,
+        result: Result<FoldResult, FoldError>,
+    },
 }
 
 /// Runs one fold's work in a worker thread.
 pub trait FoldRunner: Send + Sync {
-    fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError>;
+    fn run(
+        &self,
+        job: &Job,
+        device: Device,
+        obs: &mut WorkerObserver,
+    ) -> Result<FoldResult, FoldError>;
 
     /// Runs a group of folds (`run --fuse`), reporting each one's result through
     /// `worker` as soon as it has one. By default one after the other.
@@ -62,12 +84,24 @@ pub struct WorkerContext {
 impl WorkerContext {
     /// The observer of fold `fold_id` on this worker.
     pub fn observer(&self, fold_id: i64) -> WorkerObserver<'_> {
-        WorkerObserver { worker: self.worker, fold_id, every: self.every, tx: &self.tx, cancel: &self.cancel }
+        WorkerObserver {
+            worker: self.worker,
+            fold_id,
+            every: self.every,
+            tx: &self.tx,
+            cancel: &self.cancel,
+        }
     }
 
     /// A fold's result, to the dispatcher (false: the dispatcher is gone).
     pub fn done(&self, claim: Claim, result: Result<FoldResult, FoldError>) -> bool {
-        self.tx.send(WorkerMsg::Done { worker: self.worker, claim, result }).is_ok()
+        self.tx
+            .send(WorkerMsg::Done {
+                worker: self.worker,
+                claim,
+                result,
+            })
+            .is_ok()
     }
 }
 
@@ -84,13 +118,21 @@ pub struct WorkerObserver<'a> {
 impl WorkerObserver<'_> {
     /// A saved state was not usable: said, and the fold starts over.
     pub fn refuse_state(&self, claim: &Claim, why: String) {
-        let _ = self.tx.send(WorkerMsg::StateRefused { worker: self.worker, config_id: claim.config_id.clone(), fold: claim.fold, why });
+        let _ = self.tx.send(WorkerMsg::StateRefused {
+            worker: self.worker,
+            config_id: claim.config_id.clone(),
+            fold: claim.fold,
+            why,
+        });
     }
 }
 
 impl FoldObserver for WorkerObserver<'_> {
     fn on_epoch(&mut self, p: EpochProgress) {
-        let _ = self.tx.send(WorkerMsg::Epoch { worker: self.worker, p });
+        let _ = self.tx.send(WorkerMsg::Epoch {
+            worker: self.worker,
+            p,
+        });
     }
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
@@ -100,7 +142,12 @@ impl FoldObserver for WorkerObserver<'_> {
     }
     fn checkpoint(&mut self, state: TrainState) {
         let (epochs, state) = (state.epochs_done(), state.encode());
-        let _ = self.tx.send(WorkerMsg::Checkpoint { fold_id: self.fold_id, worker: self.worker, epochs, state });
+        let _ = self.tx.send(WorkerMsg::Checkpoint {
+            fold_id: self.fold_id,
+            worker: self.worker,
+            epochs,
+            state,
+        });
     }
 }
 
@@ -115,7 +162,12 @@ impl TrainRunner {
     pub fn new(data: &CvSets, seed: u64) -> Self {
         let folds = data
             .all()
-            .map(|(p, d)| (p.cloned(), (0..d.total_folds()).map(|k| Arc::new(d.fold(k))).collect()))
+            .map(|(p, d)| {
+                (
+                    p.cloned(),
+                    (0..d.total_folds()).map(|k| Arc::new(d.fold(k))).collect(),
+                )
+            })
             .collect();
         TrainRunner { folds, seed }
     }
@@ -125,24 +177,53 @@ impl FoldRunner for TrainRunner {
     /// Trains a claimed fold over its span: from its saved state when it has one (a
     /// state that cannot be continued from is reported and the fold starts over, which
     /// gives the same result), up to its budget.
-    fn run(&self, job: &Job, device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
-        let Some((_, folds)) = self.folds.iter().find(|(p, _)| p.as_ref() == job.params.split.as_ref()) else {
+    fn run(
+        &self,
+        job: &Job,
+        device: Device,
+        obs: &mut WorkerObserver,
+    ) -> Result<FoldResult, FoldError> {
+        let Some((_, folds)) = self
+            .folds
+            .iter()
+            .find(|(p, _)| p.as_ref() == job.params.split.as_ref())
+        else {
             // The partitions loaded are those of the spec's configurations, which are
             // the sweep's: only a database changed under the run gets here.
             return Err(FoldError::Data(format!(
                 "configuration {}'s partition ({}) is none of the spec's",
                 job.claim.config_id,
-                job.params.split.as_ref().map(Partition::describe).unwrap_or_default()
+                job.params
+                    .split
+                    .as_ref()
+                    .map(Partition::describe)
+                    .unwrap_or_default()
             )));
         };
         let data = &folds[job.claim.fold as usize % folds.len()];
         let Span { from, until } = span_of(job, obs);
         let resumed = from.is_some();
         let fold = job.claim.fold as u64;
-        match train::train_fold_span(data, &job.params, self.seed, fold, device, obs, Span { from, until }) {
+        match train::train_fold_span(
+            data,
+            &job.params,
+            self.seed,
+            fold,
+            device,
+            obs,
+            Span { from, until },
+        ) {
             Err(FoldError::BadState(why)) if resumed => {
                 obs.refuse_state(&job.claim, why);
-                train::train_fold_span(data, &job.params, self.seed, fold, device, obs, Span { from: None, until })
+                train::train_fold_span(
+                    data,
+                    &job.params,
+                    self.seed,
+                    fold,
+                    device,
+                    obs,
+                    Span { from: None, until },
+                )
             }
             r => r,
         }
@@ -154,7 +235,11 @@ impl FoldRunner for TrainRunner {
     fn run_group(&self, jobs: Vec<Job>, device: Device, worker: &WorkerContext) {
         let mut ready = Vec::new();
         for job in jobs {
-            match self.folds.iter().find(|(p, _)| p.as_ref() == job.params.split.as_ref()) {
+            match self
+                .folds
+                .iter()
+                .find(|(p, _)| p.as_ref() == job.params.split.as_ref())
+            {
                 Some((_, folds)) => {
                     let data = folds[job.claim.fold as usize % folds.len()].clone();
                     ready.push((job, data));
@@ -167,7 +252,10 @@ impl FoldRunner for TrainRunner {
                 }
             }
         }
-        let mut observers: Vec<WorkerObserver> = ready.iter().map(|(j, _)| worker.observer(j.claim.fold_id)).collect();
+        let mut observers: Vec<WorkerObserver> = ready
+            .iter()
+            .map(|(j, _)| worker.observer(j.claim.fold_id))
+            .collect();
         let mut spans = Vec::with_capacity(ready.len());
         for ((job, _), obs) in ready.iter().zip(&observers) {
             let span = span_of(job, obs);
@@ -198,8 +286,19 @@ impl FoldRunner for TrainRunner {
             let (job, data) = &ready[k];
             let mut obs = worker.observer(job.claim.fold_id);
             obs.refuse_state(&job.claim, why);
-            let span = Span { from: None, until: job.claim.budget.map(|b| b as u32) };
-            let r = train::train_fold_span(data, &job.params, self.seed, job.claim.fold as u64, device, &mut obs, span);
+            let span = Span {
+                from: None,
+                until: job.claim.budget.map(|b| b as u32),
+            };
+            let r = train::train_fold_span(
+                data,
+                &job.params,
+                self.seed,
+                job.claim.fold as u64,
+                device,
+                &mut obs,
+                span,
+            );
             worker.done(job.claim.clone(), r);
         }
     }
@@ -216,7 +315,10 @@ fn span_of(job: &Job, obs: &WorkerObserver) -> Span {
         }
         None => None,
     };
-    Span { from, until: job.claim.budget.map(|b| b as u32) }
+    Span {
+        from,
+        until: job.claim.budget.map(|b| b as u32),
+    }
 }
 
 /// The scheduler benchmark's folds: a sleep and a made-up result, through the real
@@ -229,23 +331,52 @@ pub struct SimulatedRunner {
 }
 
 impl FoldRunner for SimulatedRunner {
-    fn run(&self, job: &Job, _device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
+    fn run(
+        &self,
+        job: &Job,
+        _device: Device,
+        obs: &mut WorkerObserver,
+    ) -> Result<FoldResult, FoldError> {
         let epochs = job.params.epochs.max(1);
-        let from = job.claim.checkpoint_epochs.filter(|_| job.resume.is_some()).unwrap_or(0).clamp(0, epochs as i64) as u32;
-        let until = job.claim.budget.map_or(epochs, |b| (b as u32).clamp(from, epochs));
-        let slept = self.work.mul_f64(f64::from(until - from) / f64::from(epochs));
+        let from = job
+            .claim
+            .checkpoint_epochs
+            .filter(|_| job.resume.is_some())
+            .unwrap_or(0)
+            .clamp(0, epochs as i64) as u32;
+        let until = job
+            .claim
+            .budget
+            .map_or(epochs, |b| (b as u32).clamp(from, epochs));
+        let slept = self
+            .work
+            .mul_f64(f64::from(until - from) / f64::from(epochs));
         std::thread::sleep(slept);
         let partial = until < epochs;
         if partial {
-            let _ = obs.tx.send(WorkerMsg::Checkpoint { fold_id: obs.fold_id, worker: obs.worker, epochs: until, state: Vec::new() });
+            let _ = obs.tx.send(WorkerMsg::Checkpoint {
+                fold_id: obs.fold_id,
+                worker: obs.worker,
+                epochs: until,
+                state: Vec::new(),
+            });
         }
         // A score of the configuration (spread 0.2) and of the fold (±0.01, as the
         // study's fold-to-fold noise), so that a race's paired tests have variance to
         // work on; deterministic, so a benchmark's decisions repeat.
-        let hash = |s: &str, seed: u64| s.bytes().fold(seed, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+        let hash = |s: &str, seed: u64| {
+            s.bytes()
+                .fold(seed, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        };
         let h = hash(&job.claim.config_id, 0);
-        let noise = (hash(&job.claim.config_id, 7 + job.claim.fold as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 / (1u64 << 24) as f64;
-        let val = 0.4 + (h % 1000) as f64 / 5000.0 + 0.01 * f64::from(until) / f64::from(epochs) + 0.02 * (noise - 0.5);
+        let noise = (hash(&job.claim.config_id, 7 + job.claim.fold as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> 40) as f64
+            / (1u64 << 24) as f64;
+        let val = 0.4
+            + (h % 1000) as f64 / 5000.0
+            + 0.01 * f64::from(until) / f64::from(epochs)
+            + 0.02 * (noise - 0.5);
         Ok(FoldResult {
             train_accuracy: val,
             train_loss: 1.0,
@@ -282,21 +413,28 @@ pub fn spawn_worker(
     tx: amsc::UnboundedSender<WorkerMsg>,
     cancel: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name(format!("gridsweep-worker-{}", spec.worker)).spawn(move || {
-        // OpenMP's thread count is per thread: set it here, before any work.
-        tch::set_num_threads(spec.threads as i32);
-        let ctx = WorkerContext { worker: spec.worker, every: spec.every, tx, cancel };
-        while let Ok(mut group) = jobs.recv() {
-            if group.len() == 1 {
-                let job = group.pop().expect("one job");
-                let mut obs = ctx.observer(job.claim.fold_id);
-                let result = runner.run(&job, spec.device, &mut obs);
-                if !ctx.done(job.claim, result) {
-                    break;
+    std::thread::Builder::new()
+        .name(format!("gridsweep-worker-{}", spec.worker))
+        .spawn(move || {
+            // OpenMP's thread count is per thread: set it here, before any work.
+            tch::set_num_threads(spec.threads as i32);
+            let ctx = WorkerContext {
+                worker: spec.worker,
+                every: spec.every,
+                tx,
+                cancel,
+            };
+            while let Ok(mut group) = jobs.recv() {
+                if group.len() == 1 {
+                    let job = group.pop().expect("one job");
+                    let mut obs = ctx.observer(job.claim.fold_id);
+                    let result = runner.run(&job, spec.device, &mut obs);
+                    if !ctx.done(job.claim, result) {
+                        break;
+                    }
+                } else {
+                    runner.run_group(group, spec.device, &ctx);
                 }
-            } else {
-                runner.run_group(group, spec.device, &ctx);
             }
-        }
-    })
+        })
 }

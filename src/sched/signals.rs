@@ -100,24 +100,59 @@ mod tests {
     fn ctrl_c_escalates_from_finishing_to_abandoning_to_leaving() {
         use Signal::*;
         assert_eq!(run(&[]), (vec![], None));
-        assert_eq!(run(&[Interrupt]), (vec![Action::StopClaiming], Some(Stopped::Interrupted)));
-        assert_eq!(run(&[Interrupt, Interrupt]), (vec![Action::StopClaiming, Action::Abandon], Some(Stopped::Interrupted)));
+        assert_eq!(
+            run(&[Interrupt]),
+            (vec![Action::StopClaiming], Some(Stopped::Interrupted))
+        );
+        assert_eq!(
+            run(&[Interrupt, Interrupt]),
+            (
+                vec![Action::StopClaiming, Action::Abandon],
+                Some(Stopped::Interrupted)
+            )
+        );
         assert_eq!(
             run(&[Interrupt, Interrupt, Interrupt]),
-            (vec![Action::StopClaiming, Action::Abandon, Action::Abort], Some(Stopped::Aborted))
+            (
+                vec![Action::StopClaiming, Action::Abandon, Action::Abort],
+                Some(Stopped::Aborted)
+            )
         );
     }
 
     #[test]
     fn sigterm_abandons_at_once_and_counts_once() {
         use Signal::*;
-        assert_eq!(run(&[Terminate]), (vec![Action::Abandon], Some(Stopped::Terminated)));
-        assert_eq!(run(&[Terminate, Terminate]), (vec![Action::Abandon, Action::Nothing], Some(Stopped::Terminated)));
+        assert_eq!(
+            run(&[Terminate]),
+            (vec![Action::Abandon], Some(Stopped::Terminated))
+        );
+        assert_eq!(
+            run(&[Terminate, Terminate]),
+            (
+                vec![Action::Abandon, Action::Nothing],
+                Some(Stopped::Terminated)
+            )
+        );
         // After SIGTERM the folds are already being given up: Ctrl-C goes on from there.
-        assert_eq!(run(&[Terminate, Interrupt]), (vec![Action::Abandon, Action::Abandon], Some(Stopped::Terminated)));
+        assert_eq!(
+            run(&[Terminate, Interrupt]),
+            (
+                vec![Action::Abandon, Action::Abandon],
+                Some(Stopped::Terminated)
+            )
+        );
         assert_eq!(
             run(&[Interrupt, Terminate, Interrupt, Interrupt]),
-            (vec![Action::StopClaiming, Action::Abandon, Action::Abandon, Action::Abort], Some(Stopped::Aborted))
+            (
+                vec![
+                    Action::StopClaiming,
+                    Action::Abandon,
+                    Action::Abandon,
+                    Action::Abort
+                ],
+                Some(Stopped::Aborted)
+            )
         );
     }
 }

@@ -48,7 +48,10 @@ struct MemQueue {
 }
 
 fn lost() -> StoreError {
-    StoreError::Sql { db: "mem".into(), source: sqlx::Error::PoolTimedOut }
+    StoreError::Sql {
+        db: "mem".into(),
+        source: sqlx::Error::PoolTimedOut,
+    }
 }
 
 impl MemQueue {
@@ -58,7 +61,14 @@ impl MemQueue {
         for c in configs {
             for k in 0..folds {
                 id += 1;
-                q.mem.lock().unwrap().folds.push(MemFold { id, config: c.to_string(), fold: k, state: "pending", worker: None, val: None });
+                q.mem.lock().unwrap().folds.push(MemFold {
+                    id,
+                    config: c.to_string(),
+                    fold: k,
+                    state: "pending",
+                    worker: None,
+                    val: None,
+                });
             }
         }
         q
@@ -75,14 +85,26 @@ impl MemQueue {
     }
 
     fn states(&self) -> Vec<&'static str> {
-        self.mem.lock().unwrap().folds.iter().map(|f| f.state).collect()
+        self.mem
+            .lock()
+            .unwrap()
+            .folds
+            .iter()
+            .map(|f| f.state)
+            .collect()
     }
 
     fn take(m: &mut Mem, worker: &str) -> Option<Claim> {
         let f = m.folds.iter_mut().find(|f| f.state == "pending")?;
         f.state = "running";
         f.worker = Some(worker.to_string());
-        Some(Claim { fold_id: f.id, config_id: f.config.clone(), fold: f.fold, budget: None, checkpoint_epochs: None })
+        Some(Claim {
+            fold_id: f.id,
+            config_id: f.config.clone(),
+            fold: f.fold,
+            budget: None,
+            checkpoint_epochs: None,
+        })
     }
 }
 
@@ -96,9 +118,18 @@ impl FoldQueue for MemQueue {
     async fn counts(&self, _sweep: i64) -> QueueResult<Counts> {
         let m = self.up()?;
         let n = |s: &str| m.folds.iter().filter(|f| f.state == s).count() as i64;
-        Ok(Counts { pending: n("pending"), running: n("running"), done: n("done"), failed: n("failed") })
+        Ok(Counts {
+            pending: n("pending"),
+            running: n("running"),
+            done: n("done"),
+            failed: n("failed"),
+        })
     }
-    async fn rung_progress(&self, _sweep: i64, _brackets: usize) -> QueueResult<Option<RungProgress>> {
+    async fn rung_progress(
+        &self,
+        _sweep: i64,
+        _brackets: usize,
+    ) -> QueueResult<Option<RungProgress>> {
         Ok(None)
     }
     async fn best(&self, _sweep: i64) -> QueueResult<Option<(String, f64)>> {
@@ -107,14 +138,26 @@ impl FoldQueue for MemQueue {
         for f in &m.folds {
             by.entry(&f.config).or_default().extend(f.val);
         }
-        let complete = |c: &str| m.folds.iter().filter(|f| f.config == c).all(|f| f.state == "done");
+        let complete = |c: &str| {
+            m.folds
+                .iter()
+                .filter(|f| f.config == c)
+                .all(|f| f.state == "done")
+        };
         Ok(by
             .into_iter()
             .filter(|(c, _)| complete(c))
             .map(|(c, v)| (c.to_string(), v.iter().sum::<f64>() / v.len() as f64))
             .max_by(|a, b| a.1.total_cmp(&b.1)))
     }
-    async fn claim(&self, _sweep: i64, _owner: &Owner, worker: &str, _lease: Duration, _device: &str) -> QueueResult<Option<Claim>> {
+    async fn claim(
+        &self,
+        _sweep: i64,
+        _owner: &Owner,
+        worker: &str,
+        _lease: Duration,
+        _device: &str,
+    ) -> QueueResult<Option<Claim>> {
         let mut m = self.up()?;
         let c = MemQueue::take(&mut m, worker);
         if c.is_some() && m.swallow {
@@ -123,13 +166,26 @@ impl FoldQueue for MemQueue {
         }
         Ok(c)
     }
-    async fn advance_race(&self, _sweep: i64, _rules: &crate::race::Rules, _idle: usize) -> QueueResult<RungStep> {
+    async fn advance_race(
+        &self,
+        _sweep: i64,
+        _rules: &crate::race::Rules,
+        _idle: usize,
+    ) -> QueueResult<RungStep> {
         // Races are the store's (tests/race.rs); this queue has none.
         Ok(RungStep::Finished)
     }
-    async fn advance_rung(&self, _sweep: i64, _bracket: u32, _h: &Halving) -> QueueResult<RungStep> {
+    async fn advance_rung(
+        &self,
+        _sweep: i64,
+        _bracket: u32,
+        _h: &Halving,
+    ) -> QueueResult<RungStep> {
         let mut m = self.up()?;
-        if m.folds.iter().any(|f| f.state == "running" || f.state == "pending") {
+        if m.folds
+            .iter()
+            .any(|f| f.state == "running" || f.state == "pending")
+        {
             return Ok(RungStep::Waiting);
         }
         if m.waiting_polls > 0 {
@@ -142,18 +198,39 @@ impl FoldQueue for MemQueue {
         let next: Vec<MemFold> = std::mem::take(&mut m.promote);
         let folds = next.len() as u64;
         m.folds.extend(next);
-        Ok(RungStep::Promoted { rung: m.promote_to.max(1), configurations: 1, pruned: 0, folds })
+        Ok(RungStep::Promoted {
+            rung: m.promote_to.max(1),
+            configurations: 1,
+            pruned: 0,
+            folds,
+        })
     }
-    async fn drop_hopeless_states(&self, _sweep: i64, _config_id: &str, _h: &Halving) -> QueueResult<u64> {
+    async fn drop_hopeless_states(
+        &self,
+        _sweep: i64,
+        _config_id: &str,
+        _h: &Halving,
+    ) -> QueueResult<u64> {
         Ok(0)
     }
-    async fn rung_agreement(&self, _sweep: i64, _bracket: u32, _rung: u32) -> QueueResult<Option<f64>> {
+    async fn rung_agreement(
+        &self,
+        _sweep: i64,
+        _bracket: u32,
+        _rung: u32,
+    ) -> QueueResult<Option<f64>> {
         Ok(self.up()?.agreement)
     }
     async fn checkpoint(&self, _fold_id: i64) -> QueueResult<Option<(i64, Vec<u8>)>> {
         Ok(None)
     }
-    async fn save_checkpoint(&self, _fold_id: i64, _worker: &str, _epochs: u32, _state: &[u8]) -> QueueResult<bool> {
+    async fn save_checkpoint(
+        &self,
+        _fold_id: i64,
+        _worker: &str,
+        _epochs: u32,
+        _state: &[u8],
+    ) -> QueueResult<bool> {
         Ok(true)
     }
     async fn record_done_then_claim(
@@ -166,18 +243,57 @@ impl FoldQueue for MemQueue {
     ) -> QueueResult<Recorded> {
         let mut m = self.up()?;
         if m.steal == Some(fold_id) {
-            return Ok(Recorded { written: false, gone: false, completed: None, rung_summary: false, next: None });
+            return Ok(Recorded {
+                written: false,
+                gone: false,
+                completed: None,
+                rung_summary: false,
+                next: None,
+            });
         }
-        let f = m.folds.iter_mut().find(|f| f.id == fold_id && f.state == "running" && f.worker.as_deref() == Some(worker));
-        let Some(f) = f else { return Ok(Recorded { written: false, gone: false, completed: None, rung_summary: false, next: None }) };
+        let f = m.folds.iter_mut().find(|f| {
+            f.id == fold_id && f.state == "running" && f.worker.as_deref() == Some(worker)
+        });
+        let Some(f) = f else {
+            return Ok(Recorded {
+                written: false,
+                gone: false,
+                completed: None,
+                rung_summary: false,
+                next: None,
+            });
+        };
         f.state = "done";
         f.val = Some(r.val_accuracy);
         let config = f.config.clone();
-        let done: Vec<FoldResult> = m.folds.iter().filter(|f| f.config == config).map(|f| FoldResult { val_accuracy: f.val.unwrap_or(0.0), ..r.clone() }).collect();
-        let complete = m.folds.iter().filter(|f| f.config == config).all(|f| f.state == "done");
-        let completed = complete.then(|| CompletedConfig { config_id: config.clone(), position: 0, params_json: "{}".into(), summary: crate::score::summarize(&done, rule) });
+        let done: Vec<FoldResult> = m
+            .folds
+            .iter()
+            .filter(|f| f.config == config)
+            .map(|f| FoldResult {
+                val_accuracy: f.val.unwrap_or(0.0),
+                ..r.clone()
+            })
+            .collect();
+        let complete = m
+            .folds
+            .iter()
+            .filter(|f| f.config == config)
+            .all(|f| f.state == "done");
+        let completed = complete.then(|| CompletedConfig {
+            config_id: config.clone(),
+            position: 0,
+            params_json: "{}".into(),
+            summary: crate::score::summarize(&done, rule),
+        });
         let next = next.and_then(|_| MemQueue::take(&mut m, worker));
-        Ok(Recorded { written: true, gone: false, completed, rung_summary: false, next })
+        Ok(Recorded {
+            written: true,
+            gone: false,
+            completed,
+            rung_summary: false,
+            next,
+        })
     }
     async fn record_failed(&self, fold_id: i64, _worker: &str, _error: &str) -> QueueResult<()> {
         let mut m = self.up()?;
@@ -189,7 +305,11 @@ impl FoldQueue for MemQueue {
     async fn release(&self, fold_id: i64, _worker: &str) -> QueueResult<()> {
         let mut m = self.up()?;
         m.released.push(fold_id);
-        if let Some(f) = m.folds.iter_mut().find(|f| f.id == fold_id && f.state == "running") {
+        if let Some(f) = m
+            .folds
+            .iter_mut()
+            .find(|f| f.id == fold_id && f.state == "running")
+        {
             f.state = "pending";
             f.worker = None;
         }
@@ -202,7 +322,9 @@ impl FoldQueue for MemQueue {
         let mut m = self.up()?;
         let mine = format!("{}:{}:", owner.host, owner.pid);
         let mut n = 0;
-        for f in m.folds.iter_mut().filter(|f| f.state == "running" && f.worker.as_deref().is_some_and(|w| w.starts_with(&mine))) {
+        for f in m.folds.iter_mut().filter(|f| {
+            f.state == "running" && f.worker.as_deref().is_some_and(|w| w.starts_with(&mine))
+        }) {
             f.state = "pending";
             f.worker = None;
             n += 1;
@@ -219,7 +341,12 @@ struct Fake {
 }
 
 impl FoldRunner for Fake {
-    fn run(&self, job: &Job, _device: Device, obs: &mut WorkerObserver) -> Result<FoldResult, FoldError> {
+    fn run(
+        &self,
+        job: &Job,
+        _device: Device,
+        obs: &mut WorkerObserver,
+    ) -> Result<FoldResult, FoldError> {
         self.started.fetch_add(1, Ordering::SeqCst);
         let t = Instant::now();
         while t.elapsed() < self.work {
@@ -250,13 +377,23 @@ fn job(configs: &[&str], halving: bool) -> SweepJob {
     SweepJob {
         sweep_id: 1,
         name: "t".into(),
-        params: configs.iter().map(|c| (c.to_string(), HyperParams::default())).collect(),
+        params: configs
+            .iter()
+            .map(|c| (c.to_string(), HyperParams::default()))
+            .collect(),
         configs: configs.len(),
         new_configs: 0,
         data_description: String::new(),
         score: ScoreRule::default(),
         labels: HashMap::new(),
-        brackets: if halving { vec![Halving { factor: 3, min_epochs: 1 }] } else { Vec::new() },
+        brackets: if halving {
+            vec![Halving {
+                factor: 3,
+                min_epochs: 1,
+            }]
+        } else {
+            Vec::new()
+        },
         race: None,
         resume_hint: "gridsweep resume t".into(),
     }
@@ -283,12 +420,21 @@ fn start(
     job: SweepJob,
     opts: RunOptions,
     work: Duration,
-) -> (amsc::UnboundedSender<Signal>, std::thread::JoinHandle<(Result<RunSummary, StoreError>, Vec<Event>)>) {
+) -> (
+    amsc::UnboundedSender<Signal>,
+    std::thread::JoinHandle<(Result<RunSummary, StoreError>, Vec<Event>)>,
+) {
     let (stx, srx) = amsc::unbounded_channel();
     let h = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (etx, erx) = mpsc::channel();
-        let runner: Arc<dyn FoldRunner> = Arc::new(Fake { work, started: AtomicUsize::new(0) });
+        let runner: Arc<dyn FoldRunner> = Arc::new(Fake {
+            work,
+            started: AtomicUsize::new(0),
+        });
         let r = rt.block_on(run_with_signals(q.as_ref(), job, &opts, runner, &etx, srx));
         drop(etx);
         (r, erx.into_iter().collect())
@@ -312,13 +458,21 @@ fn until(q: &MemQueue, cond: impl Fn(&Mem) -> bool) {
 #[test]
 fn every_fold_is_run_once_and_the_best_comes_from_the_queue() {
     let q = Arc::new(MemQueue::new(&["a", "bbb", "cc"], 3));
-    let (_s, h) = start(q.clone(), job(&["a", "bbb", "cc"], false), opts(2), Duration::from_millis(1));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a", "bbb", "cc"], false),
+        opts(2),
+        Duration::from_millis(1),
+    );
     let (r, events) = h.join().unwrap();
     let s = r.unwrap();
     assert_eq!(q.states(), vec!["done"; 9]);
     assert_eq!((s.done, s.failed, s.abandoned, s.stopped), (9, 0, 0, None));
     assert_eq!(s.best.as_ref().map(|b| b.0.as_str()), Some("bbb"));
-    assert_eq!(count(&events, |e| matches!(e, Event::ConfigCompleted { .. })), 3);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::ConfigCompleted { .. })),
+        3
+    );
     assert!(matches!(events.last(), Some(Event::Finished(_))));
 }
 
@@ -327,34 +481,66 @@ fn ctrl_c_once_lets_running_folds_finish_twice_abandons_three_times_leaves() {
     // Once: the two running folds finish, nothing new starts, the prefetched claims
     // made with their results go back.
     let q = Arc::new(MemQueue::new(&["a", "b"], 3));
-    let (s, h) = start(q.clone(), job(&["a", "b"], false), opts(2), Duration::from_millis(300));
-    until(&q, |m| m.folds.iter().filter(|f| f.state == "running").count() == 2);
+    let (s, h) = start(
+        q.clone(),
+        job(&["a", "b"], false),
+        opts(2),
+        Duration::from_millis(300),
+    );
+    until(&q, |m| {
+        m.folds.iter().filter(|f| f.state == "running").count() == 2
+    });
     s.send(Signal::Interrupt).unwrap();
     let (r, events) = h.join().unwrap();
     let sum = r.unwrap();
     assert_eq!(sum.stopped, Some(Stopped::Interrupted));
     assert_eq!((sum.done, sum.abandoned), (2, 0));
     assert_eq!(q.states().iter().filter(|s| **s == "done").count(), 2);
-    assert!(!q.states().contains(&"running"), "nothing is left held: {:?}", q.states());
+    assert!(
+        !q.states().contains(&"running"),
+        "nothing is left held: {:?}",
+        q.states()
+    );
     assert!(sum.interrupted());
-    assert_eq!(count(&events, |e| matches!(e, Event::Stopping { running: 2 })), 1);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::Stopping { running: 2 })),
+        1
+    );
 
     // Twice: the running folds are abandoned (released), none is recorded.
     let q = Arc::new(MemQueue::new(&["a", "b"], 3));
-    let (s, h) = start(q.clone(), job(&["a", "b"], false), opts(2), Duration::from_secs(30));
-    until(&q, |m| m.folds.iter().filter(|f| f.state == "running").count() == 2);
+    let (s, h) = start(
+        q.clone(),
+        job(&["a", "b"], false),
+        opts(2),
+        Duration::from_secs(30),
+    );
+    until(&q, |m| {
+        m.folds.iter().filter(|f| f.state == "running").count() == 2
+    });
     s.send(Signal::Interrupt).unwrap();
     s.send(Signal::Interrupt).unwrap();
     let (r, events) = h.join().unwrap();
     let sum = r.unwrap();
-    assert_eq!((sum.done, sum.abandoned, sum.stopped), (0, 2, Some(Stopped::Interrupted)));
+    assert_eq!(
+        (sum.done, sum.abandoned, sum.stopped),
+        (0, 2, Some(Stopped::Interrupted))
+    );
     assert_eq!(q.states(), vec!["pending"; 6]);
     assert_eq!(q.mem.lock().unwrap().released.len(), 2);
-    assert_eq!(count(&events, |e| matches!(e, Event::Abandoning { running: 2 })), 1);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::Abandoning { running: 2 })),
+        1
+    );
 
     // Three times: out at once, while the folds still run.
     let q = Arc::new(MemQueue::new(&["a"], 3));
-    let (s, h) = start(q.clone(), job(&["a"], false), opts(1), Duration::from_secs(30));
+    let (s, h) = start(
+        q.clone(),
+        job(&["a"], false),
+        opts(1),
+        Duration::from_secs(30),
+    );
     until(&q, |m| m.folds.iter().any(|f| f.state == "running"));
     let t = Instant::now();
     for _ in 0..3 {
@@ -369,21 +555,36 @@ fn ctrl_c_once_lets_running_folds_finish_twice_abandons_three_times_leaves() {
 #[test]
 fn sigterm_abandons_running_folds_at_once() {
     let q = Arc::new(MemQueue::new(&["a", "b"], 3));
-    let (s, h) = start(q.clone(), job(&["a", "b"], false), opts(2), Duration::from_secs(30));
-    until(&q, |m| m.folds.iter().filter(|f| f.state == "running").count() == 2);
+    let (s, h) = start(
+        q.clone(),
+        job(&["a", "b"], false),
+        opts(2),
+        Duration::from_secs(30),
+    );
+    until(&q, |m| {
+        m.folds.iter().filter(|f| f.state == "running").count() == 2
+    });
     s.send(Signal::Terminate).unwrap();
     let (r, events) = h.join().unwrap();
     let sum = r.unwrap();
     assert_eq!((sum.abandoned, sum.stopped), (2, Some(Stopped::Terminated)));
     assert!(sum.terminated());
     assert_eq!(q.states(), vec!["pending"; 6]);
-    assert_eq!(count(&events, |e| matches!(e, Event::Terminating { running: 2 })), 1);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::Terminating { running: 2 })),
+        1
+    );
 }
 
 #[test]
 fn a_lost_database_is_waited_for_and_nothing_is_lost() {
     let q = Arc::new(MemQueue::new(&["a", "b"], 3));
-    let (_s, h) = start(q.clone(), job(&["a", "b"], false), opts(2), Duration::from_millis(50));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a", "b"], false),
+        opts(2),
+        Duration::from_millis(50),
+    );
     // Down for a few calls while folds run: results wait in memory.
     until(&q, |m| m.folds.iter().any(|f| f.state == "running"));
     q.mem.lock().unwrap().down_for = 4;
@@ -410,7 +611,12 @@ fn a_lost_database_is_waited_for_and_nothing_is_lost() {
 #[test]
 fn a_signal_while_waiting_for_the_database_ends_the_wait() {
     let q = Arc::new(MemQueue::new(&["a"], 3));
-    let (s, h) = start(q.clone(), job(&["a"], false), opts(1), Duration::from_millis(50));
+    let (s, h) = start(
+        q.clone(),
+        job(&["a"], false),
+        opts(1),
+        Duration::from_millis(50),
+    );
     until(&q, |m| m.folds.iter().any(|f| f.state == "running"));
     q.mem.lock().unwrap().down_for = usize::MAX;
     std::thread::sleep(Duration::from_millis(300));
@@ -427,15 +633,39 @@ fn a_rung_held_elsewhere_is_waited_for_then_its_promotion_is_run() {
     {
         let mut m = q.mem.lock().unwrap();
         m.waiting_polls = 2;
-        m.promote = (0..3).map(|k| MemFold { id: 100 + k, config: "a".into(), fold: k, state: "pending", worker: None, val: None }).collect();
+        m.promote = (0..3)
+            .map(|k| MemFold {
+                id: 100 + k,
+                config: "a".into(),
+                fold: k,
+                state: "pending",
+                worker: None,
+                val: None,
+            })
+            .collect();
     }
-    let (_s, h) = start(q.clone(), job(&["a"], true), opts(2), Duration::from_millis(1));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a"], true),
+        opts(2),
+        Duration::from_millis(1),
+    );
     let (r, events) = h.join().unwrap();
     let sum = r.unwrap();
     assert_eq!(sum.done, 6, "the rung's folds, then the promoted ones");
     assert_eq!(q.states(), vec!["done"; 6]);
-    assert_eq!(count(&events, |e| matches!(e, Event::RungPromoted { folds: 3, .. })), 1);
-    assert_eq!(q.mem.lock().unwrap().waiting_polls, 0, "it polled through the wait");
+    assert_eq!(
+        count(&events, |e| matches!(
+            e,
+            Event::RungPromoted { folds: 3, .. }
+        )),
+        1
+    );
+    assert_eq!(
+        q.mem.lock().unwrap().waiting_polls,
+        0,
+        "it polled through the wait"
+    );
 }
 
 /// A promotion after a rung that ranked its configurations unlike the rung before says
@@ -446,10 +676,22 @@ fn a_rung_that_disagrees_with_the_one_before_is_said() {
         let q = Arc::new(MemQueue::new(&["a"], 1));
         {
             let mut m = q.mem.lock().unwrap();
-            m.promote = vec![MemFold { id: 100, config: "a".into(), fold: 0, state: "pending", worker: None, val: None }];
+            m.promote = vec![MemFold {
+                id: 100,
+                config: "a".into(),
+                fold: 0,
+                state: "pending",
+                worker: None,
+                val: None,
+            }];
             (m.promote_to, m.agreement) = (promote_to, agreement);
         }
-        let (_s, h) = start(q.clone(), job(&["a"], true), opts(1), Duration::from_millis(1));
+        let (_s, h) = start(
+            q.clone(),
+            job(&["a"], true),
+            opts(1),
+            Duration::from_millis(1),
+        );
         let (r, events) = h.join().unwrap();
         r.unwrap();
         events.into_iter().find_map(|e| match e {
@@ -457,31 +699,69 @@ fn a_rung_that_disagrees_with_the_one_before_is_said() {
             _ => None,
         })
     };
-    let weak = weak_of(2, Some(-0.3)).expect("a promotion").expect("a note");
-    assert!(weak.contains("rung 0") && weak.contains("rung 1") && weak.contains("-0.30") && weak.contains("raise min_epochs"), "{weak}");
+    let weak = weak_of(2, Some(-0.3))
+        .expect("a promotion")
+        .expect("a note");
+    assert!(
+        weak.contains("rung 0")
+            && weak.contains("rung 1")
+            && weak.contains("-0.30")
+            && weak.contains("raise min_epochs"),
+        "{weak}"
+    );
     assert_eq!(weak_of(2, Some(0.9)), Some(None));
-    assert_eq!(weak_of(1, Some(-0.3)), Some(None), "rung 0 has no rung before it");
+    assert_eq!(
+        weak_of(1, Some(-0.3)),
+        Some(None),
+        "rung 0 has no rung before it"
+    );
 }
 
 #[test]
 fn a_fold_of_an_unknown_configuration_is_said_and_released() {
     let q = Arc::new(MemQueue::new(&["zz", "a"], 1));
-    let (_s, h) = start(q.clone(), job(&["a"], false), opts(1), Duration::from_millis(1));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a"], false),
+        opts(1),
+        Duration::from_millis(1),
+    );
     let (r, events) = h.join().unwrap();
     r.unwrap();
-    assert_eq!(count(&events, |e| matches!(e, Event::UnknownConfiguration { config_id, .. } if config_id == "zz")), 1);
-    assert_eq!(q.states(), vec!["pending", "pending"], "released, and nothing more claimed");
+    assert_eq!(
+        count(
+            &events,
+            |e| matches!(e, Event::UnknownConfiguration { config_id, .. } if config_id == "zz")
+        ),
+        1
+    );
+    assert_eq!(
+        q.states(),
+        vec!["pending", "pending"],
+        "released, and nothing more claimed"
+    );
 }
 
 #[test]
 fn a_lease_lost_mid_fold_is_said_and_not_recorded() {
     let q = Arc::new(MemQueue::new(&["a"], 2));
     q.mem.lock().unwrap().steal = Some(1);
-    let (_s, h) = start(q.clone(), job(&["a"], false), opts(1), Duration::from_millis(1));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a"], false),
+        opts(1),
+        Duration::from_millis(1),
+    );
     let (r, events) = h.join().unwrap();
     let sum = r.unwrap();
-    assert_eq!(count(&events, |e| matches!(e, Event::FoldLost { fold: 0, .. })), 1);
-    assert_eq!(count(&events, |e| matches!(e, Event::ConfigCompleted { .. })), 0);
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::FoldLost { fold: 0, .. })),
+        1
+    );
+    assert_eq!(
+        count(&events, |e| matches!(e, Event::ConfigCompleted { .. })),
+        0
+    );
     assert_eq!(sum.counts.done, 1, "only the other fold is recorded");
 }
 
@@ -491,10 +771,19 @@ fn whatever_the_process_still_holds_is_released_at_exit() {
     // it. The run goes on (the retry claims another), and at the end it goes back.
     let q = Arc::new(MemQueue::new(&["a", "b"], 2));
     q.mem.lock().unwrap().swallow = true;
-    let (_s, h) = start(q.clone(), job(&["a", "b"], false), opts(1), Duration::from_millis(1));
+    let (_s, h) = start(
+        q.clone(),
+        job(&["a", "b"], false),
+        opts(1),
+        Duration::from_millis(1),
+    );
     let (r, _) = h.join().unwrap();
     let sum = r.unwrap();
     assert_eq!(sum.done, 3);
-    assert_eq!(q.states(), vec!["pending", "done", "done", "done"], "the orphaned claim is pending again, nothing is left held");
+    assert_eq!(
+        q.states(),
+        vec!["pending", "done", "done", "done"],
+        "the orphaned claim is pending again, nothing is left held"
+    );
     assert_eq!(sum.counts.pending, 1);
 }

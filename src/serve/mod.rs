@@ -41,7 +41,11 @@ pub struct App {
 
 impl App {
     pub fn new(store: Store, token: Option<String>) -> App {
-        App { store, token, analyses: Default::default() }
+        App {
+            store,
+            token,
+            analyses: Default::default(),
+        }
     }
 }
 
@@ -51,8 +55,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(index))
         .route("/sweep/{name}", get(sweep_page))
         .route("/sweep/{name}/config/{id}", get(config_page))
-        .route("/sweep/{name}/hpo_combined.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::HpoCombined)))
-        .route("/sweep/{name}/cv_results.csv", get(|a, p| download(a, p, sweep::live::CsvFormat::CvResults)))
+        .route(
+            "/sweep/{name}/hpo_combined.csv",
+            get(|a, p| download(a, p, sweep::live::CsvFormat::HpoCombined)),
+        )
+        .route(
+            "/sweep/{name}/cv_results.csv",
+            get(|a, p| download(a, p, sweep::live::CsvFormat::CvResults)),
+        )
         .route("/sweep/{name}/report.html", get(report_download))
         .route("/sweep/{name}/analysis", get(analysis_part))
         .route("/sweep/{name}/plots/{plot}", get(plot))
@@ -61,7 +71,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/sweeps/{name}/updates", get(api_updates))
         .route("/api/sweeps/{name}/configs/{id}", get(api_config))
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such page").into_response() })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), check_token))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            check_token,
+        ))
         .with_state(app)
 }
 
@@ -89,15 +102,27 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> std::io:
 
 async fn check_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     if let Some(token) = &app.token {
-        let from_query = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(String::from));
+        let from_query = req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("token="))
+                .map(String::from)
+        });
         let from_header = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(String::from);
-        if !from_query.iter().chain(from_header.iter()).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) {
-            return (StatusCode::UNAUTHORIZED, "this server needs its token: add ?token=… as printed by `gridsweep serve`").into_response();
+        if !from_query
+            .iter()
+            .chain(from_header.iter())
+            .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "this server needs its token: add ?token=… as printed by `gridsweep serve`",
+            )
+                .into_response();
         }
     }
     next.run(req).await
@@ -112,12 +137,22 @@ pub use crate::text::esc;
 /// A path segment for a link: percent-encoded.
 fn seg(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 fn error(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("gridsweep serve: {e}")).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("gridsweep serve: {e}"),
+    )
+        .into_response()
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;font-size:13px}\
@@ -135,7 +170,11 @@ fn page(title: &str, db: &str, body: &str) -> Html<String> {
 }
 
 fn bar(done: i64, total: i64) -> String {
-    let pct = if total > 0 { 100.0 * done as f64 / total as f64 } else { 0.0 };
+    let pct = if total > 0 {
+        100.0 * done as f64 / total as f64
+    } else {
+        0.0
+    };
     format!("<span class=\"bar\"><span style=\"width:{pct:.1}%\"></span></span>")
 }
 
@@ -180,11 +219,21 @@ document.querySelectorAll('img[data-keep-token]').forEach(function(i){i.src=add(
 
 /// `?since=T` (Unix seconds) lists the folds finished since T, not only those from the
 /// page's opening on.
-async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let since = q.get("since").and_then(|s| s.parse::<f64>().ok()).filter(|s| s.is_finite()).unwrap_or_else(crate::store::now);
+async fn sweep_page(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let since = q
+        .get("since")
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite())
+        .unwrap_or_else(crate::store::now);
     let board = match sweep::live::board(&app.store, &name).await {
         Ok(Some(b)) => b,
-        Ok(None) => return (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response(),
+        Ok(None) => {
+            return (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response()
+        }
         Err(e) => return error(e),
     };
     let s = &board.status;
@@ -231,7 +280,11 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
                 esc(&w.host),
                 w.pid,
                 w.running,
-                if w.gone { "gone (the process no longer exists)" } else { "live" }
+                if w.gone {
+                    "gone (the process no longer exists)"
+                } else {
+                    "live"
+                }
             );
         }
         b.push_str("</table>");
@@ -245,14 +298,27 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
             esc(&t.why)
         );
     }
-    let ties = s.tie_set.as_ref().map(sweep::ranking::tie_columns).unwrap_or_default();
+    let ties = s
+        .tie_set
+        .as_ref()
+        .map(sweep::ranking::tie_columns)
+        .unwrap_or_default();
     b.push_str("<h2>Leaderboard</h2><p><input id=\"filter\" placeholder=\"filter: a hyperparameter value or id\"></p><table id=\"board\"><thead><tr><th>rank</th><th>score</th><th>val acc</th><th>train acc</th><th>Δacc</th><th>id</th><th>tie</th>");
     for k in &board.varying {
         let _ = write!(b, "<th class=\"param\">{}</th>", esc(k));
     }
     b.push_str("<th>curve</th></tr></thead><tbody>");
     for r in &s.ranked {
-        let tie = ties.get(&r.config_id).map(|(m, p)| if *m { format!("<span class=\"tie\">{p:.2}</span>") } else { format!("{p:.2}") }).unwrap_or_default();
+        let tie = ties
+            .get(&r.config_id)
+            .map(|(m, p)| {
+                if *m {
+                    format!("<span class=\"tie\">{p:.2}</span>")
+                } else {
+                    format!("{p:.2}")
+                }
+            })
+            .unwrap_or_default();
         let _ = write!(
             b,
             "<tr data-id=\"{id}\"><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td><a href=\"/sweep/{sweep}/config/{link}\" data-keep-token>{id}</a></td><td>{tie}</td>",
@@ -266,10 +332,26 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
             link = seg(&r.config_id),
         );
         for k in &board.varying {
-            let v = r.params.get(k).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).unwrap_or_default();
+            let v = r
+                .params
+                .get(k)
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default();
             let _ = write!(b, "<td>{}</td>", esc(&v));
         }
-        let _ = write!(b, "<td><input type=\"checkbox\" class=\"curve\"{}></td></tr>", if r.rank <= CURVES_SHOWN { " checked" } else { "" });
+        let _ = write!(
+            b,
+            "<td><input type=\"checkbox\" class=\"curve\"{}></td></tr>",
+            if r.rank <= CURVES_SHOWN {
+                " checked"
+            } else {
+                ""
+            }
+        );
     }
     b.push_str("</tbody></table>");
     if !board.partial.is_empty() {
@@ -302,7 +384,11 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
                 esc(&r.config_id)
             );
             for k in &board.varying {
-                let v = r.params.get(k).map(crate::export::display_value).unwrap_or_default();
+                let v = r
+                    .params
+                    .get(k)
+                    .map(crate::export::display_value)
+                    .unwrap_or_default();
                 let _ = write!(b, "<td>{}</td>", esc(&v));
             }
             b.push_str("</tr>");
@@ -318,7 +404,12 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     }
     let n = seg(&board.sweep.name);
     if !s.ranked.is_empty() {
-        let ids: Vec<String> = s.ranked.iter().take(CURVES_SHOWN).map(|r| seg(&r.config_id)).collect();
+        let ids: Vec<String> = s
+            .ranked
+            .iter()
+            .take(CURVES_SHOWN)
+            .map(|r| seg(&r.config_id))
+            .collect();
         let _ = write!(
             b,
             "<h2>Learning curves</h2><p class=\"muted\">The configurations ticked in the leaderboard's last column (at most {}), \
@@ -341,7 +432,12 @@ async fn sweep_page(State(app): State<Arc<App>>, Path(name): Path<String>, Query
     }
     b.push_str("<h2>Folds finished lately (live: they arrive without a reload)</h2><table id=\"recent\"><tr><th>configuration</th><th>fold</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th></tr></table>");
     // (JSON in a script element: `</` written as `<\/`, so no name can close it.)
-    let _ = write!(b, "<script>var SWEEP={};var CURSOR={};</script>", json!(board.sweep.name).to_string().replace("</", "<\\/"), json!(since));
+    let _ = write!(
+        b,
+        "<script>var SWEEP={};var CURSOR={};</script>",
+        json!(board.sweep.name).to_string().replace("</", "<\\/"),
+        json!(since)
+    );
     b.push_str(SWEEP_SCRIPT);
     b.push_str(KEEP_TOKEN);
     page(&board.sweep.name, app.store.name(), &b).into_response()
@@ -447,11 +543,21 @@ async fn api_sweeps(State(app): State<Arc<App>>) -> Response {
 async fn api_board(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     let board = match sweep::live::board(&app.store, &name).await {
         Ok(Some(b)) => b,
-        Ok(None) => return (StatusCode::NOT_FOUND, Json(json!({"error": format!("no sweep named {name}")}))).into_response(),
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": format!("no sweep named {name}")})),
+            )
+                .into_response()
+        }
         Err(e) => return error(e),
     };
     let s = &board.status;
-    let ties = s.tie_set.as_ref().map(sweep::ranking::tie_columns).unwrap_or_default();
+    let ties = s
+        .tie_set
+        .as_ref()
+        .map(sweep::ranking::tie_columns)
+        .unwrap_or_default();
     let ranking: Vec<Value> = s
         .ranked
         .iter()
@@ -474,24 +580,46 @@ async fn api_board(State(app): State<Arc<App>>, Path(name): Path<String>) -> Res
     .into_response()
 }
 
-async fn api_updates(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn api_updates(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let after = match q.get("after").map(|a| a.parse::<f64>()) {
         None => 0.0,
         Some(Ok(a)) if a.is_finite() => a,
-        Some(_) => return (StatusCode::BAD_REQUEST, "after: expected a number (the `cursor` of the last update)").into_response(),
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "after: expected a number (the `cursor` of the last update)",
+            )
+                .into_response()
+        }
     };
     match sweep::live::update(&app.store, &name, after).await {
         Ok(Some(u)) => Json(u).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no sweep named {name}")}))).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no sweep named {name}")})),
+        )
+            .into_response(),
         Err(e) => error(e),
     }
 }
 
-async fn download(State(app): State<Arc<App>>, Path(name): Path<String>, format: sweep::live::CsvFormat) -> Response {
+async fn download(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    format: sweep::live::CsvFormat,
+) -> Response {
     match sweep::live::export_csv(&app.store, &name, format).await {
-        Ok(sweep::live::Csv::File(bytes)) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response(),
+        Ok(sweep::live::Csv::File(bytes)) => {
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response()
+        }
         Ok(sweep::live::Csv::Nothing(why)) => (StatusCode::CONFLICT, why).into_response(),
-        Ok(sweep::live::Csv::NoSweep) => (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response(),
+        Ok(sweep::live::Csv::NoSweep) => {
+            (StatusCode::NOT_FOUND, format!("no sweep named {name}")).into_response()
+        }
         Err(e) => error(e),
     }
 }
@@ -512,7 +640,14 @@ fn curve(history: Option<&str>) -> Curve {
 /// on the training folds (dashed) and on the CV folds (solid), one colour per series,
 /// each named in its lines' tooltip and in a legend.
 fn curves_svg(series: &[(String, Curve)]) -> Option<String> {
-    let pts: Vec<(f64, f64)> = series.iter().flat_map(|(_, c)| c.iter().flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))]).flatten()).collect();
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|(_, c)| {
+            c.iter()
+                .flat_map(|(e, t, v)| [Some((*e, *t)), v.map(|v| (*e, v))])
+                .flatten()
+        })
+        .collect();
     if pts.is_empty() {
         return None;
     }
@@ -520,14 +655,21 @@ fn curves_svg(series: &[(String, Curve)]) -> Option<String> {
     let h = 300.0 + legend;
     let bottom = 300.0 - m;
     let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
-    let (mut y0, mut y1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (mut y0, mut y1) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
     if y1 - y0 < 1e-6 {
         y0 -= 0.01;
         y1 += 0.01;
     }
     let sx = |x: f64| m + (x - 1.0) / (x1 - 1.0).max(1.0) * (w - 2.0 * m);
     let sy = |y: f64| bottom - (y - y0) / (y1 - y0) * (bottom - m);
-    let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+    let colours = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
     let mut o = format!(
         "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-size=\"11\" font-family=\"sans-serif\">\
          <rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
@@ -541,8 +683,14 @@ fn curves_svg(series: &[(String, Curve)]) -> Option<String> {
     for (i, (label, c)) in series.iter().enumerate() {
         let col = colours[i % colours.len()];
         let label = esc(label);
-        let train: Vec<String> = c.iter().map(|(e, t, _)| format!("{:.1},{:.1}", sx(*e), sy(*t))).collect();
-        let val: Vec<String> = c.iter().filter_map(|(e, _, v)| v.map(|v| format!("{:.1},{:.1}", sx(*e), sy(v)))).collect();
+        let train: Vec<String> = c
+            .iter()
+            .map(|(e, t, _)| format!("{:.1},{:.1}", sx(*e), sy(*t)))
+            .collect();
+        let val: Vec<String> = c
+            .iter()
+            .filter_map(|(e, _, v)| v.map(|v| format!("{:.1},{:.1}", sx(*e), sy(v))))
+            .collect();
         let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" stroke-dasharray=\"4 3\" points=\"{}\"><title>{label}, training accuracy</title></polyline>", train.join(" "));
         if !val.is_empty() {
             let _ = write!(o, "<polyline fill=\"none\" stroke=\"{col}\" points=\"{}\"><title>{label}, CV-fold accuracy</title></polyline>", val.join(" "));
@@ -554,22 +702,49 @@ fn curves_svg(series: &[(String, Curve)]) -> Option<String> {
     Some(o)
 }
 
-async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String, String)>) -> Response {
+async fn config_page(
+    State(app): State<Arc<App>>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
     let c = match sweep::live::config_page(&app.store, &name, &id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return (StatusCode::NOT_FOUND, format!("no configuration {id} in a sweep named {name}")).into_response(),
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("no configuration {id} in a sweep named {name}"),
+            )
+                .into_response()
+        }
         Err(e) => return error(e),
     };
-    let mut b = format!("<h1>{} <span class=\"muted\">in <a href=\"/sweep/{}\" data-keep-token>{}</a></span></h1>", esc(&c.config_id), seg(&c.sweep), esc(&c.sweep));
+    let mut b = format!(
+        "<h1>{} <span class=\"muted\">in <a href=\"/sweep/{}\" data-keep-token>{}</a></span></h1>",
+        esc(&c.config_id),
+        seg(&c.sweep),
+        esc(&c.sweep)
+    );
     if let Some(s) = &c.summary {
-        let _ = write!(b, "<p>score {:.4}; val accuracy {:.4} ± {:.4}; train {:.4} ± {:.4}</p>", s.score, s.mean_val_accuracy, s.std_val_accuracy, s.mean_train_accuracy, s.std_train_accuracy);
+        let _ = write!(
+            b,
+            "<p>score {:.4}; val accuracy {:.4} ± {:.4}; train {:.4} ± {:.4}</p>",
+            s.score,
+            s.mean_val_accuracy,
+            s.std_val_accuracy,
+            s.mean_train_accuracy,
+            s.std_train_accuracy
+        );
     }
     if let Some(other) = &c.shares_training_of {
         let _ = write!(b, "<p class=\"muted\">It trains the same network as {} (settings its protocol does not use differ): the folds below are that training's.</p>", esc(other));
     }
     b.push_str("<h2>Hyperparameters</h2><table id=\"params\">");
     for (k, v) in &c.params {
-        let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&crate::export::display_value(v)));
+        let _ = write!(
+            b,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(k),
+            esc(&crate::export::display_value(v))
+        );
     }
     b.push_str("</table><h2>Folds</h2><table id=\"folds\"><tr><th>fold</th><th>state</th><th>val acc</th><th>train acc</th><th>epochs</th><th>seconds</th><th>device</th><th>worker</th><th>finished</th></tr>");
     let num = |x: Option<f64>, p: usize| x.map(|x| format!("{x:.p$}")).unwrap_or_default();
@@ -589,7 +764,11 @@ async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String
         );
     }
     b.push_str("</table><h2>Learning curves</h2>");
-    let curves: Vec<(String, Curve)> = c.folds.iter().map(|f| (format!("fold {}", f.fold), curve(f.history_json.as_deref()))).collect();
+    let curves: Vec<(String, Curve)> = c
+        .folds
+        .iter()
+        .map(|f| (format!("fold {}", f.fold), curve(f.history_json.as_deref())))
+        .collect();
     match curves_svg(&curves) {
         Some(svg) => {
             b.push_str(&svg);
@@ -598,14 +777,24 @@ async fn config_page(State(app): State<Arc<App>>, Path((name, id)): Path<(String
         None => b.push_str("<p class=\"muted\">No per-epoch history recorded.</p>"),
     }
     if let Some(e) = &c.evaluation {
-        let pretty = serde_json::from_str::<Value>(e).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or_else(|| e.clone());
-        let _ = write!(b, "<h2>Evaluation</h2><pre id=\"evaluation\">{}</pre>", esc(&pretty));
+        let pretty = serde_json::from_str::<Value>(e)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| e.clone());
+        let _ = write!(
+            b,
+            "<h2>Evaluation</h2><pre id=\"evaluation\">{}</pre>",
+            esc(&pretty)
+        );
     }
     b.push_str(KEEP_TOKEN);
     page(&c.config_id, app.store.name(), &b).into_response()
 }
 
-async fn api_config(State(app): State<Arc<App>>, Path((name, id)): Path<(String, String)>) -> Response {
+async fn api_config(
+    State(app): State<Arc<App>>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
     match sweep::live::config_page(&app.store, &name, &id).await {
         Ok(Some(c)) => Json(json!({
             "sweep": c.sweep, "config_id": c.config_id, "params": c.params, "summary": c.summary,
@@ -631,7 +820,13 @@ const CURVES_SHOWN: usize = 3;
 /// as a page.
 fn svg_response(svg: String) -> Response {
     (
-        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'")],
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
         svg,
     )
         .into_response()
@@ -642,8 +837,13 @@ fn no_sweep(name: &str) -> Response {
 }
 
 /// The sweep's analysis, computed once per done-fold count.
-async fn analysis_of(app: &Arc<App>, name: &str) -> Result<Option<Arc<sweep::live::AnalysisView>>, sweep::SweepError> {
-    let Some(done) = sweep::live::done_folds(&app.store, name).await? else { return Ok(None) };
+async fn analysis_of(
+    app: &Arc<App>,
+    name: &str,
+) -> Result<Option<Arc<sweep::live::AnalysisView>>, sweep::SweepError> {
+    let Some(done) = sweep::live::done_folds(&app.store, name).await? else {
+        return Ok(None);
+    };
     let mut cache = app.analyses.lock().await;
     if let Some(a) = cache.get(name).filter(|a| a.done == done) {
         return Ok(Some(a.clone()));
@@ -652,9 +852,11 @@ async fn analysis_of(app: &Arc<App>, name: &str) -> Result<Option<Arc<sweep::liv
     // that answers the polling pages.
     let (worker, key) = (app.clone(), name.to_string());
     let handle = tokio::runtime::Handle::current();
-    let made = tokio::task::spawn_blocking(move || handle.block_on(sweep::live::analysis(&worker.store, &key)))
-        .await
-        .map_err(|e| sweep::SweepError::Conflict(format!("the analysis stopped: {e}")))??;
+    let made = tokio::task::spawn_blocking(move || {
+        handle.block_on(sweep::live::analysis(&worker.store, &key))
+    })
+    .await
+    .map_err(|e| sweep::SweepError::Conflict(format!("the analysis stopped: {e}")))??;
     let Some(made) = made else { return Ok(None) };
     let made = Arc::new(made);
     cache.insert(name.to_string(), made.clone());
@@ -662,15 +864,37 @@ async fn analysis_of(app: &Arc<App>, name: &str) -> Result<Option<Arc<sweep::liv
 }
 
 /// `/sweep/NAME/plots/{rungs,weights,pareto,curves}.svg` (curves: `?ids=A,B,…`).
-async fn plot(State(app): State<Arc<App>>, Path((name, plot)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn plot(
+    State(app): State<Arc<App>>,
+    Path((name, plot)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let drawn: Result<Option<String>, String> = match plot.as_str() {
         "curves.svg" => {
-            let ids: Vec<String> = q.get("ids").map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default();
+            let ids: Vec<String> = q
+                .get("ids")
+                .map(|s| {
+                    s.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
             match sweep::live::curves(&app.store, &name, &ids).await {
                 Ok(None) => return no_sweep(&name),
                 Ok(Some(cs)) => {
-                    let series: Vec<(String, Curve)> =
-                        cs.iter().map(|c| (c.config_id.clone(), c.epochs.iter().map(|&(e, t, v, _)| (f64::from(e), t, v)).collect())).collect();
+                    let series: Vec<(String, Curve)> = cs
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.config_id.clone(),
+                                c.epochs
+                                    .iter()
+                                    .map(|&(e, t, v, _)| (f64::from(e), t, v))
+                                    .collect(),
+                            )
+                        })
+                        .collect();
                     Ok(Some(curves_svg(&series).unwrap_or_else(|| {
                         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"40\" font-family=\"sans-serif\" font-size=\"12\"><text x=\"4\" y=\"24\">No configuration ticked, or none with a recorded history.</text></svg>".into()
                     })))
@@ -681,7 +905,9 @@ async fn plot(State(app): State<Arc<App>>, Path((name, plot)): Path<(String, Str
         "rungs.svg" => match sweep::live::rungs(&app.store, &name).await {
             Ok(None) => return no_sweep(&name),
             Ok(Some(points)) if points.is_empty() => Ok(None),
-            Ok(Some(points)) => crate::plots::rungs_svg(&points, None).map(Some).map_err(|e| e.to_string()),
+            Ok(Some(points)) => crate::plots::rungs_svg(&points, None)
+                .map(Some)
+                .map_err(|e| e.to_string()),
             Err(e) => return error(e),
         },
         "weights.svg" | "pareto.svg" => match analysis_of(&app, &name).await {
@@ -693,12 +919,25 @@ async fn plot(State(app): State<Arc<App>>, Path((name, plot)): Path<(String, Str
                     match &an.sensitivity {
                         None => Ok(None),
                         Some(sv) => {
-                            let bands: Vec<crate::plots::WeightBand> = sv.intervals.iter().map(|i| (i.from, i.to, format!("{} (#{})", short(&i.config_id), i.rank))).collect();
-                            crate::plots::weight_bands_svg(&bands, sv.w).map(Some).map_err(|e| e.to_string())
+                            let bands: Vec<crate::plots::WeightBand> = sv
+                                .intervals
+                                .iter()
+                                .map(|i| {
+                                    (
+                                        i.from,
+                                        i.to,
+                                        format!("{} (#{})", short(&i.config_id), i.rank),
+                                    )
+                                })
+                                .collect();
+                            crate::plots::weight_bands_svg(&bands, sv.w)
+                                .map(Some)
+                                .map_err(|e| e.to_string())
                         }
                     }
                 } else {
-                    let on_front: std::collections::HashSet<&str> = an.pareto.iter().map(|p| p.config_id.as_str()).collect();
+                    let on_front: std::collections::HashSet<&str> =
+                        an.pareto.iter().map(|p| p.config_id.as_str()).collect();
                     let leader = a.ranked.first().map(|r| r.config_id.as_str());
                     let points: Vec<crate::plots::FrontPoint> = a
                         .ranked
@@ -710,16 +949,28 @@ async fn plot(State(app): State<Arc<App>>, Path((name, plot)): Path<(String, Str
                             chosen: Some(r.config_id.as_str()) == leader,
                         })
                         .collect();
-                    crate::plots::pareto_svg(&points).map(Some).map_err(|e| e.to_string())
+                    crate::plots::pareto_svg(&points)
+                        .map(Some)
+                        .map_err(|e| e.to_string())
                 }
             }
             Err(e) => return error(e),
         },
-        _ => return (StatusCode::NOT_FOUND, "no such plot: rungs.svg, weights.svg, pareto.svg or curves.svg").into_response(),
+        _ => {
+            return (
+                StatusCode::NOT_FOUND,
+                "no such plot: rungs.svg, weights.svg, pareto.svg or curves.svg",
+            )
+                .into_response()
+        }
     };
     match drawn {
         Ok(Some(svg)) => svg_response(svg),
-        Ok(None) => (StatusCode::NOT_FOUND, format!("sweep {name} has nothing for {plot}")).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            format!("sweep {name} has nothing for {plot}"),
+        )
+            .into_response(),
         Err(e) => error(e),
     }
 }
@@ -755,12 +1006,23 @@ async fn analysis_part(State(app): State<Arc<App>>, Path(name): Path<String>) ->
     }
     b.push_str("<h3>What mattered (fANOVA importance; share of the variance)</h3><table id=\"importance\"><tr><th>configurations</th><th>n</th><th>best</th><th>of the score</th><th>of val accuracy</th><th>of Δacc</th></tr>");
     for g in &an.groups {
-        let name = if g.name == "all" { "the whole sweep".to_string() } else { format!("sub-grid {}", g.name) };
+        let name = if g.name == "all" {
+            "the whole sweep".to_string()
+        } else {
+            format!("sub-grid {}", g.name)
+        };
         let top = |target: &str| {
             g.importance
                 .iter()
                 .find(|t| t.target == target)
-                .map(|t| t.importances.iter().take(4).map(|i| format!("{} {:.2}", i.param, i.importance)).collect::<Vec<_>>().join(", "))
+                .map(|t| {
+                    t.importances
+                        .iter()
+                        .take(4)
+                        .map(|i| format!("{} {:.2}", i.param, i.importance))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "—".into())
         };
@@ -786,17 +1048,40 @@ async fn analysis_part(State(app): State<Arc<App>>, Path(name): Path<String>) ->
 
 /// `/sweep/NAME/report.html[?config=ID]`: the report as one file, with the stored
 /// evaluation (nothing is trained here).
-async fn report_download(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn report_download(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     match sweep::live::report(&app.store, &name, q.get("config").map(String::as_str)).await {
         Ok(Some(html)) => {
-            let file: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+            let file: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
             (
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}-report.html\""))],
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{file}-report.html\""),
+                    ),
+                ],
                 html,
             )
                 .into_response()
         }
-        Ok(None) => (StatusCode::NOT_FOUND, format!("no sweep named {name}, or no such configuration in it")).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            format!("no sweep named {name}, or no such configuration in it"),
+        )
+            .into_response(),
         Err(sweep::SweepError::Conflict(why)) => (StatusCode::CONFLICT, why).into_response(),
         Err(e) => error(e),
     }
@@ -804,8 +1089,17 @@ async fn report_download(State(app): State<Arc<App>>, Path(name): Path<String>, 
 
 /// Score against one hyperparameter: a dot per complete configuration over the key's
 /// values (tie-set members green), as an inline SVG.
-fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String, (bool, f64)>) -> String {
-    let value = |r: &crate::rank::Ranked| r.params.get(key).map(crate::export::display_value).unwrap_or_default();
+fn score_vs_svg(
+    key: &str,
+    ranked: &[crate::rank::Ranked],
+    ties: &HashMap<String, (bool, f64)>,
+) -> String {
+    let value = |r: &crate::rank::Ranked| {
+        r.params
+            .get(key)
+            .map(crate::export::display_value)
+            .unwrap_or_default()
+    };
     let of: Vec<String> = ranked.iter().map(value).collect();
     let mut values: Vec<String> = of.clone();
     values.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -813,10 +1107,22 @@ fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String
         _ => a.cmp(b),
     });
     values.dedup();
-    let slot: HashMap<&str, usize> = values.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+    let slot: HashMap<&str, usize> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.as_str(), i))
+        .collect();
     let (w, h, m) = (280.0, 170.0, 34.0);
-    let (y0, y1) = ranked.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| (a.min(r.score), b.max(r.score)));
-    let (y0, y1) = if y1 - y0 < 1e-9 { (y0 - 0.001, y1 + 0.001) } else { (y0, y1) };
+    let (y0, y1) = ranked
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| {
+            (a.min(r.score), b.max(r.score))
+        });
+    let (y0, y1) = if y1 - y0 < 1e-9 {
+        (y0 - 0.001, y1 + 0.001)
+    } else {
+        (y0, y1)
+    };
     let step = (w - 2.0 * m) / values.len().max(1) as f64;
     let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
     let mut o = format!(
@@ -830,7 +1136,13 @@ fn score_vs_svg(key: &str, ranked: &[crate::rank::Ranked], ties: &HashMap<String
         yt = m + 4.0
     );
     for (i, v) in values.iter().enumerate() {
-        let _ = write!(o, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", m + step * (i as f64 + 0.5), h - m + 13.0, esc(v));
+        let _ = write!(
+            o,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            m + step * (i as f64 + 0.5),
+            h - m + 13.0,
+            esc(v)
+        );
     }
     for (j, r) in ranked.iter().enumerate() {
         let i = slot.get(of[j].as_str()).copied().unwrap_or(0);
@@ -857,7 +1169,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
-        assert_eq!(esc("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
     }
 
     #[test]

@@ -6,7 +6,13 @@ use super::*;
 impl Store {
     /// Saves a running fold's training state (replacing its previous one), if this
     /// worker still holds the fold; returns whether it did.
-    pub async fn save_checkpoint(&self, fold_id: i64, worker: &str, epochs: u32, state: &[u8]) -> Result<bool> {
+    pub async fn save_checkpoint(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        epochs: u32,
+        state: &[u8],
+    ) -> Result<bool> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let held = sqlx::query("UPDATE folds SET checkpoint_epochs = $1 WHERE id = $2 AND state = 'running' AND worker = $3")

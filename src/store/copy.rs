@@ -172,8 +172,19 @@ impl Store {
     // sqlx's `Database` to share it.
     async fn load_sweep_rows(&self, d: &SweepDump) -> Result<CopyCounts> {
         let s = &d.sweep;
-        let existing = self.ensure_sweep(&s.name, &s.spec_json, &s.dataset_fingerprint, s.folds as usize, s.seed as u64).await?;
-        if existing.dataset_fingerprint != s.dataset_fingerprint || existing.folds != s.folds || existing.seed != s.seed {
+        let existing = self
+            .ensure_sweep(
+                &s.name,
+                &s.spec_json,
+                &s.dataset_fingerprint,
+                s.folds as usize,
+                s.seed as u64,
+            )
+            .await?;
+        if existing.dataset_fingerprint != s.dataset_fingerprint
+            || existing.folds != s.folds
+            || existing.seed != s.seed
+        {
             return Err(StoreError::Corrupt {
                 db: self.name.clone(),
                 message: format!(

@@ -3,7 +3,6 @@
 
 use super::Store;
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {db}: {source}")]
@@ -19,9 +18,17 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     #[error("database {db} was written by a newer gridsweep (its schema has migration {version}; this gridsweep knows up to {known}): use that version, or another database")]
-    Newer { db: String, version: i64, known: i64 },
+    Newer {
+        db: String,
+        version: i64,
+        known: i64,
+    },
     #[error("database {db} was written by an earlier gridsweep (its schema is at migration {version}; this gridsweep's is {known}) and is opened read-only here, so it is not upgraded: run `gridsweep status --db {db}` once (it upgrades the database; a run on it does too), then try again")]
-    Older { db: String, version: i64, known: i64 },
+    Older {
+        db: String,
+        version: i64,
+        known: i64,
+    },
     #[error("database {db}: {source}")]
     Io {
         db: String,
@@ -31,7 +38,11 @@ pub enum StoreError {
     #[error("database {db}: {message}")]
     Corrupt { db: String, message: String },
     #[error("database {db} unreachable for {seconds:.0} s, gave up ({last}); nothing recorded is lost: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues")]
-    Unreachable { db: String, seconds: f64, last: String },
+    Unreachable {
+        db: String,
+        seconds: f64,
+        last: String,
+    },
     #[error("stopped by Ctrl-C while waiting {seconds:.0} s for database {db}: the folds this process held return to pending when their leases expire, and `gridsweep resume` continues (results finished while it waited were not recorded and train again)")]
     Interrupted { db: String, seconds: f64 },
     #[error("database {db}: {why}")]
@@ -52,21 +63,40 @@ pub(super) trait InDb<T> {
 
 impl<T> InDb<T> for std::result::Result<T, sqlx::Error> {
     fn in_db(self, store: &Store) -> Result<T> {
-        self.map_err(|source| StoreError::Sql { db: store.name().to_string(), source })
+        self.map_err(|source| StoreError::Sql {
+            db: store.name().to_string(),
+            source,
+        })
     }
 }
 
 impl StoreError {
     pub(super) fn from_sql(source: sqlx::Error) -> Self {
-        StoreError::Sql { db: String::new(), source }
+        StoreError::Sql {
+            db: String::new(),
+            source,
+        }
     }
 
     pub(super) fn at(self, db: &str) -> Self {
         match self {
-            StoreError::Sql { source, .. } => StoreError::Sql { db: db.into(), source },
-            StoreError::Migrate { source, .. } => StoreError::Migrate { db: db.into(), source },
-            StoreError::Newer { version, known, .. } => StoreError::Newer { db: db.into(), version, known },
-            StoreError::Corrupt { db: d, message } if d.is_empty() => StoreError::Corrupt { db: db.into(), message },
+            StoreError::Sql { source, .. } => StoreError::Sql {
+                db: db.into(),
+                source,
+            },
+            StoreError::Migrate { source, .. } => StoreError::Migrate {
+                db: db.into(),
+                source,
+            },
+            StoreError::Newer { version, known, .. } => StoreError::Newer {
+                db: db.into(),
+                version,
+                known,
+            },
+            StoreError::Corrupt { db: d, message } if d.is_empty() => StoreError::Corrupt {
+                db: db.into(),
+                message,
+            },
             other => other,
         }
     }
@@ -74,14 +104,24 @@ impl StoreError {
     /// The connection was lost (the server restarted or is unreachable, the network
     /// failed): worth waiting for, unlike a refused statement.
     pub fn is_connection_lost(&self) -> bool {
-        let StoreError::Sql { source, .. } = self else { return false };
+        let StoreError::Sql { source, .. } = self else {
+            return false;
+        };
         match source {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_) => true,
             // PostgreSQL: connection exceptions (08…), the server shutting down or
             // starting (57P01-57P03), and the server ending a session that sat idle
             // (in a transaction, 25P03, as a frozen worker's does; or at all, 57P05):
             // a new connection carries on.
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "57P05" | "25P03")),
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "57P05" | "25P03")
+            }),
             _ => false,
         }
     }
@@ -93,7 +133,10 @@ impl StoreError {
             StoreError::Migrate { source, .. } => source.to_string(),
             _ => return false,
         };
-        text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)") || text.contains("busy")
+        text.contains("database is locked")
+            || text.contains("(code: 5)")
+            || text.contains("(code: 6)")
+            || text.contains("busy")
     }
 }
 
@@ -110,10 +153,15 @@ where
     <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
 {
     m.run(conn).await.map_err(|e| match e {
-        sqlx::migrate::MigrateError::VersionMissing(version) => {
-            StoreError::Newer { db: String::new(), version, known: newest(m) }
-        }
-        e => StoreError::Migrate { db: String::new(), source: e },
+        sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Newer {
+            db: String::new(),
+            version,
+            known: newest(m),
+        },
+        e => StoreError::Migrate {
+            db: String::new(),
+            source: e,
+        },
     })
 }
 
@@ -130,11 +178,16 @@ mod tests {
             eprintln!("skipped: GRIDSWEEP_TEST_POSTGRES is unset (scripts/test.sh starts a server and sets it)");
             return;
         };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             use sqlx::{Connection, Executor};
             use std::str::FromStr;
-            let options = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("idle_in_transaction_session_timeout", "300ms")]);
+            let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+                .unwrap()
+                .options([("idle_in_transaction_session_timeout", "300ms")]);
             let mut c = sqlx::PgConnection::connect_with(&options).await.unwrap();
             let refused = c.execute("SELEC 1").await.unwrap_err();
             assert!(!StoreError::from_sql(refused).is_connection_lost());

@@ -28,7 +28,11 @@ impl Store {
     }
 
     /// The newest evaluation's JSON of a sweep (of one configuration, if given).
-    pub async fn latest_evaluation(&self, sweep_id: i64, config_id: Option<&str>) -> Result<Option<String>> {
+    pub async fn latest_evaluation(
+        &self,
+        sweep_id: i64,
+        config_id: Option<&str>,
+    ) -> Result<Option<String>> {
         with_pool!(self, p => sqlx::query_scalar(
             "SELECT evaluation_json FROM evaluations WHERE sweep_id = $1 AND (config_id = $2 OR $3)
              ORDER BY created_at DESC, id DESC LIMIT 1",

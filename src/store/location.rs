@@ -23,23 +23,39 @@ impl DbLocation {
     pub fn try_parse(s: &str) -> Result<DbLocation, String> {
         let location = DbLocation::parse(s);
         if let DbLocation::Sqlite(_) = location {
-            let scheme = s.split_once(':').map(|(head, rest)| (head, rest.starts_with("//"))).filter(|(head, slashes)| {
-                let url_like = head.len() > 1 && head.starts_with(|c: char| c.is_ascii_alphabetic()) && head.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-                url_like && (*slashes || head.eq_ignore_ascii_case("sqlite") || head.eq_ignore_ascii_case("file"))
-            });
+            let scheme = s
+                .split_once(':')
+                .map(|(head, rest)| (head, rest.starts_with("//")))
+                .filter(|(head, slashes)| {
+                    let url_like = head.len() > 1
+                        && head.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && head
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+                    url_like
+                        && (*slashes
+                            || head.eq_ignore_ascii_case("sqlite")
+                            || head.eq_ignore_ascii_case("file"))
+                });
             if let Some((scheme, _)) = scheme {
                 if scheme.eq_ignore_ascii_case("sqlite") || scheme.eq_ignore_ascii_case("file") {
                     // Suggested as Optuna's users mean it (SQLAlchemy: `sqlite:///rel.db`,
                     // `sqlite:////abs.db`).
                     let rest = &s[s.find(':').map_or(0, |i| i + 1)..];
-                    let path = rest.strip_prefix("///").or_else(|| rest.strip_prefix("//")).unwrap_or(rest);
+                    let path = rest
+                        .strip_prefix("///")
+                        .or_else(|| rest.strip_prefix("//"))
+                        .unwrap_or(rest);
                     return Err(format!(
                         "`{s}`: a {}: URL names its file differently in SQLAlchemy (Optuna), SQLite and sqlx; give the file's path instead (--db {})",
                         scheme.to_ascii_lowercase(),
                         if path.is_empty() { "results/x.db" } else { path }
                     ));
                 }
-                return Err(format!("`{}`: unknown database URL scheme `{scheme}://`; --db takes {ACCEPTED}", DbLocation::Sqlite(s.into())));
+                return Err(format!(
+                    "`{}`: unknown database URL scheme `{scheme}://`; --db takes {ACCEPTED}",
+                    DbLocation::Sqlite(s.into())
+                ));
             }
         }
         Ok(location)
@@ -68,9 +84,14 @@ impl DbLocation {
 
     /// The URL's password, if it carries one.
     pub fn password(&self) -> Option<&str> {
-        let DbLocation::Postgres(url) = self else { return None };
+        let DbLocation::Postgres(url) = self else {
+            return None;
+        };
         let (scheme, at) = (url.find("://")?, url.rfind('@')?);
-        (at > scheme).then(|| &url[scheme + 3..at]).and_then(|userinfo| userinfo.split_once(':')).map(|(_, pw)| pw)
+        (at > scheme)
+            .then(|| &url[scheme + 3..at])
+            .and_then(|userinfo| userinfo.split_once(':'))
+            .map(|(_, pw)| pw)
     }
 
     /// As `--db` takes it, without a password (for scripts and hints; the client then
@@ -85,18 +106,37 @@ impl DbLocation {
     /// A PostgreSQL URL's host when it is this machine only (localhost, a loopback
     /// address, no host at all, or a Unix socket folder).
     pub fn local_host(&self) -> Option<String> {
-        let DbLocation::Postgres(url) = self else { return None };
+        let DbLocation::Postgres(url) = self else {
+            return None;
+        };
         let rest = &url[url.find("://")? + 3..];
         let authority = rest.split(['/', '?']).next().unwrap_or("");
-        let hostport = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
-        let host = if let Some(v6) = hostport.strip_prefix('[') { v6.split(']').next().unwrap_or("") } else { hostport.split(':').next().unwrap_or("") };
+        let hostport = authority
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or(authority);
+        let host = if let Some(v6) = hostport.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            hostport.split(':').next().unwrap_or("")
+        };
         // A `host=` parameter overrides (a socket folder starts with '/').
         let host = rest
             .split_once('?')
             .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("host=")))
             .unwrap_or(host);
-        let local = host.is_empty() || host.starts_with('/') || host.eq_ignore_ascii_case("localhost") || host == "::1" || host.starts_with("127.");
-        local.then(|| if host.is_empty() { "not given (the local socket)".to_string() } else { host.to_string() })
+        let local = host.is_empty()
+            || host.starts_with('/')
+            || host.eq_ignore_ascii_case("localhost")
+            || host == "::1"
+            || host.starts_with("127.");
+        local.then(|| {
+            if host.is_empty() {
+                "not given (the local socket)".to_string()
+            } else {
+                host.to_string()
+            }
+        })
     }
 
     /// The SQLite file, if it is one.
@@ -117,7 +157,11 @@ impl std::fmt::Display for DbLocation {
                 (Some(scheme), Some(at)) if at > scheme => {
                     let userinfo = &url[scheme + 3..at];
                     let user = userinfo.split(':').next().unwrap_or("");
-                    let hidden = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+                    let hidden = if userinfo.contains(':') {
+                        format!("{user}:***")
+                    } else {
+                        user.to_string()
+                    };
                     write!(f, "{}{}{}", &url[..scheme + 3], hidden, &url[at..])
                 }
                 _ => write!(f, "{url}"),
@@ -174,9 +218,19 @@ mod location_tests {
 
     #[test]
     fn unknown_schemes_are_refused_naming_the_accepted_ones() {
-        for bad in ["postgress://me@dbhost/sweeps", "mysql://x", "MySQL://x/y", "http://host/db"] {
+        for bad in [
+            "postgress://me@dbhost/sweeps",
+            "mysql://x",
+            "MySQL://x/y",
+            "http://host/db",
+        ] {
             let e = DbLocation::try_parse(bad).unwrap_err();
-            assert!(e.contains("unknown database URL scheme") && e.contains("postgres://") && e.contains("SQLite file path"), "{e}");
+            assert!(
+                e.contains("unknown database URL scheme")
+                    && e.contains("postgres://")
+                    && e.contains("SQLite file path"),
+                "{e}"
+            );
         }
         let e = DbLocation::try_parse("sqlite:///results/x.db").unwrap_err();
         assert!(e.contains("--db results/x.db"), "{e}");
@@ -184,20 +238,41 @@ mod location_tests {
         assert!(e.contains("--db /tmp/x.db"), "{e}");
         let e = DbLocation::try_parse("file:x.db").unwrap_err();
         assert!(e.contains("a file: URL") && e.contains("--db x.db"), "{e}");
-        for good in ["results/x.db", "x.db", "./a:b.db", "C:\\runs\\x.db", "/tmp/x.db"] {
-            assert_eq!(DbLocation::try_parse(good), Ok(DbLocation::Sqlite(good.into())), "{good}");
+        for good in [
+            "results/x.db",
+            "x.db",
+            "./a:b.db",
+            "C:\\runs\\x.db",
+            "/tmp/x.db",
+        ] {
+            assert_eq!(
+                DbLocation::try_parse(good),
+                Ok(DbLocation::Sqlite(good.into())),
+                "{good}"
+            );
         }
-        assert!(DbLocation::try_parse("postgresql://me@h/x").unwrap().is_postgres());
+        assert!(DbLocation::try_parse("postgresql://me@h/x")
+            .unwrap()
+            .is_postgres());
     }
 
     #[test]
     fn local_hosts_are_recognised() {
         let local = |u: &str| DbLocation::parse(u).local_host();
-        assert_eq!(local("postgres://me@127.0.0.1:5432/x").as_deref(), Some("127.0.0.1"));
-        assert_eq!(local("postgres://me:pw@localhost/x").as_deref(), Some("localhost"));
+        assert_eq!(
+            local("postgres://me@127.0.0.1:5432/x").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            local("postgres://me:pw@localhost/x").as_deref(),
+            Some("localhost")
+        );
         assert_eq!(local("postgres://me@[::1]:5432/x").as_deref(), Some("::1"));
         assert!(local("postgres:///x").is_some());
-        assert_eq!(local("postgres://me@db/x?host=/var/run/postgresql").as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(
+            local("postgres://me@db/x?host=/var/run/postgresql").as_deref(),
+            Some("/var/run/postgresql")
+        );
         assert_eq!(local("postgres://me@db.cluster:5432/x"), None);
         assert_eq!(local("postgres://me@10.0.0.5/x"), None);
         assert_eq!(local("results/x.db"), None);

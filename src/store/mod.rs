@@ -18,8 +18,8 @@ pub mod postgres;
 pub mod sqlite;
 
 use crate::config::Config;
-use crate::score::CvSummary;
 use crate::fold::FoldResult;
+use crate::score::CvSummary;
 use sqlx::{PgPool, Row, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
@@ -122,24 +122,28 @@ mod error;
 mod evaluations;
 pub mod location;
 mod queue;
+mod race;
 mod reads;
 mod rows;
-mod race;
 mod rungs;
 mod sweeps;
 
+pub use crate::config::ConfigRow;
+pub use crate::domain::{
+    Ahead, Claim, CompletedConfig, Counts, FoldState, ImportedDetails, Owner, RaceDecision,
+    RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep,
+    UnknownFoldState,
+};
 pub use admin::Removed;
 pub use copy::{ConfigDump, CopyCounts, FoldDump, SweepDump};
 use dialect::Dialect;
-pub use error::{Result, StoreError};
 use error::{migrate, InDb};
+pub use error::{Result, StoreError};
 pub use location::DbLocation;
-pub use queue::Summarize;
-pub use crate::domain::{Ahead, Claim, CompletedConfig, Counts, FoldState, ImportedDetails, Owner, RaceDecision, RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep, UnknownFoldState};
 use queue::process_alive;
+pub use queue::Summarize;
+pub use reads::{Attempts, Failure, FinishedFold, FoldMetrics, FoldView, PartialConfig, WorkerRow};
 use rows::{FoldColumns, SummaryColumns, CLAIM_RETURNING, FOLD_RESULTS, SUMMARY_READ, SWEEPS};
-pub use crate::config::ConfigRow;
-pub use reads::{Attempts, Failure, FinishedFold, FoldView, FoldMetrics, PartialConfig, WorkerRow};
 use rungs::{RungScoreColumns, RUNG_SCORES};
 pub use sweeps::{ImportedConfig, Rung0Budget, SweepRow};
 
@@ -166,7 +170,11 @@ fn foreign(tables: &[String]) -> Option<StoreError> {
 }
 
 fn text_tables(n: usize) -> String {
-    if n == 1 { "1 table".into() } else { format!("{n} tables") }
+    if n == 1 {
+        "1 table".into()
+    } else {
+        format!("{n} tables")
+    }
 }
 
 pub fn now() -> f64 {
@@ -194,9 +202,17 @@ impl Store {
         let name = location.to_string();
         let (pool, dialect) = match &location {
             DbLocation::Sqlite(path) => (Pool::Sqlite(sqlite::open(path).await?), Dialect::Sqlite),
-            DbLocation::Postgres(url) => (Pool::Postgres(postgres::open(url, &name).await?), Dialect::Postgres),
+            DbLocation::Postgres(url) => (
+                Pool::Postgres(postgres::open(url, &name).await?),
+                Dialect::Postgres,
+            ),
         };
-        Ok(Store { pool, dialect, location, name })
+        Ok(Store {
+            pool,
+            dialect,
+            location,
+            name,
+        })
     }
 
     /// Opens a database that must exist already (commands that only read a sweep): a
@@ -206,7 +222,9 @@ impl Store {
         let location = db.into();
         if let Some(file) = location.file() {
             if !file.exists() {
-                return Err(StoreError::Missing { db: location.to_string() });
+                return Err(StoreError::Missing {
+                    db: location.to_string(),
+                });
             }
         }
         Store::open(location).await
@@ -223,11 +241,22 @@ impl Store {
                 if !path.exists() {
                     return Err(StoreError::Missing { db: name });
                 }
-                (Pool::Sqlite(sqlite::open_read_only(path).await?), Dialect::Sqlite)
+                (
+                    Pool::Sqlite(sqlite::open_read_only(path).await?),
+                    Dialect::Sqlite,
+                )
             }
-            DbLocation::Postgres(url) => (Pool::Postgres(postgres::open_read_only(url, &name).await?), Dialect::Postgres),
+            DbLocation::Postgres(url) => (
+                Pool::Postgres(postgres::open_read_only(url, &name).await?),
+                Dialect::Postgres,
+            ),
         };
-        let store = Store { pool, dialect, location, name };
+        let store = Store {
+            pool,
+            dialect,
+            location,
+            name,
+        };
         store.check_schema().await?;
         Ok(store)
     }
@@ -236,16 +265,29 @@ impl Store {
     /// folds first, read without migrating or checking the schema (any gridsweep
     /// version's database has these columns): what a `run` continuing the sweep keeps.
     /// Empty where the database or the sweep does not exist yet.
-    pub async fn recorded_cpu_paths(db: impl Into<DbLocation>, name: &str) -> Result<Vec<(String, i64)>> {
+    pub async fn recorded_cpu_paths(
+        db: impl Into<DbLocation>,
+        name: &str,
+    ) -> Result<Vec<(String, i64)>> {
         let location: DbLocation = db.into();
         if location.file().is_some_and(|f| !f.exists()) {
             return Ok(Vec::new());
         }
         let store = match &location {
-            DbLocation::Sqlite(path) => Store { pool: Pool::Sqlite(sqlite::open_read_only(path).await?), dialect: Dialect::Sqlite, name: location.to_string(), location },
+            DbLocation::Sqlite(path) => Store {
+                pool: Pool::Sqlite(sqlite::open_read_only(path).await?),
+                dialect: Dialect::Sqlite,
+                name: location.to_string(),
+                location,
+            },
             DbLocation::Postgres(url) => {
                 let name = location.to_string();
-                Store { pool: Pool::Postgres(postgres::open_read_only(url, &name).await?), dialect: Dialect::Postgres, name, location }
+                Store {
+                    pool: Pool::Postgres(postgres::open_read_only(url, &name).await?),
+                    dialect: Dialect::Postgres,
+                    name,
+                    location,
+                }
             }
         };
         let rows: std::result::Result<Vec<(String, i64)>, sqlx::Error> = with_pool!(store, p => sqlx::query_as(
@@ -268,12 +310,12 @@ impl Store {
             Dialect::Postgres => &postgres::MIGRATOR,
         });
         let version: Option<i64> = with_pool!(self, p => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(p)
-            .await
-            .map_err(|e| match e.to_string().contains("_sqlx_migrations") {
-                true => StoreError::Corrupt { db: self.name.clone(), message: "it holds no gridsweep schema (no _sqlx_migrations table): not a gridsweep database".into() },
-                false => StoreError::from_sql(e).at(&self.name),
-            }))?;
+        .fetch_one(p)
+        .await
+        .map_err(|e| match e.to_string().contains("_sqlx_migrations") {
+            true => StoreError::Corrupt { db: self.name.clone(), message: "it holds no gridsweep schema (no _sqlx_migrations table): not a gridsweep database".into() },
+            false => StoreError::from_sql(e).at(&self.name),
+        }))?;
         let (db, version) = (self.name.clone(), version.unwrap_or(0));
         match version.cmp(&known) {
             std::cmp::Ordering::Less => Err(StoreError::Older { db, version, known }),
@@ -307,7 +349,9 @@ impl Store {
             // The file itself shrinks when the write-ahead log is copied back into it: a
             // passive checkpoint, which waits for no reader or writer (it copies what it
             // can, and the automatic ones do the rest).
-            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(p).await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(p)
+                .await;
         }
     }
 
@@ -316,8 +360,14 @@ impl Store {
     pub async fn sqlite_pages(&self) -> Result<Option<(i64, i64)>> {
         match &self.pool {
             Pool::Sqlite(p) => {
-                let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(p).await.in_db(self)?;
-                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(p).await.in_db(self)?;
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(p)
+                    .await
+                    .in_db(self)?;
+                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                    .fetch_one(p)
+                    .await
+                    .in_db(self)?;
                 Ok(Some((pages, free)))
             }
             Pool::Postgres(_) => Ok(None),

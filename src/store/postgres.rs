@@ -43,10 +43,19 @@ async fn connect(url: &str, display: &str, read_only: bool) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| at(StoreError::from_sql(e)))?
         .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
-    let options = if read_only { options.options([("default_transaction_read_only", "on")]) } else { options };
+    let options = if read_only {
+        options.options([("default_transaction_read_only", "on")])
+    } else {
+        options
+    };
     // One plain connection first: a closed port or an unknown host is then said as
     // such at once, where the pool would retry until its timeout and report only that.
-    match tokio::time::timeout(Duration::from_secs(10), <sqlx::PgConnection as sqlx::Connection>::connect_with(&options)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+    )
+    .await
+    {
         Ok(Ok(c)) => {
             let _ = sqlx::Connection::close(c).await;
         }
@@ -62,7 +71,10 @@ async fn connect(url: &str, display: &str, read_only: bool) -> Result<PgPool> {
                 }
                 _ => format!("cannot connect to {place}: {e}"),
             };
-            return Err(StoreError::Connect { db: display.to_string(), why });
+            return Err(StoreError::Connect {
+                db: display.to_string(),
+                why,
+            });
         }
         Ok(Err(e)) => return Err(at(StoreError::from_sql(e))),
         Err(_) => {

@@ -26,7 +26,13 @@ struct ClaimColumns {
 
 impl From<ClaimColumns> for Claim {
     fn from(c: ClaimColumns) -> Self {
-        Claim { fold_id: c.fold_id, config_id: c.config_id, fold: c.fold, budget: c.budget, checkpoint_epochs: c.checkpoint_epochs }
+        Claim {
+            fold_id: c.fold_id,
+            config_id: c.config_id,
+            fold: c.fold,
+            budget: c.budget,
+            checkpoint_epochs: c.checkpoint_epochs,
+        }
     }
 }
 
@@ -92,7 +98,14 @@ impl Store {
         })
     }
 
-    pub async fn claim(&self, sweep_id: i64, owner: &Owner, worker: &str, lease: Duration, device: &str) -> Result<Option<Claim>> {
+    pub async fn claim(
+        &self,
+        sweep_id: i64,
+        owner: &Owner,
+        worker: &str,
+        lease: Duration,
+        device: &str,
+    ) -> Result<Option<Claim>> {
         for sql in self.claim_sql() {
             let row = with_pool!(self, p => sqlx::query_as::<_, ClaimColumns>(&sql)
                 .bind(worker)
@@ -169,8 +182,17 @@ impl Store {
     /// configuration's done folds into that summary. Returns the completed
     /// configuration, if any. A fold whose claim was lost (lease expired and taken
     /// over) is not written: the new owner's result stands.
-    pub async fn record_done(&self, fold_id: i64, worker: &str, r: &FoldResult, summarize: &Summarize<'_>) -> Result<Option<CompletedConfig>> {
-        Ok(self.record_done_then_claim(fold_id, worker, r, summarize, None).await?.completed)
+    pub async fn record_done(
+        &self,
+        fold_id: i64,
+        worker: &str,
+        r: &FoldResult,
+        summarize: &Summarize<'_>,
+    ) -> Result<Option<CompletedConfig>> {
+        Ok(self
+            .record_done_then_claim(fold_id, worker, r, summarize, None)
+            .await?
+            .completed)
     }
 
     /// [`record_done`](Self::record_done), and in the same transaction the worker's next
@@ -311,9 +333,21 @@ mod tests {
     /// both backends.
     #[test]
     fn fold_states_are_the_schemas() {
-        for schema in [include_str!("../../migrations/sqlite/20261124170000_initial.sql"), include_str!("../../migrations/postgres/20261124170000_initial.sql")] {
-            let check = schema.split("CHECK (state IN (").nth(1).expect("the folds' state CHECK").split("))").next().unwrap_or_default();
-            let names: Vec<&str> = check.split(',').map(|s| s.trim().trim_matches('\'')).collect();
+        for schema in [
+            include_str!("../../migrations/sqlite/20261124170000_initial.sql"),
+            include_str!("../../migrations/postgres/20261124170000_initial.sql"),
+        ] {
+            let check = schema
+                .split("CHECK (state IN (")
+                .nth(1)
+                .expect("the folds' state CHECK")
+                .split("))")
+                .next()
+                .unwrap_or_default();
+            let names: Vec<&str> = check
+                .split(',')
+                .map(|s| s.trim().trim_matches('\''))
+                .collect();
             assert_eq!(names, FoldState::ALL.map(FoldState::as_str));
             for s in FoldState::ALL {
                 assert_eq!(FoldState::try_from(s.as_str().to_string()).ok(), Some(s));

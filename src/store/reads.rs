@@ -138,7 +138,15 @@ impl Store {
             .fetch_all(p)
             .await
             .in_db(self))?;
-        Ok(rows.into_iter().map(|(config_id, fold, attempts, error)| Failure { config_id, fold, attempts, error }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(config_id, fold, attempts, error)| Failure {
+                config_id,
+                fold,
+                attempts,
+                error,
+            })
+            .collect())
     }
 
     /// Configurations of a sweep with their summary when complete (all folds trained to
@@ -175,9 +183,15 @@ impl Store {
 
     /// A stored configuration's hyperparameters, decoded; unreadable ones are a damaged
     /// database, said with the configuration's id.
-    pub(super) fn params_of(&self, config_id: &str, json: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-        crate::config::params_object(json)
-            .map_err(|e| StoreError::Corrupt { db: self.name().to_string(), message: format!("configuration {config_id}: {e}") })
+    pub(super) fn params_of(
+        &self,
+        config_id: &str,
+        json: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        crate::config::params_object(json).map_err(|e| StoreError::Corrupt {
+            db: self.name().to_string(),
+            message: format!("configuration {config_id}: {e}"),
+        })
     }
 
     /// Configurations with a partial summary (successive halving's rungs; a race's
@@ -221,7 +235,10 @@ impl Store {
 
     /// Per-fold metrics of every done fold of a sweep, keyed by configuration (a
     /// configuration that shares a training has that training's folds).
-    pub async fn fold_metrics(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
+    pub async fn fold_metrics(
+        &self,
+        sweep_id: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<FoldMetrics>>> {
         let rows: Vec<FoldMetricRow> = with_pool!(self, p => sqlx::query_as(
             "SELECT c.config_id, f.fold, f.train_accuracy, f.val_accuracy, f.fit_seconds, f.score_seconds
              FROM configurations c JOIN folds f ON f.sweep_id = c.sweep_id AND f.config_id = COALESCE(c.trained_by, c.config_id)
@@ -234,8 +251,17 @@ impl Store {
         let mut map: std::collections::HashMap<String, Vec<FoldMetrics>> = Default::default();
         for (id, fold, train_accuracy, val_accuracy, fit_seconds, score_seconds) in rows {
             // (An import may not know the times: NaN.)
-            let (fit_seconds, score_seconds) = (fit_seconds.unwrap_or(f64::NAN), score_seconds.unwrap_or(f64::NAN));
-            map.entry(id).or_default().push(FoldMetrics { fold, train_accuracy, val_accuracy, fit_seconds, score_seconds });
+            let (fit_seconds, score_seconds) = (
+                fit_seconds.unwrap_or(f64::NAN),
+                score_seconds.unwrap_or(f64::NAN),
+            );
+            map.entry(id).or_default().push(FoldMetrics {
+                fold,
+                train_accuracy,
+                val_accuracy,
+                fit_seconds,
+                score_seconds,
+            });
         }
         Ok(map)
     }
@@ -243,7 +269,10 @@ impl Store {
     /// The details an import stored of its rows (`configurations.imported_json`), by
     /// configuration: empty for a sweep run here. A value this build cannot read is an
     /// error naming the configuration.
-    pub async fn imported_details(&self, sweep_id: i64) -> Result<std::collections::HashMap<String, ImportedDetails>> {
+    pub async fn imported_details(
+        &self,
+        sweep_id: i64,
+    ) -> Result<std::collections::HashMap<String, ImportedDetails>> {
         let rows: Vec<(String, String)> = with_pool!(self, p => sqlx::query_as(
             "SELECT config_id, imported_json FROM configurations WHERE sweep_id = $1 AND imported_json IS NOT NULL",
         )
@@ -254,7 +283,12 @@ impl Store {
         rows.into_iter()
             .map(|(id, json)| match serde_json::from_str(&json) {
                 Ok(d) => Ok((id, d)),
-                Err(e) => Err(StoreError::Corrupt { db: self.name.clone(), message: format!("configuration {id}: imported_json is not what an import writes: {e}") }),
+                Err(e) => Err(StoreError::Corrupt {
+                    db: self.name.clone(),
+                    message: format!(
+                        "configuration {id}: imported_json is not what an import writes: {e}"
+                    ),
+                }),
             })
             .collect()
     }
@@ -271,7 +305,10 @@ impl Store {
     /// rung's partial result nor a race's speculation, not under `run --fuse`): each configuration's
     /// hyperparameters, the epochs it ran and the seconds from claim to record. What
     /// `plan` calibrates its estimate from.
-    pub async fn whole_fold_times(&self, sweep_id: i64) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, i64, f64)>> {
+    pub async fn whole_fold_times(
+        &self,
+        sweep_id: i64,
+    ) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, i64, f64)>> {
         let rows: Vec<(String, String, i64, f64)> = with_pool!(self, p => sqlx::query_as(
             "SELECT f.config_id, c.params_json, f.epochs_run, f.finished_at - f.started_at
              FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
@@ -283,7 +320,9 @@ impl Store {
         .fetch_all(p)
         .await
         .in_db(self))?;
-        rows.into_iter().map(|(id, json, epochs, secs)| Ok((self.params_of(&id, &json)?, epochs, secs))).collect()
+        rows.into_iter()
+            .map(|(id, json, epochs, secs)| Ok((self.params_of(&id, &json)?, epochs, secs)))
+            .collect()
     }
 
     /// How many of a sweep's done folds were trained under `run --fuse` (their spans
@@ -349,8 +388,7 @@ impl Store {
         );
         // host, pid, running folds, one of them, heartbeat age, lease left
         type Row = (String, i64, i64, String, Option<f64>, Option<f64>);
-        let rows: Vec<Row> =
-            with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.in_db(self))?;
+        let rows: Vec<Row> = with_pool!(self, p => sqlx::query_as(&sql).bind(sweep_id).fetch_all(p).await.in_db(self))?;
         let here = Owner::this_process().host;
         Ok(rows
             .into_iter()
@@ -358,7 +396,15 @@ impl Store {
                 // A process of this host can be looked at: one that is gone (kill -9, a
                 // crash) holds its folds only until their leases expire.
                 let gone = host == here && !process_alive(pid);
-                WorkerRow { host, pid, running, example, heartbeat_age, lease_left, gone }
+                WorkerRow {
+                    host,
+                    pid,
+                    running,
+                    example,
+                    heartbeat_age,
+                    lease_left,
+                    gone,
+                }
             })
             .collect())
     }
@@ -374,7 +420,12 @@ impl Store {
 
     /// The sweep's done folds finished after `after` (Unix seconds), oldest first, at
     /// most `limit`: what a live view has not seen yet. One short read; no history.
-    pub async fn finished_folds(&self, sweep_id: i64, after: f64, limit: i64) -> Result<Vec<FinishedFold>> {
+    pub async fn finished_folds(
+        &self,
+        sweep_id: i64,
+        after: f64,
+        limit: i64,
+    ) -> Result<Vec<FinishedFold>> {
         with_pool!(self, p => {
             sqlx::query_as::<_, FinishedFold>(
                 "SELECT id, config_id, fold, device, worker, finished_at, train_accuracy, val_accuracy, epochs_run, fit_seconds \

@@ -3,11 +3,12 @@
 //! then into the domain's values. Columns that SQL computes carry an `AS` name.
 
 use super::{Store, StoreError};
-use crate::score::CvSummary;
 use crate::fold::FoldResult;
+use crate::score::CvSummary;
 
 /// The columns [`SummaryColumns`] reads.
-pub(super) const SUMMARY_READ: &str = "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss,
+pub(super) const SUMMARY_READ: &str =
+    "mean_train_accuracy, std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss,
         std_train_loss, mean_val_loss, std_val_loss, delta_accuracy, score, total_fit_seconds";
 
 /// A configuration's summary columns (NULL until it is summarised).
@@ -75,10 +76,11 @@ pub(super) struct FoldColumns {
 impl FoldColumns {
     /// The fold's result; an unreadable history is an error naming the database.
     pub(super) fn result(self, store: &Store) -> Result<FoldResult, StoreError> {
-        let history = serde_json::from_str(&self.history_json).map_err(|e| StoreError::Corrupt {
-            db: store.name().to_string(),
-            message: format!("a fold's history_json is not a history ({e})"),
-        })?;
+        let history =
+            serde_json::from_str(&self.history_json).map_err(|e| StoreError::Corrupt {
+                db: store.name().to_string(),
+                message: format!("a fold's history_json is not a history ({e})"),
+            })?;
         Ok(FoldResult {
             train_accuracy: self.train_accuracy,
             train_loss: self.train_loss,
@@ -104,4 +106,5 @@ pub(super) const SWEEPS: &str = "SELECT id, name, spec_json, dataset_fingerprint
  FROM sweeps";
 
 /// What the claim statements return, as a `Claim` reads it.
-pub(super) const CLAIM_RETURNING: &str = "RETURNING id AS fold_id, config_id, fold, budget, checkpoint_epochs";
+pub(super) const CLAIM_RETURNING: &str =
+    "RETURNING id AS fold_id, config_id, fold, budget, checkpoint_epochs";

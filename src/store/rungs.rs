@@ -245,7 +245,12 @@ impl Store {
     /// ones it returns (the sweep logic's: those that cannot go on). One transaction;
     /// a configuration with a fold pending or running is never touched. Returns the
     /// states deleted.
-    pub async fn drop_states_with(&self, sweep_id: i64, config_id: &str, decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>) -> Result<u64> {
+    pub async fn drop_states_with(
+        &self,
+        sweep_id: i64,
+        config_id: &str,
+        decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>,
+    ) -> Result<u64> {
         let dropped = self.drop_states_in_one(sweep_id, config_id, decide).await?;
         if dropped > 0 {
             self.reclaim().await;
@@ -253,7 +258,12 @@ impl Store {
         Ok(dropped)
     }
 
-    async fn drop_states_in_one(&self, sweep_id: i64, config_id: &str, decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>) -> Result<u64> {
+    async fn drop_states_in_one(
+        &self,
+        sweep_id: i64,
+        config_id: &str,
+        decide: impl FnOnce(usize, &[RungCandidate]) -> Vec<String>,
+    ) -> Result<u64> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             let at: Option<(i64, Option<i64>)> = sqlx::query_as("SELECT bracket, rung FROM configurations WHERE sweep_id = $1 AND config_id = $2")

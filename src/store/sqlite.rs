@@ -7,7 +7,10 @@
 //! way (network file systems do not honour SQLite's locks): that is PostgreSQL's job.
 
 use super::{Result, StoreError};
-use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,7 +23,10 @@ pub const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
 /// such a connection, no migration is applied, and in WAL mode its reads never block
 /// the writers (each read sees the last commit before it started).
 pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(Duration::from_secs(5));
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(5));
     SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -32,7 +38,10 @@ pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
 pub async fn open(path: &Path) -> Result<SqlitePool> {
     let at = |e: StoreError| e.at(&path.display().to_string());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { db: path.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            db: path.display().to_string(),
+            source,
+        })?;
     }
     // Another program's file is refused before anything touches it (switching it to
     // WAL would already change its header). A file without a write-ahead log beside it
@@ -43,8 +52,14 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let logged = Path::new(&wal).exists();
-        let probe = SqliteConnectOptions::new().filename(path).read_only(true).immutable(!logged).busy_timeout(Duration::from_secs(60));
-        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&probe).await.map_err(|e| at(StoreError::from_sql(e)))?;
+        let probe = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .immutable(!logged)
+            .busy_timeout(Duration::from_secs(60));
+        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&probe)
+            .await
+            .map_err(|e| at(StoreError::from_sql(e)))?;
         let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
             .fetch_all(&mut c)
             .await
@@ -75,9 +90,17 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
             // and then WAL, in that order, before the pool's connections (opened
             // concurrently) can switch the file to WAL first, which would fix the mode
             // at none.
-            let first = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.map_err(StoreError::from_sql)?;
-            sqlx::Connection::close(first).await.map_err(StoreError::from_sql)?;
-            let pool = SqlitePoolOptions::new().max_connections(2).connect_with(options.clone()).await.map_err(StoreError::from_sql)?;
+            let first = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(StoreError::from_sql)?;
+            sqlx::Connection::close(first)
+                .await
+                .map_err(StoreError::from_sql)?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(options.clone())
+                .await
+                .map_err(StoreError::from_sql)?;
             if let Err(e) = super::migrate(&MIGRATOR, &pool).await {
                 pool.close().await;
                 return Err(e);
@@ -89,7 +112,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
             Ok(pool) => return Ok(pool),
             // A migration error can be the loser of the schema race seeing the winner's
             // tables before its bookkeeping row: try a few times more.
-            Err(e) if (attempt < 40 && e.is_busy()) || (attempt < 5 && matches!(e, StoreError::Migrate { .. })) => {
+            Err(e)
+                if (attempt < 40 && e.is_busy())
+                    || (attempt < 5 && matches!(e, StoreError::Migrate { .. })) =>
+            {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(25 * attempt.min(8))).await;
             }

@@ -52,7 +52,14 @@ impl Store {
 
     /// The sweep of this name, created with these values if absent (two processes
     /// starting the same sweep at once both get the one row).
-    pub async fn ensure_sweep(&self, name: &str, spec_json: &str, fingerprint: &str, folds: usize, seed: u64) -> Result<SweepRow> {
+    pub async fn ensure_sweep(
+        &self,
+        name: &str,
+        spec_json: &str,
+        fingerprint: &str,
+        folds: usize,
+        seed: u64,
+    ) -> Result<SweepRow> {
         let t = now();
         with_pool!(self, p => {
             sqlx::query(
@@ -71,10 +78,12 @@ impl Store {
             .map(|_| ())
             .in_db(self)
         })?;
-        self.sweep_by_name(name).await?.ok_or_else(|| StoreError::Corrupt {
-            db: self.name.clone(),
-            message: format!("sweep `{name}` vanished right after it was created"),
-        })
+        self.sweep_by_name(name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                db: self.name.clone(),
+                message: format!("sweep `{name}` vanished right after it was created"),
+            })
     }
 
     pub async fn update_spec(&self, sweep_id: i64, spec_json: &str) -> Result<()> {
@@ -93,7 +102,12 @@ impl Store {
     /// configuration gets its folds, pending, unless one already in the sweep trains the
     /// same network (same training key): then it shares that one's folds (`trained_by`)
     /// and, when they are done, its summary. One transaction: all or nothing.
-    pub async fn add_configs(&self, sweep_id: i64, configs: &[Config], folds: usize) -> Result<usize> {
+    pub async fn add_configs(
+        &self,
+        sweep_id: i64,
+        configs: &[Config],
+        folds: usize,
+    ) -> Result<usize> {
         self.add_configs_with(sweep_id, configs, folds, None).await
     }
 
@@ -101,7 +115,13 @@ impl Store {
     /// configuration goes into the bracket `rung0` gives it, its folds starting at the
     /// budget it gives (the sweep logic's rung 0), and each bracket that gets one
     /// starts at rung 0 (if it has not started).
-    pub async fn add_configs_with(&self, sweep_id: i64, configs: &[Config], folds: usize, rung0: Option<&Rung0Budget<'_>>) -> Result<usize> {
+    pub async fn add_configs_with(
+        &self,
+        sweep_id: i64,
+        configs: &[Config],
+        folds: usize,
+        rung0: Option<&Rung0Budget<'_>>,
+    ) -> Result<usize> {
         // Every worker of a sweep starts by adding the spec's configurations: read which
         // are there first, so that a sweep already registered costs one query, not a
         // write transaction of no-op inserts that all the workers would queue on.
@@ -206,7 +226,13 @@ impl Store {
     /// already there are left as they are. Returns how many were added.
     /// Each row may bring its per-fold (train, val) accuracies and fit seconds (a
     /// cv_results_ file): they become done folds, numbered in order.
-    pub async fn add_imported(&self, sweep_id: i64, source: &str, sha256: &str, rows: &[ImportedConfig]) -> Result<usize> {
+    pub async fn add_imported(
+        &self,
+        sweep_id: i64,
+        source: &str,
+        sha256: &str,
+        rows: &[ImportedConfig],
+    ) -> Result<usize> {
         with_pool!(self, p => {
             let mut tx = p.begin_with(self.dialect.begin()).await.in_db(self)?;
             sqlx::query("UPDATE sweeps SET source = $1, source_sha256 = $2 WHERE id = $3")

@@ -40,11 +40,23 @@ pub fn subgrid_name(i: usize) -> String {
 /// `against`: the id (or a prefix) of the configuration the best `top` are tested
 /// against (default: rank 1).
 #[allow(clippy::too_many_arguments)]
-pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Option<&Spec>, top: usize, seed: u64, against: Option<&str>) -> Result<Analyzed> {
+pub async fn analyze(
+    store: &Store,
+    sweep: &SweepRow,
+    rule: &ScoreRule,
+    spec: Option<&Spec>,
+    top: usize,
+    seed: u64,
+    against: Option<&str>,
+) -> Result<Analyzed> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let ranked = crate::rank::rank(&recorded.rows, rule);
     // An import's stored spec holds the sub-grids given at import (`--spec`), if any.
-    let own = if sweep.source.is_none() { Some(super::stored_spec(sweep)?) } else { super::stored_spec(sweep).ok() };
+    let own = if sweep.source.is_none() {
+        Some(super::stored_spec(sweep)?)
+    } else {
+        super::stored_spec(sweep).ok()
+    };
     let spec = spec.or(own.as_ref());
     let mut groups = Vec::new();
     let (mut shared, mut outside) = (0, 0);
@@ -52,7 +64,11 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         let n = spec.grid.subgrids().len();
         let mut members = vec![Vec::new(); n];
         for (i, r) in ranked.iter().enumerate() {
-            let unstated = if sweep.source.is_some() { super::import::unstated(&r.params) } else { &[] };
+            let unstated = if sweep.source.is_some() {
+                super::import::unstated(&r.params)
+            } else {
+                &[]
+            };
             let of = spec.subgrids_of(&r.params, unstated);
             match of.len() {
                 0 => outside += 1,
@@ -63,12 +79,30 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
                 members[g].push(i);
             }
         }
-        groups = members.into_iter().enumerate().map(|(i, m)| Group { name: subgrid_name(i), members: m }).collect();
+        groups = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| Group {
+                name: subgrid_name(i),
+                members: m,
+            })
+            .collect();
     }
     let metrics = store.fold_metrics(sweep.id).await?;
     let folds: HashMap<String, Vec<FoldScore>> = metrics
         .into_iter()
-        .map(|(id, v)| (id, v.into_iter().map(|m| FoldScore { fold: m.fold, train_accuracy: m.train_accuracy, val_accuracy: m.val_accuracy }).collect()))
+        .map(|(id, v)| {
+            (
+                id,
+                v.into_iter()
+                    .map(|m| FoldScore {
+                        fold: m.fold,
+                        train_accuracy: m.train_accuracy,
+                        val_accuracy: m.val_accuracy,
+                    })
+                    .collect(),
+            )
+        })
         .collect();
     // k of k-fold (not × repeats): the stored spec's (an import's records its splits).
     let k = match &own {
@@ -81,16 +115,31 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         groups.clear();
         (shared, outside) = (0, 0);
     }
-    let subgrids = groups.iter().map(|g| (g.name.clone(), g.members.len())).collect();
+    let subgrids = groups
+        .iter()
+        .map(|g| (g.name.clone(), g.members.len()))
+        .collect();
     let against = match against {
         None => None,
-        Some(prefix) => match super::ranking::choose(&recorded.rows, rule, super::ranking::Choice::Id(prefix)) {
-            Ok(c) if c.rank.is_some() => ranked.iter().position(|r| r.config_id == c.config_id),
-            Ok(_) | Err(NotChosen::NoSuchId) | Err(NotChosen::NoneComplete) | Err(NotChosen::NoSuchRank(_)) => {
-                return Err(SweepError::Conflict(format!("--against {prefix}: no complete configuration of sweep `{}` has that id", sweep.name)))
+        Some(prefix) => {
+            match super::ranking::choose(&recorded.rows, rule, super::ranking::Choice::Id(prefix)) {
+                Ok(c) if c.rank.is_some() => ranked.iter().position(|r| r.config_id == c.config_id),
+                Ok(_)
+                | Err(NotChosen::NoSuchId)
+                | Err(NotChosen::NoneComplete)
+                | Err(NotChosen::NoSuchRank(_)) => {
+                    return Err(SweepError::Conflict(format!(
+                        "--against {prefix}: no complete configuration of sweep `{}` has that id",
+                        sweep.name
+                    )))
+                }
+                Err(NotChosen::Ambiguous(n)) => {
+                    return Err(SweepError::Conflict(format!(
+                        "--against {prefix}: {n} configurations' ids start so; give more of it"
+                    )))
+                }
             }
-            Err(NotChosen::Ambiguous(n)) => return Err(SweepError::Conflict(format!("--against {prefix}: {n} configurations' ids start so; give more of it"))),
-        },
+        }
     };
     let input = analyze::Input {
         ranked: &ranked,
@@ -103,7 +152,16 @@ pub async fn analyze(store: &Store, sweep: &SweepRow, rule: &ScoreRule, spec: Op
         against,
     };
     let settings = super::ranking::tie_settings(sweep);
-    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| super::ranking::data_dims(sweep)).flatten();
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest)
+        .then(|| super::ranking::data_dims(sweep))
+        .flatten();
     let tie_set = super::ranking::tie_set(store, sweep, &ranked, rule, &settings, dims).await?;
-    Ok(Analyzed { analysis: analyze::analyze(&input), subgrids, shared, outside, folds: k, tie_set })
+    Ok(Analyzed {
+        analysis: analyze::analyze(&input),
+        subgrids,
+        shared,
+        outside,
+        folds: k,
+        tie_set,
+    })
 }

@@ -30,7 +30,11 @@ pub struct Final {
 /// `name` in the database's folder: where models and reports go by default.
 pub fn beside_db(db: &DbLocation, name: &str) -> PathBuf {
     match db.file() {
-        Some(file) => file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(name),
+        Some(file) => file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(name),
         // A PostgreSQL database has no folder: results/ of the current one.
         None => Path::new("results").join(name),
     }
@@ -47,9 +51,19 @@ pub async fn evaluate(
     observer: &mut dyn FoldObserver,
     note: &mut dyn FnMut(String),
 ) -> Result<Evaluation> {
-    let Chosen { config_id, rank, params: chosen, summary } = chosen;
+    let Chosen {
+        config_id,
+        rank,
+        params: chosen,
+        summary,
+    } = chosen;
     let mut params = HyperParams::default();
-    params.apply_object(&chosen).map_err(|source| SweepError::StoredParams { config_id: config_id.clone(), source })?;
+    params
+        .apply_object(&chosen)
+        .map_err(|source| SweepError::StoredParams {
+            config_id: config_id.clone(),
+            source,
+        })?;
     let params = evaluate::final_params(params, f.epochs.max(1));
     crate::device::check_precision(params.precision, f.device)?;
     tch::set_num_threads(f.threads_per_job as i32);
@@ -63,11 +77,25 @@ pub async fn evaluate(
         data.val_y.len(),
         data.test_y.len()
     ));
-    let (model, final_run) =
-        evaluate::train_and_test(&data, FinalTraining { params: params.clone(), seed: sweep.seed as u64, device: f.device, observer })?;
+    let (model, final_run) = evaluate::train_and_test(
+        &data,
+        FinalTraining {
+            params: params.clone(),
+            seed: sweep.seed as u64,
+            device: f.device,
+            observer,
+        },
+    )?;
     note("baselines (SVM, KNN, most frequent, random) on the same split".into());
-    let baselines = data.baselines(f.baselines).map_err(evaluate::EvalError::from)?;
-    let model_dir = f.model_dir.clone().unwrap_or_else(|| beside_db(store.location(), &format!("{}-{}-model", sweep.name, config_id)));
+    let baselines = data
+        .baselines(f.baselines)
+        .map_err(evaluate::EvalError::from)?;
+    let model_dir = f.model_dir.clone().unwrap_or_else(|| {
+        beside_db(
+            store.location(),
+            &format!("{}-{}-model", sweep.name, config_id),
+        )
+    });
     model.save(&model_dir)?;
     let evaluation = Evaluation {
         sweep: sweep.name.clone(),
@@ -77,7 +105,11 @@ pub async fn evaluate(
         w2: rule.w2,
         delta: rule.delta,
         cv: summary,
-        params: params.canonical().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        params: params
+            .canonical()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         seed: sweep.seed as u64,
         feature_names: data.cv.prepared.dataset.feature_names.clone(),
         class_names: data.class_names().to_vec(),
@@ -87,15 +119,27 @@ pub async fn evaluate(
         model_dir: Some(model_dir.clone()),
         created_at: now(),
     };
-    let json = serde_json::to_string(&evaluation).map_err(|e| SweepError::Conflict(format!("the evaluation cannot be written as JSON: {e}")))?;
+    let json = serde_json::to_string(&evaluation).map_err(|e| {
+        SweepError::Conflict(format!("the evaluation cannot be written as JSON: {e}"))
+    })?;
     store
-        .add_evaluation(sweep.id, &config_id, evaluation.final_run.test.accuracy, Some(&model_dir.to_string_lossy()), &json)
+        .add_evaluation(
+            sweep.id,
+            &config_id,
+            evaluation.final_run.test.accuracy,
+            Some(&model_dir.to_string_lossy()),
+            &json,
+        )
         .await?;
     Ok(evaluation)
 }
 
 /// The evaluation of `config_id` stored last, if any.
-pub async fn stored(store: &Store, sweep: &SweepRow, config_id: &str) -> Result<Option<Evaluation>> {
+pub async fn stored(
+    store: &Store,
+    sweep: &SweepRow,
+    config_id: &str,
+) -> Result<Option<Evaluation>> {
     match store.latest_evaluation(sweep.id, Some(config_id)).await? {
         None => Ok(None),
         Some(json) => serde_json::from_str(&json)

@@ -28,7 +28,12 @@ pub struct ExportRows {
     pub imported: HashMap<String, ImportedDetails>,
 }
 
-pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool, with_folds: bool) -> Result<ExportRows> {
+pub async fn export_rows(
+    store: &Store,
+    sweep: &SweepRow,
+    include_partial: bool,
+    with_folds: bool,
+) -> Result<ExportRows> {
     let mut rows = store.configurations(sweep.id).await?;
     let resource = if include_partial {
         let partial = store.partial_configurations(sweep.id).await?;
@@ -36,20 +41,41 @@ pub async fn export_rows(store: &Store, sweep: &SweepRow, include_partial: bool,
     } else {
         None
     };
-    let folds = if with_folds { store.fold_metrics(sweep.id).await? } else { HashMap::new() };
+    let folds = if with_folds {
+        store.fold_metrics(sweep.id).await?
+    } else {
+        HashMap::new()
+    };
     let rule = super::score_rule(sweep)?;
     let complete = crate::rank::rank(&store.configurations(sweep.id).await?, &rule);
-    let ties = super::ranking::tie_set(store, sweep, &complete, &rule, &super::ranking::tie_settings(sweep), None)
-        .await?
-        .map(|t| super::ranking::tie_columns(&t));
+    let ties = super::ranking::tie_set(
+        store,
+        sweep,
+        &complete,
+        &rule,
+        &super::ranking::tie_settings(sweep),
+        None,
+    )
+    .await?
+    .map(|t| super::ranking::tie_columns(&t));
     let imported = store.imported_details(sweep.id).await?;
-    Ok(ExportRows { rows, folds, resource, rule, ties, imported })
+    Ok(ExportRows {
+        rows,
+        folds,
+        resource,
+        rule,
+        ties,
+        imported,
+    })
 }
 
 /// Gives each stopped configuration its rung's summary; returns the epochs every row
 /// with a summary is of.
 fn merge_partial(rows: &mut [ConfigRow], partial: Vec<PartialConfig>) -> HashMap<String, i64> {
-    let partial: HashMap<String, PartialConfig> = partial.into_iter().map(|p| (p.config_id.clone(), p)).collect();
+    let partial: HashMap<String, PartialConfig> = partial
+        .into_iter()
+        .map(|p| (p.config_id.clone(), p))
+        .collect();
     let mut resource = HashMap::new();
     for r in rows.iter_mut() {
         match partial.get(&r.config_id) {
@@ -79,7 +105,12 @@ pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::expo
     if stated_only {
         let mut rows: Vec<(&String, &ImportedDetails)> = x.imported.iter().collect();
         // (In the file's row order: the configurations' recorded order.)
-        let position: HashMap<&str, usize> = x.rows.iter().enumerate().map(|(i, r)| (r.config_id.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = x
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.config_id.as_str(), i))
+            .collect();
         rows.sort_by_key(|(id, _)| position.get(id.as_str()).copied().unwrap_or(usize::MAX));
         for (_, d) in rows {
             for k in &d.stated {
@@ -89,5 +120,10 @@ pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::expo
             }
         }
     }
-    Ok(crate::export::CvColumns { n_folds: sweep.folds as usize, keys, imported: &x.imported, stated_only })
+    Ok(crate::export::CvColumns {
+        n_folds: sweep.folds as usize,
+        keys,
+        imported: &x.imported,
+        stated_only,
+    })
 }

@@ -61,7 +61,15 @@ pub fn unstated(params: &Map<String, Value>) -> &'static [&'static str] {
     if params.get("protocol").and_then(Value::as_str) == Some("notebook") {
         &["learning_rate"]
     } else {
-        &["learning_rate", "early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience", "monitor", "inner_validation"]
+        &[
+            "learning_rate",
+            "early_stopping_patience",
+            "reduce_lr_factor",
+            "reduce_lr_min_lr",
+            "reduce_lr_patience",
+            "monitor",
+            "inner_validation",
+        ]
     }
 }
 
@@ -93,10 +101,19 @@ pub enum Format {
 /// `split0_test_score` column makes it cv-results, anything else is read as
 /// HPO_combined (whose errors then name the columns it lacks).
 pub fn detect(path: &Path) -> Result<Format> {
-    let fail = |why: String| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why };
+    let fail = |why: String| SweepError::Import {
+        file: path.display().to_string(),
+        line: 0,
+        column: String::new(),
+        why,
+    };
     let mut rd = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
     let header = rd.headers().map_err(|e| fail(e.to_string()))?;
-    Ok(if header.iter().any(|h| h.trim() == "split0_test_score") { Format::CvResults } else { Format::HpoCombined })
+    Ok(if header.iter().any(|h| h.trim() == "split0_test_score") {
+        Format::CvResults
+    } else {
+        Format::HpoCombined
+    })
 }
 
 /// The Δacc kind an HPO_combined file's `delta_acc` column holds: relative where
@@ -108,7 +125,11 @@ pub fn file_delta(path: &Path) -> Option<crate::score::DeltaKind> {
     let mut rd = csv::Reader::from_path(path).ok()?;
     let header = rd.headers().ok()?.clone();
     let at = |name: &str| header.iter().position(|h| h.trim() == name);
-    let (d, t, v) = (at("delta_acc")?, at("mean_train_score")?, at("mean_val_score")?);
+    let (d, t, v) = (
+        at("delta_acc")?,
+        at("mean_train_score")?,
+        at("mean_val_score")?,
+    );
     let (mut relative, mut absolute, mut rows) = (true, true, 0);
     for record in rd.records() {
         let record = record.ok()?;
@@ -174,11 +195,18 @@ pub struct Filled {
 
 /// The columns of the study's file (`export::HPO_COMBINED_COLUMNS`) that are not read:
 /// derived ones, and the constraint, whose spelling varies (read apart).
-const NOT_READ: [&str; 4] = ["activation_numerical", "delta_acc", "optimizer_numerical", "weight_contraint"];
+const NOT_READ: [&str; 4] = [
+    "activation_numerical",
+    "delta_acc",
+    "optimizer_numerical",
+    "weight_contraint",
+];
 
 /// The columns an HPO_combined file must have.
 fn required() -> impl Iterator<Item = &'static str> {
-    crate::export::HPO_COMBINED_COLUMNS.into_iter().filter(|c| !NOT_READ.contains(c))
+    crate::export::HPO_COMBINED_COLUMNS
+        .into_iter()
+        .filter(|c| !NOT_READ.contains(c))
 }
 
 /// Reads an HPO_combined-style CSV: every row's configuration and its summary by `rule`.
@@ -186,56 +214,152 @@ fn required() -> impl Iterator<Item = &'static str> {
 /// the file, line and column.
 pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>> {
     let file = path.display().to_string();
-    let fail = |line: u64, column: &str, why: String| SweepError::Import { file: file.clone(), line, column: column.to_string(), why };
+    let fail = |line: u64, column: &str, why: String| SweepError::Import {
+        file: file.clone(),
+        line,
+        column: column.to_string(),
+        why,
+    };
     let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
-    let header: Vec<String> = rd.headers().map_err(|e| fail(1, "", e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(|e| fail(1, "", e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let at = |name: &str| header.iter().position(|h| h == name);
     let mut index: HashMap<&str, usize> = HashMap::new();
     for name in required() {
         let i = at(name).ok_or_else(|| {
-            let other = if header.iter().any(|h| h.starts_with("param_")) { "; this looks like scikit-learn's cv_results_: --format cv-results" } else { "" };
-            fail(1, name, format!("missing column (an HPO_combined file has {}){other}", required().collect::<Vec<_>>().join(", ")))
+            let other = if header.iter().any(|h| h.starts_with("param_")) {
+                "; this looks like scikit-learn's cv_results_: --format cv-results"
+            } else {
+                ""
+            };
+            fail(
+                1,
+                name,
+                format!(
+                    "missing column (an HPO_combined file has {}){other}",
+                    required().collect::<Vec<_>>().join(", ")
+                ),
+            )
         })?;
         index.insert(name, i);
     }
     let constraint = at("weight_contraint")
         .or_else(|| at("weight_constraint"))
-        .ok_or_else(|| fail(1, "weight_contraint", "missing column (the study's spelling; weight_constraint is read too)".into()))?;
+        .ok_or_else(|| {
+            fail(
+                1,
+                "weight_contraint",
+                "missing column (the study's spelling; weight_constraint is read too)".into(),
+            )
+        })?;
     let mut out = Vec::new();
     for record in rd.records() {
-        let record = record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
+        let record =
+            record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let cell = |name: &str| record.get(index[name]).unwrap_or("").trim();
         let number = |name: &str| -> Result<f64> {
             let c = cell(name);
-            c.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| fail(line, name, format!("expected a number, got {c:?}")))
+            c.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| fail(line, name, format!("expected a number, got {c:?}")))
         };
         let whole = |name: &str| -> Result<u64> {
             let x = number(name)?;
-            (x >= 0.0 && x.fract() == 0.0).then_some(x as u64).ok_or_else(|| fail(line, name, format!("expected a whole number ≥ 0, got {}", cell(name))))
+            (x >= 0.0 && x.fract() == 0.0)
+                .then_some(x as u64)
+                .ok_or_else(|| {
+                    fail(
+                        line,
+                        name,
+                        format!("expected a whole number ≥ 0, got {}", cell(name)),
+                    )
+                })
         };
         let share = |name: &str| -> Result<f64> {
             let x = number(name)?;
-            (0.0..=1.0).contains(&x).then_some(x).ok_or_else(|| fail(line, name, format!("expected an accuracy in [0, 1], got {x}")))
+            (0.0..=1.0).contains(&x).then_some(x).ok_or_else(|| {
+                fail(
+                    line,
+                    name,
+                    format!("expected an accuracy in [0, 1], got {x}"),
+                )
+            })
         };
         let mut obj = Map::new();
         obj.insert("activation".into(), json!(cell("activation")));
         obj.insert("optimizer".into(), json!(cell("optimizer")));
-        for k in ["batch_size", "epochs", "neurons_1", "neurons_2", "neurons_3", "neurons_4", "num_hidden_layers"] {
+        for k in [
+            "batch_size",
+            "epochs",
+            "neurons_1",
+            "neurons_2",
+            "neurons_3",
+            "neurons_4",
+            "num_hidden_layers",
+        ] {
             obj.insert(k.into(), json!(whole(k)?));
         }
         obj.insert("dropout".into(), json!(number("dropout")?));
-        let callbacks = [whole("early_stopping_patience")? as f64, number("reduce_lr_factor")?, number("reduce_lr_min_lr")?, whole("reduce_lr_patience")? as f64];
+        let callbacks = [
+            whole("early_stopping_patience")? as f64,
+            number("reduce_lr_factor")?,
+            number("reduce_lr_min_lr")?,
+            whole("reduce_lr_patience")? as f64,
+        ];
         let gridsearchcv = callbacks.iter().all(|&x| x == 0.0);
-        obj.insert("protocol".into(), json!(if gridsearchcv { "gridsearchcv" } else { "notebook" }));
-        let callbacks = if gridsearchcv { GRID_C_CALLBACKS } else { callbacks };
-        for (k, v) in ["early_stopping_patience", "reduce_lr_factor", "reduce_lr_min_lr", "reduce_lr_patience"].iter().zip(callbacks) {
+        obj.insert(
+            "protocol".into(),
+            json!(if gridsearchcv {
+                "gridsearchcv"
+            } else {
+                "notebook"
+            }),
+        );
+        let callbacks = if gridsearchcv {
+            GRID_C_CALLBACKS
+        } else {
+            callbacks
+        };
+        for (k, v) in [
+            "early_stopping_patience",
+            "reduce_lr_factor",
+            "reduce_lr_min_lr",
+            "reduce_lr_patience",
+        ]
+        .iter()
+        .zip(callbacks)
+        {
             obj.insert(k.to_string(), json!(v));
         }
         let c = record.get(constraint).unwrap_or("").trim();
-        let bound: f64 = c.parse().ok().filter(|x: &f64| x.is_finite() && *x >= 0.0).ok_or_else(|| fail(line, &header[constraint], format!("expected a number ≥ 0, got {c:?}")))?;
-        obj.insert("weight_constraint".into(), json!(if bound == 10.0 { 0.0 } else { bound }));
-        let params = HyperParams::from_object(&obj).map_err(|e| fail(line, "", format!("not a configuration gridsweep can hold: {e}")))?;
+        let bound: f64 = c
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| {
+                fail(
+                    line,
+                    &header[constraint],
+                    format!("expected a number ≥ 0, got {c:?}"),
+                )
+            })?;
+        obj.insert(
+            "weight_constraint".into(),
+            json!(if bound == 10.0 { 0.0 } else { bound }),
+        );
+        let params = HyperParams::from_object(&obj).map_err(|e| {
+            fail(
+                line,
+                "",
+                format!("not a configuration gridsweep can hold: {e}"),
+            )
+        })?;
         let (train, val) = (share("mean_train_score")?, share("mean_val_score")?);
         let summary = CvSummary {
             mean_train_accuracy: train,
@@ -251,8 +375,18 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             total_fit_seconds: f64::NAN,
         };
         let stated = hpo_stated(&obj);
-        let details = crate::store::ImportedDetails { stated: stated.keys().cloned().collect(), ..Default::default() };
-        out.push(ImportedRow { line, config: Config::new(params), stated, summary, folds: Vec::new(), details });
+        let details = crate::store::ImportedDetails {
+            stated: stated.keys().cloned().collect(),
+            ..Default::default()
+        };
+        out.push(ImportedRow {
+            line,
+            config: Config::new(params),
+            stated,
+            summary,
+            folds: Vec::new(),
+            details,
+        });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -286,7 +420,11 @@ fn param_name(column: &str) -> Option<String> {
     for prefix in ["model__", "clf__", "estimator__"] {
         name = name.strip_prefix(prefix).unwrap_or(name);
     }
-    Some(if name == "dropout_rate" { "dropout".to_string() } else { name.to_string() })
+    Some(if name == "dropout_rate" {
+        "dropout".to_string()
+    } else {
+        name.to_string()
+    })
 }
 
 /// Reads a scikit-learn `cv_results_` CSV: every row's configuration (its `param_`
@@ -294,11 +432,23 @@ fn param_name(column: &str) -> Option<String> {
 /// `rule`. Errors name the file, line and column.
 pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>> {
     let file = path.display().to_string();
-    let fail = |line: u64, column: &str, why: String| SweepError::Import { file: file.clone(), line, column: column.to_string(), why };
+    let fail = |line: u64, column: &str, why: String| SweepError::Import {
+        file: file.clone(),
+        line,
+        column: column.to_string(),
+        why,
+    };
     let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
-    let header: Vec<String> = rd.headers().map_err(|e| fail(1, "", e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(|e| fail(1, "", e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let at = |name: &str| header.iter().position(|h| h == name);
-    let splits = (0..).take_while(|k| at(&format!("split{k}_test_score")).is_some()).count();
+    let splits = (0..)
+        .take_while(|k| at(&format!("split{k}_test_score")).is_some())
+        .count();
     if splits < 2 {
         return Err(fail(1, "split0_test_score", "expected the per-fold columns split0_test_score, split1_test_score, … (a cv_results_ file with at least 2 splits)".into()));
     }
@@ -309,15 +459,24 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
         let name = format!("split{k}_train_score");
         train.push(at(&name).ok_or_else(|| fail(1, &name, "missing column: the score needs train accuracies (GridSearchCV(..., return_train_score=True))".into()))?);
     }
-    let params: Vec<(usize, String)> = header.iter().enumerate().filter_map(|(i, h)| param_name(h).map(|n| (i, n))).collect();
+    let params: Vec<(usize, String)> = header
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| param_name(h).map(|n| (i, n)))
+        .collect();
     if params.is_empty() {
-        return Err(fail(1, "", "no param_<name> columns: expected scikit-learn's cv_results_ layout".into()));
+        return Err(fail(
+            1,
+            "",
+            "no param_<name> columns: expected scikit-learn's cv_results_ layout".into(),
+        ));
     }
     let fit_time = at("mean_fit_time");
     let score_time = at("mean_score_time");
     let mut out = Vec::new();
     for record in rd.records() {
-        let record = record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
+        let record =
+            record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let mut obj = Map::new();
         for (i, name) in &params {
@@ -338,9 +497,22 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
         })?;
         let share = |i: usize| -> Result<f64> {
             let c = record.get(i).unwrap_or("").trim();
-            c.parse::<f64>().ok().filter(|x| (0.0..=1.0).contains(x)).ok_or_else(|| fail(line, &header[i], format!("expected an accuracy in [0, 1], got {c:?}")))
+            c.parse::<f64>()
+                .ok()
+                .filter(|x| (0.0..=1.0).contains(x))
+                .ok_or_else(|| {
+                    fail(
+                        line,
+                        &header[i],
+                        format!("expected an accuracy in [0, 1], got {c:?}"),
+                    )
+                })
         };
-        let finite = |i: Option<usize>| i.and_then(|i| record.get(i)).and_then(|c| c.trim().parse::<f64>().ok()).filter(|x| x.is_finite());
+        let finite = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .and_then(|c| c.trim().parse::<f64>().ok())
+                .filter(|x| x.is_finite())
+        };
         let seconds = |i: Option<usize>| finite(i).unwrap_or(f64::NAN);
         let mut folds = Vec::with_capacity(splits);
         for k in 0..splits {
@@ -352,8 +524,10 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
                 score_seconds: seconds(score_time),
             });
         }
-        let (mt, st) = crate::score::mean_std(&folds.iter().map(|f| f.train_accuracy).collect::<Vec<_>>());
-        let (mv, sv) = crate::score::mean_std(&folds.iter().map(|f| f.val_accuracy).collect::<Vec<_>>());
+        let (mt, st) =
+            crate::score::mean_std(&folds.iter().map(|f| f.train_accuracy).collect::<Vec<_>>());
+        let (mv, sv) =
+            crate::score::mean_std(&folds.iter().map(|f| f.val_accuracy).collect::<Vec<_>>());
         let summary = CvSummary {
             mean_train_accuracy: mt,
             std_train_accuracy: st,
@@ -368,13 +542,24 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             total_fit_seconds: seconds(fit_time) * splits as f64,
         };
         let details = crate::store::ImportedDetails {
-            stated: params.iter().filter(|(_, n)| obj.contains_key(n)).map(|(_, n)| n.clone()).collect(),
+            stated: params
+                .iter()
+                .filter(|(_, n)| obj.contains_key(n))
+                .map(|(_, n)| n.clone())
+                .collect(),
             mean_fit_time: finite(fit_time),
             std_fit_time: finite(at("std_fit_time")),
             mean_score_time: finite(score_time),
             std_score_time: finite(at("std_score_time")),
         };
-        out.push(ImportedRow { line, config: Config::new(p), stated: obj, summary, folds, details });
+        out.push(ImportedRow {
+            line,
+            config: Config::new(p),
+            stated: obj,
+            summary,
+            folds,
+            details,
+        });
     }
     if out.is_empty() {
         return Err(fail(2, "", "no rows after the header".into()));
@@ -387,23 +572,51 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
 /// (setting the row's values on it changes nothing); a row that several distinct
 /// configurations fit is an error naming the keys they differ in, one that none fits
 /// keeps its defaults (and is listed). Without a spec the defaults stand.
-fn resolve(path: &Path, rows: &mut [ImportedRow], spec: Option<&crate::spec::Spec>) -> Result<Filled> {
+fn resolve(
+    path: &Path,
+    rows: &mut [ImportedRow],
+    spec: Option<&crate::spec::Spec>,
+) -> Result<Filled> {
     // Keys of some row's configuration that the row does not state (precision, left
     // out of the canonical form at its default fp32, never counts).
     let mut unstated = std::collections::BTreeSet::new();
     for r in rows.iter() {
-        unstated.extend(r.config.params.canonical().into_keys().filter(|k| !r.stated.contains_key(*k)).map(String::from));
+        unstated.extend(
+            r.config
+                .params
+                .canonical()
+                .into_keys()
+                .filter(|k| !r.stated.contains_key(*k))
+                .map(String::from),
+        );
     }
     let unstated: Vec<String> = unstated.into_iter().collect();
     let Some(spec) = spec else {
-        return Ok(Filled { unstated, from_spec: None, outside_spec: Vec::new() });
+        return Ok(Filled {
+            unstated,
+            from_spec: None,
+            outside_spec: Vec::new(),
+        });
     };
-    let fail = |line: u64, why: String| SweepError::Import { file: path.display().to_string(), line, column: String::new(), why };
-    let grid = spec.expand().map_err(|e| fail(0, format!("the spec's grid: {e}")))?;
+    let fail = |line: u64, why: String| SweepError::Import {
+        file: path.display().to_string(),
+        line,
+        column: String::new(),
+        why,
+    };
+    let grid = spec
+        .expand()
+        .map_err(|e| fail(0, format!("the spec's grid: {e}")))?;
     let mut from_spec = 0;
     let mut outside = Vec::new();
     for r in rows.iter_mut() {
-        let fits: Vec<&Config> = grid.configs.iter().filter(|c| !differs_plainly(&r.config.params, &c.params, &r.stated) && agrees(c, &r.stated)).collect();
+        let fits: Vec<&Config> = grid
+            .configs
+            .iter()
+            .filter(|c| {
+                !differs_plainly(&r.config.params, &c.params, &r.stated) && agrees(c, &r.stated)
+            })
+            .collect();
         match fits.as_slice() {
             [] => outside.push(r.line),
             [one] => {
@@ -411,8 +624,13 @@ fn resolve(path: &Path, rows: &mut [ImportedRow], spec: Option<&crate::spec::Spe
                 from_spec += 1;
             }
             several => {
-                let objs: Vec<Map<String, Value>> = several.iter().map(|c| c.params_object()).collect();
-                let differ: Vec<&str> = crate::params::KEYS.iter().copied().filter(|k| objs.iter().any(|o| o.get(*k) != objs[0].get(*k))).collect();
+                let objs: Vec<Map<String, Value>> =
+                    several.iter().map(|c| c.params_object()).collect();
+                let differ: Vec<&str> = crate::params::KEYS
+                    .iter()
+                    .copied()
+                    .filter(|k| objs.iter().any(|o| o.get(*k) != objs[0].get(*k)))
+                    .collect();
                 return Err(fail(
                     r.line,
                     format!(
@@ -426,7 +644,11 @@ fn resolve(path: &Path, rows: &mut [ImportedRow], spec: Option<&crate::spec::Spe
             }
         }
     }
-    Ok(Filled { unstated, from_spec: Some(from_spec), outside_spec: outside })
+    Ok(Filled {
+        unstated,
+        from_spec: Some(from_spec),
+        outside_spec: outside,
+    })
 }
 
 /// A cheap first look (the study's 2,032 rows against its 2,032 configurations):
@@ -439,7 +661,10 @@ fn differs_plainly(row: &HyperParams, c: &HyperParams, stated: &Map<String, Valu
         || (says("epochs") && row.epochs != c.epochs)
         || (says("dropout") && row.dropout != c.dropout)
         || (says("num_hidden_layers") && row.num_hidden_layers != c.num_hidden_layers)
-        || ["neurons_1", "neurons_2", "neurons_3", "neurons_4"].iter().enumerate().any(|(i, k)| says(k) && row.neurons[i] != c.neurons[i])
+        || ["neurons_1", "neurons_2", "neurons_3", "neurons_4"]
+            .iter()
+            .enumerate()
+            .any(|(i, k)| says(k) && row.neurons[i] != c.neurons[i])
 }
 
 /// Whether configuration `c` agrees with the values a row states: setting them on it
@@ -486,8 +711,19 @@ pub struct ReadFile {
 ///
 /// `spec`: the spec the results were made with; each row becomes its configuration
 /// that agrees with what the row states ([`resolve`]).
-pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec: Option<&crate::spec::Spec>) -> Result<ReadFile> {
-    let bytes = std::fs::read(path).map_err(|e| SweepError::Import { file: path.display().to_string(), line: 0, column: String::new(), why: e.to_string() })?;
+pub fn read(
+    path: &Path,
+    rule: ScoreRule,
+    format: Format,
+    k: Option<usize>,
+    spec: Option<&crate::spec::Spec>,
+) -> Result<ReadFile> {
+    let bytes = std::fs::read(path).map_err(|e| SweepError::Import {
+        file: path.display().to_string(),
+        line: 0,
+        column: String::new(),
+        why: e.to_string(),
+    })?;
     let sha256 = {
         use sha2::{Digest, Sha256};
         format!("{:x}", Sha256::digest(&bytes))
@@ -501,7 +737,12 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
         Format::CvResults => Vec::new(),
     };
     let filled = resolve(path, &mut rows, spec)?;
-    let folds = rows.iter().map(|r| r.folds.len()).max().filter(|&n| n > 0).unwrap_or(IMPORTED_FOLDS);
+    let folds = rows
+        .iter()
+        .map(|r| r.folds.len())
+        .max()
+        .filter(|&n| n > 0)
+        .unwrap_or(IMPORTED_FOLDS);
     let k = k.unwrap_or(folds);
     if k < 2 {
         return Err(SweepError::Import {
@@ -531,22 +772,66 @@ pub fn read(path: &Path, rule: ScoreRule, format: Format, k: Option<usize>, spec
             config.id = format!("{}-{}", r.config.id, e.1);
             repeats.push((r.line, e.0, config.id.clone()));
         }
-        kept.push(crate::store::ImportedConfig { config, summary: r.summary.clone(), folds: r.folds.clone(), details: r.details.clone() });
+        kept.push(crate::store::ImportedConfig {
+            config,
+            summary: r.summary.clone(),
+            folds: r.folds.clone(),
+            details: r.details.clone(),
+        });
     }
-    Ok(ReadFile { path: path.to_path_buf(), sha256, rows: rows.len(), folds, k, repeats, kept, rule, filled, corrections })
+    Ok(ReadFile {
+        path: path.to_path_buf(),
+        sha256,
+        rows: rows.len(),
+        folds,
+        k,
+        repeats,
+        kept,
+        rule,
+        filled,
+        corrections,
+    })
 }
 
 /// Stores a file [`read`] as sweep `name`. A sweep of that name imported from the same
 /// bytes is left as it is; any other sweep of that name is a conflict. `grid`: the
 /// sub-grids of the spec the results were made with (`--spec`), stored so that
 /// `analyze` analyses each sub-grid.
-pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&crate::spec::Grid>) -> Result<Imported> {
-    let ReadFile { path, sha256, rows, folds, k, repeats, kept, rule, filled, corrections } = file;
+pub async fn import(
+    store: &Store,
+    file: ReadFile,
+    name: &str,
+    grid: Option<&crate::spec::Grid>,
+) -> Result<Imported> {
+    let ReadFile {
+        path,
+        sha256,
+        rows,
+        folds,
+        k,
+        repeats,
+        kept,
+        rule,
+        filled,
+        corrections,
+    } = file;
     let path = path.as_path();
-    let source = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string();
+    let source = std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
     if let Some(row) = store.sweep_by_name(name).await? {
         if row.source_sha256.as_deref() == Some(sha256.as_str()) {
-            return Ok(Imported { sweep_id: row.id, rows, added: 0, repeats, sha256, already: true, filled, corrections });
+            return Ok(Imported {
+                sweep_id: row.id,
+                rows,
+                added: 0,
+                repeats,
+                sha256,
+                already: true,
+                filled,
+                corrections,
+            });
         }
         let what = match &row.source {
             Some(s) => format!("imported from {s}"),
@@ -565,7 +850,24 @@ pub async fn import(store: &Store, file: ReadFile, name: &str, grid: Option<&cra
         "grid": grid.map_or(json!({}), |g| json!(g)),
         "score": rule,
     });
-    let row = store.ensure_sweep(name, &spec.to_string(), &format!("imported:{sha256}"), folds, 0).await?;
+    let row = store
+        .ensure_sweep(
+            name,
+            &spec.to_string(),
+            &format!("imported:{sha256}"),
+            folds,
+            0,
+        )
+        .await?;
     let added = store.add_imported(row.id, &source, &sha256, &kept).await?;
-    Ok(Imported { sweep_id: row.id, rows, added, repeats, sha256, already: false, filled, corrections })
+    Ok(Imported {
+        sweep_id: row.id,
+        rows,
+        added,
+        repeats,
+        sha256,
+        already: false,
+        filled,
+        corrections,
+    })
 }

@@ -33,7 +33,9 @@ pub async fn cards(store: &Store) -> Result<Vec<Card>> {
         .into_iter()
         .map(|o| Card {
             strategy: strategy(&o.sweep),
-            description: super::stored_spec(&o.sweep).ok().and_then(|s| s.description),
+            description: super::stored_spec(&o.sweep)
+                .ok()
+                .and_then(|s| s.description),
             name: o.sweep.name,
             source: o.sweep.source,
             configurations: o.configurations,
@@ -70,9 +72,13 @@ pub struct Board {
 
 /// None: no sweep of that name.
 pub async fn board(store: &Store, name: &str) -> Result<Option<Board>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     let status = super::status::status(store, &sweep).await?;
-    let ranking = super::ranking::recorded(store, sweep.id).await?.rank(&status.rule);
+    let ranking = super::ranking::recorded(store, sweep.id)
+        .await?
+        .rank(&status.rule);
     let partial = ranking.partial_by_progress().into_iter().cloned().collect();
     Ok(Some(Board {
         strategy: strategy(&sweep),
@@ -103,11 +109,19 @@ pub const UPDATE_LIMIT: i64 = 500;
 
 /// None: no sweep of that name.
 pub async fn update(store: &Store, name: &str, after: f64) -> Result<Option<Update>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
-    let folds = store.finished_folds(sweep.id, after - LOOK_BACK_SECONDS, UPDATE_LIMIT).await?;
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
+    let folds = store
+        .finished_folds(sweep.id, after - LOOK_BACK_SECONDS, UPDATE_LIMIT)
+        .await?;
     let counts = store.counts(sweep.id).await?;
     let cursor = folds.iter().map(|f| f.finished_at).fold(after, f64::max);
-    Ok(Some(Update { folds, counts, cursor }))
+    Ok(Some(Update {
+        folds,
+        counts,
+        cursor,
+    }))
 }
 
 /// One configuration's page: its hyperparameters and summary, every fold (those of the
@@ -125,9 +139,21 @@ pub struct ConfigPage {
 
 /// None: no such sweep or configuration.
 pub async fn config_page(store: &Store, name: &str, config_id: &str) -> Result<Option<ConfigPage>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
-    let Some(row) = store.configurations(sweep.id).await?.into_iter().find(|c| c.config_id == config_id) else { return Ok(None) };
-    let trained = row.shares_training_of.clone().unwrap_or_else(|| row.config_id.clone());
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
+    let Some(row) = store
+        .configurations(sweep.id)
+        .await?
+        .into_iter()
+        .find(|c| c.config_id == config_id)
+    else {
+        return Ok(None);
+    };
+    let trained = row
+        .shares_training_of
+        .clone()
+        .unwrap_or_else(|| row.config_id.clone());
     let folds = store.config_folds(sweep.id, &trained).await?;
     let evaluation = store.latest_evaluation(sweep.id, Some(config_id)).await?;
     Ok(Some(ConfigPage {
@@ -157,20 +183,39 @@ pub enum Csv {
 }
 
 pub async fn export_csv(store: &Store, name: &str, format: CsvFormat) -> Result<Csv> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(Csv::NoSweep) };
-    let x = super::export::export_rows(store, &sweep, false, format == CsvFormat::CvResults).await?;
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(Csv::NoSweep);
+    };
+    let x =
+        super::export::export_rows(store, &sweep, false, format == CsvFormat::CvResults).await?;
     if !x.rows.iter().any(|r| r.summary.is_some()) {
-        return Ok(Csv::Nothing(format!("sweep `{name}`: no configuration is complete yet, so there is nothing to export")));
+        return Ok(Csv::Nothing(format!(
+            "sweep `{name}`: no configuration is complete yet, so there is nothing to export"
+        )));
     }
     let mut out = Vec::new();
     let written = match format {
-        CsvFormat::HpoCombined => crate::export::hpo_combined(&mut out, &x.rows, &x.rule, x.resource.as_ref(), x.ties.as_ref()),
+        CsvFormat::HpoCombined => crate::export::hpo_combined(
+            &mut out,
+            &x.rows,
+            &x.rule,
+            x.resource.as_ref(),
+            x.ties.as_ref(),
+        ),
         CsvFormat::CvResults => {
             let columns = super::export::cv_columns(&sweep, &x)?;
-            crate::export::cv_results(&mut out, &x.rows, &x.folds, &columns, x.resource.as_ref(), x.ties.as_ref())
+            crate::export::cv_results(
+                &mut out,
+                &x.rows,
+                &x.folds,
+                &columns,
+                x.resource.as_ref(),
+                x.ties.as_ref(),
+            )
         }
     };
-    written.map_err(|e| super::SweepError::Conflict(format!("writing the export of `{name}`: {e}")))?;
+    written
+        .map_err(|e| super::SweepError::Conflict(format!("writing the export of `{name}`: {e}")))?;
     Ok(Csv::File(out))
 }
 
@@ -190,23 +235,35 @@ pub const CURVES_AT_MOST: usize = 10;
 /// The learning curves of `ids` in sweep `name` (unknown ids are left out; the first
 /// [`CURVES_AT_MOST`]). None: no sweep of that name.
 pub async fn curves(store: &Store, name: &str, ids: &[String]) -> Result<Option<Vec<ConfigCurve>>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     let rows = store.configurations(sweep.id).await?;
     let mut out = Vec::new();
     for id in ids.iter().take(CURVES_AT_MOST) {
-        let Some(row) = rows.iter().find(|c| &c.config_id == id) else { continue };
+        let Some(row) = rows.iter().find(|c| &c.config_id == id) else {
+            continue;
+        };
         let trained = row.shares_training_of.as_deref().unwrap_or(&row.config_id);
         let folds = store.config_folds(sweep.id, trained).await?;
-        let histories: Vec<Vec<crate::fold::EpochRecord>> =
-            folds.iter().filter_map(|f| serde_json::from_str(f.history_json.as_deref()?).ok()).collect();
-        out.push(ConfigCurve { config_id: id.clone(), epochs: mean_curve(&histories) });
+        let histories: Vec<Vec<crate::fold::EpochRecord>> = folds
+            .iter()
+            .filter_map(|f| serde_json::from_str(f.history_json.as_deref()?).ok())
+            .collect();
+        out.push(ConfigCurve {
+            config_id: id.clone(),
+            epochs: mean_curve(&histories),
+        });
     }
     Ok(Some(out))
 }
 
 /// Per epoch, the mean over the histories that reached it.
-pub fn mean_curve(histories: &[Vec<crate::fold::EpochRecord>]) -> Vec<(u32, f64, Option<f64>, usize)> {
-    let mut by_epoch: std::collections::BTreeMap<u32, (f64, f64, usize, usize)> = Default::default();
+pub fn mean_curve(
+    histories: &[Vec<crate::fold::EpochRecord>],
+) -> Vec<(u32, f64, Option<f64>, usize)> {
+    let mut by_epoch: std::collections::BTreeMap<u32, (f64, f64, usize, usize)> =
+        Default::default();
     for h in histories {
         for e in h {
             let s = by_epoch.entry(e.epoch).or_default();
@@ -218,7 +275,10 @@ pub fn mean_curve(histories: &[Vec<crate::fold::EpochRecord>]) -> Vec<(u32, f64,
             }
         }
     }
-    by_epoch.into_iter().map(|(epoch, (t, v, n, nv))| (epoch, t / n as f64, (nv > 0).then(|| v / nv as f64), n)).collect()
+    by_epoch
+        .into_iter()
+        .map(|(epoch, (t, v, n, nv))| (epoch, t / n as f64, (nv > 0).then(|| v / nv as f64), n))
+        .collect()
 }
 
 /// What `analyze` says of a sweep, for the live view's analysis section: the analysis,
@@ -234,27 +294,40 @@ pub struct AnalysisView {
 /// The sweep's done folds now (None: no such sweep): whether a cached
 /// [`AnalysisView`] is stale.
 pub async fn done_folds(store: &Store, name: &str) -> Result<Option<i64>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     Ok(Some(store.counts(sweep.id).await?.done))
 }
 
 /// None: no sweep of that name.
 pub async fn analysis(store: &Store, name: &str) -> Result<Option<AnalysisView>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     let done = store.counts(sweep.id).await?.done;
     let rule = super::score_rule(&sweep)?;
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let ranked = crate::rank::rank(&recorded.rows, &rule);
     let analyzed = super::analysis::analyze(store, &sweep, &rule, None, 10, 0, None).await?;
-    Ok(Some(AnalysisView { analyzed, ranked, rule, done }))
+    Ok(Some(AnalysisView {
+        analyzed,
+        ranked,
+        rule,
+        done,
+    }))
 }
 
 /// A staged search's scores per rung, for the rung plot (empty for other sweeps).
 /// None: no sweep of that name.
 pub async fn rungs(store: &Store, name: &str) -> Result<Option<Vec<crate::plots::RungPoint>>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     let rows = store.configurations(sweep.id).await?;
-    Ok(Some(super::report::rung_points(store, &sweep, &rows).await?))
+    Ok(Some(
+        super::report::rung_points(store, &sweep, &rows).await?,
+    ))
 }
 
 /// The report of sweep `name` as one HTML file, about `config` (default: the newest
@@ -262,7 +335,9 @@ pub async fn rungs(store: &Store, name: &str) -> Result<Option<Vec<crate::plots:
 /// Read-only: nothing is trained. None: no sweep of that name, or no such
 /// configuration; Err(Conflict) when nothing is complete yet.
 pub async fn report(store: &Store, name: &str, config: Option<&str>) -> Result<Option<String>> {
-    let Some(sweep) = store.sweep_by_name(name).await? else { return Ok(None) };
+    let Some(sweep) = store.sweep_by_name(name).await? else {
+        return Ok(None);
+    };
     let rule = super::score_rule(&sweep)?;
     let rows = store.configurations(sweep.id).await?;
     let config_id = match config {
@@ -271,17 +346,36 @@ pub async fn report(store: &Store, name: &str, config: Option<&str>) -> Result<O
             None => return Ok(None),
         },
         None => {
-            let newest = store.latest_evaluation(sweep.id, None).await?.and_then(|j| serde_json::from_str::<crate::evaluate::Evaluation>(&j).ok());
+            let newest = store
+                .latest_evaluation(sweep.id, None)
+                .await?
+                .and_then(|j| serde_json::from_str::<crate::evaluate::Evaluation>(&j).ok());
             match newest {
                 Some(e) => e.config_id,
-                None => match super::ranking::choose(&rows, &rule, super::ranking::Choice::Rank(1)) {
+                None => match super::ranking::choose(&rows, &rule, super::ranking::Choice::Rank(1))
+                {
                     Ok(c) => c.config_id,
-                    Err(_) => return Err(super::SweepError::Conflict(format!("sweep `{name}`: no configuration is complete yet, so there is no report"))),
+                    Err(_) => {
+                        return Err(super::SweepError::Conflict(format!(
+                        "sweep `{name}`: no configuration is complete yet, so there is no report"
+                    )))
+                    }
                 },
             }
         }
     };
-    let evaluation = if sweep.source.is_some() { None } else { super::evaluation::stored(store, &sweep, &config_id).await? };
-    let request = super::report::Request { config_id: &config_id, rule, evaluation: evaluation.as_ref(), top: 10 };
-    super::report::single_page(store, &sweep, &request).await.map(Some)
+    let evaluation = if sweep.source.is_some() {
+        None
+    } else {
+        super::evaluation::stored(store, &sweep, &config_id).await?
+    };
+    let request = super::report::Request {
+        config_id: &config_id,
+        rule,
+        evaluation: evaluation.as_ref(),
+        top: 10,
+    };
+    super::report::single_page(store, &sweep, &request)
+        .await
+        .map(Some)
 }

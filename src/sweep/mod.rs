@@ -56,16 +56,34 @@ pub enum SweepError {
     StoredSpec { name: String, why: String },
     /// An imported sweep has results only: no data, split or trained network.
     #[error("sweep `{name}` was imported from {source_file}: it holds results made elsewhere, with no data set or split of its own, so there is nothing to train or score here{hint}")]
-    Imported { name: String, source_file: String, hint: String },
+    Imported {
+        name: String,
+        source_file: String,
+        hint: String,
+    },
     #[error("the data of sweep `{name}` ({file}) changed since the sweep ran (sha256 {now} now, {then} then); its split would differ")]
-    DataChanged { name: String, file: String, now: String, then: String },
+    DataChanged {
+        name: String,
+        file: String,
+        now: String,
+        then: String,
+    },
     /// A file to import that cannot be read as its format: where, and what was expected
     /// (line 0: the file itself; an empty column: the whole line).
     #[error("{file}{}{}: {why}", if *line > 0 { format!(", line {line}") } else { String::new() }, if column.is_empty() { String::new() } else { format!(", column {column}") })]
-    Import { file: String, line: u64, column: String, why: String },
+    Import {
+        file: String,
+        line: u64,
+        column: String,
+        why: String,
+    },
     /// `plan --calibrate` found nothing to measure.
     #[error("--calibrate {db}: no sweep there was run here on this spec's data (sha256 {fingerprint}…) with folds trained whole from the first epoch to their end{fused}; calibrate from a grid or random sweep on the same data, run without --fuse")]
-    NoCalibration { db: String, fingerprint: String, fused: String },
+    NoCalibration {
+        db: String,
+        fingerprint: String,
+        fused: String,
+    },
     #[error("sweep `{name}` has {n} sub-grid(s), grid[0]..grid[{}]: there is no grid[{g}]", .n.saturating_sub(1))]
     NoSuchSubgrid { name: String, g: usize, n: usize },
     #[error("stored configuration {config_id}: {source}")]
@@ -93,7 +111,10 @@ pub enum Pick {
 /// The sweep named, or the only one in the database.
 pub async fn pick(store: &Store, name: Option<&str>) -> Result<Pick> {
     if let Some(n) = name {
-        return Ok(store.sweep_by_name(n).await?.map_or(Pick::NoSuchName, Pick::Found));
+        return Ok(store
+            .sweep_by_name(n)
+            .await?
+            .map_or(Pick::NoSuchName, Pick::Found));
     }
     let mut all = store.sweeps().await?;
     Ok(match all.len() {
@@ -105,7 +126,10 @@ pub async fn pick(store: &Store, name: Option<&str>) -> Result<Pick> {
 
 /// The spec a sweep was recorded with.
 pub fn stored_spec(sweep: &SweepRow) -> Result<Spec> {
-    serde_json::from_str(&sweep.spec_json).map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
+    serde_json::from_str(&sweep.spec_json).map_err(|e| SweepError::StoredSpec {
+        name: sweep.name.clone(),
+        why: e.to_string(),
+    })
 }
 
 /// A staged search's brackets, each a successive halving (empty for grid and random
@@ -115,7 +139,12 @@ pub fn brackets(spec: &Spec) -> Result<Vec<crate::search::Halving>> {
         return Ok(Vec::new());
     }
     let grid = spec.expand()?;
-    Ok(spec.search.brackets(crate::search::max_epochs(&grid.configs)).into_iter().map(|b| b.0).collect())
+    Ok(spec
+        .search
+        .brackets(crate::search::max_epochs(&grid.configs))
+        .into_iter()
+        .map(|b| b.0)
+        .collect())
 }
 
 /// The score rule a sweep was run with: its spec's `score` section (absent in sweeps
@@ -129,16 +158,26 @@ pub fn score_rule(sweep: &SweepRow) -> Result<ScoreRule> {
     }
     serde_json::from_str::<ScoreOnly>(&sweep.spec_json)
         .map(|s| s.score)
-        .map_err(|e| SweepError::StoredSpec { name: sweep.name.clone(), why: e.to_string() })
+        .map_err(|e| SweepError::StoredSpec {
+            name: sweep.name.clone(),
+            why: e.to_string(),
+        })
 }
 
 /// The sweep's data, for evaluating one of its configurations: its stored spec's
 /// dataset, cut as the configuration's partition says (`None`: the spec's own),
 /// checked against the fingerprint recorded when the sweep ran (an evaluation of other
 /// data would not be of the same split).
-pub fn evaluation_data(sweep: &SweepRow, partition: Option<&crate::data::partition::Partition>) -> Result<crate::evaluate::EvalData> {
+pub fn evaluation_data(
+    sweep: &SweepRow,
+    partition: Option<&crate::data::partition::Partition>,
+) -> Result<crate::evaluate::EvalData> {
     if let Some(source) = &sweep.source {
-        return Err(SweepError::Imported { name: sweep.name.clone(), source_file: source.clone(), hint: String::new() });
+        return Err(SweepError::Imported {
+            name: sweep.name.clone(),
+            source_file: source.clone(),
+            hint: String::new(),
+        });
     }
     let spec = stored_spec(sweep)?;
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;

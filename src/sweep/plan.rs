@@ -29,7 +29,14 @@ pub const NOTEBOOK_CHECKPOINT_SHARE: f64 = 0.084;
 /// (`val_rows`) after every epoch (Keras' `validation_data`) and the checkpoint
 /// scoring ([`NOTEBOOK_CHECKPOINT_SHARE`]). Without the two, `plan` fell 19-26 % short
 /// of the measured halving runs of the study's notebook grids.
-pub fn fold_flops(p: &crate::params::HyperParams, n_features: usize, n_classes: usize, fit_rows: usize, val_rows: usize, epochs: u32) -> f64 {
+pub fn fold_flops(
+    p: &crate::params::HyperParams,
+    n_features: usize,
+    n_classes: usize,
+    fit_rows: usize,
+    val_rows: usize,
+    epochs: u32,
+) -> f64 {
     let train = crate::bench::fold_fit_flops(p, n_features, n_classes, fit_rows, epochs);
     if p.protocol != crate::params::Protocol::Notebook {
         return train;
@@ -101,7 +108,11 @@ impl Plan {
     pub fn fusion_groups(&self) -> Vec<(crate::train::fused::GroupKey, usize)> {
         let mut seen = HashSet::new();
         let mut groups: Vec<(crate::train::fused::GroupKey, usize)> = Vec::new();
-        for c in self.selected.iter().filter(|c| seen.insert(&c.training_key)) {
+        for c in self
+            .selected
+            .iter()
+            .filter(|c| seen.insert(&c.training_key))
+        {
             let key = crate::train::fused::GroupKey::of(&c.params);
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
@@ -155,7 +166,12 @@ impl Plan {
                     (budget.min(e) - before.min(e)) as f64
                 };
                 let sum = |ws: &[&TrainingWork]| {
-                    ws.iter().fold((0.0, 0.0), |(g, s), w| (g + w.gflop_per_epoch * span(w), s + w.steps_per_epoch * span(w)))
+                    ws.iter().fold((0.0, 0.0), |(g, s), w| {
+                        (
+                            g + w.gflop_per_epoch * span(w),
+                            s + w.steps_per_epoch * span(w),
+                        )
+                    })
                 };
                 let (g, s) = match promotion {
                     Promotion::Average => {
@@ -165,8 +181,15 @@ impl Plan {
                     }
                     Promotion::Recorded(trained) => {
                         let keys = trained.get(&(b, r));
-                        let ran: Vec<&TrainingWork> =
-                            members.iter().copied().filter(|w| keys.is_some_and(|k| k.contains(&self.selected[w.config].training_key))).collect();
+                        let ran: Vec<&TrainingWork> = members
+                            .iter()
+                            .copied()
+                            .filter(|w| {
+                                keys.is_some_and(|k| {
+                                    k.contains(&self.selected[w.config].training_key)
+                                })
+                            })
+                            .collect();
                         sum(&ran)
                     }
                     Promotion::Predicted(model) => {
@@ -174,9 +197,17 @@ impl Plan {
                         // The next rung's: the best predicted at this budget, as
                         // `search::promoted` takes the best measured; ties (rare in a
                         // forest's means) by the plan's order.
-                        let mut scored: Vec<(f64, &TrainingWork)> =
-                            entrants.iter().map(|w| (model.predict(&self.selected[w.config].params_object(), budget), *w)).collect();
-                        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.config.cmp(&b.1.config)));
+                        let mut scored: Vec<(f64, &TrainingWork)> = entrants
+                            .iter()
+                            .map(|w| {
+                                (
+                                    model.predict(&self.selected[w.config].params_object(), budget),
+                                    *w,
+                                )
+                            })
+                            .collect();
+                        scored
+                            .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.config.cmp(&b.1.config)));
                         let next = rungs.get(r + 1).map_or(0, |x| x.0);
                         entrants = scored.into_iter().take(next).map(|(_, w)| w).collect();
                         here
@@ -236,7 +267,9 @@ pub struct TimedFold {
 /// fits. None without folds that did any work.
 pub fn fit(folds: &[TimedFold]) -> Option<(f64, f64)> {
     let (mut xx, mut xs, mut ss, mut xy, mut sy) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for f in folds.iter().filter(|f| f.gflop.is_finite() && f.steps.is_finite() && f.seconds.is_finite() && f.seconds >= 0.0) {
+    for f in folds.iter().filter(|f| {
+        f.gflop.is_finite() && f.steps.is_finite() && f.seconds.is_finite() && f.seconds >= 0.0
+    }) {
         xx += f.gflop * f.gflop;
         xs += f.gflop * f.steps;
         ss += f.steps * f.steps;
@@ -270,16 +303,26 @@ struct TrainRows<'a> {
 
 impl<'a> TrainRows<'a> {
     fn new(spec: &'a Spec, default_rows: usize) -> Self {
-        TrainRows { spec, known: vec![(None, default_rows)] }
+        TrainRows {
+            spec,
+            known: vec![(None, default_rows)],
+        }
     }
 
     /// (rows a fold fits on, rows it validates on) for configuration `p`.
     fn fold_rows(&mut self, p: &crate::params::HyperParams) -> Result<(usize, usize)> {
         let k = self.spec.cv.folds;
-        let rows = match (self.known.iter().find(|(q, _)| q.as_ref() == p.split.as_ref()), &p.split) {
+        let rows = match (
+            self.known
+                .iter()
+                .find(|(q, _)| q.as_ref() == p.split.as_ref()),
+            &p.split,
+        ) {
             (Some((_, r)), _) => *r,
             (None, Some(part)) => {
-                let r = crate::data::prepare(&part.apply(&self.spec.dataset), k)?.train.len();
+                let r = crate::data::prepare(&part.apply(&self.spec.dataset), k)?
+                    .train
+                    .len();
                 self.known.push((p.split.clone(), r));
                 r
             }
@@ -300,12 +343,17 @@ pub fn fold_steps(p: &crate::params::HyperParams, fit_rows: usize, epochs: u32) 
 /// (same fingerprint; imports have no timings), each recorded fold's arithmetic
 /// counted on the rows its partition gives; staged sweeps' wall times (first claim to
 /// last record) are taken as run with `jobs` jobs. Errors where nothing can be measured.
-pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) -> Result<Calibration> {
+pub async fn calibrate(
+    store: &crate::store::Store,
+    spec: &Spec,
+    jobs: usize,
+) -> Result<Calibration> {
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     let prepared = check_data(spec)?;
     let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
     let mut rows = TrainRows::new(spec, prepared.train.len());
-    let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) = (Vec::new(), Vec::new(), 0u64, 0u64);
+    let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) =
+        (Vec::new(), Vec::new(), 0u64, 0u64);
     let (mut staged, mut observations, mut fused) = (Vec::new(), Vec::new(), Vec::new());
     for sweep in store.sweeps().await? {
         if sweep.source.is_some() || sweep.dataset_fingerprint != fingerprint {
@@ -315,15 +363,29 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
             if !super::brackets(&recorded).unwrap_or_default().is_empty() {
                 // Counted once the per-fold costs are known; the data is this spec's.
                 recorded.dataset.path = spec.dataset.path.clone();
-                let Ok(p) = plan(&recorded, jobs) else { continue };
-                let configs: HashMap<&str, &Config> = p.selected.iter().map(|c| (c.id.as_str(), c)).collect();
+                let Ok(p) = plan(&recorded, jobs) else {
+                    continue;
+                };
+                let configs: HashMap<&str, &Config> =
+                    p.selected.iter().map(|c| (c.id.as_str(), c)).collect();
                 let mut trained: HashMap<(usize, usize), HashSet<String>> = HashMap::new();
                 for r in store.rung_scores(sweep.id).await? {
-                    let Some(c) = configs.get(r.config_id.as_str()) else { continue };
-                    let fresh = trained.entry((r.bracket as usize, r.rung as usize)).or_default().insert(c.training_key.clone());
+                    let Some(c) = configs.get(r.config_id.as_str()) else {
+                        continue;
+                    };
+                    let fresh = trained
+                        .entry((r.bracket as usize, r.rung as usize))
+                        .or_default()
+                        .insert(c.training_key.clone());
                     if let (true, Some(score)) = (fresh, r.score) {
-                        let epochs = r.resource_epochs.map_or(c.params.epochs, |e| e.max(0) as u32);
-                        observations.push(Observation { params: c.params_object(), epochs, score });
+                        let epochs = r
+                            .resource_epochs
+                            .map_or(c.params.epochs, |e| e.max(0) as u32);
+                        observations.push(Observation {
+                            params: c.params_object(),
+                            epochs,
+                            score,
+                        });
                     }
                 }
                 // Its rung scores teach the survivor model whatever trained them; its
@@ -344,7 +406,9 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
             continue;
         }
         for (params, epochs_run, seconds) in folds {
-            let Ok(p) = crate::params::HyperParams::from_object(&params) else { continue };
+            let Ok(p) = crate::params::HyperParams::from_object(&params) else {
+                continue;
+            };
             let (fit_rows, val_rows) = rows.fold_rows(&p)?;
             let e = epochs_run.max(0) as u32;
             timed.push(TimedFold {
@@ -360,7 +424,14 @@ pub async fn calibrate(store: &crate::store::Store, spec: &Spec, jobs: usize) ->
     let (a, b) = fit(&timed).ok_or_else(|| super::SweepError::NoCalibration {
         db: store.name().to_string(),
         fingerprint: fingerprint[..12.min(fingerprint.len())].to_string(),
-        fused: if fused.is_empty() { String::new() } else { format!(" ({} ran under run --fuse, whose folds' times are their groups')", fused.join(", ")) },
+        fused: if fused.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} ran under run --fuse, whose folds' times are their groups')",
+                fused.join(", ")
+            )
+        },
     })?;
     let mut c = Calibration {
         seconds_per_gflop: a,
@@ -399,7 +470,10 @@ impl Calibration {
     }
 }
 
-fn learned_from<S: serde::Serializer>(s: &Option<Surrogate>, out: S) -> std::result::Result<S::Ok, S::Error> {
+fn learned_from<S: serde::Serializer>(
+    s: &Option<Surrogate>,
+    out: S,
+) -> std::result::Result<S::Ok, S::Error> {
     out.serialize_u64(s.as_ref().map_or(0, |s| s.observations) as u64)
 }
 
@@ -413,14 +487,26 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     // Folds each configuration trains (folds × repeats); each fits on (k − 1)/k of the rows.
     let folds = spec.cv.total();
     let prepared = check_data(spec)?;
-    let (train_rows, nf, nc) = (prepared.train.len(), prepared.dataset.x.cols, prepared.dataset.n_classes());
-    let selected = spec.search.select(&expansion.configs, &expansion.subgrid, spec.seed);
+    let (train_rows, nf, nc) = (
+        prepared.train.len(),
+        prepared.dataset.x.cols,
+        prepared.dataset.n_classes(),
+    );
+    let selected = spec
+        .search
+        .select(&expansion.configs, &expansion.subgrid, spec.seed);
     let mut seen = HashSet::new();
     // Each distinct training: its first configuration (index into `selected`).
-    let firsts: Vec<usize> = (0..selected.len()).filter(|&i| seen.insert(&selected[i].training_key)).collect();
+    let firsts: Vec<usize> = (0..selected.len())
+        .filter(|&i| seen.insert(&selected[i].training_key))
+        .collect();
     let trainings: Vec<&Config> = firsts.iter().map(|&i| &selected[i]).collect();
     let max_epochs = trainings.iter().map(|c| c.params.epochs).max().unwrap_or(0);
-    let full_fold_epochs = trainings.iter().map(|c| c.params.epochs as u64).sum::<u64>() * folds as u64;
+    let full_fold_epochs = trainings
+        .iter()
+        .map(|c| c.params.epochs as u64)
+        .sum::<u64>()
+        * folds as u64;
     // Each bracket's trainings: Hyperband deals them as `register` does.
     let ladder = crate::search::max_epochs(&expansion.configs);
     let dealt = spec.search.assign(&selected, ladder);
@@ -430,12 +516,22 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
         .into_iter()
         .enumerate()
         .map(|(b, (h, _))| {
-            let n = selected.iter().zip(&dealt).filter(|(c, &d)| d == b && trainings.iter().any(|t| t.id == c.id)).count();
+            let n = selected
+                .iter()
+                .zip(&dealt)
+                .filter(|(c, &d)| d == b && trainings.iter().any(|t| t.id == c.id))
+                .count();
             (h, h.rungs(n, max_epochs))
         })
         .collect();
     let fold_epochs = match brackets.is_empty() {
-        false => brackets.iter().map(|(h, r)| h.fold_epochs(r[0].0, max_epochs)).sum::<u64>() * folds as u64,
+        false => {
+            brackets
+                .iter()
+                .map(|(h, r)| h.fold_epochs(r[0].0, max_epochs))
+                .sum::<u64>()
+                * folds as u64
+        }
         true => full_fold_epochs,
     };
     let share = fold_epochs as f64 / full_fold_epochs.max(1) as f64;
@@ -490,25 +586,55 @@ mod tests {
     use crate::params::{HyperParams, Protocol};
 
     fn timed(gflop: f64, steps: f64, a: f64, b: f64) -> TimedFold {
-        TimedFold { gflop, steps, seconds: a * gflop + b * steps }
+        TimedFold {
+            gflop,
+            steps,
+            seconds: a * gflop + b * steps,
+        }
     }
 
     /// Folds timed by a known rule give the rule back; a rule a negative coefficient
     /// would fit better falls back to one term; nothing to fit gives None.
     #[test]
     fn the_fit_recovers_per_gflop_and_per_step_costs() {
-        let folds = [timed(10.0, 500.0, 0.02, 0.001), timed(40.0, 500.0, 0.02, 0.001), timed(10.0, 4000.0, 0.02, 0.001), timed(25.0, 1000.0, 0.02, 0.001)];
+        let folds = [
+            timed(10.0, 500.0, 0.02, 0.001),
+            timed(40.0, 500.0, 0.02, 0.001),
+            timed(10.0, 4000.0, 0.02, 0.001),
+            timed(25.0, 1000.0, 0.02, 0.001),
+        ];
         let (a, b) = fit(&folds).unwrap();
-        assert!((a - 0.02).abs() < 1e-12 && (b - 0.001).abs() < 1e-12, "{a} {b}");
+        assert!(
+            (a - 0.02).abs() < 1e-12 && (b - 0.001).abs() < 1e-12,
+            "{a} {b}"
+        );
         // Seconds that fall as steps grow: no negative per-step cost, GFLOP alone.
-        let folds = [TimedFold { gflop: 10.0, steps: 100.0, seconds: 2.0 }, TimedFold { gflop: 20.0, steps: 4000.0, seconds: 3.0 }];
+        let folds = [
+            TimedFold {
+                gflop: 10.0,
+                steps: 100.0,
+                seconds: 2.0,
+            },
+            TimedFold {
+                gflop: 20.0,
+                steps: 4000.0,
+                seconds: 3.0,
+            },
+        ];
         let (a, b) = fit(&folds).unwrap();
         assert!(a > 0.0 && b == 0.0, "{a} {b}");
         // Steps alone explain it: the per-step term.
         let folds = [timed(0.0, 100.0, 0.0, 0.01), timed(0.0, 300.0, 0.0, 0.01)];
         assert_eq!(fit(&folds), Some((0.0, 0.01)));
         assert_eq!(fit(&[]), None);
-        assert_eq!(fit(&[TimedFold { gflop: 0.0, steps: 0.0, seconds: 1.0 }]), None);
+        assert_eq!(
+            fit(&[TimedFold {
+                gflop: 0.0,
+                steps: 0.0,
+                seconds: 1.0
+            }]),
+            None
+        );
     }
 
     /// The notebook protocol costs its validation pass (a forward pass over the CV
@@ -518,7 +644,10 @@ mod tests {
     #[test]
     fn the_notebook_protocol_costs_its_extra_passes() {
         let gs = HyperParams::default();
-        let nb = HyperParams { protocol: Protocol::Notebook, ..HyperParams::default() };
+        let nb = HyperParams {
+            protocol: Protocol::Notebook,
+            ..HyperParams::default()
+        };
         let train = crate::bench::fold_fit_flops(&gs, 19, 6, 2000, 60);
         assert_eq!(fold_flops(&gs, 19, 6, 2000, 1000, 60), train);
         let want = train * (1.0 + 1.0 / 6.0) * (1.0 + NOTEBOOK_CHECKPOINT_SHARE);

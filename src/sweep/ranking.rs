@@ -6,12 +6,12 @@
 //! epochs and a score at 60 are not of the same thing.
 
 use super::{Result, SweepError};
-use crate::data::partition::Partition;
-use crate::store::SweepRow;
 use crate::config::ConfigRow;
+use crate::data::partition::Partition;
 use crate::rank::{self, Ranked};
-use crate::score::ScoreRule;
 use crate::score::CvSummary;
+use crate::score::ScoreRule;
+use crate::store::SweepRow;
 use crate::store::{PartialConfig, Store};
 use serde_json::{Map, Value};
 
@@ -39,7 +39,10 @@ pub struct Ranking {
 }
 
 pub async fn recorded(store: &Store, sweep_id: i64) -> Result<Recorded> {
-    Ok(Recorded { rows: store.configurations(sweep_id).await?, partial: store.partial_configurations(sweep_id).await? })
+    Ok(Recorded {
+        rows: store.configurations(sweep_id).await?,
+        partial: store.partial_configurations(sweep_id).await?,
+    })
 }
 
 impl Recorded {
@@ -60,8 +63,16 @@ impl Recorded {
             .into_iter()
             .filter_map(|r| {
                 let p = self.partial.iter().find(|p| p.config_id == r.config_id)?;
-                let epochs = p.resource_epochs.or_else(|| p.params.get("epochs").and_then(Value::as_i64)).unwrap_or(0);
-                Some(PartialRanked { epochs, pruned: p.pruned, folds: p.folds, ranked: r })
+                let epochs = p
+                    .resource_epochs
+                    .or_else(|| p.params.get("epochs").and_then(Value::as_i64))
+                    .unwrap_or(0);
+                Some(PartialRanked {
+                    epochs,
+                    pruned: p.pruned,
+                    folds: p.folds,
+                    ranked: r,
+                })
             })
             .collect();
         Ranking {
@@ -86,19 +97,37 @@ pub async fn tie_set(
     dims: Option<(usize, usize)>,
 ) -> Result<Option<crate::tieset::TieSet>> {
     let metrics = store.fold_metrics(sweep.id).await?;
-    let k = super::stored_spec(sweep).map(|s| s.cv.folds).unwrap_or(sweep.folds as usize).max(2);
+    let k = super::stored_spec(sweep)
+        .map(|s| s.cv.folds)
+        .unwrap_or(sweep.folds as usize)
+        .max(2);
     let candidates: Vec<crate::tieset::Candidate> = complete
         .iter()
         .map(|r| {
-            let folds = metrics.get(&r.config_id).map(Vec::as_slice).unwrap_or_default();
-            let fit: Vec<f64> = folds.iter().map(|f| f.fit_seconds).filter(|s| s.is_finite()).collect();
+            let folds = metrics
+                .get(&r.config_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let fit: Vec<f64> = folds
+                .iter()
+                .map(|f| f.fit_seconds)
+                .filter(|s| s.is_finite())
+                .collect();
             crate::tieset::Candidate {
                 config_id: r.config_id.clone(),
                 rank: r.rank,
                 score: r.score,
-                folds: folds.iter().map(|f| (f.fold, rule.score(f.train_accuracy, f.val_accuracy))).collect(),
-                parameters: dims.and_then(|(nf, nc)| crate::params::HyperParams::from_object(&r.params).ok().map(|p| p.parameter_count(nf, nc))),
-                fit_seconds: (!fit.is_empty() && fit.len() == folds.len()).then(|| fit.iter().sum::<f64>() / fit.len() as f64),
+                folds: folds
+                    .iter()
+                    .map(|f| (f.fold, rule.score(f.train_accuracy, f.val_accuracy)))
+                    .collect(),
+                parameters: dims.and_then(|(nf, nc)| {
+                    crate::params::HyperParams::from_object(&r.params)
+                        .ok()
+                        .map(|p| p.parameter_count(nf, nc))
+                }),
+                fit_seconds: (!fit.is_empty() && fit.len() == folds.len())
+                    .then(|| fit.iter().sum::<f64>() / fit.len() as f64),
             }
         })
         .collect();
@@ -107,13 +136,20 @@ pub async fn tie_set(
 
 /// The tie settings of a sweep: its race's, or the defaults.
 pub fn tie_settings(sweep: &SweepRow) -> crate::tieset::Settings {
-    super::stored_spec(sweep).ok().and_then(|s| s.search.race()).map(|r| r.ties).unwrap_or_default()
+    super::stored_spec(sweep)
+        .ok()
+        .and_then(|s| s.search.race())
+        .map(|r| r.ties)
+        .unwrap_or_default()
 }
 
 /// Each complete configuration's place in the tie set: (in it, P(not worse than the
 /// leader by more than the ROPE)), for the exports' added columns.
 pub fn tie_columns(t: &crate::tieset::TieSet) -> std::collections::HashMap<String, (bool, f64)> {
-    t.verdicts.iter().map(|v| (v.config_id.clone(), (v.tied, v.p_not_worse))).collect()
+    t.verdicts
+        .iter()
+        .map(|v| (v.config_id.clone(), (v.tied, v.p_not_worse)))
+        .collect()
 }
 
 /// The (features, classes) of a sweep's data, read from its stored spec's data file;
@@ -135,10 +171,18 @@ impl Recorded {
         let spec = super::stored_spec(sweep)?;
         let n = spec.grid.subgrids().len();
         if g >= n {
-            return Err(SweepError::NoSuchSubgrid { name: sweep.name.clone(), g, n });
+            return Err(SweepError::NoSuchSubgrid {
+                name: sweep.name.clone(),
+                g,
+                n,
+            });
         }
         let lists = |params: &Map<String, Value>| {
-            let unstated = if sweep.source.is_some() { super::import::unstated(params) } else { &[] };
+            let unstated = if sweep.source.is_some() {
+                super::import::unstated(params)
+            } else {
+                &[]
+            };
             spec.subgrids_of(params, unstated).contains(&g)
         };
         self.rows.retain(|r| lists(&r.params));
@@ -167,7 +211,12 @@ impl Ranking {
     /// score at that point, then grid order.
     pub fn partial_by_progress(&self) -> Vec<&PartialRanked> {
         let mut v: Vec<&PartialRanked> = self.partial.iter().collect();
-        v.sort_by(|x, y| y.epochs.cmp(&x.epochs).then(y.ranked.score.total_cmp(&x.ranked.score)).then(x.ranked.position.cmp(&y.ranked.position)));
+        v.sort_by(|x, y| {
+            y.epochs
+                .cmp(&x.epochs)
+                .then(y.ranked.score.total_cmp(&x.ranked.score))
+                .then(x.ranked.position.cmp(&y.ranked.position))
+        });
         v
     }
 }
@@ -203,15 +252,25 @@ pub enum NotChosen {
 }
 
 /// Picks a configuration of `rows`, ranked by `rule`.
-pub fn choose(rows: &[ConfigRow], rule: &ScoreRule, choice: Choice) -> std::result::Result<Chosen, NotChosen> {
+pub fn choose(
+    rows: &[ConfigRow],
+    rule: &ScoreRule,
+    choice: Choice,
+) -> std::result::Result<Chosen, NotChosen> {
     let ranked = rank::rank(rows, rule);
     match choice {
         Choice::Id(prefix) => {
-            let hits: Vec<&ConfigRow> = rows.iter().filter(|r| r.config_id.starts_with(prefix)).collect();
+            let hits: Vec<&ConfigRow> = rows
+                .iter()
+                .filter(|r| r.config_id.starts_with(prefix))
+                .collect();
             match hits.as_slice() {
                 [one] => Ok(Chosen {
                     config_id: one.config_id.clone(),
-                    rank: ranked.iter().find(|r| r.config_id == one.config_id).map(|r| r.rank),
+                    rank: ranked
+                        .iter()
+                        .find(|r| r.config_id == one.config_id)
+                        .map(|r| r.rank),
                     params: one.params.clone(),
                     summary: one.summary.clone(),
                 }),
@@ -223,8 +282,16 @@ pub fn choose(rows: &[ConfigRow], rule: &ScoreRule, choice: Choice) -> std::resu
             if ranked.is_empty() {
                 return Err(NotChosen::NoneComplete);
             }
-            let r = ranked.iter().find(|r| r.rank == n).ok_or(NotChosen::NoSuchRank(ranked.len()))?;
-            Ok(Chosen { config_id: r.config_id.clone(), rank: Some(r.rank), params: r.params.clone(), summary: Some(r.summary.clone()) })
+            let r = ranked
+                .iter()
+                .find(|r| r.rank == n)
+                .ok_or(NotChosen::NoSuchRank(ranked.len()))?;
+            Ok(Chosen {
+                config_id: r.config_id.clone(),
+                rank: Some(r.rank),
+                params: r.params.clone(),
+                summary: Some(r.summary.clone()),
+            })
         }
     }
 }

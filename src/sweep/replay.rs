@@ -62,7 +62,8 @@ fn three() -> u32 {
 
 impl Strategy {
     pub fn check(&self) -> std::result::Result<(), String> {
-        let (Strategy::Halving { factor, min_epochs } | Strategy::Hyperband { factor, min_epochs }) = *self;
+        let (Strategy::Halving { factor, min_epochs } | Strategy::Hyperband { factor, min_epochs }) =
+            *self;
         if factor < 2 {
             return Err(format!("factor: {factor}: expected at least 2"));
         }
@@ -77,8 +78,12 @@ impl Strategy {
     /// as a run of the strategy has them (`search::hyperband`).
     pub fn brackets(&self, max_epochs: u32) -> Vec<(Halving, usize)> {
         match *self {
-            Strategy::Halving { factor, min_epochs } => vec![(Halving { factor, min_epochs }, usize::MAX)],
-            Strategy::Hyperband { factor, min_epochs } => crate::search::hyperband(factor, min_epochs, max_epochs),
+            Strategy::Halving { factor, min_epochs } => {
+                vec![(Halving { factor, min_epochs }, usize::MAX)]
+            }
+            Strategy::Hyperband { factor, min_epochs } => {
+                crate::search::hyperband(factor, min_epochs, max_epochs)
+            }
         }
     }
 }
@@ -135,9 +140,13 @@ pub fn fold_at(f: &FoldResult, e: u32) -> std::result::Result<FoldResult, String
             best = Some((v, i));
         }
     }
-    let Some((_, k)) = best else { return Err(format!("no checkpoint in the first {e} epochs")) };
+    let Some((_, k)) = best else {
+        return Err(format!("no checkpoint in the first {e} epochs"));
+    };
     let kept = &h[k];
-    let (Some(train_loss), Some(train_accuracy)) = (kept.checkpoint_train_loss, kept.checkpoint_train_accuracy) else {
+    let (Some(train_loss), Some(train_accuracy)) =
+        (kept.checkpoint_train_loss, kept.checkpoint_train_accuracy)
+    else {
         return Err("its history has no checkpoint train scores (recorded by gridsweep since 2026-11-30; run the sweep again with this version)".into());
     };
     Ok(FoldResult {
@@ -160,8 +169,17 @@ pub fn fold_at(f: &FoldResult, e: u32) -> std::result::Result<FoldResult, String
 
 /// A rung's candidate for `curve` at `budget` epochs, as the store hands it to the
 /// planner.
-fn candidate(curve: &Curve, budget: u32, rule: &ScoreRule) -> std::result::Result<RungCandidate, String> {
-    let folds = curve.folds.iter().map(|f| fold_at(f, budget)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| format!("configuration {}: {e}", curve.config_id))?;
+fn candidate(
+    curve: &Curve,
+    budget: u32,
+    rule: &ScoreRule,
+) -> std::result::Result<RungCandidate, String> {
+    let folds = curve
+        .folds
+        .iter()
+        .map(|f| fold_at(f, budget))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| format!("configuration {}: {e}", curve.config_id))?;
     let s = summarize(&folds, rule);
     Ok(RungCandidate {
         config_id: curve.config_id.clone(),
@@ -170,7 +188,11 @@ fn candidate(curve: &Curve, budget: u32, rule: &ScoreRule) -> std::result::Resul
         scored: true,
         score: Some(s.score),
         mean_val_accuracy: Some(s.mean_val_accuracy),
-        resource_epochs: folds.iter().filter(|f| f.partial).map(|f| f.epochs_run as i64).max(),
+        resource_epochs: folds
+            .iter()
+            .filter(|f| f.partial)
+            .map(|f| f.epochs_run as i64)
+            .max(),
         // Replays keep no states.
         holds_state: false,
     })
@@ -187,7 +209,12 @@ struct Bracket {
 
 /// One bracket of synchronous successive halving over `set` (grid order), as a real
 /// run promotes it.
-fn halving(h: &Halving, bracket: i64, set: &[&Curve], rule: &ScoreRule) -> std::result::Result<Bracket, String> {
+fn halving(
+    h: &Halving,
+    bracket: i64,
+    set: &[&Curve],
+    rule: &ScoreRule,
+) -> std::result::Result<Bracket, String> {
     let mut live: Vec<usize> = (0..set.len()).collect();
     let mut reached = vec![0u32; set.len()];
     let mut scores = Vec::new();
@@ -225,11 +252,20 @@ fn halving(h: &Halving, bracket: i64, set: &[&Curve], rule: &ScoreRule) -> std::
         }
         live = next.into_iter().map(|(i, _)| i).collect();
     }
-    Ok(Bracket { scores, complete, reached })
+    Ok(Bracket {
+        scores,
+        complete,
+        reached,
+    })
 }
 
 /// Replays `strategy` on `set` (any order; sorted by grid position here).
-pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) -> std::result::Result<Outcome, String> {
+pub fn replay(
+    strategy: &Strategy,
+    set: &[&Curve],
+    rule: &ScoreRule,
+    seed: u64,
+) -> std::result::Result<Outcome, String> {
     let mut set: Vec<&Curve> = set.to_vec();
     set.sort_by_key(|c| c.position);
     let max_epochs = set.iter().map(|c| c.epochs).max().unwrap_or(0);
@@ -242,17 +278,31 @@ pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) 
         order.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed));
     }
     let dealt = crate::search::deal(&brackets.iter().map(|b| b.1).collect::<Vec<_>>(), set.len());
-    let (mut rung_scores, mut complete, mut fold_epochs, mut spearman) = (Vec::new(), Vec::new(), 0u64, Vec::new());
+    let (mut rung_scores, mut complete, mut fold_epochs, mut spearman) =
+        (Vec::new(), Vec::new(), 0u64, Vec::new());
     for (b, (h, _)) in brackets.iter().enumerate() {
-        let mut members: Vec<usize> = order.iter().zip(&dealt).filter(|(_, &d)| d == b).map(|(&i, _)| i).collect();
+        let mut members: Vec<usize> = order
+            .iter()
+            .zip(&dealt)
+            .filter(|(_, &d)| d == b)
+            .map(|(&i, _)| i)
+            .collect();
         members.sort();
         let group: Vec<&Curve> = members.iter().map(|&i| set[i]).collect();
         if group.is_empty() {
             continue;
         }
-        let Bracket { scores, complete: done, reached } = halving(h, b as i64, &group, rule)?;
+        let Bracket {
+            scores,
+            complete: done,
+            reached,
+        } = halving(h, b as i64, &group, rule)?;
         for (c, &e) in group.iter().zip(&reached) {
-            fold_epochs += c.folds.iter().map(|f| f.epochs_run.min(e) as u64).sum::<u64>();
+            fold_epochs += c
+                .folds
+                .iter()
+                .map(|f| f.epochs_run.min(e) as u64)
+                .sum::<u64>();
         }
         if b == 0 {
             spearman = rung_spearman(&scores, &group);
@@ -260,31 +310,66 @@ pub fn replay(strategy: &Strategy, set: &[&Curve], rule: &ScoreRule, seed: u64) 
         rung_scores.extend(scores);
         complete.extend(done);
     }
-    let full = |id: &str| set.iter().find(|c| c.config_id == id).map(|c| c.score).unwrap_or(f64::NAN);
+    let full = |id: &str| {
+        set.iter()
+            .find(|c| c.config_id == id)
+            .map(|c| c.score)
+            .unwrap_or(f64::NAN)
+    };
     let best = set.iter().fold(None::<&Curve>, |b, c| match b {
         Some(b) if b.score >= c.score => Some(b),
         _ => Some(c),
     });
-    let best = best.map(|c| (c.config_id.clone(), c.score)).ok_or("no configuration to replay")?;
-    let winner = complete.iter().map(|id| (id.clone(), full(id))).fold(None::<(String, f64)>, |w, c| match w {
-        Some(w) if w.1 >= c.1 => Some(w),
-        _ => Some(c),
-    });
-    let regret = winner.as_ref().map(|w| best.1 - w.1).unwrap_or(f64::INFINITY);
-    let full_fold_epochs = set.iter().flat_map(|c| &c.folds).map(|f| f.epochs_run as u64).sum();
-    Ok(Outcome { rung_scores, winner, best, regret, fold_epochs, full_fold_epochs, spearman })
+    let best = best
+        .map(|c| (c.config_id.clone(), c.score))
+        .ok_or("no configuration to replay")?;
+    let winner = complete.iter().map(|id| (id.clone(), full(id))).fold(
+        None::<(String, f64)>,
+        |w, c| match w {
+            Some(w) if w.1 >= c.1 => Some(w),
+            _ => Some(c),
+        },
+    );
+    let regret = winner
+        .as_ref()
+        .map(|w| best.1 - w.1)
+        .unwrap_or(f64::INFINITY);
+    let full_fold_epochs = set
+        .iter()
+        .flat_map(|c| &c.folds)
+        .map(|f| f.epochs_run as u64)
+        .sum();
+    Ok(Outcome {
+        rung_scores,
+        winner,
+        best,
+        regret,
+        fold_epochs,
+        full_fold_epochs,
+        spearman,
+    })
 }
 
 /// Spearman rank correlation of each rung's scores with the same configurations'
 /// full-run scores.
 fn rung_spearman(scores: &[RungScore], group: &[&Curve]) -> Vec<Option<f64>> {
-    let rungs = scores.iter().map(|s| s.rung).max().map(|m| m + 1).unwrap_or(0);
+    let rungs = scores
+        .iter()
+        .map(|s| s.rung)
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
     (0..rungs)
         .map(|r| {
             let pairs: Vec<(f64, f64)> = scores
                 .iter()
                 .filter(|s| s.rung == r)
-                .filter_map(|s| Some((s.score?, group.iter().find(|c| c.config_id == s.config_id)?.score)))
+                .filter_map(|s| {
+                    Some((
+                        s.score?,
+                        group.iter().find(|c| c.config_id == s.config_id)?.score,
+                    ))
+                })
                 .collect();
             spearman(&pairs)
         })
@@ -311,7 +396,11 @@ async fn curves_of(store: &Store, sweep: &SweepRow, notebook_only: bool) -> Resu
         if r.shares_training_of.is_some() {
             continue;
         }
-        let protocol = r.params.get("protocol").and_then(|v| v.as_str()).unwrap_or("gridsearchcv");
+        let protocol = r
+            .params
+            .get("protocol")
+            .and_then(|v| v.as_str())
+            .unwrap_or("gridsearchcv");
         if notebook_only && !protocol.eq_ignore_ascii_case("notebook") {
             return Err(SweepError::Conflict(format!(
                 "sweep `{}`: configuration {} runs the {protocol} protocol, whose stopped folds are scored on weights the history does not hold; replay needs the notebook protocol",
@@ -320,7 +409,14 @@ async fn curves_of(store: &Store, sweep: &SweepRow, notebook_only: bool) -> Resu
         }
         let epochs = r.params.get("epochs").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
         let folds = store.fold_results(sweep.id, &r.config_id).await?;
-        out.push(Curve { score: rule.score(summary.mean_train_accuracy, summary.mean_val_accuracy), config_id: r.config_id, position: r.position, params_json: r.params_json, epochs, folds });
+        out.push(Curve {
+            score: rule.score(summary.mean_train_accuracy, summary.mean_val_accuracy),
+            config_id: r.config_id,
+            position: r.position,
+            params_json: r.params_json,
+            epochs,
+            folds,
+        });
     }
     Ok(out)
 }
@@ -341,12 +437,21 @@ pub struct Summary {
 }
 
 /// `repeats` replays on seeded random sub-samples of `sample` configurations.
-pub fn replay_many(strategy: &Strategy, curves: &[Curve], rule: &ScoreRule, sample: usize, repeats: usize, seed: u64) -> std::result::Result<Summary, String> {
+pub fn replay_many(
+    strategy: &Strategy,
+    curves: &[Curve],
+    rule: &ScoreRule,
+    sample: usize,
+    repeats: usize,
+    seed: u64,
+) -> std::result::Result<Summary, String> {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut regrets = Vec::with_capacity(repeats);
     let (mut share, mut rho): (f64, Vec<(f64, usize)>) = (0.0, Vec::new());
     for i in 0..repeats {
-        let picked: Vec<&Curve> = curves.choose_multiple(&mut rng, sample.min(curves.len())).collect();
+        let picked: Vec<&Curve> = curves
+            .choose_multiple(&mut rng, sample.min(curves.len()))
+            .collect();
         let o = replay(strategy, &picked, rule, seed.wrapping_add(i as u64 + 1))?;
         regrets.push(o.regret);
         share += o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64;
@@ -363,7 +468,10 @@ pub fn replay_many(strategy: &Strategy, curves: &[Curve], rule: &ScoreRule, samp
     let n = repeats.max(1) as f64;
     let mut sorted = regrets.clone();
     sorted.sort_by(f64::total_cmp);
-    let p95 = sorted.get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let p95 = sorted
+        .get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(f64::NAN);
     Ok(Summary {
         repeats,
         sample: sample.min(curves.len()),
@@ -371,7 +479,10 @@ pub fn replay_many(strategy: &Strategy, curves: &[Curve], rule: &ScoreRule, samp
         p95_regret: p95,
         within_0002: regrets.iter().filter(|&&r| r <= 0.002).count() as f64 / n,
         fold_epoch_share: share / n,
-        spearman: rho.into_iter().map(|(s, k)| (k > 0).then(|| s / k as f64)).collect(),
+        spearman: rho
+            .into_iter()
+            .map(|(s, k)| (k > 0).then(|| s / k as f64))
+            .collect(),
     })
 }
 
@@ -405,20 +516,34 @@ pub fn replay_race(
 ) -> std::result::Result<RaceReplay, String> {
     let mut live: Vec<&Curve> = set.to_vec();
     live.sort_by_key(|c| c.position);
-    let max_folds = live.iter().map(|c| c.folds.len()).min().unwrap_or(0).min(max_folds);
+    let max_folds = live
+        .iter()
+        .map(|c| c.folds.len())
+        .min()
+        .unwrap_or(0)
+        .min(max_folds);
     if max_folds < 2 {
-        return Err(format!("a race needs at least 2 folds per configuration; these have {max_folds}"));
+        return Err(format!(
+            "a race needs at least 2 folds per configuration; these have {max_folds}"
+        ));
     }
     let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
     let of_means = |c: &Curve, n: usize| {
-        let (train, val): (Vec<f64>, Vec<f64>) = c.folds[..n].iter().map(|f| (f.train_accuracy, f.val_accuracy)).unzip();
+        let (train, val): (Vec<f64>, Vec<f64>) = c.folds[..n]
+            .iter()
+            .map(|f| (f.train_accuracy, f.val_accuracy))
+            .unzip();
         crate::race::score_of_means(rule, &train, &val)
     };
     let entrant = |c: &Curve, n: usize| crate::race::Entrant {
         config_id: c.config_id.clone(),
         position: c.position,
         score: of_means(c, n),
-        folds: c.folds[..n].iter().enumerate().map(|(i, f)| (i as i64, fold_score(f), f.fit_seconds)).collect(),
+        folds: c.folds[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i as i64, fold_score(f), f.fit_seconds))
+            .collect(),
         failed: false,
         parameters: parameters(c),
     };
@@ -439,7 +564,10 @@ pub fn replay_race(
     };
     fold_fits += live.len() * n;
     // Ranked by the study's rule, as the race and `rank` rank.
-    let mut ranked: Vec<(&Curve, f64)> = live.iter().map(|c| (*c, of_means(c, n).unwrap_or(f64::NEG_INFINITY))).collect();
+    let mut ranked: Vec<(&Curve, f64)> = live
+        .iter()
+        .map(|c| (*c, of_means(c, n).unwrap_or(f64::NEG_INFINITY)))
+        .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
     let candidates: Vec<crate::tieset::Candidate> = ranked
         .iter()
@@ -448,13 +576,24 @@ pub fn replay_race(
             config_id: c.config_id.clone(),
             rank: i + 1,
             score: *score,
-            folds: c.folds[..n].iter().enumerate().map(|(j, f)| (j as i64, fold_score(f))).collect(),
+            folds: c.folds[..n]
+                .iter()
+                .enumerate()
+                .map(|(j, f)| (j as i64, fold_score(f)))
+                .collect(),
             parameters: parameters(c),
             fit_seconds: Some(c.folds[..n].iter().map(|f| f.fit_seconds).sum::<f64>() / n as f64),
         })
         .collect();
     let tie_set = crate::tieset::tie_set(&candidates, k, &race.ties);
-    Ok(RaceReplay { left: live.iter().map(|c| c.config_id.clone()).collect(), folds: n, dropped, fold_fits, tie_set, ended })
+    Ok(RaceReplay {
+        left: live.iter().map(|c| c.config_id.clone()).collect(),
+        folds: n,
+        dropped,
+        fold_fits,
+        tie_set,
+        ended,
+    })
 }
 
 /// A configuration's curve cut to its first `k` folds (repeat 0), scored on them.
@@ -463,7 +602,11 @@ fn first_repeat(c: &Curve, rule: &ScoreRule, k: usize) -> Curve {
     let n = folds.len().max(1) as f64;
     let train = folds.iter().map(|f| f.train_accuracy).sum::<f64>() / n;
     let val = folds.iter().map(|f| f.val_accuracy).sum::<f64>() / n;
-    Curve { score: rule.score(train, val), folds, ..c.clone() }
+    Curve {
+        score: rule.score(train, val),
+        folds,
+        ..c.clone()
+    }
 }
 
 /// A strategy judged against a held-out truth.
@@ -506,7 +649,16 @@ pub struct HeldOut {
 // The replay's settings, each a flag of `replay` passed through once; a struct for
 // them would only rename the flags.
 #[allow(clippy::too_many_arguments)]
-pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, seen: usize, sample: usize, repeats: usize, seed: u64) -> std::result::Result<HeldOut, String> {
+pub fn held_out(
+    judged: &Judged,
+    curves: &[Curve],
+    rule: &ScoreRule,
+    k: usize,
+    seen: usize,
+    sample: usize,
+    repeats: usize,
+    seed: u64,
+) -> std::result::Result<HeldOut, String> {
     let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
     if seen == 0 || seen * k >= total {
         return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
@@ -520,7 +672,10 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
     }
     let fold_score = |f: &FoldResult| rule.score(f.train_accuracy, f.val_accuracy);
     let of_means = |folds: &[FoldResult]| {
-        let (train, val): (Vec<f64>, Vec<f64>) = folds.iter().map(|f| (f.train_accuracy, f.val_accuracy)).unzip();
+        let (train, val): (Vec<f64>, Vec<f64>) = folds
+            .iter()
+            .map(|f| (f.train_accuracy, f.val_accuracy))
+            .unzip();
         crate::race::score_of_means(rule, &train, &val).unwrap_or(f64::NEG_INFINITY)
     };
     let truth = |c: &Curve| of_means(&c.folds[seen * k..total]);
@@ -534,19 +689,38 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
                 config_id: c.config_id.clone(),
                 rank: i + 1,
                 score: *s,
-                folds: c.folds[seen * k..total].iter().enumerate().map(|(j, f)| (j as i64, fold_score(f))).collect(),
+                folds: c.folds[seen * k..total]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| (j as i64, fold_score(f)))
+                    .collect(),
                 parameters: None,
                 fit_seconds: None,
             })
             .collect();
-        crate::tieset::tie_set(&candidates, k, &crate::tieset::Settings::default()).map(|t| t.members).unwrap_or_default()
+        crate::tieset::tie_set(&candidates, k, &crate::tieset::Settings::default())
+            .map(|t| t.members)
+            .unwrap_or_default()
     };
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (mut regrets, mut in_ties, mut kept, mut ratio, mut left_sum) = (Vec::new(), 0usize, 0usize, 0.0, 0usize);
+    let (mut regrets, mut in_ties, mut kept, mut ratio, mut left_sum) =
+        (Vec::new(), 0usize, 0usize, 0.0, 0usize);
     for _ in 0..repeats {
-        let set: Vec<&Curve> = curves.choose_multiple(&mut rng, sample.min(curves.len())).collect();
-        let best = set.iter().map(|c| truth(c)).fold(f64::NEG_INFINITY, f64::max);
-        let best_id = set.iter().max_by(|a, b| truth(a).total_cmp(&truth(b)).then(b.position.cmp(&a.position))).map(|c| c.config_id.clone());
+        let set: Vec<&Curve> = curves
+            .choose_multiple(&mut rng, sample.min(curves.len()))
+            .collect();
+        let best = set
+            .iter()
+            .map(|c| truth(c))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let best_id = set
+            .iter()
+            .max_by(|a, b| {
+                truth(a)
+                    .total_cmp(&truth(b))
+                    .then(b.position.cmp(&a.position))
+            })
+            .map(|c| c.config_id.clone());
         let (pick, left, fits) = match judged {
             Judged::Grid => {
                 let p = set
@@ -562,19 +736,41 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
             Judged::Halving(strategy) => {
                 let first: Vec<Curve> = set.iter().map(|c| first_repeat(c, rule, k)).collect();
                 let refs: Vec<&Curve> = first.iter().collect();
-                let o = replay(strategy, &refs, rule, seed.wrapping_add(regrets.len() as u64 + 1))?;
+                let o = replay(
+                    strategy,
+                    &refs,
+                    rule,
+                    seed.wrapping_add(regrets.len() as u64 + 1),
+                )?;
                 let p = o.winner.map(|w| w.0).unwrap_or_default();
                 let share = o.fold_epochs as f64 / o.full_fold_epochs.max(1) as f64;
-                (p.clone(), vec![p], (share * (set.len() * k) as f64).round() as usize)
+                (
+                    p.clone(),
+                    vec![p],
+                    (share * (set.len() * k) as f64).round() as usize,
+                )
             }
             Judged::Race(race) => {
                 let r = replay_race(race, &set, rule, k, race.max_folds(k, seen), &|_| None)?;
-                let pick = r.tie_set.as_ref().map(|t| t.pick.clone()).or_else(|| r.left.first().cloned()).unwrap_or_default();
-                let left = r.tie_set.as_ref().map(|t| t.members.clone()).unwrap_or_else(|| r.left.clone());
+                let pick = r
+                    .tie_set
+                    .as_ref()
+                    .map(|t| t.pick.clone())
+                    .or_else(|| r.left.first().cloned())
+                    .unwrap_or_default();
+                let left = r
+                    .tie_set
+                    .as_ref()
+                    .map(|t| t.members.clone())
+                    .unwrap_or_else(|| r.left.clone());
                 (pick, left, r.fold_fits)
             }
         };
-        let picked = set.iter().find(|c| c.config_id == pick).map(|c| truth(c)).unwrap_or(f64::NAN);
+        let picked = set
+            .iter()
+            .find(|c| c.config_id == pick)
+            .map(|c| truth(c))
+            .unwrap_or(f64::NAN);
         regrets.push(best - picked);
         in_ties += truth_ties(&set).contains(&pick) as usize;
         kept += best_id.is_some_and(|b| left.contains(&b)) as usize;
@@ -584,7 +780,10 @@ pub fn held_out(judged: &Judged, curves: &[Curve], rule: &ScoreRule, k: usize, s
     let n = repeats.max(1) as f64;
     let mut sorted = regrets.clone();
     sorted.sort_by(f64::total_cmp);
-    let p95 = sorted.get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let p95 = sorted
+        .get(((0.95 * sorted.len() as f64).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(f64::NAN);
     Ok(HeldOut {
         repeats,
         sample: sample.min(curves.len()),
@@ -603,11 +802,22 @@ mod tests {
 
     #[test]
     fn hyperband_brackets_are_the_runs() {
-        let hb = Strategy::Hyperband { factor: 3, min_epochs: 5 };
+        let hb = Strategy::Hyperband {
+            factor: 3,
+            min_epochs: 5,
+        };
         // The same brackets a run of the strategy has (ladder 5, 15, 45, 60).
         assert_eq!(hb.brackets(60), crate::search::hyperband(3, 5, 60));
         let starts: Vec<u32> = hb.brackets(60).iter().map(|(h, _)| h.min_epochs).collect();
         assert_eq!(starts, vec![5, 15, 45, 60]);
-        assert_eq!(Strategy::Halving { factor: 3, min_epochs: 5 }.brackets(60).len(), 1);
+        assert_eq!(
+            Strategy::Halving {
+                factor: 3,
+                min_epochs: 5
+            }
+            .brackets(60)
+            .len(),
+            1
+        );
     }
 }

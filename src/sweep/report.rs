@@ -16,16 +16,33 @@ use std::path::{Path, PathBuf};
 
 /// Each configuration's score at each rung a staged search trained it to, for the rung
 /// plot: whether it went on, and whether the rung was its configured end.
-pub async fn rung_points(store: &Store, sweep: &SweepRow, rows: &[ConfigRow]) -> Result<Vec<RungPoint>> {
-    let configured: HashMap<&str, i64> = rows.iter().filter_map(|r| Some((r.config_id.as_str(), r.params.get("epochs")?.as_i64()?))).collect();
+pub async fn rung_points(
+    store: &Store,
+    sweep: &SweepRow,
+    rows: &[ConfigRow],
+) -> Result<Vec<RungPoint>> {
+    let configured: HashMap<&str, i64> = rows
+        .iter()
+        .filter_map(|r| Some((r.config_id.as_str(), r.params.get("epochs")?.as_i64()?)))
+        .collect();
     Ok(store
         .rung_scores(sweep.id)
         .await?
         .into_iter()
         .filter_map(|r| {
             let epochs = r.resource_epochs.unwrap_or(0);
-            let finished = configured.get(r.config_id.as_str()).is_some_and(|&e| epochs >= e);
-            Some(RungPoint { bracket: r.bracket, score: r.score?, config_id: r.config_id, rung: r.rung, epochs, promoted: r.promoted, finished })
+            let finished = configured
+                .get(r.config_id.as_str())
+                .is_some_and(|&e| epochs >= e);
+            Some(RungPoint {
+                bracket: r.bracket,
+                score: r.score?,
+                config_id: r.config_id,
+                rung: r.rung,
+                epochs,
+                promoted: r.promoted,
+                finished,
+            })
         })
         .collect())
 }
@@ -41,16 +58,25 @@ pub struct Request<'a> {
 
 /// Reads what the report of `sweep` shows and writes it (`index.html` and `img/`) into
 /// `out`; returns the page's path.
-pub async fn write(store: &Store, sweep: &SweepRow, r: &Request<'_>, out: &Path) -> Result<PathBuf> {
+pub async fn write(
+    store: &Store,
+    sweep: &SweepRow,
+    r: &Request<'_>,
+    out: &Path,
+) -> Result<PathBuf> {
     let recorded = super::ranking::recorded(store, sweep.id).await?;
     let counts = store.counts(sweep.id).await?;
     // The workers' busy time (a fused group's folds share theirs).
-    let fit_seconds: f64 = crate::bench::merged_spans(&store.fold_spans(sweep.id).await?).iter().map(|(_, start, end)| end - start).sum();
+    let fit_seconds: f64 = crate::bench::merged_spans(&store.fold_spans(sweep.id).await?)
+        .iter()
+        .map(|(_, start, end)| end - start)
+        .sum();
     let devices = store.done_fold_devices(sweep.id).await?;
     let rung_scores = store.rung_scores(sweep.id).await?;
     let weak_rungs = super::status::weak_rungs(sweep, &recorded.rows, &rung_scores);
     let rungs = rung_points(store, sweep, &recorded.rows).await?;
-    let analysis = super::analysis::analyze(store, sweep, &r.rule, None, 10, 0, Some(r.config_id)).await?;
+    let analysis =
+        super::analysis::analyze(store, sweep, &r.rule, None, 10, 0, Some(r.config_id)).await?;
     let spec = super::stored_spec(sweep)?;
     // The ranking by the rule the evaluation chose with; successive halving's stopped
     // configurations come at the epochs they reached.

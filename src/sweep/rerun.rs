@@ -25,7 +25,16 @@ use serde_json::{Map, Value};
 /// sweep's own spec when None), one sub-grid per configuration, in rank order, searched
 /// by `search` (the grid: every fold of every one; or a race over them).
 #[allow(clippy::too_many_arguments)]
-pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, repeats: usize, base: Option<Spec>, name: &str, search: Search) -> Result<Spec> {
+pub fn spec(
+    sweep: &SweepRow,
+    ranked: &[Ranked],
+    rule: &ScoreRule,
+    top: usize,
+    repeats: usize,
+    base: Option<Spec>,
+    name: &str,
+    search: Search,
+) -> Result<Spec> {
     let base = match base {
         Some(s) => s,
         None if sweep.source.is_some() => {
@@ -39,10 +48,21 @@ pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, r
         None => super::stored_spec(sweep)?,
     };
     if ranked.is_empty() {
-        return Err(SweepError::Conflict(format!("sweep `{}` has no complete configuration to rerun", sweep.name)));
+        return Err(SweepError::Conflict(format!(
+            "sweep `{}` has no complete configuration to rerun",
+            sweep.name
+        )));
     }
     let chosen: Vec<&Ranked> = ranked.iter().take(top.max(1)).collect();
-    let grid: Vec<Map<String, Value>> = chosen.iter().map(|r| r.params.iter().map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()]))).collect()).collect();
+    let grid: Vec<Map<String, Value>> = chosen
+        .iter()
+        .map(|r| {
+            r.params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Array(vec![v.clone()])))
+                .collect()
+        })
+        .collect();
     let spec = Spec {
         name: name.to_string(),
         description: Some(format!(
@@ -50,12 +70,20 @@ pub fn spec(sweep: &SweepRow, ranked: &[Ranked], rule: &ScoreRule, top: usize, r
             chosen.len(),
             sweep.name,
             chosen.len(),
-            if matches!(search, Search::Race { .. }) { "raced" } else { "rerun" },
+            if matches!(search, Search::Race { .. }) {
+                "raced"
+            } else {
+                "rerun"
+            },
             repeats,
             base.cv.folds
         )),
         dataset: base.dataset,
-        cv: CvSection { folds: base.cv.folds, repeats, splitter: base.cv.splitter },
+        cv: CvSection {
+            folds: base.cv.folds,
+            repeats,
+            splitter: base.cv.splitter,
+        },
         seed: base.seed,
         fixed: Map::new(),
         grid: Grid::Many(grid),

@@ -53,7 +53,13 @@ pub enum Ended {
 
 /// Registers `spec`'s sweep in `db` (or continues it) and runs its folds, sending the
 /// scheduler's events to `events`.
-pub async fn execute(spec: &Spec, db: &DbLocation, s: &Settings, events: &mpsc::Sender<Event>, note: &mut dyn FnMut(String)) -> Result<Ended> {
+pub async fn execute(
+    spec: &Spec,
+    db: &DbLocation,
+    s: &Settings,
+    events: &mpsc::Sender<Event>,
+    note: &mut dyn FnMut(String),
+) -> Result<Ended> {
     let expansion = spec.expand()?;
     let device = s.devices.first().copied().unwrap_or(tch::Device::Cpu);
     for c in &expansion.configs {
@@ -121,7 +127,11 @@ async fn run_on(
             ));
         }
     }
-    let resume_hint = format!("gridsweep resume {}{}", crate::text::shell_word(&spec.name), s.db_hint);
+    let resume_hint = format!(
+        "gridsweep resume {}{}",
+        crate::text::shell_word(&spec.name),
+        s.db_hint
+    );
     let job = super::job::job(store, spec, data, r.sweep_id, r.new_configs, resume_hint).await?;
     // Configurations an earlier version of the spec added may use partitions this one
     // does not name.
@@ -133,7 +143,9 @@ async fn run_on(
         }
     }
     let runner: Arc<dyn sched::FoldRunner> = match s.simulate_ms {
-        Some(ms) => Arc::new(sched::SimulatedRunner { work: Duration::from_millis(ms) }),
+        Some(ms) => Arc::new(sched::SimulatedRunner {
+            work: Duration::from_millis(ms),
+        }),
         None => Arc::new(sched::TrainRunner::new(data, spec.seed)),
     };
     let opts = RunOptions {

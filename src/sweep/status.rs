@@ -7,9 +7,9 @@
 //! estimate swings by the fold's own length.
 
 use super::Result;
+use crate::config::ConfigRow;
 use crate::rank::{self, Ranked};
 use crate::score::ScoreRule;
-use crate::config::ConfigRow;
 use crate::search;
 use crate::store::{now, Counts, Failure, RungRow, RungScore, Store, SweepRow, WorkerRow};
 
@@ -71,11 +71,21 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     let counts = store.counts(sweep.id).await?;
     let (recent, first) = store.finished_since(sweep.id, now() - RATE_WINDOW).await?;
     let rate_span = first.map(|f| (now() - f).max(1.0)).unwrap_or(RATE_WINDOW);
-    let rate_per_min = if recent > 0 { recent as f64 / rate_span * 60.0 } else { 0.0 };
+    let rate_per_min = if recent > 0 {
+        recent as f64 / rate_span * 60.0
+    } else {
+        0.0
+    };
     let workers = store.workers(sweep.id).await?;
-    let live_running = store.live_running(sweep.id).await? - workers.iter().filter(|w| w.gone).map(|w| w.running).sum::<i64>();
+    let live_running = store.live_running(sweep.id).await?
+        - workers
+            .iter()
+            .filter(|w| w.gone)
+            .map(|w| w.running)
+            .sum::<i64>();
     let remaining = counts.pending + counts.running;
-    let eta = (rate_per_min > 0.0 && live_running > 0 && recent >= ETA_MIN_FOLDS).then(|| remaining as f64 / rate_per_min * 60.0);
+    let eta = (rate_per_min > 0.0 && live_running > 0 && recent >= ETA_MIN_FOLDS)
+        .then(|| remaining as f64 / rate_per_min * 60.0);
     let rule = super::score_rule(sweep)?;
     let rows = store.configurations(sweep.id).await?;
     let rungs = store.rungs(sweep.id).await?;
@@ -85,14 +95,19 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
     };
     // A drawn search (random, a halving sample, Hyperband) holds fewer rows than its
     // grid has: say both. (Imports have no grid of their own.)
-    let grid_rows = match (&sweep.source, super::stored_spec(sweep).ok().and_then(|s| s.expand().ok())) {
+    let grid_rows = match (
+        &sweep.source,
+        super::stored_spec(sweep).ok().and_then(|s| s.expand().ok()),
+    ) {
         (None, Some(g)) if g.configs.len() != rows.len() => Some(g.configs.len()),
         _ => None,
     };
     let ranked = rank::rank(&rows, &rule);
     // A race that prefers the smallest needs the data's shape to count parameters.
     let settings = super::ranking::tie_settings(sweep);
-    let dims = (settings.prefer == crate::tieset::Prefer::Smallest).then(|| super::ranking::data_dims(sweep)).flatten();
+    let dims = (settings.prefer == crate::tieset::Prefer::Smallest)
+        .then(|| super::ranking::data_dims(sweep))
+        .flatten();
     let tie_set = super::ranking::tie_set(store, sweep, &ranked, &rule, &settings, dims).await?;
     Ok(Status {
         counts,
@@ -121,15 +136,31 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
 /// `search::WEAK_AGREEMENT`), as advice; `rows` are the sweep's configurations (their
 /// epochs), `scores` its rung scores. Nothing for a sweep without rungs.
 pub fn weak_rungs(sweep: &SweepRow, rows: &[ConfigRow], scores: &[RungScore]) -> Vec<String> {
-    let Some(brackets) = super::stored_spec(sweep).ok().and_then(|s| super::brackets(&s).ok()) else { return Vec::new() };
+    let Some(brackets) = super::stored_spec(sweep)
+        .ok()
+        .and_then(|s| super::brackets(&s).ok())
+    else {
+        return Vec::new();
+    };
     let several = brackets.len() > 1;
-    let epochs = rows.iter().filter_map(|r| r.params.get("epochs")?.as_u64()).max().unwrap_or(0) as u32;
+    let epochs = rows
+        .iter()
+        .filter_map(|r| r.params.get("epochs")?.as_u64())
+        .max()
+        .unwrap_or(0) as u32;
     let mut out = Vec::new();
     for (b, h) in brackets.iter().enumerate() {
-        let last = scores.iter().filter(|s| s.bracket == b as i64).map(|s| s.rung).max().unwrap_or(0);
+        let last = scores
+            .iter()
+            .filter(|s| s.bracket == b as i64)
+            .map(|s| s.rung)
+            .max()
+            .unwrap_or(0);
         out.extend((1..=last).filter_map(|r| {
             let a = search::rung_agreement(scores, b as i64, r)?;
-            (a < search::WEAK_AGREEMENT).then(|| search::weak_rung_advice(h, several.then_some(b as u32), r as u32, a, epochs))
+            (a < search::WEAK_AGREEMENT).then(|| {
+                search::weak_rung_advice(h, several.then_some(b as u32), r as u32, a, epochs)
+            })
         }));
     }
     out

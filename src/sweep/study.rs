@@ -29,19 +29,32 @@ use crate::data::Stratify;
 use crate::params::Protocol;
 
 /// The SHA-256 of the study's `HPO_combined.csv` as its authors published it.
-pub const STUDY_FILE_SHA256: &str = "c79d79c26cd4f6bf086cf4ff0eee7658ed526ddecb6f8361d0a4d0a6f0eb708f";
+pub const STUDY_FILE_SHA256: &str =
+    "c79d79c26cd4f6bf086cf4ff0eee7658ed526ddecb6f8361d0a4d0a6f0eb708f";
 
 /// Grid B's rows (0-based, after the header).
 const GRID_B_ROWS: std::ops::Range<usize> = 960..1984;
 
 /// The partition of grids A and C: one-hot strata, 0.2 twice, seed 42.
 fn study_partition(splitter: Splitter) -> Partition {
-    Partition { test_fraction: 0.2, validation_fraction: 0.2, seed: 42, stratify: Stratify::Onehot, preshuffle: None, splitter }
+    Partition {
+        test_fraction: 0.2,
+        validation_fraction: 0.2,
+        seed: 42,
+        stratify: Stratify::Onehot,
+        preshuffle: None,
+        splitter,
+    }
 }
 
 /// Grid B's partition: pre-shuffled with seed 42, one-hot strata, 0.3 twice.
 pub fn grid_b_partition() -> Partition {
-    Partition { test_fraction: 0.3, validation_fraction: 0.3, preshuffle: Some(42), ..study_partition(Splitter::Stratified) }
+    Partition {
+        test_fraction: 0.3,
+        validation_fraction: 0.3,
+        preshuffle: Some(42),
+        ..study_partition(Splitter::Stratified)
+    }
 }
 
 /// Grid C's partition: grid A's, cross-validated with `KFold(3)`.
@@ -71,7 +84,15 @@ pub fn correct(sha256: &str, rows: &mut [ImportedRow]) -> Vec<String> {
         } else {
             continue;
         }
-        for (k, v) in [("epochs", serde_json::json!(p.epochs)), ("split", p.split.as_ref().map_or(serde_json::Value::Null, Partition::to_value))] {
+        for (k, v) in [
+            ("epochs", serde_json::json!(p.epochs)),
+            (
+                "split",
+                p.split
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, Partition::to_value),
+            ),
+        ] {
             r.stated.insert(k.into(), v);
         }
         r.config = Config::new(p);

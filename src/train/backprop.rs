@@ -46,15 +46,33 @@ pub struct Scratch {
 /// Forward with dropout, cross-entropy and backward for the batch `xb` (fp32 rows)
 /// with labels `yb`, drawing the masks from `dropout` exactly as the autograd path
 /// does. None unless `net.written_out_case` holds for the CPU.
-pub fn step(net: &DenseNet, xb: &Tensor, yb: &Tensor, dropout: &mut DropoutSampler, scratch: &mut Scratch) -> Option<Step> {
+pub fn step(
+    net: &DenseNet,
+    xb: &Tensor,
+    yb: &Tensor,
+    dropout: &mut DropoutSampler,
+    scratch: &mut Scratch,
+) -> Option<Step> {
     let (slope, kind) = net.written_out_case(xb.device())?;
     if !xb.is_contiguous() || xb.kind() != Kind::Float {
         return None;
     }
     // In bf16, autograd's casts: the weights to bf16 forward (their gradients back to
     // fp32), the input once, the logits back to fp32.
-    let cast = |t: &Tensor| if kind == Kind::Float { t.shallow_clone() } else { t.to_kind(kind) };
-    let to_fp32 = |t: Tensor| if kind == Kind::Float { t } else { t.to_kind(Kind::Float) };
+    let cast = |t: &Tensor| {
+        if kind == Kind::Float {
+            t.shallow_clone()
+        } else {
+            t.to_kind(kind)
+        }
+    };
+    let to_fp32 = |t: Tensor| {
+        if kind == Kind::Float {
+            t
+        } else {
+            t.to_kind(Kind::Float)
+        }
+    };
     let hidden = net.hidden_layers();
     scratch.units.resize_with(hidden.len(), Vec::new);
     Some(tch::no_grad(|| {
@@ -80,8 +98,20 @@ pub fn step(net: &DenseNet, xb: &Tensor, yb: &Tensor, dropout: &mut DropoutSampl
         // Backward, from autograd's seed (a 1) and NLL's total weight (the row count).
         let seed = Tensor::ones([], (Kind::Float, xb.device()));
         let total_weight = Tensor::from(yb.size()[0] as f32).to_device(xb.device());
-        let g_log_probs = log_probs.nll_loss_backward(&seed, yb, None::<Tensor>, Reduction::Mean, -100, &total_weight);
-        let mut g = cast(&Tensor::internal_log_softmax_backward_data(&g_log_probs, &log_probs, -1, Kind::Float));
+        let g_log_probs = log_probs.nll_loss_backward(
+            &seed,
+            yb,
+            None::<Tensor>,
+            Reduction::Mean,
+            -100,
+            &total_weight,
+        );
+        let mut g = cast(&Tensor::internal_log_softmax_backward_data(
+            &g_log_probs,
+            &log_probs,
+            -1,
+            Kind::Float,
+        ));
 
         // Collected from the output layer down; `parameters` lists layers upwards.
         let mut pairs = Vec::with_capacity(hidden.len() + 1);
@@ -90,12 +120,21 @@ pub fn step(net: &DenseNet, xb: &Tensor, yb: &Tensor, dropout: &mut DropoutSampl
             pairs.push((to_fp32(dw), to_fp32(db)));
             if layer > 0 {
                 let mut dh = g.mm(&weights[layer]);
-                drop_and_activate_backward(&mut dh, &scratch.units[layer - 1], dropout.scale(), slope);
+                drop_and_activate_backward(
+                    &mut dh,
+                    &scratch.units[layer - 1],
+                    dropout.scale(),
+                    slope,
+                );
                 g = dh;
             }
         }
         let grads = pairs.into_iter().rev().flat_map(|(w, b)| [w, b]).collect();
-        Step { loss, logits, grads }
+        Step {
+            loss,
+            logits,
+            grads,
+        }
     }))
 }
 
@@ -132,7 +171,12 @@ unsafe fn lanes(t: &mut Tensor) -> Lanes<'_> {
 /// In place on the fresh, contiguous CPU result `z` of `linear`: draws the layer's mask
 /// and writes (z·a)·m (LeakyReLU, a = 1 or `slope`) or z·c with c = m·[z > 0] (ReLU),
 /// recording each unit's byte in `units`.
-fn activate_and_drop(z: &mut Tensor, units: &mut Vec<u8>, s: &mut DropoutSampler, slope: Option<f32>) {
+fn activate_and_drop(
+    z: &mut Tensor,
+    units: &mut Vec<u8>,
+    s: &mut DropoutSampler,
+    slope: Option<f32>,
+) {
     assert!(z.is_contiguous(), "a fresh product");
     units.resize(z.numel(), 0);
     // SAFETY: `z` is the fresh contiguous result of `linear`, shared with nothing.
@@ -145,7 +189,10 @@ fn activate_and_drop(z: &mut Tensor, units: &mut Vec<u8>, s: &mut DropoutSampler
 /// In place on the fresh, contiguous CPU gradient `g` of the layer's output: (g·m)·a
 /// (LeakyReLU) or g·c (ReLU), from the units' bytes.
 fn drop_and_activate_backward(g: &mut Tensor, units: &[u8], scale: f32, slope: Option<f32>) {
-    assert!(g.is_contiguous() && g.numel() == units.len(), "one byte per unit");
+    assert!(
+        g.is_contiguous() && g.numel() == units.len(),
+        "one byte per unit"
+    );
     // SAFETY: `g` is the fresh contiguous result of `mm`, shared with nothing.
     match unsafe { lanes(g) } {
         Lanes::F32(gs) => backward_best(gs, units, scale, slope),
@@ -156,7 +203,12 @@ fn drop_and_activate_backward(g: &mut Tensor, units: &[u8], scale: f32, slope: O
 /// The forward pass block by block: the block's draws (as the factor pass takes
 /// them), then a branch-free loop the compiler vectorises.
 #[inline(always)]
-fn forward_blocks<T: Lane>(s: &mut DropoutSampler, zs: &mut [T], units: &mut [u8], slope: Option<f32>) {
+fn forward_blocks<T: Lane>(
+    s: &mut DropoutSampler,
+    zs: &mut [T],
+    units: &mut [u8],
+    slope: Option<f32>,
+) {
     const BLOCK: usize = 512;
     let t = s.threshold();
     let (m_kept, sl) = factors_in::<T>(s.scale(), slope.unwrap_or(0.0));
@@ -203,7 +255,12 @@ fn backward_units<T: Lane>(gs: &mut [T], units: &[u8], scale: f32, slope: Option
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn forward_avx512<T: Lane>(s: &mut DropoutSampler, zs: &mut [T], units: &mut [u8], slope: Option<f32>) {
+unsafe fn forward_avx512<T: Lane>(
+    s: &mut DropoutSampler,
+    zs: &mut [T],
+    units: &mut [u8],
+    slope: Option<f32>,
+) {
     forward_blocks(s, zs, units, slope)
 }
 
@@ -215,10 +272,16 @@ unsafe fn backward_avx512<T: Lane>(gs: &mut [T], units: &[u8], scale: f32, slope
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw")
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
 }
 
-fn forward_best<T: Lane>(s: &mut DropoutSampler, zs: &mut [T], units: &mut [u8], slope: Option<f32>) {
+fn forward_best<T: Lane>(
+    s: &mut DropoutSampler,
+    zs: &mut [T],
+    units: &mut [u8],
+    slope: Option<f32>,
+) {
     #[cfg(target_arch = "x86_64")]
     if has_avx512() {
         // SAFETY: the CPU has both features.

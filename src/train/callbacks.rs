@@ -65,7 +65,10 @@ impl EarlyStopping {
             self.best = current;
             self.best_epoch = Some(epoch);
             self.wait = 0;
-            return StopDecision { improved: true, stop: false };
+            return StopDecision {
+                improved: true,
+                stop: false,
+            };
         }
         // Keras only records a first snapshot when nothing improved yet (a NaN first
         // epoch); that case ends the fold as diverged before we get here.
@@ -181,18 +184,29 @@ mod tests {
     /// The epochs a checkpoint saves at, and the one it keeps.
     fn checkpoint(seq: &[f64]) -> (Vec<u32>, Option<u32>) {
         let mut c = BestCheckpoint::new();
-        let saved = seq.iter().enumerate().filter(|(e, &v)| c.on_epoch_end(*e as u32, v)).map(|(e, _)| e as u32).collect();
+        let saved = seq
+            .iter()
+            .enumerate()
+            .filter(|(e, &v)| c.on_epoch_end(*e as u32, v))
+            .map(|(e, _)| e as u32)
+            .collect();
         (saved, c.best_epoch)
     }
 
     #[test]
     fn checkpoint_keeps_the_first_epoch_of_the_maximum() {
         // Ties do not save again: the first epoch reaching the maximum is kept.
-        assert_eq!(checkpoint(&[0.5, 0.6, 0.6, 0.55, 0.6]), (vec![0, 1], Some(1)));
+        assert_eq!(
+            checkpoint(&[0.5, 0.6, 0.6, 0.55, 0.6]),
+            (vec![0, 1], Some(1))
+        );
         // The first epoch is the best.
         assert_eq!(checkpoint(&[0.9, 0.5, 0.8]), (vec![0], Some(0)));
         // A NaN never saves, nor does it block a later save.
-        assert_eq!(checkpoint(&[f64::NAN, 0.3, f64::NAN, 0.4]), (vec![1, 3], Some(3)));
+        assert_eq!(
+            checkpoint(&[f64::NAN, 0.3, f64::NAN, 0.4]),
+            (vec![1, 3], Some(3))
+        );
         assert_eq!(checkpoint(&[]), (vec![], None));
     }
 
@@ -223,7 +237,10 @@ mod tests {
     /// Runs a loss sequence through EarlyStopping; returns the epoch it stops at.
     fn stop_epoch(patience: u32, losses: &[f64]) -> Option<u32> {
         let mut es = EarlyStopping::new(Mode::Min, patience);
-        losses.iter().enumerate().find_map(|(e, &l)| es.on_epoch_end(e as u32, l).stop.then_some(e as u32))
+        losses
+            .iter()
+            .enumerate()
+            .find_map(|(e, &l)| es.on_epoch_end(e as u32, l).stop.then_some(e as u32))
     }
 
     #[test]
@@ -233,7 +250,10 @@ mod tests {
         // An equal value is no improvement (min_delta 0, strict less).
         assert_eq!(stop_epoch(1, &[1.0, 1.0]), Some(1));
         // Improvement resets the count.
-        assert_eq!(stop_epoch(2, &[1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.86]), Some(6));
+        assert_eq!(
+            stop_epoch(2, &[1.0, 1.1, 0.9, 1.0, 0.8, 0.85, 0.86]),
+            Some(6)
+        );
         assert_eq!(stop_epoch(2, &[3.0, 2.0, 1.0, 0.5]), None);
     }
 
@@ -249,8 +269,11 @@ mod tests {
     fn early_stopping_max_mode_tracks_best_epoch() {
         let mut es = EarlyStopping::new(Mode::Max, 2);
         let seq = [0.5, 0.6, 0.55, 0.7, 0.69, 0.7];
-        let decisions: Vec<StopDecision> =
-            seq.iter().enumerate().map(|(e, &v)| es.on_epoch_end(e as u32, v)).collect();
+        let decisions: Vec<StopDecision> = seq
+            .iter()
+            .enumerate()
+            .map(|(e, &v)| es.on_epoch_end(e as u32, v))
+            .collect();
         assert_eq!(decisions.iter().filter(|d| d.improved).count(), 3);
         assert!(decisions[5].stop);
         assert_eq!(es.best_epoch, Some(3));
@@ -289,7 +312,10 @@ mod tests {
     fn reduce_lr_stops_at_min_lr() {
         // 1e-3 → 1e-4 → … → 1e-7, then stays.
         let t = lr_trace(0.1, 1, 1e-7, &[1.0; 10]);
-        assert_trace(&t, &[1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7]);
+        assert_trace(
+            &t,
+            &[1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7, 1e-7],
+        );
         assert!(t.iter().all(|&l| l >= 1e-7f32));
     }
 

@@ -27,7 +27,9 @@
 //! out on the CPU); their batches of the same size step together. Other folds in a
 //! group train in the same lock step, each with its own unfused step.
 
-use super::{Clock, FoldData, FoldError, FoldObserver, FoldResult, FoldRun, Prepared, Span, StepPath};
+use super::{
+    Clock, FoldData, FoldError, FoldObserver, FoldResult, FoldRun, Prepared, Span, StepPath,
+};
 use crate::params::HyperParams;
 use std::time::Instant;
 use tch::{Device, Kind, Reduction, Tensor};
@@ -63,8 +65,17 @@ impl GroupKey {
     /// `hidden 128×256, batch 64, fp32` (and `, steps apart` where it cannot fuse).
     pub fn describe(&self) -> String {
         let widths: Vec<String> = self.widths.iter().map(i64::to_string).collect();
-        let apart = if self.fusable { "" } else { ", steps apart (not ReLU/LeakyReLU with dropout)" };
-        format!("hidden {}, batch {}, {}{apart}", widths.join("×"), self.batch_size, self.precision.name())
+        let apart = if self.fusable {
+            ""
+        } else {
+            ", steps apart (not ReLU/LeakyReLU with dropout)"
+        };
+        format!(
+            "hidden {}, batch {}, {}{apart}",
+            widths.join("×"),
+            self.batch_size,
+            self.precision.name()
+        )
     }
 
     pub fn of(p: &HyperParams) -> GroupKey {
@@ -72,7 +83,10 @@ impl GroupKey {
             widths: p.hidden_widths(),
             precision: p.precision,
             batch_size: p.batch_size,
-            fusable: matches!(p.activation, crate::params::Activation::Relu | crate::params::Activation::LeakyRelu) && p.dropout > 0.0,
+            fusable: matches!(
+                p.activation,
+                crate::params::Activation::Relu | crate::params::Activation::LeakyRelu
+            ) && p.dropout > 0.0,
         }
     }
 }
@@ -84,7 +98,11 @@ impl GroupKey {
 /// the one [`super::train_fold_span`] gives it; `fit_seconds` is the fold's share of
 /// the group's time: its own setup, epochs' starts and ends and unfused steps, and an
 /// equal share of each fused step (so the group's folds add up to the group's time).
-pub fn train_group(folds: Vec<GroupFold<'_>>, device: Device, done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>)) {
+pub fn train_group(
+    folds: Vec<GroupFold<'_>>,
+    device: Device,
+    done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>),
+) {
     // Sub-groups by key, in the order of their first fold.
     let mut keys: Vec<((GroupKey, usize, usize), Vec<usize>)> = Vec::new();
     for (i, f) in folds.iter().enumerate() {
@@ -96,7 +114,10 @@ pub fn train_group(folds: Vec<GroupFold<'_>>, device: Device, done: &mut dyn FnM
     }
     let mut slots: Vec<Option<GroupFold>> = folds.into_iter().map(Some).collect();
     for (key, members) in keys {
-        let group: Vec<(usize, GroupFold)> = members.iter().map(|&i| (i, slots[i].take().expect("each fold in one group"))).collect();
+        let group: Vec<(usize, GroupFold)> = members
+            .iter()
+            .map(|&i| (i, slots[i].take().expect("each fold in one group")))
+            .collect();
         let mut reported = vec![false; slots.len()];
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_group(group, key.0.fusable, device, &mut |i, r| {
@@ -115,7 +136,12 @@ pub fn train_group(folds: Vec<GroupFold<'_>>, device: Device, done: &mut dyn FnM
     }
 }
 
-fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>)) {
+fn run_group(
+    group: Vec<(usize, GroupFold)>,
+    fusable: bool,
+    device: Device,
+    done: &mut dyn FnMut(usize, Result<FoldResult, FoldError>),
+) {
     // Each fold's tensors first (the runs borrow them), then its run; each timed as
     // the fold's own.
     let mut prepared: Vec<(usize, Prepared, GroupFold, f64)> = Vec::new();
@@ -131,7 +157,19 @@ fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done
         let d = f.data;
         let t = Instant::now();
         let span = std::mem::take(&mut f.span);
-        match FoldRun::new(&prep.fit, prep.watch(), d.n_features, d.n_classes, f.p, f.seed, f.fold, device, &mut *f.observer, span, Clock::Charged(*setup)) {
+        match FoldRun::new(
+            &prep.fit,
+            prep.watch(),
+            d.n_features,
+            d.n_classes,
+            f.p,
+            f.seed,
+            f.fold,
+            device,
+            &mut *f.observer,
+            span,
+            Clock::Charged(*setup),
+        ) {
             Ok(mut run) => {
                 run.charge(t.elapsed().as_secs_f64());
                 running.push((*i, &*prep, run))
@@ -156,16 +194,21 @@ fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done
         // Batch by batch until every member's epoch is through; batches of the same
         // size step together.
         loop {
-            let mut pending: Vec<(&mut FoldRun, (Tensor, Tensor))> =
-                members.iter_mut().filter_map(|(_, _, r)| r.next_batch().map(|b| (r, b))).collect();
+            let mut pending: Vec<(&mut FoldRun, (Tensor, Tensor))> = members
+                .iter_mut()
+                .filter_map(|(_, _, r)| r.next_batch().map(|b| (r, b)))
+                .collect();
             if pending.is_empty() {
                 break;
             }
             while !pending.is_empty() {
                 let rows = pending[0].1 .0.size()[0];
-                let (same, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, (x, _))| x.size()[0] == rows);
+                let (same, rest): (Vec<_>, Vec<_>) = pending
+                    .into_iter()
+                    .partition(|(_, (x, _))| x.size()[0] == rows);
                 pending = rest;
-                let (mut runs, batches): (Vec<&mut FoldRun>, Vec<(Tensor, Tensor)>) = same.into_iter().unzip();
+                let (mut runs, batches): (Vec<&mut FoldRun>, Vec<(Tensor, Tensor)>) =
+                    same.into_iter().unzip();
                 let t = Instant::now();
                 if fusable {
                     step_fused(&mut runs, &batches);
@@ -199,8 +242,20 @@ fn run_group(group: Vec<(usize, GroupFold)>, fusable: bool, device: Device, done
 /// (the products as `baddbmm`/`bmm` slices, everything else on the member's slice).
 fn step_fused(runs: &mut [&mut FoldRun], batches: &[(Tensor, Tensor)]) {
     let kind = runs[0].net.compute_kind();
-    let cast = |t: &Tensor| if kind == Kind::Float { t.shallow_clone() } else { t.to_kind(kind) };
-    let to_fp32 = |t: Tensor| if kind == Kind::Float { t } else { t.to_kind(Kind::Float) };
+    let cast = |t: &Tensor| {
+        if kind == Kind::Float {
+            t.shallow_clone()
+        } else {
+            t.to_kind(kind)
+        }
+    };
+    let to_fp32 = |t: Tensor| {
+        if kind == Kind::Float {
+            t
+        } else {
+            t.to_kind(Kind::Float)
+        }
+    };
     let layers = runs[0].net.hidden_layers().len();
     let m = runs.len() as i64;
     let steps: Vec<(Tensor, Tensor, Vec<Tensor>)> = tch::no_grad(|| {
@@ -211,7 +266,11 @@ fn step_fused(runs: &mut [&mut FoldRun], batches: &[(Tensor, Tensor)]) {
                 let (ws, bs): (Vec<Tensor>, Vec<Tensor>) = runs
                     .iter()
                     .map(|r| {
-                        let d = if l < layers { &r.net.hidden_layers()[l] } else { r.net.output_layer() };
+                        let d = if l < layers {
+                            &r.net.hidden_layers()[l]
+                        } else {
+                            r.net.output_layer()
+                        };
                         (cast(&d.weight), cast(&d.bias))
                     })
                     .unzip();
@@ -253,14 +312,28 @@ fn step_fused(runs: &mut [&mut FoldRun], batches: &[(Tensor, Tensor)]) {
             let loss = log_probs.nll_loss(yb);
             let one = Tensor::ones([], (Kind::Float, device));
             let total_weight = Tensor::from(yb.size()[0] as f32).to_device(device);
-            let g = log_probs.nll_loss_backward(&one, yb, None::<Tensor>, Reduction::Mean, -100, &total_weight);
-            seeds.push(cast(&Tensor::internal_log_softmax_backward_data(&g, &log_probs, -1, Kind::Float)));
+            let g = log_probs.nll_loss_backward(
+                &one,
+                yb,
+                None::<Tensor>,
+                Reduction::Mean,
+                -100,
+                &total_weight,
+            );
+            seeds.push(cast(&Tensor::internal_log_softmax_backward_data(
+                &g,
+                &log_probs,
+                -1,
+                Kind::Float,
+            )));
             losses.push(loss);
         }
         let mut g = Tensor::stack(&seeds, 0);
 
         // Backward, from the output layer down: per member (weight, bias) gradients.
-        let mut grads: Vec<Vec<Tensor>> = (0..m).map(|_| Vec::with_capacity(2 * (layers + 1))).collect();
+        let mut grads: Vec<Vec<Tensor>> = (0..m)
+            .map(|_| Vec::with_capacity(2 * (layers + 1)))
+            .collect();
         for l in (0..=layers).rev() {
             let dw = g.transpose(1, 2).bmm(&inputs[l]);
             for (k, member) in grads.iter_mut().enumerate() {
@@ -291,7 +364,9 @@ fn step_fused(runs: &mut [&mut FoldRun], batches: &[(Tensor, Tensor)]) {
             })
             .collect()
     });
-    for (run, ((loss, logits, grads), (_, yb))) in runs.iter_mut().zip(steps.into_iter().zip(batches)) {
+    for (run, ((loss, logits, grads), (_, yb))) in
+        runs.iter_mut().zip(steps.into_iter().zip(batches))
+    {
         run.take_step(loss, &logits, yb, grads);
     }
 }
@@ -308,7 +383,11 @@ enum Factors {
 impl Factors {
     /// Draws the member's mask for the layer's output `z` from its own stream (on the
     /// CPU the factor pass of `DropoutSampler::factors`, elsewhere its `mask`).
-    fn draw(net: &super::model::DenseNet, s: &mut super::model::DropoutSampler, z: &Tensor) -> Factors {
+    fn draw(
+        net: &super::model::DenseNet,
+        s: &mut super::model::DropoutSampler,
+        z: &Tensor,
+    ) -> Factors {
         let slope = net.slope();
         if let Some((a, m)) = s.factors(z, slope) {
             return match a {
@@ -320,8 +399,13 @@ impl Factors {
         let m = s.mask(&z.size(), z.device()).to_kind(kind);
         let positive = z.gt(0.0);
         match slope {
-            Some(sl) => Factors::Leaky { a: Tensor::where_scalar(&positive, 1.0, sl as f64).to_kind(kind), m },
-            None => Factors::Relu { c: m * positive.to_kind(kind) },
+            Some(sl) => Factors::Leaky {
+                a: Tensor::where_scalar(&positive, 1.0, sl as f64).to_kind(kind),
+                m,
+            },
+            None => Factors::Relu {
+                c: m * positive.to_kind(kind),
+            },
         }
     }
 

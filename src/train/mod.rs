@@ -133,7 +133,16 @@ pub fn train_fold_span(
 ) -> Result<FoldResult, FoldError> {
     // tch panics on LibTorch errors in its non-`f_` API; a fold must fail, not the run.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_fold_inner(data, p, seed, fold, device, observer, StepPath::Fastest, span)
+        train_fold_inner(
+            data,
+            p,
+            seed,
+            fold,
+            device,
+            observer,
+            StepPath::Fastest,
+            span,
+        )
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -160,9 +169,25 @@ pub fn train_final(
         let train = to_tensors(&data.train_x, &data.train_y, nf, device);
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
         let monitor = p.callback_monitor().is_validation().then_some(&val);
-        let watch = Watch { part: monitor, checkpoint: false };
+        let watch = Watch {
+            part: monitor,
+            checkpoint: false,
+        };
         let clock = Clock::Alone(Instant::now());
-        fit_epochs(&train, watch, nf, data.n_classes, p, seed, FINAL_FOLD, device, observer, StepPath::Fastest, Span::default(), clock)
+        fit_epochs(
+            &train,
+            watch,
+            nf,
+            data.n_classes,
+            p,
+            seed,
+            FINAL_FOLD,
+            device,
+            observer,
+            StepPath::Fastest,
+            Span::default(),
+            clock,
+        )
     })) {
         Ok(r) => r,
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
@@ -171,8 +196,16 @@ pub fn train_final(
 
 /// Mean loss and accuracy of a trained network on row-major `x` with labels `y`, in
 /// evaluation mode: the way folds are scored and `val_loss` is watched.
-pub fn score(net: &DenseNet, x: &[f32], y: &[i64], n_features: usize, device: Device) -> Result<(f64, f64), FoldError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(net, &to_tensors(x, y, n_features, device)))) {
+pub fn score(
+    net: &DenseNet,
+    x: &[f32],
+    y: &[i64],
+    n_features: usize,
+    device: Device,
+) -> Result<(f64, f64), FoldError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate(net, &to_tensors(x, y, n_features, device))
+    })) {
         Ok(r) => Ok(r),
         Err(panic) => Err(FoldError::Torch(panic_message(&panic))),
     }
@@ -180,12 +213,23 @@ pub fn score(net: &DenseNet, x: &[f32], y: &[i64], n_features: usize, device: De
 
 /// Class probabilities (softmax of the logits, evaluation mode) for row-major `x`,
 /// `n_classes` per row.
-pub fn predict_proba(net: &DenseNet, x: &[f32], n_features: usize, device: Device) -> Result<Vec<f32>, FoldError> {
+pub fn predict_proba(
+    net: &DenseNet,
+    x: &[f32],
+    n_features: usize,
+    device: Device,
+) -> Result<Vec<f32>, FoldError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         tch::no_grad(|| {
             let rows = (x.len() / n_features.max(1)) as i64;
-            let xt = Tensor::from_slice(x).view([rows, n_features as i64]).to_device(device);
-            let probs = net.forward(&xt, None).to_kind(Kind::Float).softmax(-1, Kind::Float).to_device(Device::Cpu);
+            let xt = Tensor::from_slice(x)
+                .view([rows, n_features as i64])
+                .to_device(device);
+            let probs = net
+                .forward(&xt, None)
+                .to_kind(Kind::Float)
+                .softmax(-1, Kind::Float)
+                .to_device(Device::Cpu);
             Vec::<f32>::try_from(probs.flatten(0, -1)).map_err(FoldError::from)
         })
     })) {
@@ -212,14 +256,19 @@ struct Part {
 impl Part {
     /// The same tensors (no copy).
     fn share(&self) -> Part {
-        Part { x: self.x.shallow_clone(), y: self.y.shallow_clone() }
+        Part {
+            x: self.x.shallow_clone(),
+            y: self.y.shallow_clone(),
+        }
     }
 }
 
 fn to_tensors(x: &[f32], y: &[i64], n_features: usize, device: Device) -> Part {
     let rows = y.len() as i64;
     Part {
-        x: Tensor::from_slice(x).view([rows, n_features as i64]).to_device(device),
+        x: Tensor::from_slice(x)
+            .view([rows, n_features as i64])
+            .to_device(device),
         y: Tensor::from_slice(y).to_device(device),
     }
 }
@@ -245,7 +294,10 @@ fn evaluate(net: &DenseNet, part: &Part) -> (f64, f64) {
             correct += logits.argmax(-1, false).eq_tensor(&yb).sum(Kind::Int64);
             start += len;
         }
-        (loss_sum.double_value(&[]) / n as f64, correct.int64_value(&[]) as f64 / n as f64)
+        (
+            loss_sum.double_value(&[]) / n as f64,
+            correct.int64_value(&[]) as f64 / n as f64,
+        )
     })
 }
 
@@ -272,7 +324,20 @@ fn train_fold_inner(
 ) -> Result<FoldResult, FoldError> {
     let started = Instant::now();
     let prepared = Prepared::new(data, p, seed, fold, device)?;
-    let fitted = fit_epochs(&prepared.fit, prepared.watch(), data.n_features, data.n_classes, p, seed, fold, device, observer, path, span, Clock::Alone(started))?;
+    let fitted = fit_epochs(
+        &prepared.fit,
+        prepared.watch(),
+        data.n_features,
+        data.n_classes,
+        p,
+        seed,
+        fold,
+        device,
+        observer,
+        path,
+        span,
+        Clock::Alone(started),
+    )?;
     Ok(prepared.score(fitted))
 }
 
@@ -292,33 +357,64 @@ impl Prepared {
     /// `gridsearchcv`: with a val_* monitor, an inner hold-out carved from the training
     /// fold (never the CV validation fold) is what the callbacks watch. `notebook`: the
     /// CV fold is the validation data the callbacks watch.
-    fn new(data: &FoldData, p: &HyperParams, seed: u64, fold: u64, device: Device) -> Result<Prepared, FoldError> {
+    fn new(
+        data: &FoldData,
+        p: &HyperParams,
+        seed: u64,
+        fold: u64,
+        device: Device,
+    ) -> Result<Prepared, FoldError> {
         let nf = data.n_features;
         let whole_train = to_tensors(&data.train_x, &data.train_y, nf, device);
         let val = to_tensors(&data.val_x, &data.val_y, nf, device);
         if p.protocol == Protocol::Notebook {
-            return Ok(Prepared { fit: whole_train.share(), watched: Some(val.share()), whole_train, val, notebook: true });
+            return Ok(Prepared {
+                fit: whole_train.share(),
+                watched: Some(val.share()),
+                whole_train,
+                val,
+                notebook: true,
+            });
         }
         let (fit, watched) = if p.monitor.is_validation() {
             let labels: Vec<usize> = data.train_y.iter().map(|&y| y as usize).collect();
             let rows: Vec<usize> = (0..labels.len()).collect();
             let inner_seed = (crate::rng::stream(seed, fold, Stream::InnerSplit).next_u32()) as u32;
-            let (fit_rows, inner_rows) = stratified_split(&rows, &labels, p.inner_validation, inner_seed)
-                .map_err(|e| FoldError::InnerSplit(format!("{e:?}")))?;
-            let idx = |r: &[usize]| Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
+            let (fit_rows, inner_rows) =
+                stratified_split(&rows, &labels, p.inner_validation, inner_seed)
+                    .map_err(|e| FoldError::InnerSplit(format!("{e:?}")))?;
+            let idx = |r: &[usize]| {
+                Tensor::from_slice(&r.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                    .to_device(device)
+            };
             let (fi, ii) = (idx(&fit_rows), idx(&inner_rows));
             (
-                Part { x: whole_train.x.index_select(0, &fi), y: whole_train.y.index_select(0, &fi) },
-                Some(Part { x: whole_train.x.index_select(0, &ii), y: whole_train.y.index_select(0, &ii) }),
+                Part {
+                    x: whole_train.x.index_select(0, &fi),
+                    y: whole_train.y.index_select(0, &fi),
+                },
+                Some(Part {
+                    x: whole_train.x.index_select(0, &ii),
+                    y: whole_train.y.index_select(0, &ii),
+                }),
             )
         } else {
             (whole_train.share(), None)
         };
-        Ok(Prepared { whole_train, val, fit, watched, notebook: false })
+        Ok(Prepared {
+            whole_train,
+            val,
+            fit,
+            watched,
+            notebook: false,
+        })
     }
 
     fn watch(&self) -> Watch<'_> {
-        Watch { part: self.watched.as_ref(), checkpoint: self.notebook }
+        Watch {
+            part: self.watched.as_ref(),
+            checkpoint: self.notebook,
+        }
     }
 
     /// The fold's scores from its trained network. `gridsearchcv`: the training and
@@ -339,7 +435,13 @@ impl Prepared {
                 (Some(l), Some(a)) => (l, a),
                 _ => evaluate(&fitted.net, &self.whole_train),
             };
-            (l, a, best.val_loss.unwrap_or(f64::NAN), best.val_accuracy.unwrap_or(f64::NAN), scoring.elapsed().as_secs_f64())
+            (
+                l,
+                a,
+                best.val_loss.unwrap_or(f64::NAN),
+                best.val_accuracy.unwrap_or(f64::NAN),
+                scoring.elapsed().as_secs_f64(),
+            )
         } else {
             let (vl, va) = evaluate(&fitted.net, &self.val);
             let score_seconds = scoring.elapsed().as_secs_f64();
@@ -436,12 +538,19 @@ impl Progress {
         TrainState {
             seconds,
             history: self.history.clone(),
-            weights: vs.trainable_variables().iter().map(SavedTensor::of).collect(),
+            weights: vs
+                .trainable_variables()
+                .iter()
+                .map(SavedTensor::of)
+                .collect(),
             optimizer: self.opt.state(),
             early: self.early.clone(),
             plateau: self.plateau.clone(),
             checkpoint: self.checkpoint.clone(),
-            kept: self.kept.as_ref().map(|k| k.iter().map(SavedTensor::of).collect()),
+            kept: self
+                .kept
+                .as_ref()
+                .map(|k| k.iter().map(SavedTensor::of).collect()),
             kept_epoch: self.kept_epoch,
             order: self.order.clone(),
             shuffle_rng: self.shuffle_rng.clone(),
@@ -452,7 +561,11 @@ impl Progress {
 
     fn restore(&mut self, vs: &nn::VarStore, s: TrainState) -> Result<(), String> {
         if s.order.len() != self.order.len() {
-            return Err(format!("the state is of {} training rows, this fold has {}", s.order.len(), self.order.len()));
+            return Err(format!(
+                "the state is of {} training rows, this fold has {}",
+                s.order.len(),
+                self.order.len()
+            ));
         }
         if self.checkpoint.is_some() != s.checkpoint.is_some() {
             return Err("the state is of another protocol".into());
@@ -461,7 +574,8 @@ impl Progress {
         self.opt.restore(&s.optimizer)?;
         self.kept = match s.kept {
             Some(k) => {
-                let live: Vec<Tensor> = tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect());
+                let live: Vec<Tensor> =
+                    tch::no_grad(|| vs.trainable_variables().iter().map(|t| t.copy()).collect());
                 state::copy_into(&live, &k, "kept weights")?;
                 Some(live)
             }
@@ -501,7 +615,9 @@ fn fit_epochs(
     span: Span,
     clock: Clock,
 ) -> Result<Fitted, FoldError> {
-    let mut run = FoldRun::new(fit, watch, nf, n_classes, p, seed, fold, device, observer, span, clock)?;
+    let mut run = FoldRun::new(
+        fit, watch, nf, n_classes, p, seed, fold, device, observer, span, clock,
+    )?;
     while run.begin_epoch()? {
         while let Some((xb, yb)) = run.next_batch() {
             run.step_alone(&xb, &yb, path);
@@ -565,14 +681,23 @@ impl<'a> FoldRun<'a> {
         let mut init_rng = stream(seed, fold, Stream::InitialWeights);
         let net = DenseNet::new(&vs.root(), nf as i64, n_classes as i64, p, &mut init_rng);
         let monitor = p.callback_monitor();
-        let mode = if monitor.higher_is_better() { Mode::Max } else { Mode::Min };
+        let mode = if monitor.higher_is_better() {
+            Mode::Max
+        } else {
+            Mode::Min
+        };
         let n = fit.y.size()[0];
         let mut s = Progress {
             opt: Optimizer::new(p.optimizer, net.parameters(), p.learning_rate as f32),
             dropout: DropoutSampler::new(stream(seed, fold, Stream::Dropout), p.dropout),
             shuffle_rng: stream(seed, fold, Stream::Shuffle),
             early: EarlyStopping::new(mode, p.early_stopping_patience),
-            plateau: ReduceLrOnPlateau::new(mode, p.reduce_lr_factor, p.reduce_lr_patience, p.reduce_lr_min_lr),
+            plateau: ReduceLrOnPlateau::new(
+                mode,
+                p.reduce_lr_factor,
+                p.reduce_lr_patience,
+                p.reduce_lr_min_lr,
+            ),
             checkpoint: watch.checkpoint.then(BestCheckpoint::new),
             kept: None,
             kept_epoch: 0,
@@ -659,14 +784,19 @@ impl<'a> FoldRun<'a> {
         }
         let len = (self.p.batch_size as i64).min(self.n - e.start);
         let idx = e.perm.narrow(0, e.start, len);
-        Some((self.fit.x.index_select(0, &idx), self.fit.y.index_select(0, &idx)))
+        Some((
+            self.fit.x.index_select(0, &idx),
+            self.fit.y.index_select(0, &idx),
+        ))
     }
 
     /// One training step on the batch, on its own: written out (`backprop`) where that
     /// applies, autograd elsewhere.
     fn step_alone(&mut self, xb: &Tensor, yb: &Tensor, path: StepPath) {
         let written_out = match path {
-            StepPath::Fastest => backprop::step(&self.net, xb, yb, &mut self.s.dropout, &mut self.scratch),
+            StepPath::Fastest => {
+                backprop::step(&self.net, xb, yb, &mut self.s.dropout, &mut self.scratch)
+            }
             StepPath::Autograd => None,
         };
         match written_out {
@@ -704,7 +834,10 @@ impl<'a> FoldRun<'a> {
         let loss = e.loss_sum.double_value(&[]) / n as f64;
         let accuracy = e.correct.int64_value(&[]) as f64 / n as f64;
         if !loss.is_finite() {
-            return Err(FoldError::Diverged { epoch: epoch + 1, value: loss });
+            return Err(FoldError::Diverged {
+                epoch: epoch + 1,
+                value: loss,
+            });
         }
         let (val_loss, val_accuracy) = match self.watch.part {
             Some(part) => {
@@ -723,7 +856,11 @@ impl<'a> FoldRun<'a> {
             checkpoint_train_loss: None,
             checkpoint_train_accuracy: None,
         });
-        self.observer.on_epoch(EpochProgress { epoch: epoch + 1, epochs: p.epochs, loss });
+        self.observer.on_epoch(EpochProgress {
+            epoch: epoch + 1,
+            epochs: p.epochs,
+            loss,
+        });
 
         let monitored = match self.monitor {
             Monitor::Loss => loss,
@@ -740,11 +877,20 @@ impl<'a> FoldRun<'a> {
         if keep {
             if self.watch.checkpoint {
                 let (l, a) = evaluate(&self.net, self.fit);
-                let last = s.history.last_mut().expect("this epoch's record was just pushed");
+                let last = s
+                    .history
+                    .last_mut()
+                    .expect("this epoch's record was just pushed");
                 (last.checkpoint_train_loss, last.checkpoint_train_accuracy) = (Some(l), Some(a));
             }
             s.kept_epoch = epoch + 1;
-            s.kept = Some(tch::no_grad(|| self.vs.trainable_variables().iter().map(|t| t.copy()).collect()));
+            s.kept = Some(tch::no_grad(|| {
+                self.vs
+                    .trainable_variables()
+                    .iter()
+                    .map(|t| t.copy())
+                    .collect()
+            }));
         }
         if let Some(new_lr) = s.plateau.on_epoch_end(monitored, s.opt.learning_rate) {
             s.opt.learning_rate = new_lr;
@@ -776,7 +922,15 @@ impl<'a> FoldRun<'a> {
         } else {
             kept_epoch = s.history.len() as u32;
         }
-        Fitted { vs: self.vs, net: self.net, final_learning_rate: s.opt.learning_rate as f64, history: s.history, kept_epoch, partial, seconds }
+        Fitted {
+            vs: self.vs,
+            net: self.net,
+            final_learning_rate: s.opt.learning_rate as f64,
+            history: s.history,
+            kept_epoch,
+            partial,
+            seconds,
+        }
     }
 }
 

@@ -25,7 +25,9 @@ impl Dense {
     /// LibTorch's (out, in).
     fn new(path: &nn::Path, n_in: i64, n_out: i64, rng: &mut Rng) -> Dense {
         let limit = (6.0 / (n_in + n_out) as f64).sqrt() as f32;
-        let values: Vec<f32> = (0..n_in * n_out).map(|_| rng.gen_range(-limit..limit)).collect();
+        let values: Vec<f32> = (0..n_in * n_out)
+            .map(|_| rng.gen_range(-limit..limit))
+            .collect();
         let init = Tensor::from_slice(&values).view([n_out, n_in]);
         let weight = path.var_copy("weight", &init);
         let bias = path.zeros("bias", &[n_out]);
@@ -56,7 +58,13 @@ pub struct DenseNet {
 }
 
 impl DenseNet {
-    pub fn new(path: &nn::Path, n_features: i64, n_classes: i64, p: &HyperParams, rng: &mut Rng) -> Self {
+    pub fn new(
+        path: &nn::Path,
+        n_features: i64,
+        n_classes: i64,
+        p: &HyperParams,
+        rng: &mut Rng,
+    ) -> Self {
         let mut hidden = Vec::new();
         let mut prev = n_features;
         for (i, w) in p.hidden_widths().into_iter().enumerate() {
@@ -69,10 +77,12 @@ impl DenseNet {
             output,
             activation: p.activation,
             dropout: p.dropout,
-            leaky_slope: Tensor::from_slice(&[LEAKY_SLOPE]).to_device(path.device()).to_kind(match p.precision {
-                Precision::Fp32 => Kind::Float,
-                Precision::Bf16 => Kind::BFloat16,
-            }),
+            leaky_slope: Tensor::from_slice(&[LEAKY_SLOPE])
+                .to_device(path.device())
+                .to_kind(match p.precision {
+                    Precision::Fp32 => Kind::Float,
+                    Precision::Bf16 => Kind::BFloat16,
+                }),
             weight_constraint: p.effective_weight_constraint(),
             compute: match p.precision {
                 Precision::Fp32 => Kind::Float,
@@ -103,7 +113,10 @@ impl DenseNet {
     /// CPU, ReLU or LeakyReLU, with dropout. If so, the slope (None for ReLU) and the
     /// kind of the products and activations (fp32 or bf16).
     pub(crate) fn written_out_case(&self, device: Device) -> Option<(Option<f32>, Kind)> {
-        if device != Device::Cpu || self.dropout <= 0.0 || !matches!(self.compute, Kind::Float | Kind::BFloat16) {
+        if device != Device::Cpu
+            || self.dropout <= 0.0
+            || !matches!(self.compute, Kind::Float | Kind::BFloat16)
+        {
             return None;
         }
         match self.activation {
@@ -139,7 +152,11 @@ impl DenseNet {
     /// Logits, in fp32. With `dropout` = Some(sampler) the layers drop units
     /// (training mode); with None they do not (evaluation mode).
     pub fn forward(&self, x: &Tensor, mut dropout: Option<&mut DropoutSampler>) -> Tensor {
-        let mut h = if self.compute == Kind::Float { x.shallow_clone() } else { x.to_kind(self.compute) };
+        let mut h = if self.compute == Kind::Float {
+            x.shallow_clone()
+        } else {
+            x.to_kind(self.compute)
+        };
         for layer in &self.hidden {
             let z = layer.forward(&h, self.compute);
             h = match dropout.as_deref_mut() {
@@ -185,10 +202,18 @@ impl DenseNet {
     /// vector (a column of Keras' (in, out) kernel, a row here) is scaled to norm
     /// ≤ w, as Keras computes it: W · clip(‖W‖, 0, w) / (1e-7 + ‖W‖).
     pub fn apply_constraints(&mut self) {
-        let Some(max) = self.weight_constraint else { return };
-        let Some(first) = self.hidden.first_mut() else { return };
+        let Some(max) = self.weight_constraint else {
+            return;
+        };
+        let Some(first) = self.hidden.first_mut() else {
+            return;
+        };
         tch::no_grad(|| {
-            let norms = first.weight.square().sum_dim_intlist(1, true, Kind::Float).sqrt();
+            let norms = first
+                .weight
+                .square()
+                .sum_dim_intlist(1, true, Kind::Float)
+                .sqrt();
             let desired = norms.clamp(0.0, max);
             first.weight *= desired / (norms + 1e-7);
         });
@@ -252,7 +277,15 @@ impl Lane for u16 {
 /// `slope` are already in the lane's encoding. Only the autograd path uses it (the
 /// reference of `backprop`'s tests); training steps on the CPU take `backprop`'s
 /// fused pass, which is compiled for AVX-512.
-fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as_: Option<&mut [T]>, scale: T, one: T, slope: T) {
+fn block_factors<T: Lane>(
+    s: &mut DropoutSampler,
+    zs: &[T],
+    ms: &mut [T],
+    mut as_: Option<&mut [T]>,
+    scale: T,
+    one: T,
+    slope: T,
+) {
     const BLOCK: usize = 512;
     let t = s.threshold;
     let mut words = [0u32; BLOCK];
@@ -264,13 +297,21 @@ fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as
             Some(ab) => {
                 let ab = &mut ab[start..start + len];
                 for j in 0..len {
-                    mb[j] = if (words[j] as u64) >= t { scale } else { T::default() };
+                    mb[j] = if (words[j] as u64) >= t {
+                        scale
+                    } else {
+                        T::default()
+                    };
                     ab[j] = if zb[j].positive() { one } else { slope };
                 }
             }
             None => {
                 for j in 0..len {
-                    mb[j] = if (words[j] as u64) >= t && zb[j].positive() { scale } else { T::default() };
+                    mb[j] = if (words[j] as u64) >= t && zb[j].positive() {
+                        scale
+                    } else {
+                        T::default()
+                    };
                 }
             }
         }
@@ -283,7 +324,12 @@ fn block_factors<T: Lane>(s: &mut DropoutSampler, zs: &[T], ms: &mut [T], mut as
 /// `z`, `m` and `a` must be distinct contiguous CPU tensors of `n` elements of `T`'s
 /// size, and m and a not otherwise in use while the slices live.
 #[allow(clippy::type_complexity)]
-unsafe fn lanes<'t, T>(z: &'t Tensor, m: &'t mut Tensor, a: Option<&'t mut Tensor>, n: usize) -> (&'t [T], &'t mut [T], Option<&'t mut [T]>) {
+unsafe fn lanes<'t, T>(
+    z: &'t Tensor,
+    m: &'t mut Tensor,
+    a: Option<&'t mut Tensor>,
+    n: usize,
+) -> (&'t [T], &'t mut [T], Option<&'t mut [T]>) {
     (
         std::slice::from_raw_parts(z.data_ptr() as *const T, n),
         std::slice::from_raw_parts_mut(m.data_ptr() as *mut T, n),
@@ -382,7 +428,10 @@ impl DropoutSampler {
     /// `mask`. None unless `z` is a contiguous fp32 or bf16 CPU tensor.
     pub fn factors(&mut self, z: &Tensor, slope: Option<f32>) -> Option<(Option<Tensor>, Tensor)> {
         let kind = z.kind();
-        if z.device() != Device::Cpu || !z.is_contiguous() || !matches!(kind, Kind::Float | Kind::BFloat16) {
+        if z.device() != Device::Cpu
+            || !z.is_contiguous()
+            || !matches!(kind, Kind::Float | Kind::BFloat16)
+        {
             return None;
         }
         let n = z.numel();
@@ -398,7 +447,15 @@ impl DropoutSampler {
             block_factors(self, zs, ms, as_, s, 1.0, sl);
         } else {
             let (zs, ms, as_) = unsafe { lanes::<u16>(z, &mut m, a.as_mut(), n) };
-            block_factors(self, zs, ms, as_, bf16_bits(s), bf16_bits(1.0), bf16_bits(sl));
+            block_factors(
+                self,
+                zs,
+                ms,
+                as_,
+                bf16_bits(s),
+                bf16_bits(1.0),
+                bf16_bits(sl),
+            );
         }
         Some((a, m))
     }
@@ -414,27 +471,45 @@ mod tests {
     #[test]
     fn factors_match_the_unit_by_unit_draw() {
         let n = 1029usize;
-        let zs: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let zs: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
         for kind in [Kind::Float, Kind::BFloat16] {
             for slope in [None, Some(0.3f32)] {
                 let rng = || crate::rng::stream(9, 1, crate::rng::Stream::Dropout);
                 let z = Tensor::from_slice(&zs).view([3, 343]).to_kind(kind);
-                let (a, m) = DropoutSampler::new(rng(), 0.4).factors(&z, slope).expect("CPU tensor");
-                let keep: Vec<bool> = Vec::<f32>::try_from(DropoutSampler::new(rng(), 0.4).mask(&[3, 343], Device::Cpu).flatten(0, -1))
-                    .unwrap()
-                    .iter()
-                    .map(|v| *v > 0.0)
-                    .collect();
+                let (a, m) = DropoutSampler::new(rng(), 0.4)
+                    .factors(&z, slope)
+                    .expect("CPU tensor");
+                let keep: Vec<bool> = Vec::<f32>::try_from(
+                    DropoutSampler::new(rng(), 0.4)
+                        .mask(&[3, 343], Device::Cpu)
+                        .flatten(0, -1),
+                )
+                .unwrap()
+                .iter()
+                .map(|v| *v > 0.0)
+                .collect();
                 let zf: Vec<f32> = Vec::try_from(z.to_kind(Kind::Float).flatten(0, -1)).unwrap();
                 let scale = (1.0 / 0.6f64) as f32;
                 let want_m: Vec<f32> = (0..n)
-                    .map(|i| if keep[i] && (slope.is_some() || zf[i] > 0.0) { scale } else { 0.0 })
+                    .map(|i| {
+                        if keep[i] && (slope.is_some() || zf[i] > 0.0) {
+                            scale
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
                 let want = Tensor::from_slice(&want_m).view([3, 343]).to_kind(kind);
                 assert!(m.equal(&want), "{kind:?} {slope:?}: masks differ");
                 if let (Some(a), Some(sl)) = (a, slope) {
-                    let want_a: Vec<f32> = zf.iter().map(|v| if *v > 0.0 { 1.0 } else { sl }).collect();
-                    assert!(a.equal(&Tensor::from_slice(&want_a).view([3, 343]).to_kind(kind)), "{kind:?}: slopes differ");
+                    let want_a: Vec<f32> =
+                        zf.iter().map(|v| if *v > 0.0 { 1.0 } else { sl }).collect();
+                    assert!(
+                        a.equal(&Tensor::from_slice(&want_a).view([3, 343]).to_kind(kind)),
+                        "{kind:?}: slopes differ"
+                    );
                 }
             }
         }

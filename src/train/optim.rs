@@ -119,7 +119,11 @@ impl Optimizer {
     /// One update; `clear` zeroes the gradients afterwards (accumulated ones).
     fn update(&mut self, grads: Vec<Tensor>, clear: bool) {
         let c = self.coefficients();
-        let one_pass = if self.force_two_passes { None } else { crate::train::vml_sqrt::get() };
+        let one_pass = if self.force_two_passes {
+            None
+        } else {
+            crate::train::vml_sqrt::get()
+        };
         tch::no_grad(|| {
             for (i, g) in grads.into_iter().enumerate() {
                 if !g.defined() {
@@ -127,7 +131,16 @@ impl Optimizer {
                 }
                 let v = self.v.get(i).map(Tensor::shallow_clone);
                 if self.force_tensor_path
-                    || !fused::apply(&c, &self.params[i], &g, &self.m[i], v.as_ref(), &mut self.scratch[i], one_pass, clear)
+                    || !fused::apply(
+                        &c,
+                        &self.params[i],
+                        &g,
+                        &self.m[i],
+                        v.as_ref(),
+                        &mut self.scratch[i],
+                        one_pass,
+                        clear,
+                    )
                 {
                     self.tensor_update(&c, i, g, clear);
                 }
@@ -141,11 +154,23 @@ impl Optimizer {
     fn coefficients(&mut self) -> Coefficients {
         let t = (self.iterations + 1) as f64;
         let lr = self.learning_rate as f64;
-        let mut c = Coefficients { kind: self.kind, lr, alpha: 0.0, decay: 1.0, c_m: 0.0, c_g: 0.0, bias2: 1.0 };
+        let mut c = Coefficients {
+            kind: self.kind,
+            lr,
+            alpha: 0.0,
+            decay: 1.0,
+            c_m: 0.0,
+            c_g: 0.0,
+            bias2: 1.0,
+        };
         match self.kind {
             OptimizerKind::Adam | OptimizerKind::AdamW => {
                 c.alpha = lr * (1.0 - BETA_2.powf(t)).sqrt() / (1.0 - BETA_1.powf(t));
-                c.decay = if self.kind == OptimizerKind::AdamW { 1.0 - ADAMW_WEIGHT_DECAY * lr } else { 1.0 };
+                c.decay = if self.kind == OptimizerKind::AdamW {
+                    1.0 - ADAMW_WEIGHT_DECAY * lr
+                } else {
+                    1.0
+                };
             }
             OptimizerKind::Nadam => {
                 let u_t = BETA_1 * (1.0 - 0.5 * 0.96f64.powf(t));
@@ -228,8 +253,8 @@ struct Coefficients {
 /// way the gradient is cleared afterwards if it was accumulated, and the results are bit
 /// for bit those of the tensor path (tested).
 mod fused {
-    use crate::train::vml_sqrt::{VmlSqrt, BLOCK};
     use super::*;
+    use crate::train::vml_sqrt::{VmlSqrt, BLOCK};
     use tch::{Device, Kind};
 
     fn slice(t: &Tensor) -> Option<(*mut f32, usize)> {
@@ -239,7 +264,16 @@ mod fused {
 
     /// Returns false (having changed nothing) when a tensor does not qualify.
     #[allow(clippy::too_many_arguments)] // the step's tensors, passed on unchanged to the hot loop
-    pub(super) fn apply(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
+    pub(super) fn apply(
+        c: &Coefficients,
+        p: &Tensor,
+        g: &Tensor,
+        m: &Tensor,
+        v: Option<&Tensor>,
+        scratch: &mut Option<Tensor>,
+        one_pass: Option<&VmlSqrt>,
+        clear: bool,
+    ) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F.
@@ -253,20 +287,43 @@ mod fused {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)] // as `apply`
-    unsafe fn apply_avx512(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
+    unsafe fn apply_avx512(
+        c: &Coefficients,
+        p: &Tensor,
+        g: &Tensor,
+        m: &Tensor,
+        v: Option<&Tensor>,
+        scratch: &mut Option<Tensor>,
+        one_pass: Option<&VmlSqrt>,
+        clear: bool,
+    ) -> bool {
         apply_any(c, p, g, m, v, scratch, one_pass, clear)
     }
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // as `apply`
-    fn apply_any(c: &Coefficients, p: &Tensor, g: &Tensor, m: &Tensor, v: Option<&Tensor>, scratch: &mut Option<Tensor>, one_pass: Option<&VmlSqrt>, clear: bool) -> bool {
+    fn apply_any(
+        c: &Coefficients,
+        p: &Tensor,
+        g: &Tensor,
+        m: &Tensor,
+        v: Option<&Tensor>,
+        scratch: &mut Option<Tensor>,
+        one_pass: Option<&VmlSqrt>,
+        clear: bool,
+    ) -> bool {
         let needs_root = c.kind != OptimizerKind::Sgd;
         if needs_root && one_pass.is_none() && scratch.is_none() {
             *scratch = Some(p.zeros_like());
         }
-        let radicands = scratch.as_ref().filter(|_| needs_root && one_pass.is_none());
-        let bufs: Option<Vec<(*mut f32, usize)>> =
-            [Some(p), Some(g), Some(m), v, radicands].into_iter().flatten().map(slice).collect();
+        let radicands = scratch
+            .as_ref()
+            .filter(|_| needs_root && one_pass.is_none());
+        let bufs: Option<Vec<(*mut f32, usize)>> = [Some(p), Some(g), Some(m), v, radicands]
+            .into_iter()
+            .flatten()
+            .map(slice)
+            .collect();
         let Some(bufs) = bufs else { return false };
         let n = bufs[0].1;
         if bufs.iter().any(|b| b.1 != n) {
@@ -281,7 +338,10 @@ mod fused {
         let mut v = v.is_some().then(|| sl(3));
         let w = radicands.is_some().then(|| sl(bufs.len() - 1));
 
-        let adam_family = matches!(c.kind, OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam);
+        let adam_family = matches!(
+            c.kind,
+            OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Nadam
+        );
         if adam_family && v.is_none() {
             // Adam-family state always has second moments (see `new`).
             return false;
@@ -300,7 +360,13 @@ mod fused {
             while start < n {
                 let end = (start + BLOCK).min(n);
                 let (p, g, m) = (&mut p[start..end], &g[start..end], &mut m[start..end]);
-                moments(c, g, m, v.as_deref_mut().map(|v| &mut v[start..end]), &mut radicand);
+                moments(
+                    c,
+                    g,
+                    m,
+                    v.as_deref_mut().map(|v| &mut v[start..end]),
+                    &mut radicand,
+                );
                 vml.block(&radicand, &mut root);
                 update(c, p, g, m, &root);
                 start = end;
@@ -308,7 +374,9 @@ mod fused {
         } else {
             // Two passes around LibTorch's own root of the whole scratch buffer (made
             // above; nothing is changed yet if it is missing).
-            let (Some(w), Some(scratch)) = (w, scratch.as_mut()) else { return false };
+            let (Some(w), Some(scratch)) = (w, scratch.as_mut()) else {
+                return false;
+            };
             moments(c, g, m, v, w);
             let _ = scratch.sqrt_();
             update(c, p, g, m, w);
@@ -417,7 +485,10 @@ mod tests {
         for tensor_path in [false, true] {
             let got = two_steps(kind, tensor_path);
             for (g, w) in got.iter().zip(want) {
-                assert!((g - w).abs() <= 2e-6, "{kind:?} (tensor path {tensor_path}): got {got:?}, want {want:?}");
+                assert!(
+                    (g - w).abs() <= 2e-6,
+                    "{kind:?} (tensor path {tensor_path}): got {got:?}, want {want:?}"
+                );
             }
         }
     }
@@ -453,7 +524,11 @@ mod tests {
         opt.step();
         let alpha = 0.01 * (1.0f64 - 0.999).sqrt() / (1.0 - 0.9);
         let want = 1.0 - alpha * 0.05 / ((0.001f64 * 0.25).sqrt() + 1e-7);
-        assert!((p.double_value(&[0]) - want).abs() < 1e-6, "{} vs {want}", p.double_value(&[0]));
+        assert!(
+            (p.double_value(&[0]) - want).abs() < 1e-6,
+            "{} vs {want}",
+            p.double_value(&[0])
+        );
         // and the gradient was cleared
         assert_eq!(p.grad().double_value(&[0]), 0.0);
     }
@@ -464,7 +539,9 @@ mod tests {
         use rand::SeedableRng;
         use rand_distr::Distribution;
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-        let values: Vec<f32> = (0..n).map(|_| rand_distr::StandardNormal.sample(&mut rng)).collect();
+        let values: Vec<f32> = (0..n)
+            .map(|_| rand_distr::StandardNormal.sample(&mut rng))
+            .collect();
         Tensor::from_slice(&values)
     }
 
@@ -481,7 +558,9 @@ mod tests {
                 let zero = rare.fmod(7).eq(0);
                 let tiny = rare.fmod(11).eq(0);
                 let grads: Vec<Tensor> = (0..25)
-                    .map(|k| randn(4099, 100 + k).where_self(&zero.logical_not(), &Tensor::from(0f32)))
+                    .map(|k| {
+                        randn(4099, 100 + k).where_self(&zero.logical_not(), &Tensor::from(0f32))
+                    })
                     .map(|g| g.where_self(&tiny.logical_not(), &(&g * 1e-22)))
                     .collect();
                 let mut opt = Optimizer::new(kind, vec![p.shallow_clone()], 0.003);
@@ -494,9 +573,21 @@ mod tests {
                 Vec::<f32>::try_from(&p.detach()).unwrap()
             };
             let tensor = run(true, false);
-            for (fused, name) in [(run(false, false), "fused"), (run(false, true), "fused, two passes")] {
-                let diff = fused.iter().zip(&tensor).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-                assert_eq!(diff, 0, "{kind:?} ({name}): {diff} of {} elements differ", fused.len());
+            for (fused, name) in [
+                (run(false, false), "fused"),
+                (run(false, true), "fused, two passes"),
+            ] {
+                let diff = fused
+                    .iter()
+                    .zip(&tensor)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(
+                    diff,
+                    0,
+                    "{kind:?} ({name}): {diff} of {} elements differ",
+                    fused.len()
+                );
             }
         }
     }
@@ -525,8 +616,15 @@ mod tests {
                     Vec::<f32>::try_from(&p.detach()).unwrap()
                 };
                 let (a, b) = (run(true), run(false));
-                let diff = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-                assert_eq!(diff, 0, "{kind:?} (tensor path {tensor_path}): {diff} elements differ");
+                let diff = a
+                    .iter()
+                    .zip(&b)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(
+                    diff, 0,
+                    "{kind:?} (tensor path {tensor_path}): {diff} elements differ"
+                );
             }
         }
     }

@@ -42,11 +42,16 @@ impl SavedTensor {
         let numel = cpu.numel();
         let mut bytes = vec![0u8; numel * cpu.kind().elt_size_in_bytes()];
         cpu.copy_data_u8(&mut bytes, numel);
-        SavedTensor { shape: cpu.size(), kind: kind_name(cpu.kind()).into(), bytes }
+        SavedTensor {
+            shape: cpu.size(),
+            kind: kind_name(cpu.kind()).into(),
+            bytes,
+        }
     }
 
     fn tensor(&self) -> Result<Tensor, String> {
-        let kind = kind_of(&self.kind).ok_or_else(|| format!("unknown tensor kind {}", self.kind))?;
+        let kind =
+            kind_of(&self.kind).ok_or_else(|| format!("unknown tensor kind {}", self.kind))?;
         Tensor::f_from_data_size(&self.bytes, &self.shape, kind).map_err(|e| e.to_string())
     }
 }
@@ -54,12 +59,22 @@ impl SavedTensor {
 /// Copies saved tensors into live ones of the same shapes and kinds, in order.
 pub fn copy_into(live: &[Tensor], saved: &[SavedTensor], what: &str) -> Result<(), String> {
     if live.len() != saved.len() {
-        return Err(format!("{what}: {} saved tensors for {} live ones", saved.len(), live.len()));
+        return Err(format!(
+            "{what}: {} saved tensors for {} live ones",
+            saved.len(),
+            live.len()
+        ));
     }
     tch::no_grad(|| {
         for (l, s) in live.iter().zip(saved) {
             if l.size() != s.shape || kind_name(l.kind()) != s.kind {
-                return Err(format!("{what}: saved {} {:?}, live {} {:?}", s.kind, s.shape, kind_name(l.kind()), l.size()));
+                return Err(format!(
+                    "{what}: saved {} {:?}, live {} {:?}",
+                    s.kind,
+                    s.shape,
+                    kind_name(l.kind()),
+                    l.size()
+                ));
             }
             let mut l = l.shallow_clone();
             l.copy_(&s.tensor()?.to_device(l.device()));

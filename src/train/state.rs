@@ -90,12 +90,32 @@ mod history_rows {
     use super::EpochRecord;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    type Row = (u32, f64, f64, f64, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    type Row = (
+        u32,
+        f64,
+        f64,
+        f64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
 
     pub fn serialize<S: Serializer>(h: &[EpochRecord], s: S) -> Result<S::Ok, S::Error> {
         let rows: Vec<Row> = h
             .iter()
-            .map(|e| (e.epoch, e.loss, e.accuracy, e.learning_rate, e.val_loss, e.val_accuracy, e.checkpoint_train_loss, e.checkpoint_train_accuracy))
+            .map(|e| {
+                (
+                    e.epoch,
+                    e.loss,
+                    e.accuracy,
+                    e.learning_rate,
+                    e.val_loss,
+                    e.val_accuracy,
+                    e.checkpoint_train_loss,
+                    e.checkpoint_train_accuracy,
+                )
+            })
             .collect();
         rows.serialize(s)
     }
@@ -104,16 +124,27 @@ mod history_rows {
         let rows = Vec::<Row>::deserialize(d)?;
         Ok(rows
             .into_iter()
-            .map(|(epoch, loss, accuracy, learning_rate, val_loss, val_accuracy, checkpoint_train_loss, checkpoint_train_accuracy)| EpochRecord {
-                epoch,
-                loss,
-                accuracy,
-                learning_rate,
-                val_loss,
-                val_accuracy,
-                checkpoint_train_loss,
-                checkpoint_train_accuracy,
-            })
+            .map(
+                |(
+                    epoch,
+                    loss,
+                    accuracy,
+                    learning_rate,
+                    val_loss,
+                    val_accuracy,
+                    checkpoint_train_loss,
+                    checkpoint_train_accuracy,
+                )| EpochRecord {
+                    epoch,
+                    loss,
+                    accuracy,
+                    learning_rate,
+                    val_loss,
+                    val_accuracy,
+                    checkpoint_train_loss,
+                    checkpoint_train_accuracy,
+                },
+            )
             .collect())
     }
 }

@@ -75,7 +75,13 @@ pub enum Kernel {
 /// The reproduction, when this process's MKL and CPU give one of the checked sequences.
 pub fn get() -> Option<&'static VmlSqrt> {
     static CHECKED: OnceLock<Option<VmlSqrt>> = OnceLock::new();
-    CHECKED.get_or_init(|| VmlSqrt::candidates().into_iter().find(VmlSqrt::agrees_with_mkl)).as_ref()
+    CHECKED
+        .get_or_init(|| {
+            VmlSqrt::candidates()
+                .into_iter()
+                .find(VmlSqrt::agrees_with_mkl)
+        })
+        .as_ref()
 }
 
 /// Which square root the CPU optimizers take, in words (for `bench`).
@@ -99,9 +105,15 @@ impl VmlSqrt {
             let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"VMSSQRT_64_".as_ptr()) };
             if !sym.is_null() {
                 let mkl = unsafe { std::mem::transmute::<*mut libc::c_void, VmsSqrt>(sym) };
-                found.push(VmlSqrt { mkl, kernel: Kernel::Sse });
+                found.push(VmlSqrt {
+                    mkl,
+                    kernel: Kernel::Sse,
+                });
                 if std::arch::is_x86_feature_detected!("avx512f") {
-                    found.push(VmlSqrt { mkl, kernel: Kernel::Avx512 });
+                    found.push(VmlSqrt {
+                        mkl,
+                        kernel: Kernel::Avx512,
+                    });
                 }
             }
         }
@@ -194,10 +206,34 @@ impl VmlSqrt {
 /// bit patterns of the regular range.
 pub fn check_values(random: usize, seed: u64) -> Vec<f32> {
     let mut v: Vec<f32> = vec![
-        0.0, -0.0, 1e-45, 1e-40, f32::MIN_POSITIVE, 1.0, 2.0, 4.0, 0.25, 3.0, 1e-7, 1e-30, 1e30,
-        f32::MAX, f32::INFINITY, f32::NAN, -1.0, -f32::MIN_POSITIVE, f32::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1e-45,
+        1e-40,
+        f32::MIN_POSITIVE,
+        1.0,
+        2.0,
+        4.0,
+        0.25,
+        3.0,
+        1e-7,
+        1e-30,
+        1e30,
+        f32::MAX,
+        f32::INFINITY,
+        f32::NAN,
+        -1.0,
+        -f32::MIN_POSITIVE,
+        f32::NEG_INFINITY,
     ];
-    for b in [0x0080_0000u32, 0x0080_0001, 0x3f7f_ffff, 0x3f80_0001, 0x407f_ffff, 0x4080_0001] {
+    for b in [
+        0x0080_0000u32,
+        0x0080_0001,
+        0x3f7f_ffff,
+        0x3f80_0001,
+        0x407f_ffff,
+        0x4080_0001,
+    ] {
         v.push(f32::from_bits(b));
     }
     for b in REGULAR_MAX - 2..=REGULAR_MAX + 2 {
@@ -210,7 +246,9 @@ pub fn check_values(random: usize, seed: u64) -> Vec<f32> {
         state ^= state << 25;
         state ^= state >> 27;
         let r = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32;
-        v.push(f32::from_bits(0x0080_0000 + r % (REGULAR_MAX - 0x0080_0000 + 1)));
+        v.push(f32::from_bits(
+            0x0080_0000 + r % (REGULAR_MAX - 0x0080_0000 + 1),
+        ));
     }
     v
 }
@@ -246,7 +284,10 @@ unsafe fn block_avx(x: &[f32; BLOCK], out: &mut [f32; BLOCK]) -> bool {
     let mut rare = _mm256_setzero_si256();
     for k in 0..BLOCK / 8 {
         let v = _mm256_loadu_ps(x.as_ptr().add(8 * k));
-        rare = _mm256_or_si256(rare, _mm256_cmpgt_epi32(_mm256_add_epi32(_mm256_castps_si256(v), shift), limit));
+        rare = _mm256_or_si256(
+            rare,
+            _mm256_cmpgt_epi32(_mm256_add_epi32(_mm256_castps_si256(v), shift), limit),
+        );
         let r = _mm256_rsqrt_ps(v);
         let s = _mm256_mul_ps(v, r);
         let h = _mm256_mul_ps(r, half);
@@ -302,7 +343,10 @@ mod tests {
     }
 
     fn differing(a: &[f32], b: &[f32]) -> usize {
-        a.iter().zip(b).filter(|(x, y)| x.to_bits() != y.to_bits()).count()
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count()
     }
 
     /// The reference the check uses is LibTorch's `sqrt`, bit for bit, boundary classes
@@ -326,7 +370,9 @@ mod tests {
     #[test]
     fn flushing_thread_gets_mkls_roots() {
         let Some(vml) = get() else { return };
-        let values: Vec<f32> = (0..1u32 << 16).map(|m| f32::from_bits(1 << 23 | m << 7)).collect();
+        let values: Vec<f32> = (0..1u32 << 16)
+            .map(|m| f32::from_bits(1 << 23 | m << 7))
+            .collect();
         std::thread::scope(|s| {
             s.spawn(|| {
                 #[allow(deprecated)]
@@ -349,13 +395,20 @@ mod tests {
             // Not handed out: only right where the check really finds a difference.
             if let Some(vml) = VmlSqrt::find() {
                 let diff = vml.first_difference(&check_values(16_384, 0x5eed_cafe));
-                assert!(diff.is_some(), "the check refused a reproduction that agrees");
-                eprintln!("skipped: MKL's square root here is not the reproduced sequence: {diff:?}");
+                assert!(
+                    diff.is_some(),
+                    "the check refused a reproduction that agrees"
+                );
+                eprintln!(
+                    "skipped: MKL's square root here is not the reproduced sequence: {diff:?}"
+                );
             }
             return;
         };
         for exponent in [1u32, 126, 127, 254] {
-            let values: Vec<f32> = (0..1u32 << 23).map(|m| f32::from_bits(exponent << 23 | m)).collect();
+            let values: Vec<f32> = (0..1u32 << 23)
+                .map(|m| f32::from_bits(exponent << 23 | m))
+                .collect();
             let want = torch_sqrt(&values);
             assert_eq!(vml.first_difference(&values), None, "exponent {exponent}");
             let mut got = Vec::with_capacity(values.len());
@@ -366,7 +419,10 @@ mod tests {
             }
             assert_eq!(differing(&got, &want), 0, "exponent {exponent}");
             let correctly_rounded: Vec<f32> = values.iter().map(|x| x.sqrt()).collect();
-            assert!(differing(&correctly_rounded, &want) > 0, "exponent {exponent}: MKL equals f32::sqrt here");
+            assert!(
+                differing(&correctly_rounded, &want) > 0,
+                "exponent {exponent}: MKL equals f32::sqrt here"
+            );
         }
         let boundary = check_values(0, 1);
         let mut input = [1.0f32; BLOCK];
@@ -374,6 +430,10 @@ mod tests {
         let mut root = [0f32; BLOCK];
         vml.block(&input, &mut root);
         let (got, want) = (&root[..boundary.len()], torch_sqrt(&boundary));
-        assert_eq!(differing(got, &want), 0, "{boundary:?}: {got:?} vs {want:?}");
+        assert_eq!(
+            differing(got, &want),
+            0,
+            "{boundary:?}: {got:?} vs {want:?}"
+        );
     }
 }

@@ -19,13 +19,20 @@ pub fn bin() -> Command {
 /// The device label the binary records for CPU folds here by default:
 /// `cpu+mkl-avx512` on a CPU with AVX-512 (whatever its vendor), else `cpu`.
 pub fn cpu_label() -> String {
-    gridsweep::mkl::Cpu::this().default_kernels().label().to_string()
+    gridsweep::mkl::Cpu::this()
+        .default_kernels()
+        .label()
+        .to_string()
 }
 
 /// Runs a command; returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let o = cmd.output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 /// A fresh folder for one test, removed when dropped.
@@ -34,7 +41,8 @@ pub struct Dir(pub PathBuf);
 impl Dir {
     /// `<tmp>/gridsweep-<suite>-<pid>-<name>`, emptied.
     pub fn new(suite: &str, name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("gridsweep-{suite}-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("gridsweep-{suite}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         Dir(d)
@@ -48,7 +56,9 @@ impl Dir {
     pub fn demo_data(&self, rows: usize) -> PathBuf {
         let data = self.path(&format!("data-{rows}.csv"));
         if !data.exists() {
-            let (code, _, err) = run(bin().args(["demo-data", "--rows", &rows.to_string(), "--out"]).arg(&data));
+            let (code, _, err) = run(bin()
+                .args(["demo-data", "--rows", &rows.to_string(), "--out"])
+                .arg(&data));
             assert_eq!(code, 0, "{err}");
         }
         data
@@ -83,14 +93,31 @@ pub fn postgres_db(name: &str) -> Option<String> {
     };
     let db: String = format!("gs_{name}_{}", std::process::id())
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL server");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut c).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("the test PostgreSQL server");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
         c.close().await.unwrap();
     });
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
@@ -109,15 +136,35 @@ pub fn postgres_password_db(tag: &str) -> Option<(String, String)> {
     rt().block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'").fetch_optional(&mut c).await.unwrap();
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = 'gs_password'")
+                .fetch_optional(&mut c)
+                .await
+                .unwrap();
         if exists.is_none() {
-            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'").execute(&mut c).await.unwrap();
+            sqlx::query("CREATE ROLE gs_password LOGIN PASSWORD 's3cret'")
+                .execute(&mut c)
+                .await
+                .unwrap();
         }
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}")).execute(&mut c).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password")).execute(&mut c).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db} OWNER gs_password"))
+            .execute(&mut c)
+            .await
+            .unwrap();
         c.close().await.unwrap();
     });
-    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let hostport = admin
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     Some((hostport, db))
 }
 
@@ -126,8 +173,15 @@ impl Dir {
     /// backend cannot be had (the test then skips, having said so).
     pub fn db_on(&self, backend: Backend, name: &str) -> Option<String> {
         match backend {
-            Backend::Sqlite => Some(self.path(&format!("{name}.db")).to_string_lossy().into_owned()),
-            Backend::Postgres => postgres_db(&format!("{}_{name}", self.0.file_name().unwrap().to_string_lossy())),
+            Backend::Sqlite => Some(
+                self.path(&format!("{name}.db"))
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            Backend::Postgres => postgres_db(&format!(
+                "{}_{name}",
+                self.0.file_name().unwrap().to_string_lossy()
+            )),
         }
     }
 }
@@ -135,7 +189,10 @@ impl Dir {
 // ---- reading a sweep's state through the store (both backends)
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// (config, fold, state, attempts) of every fold of sweep `name`.
@@ -145,7 +202,9 @@ pub fn folds(db: &str, name: &str) -> Vec<(String, i64, String, i64)> {
         let s = store.sweep_by_name(name).await.unwrap().unwrap();
         let a = store.attempts(s.id).await.unwrap();
         store.close().await;
-        a.into_iter().map(|f| (f.config_id, f.fold, f.state.to_string(), f.attempts)).collect()
+        a.into_iter()
+            .map(|f| (f.config_id, f.fold, f.state.to_string(), f.attempts))
+            .collect()
     })
 }
 
@@ -168,9 +227,15 @@ fn count(db: &str, name: &str, which: fn(&gridsweep::store::Counts) -> i64) -> u
         return 0;
     }
     rt().block_on(async {
-        let Ok(store) = gridsweep::store::Store::open(db).await else { return 0 };
+        let Ok(store) = gridsweep::store::Store::open(db).await else {
+            return 0;
+        };
         let n = match store.sweep_by_name(name).await {
-            Ok(Some(s)) => store.counts(s.id).await.map(|c| which(&c) as usize).unwrap_or(0),
+            Ok(Some(s)) => store
+                .counts(s.id)
+                .await
+                .map(|c| which(&c) as usize)
+                .unwrap_or(0),
             _ => 0,
         };
         store.close().await;
@@ -181,8 +246,14 @@ fn count(db: &str, name: &str, which: fn(&gridsweep::store::Counts) -> i64) -> u
 pub fn wait_for_done(db: &str, name: &str, at_least: usize, child: &mut std::process::Child) {
     let start = std::time::Instant::now();
     while done_count(db, name) < at_least {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before {at_least} folds were done");
-        assert!(start.elapsed() < std::time::Duration::from_secs(120), "timed out waiting for folds");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {at_least} folds were done"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "timed out waiting for folds"
+        );
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
 }
@@ -191,18 +262,29 @@ pub fn cv_results(db: &str, name: &str) -> String {
     let (code, out, err) = run(bin().args(["export", name, "--db", db, "--format", "cv-results"]));
     assert_eq!(code, 0, "{err}");
     // Drop the timing columns (4 first): everything else must match exactly.
-    out.lines().map(|l| {
-        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(l.as_bytes());
-        let rec = r.records().next().unwrap().unwrap();
-        rec.iter().skip(4).collect::<Vec<_>>().join("|")
-    }).collect::<Vec<_>>().join("\n")
+    out.lines()
+        .map(|l| {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(l.as_bytes());
+            let rec = r.records().next().unwrap().unwrap();
+            rec.iter().skip(4).collect::<Vec<_>>().join("|")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
-
 
 impl Dir {
     /// Demo data (`rows`) and a spec over it (`extra`: more top-level keys, starting
     /// with a comma); returns the spec path.
-    pub fn spec_with(&self, name: &str, rows: usize, fixed: &str, grid: &str, extra: &str) -> PathBuf {
+    pub fn spec_with(
+        &self,
+        name: &str,
+        rows: usize,
+        fixed: &str,
+        grid: &str,
+        extra: &str,
+    ) -> PathBuf {
         self.demo_data(rows);
         let spec = self.path(&format!("{name}.json"));
         std::fs::write(
@@ -221,8 +303,14 @@ impl Dir {
 pub fn wait_until(child: &mut std::process::Child, what: &str, mut ready: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !ready() {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before {what}");
-        assert!(start.elapsed() < std::time::Duration::from_secs(120), "timed out waiting for {what}");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before {what}"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -234,7 +322,9 @@ pub fn rung_scores(db: &str, name: &str) -> Vec<gridsweep::store::RungScore> {
         return Vec::new();
     }
     rt().block_on(async {
-        let Ok(store) = gridsweep::store::Store::open(db).await else { return Vec::new() };
+        let Ok(store) = gridsweep::store::Store::open(db).await else {
+            return Vec::new();
+        };
         let r = match store.sweep_by_name(name).await {
             Ok(Some(s)) => store.rung_scores(s.id).await.unwrap_or_default(),
             _ => Vec::new(),
