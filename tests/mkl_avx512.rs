@@ -124,7 +124,31 @@ fn the_kernel_paths_change_only_the_rounding_or_are_refused() {
         ])
         .arg(&data));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--kernels is given twice"), "{err}");
+    assert!(err.contains("the kernel path is given twice"), "{err}");
+    // The environment's two spellings disagreeing: refused, naming both.
+    let mut c = bin();
+    c.env(mkl::KERNELS_ENV, "avx2")
+        .env(mkl::ENV, "1")
+        .args(["cv", "--set", "epochs=1", "--data"])
+        .arg(&data);
+    let (code, _, err) = run(&mut c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("GRIDSWEEP_KERNELS=avx2 and GRIDSWEEP_MKL_AVX512=1"),
+        "{err}"
+    );
+    // A command that trains nothing reads neither the option nor the variable.
+    let (code, _, err) = run(bin().env(mkl::KERNELS_ENV, "bogus").args([
+        "list",
+        "--db",
+        dir.path("none.db").to_str().unwrap(),
+    ]));
+    assert!(!err.contains("GRIDSWEEP_KERNELS"), "{code}: {err}");
+    let (code, _, err) = run(bin()
+        .args(["--kernels", "avx2", "demo-data", "--out"])
+        .arg(dir.path("x.csv")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("trains nothing"), "{err}");
 }
 
 /// The binary as on a CPU with this one's instruction sets whose vendor is not Intel's

@@ -76,7 +76,7 @@ pub struct BenchArgs {
     /// benchmark otherwise adds beside the default AVX-512 path on CPUs that have AVX-512.
     #[arg(long, alias = "no-mkl-avx512-cases")]
     pub no_avx2_cases: bool,
-    /// Also run the fp32 cases on the vendor-independent path (`--fp32-portable`), for
+    /// Also run the fp32 cases on the vendor-independent path (`--kernels portable`), for
     /// its cost against the default path in the same run.
     #[arg(long)]
     pub portable_case: bool,

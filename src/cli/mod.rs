@@ -47,8 +47,9 @@ pub struct Cli {
 /// train.
 #[derive(Args, Debug, Clone, Default)]
 pub struct MklArg {
-    /// The fp32 kernel path: auto (default: a continued sweep's own, else AVX-512 where
-    /// the CPU has it, whatever its vendor, else AVX2), avx512, avx2 or portable; see
+    /// The fp32 kernel path of the commands that train: auto (the default: for run and
+    /// resume a continued sweep's own; otherwise AVX-512 where the CPU has it, whatever
+    /// its vendor, else AVX2), avx512, avx2 or portable; more under the commands in
     /// `gridsweep --help`.
     #[arg(long, value_name = "auto|avx512|avx2|portable", value_parser = parse_kernels)]
     pub kernels: Option<KernelsArg>,
@@ -348,28 +349,55 @@ pub fn error_text(e: &anyhow::Error) -> String {
 /// (GRIDSWEEP_MKL_AVX512=1, GRIDSWEEP_FP32_PORTABLE=1); None: auto.
 fn requested_kernels(cli: &Cli) -> Result<Option<crate::mkl::Kernels>> {
     use crate::mkl::{Kernels, KERNELS_ENV};
+    if cli.command.mkl().is_none() {
+        // A command that trains nothing: the option has nothing to choose, and the
+        // environment is not read (a malformed variable is a training command's error).
+        if cli.mkl.asked().is_some() {
+            anyhow::bail!("--kernels (and --mkl-avx512, --fp32-portable) chooses the kernels of the commands that train; this one trains nothing");
+        }
+        return Ok(None);
+    }
     let asked: Vec<Option<Kernels>> = [cli.mkl.asked(), cli.command.mkl().and_then(MklArg::asked)]
         .into_iter()
         .flatten()
         .collect();
     if let [first, rest @ ..] = asked.as_slice() {
         if rest.iter().any(|k| k != first) {
-            anyhow::bail!("--kernels is given twice, before and after the command, with different paths; give one");
+            anyhow::bail!(
+                "the kernel path is given twice, before and after the command, with different paths (--kernels, --mkl-avx512 = --kernels avx512, --fp32-portable = --kernels portable); give one"
+            );
         }
         return Ok(*first);
     }
-    if let Ok(v) = std::env::var(KERNELS_ENV) {
-        return Kernels::parse(&v).map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"));
-    }
+    let new = std::env::var(KERNELS_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let new = match new {
+        Some(v) => Some(Kernels::parse(&v).map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?),
+        None => None,
+    };
     let (avx512, portable) = (
         switch_from_env(crate::mkl::ENV, "MKL's AVX-512 kernels")?,
         switch_from_env(crate::mkl::PORTABLE_ENV, "the portable fp32 path")?,
     );
-    match (avx512, portable) {
-        (true, true) => Err(crate::mkl::MklError::Both.into()),
-        (true, false) => Ok(Some(Kernels::Avx512)),
-        (false, true) => Ok(Some(Kernels::Portable)),
-        (false, false) => Ok(None),
+    let old = match (avx512, portable) {
+        (true, true) => anyhow::bail!(
+            "{}=1 and {}=1 ask for different kernel paths; set one (or {KERNELS_ENV})",
+            crate::mkl::ENV,
+            crate::mkl::PORTABLE_ENV
+        ),
+        (true, false) => Some((crate::mkl::ENV, Kernels::Avx512)),
+        (false, true) => Some((crate::mkl::PORTABLE_ENV, Kernels::Portable)),
+        (false, false) => None,
+    };
+    match (new, old) {
+        (Some(n), Some((var, o))) if n != Some(o) => anyhow::bail!(
+            "{KERNELS_ENV}={} and {var}=1 ask for different kernel paths; set one",
+            n.map_or("auto", Kernels::name)
+        ),
+        (Some(n), _) => Ok(n),
+        (None, Some((_, o))) => Ok(Some(o)),
+        (None, None) => Ok(None),
     }
 }
 
