@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup-libtorch.sh >/dev/null
+# The tree stays formatted (rustfmt's defaults): a diff fails the run before the build.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --check >/dev/null || { echo "cargo fmt --check: the tree is not formatted; run cargo fmt" >&2; cargo fmt --check | head -40 >&2; exit 1; }
+else
+  echo "note: rustfmt is not installed (rustup component add rustfmt): the format check did not run" >&2
+fi
 if [ ! -f ../shared/data/genre-factor/data_selected_v1.csv ]; then
   echo "note: ../shared/data/genre-factor/data_selected_v1.csv is absent: the study-data tests (tests/shared_data.rs) skip"
 fi
