@@ -380,7 +380,7 @@ fn confidence_section(
                 esc(&shell_word(&input.spec.name)),
                 db_word(input)
             );
-            html.push_str("<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it is better)</th><th>folds</th></tr></thead><tbody>\n");
+            html.push_str("<table><thead><tr><th>rank</th><th>id</th><th>score</th><th>winner − it (mean per fold)</th><th>t</th><th>p</th><th>P(it beats the winner)</th><th>folds</th></tr></thead><tbody>\n");
             for c in &a.comparisons {
                 match &c.test {
                     Some(t) => {

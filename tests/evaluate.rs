@@ -467,7 +467,7 @@ fn report_is_one_offline_page_with_every_section_and_picture() {
     );
     assert!(html.contains("<th title=\"P(best, or within the ROPE of the best); empty: credibly worse\">tie set</th>"), "top table's tie column");
     assert!(
-        html.contains("P(it is better)") && html.contains("corrected resampled t-test"),
+        html.contains("P(it beats the winner)") && html.contains("corrected resampled t-test"),
         "runners-up tested on their folds"
     );
     for src in &imgs {

@@ -541,6 +541,13 @@ fn rerun_race_races_the_best_of_a_sweep_and_ends_with_a_tie_set() {
         why.contains("fewest parameters") || why.contains("the only configuration"),
         "{why}"
     );
+    // A race adds repeats itself where the top is undecided: rank does not advise them.
+    let (code, out, err) = run(bin().args(["rank", "g-race-4x3", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("tie set:") && !out.contains("decides little"),
+        "{out}"
+    );
     let (code, out, _) = run(bin().args(["status", "g-race-4x3", "--db", &db]));
     assert_eq!(code, 0);
     assert!(out.contains("race (stage 0"), "{out}");

@@ -1,6 +1,7 @@
 //! A recorded sweep's spec edited and run again: a changed `score` section is refused
 //! (its summaries, tie set and staged decisions were made by the recorded rule), saying
-//! how to rank by the new rule without training, and nothing recorded changes.
+//! how to rank by the new rule without training, and nothing recorded changes. Also
+//! `evaluate --rank 0`.
 
 mod common;
 use common::{bin, run, Dir};
@@ -54,4 +55,15 @@ fn a_changed_score_section_is_refused_and_rank_shows_the_new_rule() {
     let spec = d.spec_with("s", 240, TINY, r#"{"dropout": [0.1, 0.4]}"#, "");
     let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
     assert_eq!(code, 0, "{err}");
+}
+
+/// Ranks start at 1, and `evaluate --rank 0` says so (it was taken as a rank).
+#[test]
+fn evaluate_rank_0_says_ranks_start_at_1() {
+    let d = Dir::new("spec-edits", "rank0");
+    let (code, _, err) = run(bin()
+        .args(["evaluate", "--rank", "0", "--db"])
+        .arg(d.path("none.db")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ranks start at 1"), "{err}");
 }

@@ -232,7 +232,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
         None => {
             let reference = an.winner.as_deref().map(short).unwrap_or_default();
             println!(
-                "\nIs {reference} better? Its fold scores against {} of the best {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it is better)):",
+                "\nIs {reference} better? Its fold scores against {} of the best {} (corrected resampled t-test, one-sided p; Bayesian correlated t-test, P(it beats {reference}), each row's own probability of being the better one):",
                 crate::text::count(an.comparisons.len(), "other", "others"),
                 a.top
             );
@@ -266,7 +266,7 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
                     format!("{reference} −"),
                     "t".into(),
                     "p".into(),
-                    "P(it is better)".into(),
+                    format!("P(it beats {reference})"),
                     "folds".into(),
                 ],
                 &rows,
@@ -277,9 +277,11 @@ pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {
     match &done.tie_set {
         Some(t) => {
             println!();
+            let race = crate::sweep::stored_spec(&sweep).is_ok_and(|s| s.search.race().is_some());
             super::view_cmd::print_tie_set(
                 t,
                 done.folds,
+                race,
                 &sweep.name,
                 &super::sweep_cmd::db_hint(&a.db.db),
             );

@@ -27,8 +27,9 @@ pub struct ChoiceArgs {
     /// Evaluate this configuration id (or a unique prefix of one).
     #[arg(long, conflicts_with = "rank")]
     pub config: Option<String>,
-    /// Evaluate the configuration of this rank by the weighted score (default 1).
-    #[arg(long)]
+    /// Evaluate the configuration of this rank by the weighted score (default 1; ranks
+    /// start at 1, as `rank` numbers them).
+    #[arg(long, value_parser = super::rank_number)]
     pub rank: Option<usize>,
     #[command(flatten)]
     pub score: ScoreArgs,

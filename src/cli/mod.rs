@@ -431,6 +431,15 @@ fn switch_from_env(var: &str, what: &str) -> Result<bool> {
 
 pub(crate) use crate::text::sh_quote;
 
+/// A rank (`evaluate --rank`): 1 is the best, as `rank` numbers them.
+pub fn rank_number(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("ranks start at 1 (the best), as `gridsweep rank` numbers them".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a rank (a whole number from 1)")),
+    }
+}
+
 /// A count that must be at least 1 (`--jobs 0` would run nothing, or silently 1).
 pub fn positive(s: &str) -> std::result::Result<usize, String> {
     match s.trim().parse::<usize>() {

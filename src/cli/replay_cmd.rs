@@ -370,12 +370,13 @@ fn held_out(
         return Ok(Outcome::Ok);
     }
     println!(
-        "replay of {} on sweep {}: {} sub-samples of {} of its {} configurations, seeing repeats 0..{seen}, judged on the others",
+        "replay of {} on sweep {}: {} sub-samples of {} of its {} configurations, seeing {}, judged on the others",
         serde_json::to_string(value)?,
         sweep.name,
         h.repeats,
         h.sample,
-        curves.len()
+        curves.len(),
+        if seen == 1 { "repeat 0".to_string() } else { format!("repeats 0–{}", seen - 1) }
     );
     println!(
         "regret against the held-out truth: mean {:.5}, 95th percentile {:.5}",

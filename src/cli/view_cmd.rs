@@ -534,10 +534,10 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     }
     match &ties {
         Some(t) => {
-            let k = sweep::stored_spec(&sweep)
-                .map(|s| s.cv.folds)
-                .unwrap_or(sweep.folds as usize);
-            print_tie_set(t, k, &sweep.name, &hint);
+            let spec = sweep::stored_spec(&sweep).ok();
+            let k = spec.as_ref().map_or(sweep.folds as usize, |s| s.cv.folds);
+            let race = spec.as_ref().is_some_and(|s| s.search.race().is_some());
+            print_tie_set(t, k, race, &sweep.name, &hint);
         }
         None if !ranking.complete.is_empty() => {
             println!("no tie set: the sweep has no fold scores to compare (an HPO_combined import keeps means only), or one configuration");
@@ -683,7 +683,15 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
 
 /// The tie set's lines (rank, analyze): who is in it and on what test, that one repeat
 /// decides little where there is one, and the pick with why.
-pub(super) fn print_tie_set(t: &crate::tieset::TieSet, k: usize, name: &str, hint: &str) {
+/// `race`: the sweep is a race, which adds repeats itself where the top is undecided
+/// (so the advice to repeat is not given).
+pub(super) fn print_tie_set(
+    t: &crate::tieset::TieSet,
+    k: usize,
+    race: bool,
+    name: &str,
+    hint: &str,
+) {
     let folds = t.verdicts.first().map_or(0, |v| v.folds);
     println!(
         "tie set: {} of {} not credibly worse than the leader {} (P(δ > {}) < {}, δ the leader's lead in score, on {} paired folds; \
@@ -696,7 +704,7 @@ pub(super) fn print_tie_set(t: &crate::tieset::TieSet, k: usize, name: &str, hin
         folds,
         t.settings.rope
     );
-    if folds <= k {
+    if folds <= k && !race {
         println!("  one repeat of {k} folds decides little: `\"cv\": {{\"repeats\": 10}}` or `gridsweep rerun {name} --top N --repeats 10{hint}` separates more");
     }
     println!("pick ({}): {}, {}", t.settings.prefer.name(), t.pick, t.why);
