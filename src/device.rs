@@ -222,7 +222,7 @@ mod tests {
         let note = mixed_paths_note(&[("cpu".into(), 3), ("cpu+mkl-avx512".into(), 6)]).unwrap();
         assert!(
             note.contains("2 kernel paths (3 on cpu, 6 on cpu+mkl-avx512)")
-                && note.contains("--fp32-portable"),
+                && note.contains("--kernels"),
             "{note}"
         );
     }
