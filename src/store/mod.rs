@@ -275,7 +275,7 @@ impl Store {
         }
         let store = match &location {
             DbLocation::Sqlite(path) => Store {
-                pool: Pool::Sqlite(sqlite::open_read_only(path).await?),
+                pool: Pool::Sqlite(sqlite::open_probe(path).await?),
                 dialect: Dialect::Sqlite,
                 name: location.to_string(),
                 location,

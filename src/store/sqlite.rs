@@ -34,6 +34,27 @@ pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
         .map_err(|e| StoreError::from_sql(e).at(&path.display().to_string()))
 }
 
+/// A look into an existing file that leaves it as it was: read-only, and immutable
+/// where no write-ahead log lies beside it (a reader of a WAL file would make its
+/// -wal/-shm files); a file with a log is open or was left open, and is read through
+/// it. For a quick look only (which tables, which kernel paths), never for a view of a
+/// database that may change under it.
+pub async fn open_probe(path: &Path) -> Result<SqlitePool> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let logged = Path::new(&wal).exists();
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .immutable(!logged)
+        .busy_timeout(Duration::from_secs(60));
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::from_sql(e).at(&path.display().to_string()))
+}
+
 /// Opens (creating if needed) the file and applies pending migrations.
 pub async fn open(path: &Path) -> Result<SqlitePool> {
     let at = |e: StoreError| e.at(&path.display().to_string());
@@ -44,27 +65,15 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         })?;
     }
     // Another program's file is refused before anything touches it (switching it to
-    // WAL would already change its header). A file without a write-ahead log beside it
-    // is read as immutable, so that the look leaves no -wal/-shm files behind (a
-    // reader of a WAL file makes them); one with a log is open or was left open, and is
-    // read through it.
+    // WAL would already change its header): a look that leaves it as it was.
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let logged = Path::new(&wal).exists();
-        let probe = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .immutable(!logged)
-            .busy_timeout(Duration::from_secs(60));
-        let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&probe)
+        let probe = open_probe(path).await?;
+        let tables: Result<Vec<String>> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .fetch_all(&probe)
             .await
-            .map_err(|e| at(StoreError::from_sql(e)))?;
-        let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-            .fetch_all(&mut c)
-            .await
-            .map_err(|e| at(StoreError::from_sql(e)))?;
-        let _ = sqlx::Connection::close(c).await;
+            .map_err(|e| at(StoreError::from_sql(e)));
+        probe.close().await;
+        let tables = tables?;
         if let Some(e) = super::foreign(&tables) {
             return Err(at(e));
         }
