@@ -12,7 +12,7 @@
 
 use crate::domain::ImportedDetails;
 use crate::params::{Activation, OptimizerKind};
-use crate::rank::{min_ranks, ConfigRow};
+use crate::rank::ConfigRow;
 use crate::score::{mean_std, ScoreRule};
 use crate::store::FoldMetrics;
 use serde_json::{Map, Value};
@@ -160,8 +160,9 @@ fn tie_cells(ties: &HashMap<String, (bool, f64)>, id: &str) -> [String; 2] {
     }
 }
 
-/// `resource`, with `--include-partial`: every row is exported, and the epochs each
-/// configuration's numbers are of go in a last `resource_epochs` column.
+/// `resource`, with `--include-partial`: every row is exported; the epochs each
+/// configuration's numbers are of, and whether it completed, go in last columns
+/// `resource_epochs` and `complete`.
 /// `ties`: each complete configuration's place in the tie set (in it, P(not worse)),
 /// written in two last columns, `in_tie_set` and `p_not_worse` (the study's columns stay
 /// as they are).
@@ -169,7 +170,7 @@ pub fn hpo_combined(
     out: impl Write,
     rows: &[ConfigRow],
     rule: &ScoreRule,
-    resource: Option<&HashMap<String, i64>>,
+    resource: Option<&PartialRows>,
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
     let selected: Vec<&ConfigRow> = rows
@@ -187,7 +188,7 @@ pub fn hpo_combined(
     let mut header: Vec<String> = HPO_COMBINED_COLUMNS.map(String::from).to_vec();
     header.extend(extra.iter().cloned());
     if resource.is_some() {
-        header.push("resource_epochs".into());
+        header.extend(PartialRows::COLUMNS.map(String::from));
     }
     if ties.is_some() {
         header.extend(TIE_COLUMNS.map(String::from));
@@ -238,7 +239,7 @@ pub fn hpo_combined(
         ];
         rec.extend(extra.iter().map(|k| param_cell(p, k)));
         if let Some(r) = resource {
-            rec.push(r.get(id).map(|e| e.to_string()).unwrap_or_default());
+            rec.extend(r.cells(id));
         }
         if let Some(t) = ties {
             rec.extend(tie_cells(t, id));
@@ -268,6 +269,38 @@ pub struct CvColumns<'a> {
     pub stated_only: bool,
 }
 
+/// An `--include-partial` export's rows beyond the complete ones.
+#[derive(Debug, Clone, Default)]
+pub struct PartialRows {
+    /// The epochs each exported row's numbers are of (`resource_epochs`).
+    pub epochs: HashMap<String, i64>,
+    /// The configurations that did not complete (stopped at a rung, or dropped from a
+    /// race): `complete` False, and ranked after every complete one, as scikit-learn's
+    /// successive halving ranks its last iteration's candidates first.
+    pub stopped: std::collections::HashSet<String>,
+}
+
+impl PartialRows {
+    /// `resource_epochs` and `complete`, the last columns of a partial export before the
+    /// tie set's.
+    const COLUMNS: [&'static str; 2] = ["resource_epochs", "complete"];
+
+    fn cells(&self, id: &str) -> [String; 2] {
+        [
+            self.epochs
+                .get(id)
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            (if self.stopped.contains(id) {
+                "False"
+            } else {
+                "True"
+            })
+            .to_string(),
+        ]
+    }
+}
+
 /// `cv_results_` columns. A row without per-fold results (an imported HPO_combined
 /// file holds only means and standard deviations) leaves its split cells empty and
 /// writes its summary's means and standard deviations.
@@ -276,7 +309,7 @@ pub fn cv_results(
     rows: &[ConfigRow],
     folds: &HashMap<String, Vec<FoldMetrics>>,
     columns: &CvColumns,
-    resource: Option<&HashMap<String, i64>>,
+    resource: Option<&PartialRows>,
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
     let (n_folds, grid_keys) = (columns.n_folds, &columns.keys);
@@ -299,7 +332,30 @@ pub fn cv_results(
             }
         })
         .collect();
-    let ranks = min_ranks(&mean_test);
+    // `rank_test_score`: by mean test score (scikit-learn's), complete configurations
+    // first; a stopped one after them, by how far it went (epochs, then folds run).
+    let reached = |r: &ConfigRow| {
+        let stopped = resource.is_some_and(|m| m.stopped.contains(&r.config_id));
+        let epochs = resource
+            .and_then(|m| m.epochs.get(&r.config_id))
+            .copied()
+            .unwrap_or(0);
+        (!stopped, epochs, fold_list(&r.config_id).len())
+    };
+    let ranks = {
+        let mut idx: Vec<usize> = (0..selected.len()).collect();
+        let key = |i: usize| (reached(selected[i]), mean_test[i]);
+        idx.sort_by(|&a, &b| {
+            let (ka, kb) = (key(a), key(b));
+            kb.0.cmp(&ka.0).then(kb.1.total_cmp(&ka.1))
+        });
+        let mut ranks = vec![0; selected.len()];
+        for (n, &j) in idx.iter().enumerate() {
+            let tied = n > 0 && key(idx[n - 1]) == key(j);
+            ranks[j] = if tied { ranks[idx[n - 1]] } else { n + 1 };
+        }
+        ranks
+    };
 
     let mut w = csv::Writer::from_writer(out);
     let mut header: Vec<String> = [
@@ -315,9 +371,9 @@ pub fn cv_results(
     header.extend((0..n_folds).map(|k| format!("split{k}_test_score")));
     header.extend(["mean_test_score", "std_test_score", "rank_test_score"].map(String::from));
     header.extend((0..n_folds).map(|k| format!("split{k}_train_score")));
-    header.extend(["mean_train_score", "std_train_score"].map(String::from));
+    header.extend(["mean_train_score", "std_train_score", "folds_run"].map(String::from));
     if resource.is_some() {
-        header.push("resource_epochs".into());
+        header.extend(PartialRows::COLUMNS.map(String::from));
     }
     if ties.is_some() {
         header.extend(TIE_COLUMNS.map(String::from));
@@ -409,12 +465,15 @@ pub fn cv_results(
             Some(|s| (s.mean_train_accuracy, s.std_train_accuracy)),
         );
         rec.extend([mtr, str_]);
+        // The splits it ran (a race's or a stopped configuration's are fewer); empty for
+        // a row known only by its means.
+        rec.push(if f.is_empty() {
+            String::new()
+        } else {
+            f.len().to_string()
+        });
         if let Some(res) = resource {
-            rec.push(
-                res.get(&r.config_id)
-                    .map(|e| e.to_string())
-                    .unwrap_or_default(),
-            );
+            rec.extend(res.cells(&r.config_id));
         }
         if let Some(t) = ties {
             rec.extend(tie_cells(t, &r.config_id));

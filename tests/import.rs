@@ -1018,3 +1018,179 @@ fn import_messages_name_the_right_column_and_the_fold_count() {
         );
     }
 }
+
+/// A race's exports import back (issue 41.9): the default export's winner ran 2 of
+/// 12 splits and is scored on them; `--include-partial`'s dropped rows come back as
+/// not complete (listed apart, as the race lists them), and their export equals the
+/// race's. A scikit-learn file with failed fits (NaN, which pandas writes as an empty
+/// cell) imports with those rows unscored and named by `rank`.
+#[test]
+fn race_and_partial_exports_and_failed_fits_import_back() {
+    let d = Dir::new("import", "race-partial");
+    let spec = d.spec_with(
+        "t",
+        150,
+        r#"{"epochs": 4, "neurons_1": 8, "neurons_2": 8, "batch_size": 32}"#,
+        r#"[{"dropout": [0.0, 0.1, 0.2]}, {"dropout": [0.9], "epochs": [1], "learning_rate": [1e-6]}]"#,
+        r#", "search": {"strategy": "race"}"#,
+    );
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        r#""cv": {"folds": 3}"#,
+        r#""cv": {"folds": 3, "repeats": 4}"#,
+    );
+    std::fs::write(&spec, text).unwrap();
+    let db = d.db();
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&spec)
+        .args(["--db", &db, "--quiet", "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    let race = json(bin().args(["rank", "t", "--db", &db, "--json", "--top", "0"]));
+    let dropped = race["partial"].as_array().unwrap().len();
+    assert!(dropped > 0, "the race dropped none: {race}");
+    let export = |name: &str, partial: bool, file: &str, db: &str| {
+        let mut cmd = bin();
+        cmd.args([
+            "export",
+            name,
+            "--db",
+            db,
+            "--format",
+            "cv-results",
+            "--out",
+        ])
+        .arg(d.path(file));
+        if partial {
+            cmd.arg("--include-partial");
+        }
+        let (code, _, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(d.path(file)).unwrap()
+    };
+    let plain = export("t", false, "plain.csv", &db);
+    let partial = export("t", true, "partial.csv", &db);
+    let rows = csv_rows(&partial);
+    assert_eq!(
+        rows.len(),
+        race["configurations"].as_u64().unwrap() as usize
+    );
+    // Complete rows rank first; each row says how many splits it ran.
+    for r in &rows {
+        let run_splits = (0..12)
+            .filter(|k| !r[&format!("split{k}_test_score")].is_empty())
+            .count();
+        assert_eq!(r["folds_run"], run_splits.to_string());
+        if r["complete"] == "False" {
+            assert!(
+                r["rank_test_score"].parse::<usize>().unwrap() > rows.len() - dropped,
+                "{r:?}"
+            );
+        }
+    }
+    assert_eq!(
+        rows.iter().filter(|r| r["complete"] == "False").count(),
+        dropped
+    );
+
+    let into = d.path("into.db").to_string_lossy().into_owned();
+    for (name, file) in [("plain", "plain.csv"), ("partial", "partial.csv")] {
+        let (code, out, err) = run(bin().arg("import").arg(d.path(file)).args([
+            "--name",
+            name,
+            "--db",
+            &into,
+            "--cv-folds",
+            "3",
+        ]));
+        assert_eq!(code, 0, "{file}: {err}");
+        let fewer = csv_rows(&std::fs::read_to_string(d.path(file)).unwrap())
+            .iter()
+            .filter(|r| r["split11_test_score"].is_empty())
+            .count();
+        assert_eq!(
+            fewer > 0,
+            out.contains("fewer splits than the file's 12"),
+            "{out}"
+        );
+        let marked = if dropped == 1 {
+            "1 row is marked as not complete".to_string()
+        } else {
+            format!("{dropped} rows are marked as not complete")
+        };
+        assert_eq!(name == "partial", out.contains(&marked), "{out}");
+    }
+    let back = json(bin().args(["rank", "partial", "--db", &into, "--json", "--top", "0"]));
+    assert_eq!(back["complete"], race["complete"], "{back}");
+    assert_eq!(back["partial"].as_array().unwrap().len(), dropped, "{back}");
+    let scores = |v: &Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{:.6}", r["score"].as_f64().unwrap()))
+            .collect()
+    };
+    assert_eq!(scores(&back, "ranking"), scores(&race, "ranking"));
+    assert_eq!(scores(&back, "partial"), scores(&race, "partial"));
+    // Exported again, it is the race's export (but for the import's own timings and
+    // ids, which its defaults make: the params columns onwards are compared).
+    let again = export("partial", true, "again.csv", &into);
+    let tail = |t: &str| {
+        t.lines()
+            .map(|l| l.split(',').skip(4).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tail(&again), tail(&partial));
+    let plain_back = json(bin().args(["rank", "plain", "--db", &into, "--json"]));
+    assert_eq!(scores(&plain_back, "ranking"), scores(&race, "ranking"));
+    assert!(!plain.is_empty());
+
+    // scikit-learn's failed fits: empty cells (pandas' NaN) and a literal nan.
+    let sk = d.path("sk.csv");
+    std::fs::write(
+        &sk,
+        "mean_fit_time,std_fit_time,mean_score_time,std_score_time,param_dropout,params,split0_test_score,split1_test_score,split2_test_score,mean_test_score,std_test_score,rank_test_score,split0_train_score,split1_train_score,split2_train_score,mean_train_score,std_train_score\n\
+         0.01,0.001,0.001,0.0,0.1,{'dropout': 0.1},0.5,0.7,0.55,0.5833,0.085,1,0.625,0.525,0.6,0.5833,0.0425\n\
+         0.0002,0.0,0.0,0.0,0.9,{'dropout': 0.9},,,,,,2,,,,,\n\
+         0.0002,0.0,0.0,0.0,0.5,{'dropout': 0.5},0.5,nan,0.5,,,3,0.5,nan,0.5,,\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&sk)
+        .args(["--name", "sk", "--db", &into]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 rows record a failed fit"), "{out}");
+    let r = json(bin().args(["rank", "sk", "--db", &into, "--json"]));
+    assert_eq!(r["complete"], 1, "{r}");
+    assert_eq!(r["failed"].as_array().unwrap().len(), 2, "{r}");
+    let (code, out, _) = run(bin().args(["rank", "sk", "--db", &into]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("2 configurations are not ranked: a fold of each failed"),
+        "{out}"
+    );
+    let (code, out, _) = run(bin().args(["status", "sk", "--db", &into]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("1 complete (5 folds recorded); 4 splits the file records as failed fits"),
+        "{out}"
+    );
+
+    // A split with one score and not the other is an error naming the empty column.
+    std::fs::write(
+        &sk,
+        "param_dropout,split0_test_score,split1_test_score,split0_train_score,split1_train_score\n0.1,0.5,0.6,0.5,\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&sk)
+        .args(["--name", "half", "--db", &into]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("line 2, column split1_train_score")
+            && err.contains("empty, while split1_test_score"),
+        "{err}"
+    );
+}

@@ -188,6 +188,7 @@ fn run_rank_export_and_extend(backend: Backend) {
             "split2_train_score",
             "mean_train_score",
             "std_train_score",
+            "folds_run",
             "in_tie_set",
             "p_not_worse"
         ]

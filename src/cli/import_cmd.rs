@@ -132,6 +132,27 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
         }
         _ => {}
     }
+    let s = done.shapes;
+    if s.fewer_splits > 0 {
+        println!(
+            "{} ran fewer splits than the file's {} (a race's, or a partial export's): each is scored on the splits it ran",
+            crate::text::count(s.fewer_splits, "row", "rows"),
+            done.splits
+        );
+    }
+    if s.failed > 0 {
+        println!(
+            "{} a failed fit (NaN, scikit-learn's error_score=nan): kept without a score, not ranked; `gridsweep status {}{hint}` counts them",
+            crate::text::count(s.failed, "row records", "rows record"),
+            a.name
+        );
+    }
+    if s.stopped > 0 {
+        println!(
+            "{} marked as not complete (stopped or dropped where the file was made): kept apart from the ranking, which `rank` lists below it",
+            crate::text::count(s.stopped, "row is", "rows are")
+        );
+    }
     if !done.repeats.is_empty() {
         let lines: Vec<String> = done
             .repeats

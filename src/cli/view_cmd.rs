@@ -169,8 +169,14 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         } else if let Some(source) = &sweep.source {
             // Results made elsewhere: no folds, no workers, nothing to run.
             // A cv_results_ file brings per-fold scores: say how many.
-            let folds = if s.counts.done > 0 { format!(" ({} folds)", s.counts.done) } else { String::new() };
-            println!("sweep {}: imported from {source} (sha256 {}); {}, complete{folds}; nothing runs on it",
+            let folds = if s.counts.done > 0 { format!(" ({} folds recorded)", s.counts.done) } else { String::new() };
+            let complete = if s.ranked.len() == s.configurations { "complete".to_string() } else { format!("{} complete", s.ranked.len()) };
+            let failed = if s.counts.failed > 0 {
+                format!("; {} the file records as failed fits (NaN), which leave their configurations without a score", crate::text::count(s.counts.failed as usize, "split", "splits"))
+            } else {
+                String::new()
+            };
+            println!("sweep {}: imported from {source} (sha256 {}); {}, {complete}{folds}{failed}; nothing runs on it",
                 sweep.name, sweep.source_sha256.as_deref().unwrap_or("?"), crate::text::count(s.configurations, "configuration", "configurations"));
             if let Some(b) = s.best() {
                 println!("best: {} score {:.4} (val {:.4}, Δacc {}; {})", b.config_id, b.score, b.summary.mean_val_accuracy,
@@ -179,7 +185,8 @@ pub fn status(a: StatusArgs) -> Result<Outcome> {
         } else {
             print_status(&sweep.name, &s, &db_hint(&a.db.db));
         }
-        anyhow::Ok(if s.counts.failed > 0 { Outcome::SomeFailed } else { Outcome::Ok })
+        // (An import's failed splits are its file's record, not a failure here.)
+        anyhow::Ok(if s.counts.failed > 0 && sweep.source.is_none() { Outcome::SomeFailed } else { Outcome::Ok })
     })
 }
 
@@ -467,6 +474,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             serde_json::to_string_pretty(&json!({
                 "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
                 "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial,
+                "failed": ranking.failed,
                 "subgrid": a.subgrid,
                 "tie_set": ties,
                 "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
@@ -547,6 +555,25 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     if let Some(note) = crate::device::mixed_paths_note(&devices) {
         println!("note: {note}");
     }
+    if !ranking.failed.is_empty() {
+        let n = ranking.failed.len();
+        let shown: Vec<&str> = ranking
+            .failed
+            .iter()
+            .take(5)
+            .map(|id| &id[..id.len().min(12)])
+            .collect();
+        println!(
+            "note: {} not ranked: a fold of {} failed, so {} no score ({}{}); `gridsweep status {}{hint}` shows the errors{}",
+            crate::text::count(n, "configuration is", "configurations are"),
+            if n == 1 { "it" } else { "each" },
+            if n == 1 { "it has" } else { "they have" },
+            shown.join(", "),
+            if n > 5 { ", …" } else { "" },
+            sweep.name,
+            if sweep.source.is_some() { "" } else { ", and `gridsweep run SPEC --retry-failed` trains them again" },
+        );
+    }
     if partitions.len() > 1 {
         let each: Vec<String> = partitions
             .iter()
@@ -568,7 +595,9 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
         if group.is_empty() {
             continue;
         }
-        if race {
+        if sweep.source.is_some() {
+            println!("\nnot complete: {} the imported file marks as not complete (`complete` False: stopped or dropped where the file was made), with their scores over the folds they ran at the epochs they reached:", crate::text::count(group.len(), "configuration", "configurations"));
+        } else if race {
             println!("\ndropped: {} left the race as credibly worse than the leader, with their scores over the folds they ran:", crate::text::count(group.len(), "configuration", "configurations"));
         } else if pruned {
             println!("\npruned: {} configuration(s) stopped by successive halving for good, with their scores at the epochs they reached:", group.len());

@@ -30,7 +30,16 @@ pub struct SweepRow {
 pub struct ImportedConfig {
     pub config: Config,
     pub summary: crate::score::CvSummary,
+    /// The folds it ran (`FoldMetrics::fold` is each one's index).
     pub folds: Vec<crate::store::FoldMetrics>,
+    /// Folds its file records as failed fits: stored failed, and the configuration
+    /// without a summary.
+    pub failed: Vec<i64>,
+    /// The epochs its numbers are of, when fewer than it trains: stored as a stopped
+    /// configuration's (partial, not ranked).
+    pub resource_epochs: Option<i64>,
+    /// It did not complete (stopped at a rung, dropped from a race): stored pruned.
+    pub stopped: bool,
     /// What the row states beyond its scores (`configurations.imported_json`).
     pub details: crate::domain::ImportedDetails,
 }
@@ -244,14 +253,17 @@ impl Store {
                 .in_db(self)?;
             let t = now();
             let mut added = 0usize;
-            for (position, ImportedConfig { config: c, summary: s, folds, details }) in rows.iter().enumerate() {
+            for (position, ImportedConfig { config: c, summary: s, folds, failed, resource_epochs, stopped, details }) in rows.iter().enumerate() {
                 // A number that is not one (an unmeasured loss) is stored as NULL.
                 let v = |x: f64| x.is_finite().then_some(x);
+                // A failed fold leaves the configuration without a summary, as one run here.
+                let scored = failed.is_empty();
+                let v = |x: f64| v(x).filter(|_| scored);
                 added += sqlx::query(
                     "INSERT INTO configurations (sweep_id, config_id, position, params_json, training_key, mean_train_accuracy,
                             std_train_accuracy, mean_val_accuracy, std_val_accuracy, mean_train_loss, std_train_loss, mean_val_loss,
-                            std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at, imported_json)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                            std_val_loss, delta_accuracy, score, total_fit_seconds, completed_at, imported_json, resource_epochs, pruned)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                      ON CONFLICT (sweep_id, config_id) DO NOTHING",
                 )
                 .bind(sweep_id)
@@ -270,24 +282,40 @@ impl Store {
                 .bind(v(s.delta_accuracy))
                 .bind(v(s.score))
                 .bind(v(s.total_fit_seconds))
-                .bind(t)
+                .bind(scored.then_some(t))
                 .bind(serde_json::to_string(details).unwrap_or_default())
+                .bind(resource_epochs)
+                .bind(i64::from(*stopped))
                 .execute(&mut *tx)
                 .await
                 .in_db(self)?
                 .rows_affected() as usize;
-                for (k, f) in folds.iter().enumerate() {
+                for f in folds {
                     sqlx::query(
                         "INSERT INTO folds (sweep_id, config_id, fold, state, train_accuracy, val_accuracy, fit_seconds, score_seconds, finished_at)
                          VALUES ($1, $2, $3, 'done', $4, $5, $6, $7, $8) ON CONFLICT (sweep_id, config_id, fold) DO NOTHING",
                     )
                     .bind(sweep_id)
                     .bind(&c.id)
-                    .bind(k as i64)
+                    .bind(f.fold)
                     .bind(f.train_accuracy)
                     .bind(f.val_accuracy)
                     .bind(v(f.fit_seconds))
                     .bind(v(f.score_seconds))
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await
+                    .in_db(self)?;
+                }
+                for k in failed {
+                    sqlx::query(
+                        "INSERT INTO folds (sweep_id, config_id, fold, state, error, finished_at)
+                         VALUES ($1, $2, $3, 'failed', $4, $5) ON CONFLICT (sweep_id, config_id, fold) DO NOTHING",
+                    )
+                    .bind(sweep_id)
+                    .bind(&c.id)
+                    .bind(k)
+                    .bind("the imported file records NaN for this split (a failed fit: scikit-learn's error_score=nan)")
                     .bind(t)
                     .execute(&mut *tx)
                     .await

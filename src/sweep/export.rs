@@ -17,8 +17,9 @@ pub struct ExportRows {
     pub rows: Vec<ConfigRow>,
     /// Per configuration, its folds' metrics (empty unless asked for).
     pub folds: HashMap<String, Vec<FoldMetrics>>,
-    /// With partial rows: the epochs each row's numbers are of.
-    pub resource: Option<HashMap<String, i64>>,
+    /// With partial rows: the epochs each row's numbers are of, and which did not
+    /// complete.
+    pub resource: Option<crate::export::PartialRows>,
     /// The sweep's score rule (the export's `delta_acc`).
     pub rule: ScoreRule,
     /// The tie set of the complete configurations (added columns `in_tie_set`,
@@ -37,7 +38,11 @@ pub async fn export_rows(
     let mut rows = store.configurations(sweep.id).await?;
     let resource = if include_partial {
         let partial = store.partial_configurations(sweep.id).await?;
-        Some(merge_partial(&mut rows, partial))
+        let stopped = partial.iter().map(|p| p.config_id.clone()).collect();
+        Some(crate::export::PartialRows {
+            epochs: merge_partial(&mut rows, partial),
+            stopped,
+        })
     } else {
         None
     };

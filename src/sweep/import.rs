@@ -155,8 +155,20 @@ pub struct ImportedRow {
     /// The hyperparameters the row states (the others are defaults, or the spec's).
     pub stated: Map<String, Value>,
     pub summary: CvSummary,
-    /// Per-fold results, when the file has them.
+    /// Per-fold results, when the file has them: the splits the row ran (a race's or
+    /// a partial export's row leaves the others empty).
     pub folds: Vec<crate::store::FoldMetrics>,
+    /// Splits the file records as failed fits (scikit-learn's `error_score=nan`).
+    pub failed: Vec<i64>,
+    /// Splits per configuration in the file (its `splitK_test_score` columns; 0 for a
+    /// file of means).
+    pub splits: usize,
+    /// The epochs the row's numbers are of, when fewer than its configuration's (an
+    /// `--include-partial` export's `resource_epochs` of a stopped configuration).
+    pub resource_epochs: Option<i64>,
+    /// An `--include-partial` export's row of a configuration that did not complete
+    /// (its `complete` column False): stored as stopped, listed apart from the ranking.
+    pub stopped: bool,
     /// The keys it states in the file's column order, and its timings.
     pub details: crate::store::ImportedDetails,
 }
@@ -178,6 +190,22 @@ pub struct Imported {
     pub filled: Filled,
     /// What was corrected in the study's own file (`study::correct`), a sentence each.
     pub corrections: Vec<String>,
+    /// Rows that are not one complete cross-validation.
+    pub shapes: Shapes,
+    /// Splits per configuration in the file.
+    pub splits: usize,
+}
+
+/// Rows of a file that are not one complete cross-validation, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Shapes {
+    /// Rows that ran fewer splits than the file has (a race's; each is scored on its own).
+    pub fewer_splits: usize,
+    /// Rows with a failed fit (NaN): kept without a score.
+    pub failed: usize,
+    /// Rows the file marks as not complete (`complete` False, or fewer epochs than they
+    /// train): kept apart from the ranking, as stopped configurations.
+    pub stopped: usize,
 }
 
 /// How an import filled the hyperparameters its file does not state.
@@ -360,6 +388,8 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
                 format!("not a configuration gridsweep can hold: {e}"),
             )
         })?;
+        let (resource_epochs, stopped) =
+            partial_state(&record, &header, line, params.epochs, &fail)?;
         let (train, val) = (share("mean_train_score")?, share("mean_val_score")?);
         let summary = CvSummary {
             mean_train_accuracy: train,
@@ -385,6 +415,10 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             stated,
             summary,
             folds: Vec::new(),
+            failed: Vec::new(),
+            splits: 0,
+            resource_epochs,
+            stopped,
             details,
         });
     }
@@ -392,6 +426,50 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         return Err(fail(2, "", "no rows after the header".into()));
     }
     Ok(out)
+}
+
+/// What an `--include-partial` export says of a row beyond its scores (both columns are
+/// optional): the epochs its numbers are of, when fewer than its configuration trains
+/// (`resource_epochs`: stopped at a rung of successive halving), and whether it
+/// completed (`complete` False: stopped, or dropped from a race).
+fn partial_state(
+    record: &csv::StringRecord,
+    header: &[String],
+    line: u64,
+    epochs: u32,
+    fail: &dyn Fn(u64, &str, String) -> SweepError,
+) -> Result<(Option<i64>, bool)> {
+    let cell = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .map(|i| record.get(i).unwrap_or("").trim())
+            .filter(|c| !c.is_empty())
+    };
+    let resource = match cell("resource_epochs") {
+        None => None,
+        Some(c) => Some(c.parse::<i64>().ok().filter(|&e| e > 0).ok_or_else(|| {
+            fail(
+                line,
+                "resource_epochs",
+                format!("expected a positive whole number of epochs, got {c:?}"),
+            )
+        })?),
+    }
+    .filter(|&e| e < i64::from(epochs));
+    let complete = match cell("complete") {
+        None => true,
+        Some(c) if c.eq_ignore_ascii_case("true") => true,
+        Some(c) if c.eq_ignore_ascii_case("false") => false,
+        Some(c) => {
+            return Err(fail(
+                line,
+                "complete",
+                format!("expected True or False, got {c:?}"),
+            ))
+        }
+    };
+    Ok((resource, !complete || resource.is_some()))
 }
 
 /// A cv_results_ cell as a JSON value: an integer, a number, a boolean, text; None for
@@ -473,6 +551,8 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
     }
     let fit_time = at("mean_fit_time");
     let score_time = at("mean_score_time");
+    let folds_run = at("folds_run");
+    let mean_test = at("mean_test_score");
     let mut out = Vec::new();
     for record in rd.records() {
         let record =
@@ -495,8 +575,7 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
                 format!("not a hyperparameter gridsweep knows, or not a value it takes: {e} (gridsweep reads a dense network's hyperparameters, as SciKeras/Keras name them; an estimator's own keys such as alpha or C are not among them)"),
             )
         })?;
-        let share = |i: usize| -> Result<f64> {
-            let c = record.get(i).unwrap_or("").trim();
+        let share = |i: usize, c: &str| -> Result<f64> {
             c.parse::<f64>()
                 .ok()
                 .filter(|x| (0.0..=1.0).contains(x))
@@ -504,7 +583,7 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
                     fail(
                         line,
                         &header[i],
-                        format!("expected an accuracy in [0, 1], got {c:?}"),
+                        format!("expected an accuracy in [0, 1] (or NaN for a failed fit, or empty for a split the row did not run), got {c:?}"),
                     )
                 })
         };
@@ -515,14 +594,55 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
         };
         let seconds = |i: Option<usize>| finite(i).unwrap_or(f64::NAN);
         let mut folds = Vec::with_capacity(splits);
+        let mut failed = Vec::new();
+        let cell = |i: usize| record.get(i).unwrap_or("").trim();
+        // Empty splits: a gridsweep export's (it has `folds_run`), or a row whose mean
+        // is stated, did not run them (a race's, a stopped configuration's); in a file
+        // of scikit-learn's they are failed fits (error_score=nan, which pandas writes
+        // as an empty cell, and which makes the mean NaN too).
+        let unrun = folds_run.is_some() || mean_test.is_some_and(|i| !cell(i).is_empty());
         for k in 0..splits {
-            folds.push(crate::store::FoldMetrics {
-                fold: k as i64,
-                train_accuracy: share(train[k])?,
-                val_accuracy: share(test[k])?,
-                fit_seconds: seconds(fit_time),
-                score_seconds: seconds(score_time),
-            });
+            let (tr, te) = (cell(train[k]), cell(test[k]));
+            let nan = |c: &str| c.eq_ignore_ascii_case("nan");
+            match (tr.is_empty(), te.is_empty()) {
+                (true, true) if unrun => continue,
+                (true, true) => failed.push(k as i64),
+                _ if nan(te) || nan(tr) => failed.push(k as i64),
+                (false, true) => {
+                    return Err(fail(
+                        line,
+                        &header[test[k]],
+                        format!(
+                            "empty, while {} has {tr:?}: a split the row ran has both scores",
+                            header[train[k]]
+                        ),
+                    ))
+                }
+                (true, false) => {
+                    return Err(fail(
+                        line,
+                        &header[train[k]],
+                        format!(
+                            "empty, while {} has {te:?}: a split the row ran has both scores",
+                            header[test[k]]
+                        ),
+                    ))
+                }
+                (false, false) => folds.push(crate::store::FoldMetrics {
+                    fold: k as i64,
+                    train_accuracy: share(train[k], tr)?,
+                    val_accuracy: share(test[k], te)?,
+                    fit_seconds: seconds(fit_time),
+                    score_seconds: seconds(score_time),
+                }),
+            }
+        }
+        if folds.is_empty() && failed.is_empty() {
+            return Err(fail(
+                line,
+                &header[test[0]],
+                "no split has a score: a row needs at least one split it ran".into(),
+            ));
         }
         let (mt, st) =
             crate::score::mean_std(&folds.iter().map(|f| f.train_accuracy).collect::<Vec<_>>());
@@ -539,8 +659,9 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             std_val_loss: f64::NAN,
             delta_accuracy: rule.delta(mt, mv),
             score: rule.score(mt, mv),
-            total_fit_seconds: seconds(fit_time) * splits as f64,
+            total_fit_seconds: seconds(fit_time) * folds.len() as f64,
         };
+        let (resource_epochs, stopped) = partial_state(&record, &header, line, p.epochs, &fail)?;
         let details = crate::store::ImportedDetails {
             stated: params
                 .iter()
@@ -558,6 +679,10 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             stated: obj,
             summary,
             folds,
+            failed,
+            splits,
+            resource_epochs,
+            stopped,
             details,
         });
     }
@@ -702,6 +827,7 @@ pub struct ReadFile {
     rule: ScoreRule,
     filled: Filled,
     corrections: Vec<String>,
+    shapes: Shapes,
 }
 
 /// Reads a file of `format`, its configurations scored by `rule`.
@@ -739,7 +865,7 @@ pub fn read(
     let filled = resolve(path, &mut rows, spec)?;
     let folds = rows
         .iter()
-        .map(|r| r.folds.len())
+        .map(|r| r.splits)
         .max()
         .filter(|&n| n > 0)
         .unwrap_or(IMPORTED_FOLDS);
@@ -776,10 +902,22 @@ pub fn read(
             config,
             summary: r.summary.clone(),
             folds: r.folds.clone(),
+            failed: r.failed.clone(),
+            resource_epochs: r.resource_epochs,
+            stopped: r.stopped,
             details: r.details.clone(),
         });
     }
+    let shapes = Shapes {
+        fewer_splits: rows
+            .iter()
+            .filter(|r| r.splits > 0 && r.failed.is_empty() && r.folds.len() < r.splits)
+            .count(),
+        failed: rows.iter().filter(|r| !r.failed.is_empty()).count(),
+        stopped: rows.iter().filter(|r| r.stopped).count(),
+    };
     Ok(ReadFile {
+        shapes,
         path: path.to_path_buf(),
         sha256,
         rows: rows.len(),
@@ -814,6 +952,7 @@ pub async fn import(
         rule,
         filled,
         corrections,
+        shapes,
     } = file;
     let path = path.as_path();
     let source = std::path::absolute(path)
@@ -831,6 +970,8 @@ pub async fn import(
                 already: true,
                 filled,
                 corrections,
+                shapes,
+                splits: folds,
             });
         }
         let what = match &row.source {
@@ -869,5 +1010,7 @@ pub async fn import(
         already: false,
         filled,
         corrections,
+        shapes,
+        splits: folds,
     })
 }

@@ -22,6 +22,9 @@ pub struct Recorded {
     pub rows: Vec<ConfigRow>,
     /// Configurations with a rung's summary only (successive halving).
     pub partial: Vec<PartialConfig>,
+    /// Configurations without a summary that have a failed fold, in grid order: not
+    /// ranked until `run --retry-failed` trains them.
+    pub failed: Vec<String>,
 }
 
 pub use crate::rank::PartialRanked;
@@ -36,12 +39,27 @@ pub struct Ranking {
     pub varying: Vec<String>,
     /// Configurations the sweep holds.
     pub configurations: usize,
+    /// Those without a score because a fold of theirs failed ([`Recorded::failed`]).
+    pub failed: Vec<String>,
 }
 
 pub async fn recorded(store: &Store, sweep_id: i64) -> Result<Recorded> {
+    let rows = store.configurations(sweep_id).await?;
+    let failures: std::collections::HashSet<String> = store
+        .failures(sweep_id)
+        .await?
+        .into_iter()
+        .map(|f| f.config_id)
+        .collect();
+    let failed = rows
+        .iter()
+        .filter(|r| r.summary.is_none() && failures.contains(&r.config_id))
+        .map(|r| r.config_id.clone())
+        .collect();
     Ok(Recorded {
-        rows: store.configurations(sweep_id).await?,
+        rows,
         partial: store.partial_configurations(sweep_id).await?,
+        failed,
     })
 }
 
@@ -80,6 +98,7 @@ impl Recorded {
             partial,
             varying: rank::varying_keys(self.rows.iter().map(|r| r.params.clone())),
             configurations: self.rows.len(),
+            failed: self.failed.clone(),
         }
     }
 }
@@ -187,6 +206,9 @@ impl Recorded {
         };
         self.rows.retain(|r| lists(&r.params));
         self.partial.retain(|p| lists(&p.params));
+        let kept: std::collections::HashSet<&str> =
+            self.rows.iter().map(|r| r.config_id.as_str()).collect();
+        self.failed.retain(|id| kept.contains(id.as_str()));
         Ok(self)
     }
 }
