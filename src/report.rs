@@ -45,6 +45,9 @@ pub struct ReportInput<'a> {
     /// Configurations successive halving stopped before their end, ranked by their
     /// scores at the epochs they reached: (ranking entry, epochs reached, pruned).
     pub partial: &'a [crate::rank::PartialRanked],
+    /// The sweep is a race: `partial` are the configurations it dropped, after the folds
+    /// they ran.
+    pub race: bool,
     /// Successive halving's rungs that ranked unlike the rung before them, as advice.
     pub weak_rungs: &'a [String],
     /// What `analyze` says of the sweep (the section "How sure is the choice?").
@@ -646,11 +649,18 @@ fn top_section(
     html.push_str("</tbody></table>\n");
     // Every configuration: the complete ones first (the chosen one is among them),
     // then those successive halving stopped, at the epochs they reached.
-    let every: Vec<(&Ranked, Option<i64>)> = input
+    let every: Vec<(&Ranked, Option<plots::Stop>)> = input
         .ranked
         .iter()
         .map(|r| (r, None))
-        .chain(input.partial.iter().map(|p| (&p.ranked, Some(p.epochs))))
+        .chain(input.partial.iter().map(|p| {
+            let stop = if input.race {
+                plots::Stop::Folds(p.folds)
+            } else {
+                plots::Stop::Epochs(p.epochs)
+            };
+            (&p.ranked, Some(stop))
+        }))
         .collect();
     let points: Vec<ConfigPoint> = every
         .iter()
@@ -675,21 +685,33 @@ fn top_section(
             "Every complete configuration; the evaluated one in red; dashed: equal score",
         );
     } else {
-        let caption = format!(
-            "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
-            plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
-            input.partial.iter().filter(|p| p.pruned).count()
-        );
+        let caption = if input.race {
+            format!(
+                "Every configuration ({}): rings are those the race dropped as credibly worse, over the folds they ran; the evaluated one in red; dashed: equal score",
+                plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
+            )
+        } else {
+            format!(
+                "Every configuration ({}): rings are those successive halving stopped early, at the epochs they reached ({} pruned); the evaluated one in red; dashed: equal score",
+                plots::completeness(input.ranked.len(), every.len()).to_lowercase(),
+                input.partial.iter().filter(|p| p.pruned).count()
+            )
+        };
         figure(html, &files, out, &caption);
     }
     if !input.rungs.is_empty() {
         let files = plots::rungs(&img.join("rungs"), input.rungs, Some(input.chosen))?;
-        let what = if input.rungs.iter().any(|r| r.bracket > 0) {
-            "Hyperband: one panel per bracket; in each"
+        let caption = if input.rungs.iter().any(|r| r.race) {
+            "Race: each configuration's score (of its mean accuracies) at each stage it ran, over the folds run by then; dark dots: went on, dark squares: still in the race when it ended (the tie set), light: dropped as credibly worse; red: evaluated".to_string()
         } else {
-            "Successive halving:"
+            let what = if input.rungs.iter().any(|r| r.bracket > 0) {
+                "Hyperband: one panel per bracket; in each"
+            } else {
+                "Successive halving:"
+            };
+            format!("{what} each configuration's score at each rung it was trained in; dark dots: went on, dark squares: finished (its configured epochs), light: pruned; red: evaluated")
         };
-        figure(html, &files, out, &format!("{what} each configuration's score at each rung it was trained in; dark dots: went on, dark squares: finished (its configured epochs), light: pruned; red: evaluated"));
+        figure(html, &files, out, &caption);
     }
     for w in input.weak_rungs {
         let _ = writeln!(

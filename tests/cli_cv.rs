@@ -363,3 +363,40 @@ fn help_describes_every_argument_and_zero_jobs_are_refused() {
         assert!(err.contains("must be at least 1"), "{err}");
     }
 }
+
+/// `--set split={…}` cuts the rows as a sweep's sub-grid split does, its keys set over
+/// the command's own partition: it equals the dataset options it names, a one-hot,
+/// unshuffled k-fold partition trains on other rows, and a wrong key is refused.
+#[test]
+fn a_split_set_on_cv_cuts_its_rows() {
+    let data = demo(300);
+    let base = ["--set", "epochs=2", "--json"];
+    let folds = |extra: &[&str]| -> Vec<f64> {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let (code, out, err) = cv(&data, &args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["folds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["val_accuracy"].as_f64().unwrap())
+            .collect()
+    };
+    let by_options = folds(&["--test-fraction", "0.25", "--validation-fraction", "0.25"]);
+    let by_split = folds(&[
+        "--set",
+        r#"split={"test_fraction": 0.25, "validation_fraction": 0.25}"#,
+    ]);
+    assert_eq!(by_options, by_split);
+    let plain = folds(&[]);
+    let onehot = folds(&[
+        "--set",
+        r#"split={"stratify": "onehot", "splitter": "kfold"}"#,
+    ]);
+    assert_ne!(plain, onehot);
+    let (code, _, err) = cv(&data, &["--set", r#"split={"folds": 3}"#]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("split.folds: not a split key"), "{err}");
+}

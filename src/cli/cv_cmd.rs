@@ -85,12 +85,41 @@ pub fn load_params(config: Option<&str>, sets: &[String]) -> Result<HyperParams>
 }
 
 pub fn run(a: CvArgs) -> Result<Outcome> {
-    let params = load_params(a.config.as_deref(), &a.set)?;
+    let spec = a.dataset.spec()?;
+    // `--set split={…}`: the partition, its keys set over the command's own (as a
+    // spec's sub-grid sets them over its dataset's), so that cv cuts the rows a
+    // sweep's configuration with that split trained on.
+    let base =
+        crate::data::partition::Partition::of(&spec, crate::data::split::Splitter::Stratified);
+    let sets: Vec<String> = a
+        .set
+        .iter()
+        .map(|s| match crate::params::parse_assignment(s) {
+            Ok((k, v)) if k == "split" && !v.is_null() => {
+                let p =
+                    crate::data::partition::Partition::over(&base, &v).map_err(|(key, why)| {
+                        anyhow::anyhow!(
+                            "--set {s}: {}{why}",
+                            if key.is_empty() {
+                                String::new()
+                            } else {
+                                format!("split.{key}: ")
+                            }
+                        )
+                    })?;
+                Ok(format!("split={}", serde_json::to_string(&p)?))
+            }
+            _ => Ok(s.clone()),
+        })
+        .collect::<Result<_>>()?;
+    let params = load_params(a.config.as_deref(), &sets)?;
     let rule = a.score.rule(cv::ScoreRule::default())?;
     let device = crate::device::parse(&a.device)?;
     crate::device::check_precision(params.precision, device)?;
-    let spec = a.dataset.spec()?;
-    let data = CvData::load(&spec, a.folds)?;
+    let data = match &params.split {
+        Some(p) => CvData::load_repeated(&p.apply(&spec), a.folds, 1, 0, p.splitter)?,
+        None => CvData::load(&spec, a.folds)?,
+    };
     let jobs = a.jobs.unwrap_or_else(available_cores).min(a.folds).max(1);
     let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
     let ds = &data.prepared.dataset;

@@ -89,7 +89,7 @@ impl Partition {
     /// A stored (full) partition, as a configuration's hyperparameters hold it.
     pub fn from_stored(v: &Value) -> Result<Partition, String> {
         let p: Partition = serde_json::from_value(v.clone())
-            .map_err(|e| format!("expected a full split object ({}): {e}", KEYS.join(", ")))?;
+            .map_err(|e| format!("a full split object ({}): {e}", KEYS.join(", ")))?;
         p.check().map_err(|(k, m)| format!("{k}: {m}"))?;
         Ok(p)
     }

@@ -11,15 +11,34 @@ use std::path::{Path, PathBuf};
 
 // ---------------------------------------------------------------- HPO scatter
 
-/// One configuration of the sweep: complete, or stopped early by successive halving
-/// (then its numbers are those of the epochs it reached).
+/// Where a staged search stopped a configuration, ordered by how far it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Successive halving stopped it at these epochs (its numbers are of them).
+    Epochs(i64),
+    /// A race dropped it after these folds (its numbers are over them).
+    Folds(i64),
+}
+
+impl Stop {
+    /// The legend's words for it.
+    pub fn label(&self) -> String {
+        match self {
+            Stop::Epochs(e) => format!("stopped at {e} epochs"),
+            Stop::Folds(f) => format!("dropped after {f} folds"),
+        }
+    }
+}
+
+/// One configuration of the sweep: complete, or stopped early by a staged search
+/// (then its numbers are those of the epochs or folds it reached).
 #[derive(Debug, Clone)]
 pub struct ConfigPoint {
     pub delta_accuracy: f64,
     pub val_accuracy: f64,
     pub score: f64,
-    /// The epochs it reached when successive halving stopped it; None: complete.
-    pub stopped_at: Option<i64>,
+    /// Where a staged search stopped it; None: complete.
+    pub stopped_at: Option<Stop>,
 }
 
 /// "All 12 configurations" or "1 of 9 configurations complete" for a title.
@@ -33,8 +52,8 @@ pub fn completeness(complete: usize, all: usize) -> String {
 
 /// The distinct epochs at which configurations were stopped early, ascending: each
 /// gets a colour of its own (after the complete ones' colour 0).
-fn stop_epochs(stops: impl Iterator<Item = Option<i64>>) -> Vec<i64> {
-    let mut e: Vec<i64> = stops.flatten().collect();
+fn stop_epochs(stops: impl Iterator<Item = Option<Stop>>) -> Vec<Stop> {
+    let mut e: Vec<Stop> = stops.flatten().collect();
     e.sort_unstable();
     e.dedup();
     e
@@ -213,7 +232,7 @@ where
                     .filter(|p| p.stopped_at == Some(e))
                     .map(|p| Circle::new((p.delta_accuracy, p.val_accuracy), 4, c.stroke_width(2))),
             )?
-            .label(format!("stopped at {e} epochs"))
+            .label(e.label())
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.stroke_width(2)));
     }
     let complete: Vec<&ConfigPoint> = points
@@ -298,7 +317,7 @@ pub(super) fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// One value of a hyperparameter as the axis shows it, and its configurations' scores,
 /// each with the epochs successive halving stopped it at (None: complete).
-pub type ScoreGroup = (String, Vec<(f64, Option<i64>)>);
+pub type ScoreGroup = (String, Vec<(f64, Option<Stop>)>);
 
 /// Scores of the configurations for each value of one hyperparameter (values in axis
 /// order).
@@ -399,20 +418,26 @@ where
 
 // ---------------------------------------------------------------- successive halving's rungs
 
-/// One configuration's score at one complete rung of successive halving.
+/// One configuration's score at one complete rung of successive halving, or at one
+/// stage (barrier) of a race.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RungPoint {
-    /// Its bracket (0 for plain successive halving).
+    /// Its bracket (0 for plain successive halving and a race).
     pub bracket: i64,
     pub config_id: String,
+    /// The rung, or the race's stage.
     pub rung: i64,
-    /// The rung's epochs.
-    pub epochs: i64,
+    /// What the rung had trained: its epochs; a race's stage: the folds each
+    /// configuration had run.
+    pub resource: i64,
+    /// A race's stage (`resource` is folds), not a rung of successive halving.
+    pub race: bool,
     pub score: f64,
     /// It went on to the next rung.
     pub promoted: bool,
-    /// The rung's epochs are its configured epochs: its numbers here are its final ones
-    /// (it was not pruned; a one-rung Hyperband bracket's are all so).
+    /// Its numbers here are its final ones: the rung's epochs are its configured
+    /// epochs (it was not pruned; a one-rung Hyperband bracket's are all so), or it was
+    /// still in the race when the race ended (the tie set's).
     pub finished: bool,
 }
 
@@ -467,6 +492,14 @@ where
         .map(|p| p.bracket)
         .max()
         .map_or(1, |b| b as usize + 1);
+    if points.iter().any(|p| p.race) {
+        return draw_rung_panel(
+            root,
+            points,
+            chosen,
+            "Race: score per configuration per stage".into(),
+        );
+    }
     if brackets == 1 {
         return draw_rung_panel(
             root,
@@ -485,7 +518,7 @@ where
         let start = of
             .iter()
             .filter(|p| p.rung == 0)
-            .map(|p| p.epochs)
+            .map(|p| p.resource)
             .max()
             .unwrap_or(0);
         draw_rung_panel(
@@ -509,15 +542,30 @@ where
     DB::ErrorType: 'static,
 {
     let last = points.iter().map(|p| p.rung).max().unwrap_or(0);
-    let mut epochs = vec![0i64; last as usize + 1];
+    let race = points.iter().any(|p| p.race);
+    let mut resource = vec![0i64; last as usize + 1];
     for p in points {
-        epochs[p.rung as usize] = epochs[p.rung as usize].max(p.epochs);
+        resource[p.rung as usize] = resource[p.rung as usize].max(p.resource);
     }
-    let names: Vec<String> = epochs
+    let names: Vec<String> = resource
         .iter()
         .enumerate()
-        .map(|(r, e)| format!("rung {r} ({e} ep.)"))
+        .map(|(r, e)| {
+            if race {
+                format!("stage {r} ({e} folds)")
+            } else {
+                format!("rung {r} ({e} ep.)")
+            }
+        })
         .collect();
+    let (x_desc, y_desc) = if race {
+        (
+            "stage (folds run)",
+            "score of the mean accuracies at the stage",
+        )
+    } else {
+        ("rung (epochs trained)", "weighted score at the rung")
+    };
     let (y0, y1) = padded(points.iter().map(|p| p.score).filter(|s| s.is_finite()));
     let mut chart = ChartBuilder::on(root)
         .caption(caption, text_style(20))
@@ -531,8 +579,8 @@ where
         .disable_x_mesh()
         .x_labels(last as usize + 2)
         .x_label_formatter(&|v| label_at(&names, *v))
-        .x_desc("rung (epochs trained)")
-        .y_desc("weighted score at the rung")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style(text_style(13))
         .axis_desc_style(text_style(15))

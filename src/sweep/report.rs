@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Each configuration's score at each rung a staged search trained it to, for the rung
-/// plot: whether it went on, and whether the rung was its configured end.
+/// plot: whether it went on, and whether the rung was its configured end. A race's
+/// stages: the folds run at each, and a configuration still in the race at its end is
+/// finished there (the tie set's), not stopped.
 pub async fn rung_points(
     store: &Store,
     sweep: &SweepRow,
@@ -25,21 +27,47 @@ pub async fn rung_points(
         .iter()
         .filter_map(|r| Some((r.config_id.as_str(), r.params.get("epochs")?.as_i64()?)))
         .collect();
-    Ok(store
-        .rung_scores(sweep.id)
-        .await?
-        .into_iter()
+    let spec = super::stored_spec(sweep)?;
+    // A race's stage s: every configuration in it has run first_folds + s folds.
+    let race = spec
+        .search
+        .race()
+        .map(|r| r.first_folds(spec.cv.folds, spec.cv.repeats) as i64);
+    let scores = store.rung_scores(sweep.id).await?;
+    let complete: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.summary.is_some())
+        .map(|r| r.config_id.as_str())
+        .collect();
+    let last_stage: HashMap<&str, i64> = scores.iter().fold(HashMap::new(), |mut m, r| {
+        let e = m.entry(r.config_id.as_str()).or_insert(r.rung);
+        *e = (*e).max(r.rung);
+        m
+    });
+    Ok(scores
+        .iter()
         .filter_map(|r| {
-            let epochs = r.resource_epochs.unwrap_or(0);
-            let finished = configured
-                .get(r.config_id.as_str())
-                .is_some_and(|&e| epochs >= e);
+            let (resource, finished) = match race {
+                Some(first) => (
+                    first + r.rung,
+                    complete.contains(r.config_id.as_str())
+                        && last_stage.get(r.config_id.as_str()) == Some(&r.rung),
+                ),
+                None => {
+                    let epochs = r.resource_epochs.unwrap_or(0);
+                    let finished = configured
+                        .get(r.config_id.as_str())
+                        .is_some_and(|&e| epochs >= e);
+                    (epochs, finished)
+                }
+            };
             Some(RungPoint {
                 bracket: r.bracket,
                 score: r.score?,
-                config_id: r.config_id,
+                config_id: r.config_id.clone(),
                 rung: r.rung,
-                epochs,
+                resource,
+                race: race.is_some(),
                 promoted: r.promoted,
                 finished,
             })
@@ -100,6 +128,7 @@ pub async fn write(
             top: r.top,
             rungs: &rungs,
             partial: &ranking.partial,
+            race: super::stored_spec(sweep)?.search.race().is_some(),
             weak_rungs: &weak_rungs,
             analysis: Some(&analysis.analysis),
             tie_set: analysis.tie_set.as_ref(),
