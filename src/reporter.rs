@@ -346,12 +346,22 @@ impl Reporter {
                     1 => "successive halving".into(),
                     n => format!("hyperband, {n} brackets"),
                 };
-                eprintln!(
-                    "{what}: {}, {} of {} folds done",
-                    r.label(),
-                    r.done,
-                    r.total
-                );
+                if r.rungs.is_empty() {
+                    // Nothing in progress: the search ended in an earlier run.
+                    let over = if r.brackets == 0 {
+                        "the race is over"
+                    } else {
+                        "every rung is decided"
+                    };
+                    eprintln!("{what}: {over}; nothing is left to train");
+                } else {
+                    eprintln!(
+                        "{what}: {}, {} of {} folds done",
+                        r.label(),
+                        r.done,
+                        r.total
+                    );
+                }
             }
         }
         if self.mode == Mode::Bars {

@@ -632,3 +632,101 @@ fn a_raced_random_draw_copies_with_its_decisions() {
     assert!(!here.is_empty());
     assert_eq!(here, status(&other));
 }
+
+/// The race's rung plot draws stages (issue 41.10): its title, ticks in folds, the
+/// configurations still in the race at its end as finished squares, the dropped ones
+/// light; the report's captions speak of the race. A finished race run again says it
+/// is over (41.15).
+#[test]
+fn a_race_report_draws_stages_and_a_finished_race_says_it_is_over() {
+    let d = Dir::new("race", "plot");
+    let p = spec(&d, "r", 300, FIXED, RACE);
+    let db = d.db();
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(bin().arg("run").arg(&p).args(["--db", &db, "--jobs", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("race: the race is over; nothing is left to train"),
+        "{err}"
+    );
+    assert!(!err.contains("stage -"), "{err}");
+    let (complete, dropped, _, _) = outcome(&db, "r");
+    let out = d.path("report");
+    let (code, _, err) = run(bin()
+        .args([
+            "report", "r", "--epochs", "2", "--quiet", "--top", "1", "--db", &db, "--out",
+        ])
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let svg = std::fs::read_to_string(out.join("img/rungs.svg")).unwrap();
+    assert!(
+        svg.contains("Race: score per configuration per stage"),
+        "{svg}"
+    );
+    assert!(svg.contains("stage 0 (2 folds)"), "{svg}");
+    assert!(!svg.contains("ep.)") && !svg.contains("halving"), "{svg}");
+    // One finished square per configuration still in the race at its end.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let squares = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.attribute("width") == Some("8"))
+        .count();
+    assert_eq!(squares, complete.len(), "{svg}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("Race: each configuration"),
+        "race caption missing"
+    );
+    if !dropped.is_empty() {
+        assert!(
+            html.contains("rings are those the race dropped"),
+            "scatter caption"
+        );
+        let scatter = std::fs::read_to_string(out.join("img/hpo-scatter.svg")).unwrap();
+        assert!(scatter.contains("dropped after 2 folds"), "{scatter}");
+    }
+    assert!(
+        !html.contains("successive halving"),
+        "halving named in a race's report"
+    );
+}
+
+/// `delete --force` while a race runs: the run stops and says the sweep was deleted,
+/// with exit 2 (issue 41.13).
+#[test]
+fn a_race_deleted_while_it_runs_stops_and_says_so() {
+    let d = Dir::new("race", "deleted");
+    let p = spec(&d, "r", 300, FIXED, RACE);
+    let db = d.db();
+    let child = bin()
+        .arg("run")
+        .arg(&p)
+        .args([
+            "--db",
+            &db,
+            "--jobs",
+            "2",
+            "--quiet",
+            "--simulate-ms",
+            "700",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    wait_for_done(&db, "r", 2, &mut child);
+    let (code, _, err) = run(bin().args(["delete", "r", "--db", &db, "--force"]));
+    assert_eq!(code, 0, "{err}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sweep `r` was deleted from") && err.contains("the run stopped"),
+        "{err}"
+    );
+}

@@ -422,9 +422,14 @@ async fn sweep_page(
     if matches!(board.strategy.as_str(), "halving" | "hyperband" | "race") {
         let _ = write!(
             b,
-            "<h2>Rungs</h2><p class=\"muted\">Each configuration's score at each {} it was trained to: dark where it went on, light where it stopped.</p>\
+            "<h2>{}</h2><p class=\"muted\">{}</p>\
              <img id=\"rungs\" alt=\"scores per rung\" loading=\"lazy\" src=\"/sweep/{n}/plots/rungs.svg\" data-keep-token>",
-            if board.strategy == "race" { "stage" } else { "rung (per bracket)" }
+            if board.strategy == "race" { "Stages" } else { "Rungs" },
+            if board.strategy == "race" {
+                "Each configuration's score (of its mean accuracies) at each stage of the race, over the folds run by then: dark where it went on, squares where it was still in the race at its end, light where the race dropped it."
+            } else {
+                "Each configuration's score at each rung (per bracket) it was trained to: dark where it went on, squares where it finished, light where it stopped."
+            }
         );
     }
     if !s.ranked.is_empty() {

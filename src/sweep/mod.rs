@@ -52,6 +52,9 @@ pub enum SweepError {
     /// and what to do).
     #[error("{0}")]
     Conflict(String),
+    /// The sweep was deleted (`gridsweep delete --force`) while a run trained it.
+    #[error("sweep `{name}` was deleted from {db} while this run trained it (`gridsweep delete`): the run stopped, and what it trained after that was not recorded")]
+    Deleted { name: String, db: String },
     #[error("sweep `{name}`: the stored spec is unreadable ({why})")]
     StoredSpec { name: String, why: String },
     /// An imported sweep has results only: no data, split or trained network.

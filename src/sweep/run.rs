@@ -158,5 +158,18 @@ async fn run_on(
         checkpoint_every: s.checkpoint_every,
         fuse: s.fuse.max(1),
     };
-    Ok(sched::run(store, job, &opts, runner, events).await?)
+    let summary = sched::run(store, job, &opts, runner, events).await?;
+    // Deleted meanwhile: its folds were gone, so the run ended with nothing left to
+    // claim; that is no sweep done.
+    if store
+        .sweep_by_name(&spec.name)
+        .await?
+        .is_none_or(|row| row.id != r.sweep_id)
+    {
+        return Err(super::SweepError::Deleted {
+            name: spec.name.clone(),
+            db: store.name().to_string(),
+        });
+    }
+    Ok(summary)
 }
