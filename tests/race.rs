@@ -730,3 +730,111 @@ fn a_race_deleted_while_it_runs_stops_and_says_so() {
         "{err}"
     );
 }
+
+/// `replay` of a race on a race's sweep gets as far as that race went: its dropped
+/// configurations count, with their folds (issue 41.14); on an imported repeated
+/// cross-validation (cv-results, no histories) it replays as on the grid it came
+/// from (41.11).
+#[test]
+fn replaying_a_race_on_a_race_and_on_an_import() {
+    let d = Dir::new("race", "replays");
+    let race = spec(&d, "r", 300, FIXED, RACE);
+    let grid = d.path("g.json");
+    std::fs::write(
+        &grid,
+        std::fs::read_to_string(&race)
+            .unwrap()
+            .replace(RACE, "")
+            .replace(r#""name": "r""#, r#""name": "g""#),
+    )
+    .unwrap();
+    let db = d.db();
+    for p in [&race, &grid] {
+        let (code, _, err) = run(bin()
+            .arg("run")
+            .arg(p)
+            .args(["--db", &db, "--jobs", "2", "--quiet"]));
+        assert_eq!(code, 0, "{err}");
+    }
+    let strategy = r#"{"strategy": "race"}"#;
+    let replay = |name: &str| {
+        json(bin().args([
+            "replay",
+            name,
+            "--db",
+            &db,
+            "--strategy",
+            strategy,
+            "--json",
+        ]))["race"]
+            .clone()
+    };
+    let (complete, dropped, _, _) = outcome(&db, "r");
+    let on_race = replay("r");
+    let mut left: Vec<String> = on_race["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    left.sort();
+    let mut want = complete.clone();
+    want.sort();
+    assert_eq!(left, want, "{on_race}");
+    let mut gone: Vec<(String, i64)> = on_race["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v[0].as_str().unwrap().to_string(), v[1].as_i64().unwrap()))
+        .collect();
+    gone.sort();
+    assert_eq!(gone, dropped);
+    let done = common::done_count(&db, "r");
+    assert_eq!(
+        on_race["fold_fits"].as_u64().unwrap() as usize,
+        done,
+        "{on_race}"
+    );
+    // The grid exported, imported as 3-fold × 4 and raced: as the grid itself.
+    let file = d.path("g.csv");
+    let (code, _, err) = run(bin()
+        .args([
+            "export",
+            "g",
+            "--db",
+            &db,
+            "--format",
+            "cv-results",
+            "--out",
+        ])
+        .arg(&file));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) =
+        run(bin()
+            .arg("import")
+            .arg(&file)
+            .args(["--name", "gi", "--db", &db, "--cv-folds", "3"]));
+    assert_eq!(code, 0, "{err}");
+    let (on_grid, on_import) = (replay("g"), replay("gi"));
+    // (The import's ids are its own: without --spec its unstated keys are defaults.)
+    let scores = |v: &Value| -> Vec<f64> {
+        v["tie_set"]["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["score"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(scores(&on_grid), scores(&on_import));
+    assert_eq!(
+        on_grid["dropped"].as_array().unwrap().len(),
+        on_import["dropped"].as_array().unwrap().len()
+    );
+    for key in ["folds", "fold_fits"] {
+        assert_eq!(on_grid[key], on_import[key], "{key}: {on_grid} {on_import}");
+    }
+    assert_eq!(
+        on_grid["left"].as_array().unwrap().len(),
+        on_import["left"].as_array().unwrap().len()
+    );
+}

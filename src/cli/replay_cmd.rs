@@ -259,7 +259,10 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
         None => sweep::replay::Judged::Grid,
     };
     if let Some(seen) = a.seen {
-        return held_out(a, &sweep, &curves, &judged, &rule, k, seen, value);
+        // The truth is every repeat: the complete configurations only.
+        let complete: Vec<sweep::replay::Curve> =
+            curves.iter().filter(|c| c.complete).cloned().collect();
+        return held_out(a, &sweep, &complete, &judged, &rule, k, seen, value);
     }
     let sweep::replay::Judged::Race(race) = judged else {
         anyhow::bail!(

@@ -33,8 +33,10 @@ pub struct Curve {
     /// Its configured epochs.
     pub epochs: u32,
     pub folds: Vec<FoldResult>,
-    /// Its full-run score, by the sweep's rule.
+    /// Its full-run score, by the sweep's rule (a dropped one's: over its folds).
     pub score: f64,
+    /// It completed (else a race dropped it, after the folds it has).
+    pub complete: bool,
 }
 
 /// The strategies replay knows.
@@ -382,13 +384,71 @@ pub async fn curves(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
     curves_of(store, sweep, true).await
 }
 
-/// Every complete distinct training's folds, whatever its protocol: what a race or a
-/// plain grid replays (they never stop a fold early).
+/// Every distinct training's done folds, whatever its protocol: what a race or a
+/// plain grid replays (they never stop a fold early). The complete configurations,
+/// and a race's dropped ones with the folds they ran (`complete` false): a race
+/// replayed on a race's sweep gets as far as that race went. Their accuracies and
+/// times only: a race needs no histories.
 pub async fn complete_folds(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
-    curves_of(store, sweep, false).await
+    let rule = super::score_rule(sweep)?;
+    let metrics = store.fold_metrics(sweep.id).await?;
+    let dropped: std::collections::HashSet<String> = store
+        .partial_configurations(sweep.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.pruned && p.resource_epochs.is_none())
+        .map(|p| p.config_id)
+        .collect();
+    let mut out = Vec::new();
+    for r in store.configurations(sweep.id).await? {
+        let complete = r.summary.is_some();
+        if r.shares_training_of.is_some() || !(complete || dropped.contains(&r.config_id)) {
+            continue;
+        }
+        let epochs = r.params.get("epochs").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        let mut folds: Vec<&crate::store::FoldMetrics> = metrics
+            .get(&r.config_id)
+            .map(|m| m.iter().collect())
+            .unwrap_or_default();
+        folds.sort_by_key(|f| f.fold);
+        let (train, val): (Vec<f64>, Vec<f64>) = folds
+            .iter()
+            .map(|f| (f.train_accuracy, f.val_accuracy))
+            .unzip();
+        let Some(score) = crate::race::score_of_means(&rule, &train, &val) else {
+            continue;
+        };
+        out.push(Curve {
+            score,
+            complete,
+            config_id: r.config_id,
+            position: r.position,
+            params_json: r.params_json,
+            epochs,
+            folds: folds
+                .iter()
+                .map(|f| FoldResult {
+                    train_accuracy: f.train_accuracy,
+                    train_loss: f64::NAN,
+                    val_accuracy: f.val_accuracy,
+                    val_loss: f64::NAN,
+                    epochs_run: epochs,
+                    final_learning_rate: f64::NAN,
+                    fit_seconds: f.fit_seconds,
+                    score_seconds: f.score_seconds,
+                    scored_epoch: epochs,
+                    history: Vec::new(),
+                    partial: false,
+                    fused: 1,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 async fn curves_of(store: &Store, sweep: &SweepRow, notebook_only: bool) -> Result<Vec<Curve>> {
+    // (Histories: halving and Hyperband cut folds at their rungs' epochs.)
     let rule = super::score_rule(sweep)?;
     let mut out = Vec::new();
     for r in store.configurations(sweep.id).await? {
@@ -410,6 +470,7 @@ async fn curves_of(store: &Store, sweep: &SweepRow, notebook_only: bool) -> Resu
         let epochs = r.params.get("epochs").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
         let folds = store.fold_results(sweep.id, &r.config_id).await?;
         out.push(Curve {
+            complete: true,
             score: rule.score(summary.mean_train_accuracy, summary.mean_val_accuracy),
             config_id: r.config_id,
             position: r.position,
@@ -516,10 +577,14 @@ pub fn replay_race(
 ) -> std::result::Result<RaceReplay, String> {
     let mut live: Vec<&Curve> = set.to_vec();
     live.sort_by_key(|c| c.position);
+    // As far as the complete ones go (a race's dropped ones have fewer: enough, while
+    // the replay drops them where the race did).
     let max_folds = live
         .iter()
+        .filter(|c| c.complete)
         .map(|c| c.folds.len())
         .min()
+        .or_else(|| live.iter().map(|c| c.folds.len()).max())
         .unwrap_or(0)
         .min(max_folds);
     if max_folds < 2 {
@@ -550,6 +615,13 @@ pub fn replay_race(
     let mut n = (race.min_folds as usize).clamp(1, max_folds);
     let (mut dropped, mut fold_fits) = (Vec::new(), 0usize);
     let ended = loop {
+        if let Some(c) = live.iter().find(|c| c.folds.len() < n) {
+            return Err(format!(
+                "configuration {} has {} folds where this race needs {n}: the sweep's own race dropped it there, and a replay can use only the folds a sweep ran (replay a race that drops no later, or on a sweep of every fold)",
+                c.config_id,
+                c.folds.len()
+            ));
+        }
         let entrants: Vec<crate::race::Entrant> = live.iter().map(|c| entrant(c, n)).collect();
         let stage = crate::race::decide(race, k, max_folds, &entrants);
         for id in &stage.drop {
