@@ -36,6 +36,7 @@ pub fn serve(a: ServeArgs) -> Result<Outcome> {
             .await
             .with_context(|| format!("--bind {}: cannot listen there", a.bind))?;
         let at = listener.local_addr()?;
+        let stop = crate::serve::Stop::listen().context("listening for Ctrl-C")?;
         let query = token
             .as_deref()
             .map(|t| format!("?token={t}"))
@@ -44,9 +45,13 @@ pub fn serve(a: ServeArgs) -> Result<Outcome> {
             "gridsweep serve: http://{at}/{query} — a read-only view of {} (Ctrl-C stops)",
             store.name()
         );
-        crate::serve::serve(listener, Arc::new(crate::serve::App::new(store, token)))
-            .await
-            .context("serving")?;
+        crate::serve::serve(
+            listener,
+            Arc::new(crate::serve::App::new(store, token)),
+            stop,
+        )
+        .await
+        .context("serving")?;
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)

@@ -91,13 +91,65 @@ pub fn make_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Serves `app` on `listener` until Ctrl-C.
-pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+/// How long requests in flight may take to finish after Ctrl-C (or SIGTERM): a page
+/// left open holds a connection (its live updates) that would otherwise keep the
+/// server up.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ctrl-C and SIGTERM, listened for from the moment this is called (not from the
+/// first poll), so that a signal sent once the address is printed is never missed.
+pub struct Stop {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    pub fn listen() -> std::io::Result<Stop> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Stop {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Stop {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Serves `app` on `listener` until `stop` (Ctrl-C, SIGTERM): no new connection is
+/// taken, and those open get [`SHUTDOWN_GRACE`] to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    stop: Stop,
+) -> std::io::Result<()> {
+    let (stopped_tx, mut stopped_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        stop.wait().await;
+        let _ = stopped_tx.send(true);
+    });
+    let deadline = async move {
+        let _ = stopped_rx.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        r = server => r,
+        _ = deadline => Ok(()),
+    }
 }
 
 async fn check_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
