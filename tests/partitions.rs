@@ -207,3 +207,44 @@ fn split_mistakes_are_named_by_key_all_at_once() {
         "said once: {err}"
     );
 }
+
+/// The spec's partition keys reach the real data path (issue 41): `plan --partitions`
+/// lists, for the spec's own partition and each sub-grid's, the rows of every part and
+/// CV fold as a run cuts them (`CvSets`, as `run` loads them), and they are the rows
+/// scikit-learn and pandas give on the same file (`tests/reference/partitions_reference.py`
+/// wrote the fixture and the expected rows: one-hot strata, a pre-shuffle, 0.3 twice,
+/// `StratifiedKFold` and an unshuffled `KFold`).
+#[test]
+fn plan_lists_each_partitions_rows_as_scikit_learn_cuts_them() {
+    let d = Dir::new("partitions", "listed");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference");
+    std::fs::copy(reference.join("partitions_data.csv"), d.path("data.csv")).unwrap();
+    let spec = d.path("p.json");
+    std::fs::write(
+        &spec,
+        r#"{"name": "p", "dataset": {"path": "data.csv", "label": "Genre", "stratify": "onehot",
+            "test_fraction": 0.2, "validation_fraction": 0.2, "seed": 42}, "cv": {"folds": 3},
+            "fixed": {"epochs": 1},
+            "grid": [{"dropout": [0.0]},
+                     {"dropout": [0.1], "split": {"preshuffle": 42, "test_fraction": 0.3, "validation_fraction": 0.3}},
+                     {"dropout": [0.2], "split": {"splitter": "kfold"}}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(bin().arg("plan").arg(&spec).args(["--partitions", "-"]));
+    assert_eq!(code, 0, "{err}");
+    let want = std::fs::read_to_string(reference.join("partitions_expected.csv")).unwrap();
+    let lines = |t: &str| t.lines().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(lines(&out), lines(&want));
+    // To a file, with a line saying what it wrote; the plan itself writes nothing else.
+    let (code, out, err) = run(bin()
+        .arg("plan")
+        .arg(&spec)
+        .arg("--partitions")
+        .arg(d.path("parts.csv")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote 450 rows of 3 partitions"), "{out}");
+    assert_eq!(
+        lines(&std::fs::read_to_string(d.path("parts.csv")).unwrap()),
+        lines(&want)
+    );
+}

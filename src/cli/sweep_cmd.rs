@@ -57,6 +57,12 @@ pub struct PlanArgs {
     /// Print one JSON document (every configuration with its canonical hyperparameters).
     #[arg(long)]
     pub json: bool,
+    /// Write which rows fall in each part (train, validation, test) and CV fold of
+    /// every partition the spec trains on, as a run cuts them, to this CSV (`-`: standard
+    /// output): columns partition, index (pandas' default index of the file), line,
+    /// label, part, fold. Compare with scikit-learn's own indices.
+    #[arg(long, value_name = "CSV")]
+    pub partitions: Option<PathBuf>,
 }
 
 /// Columns padded to their widest cell, header first.
@@ -304,6 +310,35 @@ fn with_data_hint(e: anyhow::Error, data_given: bool) -> anyhow::Error {
 
 pub fn plan(a: PlanArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
+    if let Some(out) = &a.partitions {
+        let rows = sweep::plan::partitions(&spec)
+            .map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
+        let to_stdout = out.as_os_str() == "-";
+        let sink: Box<dyn std::io::Write> =
+            if to_stdout {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(std::fs::File::create(out).with_context(|| {
+                    format!("--partitions {}: cannot write there", out.display())
+                })?)
+            };
+        let mut w = csv::Writer::from_writer(sink);
+        for r in &rows {
+            w.serialize(r)?;
+        }
+        w.flush()?;
+        if !to_stdout {
+            let parts: std::collections::BTreeSet<&str> =
+                rows.iter().map(|r| r.partition.as_str()).collect();
+            println!(
+                "wrote {} rows of {} to {}",
+                rows.len(),
+                crate::text::count(parts.len(), "partition", "partitions"),
+                out.display()
+            );
+        }
+        return Ok(Outcome::Ok);
+    }
     // A dry run must fail where the run would: data that cannot be read or split is an
     // error (exit 2), not an unknown cost.
     let p = sweep::plan::plan(&spec, a.jobs.unwrap_or_else(available_cores))

@@ -373,6 +373,11 @@ pub struct Dataset {
     pub x: Matrix,
     /// Class index per row.
     pub y: Vec<usize>,
+    /// Each row's line in the file (the header is line 1).
+    pub lines: Vec<u64>,
+    /// Each row's index among the file's data rows: pandas' default index of
+    /// `read_csv`, kept through a label selection (`keep_labels`).
+    pub index: Vec<usize>,
 }
 
 impl Dataset {

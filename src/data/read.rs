@@ -112,6 +112,7 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
     let Rows {
         cells,
         lines,
+        index,
         labels,
     } = read_rows(spec, &mut rdr, bytes, &columns)?;
     let input_columns: Vec<String> = columns
@@ -179,6 +180,8 @@ fn load_bytes(spec: &DatasetSpec, bytes: &[u8]) -> Result<Dataset, DataError> {
         class_names,
         x: Matrix::new(0, 0, Vec::new()),
         y,
+        lines: lines.clone(),
+        index,
     };
     // Until `prepare` refits it on the training part: categories of every row.
     let all: Vec<usize> = (0..labels.len()).collect();
@@ -262,6 +265,8 @@ fn select_columns(
 struct Rows {
     cells: Vec<Vec<String>>,
     lines: Vec<u64>,
+    /// Each kept row's index among the file's data rows (pandas' default index).
+    index: Vec<usize>,
     labels: Vec<String>,
 }
 
@@ -279,9 +284,10 @@ fn read_rows(
     let mut lines_at = LineCounter::new(bytes);
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); columns.features.len()];
     let mut lines = Vec::new();
+    let mut index = Vec::new();
     let mut labels = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
+    for at in 0.. {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -306,6 +312,7 @@ fn read_rows(
             cells[j].push(record.get(c).unwrap_or("").to_string());
         }
         lines.push(line);
+        index.push(at);
         labels.push(label.to_string());
     }
     if let Some(k) = &keep {
@@ -333,6 +340,7 @@ fn read_rows(
     Ok(Rows {
         cells,
         lines,
+        index,
         labels,
     })
 }

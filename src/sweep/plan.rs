@@ -654,3 +654,64 @@ mod tests {
         assert!((fold_flops(&nb, 19, 6, 2000, 1000, 60) - want).abs() < 1e-6 * want);
     }
 }
+
+/// One data row as a partition of the spec cuts it (`plan --partitions`): so that a
+/// partition can be checked outside gridsweep, against scikit-learn's own indices.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PartRow {
+    /// `spec` for the spec's own partition, else a sub-grid's `"split"` in short
+    /// (`Partition::cell`).
+    pub partition: String,
+    /// The row's index among the file's data rows (pandas' default index).
+    pub index: usize,
+    /// Its line in the file (the header is line 1).
+    pub line: u64,
+    pub label: String,
+    /// `train`, `validation` or `test`.
+    pub part: &'static str,
+    /// For a training row: the CV fold it validates in (the first repeat).
+    pub fold: Option<usize>,
+}
+
+/// Every row of every partition the spec's configurations train on, as a run cuts
+/// them (the same loading, splits and folds: `CvSets`), each partition's rows in file
+/// order.
+pub fn partitions(spec: &Spec) -> Result<Vec<PartRow>> {
+    let expansion = spec.expand()?;
+    let sets = crate::cv::CvSets::load(
+        &spec.dataset,
+        spec.cv.folds,
+        spec.cv.repeats,
+        spec.seed,
+        spec.cv.splitter,
+        expansion.configs.iter().map(|c| c.params.split.as_ref()),
+    )?;
+    let mut out = Vec::new();
+    for (p, data) in sets.all() {
+        let name = crate::data::partition::Partition::cell(
+            p.and_then(|p| serde_json::to_value(p).ok()).as_ref(),
+        );
+        let prepared = &data.prepared;
+        let ds = &prepared.dataset;
+        let mut rows: Vec<(usize, &'static str, Option<usize>)> = Vec::new();
+        rows.extend(
+            prepared
+                .train
+                .iter()
+                .enumerate()
+                .map(|(j, &i)| (i, "train", data.fold_of.get(j).copied())),
+        );
+        rows.extend(prepared.validation.iter().map(|&i| (i, "validation", None)));
+        rows.extend(prepared.test.iter().map(|&i| (i, "test", None)));
+        rows.sort_by_key(|r| r.0);
+        out.extend(rows.into_iter().map(|(i, part, fold)| PartRow {
+            partition: name.clone(),
+            index: ds.index[i],
+            line: ds.lines[i],
+            label: ds.class_names[ds.y[i]].clone(),
+            part,
+            fold,
+        }));
+    }
+    Ok(out)
+}
