@@ -304,3 +304,58 @@ fn duplicate_column_names_are_refused_naming_both() {
     let (code, _, err) = cv(&data, &[]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// What pandas reads as missing is missing here too (`n/a`, `#N/A`, `<NA>`, `null`): the
+/// same result as empty cells; a column's bad cells are all named, not only the first;
+/// labels alike but for case are said to be different classes (issue 41, frictions).
+#[test]
+fn pandas_missing_values_every_bad_cell_and_labels_alike_but_for_case() {
+    let d = Dir::new("data", "missing");
+    let text = table(240, ',', false);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let set = |lines: &mut Vec<String>, row: usize, col: usize, v: &str| {
+        let mut cells: Vec<String> = lines[row].split(',').map(String::from).collect();
+        cells[col] = v.to_string();
+        lines[row] = cells.join(",");
+    };
+    let mut empty = lines.clone();
+    for (row, marker) in [(3, "n/a"), (8, "#N/A"), (13, "<NA>"), (21, "null")] {
+        set(&mut lines, row, 1, marker);
+        set(&mut empty, row, 1, "");
+    }
+    let pandas = write(&d, "pandas.csv", &(lines.join("\n") + "\n"));
+    let blank = write(&d, "blank.csv", &(empty.join("\n") + "\n"));
+    assert_eq!(
+        summary(&cv_json(&pandas, &[])),
+        summary(&cv_json(&blank, &[]))
+    );
+
+    let mut bad = lines.clone();
+    set(&mut bad, 5, 2, "?");
+    set(&mut bad, 30, 2, "x");
+    let bad = write(&d, "bad.csv", &(bad.join("\n") + "\n"));
+    let (code, _, err) = cv(&bad, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("line 6, column `f2`: `?` is not a number; also line 31 `x` (2 bad cells in this column)"),
+        "{err}"
+    );
+
+    let mut cased = lines.clone();
+    for row in 40..70 {
+        let mut cells: Vec<String> = cased[row].split(',').map(String::from).collect();
+        if cells[5] == "mid" {
+            cells[5] = "Mid".into();
+        }
+        cased[row] = cells.join(",");
+    }
+    let cased = write(&d, "cased.csv", &(cased.join("\n") + "\n"));
+    let (code, _, err) = cv(&cased, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: labels `Mid` (")
+            && err.contains("and `mid` (")
+            && err.contains("differ only in case"),
+        "{err}"
+    );
+}

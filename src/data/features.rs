@@ -183,11 +183,13 @@ fn raw_columns(
                             line,
                             column,
                             value,
+                            more,
                         } => DataError::NotNumericForModel {
                             file,
                             line,
                             column,
                             value,
+                            more,
                         },
                         DataError::DecimalComma {
                             file,
@@ -208,15 +210,34 @@ fn raw_columns(
             // A column the model reads as numbers must be numbers here too.
             match (&c.code, &col) {
                 (encode::Code::Numeric, RawColumn::Text(v)) => {
-                    let r = v
+                    let bad: Vec<usize> = (0..v.len())
+                        .filter(|&r| {
+                            v[r].as_deref()
+                                .is_some_and(|x| req.read.number(x).is_none())
+                        })
+                        .collect();
+                    let r = bad.first().copied().unwrap_or(0);
+                    let named: Vec<String> = bad[1.min(bad.len())..]
                         .iter()
-                        .position(|x| x.as_deref().is_some_and(|x| req.read.number(x).is_none()))
-                        .unwrap_or(0);
+                        .take(8)
+                        .map(|&r| format!("line {} `{}`", lines[r], v[r].as_deref().unwrap_or("")))
+                        .collect();
+                    let more = if named.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; also {}{} ({} bad cells in this column)",
+                            named.join(", "),
+                            if bad.len() > 9 { ", …" } else { "" },
+                            bad.len()
+                        )
+                    };
                     Err(DataError::NotNumericForModel {
                         file: file.into(),
                         line: lines[r],
                         column: c.name.clone(),
                         value: v[r].clone().unwrap_or_default(),
+                        more,
                     })
                 }
                 _ => Ok(col),

@@ -253,19 +253,22 @@ pub enum DataError {
         /// Where the header suggests another separator, what to try.
         hint: String,
     },
-    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number (most of the column's cells are numbers; empty, NaN or NA mean missing; to treat the column as categories, set its encoding: --encode '{column}=onehot')")]
+    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number{more} (most of the column's cells are numbers; empty, NaN, NA, n/a, null and None mean missing, as pandas reads them; to treat the column as categories, set its encoding: --encode '{column}=onehot')")]
     NotNumeric {
         file: PathBuf,
         line: u64,
         column: String,
         value: String,
+        /// The column's other bad cells (`; also line 7 `?`, …`), or empty.
+        more: String,
     },
-    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number, and the model reads this column as numbers (empty, NaN or NA mean missing, which the model imputes); correct the cell or leave it empty")]
+    #[error("{file}: line {line}, column `{column}`: `{value}` is not a number{more}, and the model reads this column as numbers (empty, NaN, NA, n/a, null and None mean missing, which the model imputes); correct the cell or leave it empty")]
     NotNumericForModel {
         file: PathBuf,
         line: u64,
         column: String,
         value: String,
+        more: String,
     },
     #[error("{file}: line {line}, column `{column}`: `{value}` has a decimal comma; read such numbers with --decimal-comma{}", if *in_spec { " (spec: \"decimal_comma\": true)" } else { "" })]
     DecimalComma {
@@ -518,8 +521,14 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
             } else {
                 format!("{rows} row(s) in the file")
             };
+            let twin = dataset
+                .class_names
+                .iter()
+                .find(|c| *c != name && c.to_lowercase() == name.to_lowercase())
+                .map(|c| format!(" (`{name}` differs from `{c}` only in case: if they are one label, write them alike in the file)"))
+                .unwrap_or_default();
             too_few(format!(
-                "{step} split: label `{name}` has {counts}; a stratified split needs at least 2 on each side. \
+                "{step} split: label `{name}` has {counts}; a stratified split needs at least 2 on each side{twin}. \
                  Leave it out with --keep-labels \"{}\" (spec: keep_labels), or merge it into another label",
                 others.join(",")
             ))
@@ -542,6 +551,25 @@ pub fn prepare(spec: &DatasetSpec, folds: usize) -> Result<Prepared, DataError> 
         test,
         warnings: Vec::new(),
     };
+    // Labels alike but for case are different classes (cells are trimmed, so ` pop`
+    // is `pop`; `Pop` is not): say so, with their rows.
+    {
+        let counts = prepared.dataset.class_counts();
+        let mut alike: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (c, name) in prepared.dataset.class_names.iter().enumerate() {
+            alike.entry(name.to_lowercase()).or_default().push(c);
+        }
+        for group in alike.values().filter(|g| g.len() > 1) {
+            let named: Vec<String> = group
+                .iter()
+                .map(|&c| format!("`{}` ({} rows)", prepared.dataset.class_names[c], counts[c]))
+                .collect();
+            prepared.warnings.push(format!(
+                "labels {} differ only in case: they are read as different classes; if they are one, write them alike in the file",
+                named.join(" and ")
+            ));
+        }
+    }
     // Text columns' categories come from the training part only.
     let train = prepared.train.clone();
     prepared.dataset.encode_with(&train, spec);

@@ -10,12 +10,35 @@ use super::{
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// A missing cell: what pandas' `read_csv` reads as NaN by default (its `na_values`),
+/// and `NAN`.
 pub(super) fn is_missing(cell: &str) -> bool {
     matches!(
         cell.trim(),
-        "" | "nan" | "NaN" | "NAN" | "NA" | "N/A" | "null" | "NULL" | "None"
+        "" | "#N/A"
+            | "#N/A N/A"
+            | "#NA"
+            | "-1.#IND"
+            | "-1.#QNAN"
+            | "-NaN"
+            | "-nan"
+            | "1.#IND"
+            | "1.#QNAN"
+            | "<NA>"
+            | "N/A"
+            | "NA"
+            | "NULL"
+            | "NaN"
+            | "NAN"
+            | "None"
+            | "n/a"
+            | "nan"
+            | "null"
     )
 }
+
+/// How many of a column's bad cells an error names.
+const BAD_CELLS_NAMED: usize = 8;
 
 /// The data file's bytes, or the built-in demo data for `builtin:demo`.
 pub fn read_source(spec: &DatasetSpec) -> Result<Vec<u8>, DataError> {
@@ -375,6 +398,30 @@ pub(super) fn read_column(
         return Ok(text());
     }
     let mut values = Vec::with_capacity(cells.len());
+    // The column's other bad cells, named after the first (its error).
+    let others = |first: usize| -> String {
+        let bad: Vec<usize> = (first + 1..cells.len())
+            .filter(|&r| !is_missing(&cells[r]) && opts.number(&cells[r]).is_none())
+            .collect();
+        if bad.is_empty() {
+            return String::new();
+        }
+        let named: Vec<String> = bad
+            .iter()
+            .take(BAD_CELLS_NAMED)
+            .map(|&r| format!("line {} `{}`", lines[r], cells[r]))
+            .collect();
+        format!(
+            "; also {}{} ({} bad cells in this column)",
+            named.join(", "),
+            if bad.len() > BAD_CELLS_NAMED {
+                ", …"
+            } else {
+                ""
+            },
+            bad.len() + 1
+        )
+    };
     for (r, cell) in cells.iter().enumerate() {
         if is_missing(cell) {
             values.push(f64::NAN);
@@ -403,6 +450,7 @@ pub(super) fn read_column(
                         line,
                         column,
                         value,
+                        more: others(r),
                     }
                 });
             }
