@@ -389,6 +389,37 @@ impl FilePredictions {
             .count();
         (n > 0).then(|| (right as f64 / n as f64, n))
     }
+
+    /// True labels that are none of `classes` (the model's), with their rows, in order
+    /// of first appearance: they count as wrong in [`Self::accuracy`].
+    pub fn unseen(&self, classes: &[String]) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        let Some((_, labels)) = self.labels.as_ref() else {
+            return out;
+        };
+        for l in labels.iter().filter(|l| !classes.contains(l)) {
+            match out.iter_mut().find(|(u, _)| u == l) {
+                Some((_, n)) => *n += 1,
+                None => out.push((l.clone(), 1)),
+            }
+        }
+        out
+    }
+
+    /// The accuracy on the rows whose true label is one of `classes`, and their count.
+    pub fn accuracy_on(&self, classes: &[String]) -> Option<(f64, usize)> {
+        let (_, labels) = self.labels.as_ref()?;
+        let known: Vec<bool> = labels.iter().map(|l| classes.contains(l)).collect();
+        let pairs = labels
+            .iter()
+            .zip(&self.predictions)
+            .zip(&known)
+            .filter(|(_, k)| **k);
+        let (n, right) = pairs.fold((0usize, 0usize), |(n, r), ((l, p), _)| {
+            (n + 1, r + usize::from(*l == p.class))
+        });
+        (n > 0).then(|| (right as f64 / n as f64, n))
+    }
 }
 
 /// One classified row.

@@ -275,6 +275,24 @@ fn predict_applies_the_encoding_and_carries_ids() {
     let (code, _, err) = predict(&["--id-column", "song_id", "--ignore-extra", "--strict"]);
     assert_eq!(code, 2);
     assert!(err.contains("new.csv: line 3, column `colour`: `purple` is not among the categories the model learned (blue, green, red)"), "{err}");
+    // True labels the model never saw count as wrong, and predict says so.
+    let labelled = write(
+        &d,
+        "labelled.csv",
+        "f1,f2,colour,Genre\n0.5,-1.0,red,high\n-1.2,0.3,green,huge\n1.5,1.5,blue,huge\n-1.0,-1.0,blue,low\n",
+    );
+    let (code, _, err) = run(bin()
+        .arg("predict")
+        .arg("--model")
+        .arg(&model)
+        .arg("--data")
+        .arg(&labelled)
+        .args(["--label", "Genre"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("note: 2 rows of column `Genre` have a label the model never saw (`huge` (2)), counted as wrong: it predicts only high, low, mid; on the 2 rows of labels it knows:"),
+        "{err}"
+    );
 }
 
 /// Two columns of one name are refused, naming both, before anything is trained: with

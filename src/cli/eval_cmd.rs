@@ -366,6 +366,27 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
     }
     if let (Some((acc, n)), Some((column, _))) = (file.accuracy(), &file.labels) {
         eprintln!("gridsweep: accuracy against column `{column}`: {acc:.4} ({n} rows)");
+        let classes = &model.meta.class_names;
+        let unseen = file.unseen(classes);
+        if !unseen.is_empty() {
+            let rows: usize = unseen.iter().map(|(_, n)| n).sum();
+            let named: Vec<String> = unseen
+                .iter()
+                .take(8)
+                .map(|(l, n)| format!("`{l}` ({n})"))
+                .collect();
+            let known = file.accuracy_on(classes).map_or(String::new(), |(a, k)| {
+                format!("; on the {k} rows of labels it knows: {a:.4}")
+            });
+            eprintln!(
+                "gridsweep: note: {} of column `{column}` {} a label the model never saw ({}{}), counted as wrong: it predicts only {}{known}",
+                crate::text::count(rows, "row", "rows"),
+                if rows == 1 { "has" } else { "have" },
+                named.join(", "),
+                if unseen.len() > 8 { ", …" } else { "" },
+                classes.join(", ")
+            );
+        }
     }
     Ok(Outcome::Ok)
 }
