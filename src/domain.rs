@@ -229,12 +229,15 @@ pub struct RungRow {
     pub configurations: i64,
     /// The largest epoch budget of the rung.
     pub epochs: Option<i64>,
-    /// For the rung in progress: folds done of all.
+    /// Folds done of all: the rung in progress's; a decided rung's are all done
+    /// (`status` fills them in).
     pub folds_done: Option<i64>,
     pub folds: Option<i64>,
     /// For a complete rung: how many went on (None for the rung in progress and for
     /// the last one).
     pub promoted: Option<i64>,
+    /// Its scores are recorded: it is complete (else in progress).
+    pub decided: bool,
 }
 
 /// A configuration still in a race, as the store hands it to the barrier's decision.

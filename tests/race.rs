@@ -654,6 +654,21 @@ fn a_race_report_draws_stages_and_a_finished_race_says_it_is_over() {
         "{err}"
     );
     assert!(!err.contains("stage -"), "{err}");
+    // Every stage's folds in `status --json`, a decided stage's all done.
+    let st = json(bin().args(["status", "r", "--db", &db, "--json"]));
+    for r in st["rungs"].as_array().unwrap() {
+        let (folds, done) = (
+            r["folds"].as_i64().unwrap(),
+            r["folds_done"].as_i64().unwrap(),
+        );
+        assert_eq!(r["decided"], true, "{st}");
+        assert_eq!(
+            folds,
+            r["configurations"].as_i64().unwrap() * (2 + r["rung"].as_i64().unwrap()),
+            "{st}"
+        );
+        assert_eq!(done, folds);
+    }
     let (complete, dropped, _, _) = outcome(&db, "r");
     let out = d.path("report");
     let (code, _, err) = run(bin()

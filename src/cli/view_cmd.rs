@@ -256,14 +256,14 @@ fn print_status(name: &str, s: &Status, db_hint: &str) {
                         r.configurations.to_string(),
                         r.epochs.map(|e| e.to_string()).unwrap_or_default(),
                         match (r.folds_done, r.folds) {
-                            (Some(d), Some(n)) => format!("{d} of {n}"),
+                            (Some(d), Some(n)) if !r.decided => format!("{d} of {n}"),
                             _ => "all".into(),
                         },
-                        match (r.promoted, r.folds) {
+                        match (r.promoted, r.decided) {
                             (Some(p), _) => p.to_string(),
-                            (None, Some(_)) => "(in progress)".into(),
-                            (None, None) if s.race => "(the race's end)".into(),
-                            (None, None) => "(the last rung)".into(),
+                            (None, false) => "(in progress)".into(),
+                            (None, true) if s.race => "(the race's end)".into(),
+                            (None, true) => "(the last rung)".into(),
                         },
                     ])
                     .collect()

@@ -348,6 +348,7 @@ impl Store {
                     folds: None,
                     // The current rung with recorded scores is the bracket's last one.
                     promoted: (rung < now).then_some(promoted),
+                    decided: true,
                 }));
                 if out.iter().any(|r| r.bracket == bracket && r.rung == now) {
                     continue;
@@ -364,7 +365,7 @@ impl Store {
                 .await
                 .in_db(self)?;
                 if n > 0 {
-                    out.push(RungRow { bracket, rung: now, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None });
+                    out.push(RungRow { bracket, rung: now, configurations: n, epochs, folds_done: Some(fdone), folds: Some(folds), promoted: None, decided: false });
                 }
             }
             Ok(Some(out))

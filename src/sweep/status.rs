@@ -88,7 +88,19 @@ pub async fn status(store: &Store, sweep: &SweepRow) -> Result<Status> {
         .then(|| remaining as f64 / rate_per_min * 60.0);
     let rule = super::score_rule(sweep)?;
     let rows = store.configurations(sweep.id).await?;
-    let rungs = store.rungs(sweep.id).await?;
+    let mut rungs = store.rungs(sweep.id).await?;
+    // A decided rung's folds: every configuration's, all done (k per configuration; a
+    // race's stage s: its first folds + s).
+    if let (Some(rs), Ok(spec)) = (rungs.as_mut(), super::stored_spec(sweep)) {
+        let per = |rung: i64| match spec.search.race() {
+            Some(r) => r.first_folds(spec.cv.folds, spec.cv.repeats) as i64 + rung,
+            None => spec.cv.folds as i64,
+        };
+        for r in rs.iter_mut().filter(|r| r.folds.is_none()) {
+            let n = r.configurations * per(r.rung);
+            (r.folds, r.folds_done) = (Some(n), Some(n));
+        }
+    }
     let weak_rungs = match rungs {
         Some(_) => weak_rungs(sweep, &rows, &store.rung_scores(sweep.id).await?),
         None => Vec::new(),
