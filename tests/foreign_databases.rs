@@ -184,3 +184,25 @@ fn another_programs_postgres_database_is_refused_unchanged() {
         "no table was added"
     );
 }
+
+/// A new SQLite file in directories that do not exist yet: they are made, and the
+/// command says so, once (issue 41 frictions).
+#[test]
+fn directories_made_for_a_new_database_are_named() {
+    let d = Dir::new("foreign", "mkdir");
+    let p = spec(&d);
+    let db = d.path("made/deeper/s.db");
+    let (code, _, err) = run(bin().arg("run").arg(&p).arg("--db").arg(&db).arg("--quiet"));
+    assert_eq!(code, 0, "{err}");
+    let made = d.path("made");
+    assert!(
+        err.contains(&format!(
+            "note: created the directory {} for the database",
+            made.display()
+        )),
+        "{err}"
+    );
+    let (code, _, err) = run(bin().arg("run").arg(&p).arg("--db").arg(&db).arg("--quiet"));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("created the directory"), "{err}");
+}

@@ -68,6 +68,13 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;
+        if let Some(dir) = store.created_dir() {
+            eprintln!(
+                "gridsweep: note: created the directory {} for the database {}",
+                dir.display(),
+                store.name()
+            );
+        }
         let r = sweep::import::import(&store, file, &a.name, spec.as_ref().map(|s| &s.grid)).await;
         store.close().await;
         anyhow::Ok(r?)

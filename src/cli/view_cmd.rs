@@ -422,6 +422,9 @@ pub fn copy(a: CopyArgs) -> Result<Outcome> {
         let dump = from.dump_sweep(&sweep).await?;
         from.close().await;
         let to = Store::open(&a.to).await?;
+        if let Some(dir) = to.created_dir() {
+            eprintln!("gridsweep: note: created the directory {} for the database {}", dir.display(), to.name());
+        }
         let n = to.load_sweep(&dump).await?;
         let counts = to.counts(to.sweep_by_name(&sweep.name).await?.map(|s| s.id).unwrap_or(-1)).await?;
         to.close().await;

@@ -190,6 +190,8 @@ pub struct Store {
     location: DbLocation,
     /// `location` as errors show it.
     name: String,
+    /// The directory `open` created for a new SQLite file (the outermost), if any.
+    created_dir: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -200,11 +202,15 @@ impl Store {
         // A URL of a scheme not taken never becomes a file of that name.
         DbLocation::try_parse(&location.to_url()).map_err(StoreError::Location)?;
         let name = location.to_string();
-        let (pool, dialect) = match &location {
-            DbLocation::Sqlite(path) => (Pool::Sqlite(sqlite::open(path).await?), Dialect::Sqlite),
+        let (pool, dialect, created_dir) = match &location {
+            DbLocation::Sqlite(path) => {
+                let (pool, created) = sqlite::open(path).await?;
+                (Pool::Sqlite(pool), Dialect::Sqlite, created)
+            }
             DbLocation::Postgres(url) => (
                 Pool::Postgres(postgres::open(url, &name).await?),
                 Dialect::Postgres,
+                None,
             ),
         };
         Ok(Store {
@@ -212,7 +218,14 @@ impl Store {
             dialect,
             location,
             name,
+            created_dir,
         })
+    }
+
+    /// The directory [`Store::open`] created for a new SQLite file (the outermost of
+    /// those it made), so that a front end can say so.
+    pub fn created_dir(&self) -> Option<&std::path::Path> {
+        self.created_dir.as_deref()
     }
 
     /// Opens a database that must exist already (commands that only read a sweep): a
@@ -256,6 +269,7 @@ impl Store {
             dialect,
             location,
             name,
+            created_dir: None,
         };
         store.check_schema().await?;
         Ok(store)
@@ -279,6 +293,7 @@ impl Store {
                 dialect: Dialect::Sqlite,
                 name: location.to_string(),
                 location,
+                created_dir: None,
             },
             DbLocation::Postgres(url) => {
                 let name = location.to_string();
@@ -287,6 +302,7 @@ impl Store {
                     dialect: Dialect::Postgres,
                     name,
                     location,
+                    created_dir: None,
                 }
             }
         };

@@ -55,10 +55,17 @@ pub async fn open_probe(path: &Path) -> Result<SqlitePool> {
         .map_err(|e| StoreError::from_sql(e).at(&path.display().to_string()))
 }
 
-/// Opens (creating if needed) the file and applies pending migrations.
-pub async fn open(path: &Path) -> Result<SqlitePool> {
+/// Opens (creating if needed) the file and applies pending migrations. Also returns
+/// the outermost directory it created for the file, if any.
+pub async fn open(path: &Path) -> Result<(SqlitePool, Option<std::path::PathBuf>)> {
     let at = |e: StoreError| e.at(&path.display().to_string());
+    let mut created = None;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        created = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .last()
+            .map(Path::to_path_buf);
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             db: path.display().to_string(),
             source,
@@ -118,7 +125,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool> {
         }
         .await;
         match result {
-            Ok(pool) => return Ok(pool),
+            Ok(pool) => return Ok((pool, created)),
             // A migration error can be the loser of the schema race seeing the winner's
             // tables before its bookkeeping row: try a few times more.
             Err(e)

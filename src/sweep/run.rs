@@ -76,6 +76,13 @@ pub async fn execute(
         expansion.configs.iter().map(|c| c.params.split.as_ref()),
     )?;
     let store = Store::open(db).await?;
+    if let Some(dir) = store.created_dir() {
+        note(format!(
+            "note: created the directory {} for the database {}",
+            dir.display(),
+            store.name()
+        ));
+    }
     let result = run_on(&store, spec, &expansion, &mut data, s, events, note).await;
     store.close().await;
     let summary = match result {
