@@ -575,6 +575,17 @@ impl Search {
         }
     }
 
+    /// The trainings the search draws from the grid, where it draws a sample.
+    pub fn sample_size(&self) -> Option<usize> {
+        match *self {
+            Search::Grid => None,
+            Search::Random { n, .. } => Some(n),
+            Search::Halving { sample, .. }
+            | Search::Hyperband { sample, .. }
+            | Search::Race { sample, .. } => sample,
+        }
+    }
+
     /// Racing's settings, for a race.
     pub fn race(&self) -> Option<crate::race::Race> {
         match *self {

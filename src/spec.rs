@@ -761,3 +761,161 @@ mod tests {
         assert_eq!(e.configs[0].params.epochs, 5);
     }
 }
+
+/// Object keys that appear twice in one JSON object of `text`, as `path.key` (JSON
+/// keeps the last silently).
+fn duplicate_keys(text: &str) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Walk<'a> {
+        path: String,
+        found: &'a std::cell::RefCell<Vec<String>>,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while seq
+                .next_element_seed(Walk {
+                    path: format!("{}[{i}]", self.path),
+                    found: self.found,
+                })?
+                .is_some()
+            {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{}.{k}", self.path)
+                };
+                if !seen.insert(k) {
+                    self.found.borrow_mut().push(path.clone());
+                }
+                map.next_value_seed(Walk {
+                    path,
+                    found: self.found,
+                })?;
+            }
+            Ok(())
+        }
+    }
+    let found = std::cell::RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let _ = Walk {
+        path: String::new(),
+        found: &found,
+    }
+    .deserialize(&mut de);
+    found.into_inner()
+}
+
+impl Spec {
+    /// What a spec states that is likely a mistake, though it runs: each a sentence
+    /// naming the key (with its line in `text` where it can be found).
+    pub fn warnings(&self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for key in duplicate_keys(text) {
+            out.push(format!(
+                "`{key}` is given twice in one object: JSON keeps the last one only"
+            ));
+        }
+        if self.name.contains('/') || self.name.contains('\\') {
+            out.push(format!(
+                "name {:?} has a path separator: it becomes part of file and folder names (reports, models), where it makes folders",
+                self.name
+            ));
+        }
+        let subgrids = self.grid.subgrids();
+        // A fixed key that every sub-grid sets again is never used (a sub-grid's own
+        // value over a fixed default is how sub-grids differ; `split` too).
+        for k in self.fixed.keys().filter(|k| *k != "split") {
+            if !subgrids.is_empty() && subgrids.iter().all(|g| g.contains_key(k)) {
+                out.push(format!(
+                    "{} is set by every sub-grid too: the fixed value is never trained",
+                    place_with_line(text, &["fixed", k])
+                ));
+            }
+        }
+        // A number written as text ("0.2") is read as the number: say so.
+        let defaults = crate::params::HyperParams::default().canonical();
+        let mut as_text = |place: String, k: &str, v: &Value| {
+            let numeric = defaults.get(k).is_some_and(Value::is_number);
+            if let Some(s) = v
+                .as_str()
+                .filter(|s| numeric && s.trim().parse::<f64>().is_ok())
+            {
+                out.push(format!(
+                    "{place}: `{k}` {s:?} is text, read as the number {s}; write it without quotes"
+                ));
+            }
+        };
+        for (k, v) in &self.fixed {
+            as_text("fixed".into(), k, v);
+        }
+        for (g, sub) in subgrids.iter().enumerate() {
+            for (k, v) in sub.iter() {
+                for x in v.as_array().map_or(std::slice::from_ref(v), Vec::as_slice) {
+                    as_text(format!("grid[{g}]"), k, x);
+                }
+            }
+        }
+        let folds = self.cv.folds * self.cv.repeats;
+        if let Some(r) = self.search.race() {
+            if let Some(m) = r.max_repeats.filter(|&m| m as usize > self.cv.repeats) {
+                out.push(format!(
+                    "search.max_repeats {m} is above cv.repeats {}: the race uses at most the {} repeats the spec has",
+                    self.cv.repeats, self.cv.repeats
+                ));
+            }
+            if r.min_folds as usize > folds {
+                out.push(format!(
+                    "search.min_folds {} is above the {folds} folds of the cross-validation (cv.folds × cv.repeats): the race starts with all of them, and drops nothing before",
+                    r.min_folds
+                ));
+            }
+        }
+        if let Some(n) = self.search.sample_size() {
+            if let Ok(e) = self.expand() {
+                let trainings = e.trainings();
+                if n > trainings {
+                    out.push(format!(
+                        "the search samples {n}, more than the grid's {trainings} distinct trainings: it takes them all"
+                    ));
+                }
+            }
+        }
+        out
+    }
+}

@@ -924,3 +924,57 @@ fn postgres_passwords_come_from_pgpassword_or_a_pgpass_file() {
     let (code, _, err) = list(&[("PGPASSFILE", pgpass.to_str().unwrap())]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Specs that run but hold a likely mistake get a warning each, naming the key
+/// (issue 41 frictions), while a spec that only sets a fixed default again in one
+/// sub-grid gets none; `plan` of a race gives its fold-fits from the first stage's to
+/// the most.
+#[test]
+fn plan_warns_of_likely_spec_mistakes_and_bounds_a_race() {
+    let d = Dir::new("newuser", "spec-warnings");
+    d.demo_data(150);
+    let spec = d.path("w.json");
+    std::fs::write(
+        &spec,
+        r#"{"name": "a/b", "dataset": {"path": "data-150.csv"}, "cv": {"folds": 3, "repeats": 2},
+ "fixed": {"epochs": 2, "batch_size": 32, "epochs": 3, "neurons_1": 8},
+ "grid": [{"dropout": ["0.2", 0.3], "neurons_1": [8]}, {"batch_size": [64], "neurons_1": [16]}],
+ "search": {"strategy": "race", "max_repeats": 5, "min_folds": 9, "sample": 50}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(bin().arg("plan").arg(&spec));
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "`fixed.epochs` is given twice in one object",
+        "name \"a/b\" has a path separator",
+        "fixed.neurons_1 (line 2) is set by every sub-grid too",
+        "grid[0]: `dropout` \"0.2\" is text, read as the number 0.2",
+        "search.max_repeats 5 is above cv.repeats 2",
+        "search.min_folds 9 is above the 6 folds",
+        "the search samples 50, more than the grid's 3 distinct trainings",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(err.matches("warning:").count(), 7, "{err}");
+    assert!(
+        out.contains("race: every configuration runs 6 folds first"),
+        "{out}"
+    );
+
+    let fine = d.path("fine.json");
+    std::fs::write(
+        &fine,
+        r#"{"name": "fine", "dataset": {"path": "data-150.csv"}, "cv": {"folds": 3, "repeats": 4},
+ "fixed": {"epochs": 4, "neurons_1": 8},
+ "grid": [{"dropout": [0.0, 0.1]}, {"dropout": [0.9], "epochs": [1]}],
+ "search": {"strategy": "race"}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(bin().arg("plan").arg(&fine));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(
+        out.contains("race: every configuration runs 2 folds first, then the ones left one more per stage while the top is undecided, up to 12 each: 6 to 36 fold-fits"),
+        "{out}"
+    );
+}

@@ -245,6 +245,11 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub(super) fn load_spec(path: &Path, data: Option<&PathBuf>) -> Result<Spec> {
     let mut spec = Spec::load(path)?;
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for w in spec.warnings(&text) {
+            eprintln!("gridsweep: warning: {}: {w}", path.display());
+        }
+    }
     if let Some(d) = data {
         spec.dataset.path = d.clone();
     }
@@ -481,11 +486,18 @@ fn print_plan(
         }
     }
     println!("{}", spec.score.describe());
-    println!(
-        "{} folds each: {} fold-fits",
-        p.folds,
-        p.trainings * p.folds
-    );
+    let race = sweep::plan::race_bounds(&spec, p.trainings);
+    match race {
+        Some(r) => println!(
+            "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each: {} to {} fold-fits (a plain grid of these folds: {}); the cost below is the most",
+            r.first_folds, r.max_folds, r.least_fold_fits, r.most_fold_fits, p.trainings * p.folds
+        ),
+        None => println!(
+            "{} folds each: {} fold-fits",
+            p.folds,
+            p.trainings * p.folds
+        ),
+    }
     let time = if seconds < 1.0 {
         "under a second".to_string()
     } else {

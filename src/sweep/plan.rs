@@ -715,3 +715,28 @@ pub fn partitions(spec: &Spec) -> Result<Vec<PartRow>> {
     }
     Ok(out)
 }
+
+/// A race's bounds, for `plan`: the folds every configuration runs first and the
+/// most it may run, and the fold-fits of `trainings` configurations at each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RaceBounds {
+    pub first_folds: usize,
+    pub max_folds: usize,
+    pub least_fold_fits: usize,
+    pub most_fold_fits: usize,
+}
+
+/// [`RaceBounds`] of the spec's race (None: not a race).
+pub fn race_bounds(spec: &Spec, trainings: usize) -> Option<RaceBounds> {
+    let r = spec.search.race()?;
+    let (first, max) = (
+        r.first_folds(spec.cv.folds, spec.cv.repeats),
+        r.max_folds(spec.cv.folds, spec.cv.repeats),
+    );
+    Some(RaceBounds {
+        first_folds: first,
+        max_folds: max,
+        least_fold_fits: trainings * first,
+        most_fold_fits: trainings * max,
+    })
+}
