@@ -611,157 +611,6 @@ impl Spec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Spec, SpecError> {
-        Spec::parse(text, Path::new("t.json"))
-    }
-
-    #[test]
-    fn union_of_subgrids_with_duplicates_removed() {
-        let s = parse(
-            r#"{"name": "t", "dataset": {"path": "builtin:demo"},
-                "grid": [{"optimizer": ["adam", "nadam"], "dropout": [0.1, 0.4]},
-                         {"optimizer": ["Nadam"], "dropout": [0.40, 0.5]}]}"#,
-        )
-        .unwrap();
-        let e = s.expand().unwrap();
-        assert_eq!(e.generated, 6);
-        assert_eq!(e.configs.len(), 5);
-        assert_eq!(e.duplicates(), 1);
-        assert_eq!(e.grid_keys, vec!["dropout", "optimizer"]);
-        assert_eq!(e.configs[0].id.len(), 12);
-    }
-
-    #[test]
-    fn errors_name_the_subgrid_and_key() {
-        let e =
-            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": [{}, {"dropuot": [0.1]}]}"#)
-                .unwrap_err()
-                .to_string();
-        assert!(
-            e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"),
-            "{e}"
-        );
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": []}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("grid[0].dropout") && e.contains("empty list"),
-            "{e}"
-        );
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": 0.2}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("expected a list"), "{e}");
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": [1.5]}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("[0, 1)"), "{e}");
-        let e =
-            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"batch_size": ["big"]}}"#)
-                .unwrap_err()
-                .to_string();
-        assert!(e.contains("batch_size") && e.contains("integer"), "{e}");
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x", "lable": "G"}, "grid": {}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("unknown field `lable`"), "{e}");
-    }
-
-    #[test]
-    fn notebook_rows_refuse_keys_it_does_not_use() {
-        let e = parse(
-            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
-                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "dropout": [0.2]}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("grid[1]")
-                && e.contains("`weight_constraint` does not apply under protocol notebook"),
-            "{e}"
-        );
-        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"protocol": ["notebook", "gridsearchcv"], "monitor": ["val_loss"]}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("grid[0]") && e.contains("`monitor`"), "{e}");
-        // A sub-grid that sets the constraint to 0, or one without notebook rows, is fine.
-        let s = parse(
-            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
-                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "weight_constraint": [0]}]}"#,
-        )
-        .unwrap();
-        let e = s.expand().unwrap();
-        assert_eq!(e.configs.len(), 2);
-        assert_eq!(e.configs[1].params.protocol, Protocol::Notebook);
-        assert!(
-            !e.configs[1].canonical_json.contains("weight_constraint"),
-            "{}",
-            e.configs[1].canonical_json
-        );
-    }
-
-    #[test]
-    fn score_section_is_validated() {
-        let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "relative"}}"#).unwrap();
-        assert_eq!(s.score.delta, crate::score::DeltaKind::Relative);
-        let e =
-            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#)
-                .unwrap_err()
-                .to_string();
-        assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
-        let e = parse(
-            r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("ratio"), "{e}");
-    }
-
-    #[test]
-    fn every_mistake_is_said_at_once_with_its_key_and_line() {
-        let text = "{\"name\": \"t\",\n \"dataset\": {\"path\": \"x\", \"test_fraction\": 1.5},\n \"fixed\": {\"batch_size\": 0,\n  \"learning_rate\": -1},\n \"grid\": {\"dropout\": [0.2, 2]}}";
-        let e = parse(text).unwrap_err().to_string();
-        assert!(e.starts_with("t.json: 4 mistakes:"), "{e}");
-        for part in [
-            "dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)",
-            "fixed.batch_size (line 3)",
-            "fixed.learning_rate (line 4)",
-            "grid[0].dropout",
-        ] {
-            assert!(e.contains(part), "{part}: {e}");
-        }
-        // One mistake: said alone, as before.
-        let e = parse(
-            r#"{"name": "t", "dataset": {"path": "x", "validation_fraction": 0}, "grid": {}}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.starts_with("t.json: dataset.validation_fraction (line 1): 0: expected a fraction"),
-            "{e}"
-        );
-        // An empty file is named as empty.
-        for empty in ["", "  \n"] {
-            let e = parse(empty).unwrap_err().to_string();
-            assert!(e.contains("t.json: empty file"), "{e}");
-        }
-    }
-
-    #[test]
-    fn empty_subgrid_is_one_configuration() {
-        let s =
-            parse(r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"epochs": 5}, "grid": {}}"#)
-                .unwrap();
-        let e = s.expand().unwrap();
-        assert_eq!(e.configs.len(), 1);
-        assert_eq!(e.configs[0].params.epochs, 5);
-    }
-}
-
 /// Object keys that appear twice in one JSON object of `text`, as `path.key` (JSON
 /// keeps the last silently).
 fn duplicate_keys(text: &str) -> Vec<String> {
@@ -917,5 +766,156 @@ impl Spec {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Spec, SpecError> {
+        Spec::parse(text, Path::new("t.json"))
+    }
+
+    #[test]
+    fn union_of_subgrids_with_duplicates_removed() {
+        let s = parse(
+            r#"{"name": "t", "dataset": {"path": "builtin:demo"},
+                "grid": [{"optimizer": ["adam", "nadam"], "dropout": [0.1, 0.4]},
+                         {"optimizer": ["Nadam"], "dropout": [0.40, 0.5]}]}"#,
+        )
+        .unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.generated, 6);
+        assert_eq!(e.configs.len(), 5);
+        assert_eq!(e.duplicates(), 1);
+        assert_eq!(e.grid_keys, vec!["dropout", "optimizer"]);
+        assert_eq!(e.configs[0].id.len(), 12);
+    }
+
+    #[test]
+    fn errors_name_the_subgrid_and_key() {
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": [{}, {"dropuot": [0.1]}]}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"),
+            "{e}"
+        );
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": []}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("grid[0].dropout") && e.contains("empty list"),
+            "{e}"
+        );
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": 0.2}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a list"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": [1.5]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[0, 1)"), "{e}");
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"batch_size": ["big"]}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("batch_size") && e.contains("integer"), "{e}");
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x", "lable": "G"}, "grid": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `lable`"), "{e}");
+    }
+
+    #[test]
+    fn notebook_rows_refuse_keys_it_does_not_use() {
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
+                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "dropout": [0.2]}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("grid[1]")
+                && e.contains("`weight_constraint` does not apply under protocol notebook"),
+            "{e}"
+        );
+        let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"protocol": ["notebook", "gridsearchcv"], "monitor": ["val_loss"]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grid[0]") && e.contains("`monitor`"), "{e}");
+        // A sub-grid that sets the constraint to 0, or one without notebook rows, is fine.
+        let s = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"weight_constraint": 3},
+                "grid": [{"protocol": ["gridsearchcv"]}, {"protocol": ["notebook"], "weight_constraint": [0]}]}"#,
+        )
+        .unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.configs.len(), 2);
+        assert_eq!(e.configs[1].params.protocol, Protocol::Notebook);
+        assert!(
+            !e.configs[1].canonical_json.contains("weight_constraint"),
+            "{}",
+            e.configs[1].canonical_json
+        );
+    }
+
+    #[test]
+    fn score_section_is_validated() {
+        let s = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "relative"}}"#).unwrap();
+        assert_eq!(s.score.delta, crate::score::DeltaKind::Relative);
+        let e =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"w1": -1}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("score") && e.contains("w1 = -1"), "{e}");
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x"}, "grid": {}, "score": {"delta": "ratio"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ratio"), "{e}");
+    }
+
+    #[test]
+    fn every_mistake_is_said_at_once_with_its_key_and_line() {
+        let text = "{\"name\": \"t\",\n \"dataset\": {\"path\": \"x\", \"test_fraction\": 1.5},\n \"fixed\": {\"batch_size\": 0,\n  \"learning_rate\": -1},\n \"grid\": {\"dropout\": [0.2, 2]}}";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: 4 mistakes:"), "{e}");
+        for part in [
+            "dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)",
+            "fixed.batch_size (line 3)",
+            "fixed.learning_rate (line 4)",
+            "grid[0].dropout",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        // One mistake: said alone, as before.
+        let e = parse(
+            r#"{"name": "t", "dataset": {"path": "x", "validation_fraction": 0}, "grid": {}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("t.json: dataset.validation_fraction (line 1): 0: expected a fraction"),
+            "{e}"
+        );
+        // An empty file is named as empty.
+        for empty in ["", "  \n"] {
+            let e = parse(empty).unwrap_err().to_string();
+            assert!(e.contains("t.json: empty file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn empty_subgrid_is_one_configuration() {
+        let s =
+            parse(r#"{"name": "t", "dataset": {"path": "x"}, "fixed": {"epochs": 5}, "grid": {}}"#)
+                .unwrap();
+        let e = s.expand().unwrap();
+        assert_eq!(e.configs.len(), 1);
+        assert_eq!(e.configs[0].params.epochs, 5);
     }
 }

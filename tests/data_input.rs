@@ -360,12 +360,12 @@ fn pandas_missing_values_every_bad_cell_and_labels_alike_but_for_case() {
     );
 
     let mut cased = lines.clone();
-    for row in 40..70 {
-        let mut cells: Vec<String> = cased[row].split(',').map(String::from).collect();
+    for line in cased.iter_mut().take(70).skip(40) {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
         if cells[5] == "mid" {
             cells[5] = "Mid".into();
         }
-        cased[row] = cells.join(",");
+        *line = cells.join(",");
     }
     let cased = write(&d, "cased.csv", &(cased.join("\n") + "\n"));
     let (code, _, err) = cv(&cased, &[]);

@@ -486,7 +486,7 @@ fn print_plan(
         }
     }
     println!("{}", spec.score.describe());
-    let race = sweep::plan::race_bounds(&spec, p.trainings);
+    let race = sweep::plan::race_bounds(spec, p.trainings);
     match race {
         Some(r) => println!(
             "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each: {} to {} fold-fits (a plain grid of these folds: {}); the cost below is the most",
