@@ -67,3 +67,42 @@ fn evaluate_rank_0_says_ranks_start_at_1() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ranks start at 1"), "{err}");
 }
+
+/// A race's `prefer` picks among its tie set and decides nothing recorded: changing
+/// it alone is taken (and `rank` picks by it), while another race setting is refused
+/// (issue 41 frictions).
+#[test]
+fn a_race_takes_a_changed_prefer_and_refuses_other_changes() {
+    let d = Dir::new("edits", "race-prefer");
+    let fixed = r#"{"epochs": 2, "neurons_1": 8, "neurons_2": 8, "batch_size": 32}"#;
+    let grid = r#"{"dropout": [0.0, 0.1]}"#;
+    let with = |search: &str| {
+        let p = d.spec_with("r", 150, fixed, grid, &format!(r#", "search": {search}"#));
+        let text = std::fs::read_to_string(&p).unwrap().replace(
+            r#""cv": {"folds": 3}"#,
+            r#""cv": {"folds": 3, "repeats": 2}"#,
+        );
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let db = d.db();
+    let first = with(r#"{"strategy": "race"}"#);
+    let (code, _, err) = run(bin().arg("run").arg(&first).args(["--db", &db, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let smallest = with(r#"{"strategy": "race", "prefer": "smallest"}"#);
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&smallest)
+        .args(["--db", &db, "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(bin().args(["rank", "r", "--db", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pick (smallest)"), "{out}");
+    let stricter = with(r#"{"strategy": "race", "prefer": "smallest", "confidence": 0.95}"#);
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&stricter)
+        .args(["--db", &db, "--quiet"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("was run with search"), "{err}");
+}

@@ -101,7 +101,9 @@ pub async fn register(
     let new_configs = store
         .add_configs_with(row.id, &configs, folds, staged)
         .await?;
-    if new_configs > 0 {
+    let prefer = |s: &Spec| s.search.race().map(|r| r.ties.prefer);
+    let stored = serde_json::from_str::<Spec>(&row.spec_json).ok();
+    if new_configs > 0 || stored.is_some_and(|s| prefer(&s) != prefer(spec)) {
         store.update_spec(row.id, &spec_json).await?;
     }
     if retry_failed {
@@ -274,6 +276,15 @@ async fn conflict(
                 ..
             },
         ) => a == b && m == n,
+        // A race's pick among its tie set decides nothing recorded: a changed
+        // `prefer` is taken (and stored).
+        (a @ Search::Race { .. }, Search::Race { prefer, .. }) => {
+            let mut a = a;
+            if let Search::Race { prefer: p, .. } = &mut a {
+                *p = prefer;
+            }
+            a == spec.search
+        }
         (a, b) => a == b,
     };
     if !same {
