@@ -267,6 +267,10 @@ pub struct CvColumns<'a> {
     /// the keys it stated.
     pub imported: &'a HashMap<String, ImportedDetails>,
     pub stated_only: bool,
+    /// A run sweep's rows: the keys of the sub-grid that gives each (scikit-learn
+    /// leaves a key its sub-grid does not set empty, and out of `params`). A row not
+    /// listed (an earlier spec version's) states every key.
+    pub subgrid_keys: HashMap<String, Vec<String>>,
 }
 
 /// An `--include-partial` export's rows beyond the complete ones.
@@ -419,12 +423,14 @@ pub fn cv_results(
                 rec.extend([mf, sf, ms, ss]);
             }
         }
-        let stated = |k: &String| {
-            !columns.stated_only
-                || columns
-                    .imported
-                    .get(&r.config_id)
-                    .is_some_and(|d| d.stated.contains(k))
+        // An imported row: what its file stated; a run's: its sub-grid's keys.
+        let stated = |k: &String| match columns.imported.get(&r.config_id) {
+            Some(d) => d.stated.contains(k),
+            None if columns.stated_only => false,
+            None => columns
+                .subgrid_keys
+                .get(&r.config_id)
+                .is_none_or(|keys| keys.contains(k)),
         };
         rec.extend(grid_keys.iter().map(|k| {
             if stated(k) {

@@ -15,7 +15,7 @@ use crate::score::ScoreRule;
 use crate::search::Search;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::{config_id, Config};
@@ -569,13 +569,21 @@ impl Spec {
         let mut configs = Vec::new();
         let mut subgrid = Vec::new();
         let mut generated = 0;
-        let mut grid_keys = BTreeSet::new();
+        // In scikit-learn's order: each sub-grid's keys sorted (its `ParameterGrid`),
+        // the sub-grids' new ones after those met before.
+        let mut grid_keys: Vec<String> = Vec::new();
         for (gi, g) in self.grid.subgrids().into_iter().enumerate() {
             let keys: Vec<(&String, &Vec<Value>)> = g
                 .iter()
                 .map(|(k, v)| (k, v.as_array().expect("validated")))
                 .collect();
-            grid_keys.extend(keys.iter().map(|(k, _)| k.to_string()));
+            let mut sorted: Vec<&String> = keys.iter().map(|(k, _)| *k).collect();
+            sorted.sort();
+            for k in sorted {
+                if !grid_keys.contains(k) {
+                    grid_keys.push(k.clone());
+                }
+            }
             let total: usize = keys.iter().map(|(_, v)| v.len()).product();
             for n in 0..total {
                 // Mixed-radix counter, last key fastest (as scikit-learn's ParameterGrid).
@@ -606,7 +614,7 @@ impl Spec {
             configs,
             subgrid,
             generated,
-            grid_keys: grid_keys.into_iter().collect(),
+            grid_keys,
         })
     }
 }

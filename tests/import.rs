@@ -566,8 +566,8 @@ fn a_cv_results_import_takes_what_the_file_does_not_state_from_the_spec() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("cut.csv, line ")
-            && err.contains("differ in dropout")
-            && err.contains("does not state it"),
+            && err.contains("differ in dropout, optimizer")
+            && err.contains("does not state them"),
         "{err}"
     );
 }
@@ -1094,14 +1094,13 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
 
     let into = d.path("into.db").to_string_lossy().into_owned();
     for (name, file) in [("plain", "plain.csv"), ("partial", "partial.csv")] {
-        let (code, out, err) = run(bin().arg("import").arg(d.path(file)).args([
-            "--name",
-            name,
-            "--db",
-            &into,
-            "--cv-folds",
-            "3",
-        ]));
+        // With the race's spec: what the file does not state (epochs, where a row's
+        // sub-grid does not set them) comes from it.
+        let (code, out, err) = run(bin()
+            .arg("import")
+            .arg(d.path(file))
+            .args(["--name", name, "--db", &into, "--cv-folds", "3", "--spec"])
+            .arg(&spec));
         assert_eq!(code, 0, "{file}: {err}");
         let fewer = csv_rows(&std::fs::read_to_string(d.path(file)).unwrap())
             .iter()
@@ -1132,15 +1131,12 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
     };
     assert_eq!(scores(&back, "ranking"), scores(&race, "ranking"));
     assert_eq!(scores(&back, "partial"), scores(&race, "partial"));
-    // Exported again, it is the race's export (but for the import's own timings and
-    // ids, which its defaults make: the params columns onwards are compared).
+    // Exported again, it is the race's export, line for line.
     let again = export("partial", true, "again.csv", &into);
-    let tail = |t: &str| {
-        t.lines()
-            .map(|l| l.split(',').skip(4).collect::<Vec<_>>().join(","))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(tail(&again), tail(&partial));
+    assert_eq!(
+        again.lines().collect::<Vec<_>>(),
+        partial.lines().collect::<Vec<_>>()
+    );
     let plain_back = json(bin().args(["rank", "plain", "--db", &into, "--json"]));
     assert_eq!(scores(&plain_back, "ranking"), scores(&race, "ranking"));
     assert!(!plain.is_empty());
@@ -1193,4 +1189,71 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
             && err.contains("empty, while split1_test_score"),
         "{err}"
     );
+}
+
+/// cv-results is laid out as scikit-learn lays out a list of sub-grids (issue 41
+/// frictions): `param_*` columns in grid order (each sub-grid's keys sorted, later
+/// sub-grids' new keys after), a key a row's sub-grid does not set left empty and out
+/// of `params` (checked against `GridSearchCV(E(), [{"optimizer": ["adam"], "dropout":
+/// [0.0, 0.1]}, {"batch_size": [32, 64]}])`'s own file); imported with its spec, the
+/// export gives back the same ids.
+#[test]
+fn cv_results_of_sub_grids_are_laid_out_as_scikit_learn_does() {
+    let d = Dir::new("import", "subgrid-layout");
+    let spec = d.spec_with(
+        "t",
+        150,
+        r#"{"epochs": 1, "neurons_1": 8}"#,
+        r#"[{"optimizer": ["adam"], "dropout": [0.0, 0.1]}, {"batch_size": [32, 64]}]"#,
+        "",
+    );
+    let (db, file) = run_and_export_cv_results(&d, &spec);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let rows = csv_rows(&text);
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header[4..8],
+        [
+            "param_dropout",
+            "param_optimizer",
+            "param_batch_size",
+            "params"
+        ]
+    );
+    let cells = |r: &std::collections::HashMap<String, String>| {
+        [
+            r["param_dropout"].clone(),
+            r["param_optimizer"].clone(),
+            r["param_batch_size"].clone(),
+            r["params"].clone(),
+        ]
+    };
+    assert_eq!(
+        rows.iter().map(cells).collect::<Vec<_>>(),
+        [
+            ["0.0", "adam", "", "{'dropout': 0.0, 'optimizer': 'adam'}"],
+            ["0.1", "adam", "", "{'dropout': 0.1, 'optimizer': 'adam'}"],
+            ["", "", "32", "{'batch_size': 32}"],
+            ["", "", "64", "{'batch_size': 64}"],
+        ]
+        .map(|r| r.map(String::from))
+    );
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "back", "--db", &db, "--spec"])
+        .arg(&spec));
+    assert_eq!(code, 0, "{err}");
+    let ids = |name: &str| -> Vec<String> {
+        let mut v: Vec<String> =
+            json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]))["ranking"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["config_id"].as_str().unwrap().to_string())
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids("back"), ids("t"));
 }

@@ -105,7 +105,20 @@ fn merge_partial(rows: &mut [ConfigRow], partial: Vec<PartialConfig>) -> HashMap
 /// each row's cells and `params` hold only what it stated, as scikit-learn leaves a key
 /// a sub-grid does not set empty).
 pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::export::CvColumns<'a>> {
-    let mut keys = super::stored_spec(sweep)?.expand()?.grid_keys;
+    let spec = super::stored_spec(sweep)?;
+    let expansion = spec.expand()?;
+    let subgrids = spec.grid.subgrids();
+    let subgrid_keys: HashMap<String, Vec<String>> = if subgrids.len() > 1 {
+        expansion
+            .configs
+            .iter()
+            .zip(&expansion.subgrid)
+            .map(|(c, &g)| (c.id.clone(), subgrids[g].keys().cloned().collect()))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut keys = expansion.grid_keys;
     let stated_only = keys.is_empty() && !x.imported.is_empty();
     if stated_only {
         let mut rows: Vec<(&String, &ImportedDetails)> = x.imported.iter().collect();
@@ -130,5 +143,6 @@ pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::expo
         keys,
         imported: &x.imported,
         stated_only,
+        subgrid_keys,
     })
 }

@@ -389,7 +389,7 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             )
         })?;
         let (resource_epochs, stopped) =
-            partial_state(&record, &header, line, params.epochs, &fail)?;
+            partial_state(&record, &header, line, Some(params.epochs), &fail)?;
         let (train, val) = (share("mean_train_score")?, share("mean_val_score")?);
         let summary = CvSummary {
             mean_train_accuracy: train,
@@ -429,14 +429,16 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
 }
 
 /// What an `--include-partial` export says of a row beyond its scores (both columns are
-/// optional): the epochs its numbers are of, when fewer than its configuration trains
-/// (`resource_epochs`: stopped at a rung of successive halving), and whether it
-/// completed (`complete` False: stopped, or dropped from a race).
+/// optional): whether it completed (`complete` False: stopped at a rung, or dropped
+/// from a race) and the epochs its numbers are of (`resource_epochs`), kept for a row
+/// that did not. Without `complete` (an older export), a row whose `resource_epochs`
+/// is fewer than the `epochs` it states is taken as stopped. `epochs`: the row's, where
+/// it states them.
 fn partial_state(
     record: &csv::StringRecord,
     header: &[String],
     line: u64,
-    epochs: u32,
+    epochs: Option<u32>,
     fail: &dyn Fn(u64, &str, String) -> SweepError,
 ) -> Result<(Option<i64>, bool)> {
     let cell = |name: &str| {
@@ -455,10 +457,12 @@ fn partial_state(
                 format!("expected a positive whole number of epochs, got {c:?}"),
             )
         })?),
-    }
-    .filter(|&e| e < i64::from(epochs));
+    };
     let complete = match cell("complete") {
-        None => true,
+        None => {
+            let fewer = resource.filter(|&e| epochs.is_some_and(|n| e < i64::from(n)));
+            return Ok((fewer, fewer.is_some()));
+        }
         Some(c) if c.eq_ignore_ascii_case("true") => true,
         Some(c) if c.eq_ignore_ascii_case("false") => false,
         Some(c) => {
@@ -469,7 +473,7 @@ fn partial_state(
             ))
         }
     };
-    Ok((resource, !complete || resource.is_some()))
+    Ok((resource.filter(|_| !complete), !complete))
 }
 
 /// A cv_results_ cell as a JSON value: an integer, a number, a boolean, text; None for
@@ -661,7 +665,9 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
             score: rule.score(mt, mv),
             total_fit_seconds: seconds(fit_time) * folds.len() as f64,
         };
-        let (resource_epochs, stopped) = partial_state(&record, &header, line, p.epochs, &fail)?;
+        let stated_epochs = obj.contains_key("epochs").then_some(p.epochs);
+        let (resource_epochs, stopped) =
+            partial_state(&record, &header, line, stated_epochs, &fail)?;
         let details = crate::store::ImportedDetails {
             stated: params
                 .iter()
