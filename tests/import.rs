@@ -1257,3 +1257,76 @@ fn cv_results_of_sub_grids_are_laid_out_as_scikit_learn_does() {
     };
     assert_eq!(ids("back"), ids("t"));
 }
+
+/// A multi-metric `cv_results_` (`GridSearchCV(scoring={"accuracy": …, "f1": …})`)
+/// asks which scorer holds the accuracies (`--scorer`); SciKeras'
+/// `optimizer__learning_rate` is the learning rate; keys the file does not state are
+/// said by `rank` to be gridsweep's defaults, not the file's (issue 41 frictions).
+#[test]
+fn a_multi_metric_file_takes_a_scorer_and_unstated_keys_are_not_facts() {
+    let d = Dir::new("import", "multi-metric");
+    let file = d.path("multi.csv");
+    let mut text = String::from(
+        "mean_fit_time,std_fit_time,mean_score_time,std_score_time,param_batch_size,param_optimizer__learning_rate,params,\
+         split0_test_accuracy,split1_test_accuracy,split2_test_accuracy,mean_test_accuracy,std_test_accuracy,rank_test_accuracy,\
+         split0_train_accuracy,split1_train_accuracy,split2_train_accuracy,mean_train_accuracy,std_train_accuracy,\
+         split0_test_f1,split1_test_f1,split2_test_f1,mean_test_f1,std_test_f1,rank_test_f1,\
+         split0_train_f1,split1_train_f1,split2_train_f1,mean_train_f1,std_train_f1\n",
+    );
+    for (b, lr, acc) in [(32, 0.001, 0.6), (32, 0.01, 0.5), (64, 0.001, 0.55)] {
+        text.push_str(&format!(
+            "0.1,0.0,0.01,0.0,{b},{lr},\"{{'batch_size': {b}, 'optimizer__learning_rate': {lr}}}\",\
+             {acc},{acc},{acc},{acc},0.0,1,0.7,0.7,0.7,0.7,0.0,0.2,0.2,0.2,0.2,0.0,1,0.3,0.3,0.3,0.3,0.0\n"
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let db = d.db();
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "m", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "several scorers (accuracy, f1): choose the one of accuracies with --scorer NAME"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "m", "--db", &db, "--scorer", "f2"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--scorer f2: the file has no such scorer; it has accuracy, f1"),
+        "{err}"
+    );
+    let (code, out, err) = run(bin()
+        .arg("import")
+        .arg(&file)
+        .args(["--name", "m", "--db", &db, "--scorer", "accuracy"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("learning_rate"), "{out}");
+    let r = json(bin().args(["rank", "m", "--db", &db, "--json", "--top", "0"]));
+    let best = &r["ranking"][0];
+    assert_eq!(best["params"]["learning_rate"], 0.001, "{r}");
+    assert_eq!(best["params"]["batch_size"], 32, "{r}");
+    assert!((best["summary"]["mean_val_accuracy"].as_f64().unwrap() - 0.6).abs() < 1e-12);
+    let defaulted: Vec<&str> = r["defaulted_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        defaulted.contains(&"optimizer") && !defaulted.contains(&"learning_rate"),
+        "{r}"
+    );
+    let (code, out, _) = run(bin().args(["rank", "m", "--db", &db]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("note: imported without a spec, and its file does not state")
+            && out.contains("gridsweep's defaults, not the file's"),
+        "{out}"
+    );
+}

@@ -35,6 +35,11 @@ pub struct ImportArgs {
     /// splits are one k-fold).
     #[arg(long, value_name = "K")]
     pub cv_folds: Option<usize>,
+    /// A multi-metric cv-results file (`GridSearchCV(scoring={...})`): the scorer whose
+    /// columns (`split0_test_<NAME>`, `split0_train_<NAME>`) hold the accuracies.
+    /// Default: `score`, or the file's only scorer.
+    #[arg(long, value_name = "NAME")]
+    pub scorer: Option<String>,
     /// The score rule the imported configurations are ranked by (default: the study's
     /// ranking script's, ½·(0.5·(1 − |train − val|) + val)); `rank` overrides it later.
     #[command(flatten)]
@@ -64,7 +69,17 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     };
     let rule = a.score.rule(base)?;
     // The file first: one refused opens no database.
-    let file = sweep::import::read(&a.file, rule, format, a.cv_folds, spec.as_ref())?;
+    if a.scorer.is_some() && format != sweep::import::Format::CvResults {
+        bail!("--scorer: only a cv-results file has scorers");
+    }
+    let file = sweep::import::read(
+        &a.file,
+        rule,
+        format,
+        a.cv_folds,
+        spec.as_ref(),
+        a.scorer.as_deref(),
+    )?;
     let rt = runtime()?;
     let done = rt.block_on(async {
         let store = Store::open(&a.db.db).await?;

@@ -459,13 +459,14 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     let dims = (settings.prefer == crate::tieset::Prefer::Smallest)
         .then(|| sweep::ranking::data_dims(&sweep))
         .flatten();
-    let (ties, devices) = rt.block_on(async {
+    let (ties, devices, defaulted) = rt.block_on(async {
         let store = Store::open_existing(&a.db.db).await?;
         let t = sweep::ranking::tie_set(&store, &sweep, &ranking.complete, &rule, &settings, dims)
             .await;
         let d = store.done_fold_devices(sweep.id).await;
+        let u = sweep::import::defaulted_keys(&store, &sweep).await;
         store.close().await;
-        anyhow::Ok((t?, d?))
+        anyhow::Ok((t?, d?, u?))
     })?;
     let partial = ranking.partial_by_progress();
     let keys = &ranking.varying;
@@ -478,6 +479,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
                 "name": sweep.name, "w1": rule.w1, "w2": rule.w2, "delta": rule.delta, "complete": ranking.complete.len(),
                 "configurations": ranking.configurations, "varying": keys, "ranking": shown, "partial": partial,
                 "failed": ranking.failed,
+                "defaulted_keys": defaulted,
                 "subgrid": a.subgrid,
                 "tie_set": ties,
                 "partitions": partitions.iter().map(|(p, n)| json!({"split": p, "complete": n})).collect::<Vec<_>>(),
@@ -557,6 +559,12 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
     }
     if let Some(note) = crate::device::mixed_paths_note(&devices) {
         println!("note: {note}");
+    }
+    if !defaulted.is_empty() {
+        println!(
+            "note: imported without a spec, and its file does not state {}: the values shown for them are gridsweep's defaults, not the file's (`gridsweep import FILE --spec SPEC` takes them from the spec the results were made with)",
+            defaulted.join(", ")
+        );
     }
     if !ranking.failed.is_empty() {
         let n = ranking.failed.len();

@@ -109,11 +109,13 @@ pub fn detect(path: &Path) -> Result<Format> {
     };
     let mut rd = csv::Reader::from_path(path).map_err(|e| fail(e.to_string()))?;
     let header = rd.headers().map_err(|e| fail(e.to_string()))?;
-    Ok(if header.iter().any(|h| h.trim() == "split0_test_score") {
-        Format::CvResults
-    } else {
-        Format::HpoCombined
-    })
+    Ok(
+        if header.iter().any(|h| h.trim().starts_with("split0_test_")) {
+            Format::CvResults
+        } else {
+            Format::HpoCombined
+        },
+    )
 }
 
 /// The Δacc kind an HPO_combined file's `delta_acc` column holds: relative where
@@ -502,17 +504,25 @@ fn param_name(column: &str) -> Option<String> {
     for prefix in ["model__", "clf__", "estimator__"] {
         name = name.strip_prefix(prefix).unwrap_or(name);
     }
-    Some(if name == "dropout_rate" {
-        "dropout".to_string()
-    } else {
-        name.to_string()
+    // SciKeras' names: the model function's `dropout_rate`, and the learning rate
+    // routed to the optimizer.
+    Some(match name {
+        "dropout_rate" => "dropout".to_string(),
+        "optimizer__learning_rate" | "optimizer__lr" => "learning_rate".to_string(),
+        _ => name.to_string(),
     })
 }
 
 /// Reads a scikit-learn `cv_results_` CSV: every row's configuration (its `param_`
 /// columns), its folds (`splitK_test_score`, `splitK_train_score`) and its summary by
 /// `rule`. Errors name the file, line and column.
-pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>> {
+/// `scorer`: which of a multi-metric file's scorers (`split0_test_<scorer>`) holds the
+/// accuracies; default `score`, or the file's only one.
+pub fn read_cv_results(
+    path: &Path,
+    rule: &ScoreRule,
+    scorer: Option<&str>,
+) -> Result<Vec<ImportedRow>> {
     let file = path.display().to_string();
     let fail = |line: u64, column: &str, why: String| SweepError::Import {
         file: file.clone(),
@@ -528,17 +538,44 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
         .map(|h| h.trim().to_string())
         .collect();
     let at = |name: &str| header.iter().position(|h| h == name);
+    // The scorers the file holds (`split0_test_<scorer>`: `score` for one metric).
+    let scorers: Vec<&str> = header
+        .iter()
+        .filter_map(|h| h.strip_prefix("split0_test_"))
+        .collect();
+    let scorer = match scorer {
+        Some(s) if scorers.contains(&s) => s.to_string(),
+        Some(s) => {
+            return Err(fail(
+                1,
+                &format!("split0_test_{s}"),
+                format!(
+                    "--scorer {s}: the file has no such scorer; it has {}",
+                    if scorers.is_empty() {
+                        "none".to_string()
+                    } else {
+                        scorers.join(", ")
+                    }
+                ),
+            ));
+        }
+        None if scorers.contains(&"score") || scorers.is_empty() => "score".to_string(),
+        None if scorers.len() == 1 => scorers[0].to_string(),
+        None => {
+            return Err(fail(1, "", format!("the file holds several scorers ({}): choose the one of accuracies with --scorer NAME (gridsweep's score is made of train and validation accuracies)", scorers.join(", "))));
+        }
+    };
     let splits = (0..)
-        .take_while(|k| at(&format!("split{k}_test_score")).is_some())
+        .take_while(|k| at(&format!("split{k}_test_{scorer}")).is_some())
         .count();
     if splits < 2 {
-        return Err(fail(1, "split0_test_score", "expected the per-fold columns split0_test_score, split1_test_score, … (a cv_results_ file with at least 2 splits)".into()));
+        return Err(fail(1, &format!("split0_test_{scorer}"), format!("expected the per-fold columns split0_test_{scorer}, split1_test_{scorer}, … (a cv_results_ file with at least 2 splits)")));
     }
     let mut test = Vec::new();
     let mut train = Vec::new();
     for k in 0..splits {
-        test.push(at(&format!("split{k}_test_score")).unwrap_or(0));
-        let name = format!("split{k}_train_score");
+        test.push(at(&format!("split{k}_test_{scorer}")).unwrap_or(0));
+        let name = format!("split{k}_train_{scorer}");
         train.push(at(&name).ok_or_else(|| fail(1, &name, "missing column: the score needs train accuracies (GridSearchCV(..., return_train_score=True))".into()))?);
     }
     let params: Vec<(usize, String)> = header
@@ -556,7 +593,7 @@ pub fn read_cv_results(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRow>
     let fit_time = at("mean_fit_time");
     let score_time = at("mean_score_time");
     let folds_run = at("folds_run");
-    let mean_test = at("mean_test_score");
+    let mean_test = at(&format!("mean_test_{scorer}"));
     let mut out = Vec::new();
     for record in rd.records() {
         let record =
@@ -849,6 +886,7 @@ pub fn read(
     format: Format,
     k: Option<usize>,
     spec: Option<&crate::spec::Spec>,
+    scorer: Option<&str>,
 ) -> Result<ReadFile> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import {
         file: path.display().to_string(),
@@ -862,7 +900,7 @@ pub fn read(
     };
     let mut rows = match format {
         Format::HpoCombined => read_hpo_combined(path, &rule)?,
-        Format::CvResults => read_cv_results(path, &rule)?,
+        Format::CvResults => read_cv_results(path, &rule, scorer)?,
     };
     let corrections = match format {
         Format::HpoCombined => super::study::correct(&sha256, &mut rows),
@@ -1019,4 +1057,34 @@ pub async fn import(
         shapes,
         splits: folds,
     })
+}
+
+/// The hyperparameters an imported sweep's rows show without its file stating them,
+/// where it was imported without a spec: gridsweep's defaults stand in for them, so
+/// `rank` says they are not the file's. Empty for a sweep run here or imported with a
+/// spec (whose values are the spec's).
+pub async fn defaulted_keys(store: &Store, sweep: &crate::store::SweepRow) -> Result<Vec<String>> {
+    if sweep.source.is_none()
+        || !super::stored_spec(sweep)?
+            .grid
+            .subgrids()
+            .iter()
+            .all(|g| g.is_empty())
+    {
+        return Ok(Vec::new());
+    }
+    let details = store.imported_details(sweep.id).await?;
+    let mut out: Vec<String> = Vec::new();
+    for r in store.configurations(sweep.id).await? {
+        let Some(d) = details.get(&r.config_id) else {
+            continue;
+        };
+        for k in r.params.keys() {
+            if !d.stated.contains(k) && !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
