@@ -207,6 +207,61 @@ fn place_with_line(text: &str, path: &[&str]) -> String {
     }
 }
 
+/// `grid[g].key` with its line in `text`: the key inside the g-th object of the grid's
+/// list (or in the grid's one object), where it can be found.
+fn grid_place(text: &str, g: usize, key: &str) -> String {
+    let place = format!("grid[{g}].{key}");
+    let Some(start) = text.find("\"grid\"") else {
+        return place;
+    };
+    // The g-th object at depth 1 of the grid's value (depth 0 when it is one object).
+    let (mut depth, mut seen, mut object_at, mut in_str, mut escaped) = (0i32, 0usize, None, false, false);
+    let mut list = false;
+    for (i, c) in text[start + 6..].char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '[' if depth == 0 => {
+                list = true;
+                depth += 1;
+            }
+            '{' => {
+                if (list && depth == 1) || (!list && depth == 0) {
+                    if seen == g {
+                        object_at = Some(start + 6 + i);
+                        break;
+                    }
+                    seen += 1;
+                }
+                depth += 1;
+            }
+            '[' => depth += 1,
+            ']' | '}' => {
+                depth -= 1;
+                if depth <= 0 && (list || c == '}') {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(at) = object_at else {
+        return place;
+    };
+    match text[at..].find(&format!("\"{key}\"")) {
+        Some(i) => format!("{place} (line {})", text[..at + i + 1].lines().count().max(1)),
+        None => place,
+    }
+}
+
 /// The expanded grid.
 #[derive(Debug, Clone)]
 pub struct Expansion {
@@ -497,7 +552,7 @@ impl Spec {
         for (i, g) in subgrids.iter().enumerate() {
             let before = mistakes.len();
             for (key, values) in g.iter() {
-                let place = format!("grid[{i}].{key}");
+                let place = grid_place(text, i, key);
                 let Some(list) = values.as_array() else {
                     mistakes.push(invalid(
                         &place,
@@ -808,7 +863,7 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(
-            e.contains("grid[1].dropuot") && e.contains("did you mean `dropout`"),
+            e.contains("grid[1].dropuot (line 1)") && e.contains("did you mean `dropout`"),
             "{e}"
         );
         let e = parse(r#"{"name": "t", "dataset": {"path": "x"}, "grid": {"dropout": []}}"#)
@@ -896,7 +951,7 @@ mod tests {
             "dataset.test_fraction (line 2): 1.5: expected a fraction in (0, 1)",
             "fixed.batch_size (line 3)",
             "fixed.learning_rate (line 4)",
-            "grid[0].dropout",
+            "grid[0].dropout (line 5)",
         ] {
             assert!(e.contains(part), "{part}: {e}");
         }
