@@ -230,9 +230,19 @@ impl Reporter {
                 self.ahead_said = true;
                 self.line("race: the barrier waits on its last folds; idle workers train next folds ahead meanwhile (kept for the configurations that go on)".into());
             }
-            Event::FoldNotNeeded { worker, config_id, fold } => {
+            Event::FoldNotNeeded {
+                worker,
+                config_id,
+                fold,
+                race_over,
+            } => {
                 self.advance(*worker);
-                self.line(format!("{config_id} fold {fold}: trained ahead while the race's barrier waited, but the race did not need it (the configuration left the race, or the race ended first): not recorded"));
+                let why = if *race_over {
+                    "the race ended at its last barrier without needing it"
+                } else {
+                    "its configuration left the race at a barrier, or the race ended first"
+                };
+                self.line(format!("{config_id} fold {fold}: trained ahead while the race's barrier waited; {why}: not recorded"));
             }
             Event::FoldLost { worker, config_id, fold } => {
                 self.advance(*worker);

@@ -215,7 +215,8 @@ fn grid_place(text: &str, g: usize, key: &str) -> String {
         return place;
     };
     // The g-th object at depth 1 of the grid's value (depth 0 when it is one object).
-    let (mut depth, mut seen, mut object_at, mut in_str, mut escaped) = (0i32, 0usize, None, false, false);
+    let (mut depth, mut seen, mut object_at, mut in_str, mut escaped) =
+        (0i32, 0usize, None, false, false);
     let mut list = false;
     for (i, c) in text[start + 6..].char_indices() {
         if in_str {
@@ -257,7 +258,10 @@ fn grid_place(text: &str, g: usize, key: &str) -> String {
         return place;
     };
     match text[at..].find(&format!("\"{key}\"")) {
-        Some(i) => format!("{place} (line {})", text[..at + i + 1].lines().count().max(1)),
+        Some(i) => format!(
+            "{place} (line {})",
+            text[..at + i + 1].lines().count().max(1)
+        ),
         None => place,
     }
 }

@@ -651,6 +651,7 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
                     worker,
                     config_id: claim.config_id,
                     fold: claim.fold,
+                    race_over: self.finished.contains(&0),
                 });
             }
             Ok(rec) if !rec.written => {

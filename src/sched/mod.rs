@@ -116,6 +116,9 @@ pub enum Event {
         worker: usize,
         config_id: String,
         fold: i64,
+        /// This process saw the race end (its last barrier decided): the fold was not
+        /// needed because the race was over, whatever became of its configuration.
+        race_over: bool,
     },
     /// A claimed fold belongs to a configuration this process does not know (another
     /// spec version added it): released, and this process claims no more.
