@@ -853,3 +853,67 @@ fn replaying_a_race_on_a_race_and_on_an_import() {
         on_import["left"].as_array().unwrap().len()
     );
 }
+
+/// One ranking rule (issue 42.1): under the relative Δ and under w1 0.4, `rank`'s first
+/// row is the race's leader (its tie set's and its pick, by score), and the race's
+/// replay ends as the race did.
+#[test]
+fn rank_puts_the_race_leader_first_under_other_rules_and_replay_agrees() {
+    for (tag, score) in [
+        ("relative", r#""score": {"delta": "relative"}"#),
+        ("w1", r#""score": {"w1": 0.4}"#),
+    ] {
+        let d = Dir::new("race", &format!("rule-{tag}"));
+        let p = spec(
+            &d,
+            "r",
+            300,
+            FIXED,
+            &format!(r#", "search": {{"strategy": "race"}}, {score}"#),
+        );
+        let db = d.db();
+        let (code, _, err) = run(bin()
+            .arg("run")
+            .arg(&p)
+            .args(["--db", &db, "--jobs", "2", "--quiet"]));
+        assert_eq!(code, 0, "{err}");
+        let r = json(bin().args(["rank", "r", "--db", &db, "--json", "--top", "0"]));
+        let first = r["ranking"][0]["config_id"].clone();
+        assert_eq!(r["tie_set"]["leader"], first, "{tag}: {r}");
+        assert_eq!(r["tie_set"]["pick"], first, "{tag}: {r}");
+        // The ranking is by the score of the mean accuracies, descending.
+        let scores: Vec<f64> = r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["score"].as_f64().unwrap())
+            .collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{tag}: {scores:?}");
+        let replay = json(bin().args([
+            "replay",
+            "r",
+            "--db",
+            &db,
+            "--strategy",
+            r#"{"strategy": "race"}"#,
+            "--json",
+        ]))["race"]
+            .clone();
+        assert_eq!(replay["tie_set"]["leader"], first, "{tag}: {replay}");
+        let mut left: Vec<Value> = replay["left"].as_array().unwrap().clone();
+        let mut complete: Vec<Value> = r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["config_id"].clone())
+            .collect();
+        left.sort_by_key(|v| v.to_string());
+        complete.sort_by_key(|v| v.to_string());
+        assert_eq!(left, complete, "{tag}");
+        assert_eq!(
+            replay["fold_fits"].as_u64().unwrap() as usize,
+            common::done_count(&db, "r"),
+            "{tag}"
+        );
+    }
+}
