@@ -917,3 +917,69 @@ fn rank_puts_the_race_leader_first_under_other_rules_and_replay_agrees() {
         );
     }
 }
+
+/// `replay` takes `rank`'s scoring options (issue 42.2): a race replayed with
+/// `--w1 0.4 --delta relative` on a repeated grid leads with the configuration `rank`
+/// puts first under those options, and ends as a real race under that rule.
+#[test]
+fn replay_takes_ranks_scoring_options() {
+    let d = Dir::new("race", "replay-rule");
+    let grid = spec(&d, "g", 300, FIXED, "");
+    let db = d.db();
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&grid)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let opts = ["--w1", "0.4", "--delta", "relative"];
+    let replay = json(
+        bin()
+            .args([
+                "replay",
+                "g",
+                "--db",
+                &db,
+                "--strategy",
+                r#"{"strategy": "race"}"#,
+                "--json",
+            ])
+            .args(opts),
+    )["race"]
+        .clone();
+    let r = d.path("r.json");
+    std::fs::write(
+        &r,
+        std::fs::read_to_string(&grid)
+            .unwrap()
+            .replace(r#""name": "g""#, r#""name": "r""#)
+            .replace(r#""grid": "#, r#""search": {"strategy": "race"}, "score": {"w1": 0.4, "delta": "relative"}, "grid": "#),
+    )
+    .unwrap();
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&r)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let (_, dropped, members, pick) = outcome(&db, "r");
+    assert_eq!(replay["tie_set"]["pick"], pick, "{replay}");
+    assert_eq!(replay["tie_set"]["members"], members, "{replay}");
+    let mut gone: Vec<(String, i64)> = replay["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v[0].as_str().unwrap().to_string(), v[1].as_i64().unwrap()))
+        .collect();
+    gone.sort();
+    assert_eq!(gone, dropped);
+    let (code, _, err) = run(bin().args([
+        "replay",
+        "g",
+        "--db",
+        &db,
+        "--strategy",
+        r#"{"strategy": "race"}"#,
+        "--w1",
+        "-1",
+    ]));
+    assert_eq!(code, 2, "{err}");
+}

@@ -34,6 +34,8 @@ pub struct ReplayArgs {
     /// which it does not see (with --sample; the sweep needs `cv.repeats` above it).
     #[arg(long, value_parser = super::positive)]
     pub seen: Option<usize>,
+    #[command(flatten)]
+    pub score: super::sweep_cmd::ScoreArgs,
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
@@ -68,7 +70,10 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
             sweep.name
         );
     }
-    let rule = sweep::score_rule(&sweep)?;
+    // The sweep's rule, or the one `--w1/--w2/--delta` make of it (as `rank`).
+    let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
+    let mut curves = curves;
+    sweep::replay::rescore(&mut curves, &rule);
     let shown = serde_json::to_string(&strategy)?;
     if let Some(seen) = a.seen {
         let k = sweep::stored_spec(&sweep)?.cv.folds;
@@ -250,7 +255,10 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
             sweep.name
         );
     }
-    let rule = sweep::score_rule(&sweep)?;
+    // The sweep's rule, or the one `--w1/--w2/--delta` make of it (as `rank`).
+    let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
+    let mut curves = curves;
+    sweep::replay::rescore(&mut curves, &rule);
     let spec = sweep::stored_spec(&sweep)?;
     let k = spec.cv.folds;
     let shown = serde_json::to_string(value)?;
