@@ -271,6 +271,10 @@ pub struct CvColumns<'a> {
     /// leaves a key its sub-grid does not set empty, and out of `params`). A row not
     /// listed (an earlier spec version's) states every key.
     pub subgrid_keys: HashMap<String, Vec<String>>,
+    /// Configurations without a score for a failed fold: their failed folds. Written as
+    /// scikit-learn writes a failed fit (`error_score=nan`): the split `nan`, the means
+    /// empty (NaN), ranked last.
+    pub failed: &'a HashMap<String, Vec<i64>>,
 }
 
 /// An `--include-partial` export's rows beyond the complete ones.
@@ -317,9 +321,10 @@ pub fn cv_results(
     ties: Option<&HashMap<String, (bool, f64)>>,
 ) -> csv::Result<usize> {
     let (n_folds, grid_keys) = (columns.n_folds, &columns.keys);
+    let failed_of = |id: &str| columns.failed.get(id).filter(|f| !f.is_empty());
     let selected: Vec<&ConfigRow> = rows
         .iter()
-        .filter(|r| resource.is_some() || r.summary.is_some())
+        .filter(|r| resource.is_some() || r.summary.is_some() || failed_of(&r.config_id).is_some())
         .collect();
     let none = Vec::new();
     let fold_list = |id: &str| folds.get(id).unwrap_or(&none);
@@ -328,6 +333,7 @@ pub fn cv_results(
         .map(|r| {
             let f = fold_list(&r.config_id);
             match &r.summary {
+                _ if failed_of(&r.config_id).is_some() => f64::NEG_INFINITY,
                 _ if !f.is_empty() => {
                     mean_std(&f.iter().map(|m| m.val_accuracy).collect::<Vec<_>>()).0
                 }
@@ -339,6 +345,10 @@ pub fn cv_results(
     // `rank_test_score`: by mean test score (scikit-learn's), complete configurations
     // first; a stopped one after them, by how far it went (epochs, then folds run).
     let reached = |r: &ConfigRow| {
+        // Failed fits share the last rank, as scikit-learn ranks NaN means.
+        if failed_of(&r.config_id).is_some() {
+            return (false, -1, 0);
+        }
         let stopped = resource.is_some_and(|m| m.stopped.contains(&r.config_id));
         let epochs = resource
             .and_then(|m| m.epochs.get(&r.config_id))
@@ -387,15 +397,22 @@ pub fn cv_results(
     for (i, r) in selected.iter().enumerate() {
         let p = &r.params;
         let f = fold_list(&r.config_id);
+        let failed = failed_of(&r.config_id);
         let by_fold = |k: usize, g: fn(&FoldMetrics) -> f64| {
+            if failed.is_some_and(|x| x.contains(&(k as i64))) {
+                return "nan".to_string();
+            }
             f.iter()
                 .find(|m| m.fold == k as i64)
                 .map(|m| py_float(g(m)))
                 .unwrap_or_default()
         };
-        // Over the folds; without any, the summary's (`of`), or empty.
+        // Over the folds; without any, the summary's (`of`), or empty; NaN (empty, as
+        // pandas writes it) where a fold failed.
         let stat = |g: fn(&FoldMetrics) -> f64, of: Option<SummaryStat>| {
-            if f.is_empty() {
+            if failed.is_some() {
+                (String::new(), String::new())
+            } else if f.is_empty() {
                 match (&r.summary, of) {
                     (Some(s), Some(of)) => (py_float(of(s).0), py_float(of(s).1)),
                     _ => (String::new(), String::new()),
@@ -459,7 +476,7 @@ pub fn cv_results(
         rec.extend([
             mt,
             st,
-            if mean_test[i] == f64::NEG_INFINITY {
+            if mean_test[i] == f64::NEG_INFINITY && failed.is_none() {
                 String::new()
             } else {
                 ranks[i].to_string()
@@ -479,7 +496,13 @@ pub fn cv_results(
             f.len().to_string()
         });
         if let Some(res) = resource {
-            rec.extend(res.cells(&r.config_id));
+            let [epochs, complete] = res.cells(&r.config_id);
+            rec.push(epochs);
+            rec.push(if failed.is_some() {
+                "False".into()
+            } else {
+                complete
+            });
         }
         if let Some(t) = ties {
             rec.extend(tie_cells(t, &r.config_id));

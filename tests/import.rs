@@ -1172,6 +1172,34 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
         out.contains("1 complete (5 folds recorded); 4 splits the file records as failed fits"),
         "{out}"
     );
+    // Exported, the failed fits are written as scikit-learn writes them (`nan`, the
+    // means empty, ranked last, not complete), and import back as failed.
+    let again = export("sk", true, "sk-again.csv", &into);
+    let rows = csv_rows(&again);
+    assert_eq!(rows.len(), 3, "{again}");
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| r["mean_test_score"].is_empty())
+        .collect();
+    assert_eq!(failed.len(), 2, "{again}");
+    for r in &failed {
+        assert_eq!(r["rank_test_score"], "2", "{r:?}");
+        assert_eq!(r["complete"], "False", "{r:?}");
+        assert!(
+            (0..3).any(|k| r[&format!("split{k}_test_score")] == "nan"),
+            "{r:?}"
+        );
+    }
+    let plain = export("sk", false, "sk-plain.csv", &into);
+    assert_eq!(csv_rows(&plain).len(), 3, "{plain}");
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(d.path("sk-again.csv"))
+        .args(["--name", "sk2", "--db", &into]));
+    assert_eq!(code, 0, "{err}");
+    let r2 = json(bin().args(["rank", "sk2", "--db", &into, "--json"]));
+    assert_eq!(r2["complete"], 1, "{r2}");
+    assert_eq!(r2["failed"].as_array().unwrap().len(), 2, "{r2}");
 
     // A split with one score and not the other is an error naming the empty column.
     std::fs::write(

@@ -17,6 +17,9 @@ pub struct ExportRows {
     pub rows: Vec<ConfigRow>,
     /// Per configuration, its folds' metrics (empty unless asked for).
     pub folds: HashMap<String, Vec<FoldMetrics>>,
+    /// Per configuration without a summary, its failed folds (with the folds): a
+    /// cv-results export writes them as scikit-learn does a failed fit (NaN).
+    pub failed: HashMap<String, Vec<i64>>,
     /// With partial rows: the epochs each row's numbers are of, and which did not
     /// complete.
     pub resource: Option<crate::export::PartialRows>,
@@ -51,6 +54,19 @@ pub async fn export_rows(
     } else {
         HashMap::new()
     };
+    let mut failed: HashMap<String, Vec<i64>> = HashMap::new();
+    if with_folds {
+        let unscored: std::collections::HashSet<&str> = rows
+            .iter()
+            .filter(|r| r.summary.is_none())
+            .map(|r| r.config_id.as_str())
+            .collect();
+        for f in store.failures(sweep.id).await? {
+            if unscored.contains(f.config_id.as_str()) {
+                failed.entry(f.config_id).or_default().push(f.fold);
+            }
+        }
+    }
     let rule = super::score_rule(sweep)?;
     let complete = crate::rank::rank(&store.configurations(sweep.id).await?, &rule);
     let ties = super::ranking::tie_set(
@@ -67,6 +83,7 @@ pub async fn export_rows(
     Ok(ExportRows {
         rows,
         folds,
+        failed,
         resource,
         rule,
         ties,
@@ -144,5 +161,6 @@ pub fn cv_columns<'a>(sweep: &SweepRow, x: &'a ExportRows) -> Result<crate::expo
         imported: &x.imported,
         stated_only,
         subgrid_keys,
+        failed: &x.failed,
     })
 }
