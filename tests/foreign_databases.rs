@@ -194,7 +194,7 @@ fn directories_made_for_a_new_database_are_named() {
     let db = d.path("made/deeper/s.db");
     let (code, _, err) = run(bin().arg("run").arg(&p).arg("--db").arg(&db).arg("--quiet"));
     assert_eq!(code, 0, "{err}");
-    let made = d.path("made");
+    let made = d.path("made/deeper");
     assert!(
         err.contains(&format!(
             "note: created the directory {} for the database",
@@ -205,4 +205,21 @@ fn directories_made_for_a_new_database_are_named() {
     let (code, _, err) = run(bin().arg("run").arg(&p).arg("--db").arg(&db).arg("--quiet"));
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("created the directory"), "{err}");
+    // A directory named as the database: said so, and nothing is made in it.
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&p)
+        .arg("--db")
+        .arg(&made)
+        .arg("--quiet"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is a directory: --db names a database file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&made).unwrap().count(),
+        1 + usize::from(d.path("made/deeper/s.db-wal").exists())
+            + usize::from(d.path("made/deeper/s.db-shm").exists())
+    );
 }

@@ -22,7 +22,22 @@ pub const NOW: &str = "((julianday('now') - 2440587.5) * 86400.0)";
 /// Opens an existing file for reading only (`serve`): SQLite refuses every write on
 /// such a connection, no migration is applied, and in WAL mode its reads never block
 /// the writers (each read sees the last commit before it started).
+/// A directory named as the database file is said to be one (SQLite would answer
+/// "disk I/O error").
+fn not_a_directory(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(StoreError::Io {
+            db: path.display().to_string(),
+            source: std::io::Error::other(
+                "is a directory: --db names a database file (e.g. DIR/gridsweep.db) or a postgres:// URL",
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
+    not_a_directory(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
@@ -40,6 +55,7 @@ pub async fn open_read_only(path: &Path) -> Result<SqlitePool> {
 /// it. For a quick look only (which tables, which kernel paths), never for a view of a
 /// database that may change under it.
 pub async fn open_probe(path: &Path) -> Result<SqlitePool> {
+    not_a_directory(path)?;
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let logged = Path::new(&wal).exists();
@@ -59,13 +75,11 @@ pub async fn open_probe(path: &Path) -> Result<SqlitePool> {
 /// the outermost directory it created for the file, if any.
 pub async fn open(path: &Path) -> Result<(SqlitePool, Option<std::path::PathBuf>)> {
     let at = |e: StoreError| e.at(&path.display().to_string());
+    not_a_directory(path)?;
     let mut created = None;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        created = dir
-            .ancestors()
-            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
-            .last()
-            .map(Path::to_path_buf);
+        // (Named whole: every directory of it that did not exist is made.)
+        created = (!dir.exists()).then(|| dir.to_path_buf());
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             db: path.display().to_string(),
             source,

@@ -913,7 +913,13 @@ pub fn read(
         .max()
         .filter(|&n| n > 0)
         .unwrap_or(IMPORTED_FOLDS);
-    let k = k.unwrap_or(folds);
+    // The k of the k-fold: --cv-folds, else the spec's (its repeats make the splits),
+    // else one k-fold of all the splits.
+    let k = k
+        .or(spec
+            .map(|s| s.cv.folds)
+            .filter(|&f| f > 0 && folds % f == 0 && folds > f))
+        .unwrap_or(folds);
     if k < 2 {
         return Err(SweepError::Import {
             file: path.display().to_string(),
