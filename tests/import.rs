@@ -1118,6 +1118,16 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
         };
         assert_eq!(name == "partial", out.contains(&marked), "{out}");
     }
+    // Without --cv-folds, the spec's k: the same tie set as with --cv-folds 3.
+    let (code, _, err) = run(bin()
+        .arg("import")
+        .arg(d.path("plain.csv"))
+        .args(["--name", "speck", "--db", &into, "--spec"])
+        .arg(&spec));
+    assert_eq!(code, 0, "{err}");
+    let tie =
+        |name: &str| json(bin().args(["rank", name, "--db", &into, "--json"]))["tie_set"].clone();
+    assert_eq!(tie("speck"), tie("plain"));
     let back = json(bin().args(["rank", "partial", "--db", &into, "--json", "--top", "0"]));
     assert_eq!(back["complete"], race["complete"], "{back}");
     assert_eq!(back["partial"].as_array().unwrap().len(), dropped, "{back}");
