@@ -379,15 +379,23 @@ pub struct FilePredictions {
 impl FilePredictions {
     /// The share of rows whose predicted class is the label (a label the model never
     /// learned counts as wrong), and the rows counted.
+    /// The accuracy against the label column, over the rows that have a label (an
+    /// empty or missing one is left out), and their count.
     pub fn accuracy(&self) -> Option<(f64, usize)> {
         let (_, labels) = self.labels.as_ref()?;
-        let n = labels.len().min(self.predictions.len());
-        let right = labels
+        let (n, right) = labels
             .iter()
             .zip(&self.predictions)
-            .filter(|(l, p)| **l == p.class)
-            .count();
+            .filter(|(l, _)| !crate::data::is_missing_label(l))
+            .fold((0usize, 0usize), |(n, r), (l, p)| (n + 1, r + usize::from(*l == p.class)));
         (n > 0).then(|| (right as f64 / n as f64, n))
+    }
+
+    /// Rows whose label is empty or missing: left out of the accuracy.
+    pub fn unlabelled(&self) -> usize {
+        self.labels.as_ref().map_or(0, |(_, labels)| {
+            labels.iter().filter(|l| crate::data::is_missing_label(l)).count()
+        })
     }
 
     /// True labels that are none of `classes` (the model's), with their rows, in order
@@ -397,7 +405,10 @@ impl FilePredictions {
         let Some((_, labels)) = self.labels.as_ref() else {
             return out;
         };
-        for l in labels.iter().filter(|l| !classes.contains(l)) {
+        for l in labels
+            .iter()
+            .filter(|l| !classes.contains(l) && !crate::data::is_missing_label(l))
+        {
             match out.iter_mut().find(|(u, _)| u == l) {
                 Some((_, n)) => *n += 1,
                 None => out.push((l.clone(), 1)),

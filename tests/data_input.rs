@@ -279,7 +279,7 @@ fn predict_applies_the_encoding_and_carries_ids() {
     let labelled = write(
         &d,
         "labelled.csv",
-        "f1,f2,colour,Genre\n0.5,-1.0,red,high\n-1.2,0.3,green,huge\n1.5,1.5,blue,huge\n-1.0,-1.0,blue,low\n",
+        "f1,f2,colour,Genre\n0.5,-1.0,red,high\n-1.2,0.3,green,huge\n1.5,1.5,blue,huge\n-1.0,-1.0,blue,low\n0.1,0.1,red,\n",
     );
     let (code, _, err) = run(bin()
         .arg("predict")
@@ -293,6 +293,7 @@ fn predict_applies_the_encoding_and_carries_ids() {
         err.contains("note: 2 rows of column `Genre` have a label the model never saw (`huge` (2)), counted as wrong: it predicts only high, low, mid; on the 2 rows of labels it knows:"),
         "{err}"
     );
+    assert!(err.contains("(4 rows; 1 row without a label left out)"), "{err}");
 }
 
 /// Two columns of one name are refused, naming both, before anything is trained: with

@@ -364,8 +364,17 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
             p.display()
         );
     }
+    if let (None, Some((column, _))) = (file.accuracy(), &file.labels) {
+        eprintln!("gridsweep: note: column `{column}` has no labels (every cell empty or missing): no accuracy");
+    }
     if let (Some((acc, n)), Some((column, _))) = (file.accuracy(), &file.labels) {
-        eprintln!("gridsweep: accuracy against column `{column}`: {acc:.4} ({n} rows)");
+        let unlabelled = file.unlabelled();
+        let left_out = if unlabelled > 0 {
+            format!("; {} without a label left out", crate::text::count(unlabelled, "row", "rows"))
+        } else {
+            String::new()
+        };
+        eprintln!("gridsweep: accuracy against column `{column}`: {acc:.4} ({n} rows{left_out})");
         let classes = &model.meta.class_names;
         let unseen = file.unseen(classes);
         if !unseen.is_empty() {

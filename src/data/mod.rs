@@ -94,6 +94,12 @@ pub const BUILTIN_DEMO: &str = "builtin:demo";
 pub const INDEX_COLUMN: &str = "Unnamed: 0";
 
 /// A pandas row index: never a feature.
+/// A label cell that holds no label: empty, or a missing value as pandas reads one
+/// (`NA`, `nan`, `None`, …).
+pub fn is_missing_label(cell: &str) -> bool {
+    read::is_missing(cell)
+}
+
 pub fn is_index_column(header: &str) -> bool {
     header.is_empty() || header == INDEX_COLUMN
 }
