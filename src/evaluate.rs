@@ -387,14 +387,19 @@ impl FilePredictions {
             .iter()
             .zip(&self.predictions)
             .filter(|(l, _)| !crate::data::is_missing_label(l))
-            .fold((0usize, 0usize), |(n, r), (l, p)| (n + 1, r + usize::from(*l == p.class)));
+            .fold((0usize, 0usize), |(n, r), (l, p)| {
+                (n + 1, r + usize::from(*l == p.class))
+            });
         (n > 0).then(|| (right as f64 / n as f64, n))
     }
 
     /// Rows whose label is empty or missing: left out of the accuracy.
     pub fn unlabelled(&self) -> usize {
         self.labels.as_ref().map_or(0, |(_, labels)| {
-            labels.iter().filter(|l| crate::data::is_missing_label(l)).count()
+            labels
+                .iter()
+                .filter(|l| crate::data::is_missing_label(l))
+                .count()
         })
     }
 

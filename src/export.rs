@@ -456,9 +456,11 @@ pub fn cv_results(
                 String::new()
             }
         }));
-        let dict: Vec<String> = grid_keys
-            .iter()
-            .filter(|k| stated(k))
+        // `params` keys sorted, as a scikit-learn ParameterGrid gives them.
+        let mut in_dict: Vec<&String> = grid_keys.iter().filter(|k| stated(k)).collect();
+        in_dict.sort();
+        let dict: Vec<String> = in_dict
+            .into_iter()
             .filter_map(|k| {
                 let v = p
                     .get(k)

@@ -767,7 +767,7 @@ impl Spec {
                 "`{key}` is given twice in one object: JSON keeps the last one only"
             ));
         }
-        if self.name.contains('/') || self.name.contains('\\') {
+        if self.name.contains(std::path::MAIN_SEPARATOR) || self.name.contains('/') {
             out.push(format!(
                 "name {:?} has a path separator: it becomes part of file and folder names (reports, models), where it makes folders",
                 self.name

@@ -293,7 +293,10 @@ fn predict_applies_the_encoding_and_carries_ids() {
         err.contains("note: 2 rows of column `Genre` have a label the model never saw (`huge` (2)), counted as wrong: it predicts only high, low, mid; on the 2 rows of labels it knows:"),
         "{err}"
     );
-    assert!(err.contains("(4 rows; 1 row without a label left out)"), "{err}");
+    assert!(
+        err.contains("(4 rows; 1 row without a label left out)"),
+        "{err}"
+    );
 }
 
 /// Two columns of one name are refused, naming both, before anything is trained: with

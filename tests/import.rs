@@ -1141,6 +1141,20 @@ fn race_and_partial_exports_and_failed_fits_import_back() {
     };
     assert_eq!(scores(&back, "ranking"), scores(&race, "ranking"));
     assert_eq!(scores(&back, "partial"), scores(&race, "partial"));
+    // Replayed, the import races as the sweep did: its dropped ones come with their folds.
+    let replay = |name: &str, db: &str| {
+        json(bin().args([
+            "replay",
+            name,
+            "--db",
+            db,
+            "--strategy",
+            r#"{"strategy": "race"}"#,
+            "--json",
+        ]))["race"]["fold_fits"]
+            .clone()
+    };
+    assert_eq!(replay("partial", &into), replay("t", &db));
     // Exported again, it is the race's export, line for line.
     let again = export("partial", true, "again.csv", &into);
     assert_eq!(

@@ -247,4 +247,16 @@ fn plan_lists_each_partitions_rows_as_scikit_learn_cuts_them() {
         lines(&std::fs::read_to_string(d.path("parts.csv")).unwrap()),
         lines(&want)
     );
+    // Never over the spec's data file (nor the spec).
+    let (code, _, err) = run(bin()
+        .arg("plan")
+        .arg(&spec)
+        .arg("--partitions")
+        .arg(d.path("data.csv")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("that is the spec's data file"), "{err}");
+    assert_eq!(
+        std::fs::read(d.path("data.csv")).unwrap(),
+        std::fs::read(reference.join("partitions_data.csv")).unwrap()
+    );
 }

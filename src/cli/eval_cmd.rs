@@ -370,7 +370,10 @@ pub fn predict(a: PredictArgs) -> Result<Outcome> {
     if let (Some((acc, n)), Some((column, _))) = (file.accuracy(), &file.labels) {
         let unlabelled = file.unlabelled();
         let left_out = if unlabelled > 0 {
-            format!("; {} without a label left out", crate::text::count(unlabelled, "row", "rows"))
+            format!(
+                "; {} without a label left out",
+                crate::text::count(unlabelled, "row", "rows")
+            )
         } else {
             String::new()
         };

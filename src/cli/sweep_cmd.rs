@@ -319,6 +319,21 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
         let rows = sweep::plan::partitions(&spec)
             .map_err(|e| with_data_hint(e.into(), a.data.is_some()))?;
         let to_stdout = out.as_os_str() == "-";
+        let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if !to_stdout && (same(out, &spec.dataset.path) || same(out, &a.spec)) {
+            bail!(
+                "--partitions {}: that is the spec's {}; name another file",
+                out.display(),
+                if same(out, &a.spec) {
+                    "own file"
+                } else {
+                    "data file"
+                }
+            );
+        }
         let sink: Box<dyn std::io::Write> =
             if to_stdout {
                 Box::new(std::io::stdout().lock())

@@ -392,11 +392,18 @@ pub async fn curves(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
 pub async fn complete_folds(store: &Store, sweep: &SweepRow) -> Result<Vec<Curve>> {
     let rule = super::score_rule(sweep)?;
     let metrics = store.fold_metrics(sweep.id).await?;
+    // A race's dropped ones ran their folds at full epochs (an imported one says so in
+    // its `resource_epochs`); halving's stopped ones did not.
     let dropped: std::collections::HashSet<String> = store
         .partial_configurations(sweep.id)
         .await?
         .into_iter()
-        .filter(|p| p.pruned && p.resource_epochs.is_none())
+        .filter(|p| {
+            let epochs = p.params.get("epochs").and_then(|v| v.as_i64());
+            p.pruned
+                && p.resource_epochs
+                    .is_none_or(|e| epochs.is_none_or(|n| e >= n))
+        })
         .map(|p| p.config_id)
         .collect();
     let mut out = Vec::new();
