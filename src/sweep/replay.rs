@@ -875,6 +875,21 @@ pub fn held_out(
     })
 }
 
+/// Each curve's full-run score by `rule` (the score of its folds' mean accuracies), for
+/// a replay ranked by another rule than the sweep's (`replay --w1/--w2/--delta`).
+pub fn rescore(curves: &mut [Curve], rule: &ScoreRule) {
+    for c in curves {
+        let (train, val): (Vec<f64>, Vec<f64>) = c
+            .folds
+            .iter()
+            .map(|f| (f.train_accuracy, f.val_accuracy))
+            .unzip();
+        if let Some(s) = crate::race::score_of_means(rule, &train, &val) {
+            c.score = s;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -898,20 +913,5 @@ mod tests {
             .len(),
             1
         );
-    }
-}
-
-/// Each curve's full-run score by `rule` (the score of its folds' mean accuracies), for
-/// a replay ranked by another rule than the sweep's (`replay --w1/--w2/--delta`).
-pub fn rescore(curves: &mut [Curve], rule: &ScoreRule) {
-    for c in curves {
-        let (train, val): (Vec<f64>, Vec<f64>) = c
-            .folds
-            .iter()
-            .map(|f| (f.train_accuracy, f.val_accuracy))
-            .unzip();
-        if let Some(s) = crate::race::score_of_means(rule, &train, &val) {
-            c.score = s;
-        }
     }
 }
