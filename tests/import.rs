@@ -1382,3 +1382,63 @@ fn a_multi_metric_file_takes_a_scorer_and_unstated_keys_are_not_facts() {
         "{out}"
     );
 }
+
+/// gridsweep's own HPO_combined export imports back, with its spec, to the same ids
+/// (issue 41.9): its extra columns (a varying `learning_rate`) are read, the protocol
+/// the format does not hold comes from the spec, as does a `weight_contraint` of 10.0
+/// (the study's "none" and gridsweep's default MaxNorm(10) alike); a constraint is
+/// GridSearchCV's.
+#[test]
+fn an_hpo_combined_export_imports_back_to_the_same_ids() {
+    for (tag, fixed) in [
+        ("default", r#"{"epochs": 2, "neurons_1": 8}"#),
+        (
+            "constraint",
+            r#"{"epochs": 2, "neurons_1": 8, "weight_constraint": 3}"#,
+        ),
+    ] {
+        let d = Dir::new("import", &format!("hpo-back-{tag}"));
+        let spec = d.spec_with(
+            "t",
+            150,
+            fixed,
+            r#"[{"dropout": [0.0, 0.2]}, {"learning_rate": [0.01], "dropout": [0.1]}]"#,
+            "",
+        );
+        let db = d.db();
+        let (code, _, err) = run(bin().arg("run").arg(&spec).args(["--db", &db, "--quiet"]));
+        assert_eq!(code, 0, "{err}");
+        let file = d.path("hpo.csv");
+        let (code, _, err) = run(bin()
+            .args([
+                "export",
+                "t",
+                "--db",
+                &db,
+                "--format",
+                "hpo-combined",
+                "--out",
+            ])
+            .arg(&file));
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = run(bin()
+            .arg("import")
+            .arg(&file)
+            .args(["--name", "back", "--db", &db, "--spec"])
+            .arg(&spec));
+        assert_eq!(code, 0, "{tag}: {err}");
+        assert!(!out.contains("fit no configuration"), "{tag}: {out}");
+        let ids = |name: &str| -> Vec<String> {
+            let mut v: Vec<String> =
+                json(bin().args(["rank", name, "--db", &db, "--json", "--top", "0"]))["ranking"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["config_id"].as_str().unwrap().to_string())
+                    .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ids("back"), ids("t"), "{tag}");
+    }
+}

@@ -286,12 +286,26 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
                 "missing column (the study's spelling; weight_constraint is read too)".into(),
             )
         })?;
+    // Hyperparameters in columns of their own after the study's (a gridsweep export's
+    // varying keys: `protocol`, `learning_rate`, …): read as the row states them.
+    let extra: Vec<(usize, &str)> = crate::params::KEYS
+        .iter()
+        .filter(|k| {
+            !["split", "weight_constraint"].contains(k)
+                && !crate::export::HPO_COMBINED_COLUMNS.contains(k)
+        })
+        .filter_map(|k| at(k).map(|i| (i, *k)))
+        .collect();
     let mut out = Vec::new();
     for record in rd.records() {
         let record =
             record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let cell = |name: &str| record.get(index[name]).unwrap_or("").trim();
+        let stated_extra: Map<String, Value> = extra
+            .iter()
+            .filter_map(|&(i, k)| Some((k.to_string(), cell_value(record.get(i).unwrap_or(""))?)))
+            .collect();
         let number = |name: &str| -> Result<f64> {
             let c = cell(name);
             c.parse::<f64>()
@@ -342,7 +356,26 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             number("reduce_lr_min_lr")?,
             whole("reduce_lr_patience")? as f64,
         ];
-        let gridsearchcv = callbacks.iter().all(|&x| x == 0.0);
+        let c = record.get(constraint).unwrap_or("").trim();
+        let bound: f64 = c
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| {
+                fail(
+                    line,
+                    &header[constraint],
+                    format!("expected a number ≥ 0, got {c:?}"),
+                )
+            })?;
+        // The protocol: a `protocol` column's; else, as the study's file tells it, its
+        // GridSearchCV grid's rows hold 0 callbacks (and a constraint, which the
+        // notebook loop has none of, is GridSearchCV's too).
+        let zero_callbacks = callbacks.iter().all(|&x| x == 0.0);
+        let gridsearchcv = match stated_extra.get("protocol").and_then(Value::as_str) {
+            Some(p) => p.eq_ignore_ascii_case("gridsearchcv"),
+            None => zero_callbacks || (bound != 0.0 && bound != 10.0),
+        };
         obj.insert(
             "protocol".into(),
             json!(if gridsearchcv {
@@ -351,7 +384,7 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
                 "notebook"
             }),
         );
-        let callbacks = if gridsearchcv {
+        let callbacks = if gridsearchcv && zero_callbacks {
             GRID_C_CALLBACKS
         } else {
             callbacks
@@ -367,22 +400,13 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         {
             obj.insert(k.to_string(), json!(v));
         }
-        let c = record.get(constraint).unwrap_or("").trim();
-        let bound: f64 = c
-            .parse()
-            .ok()
-            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| {
-                fail(
-                    line,
-                    &header[constraint],
-                    format!("expected a number ≥ 0, got {c:?}"),
-                )
-            })?;
         obj.insert(
             "weight_constraint".into(),
             json!(if bound == 10.0 { 0.0 } else { bound }),
         );
+        for (k, v) in &stated_extra {
+            obj.insert(k.clone(), v.clone());
+        }
         let params = HyperParams::from_object(&obj).map_err(|e| {
             fail(
                 line,
@@ -406,7 +430,17 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
             score: rule.score(train, val),
             total_fit_seconds: f64::NAN,
         };
-        let stated = hpo_stated(&obj);
+        let mut stated = hpo_stated(&obj);
+        stated.extend(stated_extra.clone());
+        // Told from the callbacks, not stated: a spec (`--spec`) decides it.
+        if !stated_extra.contains_key("protocol") {
+            stated.remove("protocol");
+        }
+        // 10.0 is the study's "no constraint" and gridsweep's default MaxNorm(10) alike:
+        // not stated, so that a spec decides it.
+        if bound == 10.0 {
+            stated.remove("weight_constraint");
+        }
         let details = crate::store::ImportedDetails {
             stated: stated.keys().cloned().collect(),
             ..Default::default()
