@@ -95,6 +95,10 @@ pub enum Search {
         /// Repeats of the k-fold at most (default: the spec's `cv.repeats`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_repeats: Option<u32>,
+        /// The fold-fits the race may spend ([`crate::race::Budget`]); none: as many as
+        /// its repeats give.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<crate::race::Budget>,
         /// The pick among the configurations left.
         #[serde(default)]
         prefer: crate::tieset::Prefer,
@@ -393,8 +397,12 @@ pub fn weak_rung_advice(
 type StrategyKey = (&'static str, Option<u64>, bool);
 
 /// Keys whose values are not integers, and what they take.
-const OTHER_KEYS: [(&str, &str); 4] = [
+const OTHER_KEYS: [(&str, &str); 5] = [
     ("stratify", "true or false"),
+    (
+        "budget",
+        "a multiple > 0 of the plain k-fold grid's fold-fits (1.0: the grid's cost), or {\"fold_fits\": N} with N ≥ 1",
+    ),
     ("confidence", "a probability in (0.5, 1)"),
     ("rope", "a score difference ≥ 0"),
     ("prefer", "one of score, smallest, fastest"),
@@ -439,6 +447,7 @@ const STRATEGY_KEYS: [(&str, &[StrategyKey]); 5] = [
             ("rope", None, false),
             ("min_folds", Some(2), false),
             ("max_repeats", Some(1), false),
+            ("budget", None, false),
             ("prefer", None, false),
             ("sample", Some(1), false),
             ("seed", None, false),
@@ -499,6 +508,8 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
                 "stratify" => value.is_boolean(),
                 "confidence" => value.as_f64().is_some_and(|p| p > 0.5 && p < 1.0),
                 "rope" => value.as_f64().is_some_and(|r| r >= 0.0 && r.is_finite()),
+                "budget" => serde_json::from_value::<crate::race::Budget>(value.clone())
+                    .is_ok_and(|b| b.check().is_ok()),
                 _ => value
                     .as_str()
                     .is_some_and(|p| ["score", "smallest", "fastest"].contains(&p)),
@@ -571,6 +582,9 @@ impl Search {
             Search::Race {
                 sample: Some(0), ..
             } => Err("sample: expected at least 1".into()),
+            Search::Race {
+                budget: Some(b), ..
+            } => b.check().map_err(|m| format!("budget: {m}")),
             Search::Race { .. } => Ok(()),
         }
     }
@@ -594,6 +608,7 @@ impl Search {
                 rope,
                 min_folds,
                 max_repeats,
+                budget,
                 prefer,
                 ..
             } => Some(crate::race::Race {
@@ -604,6 +619,7 @@ impl Search {
                 },
                 min_folds,
                 max_repeats,
+                budget,
             }),
             _ => None,
         }

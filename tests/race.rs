@@ -61,7 +61,21 @@ fn outcome(db: &str, name: &str) -> (Vec<String>, Vec<(String, i64)>, Value, Val
     )
 }
 
+/// A replayed race's dropped configurations with their folds, sorted.
+fn dropped_of(race: &Value) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = race["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_i64().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
 const RACE: &str = r#", "search": {"strategy": "race"}"#;
+const BUDGETED: &str =
+    r#", "search": {"strategy": "race", "confidence": 0.95, "budget": {"fold_fits": 17}}"#;
 
 #[test]
 fn a_race_drops_the_hopeless_and_its_folds_are_the_repeated_grids() {
@@ -283,7 +297,8 @@ fn two_processes(backend: Backend) {
     let Some(one) = d.db_on(backend, "one") else {
         return;
     };
-    let p = spec(&d, "two", 300, FIXED, RACE);
+    // With a budget that ends it after a few more barriers (issue 42.2).
+    let p = spec(&d, "two", 300, FIXED, BUDGETED);
     let a = bin()
         .arg("run")
         .arg(&p)
@@ -392,13 +407,7 @@ fn replay_of_a_race_on_a_repeated_grid_is_the_real_race() {
     left.sort();
     real.sort();
     assert_eq!(left, real);
-    let mut rdropped: Vec<(String, i64)> = replayed["dropped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x[0].as_str().unwrap().to_string(), x[1].as_i64().unwrap()))
-        .collect();
-    rdropped.sort();
+    let rdropped = dropped_of(replayed);
     assert_eq!(rdropped, dropped);
     assert_eq!(replayed["tie_set"]["members"], members);
     assert_eq!(replayed["tie_set"]["pick"], pick);
@@ -796,13 +805,7 @@ fn replaying_a_race_on_a_race_and_on_an_import() {
     let mut want = complete.clone();
     want.sort();
     assert_eq!(left, want, "{on_race}");
-    let mut gone: Vec<(String, i64)> = on_race["dropped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v[0].as_str().unwrap().to_string(), v[1].as_i64().unwrap()))
-        .collect();
-    gone.sort();
+    let gone = dropped_of(&on_race);
     assert_eq!(gone, dropped);
     let done = common::done_count(&db, "r");
     assert_eq!(
@@ -963,13 +966,7 @@ fn replay_takes_ranks_scoring_options() {
     let (_, dropped, members, pick) = outcome(&db, "r");
     assert_eq!(replay["tie_set"]["pick"], pick, "{replay}");
     assert_eq!(replay["tie_set"]["members"], members, "{replay}");
-    let mut gone: Vec<(String, i64)> = replay["dropped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v[0].as_str().unwrap().to_string(), v[1].as_i64().unwrap()))
-        .collect();
-    gone.sort();
+    let gone = dropped_of(&replay);
     assert_eq!(gone, dropped);
     let (code, _, err) = run(bin().args([
         "replay",
@@ -982,4 +979,118 @@ fn replay_takes_ranks_scoring_options() {
         "-1",
     ]));
     assert_eq!(code, 2, "{err}");
+}
+
+/// A race with a budget (issue 42.2): `plan` gives it; one that cannot pay for its
+/// first stage is refused by `plan` and `run` with nothing recorded; a race that
+/// drops the hopeless spends what it saved on further stages for the ones left, stops
+/// within the budget, and its replay on the repeated grid (and held out, over
+/// rotations of the held-out repeats, beside the grid of 1 and 2 repeats) ends as it did.
+#[test]
+fn a_race_with_a_budget_spends_what_dropping_saves_and_replays_exactly() {
+    let d = Dir::new("race", "budget");
+    let db = d.db();
+    let search = |b: &str| {
+        format!(r#", "search": {{"strategy": "race", "confidence": 0.95, "budget": {b}}}"#)
+    };
+    // 4 configurations × 2 first folds = 8 > 0.5 × 12.
+    let small = spec(&d, "small", 300, FIXED, &search("0.5"));
+    for args in [vec!["plan"], vec!["run", "--db", &db]] {
+        let (code, _, err) = run(bin().args(&args[..1]).arg(&small).args(&args[1..]));
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("search.budget") && err.contains("below the 8 of the race's first stage"),
+            "{err}"
+        );
+        assert_eq!(err.matches("search.budget").count(), 1, "once: {err}");
+    }
+    assert_eq!(common::done_count(&db, "small"), 0);
+    let race = spec(&d, "b", 300, FIXED, &search(r#"{"fold_fits": 17}"#));
+    let (code, out, err) = run(bin().arg("plan").arg(&race));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "within its budget of 17 fold-fits: 8 to 17 fold-fits (a plain 3-fold grid: 12)"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&race)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let spent = common::done_count(&db, "b");
+    assert!(spent <= 17, "within the budget: {spent}");
+    // The hopeless one leaves at the first barrier; the fold-fits it saved went to
+    // further stages of the others, past the plain grid's 12.
+    assert!(spent > 12, "{spent}");
+    let (complete, dropped, members, pick) = outcome(&db, "b");
+    let grid = spec(&d, "g", 300, FIXED, "");
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&grid)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    let strategy = r#"{"strategy": "race", "confidence": 0.95, "budget": {"fold_fits": 17}}"#;
+    let r = json(bin().args(["replay", "g", "--db", &db, "--json", "--strategy", strategy]));
+    let r = &r["race"];
+    assert_eq!(r["fold_fits"].as_u64().unwrap() as usize, spent, "{r}");
+    assert_eq!(r["tie_set"]["members"], members);
+    assert_eq!(r["tie_set"]["pick"], pick);
+    let gone = dropped_of(r);
+    assert_eq!(gone, dropped);
+    assert_eq!(r["left"].as_array().unwrap().len(), complete.len());
+    let ended = r["ended"].as_str().unwrap();
+    assert!(ended.contains("the budget"), "{ended}");
+
+    // Held out over rotations: 4 repeats, 2 seen: the 6 ways to hold out 2.
+    let rotated = |strategy: &str| {
+        json(bin().args([
+            "replay",
+            "g",
+            "--db",
+            &db,
+            "--json",
+            "--seen",
+            "2",
+            "--sample",
+            "3",
+            "--repeats",
+            "10",
+            "--rotations",
+            "10",
+            "--strategy",
+            strategy,
+        ]))
+    };
+    let budgeted = rotated(r#"{"strategy": "race", "budget": 1.0}"#);
+    let rs = budgeted["rotations"].as_array().unwrap();
+    assert_eq!(rs.len(), 6);
+    assert_eq!(rs[0]["held_out"], serde_json::json!([0, 1]));
+    assert_eq!(rs[5]["held_out"], serde_json::json!([2, 3]));
+    for r in rs {
+        assert!(r["fold_fit_ratio"].as_f64().unwrap() <= 1.0, "{r}");
+        assert_eq!(r["repeats"], 10);
+    }
+    let spread = &budgeted["mean_regret"];
+    assert!(spread["min"].as_f64().unwrap() <= spread["mean"].as_f64().unwrap());
+    assert!(spread["mean"].as_f64().unwrap() <= spread["max"].as_f64().unwrap());
+    let two = rotated(r#"{"strategy": "grid", "repeats": 2}"#);
+    for r in two["rotations"].as_array().unwrap() {
+        assert_eq!(r["fold_fit_ratio"].as_f64().unwrap(), 2.0, "{r}");
+    }
+    let (code, _, err) = run(bin().args([
+        "replay",
+        "g",
+        "--db",
+        &db,
+        "--seen",
+        "2",
+        "--sample",
+        "3",
+        "--strategy",
+        r#"{"strategy": "grid", "repeats": 3}"#,
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("grid of 3 repeat(s)"), "{err}");
 }

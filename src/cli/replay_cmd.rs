@@ -36,6 +36,11 @@ pub struct ReplayArgs {
     pub seen: Option<usize>,
     #[command(flatten)]
     pub score: super::sweep_cmd::ScoreArgs,
+    /// With --seen (race and grid): judge on this many rotations of the held-out
+    /// repeats (every way to hold out the repeats after --seen's count, or a seeded
+    /// draw of this many of them), each reported, with their spread.
+    #[arg(long, value_parser = super::positive, requires = "seen")]
+    pub rotations: Option<usize>,
     /// Print one JSON document.
     #[arg(long)]
     pub json: bool,
@@ -226,6 +231,22 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
 /// A race (or the plain grid, held out) replayed on a sweep's folds: any protocol, since
 /// neither stops a fold early.
 fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
+    // The grid judged held out may repeat its k-fold (`"repeats": R`, replay's own key).
+    let mut checked = value.clone();
+    let grid_repeats = match checked.as_object_mut() {
+        Some(o) if o.get("strategy").and_then(|s| s.as_str()) == Some("grid") => {
+            match o.remove("repeats") {
+                None => 1,
+                Some(r) => r
+                    .as_u64()
+                    .filter(|&r| r >= 1)
+                    .ok_or_else(|| anyhow::anyhow!("--strategy: repeats: expected an integer ≥ 1 (the seen repeats the grid averages over), got {r}"))?
+                    as usize,
+            }
+        }
+        _ => 1,
+    };
+    let value = &checked;
     crate::search::check_json(value).map_err(|(k, m)| {
         anyhow::anyhow!(
             "--strategy: {}{m}",
@@ -264,8 +285,10 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
     let shown = serde_json::to_string(value)?;
     let judged = match search.race() {
         Some(r) => sweep::replay::Judged::Race(r),
-        None => sweep::replay::Judged::Grid,
+        None => sweep::replay::Judged::Grid(grid_repeats),
     };
+    // (Shown as given, with the grid's repeats.)
+    let value = &a.strategy.parse::<serde_json::Value>()?;
     if let Some(seen) = a.seen {
         // The truth is every repeat: the complete configurations only.
         let complete: Vec<sweep::replay::Curve> =
@@ -360,6 +383,9 @@ fn held_out(
     value: &serde_json::Value,
 ) -> Result<Outcome> {
     let n = a.sample.unwrap_or(curves.len());
+    if let Some(most) = a.rotations {
+        return rotations(a, sweep, curves, judged, rule, k, seen, value, n, most);
+    }
     let h = sweep::replay::held_out(
         judged,
         curves,
@@ -402,6 +428,96 @@ fn held_out(
     println!(
         "fold-fits: {:.2}× the plain {k}-fold grid's",
         h.fold_fit_ratio
+    );
+    Ok(Outcome::Ok)
+}
+
+/// `--seen R --rotations N`: the held-out judgement on each rotation of the held-out
+/// repeats, and its spread.
+#[allow(clippy::too_many_arguments)]
+fn rotations(
+    a: &ReplayArgs,
+    sweep: &crate::store::SweepRow,
+    curves: &[sweep::replay::Curve],
+    judged: &sweep::replay::Judged,
+    rule: &crate::score::ScoreRule,
+    k: usize,
+    seen: usize,
+    value: &serde_json::Value,
+    n: usize,
+    most: usize,
+) -> Result<Outcome> {
+    let rs = sweep::replay::held_out_rotations(
+        judged,
+        curves,
+        rule,
+        k,
+        seen,
+        n,
+        if a.sample.is_some() { a.repeats } else { 1 },
+        a.seed,
+        most,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let regrets: Vec<f64> = rs.iter().map(|r| r.result.mean_regret).collect();
+    let (mean, sd) = crate::score::mean_std(&regrets);
+    let ratio = rs.iter().map(|r| r.result.fold_fit_ratio).sum::<f64>() / rs.len().max(1) as f64;
+    let lo = regrets.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = regrets.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "name": sweep.name, "strategy": value, "configurations": curves.len(), "seen": seen,
+                "rotations": rs,
+                "mean_regret": {"mean": mean, "sd": sd, "min": lo, "max": hi},
+                "fold_fit_ratio": ratio,
+            }))?
+        );
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "replay of {} on sweep {}: {} rotation(s) of the held-out repeats, each {} sub-samples of {} of its {} configurations, seeing {seen} repeat(s)",
+        serde_json::to_string(value)?,
+        sweep.name,
+        rs.len(),
+        rs.first().map_or(0, |r| r.result.repeats),
+        rs.first().map_or(0, |r| r.result.sample),
+        curves.len()
+    );
+    let header: Vec<String> = [
+        "held out",
+        "mean regret",
+        "95th pct",
+        "pick in truth's ties",
+        "truth's best kept",
+        "left",
+        "fold-fits / grid",
+    ]
+    .map(String::from)
+    .to_vec();
+    let table: Vec<Vec<String>> = rs
+        .iter()
+        .map(|r| {
+            let h = &r.result;
+            vec![
+                r.held_out
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                format!("{:.5}", h.mean_regret),
+                format!("{:.5}", h.p95_regret),
+                format!("{:.1}%", 100.0 * h.pick_in_truth_ties),
+                format!("{:.1}%", 100.0 * h.truth_best_kept),
+                format!("{:.1}", h.mean_left),
+                format!("{:.2}", h.fold_fit_ratio),
+            ]
+        })
+        .collect();
+    print_aligned(&header, &table, "  ");
+    println!(
+        "mean regret over the rotations: {mean:.5} (sd {sd:.5}, {lo:.5} to {hi:.5}); fold-fits {ratio:.2}× the plain {k}-fold grid's"
     );
     Ok(Outcome::Ok)
 }

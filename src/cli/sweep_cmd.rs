@@ -501,11 +501,19 @@ fn print_plan(
         }
     }
     println!("{}", spec.score.describe());
-    let race = sweep::plan::race_bounds(spec, p.trainings);
-    match race {
+    match p.race {
         Some(r) => println!(
-            "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each: {} to {} fold-fits (a plain grid of these folds: {}); the cost below is the most",
-            r.first_folds, r.max_folds, r.least_fold_fits, r.most_fold_fits, p.trainings * p.folds
+            "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each{}: {} to {} fold-fits (a plain {}-fold grid: {}); the cost below is the most",
+            r.first_folds,
+            r.max_folds,
+            match r.budget {
+                Some(b) => format!(", within its budget of {b} fold-fits"),
+                None => String::new(),
+            },
+            r.least_fold_fits,
+            r.most_fold_fits,
+            spec.cv.folds,
+            p.trainings * spec.cv.folds
         ),
         None => println!(
             "{} folds each: {} fold-fits",

@@ -156,7 +156,7 @@ impl FoldQueue for Store {
     ) -> QueueResult<RungStep> {
         self.advance_race_with(
             sweep,
-            |_, entries| crate::race::plan(rules, entries),
+            |_, entries, spent| crate::race::plan(rules, entries, spent),
             |race| crate::race::speculate(rules, race, idle),
             &summarizer(&rules.rule),
         )

@@ -14,7 +14,7 @@ type RaceFoldRow = (String, i64, String, Option<f64>, Option<f64>, Option<f64>);
 
 impl Store {
     /// After a claim found nothing, in a race: when no fold is pending or running, hands
-    /// the configurations still in the race to `decide` (the sweep logic), records each
+    /// the configurations still in the race to `decide` (the sweep logic) with the fold-fits spent so far, records each
     /// one's stage score, marks the ones it drops pruned, and gives the others their
     /// next fold (pending). One transaction, conditional on the stage: several
     /// processes may call it at once and a stage is decided once. A race that is over
@@ -33,7 +33,7 @@ impl Store {
     pub async fn advance_race_with(
         &self,
         sweep_id: i64,
-        mut decide: impl FnMut(u32, &[RaceEntry]) -> std::result::Result<RaceDecision, String>,
+        mut decide: impl FnMut(u32, &[RaceEntry], usize) -> std::result::Result<RaceDecision, String>,
         speculate: impl FnOnce(&[Ahead]) -> Vec<(String, i64)>,
         summarize: &Summarize<'_>,
     ) -> Result<RungStep> {
@@ -137,7 +137,17 @@ impl Store {
                     _ => entries[i].failed = true,
                 }
             }
-            let decided = match decide(stage as u32, &entries) {
+            // The fold-fits the race has created (a fold exists only where the race sent
+            // its configuration), those of the configurations it dropped included.
+            let spent: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM folds f JOIN configurations c ON c.sweep_id = f.sweep_id AND c.config_id = f.config_id
+                 WHERE f.sweep_id = $1 AND c.trained_by IS NULL AND f.speculative = 0",
+            )
+            .bind(sweep_id)
+            .fetch_one(&mut *tx)
+            .await
+            .in_db(self)?;
+            let decided = match decide(stage as u32, &entries, spent as usize) {
                 Ok(d) => d,
                 Err(message) => {
                     tx.rollback().await.in_db(self)?;

@@ -58,13 +58,25 @@ pub async fn job(
         score: spec.score,
         labels: labels(&rows),
         brackets: super::brackets(spec)?,
-        race: spec.search.race().map(|race| crate::race::Rules {
-            race,
-            k: spec.cv.folds,
-            max_folds: race.max_folds(spec.cv.folds, spec.cv.repeats),
-            rule: spec.score,
-            dims: Some((data.base.n_features(), data.base.n_classes())),
-        }),
+        race: match spec.search.race() {
+            Some(race) => Some(crate::race::Rules {
+                race,
+                k: spec.cv.folds,
+                max_folds: race.max_folds(spec.cv.folds, spec.cv.repeats),
+                rule: spec.score,
+                dims: Some((data.base.n_features(), data.base.n_classes())),
+                budget: race
+                    .budget_fits(
+                        rows.iter()
+                            .filter(|r| r.shares_training_of.is_none())
+                            .count(),
+                        spec.cv.folds,
+                        spec.cv.repeats,
+                    )
+                    .map_err(|why| SweepError::Spec(format!("search.{why}")))?,
+            }),
+            None => None,
+        },
         resume_hint,
     })
 }

@@ -52,6 +52,9 @@ pub enum SweepError {
     /// and what to do).
     #[error("{0}")]
     Conflict(String),
+    /// The spec cannot be run as written (the message names the key).
+    #[error("{0}")]
+    Spec(String),
     /// The sweep was deleted (`gridsweep delete --force`) while a run trained it.
     #[error("sweep `{name}` was deleted from {db} while this run trained it (`gridsweep delete`): the run stopped, and what it trained after that was not recorded")]
     Deleted { name: String, db: String },

@@ -7,7 +7,7 @@
 //! the sum of its brackets'.
 
 use super::register::check_data;
-use super::Result;
+use super::{Result, SweepError};
 use crate::analyze::surrogate::{Observation, Surrogate};
 use crate::config::Config;
 use crate::search::Halving;
@@ -55,6 +55,8 @@ pub struct Plan {
     pub trainings: usize,
     /// Distinct trainings of the whole grid.
     pub grid_trainings: usize,
+    /// A race's bounds ([`race_bounds`]).
+    pub race: Option<RaceBounds>,
     /// Per sub-grid (by the sub-grid that first produced a training): the trainings
     /// selected, and the grid's.
     pub per_subgrid: Vec<(usize, usize)>,
@@ -564,6 +566,7 @@ pub fn plan(spec: &Spec, jobs: usize) -> Result<Plan> {
     Ok(Plan {
         per_subgrid,
         grid_trainings: expansion.trainings(),
+        race: race_bounds(spec, trainings.len())?,
         trainings: trainings.len(),
         selected: selected.clone(),
         expansion,
@@ -724,19 +727,28 @@ pub struct RaceBounds {
     pub max_folds: usize,
     pub least_fold_fits: usize,
     pub most_fold_fits: usize,
+    /// Its budget in fold-fits, when it has one (the most it spends).
+    pub budget: Option<usize>,
 }
 
 /// [`RaceBounds`] of the spec's race (None: not a race).
-pub fn race_bounds(spec: &Spec, trainings: usize) -> Option<RaceBounds> {
-    let r = spec.search.race()?;
+/// Err: the race's budget cannot pay for its first stage.
+pub fn race_bounds(spec: &Spec, trainings: usize) -> Result<Option<RaceBounds>> {
+    let Some(r) = spec.search.race() else {
+        return Ok(None);
+    };
     let (first, max) = (
         r.first_folds(spec.cv.folds, spec.cv.repeats),
         r.max_folds(spec.cv.folds, spec.cv.repeats),
     );
-    Some(RaceBounds {
+    let budget = r
+        .budget_fits(trainings, spec.cv.folds, spec.cv.repeats)
+        .map_err(|why| SweepError::Spec(format!("search.{why}")))?;
+    Ok(Some(RaceBounds {
         first_folds: first,
         max_folds: max,
         least_fold_fits: trainings * first,
-        most_fold_fits: trainings * max,
-    })
+        most_fold_fits: budget.map_or(trainings * max, |b| b.min(trainings * max)),
+        budget,
+    }))
 }

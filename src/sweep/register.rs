@@ -47,6 +47,16 @@ pub async fn register(
         why: e.to_string(),
     })?;
     let (configs, bracket_of) = selection(spec, expansion);
+    // A race's budget must pay for its first stage (nothing is recorded otherwise).
+    if let Some(r) = spec.search.race() {
+        let trainings = configs
+            .iter()
+            .map(|c| &c.training_key)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        r.budget_fits(trainings, spec.cv.folds, spec.cv.repeats)
+            .map_err(|why| SweepError::Spec(format!("search.{why}")))?;
+    }
     let mut replaced = None;
     if let Some(row) = store.sweep_by_name(&spec.name).await? {
         if let Some(why) = conflict(store, &row, spec, &fingerprint, &configs, db_hint).await? {

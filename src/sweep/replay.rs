@@ -620,6 +620,8 @@ pub fn replay_race(
         parameters: parameters(c),
     };
     let mut n = (race.min_folds as usize).clamp(1, max_folds);
+    // The budget in fold-fits for these configurations, as a real race of them has it.
+    let budget = race.budget_fits(live.len(), k, max_folds.div_ceil(k.max(1)))?;
     let (mut dropped, mut fold_fits) = (Vec::new(), 0usize);
     let ended = loop {
         if let Some(c) = live.iter().find(|c| c.folds.len() < n) {
@@ -630,7 +632,14 @@ pub fn replay_race(
             ));
         }
         let entrants: Vec<crate::race::Entrant> = live.iter().map(|c| entrant(c, n)).collect();
-        let stage = crate::race::decide(race, k, max_folds, &entrants);
+        let spent = fold_fits + live.len() * n;
+        let stage = crate::race::decide(
+            race,
+            k,
+            max_folds,
+            &entrants,
+            budget.map(|b| b.saturating_sub(spent)),
+        );
         for id in &stage.drop {
             dropped.push((id.clone(), n));
             fold_fits += n;
@@ -691,8 +700,9 @@ fn first_repeat(c: &Curve, rule: &ScoreRule, k: usize) -> Curve {
 /// A strategy judged against a held-out truth.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Judged {
-    /// The study's way: one k-fold (repeat 0), the best mean score.
-    Grid,
+    /// The study's way: one k-fold (repeat 0), the best mean score; or the k-fold
+    /// repeated R times (the first R seen repeats), at R times its cost.
+    Grid(usize),
     /// A race over the seen repeats; its pick.
     Race(crate::race::Race),
     /// Successive halving or Hyperband on repeat 0's folds, cut at its rungs (notebook
@@ -720,6 +730,15 @@ pub struct HeldOut {
     pub fold_fit_ratio: f64,
 }
 
+/// The folds every configuration has, where `seen` repeats leave at least one unseen.
+fn check_seen(curves: &[Curve], k: usize, seen: usize) -> std::result::Result<usize, String> {
+    let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
+    if seen == 0 || seen * k >= total {
+        return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
+    }
+    Ok(total)
+}
+
 /// `repeats` sub-samples of `sample` configurations: each judged by the study's rule
 /// (the score of the mean accuracies) over the folds of repeats `seen..` (which no
 /// strategy sees), strategies given only the
@@ -738,9 +757,11 @@ pub fn held_out(
     repeats: usize,
     seed: u64,
 ) -> std::result::Result<HeldOut, String> {
-    let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
-    if seen == 0 || seen * k >= total {
-        return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
+    let total = check_seen(curves, k, seen)?;
+    if let Judged::Grid(r) = *judged {
+        if r == 0 || r > seen {
+            return Err(format!("--seen {seen} with a grid of {r} repeat(s): the grid may use from 1 to the {seen} seen repeat(s)"));
+        }
     }
     if let Judged::Race(race) = judged {
         if let Some(m) = race.max_repeats.filter(|&m| m as usize > seen) {
@@ -801,16 +822,16 @@ pub fn held_out(
             })
             .map(|c| c.config_id.clone());
         let (pick, left, fits) = match judged {
-            Judged::Grid => {
+            Judged::Grid(r) => {
                 let p = set
                     .iter()
                     .max_by(|a, b| {
-                        let m = |c: &Curve| of_means(&c.folds[..k]);
+                        let m = |c: &Curve| of_means(&c.folds[..r * k]);
                         m(a).total_cmp(&m(b)).then(b.position.cmp(&a.position))
                     })
                     .map(|c| c.config_id.clone())
                     .unwrap_or_default();
-                (p.clone(), vec![p], set.len() * k)
+                (p.clone(), vec![p], set.len() * r * k)
             }
             Judged::Halving(strategy) => {
                 let first: Vec<Curve> = set.iter().map(|c| first_repeat(c, rule, k)).collect();
@@ -875,6 +896,82 @@ pub fn held_out(
     })
 }
 
+/// One held-out rotation: the repeats held out, and how the strategy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rotation {
+    pub held_out: Vec<usize>,
+    #[serde(flatten)]
+    pub result: HeldOut,
+}
+
+/// The ways to hold out `total − seen` of `total` repeats, in lexicographic order of
+/// the held-out set; at most `most` of them, drawn with `seed` where there are more
+/// (the same for every strategy, so that their rotations pair).
+pub fn rotations(total: usize, seen: usize, most: usize, seed: u64) -> Vec<Vec<usize>> {
+    fn choose(from: usize, n: usize, k: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if cur.len() == k {
+            out.push(cur.clone());
+            return;
+        }
+        for i in from..n {
+            cur.push(i);
+            choose(i + 1, n, k, cur, out);
+            cur.pop();
+        }
+    }
+    let mut all = Vec::new();
+    if seen < total && total <= 20 {
+        choose(0, total, total - seen, &mut Vec::new(), &mut all);
+    }
+    if all.len() > most {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut picked: Vec<usize> = rand::seq::index::sample(&mut rng, all.len(), most).into_vec();
+        picked.sort_unstable();
+        all = picked.into_iter().map(|i| all[i].clone()).collect();
+    }
+    all
+}
+
+/// [`held_out`] on each rotation ([`rotations`]): each configuration's repeats
+/// reordered so that the seen ones come first (in order), the held-out ones after.
+#[allow(clippy::too_many_arguments)]
+pub fn held_out_rotations(
+    judged: &Judged,
+    curves: &[Curve],
+    rule: &ScoreRule,
+    k: usize,
+    seen: usize,
+    sample: usize,
+    repeats: usize,
+    seed: u64,
+    most: usize,
+) -> std::result::Result<Vec<Rotation>, String> {
+    let total = check_seen(curves, k, seen)? / k.max(1);
+    let mut out = Vec::new();
+    for held in rotations(total, seen, most, seed) {
+        let order: Vec<usize> = (0..total)
+            .filter(|r| !held.contains(r))
+            .chain(held.iter().copied())
+            .collect();
+        let moved: Vec<Curve> = curves
+            .iter()
+            .map(|c| Curve {
+                folds: order
+                    .iter()
+                    .flat_map(|&r| c.folds[r * k..(r + 1) * k].iter().cloned())
+                    .collect(),
+                ..c.clone()
+            })
+            .collect();
+        let result = held_out(judged, &moved, rule, k, seen, sample, repeats, seed)?;
+        out.push(Rotation {
+            held_out: held,
+            result,
+        });
+    }
+    Ok(out)
+}
+
 /// Each curve's full-run score by `rule` (the score of its folds' mean accuracies), for
 /// a replay ranked by another rule than the sweep's (`replay --w1/--w2/--delta`).
 pub fn rescore(curves: &mut [Curve], rule: &ScoreRule) {
@@ -893,6 +990,20 @@ pub fn rescore(curves: &mut [Curve], rule: &ScoreRule) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotations_hold_out_every_choice_or_a_seeded_draw_of_them() {
+        let all = rotations(5, 3, 100, 1);
+        assert_eq!(all.len(), 10);
+        assert_eq!(all[0], vec![0, 1]);
+        assert_eq!(all[9], vec![3, 4]);
+        let some = rotations(10, 5, 10, 1);
+        assert_eq!(some.len(), 10);
+        assert!(some.iter().all(|h| h.len() == 5));
+        assert_eq!(some, rotations(10, 5, 10, 1));
+        assert_ne!(some, rotations(10, 5, 10, 2));
+        assert!(rotations(3, 3, 10, 1).is_empty());
+    }
 
     #[test]
     fn hyperband_brackets_are_the_runs() {
