@@ -47,6 +47,23 @@ impl Config {
     }
 }
 
+impl Config {
+    /// A configuration of another model's search (`import --foreign`): its
+    /// hyperparameters are labels gridsweep keeps (canonical: keys sorted) and does not
+    /// train; its id is the hash of them, and it is its own training.
+    pub fn foreign(labels: &Map<String, Value>) -> Self {
+        let sorted: std::collections::BTreeMap<&String, &Value> = labels.iter().collect();
+        let canonical_json = serde_json::to_string(&sorted).unwrap_or_default();
+        let id = config_id(&canonical_json);
+        Config {
+            training_key: id.clone(),
+            id,
+            params: HyperParams::default(),
+            canonical_json,
+        }
+    }
+}
+
 pub fn config_id(canonical_json: &str) -> String {
     let digest = Sha256::digest(canonical_json.as_bytes());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()

@@ -166,7 +166,10 @@ pub fn tie_set(candidates: &[Candidate], k: usize, settings: &Settings) -> Optio
             verdicts: vec![v],
         });
     }
-    let rho = 1.0 / (k.max(2) - 1) as f64;
+    // k = 1: the folds are replicates on one split (seeds of a tabular benchmark,
+    // imported with `--foreign --cv-folds 1`), whose training sets do not differ: no
+    // overlap term.
+    let rho = if k == 1 { 0.0 } else { 1.0 / (k - 1) as f64 };
     // Paired differences with the leader, on the folds both have.
     let diffs: Vec<Vec<f64>> = candidates[1..]
         .iter()
@@ -391,6 +394,26 @@ mod tests {
             t.verdicts[1].p_not_worse > 0.05 && t.verdicts[1].p_not_worse < 0.5,
             "{:?}",
             t.verdicts[1]
+        );
+    }
+
+    #[test]
+    fn replicates_on_one_split_have_no_overlap_correction() {
+        // k = 1 (seeds of a tabular benchmark): the same differences are more
+        // telling than those of a 2-fold CV, whose factor doubles the variance.
+        let cands = vec![
+            cand("a", 1, &[0.62, 0.61, 0.63, 0.62], 1),
+            cand("b", 2, &[0.61, 0.605, 0.615, 0.61], 1),
+        ];
+        let s = Settings {
+            rope: 0.0,
+            ..Settings::default()
+        };
+        let seeds = tie_set(&cands, 1, &s).unwrap();
+        let folds = tie_set(&cands, 2, &s).unwrap();
+        assert!(
+            seeds.verdicts[1].p_not_worse < folds.verdicts[1].p_not_worse,
+            "{seeds:?} {folds:?}"
         );
     }
 

@@ -1442,3 +1442,119 @@ fn an_hpo_combined_export_imports_back_to_the_same_ids() {
         assert_eq!(ids("back"), ids("t"), "{tag}");
     }
 }
+
+/// `import --foreign --cv-folds 1` (issue 42.3): another model's table (here a
+/// synthetic one of a tabular benchmark's shape: estimator keys, 4 seeds on one split)
+/// becomes a sweep whose labels `rank` shows, and which `replay` judges held out over
+/// rotations of the seeds; without `--foreign` its keys are refused, naming the flag.
+#[test]
+fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
+    let d = Dir::new("import", "foreign");
+    let db = d.db();
+    let file = d.path("bench.csv");
+    let mut text = String::from("param_alpha,param_width,split0_test_score,split1_test_score,split2_test_score,split3_test_score,split0_train_score,split1_train_score,split2_train_score,split3_train_score,mean_fit_time\n");
+    // 16 configurations: accuracy rises with width, falls with alpha, seed noise.
+    for (i, alpha) in [1e-8, 1e-4, 1e-2, 1.0].iter().enumerate() {
+        for (j, width) in [16, 64, 256, 1024].iter().enumerate() {
+            let base = 0.6 + 0.05 * j as f64 - 0.04 * i as f64;
+            let seeds: Vec<String> = (0..4)
+                .map(|s| {
+                    format!(
+                        "{}",
+                        base + (((s * 7 + i * 3 + j * 5) % 5) as f64 - 2.0) * 0.004
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "{alpha},{width},{},{},1.5\n",
+                seeds.join(","),
+                seeds.join(",")
+            ));
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let (code, _, err) =
+        run(bin().args(["import", f, "--name", "b", "--db", &db, "--cv-folds", "1"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("param_alpha") && err.contains("--foreign"),
+        "{err}"
+    );
+    let (code, out, err) = run(bin().args([
+        "import",
+        f,
+        "--name",
+        "b",
+        "--db",
+        &db,
+        "--foreign",
+        "--cv-folds",
+        "1",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 16 configuration(s)"), "{out}");
+    assert!(!out.contains("took gridsweep's defaults"), "{out}");
+    let r = json(bin().args(["rank", "b", "--db", &db, "--json", "--top", "1"]));
+    let first = &r["ranking"][0];
+    assert_eq!(first["params"]["alpha"], 1e-8, "{first}");
+    assert_eq!(first["params"]["width"], 1024, "{first}");
+    let (_, out, _) = run(bin().args(["rank", "b", "--db", &db, "--top", "3"]));
+    assert!(out.contains("alpha") && out.contains("width"), "{out}");
+    assert!(!out.contains("neurons_1"), "{out}");
+    // Held out: see 2 seeds, judged on the other 2, over the 6 ways to choose them.
+    let h = json(bin().args([
+        "replay",
+        "b",
+        "--db",
+        &db,
+        "--json",
+        "--seen",
+        "2",
+        "--sample",
+        "8",
+        "--repeats",
+        "50",
+        "--rotations",
+        "10",
+        "--strategy",
+        r#"{"strategy": "race"}"#,
+    ]));
+    assert_eq!(h["rotations"].as_array().unwrap().len(), 6, "{h}");
+    let g = json(bin().args([
+        "replay",
+        "b",
+        "--db",
+        &db,
+        "--json",
+        "--seen",
+        "2",
+        "--sample",
+        "8",
+        "--repeats",
+        "50",
+        "--rotations",
+        "10",
+        "--strategy",
+        r#"{"strategy": "grid"}"#,
+    ]));
+    assert_eq!(g["fold_fit_ratio"], 1.0, "{g}");
+    let (code, _, err) = run(bin().args([
+        "import",
+        f,
+        "--name",
+        "c",
+        "--db",
+        &db,
+        "--foreign",
+        "--spec",
+        "x.json",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'--foreign' cannot be used with '--spec"),
+        "{err}"
+    );
+    let (code, _, err) = run(bin().args(["evaluate", "b", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+}

@@ -40,6 +40,13 @@ pub struct ImportArgs {
     /// Default: `score`, or the file's only scorer.
     #[arg(long, value_name = "NAME")]
     pub scorer: Option<String>,
+    /// A cv-results file of another model's search (a tabular HPO benchmark, an
+    /// estimator gridsweep does not train): its `param_` columns are kept as labels, not
+    /// read as a dense network's hyperparameters, so the sweep can be ranked, exported,
+    /// analysed and replayed, not rerun or evaluated. `--cv-folds 1` then means each
+    /// split is a replicate (a seed) on one train/validation split.
+    #[arg(long, conflicts_with = "spec")]
+    pub foreign: bool,
     /// The score rule the imported configurations are ranked by (default: the study's
     /// ranking script's, ½·(0.5·(1 − |train − val|) + val)); `rank` overrides it later.
     #[command(flatten)]
@@ -72,6 +79,9 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
     if a.scorer.is_some() && format != sweep::import::Format::CvResults {
         bail!("--scorer: only a cv-results file has scorers");
     }
+    if a.foreign && format != sweep::import::Format::CvResults {
+        bail!("--foreign: only a cv-results file can hold another model's search");
+    }
     let file = sweep::import::read(
         &a.file,
         rule,
@@ -79,6 +89,7 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
         a.cv_folds,
         spec.as_ref(),
         a.scorer.as_deref(),
+        a.foreign,
     )?;
     let rt = runtime()?;
     let done = rt.block_on(async {

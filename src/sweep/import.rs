@@ -552,10 +552,13 @@ fn param_name(column: &str) -> Option<String> {
 /// `rule`. Errors name the file, line and column.
 /// `scorer`: which of a multi-metric file's scorers (`split0_test_<scorer>`) holds the
 /// accuracies; default `score`, or the file's only one.
+/// `foreign`: the `param_` columns are another model's hyperparameters, kept as labels
+/// ([`Config::foreign`]).
 pub fn read_cv_results(
     path: &Path,
     rule: &ScoreRule,
     scorer: Option<&str>,
+    foreign: bool,
 ) -> Result<Vec<ImportedRow>> {
     let file = path.display().to_string();
     let fail = |line: u64, column: &str, why: String| SweepError::Import {
@@ -639,7 +642,10 @@ pub fn read_cv_results(
                 obj.insert(name.clone(), v);
             }
         }
-        let p = HyperParams::from_object(&obj).map_err(|e| {
+        let config = if foreign {
+            Config::foreign(&obj)
+        } else {
+            let p = HyperParams::from_object(&obj).map_err(|e| {
             // The column of the key the error quotes (`alpha`), not the first whose name
             // appears in its list of accepted keys.
             let message = e.to_string();
@@ -647,9 +653,11 @@ pub fn read_cv_results(
             fail(
                 line,
                 &column,
-                format!("not a hyperparameter gridsweep knows, or not a value it takes: {e} (gridsweep reads a dense network's hyperparameters, as SciKeras/Keras name them; an estimator's own keys such as alpha or C are not among them)"),
+                format!("not a hyperparameter gridsweep knows, or not a value it takes: {e} (gridsweep reads a dense network's hyperparameters, as SciKeras/Keras name them; an estimator's own keys such as alpha or C are not among them; another model's search imports with --foreign, its hyperparameters kept as labels)"),
             )
         })?;
+            Config::new(p)
+        };
         let share = |i: usize, c: &str| -> Result<f64> {
             c.parse::<f64>()
                 .ok()
@@ -736,7 +744,8 @@ pub fn read_cv_results(
             score: rule.score(mt, mv),
             total_fit_seconds: seconds(fit_time) * folds.len() as f64,
         };
-        let stated_epochs = obj.contains_key("epochs").then_some(p.epochs);
+        let stated_epochs =
+            (!foreign && obj.contains_key("epochs")).then_some(config.params.epochs);
         let (resource_epochs, stopped) =
             partial_state(&record, &header, line, stated_epochs, &fail)?;
         let details = crate::store::ImportedDetails {
@@ -752,7 +761,7 @@ pub fn read_cv_results(
         };
         out.push(ImportedRow {
             line,
-            config: Config::new(p),
+            config,
             stated: obj,
             summary,
             folds,
@@ -914,6 +923,10 @@ pub struct ReadFile {
 ///
 /// `spec`: the spec the results were made with; each row becomes its configuration
 /// that agrees with what the row states ([`resolve`]).
+///
+/// `foreign`: a cv-results file of another model's search (`import --foreign`): its
+/// hyperparameters are labels, and `k` may be 1 (each split a replicate, such as a seed,
+/// on one train/validation split).
 pub fn read(
     path: &Path,
     rule: ScoreRule,
@@ -921,6 +934,7 @@ pub fn read(
     k: Option<usize>,
     spec: Option<&crate::spec::Spec>,
     scorer: Option<&str>,
+    foreign: bool,
 ) -> Result<ReadFile> {
     let bytes = std::fs::read(path).map_err(|e| SweepError::Import {
         file: path.display().to_string(),
@@ -934,13 +948,22 @@ pub fn read(
     };
     let mut rows = match format {
         Format::HpoCombined => read_hpo_combined(path, &rule)?,
-        Format::CvResults => read_cv_results(path, &rule, scorer)?,
+        Format::CvResults => read_cv_results(path, &rule, scorer, foreign)?,
     };
     let corrections = match format {
         Format::HpoCombined => super::study::correct(&sha256, &mut rows),
         Format::CvResults => Vec::new(),
     };
-    let filled = resolve(path, &mut rows, spec)?;
+    // Another model's labels are all it has: nothing is filled in.
+    let filled = if foreign {
+        Filled {
+            unstated: Vec::new(),
+            from_spec: None,
+            outside_spec: Vec::new(),
+        }
+    } else {
+        resolve(path, &mut rows, spec)?
+    };
     let folds = rows
         .iter()
         .map(|r| r.splits)
@@ -954,7 +977,8 @@ pub fn read(
             .map(|s| s.cv.folds)
             .filter(|&f| f > 0 && folds % f == 0 && folds > f))
         .unwrap_or(folds);
-    if k < 2 {
+    // k = 1: replicates on one split (seeds), which only another model's table has.
+    if k < 2 && !(k == 1 && foreign) {
         return Err(SweepError::Import {
             file: path.display().to_string(),
             line: 0,

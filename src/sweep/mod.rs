@@ -92,7 +92,7 @@ pub enum SweepError {
     },
     #[error("sweep `{name}` has {n} sub-grid(s), grid[0]..grid[{}]: there is no grid[{g}]", .n.saturating_sub(1))]
     NoSuchSubgrid { name: String, g: usize, n: usize },
-    #[error("stored configuration {config_id}: {source}")]
+    #[error("stored configuration {config_id}: {source} (a sweep imported with --foreign holds another model's hyperparameters as labels: it can be ranked, exported, analysed and replayed, not trained, rerun or evaluated)")]
     StoredParams {
         config_id: String,
         #[source]
