@@ -50,7 +50,7 @@ pub struct Race {
 /// (more repeats) for the configurations left; the race ends at the barrier whose next
 /// stage would pass the budget.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum Budget {
     Multiple(f64),
     FoldFits {
@@ -117,8 +117,12 @@ impl Race {
         let fits = b.fold_fits(trainings, k);
         let first = trainings * self.first_folds(k, repeats);
         if fits < first {
+            let is = match b {
+                Budget::Multiple(_) => format!("{b} is {fits} fold-fits"),
+                Budget::FoldFits { .. } => b.to_string(),
+            };
             return Err(format!(
-                "budget: {b} is {fits} fold-fits for {trainings} configuration(s), below the {first} of the race's first stage ({} fold(s) each, min_folds); raise the budget to at least {:.3}× or {{\"fold_fits\": {first}}}",
+                "budget: {is} for {trainings} configuration(s), below the {first} of the race's first stage ({} fold(s) each, min_folds); raise the budget to at least {:.3}× or {{\"fold_fits\": {first}}}",
                 self.first_folds(k, repeats),
                 first as f64 / (trainings * k).max(1) as f64
             ));

@@ -290,9 +290,23 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
     // (Shown as given, with the grid's repeats.)
     let value = &a.strategy.parse::<serde_json::Value>()?;
     if let Some(seen) = a.seen {
-        // The truth is every repeat: the complete configurations only.
-        let complete: Vec<sweep::replay::Curve> =
-            curves.iter().filter(|c| c.complete).cloned().collect();
+        // The truth is every repeat: the configurations that have all their folds only,
+        // and the replay says which it left out.
+        let most = curves.iter().map(|c| c.folds.len()).max().unwrap_or(0);
+        let (complete, short): (Vec<sweep::replay::Curve>, Vec<sweep::replay::Curve>) = curves
+            .iter()
+            .cloned()
+            .partition(|c| c.complete && c.folds.len() == most);
+        if !short.is_empty() {
+            let ids: Vec<&str> = short.iter().take(5).map(|c| c.config_id.as_str()).collect();
+            eprintln!(
+                "gridsweep: note: {} of the sweep's {} configurations have fewer than {most} folds (dropped by a race, or rows with splits missing: {}{}) and are left out of the held-out judgement",
+                short.len(),
+                curves.len(),
+                ids.join(", "),
+                if short.len() > 5 { ", …" } else { "" }
+            );
+        }
         return held_out(a, &sweep, &complete, &judged, &rule, k, seen, value);
     }
     let sweep::replay::Judged::Race(race) = judged else {

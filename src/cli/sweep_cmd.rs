@@ -397,6 +397,13 @@ pub fn plan(a: PlanArgs) -> Result<Outcome> {
             "score": spec.score,
             "folds": p.folds,
             "fold_fits": p.trainings * p.folds,
+            "race": p.race.map(|r| json!({
+                "first_folds": r.first_folds,
+                "max_folds": r.max_folds,
+                "least_fold_fits": r.least_fold_fits,
+                "most_fold_fits": r.most_fold_fits,
+                "budget_fold_fits": r.budget,
+            })),
             "training_flops_upper_bound": p.flops,
             "optimizer_steps_upper_bound": p.steps,
             "estimated_seconds": estimate,
@@ -503,7 +510,7 @@ fn print_plan(
     println!("{}", spec.score.describe());
     match p.race {
         Some(r) => println!(
-            "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each{}: {} to {} fold-fits (a plain {}-fold grid: {}); the cost below is the most",
+            "race: every configuration runs {} folds first, then the ones left one more per stage while the top is undecided, up to {} each{}: {} to {} fold-fits (a plain {}-fold grid: {}); the cost below is that of every fold of every repeat, more than the race spends",
             r.first_folds,
             r.max_folds,
             match r.budget {

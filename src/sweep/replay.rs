@@ -798,9 +798,10 @@ pub fn held_out(
                 fit_seconds: None,
             })
             .collect();
+        // (One configuration, nothing compared: it is its own tie set.)
         crate::tieset::tie_set(&candidates, k, &crate::tieset::Settings::default())
             .map(|t| t.members)
-            .unwrap_or_default()
+            .unwrap_or_else(|| candidates.iter().map(|c| c.config_id.clone()).collect())
     };
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
     let (mut regrets, mut in_ties, mut kept, mut ratio, mut left_sum) =
