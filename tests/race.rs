@@ -1014,6 +1014,9 @@ fn a_race_with_a_budget_spends_what_dropping_saves_and_replays_exactly() {
         ),
         "{out}"
     );
+    let plan = json(bin().arg("plan").arg(&race).arg("--json"));
+    assert_eq!(plan["race"]["budget_fold_fits"], 17, "{}", plan["race"]);
+    assert_eq!(plan["race"]["least_fold_fits"], 8);
     let (code, _, err) = run(bin()
         .arg("run")
         .arg(&race)
