@@ -545,7 +545,20 @@ mod tests {
             best: None,
             resume_hint: String::new(),
             staged,
+            stages_left: false,
         }
+    }
+
+    /// A race stopped by Ctrl-C between its stages has no fold pending, and is not over
+    /// (new-user check of issue 42): the run says so, and exits 130.
+    #[test]
+    fn a_staged_search_stopped_between_stages_is_interrupted() {
+        let mut s = summary(12, 0, true);
+        s.stopped = Some(crate::sched::Stopped::Interrupted);
+        assert!(!s.interrupted(), "a search that ended is not interrupted");
+        s.stages_left = true;
+        assert!(s.interrupted());
+        assert!(summary_text(&s).contains("interrupted before the end (exit code 130)"));
     }
 
     #[test]

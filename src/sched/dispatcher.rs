@@ -818,6 +818,10 @@ impl<'a, Q: FoldQueue> Dispatcher<'a, Q> {
             best: self.best.clone(),
             resume_hint: self.job.resume_hint.clone(),
             staged: !self.job.brackets.is_empty(),
+            // A staged search this run did not see to its end: a barrier may be
+            // undecided with no fold pending (stopped between stages).
+            stages_left: (self.job.race.is_some() && !self.finished.contains(&0))
+                || (!self.job.brackets.is_empty() && self.finished.len() < self.job.brackets.len()),
         })
     }
 

@@ -254,12 +254,15 @@ pub struct RunSummary {
     pub resume_hint: String,
     /// A staged search: `done` counts rung spans, `counts` folds.
     pub staged: bool,
+    /// A staged search (race, halving, Hyperband) whose end this run did not reach.
+    pub stages_left: bool,
 }
 
 impl RunSummary {
-    /// Stopped by Ctrl-C (or SIGTERM) with folds left.
+    /// Stopped by Ctrl-C (or SIGTERM) with folds or stages left.
     pub fn interrupted(&self) -> bool {
-        self.stopped.is_some() && self.counts.pending + self.counts.running > 0
+        self.stopped.is_some()
+            && (self.counts.pending + self.counts.running > 0 || self.stages_left)
     }
 
     pub fn terminated(&self) -> bool {
@@ -449,6 +452,7 @@ pub async fn run_with_signals<Q: FoldQueue>(
                 best: None,
                 resume_hint: job.resume_hint.clone(),
                 staged: !job.brackets.is_empty(),
+                stages_left: job.race.is_some() || !job.brackets.is_empty(),
             });
         }
         dispatcher::Ended::Normally => {}
