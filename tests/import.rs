@@ -1557,4 +1557,11 @@ fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
     );
     let (code, _, err) = run(bin().args(["evaluate", "b", "--db", &db]));
     assert_eq!(code, 2, "{err}");
+    // Nothing to resume: it says so, rather than reading the file as a data set.
+    let (code, _, err) = run(bin().args(["resume", "b", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("was imported from") && err.contains("nothing to train"),
+        "{err}"
+    );
 }

@@ -620,6 +620,15 @@ pub fn resume(a: ResumeArgs) -> Result<Outcome> {
             )
         })?;
         store.close().await;
+        // An import holds results made elsewhere: nothing to resume.
+        if let Some(source) = &row.source {
+            return Err(sweep::SweepError::Imported {
+                name: row.name.clone(),
+                source_file: source.clone(),
+                hint: String::new(),
+            }
+            .into());
+        }
         let spec: Spec =
             serde_json::from_str(&row.spec_json).context("the stored spec is unreadable")?;
         anyhow::Ok(spec)
