@@ -1557,6 +1557,12 @@ fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
     );
     let (code, _, err) = run(bin().args(["evaluate", "b", "--db", &db]));
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(bin().args(["export", "b", "--db", &db, "--format", "hpo-combined"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("alpha, width") && err.contains("--format cv-results"),
+        "{err}"
+    );
     // Nothing to resume: it says so, rather than reading the file as a data set.
     let (code, _, err) = run(bin().args(["resume", "b", "--db", &db]));
     assert_eq!(code, 2, "{err}");

@@ -678,6 +678,14 @@ pub fn export(a: ExportArgs) -> Result<Outcome> {
         };
         bail!("sweep `{name}`: {what}, so there is nothing to export; `gridsweep status {name}{hint}` shows the progress", name = sweep.name);
     }
+    let foreign = sweep::export::foreign_keys(&x.rows);
+    if matches!(a.format, ExportFormat::HpoCombined) && !foreign.is_empty() {
+        bail!(
+            "sweep `{}` holds another model's hyperparameters ({}; imported with --foreign): the HPO_combined format has the study's dense-network columns only; `--format cv-results` writes them",
+            sweep.name,
+            foreign.join(", ")
+        );
+    }
     let out: Box<dyn std::io::Write> = match &a.out {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -32,6 +32,20 @@ pub struct ExportRows {
     pub imported: HashMap<String, ImportedDetails>,
 }
 
+/// Hyperparameter keys of the rows that are not gridsweep's (a sweep imported with
+/// `--foreign` holds another model's labels), sorted.
+pub fn foreign_keys(rows: &[ConfigRow]) -> Vec<String> {
+    let mut keys: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.params.keys())
+        .filter(|k| !crate::params::KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 pub async fn export_rows(
     store: &Store,
     sweep: &SweepRow,
