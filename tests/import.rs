@@ -1571,3 +1571,24 @@ fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
         "{err}"
     );
 }
+
+/// A file with Windows line ends (`\r\n`, as Excel and pandas on Windows write them)
+/// has its bad cell named by its own line (new-user check of issue 42).
+#[test]
+fn a_bad_cell_of_a_crlf_file_is_named_by_its_line() {
+    let d = Dir::new("import", "crlf");
+    let db = d.db();
+    let file = d.path("cv.csv");
+    std::fs::write(
+        &file,
+        "param_dropout,split0_test_score,split1_test_score,split0_train_score,split1_train_score\r\n\
+         0.1,0.5,0.5,0.6,0.6\r\n\
+         0.2,0.5,0.5,0.6,0.6\r\n\
+         0.3,1.5,0.5,0.6,0.6\r\n",
+    )
+    .unwrap();
+    let (code, _, err) =
+        run(bin().args(["import", file.to_str().unwrap(), "--name", "c", "--db", &db]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 4, column split0_test_score"), "{err}");
+}

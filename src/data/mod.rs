@@ -14,6 +14,7 @@ pub mod numpy_rng;
 pub mod partition;
 pub mod preprocess;
 mod read;
+pub use read::LineCounter;
 pub mod split;
 
 pub use features::{load_features, FeatureRequest, FeatureRows};

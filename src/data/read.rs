@@ -559,14 +559,14 @@ pub(super) fn describe_mismatch(missing: &[String], unexpected: &[String]) -> St
 /// File line numbers (header = line 1) of records, from their byte offsets: the csv
 /// reader's own line count does not count `\r\n` endings as lines. Records come in
 /// order, so counting is incremental.
-pub(super) struct LineCounter<'a> {
+pub struct LineCounter<'a> {
     bytes: &'a [u8],
     at: usize,
     line: u64,
 }
 
 impl<'a> LineCounter<'a> {
-    pub(super) fn new(bytes: &'a [u8]) -> Self {
+    pub fn new(bytes: &'a [u8]) -> Self {
         LineCounter {
             bytes,
             at: 0,
@@ -574,7 +574,7 @@ impl<'a> LineCounter<'a> {
         }
     }
 
-    pub(super) fn line(&mut self, p: Option<&csv::Position>) -> u64 {
+    pub fn line(&mut self, p: Option<&csv::Position>) -> u64 {
         let Some(p) = p else { return 0 };
         // A record's position can be the end of the line before it (the `\n` of a
         // `\r\n`): its first cell is past any line ends there.

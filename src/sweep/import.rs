@@ -250,7 +250,10 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         column: column.to_string(),
         why,
     };
-    let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let mut rd = csv::Reader::from_reader(&bytes[..]);
+    // File lines (header = 1), `\r\n` endings counted as the file's lines.
+    let mut lines = crate::data::LineCounter::new(&bytes);
     let header: Vec<String> = rd
         .headers()
         .map_err(|e| fail(1, "", e.to_string()))?
@@ -298,9 +301,8 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         .collect();
     let mut out = Vec::new();
     for record in rd.records() {
-        let record =
-            record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| fail(lines.line(e.position()), "", e.to_string()))?;
+        let line = lines.line(record.position());
         let cell = |name: &str| record.get(index[name]).unwrap_or("").trim();
         let stated_extra: Map<String, Value> = extra
             .iter()
@@ -567,7 +569,10 @@ pub fn read_cv_results(
         column: column.to_string(),
         why,
     };
-    let mut rd = csv::Reader::from_path(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| fail(0, "", e.to_string()))?;
+    let mut rd = csv::Reader::from_reader(&bytes[..]);
+    // File lines (header = 1), `\r\n` endings counted as the file's lines.
+    let mut lines = crate::data::LineCounter::new(&bytes);
     let header: Vec<String> = rd
         .headers()
         .map_err(|e| fail(1, "", e.to_string()))?
@@ -633,9 +638,8 @@ pub fn read_cv_results(
     let mean_test = at(&format!("mean_test_{scorer}"));
     let mut out = Vec::new();
     for record in rd.records() {
-        let record =
-            record.map_err(|e| fail(e.position().map_or(0, |p| p.line()), "", e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| fail(lines.line(e.position()), "", e.to_string()))?;
+        let line = lines.line(record.position());
         let mut obj = Map::new();
         for (i, name) in &params {
             if let Some(v) = cell_value(record.get(*i).unwrap_or("")) {
