@@ -260,6 +260,9 @@ pub struct RaceDecision {
     pub drop: Vec<String>,
     /// The fold the others train next; None: the race is over.
     pub next_fold: Option<i64>,
+    /// Stay in the race without a next fold: a budget's last, partial stage trains
+    /// the leaders only.
+    pub hold: Vec<String>,
     /// Each entry's mean score so far (its stage score), in the entries' order.
     pub scores: Vec<Option<f64>>,
     /// Why the race ended (with `next_fold` None).

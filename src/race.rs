@@ -178,6 +178,7 @@ pub fn plan(rules: &Rules, entries: &[RaceEntry], spent: usize) -> Result<RaceDe
     Ok(RaceDecision {
         drop: stage.drop,
         next_fold: stage.next_fold,
+        hold: stage.hold,
         scores: stage.scores,
         ended: stage.ended,
     })
@@ -258,6 +259,9 @@ pub struct Stage {
     pub drop: Vec<String>,
     /// The fold each configuration left trains next (None: the race is over).
     pub next_fold: Option<i64>,
+    /// Configurations left that train no next fold: a budget's last stage, which it
+    /// pays for the leaders only.
+    pub hold: Vec<String>,
     /// Each entrant's score over its folds so far ([`Entrant::score`]), in the
     /// entrants' order.
     pub scores: Vec<Option<f64>>,
@@ -345,11 +349,25 @@ pub fn decide(
     } else if folds >= max_folds {
         Some(format!("{max_folds} folds, the most the race may use; {} are left, not credibly worse than the leader", live.len()))
     } else {
-        budget_left.filter(|&b| b < live.len()).map(|b| format!("the budget: {b} fold-fit(s) left, fewer than the {} a next stage needs; {} are left after {folds} folds, not credibly worse than the leader", live.len(), live.len()))
+        budget_left.filter(|&b| b == 0).map(|_| {
+            let most = live.iter().map(|(e, _)| e.folds.len()).max().unwrap_or(0);
+            let after = if most > folds { format!("{folds} to {most}") } else { folds.to_string() };
+            format!("the budget: all of it spent; {} are left after {after} folds, not credibly worse than the leader", live.len())
+        })
+    };
+    // A next stage the budget cannot pay for in full: its last fold-fits go to the
+    // leaders (by the study's rule), the others stay in the race as they are, and the
+    // budget, then spent, ends the race at the next barrier.
+    let hold: Vec<String> = match budget_left {
+        Some(b) if ended.is_none() && b < live.len() => {
+            live[b..].iter().map(|(e, _)| e.config_id.clone()).collect()
+        }
+        _ => Vec::new(),
     };
     Stage {
         drop,
         next_fold: ended.is_none().then_some(folds as i64),
+        hold,
         scores,
         ended,
     }
@@ -470,11 +488,28 @@ mod tests {
             })
             .collect();
         // Four left: a next stage costs 4 fold-fits.
-        assert_eq!(decide(&narrow, 3, 30, &e, Some(4)).next_fold, Some(3));
+        let s = decide(&narrow, 3, 30, &e, Some(4));
+        assert_eq!((s.next_fold, s.hold.len()), (Some(3), 0));
+        // Three left in the budget: the last stage trains the 3 leaders; the fourth
+        // by the rule stays as it is.
         let s = decide(&narrow, 3, 30, &e, Some(3));
-        assert_eq!(s.next_fold, None);
+        assert_eq!(s.next_fold, Some(3));
         assert!(s.drop.is_empty());
-        assert!(s.ended.unwrap().contains("the budget: 3 fold-fit(s) left"));
+        let mut ranked: Vec<(f64, String)> = e
+            .iter()
+            .map(|x| (x.score.unwrap(), x.config_id.clone()))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let last = ranked[3].1.clone();
+        assert_eq!(s.hold, [last.clone()]);
+        // Spent: the race ends, on unequal folds.
+        let mut e = e;
+        for x in e.iter_mut().filter(|x| x.config_id != last) {
+            x.folds.push((3, 0.6, 1.0));
+        }
+        let s = decide(&narrow, 3, 30, &e, Some(0));
+        assert_eq!(s.next_fold, None);
+        assert!(s.ended.unwrap().contains("after 3 to 4 folds"));
     }
 
     #[test]

@@ -155,9 +155,11 @@ impl Store {
                 }
             };
             let dropped: std::collections::HashSet<&str> = decided.drop.iter().map(String::as_str).collect();
+            // Left in the race without a next fold (a budget's last, partial stage).
+            let held: std::collections::HashSet<&str> = decided.hold.iter().map(String::as_str).collect();
             for (e, score) in entries.iter().zip(&decided.scores) {
                 let mean_val = (!e.folds.is_empty()).then(|| e.folds.iter().map(|f| f.2).sum::<f64>() / e.folds.len() as f64);
-                let goes_on = decided.next_fold.is_some() && !dropped.contains(e.config_id.as_str());
+                let goes_on = decided.next_fold.is_some() && !dropped.contains(e.config_id.as_str()) && !held.contains(e.config_id.as_str());
                 sqlx::query(
                     "INSERT INTO rung_scores (sweep_id, config_id, rung, resource_epochs, score, mean_val_accuracy, promoted, bracket)
                      VALUES ($1, $2, $3, NULL, $4, $5, $6, 0) ON CONFLICT (sweep_id, config_id, rung) DO NOTHING",
@@ -205,7 +207,13 @@ impl Store {
             // Next folds that were trained ahead (some may be done already).
             let mut ahead = 0u64;
             let mut kept = 0usize;
-            for e in entries.iter().filter(|e| !dropped.contains(e.config_id.as_str())) {
+            // Speculative folds of the held: the race will not use them.
+            for id in &decided.hold {
+                for sql in unneeded(" AND config_id = $2") {
+                    sqlx::query(&sql).bind(sweep_id).bind(id).execute(&mut *tx).await.in_db(self)?;
+                }
+            }
+            for e in entries.iter().filter(|e| !dropped.contains(e.config_id.as_str()) && !held.contains(e.config_id.as_str())) {
                 kept += 1;
                 created += sqlx::query("INSERT INTO folds (sweep_id, config_id, fold, budget) VALUES ($1, $2, $3, NULL) ON CONFLICT (sweep_id, config_id, fold) DO NOTHING")
                     .bind(sweep_id)

@@ -559,7 +559,8 @@ pub fn replay_many(
 /// grid's same fold.
 #[derive(Debug, Clone, Serialize)]
 pub struct RaceReplay {
-    /// The configurations left at the end, in grid order, and the folds they ran.
+    /// The configurations left at the end, in grid order, and the most folds they ran
+    /// (all ran as many, but after a budget's last stage, which trains the leaders).
     pub left: Vec<String>,
     pub folds: usize,
     /// The configurations dropped, with the folds they ran (in the order dropped).
@@ -619,20 +620,24 @@ pub fn replay_race(
         failed: false,
         parameters: parameters(c),
     };
-    let mut n = (race.min_folds as usize).clamp(1, max_folds);
+    let first = (race.min_folds as usize).clamp(1, max_folds);
     // The budget in fold-fits for these configurations, as a real race of them has it.
     let budget = race.budget_fits(live.len(), k, max_folds.div_ceil(k.max(1)))?;
+    // Each configuration left, with the folds the race has given it (the same for
+    // all, but after a budget's last, partial stage).
+    let mut live: Vec<(&Curve, usize)> = live.into_iter().map(|c| (c, first)).collect();
     let (mut dropped, mut fold_fits) = (Vec::new(), 0usize);
     let ended = loop {
-        if let Some(c) = live.iter().find(|c| c.folds.len() < n) {
+        if let Some((c, n)) = live.iter().find(|(c, n)| c.folds.len() < *n) {
             return Err(format!(
                 "configuration {} has {} folds where this race needs {n}: the sweep's own race dropped it there, and a replay can use only the folds a sweep ran (replay a race that drops no later, or on a sweep of every fold)",
                 c.config_id,
                 c.folds.len()
             ));
         }
-        let entrants: Vec<crate::race::Entrant> = live.iter().map(|c| entrant(c, n)).collect();
-        let spent = fold_fits + live.len() * n;
+        let entrants: Vec<crate::race::Entrant> =
+            live.iter().map(|&(c, n)| entrant(c, n)).collect();
+        let spent = fold_fits + live.iter().map(|(_, n)| n).sum::<usize>();
         let stage = crate::race::decide(
             race,
             k,
@@ -640,30 +645,40 @@ pub fn replay_race(
             &entrants,
             budget.map(|b| b.saturating_sub(spent)),
         );
-        for id in &stage.drop {
-            dropped.push((id.clone(), n));
+        for &(c, n) in live
+            .iter()
+            .filter(|(c, _)| stage.drop.contains(&c.config_id))
+        {
+            dropped.push((c.config_id.clone(), n));
             fold_fits += n;
         }
-        live.retain(|c| !stage.drop.contains(&c.config_id));
+        live.retain(|(c, _)| !stage.drop.contains(&c.config_id));
         match stage.next_fold {
-            Some(f) => n = f as usize + 1,
+            Some(f) => {
+                for (c, n) in live.iter_mut() {
+                    if !stage.hold.contains(&c.config_id) {
+                        *n = f as usize + 1;
+                    }
+                }
+            }
             None => break stage.ended.unwrap_or_default(),
         }
     };
-    fold_fits += live.len() * n;
+    fold_fits += live.iter().map(|(_, n)| n).sum::<usize>();
+    let n = live.iter().map(|(_, n)| *n).max().unwrap_or(0);
     // Ranked by the study's rule, as the race and `rank` rank.
-    let mut ranked: Vec<(&Curve, f64)> = live
+    let mut ranked: Vec<(&Curve, usize, f64)> = live
         .iter()
-        .map(|c| (*c, of_means(c, n).unwrap_or(f64::NEG_INFINITY)))
+        .map(|&(c, n)| (c, n, of_means(c, n).unwrap_or(f64::NEG_INFINITY)))
         .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.position.cmp(&b.0.position)));
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.position.cmp(&b.0.position)));
     let candidates: Vec<crate::tieset::Candidate> = ranked
         .iter()
         .enumerate()
-        .map(|(i, (c, score))| crate::tieset::Candidate {
+        .map(|(i, &(c, n, score))| crate::tieset::Candidate {
             config_id: c.config_id.clone(),
             rank: i + 1,
-            score: *score,
+            score,
             folds: c.folds[..n]
                 .iter()
                 .enumerate()
@@ -675,7 +690,7 @@ pub fn replay_race(
         .collect();
     let tie_set = crate::tieset::tie_set(&candidates, k, &race.ties);
     Ok(RaceReplay {
-        left: live.iter().map(|c| c.config_id.clone()).collect(),
+        left: live.iter().map(|(c, _)| c.config_id.clone()).collect(),
         folds: n,
         dropped,
         fold_fits,
