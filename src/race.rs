@@ -501,7 +501,7 @@ mod tests {
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         let last = ranked[3].1.clone();
-        assert_eq!(s.hold, [last.clone()]);
+        assert_eq!(s.hold, std::slice::from_ref(&last));
         // Spent: the race ends, on unequal folds.
         let mut e = e;
         for x in e.iter_mut().filter(|x| x.config_id != last) {
