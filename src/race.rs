@@ -124,7 +124,8 @@ impl Race {
             return Err(format!(
                 "budget: {is} for {trainings} configuration(s), below the {first} of the race's first stage ({} fold(s) each, min_folds); raise the budget to at least {:.3}× or {{\"fold_fits\": {first}}}",
                 self.first_folds(k, repeats),
-                first as f64 / (trainings * k).max(1) as f64
+                // Rounded up: a multiple rounded down could still fall short.
+                (first as f64 / (trainings * k).max(1) as f64 * 1000.0 - 1e-9).ceil() / 1000.0
             ));
         }
         Ok(Some(fits))
@@ -528,6 +529,18 @@ mod tests {
         // 10 configurations × 2 first folds = 20 > 0.6 × 30 = 18.
         let e = r.budget_fits(10, 3, 5).unwrap_err();
         assert!(e.contains("below the 20 of the race's first stage"), "{e}");
+        // The multiple it names pays for the first stage (2/6 is 0.334×, not 0.333×).
+        let low = Race {
+            budget: Some(Budget::Multiple(0.3)),
+            ..r
+        };
+        let e = low.budget_fits(7, 6, 5).unwrap_err();
+        assert!(e.contains("at least 0.334×"), "{e}");
+        let named = Race {
+            budget: Some(Budget::Multiple(0.334)),
+            ..r
+        };
+        assert!(named.budget_fits(7, 6, 5).is_ok());
         let r = Race {
             budget: Some(Budget::Multiple(1.0)),
             ..r

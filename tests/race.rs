@@ -1045,6 +1045,15 @@ fn a_race_with_a_budget_spends_what_dropping_saves_and_replays_exactly() {
     assert_eq!(r["left"].as_array().unwrap().len(), complete.len());
     let ended = r["ended"].as_str().unwrap();
     assert!(ended.contains("the budget"), "{ended}");
+    // Replayed on its own sweep (the held configuration has one fold fewer than the
+    // leaders): the same end.
+    let own = json(bin().args(["replay", "b", "--db", &db, "--json", "--strategy", strategy]));
+    let own = &own["race"];
+    assert_eq!(own["fold_fits"], r["fold_fits"], "{own}");
+    assert_eq!(own["tie_set"]["members"], r["tie_set"]["members"]);
+    assert_eq!(own["tie_set"]["pick"], r["tie_set"]["pick"]);
+    assert_eq!(own["ended"], r["ended"]);
+    assert_eq!(dropped_of(own), gone);
 
     // Held out over rotations: 4 repeats, 2 seen: the 6 ways to hold out 2.
     let rotated = |strategy: &str| {

@@ -586,12 +586,13 @@ pub fn replay_race(
     let mut live: Vec<&Curve> = set.to_vec();
     live.sort_by_key(|c| c.position);
     // As far as the complete ones go (a race's dropped ones have fewer: enough, while
-    // the replay drops them where the race did).
+    // the replay drops them where the race did; those a budget's last stage held have
+    // one fewer than the leaders, and the replay holds them there too).
     let max_folds = live
         .iter()
         .filter(|c| c.complete)
         .map(|c| c.folds.len())
-        .min()
+        .max()
         .or_else(|| live.iter().map(|c| c.folds.len()).max())
         .unwrap_or(0)
         .min(max_folds);
