@@ -448,6 +448,7 @@ fn held_out(
 
 /// `--seen R --rotations N`: the held-out judgement on each rotation of the held-out
 /// repeats, and its spread.
+// The parsed flags and what `replay_folds` read, passed through once (as `held_out`).
 #[allow(clippy::too_many_arguments)]
 fn rotations(
     a: &ReplayArgs,

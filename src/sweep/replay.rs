@@ -951,6 +951,8 @@ pub fn rotations(total: usize, seen: usize, most: usize, seed: u64) -> Vec<Vec<u
 
 /// [`held_out`] on each rotation ([`rotations`]): each configuration's repeats
 /// reordered so that the seen ones come first (in order), the held-out ones after.
+// `held_out`'s settings plus the rotations' count, passed through as `replay`'s flags
+// (as for `held_out`).
 #[allow(clippy::too_many_arguments)]
 pub fn held_out_rotations(
     judged: &Judged,
