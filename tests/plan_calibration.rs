@@ -293,3 +293,65 @@ fn plan_calibrates_staged_searches_from_the_runs_own_rungs() {
         "{out}"
     );
 }
+
+/// A database whose sweep read the same file under other split options calibrates
+/// too: its folds are counted on the rows its own options gave, and `plan` says what
+/// differs (issue 47).
+#[test]
+fn plan_calibrates_from_the_same_file_under_other_split_options() {
+    let d = Dir::new("plan-calibration", "other-split");
+    let db = d.db();
+    let measured = d.spec_with(
+        "measured",
+        400,
+        r#"{"epochs": 6, "neurons_1": 32}"#,
+        r#"{"batch_size": [16, 64]}"#,
+        "",
+    );
+    let (code, _, err) = run(bin()
+        .arg("run")
+        .arg(&measured)
+        .args(["--db", &db, "--jobs", "2", "--quiet"]));
+    assert_eq!(code, 0, "{err}");
+    // The same data file, split otherwise (a larger test part, another seed).
+    let next = d.path("next.json");
+    std::fs::write(
+        &next,
+        r#"{"name": "next", "dataset": {"path": "data-400.csv", "test_fraction": 0.4, "seed": 3},
+            "cv": {"folds": 3}, "seed": 7, "fixed": {"epochs": 6, "neurons_1": 64}, "grid": {"batch_size": [32]}}"#,
+    )
+    .unwrap();
+    let (code, cal, err) = plan_json(&next, &["--calibrate", &db]);
+    assert_eq!(code, 0, "accepted: {err}");
+    let c = &cal["calibration"];
+    assert_eq!(c["folds"], 6, "{c}");
+    assert_eq!(c["sweeps"], serde_json::json!(["measured"]));
+    let other = c["other_options"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        other.starts_with("measured (")
+            && other.contains("test_fraction 0.3 there, 0.4 here")
+            && other.contains("seed"),
+        "{c}"
+    );
+    let (code, out, err) = run(bin().arg("plan").arg(&next).args(["--calibrate", &db]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("under other dataset options")
+            && out.contains("test_fraction 0.3 there, 0.4 here"),
+        "{out}"
+    );
+    // The same options: nothing is said about them.
+    let same = d.spec_with(
+        "same",
+        400,
+        r#"{"epochs": 6}"#,
+        r#"{"batch_size": [32]}"#,
+        "",
+    );
+    let (code, cal, err) = plan_json(&same, &["--calibrate", &db]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cal["calibration"]["other_options"], serde_json::json!([]));
+}

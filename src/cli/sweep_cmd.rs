@@ -561,6 +561,12 @@ fn print_plan(
             if !c.left_out_fused.is_empty() {
                 println!("  timings left out: {} (run --fuse: each fold's time is its group's)", c.left_out_fused.join(", "));
             }
+            if !c.other_options.is_empty() {
+                println!(
+                    "  measured on this data file under other dataset options, its folds counted on the rows and features those gave: {}",
+                    c.other_options.join("; ")
+                );
+            }
         }
     }
     let groups = p.fusion_groups();

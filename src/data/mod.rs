@@ -19,7 +19,7 @@ pub mod split;
 
 pub use features::{load_features, FeatureRequest, FeatureRows};
 use read::describe_mismatch;
-pub use read::{fingerprint, load, read_source};
+pub use read::{fingerprint, fingerprint_bytes, load, read_source};
 
 use encode::{Encoder, Encoding, RawColumn};
 use serde::{Deserialize, Serialize};

@@ -65,7 +65,9 @@ pub fn fingerprint(spec: &DatasetSpec) -> Result<String, DataError> {
     Ok(fingerprint_bytes(spec, &bytes))
 }
 
-pub(super) fn fingerprint_bytes(spec: &DatasetSpec, bytes: &[u8]) -> String {
+/// [`fingerprint`] of `bytes` read under `spec`'s options (`plan --calibrate` asks whether
+/// a sweep recorded with other options read the same file).
+pub fn fingerprint_bytes(spec: &DatasetSpec, bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     // The options as they take effect; those added later only when set, so that the
     // fingerprints of earlier sweeps stay what they were.

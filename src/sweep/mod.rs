@@ -84,7 +84,7 @@ pub enum SweepError {
         why: String,
     },
     /// `plan --calibrate` found nothing to measure.
-    #[error("--calibrate {db}: no sweep there was run here on this spec's data (sha256 {fingerprint}…) with folds trained whole from the first epoch to their end{fused}; calibrate from a grid or random sweep on the same data, run without --fuse")]
+    #[error("--calibrate {db}: no sweep there was run here on this spec's data file (under any dataset options; this spec's fingerprint {fingerprint}…) with folds trained whole from the first epoch to their end{fused}; calibrate from a grid or random sweep on the same data, run without --fuse")]
     NoCalibration {
         db: String,
         fingerprint: String,

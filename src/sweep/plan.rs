@@ -246,6 +246,10 @@ pub struct Calibration {
     /// Sweeps whose timings were left out: trained under `run --fuse`, each fold's
     /// span is its group's.
     pub left_out_fused: Vec<String>,
+    /// Sweeps measured on this spec's data file under other dataset options, each with
+    /// what differs ("name (test_fraction 0.3 there, 0.2 here)"); their folds are
+    /// counted on the rows and features their own options gave.
+    pub other_options: Vec<String>,
     /// Predicts a staged search's survivors (None: no staged sweep to learn from);
     /// shown as the number of rung scores it learned from.
     #[serde(rename = "survivor_scores", serialize_with = "learned_from")]
@@ -298,22 +302,24 @@ pub fn fit(folds: &[TimedFold]) -> Option<(f64, f64)> {
 
 /// The training part's rows per partition (a sub-grid's `"split"`), each read and
 /// split once.
-struct TrainRows<'a> {
-    spec: &'a Spec,
+struct TrainRows {
+    dataset: crate::data::DatasetSpec,
+    folds: usize,
     known: Vec<(Option<crate::data::partition::Partition>, usize)>,
 }
 
-impl<'a> TrainRows<'a> {
-    fn new(spec: &'a Spec, default_rows: usize) -> Self {
+impl TrainRows {
+    fn new(spec: &Spec, default_rows: usize) -> Self {
         TrainRows {
-            spec,
+            dataset: spec.dataset.clone(),
+            folds: spec.cv.folds,
             known: vec![(None, default_rows)],
         }
     }
 
     /// (rows a fold fits on, rows it validates on) for configuration `p`.
     fn fold_rows(&mut self, p: &crate::params::HyperParams) -> Result<(usize, usize)> {
-        let k = self.spec.cv.folds;
+        let k = self.folds;
         let rows = match (
             self.known
                 .iter()
@@ -322,7 +328,7 @@ impl<'a> TrainRows<'a> {
         ) {
             (Some((_, r)), _) => *r,
             (None, Some(part)) => {
-                let r = crate::data::prepare(&part.apply(&self.spec.dataset), k)?
+                let r = crate::data::prepare(&part.apply(&self.dataset), k)?
                     .train
                     .len();
                 self.known.push((p.split.clone(), r));
@@ -350,21 +356,62 @@ pub async fn calibrate(
     spec: &Spec,
     jobs: usize,
 ) -> Result<Calibration> {
-    let fingerprint = crate::data::fingerprint(&spec.dataset)?;
+    let bytes = crate::data::read_source(&spec.dataset)?;
+    let fingerprint = crate::data::fingerprint_bytes(&spec.dataset, &bytes);
     let prepared = check_data(spec)?;
-    let (nf, nc) = (prepared.dataset.x.cols, prepared.dataset.n_classes());
-    let mut rows = TrainRows::new(spec, prepared.train.len());
+    // (dataset options, features, classes, rows per partition): this spec's first, then
+    // those of sweeps on the same file under other options (split, labels…), whose
+    // folds are counted on the rows and features their options gave.
+    let mut shapes = vec![(
+        spec.dataset.clone(),
+        prepared.dataset.x.cols,
+        prepared.dataset.n_classes(),
+        TrainRows::new(spec, prepared.train.len()),
+    )];
     let (mut timed, mut sweeps, mut run_epochs, mut max_epochs) =
         (Vec::new(), Vec::new(), 0u64, 0u64);
-    let (mut staged, mut observations, mut fused) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut staged, mut observations, mut fused, mut other_options) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for sweep in store.sweeps().await? {
-        if sweep.source.is_some() || sweep.dataset_fingerprint != fingerprint {
+        if sweep.source.is_some() {
             continue;
         }
-        if let Ok(mut recorded) = super::stored_spec(&sweep) {
+        let recorded = super::stored_spec(&sweep).ok().map(|mut r| {
+            r.dataset.path = spec.dataset.path.clone();
+            r
+        });
+        let same = sweep.dataset_fingerprint == fingerprint;
+        let shape = match &recorded {
+            _ if same => 0,
+            Some(r)
+                if crate::data::fingerprint_bytes(&r.dataset, &bytes)
+                    == sweep.dataset_fingerprint =>
+            {
+                other_options.push(format!(
+                    "{} ({})",
+                    sweep.name,
+                    dataset_differences(&r.dataset, &spec.dataset).join(", ")
+                ));
+                match shapes.iter().position(|s| s.0 == r.dataset) {
+                    Some(i) => i,
+                    None => {
+                        let prepared = check_data(r)?;
+                        shapes.push((
+                            r.dataset.clone(),
+                            prepared.dataset.x.cols,
+                            prepared.dataset.n_classes(),
+                            TrainRows::new(r, prepared.train.len()),
+                        ));
+                        shapes.len() - 1
+                    }
+                }
+            }
+            _ => continue,
+        };
+        if let Some(recorded) = recorded {
             if !super::brackets(&recorded).unwrap_or_default().is_empty() {
-                // Counted once the per-fold costs are known; the data is this spec's.
-                recorded.dataset.path = spec.dataset.path.clone();
+                // Counted once the per-fold costs are known, on the data as it was
+                // recorded (this spec's file).
                 let Ok(p) = plan(&recorded, jobs) else {
                     continue;
                 };
@@ -407,6 +454,8 @@ pub async fn calibrate(
             }
             continue;
         }
+        let (_, nf, nc, rows) = &mut shapes[shape];
+        let (nf, nc) = (*nf, *nc);
         for (params, epochs_run, seconds) in folds {
             let Ok(p) = crate::params::HyperParams::from_object(&params) else {
                 continue;
@@ -443,6 +492,7 @@ pub async fn calibrate(
         staged_sweeps: Vec::new(),
         surrogate: None,
         left_out_fused: fused,
+        other_options,
         folds: timed.len(),
         sweeps,
     };
@@ -463,6 +513,25 @@ pub async fn calibrate(
     }
     c.surrogate = Surrogate::fit(&observations, SURROGATE_SEED);
     Ok(c)
+}
+
+/// The dataset options that differ between a recorded sweep's (`there`) and this
+/// spec's (`here`), as "key X there, Y here" (absent: "unset").
+fn dataset_differences(
+    there: &crate::data::DatasetSpec,
+    here: &crate::data::DatasetSpec,
+) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(there), serde_json::to_value(here))
+    else {
+        return vec!["other options".to_string()];
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let show = |v: Option<&serde_json::Value>| v.map_or("unset".to_string(), |v| v.to_string());
+    keys.into_iter()
+        .filter(|k| k.as_str() != "path" && a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} {} there, {} here", show(a.get(k)), show(b.get(k))))
+        .collect()
 }
 
 impl Calibration {
