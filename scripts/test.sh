@@ -10,6 +10,12 @@ if cargo fmt --version >/dev/null 2>&1; then
 else
   echo "note: rustfmt is not installed (rustup component add rustfmt): the format check did not run" >&2
 fi
+# And lint-clean: clippy's warnings are errors (an exception is an #[allow] with its reason).
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --release --all-targets --quiet -- -D warnings || { echo "cargo clippy -D warnings: fix the lints above, or allow one with its reason" >&2; exit 1; }
+else
+  echo "note: clippy is not installed (rustup component add clippy): the lint check did not run" >&2
+fi
 if [ ! -f ../shared/data/genre-factor/data_selected_v1.csv ]; then
   echo "note: ../shared/data/genre-factor/data_selected_v1.csv is absent: the study-data tests (tests/shared_data.rs) skip"
 fi
