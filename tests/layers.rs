@@ -40,7 +40,7 @@ fn graph() -> Graph {
             continue;
         }
         let text = std::fs::read_to_string(&p).unwrap();
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let code = without_inline_tests(&text);
         let names = g.entry(module.clone()).or_default();
         for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
             // `crate::x::…` and `use crate::{x, y::…}`.
@@ -64,6 +64,42 @@ fn graph() -> Graph {
         }
     }
     g
+}
+
+/// `text` without its inline unit-test module (`#[cfg(test)] mod tests { … }`, to its
+/// matching brace): an out-of-line `mod tests;` cuts nothing (its file, `tests.rs`, is
+/// left out above), and whatever follows the module is kept.
+fn without_inline_tests(text: &str) -> String {
+    let Some(start) = text.find("#[cfg(test)]\nmod tests {") else {
+        return text.to_string();
+    };
+    let open = start + text[start..].find('{').unwrap();
+    let mut depth = 0usize;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return format!("{}{}", &text[..start], &text[open + i + 1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    text[..start].to_string()
+}
+
+#[test]
+fn an_out_of_line_test_module_hides_nothing() {
+    let file = "use crate::a;\n#[cfg(test)]\nmod tests;\n\nfn f() { crate::b::g() }\n";
+    assert_eq!(without_inline_tests(file), file);
+    let inline = "use crate::a;\n#[cfg(test)]\nmod tests {\n    fn t() { crate::c::h() }\n}\nfn f() { crate::b::g() }\n";
+    let kept = without_inline_tests(inline);
+    assert!(
+        kept.contains("crate::a") && kept.contains("crate::b") && !kept.contains("crate::c"),
+        "{kept}"
+    );
 }
 
 fn reaches(g: &Graph, from: &str, to: &str) -> bool {
