@@ -6,7 +6,7 @@
 mod common;
 use common::{bin, exact_results as results, run, rung_scores, Backend, Dir};
 
-use gridsweep::store::RungScore;
+use gridsweep::domain::RungScore;
 use serde_json::Value;
 
 fn json(cmd: &mut std::process::Command) -> Value {

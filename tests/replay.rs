@@ -4,7 +4,7 @@
 mod common;
 use common::{bin, rt, run, Dir};
 
-use gridsweep::store::RungScore;
+use gridsweep::domain::RungScore;
 use serde_json::Value;
 
 fn json(cmd: &mut std::process::Command) -> Value {
@@ -199,10 +199,11 @@ fn replay_refuses_what_it_cannot_replay_exactly() {
 /// configurations as rung 0 did (`agree`) or the other way round.
 fn sweep_with_rungs(db: &str, agree: bool) {
     use gridsweep::config::Config;
+    use gridsweep::domain::{Owner, RungStep};
     use gridsweep::fold::FoldResult;
     use gridsweep::params::HyperParams;
     use gridsweep::search::{plan_rung, Halving};
-    use gridsweep::store::{Owner, RungStep, Store};
+    use gridsweep::store::Store;
     let h = Halving {
         factor: 3,
         min_epochs: 2,

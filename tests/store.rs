@@ -7,10 +7,11 @@ mod common;
 use common::{Backend, Dir};
 
 use gridsweep::cv::ScoreRule;
+use gridsweep::domain::Owner;
+use gridsweep::fold::FoldResult;
 use gridsweep::params::HyperParams;
 use gridsweep::spec::Config;
-use gridsweep::store::{Owner, Store, StoreError};
-use gridsweep::train::FoldResult;
+use gridsweep::store::{Store, StoreError};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -101,14 +102,14 @@ fn concurrent_claims_are_exclusive(backend: Backend) {
         assert!(
             attempts
                 .iter()
-                .all(|a| a.state == gridsweep::store::FoldState::Running && a.attempts == 1),
+                .all(|a| a.state == gridsweep::domain::FoldState::Running && a.attempts == 1),
             "{attempts:?}"
         );
     });
 }
 
 /// The default score rule's summary, as a sweep hands it to the store.
-fn default_rule(folds: &[gridsweep::train::FoldResult]) -> gridsweep::score::CvSummary {
+fn default_rule(folds: &[gridsweep::fold::FoldResult]) -> gridsweep::score::CvSummary {
     gridsweep::score::summarize(folds, &ScoreRule::default())
 }
 
@@ -373,8 +374,8 @@ fn a_rung_advances_once(backend: Backend) {
         return;
     };
     rt().block_on(async {
+        use gridsweep::domain::RungStep;
         use gridsweep::search::Halving;
-        use gridsweep::store::RungStep;
         let store = std::sync::Arc::new(Store::open(db.as_str()).await.unwrap());
         let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
         let h = Halving {
@@ -490,8 +491,8 @@ fn a_rung_with_nothing_left_to_train_is_recorded_at_once(backend: Backend) {
         return;
     };
     rt().block_on(async {
+        use gridsweep::domain::RungStep;
         use gridsweep::search::{plan_rung, Halving};
-        use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 2, 1).await.unwrap();
         let h = Halving {
@@ -654,8 +655,8 @@ fn brackets_advance_on_their_own(backend: Backend) {
         return;
     };
     rt().block_on(async {
+        use gridsweep::domain::RungStep;
         use gridsweep::search::{plan_rung, Halving};
-        use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
         // Bracket 0 from 2 epochs (configurations 0-5), bracket 1 from 6 (6-8).
@@ -766,8 +767,8 @@ fn hopeless_states_go_early(backend: Backend) {
         return;
     };
     rt().block_on(async {
+        use gridsweep::domain::RungStep;
         use gridsweep::search::{hopeless, plan_rung, Halving};
-        use gridsweep::store::RungStep;
         let store = Store::open(db.as_str()).await.unwrap();
         let sweep = store.ensure_sweep("s", "{}", "fp", 1, 1).await.unwrap();
         let h = Halving {

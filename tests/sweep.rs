@@ -617,7 +617,7 @@ fn copy_moves_a_sweep(backend: Backend) {
             .add_configs(row.id, &s.expand().unwrap().configs, 3)
             .await
             .unwrap();
-        let me = gridsweep::store::Owner {
+        let me = gridsweep::domain::Owner {
             host: "elsewhere".into(),
             pid: 1,
         };

@@ -350,7 +350,7 @@ fn measure(
         };
         let not_done = attempts
             .iter()
-            .filter(|a| a.state != crate::store::FoldState::Done)
+            .filter(|a| a.state != crate::domain::FoldState::Done)
             .count() as i64
             + expected as i64
             - attempts.len() as i64;

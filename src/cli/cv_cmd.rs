@@ -2,8 +2,8 @@
 
 use super::{available_cores, DatasetArgs, Outcome};
 use crate::cv::{self, CvData, CvSummary};
+use crate::fold::FoldResult;
 use crate::params::HyperParams;
-use crate::train::FoldResult;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{json, Value};

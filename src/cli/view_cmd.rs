@@ -428,7 +428,7 @@ pub fn copy(a: CopyArgs) -> Result<Outcome> {
         let n = to.load_sweep(&dump).await?;
         let counts = to.counts(to.sweep_by_name(&sweep.name).await?.map(|s| s.id).unwrap_or(-1)).await?;
         to.close().await;
-        let running = dump.folds.iter().filter(|f| f.state == crate::store::FoldState::Running).count();
+        let running = dump.folds.iter().filter(|f| f.state == crate::domain::FoldState::Running).count();
         println!(
             "copied sweep {} from {} to {}: {} configuration(s) and {} fold(s) added, {} fold result(s) and {} evaluation(s) written; there: {} of {} folds done, {} failed, {} pending{}",
             sweep.name, a.from, a.to, n.configurations, n.folds_added, n.folds_written, n.evaluations,

@@ -5,8 +5,8 @@
 //! enough to paste into a thesis. The font (DejaVu Sans) is compiled in, so the
 //! pictures look the same on a machine without fonts.
 
+use crate::fold::EpochRecord;
 use crate::metrics::{Metrics, PrCurve};
-use crate::train::EpochRecord;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::error::Error;

@@ -17,7 +17,7 @@ use crate::store::{Store, StoreError};
 fn summarizer(rule: &ScoreRule) -> impl Fn(&[FoldResult]) -> crate::score::CvSummary + Sync + '_ {
     move |folds| crate::score::summarize(folds, rule)
 }
-use crate::train::FoldResult;
+use crate::fold::FoldResult;
 use std::time::Duration;
 
 pub type QueueResult<T> = Result<T, StoreError>;

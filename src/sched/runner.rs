@@ -8,9 +8,10 @@
 use crate::cv::CvSets;
 use crate::data::partition::Partition;
 use crate::domain::Claim;
+use crate::fold::FoldResult;
 use crate::params::HyperParams;
 use crate::train::state::TrainState;
-use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, FoldResult, Span};
+use crate::train::{self, EpochProgress, FoldData, FoldError, FoldObserver, Span};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;

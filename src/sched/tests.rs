@@ -7,7 +7,8 @@ use super::queue::{FoldQueue, NextClaim, QueueResult};
 use super::runner::{FoldRunner, Job, WorkerObserver};
 use super::*;
 use crate::domain::{Claim, CompletedConfig, Recorded, RungStep};
-use crate::train::{FoldError, FoldObserver, FoldResult};
+use crate::fold::FoldResult;
+use crate::train::{FoldError, FoldObserver};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 

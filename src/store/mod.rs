@@ -128,11 +128,11 @@ mod rows;
 mod rungs;
 mod sweeps;
 
-pub use crate::config::ConfigRow;
-pub use crate::domain::{
+// The domain's vocabulary, for the store's own modules (others name `crate::domain`).
+use crate::config::ConfigRow;
+use crate::domain::{
     Ahead, Claim, CompletedConfig, Counts, FoldState, ImportedDetails, Owner, RaceDecision,
-    RaceEntry, Recorded, RungCandidate, RungDecision, RungPlan, RungRow, RungScore, RungStep,
-    UnknownFoldState,
+    RaceEntry, Recorded, RungCandidate, RungPlan, RungRow, RungScore, RungStep,
 };
 pub use admin::Removed;
 pub use copy::{ConfigDump, CopyCounts, FoldDump, SweepDump};

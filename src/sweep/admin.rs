@@ -1,7 +1,8 @@
 //! The database's sweeps as a whole: the overview `list` shows, and removing one.
 
 use super::Result;
-use crate::store::{Counts, Removed, Store, SweepRow};
+use crate::domain::Counts;
+use crate::store::{Removed, Store, SweepRow};
 
 /// One line of `list`.
 #[derive(Debug, Clone)]

@@ -7,8 +7,9 @@
 
 use super::Result;
 use crate::config::ConfigRow;
+use crate::domain::ImportedDetails;
 use crate::score::ScoreRule;
-use crate::store::{FoldMetrics, ImportedDetails, PartialConfig, Store, SweepRow};
+use crate::store::{FoldMetrics, PartialConfig, Store, SweepRow};
 use serde_json::Value;
 use std::collections::HashMap;
 

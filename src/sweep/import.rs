@@ -172,7 +172,7 @@ pub struct ImportedRow {
     /// (its `complete` column False): stored as stopped, listed apart from the ranking.
     pub stopped: bool,
     /// The keys it states in the file's column order, and its timings.
-    pub details: crate::store::ImportedDetails,
+    pub details: crate::domain::ImportedDetails,
 }
 
 /// What [`import`] did.
@@ -443,7 +443,7 @@ pub fn read_hpo_combined(path: &Path, rule: &ScoreRule) -> Result<Vec<ImportedRo
         if bound == 10.0 {
             stated.remove("weight_constraint");
         }
-        let details = crate::store::ImportedDetails {
+        let details = crate::domain::ImportedDetails {
             stated: stated.keys().cloned().collect(),
             ..Default::default()
         };
@@ -752,7 +752,7 @@ pub fn read_cv_results(
             (!foreign && obj.contains_key("epochs")).then_some(config.params.epochs);
         let (resource_epochs, stopped) =
             partial_state(&record, &header, line, stated_epochs, &fail)?;
-        let details = crate::store::ImportedDetails {
+        let details = crate::domain::ImportedDetails {
             stated: params
                 .iter()
                 .filter(|(_, n)| obj.contains_key(n))

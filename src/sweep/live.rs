@@ -9,7 +9,8 @@
 
 use super::status::Status;
 use super::Result;
-use crate::store::{Counts, FinishedFold, FoldView, Store, SweepRow};
+use crate::domain::Counts;
+use crate::store::{FinishedFold, FoldView, Store, SweepRow};
 
 /// A sweep as the list shows it.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -16,10 +16,12 @@
 //! means with dropout): such sweeps are refused rather than approximated.
 
 use super::{Result, SweepError};
+use crate::domain::RungCandidate;
+use crate::domain::RungScore;
 use crate::fold::FoldResult;
 use crate::score::{spearman, summarize, ScoreRule};
 use crate::search::{plan_rung, Halving};
-use crate::store::{RungCandidate, RungScore, Store, SweepRow};
+use crate::store::{Store, SweepRow};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};

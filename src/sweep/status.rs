@@ -8,10 +8,13 @@
 
 use super::Result;
 use crate::config::ConfigRow;
+use crate::domain::Counts;
+use crate::domain::RungRow;
+use crate::domain::RungScore;
 use crate::rank::{self, Ranked};
 use crate::score::ScoreRule;
 use crate::search;
-use crate::store::{now, Counts, Failure, RungRow, RungScore, Store, SweepRow, WorkerRow};
+use crate::store::{now, Failure, Store, SweepRow, WorkerRow};
 
 /// The window the rate is measured over, seconds.
 pub const RATE_WINDOW: f64 = 600.0;

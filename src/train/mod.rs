@@ -53,7 +53,7 @@ pub struct FoldData {
     pub val_y: Vec<i64>,
 }
 
-pub use crate::fold::{EpochRecord, FoldResult};
+use crate::fold::{EpochRecord, FoldResult};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FoldError {

@@ -222,7 +222,7 @@ pub fn running_count(db: &str, name: &str) -> usize {
     count(db, name, |c| c.running)
 }
 
-fn count(db: &str, name: &str, which: fn(&gridsweep::store::Counts) -> i64) -> usize {
+fn count(db: &str, name: &str, which: fn(&gridsweep::domain::Counts) -> i64) -> usize {
     if !exists(db) {
         return 0;
     }
@@ -317,7 +317,7 @@ pub fn wait_until(child: &mut std::process::Child, what: &str, mut ready: impl F
 
 /// Every rung score of a sweep, for comparing runs (none when the database or the
 /// sweep is not there yet).
-pub fn rung_scores(db: &str, name: &str) -> Vec<gridsweep::store::RungScore> {
+pub fn rung_scores(db: &str, name: &str) -> Vec<gridsweep::domain::RungScore> {
     if !db.starts_with("postgres") && !std::path::Path::new(db).exists() {
         return Vec::new();
     }
