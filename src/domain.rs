@@ -298,3 +298,22 @@ pub struct ImportedDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub std_score_time: Option<f64>,
 }
+
+/// The first 12 characters of an id or a fingerprint, as every page and message shows
+/// them (the whole of a shorter one; never cut inside a character).
+pub fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(12) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}
+
+#[cfg(test)]
+mod short_id_tests {
+    #[test]
+    fn short_ids_are_12_characters_or_the_whole() {
+        assert_eq!(super::short_id("0123456789abcdef"), "0123456789ab");
+        assert_eq!(super::short_id("abc"), "abc");
+        assert_eq!(super::short_id("ééééééééééééé"), "éééééééééééé");
+    }
+}

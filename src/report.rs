@@ -288,7 +288,7 @@ fn confidence_section(
     img: &Path,
     out: &Path,
 ) -> Result<(), ReportError> {
-    let short = |id: &str| id[..12.min(id.len())].to_string();
+    let short = |id: &str| crate::domain::short_id(id).to_string();
     let chosen = input.chosen;
     html.push_str("<section id=\"confidence\">\n<h2>How sure is the choice?</h2>\n");
     if let Some(s) = &a.sensitivity {
@@ -423,7 +423,7 @@ fn confidence_section(
 /// What the data cannot separate: the tie set, each member's probabilities, the pick
 /// and why.
 fn tie_set_part(html: &mut String, input: &ReportInput, t: &crate::tieset::TieSet) {
-    let short = |id: &str| id[..12.min(id.len())].to_string();
+    let short = |id: &str| crate::domain::short_id(id).to_string();
     let folds = t.verdicts.first().map_or(0, |v| v.folds);
     html.push_str("<h3 id=\"tie-set\">What the data cannot separate: the tie set</h3>\n");
     let _ = writeln!(

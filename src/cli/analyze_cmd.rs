@@ -40,7 +40,7 @@ pub struct AnalyzeArgs {
 }
 
 fn short(id: &str) -> &str {
-    &id[..12.min(id.len())]
+    crate::domain::short_id(id)
 }
 
 pub fn analyze(a: AnalyzeArgs) -> Result<Outcome> {

@@ -111,12 +111,12 @@ pub fn import(a: ImportArgs) -> Result<Outcome> {
             "{} was imported as sweep {} before (sha256 {}…): nothing added",
             a.file.display(),
             a.name,
-            &done.sha256[..12]
+            crate::domain::short_id(&done.sha256)
         );
     } else {
         println!(
             "imported {} configuration(s) from {} ({} row(s), sha256 {}…) as sweep {}; `gridsweep rank {}{hint}` ranks them",
-            done.added, a.file.display(), done.rows, &done.sha256[..12], a.name, a.name
+            done.added, a.file.display(), done.rows, crate::domain::short_id(&done.sha256), a.name, a.name
         );
     }
     if !done.corrections.is_empty() && !done.already {

@@ -572,7 +572,7 @@ pub fn rank(a: RankArgs) -> Result<Outcome> {
             .failed
             .iter()
             .take(5)
-            .map(|id| &id[..id.len().min(12)])
+            .map(|id| crate::domain::short_id(id))
             .collect();
         println!(
             "note: {} not ranked: a fold of {} failed, so {} no score ({}{}); `gridsweep status {}{hint}` shows the errors{}",

@@ -971,7 +971,7 @@ async fn plot(
             Ok(None) => return no_sweep(&name),
             Ok(Some(a)) => {
                 let an = &a.analyzed.analysis;
-                let short = |id: &str| id[..12.min(id.len())].to_string();
+                let short = |id: &str| crate::domain::short_id(id).to_string();
                 if plot == "weights.svg" {
                     match &an.sensitivity {
                         None => Ok(None),
@@ -1043,7 +1043,7 @@ async fn analysis_part(State(app): State<Arc<App>>, Path(name): Path<String>) ->
     let an = &a.analyzed.analysis;
     let n = seg(&name);
     let mut b = String::new();
-    let short = |id: &str| id[..12.min(id.len())].to_string();
+    let short = |id: &str| crate::domain::short_id(id).to_string();
     if let Some(sv) = &an.sensitivity {
         let cur = &sv.intervals[sv.current];
         let _ = write!(

@@ -189,8 +189,8 @@ impl Store {
                 db: self.name.clone(),
                 message: format!(
                     "sweep `{}` here ran on other data, folds or seed (fingerprint {}…, {} folds, seed {}; the copy has {}…, {} folds, seed {}): give one of them another name",
-                    s.name, &existing.dataset_fingerprint[..12.min(existing.dataset_fingerprint.len())], existing.folds, existing.seed,
-                    &s.dataset_fingerprint[..12.min(s.dataset_fingerprint.len())], s.folds, s.seed
+                    s.name, crate::domain::short_id(&existing.dataset_fingerprint), existing.folds, existing.seed,
+                    crate::domain::short_id(&s.dataset_fingerprint), s.folds, s.seed
                 ),
             });
         }

@@ -188,7 +188,7 @@ pub fn evaluation_data(
     let spec = stored_spec(sweep)?;
     let fingerprint = crate::data::fingerprint(&spec.dataset)?;
     if fingerprint != sweep.dataset_fingerprint {
-        let short = |s: &str| s[..12.min(s.len())].to_string();
+        let short = |s: &str| crate::domain::short_id(s).to_string();
         return Err(SweepError::DataChanged {
             name: sweep.name.clone(),
             file: spec.dataset.path.display().to_string(),

@@ -474,7 +474,7 @@ pub async fn calibrate(
     }
     let (a, b) = fit(&timed).ok_or_else(|| super::SweepError::NoCalibration {
         db: store.name().to_string(),
-        fingerprint: fingerprint[..12.min(fingerprint.len())].to_string(),
+        fingerprint: crate::domain::short_id(&fingerprint).to_string(),
         fused: if fused.is_empty() {
             String::new()
         } else {

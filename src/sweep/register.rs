@@ -182,8 +182,8 @@ async fn conflict(
              (or remove the old one: `gridsweep delete {}{}`)",
             spec.name,
             store.name(),
-            &row.dataset_fingerprint[..12.min(row.dataset_fingerprint.len())],
-            &fingerprint[..12],
+            crate::domain::short_id(&row.dataset_fingerprint),
+            crate::domain::short_id(fingerprint),
             spec.name,
             db_hint
         )));
