@@ -32,6 +32,8 @@ use crate::tieset::{self, Candidate, Settings};
 pub const DEFAULT_CONFIDENCE: f64 = 0.7;
 pub const DEFAULT_ROPE: f64 = tieset::DEFAULT_ROPE;
 pub const DEFAULT_MIN_FOLDS: u32 = 2;
+/// The largest budget multiple a spec may give.
+pub const MAX_MULTIPLE: f64 = 1e6;
 
 /// A race's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +67,11 @@ impl Budget {
         match *self {
             Budget::Multiple(m) if !(m > 0.0 && m.is_finite()) => Err(format!(
                 "{m}: expected a multiple > 0 of the plain k-fold grid's fold-fits"
+            )),
+            // No race spends a million grids: a larger multiple is a slip (and would
+            // overflow the fold-fits count); no budget is no key.
+            Budget::Multiple(m) if m > MAX_MULTIPLE => Err(format!(
+                "{m}: expected a multiple of at most {MAX_MULTIPLE} of the plain k-fold grid's fold-fits (leave budget out for a race without one)"
             )),
             Budget::FoldFits { fold_fits: 0 } => Err("fold_fits: expected at least 1".into()),
             _ => Ok(()),

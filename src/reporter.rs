@@ -190,8 +190,8 @@ impl Reporter {
                     o.set_prefix(format!("{} race, barrier {}", self.sweep, stage + 1));
                 }
                 self.line(format!(
-                    "race: barrier {stage} decided: {} go on to their next fold, {} left the race as credibly worse",
-                    crate::text::count(*left, "configuration", "configurations"),
+                    "race: barrier {stage} decided: {} on to their next fold, {} left the race as credibly worse",
+                    crate::text::count(*left, "configuration goes", "configurations go"),
                     dropped
                 ));
             }

@@ -401,7 +401,7 @@ const OTHER_KEYS: [(&str, &str); 5] = [
     ("stratify", "true or false"),
     (
         "budget",
-        "a multiple > 0 of the plain k-fold grid's fold-fits (1.0: the grid's cost), or {\"fold_fits\": N} with N ≥ 1",
+        "a multiple > 0 (at most 1e6) of the plain k-fold grid's fold-fits (1.0: the grid's cost), or {\"fold_fits\": N} with N ≥ 1",
     ),
     ("confidence", "a probability in (0.5, 1)"),
     ("rope", "a score difference ≥ 0"),
@@ -504,6 +504,15 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), (String, String)> {
             ));
         };
         if let Some((_, expected)) = OTHER_KEYS.iter().find(|(name, _)| name == k) {
+            // A budget object's own keys are named, as the search's are.
+            if let (true, Some(o)) = (k == "budget", value.as_object()) {
+                if let Some(bad) = o.keys().find(|key| *key != "fold_fits") {
+                    return Err((
+                        k.clone(),
+                        format!("`{bad}` is not a key of a budget object (it takes fold_fits: {{\"fold_fits\": N}}); expected {expected}, got {value}"),
+                    ));
+                }
+            }
             let fits = match k.as_str() {
                 "stratify" => value.is_boolean(),
                 "confidence" => value.as_f64().is_some_and(|p| p > 0.5 && p < 1.0),

@@ -189,7 +189,7 @@ fn json_error(e: &serde_json::Error) -> String {
 
 /// `a.b` with the line of `b` in `text` (keys found in order; without the line when
 /// they cannot be found).
-fn place_with_line(text: &str, path: &[&str]) -> String {
+pub fn place_with_line(text: &str, path: &[&str]) -> String {
     let mut at = 0usize;
     let mut found = true;
     for key in path {

@@ -1481,6 +1481,23 @@ fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
         err.contains("param_alpha") && err.contains("--foreign"),
         "{err}"
     );
+    // --cv-folds 0 is refused, saying that --foreign takes 1.
+    let (code, _, err) = run(bin().args([
+        "import",
+        f,
+        "--name",
+        "b0",
+        "--db",
+        &db,
+        "--foreign",
+        "--cv-folds",
+        "0",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--cv-folds 0: at least 1 (with --foreign"),
+        "{err}"
+    );
     let (code, out, err) = run(bin().args([
         "import",
         f,

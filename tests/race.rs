@@ -1003,6 +1003,27 @@ fn a_race_with_a_budget_spends_what_dropping_saves_and_replays_exactly() {
             "{err}"
         );
         assert_eq!(err.matches("search.budget").count(), 1, "once: {err}");
+        // Named as the parser names a spec's mistakes: the file, the key, its line.
+        assert!(
+            err.contains(&format!("{}: search.budget (line ", small.display())),
+            "{err}"
+        );
+    }
+    // A budget object's unknown key is named; a multiple past a million grids is a slip.
+    for (budget, says) in [
+        (
+            r#"{"foldfits": 16}"#,
+            "`foldfits` is not a key of a budget object",
+        ),
+        ("1e30", "(at most 1e6)"),
+    ] {
+        let bad = spec(&d, "bad", 300, FIXED, &search(budget));
+        let (code, _, err) = run(bin().arg("plan").arg(&bad));
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("search.budget") && err.contains(says),
+            "{budget}: {err}"
+        );
     }
     assert_eq!(common::done_count(&db, "small"), 0);
     let race = spec(&d, "b", 300, FIXED, &search(r#"{"fold_fits": 16}"#));

@@ -16,11 +16,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub db: DbArg,
     /// The strategy, as a spec's `search` section: {"strategy": "halving", "factor": 3,
-    /// "min_epochs": 5}, {"strategy": "hyperband", "factor": 3, "min_epochs": 5} or {"strategy": "race"} (its settings as a spec's).
+    /// "min_epochs": 5}, {"strategy": "hyperband", "factor": 3, "min_epochs": 5} or {"strategy": "race"} (its settings as a spec's);
+    /// with --seen also {"strategy": "grid"} (the plain k-fold grid) or {"strategy": "grid", "repeats": R}.
     #[arg(long)]
     pub strategy: String,
     /// Replay on this many configurations drawn at random, --repeats times (default:
-    /// once, on all of them).
+    /// once, on all of them; a sample above the sweep's configurations is all of them,
+    /// and the output says so).
     #[arg(long, value_parser = super::positive)]
     pub sample: Option<usize>,
     /// How many random sub-samples with --sample.
@@ -31,7 +33,8 @@ pub struct ReplayArgs {
     pub seed: u64,
     /// Held out: judge the strategy (`race`, `halving`, `hyperband`, or `{"strategy":
     /// "grid"}` for the plain k-fold grid) by the folds of the repeats from this one on,
-    /// which it does not see (with --sample; the sweep needs `cv.repeats` above it).
+    /// which it does not see (once on all the configurations, or --repeats times on
+    /// --sample of them; the sweep needs `cv.repeats` above it).
     #[arg(long, value_parser = super::positive)]
     pub seen: Option<usize>,
     #[command(flatten)]
@@ -75,6 +78,7 @@ pub fn replay(a: ReplayArgs) -> Result<Outcome> {
             sweep.name
         );
     }
+    sample_note(a.sample, curves.len());
     // The sweep's rule, or the one `--w1/--w2/--delta` make of it (as `rank`).
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let mut curves = curves;
@@ -276,6 +280,7 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
             sweep.name
         );
     }
+    sample_note(a.sample, curves.len());
     // The sweep's rule, or the one `--w1/--w2/--delta` make of it (as `rank`).
     let rule = a.score.rule(sweep::score_rule(&sweep)?)?;
     let mut curves = curves;
@@ -384,6 +389,15 @@ fn replay_folds(a: &ReplayArgs, value: &serde_json::Value) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// A `--sample` above the configurations there are draws all of them, every time: said.
+fn sample_note(sample: Option<usize>, configurations: usize) {
+    if let Some(n) = sample.filter(|n| *n > configurations) {
+        eprintln!(
+            "gridsweep: note: --sample {n} is above the sweep's {configurations} configurations: every sub-sample is all of them"
+        );
+    }
+}
+
 /// A strategy judged on the repeats from `seen` on, which it does not see (`--seen`).
 #[allow(clippy::too_many_arguments)]
 fn held_out(
@@ -421,10 +435,10 @@ fn held_out(
         return Ok(Outcome::Ok);
     }
     println!(
-        "replay of {} on sweep {}: {} sub-samples of {} of its {} configurations, seeing {}, judged on the others",
+        "replay of {} on sweep {}: {} of {} of its {} configurations, seeing {}, judged on the others",
         serde_json::to_string(value)?,
         sweep.name,
-        h.repeats,
+        crate::text::count(h.repeats, "sub-sample", "sub-samples"),
         h.sample,
         curves.len(),
         if seen == 1 { "repeat 0".to_string() } else { format!("repeats 0–{}", seen - 1) }
@@ -492,11 +506,11 @@ fn rotations(
         return Ok(Outcome::Ok);
     }
     println!(
-        "replay of {} on sweep {}: {} rotation(s) of the held-out repeats, each {} sub-samples of {} of its {} configurations, seeing {seen} repeat(s)",
+        "replay of {} on sweep {}: {} rotation(s) of the held-out repeats, each {} of {} of its {} configurations, seeing {seen} repeat(s)",
         serde_json::to_string(value)?,
         sweep.name,
         rs.len(),
-        rs.first().map_or(0, |r| r.result.repeats),
+        crate::text::count(rs.first().map_or(0, |r| r.result.repeats), "sub-sample", "sub-samples"),
         rs.first().map_or(0, |r| r.result.sample),
         curves.len()
     );

@@ -313,7 +313,32 @@ fn with_data_hint(e: anyhow::Error, data_given: bool) -> anyhow::Error {
     }
 }
 
+/// A spec error found by the sweep logic (a race's budget that cannot pay for its first
+/// stage), named with the spec's file and the key's line as the parser names its own
+/// ("bad.json: search.budget (line 8): …").
+fn in_spec_file(e: anyhow::Error, path: &Path) -> anyhow::Error {
+    match e.downcast::<sweep::SweepError>() {
+        Ok(sweep::SweepError::Spec(message)) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let (key, why) = message.split_once(": ").unwrap_or(("", message.as_str()));
+            let keys: Vec<&str> = key.split('.').filter(|k| !k.is_empty()).collect();
+            anyhow::anyhow!(
+                "{}: {}: {why}",
+                path.display(),
+                crate::spec::place_with_line(&text, &keys)
+            )
+        }
+        Ok(other) => other.into(),
+        Err(e) => e,
+    }
+}
+
 pub fn plan(a: PlanArgs) -> Result<Outcome> {
+    let path = a.spec.clone();
+    plan_spec(a).map_err(|e| in_spec_file(e, &path))
+}
+
+fn plan_spec(a: PlanArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
     if let Some(out) = &a.partitions {
         let rows = sweep::plan::partitions(&spec)
@@ -610,7 +635,7 @@ fn print_plan(
 
 pub fn run(a: RunArgs) -> Result<Outcome> {
     let spec = load_spec(&a.spec, a.data.as_ref())?;
-    execute(spec, &a.exec)
+    execute(spec, &a.exec).map_err(|e| in_spec_file(e, &a.spec))
 }
 
 pub fn resume(a: ResumeArgs) -> Result<Outcome> {

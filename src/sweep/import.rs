@@ -987,7 +987,11 @@ pub fn read(
             file: path.display().to_string(),
             line: 0,
             column: String::new(),
-            why: format!("--cv-folds {k}: a k-fold has at least 2 folds (this file has {folds} splits per configuration)"),
+            why: if foreign {
+                format!("--cv-folds {k}: at least 1 (with --foreign, 1: each split is a seed on one split); this file has {folds} splits per configuration")
+            } else {
+                format!("--cv-folds {k}: a k-fold has at least 2 folds (this file has {folds} splits per configuration)")
+            },
         });
     }
     if folds % k != 0 {

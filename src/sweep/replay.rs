@@ -625,7 +625,9 @@ pub fn replay_race(
     };
     let first = (race.min_folds as usize).clamp(1, max_folds);
     // The budget in fold-fits for these configurations, as a real race of them has it.
-    let budget = race.budget_fits(live.len(), k, max_folds.div_ceil(k.max(1)))?;
+    let budget = race
+        .budget_fits(live.len(), k, max_folds.div_ceil(k.max(1)))
+        .map_err(|why| format!("--strategy: {why}"))?;
     // Each configuration left, with the folds the race has given it (the same for
     // all, but after a budget's last, partial stage).
     let mut live: Vec<(&Curve, usize)> = live.into_iter().map(|c| (c, first)).collect();
@@ -633,7 +635,7 @@ pub fn replay_race(
     let ended = loop {
         if let Some((c, n)) = live.iter().find(|(c, n)| c.folds.len() < *n) {
             return Err(format!(
-                "configuration {} has {} folds where this race needs {n}: the sweep's own race dropped it there, and a replay can use only the folds a sweep ran (replay a race that drops no later, or on a sweep of every fold)",
+                "configuration {} has {} folds where this race needs {n}: the sweep's own race stopped it there (dropped it, or held it at its budget's last, partial stage), and a replay can use only the folds a sweep ran (replay a race that stops it no later, or on a sweep of every fold)",
                 c.config_id,
                 c.folds.len()
             ));
@@ -752,7 +754,7 @@ pub struct HeldOut {
 fn check_seen(curves: &[Curve], k: usize, seen: usize) -> std::result::Result<usize, String> {
     let total = curves.iter().map(|c| c.folds.len()).min().unwrap_or(0);
     if seen == 0 || seen * k >= total {
-        return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} repeats of {k}); the strategies must see at least one repeat and leave one unseen", total / k.max(1)));
+        return Err(format!("--seen {seen}: the sweep's configurations have {total} folds ({} of {k}); the strategies must see at least one repeat and leave one unseen", crate::text::count(total / k.max(1), "repeat", "repeats")));
     }
     Ok(total)
 }
