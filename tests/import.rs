@@ -1574,6 +1574,18 @@ fn another_models_table_imports_as_labels_and_replays_over_its_seeds() {
     );
     let (code, _, err) = run(bin().args(["evaluate", "b", "--db", &db]));
     assert_eq!(code, 2, "{err}");
+    // rerun says why there is nothing to rerun, with or without --spec.
+    let spec = d.spec_with("s", 200, r#"{"epochs": 2}"#, "{}", "");
+    for extra in [vec![], vec!["--spec", spec.to_str().unwrap()]] {
+        let (code, _, err) = run(bin()
+            .args(["rerun", "b", "--db", &db, "--top", "2"])
+            .args(&extra));
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("another model's configurations") && err.contains("`alpha`"),
+            "{extra:?}: {err}"
+        );
+    }
     let (code, _, err) = run(bin().args(["export", "b", "--db", &db, "--format", "hpo-combined"]));
     assert_eq!(code, 2, "{err}");
     assert!(

@@ -35,6 +35,22 @@ pub fn spec(
     name: &str,
     search: Search,
 ) -> Result<Spec> {
+    // Another model's configurations (`import --foreign`) have nothing gridsweep trains.
+    let mut foreign: Vec<&String> = ranked
+        .iter()
+        .flat_map(|r| r.params.keys())
+        .filter(|k| !crate::params::KEYS.contains(&k.as_str()))
+        .collect();
+    foreign.sort();
+    foreign.dedup();
+    if !foreign.is_empty() {
+        return Err(SweepError::Conflict(format!(
+            "sweep `{}` holds another model's configurations (imported with --foreign; its keys {} are not gridsweep's): \
+             gridsweep cannot train them, so there is nothing to rerun (`gridsweep replay` judges strategies on it)",
+            sweep.name,
+            foreign.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let base = match base {
         Some(s) => s,
         None if sweep.source.is_some() => {
