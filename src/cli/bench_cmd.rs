@@ -25,17 +25,12 @@ pub struct BenchArgs {
     /// else the built-in synthetic data of the same shape).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Parallel jobs (default: cores).
-    #[arg(long, value_parser = super::positive)]
-    pub jobs: Option<usize>,
-    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
-    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
-    /// cores, e.g. with several processes, costs far more than it gains).
-    #[arg(long, alias = "threads", value_parser = super::positive)]
-    pub threads_per_job: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub jobs: super::flags::JobsArg,
+    #[command(flatten)]
+    pub threads: super::flags::ThreadsArg,
+    #[command(flatten)]
+    pub device: super::flags::DeviceArg,
     /// fp32, bf16 or both.
     #[arg(long, default_value = "both")]
     pub precision: String,
@@ -104,9 +99,9 @@ fn precisions(s: &str) -> Result<Vec<Precision>> {
 }
 
 pub fn run(a: BenchArgs) -> Result<Outcome> {
-    let device = crate::device::parse(&a.device)?;
-    let jobs = a.jobs.unwrap_or_else(available_cores).max(1);
-    let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
+    let device = crate::device::parse(&a.device.device)?;
+    let jobs = a.jobs.jobs.unwrap_or_else(available_cores).max(1);
+    let threads = a.threads.get();
     let mut precs = precisions(&a.precision)?;
     let protos = protocols(&a.protocol)?;
     let bf16_ok = crate::device::bf16_supported(device);
@@ -268,7 +263,15 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             for r in 0..a.repeat.max(1) {
                 let db = tmp.join(format!("{name}-{r}.db"));
                 runs.push(one_run(
-                    &rt, &exe, &spec, &db, &name, c, jobs, threads, &a.device,
+                    &rt,
+                    &exe,
+                    &spec,
+                    &db,
+                    &name,
+                    c,
+                    jobs,
+                    threads,
+                    &a.device.device,
                 )?);
             }
             // The median run by wall time.

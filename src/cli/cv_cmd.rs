@@ -27,17 +27,12 @@ pub struct CvArgs {
     /// Seed of the weights, shuffles and dropout masks.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Folds trained at once (default: as many as cores, at most the folds).
-    #[arg(long, value_parser = super::positive)]
-    pub jobs: Option<usize>,
-    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
-    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
-    /// cores, e.g. with several processes, costs far more than it gains).
-    #[arg(long, alias = "threads", value_parser = super::positive)]
-    pub threads_per_job: Option<usize>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub jobs: super::flags::JobsArg,
+    #[command(flatten)]
+    pub threads: super::flags::ThreadsArg,
+    #[command(flatten)]
+    pub device: super::flags::DeviceArg,
     #[command(flatten)]
     pub score: super::sweep_cmd::ScoreArgs,
     #[command(flatten)]
@@ -114,14 +109,19 @@ pub fn run(a: CvArgs) -> Result<Outcome> {
         .collect::<Result<_>>()?;
     let params = load_params(a.config.as_deref(), &sets)?;
     let rule = a.score.rule(cv::ScoreRule::default())?;
-    let device = crate::device::parse(&a.device)?;
+    let device = crate::device::parse(&a.device.device)?;
     crate::device::check_precision(params.precision, device)?;
     let data = match &params.split {
         Some(p) => CvData::load_repeated(&p.apply(&spec), a.folds, 1, 0, p.splitter)?,
         None => CvData::load(&spec, a.folds)?,
     };
-    let jobs = a.jobs.unwrap_or_else(available_cores).min(a.folds).max(1);
-    let threads = a.threads_per_job.unwrap_or(super::THREADS_PER_JOB);
+    let jobs = a
+        .jobs
+        .jobs
+        .unwrap_or_else(available_cores)
+        .min(a.folds)
+        .max(1);
+    let threads = a.threads.get();
     let ds = &data.prepared.dataset;
     for w in &data.prepared.warnings {
         eprintln!("gridsweep: warning: {w}");

@@ -62,13 +62,11 @@ pub struct TrainingArgs {
     /// Epochs of the final training (the callbacks may stop it earlier).
     #[arg(long, default_value_t = evaluate::DEFAULT_EPOCHS)]
     pub epochs: u32,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// LibTorch threads per job (default 1, as everywhere; the final training is one
-    /// job, so more threads can speed it up).
-    #[arg(long, alias = "threads", value_parser = super::positive)]
-    pub threads_per_job: Option<usize>,
+    #[command(flatten)]
+    pub device: super::flags::DeviceArg,
+    // The final training is one job: more threads per job can speed it up.
+    #[command(flatten)]
+    pub threads: super::flags::ThreadsArg,
     /// Where to save the model (default: <sweep>-<config id>-model beside the database).
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
@@ -244,13 +242,13 @@ pub fn evaluate_sweep(
     baseline_args: &BaselineArgs,
     t: &TrainingArgs,
 ) -> Result<Evaluation> {
-    let device = crate::device::parse(&t.device)?;
+    let device = crate::device::parse(&t.device.device)?;
     if t.epochs == 0 {
         bail!("--epochs 0: expected at least 1");
     }
     let f = sweep::evaluation::Final {
         device,
-        threads_per_job: t.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        threads_per_job: t.threads.get(),
         epochs: t.epochs,
         model_dir: t.model_dir.clone(),
         baselines: baseline_args.options(),

@@ -8,6 +8,7 @@ mod bench_cmd;
 mod bench_sched;
 mod cv_cmd;
 mod eval_cmd;
+mod flags;
 mod import_cmd;
 mod replay_cmd;
 mod serve_cmd;

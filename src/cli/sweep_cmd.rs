@@ -105,17 +105,12 @@ const PLAN_ROWS: usize = 20;
 pub struct ExecArgs {
     #[command(flatten)]
     pub db: DbArg,
-    /// Folds trained at once (default: every core busy).
-    #[arg(long, value_parser = super::positive)]
-    pub jobs: Option<usize>,
-    /// LibTorch threads per job (default 1: the jobs keep the cores busy; several
-    /// threads per job only pay with fewer jobs than cores, and oversubscribing the
-    /// cores, e.g. with several processes, costs far more than it gains).
-    #[arg(long, alias = "threads", value_parser = super::positive)]
-    pub threads_per_job: Option<usize>,
-    /// cpu, cuda (every visible GPU), cuda:N or auto.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub jobs: super::flags::JobsArg,
+    #[command(flatten)]
+    pub threads: super::flags::ThreadsArg,
+    #[command(flatten)]
+    pub device: super::flags::DeviceArg,
     /// On GPUs: workers sharing each device (default 2); replaces --jobs.
     #[arg(long, value_parser = super::positive)]
     pub jobs_per_device: Option<usize>,
@@ -716,14 +711,14 @@ pub fn rerun(a: RerunArgs) -> Result<Outcome> {
 
 fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     let devices = crate::device::workers(
-        &x.device,
-        x.jobs.unwrap_or_else(available_cores),
+        &x.device.device,
+        x.jobs.jobs.unwrap_or_else(available_cores),
         x.jobs_per_device,
     )?;
     if let Some(note) = oversubscribed(
-        &x.device,
-        x.jobs,
-        x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        &x.device.device,
+        x.jobs.jobs,
+        x.threads.get(),
         available_cores(),
     ) {
         eprintln!("gridsweep: {note}");
@@ -736,7 +731,7 @@ fn execute(mut spec: Spec, x: &ExecArgs) -> Result<Outcome> {
     }
     let settings = sweep::run::Settings {
         devices,
-        threads_per_job: x.threads_per_job.unwrap_or(super::THREADS_PER_JOB),
+        threads_per_job: x.threads.get(),
         retry_failed: x.retry_failed,
         lease: Duration::from_secs(x.lease_seconds.max(2)),
         db_patience: Duration::from_secs(x.db_timeout),
