@@ -179,52 +179,61 @@ fn kill_9_mid_group_then_resume_fused() {
     assert_eq!(cv_results(&db, "killed"), cv_results(&clean, "killed"));
 
     // SIGTERM mid-group: every member saves its state and returns to pending at once;
-    // the next fused run continues from those states to the same results.
-    let termed = d.path("term.db").to_string_lossy().into_owned();
-    let child = bin()
-        .arg("run")
-        .arg(&spec)
-        .args([
-            "--db",
-            &termed,
-            "--jobs",
-            "1",
-            "--fuse",
-            "6",
-            "--checkpoint-every",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = child;
-    common::wait_until(&mut child, "a group is running", || {
-        common::running_count(&termed, "killed") >= 6
-    });
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{err}");
-    let f = folds(&termed, "killed");
-    assert!(
-        f.iter().all(|x| x.2 == "pending" || x.2 == "done") && f.iter().any(|x| x.2 == "pending"),
-        "{f:?}"
-    );
-    let (code, _, err) = run(bin().args([
-        "resume", "killed", "--db", &termed, "--jobs", "1", "--fuse", "6",
-    ]));
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        err.contains("continues from its saved state at epoch"),
-        "{err}"
-    );
-    assert_eq!(cv_results(&termed, "killed"), cv_results(&clean, "killed"));
+    // the next fused run continues from those states to the same results. Where the
+    // signal lands is timing: between two groups there is no state to continue from
+    // (and nothing to check), so it is sent at other moments until one lands mid-group;
+    // every try must end with the clean run's results.
+    let mut continued = false;
+    for (attempt, wait_ms) in [1500u64, 700, 300, 1100, 2000].into_iter().enumerate() {
+        let termed = d
+            .path(&format!("term-{attempt}.db"))
+            .to_string_lossy()
+            .into_owned();
+        let mut child = bin()
+            .arg("run")
+            .arg(&spec)
+            .args([
+                "--db",
+                &termed,
+                "--jobs",
+                "1",
+                "--fuse",
+                "6",
+                "--checkpoint-every",
+                "0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        common::wait_until(&mut child, "a group is running", || {
+            common::running_count(&termed, "killed") >= 6
+        });
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        assert!(std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() == Some(0) {
+            continue; // it ended before the signal: nothing was interrupted
+        }
+        assert_eq!(out.status.code(), Some(143), "{err}");
+        let f = folds(&termed, "killed");
+        assert!(f.iter().all(|x| x.2 == "pending" || x.2 == "done"), "{f:?}");
+        let (code, _, err) = run(bin().args([
+            "resume", "killed", "--db", &termed, "--jobs", "1", "--fuse", "6",
+        ]));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(cv_results(&termed, "killed"), cv_results(&clean, "killed"));
+        if err.contains("continues from its saved state at epoch") {
+            continued = true;
+            break;
+        }
+    }
+    assert!(continued, "no SIGTERM landed mid-group in 5 tries");
 }
 
 /// A halving sweep fused: its rungs continue folds from their saved states in groups,
