@@ -165,7 +165,9 @@ fn the_layers_are_as_the_design_says() {
     // serve reads through sweep::live (and formats with the leaves).
     only(
         "serve",
-        &["export", "fold", "plots", "rank", "store", "sweep", "text"],
+        &[
+            "domain", "export", "fold", "plots", "rank", "store", "sweep", "text",
+        ],
     );
     // cli is named by nobody but the binary.
     for (m, ns) in &g {
