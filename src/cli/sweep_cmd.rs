@@ -312,20 +312,18 @@ fn with_data_hint(e: anyhow::Error, data_given: bool) -> anyhow::Error {
 /// stage), named with the spec's file and the key's line as the parser names its own
 /// ("bad.json: search.budget (line 8): …").
 fn in_spec_file(e: anyhow::Error, path: &Path) -> anyhow::Error {
-    match e.downcast::<sweep::SweepError>() {
-        Ok(sweep::SweepError::Spec(message)) => {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let (key, why) = message.split_once(": ").unwrap_or(("", message.as_str()));
-            let keys: Vec<&str> = key.split('.').filter(|k| !k.is_empty()).collect();
-            anyhow::anyhow!(
-                "{}: {}: {why}",
-                path.display(),
-                crate::spec::place_with_line(&text, &keys)
-            )
-        }
-        Ok(other) => other.into(),
-        Err(e) => e,
-    }
+    // Only that error is rebuilt: any other keeps its context (hints) as it is.
+    let Some(sweep::SweepError::Spec(message)) = e.downcast_ref::<sweep::SweepError>() else {
+        return e;
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (key, why) = message.split_once(": ").unwrap_or(("", message.as_str()));
+    let keys: Vec<&str> = key.split('.').filter(|k| !k.is_empty()).collect();
+    anyhow::anyhow!(
+        "{}: {}: {why}",
+        path.display(),
+        crate::spec::place_with_line(&text, &keys)
+    )
 }
 
 pub fn plan(a: PlanArgs) -> Result<Outcome> {
