@@ -36,9 +36,16 @@ pub struct ExportRows {
 /// Hyperparameter keys of the rows that are not gridsweep's (a sweep imported with
 /// `--foreign` holds another model's labels), sorted.
 pub fn foreign_keys(rows: &[ConfigRow]) -> Vec<String> {
-    let mut keys: Vec<String> = rows
-        .iter()
-        .flat_map(|r| r.params.keys())
+    foreign_keys_of(rows.iter().map(|r| &r.params))
+}
+
+/// [`foreign_keys`] of any configurations' hyperparameter objects (ranked rows too).
+pub fn foreign_keys_of<'a>(
+    params: impl IntoIterator<Item = &'a serde_json::Map<String, serde_json::Value>>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = params
+        .into_iter()
+        .flat_map(|p| p.keys())
         .filter(|k| !crate::params::KEYS.contains(&k.as_str()))
         .cloned()
         .collect();

@@ -36,13 +36,7 @@ pub fn spec(
     search: Search,
 ) -> Result<Spec> {
     // Another model's configurations (`import --foreign`) have nothing gridsweep trains.
-    let mut foreign: Vec<&String> = ranked
-        .iter()
-        .flat_map(|r| r.params.keys())
-        .filter(|k| !crate::params::KEYS.contains(&k.as_str()))
-        .collect();
-    foreign.sort();
-    foreign.dedup();
+    let foreign = super::export::foreign_keys_of(ranked.iter().map(|r| &r.params));
     if !foreign.is_empty() {
         return Err(SweepError::Conflict(format!(
             "sweep `{}` holds another model's configurations (imported with --foreign; its keys {} are not gridsweep's): \
